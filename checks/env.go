@@ -1,0 +1,278 @@
+package checks
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/moby/sys/user"
+
+	"github.com/rootless-doctor/rootless-doctor/checks/host"
+	"github.com/rootless-doctor/rootless-doctor/checks/parse"
+	"github.com/rootless-doctor/rootless-doctor/distro"
+)
+
+// Account is the user whose ability to run rootless containers is checked.
+type Account struct {
+	Name  string `json:"name"`
+	UID   int    `json:"uid"`
+	GID   int    `json:"gid"`
+	Home  string `json:"home"`
+	Shell string `json:"-"`
+	// Groups are the account's group ids, primary first.
+	Groups []int `json:"-"`
+	// Source is where the entry came from: "/etc/passwd" or "getent passwd".
+	Source string `json:"-"`
+}
+
+// Env is what a probe gets: the Host, the detected distribution, the account checked, and
+// facts several probes share, computed once per run.
+type Env struct {
+	Host   host.Host
+	Distro distro.Info
+	// User is the account checked. Valid only when UserErr is nil.
+	User Account
+	// UserErr says why the account could not be resolved; identity.user reports it and every
+	// probe that needs the account skips.
+	UserErr error
+	// Requested is the --user value, empty when checking the running account.
+	Requested string
+	// OnBehalf is true when the account checked is not the one running the doctor (root with
+	// --user): the running process's environment and session say nothing about the account's
+	// own login session then.
+	OnBehalf bool
+
+	mu   sync.Mutex
+	memo map[string]any
+}
+
+// ErrUnknownUser is wrapped by UserErr when the account does not exist.
+var ErrUnknownUser = errors.New("unknown user")
+
+// NewEnv resolves the account and the distribution. userName is the --user value ("" for the
+// running account; a name or a numeric uid).
+func NewEnv(ctx context.Context, h host.Host, userName string) *Env {
+	e := &Env{Host: h, Distro: distro.Detect(h), Requested: userName}
+	self := h.Self()
+	switch {
+	case userName != "":
+		e.User, e.UserErr = e.lookupUser(ctx, userName)
+	default:
+		e.User, e.UserErr = e.lookupUser(ctx, strconv.Itoa(self.UID))
+		if e.UserErr != nil && self.Name != "" {
+			// An account that exists only for the running process (a container started with
+			// --user 1234) has no passwd entry; keep the uid so uid-based checks still work.
+			e.User = Account{Name: self.Name, UID: self.UID, GID: self.GID}
+		}
+	}
+	e.OnBehalf = e.UserErr == nil && e.User.UID != self.UID
+	return e
+}
+
+// lookupUser finds an account by name or uid in /etc/passwd, then through `getent passwd`
+// (accounts served by LDAP or SSSD through nsswitch are not in /etc/passwd).
+func (e *Env) lookupUser(ctx context.Context, nameOrUID string) (Account, error) {
+	uid, numErr := strconv.Atoi(nameOrUID)
+	match := func(u user.User) bool {
+		if numErr == nil {
+			return u.Uid == uid
+		}
+		return u.Name == nameOrUID
+	}
+	var readErr error
+	if data, err := e.Host.ReadFile("/etc/passwd"); err == nil {
+		users, err := user.ParsePasswdFilter(bytes.NewReader(data), match)
+		if err == nil && len(users) > 0 {
+			return e.account(users[0], "/etc/passwd"), nil
+		}
+		if err != nil {
+			readErr = fmt.Errorf("parsing /etc/passwd: %w", err)
+		}
+	} else if !errors.Is(err, fs.ErrNotExist) {
+		readErr = err
+	}
+	if out, err := e.Host.Run(ctx, "getent", "passwd", nameOrUID); err == nil && out.ExitCode == 0 {
+		users, err := user.ParsePasswdFilter(bytes.NewReader(out.Stdout), match)
+		if err == nil && len(users) > 0 {
+			return e.account(users[0], "getent passwd"), nil
+		}
+	}
+	if readErr != nil {
+		return Account{}, readErr
+	}
+	return Account{}, fmt.Errorf("%w %q: no entry in /etc/passwd or getent passwd", ErrUnknownUser, nameOrUID)
+}
+
+func (e *Env) account(u user.User, source string) Account {
+	a := Account{Name: u.Name, UID: u.Uid, GID: u.Gid, Home: u.Home, Shell: u.Shell, Source: source}
+	a.Groups = []int{u.Gid}
+	if data, err := e.Host.ReadFile("/etc/group"); err == nil {
+		groups, _ := user.ParseGroupFilter(bytes.NewReader(data), func(g user.Group) bool {
+			if g.Gid == u.Gid {
+				return false
+			}
+			for _, m := range g.List {
+				if m == u.Name {
+					return true
+				}
+			}
+			return false
+		})
+		for _, g := range groups {
+			a.Groups = append(a.Groups, g.Gid)
+		}
+	}
+	return a
+}
+
+// NeedUser returns a skip result and false when the account is unknown, for probes that
+// cannot say anything without it.
+func (e *Env) NeedUser() (Result, bool) {
+	if e.UserErr != nil {
+		return Skipf("the account is unknown (see identity.user)"), false
+	}
+	return Result{}, true
+}
+
+// Memo computes a shared fact once per run. Keys are the fact's name; fn runs at most once.
+func Memo[T any](e *Env, key string, fn func() T) T {
+	e.mu.Lock()
+	if e.memo == nil {
+		e.memo = map[string]any{}
+	}
+	if v, ok := e.memo[key]; ok {
+		e.mu.Unlock()
+		return v.(T)
+	}
+	e.mu.Unlock()
+	v := fn()
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if old, ok := e.memo[key]; ok {
+		return old.(T)
+	}
+	e.memo[key] = v
+	return v
+}
+
+// Kernel is the parsed kernel release.
+func (e *Env) Kernel() (parse.KernelVersion, error) {
+	type kv struct {
+		v   parse.KernelVersion
+		err error
+	}
+	r := Memo(e, "kernel", func() kv {
+		v, err := parse.ParseKernelRelease(e.Host.KernelRelease())
+		return kv{v, err}
+	})
+	return r.v, r.err
+}
+
+// SysctlPath is the /proc/sys path of a dotted sysctl key.
+func SysctlPath(key string) string {
+	return "/proc/sys/" + strings.ReplaceAll(key, ".", "/")
+}
+
+// Sysctl reads a sysctl, trimmed. A missing key gives an error wrapping fs.ErrNotExist: on
+// many kernels the key does not exist at all, which is different from 0.
+func (e *Env) Sysctl(key string) (string, error) {
+	data, err := e.Host.ReadFile(SysctlPath(key))
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimSpace(string(data)), nil
+}
+
+// CgroupMode is how cgroups are mounted.
+type CgroupMode string
+
+// The cgroup modes, as systemd names them.
+const (
+	CgroupUnified     CgroupMode = "unified" // cgroup v2 only
+	CgroupHybrid      CgroupMode = "hybrid"  // v1 controllers, an empty v2 at /sys/fs/cgroup/unified
+	CgroupLegacy      CgroupMode = "legacy"  // v1 only
+	CgroupUnavailable CgroupMode = "unavailable"
+)
+
+// Cgroup tells the cgroup mode the way containerd/cgroups' Mode() does (statfs of
+// /sys/fs/cgroup, then /sys/fs/cgroup/unified), but through the Host so that --root replays
+// it; cgroups.Mode() always looks at the real /sys.
+func (e *Env) Cgroup() CgroupMode {
+	return Memo(e, "cgroup", func() CgroupMode {
+		t, err := e.Host.FSType("/sys/fs/cgroup")
+		switch {
+		case err != nil:
+			return CgroupUnavailable
+		case t == "cgroup2":
+			return CgroupUnified
+		}
+		if u, err := e.Host.FSType("/sys/fs/cgroup/unified"); err == nil && u == "cgroup2" {
+			if _, err := e.Host.Stat("/sys/fs/cgroup/unified"); err == nil {
+				return CgroupHybrid
+			}
+		}
+		return CgroupLegacy
+	})
+}
+
+// SystemdRunning reports whether systemd is PID 1, the way sd_booted(3) does: /run/systemd/system
+// is a directory.
+func (e *Env) SystemdRunning() bool {
+	return Memo(e, "systemd", func() bool {
+		fi, err := e.Host.Stat("/run/systemd/system")
+		return err == nil && fi.IsDir()
+	})
+}
+
+// Getenv reads a variable of the doctor's process. When checking on behalf of another
+// account, the process environment is root's, not the account's: ok is false then, and the
+// probe must reason from the account's defaults instead.
+func (e *Env) Getenv(key string) (value string, ok bool) {
+	if e.OnBehalf {
+		return "", false
+	}
+	return e.Host.LookupEnv(key)
+}
+
+// RuntimeDir is the account's XDG_RUNTIME_DIR: the variable when checking the running
+// account, else /run/user/UID (what pam_systemd would set at login).
+func (e *Env) RuntimeDir() string {
+	if v, ok := e.Getenv("XDG_RUNTIME_DIR"); ok && v != "" {
+		return v
+	}
+	return fmt.Sprintf("/run/user/%d", e.User.UID)
+}
+
+// CanReadWrite reports whether the account may open fi for reading and writing, from owner,
+// group and mode (access(2) cannot answer for another account, and cannot answer for a
+// recorded host).
+func (e *Env) CanReadWrite(fi host.FileInfo) bool {
+	if e.UserErr == nil && e.User.UID == 0 {
+		return true
+	}
+	perm := fi.Mode.Perm()
+	switch {
+	case e.UserErr == nil && fi.UID == e.User.UID:
+		return perm&0o600 == 0o600
+	case e.inGroup(fi.GID):
+		return perm&0o060 == 0o060
+	}
+	return perm&0o006 == 0o006
+}
+
+func (e *Env) inGroup(gid int) bool {
+	if e.UserErr != nil {
+		return false
+	}
+	for _, g := range e.User.Groups {
+		if g == gid {
+			return true
+		}
+	}
+	return false
+}

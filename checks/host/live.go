@@ -1,0 +1,225 @@
+package host
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"golang.org/x/sys/unix"
+	"kernel.org/pub/linux/libs/security/libcap/cap"
+)
+
+// live is the machine rootless-doctor runs on.
+type live struct {
+	release string
+	self    Identity
+	exe     string
+}
+
+// NewLive returns the Host for the running machine.
+func NewLive() Host {
+	var u unix.Utsname
+	rel := ""
+	if err := unix.Uname(&u); err == nil {
+		rel = unix.ByteSliceToString(u.Release[:])
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		exe = ""
+	}
+	self := Identity{UID: os.Geteuid(), GID: os.Getegid()}
+	// The name comes from the environment only as a hint; probes resolve names from
+	// /etc/passwd through the Host like any other file.
+	self.Name = os.Getenv("USER")
+	return &live{release: rel, self: self, exe: exe}
+}
+
+func (l *live) Live() bool            { return true }
+func (l *live) KernelRelease() string { return l.release }
+func (l *live) Self() Identity        { return l.self }
+func (l *live) Executable() string    { return l.exe }
+
+func (l *live) LookupEnv(key string) (string, bool) { return os.LookupEnv(key) }
+
+func (l *live) ReadFile(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return readCapped(f, path)
+}
+
+// readCapped reads at most MaxRead bytes and reports ErrTooLarge past that. It does not trust
+// Stat sizes: /proc and /sys files report 0 or 4096 whatever they hold.
+func readCapped(r io.Reader, path string) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(r, MaxRead+1))
+	if err != nil {
+		return nil, fmt.Errorf("reading %s: %w", path, err)
+	}
+	if len(data) > MaxRead {
+		return nil, fmt.Errorf("reading %s: %w (%d bytes)", path, ErrTooLarge, MaxRead)
+	}
+	return data, nil
+}
+
+func (l *live) Stat(path string) (FileInfo, error)  { return l.stat(path, unix.Stat) }
+func (l *live) Lstat(path string) (FileInfo, error) { return l.stat(path, unix.Lstat) }
+
+func (l *live) stat(path string, fn func(string, *unix.Stat_t) error) (FileInfo, error) {
+	var st unix.Stat_t
+	if err := fn(path, &st); err != nil {
+		return FileInfo{}, &fs.PathError{Op: "stat", Path: path, Err: err}
+	}
+	fi := FileInfo{
+		Path:  path,
+		Mode:  unixMode(st.Mode),
+		UID:   int(st.Uid),
+		GID:   int(st.Gid),
+		Size:  st.Size,
+		Major: unix.Major(st.Rdev),
+		Minor: unix.Minor(st.Rdev),
+	}
+	if st.Mode&unix.S_IFMT == unix.S_IFREG {
+		// cap.GetFile answers ENODATA when there are none; any error means "no caps we can see".
+		if set, err := cap.GetFile(path); err == nil && set != nil {
+			fi.Caps = set.String()
+		}
+	}
+	return fi, nil
+}
+
+// unixMode converts st_mode into an fs.FileMode, like os.FileInfo does.
+func unixMode(m uint32) fs.FileMode {
+	mode := fs.FileMode(m & 0o777)
+	switch m & unix.S_IFMT {
+	case unix.S_IFBLK:
+		mode |= fs.ModeDevice
+	case unix.S_IFCHR:
+		mode |= fs.ModeDevice | fs.ModeCharDevice
+	case unix.S_IFDIR:
+		mode |= fs.ModeDir
+	case unix.S_IFIFO:
+		mode |= fs.ModeNamedPipe
+	case unix.S_IFLNK:
+		mode |= fs.ModeSymlink
+	case unix.S_IFSOCK:
+		mode |= fs.ModeSocket
+	}
+	if m&unix.S_ISUID != 0 {
+		mode |= fs.ModeSetuid
+	}
+	if m&unix.S_ISGID != 0 {
+		mode |= fs.ModeSetgid
+	}
+	if m&unix.S_ISVTX != 0 {
+		mode |= fs.ModeSticky
+	}
+	return mode
+}
+
+func (l *live) ReadDir(path string) ([]fs.DirEntry, error) { return os.ReadDir(path) }
+
+func (l *live) EvalSymlinks(path string) (string, error) { return filepath.EvalSymlinks(path) }
+
+func (l *live) FSType(path string) (string, error) {
+	var st unix.Statfs_t
+	if err := unix.Statfs(path, &st); err != nil {
+		return "", &fs.PathError{Op: "statfs", Path: path, Err: err}
+	}
+	return FSTypeName(int64(st.Type)), nil
+}
+
+func (l *live) LookPath(name string) (string, error) {
+	p, err := exec.LookPath(name)
+	if err != nil {
+		return "", err
+	}
+	return filepath.Abs(p)
+}
+
+func (l *live) Run(ctx context.Context, argv ...string) (Output, error) {
+	if len(argv) == 0 {
+		return Output{}, errors.New("run: empty command")
+	}
+	ctx, cancel := context.WithTimeout(ctx, DefaultCommandTimeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	var stdout, stderr cappedBuffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.Stdin = nil
+	// LC_ALL=C: probes parse version strings and messages; translations would break them.
+	cmd.Env = append(os.Environ(), "LC_ALL=C")
+	err := cmd.Run()
+	out := Output{Stdout: stdout.Bytes(), Stderr: stderr.Bytes()}
+	var exitErr *exec.ExitError
+	switch {
+	case err == nil:
+	case errors.As(err, &exitErr) && ctx.Err() == nil:
+		out.ExitCode = exitErr.ExitCode()
+	default:
+		return out, fmt.Errorf("running %s: %w", strings.Join(argv, " "), err)
+	}
+	return out, nil
+}
+
+// cappedBuffer keeps the first MaxRead bytes a command writes and drops the rest, so a
+// runaway command cannot eat memory.
+type cappedBuffer struct{ bytes.Buffer }
+
+func (c *cappedBuffer) Write(p []byte) (int, error) {
+	if room := MaxRead - c.Len(); room > 0 {
+		if len(p) > room {
+			c.Buffer.Write(p[:room])
+		} else {
+			c.Buffer.Write(p)
+		}
+	}
+	return len(p), nil
+}
+
+// fsMagic maps statfs f_type to names, for the filesystems the probes care about.
+// Values from linux/magic.h (and nfs, fuse, gpfs, lustre, which are not in it).
+var fsMagic = map[int64]string{
+	0xEF53:     "ext4", // ext2/3/4 share the magic
+	0x58465342: "xfs",
+	0x9123683E: "btrfs",
+	0x6969:     "nfs",
+	0x01021994: "tmpfs",
+	0x63677270: "cgroup2",
+	0x27e0eb:   "cgroup",
+	0x794c7630: "overlay",
+	0x65735546: "fuse",
+	0x2FC12FC1: "zfs",
+	0xFF534D42: "cifs",
+	0xFE534D42: "smb2",
+	0x47504653: "gpfs",
+	0x0BD00BD0: "lustre",
+	0x9fa0:     "proc",
+	0x62656572: "sysfs",
+	0x1373:     "devfs",
+	0x858458f6: "ramfs",
+	0x73717368: "squashfs",
+	0xF2F52010: "f2fs",
+	0x5346544e: "ntfs",
+	0x4d44:     "vfat",
+	0x2011BAB0: "exfat",
+	0x01021997: "9p",
+	0x786f4256: "vboxsf",
+	0xCA451A4E: "bcachefs",
+}
+
+// FSTypeName names a statfs magic number.
+func FSTypeName(magic int64) string {
+	if n, ok := fsMagic[magic]; ok {
+		return n
+	}
+	return fmt.Sprintf("unknown(0x%x)", magic)
+}

@@ -1,0 +1,64 @@
+// Package checks holds the probes of rootless-doctor, their registry and their runner.
+//
+// A probe is small data plus a pure function (shared/STYLE.md §2): a stable id such as
+// "idmap.subuid", static metadata, and Run(ctx, env) Result. Probes read the machine only
+// through env.Host, never print, and never build shell text: what must change travels as fix
+// intents (package fixes/intent). The registry (registry.go) is one explicit ordered list;
+// the runner (runner.go) applies the timeout, panic and selection policies.
+package checks
+
+import (
+	"context"
+	"strings"
+
+	"github.com/rootless-doctor/rootless-doctor/fixes/intent"
+)
+
+// Probe is one check. The zero value is not useful; probes are declared as package-level
+// values in files named after their id (identity.user → identity_user.go).
+type Probe struct {
+	// ID is stable: CI gates, --only/--skip and other tools depend on it (shared/SPEC.md §3).
+	ID string
+	// Title is a short noun phrase for reports.
+	Title string
+	// Why says why it matters for rootless containers, for `explain`.
+	Why string
+	// Reads lists what it reads on the host (files, commands, variables), for `explain`.
+	Reads []string
+	// Fixes lists the kinds of fix intents it may ask for.
+	Fixes []intent.Kind
+	// Run decides. It must honour ctx for commands it runs, must not print, and reads the
+	// machine only through env.Host.
+	Run func(ctx context.Context, env *Env) Result
+}
+
+// Group is the area of the probe: the id up to the first dot ("idmap" for "idmap.subuid").
+func (p Probe) Group() string {
+	g, _, _ := strings.Cut(p.ID, ".")
+	return g
+}
+
+// GroupTitles names the areas in reports, in report order.
+var GroupTitles = []struct{ Group, Title string }{
+	{"identity", "Identity"},
+	{"idmap", "Subordinate ids"},
+	{"kernel", "Kernel"},
+	{"userns", "User namespaces"},
+	{"cgroup", "Cgroups"},
+	{"session", "Login session"},
+	{"net", "Network"},
+	{"storage", "Storage"},
+	{"conflict", "Conflicts"},
+	{"mount", "Mounts"},
+	{"runtime", "Live proof"},
+}
+
+// GroupTitle returns the report title of a group, or the group itself.
+func GroupTitle(group string) string {
+	for _, g := range GroupTitles {
+		if g.Group == group {
+			return g.Title
+		}
+	}
+	return group
+}

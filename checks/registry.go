@@ -1,0 +1,52 @@
+package checks
+
+// All returns every static probe in report order. This list is the registry: one explicit,
+// ordered place, in the manner of kubeadm's preflight lists (no init() self-registration), so
+// the order of a report never depends on file names or link order. Ids are stable
+// (shared/SPEC.md §3); a new failure mode gets a new probe with a new id, appended to its group.
+func All() []Probe {
+	return []Probe{
+		identityUser,
+
+		idmapNewuidmap,
+		idmapSubuid,
+		idmapSubgid,
+
+		kernelVersion,
+
+		usernsClone,
+		usernsMax,
+		usernsAppArmor,
+
+		cgroupVersion,
+		cgroupDelegation,
+
+		sessionXDGRuntimeDir,
+		sessionDBus,
+		sessionSystemd,
+		sessionLinger,
+
+		netDriver,
+		netTun,
+		netIptables,
+		netPing,
+		netPrivilegedPorts,
+
+		storageDriver,
+		storageDataRoot,
+
+		conflictRootful,
+
+		mountPropagation,
+	}
+}
+
+// ByID finds a probe of All by id.
+func ByID(id string) (Probe, bool) {
+	for _, p := range All() {
+		if p.ID == id {
+			return p, true
+		}
+	}
+	return Probe{}, false
+}

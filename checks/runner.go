@@ -1,0 +1,190 @@
+package checks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"time"
+)
+
+// DefaultTimeout bounds one probe. Static probes take microseconds to a few milliseconds; a
+// probe that runs a command waits at most host.DefaultCommandTimeout for it.
+const DefaultTimeout = 10 * time.Second
+
+// Options tune a run.
+type Options struct {
+	// Only and Skip select probes by id ("idmap.subuid") or group ("idmap"). Probes not
+	// selected still appear in the results, as skip, so report consumers can rely on the ids.
+	Only, Skip []string
+	// Timeout bounds each probe (DefaultTimeout when zero).
+	Timeout time.Duration
+	// Now is the clock for durations (time.Now when nil); golden tests pin it.
+	Now func() time.Time
+	// Sequential runs probes one after another instead of concurrently.
+	Sequential bool
+}
+
+// ErrUnknownProbe is returned (wrapped) by Select for an id or group no probe has.
+var ErrUnknownProbe = errors.New("no such probe or group")
+
+// Select validates --only/--skip against probes.
+func Select(probes []Probe, only, skip []string) error {
+	for _, sel := range append(append([]string{}, only...), skip...) {
+		if !matchesAny(probes, sel) {
+			return fmt.Errorf("%w: %q (see `rootless-doctor probes`)", ErrUnknownProbe, sel)
+		}
+	}
+	return nil
+}
+
+func matchesAny(probes []Probe, sel string) bool {
+	for _, p := range probes {
+		if matches(p, sel) {
+			return true
+		}
+	}
+	return false
+}
+
+// matches: an exact id, a group ("idmap"), or a group with a wildcard ("idmap.*").
+func matches(p Probe, sel string) bool {
+	sel = strings.TrimSuffix(strings.TrimSpace(sel), ".*")
+	return p.ID == sel || p.Group() == sel
+}
+
+func selected(p Probe, opt Options) (bool, string) {
+	for _, s := range opt.Skip {
+		if matches(p, s) {
+			return false, "skipped with --skip"
+		}
+	}
+	if len(opt.Only) == 0 {
+		return true, ""
+	}
+	for _, s := range opt.Only {
+		if matches(p, s) {
+			return true, ""
+		}
+	}
+	return false, "not selected by --only"
+}
+
+// Run runs the probes against env and returns one result per probe, in registry order.
+// It never panics: a probe that panics, times out or cannot decide becomes a result through
+// one policy (undecided).
+func Run(ctx context.Context, probes []Probe, env *Env, opt Options) []Result {
+	if opt.Timeout <= 0 {
+		opt.Timeout = DefaultTimeout
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	results := make([]Result, len(probes))
+	var wg sync.WaitGroup
+	for i, p := range probes {
+		if ok, why := selected(p, opt); !ok {
+			results[i] = finish(p, Skipf("%s", why), 0)
+			continue
+		}
+		if opt.Sequential {
+			results[i] = runOne(ctx, p, env, opt)
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = runOne(ctx, p, env, opt)
+		}()
+	}
+	wg.Wait()
+	return results
+}
+
+func runOne(ctx context.Context, p Probe, env *Env, opt Options) Result {
+	ctx, cancel := context.WithTimeout(ctx, opt.Timeout)
+	defer cancel()
+	start := opt.Now()
+	done := make(chan Result, 1)
+	go func() {
+		defer func() {
+			if v := recover(); v != nil {
+				done <- Undecided(fmt.Errorf("probe %s panicked: %v\n%s", p.ID, v, debug.Stack()), "the probe crashed")
+			}
+		}()
+		if p.Run == nil {
+			done <- Undecided(errors.New("probe has no Run function"), "the probe is not runnable")
+			return
+		}
+		done <- p.Run(ctx, env)
+	}()
+	var r Result
+	select {
+	case r = <-done:
+	case <-ctx.Done():
+		r = Undecided(ctx.Err(), "the probe did not finish within %s", opt.Timeout)
+	}
+	return finish(p, r, opt.Now().Sub(start))
+}
+
+// finish applies the policies and fills what the runner owns.
+func finish(p Probe, r Result, d time.Duration) Result {
+	r.ID, r.Title, r.Duration = p.ID, p.Title, d
+	if r.Err != nil || !r.Status.Valid() {
+		r = undecided(r)
+	}
+	if r.Summary == "" {
+		r.Summary = string(r.Status)
+	}
+	return r
+}
+
+// undecided is the one policy for a probe that could not tell: a warning, because the doctor
+// cannot vouch for what it could not read, and a CI gate with --fail-on warn should notice.
+// The error goes into the details for -v.
+func undecided(r Result) Result {
+	if r.Err == nil {
+		r.Err = fmt.Errorf("probe returned the invalid status %q", r.Status)
+	}
+	r.Status = Warn
+	if r.Summary == "" {
+		r.Summary = "could not check"
+	} else {
+		r.Summary = "could not check: " + r.Summary
+	}
+	msg := r.Err.Error()
+	if first, _, ok := strings.Cut(msg, "\n"); ok {
+		// Keep the panic's stack out of the one-line detail; it stays in Err.
+		msg = first
+	}
+	r.Details = append(r.Details, "error: "+msg)
+	return r
+}
+
+// Summary counts results by status.
+type Summary struct {
+	Pass int `json:"pass"`
+	Warn int `json:"warn"`
+	Fail int `json:"fail"`
+	Skip int `json:"skip"`
+}
+
+// Summarize counts the results.
+func Summarize(results []Result) Summary {
+	var s Summary
+	for _, r := range results {
+		switch r.Status {
+		case Pass:
+			s.Pass++
+		case Warn:
+			s.Warn++
+		case Fail:
+			s.Fail++
+		default:
+			s.Skip++
+		}
+	}
+	return s
+}

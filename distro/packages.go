@@ -1,0 +1,125 @@
+package distro
+
+import "slices"
+
+// Tool is something a fix may need to install. Its value is what intents carry.
+type Tool string
+
+// The tools fixes install.
+const (
+	ToolNewuidmap     Tool = "newuidmap" // newuidmap + newgidmap
+	ToolGetsubids     Tool = "getsubids" // subordinate ids from nsswitch (SSSD, LDAP)
+	ToolSlirp4netns   Tool = "slirp4netns"
+	ToolPasta         Tool = "pasta"
+	ToolFuseOverlayfs Tool = "fuse-overlayfs"
+	ToolFuse          Tool = "fuse" // fusermount3 and the fuse userspace
+	ToolDBusUser      Tool = "dbus-user-session"
+	ToolIptables      Tool = "iptables"
+	ToolIproute       Tool = "ip"
+	ToolNsenter       Tool = "nsenter"
+	ToolSystemdCont   Tool = "systemd-container" // machinectl shell user@ gives a real session
+	ToolApparmor      Tool = "apparmor_parser"
+	ToolRootlesskit   Tool = "rootlesskit"
+)
+
+// Tools lists every tool, for tests and documentation.
+var Tools = []Tool{
+	ToolNewuidmap, ToolGetsubids, ToolSlirp4netns, ToolPasta, ToolFuseOverlayfs, ToolFuse,
+	ToolDBusUser, ToolIptables, ToolIproute, ToolNsenter, ToolSystemdCont, ToolApparmor, ToolRootlesskit,
+}
+
+// packages holds the package name of each tool per family. A missing entry means the family
+// has no package for it (the planner then says so instead of guessing).
+//
+// Sources: Docker's rootless docs (shared/reference/docker-rootless-mode.txt), the distros'
+// package indexes (packages.debian.org, packages.fedoraproject.org, software.opensuse.org,
+// archlinux.org/packages, pkgs.alpinelinux.org).
+var packages = map[Family]map[Tool]string{
+	FamilyDebian: {
+		ToolNewuidmap: "uidmap", ToolGetsubids: "uidmap", ToolSlirp4netns: "slirp4netns",
+		ToolPasta: "passt", ToolFuseOverlayfs: "fuse-overlayfs", ToolFuse: "fuse3",
+		ToolDBusUser: "dbus-user-session", ToolIptables: "iptables", ToolIproute: "iproute2",
+		ToolNsenter: "util-linux", ToolSystemdCont: "systemd-container", ToolApparmor: "apparmor",
+		ToolRootlesskit: "rootlesskit",
+	},
+	FamilyFedora: {
+		ToolNewuidmap: "shadow-utils", ToolGetsubids: "shadow-utils-subid", ToolSlirp4netns: "slirp4netns",
+		ToolPasta: "passt", ToolFuseOverlayfs: "fuse-overlayfs", ToolFuse: "fuse3",
+		ToolDBusUser: "dbus-daemon", ToolIptables: "iptables", ToolIproute: "iproute",
+		ToolNsenter: "util-linux", ToolSystemdCont: "systemd-container", ToolRootlesskit: "rootlesskit",
+	},
+	FamilySUSE: {
+		ToolNewuidmap: "shadow", ToolGetsubids: "shadow", ToolSlirp4netns: "slirp4netns",
+		ToolPasta: "passt", ToolFuseOverlayfs: "fuse-overlayfs", ToolFuse: "fuse3",
+		ToolDBusUser: "dbus-1", ToolIptables: "iptables", ToolIproute: "iproute2",
+		ToolNsenter: "util-linux", ToolSystemdCont: "systemd-container", ToolApparmor: "apparmor-parser",
+		ToolRootlesskit: "rootlesskit",
+	},
+	FamilyArch: {
+		ToolNewuidmap: "shadow", ToolGetsubids: "shadow", ToolSlirp4netns: "slirp4netns",
+		ToolPasta: "passt", ToolFuseOverlayfs: "fuse-overlayfs", ToolFuse: "fuse3",
+		ToolDBusUser: "dbus", ToolIptables: "iptables", ToolIproute: "iproute2",
+		ToolNsenter: "util-linux", ToolSystemdCont: "systemd", ToolApparmor: "apparmor",
+		ToolRootlesskit: "rootlesskit",
+	},
+	FamilyAlpine: {
+		ToolNewuidmap: "shadow-uidmap", ToolGetsubids: "shadow-subids", ToolSlirp4netns: "slirp4netns",
+		ToolPasta: "passt", ToolFuseOverlayfs: "fuse-overlayfs", ToolFuse: "fuse3",
+		ToolDBusUser: "dbus", ToolIptables: "iptables", ToolIproute: "iproute2",
+		ToolNsenter: "util-linux-misc", ToolRootlesskit: "rootlesskit",
+	},
+}
+
+// Package names the package that provides t on this distribution.
+func (i Info) Package(t Tool) (string, bool) {
+	// RHEL/CentOS 7 and Amazon Linux 2 have no passt and no fuse3.
+	if i.PackageManager == Yum && (t == ToolPasta || t == ToolFuse) {
+		if t == ToolFuse {
+			return "fuse", true
+		}
+		return "", false
+	}
+	// Fedora ≥ 41 and RHEL ≥ 9 ship iptables as the nftables front end.
+	if t == ToolIptables && i.Family == FamilyFedora && i.PackageManager == Dnf {
+		return "iptables-nft", true
+	}
+	p, ok := packages[i.Family][t]
+	return p, ok
+}
+
+// InstallCommand is the non-interactive command that installs pkgs, or nil when the
+// distribution is unknown. The names are sorted and deduplicated so a plan is byte-stable.
+func (i Info) InstallCommand(pkgs []string) []string {
+	pkgs = slices.Clone(pkgs)
+	slices.Sort(pkgs)
+	pkgs = slices.Compact(pkgs)
+	var cmd []string
+	switch i.PackageManager {
+	case Apt:
+		cmd = []string{"env", "DEBIAN_FRONTEND=noninteractive", "apt-get", "install", "-y", "--no-install-recommends"}
+	case Dnf:
+		cmd = []string{"dnf", "install", "-y"}
+	case Yum:
+		cmd = []string{"yum", "install", "-y"}
+	case Zypper:
+		cmd = []string{"zypper", "--non-interactive", "install", "--no-recommends"}
+	case Pacman:
+		cmd = []string{"pacman", "-S", "--needed", "--noconfirm"}
+	case Apk:
+		cmd = []string{"apk", "add", "--no-cache"}
+	default:
+		return nil
+	}
+	return append(cmd, pkgs...)
+}
+
+// RefreshCommand updates the package index before an install, where the manager needs it.
+func (i Info) RefreshCommand() []string {
+	switch i.PackageManager {
+	case Apt:
+		return []string{"apt-get", "update"}
+	case Pacman:
+		return []string{"pacman", "-Sy"}
+	}
+	return nil
+}

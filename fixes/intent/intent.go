@@ -1,0 +1,236 @@
+// Package intent holds fix intents: what a probe says must change, as data.
+//
+// Probes never build shell text (shared/STYLE.md §4). They attach intents to their results;
+// the planner in package fixes turns the intents of one run into an ordered, deduplicated,
+// distro-aware plan, and the renderers and the applier turn that plan into a script, JSON,
+// text or actions. Keeping intents as plain data is what lets one run be deduplicated (two
+// probes asking for slirp4netns give one install line) and ordered (packages before sysctls
+// before profiles before relogin).
+package intent
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Kind is the kind of change an intent asks for. The values are stable: they appear in JSON.
+type Kind string
+
+// The kinds, in the order the planner runs them (shared/SPEC.md §4).
+const (
+	// Package installs the distro package that provides Tool.
+	Package Kind = "package"
+	// Module loads a kernel module now and at boot.
+	Module Kind = "module"
+	// Sysctl sets Key to Value now and at boot.
+	Sysctl Kind = "sysctl"
+	// SubIDs gives User a free range of Count subordinate ids (Map: "uid", "gid" or "both"),
+	// removing the ranges in Remove first.
+	SubIDs Kind = "subids"
+	// AppArmor writes and loads a profile that grants `userns` to the binary at Path.
+	AppArmor Kind = "apparmor"
+	// Delegate delegates Controllers to user@.service with a systemd drop-in.
+	Delegate Kind = "delegate"
+	// Linger enables logind lingering for User.
+	Linger Kind = "linger"
+	// Device sets the mode of the device node at Path (now and, through udev, at boot).
+	Device Kind = "device"
+	// Relogin asks the user to log out and in again (a new session picks up the change).
+	Relogin Kind = "relogin"
+	// Manual is a change no script can make safely (move a data root off NFS, upgrade a
+	// kernel); Reason says what to do.
+	Manual Kind = "manual"
+)
+
+// Order is the rank of a kind in a plan.
+func (k Kind) Order() int {
+	switch k {
+	case Package:
+		return 0
+	case Module:
+		return 1
+	case Sysctl:
+		return 2
+	case SubIDs:
+		return 3
+	case AppArmor:
+		return 4
+	case Delegate:
+		return 5
+	case Device:
+		return 6
+	case Linger:
+		return 7
+	case Manual:
+		return 8
+	case Relogin:
+		return 9
+	}
+	return 10
+}
+
+// Intent is one change a probe asks for. Which fields matter depends on Kind.
+type Intent struct {
+	Kind Kind `json:"kind"`
+	// Tool is a distro.Tool name ("newuidmap", "slirp4netns", …) for Package.
+	Tool string `json:"tool,omitempty"`
+	// Name is the module name (Module) or a short name for Manual.
+	Name string `json:"name,omitempty"`
+	// Key and Value are a sysctl (Sysctl).
+	Key   string `json:"key,omitempty"`
+	Value string `json:"value,omitempty"`
+	// User is the account (SubIDs, Linger).
+	User string `json:"user,omitempty"`
+	// Map is "uid", "gid" or "both" (SubIDs).
+	Map string `json:"map,omitempty"`
+	// Count is how many subordinate ids (SubIDs).
+	Count int64 `json:"count,omitempty"`
+	// Remove lists "START-END" ranges to delete first (SubIDs, for overlapping ranges).
+	Remove []string `json:"remove,omitempty"`
+	// Path is a binary (AppArmor) or a device node (Device).
+	Path string `json:"path,omitempty"`
+	// Mode is an octal mode (Device).
+	Mode string `json:"mode,omitempty"`
+	// Controllers are cgroup controllers (Delegate).
+	Controllers []string `json:"controllers,omitempty"`
+	// Optional marks a step that is shown apart and not applied by default (ping group
+	// range, unprivileged port start).
+	Optional bool `json:"optional,omitempty"`
+	// Reason says why, in one line; the planner puts it in the script's comments.
+	Reason string `json:"reason,omitempty"`
+}
+
+// ID is the stable identifier of the step this intent becomes: results list it in their
+// "fixes" field and plans use it as the step id. Two intents with the same ID are the same
+// step and are merged by the planner.
+func (i Intent) ID() string {
+	switch i.Kind {
+	case Package:
+		return "package." + i.Tool
+	case Module:
+		return "module." + i.Name
+	case Sysctl:
+		return "sysctl." + i.Key
+	case SubIDs:
+		return "subid.add"
+	case AppArmor:
+		return "apparmor." + baseName(i.Path)
+	case Delegate:
+		return "systemd.delegate"
+	case Linger:
+		return "linger.enable"
+	case Device:
+		return "device." + baseName(i.Path)
+	case Relogin:
+		return "session.relogin"
+	case Manual:
+		return "manual." + i.Name
+	}
+	return string(i.Kind)
+}
+
+func baseName(p string) string {
+	p = strings.TrimRight(p, "/")
+	if j := strings.LastIndexByte(p, '/'); j >= 0 {
+		return p[j+1:]
+	}
+	return p
+}
+
+// String is a one-line human description.
+func (i Intent) String() string {
+	switch i.Kind {
+	case Package:
+		return fmt.Sprintf("install the package that provides %s", i.Tool)
+	case Module:
+		return fmt.Sprintf("load the kernel module %s now and at boot", i.Name)
+	case Sysctl:
+		return fmt.Sprintf("set sysctl %s=%s now and at boot", i.Key, i.Value)
+	case SubIDs:
+		s := fmt.Sprintf("give %s a free range of %d subordinate %s ids", i.User, i.Count, mapWord(i.Map))
+		if len(i.Remove) > 0 {
+			s += fmt.Sprintf(" (removing %s first)", strings.Join(i.Remove, ", "))
+		}
+		return s
+	case AppArmor:
+		return fmt.Sprintf("load an AppArmor profile that allows user namespaces for %s", i.Path)
+	case Delegate:
+		return fmt.Sprintf("delegate the cgroup controllers %s to user@.service", strings.Join(i.Controllers, " "))
+	case Linger:
+		return fmt.Sprintf("enable lingering for %s (loginctl enable-linger)", i.User)
+	case Device:
+		return fmt.Sprintf("make %s mode %s now and at boot", i.Path, i.Mode)
+	case Relogin:
+		return "log out and log in again"
+	case Manual:
+		return i.Reason
+	}
+	return string(i.Kind)
+}
+
+func mapWord(m string) string {
+	switch m {
+	case "uid":
+		return "user"
+	case "gid":
+		return "group"
+	}
+	return "user and group"
+}
+
+// InstallTool asks for the package that provides tool (a distro.Tool name).
+func InstallTool(tool, reason string) Intent {
+	return Intent{Kind: Package, Tool: tool, Reason: reason}
+}
+
+// LoadModule asks for a kernel module to be loaded now and at boot.
+func LoadModule(name, reason string) Intent {
+	return Intent{Kind: Module, Name: name, Reason: reason}
+}
+
+// SetSysctl asks for a sysctl to be set now and at boot.
+func SetSysctl(key, value, reason string) Intent {
+	return Intent{Kind: Sysctl, Key: key, Value: value, Reason: reason}
+}
+
+// AddSubIDs asks for count subordinate ids for user; which is "uid", "gid" or "both".
+// remove lists ranges ("START-END") that must go first.
+func AddSubIDs(user, which string, count int64, remove []string, reason string) Intent {
+	return Intent{Kind: SubIDs, User: user, Map: which, Count: count, Remove: remove, Reason: reason}
+}
+
+// AppArmorProfile asks for a profile granting `userns` to the binary at path.
+func AppArmorProfile(path, reason string) Intent {
+	return Intent{Kind: AppArmor, Path: path, Reason: reason}
+}
+
+// DelegateControllers asks for controllers to be delegated to user@.service.
+func DelegateControllers(controllers []string, reason string) Intent {
+	return Intent{Kind: Delegate, Controllers: controllers, Reason: reason}
+}
+
+// EnableLinger asks for logind lingering for user.
+func EnableLinger(user, reason string) Intent {
+	return Intent{Kind: Linger, User: user, Reason: reason}
+}
+
+// DeviceMode asks for a device node mode.
+func DeviceMode(path, mode, reason string) Intent {
+	return Intent{Kind: Device, Path: path, Mode: mode, Reason: reason}
+}
+
+// AskRelogin asks the user to log out and in.
+func AskRelogin(reason string) Intent {
+	return Intent{Kind: Relogin, Reason: reason}
+}
+
+// ManualStep names a change only a person can make; reason says what to do.
+func ManualStep(name, reason string) Intent {
+	return Intent{Kind: Manual, Name: name, Reason: reason}
+}
+
+// Optionally marks the intent optional: shown apart, not part of the default plan.
+func (i Intent) Optionally() Intent {
+	i.Optional = true
+	return i
+}
