@@ -1,0 +1,13 @@
+// Command rootless-doctor tells whether an account can run rootless containers on a Linux host
+// and, if not, exactly what must change. See README.md and `rootless-doctor --help`.
+package main
+
+import (
+	"os"
+
+	"github.com/rootless-doctor/rootless-doctor/cmd/rootless-doctor/cli"
+)
+
+func main() {
+	os.Exit(cli.Main())
+}
