@@ -75,7 +75,7 @@ func New(env *checks.Env, results []checks.Result, failOn checks.Status, notes .
 // OK reports whether nothing failed (or, with FailOn warn, nothing warned either).
 func (r *Report) OK() bool {
 	for _, res := range r.Results {
-		if res.Status.Severity() >= r.FailOn.Severity() && res.Status != checks.Skip {
+		if r.failsRun(res.Status) {
 			return false
 		}
 	}
@@ -105,7 +105,11 @@ type Renderer func(w io.Writer, r *Report, opt Options) error
 
 // renderers holds every format of --output for check and prove.
 var renderers = map[string]Renderer{
-	"json": renderJSON,
+	"json":       renderJSON,
+	"junit":      renderJUnit,
+	"markdown":   renderMarkdown,
+	"prometheus": renderPrometheus,
+	"text":       renderText,
 }
 
 // Formats lists the names --output accepts, sorted.
