@@ -1,12 +1,93 @@
 package checks
 
-import "context"
+import (
+	"context"
+	"errors"
+	"strings"
 
-// PLACEHOLDER: being written; replace this whole file.
+	"github.com/rootless-doctor/rootless-doctor/checks/parse"
+	"github.com/rootless-doctor/rootless-doctor/fixes/intent"
+)
+
 var cgroupVersion = Probe{
 	ID:    "cgroup.version",
-	Title: "cgroup.version",
-	Run: func(ctx context.Context, e *Env) Result {
-		return Undecided(nil, "not written yet")
-	},
+	Title: "cgroup version",
+	Why: "Rootless engines can only apply resource limits through cgroup v2, where systemd " +
+		"delegates a subtree to the account. On cgroup v1 (legacy or hybrid) an ordinary account " +
+		"gets no controllers, so docker run --memory, --cpus and --pids-limit are ignored " +
+		"(Docker prints \"Running in rootless-mode without cgroups\"; podman refuses limits).",
+	Reads: []string{"statfs of /sys/fs/cgroup and /sys/fs/cgroup/unified", "/sys/fs/cgroup/cgroup.controllers", "/proc/cmdline"},
+	Fixes: []intent.Kind{intent.Manual},
+	Run:   runCgroupVersion,
+}
+
+// cgroupV1Summary is the one-line consequence of a v1 host; the failure catalogue entry
+// cgroup-v1-host collects the variants (moby/moby#41157, containers/podman#6368,
+// rootless-containers/usernetes#241).
+const cgroupV1Summary = "resource limits (docker run --memory, --cpus, --pids-limit) are ignored in rootless mode on cgroup v1"
+
+func runCgroupVersion(_ context.Context, e *Env) Result {
+	mode := e.Cgroup()
+	r := Result{}
+	if t, err := e.Host.FSType("/sys/fs/cgroup"); err == nil {
+		r = r.With("statfs /sys/fs/cgroup", t)
+	}
+	switch mode {
+	case CgroupUnified:
+		if data, err := e.Host.ReadFile("/sys/fs/cgroup/cgroup.controllers"); err == nil {
+			r = r.With("/sys/fs/cgroup/cgroup.controllers", strings.TrimSpace(clipLine(string(data))))
+		}
+		return withStatus(r, Pass, "cgroup v2 (unified hierarchy)")
+	case CgroupUnavailable:
+		_, err := e.Host.FSType("/sys/fs/cgroup")
+		if err == nil {
+			err = errors.New("the cgroup mode is unavailable")
+		}
+		return Undecided(err, "cannot tell the cgroup version: /sys/fs/cgroup is not mounted or cannot be examined")
+	}
+
+	word := "legacy"
+	if mode == CgroupHybrid {
+		word = "hybrid"
+		if t, err := e.Host.FSType("/sys/fs/cgroup/unified"); err == nil {
+			r = r.With("statfs /sys/fs/cgroup/unified", t)
+		}
+	}
+	r = withStatus(r, Warn, "%s (%s hierarchy)", cgroupV1Summary, word)
+	r = r.Detail("An ordinary account cannot be given cgroup v1 controllers, so rootless engines run containers without resource limits. Containers still run; only the limits are lost.")
+	if mode == CgroupHybrid {
+		r = r.Detail("In hybrid mode cgroup v2 is mounted at /sys/fs/cgroup/unified but holds no controllers: the controllers are all bound to the v1 hierarchies.")
+	}
+
+	cmdline := "boot with systemd.unified_cgroup_hierarchy=1 on the kernel command line (add it to GRUB_CMDLINE_LINUX in /etc/default/grub, run update-grub or grub2-mkconfig, reboot)"
+	if data, err := e.Host.ReadFile("/proc/cmdline"); err == nil {
+		params := parse.ParseCmdline(data)
+		for _, key := range []string{"systemd.unified_cgroup_hierarchy", "systemd.legacy_systemd_cgroup_controller", "cgroup_no_v1", "SYSTEMD_CGROUP_ENABLE_LEGACY_FORCE"} {
+			if v, ok := parse.CmdlineValue(params, key); ok {
+				r = r.With("/proc/cmdline", key+"="+v)
+			}
+		}
+		if v, ok := parse.CmdlineValue(params, "systemd.unified_cgroup_hierarchy"); ok {
+			if on, err := parse.ParseSystemdBool(v); v != "" && err == nil && !on {
+				cmdline = "remove systemd.unified_cgroup_hierarchy=" + v + " from the kernel command line (GRUB_CMDLINE_LINUX in /etc/default/grub, then update-grub or grub2-mkconfig) and reboot"
+				r = r.Detail("The kernel command line forces cgroup v1 with systemd.unified_cgroup_hierarchy=%s.", v)
+			}
+		}
+	}
+
+	if e.SystemdRunning() {
+		r = r.Detail("Fix: %s. systemd 256 refuses to boot on cgroup v1 unless forced, and systemd 258 dropped v1 support, so v2 is the way forward (https://rootlesscontaine.rs/getting-started/common/cgroup2/).", cmdline)
+		return r.Fix(intent.ManualStep("cgroup-v2", cmdline))
+	}
+	r = r.Detail("systemd is not PID 1 here: whoever starts this system (another init, or the container runtime of the host this runs in) mounts /sys/fs/cgroup. A container sees its host's cgroup mode, so the host must boot with cgroup v2 (systemd.unified_cgroup_hierarchy=1 on a systemd host).")
+	return r.Fix(intent.ManualStep("cgroup-v2", "mount cgroup v2 at /sys/fs/cgroup: on a systemd host "+cmdline+"; in a container, do that on the host"))
+}
+
+// clipLine keeps evidence values short: a garbage file may be megabytes on one line.
+func clipLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	if len(s) > 200 {
+		return s[:200] + "…"
+	}
+	return s
 }
