@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/moby/sys/user"
 
@@ -79,6 +81,9 @@ func NewEnv(ctx context.Context, h host.Host, userName string) *Env {
 func (e *Env) lookupUser(ctx context.Context, nameOrUID string) (Account, error) {
 	uid, numErr := strconv.Atoi(nameOrUID)
 	match := func(u user.User) bool {
+		if !saneName(u.Name) {
+			return false
+		}
 		if numErr == nil {
 			return u.Uid == uid
 		}
@@ -108,6 +113,20 @@ func (e *Env) lookupUser(ctx context.Context, nameOrUID string) (Account, error)
 	return Account{}, fmt.Errorf("%w %q: no entry in /etc/passwd or getent passwd", ErrUnknownUser, nameOrUID)
 }
 
+// saneName rejects account names no tool could handle: empty, over 256 bytes, not UTF-8, or
+// holding control characters, ':' or '/'. Such a passwd line is garbage, not an account.
+func saneName(name string) bool {
+	if name == "" || len(name) > 256 || !utf8.ValidString(name) {
+		return false
+	}
+	for _, c := range name {
+		if c < 0x20 || c == 0x7f || c == ':' || c == '/' || unicode.IsControl(c) {
+			return false
+		}
+	}
+	return true
+}
+
 func (e *Env) account(u user.User, source string) Account {
 	a := Account{Name: u.Name, UID: u.Uid, GID: u.Gid, Home: u.Home, Shell: u.Shell, Source: source}
 	a.Groups = []int{u.Gid}
@@ -130,11 +149,15 @@ func (e *Env) account(u user.User, source string) Account {
 	return a
 }
 
-// NeedUser returns a skip result and false when the account is unknown, for probes that
-// cannot say anything without it.
+// NeedUser returns a skip result and false when there is no account to check: it is unknown,
+// or it is root (rootless containers are for an ordinary account; identity.user reports both,
+// and the other probes would only repeat it about an account nobody will use).
 func (e *Env) NeedUser() (Result, bool) {
-	if e.UserErr != nil {
+	switch {
+	case e.UserErr != nil:
 		return Skipf("the account is unknown (see identity.user)"), false
+	case e.User.UID == 0:
+		return Skipf("the account checked is root (see identity.user)"), false
 	}
 	return Result{}, true
 }

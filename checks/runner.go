@@ -138,6 +138,8 @@ func finish(p Probe, r Result, d time.Duration) Result {
 	if r.Summary == "" {
 		r.Summary = string(r.Status)
 	}
+	// A summary is one line whatever a probe copied into it from the host.
+	r.Summary = strings.Join(strings.Fields(r.Summary), " ")
 	return r
 }
 

@@ -15,7 +15,11 @@ func TestRunnerPolicies(t *testing.T) {
 		{ID: "a.pass", Run: func(context.Context, *Env) Result { return Passf("fine") }},
 		{ID: "a.panic", Run: func(context.Context, *Env) Result { panic("boom") }},
 		{ID: "b.undecided", Run: func(context.Context, *Env) Result { return Undecided(errors.New("EACCES"), "cannot read /x") }},
-		{ID: "b.hang", Run: func(ctx context.Context, _ *Env) Result { <-ctx.Done(); time.Sleep(10 * time.Millisecond); return Passf("late") }},
+		{ID: "b.hang", Run: func(ctx context.Context, _ *Env) Result {
+			<-ctx.Done()
+			time.Sleep(10 * time.Millisecond)
+			return Passf("late")
+		}},
 		{ID: "c.invalid", Run: func(context.Context, *Env) Result { return Result{Status: "maybe"} }},
 		{ID: "c.nil"},
 	}
