@@ -3,6 +3,7 @@ module github.com/rootless-doctor/rootless-doctor
 go 1.26.0
 
 require (
+	github.com/Masterminds/semver/v3 v3.5.0 // indirect
 	github.com/acobaugh/osrelease v0.1.0 // indirect
 	github.com/moby/sys/user v0.5.0 // indirect
 	golang.org/x/sys v0.49.0 // indirect
