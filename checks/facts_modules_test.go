@@ -9,7 +9,7 @@ import (
 	"github.com/rootless-doctor/rootless-doctor/checks/host"
 )
 
-func gzipText(t *testing.T, s string) string {
+func netGzip(t *testing.T, s string) string {
 	t.Helper()
 	var b bytes.Buffer
 	w := gzip.NewWriter(&b)
@@ -40,7 +40,7 @@ func TestModuleFacts(t *testing.T) {
 		{"proc file, no module support", host.NewMemory().File("/proc/net/ip_tables_names", ""), ipt, ModuleLoaded, "/proc/net/ip_tables_names"},
 		{"proc file, not in /proc/modules", host.NewMemory().File("/proc/modules", "").File("/proc/net/ip_tables_names", ""), ipt, ModuleBuiltin, "/proc/net/ip_tables_names"},
 		{"/sys/module", host.NewMemory().File("/proc/modules", "").Dir("/sys/module/tun"), tunModule, ModuleBuiltin, "/sys/module/tun"},
-		{"config.gz =y", host.NewMemory().File("/proc/config.gz", gzipText(t, "# CONFIG_MODULES is not set\nCONFIG_NF_TABLES=y\nCONFIG_NFT_NAT=y\n")),
+		{"config.gz =y", host.NewMemory().File("/proc/config.gz", netGzip(t, "# CONFIG_MODULES is not set\nCONFIG_NF_TABLES=y\nCONFIG_NFT_NAT=y\n")),
 			nat, ModuleBuiltin, "/proc/config.gz"},
 		{"boot config =m, not loaded", host.NewMemory().File("/proc/modules", "").File("/boot/config-6.8.0", "CONFIG_TUN=m\n"), tunModule, ModuleNotLoaded, "/boot/config-6.8.0"},
 		{"config =m, /proc/modules unreadable", host.NewMemory().File("/boot/config-6.8.0", "CONFIG_TUN=m\n"), tunModule, ModuleUnknown, "/proc/modules"},

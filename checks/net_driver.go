@@ -160,9 +160,9 @@ func probeSlirp(ctx context.Context, e *Env) helper {
 		h.state = helperNoVersion
 		h.value = "version not recorded"
 	default:
-		h.state, h.err = helperBroken, firstErr(runErr, helpErr)
+		h.state, h.err = helperBroken, netFirstErr(runErr, helpErr)
 		if h.err == nil {
-			h.err = fmt.Errorf("exit status %d: %s", help.ExitCode, firstLine(help.Stderr))
+			h.err = fmt.Errorf("exit status %d: %s", help.ExitCode, outputLine(help.Stderr))
 		}
 		h.value = "does not run: " + h.err.Error()
 	}
@@ -182,13 +182,13 @@ func probePasta(ctx context.Context, e *Env) helper {
 		h.state, h.value = helperNoVersion, "version not recorded"
 		return h
 	case err == nil && out.ExitCode != 0:
-		err = fmt.Errorf("exit status %d: %s", out.ExitCode, firstLine(out.Stderr))
+		err = fmt.Errorf("exit status %d: %s", out.ExitCode, outputLine(out.Stderr))
 	}
 	if err != nil {
 		h.state, h.err, h.value = helperBroken, err, "does not run: "+err.Error()
 		return h
 	}
-	h.value = firstLine(out.Stdout)
+	h.value = outputLine(out.Stdout)
 	v, err := parse.ParsePastaVersion(out.Stdout)
 	if err != nil {
 		h.state = helperNoVersion
@@ -480,7 +480,7 @@ func versionOr(h helper, unknown string) string {
 	return unknown
 }
 
-func firstErr(errs ...error) error {
+func netFirstErr(errs ...error) error {
 	for _, err := range errs {
 		if err != nil {
 			return err

@@ -15,8 +15,8 @@ func netResult(t *testing.T, p Probe, m *host.Memory, user string) Result {
 	return Run(context.Background(), []Probe{p}, env, Options{Sequential: true})[0]
 }
 
-// hasDetail reports whether some detail contains sub.
-func hasDetail(r Result, sub string) bool {
+// netHasDetail reports whether some detail contains sub.
+func netHasDetail(r Result, sub string) bool {
 	for _, d := range r.Details {
 		if strings.Contains(d, sub) {
 			return true
@@ -40,7 +40,7 @@ func withPasta(m *host.Memory, version string) *host.Memory {
 	return m.Exec("/usr/bin/pasta").Command([]string{"pasta", "--version"}, "pasta "+version+"\n"+pastaLicence, 0)
 }
 
-func withTool(m *host.Memory, name, version string) *host.Memory {
+func withVersionedTool(m *host.Memory, name, version string) *host.Memory {
 	return m.Exec("/usr/bin/"+name).Command([]string{name, "--version"}, name+" version "+version+"\n", 0)
 }
 
@@ -49,7 +49,7 @@ func withTool(m *host.Memory, name, version string) *host.Memory {
 func debian12() *host.Memory {
 	m := withSlirp(alice(), "1.2.0")
 	m = withPasta(m, "unknown version")
-	return withTool(m, "rootlesskit", "1.1.0")
+	return withVersionedTool(m, "rootlesskit", "1.1.0")
 }
 
 func TestNetDriver(t *testing.T) {
@@ -80,34 +80,34 @@ func TestNetDriver(t *testing.T) {
 			status: Warn, summary: "falls back to vpnkit", fixes: []string{"package.slirp4netns"}},
 		{name: "vpnkit only", host: alice().Exec("/usr/bin/vpnkit"), status: Pass, summary: "vpnkit will be used"},
 		{name: "new pasta only", host: withPasta(alice(), "2024_06_07.8a83b53"), status: Pass, summary: "pasta 2024_06_07 will be used"},
-		{name: "old pasta only, RootlessKit 3", host: withTool(withPasta(alice(), "0^20230309.gee7d0b6-1.fc38.x86_64"), "rootlesskit", "3.0.1"),
+		{name: "old pasta only, RootlessKit 3", host: withVersionedTool(withPasta(alice(), "0^20230309.gee7d0b6-1.fc38.x86_64"), "rootlesskit", "3.0.1"),
 			status: Warn, summary: "pasta 2023_03_09 will be used", fixes: []string{"package.pasta"}},
 		{name: "pasta without a version only", host: withPasta(alice(), "unknown version"), status: Warn, summary: "does not say its version", fixes: []string{"package.pasta"}},
-		{name: "pasta only, RootlessKit 1", host: withTool(withPasta(alice(), "2024_06_07.8a83b53"), "rootlesskit", "1.1.0"),
+		{name: "pasta only, RootlessKit 1", host: withVersionedTool(withPasta(alice(), "2024_06_07.8a83b53"), "rootlesskit", "1.1.0"),
 			status: Warn, summary: "only pasta is usable", fixes: []string{"package.slirp4netns"}},
 		{name: "old slirp4netns, new pasta", host: withPasta(withSlirp(alice(), "0.3.1").Command([]string{"slirp4netns", "--help"}, slirpHelpOld, 0), "2024_06_07.8a83b53"),
 			status: Warn, summary: "pasta 2024_06_07 will be used instead", fixes: []string{"package.slirp4netns"}},
 		{name: "pasta does not run", host: alice().Exec("/usr/bin/pasta").CommandError([]string{"pasta", "--version"}, "permission denied"),
 			status: Fail, summary: "does not run", fixes: []string{"package.pasta"}},
-		{name: "RootlessKit 3 alone", host: withTool(alice(), "rootlesskit", "3.3.0"), status: Pass, summary: "gvisor-tap-vsock, built into RootlessKit 3.3.0"},
-		{name: "RootlessKit 3, old slirp4netns skipped", host: withTool(withSlirp(alice(), "0.3.0").Command([]string{"slirp4netns", "--help"}, slirpHelpOld, 0), "rootlesskit", "3.0.0"),
+		{name: "RootlessKit 3 alone", host: withVersionedTool(alice(), "rootlesskit", "3.3.0"), status: Pass, summary: "gvisor-tap-vsock, built into RootlessKit 3.3.0"},
+		{name: "RootlessKit 3, old slirp4netns skipped", host: withVersionedTool(withSlirp(alice(), "0.3.0").Command([]string{"slirp4netns", "--help"}, slirpHelpOld, 0), "rootlesskit", "3.0.0"),
 			status: Pass, summary: "gvisor-tap-vsock"},
 
-		{name: "drop-in asks for pasta, pasta old", host: withTool(withPasta(withSlirp(alice(), "1.2.0"), "2023_03_09.ee7d0b6"), "rootlesskit", "2.3.6").
+		{name: "drop-in asks for pasta, pasta old", host: withVersionedTool(withPasta(withSlirp(alice(), "1.2.0"), "2023_03_09.ee7d0b6"), "rootlesskit", "2.3.6").
 			File(override, "[Service]\nEnvironment=\"DOCKERD_ROOTLESS_ROOTLESSKIT_NET=pasta\"\n"),
 			status: Warn, summary: "pasta 2023_03_09 will be used", fixes: []string{"package.pasta"}},
-		{name: "drop-in overrides the unit", host: withTool(withPasta(withSlirp(alice(), "1.2.0"), "2024_06_07.8a83b53"), "rootlesskit", "2.3.6").
+		{name: "drop-in overrides the unit", host: withVersionedTool(withPasta(withSlirp(alice(), "1.2.0"), "2024_06_07.8a83b53"), "rootlesskit", "2.3.6").
 			File("/home/alice/.config/systemd/user/docker.service", "[Service]\nEnvironment=PATH=/usr/bin DOCKERD_ROOTLESS_ROOTLESSKIT_NET=slirp4netns\n").
 			File(override, "[Service]\nEnvironment=\"DOCKERD_ROOTLESS_ROOTLESSKIT_NET=pasta\"\n"),
 			status: Pass, summary: "pasta 2024_06_07 will be used (DOCKERD_ROOTLESS_ROOTLESSKIT_NET=pasta in " + override},
-		{name: "env asks for pasta, pasta new", host: withTool(withPasta(alice(), "2024_06_07.8a83b53"), "rootlesskit", "2.3.6").Env(netEnvKey, "pasta"),
+		{name: "env asks for pasta, pasta new", host: withVersionedTool(withPasta(alice(), "2024_06_07.8a83b53"), "rootlesskit", "2.3.6").Env(netEnvKey, "pasta"),
 			status: Pass, summary: "pasta 2024_06_07 will be used (DOCKERD_ROOTLESS_ROOTLESSKIT_NET=pasta in $DOCKERD_ROOTLESS_ROOTLESSKIT_NET)"},
-		{name: "env of root is not alice's", host: withTool(withPasta(alice(), "2024_06_07.8a83b53"), "rootlesskit", "1.1.0").Env(netEnvKey, "pasta").Self(root), user: "alice",
+		{name: "env of root is not alice's", host: withVersionedTool(withPasta(alice(), "2024_06_07.8a83b53"), "rootlesskit", "1.1.0").Env(netEnvKey, "pasta").Self(root), user: "alice",
 			status: Warn, summary: "only pasta is usable"},
 		{name: "asks for pasta, RootlessKit 1", host: debian12().Env(netEnvKey, "pasta"), status: Fail, summary: "has no pasta driver", fixes: []string{"manual.net-driver"}},
 		{name: "asks for pasta, none installed", host: withSlirp(alice(), "1.2.0").Env(netEnvKey, "pasta"), status: Fail, summary: "not installed", fixes: []string{"package.pasta"}},
 		{name: "asks for gvisor, RootlessKit 1", host: debian12().Env(netEnvKey, "gvisor-tap-vsock"), status: Fail, summary: "has no gvisor-tap-vsock", fixes: []string{"manual.net-driver"}},
-		{name: "asks for gvisor, RootlessKit 3", host: withTool(alice(), "rootlesskit", "3.3.0").Env(netEnvKey, "gvisor-tap-vsock"), status: Pass, summary: "gvisor-tap-vsock"},
+		{name: "asks for gvisor, RootlessKit 3", host: withVersionedTool(alice(), "rootlesskit", "3.3.0").Env(netEnvKey, "gvisor-tap-vsock"), status: Pass, summary: "gvisor-tap-vsock"},
 		{name: "asks for slirp4netns, missing", host: alice().File(override, "[Service]\nEnvironment=DOCKERD_ROOTLESS_ROOTLESSKIT_NET=slirp4netns\n"),
 			status: Fail, summary: "slirp4netns is not installed", fixes: []string{"package.slirp4netns"}},
 		{name: "asks for slirp4netns, present", host: debian12().Env(netEnvKey, "slirp4netns"), status: Pass, summary: "slirp4netns 1.2.0 will be used (DOCKERD"},
@@ -117,35 +117,35 @@ func TestNetDriver(t *testing.T) {
 		{name: "asks for host", host: debian12().Env(netEnvKey, "host"), status: Warn, summary: "host networking", fixes: []string{"manual.net-driver"}},
 		{name: "asks for nonsense", host: debian12().Env(netEnvKey, "carrier-pigeon"), status: Warn, summary: "unknown network driver", fixes: []string{"manual.net-driver"}},
 
-		{name: "podman 5 without pasta", host: withTool(withSlirp(alice(), "1.2.0"), "podman", "5.0.2"),
+		{name: "podman 5 without pasta", host: withVersionedTool(withSlirp(alice(), "1.2.0"), "podman", "5.0.2"),
 			status: Warn, summary: "podman 5.0.2 needs pasta", fixes: []string{"package.pasta"}},
-		{name: "podman 5 told to use slirp4netns", host: withTool(withSlirp(alice(), "1.2.0"), "podman", "5.0.2").
+		{name: "podman 5 told to use slirp4netns", host: withVersionedTool(withSlirp(alice(), "1.2.0"), "podman", "5.0.2").
 			File("/home/alice/.config/containers/containers.conf", "[network]\ndefault_rootless_network_cmd = \"slirp4netns\"\n"),
 			status: Pass, summary: "slirp4netns 1.2.0"},
-		{name: "podman 5 with old pasta", host: withTool(withPasta(withSlirp(alice(), "1.2.0"), "2023_03_09.ee7d0b6"), "podman", "5.0.2"),
+		{name: "podman 5 with old pasta", host: withVersionedTool(withPasta(withSlirp(alice(), "1.2.0"), "2023_03_09.ee7d0b6"), "podman", "5.0.2"),
 			status: Warn, summary: "uses pasta 2023_03_09", fixes: []string{"package.pasta"}},
-		{name: "podman 5 with new pasta", host: withTool(withPasta(withSlirp(alice(), "1.2.0"), "2024_06_07.8a83b53"), "podman", "5.0.2"),
+		{name: "podman 5 with new pasta", host: withVersionedTool(withPasta(withSlirp(alice(), "1.2.0"), "2024_06_07.8a83b53"), "podman", "5.0.2"),
 			status: Pass, summary: "slirp4netns 1.2.0"},
-		{name: "podman 4 with slirp4netns", host: withTool(debian12(), "podman", "4.3.1"), status: Pass, summary: "slirp4netns 1.2.0"},
-		{name: "podman 5, no driver at all", host: withTool(alice(), "podman", "5.0.2"), status: Fail, summary: "no rootless network driver",
+		{name: "podman 4 with slirp4netns", host: withVersionedTool(debian12(), "podman", "4.3.1"), status: Pass, summary: "slirp4netns 1.2.0"},
+		{name: "podman 5, no driver at all", host: withVersionedTool(alice(), "podman", "5.0.2"), status: Fail, summary: "no rootless network driver",
 			fixes: []string{"package.slirp4netns", "package.pasta"}},
 	})
 }
 
 func TestNetDriverDetails(t *testing.T) {
 	r := netResult(t, netDriver, debian12(), "")
-	if !hasDetail(r, "pasta is also installed (pasta unknown version)") || !hasDetail(r, "2023_12_04") {
+	if !netHasDetail(r, "pasta is also installed (pasta unknown version)") || !netHasDetail(r, "2023_12_04") {
 		t.Errorf("debian 12: the unused pasta is not explained: %q", r.Details)
 	}
 	r = netResult(t, netDriver, withPasta(withSlirp(alice(), "1.2.0"), "2023_03_09.ee7d0b6"), "")
-	if r.Status != Pass || !hasDetail(r, "pasta 2023_03_09 is also installed but older than 2023_12_04") {
+	if r.Status != Pass || !netHasDetail(r, "pasta 2023_03_09 is also installed but older than 2023_12_04") {
 		t.Errorf("old pasta beside slirp4netns: %s %q %q", r.Status, r.Summary, r.Details)
 	}
 	r = netResult(t, netDriver, withPasta(alice(), "2024_06_07.8a83b53"), "")
-	if !hasDetail(r, "before Docker 29.5 does not fall back to pasta") {
+	if !netHasDetail(r, "before Docker 29.5 does not fall back to pasta") {
 		t.Errorf("pasta without RootlessKit: no word on older dockerd-rootless.sh: %q", r.Details)
 	}
-	r = netResult(t, netDriver, withTool(withSlirp(alice(), "1.2.0"), "podman", "4.3.1").Command([]string{"slirp4netns", "--version"}, "slirp4netns version 1.2.0\n", 0), "")
+	r = netResult(t, netDriver, withVersionedTool(withSlirp(alice(), "1.2.0"), "podman", "4.3.1").Command([]string{"slirp4netns", "--version"}, "slirp4netns version 1.2.0\n", 0), "")
 	if r.Status != Pass {
 		t.Errorf("podman 4: %s %q", r.Status, r.Summary)
 	}

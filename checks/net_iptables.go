@@ -146,7 +146,7 @@ func iptablesVersion(ctx context.Context, e *Env, bin string) (parse.IptablesVer
 		return parse.IptablesVersion{}, err
 	}
 	if out.ExitCode != 0 {
-		return parse.IptablesVersion{}, fmt.Errorf("%s --version exited with %d: %s", bin, out.ExitCode, firstLine(out.Stderr))
+		return parse.IptablesVersion{}, fmt.Errorf("%s --version exited with %d: %s", bin, out.ExitCode, outputLine(out.Stderr))
 	}
 	return parse.ParseIptablesVersion(out.Stdout)
 }
@@ -172,7 +172,7 @@ func moduleNames(ms []ModuleFact) string {
 	for i, m := range ms {
 		names[i] = m.Name
 	}
-	return joinAnd(names)
+	return netJoinAnd(names)
 }
 
 func describeModules(ms []ModuleFact) string {
@@ -183,7 +183,7 @@ func describeModules(ms []ModuleFact) string {
 	return strings.Join(parts, ", ")
 }
 
-func joinAnd(s []string) string {
+func netJoinAnd(s []string) string {
 	switch len(s) {
 	case 0:
 		return ""
@@ -207,8 +207,8 @@ func itThem(ms []ModuleFact) string {
 	return "them"
 }
 
-// firstLine is the first line of a command's output, trimmed and bounded, for messages.
-func firstLine(b []byte) string {
+// outputLine is the first line of a command's output, trimmed and bounded, for messages.
+func outputLine(b []byte) string {
 	s := strings.TrimSpace(string(b))
 	if i := strings.IndexByte(s, '\n'); i >= 0 {
 		s = s[:i]

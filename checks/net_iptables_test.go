@@ -31,7 +31,7 @@ func TestNetIptables(t *testing.T) {
 		// This dev machine: iptables in /usr/sbin, nf_tables backend, everything built in,
 		// no /proc/modules, no /lib/modules, /proc/config.gz present.
 		{name: "dev machine with config.gz", host: withIptables(alice(), "/usr/sbin/iptables", nftVersion).
-			File("/proc/config.gz", gzipText(t, "# CONFIG_MODULES is not set\nCONFIG_NF_TABLES=y\nCONFIG_NFT_NAT=y\nCONFIG_IP_NF_IPTABLES=y\n")).
+			File("/proc/config.gz", netGzip(t, "# CONFIG_MODULES is not set\nCONFIG_NF_TABLES=y\nCONFIG_NFT_NAT=y\nCONFIG_IP_NF_IPTABLES=y\n")).
 			File("/proc/net/ip_tables_names", ""),
 			status: Pass, summary: "nf_tables built in, nft_chain_nat built in", fixes: []string{}},
 		// The crux: same machine without a kernel config. Nothing proves the modules absent.
@@ -53,11 +53,11 @@ func TestNetIptables(t *testing.T) {
 			File("/boot/config-6.8.0", "CONFIG_NF_TABLES=m\nCONFIG_NFT_NAT=m\n"),
 			status: Warn, fixes: []string{"module.nf_tables", "module.nft_chain_nat"}},
 		{name: "kernel without nf_tables", host: withIptables(alice(), "/usr/sbin/iptables", nftVersion).
-			File("/proc/config.gz", gzipText(t, "# CONFIG_MODULES is not set\n# CONFIG_NF_TABLES is not set\n# CONFIG_NFT_NAT is not set\n")),
+			File("/proc/config.gz", netGzip(t, "# CONFIG_MODULES is not set\n# CONFIG_NF_TABLES is not set\n# CONFIG_NFT_NAT is not set\n")),
 			status: Warn, summary: "the kernel has no nf_tables and nft_chain_nat", fixes: []string{}},
 		{name: "not installed", host: alice(), status: Warn, summary: "iptables is not installed", fixes: []string{"package.iptables"}},
 		{name: "only in /usr/sbin, PATH without it", host: withIptables(alice().Env("PATH", "/usr/local/bin:/usr/bin:/bin"), "/usr/sbin/iptables", nftVersion).
-			File("/proc/config.gz", gzipText(t, "CONFIG_NF_TABLES=y\nCONFIG_NFT_NAT=y\n")),
+			File("/proc/config.gz", netGzip(t, "CONFIG_NF_TABLES=y\nCONFIG_NFT_NAT=y\n")),
 			status: Pass, summary: "at /usr/sbin/iptables"},
 		{name: "only in /sbin", host: withIptables(alice().Env("PATH", "/usr/bin"), "/sbin/iptables", nftVersion), status: Pass, summary: "at /sbin/iptables"},
 		{name: "--version fails, nf_tables loaded", host: modularKernel(alice().Exec("/usr/sbin/iptables"), nftLoaded).
@@ -76,19 +76,19 @@ func TestNetIptables(t *testing.T) {
 
 func TestNetIptablesDetails(t *testing.T) {
 	r := netResult(t, netIptables, withIptables(alice().Env("PATH", "/usr/bin"), "/usr/sbin/iptables", nftVersion), "")
-	if !hasDetail(r, "not on this PATH") {
+	if !netHasDetail(r, "not on this PATH") {
 		t.Errorf("iptables off PATH: no detail: %q", r.Details)
 	}
-	if !hasDetail(r, "br_netfilter is unknown") {
+	if !netHasDetail(r, "br_netfilter is unknown") {
 		t.Errorf("no br_netfilter detail: %q", r.Details)
 	}
 	r = netResult(t, netIptables, alice(), "")
-	if !hasDetail(r, "--iptables=false") {
+	if !netHasDetail(r, "--iptables=false") {
 		t.Errorf("missing iptables: no --iptables=false alternative: %q", r.Details)
 	}
 	r = netResult(t, netIptables, withIptables(alice(), "/usr/sbin/iptables", nftVersion).File("/proc/modules", "").
 		File("/boot/config-6.8.0", "CONFIG_NF_TABLES=m\nCONFIG_NFT_NAT=m\n"), "")
-	if !hasDetail(r, "not rebooted") {
+	if !netHasDetail(r, "not rebooted") {
 		t.Errorf("config =m without /lib/modules: no reboot hint: %q", r.Details)
 	}
 }

@@ -72,7 +72,7 @@ func runNetPing(_ context.Context, e *Env) Result {
 			Fix(fix)
 	}
 	r = withStatus(r, Pass, "%s %q includes gid %d of %s", pingSysctl, rng.String(), match, u.Name)
-	for _, sg := range subGIDRanges(e) {
+	for _, sg := range pingSubGIDs(e) {
 		last := sg.SubID + sg.Count - 1
 		if sg.Count > 0 && (!rng.Contains(sg.SubID) || !rng.Contains(last)) {
 			r = r.Detail("The subordinate gids %d–%d of %s are not all in the range: processes of a container that shares the host's network namespace (podman --network=host) cannot ping as those groups.", sg.SubID, last, u.Name)
@@ -81,9 +81,9 @@ func runNetPing(_ context.Context, e *Env) Result {
 	return r
 }
 
-// subGIDRanges are the account's /etc/subgid entries (by name or uid), nil when unreadable.
+// pingSubGIDs are the account's /etc/subgid entries (by name or uid), nil when unreadable.
 // user.ParseSubID does not skip comments, so they are dropped first.
-func subGIDRanges(e *Env) []user.SubID {
+func pingSubGIDs(e *Env) []user.SubID {
 	data, err := e.Host.ReadFile("/etc/subgid")
 	if err != nil {
 		return nil

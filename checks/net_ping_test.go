@@ -27,11 +27,11 @@ func TestNetPing(t *testing.T) {
 func TestNetPingSubGIDs(t *testing.T) {
 	h := alice().File(pingPath, "0\t65535\n").File("/etc/subgid", "# comment\nalice:100000:65536\n")
 	r := netResult(t, netPing, h, "")
-	if r.Status != Pass || !hasDetail(r, "100000–165535") {
+	if r.Status != Pass || !netHasDetail(r, "100000–165535") {
 		t.Errorf("subgids outside the range: %s %q %q", r.Status, r.Summary, r.Details)
 	}
 	r = netResult(t, netPing, alice().File(pingPath, "0\t2147483647\n").File("/etc/subgid", "1000:100000:65536\n"), "")
-	if hasDetail(r, "subordinate") {
+	if netHasDetail(r, "subordinate") {
 		t.Errorf("subgids inside the range reported: %q", r.Details)
 	}
 	r = netResult(t, netPing, alice().File(pingPath, "0\t2147483647\n").File("/etc/subgid", "garbage::\n"), "")

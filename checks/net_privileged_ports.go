@@ -80,13 +80,13 @@ func rootlesskitBindCap(e *Env) (string, bool) {
 	if err != nil {
 		return "", false
 	}
-	return p, fileCapHas(fi.Caps, "cap_net_bind_service")
+	return p, capGrantsEP(fi.Caps, "cap_net_bind_service")
 }
 
-// fileCapHas reports whether getcap(8) text ("cap_net_bind_service=ep",
+// capGrantsEP reports whether getcap(8) text ("cap_net_bind_service=ep",
 // "cap_net_admin,cap_net_bind_service+ep") grants capability name in the effective and
 // permitted sets, which is what lets an unprivileged exec use it.
-func fileCapHas(caps, name string) bool {
+func capGrantsEP(caps, name string) bool {
 	for _, clause := range strings.Fields(caps) {
 		i := strings.IndexAny(clause, "=+")
 		if i < 0 {

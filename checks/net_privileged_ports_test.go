@@ -30,7 +30,7 @@ func TestNetPrivilegedPorts(t *testing.T) {
 
 func TestNetPrivilegedPortsDetails(t *testing.T) {
 	r := netResult(t, netPrivilegedPorts, alice().File(portPath, "1024\n"), "")
-	if !hasDetail(r, "setcap cap_net_bind_service=ep $(which rootlesskit)") {
+	if !netHasDetail(r, "setcap cap_net_bind_service=ep $(which rootlesskit)") {
 		t.Errorf("no setcap alternative: %q", r.Details)
 	}
 	if len(r.Intents) != 1 || !r.Intents[0].Optional || r.Intents[0].Value != "0" {
@@ -46,8 +46,8 @@ func TestNetPrivilegedPortsDetails(t *testing.T) {
 		"":                                      false,
 		"=":                                     false,
 	} {
-		if got := fileCapHas(caps, "cap_net_bind_service"); got != want {
-			t.Errorf("fileCapHas(%q) = %v, want %v", caps, got, want)
+		if got := capGrantsEP(caps, "cap_net_bind_service"); got != want {
+			t.Errorf("capGrantsEP(%q) = %v, want %v", caps, got, want)
 		}
 	}
 }

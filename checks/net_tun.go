@@ -61,7 +61,7 @@ func runNetTun(_ context.Context, e *Env) Result {
 		return skip
 	}
 	u := e.User
-	if dir, err := e.Host.Stat("/dev/net"); err == nil && !canSearchDir(e, dir) {
+	if dir, err := e.Host.Stat("/dev/net"); err == nil && !netDirSearchable(e, dir) {
 		return withStatus(r.With("/dev/net", describeNode(dir)), Fail, "%s cannot reach %s: /dev/net is mode %s", u.Name, tunDevice, permOctal(dir.Mode)).
 			Detail("Opening a path needs search (x) permission on every directory above it.").
 			Fix(intent.ManualStep("dev-net-mode", "make /dev/net searchable by everyone (chmod 0755 /dev/net)"))
@@ -105,8 +105,8 @@ func tunMissing(e *Env) Result {
 	return r.Fix(intent.LoadModule("tun", "rootless network drivers need /dev/net/tun, which the tun module provides"))
 }
 
-// canSearchDir reports whether the account may traverse a directory.
-func canSearchDir(e *Env, fi host.FileInfo) bool {
+// netDirSearchable reports whether the account may traverse a directory.
+func netDirSearchable(e *Env, fi host.FileInfo) bool {
 	if e.UserErr != nil {
 		return false
 	}
