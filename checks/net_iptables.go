@@ -1,12 +1,246 @@
 package checks
 
-import "context"
+import (
+	"context"
+	"fmt"
+	"strings"
 
-// PLACEHOLDER: being written; replace this whole file.
+	"github.com/rootless-doctor/rootless-doctor/checks/parse"
+	"github.com/rootless-doctor/rootless-doctor/distro"
+	"github.com/rootless-doctor/rootless-doctor/fixes/intent"
+)
+
+// The modules each iptables backend needs for dockerd's NAT and filter rules. Inside
+// RootlessKit's namespaces dockerd cannot make the kernel load them (module autoload is not
+// done for unprivileged user namespaces), so they must be loaded or built in beforehand
+// (Docker's rootless troubleshooting docs; docker/for-linux#1242, moby/moby#49727,
+// moby/moby#50254).
+var (
+	modIPTables = ModuleSpec{Names: []string{"ip_tables"}, Config: []string{"CONFIG_IP_NF_IPTABLES"},
+		// The file exists whenever ip_tables is loaded or built in, even with no table in use.
+		Proc: []string{"/proc/net/ip_tables_names"}}
+	modIPTableFilter = ModuleSpec{Names: []string{"iptable_filter"}, Config: []string{"CONFIG_IP_NF_FILTER"}}
+	modIPTableNAT    = ModuleSpec{Names: []string{"iptable_nat"}, Config: []string{"CONFIG_IP_NF_NAT"}}
+	modNFTables      = ModuleSpec{Names: []string{"nf_tables"}, Config: []string{"CONFIG_NF_TABLES"}}
+	// nft_chain_nat replaced nft_chain_nat_ipv4 in Linux 5.1.
+	modNFTChainNAT = ModuleSpec{Names: []string{"nft_chain_nat", "nft_chain_nat_ipv4"}, Config: []string{"CONFIG_NFT_NAT", "CONFIG_NFT_CHAIN_NAT_IPV4"}}
+	// br_netfilter matters only with --icc=false or "userland-proxy": false (moby/moby#41913);
+	// it is reported, never warned about.
+	modBrNetfilter = ModuleSpec{Names: []string{"br_netfilter"}, Config: []string{"CONFIG_BRIDGE_NETFILTER"}}
+)
+
+// iptablesFallbacks are where distributions install iptables when the account's PATH lacks
+// the sbin directories (Debian, openSUSE: docker/for-linux#1205).
+var iptablesFallbacks = []string{"/usr/sbin/iptables", "/sbin/iptables"}
+
 var netIptables = Probe{
 	ID:    "net.iptables",
-	Title: "net.iptables",
-	Run: func(ctx context.Context, e *Env) Result {
-		return Undecided(nil, "not written yet")
-	},
+	Title: "iptables for dockerd",
+	Why: "Rootless dockerd sets up NAT and filtering for bridge networks with iptables, inside " +
+		"RootlessKit's network namespace. It needs the iptables binary, and the kernel modules of " +
+		"its backend loaded or built in beforehand: from inside a user namespace the kernel will not " +
+		"load them on demand, and dockerd fails with `can't initialize iptables table `nat'` or " +
+		"`Could not fetch rule set generation id: Permission denied`.",
+	Reads: []string{"iptables on PATH, /usr/sbin/iptables, /sbin/iptables", "`iptables --version`",
+		"/proc/modules", "/lib/modules/RELEASE/modules.builtin, modules.dep", "/proc/config.gz or /boot/config-RELEASE",
+		"/sys/module/NAME", "/proc/net/ip_tables_names"},
+	Fixes: []intent.Kind{intent.Package, intent.Module},
+	Run:   runNetIptables,
+}
+
+func runNetIptables(ctx context.Context, e *Env) Result {
+	bin, onPath := findIptables(e)
+	if bin == "" {
+		return Warnf("iptables is not installed: rootless dockerd cannot set up NAT for bridge networks").
+			With("PATH, "+strings.Join(iptablesFallbacks, ", "), "no iptables").
+			Detail("dockerd logs `Failed to find iptables` and fails to start with its default --iptables=true (docker/for-linux#1205).").
+			Detail("The alternative is to run dockerd with --iptables=false (dockerd-rootless-setuptool.sh install --skip-iptables); containers then get no NAT and no port isolation from iptables.").
+			Fix(intent.InstallTool(string(distro.ToolIptables), "rootless dockerd uses iptables for bridge-network NAT"))
+	}
+	r := Result{}
+	ver, verErr := iptablesVersion(ctx, e, bin)
+	if verErr != nil {
+		r = r.With(bin+" --version", "unreadable").Detail("Cannot tell the iptables backend: %v; checking both.", verErr)
+	} else {
+		r = r.With(bin+" --version", fmt.Sprintf("iptables v%s (%s)", ver.Version, ver.Backend))
+	}
+	if !onPath {
+		r = r.Detail("%s is not on this PATH. The systemd unit dockerd-rootless-setuptool.sh writes adds /sbin and /usr/sbin; starting dockerd-rootless.sh by hand needs them on PATH too.", bin)
+	}
+
+	var specs []ModuleSpec
+	switch ver.Backend {
+	case parse.IptablesLegacy:
+		specs = []ModuleSpec{modIPTables, modIPTableFilter, modIPTableNAT}
+	case parse.IptablesNFTables:
+		specs = []ModuleSpec{modNFTables, modNFTChainNAT}
+	default:
+		return brNetfilterDetail(e, iptablesAnyBackend(e, r, bin))
+	}
+
+	var usable, unknown, notLoaded, missing []ModuleFact
+	for _, s := range specs {
+		m := e.Module(s)
+		r = withEvidence(r, m.Evidence)
+		switch m.State {
+		case ModuleLoaded, ModuleBuiltin:
+			usable = append(usable, m)
+		case ModuleNotLoaded:
+			notLoaded = append(notLoaded, m)
+		case ModuleMissing:
+			missing = append(missing, m)
+		default:
+			unknown = append(unknown, m)
+		}
+		if m.Note != "" {
+			r = r.Detail("%s", m.Note)
+		}
+	}
+	backend := "iptables"
+	if verErr == nil {
+		backend = fmt.Sprintf("iptables %s (%s)", ver.Version, ver.Backend)
+	}
+	switch {
+	case len(notLoaded) > 0:
+		r = withStatus(r, Warn, "%s needs %s, which %s not loaded: rootless dockerd cannot load %s", backend, moduleNames(notLoaded), isAre(notLoaded), itThem(notLoaded)).
+			Detail("dockerd fails with `can't initialize iptables table `nat'` or `Could not fetch rule set generation id: Permission denied (you must be root)` (docker/for-linux#1242, moby/moby#49727).").
+			Detail("The alternative is --iptables=false for dockerd (no NAT from iptables).")
+		for _, m := range notLoaded {
+			r = r.Fix(intent.LoadModule(m.Name, fmt.Sprintf("rootless dockerd needs %s for %s and cannot load it from its user namespace", m.Name, backend)))
+		}
+	case len(missing) > 0:
+		r = withStatus(r, Warn, "the kernel has no %s, which %s needs: rootless dockerd cannot set up NAT", moduleNames(missing), backend).
+			Detail("No module can be loaded for it; run dockerd with --iptables=false, or boot a kernel that has it.")
+		if ver.Backend == parse.IptablesNFTables {
+			r = r.Detail("If the legacy backend is available (ip_tables), switching iptables to it (update-alternatives --set iptables /usr/sbin/iptables-legacy) is another way.")
+		}
+	case len(unknown) > 0:
+		r = withStatus(r, Pass, "%s at %s; %s could not be confirmed, nothing shows %s missing", backend, bin, moduleNames(unknown), itThem(unknown)).
+			Detail("A module missing from /proc/modules may be built into the kernel, and nothing here (modules.builtin, kernel config, /sys/module) says otherwise; this is not reported as a problem.")
+		if e.ModulesLoadable() {
+			r = r.Detail("If dockerd fails with `can't initialize iptables table`, load %s.", moduleNames(unknown))
+		}
+	default:
+		r = withStatus(r, Pass, "%s at %s; %s", backend, bin, describeModules(usable))
+	}
+	return brNetfilterDetail(e, r)
+}
+
+// findIptables looks on PATH, then in the sbin directories. onPath is false when only the
+// fallback found it.
+func findIptables(e *Env) (bin string, onPath bool) {
+	if p, err := e.Host.LookPath("iptables"); err == nil {
+		return p, true
+	}
+	for _, p := range iptablesFallbacks {
+		if q, err := e.Host.LookPath(p); err == nil {
+			return q, false
+		}
+	}
+	return "", false
+}
+
+func iptablesVersion(ctx context.Context, e *Env, bin string) (parse.IptablesVersion, error) {
+	out, err := e.Host.Run(ctx, bin, "--version")
+	if err != nil {
+		return parse.IptablesVersion{}, err
+	}
+	if out.ExitCode != 0 {
+		return parse.IptablesVersion{}, fmt.Errorf("%s --version exited with %d: %s", bin, out.ExitCode, outputLine(out.Stderr))
+	}
+	return parse.ParseIptablesVersion(out.Stdout)
+}
+
+// withEvidence adds ev unless the result already shows it (two modules judged from the same
+// missing /proc/modules would otherwise repeat it).
+func withEvidence(r Result, ev Evidence) Result {
+	for _, have := range r.Evidence {
+		if have == ev {
+			return r
+		}
+	}
+	return r.With(ev.Source, ev.Value)
+}
+
+func brNetfilterDetail(e *Env, r Result) Result {
+	m := e.Module(modBrNetfilter)
+	return r.Detail("br_netfilter is %s; it is needed only with --icc=false or \"userland-proxy\": false (moby/moby#41913).", m.State)
+}
+
+func moduleNames(ms []ModuleFact) string {
+	names := make([]string, len(ms))
+	for i, m := range ms {
+		names[i] = m.Name
+	}
+	return netJoinAnd(names)
+}
+
+func describeModules(ms []ModuleFact) string {
+	parts := make([]string, len(ms))
+	for i, m := range ms {
+		parts[i] = m.Name + " " + m.State.String()
+	}
+	return strings.Join(parts, ", ")
+}
+
+func netJoinAnd(s []string) string {
+	switch len(s) {
+	case 0:
+		return ""
+	case 1:
+		return s[0]
+	}
+	return strings.Join(s[:len(s)-1], ", ") + " and " + s[len(s)-1]
+}
+
+func isAre(ms []ModuleFact) string {
+	if len(ms) == 1 {
+		return "is"
+	}
+	return "are"
+}
+
+func itThem(ms []ModuleFact) string {
+	if len(ms) == 1 {
+		return "it"
+	}
+	return "them"
+}
+
+// outputLine is the first line of a command's output, trimmed and bounded, for messages.
+func outputLine(b []byte) string {
+	s := strings.TrimSpace(string(b))
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		s = s[:i]
+	}
+	if len(s) > 200 {
+		s = s[:200] + "…"
+	}
+	return s
+}
+
+// iptablesAnyBackend judges a host whose iptables backend is unknown: either front end's core
+// module (nf_tables or ip_tables) will do, so it warns only when both are proved unusable.
+func iptablesAnyBackend(e *Env, r Result, bin string) Result {
+	nft, legacy := e.Module(modNFTables), e.Module(modIPTables)
+	for _, m := range []ModuleFact{nft, legacy} {
+		r = withEvidence(r, m.Evidence)
+		if m.Note != "" {
+			r = r.Detail("%s", m.Note)
+		}
+	}
+	switch {
+	case nft.State.Usable() || legacy.State.Usable():
+		return withStatus(r, Pass, "iptables at %s; nf_tables %s, ip_tables %s", bin, nft.State, legacy.State)
+	case nft.State == ModuleUnknown || legacy.State == ModuleUnknown:
+		return withStatus(r, Pass, "iptables at %s; nf_tables and ip_tables could not be confirmed, nothing shows them missing", bin)
+	}
+	r = withStatus(r, Warn, "neither nf_tables nor ip_tables is loaded: rootless dockerd cannot set up NAT").
+		Detail("The iptables backend is unknown, so either module would do; nf_tables is what iptables-nft, the default of current distributions, uses.")
+	for _, m := range []ModuleFact{nft, legacy} {
+		if m.State == ModuleNotLoaded {
+			return r.Fix(intent.LoadModule(m.Name, "rootless dockerd needs an iptables backend module and cannot load it from its user namespace"))
+		}
+	}
+	return r.Detail("The kernel has neither; run dockerd with --iptables=false.")
 }

@@ -1,0 +1,63 @@
+package checks
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/rootless-doctor/rootless-doctor/checks/host"
+)
+
+// TestNetProbesHostile runs every network probe over an empty host, a host full of garbage and
+// a host with huge files: no panic, a valid status, and a warn or fail that explains itself.
+func TestNetProbesHostile(t *testing.T) {
+	junk := "\x00\xff\xfe garbage ☃\n::::\n"
+	huge := strings.Repeat("A", 3<<20)
+	garbage := alice()
+	for _, p := range []string{"/proc/modules", "/proc/config.gz", "/boot/config-6.8.0", "/lib/modules/6.8.0/modules.builtin",
+		"/lib/modules/6.8.0/modules.dep", pingPath, portPath, "/etc/subgid", "/dev/net/tun",
+		"/home/alice/.config/systemd/user/docker.service", "/home/alice/.config/containers/containers.conf"} {
+		garbage = garbage.File(p, junk)
+	}
+	for _, name := range []string{"slirp4netns", "pasta", "vpnkit", "rootlesskit", "podman", "iptables"} {
+		garbage = garbage.Exec("/usr/bin/"+name).Command([]string{name, "--version"}, junk, 0).Command([]string{name, "--help"}, junk, 0)
+	}
+	big := alice()
+	for _, p := range []string{"/proc/modules", "/proc/config.gz", pingPath, portPath, "/etc/subgid"} {
+		big = big.File(p, huge)
+	}
+	for _, name := range []string{"slirp4netns", "pasta", "rootlesskit", "podman", "iptables"} {
+		big = big.Exec("/usr/bin/"+name).Command([]string{name, "--version"}, huge, 0).Command([]string{name, "--help"}, huge, 0)
+	}
+	hosts := map[string]*host.Memory{"empty": host.NewMemory(), "alice only": alice(), "garbage": garbage, "huge": big}
+	for hname, h := range hosts {
+		for _, p := range []Probe{netDriver, netTun, netIptables, netPing, netPrivilegedPorts} {
+			t.Run(hname+"/"+p.ID, func(t *testing.T) {
+				r := netResult(t, p, h, "")
+				if !r.Status.Valid() || r.Summary == "" || strings.HasSuffix(r.Summary, ".") {
+					t.Fatalf("status %q summary %q", r.Status, r.Summary)
+				}
+				if r.Err != nil && !strings.HasPrefix(r.Summary, "could not check") {
+					t.Errorf("error %v not through the undecided policy: %q", r.Err, r.Summary)
+				}
+				if (r.Status == Warn || r.Status == Fail) && len(r.Details) == 0 && len(r.Intents) == 0 {
+					t.Errorf("%s without details or fixes: %q", r.Status, r.Summary)
+				}
+				if r.Status != Skip && len(r.Evidence) == 0 && r.Err == nil {
+					t.Errorf("%s without evidence: %q", r.Status, r.Summary)
+				}
+			})
+		}
+	}
+}
+
+// TestNetProbeMetadata checks what `explain` shows.
+func TestNetProbeMetadata(t *testing.T) {
+	for _, p := range []Probe{netDriver, netTun, netIptables, netPing, netPrivilegedPorts} {
+		if p.Title == "" || p.Why == "" || len(p.Reads) == 0 || len(p.Fixes) == 0 || p.Run == nil {
+			t.Errorf("%s: incomplete metadata", p.ID)
+		}
+		if _, ok := ByID(p.ID); !ok {
+			t.Errorf("%s is not registered", p.ID)
+		}
+	}
+}

@@ -1,0 +1,131 @@
+package parse
+
+import (
+	"bytes"
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"io"
+	"path"
+	"strings"
+)
+
+// ModuleName normalises a kernel module name the way modprobe does: "-" and "_" are the same
+// character in module names (nf-tables.ko is nf_tables), and the directory, the .ko suffix and
+// any compression suffix (.ko.xz, .ko.zst) are not part of the name. It returns "" for
+// anything that cannot be a module name (module names are letters, digits and _).
+func ModuleName(s string) string {
+	s = path.Base(strings.TrimSpace(s))
+	if i := strings.Index(s, ".ko"); i >= 0 && (i+3 == len(s) || s[i+3] == '.') {
+		s = s[:i]
+	}
+	s = strings.ReplaceAll(s, "-", "_")
+	if s == "" {
+		return ""
+	}
+	for _, c := range s {
+		if !(c == '_' || c >= '0' && c <= '9' || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z') {
+			return ""
+		}
+	}
+	return s
+}
+
+// ParseProcModules returns the names of the loaded modules in /proc/modules
+// ("nf_tables 348160 12 nft_chain_nat,nft_compat, Live 0x0000000000000000"), normalised with
+// ModuleName. Built-in modules are never listed there.
+func ParseProcModules(data []byte) map[string]bool {
+	mods := map[string]bool{}
+	for line := range bytes.Lines(data) {
+		f := bytes.Fields(line)
+		if len(f) == 0 {
+			continue
+		}
+		if n := ModuleName(string(f[0])); n != "" {
+			mods[n] = true
+		}
+	}
+	return mods
+}
+
+// ParseModulesBuiltin returns the names of the modules compiled into the kernel, from
+// /lib/modules/RELEASE/modules.builtin: one path per line ("kernel/net/ipv4/netfilter/ip_tables.ko").
+func ParseModulesBuiltin(data []byte) map[string]bool {
+	mods := map[string]bool{}
+	for line := range bytes.Lines(data) {
+		s := strings.TrimSpace(string(line))
+		if s == "" || strings.HasPrefix(s, "#") {
+			continue
+		}
+		if n := ModuleName(s); n != "" {
+			mods[n] = true
+		}
+	}
+	return mods
+}
+
+// KernelConfig is a kernel build configuration: symbol ("CONFIG_TUN") to value ("y", "m", a
+// number or a quoted string). Symbols written "# CONFIG_X is not set" have the value "n".
+type KernelConfig map[string]string
+
+// Tristate is the value of a tristate symbol: "y" (built in), "m" (a module), "n" (not set or
+// not mentioned).
+func (c KernelConfig) Tristate(symbol string) string {
+	switch v := c[symbol]; v {
+	case "y", "m":
+		return v
+	}
+	return "n"
+}
+
+// Has reports whether the symbol appears at all (set or "is not set"). A symbol a config does
+// not mention may not exist in that kernel version.
+func (c KernelConfig) Has(symbol string) bool {
+	_, ok := c[symbol]
+	return ok
+}
+
+// maxConfig bounds a decompressed kernel config: real ones are 100–300 KiB; a hostile
+// /proc/config.gz in a snapshot must not inflate without limit.
+const maxConfig = 16 << 20
+
+// ErrNotKernelConfig is returned for data with no CONFIG_ lines at all.
+var ErrNotKernelConfig = errors.New("not a kernel config")
+
+// ParseKernelConfig parses a kernel config: /proc/config.gz (gzip, CONFIG_IKCONFIG_PROC) or
+// /boot/config-RELEASE (plain text).
+func ParseKernelConfig(data []byte) (KernelConfig, error) {
+	if len(data) >= 2 && data[0] == 0x1f && data[1] == 0x8b {
+		zr, err := gzip.NewReader(bytes.NewReader(data))
+		if err != nil {
+			return nil, fmt.Errorf("decompressing the kernel config: %w", err)
+		}
+		plain, err := io.ReadAll(io.LimitReader(zr, maxConfig+1))
+		if err != nil {
+			return nil, fmt.Errorf("decompressing the kernel config: %w", err)
+		}
+		if len(plain) > maxConfig {
+			return nil, fmt.Errorf("decompressing the kernel config: larger than %d bytes", maxConfig)
+		}
+		data = plain
+	}
+	cfg := KernelConfig{}
+	for line := range bytes.Lines(data) {
+		s := strings.TrimSpace(string(line))
+		if rest, ok := strings.CutPrefix(s, "# "); ok {
+			if sym, ok := strings.CutSuffix(rest, " is not set"); ok && strings.HasPrefix(sym, "CONFIG_") && !strings.ContainsAny(sym, " \t") {
+				cfg[sym] = "n"
+			}
+			continue
+		}
+		sym, val, ok := strings.Cut(s, "=")
+		if !ok || !strings.HasPrefix(sym, "CONFIG_") || strings.ContainsAny(sym, " \t") {
+			continue
+		}
+		cfg[sym] = val
+	}
+	if len(cfg) == 0 {
+		return nil, ErrNotKernelConfig
+	}
+	return cfg, nil
+}
