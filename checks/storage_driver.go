@@ -203,7 +203,7 @@ func (f *driverFacts) readDocker(e *Env, r Result) Result {
 	switch {
 	case f.root.FSType != "btrfs":
 		f.btrfsNo = "the data root is not on btrfs"
-	case !k.AtLeast(4, 18) && !f.userSubvolRm(e):
+	case !k.AtLeast(4, 18) && !subvolRmAllowed(mountOf(e, f.root.Existing)):
 		f.btrfsNo = fmt.Sprintf("kernel %d.%d cannot delete btrfs subvolumes unprivileged (4.18 or later, or the user_subvol_rm_allowed mount option)", k.Major, k.Minor)
 	default:
 		f.btrfs = true
@@ -226,10 +226,6 @@ func (f *driverFacts) readDocker(e *Env, r Result) Result {
 		"zfs":            "the zfs driver needs root",
 	}
 	return r
-}
-
-func (f *driverFacts) userSubvolRm(e *Env) bool {
-	return subvolRmAllowed(mountOf(e, f.root.Existing))
 }
 
 // decide names the driver rootless dockerd will use and judges it.
@@ -306,8 +302,11 @@ func (f *driverFacts) decide(e *Env, r Result) Result {
 		} else {
 			res = withStatus(r, Warn, "only vfs: every layer is a full copy: slow, disk-hungry").Fix(f.vfsFixes(e)...)
 		}
-		res = res.Detail("overlay2: %s.", f.unusableWhy["overlay2"]).
-			Detail("fuse-overlayfs: %s.", f.unusableWhy["fuse-overlayfs"])
+		for _, d := range []string{"overlay2", "fuse-overlayfs"} {
+			if !f.usable[d] {
+				res = res.Detail("%s: %s.", d, f.unusableWhy[d])
+			}
+		}
 	default:
 		res = withStatus(r, Pass, "%s (from %s)", chosen, from)
 	}

@@ -159,6 +159,11 @@ func TestStorageDriverDetails(t *testing.T) {
 
 	r = runForResult(t, storageDriver, storageHost("6.8.0").File(daemonJSONPath, `{"storage-driver":"vfs"}`), "")
 	wantDetailsContain(t, r, "overlay2 would work here", "Without it dockerd would pick overlay2")
+	for _, d := range r.Details {
+		if strings.HasPrefix(d, "overlay2: ") {
+			t.Errorf("usable overlay2 explained as unusable: %q", d)
+		}
+	}
 }
 
 // selinuxEnforcing adds an enforcing SELinux.
