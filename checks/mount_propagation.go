@@ -1,12 +1,79 @@
 package checks
 
-import "context"
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
 
-// PLACEHOLDER: being written; replace this whole file.
+	"github.com/rootless-doctor/rootless-doctor/checks/parse"
+	"github.com/rootless-doctor/rootless-doctor/fixes/intent"
+)
+
 var mountPropagation = Probe{
 	ID:    "mount.propagation",
-	Title: "mount.propagation",
-	Run: func(ctx context.Context, e *Env) Result {
-		return Undecided(nil, "not written yet")
-	},
+	Title: "Root mount propagation",
+	Why: "dockerd-rootless.sh starts RootlessKit with --propagation=rslave, and bind mounts with " +
+		"rshared/rslave propagation (-v …:rslave, mounts made on the host while a container runs) " +
+		"need / to be a shared mount on the host. systemd makes / shared at boot; other inits " +
+		"(OpenRC, initramfs roots), chroots and containers often leave it private, and RootlessKit " +
+		"and podman then warn at every start.",
+	Reads: []string{mountinfoPath},
+	Fixes: []intent.Kind{intent.Manual},
+	Run:   runMountPropagation,
+}
+
+func runMountPropagation(_ context.Context, e *Env) Result {
+	mt := mounts(e)
+	switch {
+	case errors.Is(mt.Err, fs.ErrNotExist):
+		return Undecided(mt.Err, "%s is missing (is /proc mounted?)", mountinfoPath)
+	case errors.Is(mt.Err, parse.ErrNoMounts):
+		return Undecided(mt.Err, "%s is empty", mountinfoPath)
+	case mt.Unparsable:
+		return Undecided(mt.Err, "%s is not a mount table", mountinfoPath)
+	case mt.Err != nil:
+		return Undecided(mt.Err, "cannot read the mount table %s", mountinfoPath)
+	}
+	fix := intent.ManualStep("make-root-shared",
+		"make / a shared mount now and at every boot: as root, mount --make-rshared / (systemd does this itself; with OpenRC or another init add it to a boot script). Inside a container, / is the container runtime's choice.")
+	r := Result{}
+	if masked := parse.ProcOvermounts(mt.Mounts); len(masked) > 0 {
+		// Catalogue buildkit-proc-masked: cheap to see here, so said here.
+		shown := masked
+		if len(shown) > 4 {
+			shown = append(append([]string{}, shown[:4]...), "…")
+		}
+		r = r.Detail("/proc has mounts over %s (masked paths, as inside a container): a fresh procfs mount in a new user namespace is refused, so rootless BuildKit needs --oci-worker-no-process-sandbox and nested engines need the container started with unmasked /proc (moby/buildkit#4075).", strings.Join(shown, ", "))
+	}
+	if !e.SystemdRunning() {
+		r = r.Detail("systemd is not PID 1 here; systemd makes / shared at boot, other inits and container runtimes usually do not.")
+	}
+
+	root := parse.MountAt(mt.Mounts, "/")
+	if root == nil {
+		// In a chroot the mount that holds the new root lies outside it and is not listed;
+		// RootlessKit then reads the propagation as "" (its warning says: mounted as "").
+		return withStatus(r, Warn, "%s has no entry for / (a chroot?): RootlessKit will treat / as not shared", mountinfoPath).
+			Detail("Bind mounts with rshared/rslave propagation will fail, and mounts made later on the host will not reach containers.").
+			Fix(fix)
+	}
+	prop := parse.ParsePropagation(root.Optional)
+	r = r.With(mountinfoPath, mountinfoLine(root.Mountpoint, root.Options, root.Optional, root.FSType, root.Source))
+	if prop.Shared {
+		return withStatus(r, Pass, "/ is shared (peer group %d)", prop.PeerGroup)
+	}
+	return withStatus(r, Warn, "/ is %s, not shared: rslave/rshared bind mounts fail and host mounts do not reach rootless containers", prop).
+		Detail("RootlessKit warns at start: `The host root filesystem is mounted as %q. Setting child propagation to \"rslave\" is not supported.` (rootless-containers/rootlesskit#359); podman warns `\"/\" is not a shared mount`.", root.Optional).
+		Fix(fix)
+}
+
+// mountinfoLine is the evidence form of a mountinfo entry.
+func mountinfoLine(mountpoint, options, optional, fstype, source string) string {
+	fields := []string{mountpoint, options}
+	if optional != "" {
+		fields = append(fields, optional)
+	}
+	return fmt.Sprintf("%s - %s %s", strings.Join(fields, " "), fstype, source)
 }
