@@ -26,6 +26,7 @@ var iptablesVersionRE = regexp.MustCompile(`(?m)^ip6?tables(?:-legacy|-nft)?\S* 
 
 // ParseIptablesVersion parses the output of `iptables --version`.
 func ParseIptablesVersion(out []byte) (IptablesVersion, error) {
+	out = versionHead(out)
 	m := iptablesVersionRE.FindSubmatch(out)
 	if m == nil {
 		return IptablesVersion{}, fmt.Errorf("iptables --version: %w", ErrNoVersion)

@@ -55,6 +55,7 @@ var (
 // passt 0.0~git20230309 does): that gives a PastaVersion with a zero Date and an error
 // wrapping ErrNoVersion.
 func ParsePastaVersion(out []byte) (PastaVersion, error) {
+	out = versionHead(out)
 	line := string(out)
 	if i := strings.IndexByte(line, '\n'); i >= 0 {
 		line = line[:i]

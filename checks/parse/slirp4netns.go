@@ -40,6 +40,7 @@ var slirpVersionRE = regexp.MustCompile(`(?m)^slirp4netns version v?(\S+)`)
 
 // ParseSlirp4netnsVersion parses the output of `slirp4netns --version`.
 func ParseSlirp4netnsVersion(out []byte) (Slirp4netnsVersion, error) {
+	out = versionHead(out)
 	m := slirpVersionRE.FindSubmatch(out)
 	if m == nil {
 		return Slirp4netnsVersion{}, fmt.Errorf("slirp4netns --version: %w", ErrNoVersion)

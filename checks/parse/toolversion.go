@@ -13,6 +13,7 @@ var toolVersionRE = regexp.MustCompile(`(?m)^(\S+) version v?([0-9][0-9A-Za-z.+~
 // print for --version: `rootlesskit --version` ("rootlesskit version 2.3.6"), `podman
 // --version` ("podman version 5.0.2"). The first such line whose NAME is name counts.
 func ParseToolVersion(out []byte, name string) (*semver.Version, error) {
+	out = versionHead(out)
 	for _, m := range toolVersionRE.FindAllSubmatch(out, 8) {
 		if string(m[1]) != name {
 			continue
@@ -24,4 +25,16 @@ func ParseToolVersion(out []byte, name string) (*semver.Version, error) {
 		return v, nil
 	}
 	return nil, fmt.Errorf("%s --version: %w", name, ErrNoVersion)
+}
+
+// maxVersionOutput bounds what version parsers scan: `--version` prints a few lines, and a
+// runaway or hostile command must not make a regexp walk megabytes.
+const maxVersionOutput = 16 << 10
+
+// versionHead is the part of a command's output a version parser looks at.
+func versionHead(out []byte) []byte {
+	if len(out) > maxVersionOutput {
+		return out[:maxVersionOutput]
+	}
+	return out
 }
