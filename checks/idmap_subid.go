@@ -372,15 +372,19 @@ func (j *subIDJudge) judgeRealIDs(own []parse.SubIDRange, ownID int64) {
 func (j *subIDJudge) judgeOthers(f parse.SubIDs, own []parse.SubIDRange) {
 	k, u := j.k, j.e.User
 	if len(own) > 0 {
+		var theirs []parse.SubIDRange
+		for _, o := range f.Ranges {
+			if !parse.OwnerIs(o.Owner, u.Name, u.UID) {
+				theirs = append(theirs, o)
+			}
+		}
+		idx := newOverlapIndex(theirs)
 		for _, r := range own {
-			for _, o := range f.Ranges {
-				if parse.OwnerIs(o.Owner, u.Name, u.UID) || !r.Overlaps(o) {
-					continue
-				}
+			// One overlap is enough to replace the range.
+			if o, ok := idx.find(r); ok {
 				j.r = j.r.With(k.lineSource(o.Line), o.Text)
 				j.problem(Fail, "%s's subordinate %s range %s overlaps %s's range %s (line %d of %s)", u.Name, k.word, r, o.Owner, o, o.Line, k.file)
 				j.replace(r)
-				break // one overlap is enough to replace the range
 			}
 		}
 	}
@@ -415,6 +419,37 @@ func (j *subIDJudge) judgeOthers(f parse.SubIDs, own []parse.SubIDRange) {
 		more = fmt.Sprintf(" (and %d more malformed lines)", len(others)-1)
 	}
 	j.problem(status, "line %d of %s (owner %q) %s%s", others[0].Line, k.file, others[0].Owner, others[0].Reason, more)
+}
+
+// overlapIndex answers "which of these ranges overlaps r?" in O(log n), so that an account
+// is checked against a file of many thousand accounts quickly.
+type overlapIndex struct {
+	byStart []parse.SubIDRange // sorted by Start
+	reach   []int              // reach[i]: the index in byStart[:i+1] of the range ending last
+}
+
+func newOverlapIndex(rs []parse.SubIDRange) overlapIndex {
+	x := overlapIndex{byStart: slices.Clone(rs), reach: make([]int, len(rs))}
+	slices.SortFunc(x.byStart, func(a, b parse.SubIDRange) int { return cmp.Compare(a.Start, b.Start) })
+	for i := range x.byStart {
+		x.reach[i] = i
+		if i > 0 && x.byStart[x.reach[i-1]].End() >= x.byStart[i].End() {
+			x.reach[i] = x.reach[i-1]
+		}
+	}
+	return x
+}
+
+// find returns a range that overlaps r: of those starting before r ends, the one ending last
+// overlaps r if any does.
+func (x overlapIndex) find(r parse.SubIDRange) (parse.SubIDRange, bool) {
+	n, _ := slices.BinarySearchFunc(x.byStart, r.End()+1, func(o parse.SubIDRange, t int64) int { return cmp.Compare(o.Start, t) })
+	// n is the first range starting at or after r.End()+1; earlier ones start within reach.
+	if n == 0 {
+		return parse.SubIDRange{}, false
+	}
+	o := x.byStart[x.reach[n-1]]
+	return o, o.End() >= r.Start
 }
 
 // noteLimits notes ranges outside SUB_UID_MIN..SUB_UID_MAX. That is not wrong in itself

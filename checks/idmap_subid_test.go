@@ -2,11 +2,13 @@ package checks
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/rootless-doctor/rootless-doctor/checks/host"
+	"github.com/rootless-doctor/rootless-doctor/checks/parse"
 	"github.com/rootless-doctor/rootless-doctor/fixes/intent"
 )
 
@@ -171,5 +173,25 @@ func TestIdmapSubidEvidence(t *testing.T) {
 	}
 	if !slices.Equal(r.Evidence, want) {
 		t.Errorf("evidence = %+v, want %+v", r.Evidence, want)
+	}
+}
+
+// TestOverlapIndex compares the index with the obvious quadratic search.
+func TestOverlapIndex(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(1, 2))
+	for round := range 200 {
+		var rs []parse.SubIDRange
+		for range rnd.IntN(20) {
+			rs = append(rs, parse.SubIDRange{Start: rnd.Int64N(1000), Count: 1 + rnd.Int64N(100)})
+		}
+		idx := newOverlapIndex(rs)
+		for range 20 {
+			q := parse.SubIDRange{Start: rnd.Int64N(1100), Count: 1 + rnd.Int64N(50)}
+			want := slices.ContainsFunc(rs, q.Overlaps)
+			o, got := idx.find(q)
+			if got != want || got && !o.Overlaps(q) {
+				t.Fatalf("round %d: find(%v) = %v, %v; want overlap %v in %v", round, q, o, got, want, rs)
+			}
+		}
 	}
 }
