@@ -207,6 +207,9 @@ func (k subIDKind) fromModule(ctx context.Context, e *Env, src subIDSource) Resu
 	j.judgeOwn(own)
 	j.checkStale(own)
 	j.detail("Engines that read %s themselves (RootlessKit before 1.1.0, Podman built without libsubid) do not see these ranges (podman-container-tools/podman#25041).", k.file)
+	if u.Source != "/etc/passwd" {
+		j.detail("%s has no /etc/passwd entry (found through %s); RootlessKit before 1.1.0 also required one (rootless-containers/rootlesskit#48).", u.Name, orNone(u.Source))
+	}
 	return j.result(own, fmt.Sprintf(" from the %q module", src.module))
 }
 

@@ -77,6 +77,10 @@ func TestIdmapSubuid(t *testing.T) {
 		{name: "sss module by uid only", host: subids("", "").File("/etc/nsswitch.conf", sssSwitch).
 			Command([]string{"getsubids", "alice"}, "", 1).Command([]string{"getsubids", "1000"}, "0: 1000 200000 65536\n", 0),
 			status: Pass},
+		{name: "sss module, directory account", host: host.NewMemory().Exec("/usr/bin/getsubids").File("/etc/nsswitch.conf", sssSwitch).
+			Command([]string{"getent", "passwd", "1000"}, "alice:*:1000:1000::/home/alice:/bin/sh\n", 0).
+			Command([]string{"getsubids", "alice"}, "0: alice 200000 65536\n", 0),
+			status: Pass, summary: `from the "sss" module`},
 		{name: "sss module without getsubids", host: alice().File("/etc/nsswitch.conf", sssSwitch).File("/etc/subuid", ok),
 			status: Fail, summary: `come from the nsswitch module "sss", but getsubids is not installed`, fixes: []string{"package.getsubids"}},
 		{name: "sss module has no range", host: subids(ok, ok).File("/etc/nsswitch.conf", sssSwitch).
