@@ -339,7 +339,9 @@ func (j *subIDJudge) judgeOwn(own []parse.SubIDRange) {
 	}
 	j.judgeRealIDs(own, ownID)
 	if union < MinSubIDs {
-		j.problem(Warn, "%s has %d subordinate %ss, fewer than the %d most images need", u.Name, union, k.word, MinSubIDs)
+		// A failure, not a warning: Docker's prerequisites require 65,536, and pulls of
+		// everyday images (anything owning files as nobody) break below it.
+		j.problem(Fail, "%s has %d subordinate %ss, fewer than the %d most images need", u.Name, union, k.word, MinSubIDs)
 		j.replace(own...)
 		j.detail("Pulling an image that owns files above %s's last mapped id fails with \"lchown …: invalid argument\" (docker-library/busybox#107).", u.Name)
 	}

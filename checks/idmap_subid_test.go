@@ -47,8 +47,8 @@ func TestIdmapSubuid(t *testing.T) {
 		{name: "binary garbage", host: subids("\x00\xff\xfe:::\n\x01", ok), status: Fail, summary: "no subordinate uid range", fixes: []string{"subid.add", "manual.fix-subuid"}},
 		{name: "unreadable", host: subids(ok, ok).Meta("/etc/subuid", host.FileMeta{Mode: "0000"}), status: Warn, summary: "could not check: cannot read /etc/subuid"},
 		{name: "directory", host: alice().Dir("/etc/subuid"), status: Warn, summary: "could not check"},
-		{name: "too small", host: subids("alice:100000:2000\n", ok), status: Warn, summary: "alice has 2000 subordinate uids, fewer than the 65536", fixes: add},
-		{name: "one id", host: subids("alice:21204:1\n", ok), status: Warn, summary: "1 subordinate uids", fixes: add},
+		{name: "too small", host: subids("alice:100000:2000\n", ok), status: Fail, summary: "alice has 2000 subordinate uids, fewer than the 65536", fixes: add},
+		{name: "one id", host: subids("alice:21204:1\n", ok), status: Fail, summary: "1 subordinate uids", fixes: add},
 		{name: "overlaps bob", host: subids("alice:100000:65536\nbob:150000:65536\n", ok), status: Fail, summary: "overlaps bob's range 150000-215535 (line 2", fixes: add},
 		{name: "overlaps a numeric owner", host: subids("1001:100000:10\n"+aliceRange, ok), status: Fail, summary: "overlaps 1001's range", fixes: add},
 		{name: "own ranges overlap", host: subids("alice:100000:65536\nalice:100000:65536\n", ok), status: Fail, summary: "overlap: the kernel rejects the id map", fixes: add},
@@ -88,7 +88,7 @@ func TestIdmapSubuid(t *testing.T) {
 			status: Fail, summary: `the nsswitch module "sss" has no subordinate uid range for alice`, fixes: []string{"manual.subid-provider"}},
 		{name: "sss module range too small", host: subids("", "").File("/etc/nsswitch.conf", sssSwitch).
 			Command([]string{"getsubids", "alice"}, "0: alice 200000 1000\n", 0),
-			status: Warn, summary: "1000 subordinate uids", fixes: []string{"manual.subid-provider"}},
+			status: Fail, summary: "1000 subordinate uids", fixes: []string{"manual.subid-provider"}},
 		{name: "sss module, getsubids output garbage", host: subids("", "").File("/etc/nsswitch.conf", sssSwitch).
 			Command([]string{"getsubids", "alice"}, "\x00garbage\n", 0),
 			status: Fail, fixes: []string{"manual.subid-provider"}},
