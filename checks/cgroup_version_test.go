@@ -45,14 +45,6 @@ func runProbeOnce(t *testing.T, p Probe, m *host.Memory, user string) Result {
 	return Run(context.Background(), []Probe{p}, env, Options{Sequential: true})[0]
 }
 
-func hasDetail(r Result, sub string) bool {
-	for _, d := range r.Details {
-		if strings.Contains(d, sub) {
-			return true
-		}
-	}
-	return false
-}
 
 func TestCgroupVersion(t *testing.T) {
 	runProbeTests(t, cgroupVersion, []probeTest{
