@@ -83,7 +83,7 @@ func ubuntu2404() *host.Memory {
 
 func TestUsernsAppArmor(t *testing.T) {
 	u := ubuntu2404
-	rk := []string{"apparmor.rootlesskit"}
+	rk := []string{"apparmor.usr.local.bin.rootlesskit"}
 	runProbeTests(t, usernsAppArmor, []probeTest{
 		// The restriction is not there, or off.
 		{name: "no restriction sysctl (Debian, Fedora, the dev machine)", host: procSys(alice()), status: Pass, summary: "does not restrict", fixes: []string{}},
@@ -102,13 +102,13 @@ func TestUsernsAppArmor(t *testing.T) {
 		{name: "symlink to /usr/bin/rootlesskit", host: u().Exec("/usr/bin/rootlesskit").Symlink("/usr/local/bin/rootlesskit", "/usr/bin/rootlesskit"),
 			status: Pass, summary: "rootlesskit"},
 		{name: "symlink from /usr/bin to /opt", host: u().Exec("/opt/rootlesskit/bin/rootlesskit").Symlink("/usr/bin/rootlesskit", "/opt/rootlesskit/bin/rootlesskit"),
-			status: Fail, summary: "/opt/rootlesskit/bin/rootlesskit", fixes: rk},
+			status: Fail, summary: "/opt/rootlesskit/bin/rootlesskit", fixes: []string{"apparmor.opt.rootlesskit.bin.rootlesskit"}},
 		{name: "get.docker.com/rootless in ~/bin without a profile", host: u().Exec("/home/alice/bin/rootlesskit"),
-			status: Fail, summary: "/home/alice/bin/rootlesskit", fixes: rk},
+			status: Fail, summary: "/home/alice/bin/rootlesskit", fixes: []string{"apparmor.home.alice.bin.rootlesskit"}},
 		{name: "~/bin with Docker's documented profile", host: u().Exec("/home/alice/bin/rootlesskit").File("/etc/apparmor.d/home.alice.bin.rootlesskit", homeBinProfile),
 			status: Pass},
 		{name: "~/bin checked as root with --user", host: u().Self(host.Identity{Name: "root"}).Exec("/home/alice/bin/rootlesskit"), user: "alice",
-			status: Fail, summary: "/home/alice/bin/rootlesskit", fixes: rk},
+			status: Fail, summary: "/home/alice/bin/rootlesskit", fixes: []string{"apparmor.home.alice.bin.rootlesskit"}},
 		{name: "~/bin through @{HOME} in the attachment", host: u().Exec("/home/alice/bin/rootlesskit").
 			File("/etc/apparmor.d/home.rootlesskit", "include <tunables/global>\nprofile home-rootlesskit @{HOME}/bin/rootlesskit flags=(unconfined) {\n  userns,\n}\n"),
 			status: Pass},
@@ -151,7 +151,7 @@ func TestUsernsAppArmor(t *testing.T) {
 
 		// Other tools that create user namespaces.
 		{name: "podman with its packaged profile", host: u().Exec("/usr/bin/rootlesskit").Exec("/usr/bin/podman"), status: Pass, summary: "rootlesskit, podman"},
-		{name: "buildah without a profile", host: u().Exec("/usr/bin/buildah"), status: Fail, summary: "/usr/bin/buildah", fixes: []string{"apparmor.buildah"}},
+		{name: "buildah without a profile", host: u().Exec("/usr/bin/buildah"), status: Fail, summary: "/usr/bin/buildah", fixes: []string{"apparmor.usr.bin.buildah"}},
 		{name: "pasta without userns only warns", host: u().Exec("/usr/bin/rootlesskit").Exec("/usr/bin/passt").Symlink("/usr/bin/pasta", "passt").
 			File("/etc/apparmor.d/usr.bin.passt", passtProfile),
 			status: Warn, summary: "pasta (/usr/bin/passt): its profile passt has no userns rule", fixes: []string{"manual.apparmor-usr.bin.passt"}},
@@ -159,11 +159,11 @@ func TestUsernsAppArmor(t *testing.T) {
 			File("/etc/apparmor.d/usr.bin.passt", passtProfile).
 			File("/etc/apparmor.d/abstractions/pasta", "  userns,\n  capability sys_admin,\n"),
 			status: Pass},
-		{name: "pasta without any profile", host: u().Exec("/usr/bin/pasta"), status: Warn, fixes: []string{"apparmor.pasta"}},
+		{name: "pasta without any profile", host: u().Exec("/usr/bin/pasta"), status: Warn, fixes: []string{"apparmor.usr.bin.pasta"}},
 
 		// The doctor itself, which embeds rootlesskit.
 		{name: "doctor without a profile", host: u().Exec("/usr/bin/rootlesskit").Exec("/usr/local/bin/rootless-doctor").Executable("/usr/local/bin/rootless-doctor"),
-			status: Fail, summary: "/usr/local/bin/rootless-doctor", fixes: []string{"apparmor.rootless-doctor"}},
+			status: Fail, summary: "/usr/local/bin/rootless-doctor", fixes: []string{"apparmor.usr.local.bin.rootless-doctor"}},
 		{name: "doctor with a profile", host: u().Executable("/usr/local/bin/rootless-doctor").
 			File("/etc/apparmor.d/usr.local.bin.rootless-doctor", "abi <abi/4.0>,\ninclude <tunables/global>\n\"/usr/local/bin/rootless-doctor\" flags=(unconfined) {\n  userns,\n}\n"),
 			status: Pass, summary: "rootless-doctor"},
@@ -172,7 +172,7 @@ func TestUsernsAppArmor(t *testing.T) {
 
 		// No apparmor_parser: the fix needs it.
 		{name: "no apparmor_parser", host: u().Exec("/usr/local/bin/rootlesskit").File("/usr/sbin/apparmor_parser", "not executable"),
-			status: Fail, fixes: []string{"apparmor.rootlesskit", "package.apparmor_parser"}},
+			status: Fail, fixes: []string{"apparmor.usr.local.bin.rootlesskit", "package.apparmor_parser"}},
 
 		// Only at the next boot.
 		{name: "off now, on at boot, no profile", host: u().File(restrictFile, "0\n").Exec("/usr/local/bin/rootlesskit").
@@ -185,7 +185,7 @@ func TestUsernsAppArmor(t *testing.T) {
 		// Broken hosts.
 		{name: "garbage sysctl", host: u().File(restrictFile, "on\n"), status: Warn, summary: "not a number"},
 		{name: "no /proc/sys", host: alice(), status: Warn, summary: "could not check"},
-		{name: "no /etc/apparmor.d", host: procSys(alice()).File(restrictFile, "1\n").Exec("/usr/bin/rootlesskit"), status: Fail, fixes: []string{"apparmor.rootlesskit", "package.apparmor_parser"}},
+		{name: "no /etc/apparmor.d", host: procSys(alice()).File(restrictFile, "1\n").Exec("/usr/bin/rootlesskit"), status: Fail, fixes: []string{"apparmor.usr.bin.rootlesskit", "package.apparmor_parser"}},
 		{name: "unreadable profile file", host: u().Exec("/usr/bin/rootlesskit").Meta("/etc/apparmor.d/rootlesskit", host.FileMeta{Mode: "0000"}),
 			status: Warn, summary: "some profiles could not be read", fixes: []string{}},
 		{name: "unreadable unrelated profile file", host: u().Exec("/usr/bin/rootlesskit").Meta("/etc/apparmor.d/usr.bin.man", host.FileMeta{Mode: "0000"}),
