@@ -281,4 +281,3 @@ func userManagerDelegation(e *Env, uid int) (d parse.Delegation, r Result, found
 	}
 	return d, r, true
 }
-

@@ -225,8 +225,6 @@ func octalMode(m fs.FileMode) string {
 	return fmt.Sprintf("%04o", n)
 }
 
-
-
 // systemDir reports whether dir is where distributions install binaries.
 func systemDir(dir string) bool {
 	switch dir {

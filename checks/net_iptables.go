@@ -193,7 +193,6 @@ func netJoinAnd(s []string) string {
 	return strings.Join(s[:len(s)-1], ", ") + " and " + s[len(s)-1]
 }
 
-
 func itThem(ms []ModuleFact) string {
 	if len(ms) == 1 {
 		return "it"

@@ -123,4 +123,3 @@ func Missing(have, want []string) []string {
 	}
 	return out
 }
-

@@ -90,8 +90,6 @@ func OwnerIs(owner, name string, uid int) bool {
 // ParseSubID far below bufio.Scanner's line limit.
 const maxOwner = 256
 
-
-
 // ParseSubIDs parses /etc/subuid or /etc/subgid (subuid(5): NAME_OR_UID:START:COUNT).
 //
 // Decoding is left to github.com/moby/sys/user.ParseSubID, the reader runc and moby use, but
