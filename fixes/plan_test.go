@@ -25,7 +25,7 @@ func TestBuildRefusesUnsafeValues(t *testing.T) {
 		in   intent.Intent
 		want error
 	}{
-		{"upper-case user", intent.EnableLinger("Alice", "r"), ErrUnsafe},
+		{"user with a space", intent.EnableLinger("Al ice", "r"), ErrUnsafe},
 		{"user with blank", intent.EnableLinger("al ice", "r"), ErrUnsafe},
 		{"user with newline", intent.AddSubIDs("alice\nrm -rf /", "both", 65536, nil, "r"), ErrUnsafe},
 		{"user starting with dash", intent.EnableLinger("-alice", "r"), ErrUnsafe},

@@ -19,11 +19,12 @@ func unsafef(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrUnsafe, fmt.Sprintf(format, args...))
 }
 
-// userPattern is the portable user name of shadow-utils (useradd(8), "Caveats"):
-// [a-z_][a-z0-9_-]*[$]? — the `$` is for Samba machine accounts. Debian relaxes it and
-// directory services allow more (dots, upper case), but such names are refused here rather
-// than quoted, so every distribution's usermod accepts what the plan passes it.
-var userPattern = regexp.MustCompile(`^[a-z_][a-z0-9_-]*[$]?$`)
+// userPattern is shadow-utils' portable user name (useradd(8), "Caveats"),
+// [a-z_][a-z0-9_-]*[$]?, widened with the dots and upper case that directory accounts served
+// by SSSD or LDAP carry (john.doe, JDoe) and that usermod accepts: such accounts are exactly
+// the ones a fleet fixes. The `$` is for Samba machine accounts. Anything else (spaces,
+// quotes, a leading dash) is refused rather than quoted.
+var userPattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9._-]*[$]?$`)
 
 // maxUserLen is LOGIN_NAME_MAX on Linux (256, including the NUL).
 const maxUserLen = 255
@@ -33,7 +34,7 @@ func checkUser(name string) error {
 		return unsafef("empty user name")
 	}
 	if len(name) > maxUserLen || !userPattern.MatchString(name) {
-		return unsafef("user name %q does not match the shadow-utils pattern [a-z_][a-z0-9_-]*[$]?", name)
+		return unsafef("user name %q is not a portable account name ([A-Za-z_][A-Za-z0-9._-]*[$]?)", name)
 	}
 	return nil
 }

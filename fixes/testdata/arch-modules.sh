@@ -21,8 +21,7 @@ put() {
 #    fixes: net.iptables
 #    why: iptables is missing (net.iptables)
 if ! pacman -Q iptables >/dev/null 2>&1; then
-	pacman -Sy </dev/null
-	pacman -S --needed --noconfirm iptables </dev/null
+	pacman -Syu --needed --noconfirm iptables </dev/null
 fi
 
 # 2. Load the kernel modules iptable_nat and tun now and at boot
