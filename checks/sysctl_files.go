@@ -159,3 +159,17 @@ func withBootProblems(e *Env, r Result) Result {
 	}
 	return r
 }
+
+// sysctlIntResult starts the result of a probe that read the integer sysctl at p: evidence of
+// the value, and its number; a value that is not a number gives an undecided result (ok false)
+// that the probe returns as it is.
+func sysctlIntResult(p, val string) (r Result, n int64, ok bool) {
+	r = Result{}.With(p, val)
+	n, err := parse.ParseSysctlInt([]byte(val))
+	if err != nil {
+		r.Err = err
+		r.Summary = fmt.Sprintf("%s holds %q, not a number", p, clipForSummary(val, 40))
+		return r, 0, false
+	}
+	return r, n, true
+}

@@ -68,11 +68,8 @@ func runUsernsAppArmor(_ context.Context, e *Env) Result {
 	case err != nil:
 		return Undecided(err, "cannot read %s", p)
 	}
-	r := Result{}.With(p, val)
-	n, err := parse.ParseSysctlInt([]byte(val))
-	if err != nil {
-		r.Err = err
-		r.Summary = fmt.Sprintf("%s holds %q, not a number", p, clipForSummary(val, 40))
+	r, n, ok := sysctlIntResult(p, val)
+	if !ok {
 		return r
 	}
 	side := map[string]int64{}

@@ -3,7 +3,6 @@ package checks
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io/fs"
 	"strings"
 
@@ -50,11 +49,8 @@ func runUsernsClone(_ context.Context, e *Env) Result {
 	case err != nil:
 		return Undecided(err, "cannot read %s", p)
 	}
-	r := Result{}.With(p, val)
-	n, err := parse.ParseSysctlInt([]byte(val))
-	if err != nil {
-		r.Err = err
-		r.Summary = fmt.Sprintf("%s holds %q, not a number", p, clipForSummary(val, 40))
+	r, n, ok := sysctlIntResult(p, val)
+	if !ok {
 		return r
 	}
 	r = withBootProblems(e, r)
