@@ -76,6 +76,7 @@ type runReport struct {
 	UsernsDur time.Duration `json:"userns_ns"`
 	IDMapDur  time.Duration `json:"idmap_ns"`
 	NetDur    time.Duration `json:"net_ns"`
+	NetEnd    time.Time     `json:"net_end"`
 	Total     time.Duration `json:"total_ns"`
 	NetInfo   *netInfo      `json:"net_info,omitempty"`
 	ChildPID  int           `json:"child_pid,omitempty"`
@@ -336,7 +337,7 @@ func runOnce(outer string, run int, netName string, nd network.ParentDriver, rep
 		StateDir:                 stateDir,
 		StateDirEnvKey:           envState,
 		Propagation:              "rprivate",
-		SubidSource:              parent.SubidSourceAuto,
+		SubidSource:              subidSource(),
 	}
 	var tn *timedNet
 	ctx, cancel := context.WithCancel(context.Background())
@@ -379,7 +380,7 @@ func runOnce(outer string, run int, netName string, nd network.ParentDriver, rep
 	rr.SubUIDs, rr.SubGIDs = subU, subG
 	if tn != nil && !tn.start.IsZero() {
 		rr.IDMapDur = tn.start.Sub(t0) - rr.UsernsDur
-		rr.NetDur = tn.end.Sub(tn.start)
+		rr.NetDur, rr.NetEnd = tn.end.Sub(tn.start), tn.end
 		rr.ChildPID = tn.childPID
 		if m := tn.msg; m != nil {
 			rr.NetInfo = &netInfo{Dev: m.Dev, IP: m.IP, Netmask: m.Netmask, Gateway: m.Gateway, MTU: m.MTU, DNS: m.DNS}
@@ -469,6 +470,23 @@ func pingOnce(ctx context.Context, addr, nonce string) (string, error) {
 		return "", fmt.Errorf("unexpected reply %q", line)
 	}
 	return line, nil
+}
+
+// subidSource picks rootlesskit's subordinate id source. Its default, auto, first runs
+// getsubids (twice per map: by name, then by uid) and falls back to /etc/subuid; getsubids only
+// knows more than the files when nsswitch.conf names a subid source (SSSD, FreeIPA). Without one
+// the static source gives the same ranges without four execs (LIBRARIES §1.9).
+func subidSource() parent.SubidSource {
+	b, err := os.ReadFile("/etc/nsswitch.conf")
+	if err != nil {
+		return parent.SubidSourceAuto
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.HasPrefix(strings.TrimSpace(l), "subid:") {
+			return parent.SubidSourceAuto
+		}
+	}
+	return parent.SubidSourceStatic
 }
 
 // readFacts reads, as the account, what decides between explanations (see facts).

@@ -248,6 +248,13 @@ func assemble(c collected) []checks.Result {
 	case hasStep(p0, StepNetwork):
 		net = p0[StepNetwork]
 		net.Duration += run0.NetDur
+		// rootlesskit's child configures loopback and the interface (ip) between the
+		// driver and the payload: count it here.
+		if st, err := time.Parse(time.RFC3339Nano, p0[markStarted].Summary); err == nil && !run0.NetEnd.IsZero() && st.After(run0.NetEnd) {
+			d := st.Sub(run0.NetEnd)
+			net.Duration += d
+			net = net.with("rootlesskit child", fmt.Sprintf("configured the interfaces inside and started the payload in %s", ms(d)))
+		}
 	case failStep == StepNetwork:
 		net = explainedFail(StepNetwork)
 	default:

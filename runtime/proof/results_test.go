@@ -44,7 +44,9 @@ func TestAssemble(t *testing.T) {
 	}{
 		{
 			name: "everything passes",
-			c:    func() collected { return collected{parent: okParent(), payload: map[int]map[string]stepReport{0: okPayload()}} },
+			c: func() collected {
+				return collected{parent: okParent(), payload: map[int]map[string]stepReport{0: okPayload()}}
+			},
 			want: []checks.Status{P, P, P, P, P, P, S},
 			check: func(t *testing.T, by map[string]checks.Result) {
 				if d := by[StepUserNS].Duration; d != 6*time.Millisecond {
