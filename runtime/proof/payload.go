@@ -39,8 +39,8 @@ func chownFile(run int) string { return fmt.Sprintf("idmap-%d", run) }
 // payloadMain dispatches the payload's modes:
 //
 //	main STATE-DIR NET RUN   the steps, as rootlesskit's target command (uid 0 in the userns)
-//	mount STATE-DIR          the pivot_root step, in fresh mount and pid namespaces
-//	rooted                   run from inside the private root, to show the payload works there
+//	rooted                   run from inside the private root of the pivot_root step, as pid 1
+//	                         of a new pid namespace: mounts /proc and reports what it sees
 func payloadMain(args []string) int {
 	if len(args) == 0 {
 		return 2
@@ -55,11 +55,6 @@ func payloadMain(args []string) int {
 			return 2
 		}
 		return payloadSteps(args[1], args[2], run)
-	case "mount":
-		if len(args) < 2 {
-			return 2
-		}
-		return mountMain(args[1])
 	case "rooted":
 		return rootedMain()
 	}
@@ -102,9 +97,9 @@ func payloadSteps(outer, netName string, run int) int {
 		echo = startEcho(cfg)
 	}
 	out.emit(stepReport{ID: markStarted, Summary: started.Format(time.RFC3339Nano)})
-	// The pivot_root step starts two more processes: run it beside the others, which are
-	// cheap and run in order (running them all at once measured slower on two CPUs: the
-	// mounts of the overlay step and the mount namespace copy contend for the same lock).
+	// The pivot_root step starts another process: run it beside the others, which are cheap
+	// and run in order (running them all at once measured slower on two CPUs: the mounts of
+	// the overlay step and the mount namespace copy contend for the same lock).
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
