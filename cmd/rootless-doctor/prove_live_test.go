@@ -4,8 +4,11 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/rootless-doctor/rootless-doctor/runtime/livetest"
@@ -16,10 +19,14 @@ import (
 // mount of a device node of the wanted mode over /dev/net/tun): the host's device keeps its mode.
 
 type proveResult struct {
-	ID      string   `json:"id"`
-	Status  string   `json:"status"`
-	Summary string   `json:"summary"`
-	Fixes   []string `json:"fixes"`
+	ID       string   `json:"id"`
+	Status   string   `json:"status"`
+	Summary  string   `json:"summary"`
+	Fixes    []string `json:"fixes"`
+	Evidence []struct {
+		Source string `json:"source"`
+		Value  string `json:"value"`
+	} `json:"evidence"`
 }
 
 type proveReport struct {
@@ -29,9 +36,16 @@ type proveReport struct {
 }
 
 func runProve(t *testing.T, bin, tunNode string, args ...string) (proveReport, int, string) {
+	return runProveAs(t, nil, bin, tunNode, args...)
+}
+
+// runProveAs runs prove behind prefix (e.g. runuser -u ACCOUNT --) in a private mount namespace
+// where tunNode is bound over /dev/net/tun.
+func runProveAs(t *testing.T, prefix []string, bin, tunNode string, args ...string) (proveReport, int, string) {
 	t.Helper()
 	script := fmt.Sprintf("set -e\nmount --bind %q /dev/net/tun\nexec \"$@\"\n", tunNode)
-	argv := append([]string{"--mount", "--propagation", "private", "sh", "-c", script, "sh", bin, "prove", "-o", "json"}, args...)
+	argv := append([]string{"--mount", "--propagation", "private", "sh", "-c", script, "sh"}, prefix...)
+	argv = append(append(argv, bin, "prove", "-o", "json"), args...)
 	cmd := exec.Command("unshare", argv...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
@@ -73,6 +87,38 @@ func TestLiveProve(t *testing.T) {
 	want := []string{"runtime.userns", "runtime.idmap", "runtime.mount", "runtime.overlay", "runtime.network", "runtime.port", "runtime.cgroup"}
 	if !slices.Equal(ids, want) {
 		t.Errorf("ids %v, want %v", ids, want)
+	}
+
+	// As the account itself, with a login session's runtime dir and an ordinary user's PATH
+	// (no /usr/sbin, where Debian keeps ip): the state dir goes under XDG_RUNTIME_DIR and is
+	// removed (NoLeftovers looks there too).
+	runDir := filepath.Join("/run/user", fmt.Sprint(uidOf(t, user)))
+	if _, err := os.Stat("/run/user"); os.IsNotExist(err) {
+		t.Cleanup(func() { os.Remove("/run/user") })
+	}
+	if err := os.MkdirAll(runDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(runDir) })
+	if out, err := exec.Command("chown", user+":", runDir).CombinedOutput(); err != nil {
+		t.Fatalf("chown: %v %s", err, out)
+	}
+	asUser := []string{"runuser", "-u", user, "--", "env", "-i", "PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/home/" + user, "XDG_RUNTIME_DIR=" + runDir}
+	rep, code, stderr = runProveAs(t, asUser, bin, livetest.TunNode(t, 0o666))
+	if code != 0 || !rep.OK {
+		t.Errorf("as the account: exit %d ok %v\n%+v\n%s", code, rep.OK, rep.Results, stderr)
+	}
+	usedRunDir := false
+	for _, r := range rep.Results {
+		for _, e := range r.Evidence {
+			usedRunDir = usedRunDir || strings.HasPrefix(e.Source, runDir+"/rootless-doctor-proof-")
+		}
+	}
+	if !usedRunDir {
+		t.Errorf("the state dir was not under XDG_RUNTIME_DIR=%s: %+v", runDir, rep.Results)
+	}
+	if entries, _ := os.ReadDir(runDir); len(entries) != 0 {
+		t.Errorf("%s is not empty after the proof: %v", runDir, entries)
 	}
 
 	rep, code, _ = runProve(t, bin, livetest.TunNode(t, 0o600), "--user", user)

@@ -32,13 +32,29 @@ const cgroupRoot = "/sys/fs/cgroup"
 // the shell's fork and counts it in pids.events.
 func cgroupStep() stepReport {
 	t := time.Now()
-	s := cgroupProve()
+	s := cgroupProve(cgroupHost{
+		mode: cgroups.Mode(),
+		own: func() (string, error) {
+			_, own, err := cgroups.ParseCgroupFileUnified("/proc/self/cgroup")
+			return own, err
+		},
+		root:     cgroupRoot,
+		writable: func(p string) bool { return unix.Access(p, unix.W_OK) == nil },
+	})
 	s.ID, s.Duration = StepCgroup, time.Since(t)
 	return s
 }
 
-func cgroupProve() stepReport {
-	switch cgroups.Mode() {
+// cgroupHost is what the cgroup step reads, so that its decisions are tested without a kernel.
+type cgroupHost struct {
+	mode     cgroups.CGMode
+	own      func() (string, error)
+	root     string
+	writable func(path string) bool
+}
+
+func cgroupProve(h cgroupHost) stepReport {
+	switch h.mode {
 	case cgroups.Hybrid:
 		return stepReport{Status: checks.Skip,
 			Summary: "cgroup v1 with a v2 hierarchy beside it (hybrid): rootless engines cannot set resource limits here, so there is no limit to prove"}.
@@ -52,14 +68,14 @@ func cgroupProve() stepReport {
 	case cgroups.Unavailable:
 		return stepReport{Status: checks.Skip, Summary: "no cgroup filesystem is mounted at " + cgroupRoot}
 	}
-	_, own, err := cgroups.ParseCgroupFileUnified("/proc/self/cgroup")
+	own, err := h.own()
 	if err != nil || own == "" {
 		return stepReport{Status: checks.Skip, Summary: fmt.Sprintf("cannot find the own cgroup v2 group: %v", err)}
 	}
-	group := filepath.Join(cgroupRoot, own)
+	group := filepath.Join(h.root, own)
 	parentDir := filepath.Dir(group)
 	s := stepReport{}.with("/proc/self/cgroup", "0::"+own)
-	if unix.Access(filepath.Join(parentDir, "cgroup.procs"), unix.W_OK) != nil || unix.Access(parentDir, unix.W_OK) != nil {
+	if own == "/" || !h.writable(filepath.Join(parentDir, "cgroup.procs")) || !h.writable(parentDir) {
 		s.Status = checks.Skip
 		s.Summary = fmt.Sprintf("the proof runs in %s, whose parent is not delegated to this account: no group to set a limit in", own)
 		return s.detail("Rootless engines ask the systemd user manager for a scope with Delegate=yes; the static probe cgroup.delegation checks that user@.service delegates the controllers. To prove limits here, run the proof inside such a scope: systemd-run --user --scope -p Delegate=yes rootless-doctor prove.")

@@ -110,12 +110,14 @@ func explainClone(w wireError, f facts) explanation {
 			x.Summary += fmt.Sprintf(" (%s=%d)", keyUsernsClone, *f.UsernsClone)
 			x.Details = append(x.Details, "Debian and Arch kernels forbid unprivileged user namespaces while kernel.unprivileged_userns_clone is 0.")
 			x.Intents = append(x.Intents, intent.SetSysctl(keyUsernsClone, "1", "let unprivileged users create user namespaces"))
-		case f.UsernsClone == nil && !f.unread(keyUsernsClone):
-			// No such sysctl on this kernel: the refusal comes from elsewhere.
-			x.Details = append(x.Details, "This kernel has no kernel.unprivileged_userns_clone, so the refusal comes from a seccomp filter or a security module: typically the container this runs in (Docker's default seccomp profile forbids unshare(CLONE_NEWUSER)).")
-			x.Intents = append(x.Intents, intent.ManualStep("userns-blocked", "allow user namespaces where this runs: run the outer container with --security-opt seccomp=unconfined --security-opt apparmor=unconfined (or --privileged), or Kubernetes seccompProfile Unconfined"))
-		default:
+		case f.unread(keyUsernsClone):
+			// Cannot tell: ask for the sysctl, the usual cause.
 			x.Intents = append(x.Intents, intent.SetSysctl(keyUsernsClone, "1", "let unprivileged users create user namespaces"))
+		default:
+			// No such sysctl on this kernel, or it is already 1: the refusal comes from
+			// elsewhere.
+			x.Details = append(x.Details, "kernel.unprivileged_userns_clone does not forbid it here, so the refusal comes from a seccomp filter or a security module: typically the container this runs in (Docker's default seccomp profile forbids unshare(CLONE_NEWUSER)).")
+			x.Intents = append(x.Intents, intent.ManualStep("userns-blocked", "allow user namespaces where this runs: run the outer container with --security-opt seccomp=unconfined --security-opt apparmor=unconfined (or --privileged), or Kubernetes seccompProfile Unconfined"))
 		}
 		return x
 	case "EINVAL":

@@ -57,6 +57,10 @@ func TestExplain(t *testing.T) {
 			wantProbe: "userns.clone", wantFixes: []string{"manual.userns-blocked"},
 		},
 		{
+			name: "clone EPERM with the Debian sysctl already 1 is not that sysctl", phase: phaseUserNS, err: cloneErr(syscall.EPERM),
+			wantProbe: "userns.clone", wantFixes: []string{"manual.userns-blocked"},
+		},
+		{
 			name: "clone EPERM with unreadable sysctl still asks for it", phase: phaseUserNS, err: cloneErr(syscall.EPERM),
 			facts:     func(f facts) facts { f.UsernsClone = nil; f.Unread = []string{keyUsernsClone}; return f },
 			wantProbe: "userns.clone", wantFixes: []string{"sysctl.kernel.unprivileged_userns_clone"},

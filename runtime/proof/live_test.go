@@ -118,7 +118,11 @@ func TestProvePasses(t *testing.T) {
 	user := livetest.User(t, true)
 	tun := map[string]string{"/dev/net/tun": livetest.TunNode(t, 0o666)}
 
-	for _, net := range []string{proof.NetAuto, proof.NetSlirp4netns, proof.NetGvisor, proof.NetNone} {
+	nets := []string{proof.NetAuto, proof.NetSlirp4netns, proof.NetGvisor, proof.NetNone}
+	if _, err := exec.LookPath("pasta"); err == nil {
+		nets = append(nets, proof.NetPasta)
+	}
+	for _, net := range nets {
 		t.Run(net, func(t *testing.T) {
 			res := run(t, proof.Options{User: user, Net: net, Timeout: 30 * time.Second}, tun)
 			w := cgroupWant(want{
@@ -315,6 +319,35 @@ func helperMain(args []string) int {
 	b, _ := json.Marshal(res)
 	os.Stdout.Write(b)
 	return 0
+}
+
+// A proof stopped by its timeout reports it, and leaves no process, state dir or mount.
+func TestProveTimeout(t *testing.T) {
+	livetest.NeedRoot(t, tools...)
+	livetest.Lock(t)
+	livetest.NoLeftovers(t)
+	user := livetest.User(t, true)
+	for _, timeout := range []time.Duration{time.Millisecond, 25 * time.Millisecond} {
+		t.Run(timeout.String(), func(t *testing.T) {
+			res := run(t, proof.Options{User: user, Timeout: timeout}, map[string]string{"/dev/net/tun": livetest.TunNode(t, 0o666)})
+			failed := 0
+			for _, r := range res {
+				t.Logf("%-16s %-4s %s", r.ID, r.Status, r.Summary)
+				if r.Status == checks.Fail {
+					failed++
+					if !strings.Contains(r.Summary, "did not finish") {
+						t.Errorf("%s: %s, want the timeout named", r.ID, r.Summary)
+					}
+				}
+			}
+			if failed != 1 {
+				t.Errorf("%d failed steps, want exactly the one the timeout stopped", failed)
+			}
+			if procs := livetest.Processes(t, user); len(procs) > 0 {
+				t.Errorf("processes left after the timeout: %v", procs)
+			}
+		})
+	}
 }
 
 func TestProveAsRootWithoutUser(t *testing.T) {

@@ -86,6 +86,9 @@ type runReport struct {
 	// log ("subuid ranges=[{100000 65536}]"): the maps inside must show exactly these.
 	SubUIDs string `json:"subuids,omitempty"`
 	SubGIDs string `json:"subgids,omitempty"`
+	// Stopped lists helpers that outlived the namespace and had to be killed (see
+	// stopNetDaemons).
+	Stopped []string `json:"stopped,omitempty"`
 }
 
 type netInfo struct {
@@ -389,12 +392,64 @@ func runOnce(outer string, run int, netName string, nd network.ParentDriver, rep
 	if err != nil {
 		rr.Err = classifyParentErr(err, tn, filepath.Join(outer, childFile(run)))
 	}
+	if rr.ChildPID != 0 {
+		rr.Stopped = stopNetDaemons(rr.ChildPID, os.Geteuid())
+	}
 	if fi, err := os.Lstat(filepath.Join(outer, chownFile(run))); err == nil {
 		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 			rr.ChownHost = fmt.Sprintf("%d:%d", st.Uid, st.Gid)
 		}
 	}
 	return rr
+}
+
+// stopNetDaemons kills what the network driver left running for the namespace of childPID.
+// pasta daemonizes (it leaves the process group) and, in passt releases before it learned to
+// watch the namespace, keeps running after the namespace is gone; rootlesskit's pasta driver
+// has no cleanup for it. The match is narrow: a pasta or passt process of this account whose
+// last argument is the child's pid.
+func stopNetDaemons(childPID, uid int) []string {
+	want := strconv.Itoa(childPID)
+	var stopped []string
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		if err != nil || len(b) == 0 {
+			continue
+		}
+		argv := strings.Split(strings.TrimRight(string(b), "\x00"), "\x00")
+		base := filepath.Base(argv[0])
+		if (!strings.HasPrefix(base, "pasta") && !strings.HasPrefix(base, "passt")) || argv[len(argv)-1] != want {
+			continue
+		}
+		if fi, err := os.Stat(filepath.Join("/proc", e.Name())); err != nil || fi.Sys().(*syscall.Stat_t).Uid != uint32(uid) {
+			continue
+		}
+		if syscall.Kill(pid, syscall.SIGKILL) == nil {
+			stopped = append(stopped, fmt.Sprintf("%s (pid %d)", base, pid))
+			waitDead(pid, time.Second)
+		}
+	}
+	return stopped
+}
+
+// waitDead waits until pid is gone or a zombie (it is not our child: init reaps it).
+func waitDead(pid int, limit time.Duration) {
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+		if err != nil {
+			return
+		}
+		if i := strings.LastIndexByte(string(b), ')'); i >= 0 && len(b) > i+2 && (b[i+2] == 'Z' || b[i+2] == 'X') {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 // classifyParentErr finds the phase of parent.Parent's error. rootlesskit has no typed errors

@@ -172,6 +172,17 @@ func Run(ctx context.Context, opts Options) ([]checks.Result, error) {
 	// Nothing the proof started may outlive it: the rk child and its helpers die with the
 	// parent role (Pdeathsig) and share its process group.
 	reapGroup(pgid)
+	if terminal != nil {
+		// Killed before it could clean up: stop what daemonized out of the process group.
+		pids, _ := filepath.Glob(filepath.Join(outer, "rk-*", "child_pid"))
+		for _, p := range pids {
+			if b, err := os.ReadFile(p); err == nil {
+				if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+					stopNetDaemons(pid, acct.uid)
+				}
+			}
+		}
+	}
 
 	c := collect(outer)
 	if terminal == nil && c.parent == nil {

@@ -1,10 +1,15 @@
 package proof
 
 import (
+	"errors"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/containerd/cgroups/v3"
 
 	"github.com/rootless-doctor/rootless-doctor/checks"
 )
@@ -220,4 +225,51 @@ func FuzzParseLogs(f *testing.F) {
 			t.Fatalf("tail of %d lines", n)
 		}
 	})
+}
+
+func TestCgroupProve(t *testing.T) {
+	dir := t.TempDir()
+	write := func(p, s string) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(filepath.Join(dir, "user.slice/user-1000.slice/user@1000.service/app.slice/cgroup.subtree_control"), "cpu memory\n")
+	write(filepath.Join(dir, "user.slice/user-1000.slice/user@1000.service/app.slice/cgroup.procs"), "")
+	own := func(g string) func() (string, error) { return func() (string, error) { return g, nil } }
+	delegated := func(p string) bool { return strings.Contains(p, "user@1000.service") }
+	tests := []struct {
+		name   string
+		h      cgroupHost
+		want   checks.Status
+		substr string
+		fixes  []string
+	}{
+		{"hybrid", cgroupHost{mode: cgroups.Hybrid}, checks.Skip, "hybrid", nil},
+		{"legacy", cgroupHost{mode: cgroups.Legacy}, checks.Skip, "cgroup v1", nil},
+		{"unavailable", cgroupHost{mode: cgroups.Unavailable}, checks.Skip, "no cgroup filesystem", nil},
+		{"own group unknown", cgroupHost{mode: cgroups.Unified, own: func() (string, error) { return "", errors.New("garbage") }}, checks.Skip, "cannot find", nil},
+		{"session scope, not delegated", cgroupHost{mode: cgroups.Unified, root: dir, own: own("/user.slice/user-1000.slice/session-3.scope"), writable: delegated}, checks.Skip, "not delegated", nil},
+		{"root of a cgroup namespace", cgroupHost{mode: cgroups.Unified, root: dir, own: own("/"), writable: func(string) bool { return true }}, checks.Skip, "not delegated", nil},
+		{"delegated without pids", cgroupHost{mode: cgroups.Unified, root: dir, own: own("/user.slice/user-1000.slice/user@1000.service/app.slice/x.scope"), writable: delegated}, checks.Warn, "pids controller", []string{"systemd.delegate"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := cgroupProve(tt.h)
+			if s.Status != tt.want || !strings.Contains(s.Summary, tt.substr) {
+				t.Errorf("got %s %q, want %s containing %q", s.Status, s.Summary, tt.want, tt.substr)
+			}
+			var fixes []string
+			for _, in := range s.Intents {
+				fixes = append(fixes, in.ID())
+			}
+			if !slices.Equal(fixes, tt.fixes) {
+				t.Errorf("fixes %v, want %v", fixes, tt.fixes)
+			}
+		})
+	}
 }
