@@ -66,9 +66,9 @@ func runProveAs(t *testing.T, prefix []string, bin, tunNode string, args ...stri
 func TestLiveProve(t *testing.T) {
 	needRoot(t, "useradd", "userdel", "usermod", "unshare", "newuidmap", "nsenter", "ip", "slirp4netns", "go")
 	livetest.Lock(t)
-	livetest.NoLeftovers(t)
 	bin := buildBinary(t)
 	user := livetest.User(t, true)
+	livetest.NoLeftovers(t, user)
 
 	rep, code, stderr := runProve(t, bin, livetest.TunNode(t, 0o666), "--user", user)
 	if code != 0 || !rep.OK || rep.Schema != "rootless-doctor/v1" {

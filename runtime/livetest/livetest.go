@@ -10,8 +10,10 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"os/user"
 	"path/filepath"
 	"runtime"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -122,13 +124,20 @@ func Processes(t testing.TB, name string) []string {
 	return procs
 }
 
-// NoLeftovers fails the test if a proof state dir or a mount of one exists now that did not
-// exist when it was called. Call it at the start of a test.
-func NoLeftovers(t testing.TB) {
+// NoLeftovers fails the test if, when it ends, a proof state dir owned by the account exists
+// that did not exist when it was called, or a mount of one is left in the test's mount
+// namespace. (Proofs of other accounts, run by other packages' tests at the same time, are not
+// this test's.) Call it right after creating the account.
+func NoLeftovers(t testing.TB, account string) {
 	t.Helper()
-	before := stateDirs()
+	u, err := user.Lookup(account)
+	if err != nil {
+		t.Fatal(err)
+	}
+	uid, _ := strconv.Atoi(u.Uid)
+	before := stateDirs(uid)
 	t.Cleanup(func() {
-		for d := range stateDirs() {
+		for d := range stateDirs(uid) {
 			if !before[d] {
 				t.Errorf("the proof left its state dir behind: %s", d)
 				_ = os.RemoveAll(d)
@@ -143,13 +152,16 @@ func NoLeftovers(t testing.TB) {
 	})
 }
 
-func stateDirs() map[string]bool {
+func stateDirs(uid int) map[string]bool {
 	m := map[string]bool{}
 	for _, base := range []string{os.TempDir(), "/run/user"} {
 		matches, _ := filepath.Glob(filepath.Join(base, "rootless-doctor-proof-*"))
 		more, _ := filepath.Glob(filepath.Join(base, "*", "rootless-doctor-proof-*"))
 		for _, d := range append(matches, more...) {
-			m[d] = true
+			var st unix.Stat_t
+			if unix.Lstat(d, &st) == nil && int(st.Uid) == uid {
+				m[d] = true
+			}
 		}
 	}
 	return m

@@ -114,8 +114,8 @@ func cgroupWant(w want) want {
 func TestProvePasses(t *testing.T) {
 	livetest.NeedRoot(t, append(tools, "slirp4netns")...)
 	livetest.Lock(t)
-	livetest.NoLeftovers(t)
 	user := livetest.User(t, true)
+	livetest.NoLeftovers(t, user)
 	tun := map[string]string{"/dev/net/tun": livetest.TunNode(t, 0o666)}
 
 	nets := []string{proof.NetAuto, proof.NetSlirp4netns, proof.NetGvisor, proof.NetNone}
@@ -157,8 +157,8 @@ func TestProvePasses(t *testing.T) {
 func TestProveNoSubordinateRange(t *testing.T) {
 	livetest.NeedRoot(t, tools...)
 	livetest.Lock(t)
-	livetest.NoLeftovers(t)
 	user := livetest.User(t, false)
+	livetest.NoLeftovers(t, user)
 	res := run(t, proof.Options{User: user}, map[string]string{"/dev/net/tun": livetest.TunNode(t, 0o666)})
 	by := check(t, res, cgroupWant(want{
 		proof.StepUserNS: checks.Pass, proof.StepIDMap: checks.Fail, proof.StepMount: checks.Skip,
@@ -176,8 +176,8 @@ func TestProveNoSubordinateRange(t *testing.T) {
 func TestProveTunDenied(t *testing.T) {
 	livetest.NeedRoot(t, append(tools, "slirp4netns")...)
 	livetest.Lock(t)
-	livetest.NoLeftovers(t)
 	user := livetest.User(t, true)
+	livetest.NoLeftovers(t, user)
 	res := run(t, proof.Options{User: user}, map[string]string{"/dev/net/tun": livetest.TunNode(t, 0o600)})
 	// The network fails; the other steps are proven by a second start without a network.
 	by := check(t, res, cgroupWant(want{
@@ -193,8 +193,8 @@ func TestProveTunDenied(t *testing.T) {
 func TestProveNewuidmapWithoutSetuid(t *testing.T) {
 	livetest.NeedRoot(t, tools...)
 	livetest.Lock(t)
-	livetest.NoLeftovers(t)
 	user := livetest.User(t, true)
+	livetest.NoLeftovers(t, user)
 	real, err := exec.LookPath("newuidmap")
 	if err != nil {
 		t.Fatal(err)
@@ -222,8 +222,8 @@ func TestProveNewuidmapWithoutSetuid(t *testing.T) {
 func TestProveAutoFallsBackToGvisor(t *testing.T) {
 	livetest.NeedRoot(t, tools...)
 	livetest.Lock(t)
-	livetest.NoLeftovers(t)
 	user := livetest.User(t, true)
+	livetest.NoLeftovers(t, user)
 	t.Setenv("PATH", livetest.ToolDir(t, "newuidmap", "newgidmap", "nsenter", "ip", "getsubids"))
 	res := run(t, proof.Options{User: user, Net: proof.NetAuto}, map[string]string{"/dev/net/tun": livetest.TunNode(t, 0o666)})
 	by := check(t, res, cgroupWant(want{
@@ -244,8 +244,8 @@ func TestProveAutoFallsBackToGvisor(t *testing.T) {
 func TestProveSlirp4netnsMissing(t *testing.T) {
 	livetest.NeedRoot(t, tools...)
 	livetest.Lock(t)
-	livetest.NoLeftovers(t)
 	user := livetest.User(t, true)
+	livetest.NoLeftovers(t, user)
 	t.Setenv("PATH", livetest.ToolDir(t, "newuidmap", "newgidmap", "nsenter", "ip", "getsubids"))
 	res := run(t, proof.Options{User: user, Net: proof.NetSlirp4netns}, map[string]string{"/dev/net/tun": livetest.TunNode(t, 0o666)})
 	by := check(t, res, cgroupWant(want{
@@ -265,8 +265,8 @@ func TestProveSlirp4netnsMissing(t *testing.T) {
 func TestProveMaxUserNamespacesZero(t *testing.T) {
 	livetest.NeedRoot(t, tools...)
 	livetest.Lock(t)
-	livetest.NoLeftovers(t)
 	user := livetest.User(t, true)
+	livetest.NoLeftovers(t, user)
 	before, _ := os.ReadFile("/proc/sys/user/max_user_namespaces")
 
 	cmd := exec.Command(os.Args[0], helperArg, user, "max_user_namespaces=0")
@@ -325,8 +325,8 @@ func helperMain(args []string) int {
 func TestProveTimeout(t *testing.T) {
 	livetest.NeedRoot(t, tools...)
 	livetest.Lock(t)
-	livetest.NoLeftovers(t)
 	user := livetest.User(t, true)
+	livetest.NoLeftovers(t, user)
 	for _, timeout := range []time.Duration{time.Millisecond, 25 * time.Millisecond} {
 		t.Run(timeout.String(), func(t *testing.T) {
 			res := run(t, proof.Options{User: user, Timeout: timeout}, map[string]string{"/dev/net/tun": livetest.TunNode(t, 0o666)})

@@ -273,3 +273,27 @@ func TestCgroupProve(t *testing.T) {
 		})
 	}
 }
+
+// enforcePids against plain files: nothing enforces pids.max there, so the fork goes through and
+// the step must say limits are not enforced (and clean up its group and its shell).
+func TestEnforcePidsWithoutAKernelLimit(t *testing.T) {
+	if _, err := os.Stat("/bin/sh"); err != nil {
+		t.Skip("no /bin/sh")
+	}
+	parent := t.TempDir()
+	s := enforcePids(stepReport{}, parent)
+	if s.Status != checks.Fail || !strings.Contains(s.Summary, "not enforced") {
+		t.Errorf("got %s %q", s.Status, s.Summary)
+	}
+	if got := evidenceOf(s, "fork in the group"); got != "forked" {
+		t.Errorf("fork in the group = %q", got)
+	}
+	// On cgroupfs the group's files are virtual and rmdir removes it; on a plain directory the
+	// written pids.max and cgroup.procs keep it (t.TempDir removes it). Nothing else is left.
+	entries, _ := os.ReadDir(parent)
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), "rootless-doctor-proof-") {
+			t.Errorf("unexpected %s", e.Name())
+		}
+	}
+}
