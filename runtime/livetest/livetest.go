@@ -73,7 +73,12 @@ func User(t testing.TB, subIDs bool) string {
 	t.Cleanup(func() {
 		if procs := Processes(t, name); len(procs) > 0 {
 			t.Errorf("the proof left processes of %s behind: %s", name, strings.Join(procs, "; "))
-			_ = exec.Command("pkill", "-KILL", "-u", name).Run()
+			for _, p := range procs {
+				pid, _, _ := strings.Cut(p, " ")
+				if n, err := strconv.Atoi(pid); err == nil {
+					_ = unix.Kill(n, unix.SIGKILL)
+				}
+			}
 		}
 		if out, err := exec.Command("userdel", "--remove", name).CombinedOutput(); err != nil {
 			// A zombie init has not reaped yet still counts as "used by process".
@@ -108,18 +113,40 @@ func User(t testing.TB, subIDs bool) string {
 	return name
 }
 
-// Processes lists the live processes (pid and command) running as the account. Zombies are
-// left out: they are dead, and init reaps them when it gets to it.
+// Processes lists the live processes (pid and command) running as the account, read from
+// /proc (no procps needed). Zombies are left out: they are dead, and init reaps them when it
+// gets to it.
 func Processes(t testing.TB, name string) []string {
-	out, err := exec.Command("ps", "-o", "stat=,pid=,args=", "-u", name).Output()
+	u, err := user.Lookup(name)
 	if err != nil {
-		return nil // ps exits 1 when there is none
+		return nil
 	}
 	var procs []string
-	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
-		if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "Z") {
-			procs = append(procs, l)
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
 		}
+		status, err := os.ReadFile(filepath.Join("/proc", e.Name(), "status"))
+		if err != nil {
+			continue
+		}
+		var uid, state string
+		for _, l := range strings.Split(string(status), "\n") {
+			if v, ok := strings.CutPrefix(l, "Uid:"); ok {
+				if f := strings.Fields(v); len(f) > 0 {
+					uid = f[0]
+				}
+			}
+			if v, ok := strings.CutPrefix(l, "State:"); ok {
+				state = strings.TrimSpace(v)
+			}
+		}
+		if uid != u.Uid || strings.HasPrefix(state, "Z") || strings.HasPrefix(state, "X") {
+			continue
+		}
+		cmdline, _ := os.ReadFile(filepath.Join("/proc", e.Name(), "cmdline"))
+		procs = append(procs, e.Name()+" "+strings.TrimSpace(strings.ReplaceAll(string(cmdline), "\x00", " ")))
 	}
 	return procs
 }

@@ -268,7 +268,7 @@ func assemble(c collected) []checks.Result {
 			net = net.detail("Not used: %s.", n)
 		}
 		for _, st := range run0.Stopped {
-			net = net.detail("%s kept running after the namespace was gone and was stopped: an engine using rootlesskit with this driver leaks one per start (passt releases from 2024 on watch the namespace and exit).", st)
+			net = net.detail("%s kept running after the namespace was gone and was stopped by rootless-doctor: rootlesskit's pasta driver has no cleanup for it, so an engine started through rootlesskit with this passt leaves one behind per start.", st)
 		}
 		if ni := run0.NetInfo; ni != nil && ni.IP != "" {
 			net = net.with("rootlesskit", fmt.Sprintf("%s %s/%d gw %s mtu %d, set up in %s", ni.Dev, ni.IP, ni.Netmask, ni.Gateway, ni.MTU, ms(run0.NetDur)))

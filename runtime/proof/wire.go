@@ -16,9 +16,11 @@ import (
 	"github.com/rootless-doctor/rootless-doctor/fixes/intent"
 )
 
-// The proof runs in four kinds of process (see dispatch.go), so what they learn crosses process
+// The proof runs in several processes (see dispatch.go), so what they learn crosses process
 // boundaries as JSON files in the private state dir, never through rootlesskit's log output:
 //
+//	request.json          the CLI: the network driver asked for, the binary's path
+//	config.json           the parent role, for the payload: ports, nonce, the host's userns
 //	parent.json           the parent role: chosen driver, rootlesskit's error, host-side facts,
 //	                      the port round trip, the cgroup step
 //	payload-<run>.jsonl   the payload: one stepReport per line, written as each step ends
