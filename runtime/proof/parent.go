@@ -392,7 +392,7 @@ func runOnce(outer string, run int, netName string, nd network.ParentDriver, rep
 	if err != nil {
 		rr.Err = classifyParentErr(err, tn, filepath.Join(outer, childFile(run)))
 	}
-	if rr.ChildPID != 0 {
+	if rr.ChildPID != 0 && netName == NetPasta {
 		rr.Stopped = stopNetDaemons(rr.ChildPID, os.Geteuid())
 	}
 	if fi, err := os.Lstat(filepath.Join(outer, chownFile(run))); err == nil {
