@@ -27,6 +27,12 @@ type Options struct {
 	Sequential bool
 }
 
+// Selected applies --only/--skip to an id that is not a registered probe (the live proof's
+// runtime.* steps): ok false with the reason when it was left out.
+func Selected(id string, only, skip []string) (ok bool, why string) {
+	return selected(Probe{ID: id}, Options{Only: only, Skip: skip})
+}
+
 // ErrUnknownProbe is returned (wrapped) by Select for an id or group no probe has.
 var ErrUnknownProbe = errors.New("no such probe or group")
 

@@ -49,7 +49,7 @@ func TestExplain(t *testing.T) {
 		{
 			name: "clone EPERM with the AppArmor restriction is userns.apparmor", phase: phaseUserNS, err: cloneErr(syscall.EPERM),
 			facts:     func(f facts) facts { f.AppArmorRestrict = intp(1); return f },
-			wantProbe: "userns.apparmor", wantFixes: []string{"apparmor.rootless-doctor"},
+			wantProbe: "userns.apparmor", wantFixes: []string{"apparmor.usr.local.bin.rootless-doctor"},
 		},
 		{
 			name: "clone EPERM where the sysctl does not exist names a seccomp filter", phase: phaseUserNS, err: cloneErr(syscall.EPERM),
@@ -67,7 +67,7 @@ func TestExplain(t *testing.T) {
 		},
 		{
 			name: "clone EACCES is userns.apparmor", phase: phaseUserNS, err: cloneErr(syscall.EACCES),
-			wantProbe: "userns.apparmor", wantFixes: []string{"apparmor.rootless-doctor"}, wantInSumm: "permission denied",
+			wantProbe: "userns.apparmor", wantFixes: []string{"apparmor.usr.local.bin.rootless-doctor"}, wantInSumm: "permission denied",
 		},
 		{
 			name: "clone EINVAL with max 0 (RHEL 7) is userns.max", phase: phaseUserNS, err: cloneErr(syscall.EINVAL),
@@ -150,7 +150,7 @@ func TestExplain(t *testing.T) {
 		{
 			name: "propagation refused by AppArmor", phase: phaseChild,
 			err:       fmt.Errorf("failed to share mount point: /: %w", syscall.EACCES),
-			wantProbe: "userns.apparmor", wantFixes: []string{"apparmor.rootless-doctor"},
+			wantProbe: "userns.apparmor", wantFixes: []string{"apparmor.usr.local.bin.rootless-doctor"},
 		},
 		{
 			name: "timeout", phase: phaseTimeout, err: errors.New("no result after 30s"),

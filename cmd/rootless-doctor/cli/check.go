@@ -40,8 +40,10 @@ With --root DIR the probes read a recorded host (a snapshot directory or a fixtu
 instead of this machine. With --user NAME, root checks the host on behalf of that account
 (image builds run as root). Running as root without --user is itself a finding.
 
-The live proof (runtime.* probes, an embedded rootlesskit sandbox) is not part of this
-build yet: check runs the static probes and says so in one line.`,
+After the static probes, check runs the live proof (the runtime.* steps, as in
+"rootless-doctor prove"): it starts an embedded rootlesskit sandbox as the account and
+reports each step. --static leaves it out; with --root it cannot run. Either way its steps
+appear as skipped, with the reason.`,
 		Example: `  rootless-doctor check
   rootless-doctor check -v
   sudo rootless-doctor check --user ci --output junit --fail-on warn > rootless.xml
@@ -56,7 +58,7 @@ build yet: check runs the static probes and says so in one line.`,
 				return usageErr("--fail-on %q: want fail or warn", opts.FailOn)
 			}
 			opts.Skip, opts.Only = splitList(opts.Skip), splitList(opts.Only)
-			if err := checks.Select(f.Probes(), opts.Only, opts.Skip); err != nil {
+			if err := checks.Select(selectable(f), opts.Only, opts.Skip); err != nil {
 				return usageErr("%v", err)
 			}
 			if runF != nil {
@@ -66,7 +68,7 @@ build yet: check runs the static probes and says so in one line.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.BoolVar(&opts.Static, "static", false, "run only the static probes (no live proof)")
+	fl.BoolVar(&opts.Static, "static", false, "run only the static probes, not the live proof")
 	fl.StringVarP(&opts.User, "user", "u", "", "check on behalf of this account (name or uid; for root, e.g. in image builds)")
 	fl.StringVar(&opts.Root, "root", "", "read a recorded host tree instead of this machine (see docs/snapshot-format.md)")
 	fl.StringVarP(&opts.Output, "output", "o", "text", "output format: "+strings.Join(report.Formats(), "|"))
@@ -90,27 +92,12 @@ func splitList(in []string) []string {
 	return slices.Compact(out)
 }
 
-// staticNote is the one line that says the live proof did not run, and why.
-func staticNote(opts *CheckOptions) string {
-	switch {
-	case opts.Root != "":
-		return fmt.Sprintf("static probes only: %s is a recorded host, so the live proof does not run", opts.Root)
-	case opts.Static:
-		return ""
-	default:
-		return "static probes only: the live proof (runtime.*) is not part of this build yet"
-	}
-}
-
 func checkRun(ctx context.Context, opts *CheckOptions) error {
-	run, err := runProbes(ctx, opts.Factory, opts.User, opts.Root, opts.Only, opts.Skip)
+	run, err := runProbes(ctx, opts.Factory, runSpec{User: opts.User, Root: opts.Root, Only: opts.Only, Skip: opts.Skip, Static: opts.Static})
 	if err != nil {
 		return err
 	}
 	var notes []string
-	if n := staticNote(opts); n != "" {
-		notes = append(notes, n)
-	}
 	if run.PlanErr != nil {
 		notes = append(notes, "no fix plan: "+run.PlanErr.Error())
 	}

@@ -1,10 +1,12 @@
 package cli
 
 import (
+	"context"
 	"time"
 
 	"github.com/rootless-doctor/rootless-doctor/checks"
 	"github.com/rootless-doctor/rootless-doctor/checks/host"
+	"github.com/rootless-doctor/rootless-doctor/runtime/proof"
 )
 
 // Factory provides what commands need, so tests can swap each part.
@@ -16,6 +18,8 @@ type Factory struct {
 	Probes func() []checks.Probe
 	// Now is the clock for probe durations.
 	Now func() time.Time
+	// Prove runs the live proof (nil: not available, every runtime.* step is skipped).
+	Prove func(context.Context, proof.Options) ([]checks.Result, error)
 }
 
 // NewFactory returns the Factory of the real program.
@@ -25,6 +29,7 @@ func NewFactory() *Factory {
 		Host:   openHost,
 		Probes: checks.All,
 		Now:    time.Now,
+		Prove:  proof.Run,
 	}
 }
 

@@ -21,6 +21,7 @@ type FixOptions struct {
 
 	User   string
 	Root   string
+	Static bool
 	Output string
 	Skip   []string
 	Only   []string
@@ -32,7 +33,7 @@ func NewCmdFix(f *Factory, runF func(context.Context, *FixOptions) error) *cobra
 	cmd := &cobra.Command{
 		Use:   "fix",
 		Short: "Print the exact, ordered fix plan for this host's findings",
-		Long: `Run the probes, then print what must change as one reviewable plan for this
+		Long: `Run the probes (and, on this machine, the live proof), then print what must change as one reviewable plan for this
 distribution: packages first (that distro's names, non-interactive), then kernel modules,
 sysctls (one file, /etc/sysctl.d/60-rootless-doctor.conf), subordinate ids (a free range
 computed from /etc/subuid, /etc/subgid, login.defs and the real uids — never a fixed
@@ -55,7 +56,7 @@ ansible a playbook of builtin modules for fleets. fix exits 0 after printing.`,
 				return usageErr("--output %q: want one of %s", opts.Output, strings.Join(fixFormats, ", "))
 			}
 			opts.Skip, opts.Only = splitList(opts.Skip), splitList(opts.Only)
-			if err := checks.Select(f.Probes(), opts.Only, opts.Skip); err != nil {
+			if err := checks.Select(selectable(f), opts.Only, opts.Skip); err != nil {
 				return usageErr("%v", err)
 			}
 			if runF != nil {
@@ -67,6 +68,7 @@ ansible a playbook of builtin modules for fleets. fix exits 0 after printing.`,
 	fl := cmd.Flags()
 	fl.StringVarP(&opts.User, "user", "u", "", "plan for this account (name or uid; for root, e.g. in image builds)")
 	fl.StringVar(&opts.Root, "root", "", "plan for a recorded host tree instead of this machine")
+	fl.BoolVar(&opts.Static, "static", false, "plan from the static probes only, without the live proof")
 	fl.StringVarP(&opts.Output, "output", "o", "script", "output format: "+strings.Join(fixFormats, "|"))
 	fl.StringSliceVar(&opts.Skip, "skip", nil, "ignore the findings of these probes, by id or group")
 	fl.StringSliceVar(&opts.Only, "only", nil, "plan only for these probes, by id or group")
@@ -83,7 +85,7 @@ func contains(list []string, s string) bool {
 }
 
 func fixRun(ctx context.Context, opts *FixOptions) error {
-	run, err := runProbes(ctx, opts.Factory, opts.User, opts.Root, opts.Only, opts.Skip)
+	run, err := runProbes(ctx, opts.Factory, runSpec{User: opts.User, Root: opts.Root, Only: opts.Only, Skip: opts.Skip, Static: opts.Static})
 	if err != nil {
 		return err
 	}

@@ -7,6 +7,7 @@ import (
 
 	"github.com/rootless-doctor/rootless-doctor/checks"
 	"github.com/rootless-doctor/rootless-doctor/fixes"
+	"github.com/rootless-doctor/rootless-doctor/runtime/proof"
 )
 
 // probeRun is one run of the static probes and the plan their intents make.
@@ -18,19 +19,78 @@ type probeRun struct {
 	PlanErr error
 }
 
-// runProbes opens the host (live, or the recorded tree at root), runs the selected probes for
-// the account and builds the fix plan of their findings. The error is for exit 2: the host
-// could not be opened.
-func runProbes(ctx context.Context, f *Factory, user, root string, only, skip []string) (*probeRun, error) {
-	h, err := f.Host(root)
+// runSpec says what one run covers.
+type runSpec struct {
+	User, Root string
+	Only, Skip []string
+	// Static leaves the live proof out (its steps are reported as skipped, with the reason).
+	Static bool
+}
+
+// runProbes opens the host (live, or the recorded tree at Root), runs the selected static
+// probes for the account, then the live proof (on the live host, unless Static), and builds
+// the fix plan of all their findings: a failed proof step carries the remedy even when a
+// static probe missed the cause. The error is for exit 2: the host could not be opened.
+func runProbes(ctx context.Context, f *Factory, spec runSpec) (*probeRun, error) {
+	h, err := f.Host(spec.Root)
 	if err != nil {
 		return nil, usageErr("%v", err)
 	}
-	env := checks.NewEnv(ctx, h, user)
-	results := checks.Run(ctx, f.Probes(), env, checks.Options{Only: only, Skip: skip, Now: f.Now})
+	env := checks.NewEnv(ctx, h, spec.User)
+	results := checks.Run(ctx, f.Probes(), env, checks.Options{Only: spec.Only, Skip: spec.Skip, Now: f.Now})
+	results = append(results, liveProof(ctx, f, spec)...)
 	run := &probeRun{Env: env, Results: results}
 	run.Plan, run.PlanErr = fixes.Build(fixes.Input{Requests: requests(results), Distro: env.Distro, Host: h})
 	return run, nil
+}
+
+// liveProof runs the proof, or reports each of its steps skipped with the reason, and applies
+// --only/--skip to the runtime.* ids.
+func liveProof(ctx context.Context, f *Factory, spec runSpec) []checks.Result {
+	var res []checks.Result
+	switch {
+	case spec.Root != "":
+		res = proof.Skipped("recorded host: the live proof runs only on the machine itself")
+	case spec.Static:
+		res = proof.Skipped("--static: the live proof was not run")
+	case f.Prove == nil:
+		res = proof.Skipped("the live proof is not available in this build")
+	case !anySelected(spec):
+		res = proof.Skipped("not selected by --only")
+	default:
+		var err error
+		res, err = f.Prove(ctx, proof.Options{User: spec.User})
+		if err != nil {
+			res = proof.Skipped("the live proof could not start: " + err.Error())
+		}
+	}
+	for i := range res {
+		if ok, why := checks.Selected(res[i].ID, spec.Only, spec.Skip); !ok {
+			id := res[i].ID
+			res[i] = checks.Skipf("%s", why)
+			res[i].ID, res[i].Title, res[i].Unselected = id, proof.Title(id), true
+		}
+	}
+	return res
+}
+
+// anySelected reports whether --only/--skip leave any runtime.* step to run.
+func anySelected(spec runSpec) bool {
+	for _, id := range proof.StepIDs() {
+		if ok, _ := checks.Selected(id, spec.Only, spec.Skip); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// selectable is every id --only/--skip accept: the static probes and the proof's steps.
+func selectable(f *Factory) []checks.Probe {
+	probes := f.Probes()
+	for _, id := range proof.StepIDs() {
+		probes = append(probes, checks.Probe{ID: id})
+	}
+	return probes
 }
 
 // requests turns the intents of failing and warning results into planner requests. Passing
