@@ -281,10 +281,3 @@ func userManagerDelegation(e *Env, uid int) (d parse.Delegation, r Result, found
 	}
 	return d, r, true
 }
-
-func orNone(s string) string {
-	if s == "" {
-		return "(none)"
-	}
-	return s
-}

@@ -45,15 +45,6 @@ func runProbeOnce(t *testing.T, p Probe, m *host.Memory, user string) Result {
 	return Run(context.Background(), []Probe{p}, env, Options{Sequential: true})[0]
 }
 
-func hasDetail(r Result, sub string) bool {
-	for _, d := range r.Details {
-		if strings.Contains(d, sub) {
-			return true
-		}
-	}
-	return false
-}
-
 func TestCgroupVersion(t *testing.T) {
 	runProbeTests(t, cgroupVersion, []probeTest{
 		{name: "unified", host: unified(alice()).File("/sys/fs/cgroup/cgroup.controllers", "cpuset cpu io memory pids\n"), status: Pass, summary: "cgroup v2", fixes: []string{}},

@@ -271,21 +271,27 @@ func (e *Env) RuntimeDir() string {
 	return fmt.Sprintf("/run/user/%d", e.User.UID)
 }
 
-// CanReadWrite reports whether the account may open fi for reading and writing, from owner,
-// group and mode (access(2) cannot answer for another account, and cannot answer for a
-// recorded host).
-func (e *Env) CanReadWrite(fi host.FileInfo) bool {
-	if e.UserErr == nil && e.User.UID == 0 {
+// CanReadWrite reports whether the account may open fi for reading and writing.
+func (e *Env) CanReadWrite(fi host.FileInfo) bool { return e.Permits(fi, 0o6) }
+
+// Permits reports whether the account has the access bits want (4 read, 2 write, 1
+// execute/search, combined) on fi, from owner, group and mode: access(2) cannot answer for
+// another account, nor for a recorded host. Root may do anything.
+func (e *Env) Permits(fi host.FileInfo, want uint32) bool {
+	if e.UserErr != nil {
+		return false
+	}
+	if e.User.UID == 0 {
 		return true
 	}
-	perm := fi.Mode.Perm()
+	perm := uint32(fi.Mode.Perm())
 	switch {
-	case e.UserErr == nil && fi.UID == e.User.UID:
-		return perm&0o600 == 0o600
+	case fi.UID == e.User.UID:
+		perm >>= 6
 	case e.inGroup(fi.GID):
-		return perm&0o060 == 0o060
+		perm >>= 3
 	}
-	return perm&0o006 == 0o006
+	return perm&want == want
 }
 
 func (e *Env) inGroup(gid int) bool {

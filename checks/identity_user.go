@@ -76,19 +76,4 @@ func accountName(e *Env) string {
 
 // canWriteDir reports whether the account may create entries in a directory (write and
 // search permission for the class it falls in).
-func canWriteDir(e *Env, fi host.FileInfo) bool {
-	if e.UserErr != nil {
-		return false
-	}
-	if e.User.UID == 0 {
-		return true
-	}
-	perm := fi.Mode.Perm()
-	switch {
-	case fi.UID == e.User.UID:
-		return perm&0o300 == 0o300
-	case e.inGroup(fi.GID):
-		return perm&0o030 == 0o030
-	}
-	return perm&0o003 == 0o003
-}
+func canWriteDir(e *Env, fi host.FileInfo) bool { return e.Permits(fi, 0o3) }

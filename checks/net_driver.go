@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"path"
 	"strings"
+	"sync"
 
 	"github.com/rootless-doctor/rootless-doctor/checks/host"
 	"github.com/rootless-doctor/rootless-doctor/checks/parse"
@@ -107,13 +108,18 @@ func runNetDriver(ctx context.Context, e *Env) Result {
 
 func gatherDrivers(ctx context.Context, e *Env) driverFacts {
 	var d driverFacts
-	d.slirp = probeSlirp(ctx, e)
-	d.pasta = probePasta(ctx, e)
+	// The version commands run side by side: `podman --version` alone takes ~20 ms (it is a
+	// large Go binary that sets itself up before printing), and in sequence the four of them
+	// were most of a static check's time.
+	var wg sync.WaitGroup
+	wg.Go(func() { d.slirp = probeSlirp(ctx, e) })
+	wg.Go(func() { d.pasta = probePasta(ctx, e) })
+	wg.Go(func() { d.rk, d.rkMajor = probeVersioned(ctx, e, "rootlesskit") })
+	wg.Go(func() { d.podman, d.podmanMajor = probeVersioned(ctx, e, "podman") })
 	if p, err := e.Host.LookPath(drvVPNKit); err == nil {
 		d.vpnkit = helper{path: p, state: helperOK, source: "PATH", value: "vpnkit at " + p}
 	}
-	d.rk, d.rkMajor = probeVersioned(ctx, e, "rootlesskit")
-	d.podman, d.podmanMajor = probeVersioned(ctx, e, "podman")
+	wg.Wait()
 	if d.podman.present() {
 		d.podmanCmd, d.podmanCmdFrom = podmanNetworkCmd(e)
 	}

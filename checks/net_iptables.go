@@ -102,7 +102,7 @@ func runNetIptables(ctx context.Context, e *Env) Result {
 	}
 	switch {
 	case len(notLoaded) > 0:
-		r = withStatus(r, Warn, "%s needs %s, which %s not loaded: rootless dockerd cannot load %s", backend, moduleNames(notLoaded), isAre(notLoaded), itThem(notLoaded)).
+		r = withStatus(r, Warn, "%s needs %s, which %s not loaded: rootless dockerd cannot load %s", backend, moduleNames(notLoaded), isAre(len(notLoaded)), itThem(notLoaded)).
 			Detail("dockerd fails with `can't initialize iptables table `nat'` or `Could not fetch rule set generation id: Permission denied (you must be root)` (docker/for-linux#1242, moby/moby#49727).").
 			Detail("The alternative is --iptables=false for dockerd (no NAT from iptables).")
 		for _, m := range notLoaded {
@@ -191,13 +191,6 @@ func netJoinAnd(s []string) string {
 		return s[0]
 	}
 	return strings.Join(s[:len(s)-1], ", ") + " and " + s[len(s)-1]
-}
-
-func isAre(ms []ModuleFact) string {
-	if len(ms) == 1 {
-		return "is"
-	}
-	return "are"
 }
 
 func itThem(ms []ModuleFact) string {

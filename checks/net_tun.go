@@ -106,22 +106,7 @@ func tunMissing(e *Env) Result {
 }
 
 // netDirSearchable reports whether the account may traverse a directory.
-func netDirSearchable(e *Env, fi host.FileInfo) bool {
-	if e.UserErr != nil {
-		return false
-	}
-	if e.User.UID == 0 {
-		return true
-	}
-	perm := fi.Mode.Perm()
-	switch {
-	case fi.UID == e.User.UID:
-		return perm&0o100 != 0
-	case e.inGroup(fi.GID):
-		return perm&0o010 != 0
-	}
-	return perm&0o001 != 0
-}
+func netDirSearchable(e *Env, fi host.FileInfo) bool { return e.Permits(fi, 0o1) }
 
 // describeNode is the evidence line for a path: type, device numbers, mode, owner.
 func describeNode(fi host.FileInfo) string {

@@ -1,12 +1,100 @@
 package checks
 
-import "context"
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"strings"
 
-// PLACEHOLDER: being written; replace this whole file.
+	"github.com/rootless-doctor/rootless-doctor/checks/parse"
+	"github.com/rootless-doctor/rootless-doctor/fixes/intent"
+)
+
 var usernsClone = Probe{
 	ID:    "userns.clone",
-	Title: "userns.clone",
-	Run: func(ctx context.Context, e *Env) Result {
-		return Undecided(nil, "not written yet")
-	},
+	Title: "Unprivileged user namespace switch",
+	Why: "Debian- and Ubuntu-patched kernels and linux-hardened add the sysctl " +
+		"kernel.unprivileged_userns_clone; at 0 only root may create user namespaces, and " +
+		"rootlesskit fails with \"fork/exec /proc/self/exe: operation not permitted\". Debian 10 " +
+		"shipped it at 0. Upstream kernels have no such switch.",
+	Reads: []string{SysctlPath(usernsCloneKey), "/etc/sysctl.conf, /etc/sysctl.d, /run/sysctl.d, /usr/lib/sysctl.d (the value set at boot)",
+		"/.dockerenv, /run/.containerenv, /proc/self/status (container hints)"},
+	Fixes: []intent.Kind{intent.Sysctl},
+	Run:   runUsernsClone,
+}
+
+const usernsCloneKey = "kernel.unprivileged_userns_clone"
+
+// usernsCloneReason is the reason of the fix intent.
+const usernsCloneReason = "allow unprivileged user namespaces: rootlesskit, podman and buildah create one"
+
+func runUsernsClone(_ context.Context, e *Env) Result {
+	p := SysctlPath(usernsCloneKey)
+	val, err := e.Sysctl(usernsCloneKey)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if !procSysVisible(e) {
+			return Undecided(err, "/proc/sys is not readable, so %s cannot be checked", usernsCloneKey)
+		}
+		// Docker's troubleshooting page and RootlessKit's preflight (pkg/parent/warn.go) treat a
+		// missing key the same way: the kernel does not gate user namespaces with it.
+		r := Passf("the kernel has no %s switch: nothing extra gates unprivileged user namespaces", usernsCloneKey).
+			With(p, "absent").
+			Detail("Only Debian- and Ubuntu-patched kernels and linux-hardened have this switch; upstream kernels limit user namespaces with user.max_user_namespaces (see userns.max).")
+		if s, ok := bootValue(e, usernsCloneKey); ok {
+			r = s.evidence(r).
+				Detail("%s at boot; this kernel has no such key, so the line does nothing here (it would on a Debian kernel).", s)
+		}
+		return containerHints(e, r)
+	case err != nil:
+		return Undecided(err, "cannot read %s", p)
+	}
+	r, n, ok := sysctlIntResult(p, val)
+	if !ok {
+		return r
+	}
+	r = withBootProblems(e, r)
+	boot, bootSet := bootValue(e, usernsCloneKey)
+	bootOff := false
+	if bootSet {
+		r = boot.evidence(r)
+		b, err := parse.ParseSysctlInt([]byte(boot.Value))
+		bootOff = err == nil && b == 0
+	}
+	// The Debian patch (debian/patches/debian/add-sysctl-to-disallow-unprivileged-CLONE_NEWUSER-by-default.patch)
+	// tests the value for non-zero, so any non-zero value allows.
+	if n == 0 {
+		r = withStatus(r, Fail, "unprivileged user namespaces are disabled (%s = 0)", usernsCloneKey).
+			Detail("With it at 0 only root may create user namespaces: rootlesskit fails with \"fork/exec /proc/self/exe: operation not permitted\", " +
+				"podman with \"cannot clone: Operation not permitted\" (docs.docker.com/engine/security/rootless/troubleshoot/).")
+		if e.Distro.NeedsUnprivilegedUsernsClone() {
+			r = r.Detail("%s ships this switch at 0; Debian 11 turned it on by default (Docker's rootless docs: \"This step is not required on Debian 11\").", e.Distro.PrettyName)
+		}
+		if strings.Contains(e.Host.KernelRelease(), "hardened") {
+			r = r.Detail("linux-hardened turns it off on purpose to shrink the kernel attack surface; the alternative to turning it on is a standard kernel, or rootful containers.")
+		}
+		switch {
+		case bootOff:
+			r = r.Detail("%s at every boot: remove that line, or the fix must be applied after it (the last file that sets a key wins, sysctl.d(5)).", boot)
+		case bootSet:
+			r = r.Detail("%s already sets %s at boot but it was not applied: sysctl --system applies it now.", boot.File, boot.Value)
+		}
+		return r.Fix(intent.SetSysctl(usernsCloneKey, "1", usernsCloneReason))
+	}
+	if bootOff {
+		r = withStatus(r, Warn, "unprivileged user namespaces are allowed now, but %s turns them off at the next boot", boot.File).
+			Detail("%s, and the last file that sets a key wins at boot (sysctl.d(5)): remove that line, or the fix must be applied after it.", boot).
+			Fix(intent.SetSysctl(usernsCloneKey, "1", usernsCloneReason))
+		return containerHints(e, r)
+	}
+	r = withStatus(r, Pass, "unprivileged user namespaces are allowed (%s = %d)", usernsCloneKey, n)
+	return containerHints(e, r)
+}
+
+// clipForSummary shortens a value for a summary.
+func clipForSummary(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }

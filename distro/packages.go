@@ -104,7 +104,9 @@ func (i Info) InstallCommand(pkgs []string) []string {
 	case Zypper:
 		cmd = []string{"zypper", "--non-interactive", "install", "--no-recommends"}
 	case Pacman:
-		cmd = []string{"pacman", "-S", "--needed", "--noconfirm"}
+		// -Syu, not -Sy then -S: Arch does not support partial upgrades
+		// (https://wiki.archlinux.org/title/System_maintenance#Partial_upgrades_are_unsupported).
+		cmd = []string{"pacman", "-Syu", "--needed", "--noconfirm"}
 	case Apk:
 		cmd = []string{"apk", "add", "--no-cache"}
 	default:
@@ -118,8 +120,6 @@ func (i Info) RefreshCommand() []string {
 	switch i.PackageManager {
 	case Apt:
 		return []string{"apt-get", "update"}
-	case Pacman:
-		return []string{"pacman", "-Sy"}
 	}
 	return nil
 }

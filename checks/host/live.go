@@ -91,6 +91,12 @@ func (l *live) stat(path string, fn func(string, *unix.Stat_t) error) (FileInfo,
 		// cap.GetFile answers ENODATA when there are none; any error means "no caps we can see".
 		if set, err := cap.GetFile(path); err == nil && set != nil {
 			fi.Caps = set.String()
+			// Namespaced (v3) file capabilities apply only in the user namespace whose root
+			// is that uid; getcap(8) appends " [rootid=N]" for them, and so do we, or they
+			// would read as capabilities on the host.
+			if root, err := set.GetNSOwner(); err == nil && root != 0 {
+				fi.Caps += fmt.Sprintf(" [rootid=%d]", root)
+			}
 		}
 	}
 	return fi, nil

@@ -123,12 +123,3 @@ func Missing(have, want []string) []string {
 	}
 	return out
 }
-
-// clip shortens a value quoted in an error: a garbage file may hold megabytes on one line.
-func clip(s string) string {
-	const max = 80
-	if len(s) <= max {
-		return s
-	}
-	return s[:max] + "…"
-}

@@ -6,6 +6,7 @@ import (
 	"math"
 
 	"github.com/rootless-doctor/rootless-doctor/checks"
+	"github.com/rootless-doctor/rootless-doctor/fixes"
 )
 
 // jsonReport is the stable JSON form (schema rootless-doctor/v1). Field order here is the
@@ -14,6 +15,7 @@ type jsonReport struct {
 	Schema  string         `json:"schema"`
 	Host    HostInfo       `json:"host"`
 	Results []jsonResult   `json:"results"`
+	Plan    *fixes.Plan    `json:"plan"`
 	Summary checks.Summary `json:"summary"`
 	OK      bool           `json:"ok"`
 	Notes   []string       `json:"notes,omitempty"`
@@ -31,7 +33,10 @@ type jsonResult struct {
 }
 
 func toJSON(r *Report) jsonReport {
-	out := jsonReport{Schema: Schema, Host: r.Host, Summary: r.Summary, OK: r.OK(), Notes: r.Notes}
+	out := jsonReport{Schema: Schema, Host: r.Host, Summary: r.Summary, OK: r.OK(), Notes: r.Notes, Plan: r.Plan}
+	if out.Plan != nil && out.Plan.Steps == nil {
+		out.Plan = &fixes.Plan{Steps: []fixes.Step{}}
+	}
 	out.Results = make([]jsonResult, 0, len(r.Results))
 	for _, res := range r.Results {
 		jr := jsonResult{

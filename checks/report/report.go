@@ -12,6 +12,7 @@ import (
 	"github.com/charmbracelet/colorprofile"
 
 	"github.com/rootless-doctor/rootless-doctor/checks"
+	"github.com/rootless-doctor/rootless-doctor/fixes"
 )
 
 // Schema names the JSON schema; consumers check it. Extend the schema, never rename fields.
@@ -26,6 +27,8 @@ type Report struct {
 	FailOn checks.Status
 	// Notes are one-line remarks about the run itself ("static probes only: …").
 	Notes []string
+	// Plan is the fix plan of the findings (nil when the planner refused them).
+	Plan *fixes.Plan
 }
 
 // HostInfo identifies the host and account.

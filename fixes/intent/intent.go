@@ -114,7 +114,9 @@ func (i Intent) ID() string {
 	case SubIDs:
 		return "subid.add"
 	case AppArmor:
-		return "apparmor." + baseName(i.Path)
+		// The whole path, as AppArmor names profile files (usr.bin.rootlesskit): two
+		// rootlesskit binaries at different paths need two profiles.
+		return "apparmor." + strings.ReplaceAll(strings.Trim(i.Path, "/"), "/", ".")
 	case Delegate:
 		return "systemd.delegate"
 	case Linger:

@@ -103,19 +103,21 @@ func staticNote(opts *CheckOptions) string {
 }
 
 func checkRun(ctx context.Context, opts *CheckOptions) error {
-	h, err := opts.Factory.Host(opts.Root)
+	run, err := runProbes(ctx, opts.Factory, opts.User, opts.Root, opts.Only, opts.Skip)
 	if err != nil {
-		return usageErr("%v", err)
+		return err
 	}
-	env := checks.NewEnv(ctx, h, opts.User)
-	results := checks.Run(ctx, opts.Factory.Probes(), env, checks.Options{
-		Only: opts.Only, Skip: opts.Skip, Now: opts.Factory.Now,
-	})
 	var notes []string
 	if n := staticNote(opts); n != "" {
 		notes = append(notes, n)
 	}
-	rep := report.New(env, results, checks.Status(opts.FailOn), notes...)
+	if run.PlanErr != nil {
+		notes = append(notes, "no fix plan: "+run.PlanErr.Error())
+	}
+	rep := report.New(run.Env, run.Results, checks.Status(opts.FailOn), notes...)
+	if run.PlanErr == nil {
+		rep.Plan = &run.Plan
+	}
 	if err := report.Render(opts.Output, opts.IO.Out, rep, report.Options{Verbose: opts.Verbose, Profile: opts.IO.OutProfile}); err != nil {
 		return fmt.Errorf("writing the report: %w", err)
 	}

@@ -1,0 +1,589 @@
+package checks
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/moby/sys/user"
+
+	"github.com/rootless-doctor/rootless-doctor/checks/parse"
+	"github.com/rootless-doctor/rootless-doctor/distro"
+	"github.com/rootless-doctor/rootless-doctor/fixes/intent"
+)
+
+// This file holds what idmap.subuid and idmap.subgid share: the two probes run the same
+// logic over /etc/subuid and /etc/subgid (shared/SPEC.md §3: "as above").
+
+// MinSubIDs is the number of subordinate ids Docker's rootless docs require: images own
+// files up to 65534 (nobody) or 65532 (distroless nonroot), and unpacking a layer whose owner
+// is not mapped fails with "lchown …: invalid argument"
+// (https://docs.docker.com/engine/security/rootless/troubleshoot/,
+// GoogleContainerTools/distroless#1248).
+const MinSubIDs = 65536
+
+// subIDKind is what differs between the uid and the gid probe.
+type subIDKind struct {
+	id     string   // probe id
+	word   string   // "uid" or "gid": the intent's map, the wording
+	file   string   // /etc/subuid or /etc/subgid
+	idFile string   // /etc/passwd or /etc/group: ids real accounts or groups hold
+	defs   string   // login.defs prefix: SUB_UID or SUB_GID
+	idMap  string   // uid_map or gid_map under /proc/PID
+	flags  []string // for getsubids
+}
+
+// ownID is the account's id that rootless engines map to root in the namespace: its uid, or
+// its primary gid.
+func (k subIDKind) ownID(a Account) int {
+	if k.word == "uid" {
+		return a.UID
+	}
+	return a.GID
+}
+
+// realIDs reads the names and ids of idFile. A garbled line ends the reading (moby/sys/user
+// stops at a scanner error); what was read before still counts.
+func (k subIDKind) realIDs(data []byte) []namedID {
+	var ids []namedID
+	r := bytes.NewReader(data)
+	if k.word == "uid" {
+		_, _ = user.ParsePasswdFilter(r, func(u user.User) bool { ids = append(ids, namedID{u.Name, int64(u.Uid)}); return false })
+	} else {
+		_, _ = user.ParseGroupFilter(r, func(g user.Group) bool { ids = append(ids, namedID{g.Name, int64(g.Gid)}); return false })
+	}
+	return ids
+}
+
+type namedID struct {
+	name string
+	id   int64
+}
+
+// subIDProbe builds the probe for one kind.
+func subIDProbe(k subIDKind) Probe {
+	return Probe{
+		ID:    k.id,
+		Title: "Subordinate " + k.word + "s",
+		Why: fmt.Sprintf("In a rootless user namespace the account's own %[1]s becomes root and the other "+
+			"%[1]ss an image uses (up to 65534 and beyond) come from the account's subordinate %[1]s "+
+			"ranges in %[2]s, mapped by new%[1]smap. No range means no mapping (\"No subuid ranges found\"); "+
+			"fewer than 65536 ids make image pulls fail with \"lchown: invalid argument\"; a range that "+
+			"overlaps another account's or a real %[1]s lets containers own that account's files.", k.word, k.file),
+		Reads: []string{k.file, "/etc/nsswitch.conf (the subid: line)", "`getsubids` when a libsubid module serves the ranges",
+			k.idFile, "/etc/login.defs (" + k.defs + "_MIN/MAX)", "the id maps of a running Podman pause process or rootless dockerd"},
+		Fixes: []intent.Kind{intent.SubIDs, intent.Package, intent.Manual},
+		Run:   k.run,
+	}
+}
+
+// subIDSource is where shadow (and so newuidmap) takes subordinate ids from.
+type subIDSource struct {
+	// module is the libsubid module of the nsswitch `subid:` line, "" for the files.
+	module string
+	line   parse.NSSwitchLine
+}
+
+// subIDSourceOf reads /etc/nsswitch.conf once per run. shadow uses the files when it cannot
+// open nsswitch.conf (lib/nss.c), and so do we.
+func subIDSourceOf(e *Env) subIDSource {
+	return Memo(e, "idmap.subid-source", func() subIDSource {
+		data, err := e.Host.ReadFile("/etc/nsswitch.conf")
+		if err != nil {
+			return subIDSource{}
+		}
+		m, l := parse.SubIDModule(data)
+		return subIDSource{module: m, line: l}
+	})
+}
+
+func (k subIDKind) run(ctx context.Context, e *Env) Result {
+	if r, ok := e.NeedUser(); !ok {
+		return r
+	}
+	if src := subIDSourceOf(e); src.module != "" {
+		return k.fromModule(ctx, e, src)
+	}
+	return k.fromFile(e)
+}
+
+// fromFile judges the account's ranges in /etc/subuid or /etc/subgid.
+func (k subIDKind) fromFile(e *Env) Result {
+	u := e.User
+	data, err := e.Host.ReadFile(k.file)
+	missing := errors.Is(err, fs.ErrNotExist)
+	if err != nil && !missing {
+		return Undecided(err, "cannot read %s", k.file)
+	}
+	f := parse.ParseSubIDs(data)
+	own, ownBad := f.Owned(u.Name, u.UID)
+	j := newSubIDJudge(k, e)
+	for i, r := range own {
+		if i == maxEvidence {
+			j.r = j.r.With(k.file, fmt.Sprintf("… and %d more lines of %s", len(own)-i, u.Name))
+			break
+		}
+		j.r = j.r.With(k.lineSource(r.Line), r.Text)
+	}
+	for i, b := range ownBad {
+		if i < maxEvidence {
+			j.r = j.r.With(k.lineSource(b.Line), b.Text)
+		}
+		j.problem(Fail, "line %d of %s, an entry of %s, %s", b.Line, k.file, u.Name, b.Reason)
+		j.badLines = append(j.badLines, b.Line)
+	}
+	switch {
+	case len(own) == 0 && missing:
+		j.problem(Fail, "%s does not exist, so %s has no subordinate %ss", k.file, u.Name, k.word)
+	case len(own) == 0:
+		j.problem(Fail, "%s has no subordinate %s range in %s", u.Name, k.word, k.file)
+	}
+	if len(own) == 0 {
+		j.fresh = true
+		j.detail("RootlessKit then stops with \"No sub%s ranges found for user %d (%q)\" and Podman maps a single id (rootless-containers/rootlesskit#470). Accounts made with `useradd -r`, by tools that skip subordinate ids, or by a directory service get none (shadow-maint/shadow#539).", k.word, u.UID, u.Name)
+	}
+	j.judgeOwn(own)
+	// Past the kernel's extent limit (reported by judgeOwn) the rest cannot be mapped
+	// anyway; capping keeps a hostile file from making the pairwise checks slow.
+	checked := own[:min(len(own), maxExtents)]
+	j.judgeOthers(f, checked)
+	j.noteLimits(checked)
+	j.checkStale(own)
+	return j.result(own, "")
+}
+
+// fromModule judges the ranges a libsubid module (SSSD, FreeIPA) serves. newuidmap then asks
+// the module, not the files, so only `getsubids` shows what will be mapped
+// (subid-nss-provider-ignored in the failure catalogue).
+func (k subIDKind) fromModule(ctx context.Context, e *Env, src subIDSource) Result {
+	u := e.User
+	j := newSubIDJudge(k, e)
+	j.module = src.module
+	j.r = j.r.With(fmt.Sprintf("/etc/nsswitch.conf:%d", src.line.Line), src.line.Text)
+	exe, err := e.Host.LookPath("getsubids")
+	if err != nil {
+		return withStatus(j.r, Fail, "subordinate %ss come from the nsswitch module %q, but getsubids is not installed", k.word, src.module).
+			Detail("newuidmap asks libsubid_%s.so for the ranges. RootlessKit 1.1.0 and later ask getsubids and, without it, read %s, which newuidmap then refuses (rootless-containers/rootlesskit#404, moby/moby#44473).", src.module, k.file).
+			Fix(intent.InstallTool(string(distro.ToolGetsubids), "subordinate ids are served by an nsswitch module that only getsubids can query"))
+	}
+	// Like RootlessKit's dynamic source (pkg/parent/dynidtools): ask by name and by uid, keep
+	// the distinct ranges.
+	var own []parse.SubIDRange
+	var runErr error
+	ran := false
+	for _, who := range []string{u.Name, strconv.Itoa(u.UID)} {
+		args := append(slices.Clone(k.flags), who)
+		out, err := e.Host.Run(ctx, append([]string{exe}, args...)...)
+		if err != nil {
+			runErr = err
+			continue
+		}
+		ran = true
+		source := strings.Join(append([]string{"getsubids"}, args...), " ")
+		got := parse.ParseGetsubids(out.Stdout)
+		if len(got.Ranges) == 0 {
+			j.r = j.r.With(source, fmt.Sprintf("exit %d: %s", out.ExitCode, orNone(strings.TrimSpace(clipText(out.Stderr)))))
+		}
+		for _, r := range got.Ranges {
+			if !slices.ContainsFunc(own, func(o parse.SubIDRange) bool { return o.Start == r.Start && o.Count == r.Count }) {
+				own = append(own, r)
+				j.r = j.r.With(source, r.Text)
+			}
+		}
+	}
+	if !ran {
+		return Undecided(runErr, "cannot run getsubids for %s", u.Name)
+	}
+	if len(own) == 0 {
+		j.problem(Fail, "the nsswitch module %q has no subordinate %s range for %s", src.module, k.word, u.Name)
+		j.fresh = true
+	}
+	j.judgeOwn(own)
+	j.checkStale(own)
+	j.detail("Engines that read %s themselves (RootlessKit before 1.1.0, Podman built without libsubid) do not see these ranges (podman-container-tools/podman#25041).", k.file)
+	if u.Source != "/etc/passwd" {
+		j.detail("%s has no /etc/passwd entry (found through %s); RootlessKit before 1.1.0 also required one (rootless-containers/rootlesskit#48).", u.Name, orNone(u.Source))
+	}
+	return j.result(own, fmt.Sprintf(" from the %q module", src.module))
+}
+
+func (k subIDKind) lineSource(line int) string { return fmt.Sprintf("%s:%d", k.file, line) }
+
+func clipText(b []byte) string {
+	if len(b) > 200 {
+		b = b[:200]
+	}
+	return strings.ToValidUTF8(string(b), "?")
+}
+
+// maxExtents is how many lines a uid_map or gid_map takes since Linux 4.15 (5 before;
+// user_namespaces(7)).
+const maxExtents = 340
+
+// maxEvidence and maxProblems keep a report readable when a file holds thousands of bad
+// or overlapping lines.
+const (
+	maxEvidence = 8
+	maxProblems = 8
+)
+
+// subIDJudge collects the problems of one account's ranges; the worst becomes the result's
+// status and summary, the rest its details.
+type subIDJudge struct {
+	k        subIDKind
+	e        *Env
+	r        Result
+	status   Status
+	summary  string
+	rest     []string // summaries of the other problems
+	dropped  int      // problems past maxProblems
+	details  []string // explanations, after the problems
+	remove   []string // the account's ranges a fix must delete first ("START-END")
+	removing map[string]bool
+	fresh    bool   // the account needs a fresh range of MinSubIDs
+	badLines []int  // lines of the file a person must correct
+	module   string // the libsubid module serving the ranges, "" for the files
+	intents  []intent.Intent
+}
+
+func newSubIDJudge(k subIDKind, e *Env) *subIDJudge {
+	return &subIDJudge{k: k, e: e, status: Pass}
+}
+
+func (j *subIDJudge) problem(s Status, format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	if j.summary == "" || s.Severity() > j.status.Severity() {
+		if j.summary != "" {
+			j.keep(j.summary)
+		}
+		j.status, j.summary = s, msg
+		return
+	}
+	j.keep(msg)
+}
+
+// keep files a problem that is not the summary.
+func (j *subIDJudge) keep(msg string) {
+	if len(j.rest) == maxProblems {
+		j.dropped++
+		return
+	}
+	j.rest = append(j.rest, msg)
+}
+
+func (j *subIDJudge) detail(format string, args ...any) {
+	j.details = append(j.details, fmt.Sprintf(format, args...))
+}
+
+// replace asks for a fresh range in place of rs.
+func (j *subIDJudge) replace(rs ...parse.SubIDRange) {
+	j.fresh = true
+	if j.removing == nil {
+		j.removing = map[string]bool{}
+	}
+	for _, r := range rs {
+		if s := r.String(); !j.removing[s] {
+			j.removing[s] = true
+			j.remove = append(j.remove, s)
+		}
+	}
+}
+
+// judgeOwn checks what holds wherever the ranges come from: the kernel accepts the map
+// (no overlap with each other or with the account's own id, not too many extents), no real
+// account's id is inside, and there are enough ids.
+func (j *subIDJudge) judgeOwn(own []parse.SubIDRange) {
+	if len(own) == 0 {
+		return
+	}
+	k, u := j.k, j.e.User
+	ownID := int64(k.ownID(u))
+	// The engine's first extent maps the account's own id.
+	limit := maxExtents
+	if kv, err := j.e.Kernel(); err == nil && !kv.AtLeast(4, 15) {
+		limit = 5
+	}
+	if len(own)+1 > limit {
+		j.problem(Fail, "%s has %d subordinate %s ranges; the kernel takes at most %d extents in a %s", u.Name, len(own), k.word, limit, k.idMap)
+		j.replace(own...)
+		own = own[:limit-1]
+	}
+	// The kernel rejects a map whose host-side ranges overlap (kernel/user_namespace.c,
+	// mappings_overlap): "write to uid_map failed: Invalid argument".
+	sorted := slices.Clone(own)
+	slices.SortFunc(sorted, func(a, b parse.SubIDRange) int { return cmp.Compare(a.Start, b.Start) })
+	var union int64
+	reach := sorted[0] // the range reaching furthest so far
+	union = sorted[0].Count
+	for _, r := range sorted[1:] {
+		if r.Start <= reach.End() {
+			j.problem(Fail, "%s's subordinate %s ranges %s (line %d) and %s (line %d) overlap: the kernel rejects the id map", u.Name, k.word, reach, reach.Line, r, r.Line)
+			j.replace(reach, r)
+		}
+		if r.End() > reach.End() {
+			union += r.End() - max(r.Start, reach.End()+1) + 1
+			reach = r
+		}
+	}
+	for _, r := range own {
+		if r.Contains(ownID) {
+			j.problem(Fail, "%s's subordinate %s range %s contains its own %s %d, which the engine already maps to root: the kernel rejects the id map", u.Name, k.word, r, k.word, ownID)
+			j.replace(r)
+		}
+	}
+	j.judgeRealIDs(own, ownID)
+	if union < MinSubIDs {
+		// A failure, not a warning: Docker's prerequisites require 65,536, and pulls of
+		// everyday images (anything owning files as nobody) break below it.
+		j.problem(Fail, "%s has %d subordinate %ss, fewer than the %d most images need", u.Name, union, k.word, MinSubIDs)
+		j.replace(own...)
+		j.detail("Pulling an image that owns files above %s's last mapped id fails with \"lchown …: invalid argument\" (docker-library/busybox#107).", u.Name)
+	}
+}
+
+// judgeRealIDs reports ranges that take in the ids of real accounts (or groups): a container
+// process with such an id owns that account's files on the host.
+func (j *subIDJudge) judgeRealIDs(own []parse.SubIDRange, ownID int64) {
+	data, err := j.e.Host.ReadFile(j.k.idFile)
+	if err != nil {
+		return // identity.user reports an unreadable passwd
+	}
+	ids := j.k.realIDs(data)
+	for _, r := range own {
+		var names []string
+		for _, id := range ids {
+			if id.id != ownID && r.Contains(id.id) {
+				names = append(names, fmt.Sprintf("%s (%d)", id.name, id.id))
+			}
+		}
+		if len(names) == 0 {
+			continue
+		}
+		if len(names) > 3 {
+			names = append(names[:3], fmt.Sprintf("%d more", len(names)-3))
+		}
+		j.problem(Fail, "%s's subordinate %s range %s contains %ss of %s: %s", j.e.User.Name, j.k.word, r, j.k.word, j.k.idFile, strings.Join(names, ", "))
+		j.replace(r)
+	}
+}
+
+// judgeOthers checks the account's ranges against everyone else's lines in the file.
+func (j *subIDJudge) judgeOthers(f parse.SubIDs, own []parse.SubIDRange) {
+	k, u := j.k, j.e.User
+	if len(own) > 0 {
+		var theirs []parse.SubIDRange
+		for _, o := range f.Ranges {
+			if !parse.OwnerIs(o.Owner, u.Name, u.UID) {
+				theirs = append(theirs, o)
+			}
+		}
+		idx := newOverlapIndex(theirs)
+		for _, r := range own {
+			// One overlap is enough to replace the range.
+			if o, ok := idx.find(r); ok {
+				j.r = j.r.With(k.lineSource(o.Line), o.Text)
+				j.problem(Fail, "%s's subordinate %s range %s overlaps %s's range %s (line %d of %s)", u.Name, k.word, r, o.Owner, o, o.Line, k.file)
+				j.replace(r)
+			}
+		}
+	}
+	var others []parse.BadLine
+	fieldCount := false
+	for _, b := range f.Bad {
+		if !parse.OwnerIs(b.Owner, u.Name, u.UID) {
+			others = append(others, b)
+			fieldCount = fieldCount || b.Fields != 3
+		}
+	}
+	if len(others) == 0 {
+		return
+	}
+	status := Warn
+	if _, err := j.e.Host.LookPath("getsubids"); err != nil && fieldCount {
+		// Without getsubids RootlessKit reads the file itself and rejects all of it when any
+		// line lacks three fields ("Format not correct for /etc/subuid file",
+		// pkg/parent/idtools); Podman built without libsubid does the same.
+		status = Fail
+		j.detail("getsubids is not installed, so RootlessKit reads %s itself and rejects the whole file over a line without three fields.", k.file)
+		j.intents = append(j.intents, intent.InstallTool(string(distro.ToolGetsubids), "engines then read subordinate ids through shadow, which skips malformed lines"))
+	}
+	for i, b := range others {
+		if i < maxEvidence {
+			j.r = j.r.With(k.lineSource(b.Line), b.Text)
+		}
+		j.badLines = append(j.badLines, b.Line)
+	}
+	more := ""
+	if len(others) > 1 {
+		more = fmt.Sprintf(" (and %d more malformed lines)", len(others)-1)
+	}
+	j.problem(status, "line %d of %s (owner %q) %s%s", others[0].Line, k.file, others[0].Owner, others[0].Reason, more)
+}
+
+// overlapIndex answers "which of these ranges overlaps r?" in O(log n), so that an account
+// is checked against a file of many thousand accounts quickly.
+type overlapIndex struct {
+	byStart []parse.SubIDRange // sorted by Start
+	reach   []int              // reach[i]: the index in byStart[:i+1] of the range ending last
+}
+
+func newOverlapIndex(rs []parse.SubIDRange) overlapIndex {
+	x := overlapIndex{byStart: slices.Clone(rs), reach: make([]int, len(rs))}
+	slices.SortFunc(x.byStart, func(a, b parse.SubIDRange) int { return cmp.Compare(a.Start, b.Start) })
+	for i := range x.byStart {
+		x.reach[i] = i
+		if i > 0 && x.byStart[x.reach[i-1]].End() >= x.byStart[i].End() {
+			x.reach[i] = x.reach[i-1]
+		}
+	}
+	return x
+}
+
+// find returns a range that overlaps r: of those starting before r ends, the one ending last
+// overlaps r if any does.
+func (x overlapIndex) find(r parse.SubIDRange) (parse.SubIDRange, bool) {
+	n, _ := slices.BinarySearchFunc(x.byStart, r.End()+1, func(o parse.SubIDRange, t int64) int { return cmp.Compare(o.Start, t) })
+	// n is the first range starting at or after r.End()+1; earlier ones start within reach.
+	if n == 0 {
+		return parse.SubIDRange{}, false
+	}
+	o := x.byStart[x.reach[n-1]]
+	return o, o.End() >= r.Start
+}
+
+// noteLimits notes ranges outside SUB_UID_MIN..SUB_UID_MAX. That is not wrong in itself
+// (useradd only allocates new ranges inside them), but ids below the minimum are where
+// real accounts live.
+func (j *subIDJudge) noteLimits(own []parse.SubIDRange) {
+	data, err := j.e.Host.ReadFile("/etc/login.defs")
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return
+	}
+	l := parse.ParseLoginDefs(data).SubIDLimits(j.k.defs)
+	noted := 0
+	for _, r := range own {
+		if (r.Start < l.Min || r.End() > l.Max) && noted < maxEvidence {
+			noted++
+			j.detail("%s lies outside %s_MIN..%s_MAX (%d-%d, /etc/login.defs or shadow's defaults), where useradd allocates subordinate %ss.", r, j.k.defs, j.k.defs, l.Min, l.Max, j.k.word)
+		}
+	}
+}
+
+// checkStale compares the ranges with the id map of a user namespace an engine already made.
+// Podman's pause process and rootless dockerd keep the namespace they started with, so ranges
+// added or changed since do not apply until it is recreated
+// (podman-container-tools/podman#3421, subuid-changed-stale-namespace in the catalogue).
+func (j *subIDJudge) checkStale(own []parse.SubIDRange) {
+	rt := j.e.RuntimeDir()
+	ownID := int64(j.k.ownID(j.e.User))
+	for _, eng := range []struct{ name, pidFile, step, command string }{
+		{"Podman's pause process", rt + "/libpod/tmp/pause.pid", "podman-migrate", "podman system migrate"},
+		{"rootless dockerd", rt + "/dockerd-rootless/child_pid", "docker-restart", "systemctl --user restart docker"},
+	} {
+		data, err := j.e.Host.ReadFile(eng.pidFile)
+		if err != nil {
+			continue
+		}
+		pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+		if err != nil || pid <= 0 {
+			continue
+		}
+		mapPath := fmt.Sprintf("/proc/%d/%s", pid, j.k.idMap)
+		m, err := j.e.Host.ReadFile(mapPath)
+		if err != nil {
+			continue
+		}
+		maps, err := user.ParseIDMap(bytes.NewReader(m))
+		if err != nil || !slices.ContainsFunc(maps, func(x user.IDMap) bool { return x.ParentID == ownID && x.Count == 1 }) {
+			// Not a rootless engine's namespace (the pid file is stale and the pid reused).
+			continue
+		}
+		var live []string
+		for _, x := range maps {
+			if x.ParentID != ownID {
+				live = append(live, fmt.Sprintf("%d-%d", x.ParentID, x.ParentID+x.Count-1))
+			}
+		}
+		var want []string
+		for _, r := range own {
+			want = append(want, r.String())
+		}
+		slices.Sort(live)
+		slices.Sort(want)
+		if slices.Equal(live, want) {
+			continue
+		}
+		j.r = j.r.With(mapPath, strings.Join(strings.Fields(string(m)), " "))
+		mapped := "only the " + j.k.word + " of " + j.e.User.Name
+		if len(live) > 0 {
+			mapped = "subordinate " + j.k.word + "s " + strings.Join(live, ", ")
+		}
+		j.problem(Warn, "%s (pid %d) still maps %s from when it started; the current ranges are %s",
+			eng.name, pid, mapped, orNone(strings.Join(want, ", ")))
+		j.intents = append(j.intents, intent.ManualStep(eng.step,
+			fmt.Sprintf("run `%s` as %s so the engine recreates its user namespace with the current subordinate ids", eng.command, j.e.User.Name)))
+	}
+}
+
+// result turns the problems into the probe's result.
+func (j *subIDJudge) result(own []parse.SubIDRange, from string) Result {
+	k, u := j.k, j.e.User
+	if j.summary == "" {
+		var total int64
+		for _, r := range own {
+			total += r.Count
+		}
+		r := withStatus(j.r, Pass, "%s has %d subordinate %ss (%s)%s", u.Name, total, k.word, rangeList(own), from)
+		r.Details = append(r.Details, j.details...)
+		return r
+	}
+	r := withStatus(j.r, j.status, "%s", j.summary)
+	r.Details = append(r.Details, j.rest...)
+	if j.dropped > 0 {
+		r = r.Detail("… and %d more problems", j.dropped)
+	}
+	r.Details = append(r.Details, j.details...)
+	switch {
+	case j.fresh && j.module != "":
+		// Writing the files would change nothing: newuidmap asks the module.
+		r = r.Fix(intent.ManualStep("subid-provider", fmt.Sprintf(
+			"have the %q subordinate id provider give %s at least %d subordinate uids and gids (FreeIPA: ipa subid-generate --owner %s; then restart sssd)",
+			j.module, u.Name, MinSubIDs, u.Name)))
+	case j.fresh:
+		r = r.Fix(intent.AddSubIDs(u.Name, k.word, MinSubIDs, j.remove,
+			fmt.Sprintf("rootless containers need %d subordinate %ss of %s's own, overlapping nobody", MinSubIDs, k.word, u.Name)))
+	}
+	if len(j.badLines) > 0 {
+		var lines []string
+		for _, l := range j.badLines {
+			lines = append(lines, strconv.Itoa(l))
+		}
+		which := "line " + lines[0]
+		if len(lines) > 1 {
+			if len(lines) > maxEvidence {
+				lines = append(lines[:maxEvidence], "…")
+			}
+			which = "lines " + strings.Join(lines, ", ")
+		}
+		r = r.Fix(intent.ManualStep("fix-sub"+k.word, fmt.Sprintf("correct or delete the malformed %s of %s (format NAME:START:COUNT)", which, k.file)))
+	}
+	return r.Fix(j.intents...)
+}
+
+func rangeList(rs []parse.SubIDRange) string {
+	var s []string
+	for i, r := range rs {
+		if i == 3 {
+			s = append(s, fmt.Sprintf("%d more", len(rs)-i))
+			break
+		}
+		s = append(s, r.String())
+	}
+	return strings.Join(s, ", ")
+}

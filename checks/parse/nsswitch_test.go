@@ -1,0 +1,59 @@
+package parse
+
+import (
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestSubIDModule(t *testing.T) {
+	tests := []struct {
+		name, in, module string
+		line             int
+	}{
+		{name: "no file content", in: "", module: ""},
+		{name: "no subid line", in: "passwd: files systemd\ngroup: files\n", module: ""},
+		{name: "files", in: "passwd: files\nsubid: files\n", module: "", line: 2},
+		{name: "sss", in: "passwd: files sss\nsubid:\tsss\n", module: "sss", line: 2},
+		{name: "case and trailing comment", in: "SubID: sss # FreeIPA\n", module: "sss", line: 1},
+		{name: "commented out", in: "#subid: sss\n", module: ""},
+		{name: "empty line skipped, next wins", in: "subid:\nsubid: sss files\n", module: "sss", line: 2},
+		{name: "first line wins", in: "subid: files\nsubid: sss\n", module: "", line: 1},
+		{name: "action items skipped", in: "subid: [NOTFOUND=return] sss\n", module: "sss", line: 1},
+		{name: "spaced action items skipped", in: "subid: [ NOTFOUND=return ] sss\n", module: "sss", line: 1},
+		{name: "module name too long", in: "subid: " + strings.Repeat("x", 51) + "\n", module: "", line: 1},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			module, l := SubIDModule([]byte(tt.in))
+			if module != tt.module || l.Line != tt.line {
+				t.Errorf("SubIDModule = %q (line %d), want %q (line %d)", module, l.Line, tt.module, tt.line)
+			}
+		})
+	}
+	l, ok := NSSwitch([]byte("passwd: files [SUCCESS=merge] systemd\n"), "passwd")
+	if !ok || !slices.Equal(l.Services, []string{"files", "systemd"}) {
+		t.Errorf("NSSwitch passwd = %+v, %v", l, ok)
+	}
+}
+
+func FuzzNSSwitch(f *testing.F) {
+	for _, s := range []string{"subid: sss\n", "passwd: files [!UNAVAIL=return] dns\n# x\nsubid:[ a ] b", "subid:"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		l, ok := NSSwitch(in, "subid")
+		if ok && (len(l.Services) == 0 || l.Line < 1) {
+			t.Fatalf("found a line without services: %+v", l)
+		}
+		for _, s := range l.Services {
+			if s == "" || strings.ContainsAny(s, " \t\n") || strings.HasPrefix(s, "[") {
+				t.Fatalf("bad service %q", s)
+			}
+		}
+		module, _ := SubIDModule(in)
+		if module == "files" || len(module) > 50 || (module != "" && !ok) {
+			t.Fatalf("module %q from %q", module, in)
+		}
+	})
+}

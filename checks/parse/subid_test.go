@@ -1,0 +1,186 @@
+package parse
+
+import (
+	"slices"
+	"strings"
+	"testing"
+	"unicode/utf8"
+)
+
+func TestParseSubIDs(t *testing.T) {
+	type rng struct {
+		owner        string
+		start, count int64
+		line         int
+	}
+	type bad struct {
+		line   int
+		owner  string
+		reason string // substring
+	}
+	tests := []struct {
+		name, in string
+		ranges   []rng
+		bad      []bad
+	}{
+		{name: "empty", in: ""},
+		{name: "one range", in: "alice:100000:65536\n", ranges: []rng{{"alice", 100000, 65536, 1}}},
+		{name: "no trailing newline, CRLF, blanks", in: "\r\n  alice:100000:65536\r\n\n1001:165536:65536",
+			ranges: []rng{{"alice", 100000, 65536, 2}, {"1001", 165536, 65536, 4}}},
+		{name: "comments skipped", in: "# users\n  # indented\nalice:100000:65536 \n",
+			ranges: []rng{{"alice", 100000, 65536, 3}}},
+		{name: "two fields", in: "alice:100000\nbob:165536:65536\n",
+			ranges: []rng{{"bob", 165536, 65536, 2}}, bad: []bad{{1, "alice", "2 colon-separated fields"}}},
+		{name: "four fields", in: "alice:100000:65536:x\n", bad: []bad{{1, "alice", "4 colon-separated fields"}}},
+		{name: "empty owner", in: ":100000:65536\n", bad: []bad{{1, "", "empty owner"}}},
+		{name: "blank in owner", in: "alice :100000:65536\n", bad: []bad{{1, "alice ", "blanks"}}},
+		{name: "long owner", in: strings.Repeat("a", 300) + ":1:1\n", bad: []bad{{1, strings.Repeat("a", maxText) + "…", "longer than 256"}}},
+		{name: "hex start", in: "alice:0x186a0:65536\n", bad: []bad{{1, "alice", "start \"0x186a0\" is not a decimal"}}},
+		{name: "negative count", in: "alice:100000:-1\n", bad: []bad{{1, "alice", "count \"-1\""}}},
+		{name: "spaces around numbers", in: "alice: 100000:65536\n", bad: []bad{{1, "alice", "not a decimal"}}},
+		{name: "overflowing number", in: "alice:99999999999999999999:1\n", bad: []bad{{1, "alice", "not a decimal"}}},
+		{name: "zero count", in: "alice:100000:0\n", bad: []bad{{1, "alice", "count of 0"}}},
+		{name: "past 2^32", in: "alice:4294967290:100\n", bad: []bad{{1, "alice", "runs past"}}},
+		{name: "start past max", in: "alice:4294967295:1\n", bad: []bad{{1, "alice", "start 4294967295"}}},
+		{name: "last id allowed", in: "alice:4294967294:1\n", ranges: []rng{{"alice", 4294967294, 1, 1}}},
+		{name: "bad lines in order", in: "x\nalice:1:0\ny\n", bad: []bad{{1, "x", "1 colon"}, {2, "alice", "count of 0"}, {3, "y", "1 colon"}}},
+		{name: "binary garbage", in: "\x00\xff:\x01:\x02\n", bad: []bad{{1, "\x00\uFFFD", "not a decimal"}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := ParseSubIDs([]byte(tt.in))
+			var gotR []rng
+			for _, r := range got.Ranges {
+				gotR = append(gotR, rng{r.Owner, r.Start, r.Count, r.Line})
+			}
+			if !slices.Equal(gotR, tt.ranges) {
+				t.Errorf("ranges = %v, want %v", gotR, tt.ranges)
+			}
+			if len(got.Bad) != len(tt.bad) {
+				t.Fatalf("bad = %+v, want %+v", got.Bad, tt.bad)
+			}
+			for i, b := range got.Bad {
+				w := tt.bad[i]
+				if b.Line != w.line || b.Owner != w.owner || !strings.Contains(b.Reason, w.reason) {
+					t.Errorf("bad[%d] = %+v, want line %d owner %q reason ~%q", i, b, w.line, w.owner, w.reason)
+				}
+			}
+		})
+	}
+}
+
+func TestSubIDsOwned(t *testing.T) {
+	s := ParseSubIDs([]byte("alice:100000:65536\n1000:200000:10\nbob:165536:65536\nalice:1\n10000:1:1\n"))
+	ranges, bad := s.Owned("alice", 1000)
+	if len(ranges) != 2 || ranges[0].Start != 100000 || ranges[1].Start != 200000 {
+		t.Errorf("ranges = %+v, want alice's by name and by uid", ranges)
+	}
+	if len(bad) != 1 || bad[0].Line != 4 || bad[0].Fields != 2 {
+		t.Errorf("bad = %+v, want line 4 with 2 fields", bad)
+	}
+	if OwnerIs("", "", 0) {
+		t.Error("an empty owner matched")
+	}
+}
+
+func TestSubIDRange(t *testing.T) {
+	a := SubIDRange{Start: 100000, Count: 65536}
+	b := SubIDRange{Start: 165536, Count: 1}
+	c := SubIDRange{Start: 165535, Count: 10}
+	if a.String() != "100000-165535" || a.End() != 165535 {
+		t.Errorf("String = %s, End = %d", a, a.End())
+	}
+	if a.Overlaps(b) || b.Overlaps(a) || !a.Overlaps(c) || !c.Overlaps(a) {
+		t.Error("Overlaps is wrong at the edges")
+	}
+	if !a.Contains(100000) || !a.Contains(165535) || a.Contains(165536) || a.Contains(99999) {
+		t.Error("Contains is wrong at the edges")
+	}
+}
+
+func TestParseGetsubids(t *testing.T) {
+	tests := []struct {
+		name   string
+		in     string
+		starts []int64
+		bad    []int
+	}{
+		{name: "empty", in: ""},
+		{name: "one", in: "0: alice 100000 65536\n", starts: []int64{100000}},
+		{name: "two", in: "0: alice 100000 65536\n1: alice 300000 65536\n", starts: []int64{100000, 300000}},
+		{name: "no index", in: "alice 100000 65536\n", bad: []int{1}},
+		{name: "few fields", in: "0: alice 100000\n", bad: []int{1}},
+		{name: "not numbers", in: "0: alice x 65536\n", bad: []int{1}},
+		{name: "zero count", in: "0: alice 1 0\n1: alice 5 5\n", starts: []int64{5}, bad: []int{1}},
+		{name: "error text", in: "Error fetching ranges\n", bad: []int{1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := ParseGetsubids([]byte(tt.in))
+			var starts []int64
+			for _, r := range got.Ranges {
+				starts = append(starts, r.Start)
+				if r.Owner != "alice" {
+					t.Errorf("owner = %q", r.Owner)
+				}
+			}
+			var bad []int
+			for _, b := range got.Bad {
+				bad = append(bad, b.Line)
+			}
+			if !slices.Equal(starts, tt.starts) || !slices.Equal(bad, tt.bad) {
+				t.Errorf("starts %v bad %v, want %v %v", starts, bad, tt.starts, tt.bad)
+			}
+		})
+	}
+}
+
+// checkSubIDs asserts what must hold for any input: every range is valid, every line is
+// accounted for at most once, and reported text stays short and valid UTF-8.
+func checkSubIDs(t *testing.T, in []byte, s SubIDs) {
+	t.Helper()
+	lines := strings.Count(string(in), "\n") + 1
+	seen := map[int]bool{}
+	for _, r := range s.Ranges {
+		if r.Count <= 0 || r.Start < 0 || r.End() > MaxID || r.Owner == "" {
+			t.Fatalf("invalid range %+v from %q", r, in)
+		}
+		if seen[r.Line] || r.Line < 1 || r.Line > lines {
+			t.Fatalf("line %d reported twice or out of bounds", r.Line)
+		}
+		seen[r.Line] = true
+	}
+	for _, b := range s.Bad {
+		if seen[b.Line] || b.Line < 1 || b.Line > lines || b.Reason == "" {
+			t.Fatalf("bad line %+v reported twice, out of bounds or without a reason", b)
+		}
+		seen[b.Line] = true
+		if !utf8.ValidString(b.Text) || len(b.Text) > maxText+len("…") {
+			t.Fatalf("bad text %q is not short valid UTF-8", b.Text)
+		}
+	}
+}
+
+func FuzzParseSubIDs(f *testing.F) {
+	for _, s := range []string{"alice:100000:65536\n", "# c\n\nbob:1:2:3\n", "1000:4294967294:1", "a:0x1:1\r\n:::\n", "x:1:0"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		s := ParseSubIDs(in)
+		checkSubIDs(t, in, s)
+		// Owned never invents entries.
+		ranges, bad := s.Owned("alice", 1000)
+		if len(ranges) > len(s.Ranges) || len(bad) > len(s.Bad) {
+			t.Fatal("Owned returned more than there is")
+		}
+	})
+}
+
+func FuzzParseGetsubids(f *testing.F) {
+	for _, s := range []string{"0: alice 100000 65536\n", "Error fetching ranges\n", "1: bob 1 2 3\n0:x"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		checkSubIDs(t, in, ParseGetsubids(in))
+	})
+}

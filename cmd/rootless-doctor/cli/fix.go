@@ -1,0 +1,116 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rootless-doctor/rootless-doctor/checks"
+	"github.com/rootless-doctor/rootless-doctor/fixes"
+)
+
+// fixFormats are the outputs of fix.
+var fixFormats = []string{"script", "json", "text", "ansible"}
+
+// FixOptions are the flags of fix.
+type FixOptions struct {
+	IO      *IOStreams
+	Factory *Factory
+
+	User   string
+	Root   string
+	Output string
+	Skip   []string
+	Only   []string
+}
+
+// NewCmdFix builds `fix`: the plan of the current findings, as a script to review.
+func NewCmdFix(f *Factory, runF func(context.Context, *FixOptions) error) *cobra.Command {
+	opts := &FixOptions{IO: f.IO, Factory: f}
+	cmd := &cobra.Command{
+		Use:   "fix",
+		Short: "Print the exact, ordered fix plan for this host's findings",
+		Long: `Run the probes, then print what must change as one reviewable plan for this
+distribution: packages first (that distro's names, non-interactive), then kernel modules,
+sysctls (one file, /etc/sysctl.d/60-rootless-doctor.conf), subordinate ids (a free range
+computed from /etc/subuid, /etc/subgid, login.defs and the real uids — never a fixed
+100000), AppArmor profiles for the real binary paths, the cgroup delegation drop-in,
+/dev/net/tun, linger, manual steps, and last "log out and in" where needed. Every step is
+idempotent: running the script twice changes nothing the second time. Optional steps
+(ping group range, unprivileged port start) are shown apart, commented out. Turning the
+AppArmor restriction off globally is never a step.
+
+--output script (default) prints one "sudo sh -eux <<'EOF' … EOF" block (the bare script
+when run as root); json the plan with every file's full content; text numbered steps;
+ansible a playbook of builtin modules for fleets. fix exits 0 after printing.`,
+		Example: `  rootless-doctor fix
+  rootless-doctor fix > fix.sh && less fix.sh && sh fix.sh
+  sudo rootless-doctor fix --user ci --output ansible > rootless.yml
+  rootless-doctor fix --root fixtures/centos-7-maxuserns-zero --output text`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if !contains(fixFormats, opts.Output) {
+				return usageErr("--output %q: want one of %s", opts.Output, strings.Join(fixFormats, ", "))
+			}
+			opts.Skip, opts.Only = splitList(opts.Skip), splitList(opts.Only)
+			if err := checks.Select(f.Probes(), opts.Only, opts.Skip); err != nil {
+				return usageErr("%v", err)
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return fixRun(cmd.Context(), opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVarP(&opts.User, "user", "u", "", "plan for this account (name or uid; for root, e.g. in image builds)")
+	fl.StringVar(&opts.Root, "root", "", "plan for a recorded host tree instead of this machine")
+	fl.StringVarP(&opts.Output, "output", "o", "script", "output format: "+strings.Join(fixFormats, "|"))
+	fl.StringSliceVar(&opts.Skip, "skip", nil, "ignore the findings of these probes, by id or group")
+	fl.StringSliceVar(&opts.Only, "only", nil, "plan only for these probes, by id or group")
+	return cmd
+}
+
+func contains(list []string, s string) bool {
+	for _, v := range list {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+func fixRun(ctx context.Context, opts *FixOptions) error {
+	run, err := runProbes(ctx, opts.Factory, opts.User, opts.Root, opts.Only, opts.Skip)
+	if err != nil {
+		return err
+	}
+	if run.PlanErr != nil {
+		return planError(run.PlanErr)
+	}
+	out := opts.IO.Out
+	if run.Plan.Empty() && opts.Output != "json" {
+		who := "this account"
+		if run.Env.UserErr == nil {
+			who = run.Env.User.Name
+		}
+		_, err := fmt.Fprintf(out, "# Nothing to fix: no finding for %s asks for a change.\n", who)
+		return err
+	}
+	switch opts.Output {
+	case "json":
+		err = fixes.WriteJSON(out, run.Plan)
+	case "text":
+		err = fixes.WriteText(out, run.Plan)
+	case "ansible":
+		err = fixes.WriteAnsible(out, run.Plan)
+	default:
+		err = fixes.WriteScript(out, run.Plan, run.Env.Host.Self().UID == 0)
+	}
+	if err != nil {
+		return fmt.Errorf("writing the plan: %w", err)
+	}
+	return nil
+}

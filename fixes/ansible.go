@@ -1,0 +1,196 @@
+package fixes
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"path"
+	"strings"
+)
+
+// The Ansible renderer: the same plan as a playbook of ansible-core builtin modules only
+// (apt, package, copy, file, lineinfile, command, debug), so a fleet is fixed through the
+// automation it already runs. sysctl, modprobe, zypper, pacman and apk modules are not
+// used: they live in ansible.posix and community.general, which a bare ansible-core lacks.
+//
+// Optional steps carry the tags "never" and "optional": they run only with
+// `--tags all,optional`.
+
+// task is one Ansible task. Keys are written in the order given, for byte-stable output.
+type task struct {
+	name   string
+	module string
+	args   []kv
+	// unless is a shell condition; when it succeeds the task is skipped (a check task is
+	// written before it).
+	unless           string
+	changedWhenFalse bool
+}
+
+// kv is one argument: the value is a string, a bool or a []string.
+type kv struct {
+	key   string
+	value any
+}
+
+// filesTasks makes the parent directory and copies each file.
+func filesTasks(files []File) []task {
+	var out []task
+	for _, f := range files {
+		out = append(out,
+			task{name: "Directory " + path.Dir(f.Path), module: "ansible.builtin.file",
+				args: []kv{{"path", path.Dir(f.Path)}, {"state", "directory"}}},
+			task{name: "Write " + f.Path, module: "ansible.builtin.copy",
+				args: []kv{{"dest", f.Path}, {"content", f.Content}, {"owner", "root"}, {"group", "root"}, {"mode", f.Mode}}})
+	}
+	return out
+}
+
+// debugTask shows a message: what only a person can do.
+func debugTask(name, msg string) task {
+	return task{name: name, module: "ansible.builtin.debug", args: []kv{{"msg", msg}}}
+}
+
+// guardedCommands runs the step's commands through sh, skipped when Unless succeeds.
+func guardedCommands(s Step) []task {
+	var out []task
+	for _, c := range s.Commands {
+		out = append(out, task{name: c, module: "ansible.builtin.command",
+			args: []kv{{"argv", []string{"sh", "-c", c}}}, unless: s.Unless})
+	}
+	return out
+}
+
+// genericTasks are the tasks of a step that carries none (a plan decoded from JSON).
+func genericTasks(s Step) []task {
+	if s.Manual {
+		return []task{debugTask("Do by hand", s.Title)}
+	}
+	return append(filesTasks(s.Files), guardedCommands(s)...)
+}
+
+// WriteAnsible writes the plan as an Ansible playbook for `ansible-playbook -i HOSTS`.
+func WriteAnsible(w io.Writer, p Plan) error {
+	if err := checkPlan(p); err != nil {
+		return err
+	}
+	var b bytes.Buffer
+	b.WriteString("---\n")
+	b.WriteString("# Fix plan from rootless-doctor as an Ansible playbook (ansible-core builtin modules).\n")
+	b.WriteString("# Every task is idempotent. Optional steps are tagged \"optional\" and \"never\":\n")
+	b.WriteString("# run them too with --tags all,optional.\n")
+	b.WriteString("- name: Fix rootless containers (rootless-doctor)\n")
+	b.WriteString("  hosts: all\n  become: true\n  gather_facts: false\n  tasks:\n")
+	if p.Empty() {
+		writeTask(&b, task{name: "Nothing to fix", module: "ansible.builtin.debug", args: []kv{{"msg", "rootless-doctor found nothing to fix"}}}, false, "")
+	}
+	check := 0
+	num := numbering(p)
+	for i, s := range p.Steps {
+		fmt.Fprintf(&b, "\n    # %s. %s\n", num[i], s.Title)
+		if len(s.Fixes) > 0 {
+			fmt.Fprintf(&b, "    # fixes: %s\n", strings.Join(s.Fixes, ", "))
+		}
+		for _, why := range s.Why {
+			fmt.Fprintf(&b, "    # why: %s\n", why)
+		}
+		tasks := s.tasks
+		if tasks == nil {
+			tasks = genericTasks(s)
+		}
+		for _, t := range tasks {
+			if err := checkText("task", t.name); err != nil {
+				return err
+			}
+			t.name = num[i] + ". " + t.name
+			reg := ""
+			if t.unless != "" {
+				check++
+				reg = fmt.Sprintf("rootless_doctor_check_%d", check)
+				writeTask(&b, task{name: t.name + " (already done?)", module: "ansible.builtin.command",
+					args: []kv{{"argv", []string{"sh", "-c", t.unless}}}, changedWhenFalse: true}, s.Optional, reg)
+			}
+			writeTask(&b, t, s.Optional, "")
+			if reg != "" {
+				// writeTask wrote the task; add its condition.
+				fmt.Fprintf(&b, "      when: %s.rc != 0\n", reg)
+			}
+		}
+	}
+	_, err := w.Write(b.Bytes())
+	return err
+}
+
+// writeTask writes one task at the indentation of a play's task list. register, when set,
+// makes it a check task: its result is registered and it never fails.
+func writeTask(b *bytes.Buffer, t task, optional bool, register string) {
+	fmt.Fprintf(b, "    - name: %s\n", yamlString(t.name))
+	fmt.Fprintf(b, "      %s:\n", t.module)
+	for _, a := range t.args {
+		writeValue(b, "        ", a.key, a.value)
+	}
+	if register != "" {
+		fmt.Fprintf(b, "      register: %s\n", register)
+		b.WriteString("      failed_when: false\n")
+	}
+	if t.changedWhenFalse {
+		b.WriteString("      changed_when: false\n")
+	}
+	if optional {
+		b.WriteString("      tags: [never, optional]\n")
+	}
+}
+
+func writeValue(b *bytes.Buffer, indent, key string, v any) {
+	switch v := v.(type) {
+	case bool:
+		fmt.Fprintf(b, "%s%s: %t\n", indent, key, v)
+	case []string:
+		fmt.Fprintf(b, "%s%s:\n", indent, key)
+		for _, s := range v {
+			fmt.Fprintf(b, "%s  - %s\n", indent, yamlString(s))
+		}
+	case string:
+		if blockOK(v) {
+			fmt.Fprintf(b, "%s%s: |\n", indent, key)
+			for _, line := range strings.SplitAfter(strings.TrimSuffix(v, "\n"), "\n") {
+				if strings.TrimSuffix(line, "\n") == "" {
+					b.WriteString("\n")
+					continue
+				}
+				b.WriteString(indent + "  " + line)
+			}
+			b.WriteString("\n")
+			return
+		}
+		fmt.Fprintf(b, "%s%s: %s\n", indent, key, yamlString(v))
+	}
+}
+
+// blockOK reports whether s reads back unchanged from a YAML literal block ("|", clip):
+// several lines, exactly one final newline, a first line that does not start with a blank,
+// and nothing YAML would fold or strip.
+func blockOK(s string) bool {
+	if !strings.Contains(strings.TrimSuffix(s, "\n"), "\n") || !strings.HasSuffix(s, "\n") || strings.HasSuffix(s, "\n\n") {
+		return false
+	}
+	if s[0] == ' ' || s[0] == '\t' || strings.ContainsAny(s, "\r\t") {
+		return false
+	}
+	for _, line := range strings.Split(strings.TrimSuffix(s, "\n"), "\n") {
+		if checkText("line", line) != nil || strings.HasSuffix(line, " ") {
+			return false
+		}
+	}
+	return true
+}
+
+// yamlString quotes a scalar as a JSON string, which YAML reads as a double-quoted scalar.
+func yamlString(s string) string {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(s)
+	return strings.TrimSuffix(b.String(), "\n")
+}

@@ -1,0 +1,405 @@
+// Package fixes turns the fix intents of one run into a plan: an ordered, deduplicated,
+// distro-aware list of idempotent steps (shared/SPEC.md §4, issue 3), and renders it as a
+// `sudo sh -eux` script, numbered text, JSON or an Ansible playbook.
+//
+// Build is pure: it reads the machine only through the host.Host it is given (the existing
+// /etc/subuid, /etc/login.defs, sysctl.d files, …) and never runs anything. The same input
+// gives the same bytes. Renderers only write to the io.Writer they are given.
+//
+// Every step is idempotent: files are replaced only when their content differs, usermod and
+// appends are guarded by grep, packages are installed only when missing, and the commands
+// that always run (sysctl -p, modprobe, chmod, apparmor_parser -r) set the same state again.
+// Running the script twice changes nothing the second time (see idempotence_test.go).
+package fixes
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/rootless-doctor/rootless-doctor/checks/host"
+	"github.com/rootless-doctor/rootless-doctor/distro"
+	"github.com/rootless-doctor/rootless-doctor/fixes/intent"
+)
+
+// Files the plan owns. They are ours alone, so the planner may rewrite them whole (keeping
+// the keys an earlier run put there).
+const (
+	SysctlFile          = "/etc/sysctl.d/60-rootless-doctor.conf"
+	OptionalSysctlFile  = "/etc/sysctl.d/61-rootless-doctor-optional.conf"
+	ModulesFile         = "/etc/modules-load.d/rootless-doctor.conf"
+	OptionalModulesFile = "/etc/modules-load.d/rootless-doctor-optional.conf"
+	DelegateFile        = "/etc/systemd/system/user@.service.d/60-rootless-doctor-delegate.conf"
+	AppArmorDir         = "/etc/apparmor.d"
+	UdevRulesDir        = "/etc/udev/rules.d"
+)
+
+// Request is one intent and the probe that asked for it.
+type Request struct {
+	ProbeID string
+	Intent  intent.Intent
+}
+
+// Input is everything Build needs: the intents of one run, the detected distribution and
+// the host to read existing files from (nil reads as an empty host).
+type Input struct {
+	Requests []Request
+	Distro   distro.Info
+	Host     host.Host
+}
+
+// Plan is an ordered list of steps. Optional steps are in Steps too, with Optional set,
+// after every required step; renderers show them apart and never run them by default.
+type Plan struct {
+	Steps []Step `json:"steps"`
+}
+
+// Step is one change. Files are written first (only when their content differs), then
+// Commands run in order, unless Unless succeeds. Manual steps have no commands: only a
+// person can do them, so renderers print them and never run them.
+type Step struct {
+	ID       string   `json:"id"`
+	Title    string   `json:"title"`
+	Commands []string `json:"commands"`
+	Files    []File   `json:"files,omitempty"`
+	Relogin  bool     `json:"relogin"`
+	Optional bool     `json:"optional,omitempty"`
+	// Fixes are the probe ids this step fixes.
+	Fixes []string `json:"fixes"`
+	// Manual: only a person can do it; printed as a comment, never run.
+	Manual bool `json:"manual,omitempty"`
+	// Intents are the ids of the intents merged into this step (what results list in their
+	// "fixes" field), so a report can point from a result to its step.
+	Intents []string `json:"intents,omitempty"`
+	// Why says why, one line each: the reasons the probes gave, and notes of the planner.
+	Why []string `json:"why,omitempty"`
+	// Unless is a shell condition that succeeds when the step is already done; Commands are
+	// skipped then. Empty: the commands always run (they are idempotent by themselves).
+	Unless string `json:"unless,omitempty"`
+
+	// reloginFixes are the probes whose fix needs a new session (a subset of Fixes).
+	reloginFixes []string
+	// tasks are the Ansible tasks of the step (see ansible.go); a plan decoded from JSON
+	// has none, and WriteAnsible falls back to files and commands.
+	tasks []task
+}
+
+// File is a file a step writes, with its full content.
+type File struct {
+	Path    string `json:"path"`
+	Mode    string `json:"mode"`
+	Content string `json:"content"`
+}
+
+// Empty reports whether the plan has no step at all, required or optional.
+func (p Plan) Empty() bool { return len(p.Steps) == 0 }
+
+// Required returns the steps that are not optional, in order.
+func (p Plan) Required() []Step {
+	return slices.DeleteFunc(slices.Clone(p.Steps), func(s Step) bool { return s.Optional })
+}
+
+// OptionalSteps returns the optional steps, in order.
+func (p Plan) OptionalSteps() []Step {
+	return slices.DeleteFunc(slices.Clone(p.Steps), func(s Step) bool { return !s.Optional })
+}
+
+// ErrInvalid is returned (wrapped) by Build for an intent that makes no sense (an unknown
+// kind, a remove range that does not parse).
+var ErrInvalid = errors.New("invalid intent")
+
+// Build turns requests into a plan. It fails only on intents that are invalid or cannot be
+// quoted safely; a host problem (no free subordinate range, an unreadable /etc/subuid)
+// becomes a manual step that says so.
+func Build(in Input) (Plan, error) {
+	reqs := slices.Clone(in.Requests)
+	for _, r := range reqs {
+		if err := validate(r); err != nil {
+			return Plan{}, fmt.Errorf("probe %s, intent %s: %w", r.ProbeID, r.Intent.ID(), err)
+		}
+	}
+	// An optional intent that some probe also requires is simply required; where values
+	// conflict, what was asked for as required wins (it sorts first).
+	required := map[string]bool{}
+	for _, r := range reqs {
+		if !r.Intent.Optional {
+			required[mergeKey(r.Intent)] = true
+		}
+	}
+	type item struct {
+		Request
+		promoted bool
+	}
+	items := make([]item, len(reqs))
+	for i, r := range reqs {
+		items[i].Request = r
+		if r.Intent.Optional && required[mergeKey(r.Intent)] {
+			items[i].Intent.Optional, items[i].promoted = false, true
+		}
+	}
+	// Sort so that the plan does not depend on the order probes ran in: by kind (the plan
+	// order), then intent id, then required before promoted, then probe id. Stable, so one
+	// probe's repeated intents keep their order.
+	slices.SortStableFunc(items, func(a, b item) int {
+		if d := a.Intent.Kind.Order() - b.Intent.Kind.Order(); d != 0 {
+			return d
+		}
+		if c := strings.Compare(mergeKey(a.Intent), mergeKey(b.Intent)); c != 0 {
+			return c
+		}
+		if a.promoted != b.promoted {
+			if a.promoted {
+				return 1
+			}
+			return -1
+		}
+		return strings.Compare(a.ProbeID, b.ProbeID)
+	})
+	for i := range items {
+		reqs[i] = items[i].Request
+	}
+	var req, opt []Request
+	for _, r := range reqs {
+		if r.Intent.Optional {
+			opt = append(opt, r)
+		} else {
+			req = append(req, r)
+		}
+	}
+	h := in.Host
+	if h == nil {
+		h = host.NewMemory().Host()
+	}
+	b := &builder{distro: in.Distro, host: h}
+	steps := b.group(req, false)
+	optSteps := b.group(opt, true)
+	if rl := b.relogin(steps); rl != nil {
+		steps = append(steps, *rl)
+	}
+	steps = append(steps, optSteps...)
+	for i := range steps {
+		if steps[i].Commands == nil {
+			steps[i].Commands = []string{}
+		}
+		if steps[i].Fixes == nil {
+			steps[i].Fixes = []string{}
+		}
+	}
+	if steps == nil {
+		steps = []Step{}
+	}
+	return Plan{Steps: steps}, nil
+}
+
+// mergeKey says which intents are the same change. It is the intent id, except for
+// profiles and devices, whose ids hold only the base name of the path: two binaries called
+// rootlesskit in different directories need two profiles.
+func mergeKey(in intent.Intent) string {
+	switch in.Kind {
+	case intent.AppArmor, intent.Device:
+		return string(in.Kind) + ":" + in.Path
+	}
+	return in.ID()
+}
+
+// builder holds what the step builders share.
+type builder struct {
+	distro distro.Info
+	host   host.Host
+	// alloc is created on first use (reading the id files only when subids are asked for).
+	alloc *allocator
+	// reloginReqs are the AskRelogin requests, gathered for the last step.
+	reloginReqs []Request
+}
+
+// group builds the steps of one set of requests (required or optional) in plan order.
+func (b *builder) group(reqs []Request, optional bool) []Step {
+	byKind := map[intent.Kind][]Request{}
+	for _, r := range reqs {
+		byKind[r.Intent.Kind] = append(byKind[r.Intent.Kind], r)
+	}
+	var steps []Step
+	add := func(s ...Step) {
+		for _, st := range s {
+			st.Optional = optional
+			steps = append(steps, st)
+		}
+	}
+	add(b.packages(byKind[intent.Package], optional)...)
+	add(b.modules(byKind[intent.Module], optional)...)
+	add(b.sysctls(byKind[intent.Sysctl], optional)...)
+	add(b.subIDs(byKind[intent.SubIDs], optional)...)
+	add(b.appArmor(byKind[intent.AppArmor])...)
+	add(b.delegate(byKind[intent.Delegate], optional)...)
+	add(b.devices(byKind[intent.Device])...)
+	add(b.linger(byKind[intent.Linger], optional)...)
+	add(b.manual(byKind[intent.Manual])...)
+	// Logging in again is never optional: an optional relogin joins the required one.
+	b.reloginReqs = append(b.reloginReqs, byKind[intent.Relogin]...)
+	return steps
+}
+
+// validate checks an intent before anything is built from it.
+func validate(r Request) error {
+	in := r.Intent
+	if err := checkText("probe id", r.ProbeID); err != nil {
+		return err
+	}
+	if r.ProbeID == "" {
+		return fmt.Errorf("%w: empty probe id", ErrInvalid)
+	}
+	if err := checkText("reason", in.Reason); err != nil {
+		return err
+	}
+	switch in.Kind {
+	case intent.Package:
+		if !namePattern.MatchString(in.Tool) {
+			return unsafef("tool name %q", in.Tool)
+		}
+	case intent.Module:
+		if !modulePattern.MatchString(in.Name) {
+			return unsafef("module name %q is not [A-Za-z0-9_-]", in.Name)
+		}
+	case intent.Sysctl:
+		return checkSysctl(in.Key, in.Value)
+	case intent.SubIDs:
+		if err := checkUser(in.User); err != nil {
+			return err
+		}
+		switch in.Map {
+		case "uid", "gid", "both", "":
+		default:
+			return fmt.Errorf("%w: map %q is not uid, gid or both", ErrInvalid, in.Map)
+		}
+		if in.Count < 0 {
+			return fmt.Errorf("%w: negative count %d", ErrInvalid, in.Count)
+		}
+		for _, rm := range in.Remove {
+			if _, ok := parseRange(rm); !ok {
+				return fmt.Errorf("%w: remove range %q is not START-END inside 0-%d", ErrInvalid, rm, maxID)
+			}
+		}
+	case intent.AppArmor:
+		return checkPath("binary path", in.Path)
+	case intent.Delegate:
+		for _, c := range in.Controllers {
+			if !controllerPattern.MatchString(c) {
+				return unsafef("cgroup controller %q", c)
+			}
+		}
+	case intent.Linger:
+		return checkUser(in.User)
+	case intent.Device:
+		if err := checkPath("device path", in.Path); err != nil {
+			return err
+		}
+		if !strings.HasPrefix(in.Path, "/dev/") || strings.Contains(in.Path, " ") {
+			return unsafef("device path %q is not under /dev", in.Path)
+		}
+		if !modePattern.MatchString(in.Mode) {
+			return unsafef("device mode %q is not an octal mode like 0666", in.Mode)
+		}
+	case intent.Relogin:
+	case intent.Manual:
+		if !namePattern.MatchString(in.Name) {
+			return unsafef("manual step name %q", in.Name)
+		}
+		if in.Reason == "" {
+			return fmt.Errorf("%w: manual step %q says nothing to do", ErrInvalid, in.Name)
+		}
+	default:
+		return fmt.Errorf("%w: unknown kind %q", ErrInvalid, in.Kind)
+	}
+	return nil
+}
+
+// probeIDs are the distinct probe ids of reqs, sorted.
+func probeIDs(reqs []Request) []string {
+	var ids []string
+	for _, r := range reqs {
+		ids = append(ids, r.ProbeID)
+	}
+	slices.Sort(ids)
+	return slices.Compact(ids)
+}
+
+// intentIDs are the distinct intent ids of reqs, sorted.
+func intentIDs(reqs []Request) []string {
+	var ids []string
+	for _, r := range reqs {
+		ids = append(ids, r.Intent.ID())
+	}
+	slices.Sort(ids)
+	return slices.Compact(ids)
+}
+
+// reasons are the distinct reasons of reqs, in order, each followed by its probe.
+func reasons(reqs []Request) []string {
+	var out []string
+	seen := map[string]bool{}
+	for _, r := range reqs {
+		if r.Intent.Reason == "" {
+			continue
+		}
+		line := r.Intent.Reason + " (" + r.ProbeID + ")"
+		if !seen[line] {
+			seen[line] = true
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
+// newStep fills the parts every step shares.
+func newStep(id, title string, reqs []Request) Step {
+	return Step{ID: id, Title: title, Fixes: probeIDs(reqs), Intents: intentIDs(reqs), Why: reasons(reqs)}
+}
+
+// joinAnd joins words as "a, b and c".
+func joinAnd(words []string) string {
+	switch len(words) {
+	case 0:
+		return ""
+	case 1:
+		return words[0]
+	}
+	return strings.Join(words[:len(words)-1], ", ") + " and " + words[len(words)-1]
+}
+
+// suffix is appended to the ids of grouped steps in the optional part of a plan, so that
+// ids stay unique.
+func suffix(optional bool) string {
+	if optional {
+		return ".optional"
+	}
+	return ""
+}
+
+// relogin builds the last step: log out and in. It is there when a probe asked for it or a
+// step only takes effect in a new session (delegation, the D-Bus user session).
+func (b *builder) relogin(steps []Step) *Step {
+	reqs := b.reloginReqs
+	var fromSteps []string
+	for _, s := range steps {
+		if s.Relogin && !s.Manual {
+			fromSteps = append(fromSteps, s.reloginFixes...)
+		}
+	}
+	if len(reqs) == 0 && len(fromSteps) == 0 {
+		return nil
+	}
+	s := newStep("session.relogin", "Log out and log in again (or reboot), so that a new session picks up the changes", reqs)
+	s.Fixes = append(s.Fixes, fromSteps...)
+	slices.Sort(s.Fixes)
+	s.Fixes = slices.Compact(s.Fixes)
+	if len(s.Intents) == 0 {
+		s.Intents = []string{intent.AskRelogin("").ID()}
+	}
+	if len(fromSteps) > 0 {
+		s.Why = append(s.Why, "systemd starts user@UID.service with the new settings only when the user's last session has ended")
+	}
+	s.Manual, s.Relogin = true, true
+	s.tasks = []task{debugTask("Log out and log in again (or reboot)", s.Title)}
+	return &s
+}

@@ -1,0 +1,396 @@
+package fixes
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/rootless-doctor/rootless-doctor/checks/host"
+	"github.com/rootless-doctor/rootless-doctor/distro"
+	"github.com/rootless-doctor/rootless-doctor/fixes/intent"
+)
+
+func debian(t *testing.T) distro.Info { return osRelease(t, releases["debian-12"]) }
+
+func TestBuildRefusesUnsafeValues(t *testing.T) {
+	tests := []struct {
+		name string
+		in   intent.Intent
+		want error
+	}{
+		{"user with a space", intent.EnableLinger("Al ice", "r"), ErrUnsafe},
+		{"user with blank", intent.EnableLinger("al ice", "r"), ErrUnsafe},
+		{"user with newline", intent.AddSubIDs("alice\nrm -rf /", "both", 65536, nil, "r"), ErrUnsafe},
+		{"user starting with dash", intent.EnableLinger("-alice", "r"), ErrUnsafe},
+		{"user with quote", intent.EnableLinger("a'b", "r"), ErrUnsafe},
+		{"empty user", intent.AddSubIDs("", "both", 1, nil, "r"), ErrUnsafe},
+		{"dollar not last", intent.EnableLinger("a$b", "r"), ErrUnsafe},
+		{"relative binary", intent.AppArmorProfile("bin/rootlesskit", "r"), ErrUnsafe},
+		{"binary with newline", intent.AppArmorProfile("/usr/bin/x\ny", "r"), ErrUnsafe},
+		{"binary with glob", intent.AppArmorProfile("/usr/bin/*", "r"), ErrUnsafe},
+		{"binary with quote", intent.AppArmorProfile(`/usr/bin/"x`, "r"), ErrUnsafe},
+		{"binary with dot-dot", intent.AppArmorProfile("/usr/../bin/x", "r"), ErrUnsafe},
+		{"binary with variable", intent.AppArmorProfile("/home/@{USER}/x", "r"), ErrUnsafe},
+		{"sysctl key with blank", intent.SetSysctl("user.max user", "1", "r"), ErrUnsafe},
+		{"sysctl value with comment", intent.SetSysctl("user.max_user_namespaces", "1 # x", "r"), ErrUnsafe},
+		{"sysctl value with newline", intent.SetSysctl("user.max_user_namespaces", "1\nkernel.x = 0", "r"), ErrUnsafe},
+		{"sysctl value empty", intent.SetSysctl("user.max_user_namespaces", "", "r"), ErrUnsafe},
+		{"reason with newline", intent.EnableLinger("alice", "line\nrm -rf /"), ErrUnsafe},
+		{"reason with escape", intent.EnableLinger("alice", "\x1b[31mred"), ErrUnsafe},
+		{"reason with line separator", intent.EnableLinger("alice", "a\u2028b"), ErrUnsafe},
+		{"module with slash", intent.LoadModule("../tun", "r"), ErrUnsafe},
+		{"device outside /dev", intent.DeviceMode("/etc/shadow", "0666", "r"), ErrUnsafe},
+		{"device mode not octal", intent.DeviceMode("/dev/net/tun", "rw", "r"), ErrUnsafe},
+		{"device mode 9", intent.DeviceMode("/dev/net/tun", "0696", "r"), ErrUnsafe},
+		{"controller with blank", intent.DelegateControllers([]string{"cpu io"}, "r"), ErrUnsafe},
+		{"tool with blank", intent.InstallTool("a b", "r"), ErrUnsafe},
+		{"manual name", intent.ManualStep("A B", "do it"), ErrUnsafe},
+		{"manual without text", intent.ManualStep("x", ""), ErrInvalid},
+		{"unknown kind", intent.Intent{Kind: "reboot"}, ErrInvalid},
+		{"bad map", intent.AddSubIDs("alice", "all", 1, nil, "r"), ErrInvalid},
+		{"negative count", intent.AddSubIDs("alice", "both", -1, nil, "r"), ErrInvalid},
+		{"bad remove range", intent.AddSubIDs("alice", "both", 1, []string{"5-1"}, "r"), ErrInvalid},
+		{"remove range past uint32", intent.AddSubIDs("alice", "both", 1, []string{"1-4294967295"}, "r"), ErrInvalid},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := Build(Input{Requests: []Request{req("p", tt.in)}, Distro: debian(t)})
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("Build error = %v, want %v", err, tt.want)
+			}
+		})
+	}
+	if _, err := Build(Input{Requests: []Request{req("p\nq", intent.EnableLinger("alice", "r"))}, Distro: debian(t)}); !errors.Is(err, ErrUnsafe) {
+		t.Fatalf("probe id with newline: %v", err)
+	}
+}
+
+// TestQuoting: values that are safe but special to the shell come out quoted.
+func TestQuoting(t *testing.T) {
+	h := host.NewMemory().File("/etc/passwd", "host$:x:1500:1500::/:/bin/false\n").Host()
+	p, err := Build(Input{Distro: debian(t), Host: h, Requests: []Request{
+		req("session.linger", intent.EnableLinger("host$", "r")),
+		req("idmap.subuid", intent.AddSubIDs("host$", "both", 10, nil, "r")),
+		req("userns.apparmor", intent.AppArmorProfile("/opt/my tools/rootlesskit", "r")),
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	script := render(t, p, "root")
+	for _, want := range []string{
+		"[ -e '/var/lib/systemd/linger/host$' ] || loginctl enable-linger 'host$'",
+		"usermod --add-subuids 100000-100009 --add-subgids 100000-100009 'host$'",
+		"grep -qxF 'host$:100000:10' /etc/subuid",
+		`profile rootless-doctor.opt.my_tools.rootlesskit "/opt/my tools/rootlesskit" flags=(unconfined) {`,
+	} {
+		if !strings.Contains(script, want) {
+			t.Errorf("script lacks %q:\n%s", want, script)
+		}
+	}
+	checkShell(t, p)
+	for _, tt := range []struct{ in, want string }{
+		{"alice", "alice"}, {"", "''"}, {"a b", "'a b'"}, {"it's", `'it'\''s'`}, {"$HOME", "'$HOME'"},
+		{"a;b", "'a;b'"}, {"~x", "'~x'"}, {"*", "'*'"}, {"/usr/bin/x", "/usr/bin/x"},
+	} {
+		if got := shq(tt.in); got != tt.want {
+			t.Errorf("shq(%q) = %s, want %s", tt.in, got, tt.want)
+		}
+	}
+}
+
+// TestBuildIsStable: the plan does not depend on the order the probes ran in.
+func TestBuildIsStable(t *testing.T) {
+	for _, sc := range scenarios() {
+		t.Run(sc.name, func(t *testing.T) {
+			want := render(t, buildScenario(t, sc), "json")
+			r := rand.New(rand.NewPCG(1, 2))
+			for range 20 {
+				sc2 := sc
+				sc2.reqs = slices.Clone(sc.reqs)
+				r.Shuffle(len(sc2.reqs), func(i, j int) { sc2.reqs[i], sc2.reqs[j] = sc2.reqs[j], sc2.reqs[i] })
+				if got := render(t, buildScenario(t, sc2), "json"); got != want {
+					t.Fatalf("plan changed with request order:\n%s\nwant:\n%s", got, want)
+				}
+			}
+		})
+	}
+}
+
+// TestOrder: steps come in the order of SPEC §4, manual steps and relogin last, optional
+// steps after everything.
+func TestOrder(t *testing.T) {
+	for _, sc := range scenarios() {
+		p := buildScenario(t, sc)
+		rank := func(s Step) int {
+			switch {
+			case s.Optional:
+				return 100
+			case s.ID == "session.relogin":
+				return 99
+			case strings.HasPrefix(s.ID, "manual."):
+				return 98
+			case strings.HasPrefix(s.ID, "package"):
+				return 0
+			case strings.HasPrefix(s.ID, "modules"):
+				return 1
+			case strings.HasPrefix(s.ID, "sysctl"):
+				return 2
+			case strings.HasPrefix(s.ID, "subid"):
+				return 3
+			case strings.HasPrefix(s.ID, "apparmor"):
+				return 4
+			case strings.HasPrefix(s.ID, "systemd"):
+				return 5
+			case strings.HasPrefix(s.ID, "device"):
+				return 6
+			case strings.HasPrefix(s.ID, "linger"):
+				return 7
+			}
+			t.Fatalf("%s: unexpected step id %s", sc.name, s.ID)
+			return 0
+		}
+		ids := map[string]bool{}
+		for i, s := range p.Steps {
+			if ids[s.ID] {
+				t.Errorf("%s: step id %s twice", sc.name, s.ID)
+			}
+			ids[s.ID] = true
+			if i > 0 && rank(p.Steps[i-1]) > rank(s) {
+				t.Errorf("%s: step %s comes after %s", sc.name, s.ID, p.Steps[i-1].ID)
+			}
+			if s.Manual && len(s.Commands) != 0 {
+				t.Errorf("%s: manual step %s has commands", sc.name, s.ID)
+			}
+			if len(s.Fixes) == 0 {
+				t.Errorf("%s: step %s fixes no probe", sc.name, s.ID)
+			}
+		}
+	}
+}
+
+func TestDedupeAndMerge(t *testing.T) {
+	h := host.NewMemory().
+		File(SysctlFile, "# old\nkernel.unprivileged_userns_clone = 1\nuser.max_user_namespaces=10\ngarbage\nbad.value = a;b\n").
+		File(DelegateFile, "[Service]\nDelegate=cpu memory hugetlb\n").
+		Host()
+	p, err := Build(Input{Distro: debian(t), Host: h, Requests: []Request{
+		req("net.driver", intent.InstallTool("slirp4netns", "a")),
+		req("runtime.net", intent.InstallTool("slirp4netns", "b")),
+		req("userns.max", intent.SetSysctl("user.max_user_namespaces", "28633", "c")),
+		req("zzz.other", intent.SetSysctl("user.max_user_namespaces", "15000", "d")),
+		req("cgroup.delegation", intent.DelegateControllers([]string{"cpu"}, "e")),
+		req("net.ping", intent.SetSysctl("user.max_user_namespaces", "1", "f").Optionally()),
+		req("x.one", intent.ManualStep("same", "do it")),
+		req("x.two", intent.ManualStep("same", "do it")),
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	byID := map[string]Step{}
+	for _, s := range p.Steps {
+		byID[s.ID] = s
+	}
+	if s := byID["packages"]; !slices.Equal(s.Fixes, []string{"net.driver", "runtime.net"}) || !strings.HasSuffix(s.Commands[1], " slirp4netns </dev/null") {
+		t.Errorf("packages step = %+v", s)
+	}
+	sys := byID["sysctl"]
+	if got := sys.Files[0].Content; !strings.Contains(got, "kernel.unprivileged_userns_clone = 1\nuser.max_user_namespaces = 28633\n") || strings.Contains(got, "garbage") || strings.Contains(got, "bad.value") {
+		t.Errorf("sysctl file does not keep the earlier key or keeps garbage:\n%s", got)
+	}
+	if !slices.Equal(sys.Fixes, []string{"net.ping", "userns.max", "zzz.other"}) {
+		t.Errorf("the optional duplicate did not join the required step: %v", sys.Fixes)
+	}
+	if !slices.ContainsFunc(sys.Why, func(s string) bool {
+		return strings.Contains(s, "zzz.other asked for user.max_user_namespaces = 15000")
+	}) {
+		t.Errorf("conflicting values not noted: %q", sys.Why)
+	}
+	if got := byID["systemd.delegate"].Files[0].Content; !strings.Contains(got, "Delegate=cpu cpuset io memory pids hugetlb\n") {
+		t.Errorf("delegate drop-in does not keep hugetlb:\n%s", got)
+	}
+	if s := byID["manual.same"]; !slices.Equal(s.Fixes, []string{"x.one", "x.two"}) || len(s.Why) != 0 {
+		t.Errorf("manual step = %+v", s)
+	}
+	if len(p.OptionalSteps()) != 0 {
+		t.Errorf("optional steps: %+v", p.OptionalSteps())
+	}
+	// The relogin step credits only the probes whose fix needs a new session.
+	if s := p.Steps[len(p.Steps)-1]; s.ID != "session.relogin" || !slices.Equal(s.Fixes, []string{"cgroup.delegation"}) {
+		t.Errorf("last step = %+v", s)
+	}
+}
+
+// TestHostProblemsBecomeManualSteps: no crash, no guess.
+func TestHostProblemsBecomeManualSteps(t *testing.T) {
+	m := host.NewMemory().File("/etc/subuid", "alice:1:1\n").Meta("/etc/subuid", host.FileMeta{Mode: "0000"})
+	p, err := Build(Input{Distro: debian(t), Host: m.Host(), Requests: []Request{req("idmap.subuid", intent.AddSubIDs("alice", "uid", 65536, nil, "r"))}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := p.Steps[0]; !s.Manual || !strings.Contains(strings.Join(s.Why, " "), "reading /etc/subuid") {
+		t.Fatalf("step = %+v", s)
+	}
+	m = host.NewMemory().File("/etc/login.defs", "SUB_UID_MAX 100\n")
+	p, err = Build(Input{Distro: debian(t), Host: m.Host(), Requests: []Request{req("idmap.subuid", intent.AddSubIDs("alice", "uid", 65536, nil, "r"))}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s := p.Steps[0]; !s.Manual || !strings.Contains(s.Why[len(s.Why)-1], "no free range") {
+		t.Fatalf("step = %+v", s)
+	}
+	// A nil host reads as empty.
+	p, err = Build(Input{Distro: debian(t), Requests: []Request{req("net.tun", intent.DeviceMode("/dev/net/tun", "666", "r"))}})
+	if err != nil || p.Steps[0].Commands[1] != "chmod 0666 /dev/net/tun" {
+		t.Fatalf("nil host: %v %+v", err, p)
+	}
+}
+
+func TestAppArmorNameCollision(t *testing.T) {
+	p, err := Build(Input{Distro: debian(t), Requests: []Request{
+		req("userns.apparmor", intent.AppArmorProfile("/opt/a.b/rootlesskit", "r")),
+		req("userns.apparmor", intent.AppArmorProfile("/opt/a/b/rootlesskit", "r")),
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Steps) != 2 || p.Steps[0].Files[0].Path == p.Steps[1].Files[0].Path || p.Steps[0].ID == p.Steps[1].ID {
+		t.Fatalf("profiles collide: %+v", p.Steps)
+	}
+}
+
+func TestEmpty(t *testing.T) {
+	p, err := Build(Input{Distro: debian(t)})
+	if err != nil || !p.Empty() || p.Steps == nil {
+		t.Fatalf("Build() = %+v, %v", p, err)
+	}
+	if got := render(t, Plan{}, "json"); got != "{\n  \"steps\": []\n}\n" {
+		t.Fatalf("zero plan JSON = %q", got)
+	}
+	if got := render(t, Plan{}, "text"); got != "Nothing to fix.\n" {
+		t.Fatalf("zero plan text = %q", got)
+	}
+}
+
+// TestRenderersRefuseUnsafePlans: a plan decoded from JSON is checked again.
+func TestRenderersRefuseUnsafePlans(t *testing.T) {
+	bad := []Plan{
+		{Steps: []Step{{ID: "x", Title: "a\nrm -rf /", Fixes: []string{"p"}}}},
+		{Steps: []Step{{ID: "x", Title: "t", Commands: []string{"EOF"}}}},
+		{Steps: []Step{{ID: "x", Title: "t", Files: []File{{Path: "/etc/x", Mode: "0644", Content: "a\nEOF\nb\n"}}}}},
+		{Steps: []Step{{ID: "x", Title: "t", Files: []File{{Path: "/etc/x", Mode: "0644", Content: "ROOTLESS_DOCTOR_FILE\n"}}}}},
+		{Steps: []Step{{ID: "x", Title: "t", Files: []File{{Path: "/etc/x", Mode: "0644", Content: "no newline"}}}}},
+		{Steps: []Step{{ID: "x", Title: "t", Files: []File{{Path: "etc/x", Mode: "0644", Content: "a\n"}}}}},
+		{Steps: []Step{{ID: "x", Title: "t", Files: []File{{Path: "/etc/x", Mode: "0644; rm", Content: "a\n"}}}}},
+		{Steps: []Step{{ID: "x", Title: ""}}},
+	}
+	for i, p := range bad {
+		var b bytes.Buffer
+		for name, fn := range map[string]func() error{
+			"script":  func() error { return WriteScript(&b, p, false) },
+			"text":    func() error { return WriteText(&b, p) },
+			"ansible": func() error { return WriteAnsible(&b, p) },
+		} {
+			if err := fn(); !errors.Is(err, ErrUnsafe) {
+				t.Errorf("plan %d, %s: err = %v", i, name, err)
+			}
+		}
+	}
+}
+
+// TestJSONRoundTrip: the JSON holds everything the script needs, and a plan read back from
+// JSON renders the same script and still gives a valid playbook (without the typed tasks).
+func TestJSONRoundTrip(t *testing.T) {
+	for _, sc := range scenarios() {
+		t.Run(sc.name, func(t *testing.T) {
+			p := buildScenario(t, sc)
+			var back Plan
+			if err := json.Unmarshal([]byte(render(t, p, "json")), &back); err != nil {
+				t.Fatal(err)
+			}
+			for _, f := range []string{"script", "root", "text", "json"} {
+				if a, b := render(t, p, f), render(t, back, f); a != b {
+					t.Errorf("%s differs after a JSON round trip:\n%s\n---\n%s", f, a, b)
+				}
+			}
+			var b bytes.Buffer
+			if err := WriteAnsible(&b, back); err != nil {
+				t.Fatal(err)
+			}
+			if !strings.Contains(b.String(), "hosts: all") {
+				t.Fatalf("playbook:\n%s", b.String())
+			}
+		})
+	}
+}
+
+// TestFreeCheck runs the awk guard that stops a script whose range is taken on the machine
+// it runs on (a Dockerfile, a fleet).
+func TestFreeCheck(t *testing.T) {
+	if _, err := exec.LookPath("awk"); err != nil {
+		t.Skip("skipping: no awk")
+	}
+	dir := t.TempDir()
+	passwd := filepath.Join(dir, "passwd")
+	if err := os.WriteFile(passwd, []byte("root:x:0:0::/:/bin/sh\nalice:x:1000:1000::/:/bin/sh\nldap:x:170500:1::/:/bin/sh\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name   string
+		subuid string
+		lo, hi int64
+		fail   string
+	}{
+		{"free", "bob:100000:65536\n", 165536, 169999, ""},
+		{"taken by another owner", "bob:100000:65536\ncarol:160000:10000\n", 165536, 169999, "used by carol"},
+		{"own lines do not count", "alice:165536:4464\n1000:165536:5\n", 165536, 169999, ""},
+		{"touching is not overlapping", "bob:100000:65536\ncarol:170000:5\n", 165536, 169999, ""},
+		{"a real uid inside", "", 170000, 171000, "used by ldap"},
+		{"malformed lines are skipped", "garbage\nx:y\n", 165536, 169999, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			subuid := filepath.Join(dir, "subuid")
+			if err := os.WriteFile(subuid, []byte(tt.subuid), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			argv := freeCheck(subuid, passwd, span{tt.lo, tt.hi}, "alice", "1000")
+			out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput()
+			if tt.fail == "" && err != nil {
+				t.Fatalf("check failed: %v %s", err, out)
+			}
+			if tt.fail != "" && (err == nil || !strings.Contains(string(out), tt.fail)) {
+				t.Fatalf("check = %v %q, want a failure naming %q", err, out, tt.fail)
+			}
+		})
+	}
+}
+
+func TestSameBaseName(t *testing.T) {
+	p, err := Build(Input{Distro: debian(t), Requests: []Request{
+		req("a", intent.DeviceMode("/dev/net/tun", "0666", "r")),
+		req("b", intent.DeviceMode("/dev/tun", "0666", "r")),
+		req("c", intent.AppArmorProfile("/usr/local/bin/rootlesskit", "r")),
+		req("d", intent.AppArmorProfile("/home/alice/bin/rootlesskit", "r").Optionally()),
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids, files []string
+	for _, s := range p.Steps {
+		ids = append(ids, s.ID)
+		files = append(files, s.Files[0].Path)
+	}
+	if len(p.Steps) != 4 || len(slices.Compact(slices.Sorted(slices.Values(ids)))) != 4 || len(slices.Compact(slices.Sorted(slices.Values(files)))) != 4 {
+		t.Fatalf("steps collide: %q %q", ids, files)
+	}
+	if !p.Steps[3].Optional || p.Steps[3].Files[0].Path != "/etc/apparmor.d/rootless-doctor.home.alice.bin.rootlesskit" {
+		t.Fatalf("optional profile for another path was merged: %+v", p.Steps[3])
+	}
+}

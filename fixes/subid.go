@@ -1,0 +1,467 @@
+package fixes
+
+import (
+	"cmp"
+	"errors"
+	"fmt"
+	"io/fs"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/rootless-doctor/rootless-doctor/checks/host"
+)
+
+// The free-range allocator for subordinate ids.
+//
+// Docker's and Podman's docs tell people to run `usermod --add-subuids 100000-165535`, and
+// that range is exactly the one useradd gives the first user: on any host with a second
+// account, or with directory users whose uids start at 100000 (FreeIPA, AD via SSSD), the
+// copied line overlaps someone else's ids, and containers of two users can then read and
+// write each other's files. So the planner computes the range the way useradd does
+// (shadow-utils lib/subordinateio.c, find_free_range) and stricter: the lowest range of the
+// requested size inside SUB_UID_MIN..SUB_UID_MAX of /etc/login.defs that meets no line of
+// /etc/subuid or /etc/subgid (malformed lines included, as far as their numbers parse), no
+// real uid or gid in /etc/passwd and /etc/group, and not the user's own uid. The same start
+// is used for uids and gids when one exists, so ids line up in both maps.
+
+// maxID is the highest id that can be handed out: ids are 32-bit and 4294967295 is
+// (uid_t)-1, "no id" to setresuid(2), which shadow-utils never allocates.
+const maxID int64 = 4294967294
+
+// Defaults of shadow-utils when /etc/login.defs says nothing (login.defs(5)).
+const (
+	defaultSubMin   int64 = 100000
+	defaultSubMax   int64 = 600100000
+	defaultSubCount int64 = 65536
+)
+
+// span is an inclusive range of ids [lo, hi]; inclusive so that the top id needs no
+// arithmetic past it.
+type span struct{ lo, hi int64 }
+
+func (s span) count() int64 { return s.hi - s.lo + 1 }
+
+func (s span) overlaps(o span) bool { return s.lo <= o.hi && o.lo <= s.hi }
+
+// spanOf is [start, start+count-1], clipped to the id space. ok is false when the range
+// claims no id at all.
+func spanOf(start, count int64) (span, bool) {
+	if start < 0 || start > maxID || count <= 0 {
+		return span{}, false
+	}
+	hi := maxID
+	if count-1 <= maxID-start {
+		hi = start + count - 1
+	}
+	return span{start, hi}, true
+}
+
+// subIDLine is one line of /etc/subuid or /etc/subgid (subuid(5): owner:start:count).
+type subIDLine struct {
+	// raw is the line as it is in the file, without the newline.
+	raw   string
+	owner string
+	start int64
+	count int64
+	// ok: exactly three fields, an owner, decimal numbers, count > 0, inside the id space,
+	// no stray blanks. Only ok lines are matched by owner or edited.
+	ok bool
+	// claims is what the line takes from the id space, even when it is malformed: a line
+	// whose start parses but whose count does not still keeps its start id out of reach.
+	claims    span
+	hasClaims bool
+}
+
+// parseSubIDs reads subuid(5) text. It never fails: comments and blank lines are skipped,
+// malformed lines are kept (with ok false) so their ids are still avoided. moby/sys/user's
+// ParseSubID is not used here because it turns unparseable numbers into 0 silently and
+// gives up on the whole file at a line longer than 64 KiB.
+func parseSubIDs(data []byte) []subIDLine {
+	var out []subIDLine
+	for _, raw := range strings.Split(string(data), "\n") {
+		line := strings.TrimSpace(raw)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		f := strings.Split(line, ":")
+		l := subIDLine{raw: raw, owner: f[0]}
+		var startOK, countOK bool
+		if len(f) >= 2 {
+			l.start, startOK = parseDecimal(strings.TrimSpace(f[1]))
+		}
+		if len(f) >= 3 {
+			l.count, countOK = parseDecimal(strings.TrimSpace(f[2]))
+		}
+		if startOK {
+			if s, ok := spanOf(l.start, l.count); ok && countOK {
+				l.claims, l.hasClaims = s, true
+			} else if l.start <= maxID {
+				l.claims, l.hasClaims = span{l.start, l.start}, true
+			}
+		}
+		l.ok = len(f) == 3 && plainWord(l.owner) && raw == line && startOK && countOK && l.count > 0 &&
+			l.start <= maxID && l.count-1 <= maxID-l.start &&
+			f[1] == strconv.FormatInt(l.start, 10) && f[2] == strconv.FormatInt(l.count, 10)
+		out = append(out, l)
+	}
+	return out
+}
+
+// plainWord reports whether s is non-empty printable ASCII without blanks.
+func plainWord(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] <= ' ' || s[i] >= 0x7f {
+			return false
+		}
+	}
+	return true
+}
+
+// parseDecimal parses an unsigned decimal number that fits in int64.
+func parseDecimal(s string) (int64, bool) {
+	if s == "" || s[0] == '+' || s[0] == '-' {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	return n, err == nil
+}
+
+// parseCNumber parses a number the way shadow-utils reads login.defs (strtoul with base 0):
+// 0x… is hex, a leading 0 is octal, else decimal.
+func parseCNumber(s string) (int64, bool) {
+	base := 10
+	digits := s
+	switch {
+	case strings.HasPrefix(s, "0x") || strings.HasPrefix(s, "0X"):
+		base, digits = 16, s[2:]
+	case len(s) > 1 && s[0] == '0':
+		base, digits = 8, s[1:]
+	}
+	if digits == "" || strings.ContainsAny(digits, "+-_") {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(digits, base, 64)
+	return n, err == nil
+}
+
+// limits are the SUB_UID_* (or SUB_GID_*) settings of /etc/login.defs.
+type limits struct{ min, max, count int64 }
+
+// parseLoginDefs reads login.defs(5): "NAME VALUE" lines, `#` comments. The last setting of a
+// name wins, as in shadow-utils' getdef.c.
+func parseLoginDefs(data []byte) map[string]string {
+	defs := map[string]string{}
+	for _, line := range strings.Split(string(data), "\n") {
+		line = strings.TrimSpace(line)
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		f := strings.Fields(line)
+		if len(f) >= 2 {
+			defs[f[0]] = strings.Trim(f[1], `"`)
+		}
+	}
+	return defs
+}
+
+// limitsFor reads SUB_UID_MIN/MAX/COUNT (prefix "SUB_UID") or the SUB_GID ones, falling back
+// to shadow's defaults for missing or unparseable values and clipping to the id space.
+func limitsFor(defs map[string]string, prefix string) (limits, []string) {
+	l := limits{defaultSubMin, defaultSubMax, defaultSubCount}
+	var notes []string
+	for _, f := range []struct {
+		name string
+		dst  *int64
+	}{{prefix + "_MIN", &l.min}, {prefix + "_MAX", &l.max}, {prefix + "_COUNT", &l.count}} {
+		v, ok := defs[f.name]
+		if !ok {
+			continue
+		}
+		n, ok := parseCNumber(v)
+		if !ok {
+			notes = append(notes, fmt.Sprintf("/etc/login.defs: %s %q is not a number; using %d", f.name, v, *f.dst))
+			continue
+		}
+		*f.dst = n
+	}
+	l.min = max(l.min, 1)
+	l.max = min(l.max, maxID)
+	return l, notes
+}
+
+// findFree returns the lowest start such that [start, start+count-1] lies inside [lo, hi]
+// and meets none of used. Arithmetic stays inside int64 because every bound is at most
+// maxID (< 2^32) and count is checked against the width first.
+func findFree(used []span, lo, hi, count int64) (int64, bool) {
+	lo, hi = max(lo, 0), min(hi, maxID)
+	if count <= 0 || lo > hi || count > hi-lo+1 {
+		return 0, false
+	}
+	sorted := slices.Clone(used)
+	slices.SortFunc(sorted, func(a, b span) int { return cmp.Compare(a.lo, b.lo) })
+	cand := lo
+	for _, s := range sorted {
+		if s.hi < cand {
+			continue
+		}
+		if s.lo > cand+count-1 {
+			break
+		}
+		cand = s.hi + 1
+		if cand > hi {
+			return 0, false
+		}
+	}
+	if count-1 > hi-cand {
+		return 0, false
+	}
+	return cand, true
+}
+
+// idFacts is what the allocator reads from the host.
+type idFacts struct {
+	subuid, subgid []subIDLine
+	uidLim, gidLim limits
+	realUIDs       []int64
+	realGIDs       []int64
+	uidOf          map[string]int64 // passwd name → uid
+	notes          []string
+	// problem is set when a file the allocator must know (subuid, subgid, passwd, group)
+	// exists but cannot be read: allocating blind could hand out someone's ids.
+	problem string
+}
+
+// readIDFacts reads /etc/subuid, /etc/subgid, /etc/login.defs, /etc/passwd and /etc/group.
+// A missing file is empty; any other read error sets problem.
+func readIDFacts(h host.Host) idFacts {
+	f := idFacts{uidOf: map[string]int64{}}
+	var problems []string
+	read := func(p string) []byte {
+		data, err := h.ReadFile(p)
+		if err != nil {
+			if !errors.Is(err, fs.ErrNotExist) {
+				problems = append(problems, fmt.Sprintf("reading %s: %v", p, err))
+			}
+			return nil
+		}
+		return data
+	}
+	f.subuid = parseSubIDs(read("/etc/subuid"))
+	f.subgid = parseSubIDs(read("/etc/subgid"))
+	for _, line := range strings.Split(string(read("/etc/passwd")), "\n") {
+		fields := strings.Split(strings.TrimSpace(line), ":")
+		if len(fields) < 4 || strings.HasPrefix(fields[0], "#") {
+			continue
+		}
+		if uid, ok := parseDecimal(fields[2]); ok && uid <= maxID {
+			f.realUIDs = append(f.realUIDs, uid)
+			if _, seen := f.uidOf[fields[0]]; !seen {
+				f.uidOf[fields[0]] = uid
+			}
+		}
+		if gid, ok := parseDecimal(fields[3]); ok && gid <= maxID {
+			f.realGIDs = append(f.realGIDs, gid)
+		}
+	}
+	for _, line := range strings.Split(string(read("/etc/group")), "\n") {
+		fields := strings.Split(strings.TrimSpace(line), ":")
+		if len(fields) < 3 || strings.HasPrefix(fields[0], "#") {
+			continue
+		}
+		if gid, ok := parseDecimal(fields[2]); ok && gid <= maxID {
+			f.realGIDs = append(f.realGIDs, gid)
+		}
+	}
+	defs := parseLoginDefs(read("/etc/login.defs"))
+	var n1, n2 []string
+	f.uidLim, n1 = limitsFor(defs, "SUB_UID")
+	f.gidLim, n2 = limitsFor(defs, "SUB_GID")
+	f.notes = append(n1, n2...)
+	f.problem = strings.Join(problems, "; ")
+	return f
+}
+
+// subIDWant is what the merged SubIDs intents ask for one user.
+type subIDWant struct {
+	user       string
+	uids, gids bool
+	count      int64
+	removeUID  []span
+	removeGID  []span
+}
+
+// subIDAlloc is the allocator's answer for one user.
+type subIDAlloc struct {
+	want     subIDWant
+	uid      int64 // the user's uid, -1 when unknown
+	uidStart int64 // valid when want.uids
+	gidStart int64 // valid when want.gids
+	// editsUID / editsGID are the lines to take out of each file before adding, with what
+	// is left of each once the remove ranges are cut away.
+	editsUID []lineEdit
+	editsGID []lineEdit
+	// failure says why no range could be found (then nothing else is valid).
+	failure string
+}
+
+// lineEdit replaces one line of a subid file by the pieces that remain.
+type lineEdit struct {
+	line    string   // exact line to remove
+	removed []span   // the remove ranges that meet it
+	keep    []string // lines to add back (the parts outside the remove ranges)
+}
+
+// allocator hands out ranges, remembering what it gave so two users in one plan do not
+// get the same ids.
+type allocator struct {
+	facts   idFacts
+	usedUID []span
+	usedGID []span
+}
+
+func newAllocator(f idFacts) *allocator {
+	a := &allocator{facts: f}
+	for _, l := range f.subuid {
+		if l.hasClaims {
+			a.usedUID = append(a.usedUID, l.claims)
+		}
+	}
+	for _, l := range f.subgid {
+		if l.hasClaims {
+			a.usedGID = append(a.usedGID, l.claims)
+		}
+	}
+	for _, id := range f.realUIDs {
+		a.usedUID = append(a.usedUID, span{id, id})
+	}
+	for _, id := range f.realGIDs {
+		a.usedGID = append(a.usedGID, span{id, id})
+	}
+	return a
+}
+
+// allocate finds ranges for w. Ranges listed for removal stay in the used set: they
+// overlap someone else's ids, which are still in use, and ids the user held before may
+// still own files on disk.
+func (a *allocator) allocate(w subIDWant, uid int64) subIDAlloc {
+	r := subIDAlloc{want: w, uid: uid}
+	usedUID, usedGID := slices.Clone(a.usedUID), slices.Clone(a.usedGID)
+	if uid >= 0 {
+		usedUID = append(usedUID, span{uid, uid})
+		usedGID = append(usedGID, span{uid, uid})
+	}
+	uidLim, gidLim := a.facts.uidLim, a.facts.gidLim
+	found := false
+	// 1. One start free in both maps, inside both limits.
+	if w.uids && w.gids {
+		lo, hi := max(uidLim.min, gidLim.min), min(uidLim.max, gidLim.max)
+		if s, ok := findFree(append(slices.Clone(usedUID), usedGID...), lo, hi, w.count); ok {
+			r.uidStart, r.gidStart, found = s, s, true
+		}
+	}
+	// 2. Only one map wanted: mirror the user's range in the other map when it is free.
+	if !found && w.uids != w.gids {
+		other, used, lim := a.facts.subgid, usedUID, uidLim
+		if w.gids {
+			other, used, lim = a.facts.subuid, usedGID, gidLim
+		}
+		for _, l := range other {
+			if !l.ok || !a.owns(l, w.user, uid) || l.count < w.count || l.start < lim.min {
+				continue
+			}
+			if s, ok := findFree(used, l.start, lim.max, w.count); ok && s == l.start {
+				r.uidStart, r.gidStart, found = s, s, true
+				break
+			}
+		}
+	}
+	// 3. Each map on its own.
+	if !found {
+		if w.uids {
+			s, ok := findFree(usedUID, uidLim.min, uidLim.max, w.count)
+			if !ok {
+				r.failure = fmt.Sprintf("no free range of %d subordinate uids between SUB_UID_MIN %d and SUB_UID_MAX %d", w.count, uidLim.min, uidLim.max)
+				return r
+			}
+			r.uidStart = s
+		}
+		if w.gids {
+			s, ok := findFree(usedGID, gidLim.min, gidLim.max, w.count)
+			if !ok {
+				r.failure = fmt.Sprintf("no free range of %d subordinate gids between SUB_GID_MIN %d and SUB_GID_MAX %d", w.count, gidLim.min, gidLim.max)
+				return r
+			}
+			r.gidStart = s
+		}
+	}
+	if w.uids {
+		s, _ := spanOf(r.uidStart, w.count)
+		a.usedUID = append(a.usedUID, s)
+		r.editsUID = a.edits(a.facts.subuid, w.user, uid, w.removeUID)
+	}
+	if w.gids {
+		s, _ := spanOf(r.gidStart, w.count)
+		a.usedGID = append(a.usedGID, s)
+		r.editsGID = a.edits(a.facts.subgid, w.user, uid, w.removeGID)
+	}
+	return r
+}
+
+// owns reports whether a line belongs to the user: subuid(5) owners are a name or a uid.
+func (a *allocator) owns(l subIDLine, user string, uid int64) bool {
+	return l.owner == user || uid >= 0 && l.owner == strconv.FormatInt(uid, 10)
+}
+
+// edits lists the user's lines that meet a remove range, with the pieces that survive.
+func (a *allocator) edits(lines []subIDLine, user string, uid int64, remove []span) []lineEdit {
+	var out []lineEdit
+	for _, l := range lines {
+		if !l.ok || !a.owns(l, user, uid) {
+			continue
+		}
+		e := lineEdit{line: l.raw}
+		pieces := []span{l.claims}
+		for _, rm := range remove {
+			if !rm.overlaps(l.claims) {
+				continue
+			}
+			e.removed = append(e.removed, rm)
+			var next []span
+			for _, p := range pieces {
+				if p.lo < rm.lo {
+					next = append(next, span{p.lo, min(p.hi, rm.lo-1)})
+				}
+				if p.hi > rm.hi {
+					next = append(next, span{max(p.lo, rm.hi+1), p.hi})
+				}
+			}
+			pieces = next
+		}
+		if len(e.removed) == 0 {
+			continue
+		}
+		for _, p := range pieces {
+			e.keep = append(e.keep, fmt.Sprintf("%s:%d:%d", l.owner, p.lo, p.count()))
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+// parseRange reads a "START-END" remove range.
+func parseRange(s string) (span, bool) {
+	a, b, ok := strings.Cut(s, "-")
+	if !ok {
+		return span{}, false
+	}
+	lo, ok1 := parseDecimal(a)
+	hi, ok2 := parseDecimal(b)
+	if !ok1 || !ok2 || lo > hi || hi > maxID {
+		return span{}, false
+	}
+	return span{lo, hi}, true
+}

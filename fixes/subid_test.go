@@ -1,0 +1,368 @@
+package fixes
+
+import (
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/rootless-doctor/rootless-doctor/checks/host"
+)
+
+func TestFindFree(t *testing.T) {
+	tests := []struct {
+		name      string
+		used      []span
+		lo, hi    int64
+		count     int64
+		want      int64
+		wantFound bool
+	}{
+		{name: "empty", lo: 100000, hi: 600100000, count: 65536, want: 100000, wantFound: true},
+		{name: "after one range", used: []span{{100000, 165535}}, lo: 100000, hi: 600100000, count: 65536, want: 165536, wantFound: true},
+		{name: "gap too small", used: []span{{100000, 165535}, {200000, 265535}}, lo: 100000, hi: 600100000, count: 65536, want: 265536, wantFound: true},
+		{name: "gap exactly fits", used: []span{{100000, 165535}, {231072, 300000}}, lo: 100000, hi: 600100000, count: 65536, want: 165536, wantFound: true},
+		{name: "gap one short", used: []span{{100000, 165535}, {231071, 300000}}, lo: 100000, hi: 600100000, count: 65536, want: 300001, wantFound: true},
+		{name: "overlapping and unsorted", used: []span{{150000, 170000}, {100000, 160000}, {165000, 165000}}, lo: 100000, hi: 600100000, count: 10, want: 170001, wantFound: true},
+		{name: "range covering the start", used: []span{{0, 4294967294}}, lo: 100000, hi: 600100000, count: 1, wantFound: false},
+		{name: "single real uid in the way", used: []span{{100005, 100005}}, lo: 100000, hi: 600100000, count: 65536, want: 100006, wantFound: true},
+		{name: "full up to max", used: []span{{100000, 600100000}}, lo: 100000, hi: 600100000, count: 1, wantFound: false},
+		{name: "fits at the very top", used: []span{{100000, 600099999}}, lo: 100000, hi: 600100000, count: 1, want: 600100000, wantFound: true},
+		{name: "one id too many at the top", used: []span{{100000, 600099999}}, lo: 100000, hi: 600100000, count: 2, wantFound: false},
+		{name: "uint32 limit", lo: 4294967294, hi: 4294967294, count: 1, want: 4294967294, wantFound: true},
+		{name: "past uint32 limit is clipped", lo: 4294967290, hi: math.MaxInt64, count: 5, want: 4294967290, wantFound: true},
+		{name: "past uint32 limit does not fit", lo: 4294967290, hi: math.MaxInt64, count: 6, wantFound: false},
+		{name: "count MaxInt64", lo: 100000, hi: 600100000, count: math.MaxInt64, wantFound: false},
+		{name: "count larger than the id space", lo: 1, hi: maxID, count: maxID + 1, wantFound: false},
+		{name: "whole id space", lo: 1, hi: maxID, count: maxID, want: 1, wantFound: true},
+		{name: "zero count", lo: 1, hi: 10, count: 0, wantFound: false},
+		{name: "negative count", lo: 1, hi: 10, count: -5, wantFound: false},
+		{name: "min above max", lo: 20, hi: 10, count: 1, wantFound: false},
+		{name: "used span at MaxID", used: []span{{maxID, maxID}}, lo: maxID - 1, hi: maxID, count: 1, want: maxID - 1, wantFound: true},
+		{name: "used span ending just before", used: []span{{1, 99999}}, lo: 100000, hi: 200000, count: 100001, want: 100000, wantFound: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, ok := findFree(tt.used, tt.lo, tt.hi, tt.count)
+			if ok != tt.wantFound || ok && got != tt.want {
+				t.Fatalf("findFree = %d, %v; want %d, %v", got, ok, tt.want, tt.wantFound)
+			}
+			if ok {
+				s, _ := spanOf(got, tt.count)
+				for _, u := range tt.used {
+					if s.overlaps(u) {
+						t.Fatalf("range %v overlaps used %v", s, u)
+					}
+				}
+				if s.count() != tt.count {
+					t.Fatalf("range %v does not hold %d ids", s, tt.count)
+				}
+			}
+		})
+	}
+}
+
+func TestParseSubIDs(t *testing.T) {
+	tests := []struct {
+		name   string
+		in     string
+		ok     []bool
+		claims []span // {-1,-1}: none
+	}{
+		{name: "good", in: "alice:100000:65536\n", ok: []bool{true}, claims: []span{{100000, 165535}}},
+		{name: "comments and blanks", in: "# c\n\n  \nbob:1:2\n", ok: []bool{true}, claims: []span{{1, 2}}},
+		{name: "count missing", in: "alice:200000\n", ok: []bool{false}, claims: []span{{200000, 200000}}},
+		{name: "count garbage", in: "carol:300000:abc\n", ok: []bool{false}, claims: []span{{300000, 300000}}},
+		{name: "start garbage", in: "dave:x:10\n", ok: []bool{false}, claims: []span{{-1, -1}}},
+		{name: "negative", in: "eve:-5:10\n", ok: []bool{false}, claims: []span{{-1, -1}}},
+		{name: "plus sign", in: "eve:+5:10\n", ok: []bool{false}, claims: []span{{-1, -1}}},
+		{name: "extra field still avoided", in: "frank:400000:10:extra\n", ok: []bool{false}, claims: []span{{400000, 400009}}},
+		{name: "zero count avoids its start", in: "gina:500000:0\n", ok: []bool{false}, claims: []span{{500000, 500000}}},
+		{name: "huge count clipped", in: "hal:4294967000:9223372036854775807\n", ok: []bool{false}, claims: []span{{4294967000, maxID}}},
+		{name: "count overflows int64", in: "ian:1:99999999999999999999\n", ok: []bool{false}, claims: []span{{1, 1}}},
+		{name: "start past id space", in: "jo:4294967295:1\n", ok: []bool{false}, claims: []span{{-1, -1}}},
+		{name: "last id", in: "kim:4294967294:1\n", ok: []bool{true}, claims: []span{{maxID, maxID}}},
+		{name: "CRLF", in: "lee:100:10\r\n", ok: []bool{false}, claims: []span{{100, 109}}},
+		{name: "leading zeros", in: "max:0100:10\n", ok: []bool{false}, claims: []span{{100, 109}}},
+		{name: "no trailing newline", in: "ned:7:3", ok: []bool{true}, claims: []span{{7, 9}}},
+		{name: "numeric owner", in: "1000:100000:65536\n", ok: []bool{true}, claims: []span{{100000, 165535}}},
+		{name: "empty owner", in: ":100000:65536\n", ok: []bool{false}, claims: []span{{100000, 165535}}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			lines := parseSubIDs([]byte(tt.in))
+			if len(lines) != len(tt.ok) {
+				t.Fatalf("got %d lines, want %d: %+v", len(lines), len(tt.ok), lines)
+			}
+			for i, l := range lines {
+				if l.ok != tt.ok[i] {
+					t.Errorf("line %d ok = %v, want %v", i, l.ok, tt.ok[i])
+				}
+				want := tt.claims[i]
+				if want.lo < 0 {
+					if l.hasClaims {
+						t.Errorf("line %d claims %v, want nothing", i, l.claims)
+					}
+				} else if !l.hasClaims || l.claims != want {
+					t.Errorf("line %d claims %v (%v), want %v", i, l.claims, l.hasClaims, want)
+				}
+			}
+		})
+	}
+}
+
+func TestLimitsFor(t *testing.T) {
+	tests := []struct {
+		name  string
+		defs  string
+		want  limits
+		notes int
+	}{
+		{name: "defaults", want: limits{100000, 600100000, 65536}},
+		{name: "set", defs: "SUB_UID_MIN 200000\nSUB_UID_MAX 300000\nSUB_UID_COUNT 1000\n", want: limits{200000, 300000, 1000}},
+		{name: "hex and octal like strtoul", defs: "SUB_UID_MIN 0x30000\nSUB_UID_COUNT 0200000\n", want: limits{0x30000, 600100000, 65536}},
+		{name: "garbage keeps default", defs: "SUB_UID_MIN lots\nSUB_UID_MAX -1\n", want: limits{100000, 600100000, 65536}, notes: 2},
+		{name: "max clipped to uint32", defs: "SUB_UID_MAX 99999999999\n", want: limits{100000, maxID, 65536}},
+		{name: "last wins, comments", defs: "# SUB_UID_MIN 5\nSUB_UID_MIN 1000\nSUB_UID_MIN 2000\n", want: limits{2000, 600100000, 65536}},
+		{name: "zero min means 1", defs: "SUB_UID_MIN 0\n", want: limits{1, 600100000, 65536}},
+		{name: "gid keys are separate", defs: "SUB_GID_MIN 5000\n", want: limits{100000, 600100000, 65536}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, notes := limitsFor(parseLoginDefs([]byte(tt.defs)), "SUB_UID")
+			if got != tt.want || len(notes) != tt.notes {
+				t.Fatalf("limitsFor = %+v, %q; want %+v with %d notes", got, notes, tt.want, tt.notes)
+			}
+		})
+	}
+}
+
+// TestAllocate runs the whole allocator over host files.
+func TestAllocate(t *testing.T) {
+	const passwd = "root:x:0:0::/root:/bin/sh\nalice:x:1000:1000::/home/alice:/bin/sh\n"
+	tests := []struct {
+		name     string
+		files    map[string]string
+		want     subIDWant
+		uid      int64
+		wantUID  int64
+		wantGID  int64
+		failure  string
+		problem  bool
+		editsUID []lineEdit
+	}{
+		{
+			name:  "empty host",
+			files: map[string]string{"/etc/passwd": passwd},
+			want:  subIDWant{user: "alice", uids: true, gids: true, count: 65536}, uid: 1000,
+			wantUID: 100000, wantGID: 100000,
+		},
+		{
+			name: "full files: each map has a different first gap, the common start is later",
+			files: map[string]string{
+				"/etc/subuid": "bob:100000:65536\n",
+				"/etc/subgid": "carol:165536:65536\n",
+			},
+			want: subIDWant{user: "alice", uids: true, gids: true, count: 65536}, uid: 1000,
+			wantUID: 231072, wantGID: 231072,
+		},
+		{
+			name: "overlapping ranges in the files are all avoided",
+			files: map[string]string{
+				"/etc/subuid": "bob:100000:65536\ncarol:150000:65536\n",
+				"/etc/subgid": "bob:100000:65536\ncarol:150000:65536\n",
+			},
+			want: subIDWant{user: "alice", uids: true, gids: true, count: 65536}, uid: 1000,
+			wantUID: 215536, wantGID: 215536,
+		},
+		{
+			name: "real uids in the range (LDAP users at 100000+) are avoided",
+			files: map[string]string{
+				"/etc/passwd": passwd + "ldap1:x:100500:100500::/:/bin/sh\n",
+				"/etc/group":  "g:x:150000:\n",
+			},
+			want: subIDWant{user: "alice", uids: true, gids: true, count: 65536}, uid: 1000,
+			wantUID: 150001, wantGID: 150001,
+		},
+		{
+			name:  "the user's own uid is avoided even without a passwd entry",
+			files: map[string]string{"/etc/login.defs": "SUB_UID_MIN 5000\nSUB_GID_MIN 5000\n"},
+			want:  subIDWant{user: "alice", uids: true, gids: true, count: 10}, uid: 5003,
+			wantUID: 5004, wantGID: 5004,
+		},
+		{
+			name:  "login.defs limits leave no room",
+			files: map[string]string{"/etc/login.defs": "SUB_UID_MIN 100000\nSUB_UID_MAX 100010\n"},
+			want:  subIDWant{user: "alice", uids: true, count: 65536}, uid: 1000,
+			failure: "no free range of 65536 subordinate uids between SUB_UID_MIN 100000 and SUB_UID_MAX 100010",
+		},
+		{
+			name: "uid and gid limits differ: separate starts",
+			files: map[string]string{
+				"/etc/login.defs": "SUB_UID_MIN 100000\nSUB_UID_MAX 200000\nSUB_GID_MIN 300000\n",
+			},
+			want: subIDWant{user: "alice", uids: true, gids: true, count: 65536}, uid: 1000,
+			wantUID: 100000, wantGID: 300000,
+		},
+		{
+			name: "only uids wanted: mirror the user's gid range when it is free",
+			files: map[string]string{
+				"/etc/subuid": "bob:100000:65536\n",
+				"/etc/subgid": "alice:300000:65536\n",
+			},
+			want: subIDWant{user: "alice", uids: true, count: 65536}, uid: 1000,
+			wantUID: 300000,
+		},
+		{
+			name: "malformed lines: their numbers are still avoided",
+			files: map[string]string{
+				"/etc/subuid": "garbage\nbob:100000\ncarol:100001:xyz\n#alice:1:1\ndave:100002:3:4\n",
+			},
+			want: subIDWant{user: "alice", uids: true, count: 100}, uid: 1000,
+			wantUID: 100005,
+		},
+		{
+			name:  "huge count near MaxInt64",
+			files: map[string]string{},
+			want:  subIDWant{user: "alice", uids: true, count: math.MaxInt64}, uid: 1000,
+			failure: "no free range of 9223372036854775807 subordinate uids between SUB_UID_MIN 100000 and SUB_UID_MAX 600100000",
+		},
+		{
+			name:  "up to the uint32 limit",
+			files: map[string]string{"/etc/login.defs": "SUB_UID_MIN 4294901759\nSUB_UID_MAX 4294967295\n"},
+			want:  subIDWant{user: "alice", uids: true, count: 65536}, uid: 1000,
+			wantUID: 4294901759,
+		},
+		{
+			name: "a huge existing range blocks everything above it",
+			files: map[string]string{
+				"/etc/subuid": "bob:100000:9223372036854775807\n",
+			},
+			want: subIDWant{user: "alice", uids: true, count: 65536}, uid: 1000,
+			failure: "no free range of 65536 subordinate uids between SUB_UID_MIN 100000 and SUB_UID_MAX 600100000",
+		},
+		{
+			name: "remove: the overlapping part goes, the rest stays",
+			files: map[string]string{
+				"/etc/subuid": "bob:100000:65536\nalice:160000:10000\n",
+			},
+			want: subIDWant{user: "alice", uids: true, count: 65536, removeUID: []span{{160000, 165535}}}, uid: 1000,
+			wantUID:  170000,
+			editsUID: []lineEdit{{line: "alice:160000:10000", removed: []span{{160000, 165535}}, keep: []string{"alice:165536:4464"}}},
+		},
+		{
+			name: "remove by numeric owner, middle cut leaves two pieces",
+			files: map[string]string{
+				"/etc/subuid": "1000:100000:100\n",
+			},
+			want: subIDWant{user: "alice", uids: true, count: 10, removeUID: []span{{100010, 100019}}}, uid: 1000,
+			wantUID:  100100,
+			editsUID: []lineEdit{{line: "1000:100000:100", removed: []span{{100010, 100019}}, keep: []string{"1000:100000:10", "1000:100020:80"}}},
+		},
+		{
+			name:    "unreadable subuid: no allocation",
+			files:   map[string]string{"/etc/subuid": "x"},
+			want:    subIDWant{user: "alice", uids: true, count: 10},
+			problem: true,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			m := host.NewMemory().Self(host.Identity{UID: 0, GID: 0, Name: "root"})
+			for p, c := range tt.files {
+				m.File(p, c)
+			}
+			if tt.problem {
+				m.Meta("/etc/subuid", host.FileMeta{Mode: "0000"})
+				m.Self(host.Identity{UID: 1000, GID: 1000, Name: "alice"})
+			}
+			facts := readIDFacts(m.Host())
+			if (facts.problem != "") != tt.problem {
+				t.Fatalf("problem = %q, want one: %v", facts.problem, tt.problem)
+			}
+			if tt.problem {
+				return
+			}
+			got := newAllocator(facts).allocate(tt.want, tt.uid)
+			if got.failure != tt.failure {
+				t.Fatalf("failure = %q, want %q", got.failure, tt.failure)
+			}
+			if tt.failure != "" {
+				return
+			}
+			if tt.want.uids && got.uidStart != tt.wantUID {
+				t.Errorf("uid start = %d, want %d", got.uidStart, tt.wantUID)
+			}
+			if tt.want.gids && got.gidStart != tt.wantGID {
+				t.Errorf("gid start = %d, want %d", got.gidStart, tt.wantGID)
+			}
+			if len(got.editsUID) != len(tt.editsUID) {
+				t.Fatalf("edits = %+v, want %+v", got.editsUID, tt.editsUID)
+			}
+			for i := range got.editsUID {
+				g, w := got.editsUID[i], tt.editsUID[i]
+				if g.line != w.line || strings.Join(g.keep, ",") != strings.Join(w.keep, ",") || len(g.removed) != len(w.removed) {
+					t.Errorf("edit %d = %+v, want %+v", i, g, w)
+				}
+			}
+		})
+	}
+}
+
+// TestAllocateTwoUsers: ranges handed out in one plan do not collide.
+func TestAllocateTwoUsers(t *testing.T) {
+	a := newAllocator(readIDFacts(host.NewMemory().File("/etc/subuid", "bob:100000:65536\n").Host()))
+	r1 := a.allocate(subIDWant{user: "alice", uids: true, gids: true, count: 65536}, 1000)
+	r2 := a.allocate(subIDWant{user: "carol", uids: true, gids: true, count: 65536}, 1002)
+	if r1.uidStart != 165536 || r2.uidStart != 231072 || r2.gidStart != 231072 {
+		t.Fatalf("starts = %d, %d/%d", r1.uidStart, r2.uidStart, r2.gidStart)
+	}
+}
+
+func FuzzParseSubIDs(f *testing.F) {
+	for _, s := range []string{"alice:100000:65536\n", "x", "a:1:2:3\n#c\n", "b:4294967294:9999999999999\r\n", ":::\n"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, in string) {
+		for _, l := range parseSubIDs([]byte(in)) {
+			if l.hasClaims && (l.claims.lo < 0 || l.claims.hi > maxID || l.claims.lo > l.claims.hi) {
+				t.Fatalf("bad claims %+v for %q", l.claims, l.raw)
+			}
+			if l.ok {
+				if l.raw != strings.TrimSpace(l.raw) || strings.ContainsAny(l.raw, "\n\r") {
+					t.Fatalf("ok line with blanks: %q", l.raw)
+				}
+				s, _ := spanOf(l.start, l.count)
+				if !l.hasClaims || s != l.claims || s.count() != l.count {
+					t.Fatalf("ok line %q claims %+v", l.raw, l.claims)
+				}
+			}
+		}
+		// Whatever the file holds, an allocation avoids every id it claims.
+		facts := idFacts{subuid: parseSubIDs([]byte(in)), uidLim: limits{1, maxID, 65536}, gidLim: limits{1, maxID, 65536}}
+		a := newAllocator(facts)
+		r := a.allocate(subIDWant{user: "alice", uids: true, gids: true, count: 65536}, -1)
+		if r.failure != "" {
+			return
+		}
+		got, _ := spanOf(r.uidStart, 65536)
+		for _, l := range facts.subuid {
+			if l.hasClaims && l.claims.overlaps(got) {
+				t.Fatalf("allocated %v overlaps %q", got, l.raw)
+			}
+		}
+	})
+}
+
+func FuzzParseLoginDefs(f *testing.F) {
+	f.Add("SUB_UID_MIN 100000\nSUB_UID_MAX 0x7fffffff\n")
+	f.Add("SUB_UID_COUNT 0\n# x\n")
+	f.Fuzz(func(t *testing.T, in string) {
+		l, _ := limitsFor(parseLoginDefs([]byte(in)), "SUB_UID")
+		if l.min < 1 || l.max > maxID {
+			t.Fatalf("limits out of the id space: %+v", l)
+		}
+		if s, ok := findFree(nil, l.min, l.max, max(l.count, 1)); ok && (s < l.min || s+max(l.count, 1)-1 > l.max) {
+			t.Fatalf("range %d+%d outside %+v", s, l.count, l)
+		}
+	})
+}

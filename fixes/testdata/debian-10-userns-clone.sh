@@ -1,0 +1,49 @@
+#!/bin/sh
+# Fix plan from rootless-doctor. Review it, then run it: every step is idempotent,
+# so running it again changes nothing. Steps marked "By hand" are comments only.
+sudo sh -eux <<'EOF'
+# put FILE MODE: write standard input to FILE unless FILE holds exactly that already;
+# a file that is replaced is kept as .NAME.rootless-doctor-backup next to it.
+put() {
+	new=$(cat; echo .)
+	old=$(cat -- "$1" 2>/dev/null || :; echo .)
+	if [ "$new" != "$old" ]; then
+		mkdir -p -- "${1%/*}"
+		if [ -e "$1" ]; then cp -p -- "$1" "${1%/*}/.${1##*/}.rootless-doctor-backup"; fi
+		printf '%s' "${new%.}" >"${1%/*}/.${1##*/}.rootless-doctor-new"
+		chmod "$2" "${1%/*}/.${1##*/}.rootless-doctor-new"
+		mv -f -- "${1%/*}/.${1##*/}.rootless-doctor-new" "$1"
+	fi
+	chmod "$2" "$1"
+}
+
+# 1. Install the packages fuse-overlayfs and uidmap
+#    fixes: idmap.newuidmap, storage.driver
+#    why: kernel 4.19 cannot mount overlay in a user namespace (storage.driver)
+#    why: newuidmap is not installed (idmap.newuidmap)
+if ! (for p in fuse-overlayfs uidmap; do dpkg-query -W -f='${db:Status-Status}\n' "$p" 2>/dev/null | grep -qx installed || exit 1; done); then
+	apt-get update </dev/null
+	env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends fuse-overlayfs uidmap </dev/null
+fi
+
+# 2. Set kernel.unprivileged_userns_clone = 1 now and at boot
+#    fixes: userns.clone
+#    why: unprivileged user namespaces are off (userns.clone)
+put /etc/sysctl.d/60-rootless-doctor.conf 0644 <<'ROOTLESS_DOCTOR_FILE'
+# Kernel settings for rootless containers (sysctl.d(5)). Written by
+# `rootless-doctor fix`, which keeps what an earlier run put here.
+kernel.unprivileged_userns_clone = 1
+ROOTLESS_DOCTOR_FILE
+sysctl -p /etc/sysctl.d/60-rootless-doctor.conf
+
+# 3. Give alice 65536 subordinate uids and gids (100000-165535)
+#    fixes: idmap.subuid
+#    why: alice has no subordinate ids (idmap.subuid)
+#    why: the range is free in /etc/subuid and /etc/subgid (every line, malformed ones too), holds no real uid or gid, and lies inside SUB_UID_MIN..SUB_UID_MAX of /etc/login.defs
+#    why: afterwards restart rootless engines so they map the new range (podman system migrate; systemctl --user restart docker)
+[ -e /etc/subuid ] || { : >/etc/subuid; chmod 0644 /etc/subuid; }
+[ -e /etc/subgid ] || { : >/etc/subgid; chmod 0644 /etc/subgid; }
+awk -F: -v lo=100000 -v hi=165535 -v u=alice -v id=1000 -v ids=/etc/passwd 'FILENAME == ids { if ($3 + 0 >= lo && $3 + 0 <= hi) bad = bad " " $1; next } $1 != u && $1 != id && NF >= 3 && $2 + 0 <= hi && $2 + $3 - 1 >= lo { bad = bad " " $1 } END { if (bad != "") { print "rootless-doctor: " lo "-" hi " is not free on this machine (used by" bad "): run rootless-doctor fix here"; exit 1 } }' /etc/subuid /etc/passwd
+awk -F: -v lo=100000 -v hi=165535 -v u=alice -v id=1000 -v ids=/etc/group 'FILENAME == ids { if ($3 + 0 >= lo && $3 + 0 <= hi) bad = bad " " $1; next } $1 != u && $1 != id && NF >= 3 && $2 + 0 <= hi && $2 + $3 - 1 >= lo { bad = bad " " $1 } END { if (bad != "") { print "rootless-doctor: " lo "-" hi " is not free on this machine (used by" bad "): run rootless-doctor fix here"; exit 1 } }' /etc/subgid /etc/group
+if ! grep -qxF alice:100000:65536 /etc/subuid || ! grep -qxF alice:100000:65536 /etc/subgid; then usermod --add-subuids 100000-165535 --add-subgids 100000-165535 alice; fi
+EOF

@@ -1,0 +1,2 @@
+#!/bin/sh
+# rootless-doctor: nothing to fix.
