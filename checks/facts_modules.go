@@ -176,10 +176,17 @@ func (e *Env) module(spec ModuleSpec) ModuleFact {
 	f := func(s ModuleState, src, val, note string) ModuleFact {
 		return ModuleFact{Name: name, State: s, Evidence: Evidence{Source: src, Value: val}, Note: note}
 	}
+	// named is f for a fact proved under one of the module's names: the fact carries the name
+	// the kernel uses (nft_chain_nat_ipv4 on kernels before 5.1), not the current spelling.
+	named := func(n string, s ModuleState, src, val string) ModuleFact {
+		m := f(s, src, val, "")
+		m.Name = n
+		return m
+	}
 	// Proof of presence.
 	for _, n := range spec.Names {
 		if t.proc[n] {
-			return f(ModuleLoaded, "/proc/modules", n+" is loaded", "")
+			return named(n, ModuleLoaded, "/proc/modules", n+" is loaded")
 		}
 	}
 	for _, p := range spec.Proc {
@@ -195,14 +202,14 @@ func (e *Env) module(spec ModuleSpec) ModuleFact {
 		// there proves nothing.
 		if fi, err := e.Host.Stat("/sys/module/" + n); err == nil && fi.IsDir() {
 			if t.proc != nil {
-				return f(ModuleBuiltin, "/sys/module/"+n, "exists, not in /proc/modules: built in", "")
+				return named(n, ModuleBuiltin, "/sys/module/"+n, "exists, not in /proc/modules: built in")
 			}
-			return f(ModuleLoaded, "/sys/module/"+n, "exists: "+n+" is active", "")
+			return named(n, ModuleLoaded, "/sys/module/"+n, "exists: "+n+" is active")
 		}
 	}
 	for _, n := range spec.Names {
 		if t.builtin[n] {
-			return f(ModuleBuiltin, t.dir+"/modules.builtin", n+" is built in", "")
+			return named(n, ModuleBuiltin, t.dir+"/modules.builtin", n+" is built in")
 		}
 	}
 	mentioned := false
