@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/Masterminds/semver/v3"
 	"path"
 	"strings"
 	"sync"
@@ -213,6 +214,9 @@ func probeVersioned(ctx context.Context, e *Env, name string) (helper, uint64) {
 	if err != nil {
 		return helper{}, 0
 	}
+	if h, major, ok := dpkgVersioned(e, name, p); ok {
+		return h, major
+	}
 	h := helper{path: p, state: helperNoVersion, source: p + " --version", value: "version unknown"}
 	out, err := e.Host.Run(ctx, p, "--version")
 	if err != nil || out.ExitCode != 0 {
@@ -224,6 +228,31 @@ func probeVersioned(ctx context.Context, e *Env, name string) (helper, uint64) {
 	}
 	h.state, h.version, h.value = helperOK, v.String(), name+" version "+v.Original()
 	return h, v.Major()
+}
+
+// dpkgVersioned reads the version of a Debian-packaged tool at /usr/bin from dpkg's status
+// database instead of running it: `podman --version` takes ~20 ms (a large Go binary that sets
+// itself up first), most of a static check. A binary elsewhere (/usr/local/bin) is not the
+// package's, so it is asked.
+func dpkgVersioned(e *Env, name, path string) (helper, uint64, bool) {
+	if e.Distro.Family != distro.FamilyDebian || path != "/usr/bin/"+name {
+		return helper{}, 0, false
+	}
+	const status = "/var/lib/dpkg/status"
+	data := Memo(e, "dpkg-status", func() []byte {
+		b, _ := e.Host.ReadFile(status)
+		return b
+	})
+	full, ok := parse.DpkgInstalledVersion(data, name)
+	if !ok {
+		return helper{}, 0, false
+	}
+	v, err := semver.NewVersion(parse.DebianUpstreamVersion(full))
+	if err != nil {
+		return helper{}, 0, false
+	}
+	return helper{path: path, state: helperOK, version: v.String(), source: status,
+		value: name + " " + full + " installed"}, v.Major(), true
 }
 
 // requestedDriver is DOCKERD_ROOTLESS_ROOTLESSKIT_NET as the daemon will see it: from the

@@ -126,6 +126,11 @@ func TestNetDriver(t *testing.T) {
 			status: Warn, summary: "uses pasta 2023_03_09", fixes: []string{"package.pasta"}},
 		{name: "podman 5 with new pasta", host: withVersionedTool(withPasta(withSlirp(alice(), "1.2.0"), "2024_06_07.8a83b53"), "podman", "5.0.2"),
 			status: Pass, summary: "slirp4netns 1.2.0"},
+		// On Debian the version comes from dpkg's database: no `podman --version` is recorded.
+		{name: "podman 5 from dpkg status, without pasta", host: withSlirp(alice(), "1.2.0").Exec("/usr/bin/podman").
+			File("/etc/os-release", "ID=debian\nVERSION_ID=13\n").
+			File("/var/lib/dpkg/status", "Package: podman\nStatus: install ok installed\nVersion: 5.4.2+ds1-1\n"),
+			status: Warn, summary: "podman 5.4.2 needs pasta", fixes: []string{"package.pasta"}},
 		{name: "podman 4 with slirp4netns", host: withVersionedTool(debian12(), "podman", "4.3.1"), status: Pass, summary: "slirp4netns 1.2.0"},
 		{name: "podman 5, no driver at all", host: withVersionedTool(alice(), "podman", "5.0.2"), status: Fail, summary: "no rootless network driver",
 			fixes: []string{"package.slirp4netns", "package.pasta"}},

@@ -64,6 +64,9 @@ type Result struct {
 	// runner turns it into a result through one policy (see undecided) and keeps it here so
 	// -v can show it.
 	Err error
+	// Unselected marks a skip that --only/--skip asked for (not a probe that did not apply):
+	// machine formats keep it so every id is present; the text report leaves it out.
+	Unselected bool
 }
 
 // Passf is a passing result.

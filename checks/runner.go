@@ -87,6 +87,7 @@ func Run(ctx context.Context, probes []Probe, env *Env, opt Options) []Result {
 	for i, p := range probes {
 		if ok, why := selected(p, opt); !ok {
 			results[i] = finish(p, Skipf("%s", why), 0)
+			results[i].Unselected = true
 			continue
 		}
 		if opt.Sequential {

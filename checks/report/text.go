@@ -1,6 +1,7 @@
 package report
 
 import (
+	"fmt"
 	"io"
 	"strings"
 
@@ -40,6 +41,7 @@ const (
 // colorprofile.Writer strips it for NoTTY (pipes, golden files) and drops colour for ASCII
 // (NO_COLOR). The layout has no terminal-width dependence, so output is byte-stable.
 func renderText(w io.Writer, r *Report, opt Options) error {
+	r = withoutUnselected(r)
 	var b strings.Builder
 	line := func(parts ...string) {
 		b.WriteString(strings.TrimRight(strings.Join(parts, ""), " "))
@@ -127,4 +129,23 @@ func countsText(s checks.Summary) string {
 		}
 	}
 	return strings.Join(parts, ", ")
+}
+
+// withoutUnselected drops the probes --only/--skip left out, with one note saying how many:
+// twenty "not selected" lines would bury the two a person asked for.
+func withoutUnselected(r *Report) *Report {
+	var shown []checks.Result
+	for _, res := range r.Results {
+		if !res.Unselected {
+			shown = append(shown, res)
+		}
+	}
+	if len(shown) == len(r.Results) {
+		return r
+	}
+	c := *r
+	c.Results = shown
+	c.Notes = append(append([]string(nil), r.Notes...),
+		fmt.Sprintf("%d probes not selected by --only/--skip are not shown", len(r.Results)-len(shown)))
+	return &c
 }
