@@ -61,7 +61,9 @@ type ModuleSpec struct {
 	// Names are the module's names, current first; later ones are older spellings
 	// (nft_chain_nat was nft_chain_nat_ipv4 before Linux 5.1).
 	Names []string
-	// Config are the kernel config symbols that build it (CONFIG_TUN).
+	// Config are the kernel config symbols that build it (CONFIG_TUN). When there are as many
+	// as Names, Config[i] builds Names[i]: the symbol a kernel has tells which name the module
+	// has there (CONFIG_NFT_CHAIN_NAT_IPV4 exists only before 5.1, with nft_chain_nat_ipv4).
 	Config []string
 	// Proc are paths that exist only while the module's code is in the kernel
 	// (/proc/net/ip_tables_names for ip_tables).
@@ -213,20 +215,28 @@ func (e *Env) module(spec ModuleSpec) ModuleFact {
 		}
 	}
 	mentioned := false
-	for _, sym := range spec.Config {
+	// Older spellings come last and their symbols exist only on the kernels that use them, so
+	// they are looked at first: on 4.19 CONFIG_NFT_NAT is set too, but builds nft_nat, and
+	// `modprobe nft_chain_nat` would fail there.
+	for i := len(spec.Config) - 1; i >= 0; i-- {
+		sym := spec.Config[i]
 		if t.config == nil {
 			break
 		}
+		n := name
+		if len(spec.Config) == len(spec.Names) {
+			n = spec.Names[i]
+		}
 		switch t.config.Tristate(sym) {
 		case "y":
-			return f(ModuleBuiltin, t.configPath, sym+"=y", "")
+			return named(n, ModuleBuiltin, t.configPath, sym+"=y")
 		case "m":
 			if t.proc != nil {
-				note := ""
+				m := named(n, ModuleNotLoaded, t.configPath, sym+"=m, and "+n+" is not in /proc/modules")
 				if !t.dirExists {
-					note = fmt.Sprintf("%s does not exist: the kernel was probably upgraded and the machine not rebooted since, so modprobe cannot load %s until it is.", t.dir, name)
+					m.Note = fmt.Sprintf("%s does not exist: the kernel was probably upgraded and the machine not rebooted since, so modprobe cannot load %s until it is.", t.dir, n)
 				}
-				return f(ModuleNotLoaded, t.configPath, sym+"=m, and "+name+" is not in /proc/modules", note)
+				return m
 			}
 		}
 		if t.config.Has(sym) {

@@ -40,6 +40,31 @@ func TestModuleFactNamesTheLoadedModule(t *testing.T) {
 	}
 }
 
+// On 4.19 (debian-10 fixture without the modules loaded) the NAT chain module to load is
+// nft_chain_nat_ipv4: CONFIG_NFT_NAT is set there too but builds nft_nat, and the fix used to
+// run `modprobe nft_chain_nat`, which does not exist before 5.1 and stopped the script.
+func TestModuleNotLoadedOnOldKernelNamesTheOldModule(t *testing.T) {
+	cfg := "CONFIG_NF_TABLES=m\nCONFIG_NFT_CHAIN_NAT_IPV4=m\nCONFIG_NFT_NAT=m\n"
+	h := withIptables(alice().Kernel("4.19.0-27-amd64"), "/usr/sbin/iptables", "iptables v1.8.2 (nf_tables)\n").
+		File("/proc/modules", "overlay 131072 0 - Live 0x0\n").File("/boot/config-4.19.0-27-amd64", cfg).Dir("/lib/modules/4.19.0-27-amd64")
+	e := NewEnv(context.Background(), h.Host(), "")
+	if f := e.Module(modNFTChainNAT); f.State != ModuleNotLoaded || f.Name != "nft_chain_nat_ipv4" ||
+		f.Evidence.Value != "CONFIG_NFT_CHAIN_NAT_IPV4=m, and nft_chain_nat_ipv4 is not in /proc/modules" {
+		t.Errorf("got %s %s (%q)", f.Name, f.State, f.Evidence.Value)
+	}
+	r := runForResult(t, netIptables, h, "")
+	if got := r.FixIDs(); !slices.Equal(got, []string{"module.nf_tables", "module.nft_chain_nat_ipv4"}) {
+		t.Errorf("fixes = %q", got)
+	}
+	// A current kernel has no CONFIG_NFT_CHAIN_NAT_IPV4: nft_chain_nat it is.
+	h = withIptables(alice(), "/usr/sbin/iptables", nftVersion).File("/proc/modules", "overlay 131072 0 - Live 0x0\n").
+		File("/boot/config-6.8.0", "CONFIG_NF_TABLES=m\nCONFIG_NFT_NAT=m\n").Dir("/lib/modules/6.8.0")
+	r = runForResult(t, netIptables, h, "")
+	if got := r.FixIDs(); !slices.Equal(got, []string{"module.nf_tables", "module.nft_chain_nat"}) {
+		t.Errorf("fixes on 6.8 = %q", got)
+	}
+}
+
 // iptables before 1.8 prints no backend (centos-7 fixture): the evidence is the line as
 // printed, not one the probe made up.
 func TestIptablesEvidenceIsVerbatim(t *testing.T) {
