@@ -6,8 +6,10 @@ import (
 	"os"
 
 	"github.com/rootless-doctor/rootless-doctor/cmd/rootless-doctor/cli"
+	"github.com/rootless-doctor/rootless-doctor/runtime/proof"
 )
 
 func main() {
+	proof.Dispatch()
 	os.Exit(cli.Main())
 }

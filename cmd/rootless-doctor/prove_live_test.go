@@ -1,0 +1,133 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/rootless-doctor/rootless-doctor/runtime/livetest"
+)
+
+// Live tests of `prove` through the real binary, as root, for a throwaway account. The tun
+// device the account sees is staged in a private mount namespace (`unshare --mount` plus a bind
+// mount of a device node of the wanted mode over /dev/net/tun): the host's device keeps its mode.
+
+type proveResult struct {
+	ID       string   `json:"id"`
+	Status   string   `json:"status"`
+	Summary  string   `json:"summary"`
+	Fixes    []string `json:"fixes"`
+	Evidence []struct {
+		Source string `json:"source"`
+		Value  string `json:"value"`
+	} `json:"evidence"`
+}
+
+type proveReport struct {
+	Schema  string        `json:"schema"`
+	Results []proveResult `json:"results"`
+	OK      bool          `json:"ok"`
+}
+
+func runProve(t *testing.T, bin, tunNode string, args ...string) (proveReport, int, string) {
+	return runProveAs(t, nil, bin, tunNode, args...)
+}
+
+// runProveAs runs prove behind prefix (e.g. runuser -u ACCOUNT --) in a private mount namespace
+// where tunNode is bound over /dev/net/tun.
+func runProveAs(t *testing.T, prefix []string, bin, tunNode string, args ...string) (proveReport, int, string) {
+	t.Helper()
+	script := fmt.Sprintf("set -e\nmount --bind %q /dev/net/tun\nexec \"$@\"\n", tunNode)
+	argv := append([]string{"--mount", "--propagation", "private", "sh", "-c", script, "sh"}, prefix...)
+	argv = append(append(argv, bin, "prove", "-o", "json"), args...)
+	cmd := exec.Command("unshare", argv...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatalf("running prove: %v\n%s", err, stderr.String())
+	}
+	var rep proveReport
+	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
+		t.Fatalf("decoding the report (exit %d): %v\nstdout: %s\nstderr: %s", code, err, stdout.String(), stderr.String())
+	}
+	return rep, code, stderr.String()
+}
+
+func TestLiveProve(t *testing.T) {
+	needRoot(t, "useradd", "userdel", "usermod", "unshare", "newuidmap", "nsenter", "ip", "slirp4netns", "go")
+	livetest.Lock(t)
+	bin := buildBinary(t)
+	user := livetest.User(t, true)
+	livetest.NoLeftovers(t, user)
+
+	rep, code, stderr := runProve(t, bin, livetest.TunNode(t, 0o666), "--user", user)
+	if code != 0 || !rep.OK || rep.Schema != "rootless-doctor/v1" {
+		t.Errorf("healthy host: exit %d ok %v schema %q\n%+v", code, rep.OK, rep.Schema, rep.Results)
+	}
+	if stderr != "" {
+		t.Errorf("prove printed on stderr (rootlesskit's log must be captured): %s", stderr)
+	}
+	var ids []string
+	for _, r := range rep.Results {
+		ids = append(ids, r.ID)
+		if r.Status == "fail" || r.Status == "warn" {
+			t.Errorf("healthy host: %s = %s (%s)", r.ID, r.Status, r.Summary)
+		}
+	}
+	want := []string{"runtime.userns", "runtime.idmap", "runtime.mount", "runtime.overlay", "runtime.network", "runtime.port", "runtime.cgroup"}
+	if !slices.Equal(ids, want) {
+		t.Errorf("ids %v, want %v", ids, want)
+	}
+
+	// As the account itself, with a login session's runtime dir and an ordinary user's PATH
+	// (no /usr/sbin, where Debian keeps ip): the state dir goes under XDG_RUNTIME_DIR and is
+	// removed (NoLeftovers looks there too).
+	runDir := filepath.Join("/run/user", fmt.Sprint(uidOf(t, user)))
+	if _, err := os.Stat("/run/user"); os.IsNotExist(err) {
+		t.Cleanup(func() { os.Remove("/run/user") })
+	}
+	if err := os.MkdirAll(runDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(runDir) })
+	if out, err := exec.Command("chown", user+":", runDir).CombinedOutput(); err != nil {
+		t.Fatalf("chown: %v %s", err, out)
+	}
+	asUser := []string{"runuser", "-u", user, "--", "env", "-i", "PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/home/" + user, "XDG_RUNTIME_DIR=" + runDir}
+	rep, code, stderr = runProveAs(t, asUser, bin, livetest.TunNode(t, 0o666))
+	if code != 0 || !rep.OK {
+		t.Errorf("as the account: exit %d ok %v\n%+v\n%s", code, rep.OK, rep.Results, stderr)
+	}
+	usedRunDir := false
+	for _, r := range rep.Results {
+		for _, e := range r.Evidence {
+			usedRunDir = usedRunDir || strings.HasPrefix(e.Source, runDir+"/rootless-doctor-proof-")
+		}
+	}
+	if !usedRunDir {
+		t.Errorf("the state dir was not under XDG_RUNTIME_DIR=%s: %+v", runDir, rep.Results)
+	}
+	if entries, _ := os.ReadDir(runDir); len(entries) != 0 {
+		t.Errorf("%s is not empty after the proof: %v", runDir, entries)
+	}
+
+	rep, code, _ = runProve(t, bin, livetest.TunNode(t, 0o600), "--user", user)
+	if code != 1 || rep.OK {
+		t.Errorf("tun 0600: exit %d ok %v, want exit 1", code, rep.OK)
+	}
+	for _, r := range rep.Results {
+		if r.ID == "runtime.network" && (r.Status != "fail" || !slices.Contains(r.Fixes, "device.tun")) {
+			t.Errorf("tun 0600: runtime.network = %s %v (%s), want fail with device.tun", r.Status, r.Fixes, r.Summary)
+		}
+	}
+}

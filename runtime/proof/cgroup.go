@@ -1,0 +1,136 @@
+package proof
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/containerd/cgroups/v3"
+	"golang.org/x/sys/unix"
+
+	"github.com/rootless-doctor/rootless-doctor/checks"
+	"github.com/rootless-doctor/rootless-doctor/fixes/intent"
+)
+
+const cgroupRoot = "/sys/fs/cgroup"
+
+// cgroupStep proves that a pids limit is enforced in a cgroup v2 group delegated to the
+// account. It runs in the parent role, as the account, on the host side.
+//
+// Only cgroup v2 lets an unprivileged user set limits, and only in a delegated subtree: the
+// directory and its cgroup.procs belong to the user, and moving a process between two groups
+// needs write access to cgroup.procs of their common ancestor. The proof therefore creates a
+// sibling of its own group when that group's parent is delegated (a `systemd-run --user
+// --scope -p Delegate=yes` scope, a systemd --user service, a container with a delegated
+// cgroup namespace), moves a shell into it, sets pids.max=1 and checks that the kernel refuses
+// the shell's fork and counts it in pids.events.
+func cgroupStep() stepReport {
+	t := time.Now()
+	s := cgroupProve(cgroupHost{
+		mode: cgroups.Mode(),
+		own: func() (string, error) {
+			_, own, err := cgroups.ParseCgroupFileUnified("/proc/self/cgroup")
+			return own, err
+		},
+		root:     cgroupRoot,
+		writable: func(p string) bool { return unix.Access(p, unix.W_OK) == nil },
+	})
+	s.ID, s.Duration = StepCgroup, time.Since(t)
+	return s
+}
+
+// cgroupHost is what the cgroup step reads, so that its decisions are tested without a kernel.
+type cgroupHost struct {
+	mode     cgroups.CGMode
+	own      func() (string, error)
+	root     string
+	writable func(path string) bool
+}
+
+func cgroupProve(h cgroupHost) stepReport {
+	switch h.mode {
+	case cgroups.Hybrid:
+		return stepReport{Status: checks.Skip,
+			Summary: "cgroup v1 with a v2 hierarchy beside it (hybrid): rootless engines cannot set resource limits here, so there is no limit to prove"}.
+			with(cgroupRoot, "tmpfs with v1 controllers; cgroup2 at "+cgroupRoot+"/unified").
+			detail("Limits (--memory, --pids-limit, --cpus) need cgroup v2 with delegation: boot with systemd.unified_cgroup_hierarchy=1 (see cgroup.version).")
+	case cgroups.Legacy:
+		return stepReport{Status: checks.Skip,
+			Summary: "cgroup v1: rootless engines cannot set resource limits here, so there is no limit to prove"}.
+			with(cgroupRoot, "tmpfs with v1 controllers").
+			detail("Limits need cgroup v2 with delegation (see cgroup.version).")
+	case cgroups.Unavailable:
+		return stepReport{Status: checks.Skip, Summary: "no cgroup filesystem is mounted at " + cgroupRoot}
+	}
+	own, err := h.own()
+	if err != nil || own == "" {
+		return stepReport{Status: checks.Skip, Summary: fmt.Sprintf("cannot find the own cgroup v2 group: %v", err)}
+	}
+	group := filepath.Join(h.root, own)
+	parentDir := filepath.Dir(group)
+	s := stepReport{}.with("/proc/self/cgroup", "0::"+own)
+	if own == "/" || !h.writable(filepath.Join(parentDir, "cgroup.procs")) || !h.writable(parentDir) {
+		s.Status = checks.Skip
+		s.Summary = fmt.Sprintf("the proof runs in %s, whose parent is not delegated to this account: no group to set a limit in", own)
+		return s.detail("Rootless engines ask the systemd user manager for a scope with Delegate=yes; the static probe cgroup.delegation checks that user@.service delegates the controllers. To prove limits here, run the proof inside such a scope: systemd-run --user --scope -p Delegate=yes rootless-doctor prove.")
+	}
+	sub, _ := os.ReadFile(filepath.Join(parentDir, "cgroup.subtree_control"))
+	s = s.with(filepath.Join(parentDir, "cgroup.subtree_control"), strings.TrimSpace(string(sub)))
+	if !strings.Contains(" "+strings.TrimSpace(string(sub))+" ", " pids ") {
+		s.Status = checks.Warn
+		s.Summary = "the pids controller is not enabled for the delegated group: --pids-limit will not work"
+		return s.detail("See cgroup.delegation.").
+			fixWith(intent.DelegateControllers([]string{"cpu", "cpuset", "io", "memory", "pids"}, "rootless engines set limits through delegated controllers"))
+	}
+	return enforcePids(s, parentDir)
+}
+
+func (s stepReport) fixWith(in ...intent.Intent) stepReport {
+	s.Intents = append(s.Intents, in...)
+	return s
+}
+
+// enforcePids creates parentDir/rootless-doctor-proof-PID with pids.max=1, moves a shell in and
+// asks it to fork.
+func enforcePids(s stepReport, parentDir string) stepReport {
+	dir := filepath.Join(parentDir, fmt.Sprintf("rootless-doctor-proof-%d", os.Getpid()))
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		s.Status, s.Summary = checks.Fail, fmt.Sprintf("cannot create a child group in the delegated %s: %v", parentDir, err)
+		return s
+	}
+	defer os.Remove(dir)
+	if err := os.WriteFile(filepath.Join(dir, "pids.max"), []byte("1"), 0); err != nil {
+		s.Status, s.Summary = checks.Fail, fmt.Sprintf("cannot set pids.max in %s: %v", dir, err)
+		return s
+	}
+	// The shell waits for a line, then forks once: with pids.max=1 the fork must fail.
+	cmd := exec.Command("/bin/sh", "-c", `read _; if /bin/true; then echo forked; else echo refused; fi`)
+	stdin, _ := cmd.StdinPipe()
+	stdout, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		s.Status, s.Summary = checks.Fail, fmt.Sprintf("cannot start a shell: %v", err)
+		return s
+	}
+	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(cmd.Process.Pid)), 0); err != nil {
+		s.Status, s.Summary = checks.Fail, fmt.Sprintf("cannot move a process into the child group: %v", err)
+		return s
+	}
+	_, _ = io.WriteString(stdin, "go\n")
+	line, _ := bufio.NewReader(stdout).ReadString('\n')
+	events, _ := os.ReadFile(filepath.Join(dir, "pids.events"))
+	s = s.with(filepath.Join(dir, "pids.max"), "1").with(filepath.Join(dir, "pids.events"), strings.TrimSpace(string(events))).
+		with("fork in the group", strings.TrimSpace(line))
+	if strings.TrimSpace(line) != "refused" {
+		s.Status, s.Summary = checks.Fail, "pids.max=1 in a delegated child group did not stop a fork: limits are not enforced"
+		return s
+	}
+	s.Status, s.Summary = checks.Pass, "cgroup v2 delegation: a child group with pids.max=1 refused a fork"
+	return s
+}

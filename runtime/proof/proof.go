@@ -1,0 +1,487 @@
+// Package proof is the live proof of rootless-doctor (shared/SPEC.md §5): it starts the same
+// namespaces a rootless engine starts, with rootlesskit v3 embedded as a library, and reports
+// each step as a runtime.* result.
+//
+// The payload is the rootless-doctor binary itself (no image, no network, no container
+// runtime): rootlesskit re-executes it inside the new user, mount and network namespaces, where
+// it checks the id maps, pivots into a private root, mounts overlayfs, looks at the network
+// interface and answers a round trip through a published port. Dispatch (dispatch.go) must run
+// first in main() and in every TestMain so that the re-executed binary plays its role.
+//
+// A failed step names the static probe and the fix intent that explain it (explain.go), so
+// `fix` includes the remedy even when the static probe missed it.
+package proof
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/rootless-doctor/rootless-doctor/checks"
+)
+
+// Options are the knobs of Run.
+type Options struct {
+	// User is the account to prove the host for (name or uid). Empty: the running account.
+	// As root, the proof runs as that account (setuid/setgid and its groups, HOME and
+	// XDG_RUNTIME_DIR for it); as anyone else it must name the running account.
+	User string
+	// Net is the network driver: auto (slirp4netns, then pasta, then the in-process
+	// gvisor-tap-vsock driver), slirp4netns, pasta, gvisor or none. Empty means auto.
+	Net string
+	// Timeout bounds the whole proof; zero means DefaultTimeout. rootlesskit waits on its
+	// helpers without one, so a hung newuidmap or slirp4netns would otherwise hang the doctor.
+	Timeout time.Duration
+}
+
+// DefaultTimeout is the proof's time limit when Options.Timeout is zero. The proof takes a
+// fraction of a second on a healthy host.
+const DefaultTimeout = 30 * time.Second
+
+// Nets lists the values Options.Net accepts.
+func Nets() []string { return []string{NetAuto, NetSlirp4netns, NetPasta, NetGvisor, NetNone} }
+
+var steps = []struct{ ID, Title string }{
+	{StepUserNS, "User namespace (live)"},
+	{StepIDMap, "Subordinate id mapping (live)"},
+	{StepMount, "Mount namespace and pivot_root (live)"},
+	{StepOverlay, "Overlay mount in the user namespace (live)"},
+	{StepNetwork, "Network namespace and driver (live)"},
+	{StepPort, "Published port round trip (live)"},
+	{StepCgroup, "cgroup v2 limit (live)"},
+}
+
+// StepIDs lists the runtime.* ids in report order, so that `check --static` and `check --root`
+// can list them as skipped.
+func StepIDs() []string {
+	ids := make([]string, len(steps))
+	for i, s := range steps {
+		ids[i] = s.ID
+	}
+	return ids
+}
+
+// Title returns the report title of a step id.
+func Title(id string) string {
+	for _, s := range steps {
+		if s.ID == id {
+			return s.Title
+		}
+	}
+	return id
+}
+
+// Skipped returns every step as a skip with the given reason (for --static, --root, root
+// without --user).
+func Skipped(reason string) []checks.Result {
+	out := make([]checks.Result, 0, len(steps))
+	for _, s := range steps {
+		r := checks.Skipf("%s", reason)
+		r.ID, r.Title = s.ID, s.Title
+		out = append(out, r)
+	}
+	return out
+}
+
+// Run runs the live proof and returns one result per step, in StepIDs order. The error is only
+// for a proof that could not even start (bad options, unknown account, no state dir, the
+// helper process did not start); a step that fails is a result.
+func Run(ctx context.Context, opts Options) ([]checks.Result, error) {
+	netName := opts.Net
+	if netName == "" {
+		netName = NetAuto
+	}
+	valid := false
+	for _, n := range Nets() {
+		valid = valid || n == netName
+	}
+	if !valid {
+		return nil, fmt.Errorf("unknown network driver %q (want one of %s)", opts.Net, strings.Join(Nets(), ", "))
+	}
+	timeout := opts.Timeout
+	if timeout <= 0 {
+		timeout = DefaultTimeout
+	}
+	acct, err := resolveAccount(opts.User)
+	if err != nil {
+		return nil, err
+	}
+	if acct.uid == 0 {
+		return Skipped("running as root: rootless mode is for an ordinary account; pass --user NAME to prove the host for it"), nil
+	}
+
+	outer, err := makeStateDir(acct)
+	if err != nil {
+		return nil, fmt.Errorf("creating the proof's state dir: %w", err)
+	}
+	defer removeStateDir(outer)
+
+	exe, origExe, err := payloadBinary(outer, acct)
+	if err != nil {
+		return nil, err
+	}
+	if err := writeJSON(filepath.Join(outer, fileRequest), request{Net: netName, Exe: origExe}); err != nil {
+		return nil, fmt.Errorf("writing the proof request: %w", err)
+	}
+	if acct.onBehalf {
+		_ = os.Chown(filepath.Join(outer, fileRequest), acct.uid, acct.gid)
+	}
+
+	cmd := exec.Command(exe, parentArgs(outer, netName, 0)...)
+	cmd.Env = acct.env()
+	cmd.Dir = "/"
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	if acct.onBehalf {
+		cmd.SysProcAttr.Credential = &syscall.Credential{Uid: uint32(acct.uid), Gid: uint32(acct.gid), Groups: acct.groups}
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting the proof: %w", err)
+	}
+	pgid := cmd.Process.Pid
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+
+	tctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var waitErr error
+	var terminal *wireError
+	select {
+	case waitErr = <-done:
+	case <-tctx.Done():
+		_ = syscall.Kill(-pgid, syscall.SIGKILL)
+		waitErr = <-done
+		reason := fmt.Sprintf("no result after %s", timeout)
+		if ctx.Err() != nil {
+			reason = "interrupted: " + ctx.Err().Error()
+		}
+		terminal = &wireError{Phase: phaseTimeout, Message: reason, Exit: -1}
+	}
+	// Nothing the proof started may outlive it: the rk child and its helpers die with the
+	// parent role (Pdeathsig) and share its process group.
+	reapGroup(pgid)
+	if terminal != nil {
+		// Killed before it could clean up: stop what daemonized out of the process group.
+		pids, _ := filepath.Glob(filepath.Join(outer, "rk-*", "child_pid"))
+		for _, p := range pids {
+			if b, err := os.ReadFile(p); err == nil {
+				if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
+					stopNetDaemons(pid, acct.uid)
+				}
+			}
+		}
+	}
+
+	c := collect(outer)
+	if terminal == nil && c.parent == nil {
+		msg := "the proof's parent process ended without a report"
+		if waitErr != nil {
+			msg += ": " + waitErr.Error()
+		}
+		if s := strings.TrimSpace(stderr.String() + stdout.String()); s != "" {
+			msg += ": " + short(s)
+		}
+		terminal = &wireError{Phase: phasePayload, Message: msg, Exit: -1}
+	}
+	c.terminal = terminal
+	return assemble(c), nil
+}
+
+// reapGroup kills what is left of the proof's process group and waits until no live process
+// is in it. A killed process whose parent already exited stays a zombie until init reaps it,
+// and kill(2) still finds zombies, so liveness is read from /proc instead.
+func reapGroup(pgid int) {
+	deadline := time.Now().Add(3 * time.Second)
+	for time.Now().Before(deadline) {
+		if err := syscall.Kill(-pgid, syscall.SIGKILL); errors.Is(err, syscall.ESRCH) || !groupAlive(pgid) {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// groupAlive reports whether a process that is not a zombie belongs to process group pgid.
+func groupAlive(pgid int) bool {
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		return true
+	}
+	for _, e := range entries {
+		if e.Name()[0] < '0' || e.Name()[0] > '9' {
+			continue
+		}
+		b, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid pgrp …; comm may hold spaces and parentheses.
+		rest := string(b)
+		if i := strings.LastIndexByte(rest, ')'); i >= 0 {
+			rest = rest[i+1:]
+		}
+		f := strings.Fields(rest)
+		if len(f) < 3 || f[0] == "Z" || f[0] == "X" {
+			continue
+		}
+		if f[2] == strconv.Itoa(pgid) {
+			return true
+		}
+	}
+	return false
+}
+
+// account is who the proof runs as.
+type account struct {
+	name, home string
+	uid, gid   int
+	groups     []uint32
+	onBehalf   bool
+}
+
+func resolveAccount(name string) (account, error) {
+	euid := os.Geteuid()
+	var u *user.User
+	var err error
+	switch {
+	case name == "":
+		u, err = user.LookupId(strconv.Itoa(euid))
+		if err != nil {
+			// An account without a passwd entry (a container started with --user 1234):
+			// rootlesskit cannot map ids for it either, but the clone can still be proven.
+			return account{name: strconv.Itoa(euid), uid: euid, gid: os.Getegid(), home: os.Getenv("HOME")}, nil
+		}
+	default:
+		if _, nerr := strconv.Atoi(name); nerr == nil {
+			u, err = user.LookupId(name)
+		} else {
+			u, err = user.Lookup(name)
+		}
+		if err != nil {
+			return account{}, fmt.Errorf("unknown user %q: %w", name, err)
+		}
+	}
+	a := account{name: u.Username, home: u.HomeDir}
+	a.uid, _ = strconv.Atoi(u.Uid)
+	a.gid, _ = strconv.Atoi(u.Gid)
+	if a.uid != euid {
+		if euid != 0 {
+			return account{}, fmt.Errorf("--user %s: only root can prove the host for another account", name)
+		}
+		a.onBehalf = true
+		gids, _ := u.GroupIds()
+		for _, g := range gids {
+			if n, err := strconv.Atoi(g); err == nil {
+				a.groups = append(a.groups, uint32(n))
+			}
+		}
+	}
+	return a, nil
+}
+
+// env is the parent role's environment. On behalf of an account it is built from scratch
+// (root's environment says nothing about the account's session). rootlesskit runs ip and
+// nsenter by name, and Debian keeps ip in /usr/sbin, which ordinary users' PATH lacks; Docker's
+// setup tool adds the sbin directories to its unit the same way.
+func (a account) env() []string {
+	path := os.Getenv("PATH")
+	if path == "" {
+		path = "/usr/local/bin:/usr/bin:/bin"
+	}
+	for _, d := range []string{"/usr/local/sbin", "/usr/sbin", "/sbin"} {
+		if !strings.Contains(":"+path+":", ":"+d+":") {
+			path += ":" + d
+		}
+	}
+	if !a.onBehalf {
+		env := []string{}
+		for _, kv := range os.Environ() {
+			if !strings.HasPrefix(kv, "PATH=") {
+				env = append(env, kv)
+			}
+		}
+		return append(env, "PATH="+path)
+	}
+	env := []string{"PATH=" + path, "HOME=" + a.home, "USER=" + a.name, "LOGNAME=" + a.name}
+	for _, k := range []string{"LANG", "LC_ALL", "TZ"} {
+		if v, ok := os.LookupEnv(k); ok {
+			env = append(env, k+"="+v)
+		}
+	}
+	if d := a.runtimeDir(); d != "" {
+		env = append(env, "XDG_RUNTIME_DIR="+d)
+	}
+	return env
+}
+
+// runtimeDir is the account's XDG_RUNTIME_DIR when it has one (a logind session or linger).
+func (a account) runtimeDir() string {
+	if !a.onBehalf {
+		d := os.Getenv("XDG_RUNTIME_DIR")
+		if d != "" && ownedDir(d, a.uid) {
+			return d
+		}
+		return ""
+	}
+	d := fmt.Sprintf("/run/user/%d", a.uid)
+	if ownedDir(d, a.uid) {
+		return d
+	}
+	return ""
+}
+
+func ownedDir(d string, uid int) bool {
+	fi, err := os.Stat(d)
+	if err != nil || !fi.IsDir() {
+		return false
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	return ok && int(st.Uid) == uid && fi.Mode().Perm()&0o077 == 0
+}
+
+// makeStateDir creates the private (0700) state dir under the account's XDG_RUNTIME_DIR, or
+// under the temp dir, owned by the account.
+func makeStateDir(a account) (string, error) {
+	base := a.runtimeDir()
+	dir, err := os.MkdirTemp(base, "rootless-doctor-proof-")
+	if err != nil && base != "" {
+		dir, err = os.MkdirTemp("", "rootless-doctor-proof-")
+	}
+	if err != nil {
+		return "", err
+	}
+	if a.onBehalf {
+		if err := os.Chown(dir, a.uid, a.gid); err != nil {
+			os.RemoveAll(dir)
+			return "", err
+		}
+	}
+	return dir, nil
+}
+
+// removeStateDir removes the state dir. The payload cleans up after itself; files it chowned
+// to subordinate ids are removable by the account (they sit in its own directory).
+func removeStateDir(dir string) {
+	if err := os.RemoveAll(dir); err != nil {
+		// A directory the payload left without write permission (overlay's work dir).
+		_ = filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
+			if err == nil && fi.IsDir() {
+				_ = os.Chmod(p, 0o700)
+			}
+			return nil
+		})
+		_ = os.RemoveAll(dir)
+	}
+}
+
+// payloadBinary returns the binary to run and the path the user knows it by. When root proves
+// the host for another account and that account cannot execute the running binary (a test
+// binary under root's 0700 build directory), it is copied into the state dir.
+func payloadBinary(outer string, a account) (exe, orig string, err error) {
+	orig, err = os.Executable()
+	if err != nil {
+		return "", "", fmt.Errorf("finding the rootless-doctor binary: %w", err)
+	}
+	if !a.onBehalf || canExec(orig, a) {
+		return orig, orig, nil
+	}
+	dst := filepath.Join(outer, "rootless-doctor")
+	in, err := os.Open(orig)
+	if err != nil {
+		return "", "", err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o755)
+	if err != nil {
+		return "", "", err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return "", "", fmt.Errorf("copying the binary for %s: %w", a.name, err)
+	}
+	if err := out.Close(); err != nil {
+		return "", "", err
+	}
+	return dst, orig, os.Chown(dst, a.uid, a.gid)
+}
+
+// canExec reports whether the account can reach and execute path (search permission on every
+// directory, execute permission on the file), from owner, group and mode bits.
+func canExec(path string, a account) bool {
+	allowed := func(fi os.FileInfo) bool {
+		st, ok := fi.Sys().(*syscall.Stat_t)
+		if !ok {
+			return false
+		}
+		m := fi.Mode().Perm()
+		if int(st.Uid) == a.uid {
+			return m&0o100 != 0
+		}
+		inGroup := int(st.Gid) == a.gid
+		for _, g := range a.groups {
+			inGroup = inGroup || g == st.Gid
+		}
+		if inGroup {
+			return m&0o010 != 0
+		}
+		return m&0o001 != 0
+	}
+	p := filepath.Clean(path)
+	for {
+		fi, err := os.Stat(p)
+		if err != nil || !allowed(fi) {
+			return false
+		}
+		if p == "/" {
+			return true
+		}
+		p = filepath.Dir(p)
+	}
+}
+
+// collected is everything the proof's processes left in the state dir.
+type collected struct {
+	parent   *parentReport
+	payload  map[int]map[string]stepReport
+	logs     []logLine
+	terminal *wireError
+}
+
+func collect(outer string) collected {
+	c := collected{payload: map[int]map[string]stepReport{}}
+	if b, err := os.ReadFile(filepath.Join(outer, fileParent)); err == nil {
+		var p parentReport
+		if json.Unmarshal(b, &p) == nil {
+			c.parent = &p
+		}
+	}
+	for run := 0; run < 2; run++ {
+		b, err := os.ReadFile(filepath.Join(outer, payloadFile(run)))
+		if err != nil {
+			continue
+		}
+		m := map[string]stepReport{}
+		for _, l := range bytes.Split(b, []byte("\n")) {
+			var s stepReport
+			if json.Unmarshal(l, &s) == nil && s.ID != "" {
+				m[s.ID] = s
+			}
+		}
+		c.payload[run] = m
+	}
+	if b, err := os.ReadFile(filepath.Join(outer, fileLog)); err == nil {
+		c.logs = parseLogs(b)
+	}
+	return c
+}

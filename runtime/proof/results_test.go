@@ -1,0 +1,299 @@
+package proof
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/containerd/cgroups/v3"
+
+	"github.com/rootless-doctor/rootless-doctor/checks"
+)
+
+func statuses(res []checks.Result) []checks.Status {
+	var out []checks.Status
+	for _, r := range res {
+		out = append(out, r.Status)
+	}
+	return out
+}
+
+func okPayload() map[string]stepReport {
+	m := map[string]stepReport{}
+	for _, id := range StepIDs()[:6] {
+		m[id] = stepReport{ID: id, Status: checks.Pass, Summary: id + " ok", Duration: time.Millisecond}
+	}
+	m[StepIDMap] = m[StepIDMap].with("/proc/self/uid_map", "0 1000 1; 1 100000 65536").with("/proc/self/gid_map", "0 1000 1; 1 100000 65536")
+	return m
+}
+
+func TestAssemble(t *testing.T) {
+	P, F, S := checks.Pass, checks.Fail, checks.Skip
+	okParent := func() *parentReport {
+		return &parentReport{Net: NetAuto, Driver: NetSlirp4netns,
+			Runs:   []runReport{{Net: NetSlirp4netns, UsernsDur: 5 * time.Millisecond, IDMapDur: 9 * time.Millisecond, SubUIDs: "[{100000 65536}]", SubGIDs: "[{100000 65536}]"}},
+			Port:   &portReport{OK: true, Reply: "PONG x", RTT: time.Millisecond},
+			Cgroup: &stepReport{ID: StepCgroup, Status: checks.Skip, Summary: "hybrid"},
+			Config: payloadConfig{ParentPort: 40000}}
+	}
+	tests := []struct {
+		name string
+		c    func() collected
+		want []checks.Status
+		// check looks at one result further.
+		check func(t *testing.T, by map[string]checks.Result)
+	}{
+		{
+			name: "everything passes",
+			c: func() collected {
+				return collected{parent: okParent(), payload: map[int]map[string]stepReport{0: okPayload()}}
+			},
+			want: []checks.Status{P, P, P, P, P, P, S},
+			check: func(t *testing.T, by map[string]checks.Result) {
+				if d := by[StepUserNS].Duration; d != 6*time.Millisecond {
+					t.Errorf("userns duration %v: want rootlesskit's 5ms plus the payload's 1ms", d)
+				}
+			},
+		},
+		{
+			name: "network failed: the second start proves the rest",
+			c: func() collected {
+				p := okParent()
+				p.Port = nil
+				p.Runs[0].Err = &wireError{Phase: phaseNetwork, Message: "setting up tap tap0: exit status 1"}
+				p.Facts = facts{User: "alice", TunErrno: "EACCES"}
+				p.Runs = append(p.Runs, runReport{Net: netHost})
+				second := okPayload()
+				delete(second, StepNetwork)
+				delete(second, StepPort)
+				return collected{parent: p, payload: map[int]map[string]stepReport{1: second}}
+			},
+			want: []checks.Status{P, P, P, P, F, S, S},
+			check: func(t *testing.T, by map[string]checks.Result) {
+				if r := by[StepNetwork]; !strings.Contains(r.Summary, "net.tun") || !slices.Contains(r.FixIDs(), "device.tun") {
+					t.Errorf("network: %s %v", r.Summary, r.FixIDs())
+				}
+				if !slices.ContainsFunc(by[StepMount].Details, func(d string) bool { return strings.Contains(d, "second start") }) {
+					t.Error("mount does not say it was proven in the second start")
+				}
+			},
+		},
+		{
+			name: "idmap failed: userns passes from rootlesskit's side, the rest is not reached",
+			c: func() collected {
+				p := okParent()
+				p.Port.OK = false
+				p.Runs[0].Err = &wireError{Phase: phaseIDMap, Message: `failed to setup UID/GID map: failed to compute uid/gid map: no subuid ranges found for user 1000 ("alice")`}
+				return collected{parent: p, payload: map[int]map[string]stepReport{}}
+			},
+			want: []checks.Status{P, F, S, S, S, S, S},
+		},
+		{
+			name: "the clone failed",
+			c: func() collected {
+				p := okParent()
+				p.Runs[0] = runReport{Err: &wireError{Phase: phaseUserNS, Errno: "ENOSPC", Message: "failed to start the child: fork/exec /proc/self/exe: no space left on device"}}
+				return collected{parent: p, payload: map[int]map[string]stepReport{}}
+			},
+			want: []checks.Status{F, S, S, S, S, S, S},
+		},
+		{
+			name: "timeout after two steps",
+			c: func() collected {
+				m := okPayload()
+				for _, id := range StepIDs()[2:6] {
+					delete(m, id)
+				}
+				return collected{payload: map[int]map[string]stepReport{0: m}, terminal: &wireError{Phase: phaseTimeout, Message: "no result after 1s"}}
+			},
+			want: []checks.Status{P, P, F, S, S, S, S},
+			check: func(t *testing.T, by map[string]checks.Result) {
+				if !strings.Contains(by[StepMount].Summary, "did not finish") {
+					t.Errorf("mount: %s", by[StepMount].Summary)
+				}
+			},
+		},
+		{
+			name: "the host could not reach the listener",
+			c: func() collected {
+				p := okParent()
+				p.Port = &portReport{OK: false, Err: "connection reset", Attempts: 9}
+				return collected{parent: p, payload: map[int]map[string]stepReport{0: okPayload()}}
+			},
+			want: []checks.Status{P, P, P, P, P, F, S},
+		},
+		{
+			name: "the maps inside do not cover the subordinate range",
+			c: func() collected {
+				m := okPayload()
+				m[StepIDMap] = stepReport{ID: StepIDMap, Status: checks.Pass, Summary: "ok"}.with("/proc/self/uid_map", "0 1000 1; 1 100000 1000").with("/proc/self/gid_map", "0 1000 1; 1 100000 65536")
+				return collected{parent: okParent(), payload: map[int]map[string]stepReport{0: m}}
+			},
+			want: []checks.Status{P, F, P, P, P, P, S},
+		},
+		{
+			name: "the own id inside the range is not counted",
+			c: func() collected {
+				m := okPayload()
+				m[StepIDMap] = stepReport{ID: StepIDMap, Status: checks.Pass, Summary: "ok"}.with("/proc/self/uid_map", "0 100005 1; 1 100000 5; 6 100006 65530").with("/proc/self/gid_map", "0 1000 1; 1 100000 65536")
+				return collected{parent: okParent(), payload: map[int]map[string]stepReport{0: m}}
+			},
+			want: []checks.Status{P, P, P, P, P, P, S},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := assemble(tt.c())
+			if got := statuses(res); !slices.Equal(got, tt.want) {
+				for _, r := range res {
+					t.Logf("%s %s %s", r.ID, r.Status, r.Summary)
+				}
+				t.Fatalf("statuses %v, want %v", got, tt.want)
+			}
+			if ids := idsOf(res); !slices.Equal(ids, StepIDs()) {
+				t.Fatalf("ids %v", ids)
+			}
+			by := map[string]checks.Result{}
+			for _, r := range res {
+				by[r.ID] = r
+				if r.Summary == "" || r.Title == "" {
+					t.Errorf("%s: empty summary or title", r.ID)
+				}
+				if r.Status == checks.Fail && !slices.ContainsFunc(r.Details, func(string) bool { return true }) && r.ID != StepPort {
+					t.Errorf("%s fails without details", r.ID)
+				}
+			}
+			if tt.check != nil {
+				tt.check(t, by)
+			}
+		})
+	}
+}
+
+func idsOf(res []checks.Result) []string {
+	var ids []string
+	for _, r := range res {
+		ids = append(ids, r.ID)
+	}
+	return ids
+}
+
+func TestParseLogs(t *testing.T) {
+	in := `{"level":"debug","msg":"Sending \u0026{Name:ParentHello}","role":"parent","time":"1"}
+{"level":"info","msg":"rootless-doctor: starting rootlesskit","run":1}
+{"level":"warning","msg":"/proc/sys/user/max_user_namespaces=100 may be low. Consider setting to \u003e= 1024.","role":"parent"}
+{"level":"warning","msg":"Mounting /etc/resolv.conf without copying-up /etc. Note…","role":"child"}
+{"level":"error","msg":"rootlesskit child failed","error":"EOF","role":"child"}
+open: Permission denied
+{"level":"debug","driver":"network/slirp4netns","msg":"sent tapfd=5 for tap0"}
+not json {
+`
+	logs := parseLogs([]byte(in))
+	if len(logs) != 7 {
+		t.Fatalf("%d lines: %+v", len(logs), logs)
+	}
+	if !logs[0].Chatter || logs[0].Run != 0 || logs[1].Run != 1 {
+		t.Errorf("runs/chatter: %+v", logs[:2])
+	}
+	if got := warnings(logs); len(got) != 2 || !strings.Contains(got[0], "may be low") || !strings.Contains(got[1], "child failed: EOF") {
+		t.Errorf("warnings = %q", got)
+	}
+	tail := logTail(logs, 1, 3)
+	if len(tail) != 3 || tail[0] != "open: Permission denied" || !strings.Contains(tail[1], "network/slirp4netns: sent tapfd") || tail[2] != "not json {" {
+		t.Errorf("tail = %q", tail)
+	}
+	if got := logTexts(logs, 0); len(got) != 1 {
+		t.Errorf("run 0 texts = %q", got)
+	}
+}
+
+func FuzzParseLogs(f *testing.F) {
+	f.Add([]byte(`{"level":"warning","msg":"x"}` + "\nraw\n" + `{"msg":"rootless-doctor: starting rootlesskit","run":1e99}`))
+	f.Add([]byte("{\n{}\n{\"level\":null}"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		logs := parseLogs(b)
+		for _, l := range logs {
+			if l.Run < 0 || strings.Contains(l.Text, "\n") {
+				t.Fatalf("bad line %+v", l)
+			}
+		}
+		if n := len(logTail(logs, 0, 5)); n > 5 {
+			t.Fatalf("tail of %d lines", n)
+		}
+	})
+}
+
+func TestCgroupProve(t *testing.T) {
+	dir := t.TempDir()
+	write := func(p, s string) {
+		t.Helper()
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(filepath.Join(dir, "user.slice/user-1000.slice/user@1000.service/app.slice/cgroup.subtree_control"), "cpu memory\n")
+	write(filepath.Join(dir, "user.slice/user-1000.slice/user@1000.service/app.slice/cgroup.procs"), "")
+	own := func(g string) func() (string, error) { return func() (string, error) { return g, nil } }
+	delegated := func(p string) bool { return strings.Contains(p, "user@1000.service") }
+	tests := []struct {
+		name   string
+		h      cgroupHost
+		want   checks.Status
+		substr string
+		fixes  []string
+	}{
+		{"hybrid", cgroupHost{mode: cgroups.Hybrid}, checks.Skip, "hybrid", nil},
+		{"legacy", cgroupHost{mode: cgroups.Legacy}, checks.Skip, "cgroup v1", nil},
+		{"unavailable", cgroupHost{mode: cgroups.Unavailable}, checks.Skip, "no cgroup filesystem", nil},
+		{"own group unknown", cgroupHost{mode: cgroups.Unified, own: func() (string, error) { return "", errors.New("garbage") }}, checks.Skip, "cannot find", nil},
+		{"session scope, not delegated", cgroupHost{mode: cgroups.Unified, root: dir, own: own("/user.slice/user-1000.slice/session-3.scope"), writable: delegated}, checks.Skip, "not delegated", nil},
+		{"root of a cgroup namespace", cgroupHost{mode: cgroups.Unified, root: dir, own: own("/"), writable: func(string) bool { return true }}, checks.Skip, "not delegated", nil},
+		{"delegated without pids", cgroupHost{mode: cgroups.Unified, root: dir, own: own("/user.slice/user-1000.slice/user@1000.service/app.slice/x.scope"), writable: delegated}, checks.Warn, "pids controller", []string{"systemd.delegate"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := cgroupProve(tt.h)
+			if s.Status != tt.want || !strings.Contains(s.Summary, tt.substr) {
+				t.Errorf("got %s %q, want %s containing %q", s.Status, s.Summary, tt.want, tt.substr)
+			}
+			var fixes []string
+			for _, in := range s.Intents {
+				fixes = append(fixes, in.ID())
+			}
+			if !slices.Equal(fixes, tt.fixes) {
+				t.Errorf("fixes %v, want %v", fixes, tt.fixes)
+			}
+		})
+	}
+}
+
+// enforcePids against plain files: nothing enforces pids.max there, so the fork goes through and
+// the step must say limits are not enforced (and clean up its group and its shell).
+func TestEnforcePidsWithoutAKernelLimit(t *testing.T) {
+	if _, err := os.Stat("/bin/sh"); err != nil {
+		t.Skip("no /bin/sh")
+	}
+	parent := t.TempDir()
+	s := enforcePids(stepReport{}, parent)
+	if s.Status != checks.Fail || !strings.Contains(s.Summary, "not enforced") {
+		t.Errorf("got %s %q", s.Status, s.Summary)
+	}
+	if got := evidenceOf(s, "fork in the group"); got != "forked" {
+		t.Errorf("fork in the group = %q", got)
+	}
+	// On cgroupfs the group's files are virtual and rmdir removes it; on a plain directory the
+	// written pids.max and cgroup.procs keep it (t.TempDir removes it). Nothing else is left.
+	entries, _ := os.ReadDir(parent)
+	for _, e := range entries {
+		if !strings.HasPrefix(e.Name(), "rootless-doctor-proof-") {
+			t.Errorf("unexpected %s", e.Name())
+		}
+	}
+}

@@ -1,0 +1,148 @@
+package proof
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/rootless-doctor/rootless-doctor/checks"
+	"github.com/rootless-doctor/rootless-doctor/fixes/intent"
+)
+
+// The proof runs in several processes (see dispatch.go), so what they learn crosses process
+// boundaries as JSON files in the private state dir, never through rootlesskit's log output:
+//
+//	request.json          the CLI: the network driver asked for, the binary's path
+//	config.json           the parent role, for the payload: ports, nonce, the host's userns
+//	parent.json           the parent role: chosen driver, rootlesskit's error, host-side facts,
+//	                      the port round trip, the cgroup step
+//	payload-<run>.jsonl   the payload: one stepReport per line, written as each step ends
+//	child-<run>.json      the rootlesskit child: its error, when it failed before the payload
+//	stderr.log            everything written to fd 2 by the parent role and its children
+//	                      (logrus JSON lines, nsenter/ip/slirp4netns text); parsed, never shown raw
+
+const (
+	fileParent = "parent.json"
+	fileLog    = "stderr.log"
+)
+
+func payloadFile(run int) string { return fmt.Sprintf("payload-%d.jsonl", run) }
+func childFile(run int) string   { return fmt.Sprintf("child-%d.json", run) }
+
+// stepReport is one step's result on the wire. It is checks.Result without the runner's fields.
+type stepReport struct {
+	ID       string            `json:"id"`
+	Status   checks.Status     `json:"status"`
+	Summary  string            `json:"summary"`
+	Details  []string          `json:"details,omitempty"`
+	Evidence []checks.Evidence `json:"evidence,omitempty"`
+	Intents  []intent.Intent   `json:"intents,omitempty"`
+	Duration time.Duration     `json:"duration_ns"`
+}
+
+func (s stepReport) detail(format string, args ...any) stepReport {
+	s.Details = append(s.Details, fmt.Sprintf(format, args...))
+	return s
+}
+
+func (s stepReport) with(source, value string) stepReport {
+	s.Evidence = append(s.Evidence, checks.Evidence{Source: source, Value: value})
+	return s
+}
+
+// explained sets the status and summary of a failed step from an explanation, keeping the
+// original error in Details (shown under -v).
+func (s stepReport) explained(st checks.Status, x explanation, original string) stepReport {
+	s.Status = st
+	s.Summary = x.Summary
+	if x.Probe != "" {
+		s.Summary += " (see " + x.Probe + ")"
+		s.Details = append(s.Details, fmt.Sprintf("Explained by the static probe %s: run `rootless-doctor explain %s`.", x.Probe, x.Probe))
+	}
+	s.Details = append(s.Details, x.Details...)
+	if original != "" {
+		s.Details = append(s.Details, "Original error: "+original)
+	}
+	s.Intents = append(s.Intents, x.Intents...)
+	return s
+}
+
+// wireError is an error as it crosses from the process that saw it to the one that explains
+// it: the message plus what errors.Is/As could tell while the chain was still alive.
+type wireError struct {
+	// Phase is where it happened: one of the phase* constants.
+	Phase   string `json:"phase"`
+	Message string `json:"message"`
+	// Errno is the name of the innermost errno ("EPERM"), when the chain held one.
+	Errno string `json:"errno,omitempty"`
+	// NotFound is set when a binary was not found (exec.ErrNotFound, or ENOENT on exec).
+	NotFound bool `json:"not_found,omitempty"`
+	// Exit is the exit status of a command in the chain, or -1.
+	Exit int `json:"exit"`
+}
+
+// The phases of a rootlesskit start, in order.
+const (
+	phaseStart   = "start"   // parent.Parent's own preflight, state dir, lock
+	phaseUserNS  = "userns"  // starting the child in new user and mount namespaces
+	phaseIDMap   = "idmap"   // newuidmap/newgidmap
+	phaseChild   = "child"   // the child after the maps: caps, propagation, sysfs, network inside
+	phaseNetwork = "network" // the parent side of the network driver (tap, slirp4netns…)
+	phasePort    = "port"    // the port driver, publishing the port
+	phasePayload = "payload" // the payload itself exited badly
+	phaseTimeout = "timeout"
+)
+
+// errnoNames are the errnos the explanations branch on (LIBRARIES §1.10).
+var errnoNames = map[syscall.Errno]string{
+	unix.EPERM: "EPERM", unix.EACCES: "EACCES", unix.ENOSPC: "ENOSPC", unix.EINVAL: "EINVAL",
+	unix.EUSERS: "EUSERS", unix.ENOENT: "ENOENT", unix.ENODEV: "ENODEV", unix.ENXIO: "ENXIO",
+	unix.EBUSY: "EBUSY", unix.EADDRINUSE: "EADDRINUSE", unix.ENOSYS: "ENOSYS", unix.EROFS: "EROFS",
+}
+
+// describe turns a live error chain into a wireError.
+func describe(phase string, err error) *wireError {
+	if err == nil {
+		return nil
+	}
+	w := &wireError{Phase: phase, Message: err.Error(), Exit: -1}
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		w.Errno = errnoNames[errno]
+		if w.Errno == "" {
+			w.Errno = fmt.Sprintf("errno %d", int(errno))
+		}
+	}
+	var pe *fs.PathError
+	if errors.Is(err, exec.ErrNotFound) || (errors.As(err, &pe) && pe.Op == "exec" && errors.Is(err, fs.ErrNotExist)) {
+		w.NotFound = true
+	}
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		w.Exit = ee.ExitCode()
+	}
+	return w
+}
+
+func errnoName(err error) string {
+	if w := describe("", err); w != nil {
+		return w.Errno
+	}
+	return ""
+}
+
+// writeJSON writes v to path atomically enough for a reader that runs after the writer ends.
+func writeJSON(path string, v any) error {
+	b, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, b, 0o600)
+}
