@@ -61,7 +61,9 @@ type ModuleSpec struct {
 	// Names are the module's names, current first; later ones are older spellings
 	// (nft_chain_nat was nft_chain_nat_ipv4 before Linux 5.1).
 	Names []string
-	// Config are the kernel config symbols that build it (CONFIG_TUN).
+	// Config are the kernel config symbols that build it (CONFIG_TUN). When there are as many
+	// as Names, Config[i] builds Names[i]: the symbol a kernel has tells which name the module
+	// has there (CONFIG_NFT_CHAIN_NAT_IPV4 exists only before 5.1, with nft_chain_nat_ipv4).
 	Config []string
 	// Proc are paths that exist only while the module's code is in the kernel
 	// (/proc/net/ip_tables_names for ip_tables).
@@ -176,10 +178,17 @@ func (e *Env) module(spec ModuleSpec) ModuleFact {
 	f := func(s ModuleState, src, val, note string) ModuleFact {
 		return ModuleFact{Name: name, State: s, Evidence: Evidence{Source: src, Value: val}, Note: note}
 	}
+	// named is f for a fact proved under one of the module's names: the fact carries the name
+	// the kernel uses (nft_chain_nat_ipv4 on kernels before 5.1), not the current spelling.
+	named := func(n string, s ModuleState, src, val string) ModuleFact {
+		m := f(s, src, val, "")
+		m.Name = n
+		return m
+	}
 	// Proof of presence.
 	for _, n := range spec.Names {
 		if t.proc[n] {
-			return f(ModuleLoaded, "/proc/modules", n+" is loaded", "")
+			return named(n, ModuleLoaded, "/proc/modules", n+" is loaded")
 		}
 	}
 	for _, p := range spec.Proc {
@@ -195,31 +204,39 @@ func (e *Env) module(spec ModuleSpec) ModuleFact {
 		// there proves nothing.
 		if fi, err := e.Host.Stat("/sys/module/" + n); err == nil && fi.IsDir() {
 			if t.proc != nil {
-				return f(ModuleBuiltin, "/sys/module/"+n, "exists, not in /proc/modules: built in", "")
+				return named(n, ModuleBuiltin, "/sys/module/"+n, "exists, not in /proc/modules: built in")
 			}
-			return f(ModuleLoaded, "/sys/module/"+n, "exists: "+n+" is active", "")
+			return named(n, ModuleLoaded, "/sys/module/"+n, "exists: "+n+" is active")
 		}
 	}
 	for _, n := range spec.Names {
 		if t.builtin[n] {
-			return f(ModuleBuiltin, t.dir+"/modules.builtin", n+" is built in", "")
+			return named(n, ModuleBuiltin, t.dir+"/modules.builtin", n+" is built in")
 		}
 	}
 	mentioned := false
-	for _, sym := range spec.Config {
+	// Older spellings come last and their symbols exist only on the kernels that use them, so
+	// they are looked at first: on 4.19 CONFIG_NFT_NAT is set too, but builds nft_nat, and
+	// `modprobe nft_chain_nat` would fail there.
+	for i := len(spec.Config) - 1; i >= 0; i-- {
+		sym := spec.Config[i]
 		if t.config == nil {
 			break
 		}
+		n := name
+		if len(spec.Config) == len(spec.Names) {
+			n = spec.Names[i]
+		}
 		switch t.config.Tristate(sym) {
 		case "y":
-			return f(ModuleBuiltin, t.configPath, sym+"=y", "")
+			return named(n, ModuleBuiltin, t.configPath, sym+"=y")
 		case "m":
 			if t.proc != nil {
-				note := ""
+				m := named(n, ModuleNotLoaded, t.configPath, sym+"=m, and "+n+" is not in /proc/modules")
 				if !t.dirExists {
-					note = fmt.Sprintf("%s does not exist: the kernel was probably upgraded and the machine not rebooted since, so modprobe cannot load %s until it is.", t.dir, name)
+					m.Note = fmt.Sprintf("%s does not exist: the kernel was probably upgraded and the machine not rebooted since, so modprobe cannot load %s until it is.", t.dir, n)
 				}
-				return f(ModuleNotLoaded, t.configPath, sym+"=m, and "+name+" is not in /proc/modules", note)
+				return m
 			}
 		}
 		if t.config.Has(sym) {

@@ -52,10 +52,10 @@ func runIdentityUser(_ context.Context, e *Env) Result {
 	case !fi.IsDir():
 		return withStatus(r, Fail, "the home %s of %s is not a directory", u.Home, u.Name)
 	}
-	r = r.With(u.Home, fmt.Sprintf("owner=%d mode=%s", fi.UID, fi.Mode.Perm()))
+	r = r.With(u.Home, fmt.Sprintf("owner=%d mode=%04o", fi.UID, fi.Mode.Perm()))
 	if !canWriteDir(e, fi) {
 		return withStatus(r, Fail, "%s cannot write to its home directory %s", u.Name, u.Home).
-			Detail("The home directory is owned by uid %d with mode %s; images and engine state go under it.", fi.UID, fi.Mode.Perm())
+			Detail("The home directory is owned by uid %d with mode %04o; images and engine state go under it.", fi.UID, fi.Mode.Perm())
 	}
 	return withStatus(r, Pass, "%s (uid %d), home %s", u.Name, u.UID, u.Home)
 }

@@ -58,11 +58,13 @@ func runNetIptables(ctx context.Context, e *Env) Result {
 			Fix(intent.InstallTool(string(distro.ToolIptables), "rootless dockerd uses iptables for bridge-network NAT"))
 	}
 	r := Result{}
-	ver, verErr := iptablesVersion(ctx, e, bin)
+	ver, printed, verErr := iptablesVersion(ctx, e, bin)
 	if verErr != nil {
 		r = r.With(bin+" --version", "unreadable").Detail("Cannot tell the iptables backend: %v; checking both.", verErr)
 	} else {
-		r = r.With(bin+" --version", fmt.Sprintf("iptables v%s (%s)", ver.Version, ver.Backend))
+		// The line as printed: iptables before 1.8 names no backend ("iptables v1.4.21"),
+		// which the summary spells out as legacy.
+		r = r.With(bin+" --version", printed)
 	}
 	if !onPath {
 		r = r.Detail("%s is not on this PATH. The systemd unit dockerd-rootless-setuptool.sh writes adds /sbin and /usr/sbin; starting dockerd-rootless.sh by hand needs them on PATH too.", bin)
@@ -140,15 +142,17 @@ func findIptables(e *Env) (bin string, onPath bool) {
 	return "", false
 }
 
-func iptablesVersion(ctx context.Context, e *Env, bin string) (parse.IptablesVersion, error) {
+// iptablesVersion runs `iptables --version` and parses it; printed is its first line.
+func iptablesVersion(ctx context.Context, e *Env, bin string) (v parse.IptablesVersion, printed string, err error) {
 	out, err := e.Host.Run(ctx, bin, "--version")
 	if err != nil {
-		return parse.IptablesVersion{}, err
+		return parse.IptablesVersion{}, "", err
 	}
 	if out.ExitCode != 0 {
-		return parse.IptablesVersion{}, fmt.Errorf("%s --version exited with %d: %s", bin, out.ExitCode, outputLine(out.Stderr))
+		return parse.IptablesVersion{}, "", fmt.Errorf("%s --version exited with %d: %s", bin, out.ExitCode, outputLine(out.Stderr))
 	}
-	return parse.ParseIptablesVersion(out.Stdout)
+	v, err = parse.ParseIptablesVersion(out.Stdout)
+	return v, outputLine(out.Stdout), err
 }
 
 // withEvidence adds ev unless the result already shows it (two modules judged from the same

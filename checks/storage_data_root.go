@@ -88,7 +88,12 @@ func mergeResults(rs []Result) Result {
 		} else {
 			out.Details = append(out.Details, "also: "+r.Summary)
 		}
-		out.Details = append(out.Details, r.Details...)
+		for _, d := range r.Details {
+			// Both engines' data roots often sit on the same mount and get the same note.
+			if !slices.Contains(out.Details, d) {
+				out.Details = append(out.Details, d)
+			}
+		}
 		for _, ev := range r.Evidence {
 			if !slices.Contains(out.Evidence, ev) {
 				out.Evidence = append(out.Evidence, ev)
