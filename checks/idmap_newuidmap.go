@@ -58,7 +58,7 @@ func runNewuidmap(_ context.Context, e *Env) Result {
 	r := Result{}
 	var missing, offPath []string
 	var bad []helperVerdict
-	var how []string
+	var how, paths []string
 	foreign := ""
 	for _, h := range idmapHelpers {
 		p, err := e.Host.LookPath(h.name)
@@ -75,6 +75,7 @@ func runNewuidmap(_ context.Context, e *Env) Result {
 			return Undecided(err, "cannot stat %s", p)
 		}
 		r = r.With(p, fmt.Sprintf("mode=%s owner=%d caps=%s", octalMode(fi.Mode), fi.UID, orNone(fi.Caps)))
+		paths = append(paths, p)
 		if !systemDir(path.Dir(p)) && foreign == "" {
 			foreign = p
 		}
@@ -134,8 +135,13 @@ func runNewuidmap(_ context.Context, e *Env) Result {
 		if foreign != "" {
 			r = r.Detail("%s is not in a system directory: a copy earlier on PATH (a self-built shadow under $HOME or /usr/local) hides the packaged one, so reinstalling the package does not help until it is removed.", foreign)
 		}
+		// Not an install intent: the package is installed, so an install step would be a
+		// no-op and the finding would stay. Restoring the privilege is a reinstall or a
+		// chmod, which a person chooses (a foreign copy on PATH changes the answer).
 		r = r.Detail("Reinstalling %s restores the setuid bit or file capabilities (lost by image builds, rsync without -X or rpm-ostree; rootless-containers/rootlesskit#326, coreos/rpm-ostree#4765). By hand: `chmod u+s` on both binaries, or `setcap cap_setuid+ep` on newuidmap and `setcap cap_setgid+ep` on newgidmap.", pkg).
-			Fix(install)
+			Fix(intent.ManualStep("newuidmap-privilege", fmt.Sprintf(
+				"restore the privilege of newuidmap and newgidmap: reinstall %s, or run chmod u+s %s",
+				pkg, strings.Join(paths, " "))))
 	}
 	return r
 }

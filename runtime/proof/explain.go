@@ -202,7 +202,10 @@ func explainIDMap(w wireError, f facts, msg string) explanation {
 			Probe:   "idmap.newuidmap",
 			Summary: tool + " could not write the map: it is neither setuid root nor has file capabilities",
 			Details: []string{"newuidmap and newgidmap must be setuid root or carry cap_setuid/cap_setgid file capabilities; image builds, rsync without -X and rpm-ostree lose them. Reinstalling the package restores them."},
-			Intents: []intent.Intent{install},
+			// The same step idmap.newuidmap asks for: the package is installed, so an install
+			// step would change nothing.
+			Intents: []intent.Intent{intent.ManualStep("newuidmap-privilege",
+				"restore the privilege of newuidmap and newgidmap: reinstall the package that provides them, or run chmod u+s on both")},
 		}
 	}
 	return explanation{Probe: "idmap.subuid", Summary: "mapping the subordinate ids failed: " + short(w.Message)}

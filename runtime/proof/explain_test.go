@@ -92,7 +92,7 @@ func TestExplain(t *testing.T) {
 			name: "newuidmap not setuid", phase: phaseIDMap,
 			err: fmt.Errorf("failed to setup UID/GID map: %w",
 				fmt.Errorf("newuidmap 123 [0 1000 1 1 100000 65536] failed: newuidmap: write to uid_map failed: Operation not permitted\n: %w", &exec.ExitError{})),
-			wantProbe: "idmap.newuidmap", wantFixes: []string{"package.newuidmap"}, wantInSumm: "neither setuid root",
+			wantProbe: "idmap.newuidmap", wantFixes: []string{"manual.newuidmap-privilege"}, wantInSumm: "neither setuid root",
 		},
 		{
 			name: "newgidmap missing", phase: phaseIDMap,

@@ -209,8 +209,8 @@ func TestProveNewuidmapWithoutSetuid(t *testing.T) {
 		proof.StepNetwork: checks.Skip, proof.StepPort: checks.Skip,
 	}))
 	r := by[proof.StepIDMap]
-	if !strings.Contains(r.Summary, "idmap.newuidmap") || !slices.Contains(r.FixIDs(), "package.newuidmap") {
-		t.Errorf("idmap: %s fixes %v, want idmap.newuidmap and package.newuidmap\n%s", r.Summary, r.FixIDs(), dump(r))
+	if !strings.Contains(r.Summary, "idmap.newuidmap") || !slices.Contains(r.FixIDs(), "manual.newuidmap-privilege") {
+		t.Errorf("idmap: %s fixes %v, want idmap.newuidmap and manual.newuidmap-privilege\n%s", r.Summary, r.FixIDs(), dump(r))
 	}
 	if fi, err := os.Stat(real); err != nil || fi.Mode()&os.ModeSetuid == 0 {
 		t.Fatalf("the host's %s lost its setuid bit: %v", real, err)
