@@ -104,7 +104,6 @@ func hasLine(t *testing.T, path, prefix string) bool {
 func runCheck(t *testing.T, bin string, stage map[string]string, args ...string) (liveReport, int) {
 	t.Helper()
 	var script strings.Builder
-	script.WriteString("set -e\n")
 	dir := t.TempDir()
 	i := 0
 	for target, content := range stage {
@@ -115,9 +114,18 @@ func runCheck(t *testing.T, bin string, stage map[string]string, args ...string)
 		}
 		fmt.Fprintf(&script, "mount --bind %q %q\n", src, target)
 	}
-	script.WriteString(`exec "$@"` + "\n")
-	argv := append([]string{"--mount", "--propagation", "private", "sh", "-c", script.String(), "sh", bin, "check", "--static", "-o", "json"}, args...)
-	cmd := exec.Command("unshare", argv...)
+	var rep liveReport
+	code, _ := runInPrivateMountNS(t, script.String(), append([]string{bin, "check", "--static", "-o", "json"}, args...), &rep)
+	return rep, code
+}
+
+// runInPrivateMountNS runs argv in a private mount namespace (`unshare --mount`) after the
+// shell lines of setup (bind mounts that stage a breakage), decodes its stdout as JSON into out
+// and returns the exit code and stderr. Nothing staged reaches the host's mount table.
+func runInPrivateMountNS(t *testing.T, setup string, argv []string, out any) (int, string) {
+	t.Helper()
+	script := "set -e\n" + setup + "exec \"$@\"\n"
+	cmd := exec.Command("unshare", append([]string{"--mount", "--propagation", "private", "sh", "-c", script, "sh"}, argv...)...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	err := cmd.Run()
@@ -125,13 +133,12 @@ func runCheck(t *testing.T, bin string, stage map[string]string, args ...string)
 	if ee, ok := err.(*exec.ExitError); ok {
 		code = ee.ExitCode()
 	} else if err != nil {
-		t.Fatalf("running check: %v\n%s", err, stderr.String())
+		t.Fatalf("running %v: %v\n%s", argv, err, stderr.String())
 	}
-	var rep liveReport
-	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
-		t.Fatalf("decoding the report (exit %d): %v\nstdout: %s\nstderr: %s", code, err, stdout.String(), stderr.String())
+	if err := json.Unmarshal(stdout.Bytes(), out); err != nil {
+		t.Fatalf("decoding the report of %v (exit %d): %v\nstdout: %s\nstderr: %s", argv, code, err, stdout.String(), stderr.String())
 	}
-	return rep, code
+	return code, stderr.String()
 }
 
 func statusOf(t *testing.T, rep liveReport, id string) liveResult {

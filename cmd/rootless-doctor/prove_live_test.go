@@ -1,8 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
@@ -43,24 +41,10 @@ func runProve(t *testing.T, bin, tunNode string, args ...string) (proveReport, i
 // where tunNode is bound over /dev/net/tun.
 func runProveAs(t *testing.T, prefix []string, bin, tunNode string, args ...string) (proveReport, int, string) {
 	t.Helper()
-	script := fmt.Sprintf("set -e\nmount --bind %q /dev/net/tun\nexec \"$@\"\n", tunNode)
-	argv := append([]string{"--mount", "--propagation", "private", "sh", "-c", script, "sh"}, prefix...)
-	argv = append(append(argv, bin, "prove", "-o", "json"), args...)
-	cmd := exec.Command("unshare", argv...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	err := cmd.Run()
-	code := 0
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
-		t.Fatalf("running prove: %v\n%s", err, stderr.String())
-	}
 	var rep proveReport
-	if err := json.Unmarshal(stdout.Bytes(), &rep); err != nil {
-		t.Fatalf("decoding the report (exit %d): %v\nstdout: %s\nstderr: %s", code, err, stdout.String(), stderr.String())
-	}
-	return rep, code, stderr.String()
+	argv := append(append(append([]string{}, prefix...), bin, "prove", "-o", "json"), args...)
+	code, stderr := runInPrivateMountNS(t, fmt.Sprintf("mount --bind %q /dev/net/tun\n", tunNode), argv, &rep)
+	return rep, code, stderr
 }
 
 func TestLiveProve(t *testing.T) {
