@@ -269,7 +269,7 @@ func idempotenceChild(t *testing.T, dir, mode string) {
 		t.Errorf("/etc/subgid:\n%s", subgid)
 	}
 	// Every line, old and new, is disjoint from every other.
-	lines := parseSubIDs(subuid)
+	lines := subIDLines(subuid)
 	for i := range lines {
 		for j := range i {
 			if lines[i].claims.overlaps(lines[j].claims) {

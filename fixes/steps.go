@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/rootless-doctor/rootless-doctor/checks/parse"
 	"github.com/rootless-doctor/rootless-doctor/distro"
 )
 
@@ -380,7 +381,7 @@ func (b *builder) subIDs(reqs []Request, optional bool) []Step {
 				w.count = facts.gidLim.count
 			}
 			if w.count <= 0 {
-				w.count = defaultSubCount
+				w.count = parse.DefaultSubIDCount
 			}
 		}
 		which := map[[2]bool]string{{true, true}: "uids and gids", {true, false}: "uids", {false, true}: "gids"}[[2]bool{w.uids, w.gids}]

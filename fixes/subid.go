@@ -6,10 +6,10 @@ import (
 	"fmt"
 	"io/fs"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/rootless-doctor/rootless-doctor/checks/host"
+	"github.com/rootless-doctor/rootless-doctor/checks/parse"
 )
 
 // The free-range allocator for subordinate ids.
@@ -27,14 +27,7 @@ import (
 
 // maxID is the highest id that can be handed out: ids are 32-bit and 4294967295 is
 // (uid_t)-1, "no id" to setresuid(2), which shadow-utils never allocates.
-const maxID int64 = 4294967294
-
-// Defaults of shadow-utils when /etc/login.defs says nothing (login.defs(5)).
-const (
-	defaultSubMin   int64 = 100000
-	defaultSubMax   int64 = 600100000
-	defaultSubCount int64 = 65536
-)
+const maxID int64 = parse.MaxID
 
 // span is an inclusive range of ids [lo, hi]; inclusive so that the top id needs no
 // arithmetic past it.
@@ -57,140 +50,66 @@ func spanOf(start, count int64) (span, bool) {
 	return span{start, hi}, true
 }
 
-// subIDLine is one line of /etc/subuid or /etc/subgid (subuid(5): owner:start:count).
+// subIDLine is one entry of /etc/subuid or /etc/subgid as the allocator sees it: a valid
+// range or a malformed line (parse.ParseSubIDs decides which), in file order.
 type subIDLine struct {
+	line int // 1-based
 	// raw is the line as it is in the file, without the newline.
 	raw   string
 	owner string
 	start int64
 	count int64
-	// ok: exactly three fields, an owner, decimal numbers, count > 0, inside the id space,
-	// no stray blanks. Only ok lines are matched by owner or edited.
+	// ok: a valid range (parse.ParseSubIDs) written exactly as "OWNER:START:COUNT" (no
+	// blanks, no CR, no leading zeros), so that its text can be found and edited with
+	// grep -x and sed. Only ok lines are matched by owner or edited.
 	ok bool
 	// claims is what the line takes from the id space, even when it is malformed: a line
-	// whose start parses but whose count does not still keeps its start id out of reach.
+	// whose start parses but whose count does not still keeps its start id out of reach
+	// (parse.BadLine.Claim).
 	claims    span
 	hasClaims bool
 }
 
-// parseSubIDs reads subuid(5) text. It never fails: comments and blank lines are skipped,
-// malformed lines are kept (with ok false) so their ids are still avoided. moby/sys/user's
-// ParseSubID is not used here because it turns unparseable numbers into 0 silently and
-// gives up on the whole file at a line longer than 64 KiB.
-func parseSubIDs(data []byte) []subIDLine {
-	var out []subIDLine
-	for _, raw := range strings.Split(string(data), "\n") {
-		line := strings.TrimSpace(raw)
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
+// subIDLines reads subuid(5) text with parse.ParseSubIDs, the parser the idmap probes use,
+// so the planner and the probes agree on which lines are valid. It never fails: comments
+// and blank lines are skipped, malformed lines are kept (with ok false) so their ids are
+// still avoided.
+func subIDLines(data []byte) []subIDLine {
+	parsed := parse.ParseSubIDs(data)
+	raws := strings.Split(string(data), "\n") // line n is raws[n-1], as in ParseSubIDs
+	out := make([]subIDLine, 0, len(parsed.Ranges)+len(parsed.Bad))
+	for _, r := range parsed.Ranges {
+		raw := raws[r.Line-1]
+		out = append(out, subIDLine{
+			line: r.Line, raw: raw, owner: r.Owner, start: r.Start, count: r.Count,
+			ok:     raw == fmt.Sprintf("%s:%d:%d", r.Owner, r.Start, r.Count),
+			claims: span{r.Start, r.End()}, hasClaims: true,
+		})
+	}
+	for _, b := range parsed.Bad {
+		l := subIDLine{line: b.Line, raw: raws[b.Line-1], owner: b.Owner}
+		if lo, hi, ok := b.Claim(); ok {
+			l.claims, l.hasClaims = span{lo, hi}, true
 		}
-		f := strings.Split(line, ":")
-		l := subIDLine{raw: raw, owner: f[0]}
-		var startOK, countOK bool
-		if len(f) >= 2 {
-			l.start, startOK = parseDecimal(strings.TrimSpace(f[1]))
-		}
-		if len(f) >= 3 {
-			l.count, countOK = parseDecimal(strings.TrimSpace(f[2]))
-		}
-		if startOK {
-			if s, ok := spanOf(l.start, l.count); ok && countOK {
-				l.claims, l.hasClaims = s, true
-			} else if l.start <= maxID {
-				l.claims, l.hasClaims = span{l.start, l.start}, true
-			}
-		}
-		l.ok = len(f) == 3 && plainWord(l.owner) && raw == line && startOK && countOK && l.count > 0 &&
-			l.start <= maxID && l.count-1 <= maxID-l.start &&
-			f[1] == strconv.FormatInt(l.start, 10) && f[2] == strconv.FormatInt(l.count, 10)
 		out = append(out, l)
 	}
+	slices.SortFunc(out, func(x, y subIDLine) int { return cmp.Compare(x.line, y.line) })
 	return out
-}
-
-// plainWord reports whether s is non-empty printable ASCII without blanks.
-func plainWord(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] <= ' ' || s[i] >= 0x7f {
-			return false
-		}
-	}
-	return true
-}
-
-// parseDecimal parses an unsigned decimal number that fits in int64.
-func parseDecimal(s string) (int64, bool) {
-	if s == "" || s[0] == '+' || s[0] == '-' {
-		return 0, false
-	}
-	n, err := strconv.ParseInt(s, 10, 64)
-	return n, err == nil
-}
-
-// parseCNumber parses a number the way shadow-utils reads login.defs (strtoul with base 0):
-// 0x… is hex, a leading 0 is octal, else decimal.
-func parseCNumber(s string) (int64, bool) {
-	base := 10
-	digits := s
-	switch {
-	case strings.HasPrefix(s, "0x") || strings.HasPrefix(s, "0X"):
-		base, digits = 16, s[2:]
-	case len(s) > 1 && s[0] == '0':
-		base, digits = 8, s[1:]
-	}
-	if digits == "" || strings.ContainsAny(digits, "+-_") {
-		return 0, false
-	}
-	n, err := strconv.ParseInt(digits, base, 64)
-	return n, err == nil
 }
 
 // limits are the SUB_UID_* (or SUB_GID_*) settings of /etc/login.defs.
 type limits struct{ min, max, count int64 }
 
-// parseLoginDefs reads login.defs(5): "NAME VALUE" lines, `#` comments. The last setting of a
-// name wins, as in shadow-utils' getdef.c.
-func parseLoginDefs(data []byte) map[string]string {
-	defs := map[string]string{}
-	for _, line := range strings.Split(string(data), "\n") {
-		line = strings.TrimSpace(line)
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		f := strings.Fields(line)
-		if len(f) >= 2 {
-			defs[f[0]] = strings.Trim(f[1], `"`)
-		}
-	}
-	return defs
-}
-
-// limitsFor reads SUB_UID_MIN/MAX/COUNT (prefix "SUB_UID") or the SUB_GID ones, falling back
-// to shadow's defaults for missing or unparseable values and clipping to the id space.
-func limitsFor(defs map[string]string, prefix string) (limits, []string) {
-	l := limits{defaultSubMin, defaultSubMax, defaultSubCount}
+// limitsFor reads SUB_UID_MIN/MAX/COUNT (prefix "SUB_UID") or the SUB_GID ones with
+// parse.LoginDefs.SubIDLimits (shadow's defaults for missing or unparseable values), clipped
+// to the id space: 0 is root's and never a subordinate id.
+func limitsFor(defs parse.LoginDefs, prefix string) (limits, []string) {
+	l := defs.SubIDLimits(prefix)
 	var notes []string
-	for _, f := range []struct {
-		name string
-		dst  *int64
-	}{{prefix + "_MIN", &l.min}, {prefix + "_MAX", &l.max}, {prefix + "_COUNT", &l.count}} {
-		v, ok := defs[f.name]
-		if !ok {
-			continue
-		}
-		n, ok := parseCNumber(v)
-		if !ok {
-			notes = append(notes, fmt.Sprintf("/etc/login.defs: %s %q is not a number; using %d", f.name, v, *f.dst))
-			continue
-		}
-		*f.dst = n
+	for _, p := range l.Problems {
+		notes = append(notes, "/etc/login.defs: "+p)
 	}
-	l.min = max(l.min, 1)
-	l.max = min(l.max, maxID)
-	return l, notes
+	return limits{max(l.Min, 1), min(l.Max, maxID), l.Count}, notes
 }
 
 // findFree returns the lowest start such that [start, start+count-1] lies inside [lo, hi]
@@ -250,20 +169,20 @@ func readIDFacts(h host.Host) idFacts {
 		}
 		return data
 	}
-	f.subuid = parseSubIDs(read("/etc/subuid"))
-	f.subgid = parseSubIDs(read("/etc/subgid"))
+	f.subuid = subIDLines(read("/etc/subuid"))
+	f.subgid = subIDLines(read("/etc/subgid"))
 	for _, line := range strings.Split(string(read("/etc/passwd")), "\n") {
 		fields := strings.Split(strings.TrimSpace(line), ":")
 		if len(fields) < 4 || strings.HasPrefix(fields[0], "#") {
 			continue
 		}
-		if uid, ok := parseDecimal(fields[2]); ok && uid <= maxID {
+		if uid, ok := parse.Decimal(fields[2]); ok && uid <= maxID {
 			f.realUIDs = append(f.realUIDs, uid)
 			if _, seen := f.uidOf[fields[0]]; !seen {
 				f.uidOf[fields[0]] = uid
 			}
 		}
-		if gid, ok := parseDecimal(fields[3]); ok && gid <= maxID {
+		if gid, ok := parse.Decimal(fields[3]); ok && gid <= maxID {
 			f.realGIDs = append(f.realGIDs, gid)
 		}
 	}
@@ -272,11 +191,11 @@ func readIDFacts(h host.Host) idFacts {
 		if len(fields) < 3 || strings.HasPrefix(fields[0], "#") {
 			continue
 		}
-		if gid, ok := parseDecimal(fields[2]); ok && gid <= maxID {
+		if gid, ok := parse.Decimal(fields[2]); ok && gid <= maxID {
 			f.realGIDs = append(f.realGIDs, gid)
 		}
 	}
-	defs := parseLoginDefs(read("/etc/login.defs"))
+	defs := parse.ParseLoginDefs(read("/etc/login.defs"))
 	var n1, n2 []string
 	f.uidLim, n1 = limitsFor(defs, "SUB_UID")
 	f.gidLim, n2 = limitsFor(defs, "SUB_GID")
@@ -411,9 +330,13 @@ func (a *allocator) allocate(w subIDWant, uid int64) subIDAlloc {
 	return r
 }
 
-// owns reports whether a line belongs to the user: subuid(5) owners are a name or a uid.
+// owns reports whether a line belongs to the user: subuid(5) owners are a name or a uid
+// (uid -1: unknown, matched by name only).
 func (a *allocator) owns(l subIDLine, user string, uid int64) bool {
-	return l.owner == user || uid >= 0 && l.owner == strconv.FormatInt(uid, 10)
+	if uid < 0 {
+		return l.owner != "" && l.owner == user
+	}
+	return parse.OwnerIs(l.owner, user, int(uid))
 }
 
 // edits lists the user's lines that meet a remove range, with the pieces that survive.
@@ -458,8 +381,8 @@ func parseRange(s string) (span, bool) {
 	if !ok {
 		return span{}, false
 	}
-	lo, ok1 := parseDecimal(a)
-	hi, ok2 := parseDecimal(b)
+	lo, ok1 := parse.Decimal(a)
+	hi, ok2 := parse.Decimal(b)
 	if !ok1 || !ok2 || lo > hi || hi > maxID {
 		return span{}, false
 	}

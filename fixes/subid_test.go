@@ -2,10 +2,12 @@ package fixes
 
 import (
 	"math"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/rootless-doctor/rootless-doctor/checks/host"
+	"github.com/rootless-doctor/rootless-doctor/checks/parse"
 )
 
 func TestFindFree(t *testing.T) {
@@ -61,7 +63,9 @@ func TestFindFree(t *testing.T) {
 	}
 }
 
-func TestParseSubIDs(t *testing.T) {
+// TestSubIDLines: which lines the allocator may match and edit (ok) and which ids it keeps
+// clear of (claims). Which lines are valid is parse.ParseSubIDs's call, tested there.
+func TestSubIDLines(t *testing.T) {
 	tests := []struct {
 		name   string
 		in     string
@@ -81,15 +85,20 @@ func TestParseSubIDs(t *testing.T) {
 		{name: "count overflows int64", in: "ian:1:99999999999999999999\n", ok: []bool{false}, claims: []span{{1, 1}}},
 		{name: "start past id space", in: "jo:4294967295:1\n", ok: []bool{false}, claims: []span{{-1, -1}}},
 		{name: "last id", in: "kim:4294967294:1\n", ok: []bool{true}, claims: []span{{maxID, maxID}}},
+		// Valid to parse.ParseSubIDs, but not written the way grep -x would find it.
 		{name: "CRLF", in: "lee:100:10\r\n", ok: []bool{false}, claims: []span{{100, 109}}},
+		{name: "trailing blank", in: "lee:100:10 \n", ok: []bool{false}, claims: []span{{100, 109}}},
 		{name: "leading zeros", in: "max:0100:10\n", ok: []bool{false}, claims: []span{{100, 109}}},
 		{name: "no trailing newline", in: "ned:7:3", ok: []bool{true}, claims: []span{{7, 9}}},
 		{name: "numeric owner", in: "1000:100000:65536\n", ok: []bool{true}, claims: []span{{100000, 165535}}},
 		{name: "empty owner", in: ":100000:65536\n", ok: []bool{false}, claims: []span{{100000, 165535}}},
+		{name: "control character in owner", in: "a\x01b:100000:10\n", ok: []bool{false}, claims: []span{{100000, 100009}}},
+		{name: "file order kept across good and bad", in: "x\nbob:5:5\ny:1:0\n", ok: []bool{false, true, false},
+			claims: []span{{-1, -1}, {5, 9}, {1, 1}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			lines := parseSubIDs([]byte(tt.in))
+			lines := subIDLines([]byte(tt.in))
 			if len(lines) != len(tt.ok) {
 				t.Fatalf("got %d lines, want %d: %+v", len(lines), len(tt.ok), lines)
 			}
@@ -115,22 +124,25 @@ func TestLimitsFor(t *testing.T) {
 		name  string
 		defs  string
 		want  limits
-		notes int
+		notes []string
 	}{
 		{name: "defaults", want: limits{100000, 600100000, 65536}},
 		{name: "set", defs: "SUB_UID_MIN 200000\nSUB_UID_MAX 300000\nSUB_UID_COUNT 1000\n", want: limits{200000, 300000, 1000}},
 		{name: "hex and octal like strtoul", defs: "SUB_UID_MIN 0x30000\nSUB_UID_COUNT 0200000\n", want: limits{0x30000, 600100000, 65536}},
-		{name: "garbage keeps default", defs: "SUB_UID_MIN lots\nSUB_UID_MAX -1\n", want: limits{100000, 600100000, 65536}, notes: 2},
+		{name: "garbage keeps default", defs: "SUB_UID_MIN lots\nSUB_UID_MAX -1\n", want: limits{100000, 600100000, 65536},
+			notes: []string{`/etc/login.defs: SUB_UID_MIN "lots" is not a number; using 100000`, `/etc/login.defs: SUB_UID_MAX "-1" is not a number; using 600100000`}},
 		{name: "max clipped to uint32", defs: "SUB_UID_MAX 99999999999\n", want: limits{100000, maxID, 65536}},
 		{name: "last wins, comments", defs: "# SUB_UID_MIN 5\nSUB_UID_MIN 1000\nSUB_UID_MIN 2000\n", want: limits{2000, 600100000, 65536}},
 		{name: "zero min means 1", defs: "SUB_UID_MIN 0\n", want: limits{1, 600100000, 65536}},
 		{name: "gid keys are separate", defs: "SUB_GID_MIN 5000\n", want: limits{100000, 600100000, 65536}},
+		{name: "count 0 is kept (the planner falls back itself)", defs: "SUB_UID_COUNT 0\n# x\n", want: limits{100000, 600100000, 0}},
+		{name: "max in hex", defs: "SUB_UID_MIN 100000\nSUB_UID_MAX 0x7fffffff\n", want: limits{100000, 0x7fffffff, 65536}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, notes := limitsFor(parseLoginDefs([]byte(tt.defs)), "SUB_UID")
-			if got != tt.want || len(notes) != tt.notes {
-				t.Fatalf("limitsFor = %+v, %q; want %+v with %d notes", got, notes, tt.want, tt.notes)
+			got, notes := limitsFor(parse.ParseLoginDefs([]byte(tt.defs)), "SUB_UID")
+			if got != tt.want || !slices.Equal(notes, tt.notes) {
+				t.Fatalf("limitsFor = %+v, %q; want %+v, %q", got, notes, tt.want, tt.notes)
 			}
 		})
 	}
@@ -318,12 +330,16 @@ func TestAllocateTwoUsers(t *testing.T) {
 	}
 }
 
-func FuzzParseSubIDs(f *testing.F) {
-	for _, s := range []string{"alice:100000:65536\n", "x", "a:1:2:3\n#c\n", "b:4294967294:9999999999999\r\n", ":::\n"} {
+// FuzzAllocate: whatever /etc/subuid holds, an allocation avoids every id it claims, and a
+// line the allocator would edit is one grep -x can find. (The parser's own invariants are
+// fuzzed in checks/parse.)
+func FuzzAllocate(f *testing.F) {
+	for _, s := range []string{"alice:100000:65536\n", "x", "a:1:2:3\n#c\n", "b:4294967294:9999999999999\r\n", ":::\n", "alice:0100000:65536\n"} {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
-		for _, l := range parseSubIDs([]byte(in)) {
+		lines := subIDLines([]byte(in))
+		for _, l := range lines {
 			if l.hasClaims && (l.claims.lo < 0 || l.claims.hi > maxID || l.claims.lo > l.claims.hi) {
 				t.Fatalf("bad claims %+v for %q", l.claims, l.raw)
 			}
@@ -337,8 +353,7 @@ func FuzzParseSubIDs(f *testing.F) {
 				}
 			}
 		}
-		// Whatever the file holds, an allocation avoids every id it claims.
-		facts := idFacts{subuid: parseSubIDs([]byte(in)), uidLim: limits{1, maxID, 65536}, gidLim: limits{1, maxID, 65536}}
+		facts := idFacts{subuid: lines, uidLim: limits{1, maxID, 65536}, gidLim: limits{1, maxID, 65536}}
 		a := newAllocator(facts)
 		r := a.allocate(subIDWant{user: "alice", uids: true, gids: true, count: 65536}, -1)
 		if r.failure != "" {
@@ -349,20 +364,6 @@ func FuzzParseSubIDs(f *testing.F) {
 			if l.hasClaims && l.claims.overlaps(got) {
 				t.Fatalf("allocated %v overlaps %q", got, l.raw)
 			}
-		}
-	})
-}
-
-func FuzzParseLoginDefs(f *testing.F) {
-	f.Add("SUB_UID_MIN 100000\nSUB_UID_MAX 0x7fffffff\n")
-	f.Add("SUB_UID_COUNT 0\n# x\n")
-	f.Fuzz(func(t *testing.T, in string) {
-		l, _ := limitsFor(parseLoginDefs([]byte(in)), "SUB_UID")
-		if l.min < 1 || l.max > maxID {
-			t.Fatalf("limits out of the id space: %+v", l)
-		}
-		if s, ok := findFree(nil, l.min, l.max, max(l.count, 1)); ok && (s < l.min || s+max(l.count, 1)-1 > l.max) {
-			t.Fatalf("range %d+%d outside %+v", s, l.count, l)
 		}
 	})
 }

@@ -52,6 +52,50 @@ type BadLine struct {
 	Owner  string
 	Text   string
 	Reason string
+
+	// start and count are the line's second and third fields as far as Decimal reads them
+	// (blanks around them ignored), for Claim.
+	start, count       int64
+	hasStart, hasCount bool
+}
+
+// Claim is the ids a malformed line may be meant to take, as far as its numbers can be read:
+// START..START+COUNT-1 clipped to MaxID, or START alone when the count cannot be read or is
+// 0. ok is false when there is no readable start within MaxID. It is a best effort for an
+// allocator that must keep clear of whatever a broken line was meant to hold (a line with a
+// fourth field or a blank in the owner still names the ids someone thought they had).
+func (b BadLine) Claim() (first, last int64, ok bool) {
+	if !b.hasStart || b.start > MaxID {
+		return 0, 0, false
+	}
+	last = b.start
+	if b.hasCount && b.count > 0 {
+		last += min(b.count-1, MaxID-b.start)
+	}
+	return b.start, last, true
+}
+
+// badLine starts the BadLine of a subuid(5) line split into its colon-separated fields.
+func badLine(lineNo int, line []byte, fields [][]byte) BadLine {
+	b := BadLine{Line: lineNo, Fields: len(fields), Owner: clip(string(fields[0])), Text: clip(string(line))}
+	if len(fields) >= 2 {
+		b.start, b.hasStart = Decimal(string(bytes.TrimSpace(fields[1])))
+	}
+	if len(fields) >= 3 {
+		b.count, b.hasCount = Decimal(string(bytes.TrimSpace(fields[2])))
+	}
+	return b
+}
+
+// Decimal reads an unsigned decimal number that fits in an int64: no sign, no blanks, no
+// base prefix, leading zeros allowed. It is for ids and id ranges written by people
+// (/etc/passwd, "START-END"), where "+5" or " 5" is a typo, not a number.
+func Decimal(s string) (int64, bool) {
+	if s == "" || s[0] == '+' || s[0] == '-' {
+		return 0, false
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	return n, err == nil
 }
 
 // SubIDs is a parsed subordinate id listing. A malformed line does not spoil the others: it
@@ -111,7 +155,7 @@ func ParseSubIDs(data []byte) SubIDs {
 			continue
 		}
 		fields := bytes.Split(line, []byte(":"))
-		bad := BadLine{Line: i + 1, Fields: len(fields), Owner: clip(string(fields[0])), Text: clip(string(line))}
+		bad := badLine(i+1, line, fields)
 		switch {
 		case len(fields) != 3:
 			bad.Reason = fmt.Sprintf("has %d colon-separated fields, want 3 (NAME:START:COUNT)", len(fields))
@@ -125,6 +169,8 @@ func ParseSubIDs(data []byte) SubIDs {
 			bad.Reason = fmt.Sprintf("start %q is not a decimal number", clip(string(fields[1])))
 		case !isDecimal(fields[2]):
 			bad.Reason = fmt.Sprintf("count %q is not a decimal number", clip(string(fields[2])))
+		case bytes.ContainsFunc(fields[0], isControl):
+			bad.Reason = "has control characters in the owner, which no tool will match"
 		default:
 			good = append(good, line)
 			lineNo = append(lineNo, i+1)
@@ -142,14 +188,18 @@ func ParseSubIDs(data []byte) SubIDs {
 		// Not expected (every line is far below bufio.Scanner's 64 KiB limit), but if the
 		// library ever disagrees, report the lines rather than guess.
 		for i, line := range good {
-			out.Bad = append(out.Bad, BadLine{Line: lineNo[i], Fields: 3, Owner: clip(string(bytes.SplitN(line, []byte(":"), 2)[0])), Text: clip(string(line)), Reason: "could not be read"})
+			bad := badLine(lineNo[i], line, bytes.Split(line, []byte(":")))
+			bad.Reason = "could not be read"
+			out.Bad = append(out.Bad, bad)
 		}
 		return out
 	}
 	for i, s := range subs {
 		r := SubIDRange{Owner: s.Name, Start: s.SubID, Count: s.Count, Line: lineNo[i], Text: clip(string(good[i]))}
 		if reason := checkRange(r); reason != "" {
-			out.Bad = append(out.Bad, BadLine{Line: r.Line, Fields: 3, Owner: r.Owner, Text: r.Text, Reason: reason})
+			bad := badLine(r.Line, good[i], bytes.Split(good[i], []byte(":")))
+			bad.Owner, bad.Reason = r.Owner, reason
+			out.Bad = append(out.Bad, bad)
 			continue
 		}
 		out.Ranges = append(out.Ranges, r)
@@ -173,6 +223,10 @@ func isDecimal(b []byte) bool {
 	}
 	return true
 }
+
+// isControl reports an ASCII control character (blanks are caught before, with their own
+// reason). A login name never holds one, so an owner that does matches no account.
+func isControl(r rune) bool { return r < 0x20 || r == 0x7f }
 
 // checkRange says what is wrong with a decoded range, or "".
 func checkRange(r SubIDRange) string {

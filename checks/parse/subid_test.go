@@ -45,6 +45,8 @@ func TestParseSubIDs(t *testing.T) {
 		{name: "last id allowed", in: "alice:4294967294:1\n", ranges: []rng{{"alice", 4294967294, 1, 1}}},
 		{name: "bad lines in order", in: "x\nalice:1:0\ny\n", bad: []bad{{1, "x", "1 colon"}, {2, "alice", "count of 0"}, {3, "y", "1 colon"}}},
 		{name: "binary garbage", in: "\x00\xff:\x01:\x02\n", bad: []bad{{1, "\x00\uFFFD", "not a decimal"}}},
+		{name: "control character in owner", in: "al\x01ice:100000:65536\nbo\vb:1:1\n", bad: []bad{{1, "al\x01ice", "control characters"}, {2, "bo\vb", "control characters"}}},
+		{name: "utf-8 owner is fine", in: "jörg:100000:65536\n", ranges: []rng{{"jörg", 100000, 65536, 1}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -66,6 +68,60 @@ func TestParseSubIDs(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestBadLineClaim: the ids a malformed line may mean, as far as its numbers read.
+func TestBadLineClaim(t *testing.T) {
+	const none = -1
+	tests := []struct {
+		name      string
+		in        string
+		first     int64 // none: no claim
+		last      int64
+		badReason string
+	}{
+		{name: "count missing", in: "alice:200000\n", first: 200000, last: 200000},
+		{name: "count garbage", in: "carol:300000:abc\n", first: 300000, last: 300000},
+		{name: "start garbage", in: "dave:x:10\n", first: none},
+		{name: "negative", in: "eve:-5:10\n", first: none},
+		{name: "plus sign", in: "eve:+5:10\n", first: none},
+		{name: "no numbers at all", in: "garbage\n", first: none},
+		{name: "extra field", in: "frank:400000:10:extra\n", first: 400000, last: 400009},
+		{name: "blanks around numbers", in: "frank: 400000 : 10 \n", first: 400000, last: 400009},
+		{name: "zero count keeps its start", in: "gina:500000:0\n", first: 500000, last: 500000},
+		{name: "huge count clipped", in: "hal:4294967000:9223372036854775807\n", first: 4294967000, last: MaxID},
+		{name: "count overflows int64", in: "ian:1:99999999999999999999\n", first: 1, last: 1},
+		{name: "range past 2^32 clipped", in: "ian:4294967290:100\n", first: 4294967290, last: MaxID},
+		{name: "start past the id space", in: "jo:4294967295:1\n", first: none},
+		{name: "empty owner", in: ":100000:65536\n", first: 100000, last: 165535},
+		{name: "blank in owner", in: "a b:100000:10\n", first: 100000, last: 100009},
+		{name: "hex start", in: "alice:0x186a0:65536\n", first: none},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := ParseSubIDs([]byte(tt.in))
+			if len(s.Ranges) != 0 || len(s.Bad) != 1 {
+				t.Fatalf("got %+v, want one bad line", s)
+			}
+			first, last, ok := s.Bad[0].Claim()
+			if ok != (tt.first != none) || ok && (first != tt.first || last != tt.last) {
+				t.Fatalf("Claim = %d, %d, %v; want %d, %d", first, last, ok, tt.first, tt.last)
+			}
+		})
+	}
+}
+
+func TestDecimal(t *testing.T) {
+	for in, want := range map[string]int64{"0": 0, "100000": 100000, "0100": 100, "9223372036854775807": 1<<63 - 1} {
+		if n, ok := Decimal(in); !ok || n != want {
+			t.Errorf("Decimal(%q) = %d, %v; want %d", in, n, ok, want)
+		}
+	}
+	for _, in := range []string{"", "+1", "-1", " 1", "1 ", "0x10", "1_000", "9223372036854775808", "1e3"} {
+		if n, ok := Decimal(in); ok {
+			t.Errorf("Decimal(%q) = %d, want no number", in, n)
+		}
 	}
 }
 
@@ -155,6 +211,9 @@ func checkSubIDs(t *testing.T, in []byte, s SubIDs) {
 			t.Fatalf("bad line %+v reported twice, out of bounds or without a reason", b)
 		}
 		seen[b.Line] = true
+		if first, last, ok := b.Claim(); ok && (first < 0 || last > MaxID || first > last) {
+			t.Fatalf("bad line %+v claims %d-%d", b, first, last)
+		}
 		if !utf8.ValidString(b.Text) || len(b.Text) > maxText+len("…") {
 			t.Fatalf("bad text %q is not short valid UTF-8", b.Text)
 		}
@@ -162,7 +221,8 @@ func checkSubIDs(t *testing.T, in []byte, s SubIDs) {
 }
 
 func FuzzParseSubIDs(f *testing.F) {
-	for _, s := range []string{"alice:100000:65536\n", "# c\n\nbob:1:2:3\n", "1000:4294967294:1", "a:0x1:1\r\n:::\n", "x:1:0"} {
+	for _, s := range []string{"alice:100000:65536\n", "# c\n\nbob:1:2:3\n", "1000:4294967294:1", "a:0x1:1\r\n:::\n", "x:1:0",
+		"0\r:0:1", "b:4294967294:9999999999999\r\n", "hal:4294967000:9223372036854775807\nian:1:99999999999999999999"} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
