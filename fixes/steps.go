@@ -1,8 +1,10 @@
 package fixes
 
 import (
+	"errors"
 	"fmt"
 	"hash/fnv"
+	"io/fs"
 	"path"
 	"slices"
 	"strconv"
@@ -718,6 +720,12 @@ func (b *builder) devices(reqs []Request) []Step {
 		}
 		// The rule matches the kernel name (the last part of the path: tun for /dev/net/tun)
 		// and makes the mode last across reboots and module reloads.
+		if !b.udevRuns() {
+			// Without udev (minimal containers, some WSL and embedded setups) /dev is a bare
+			// devtmpfs: the rule below waits for a udev that never comes, so the mode lasts
+			// only until the next boot.
+			s.Why = append(s.Why, "no udev runs on this host (/run/udev is missing): the rule takes effect only where udev runs; otherwise repeat the chmod at every boot from the init system")
+		}
 		rule := UdevRulesDir + "/60-rootless-doctor-" + name + ".rules"
 		content := "# Written by `rootless-doctor fix`: rootless containers open " + p + " as the user.\n" +
 			"KERNEL==\"" + base + "\", MODE=\"" + mode + "\"\n"
@@ -782,4 +790,18 @@ func (b *builder) manual(reqs []Request) []Step {
 		steps = append(steps, s)
 	}
 	return steps
+}
+
+// udevRuns reports whether udev manages /dev here: udevd creates /run/udev when it starts.
+// Only the live machine is asked: a recorded host does not record /run/udev (snapshots keep
+// only what the probes read), so its absence there proves nothing.
+func (b *builder) udevRuns() bool {
+	if b.host == nil || !b.host.Live() {
+		return true
+	}
+	fi, err := b.host.Stat("/run/udev")
+	if err != nil {
+		return !errors.Is(err, fs.ErrNotExist)
+	}
+	return fi.IsDir()
 }
