@@ -66,20 +66,36 @@ func dbusUserSessionState(e *Env) (pkgState, Result) {
 	if e.Distro.Family != distro.FamilyDebian {
 		return pkgUnknown, r
 	}
-	const status = "/var/lib/dpkg/status"
-	data, err := e.Host.ReadFile(status)
+	data, err := e.dpkgStatus()
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
-			r = r.Detail("Could not read %s: %v.", status, err)
+			r = r.Detail("Could not read %s: %v.", dpkgStatusPath, err)
 		}
 		return pkgUnknown, r
 	}
 	for _, pkg := range []string{"dbus-user-session", "dbus-broker"} {
 		if installed, _ := parse.DpkgPackageStatus(data, pkg); installed {
-			return pkgInstalled, r.With(status, pkg+": installed")
+			return pkgInstalled, r.With(dpkgStatusPath, pkg+": installed")
 		}
 	}
-	return pkgMissing, r.With(status, "dbus-user-session: not installed")
+	return pkgMissing, r.With(dpkgStatusPath, "dbus-user-session: not installed")
+}
+
+// dpkgStatusPath is dpkg's database of installed packages (Debian family).
+const dpkgStatusPath = "/var/lib/dpkg/status"
+
+// dpkgStatus reads dpkg's database once per run: it is large (hundreds of KiB on a desktop)
+// and more than one probe asks it.
+func (e *Env) dpkgStatus() ([]byte, error) {
+	type read struct {
+		data []byte
+		err  error
+	}
+	r := Memo(e, "dpkg-status", func() read {
+		data, err := e.Host.ReadFile(dpkgStatusPath)
+		return read{data, err}
+	})
+	return r.data, r.err
 }
 
 // wsl reports whether the host is Windows Subsystem for Linux, with the evidence: its

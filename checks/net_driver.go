@@ -238,11 +238,7 @@ func dpkgVersioned(e *Env, name, path string) (helper, uint64, bool) {
 	if e.Distro.Family != distro.FamilyDebian || path != "/usr/bin/"+name {
 		return helper{}, 0, false
 	}
-	const status = "/var/lib/dpkg/status"
-	data := Memo(e, "dpkg-status", func() []byte {
-		b, _ := e.Host.ReadFile(status)
-		return b
-	})
+	data, _ := e.dpkgStatus()
 	full, ok := parse.DpkgInstalledVersion(data, name)
 	if !ok {
 		return helper{}, 0, false
@@ -251,7 +247,7 @@ func dpkgVersioned(e *Env, name, path string) (helper, uint64, bool) {
 	if err != nil {
 		return helper{}, 0, false
 	}
-	return helper{path: path, state: helperOK, version: v.String(), source: status,
+	return helper{path: path, state: helperOK, version: v.String(), source: dpkgStatusPath,
 		value: name + " " + full + " installed"}, v.Major(), true
 }
 
