@@ -89,7 +89,7 @@ type Applier struct {
 // up before the commands run, and the backup is dropped when they did not change.
 var touchedPattern = regexp.MustCompile(`/etc/[A-Za-z0-9._@/+-]*[A-Za-z0-9_]`)
 
-// touched are the files under /etc the commands of s name, sorted.
+// touched are the files under /etc the commands of s name, except its own Files, sorted.
 func touched(s Step) []string {
 	var out []string
 	for _, c := range s.Commands {
@@ -101,6 +101,10 @@ func touched(s Step) []string {
 			out = append(out, "/etc/subuid", "/etc/subgid")
 		}
 	}
+	// The step's own files were just written (and backed up) from the plan.
+	out = slices.DeleteFunc(out, func(p string) bool {
+		return slices.ContainsFunc(s.Files, func(f File) bool { return f.Path == p })
+	})
 	slices.Sort(out)
 	return slices.Compact(out)
 }
@@ -185,7 +189,7 @@ func (a *Applier) step(ctx context.Context, log io.Writer, so *StepOutcome) {
 		fmt.Fprintf(log, "   $ %s\n", s.Unless)
 		if _, err := a.Sys.Run(ctx, s.Unless); err == nil {
 			fmt.Fprintf(log, "   already done: the condition holds, the commands are skipped\n")
-			a.finish(so)
+			a.finish(so, false)
 			return
 		}
 		fmt.Fprintf(log, "   not done yet\n")
@@ -262,17 +266,17 @@ func (a *Applier) step(ctx context.Context, log io.Writer, so *StepOutcome) {
 			return
 		}
 	}
-	a.finish(so)
+	a.finish(so, len(s.Commands) > 0)
 }
 
 // finish sets the state of a step that ran without error.
-func (a *Applier) finish(so *StepOutcome) {
-	if len(so.Changed) == 0 && (len(so.Step.Commands) == 0 || so.Step.Unless != "") {
+// ran says whether its commands ran: commands always do what they do (chmod, sysctl -p,
+// modprobe change no file but set the state again), so the step is done then.
+func (a *Applier) finish(so *StepOutcome, ran bool) {
+	if len(so.Changed) == 0 && !ran {
 		so.State = StateAlready
 		return
 	}
-	// Commands without an Unless always run (they are idempotent): the step is done, even
-	// when they changed no file (chmod, sysctl -p, modprobe).
 	so.State = StateDone
 }
 
