@@ -1,0 +1,293 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+// Live tests of `fix --apply`: as root, for a throwaway account, in a private mount namespace
+// whose /etc and /var/backups (and, where staged, /dev/net and /usr/bin/newuidmap) are private
+// copies, so that the machine's own files never change: stage a breakage, see `check --static`
+// fail with the right id, `fix --apply --yes --static` repair it, `check` pass, and a second
+// apply change nothing (no file in /etc or /var/backups differs in content, mode, owner or
+// mtime).
+
+// privateHost runs the shell lines of body in a private mount namespace after making /etc and
+// /var/backups private copies (under dir) and running stage. body may call
+//
+//	run NAME ARGS...  run the binary with ARGS; NAME.out, NAME.err, NAME.rc in $T
+//	snap NAME         list every file of /etc and /var/backups (mode, owner, size, mtime, sum)
+//
+// It returns the namespace's combined output (for failure messages).
+func privateHost(t *testing.T, dir, bin, stage, body string) string {
+	t.Helper()
+	script := `set -e
+T=$1 BIN=$2
+cp -a /etc "$T/etc"
+mount --bind "$T/etc" /etc
+mkdir -p "$T/backups"
+mount --bind "$T/backups" /var/backups
+run() { _name=$1; shift; set +e; "$BIN" "$@" >"$T/$_name.out" 2>"$T/$_name.err"; echo $? >"$T/$_name.rc"; set -e; }
+snap() {
+	{ find /etc /var/backups -xdev \( -type f -o -type l \) -printf '%p %m %U:%G %s %T@\n'
+	  find /etc /var/backups -xdev -type f -exec md5sum {} +
+	  stat -c '%n %a %U' /dev/net/tun /usr/bin/newuidmap 2>/dev/null || :; } | sort >"$T/$1.snap"
+}
+` + stage + "\n" + body + "\n"
+	cmd := exec.Command("unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", dir, bin)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("private host script: %v\n%s", err, out)
+	}
+	return string(out)
+}
+
+func readT(t *testing.T, dir, name string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, name))
+	if err != nil {
+		t.Fatalf("reading %s: %v", name, err)
+	}
+	return string(data)
+}
+
+func rcOf(t *testing.T, dir, name string) int {
+	t.Helper()
+	n, err := strconv.Atoi(strings.TrimSpace(readT(t, dir, name+".rc")))
+	if err != nil {
+		t.Fatalf("%s.rc: %v", name, err)
+	}
+	return n
+}
+
+func reportOf(t *testing.T, dir, name string) liveReport {
+	t.Helper()
+	var rep liveReport
+	if err := json.Unmarshal([]byte(readT(t, dir, name+".out")), &rep); err != nil {
+		t.Fatalf("%s: %v\n%s\n%s", name, err, readT(t, dir, name+".out"), readT(t, dir, name+".err"))
+	}
+	return rep
+}
+
+// hostFiles are the host's own files the tests must never change.
+var hostFiles = []string{"/etc/subuid", "/etc/subgid", "/etc/login.defs"}
+
+func snapshotHost(t *testing.T) map[string][]byte {
+	m := map[string][]byte{}
+	for _, p := range hostFiles {
+		m[p], _ = os.ReadFile(p)
+	}
+	return m
+}
+
+func TestLiveApply(t *testing.T) {
+	needRoot(t, "useradd", "userdel", "usermod", "unshare", "mknod", "md5sum", "go")
+	bin := buildBinary(t)
+	user := throwawayUser(t)
+	hostBefore := snapshotHost(t)
+	tunBefore, _ := os.Stat("/dev/net/tun")
+	drop := fmt.Sprintf("sed -i '/^%s:/d' /etc/subuid /etc/subgid\n", user)
+	tests := []struct {
+		name, stage, only, id string
+		// applyRC is the exit of the first apply; stillFails: the probe fails afterwards.
+		applyRC    int
+		stillFails bool
+		says       []string
+	}{
+		{name: "no subuid or subgid line", stage: drop, only: "identity,idmap", id: "idmap.subuid",
+			says: []string{"usermod --add-subuids", "idmap.subuid  fail → pass", "idmap.subgid  fail → pass"}},
+		{name: "a 1,000-id range", stage: drop + fmt.Sprintf("echo %[1]s:3100000000:1000 >>/etc/subuid\necho %[1]s:3100000000:1000 >>/etc/subgid\n", user),
+			only: "identity,idmap", id: "idmap.subuid", says: []string{"usermod", "idmap.subuid  fail → pass"}},
+		{name: "an overlapping range", stage: drop + fmt.Sprintf("echo rdtother:3200000000:65536 >>/etc/subuid\necho %s:3200000000:65536 >>/etc/subuid\n", user),
+			only: "identity,idmap", id: "idmap.subuid", says: []string{"usermod", "idmap.subuid  fail → pass"}},
+		{name: "/dev/net/tun 0600", stage: `mkdir -p "$T/devnet"; mknod "$T/devnet/tun" c 10 200; chmod 0600 "$T/devnet/tun"; mount --bind "$T/devnet" /dev/net`,
+			only: "net.tun", id: "net.tun", says: []string{"wrote /etc/udev/rules.d/60-rootless-doctor-tun.rules", "$ chmod 0666 /dev/net/tun", "net.tun  fail → pass"}},
+		{name: "newuidmap without its setuid bit", stage: `cp -p /usr/bin/newuidmap "$T/newuidmap"; chmod u-s "$T/newuidmap"; mount --bind "$T/newuidmap" /usr/bin/newuidmap`,
+			only: "identity,idmap", id: "idmap.newuidmap", applyRC: 1, stillFails: true,
+			says: []string{"every step is for you to do by hand", "not done: by hand", "Nothing was changed"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			args := fmt.Sprintf("--static --user %s --only %s", user, tt.only)
+			log := privateHost(t, dir, bin, tt.stage, fmt.Sprintf(`
+run check1 check -o json %[1]s
+run apply1 fix --apply --yes %[1]s
+run check2 check -o json %[1]s
+snap snap1
+run apply2 fix --apply --yes %[1]s
+snap snap2
+`, args))
+			ctx := func() string {
+				return fmt.Sprintf("\napply1 (exit %s):\n%s%s\napply2:\n%s%s\nnamespace:\n%s", readT(t, dir, "apply1.rc"), readT(t, dir, "apply1.out"),
+					readT(t, dir, "apply1.err"), readT(t, dir, "apply2.out"), readT(t, dir, "apply2.err"), log)
+			}
+			if r := statusOf(t, reportOf(t, dir, "check1"), tt.id); r.Status != "fail" {
+				t.Fatalf("staged: %s = %s (%s), want fail", tt.id, r.Status, r.Summary)
+			}
+			if rc := rcOf(t, dir, "check1"); rc != 1 {
+				t.Errorf("staged: check exit %d, want 1", rc)
+			}
+			if rc := rcOf(t, dir, "apply1"); rc != tt.applyRC {
+				t.Errorf("apply exit %d, want %d%s", rc, tt.applyRC, ctx())
+			}
+			apply1 := readT(t, dir, "apply1.out")
+			for _, s := range tt.says {
+				if !strings.Contains(apply1, s) {
+					t.Errorf("apply output lacks %q%s", s, ctx())
+				}
+			}
+			after := statusOf(t, reportOf(t, dir, "check2"), tt.id)
+			switch {
+			case tt.stillFails && after.Status != "fail":
+				t.Errorf("after apply: %s = %s, want still fail (its step is by hand)", tt.id, after.Status)
+			case !tt.stillFails && after.Status != "pass":
+				t.Errorf("after apply: %s = %s (%s), want pass%s", tt.id, after.Status, after.Summary, ctx())
+			}
+			if rc := rcOf(t, dir, "check2"); !tt.stillFails && rc != 0 {
+				t.Errorf("after apply: check exit %d, want 0", rc)
+			}
+			if rc := rcOf(t, dir, "apply2"); rc != tt.applyRC {
+				t.Errorf("second apply exit %d, want %d%s", rc, tt.applyRC, ctx())
+			}
+			if s1, s2 := readT(t, dir, "snap1.snap"), readT(t, dir, "snap2.snap"); s1 != s2 {
+				t.Errorf("the second apply changed files:\n%s", diffLines(s1, s2))
+			}
+		})
+	}
+	for p, before := range hostBefore {
+		if now, _ := os.ReadFile(p); !bytes.Equal(now, before) {
+			t.Errorf("%s changed on the host", p)
+		}
+	}
+	if tunNow, _ := os.Stat("/dev/net/tun"); tunBefore != nil && tunNow.Mode() != tunBefore.Mode() {
+		t.Errorf("/dev/net/tun changed on the host: %v → %v", tunBefore.Mode(), tunNow.Mode())
+	}
+}
+
+// TestLiveApplyKilled kills `fix --apply` (SIGKILL, through its test hook) at every point
+// where it can be interrupted — before and after each backup, file write, rename and command —
+// and checks after each kill that every file it touches is either the old or the new content
+// (and /dev/net/tun either the old or the new mode), never partial. The breakage is restored
+// before each kill.
+func TestLiveApplyKilled(t *testing.T) {
+	needRoot(t, "useradd", "userdel", "usermod", "unshare", "mknod", "cmp", "go")
+	bin := buildBinary(t)
+	user := throwawayUser(t)
+	dir := t.TempDir()
+	args := fmt.Sprintf("--static --user %s --only identity,idmap,net.tun", user)
+	rule := "/etc/udev/rules.d/60-rootless-doctor-tun.rules"
+	stage := fmt.Sprintf(`mkdir -p "$T/devnet"; mknod "$T/devnet/tun" c 10 200; chmod 0600 "$T/devnet/tun"; mount --bind "$T/devnet" /dev/net
+sed -i '/^%[1]s:/d' /etc/subuid /etc/subgid
+echo %[1]s:3100000000:1000 >>/etc/subuid
+cp -p /etc/subuid "$T/old.subuid"; cp -p /etc/subgid "$T/old.subgid"
+restore() { cp -p "$T/old.subuid" /etc/subuid; cp -p "$T/old.subgid" /etc/subgid; rm -f %[2]s; chmod 0600 /dev/net/tun; }
+# The complete apply gives the new contents.
+run full fix --apply --yes %[3]s
+cp -p /etc/subuid "$T/new.subuid"; cp -p /etc/subgid "$T/new.subgid"; cp -p %[2]s "$T/new.rule"
+valid() {
+	for f in subuid subgid; do
+		if cmp -s /etc/$f "$T/old.$f" || cmp -s /etc/$f "$T/new.$f"; then continue; fi
+		# Between two commands of a step (usermod --del-subuids, then --add-subuids) the file
+		# is the whole result of the commands before: each usermod replaces it atomically.
+		if grep -qvE '^[^:#]+:[0-9]+:[0-9]+$' /etc/$f; then echo "BAD: /etc/$f is partial"; cat /etc/$f; fi
+		echo "intermediate /etc/$f"
+	done
+	[ ! -e %[2]s ] || cmp -s %[2]s "$T/new.rule" || echo "BAD: the udev rule is partial"
+	m=$(stat -c %%a /dev/net/tun); [ "$m" = 600 ] || [ "$m" = 666 ] || echo "BAD: /dev/net/tun mode $m"
+}
+`, user, rule, args)
+	body := fmt.Sprintf(`n=1
+while [ $n -lt 60 ]; do
+	restore
+	ROOTLESS_DOCTOR_TEST_KILL_AT=$n run kill$n fix --apply --yes %[1]s
+	rc=$(cat "$T/kill$n.rc")
+	echo "kill $n: exit $rc: $(grep -o 'killed at .*' "$T/kill$n.err" || echo completed)"
+	valid
+	# Applying again after the kill finishes the job.
+	run resume$n fix --apply --yes %[1]s
+	run recheck$n check -o json %[1]s
+	[ "$(cat "$T/recheck$n.rc")" = 0 ] || { echo "BAD: after kill $n, apply again did not repair"; cat "$T/resume$n.out"; }
+	[ "$rc" = 137 ] || break
+	n=$((n+1))
+done
+echo "points: $n"
+`, args)
+	log := privateHost(t, dir, bin, stage, body)
+	if rc := rcOf(t, dir, "full"); rc != 1 && rc != 0 {
+		t.Fatalf("the full apply: exit %d\n%s%s", rc, readT(t, dir, "full.out"), readT(t, dir, "full.err"))
+	}
+	if strings.Contains(log, "BAD:") {
+		t.Errorf("a killed apply left a partial file:\n%s", log)
+	}
+	kills := strings.Count(log, "exit 137")
+	if kills < 8 {
+		t.Errorf("only %d kill points were exercised:\n%s", kills, log)
+	}
+	for _, point := range []string{"killed at backup /etc/subuid", "killed at rename " + rule, "killed at command ", "killed at after "} {
+		if !strings.Contains(log, point) {
+			t.Errorf("no kill at %q:\n%s", point, log)
+		}
+	}
+	if !strings.Contains(log, "completed") {
+		t.Errorf("the loop never reached a complete apply:\n%s", log)
+	}
+	t.Logf("%s", log)
+}
+
+// TestLiveApplyPromptNo answers "n" on a piped stdin, which is not a terminal: nothing is
+// asked, nothing changes, exit 2 with the reason. (Answering "n" on a terminal is tested in
+// cli/apply_test.go: exit 1, nothing changed.)
+func TestLiveApplyPromptNo(t *testing.T) {
+	needRoot(t, "useradd", "userdel", "usermod", "unshare", "md5sum", "go")
+	bin := buildBinary(t)
+	user := throwawayUser(t)
+	dir := t.TempDir()
+	privateHost(t, dir, bin, fmt.Sprintf("sed -i '/^%s:/d' /etc/subuid /etc/subgid", user), fmt.Sprintf(`
+snap before
+set +e
+echo n | "$BIN" fix --apply --static --user %s --only identity,idmap >"$T/no.out" 2>"$T/no.err"; echo $? >"$T/no.rc"
+set -e
+snap after
+`, user))
+	if rc := rcOf(t, dir, "no"); rc != 2 {
+		t.Errorf("exit %d, want 2", rc)
+	}
+	if e := readT(t, dir, "no.err"); !strings.Contains(e, "nothing was changed") {
+		t.Errorf("stderr: %s", e)
+	}
+	if b, a := readT(t, dir, "before.snap"), readT(t, dir, "after.snap"); b != a {
+		t.Errorf("answering no changed files:\n%s", diffLines(b, a))
+	}
+}
+
+// diffLines lists the lines only in a (-) or only in b (+).
+func diffLines(a, b string) string {
+	in := func(s string) map[string]bool {
+		m := map[string]bool{}
+		for _, l := range strings.Split(s, "\n") {
+			m[l] = true
+		}
+		return m
+	}
+	ma, mb := in(a), in(b)
+	var out strings.Builder
+	for _, l := range strings.Split(a, "\n") {
+		if !mb[l] {
+			out.WriteString("- " + l + "\n")
+		}
+	}
+	for _, l := range strings.Split(b, "\n") {
+		if !ma[l] {
+			out.WriteString("+ " + l + "\n")
+		}
+	}
+	return out.String()
+}
