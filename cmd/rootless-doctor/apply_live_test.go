@@ -215,6 +215,7 @@ while [ $n -lt 60 ]; do
 	run resume$n fix --apply --yes %[1]s
 	run recheck$n check -o json %[1]s
 	[ "$(cat "$T/recheck$n.rc")" = 0 ] || { echo "BAD: after kill $n, apply again did not repair"; cat "$T/resume$n.out"; }
+	if find /etc -name '*.rootless-doctor-tmp*' | grep .; then echo "BAD: a temporary file is left after the re-apply"; fi
 	[ "$rc" = 137 ] || break
 	n=$((n+1))
 done

@@ -117,7 +117,8 @@ func (r *Root) ReadFile(path string) ([]byte, fs.FileMode, error) {
 // content, the mode and the owner of the file it replaces (root for a new one), fsync, rename,
 // fsync of the directory. Killed at any moment, path holds the old content or the new one;
 // at worst a .NAME.rootless-doctor-tmp* file is left behind, which sysctl.d, modules-load.d,
-// udev and apparmor_parser all ignore (dot files, unknown suffix).
+// udev and apparmor_parser all ignore (dot files, unknown suffix), and which the next write
+// of the same file removes.
 func (r *Root) WriteFile(path string, content []byte, mode fs.FileMode) error {
 	return WriteAtomic(path, content, mode, r.Hook)
 }
@@ -134,7 +135,15 @@ func WriteAtomic(path string, content []byte, mode fs.FileMode, hook func(string
 			uid, gid = int(st.Uid), int(st.Gid)
 		}
 	}
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".rootless-doctor-tmp")
+	prefix := "." + filepath.Base(path) + ".rootless-doctor-tmp"
+	// A write killed before its rename leaves its temporary file: remove it now (the
+	// name is ours alone).
+	if stale, _ := filepath.Glob(filepath.Join(dir, globEscape(prefix)+"*")); len(stale) > 0 {
+		for _, p := range stale {
+			os.Remove(p)
+		}
+	}
+	tmp, err := os.CreateTemp(dir, prefix)
 	if err != nil {
 		return err
 	}
@@ -166,6 +175,18 @@ func WriteAtomic(path string, content []byte, mode fs.FileMode, hook func(string
 		return err
 	}
 	return syncDir(dir)
+}
+
+// globEscape quotes the glob metacharacters of s.
+func globEscape(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if strings.ContainsRune(`*?[\\`, r) {
+			b.WriteByte('\\')
+		}
+		b.WriteRune(r)
+	}
+	return b.String()
 }
 
 func syncDir(dir string) error {

@@ -247,3 +247,21 @@ func TestHookBeforeRename(t *testing.T) {
 }
 
 func bufioReader(r io.Reader) *bufio.Reader { return bufio.NewReader(r) }
+
+func TestWriteAtomicRemovesStaleTemporaryFiles(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "60-x.rules")
+	stale := filepath.Join(dir, ".60-x.rules.rootless-doctor-tmp12345")
+	other := filepath.Join(dir, ".other.rootless-doctor-tmp1")
+	os.WriteFile(stale, []byte("half"), 0o600)
+	os.WriteFile(other, []byte("x"), 0o600)
+	if err := WriteAtomic(p, []byte("new\n"), 0o644, nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(stale); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("stale temporary file left: %v", err)
+	}
+	if _, err := os.Stat(other); err != nil {
+		t.Errorf("another file's temporary file was removed: %v", err)
+	}
+}
