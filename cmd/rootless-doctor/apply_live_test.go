@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 )
 
@@ -26,7 +27,12 @@ import (
 //	snap NAME         list every file of /etc and /var/backups (mode, owner, size, mtime, sum)
 //
 // It returns the namespace's combined output (for failure messages).
-func privateHost(t *testing.T, dir, bin, stage, body string) string {
+//
+// With inUserNS, it all runs in a child user namespace that maps every id to itself (so root
+// stays root and files keep their owners) and owns the mount namespace: there, root may set
+// the user.* sysctls, which belong to the user namespace (root on the host here cannot change
+// them, and the host's values never change).
+func privateHost(t *testing.T, dir, bin, stage, body string, inUserNS ...bool) string {
 	t.Helper()
 	script := `set -e
 T=$1 BIN=$2
@@ -42,6 +48,13 @@ snap() {
 }
 ` + stage + "\n" + body + "\n"
 	cmd := exec.Command("unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", dir, bin)
+	if len(inUserNS) > 0 && inUserNS[0] {
+		cmd.SysProcAttr = &syscall.SysProcAttr{
+			Cloneflags:  syscall.CLONE_NEWUSER,
+			UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 4294967295}},
+			GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 4294967295}},
+		}
+	}
 	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("private host script: %v\n%s", err, out)
@@ -93,6 +106,7 @@ func TestLiveApply(t *testing.T) {
 	user := throwawayUser(t)
 	hostBefore := snapshotHost(t)
 	tunBefore, _ := os.Stat("/dev/net/tun")
+	maxBefore, _ := os.ReadFile("/proc/sys/user/max_user_namespaces")
 	drop := fmt.Sprintf("sed -i '/^%s:/d' /etc/subuid /etc/subgid\n", user)
 	tests := []struct {
 		name, stage, only, id string
@@ -100,7 +114,10 @@ func TestLiveApply(t *testing.T) {
 		applyRC    int
 		stillFails bool
 		says       []string
+		inUserNS   bool
 	}{
+		{name: "max_user_namespaces=0", stage: "echo 0 >/proc/sys/user/max_user_namespaces", only: "userns", id: "userns.max", inUserNS: true,
+			says: []string{"wrote /etc/sysctl.d/60-rootless-doctor.conf", "$ sysctl -p /etc/sysctl.d/60-rootless-doctor.conf", "userns.max  fail → pass"}},
 		{name: "no subuid or subgid line", stage: drop, only: "identity,idmap", id: "idmap.subuid",
 			says: []string{"usermod --add-subuids", "idmap.subuid  fail → pass", "idmap.subgid  fail → pass"}},
 		{name: "a 1,000-id range", stage: drop + fmt.Sprintf("echo %[1]s:3100000000:1000 >>/etc/subuid\necho %[1]s:3100000000:1000 >>/etc/subgid\n", user),
@@ -124,7 +141,7 @@ run check2 check -o json %[1]s
 snap snap1
 run apply2 fix --apply --yes %[1]s
 snap snap2
-`, args))
+`, args), tt.inUserNS)
 			ctx := func() string {
 				return fmt.Sprintf("\napply1 (exit %s):\n%s%s\napply2:\n%s%s\nnamespace:\n%s", readT(t, dir, "apply1.rc"), readT(t, dir, "apply1.out"),
 					readT(t, dir, "apply1.err"), readT(t, dir, "apply2.out"), readT(t, dir, "apply2.err"), log)
@@ -166,6 +183,9 @@ snap snap2
 		if now, _ := os.ReadFile(p); !bytes.Equal(now, before) {
 			t.Errorf("%s changed on the host", p)
 		}
+	}
+	if maxNow, _ := os.ReadFile("/proc/sys/user/max_user_namespaces"); !bytes.Equal(maxNow, maxBefore) {
+		t.Errorf("user.max_user_namespaces changed on the host: %q → %q", maxBefore, maxNow)
 	}
 	if tunNow, _ := os.Stat("/dev/net/tun"); tunBefore != nil && tunNow.Mode() != tunBefore.Mode() {
 		t.Errorf("/dev/net/tun changed on the host: %v → %v", tunBefore.Mode(), tunNow.Mode())
