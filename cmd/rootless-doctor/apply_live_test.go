@@ -2,8 +2,11 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -11,6 +14,8 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	fixhost "github.com/rootless-doctor/rootless-doctor/fixes/host"
 )
 
 // Live tests of `fix --apply`: as root, for a throwaway account, in a private mount namespace
@@ -311,4 +316,39 @@ func diffLines(a, b string) string {
 		}
 	}
 	return out.String()
+}
+
+// TestLiveApplyHelper starts the real binary's hidden helper (what `sudo rootless-doctor
+// __apply-helper` runs for a non-root user; sudo itself is left out here) and drives it the way
+// fix --apply does through sudo.
+func TestLiveApplyHelper(t *testing.T) {
+	needRoot(t, "go")
+	bin := buildBinary(t)
+	s := &fixhost.Sudo{Argv: []string{bin, fixhost.HelperCommand}}
+	defer s.Close()
+	p := filepath.Join(t.TempDir(), "60-test.conf")
+	if _, _, err := s.ReadFile(p); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("read of a missing file: %v", err)
+	}
+	if err := s.WriteFile(p, []byte("a = 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if c, m, err := s.ReadFile(p); string(c) != "a = 1\n" || m != 0o644 || err != nil {
+		t.Errorf("read back: %q %o %v", c, m, err)
+	}
+	if out, err := s.Run(context.Background(), "id -u; cat "+p); out != "0\na = 1\n" || err != nil {
+		t.Errorf("run: %q %v", out, err)
+	}
+	if _, err := s.Run(context.Background(), "exit 4"); err == nil || !strings.Contains(err.Error(), "exit status 4") {
+		t.Errorf("a failing command: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("the helper exited with %v", err)
+	}
+	// The helper refuses to run as anyone but root.
+	cmd := exec.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", bin, fixhost.HelperCommand)
+	cmd.Stdin = strings.NewReader("")
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "must run as root") {
+		t.Errorf("as nobody: %v %s", err, out)
+	}
 }
