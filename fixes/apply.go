@@ -84,16 +84,24 @@ type Applier struct {
 	Hook func(point string)
 }
 
-// touchedPattern finds the files under /etc a command names: the files its commands may
-// change (usermod edits /etc/subuid and /etc/subgid; sed -i and >> append). They are backed
-// up before the commands run, and the backup is dropped when they did not change.
-var touchedPattern = regexp.MustCompile(`/etc/[A-Za-z0-9._@/+-]*[A-Za-z0-9_]`)
+// writePatterns find the files under /etc a command writes: redirections (`>FILE`, `>>FILE`)
+// and `sed -i … FILE`. usermod edits /etc/subuid and /etc/subgid (touched adds both). These
+// files are backed up before the commands run, and the backup is dropped when they did not
+// change. Files a command only reads (awk … /etc/passwd) are left alone.
+var writePatterns = []*regexp.Regexp{
+	regexp.MustCompile(`>>?\s*(/etc/[A-Za-z0-9._@/+-]*[A-Za-z0-9_])`),
+	regexp.MustCompile(`\bsed -i .* (/etc/[A-Za-z0-9._@/+-]*[A-Za-z0-9_])`),
+}
 
-// touched are the files under /etc the commands of s name, except its own Files, sorted.
+// touched are the files under /etc the commands of s write, except its own Files, sorted.
 func touched(s Step) []string {
 	var out []string
 	for _, c := range s.Commands {
-		out = append(out, touchedPattern.FindAllString(c, -1)...)
+		for _, re := range writePatterns {
+			for _, m := range re.FindAllStringSubmatch(c, -1) {
+				out = append(out, m[1])
+			}
+		}
 	}
 	// usermod edits both id files whichever it is told to change.
 	for _, c := range s.Commands {

@@ -247,8 +247,11 @@ func TestTouched(t *testing.T) {
 		"awk -F: 'x' /etc/subgid /etc/group",
 		"if grep -qxF 'alice:1:2' /etc/subuid; then usermod --del-subuids 1-2 alice; fi",
 		"chmod 0666 /dev/net/tun",
+		"grep -qxF x /etc/login.defs || printf '%s\\n' x >> /etc/login.defs",
+		"[ -e /etc/subuid ] || { : >/etc/subuid; chmod 0644 /etc/subuid; }",
+		"if grep -qxF 'a:1:2' /etc/subgid; then sed -i '/^a:1:2$/d' /etc/subgid; fi",
 	}}
-	want := []string{"/etc/group", "/etc/subgid", "/etc/subuid"}
+	want := []string{"/etc/login.defs", "/etc/subgid", "/etc/subuid"}
 	if got := touched(s); !slices.Equal(got, want) {
 		t.Errorf("touched = %v, want %v", got, want)
 	}
