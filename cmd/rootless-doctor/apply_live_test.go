@@ -41,7 +41,15 @@ func privateHost(t *testing.T, dir, bin, stage, body string, inUserNS ...bool) s
 	t.Helper()
 	script := `set -e
 T=$1 BIN=$2
-cp -a /etc "$T/etc"
+# Other packages' live tests (go test ./... runs packages in parallel) run useradd/userdel,
+# whose lock files may vanish while cp walks /etc: try again.
+copied=
+for i in 1 2 3 4 5 6 7 8 9 10; do
+	rm -rf "$T/etc"
+	if cp -a /etc "$T/etc" 2>"$T/cp.err"; then copied=1; break; fi
+	sleep 0.2
+done
+[ -n "$copied" ] || { cat "$T/cp.err"; exit 1; }
 mount --bind "$T/etc" /etc
 mkdir -p "$T/backups"
 mount --bind "$T/backups" /var/backups
