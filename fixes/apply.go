@@ -344,7 +344,7 @@ func WriteOutcome(w io.Writer, p Plan, o Outcome) error {
 		case StateOptional:
 			what = "not done: optional (apply it yourself from `rootless-doctor fix`)"
 		}
-		fmt.Fprintf(&b, "  %s. %s: %s\n", num[i], so.Step.Title, what)
+		fmt.Fprintf(&b, "  %s. %s: %s\n", num[i], strings.TrimSuffix(so.Step.Title, "."), what)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

@@ -55,13 +55,14 @@ and the exit code is 2), then runs each numbered step that is not "By hand" — 
 root, through sudo otherwise — printing every file written and every command with its
 output, and stops at the first step that fails. Each file is backed up before it changes
 under /var/backups/rootless-doctor/<time>/ and replaced atomically (temporary file, fsync,
-rename; same owner), so a killed apply leaves every file old or new, never partial. Only
+rename; same owner), so a killed apply leaves every file whole (old, new, or between two
+commands of one step their complete result so far), never partial. Only
 what the plan shows is written; a second apply changes nothing. Steps "By hand" (and
 logging out and in) are reported as not done, and optional steps are never applied. Then
 the probes run again (with the live proof unless --static) and each probe the plan targets
 is printed before → after. Exit codes: 0 no targeted probe fails any more, 1 one still
-fails (for example because its step is by hand), a step failed, or you answered no,
-2 the apply could not start.`,
+fails (for example because its step is by hand) or a step failed; answering no changes
+nothing and exits 1 while a targeted probe fails; 2 the apply could not start.`,
 		Example: `  rootless-doctor fix
   rootless-doctor fix > fix.sh && less fix.sh && sh fix.sh
   sudo rootless-doctor fix --user ci --output ansible > rootless.yml
