@@ -372,3 +372,30 @@ func TestLiveApplyHelper(t *testing.T) {
 		t.Errorf("as nobody: %v %s", err, out)
 	}
 }
+
+// TestLiveApplyPromptTTY answers the huh confirm on a terminal (a pseudo-terminal made by
+// script(1)): "n" changes nothing and exits 1 (the finding stands), "y" applies.
+func TestLiveApplyPromptTTY(t *testing.T) {
+	needRoot(t, "useradd", "userdel", "usermod", "unshare", "mknod", "script", "timeout", "go")
+	bin := buildBinary(t)
+	user := throwawayUser(t)
+	dir := t.TempDir()
+	cmd := fmt.Sprintf("%s fix --apply --static --user %s --only net.tun", bin, user)
+	privateHost(t, dir, bin, `mkdir -p "$T/devnet"; mknod "$T/devnet/tun" c 10 200; chmod 0600 "$T/devnet/tun"; mount --bind "$T/devnet" /dev/net`, fmt.Sprintf(`
+set +e
+(sleep 2; printf n) | timeout 60 script -qec '%[1]s' /dev/null >"$T/no.out" 2>&1; echo $? >"$T/no.rc"
+stat -c %%a /dev/net/tun >"$T/no.mode"
+(sleep 2; printf y) | timeout 60 script -qec '%[1]s' /dev/null >"$T/yes.out" 2>&1; echo $? >"$T/yes.rc"
+stat -c %%a /dev/net/tun >"$T/yes.mode"
+set -e
+`, cmd))
+	if rc, mode := rcOf(t, dir, "no"), strings.TrimSpace(readT(t, dir, "no.mode")); rc != 1 || mode != "600" {
+		t.Errorf(`answering "n": exit %d, mode %s; want 1 and 600 (unchanged)%s`, rc, mode, readT(t, dir, "no.out"))
+	}
+	if !strings.Contains(readT(t, dir, "no.out"), "Not applied: nothing was changed.") {
+		t.Errorf(`answering "n":%s`, readT(t, dir, "no.out"))
+	}
+	if rc, mode := rcOf(t, dir, "yes"), strings.TrimSpace(readT(t, dir, "yes.mode")); rc != 0 || mode != "666" {
+		t.Errorf(`answering "y": exit %d, mode %s; want 0 and 666%s`, rc, mode, readT(t, dir, "yes.out"))
+	}
+}
