@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"slices"
 	"strconv"
 	"strings"
@@ -155,6 +156,11 @@ func fixApply(ctx context.Context, opts *FixOptions) error {
 		return nil
 	}
 	asRoot := before.Env.Host.Self().UID == 0
+	if !asRoot && opts.Factory.System == nil {
+		if _, err := exec.LookPath("sudo"); err != nil {
+			return usageErr("fix --apply: you are not root and sudo is not installed: nothing was changed. Run it as root (with --user %s), or run the script of `rootless-doctor fix` as root", before.Env.User.Name)
+		}
+	}
 	fmt.Fprintln(out)
 	if asRoot {
 		fmt.Fprintln(out, "The numbered steps that are not marked \"By hand\" will run now, as root. Every file is backed up")
