@@ -3,6 +3,7 @@ module github.com/rootless-doctor/rootless-doctor
 go 1.26.0
 
 require (
+	charm.land/huh/v2 v2.0.3
 	charm.land/lipgloss/v2 v2.0.6
 	github.com/acobaugh/osrelease v0.1.0
 	github.com/charmbracelet/colorprofile v0.4.3
@@ -20,6 +21,17 @@ require (
 	golang.org/x/sys v0.49.0
 	gotest.tools/v3 v3.5.2
 	kernel.org/pub/linux/libs/security/libcap/cap v1.2.78
+)
+
+require (
+	charm.land/bubbles/v2 v2.0.0 // indirect
+	charm.land/bubbletea/v2 v2.0.2 // indirect
+	github.com/atotto/clipboard v0.1.4 // indirect
+	github.com/catppuccin/go v0.2.0 // indirect
+	github.com/charmbracelet/x/exp/ordered v0.1.0 // indirect
+	github.com/charmbracelet/x/exp/strings v0.0.0-20240722160745-212f7b056ed0 // indirect
+	github.com/dustin/go-humanize v1.0.1 // indirect
+	github.com/mitchellh/hashstructure/v2 v2.0.2 // indirect
 )
 
 require (

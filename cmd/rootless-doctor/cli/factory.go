@@ -6,6 +6,7 @@ import (
 
 	"github.com/rootless-doctor/rootless-doctor/checks"
 	"github.com/rootless-doctor/rootless-doctor/checks/host"
+	"github.com/rootless-doctor/rootless-doctor/fixes"
 	"github.com/rootless-doctor/rootless-doctor/runtime/proof"
 )
 
@@ -20,6 +21,9 @@ type Factory struct {
 	Now func() time.Time
 	// Prove runs the live proof (nil: not available, every runtime.* step is skipped).
 	Prove func(context.Context, proof.Options) ([]checks.Result, error)
+	// System returns the machine fix --apply changes (root: directly, else through sudo)
+	// and a function that releases it; nil means the real one (see apply.go).
+	System func(asRoot bool, hook func(string)) (fixes.System, func() error, error)
 }
 
 // NewFactory returns the Factory of the real program.

@@ -25,6 +25,8 @@ type FixOptions struct {
 	Output string
 	Skip   []string
 	Only   []string
+	Apply  bool
+	Yes    bool
 }
 
 // NewCmdFix builds `fix`: the plan of the current findings, as a script to review.
@@ -32,7 +34,7 @@ func NewCmdFix(f *Factory, runF func(context.Context, *FixOptions) error) *cobra
 	opts := &FixOptions{IO: f.IO, Factory: f}
 	cmd := &cobra.Command{
 		Use:   "fix",
-		Short: "Print the exact, ordered fix plan for this host's findings",
+		Short: "Print the exact, ordered fix plan for this host's findings (or apply it)",
 		Long: `Run the probes (and, on this machine, the live proof), then print what must change as one reviewable plan for this
 distribution: packages first (that distro's names, non-interactive), then kernel modules,
 sysctls (one file, /etc/sysctl.d/60-rootless-doctor.conf), subordinate ids (a free range
@@ -45,11 +47,28 @@ AppArmor restriction off globally is never a step.
 
 --output script (default) prints one "sudo sh -eux <<'EOF' … EOF" block (the bare script
 when run as root); json the plan with every file's full content; text numbered steps;
-ansible a playbook of builtin modules for fleets. fix exits 0 after printing.`,
+ansible a playbook of builtin modules for fleets. fix exits 0 after printing.
+
+--apply applies the plan on this machine and checks again. It prints the plan, asks for
+confirmation (--yes skips the question; with no terminal and no --yes nothing is changed
+and the exit code is 2), then runs each numbered step that is not "By hand" — directly as
+root, through sudo otherwise — printing every file written and every command with its
+output, and stops at the first step that fails. Each file is backed up before it changes
+under /var/backups/rootless-doctor/<time>/ and replaced atomically (temporary file, fsync,
+rename; same owner), so a killed apply leaves every file whole (old, new, or between two
+commands of one step their complete result so far), never partial. Only
+what the plan shows is written; a second apply changes nothing. Steps "By hand" (and
+logging out and in) are reported as not done, and optional steps are never applied. Then
+the probes run again (with the live proof unless --static) and each probe the plan targets
+is printed before → after. Exit codes: 0 no targeted probe fails any more, 1 one still
+fails (for example because its step is by hand) or a step failed; answering no changes
+nothing and exits 1 while a targeted probe fails; 2 the apply could not start.`,
 		Example: `  rootless-doctor fix
   rootless-doctor fix > fix.sh && less fix.sh && sh fix.sh
   sudo rootless-doctor fix --user ci --output ansible > rootless.yml
-  rootless-doctor fix --root fixtures/centos-7-maxuserns-zero --output text`,
+  rootless-doctor fix --root fixtures/centos-7-maxuserns-zero --output text
+  rootless-doctor fix --apply
+  sudo rootless-doctor fix --apply --yes --user ci --static`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if !contains(fixFormats, opts.Output) {
@@ -59,8 +78,17 @@ ansible a playbook of builtin modules for fleets. fix exits 0 after printing.`,
 			if err := checks.Select(selectable(f), opts.Only, opts.Skip); err != nil {
 				return usageErr("%v", err)
 			}
+			if opts.Yes && !opts.Apply {
+				return usageErr("--yes only makes sense with --apply")
+			}
+			if opts.Apply && cmd.Flags().Changed("output") && opts.Output != "text" {
+				return usageErr("--apply shows the plan as text; --output %s cannot be used with it", opts.Output)
+			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
+			}
+			if opts.Apply {
+				return fixApply(cmd.Context(), opts)
 			}
 			return fixRun(cmd.Context(), opts)
 		},
@@ -72,6 +100,8 @@ ansible a playbook of builtin modules for fleets. fix exits 0 after printing.`,
 	fl.StringVarP(&opts.Output, "output", "o", "script", "output format: "+strings.Join(fixFormats, "|"))
 	fl.StringSliceVar(&opts.Skip, "skip", nil, "ignore the findings of these probes, by id or group")
 	fl.StringSliceVar(&opts.Only, "only", nil, "plan only for these probes, by id or group")
+	fl.BoolVar(&opts.Apply, "apply", false, "apply the plan on this machine (after confirmation), then check again")
+	fl.BoolVarP(&opts.Yes, "yes", "y", false, "with --apply: do not ask for confirmation")
 	return cmd
 }
 

@@ -1,0 +1,401 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+
+	fixhost "github.com/rootless-doctor/rootless-doctor/fixes/host"
+)
+
+// Live tests of `fix --apply`: as root, for a throwaway account, in a private mount namespace
+// whose /etc and /var/backups (and, where staged, /dev/net and /usr/bin/newuidmap) are private
+// copies, so that the machine's own files never change: stage a breakage, see `check --static`
+// fail with the right id, `fix --apply --yes --static` repair it, `check` pass, and a second
+// apply change nothing (no file in /etc or /var/backups differs in content, mode, owner or
+// mtime).
+
+// privateHost runs the shell lines of body in a private mount namespace after making /etc and
+// /var/backups private copies (under dir) and running stage. body may call
+//
+//	run NAME ARGS...  run the binary with ARGS; NAME.out, NAME.err, NAME.rc in $T
+//	snap NAME         list every file of /etc and /var/backups (mode, owner, size, mtime, sum)
+//
+// It returns the namespace's combined output (for failure messages).
+//
+// With inUserNS, it all runs in a child user namespace that maps every id to itself (so root
+// stays root and files keep their owners) and owns the mount namespace: there, root may set
+// the user.* sysctls, which belong to the user namespace (root on the host here cannot change
+// them, and the host's values never change).
+func privateHost(t *testing.T, dir, bin, stage, body string, inUserNS ...bool) string {
+	t.Helper()
+	script := `set -e
+T=$1 BIN=$2
+# Other packages' live tests (go test ./... runs packages in parallel) run useradd/userdel,
+# whose lock files may vanish while cp walks /etc: try again.
+copied=
+for i in 1 2 3 4 5 6 7 8 9 10; do
+	rm -rf "$T/etc"
+	if cp -a /etc "$T/etc" 2>"$T/cp.err"; then copied=1; break; fi
+	sleep 0.2
+done
+[ -n "$copied" ] || { cat "$T/cp.err"; exit 1; }
+mount --bind "$T/etc" /etc
+mkdir -p "$T/backups"
+mount --bind "$T/backups" /var/backups
+run() { _name=$1; shift; set +e; "$BIN" "$@" >"$T/$_name.out" 2>"$T/$_name.err"; echo $? >"$T/$_name.rc"; set -e; }
+snap() {
+	{ find /etc /var/backups -xdev \( -type f -o -type l \) -printf '%p %m %U:%G %s %T@\n'
+	  find /etc /var/backups -xdev -type f -exec md5sum {} +
+	  stat -c '%n %a %U' /dev/net/tun /usr/bin/newuidmap 2>/dev/null || :; } | sort >"$T/$1.snap"
+}
+` + stage + "\n" + body + "\n"
+	cmd := exec.Command("unshare", "--mount", "--propagation", "private", "sh", "-c", script, "sh", dir, bin)
+	if len(inUserNS) > 0 && inUserNS[0] {
+		cmd.SysProcAttr = &syscall.SysProcAttr{
+			Cloneflags:  syscall.CLONE_NEWUSER,
+			UidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 4294967295}},
+			GidMappings: []syscall.SysProcIDMap{{ContainerID: 0, HostID: 0, Size: 4294967295}},
+		}
+	}
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("private host script: %v\n%s", err, out)
+	}
+	return string(out)
+}
+
+func readT(t *testing.T, dir, name string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(dir, name))
+	if err != nil {
+		t.Fatalf("reading %s: %v", name, err)
+	}
+	return string(data)
+}
+
+func rcOf(t *testing.T, dir, name string) int {
+	t.Helper()
+	n, err := strconv.Atoi(strings.TrimSpace(readT(t, dir, name+".rc")))
+	if err != nil {
+		t.Fatalf("%s.rc: %v", name, err)
+	}
+	return n
+}
+
+func reportOf(t *testing.T, dir, name string) liveReport {
+	t.Helper()
+	var rep liveReport
+	if err := json.Unmarshal([]byte(readT(t, dir, name+".out")), &rep); err != nil {
+		t.Fatalf("%s: %v\n%s\n%s", name, err, readT(t, dir, name+".out"), readT(t, dir, name+".err"))
+	}
+	return rep
+}
+
+// hostFiles are the host's own files the tests must never change.
+var hostFiles = []string{"/etc/subuid", "/etc/subgid", "/etc/login.defs"}
+
+// snapshotHost keeps the lines of hostFiles that are not about another throwaway account:
+// other packages' live tests (go test ./... runs packages in parallel) add and remove theirs.
+func snapshotHost(t *testing.T, user string) map[string]string {
+	m := map[string]string{}
+	for _, p := range hostFiles {
+		data, _ := os.ReadFile(p)
+		var keep []string
+		for _, l := range strings.Split(string(data), "\n") {
+			if !strings.HasPrefix(l, "rdt") || strings.HasPrefix(l, user+":") {
+				keep = append(keep, l)
+			}
+		}
+		m[p] = strings.Join(keep, "\n")
+	}
+	return m
+}
+
+func TestLiveApply(t *testing.T) {
+	needRoot(t, "useradd", "userdel", "usermod", "unshare", "mknod", "md5sum", "go")
+	bin := buildBinary(t)
+	user := throwawayUser(t)
+	hostBefore := snapshotHost(t, user)
+	tunBefore, _ := os.Stat("/dev/net/tun")
+	maxBefore, _ := os.ReadFile("/proc/sys/user/max_user_namespaces")
+	drop := fmt.Sprintf("sed -i '/^%s:/d' /etc/subuid /etc/subgid\n", user)
+	tests := []struct {
+		name, stage, only, id string
+		// applyRC is the exit of the first apply; stillFails: the probe fails afterwards.
+		applyRC    int
+		stillFails bool
+		says       []string
+		inUserNS   bool
+	}{
+		{name: "max_user_namespaces=0", stage: "echo 0 >/proc/sys/user/max_user_namespaces", only: "userns", id: "userns.max", inUserNS: true,
+			says: []string{"wrote /etc/sysctl.d/60-rootless-doctor.conf", "$ sysctl -p /etc/sysctl.d/60-rootless-doctor.conf", "userns.max  fail → pass"}},
+		{name: "no subuid or subgid line", stage: drop, only: "identity,idmap", id: "idmap.subuid",
+			says: []string{"usermod --add-subuids", "idmap.subuid  fail → pass", "idmap.subgid  fail → pass"}},
+		{name: "a 1,000-id range", stage: drop + fmt.Sprintf("echo %[1]s:3100000000:1000 >>/etc/subuid\necho %[1]s:3100000000:1000 >>/etc/subgid\n", user),
+			only: "identity,idmap", id: "idmap.subuid", says: []string{"usermod", "idmap.subuid  fail → pass"}},
+		{name: "an overlapping range", stage: drop + fmt.Sprintf("echo rdtother:3200000000:65536 >>/etc/subuid\necho %s:3200000000:65536 >>/etc/subuid\n", user),
+			only: "identity,idmap", id: "idmap.subuid", says: []string{"usermod", "idmap.subuid  fail → pass"}},
+		{name: "/dev/net/tun 0600", stage: `mkdir -p "$T/devnet"; mknod "$T/devnet/tun" c 10 200; chmod 0600 "$T/devnet/tun"; mount --bind "$T/devnet" /dev/net`,
+			only: "net.tun", id: "net.tun", says: []string{"wrote /etc/udev/rules.d/60-rootless-doctor-tun.rules", "$ chmod 0666 /dev/net/tun", "net.tun  fail → pass"}},
+		{name: "newuidmap without its setuid bit", stage: `cp -p /usr/bin/newuidmap "$T/newuidmap"; chmod u-s "$T/newuidmap"; mount --bind "$T/newuidmap" /usr/bin/newuidmap`,
+			only: "identity,idmap", id: "idmap.newuidmap", applyRC: 1, stillFails: true,
+			says: []string{"every step is for you to do by hand", "not done: by hand", "Nothing was changed"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			args := fmt.Sprintf("--static --user %s --only %s", user, tt.only)
+			log := privateHost(t, dir, bin, tt.stage, fmt.Sprintf(`
+run check1 check -o json %[1]s
+run apply1 fix --apply --yes %[1]s
+run check2 check -o json %[1]s
+snap snap1
+run apply2 fix --apply --yes %[1]s
+snap snap2
+`, args), tt.inUserNS)
+			ctx := func() string {
+				return fmt.Sprintf("\napply1 (exit %s):\n%s%s\napply2:\n%s%s\nnamespace:\n%s", readT(t, dir, "apply1.rc"), readT(t, dir, "apply1.out"),
+					readT(t, dir, "apply1.err"), readT(t, dir, "apply2.out"), readT(t, dir, "apply2.err"), log)
+			}
+			if r := statusOf(t, reportOf(t, dir, "check1"), tt.id); r.Status != "fail" {
+				t.Fatalf("staged: %s = %s (%s), want fail", tt.id, r.Status, r.Summary)
+			}
+			if rc := rcOf(t, dir, "check1"); rc != 1 {
+				t.Errorf("staged: check exit %d, want 1", rc)
+			}
+			if rc := rcOf(t, dir, "apply1"); rc != tt.applyRC {
+				t.Errorf("apply exit %d, want %d%s", rc, tt.applyRC, ctx())
+			}
+			apply1 := readT(t, dir, "apply1.out")
+			for _, s := range tt.says {
+				if !strings.Contains(apply1, s) {
+					t.Errorf("apply output lacks %q%s", s, ctx())
+				}
+			}
+			after := statusOf(t, reportOf(t, dir, "check2"), tt.id)
+			switch {
+			case tt.stillFails && after.Status != "fail":
+				t.Errorf("after apply: %s = %s, want still fail (its step is by hand)", tt.id, after.Status)
+			case !tt.stillFails && after.Status != "pass":
+				t.Errorf("after apply: %s = %s (%s), want pass%s", tt.id, after.Status, after.Summary, ctx())
+			}
+			if rc := rcOf(t, dir, "check2"); !tt.stillFails && rc != 0 {
+				t.Errorf("after apply: check exit %d, want 0", rc)
+			}
+			if rc := rcOf(t, dir, "apply2"); rc != tt.applyRC {
+				t.Errorf("second apply exit %d, want %d%s", rc, tt.applyRC, ctx())
+			}
+			if s1, s2 := readT(t, dir, "snap1.snap"), readT(t, dir, "snap2.snap"); s1 != s2 {
+				t.Errorf("the second apply changed files:\n%s", diffLines(s1, s2))
+			}
+		})
+	}
+	if data, _ := os.ReadFile("/etc/subuid"); strings.Contains(string(data), "rdtother:") {
+		t.Errorf("a staged line reached the host's /etc/subuid")
+	}
+	for p, now := range snapshotHost(t, user) {
+		if now != hostBefore[p] {
+			t.Errorf("%s changed on the host:\n%s", p, diffLines(hostBefore[p], now))
+		}
+	}
+	if maxNow, _ := os.ReadFile("/proc/sys/user/max_user_namespaces"); !bytes.Equal(maxNow, maxBefore) {
+		t.Errorf("user.max_user_namespaces changed on the host: %q → %q", maxBefore, maxNow)
+	}
+	if tunNow, _ := os.Stat("/dev/net/tun"); tunBefore != nil && tunNow.Mode() != tunBefore.Mode() {
+		t.Errorf("/dev/net/tun changed on the host: %v → %v", tunBefore.Mode(), tunNow.Mode())
+	}
+}
+
+// TestLiveApplyKilled kills `fix --apply` (SIGKILL, through its test hook) at every point
+// where it can be interrupted — before and after each backup, file write, rename and command —
+// and checks after each kill that every file it touches is either the old or the new content
+// (and /dev/net/tun either the old or the new mode), never partial. The breakage is restored
+// before each kill.
+func TestLiveApplyKilled(t *testing.T) {
+	needRoot(t, "useradd", "userdel", "usermod", "unshare", "mknod", "cmp", "go")
+	bin := buildBinary(t)
+	user := throwawayUser(t)
+	dir := t.TempDir()
+	args := fmt.Sprintf("--static --user %s --only identity,idmap,net.tun", user)
+	rule := "/etc/udev/rules.d/60-rootless-doctor-tun.rules"
+	stage := fmt.Sprintf(`mkdir -p "$T/devnet"; mknod "$T/devnet/tun" c 10 200; chmod 0600 "$T/devnet/tun"; mount --bind "$T/devnet" /dev/net
+sed -i '/^%[1]s:/d' /etc/subuid /etc/subgid
+echo %[1]s:3100000000:1000 >>/etc/subuid
+cp -p /etc/subuid "$T/old.subuid"; cp -p /etc/subgid "$T/old.subgid"
+restore() { cp -p "$T/old.subuid" /etc/subuid; cp -p "$T/old.subgid" /etc/subgid; rm -f %[2]s; chmod 0600 /dev/net/tun; }
+# The complete apply gives the new contents.
+run full fix --apply --yes %[3]s
+cp -p /etc/subuid "$T/new.subuid"; cp -p /etc/subgid "$T/new.subgid"; cp -p %[2]s "$T/new.rule"
+valid() {
+	for f in subuid subgid; do
+		if cmp -s /etc/$f "$T/old.$f" || cmp -s /etc/$f "$T/new.$f"; then continue; fi
+		# Between two commands of a step (usermod --del-subuids, then --add-subuids) the file
+		# is the whole result of the commands before: each usermod replaces it atomically.
+		if grep -qvE '^[^:#]+:[0-9]+:[0-9]+$' /etc/$f; then echo "BAD: /etc/$f is partial"; cat /etc/$f; fi
+		echo "intermediate /etc/$f"
+	done
+	[ ! -e %[2]s ] || cmp -s %[2]s "$T/new.rule" || echo "BAD: the udev rule is partial"
+	m=$(stat -c %%a /dev/net/tun); [ "$m" = 600 ] || [ "$m" = 666 ] || echo "BAD: /dev/net/tun mode $m"
+}
+`, user, rule, args)
+	body := fmt.Sprintf(`n=1
+while [ $n -lt 60 ]; do
+	restore
+	ROOTLESS_DOCTOR_TEST_KILL_AT=$n run kill$n fix --apply --yes %[1]s
+	rc=$(cat "$T/kill$n.rc")
+	echo "kill $n: exit $rc: $(grep -o 'killed at .*' "$T/kill$n.err" || echo completed)"
+	valid
+	# Applying again after the kill finishes the job.
+	run resume$n fix --apply --yes %[1]s
+	run recheck$n check -o json %[1]s
+	[ "$(cat "$T/recheck$n.rc")" = 0 ] || { echo "BAD: after kill $n, apply again did not repair"; cat "$T/resume$n.out"; }
+	if find /etc -name '*.rootless-doctor-tmp*' | grep .; then echo "BAD: a temporary file is left after the re-apply"; fi
+	[ "$rc" = 137 ] || break
+	n=$((n+1))
+done
+echo "points: $n"
+`, args)
+	log := privateHost(t, dir, bin, stage, body)
+	if rc := rcOf(t, dir, "full"); rc != 1 && rc != 0 {
+		t.Fatalf("the full apply: exit %d\n%s%s", rc, readT(t, dir, "full.out"), readT(t, dir, "full.err"))
+	}
+	if strings.Contains(log, "BAD:") {
+		t.Errorf("a killed apply left a partial file:\n%s", log)
+	}
+	kills := strings.Count(log, "exit 137")
+	if kills < 8 {
+		t.Errorf("only %d kill points were exercised:\n%s", kills, log)
+	}
+	for _, point := range []string{"killed at backup /etc/subuid", "killed at rename " + rule, "killed at command ", "killed at after "} {
+		if !strings.Contains(log, point) {
+			t.Errorf("no kill at %q:\n%s", point, log)
+		}
+	}
+	if !strings.Contains(log, "completed") {
+		t.Errorf("the loop never reached a complete apply:\n%s", log)
+	}
+	t.Logf("%s", log)
+}
+
+// TestLiveApplyPromptNo answers "n" on a piped stdin, which is not a terminal: nothing is
+// asked, nothing changes, exit 2 with the reason. (Answering "n" on a terminal is tested in
+// cli/apply_test.go: exit 1, nothing changed.)
+func TestLiveApplyPromptNo(t *testing.T) {
+	needRoot(t, "useradd", "userdel", "usermod", "unshare", "md5sum", "go")
+	bin := buildBinary(t)
+	user := throwawayUser(t)
+	dir := t.TempDir()
+	privateHost(t, dir, bin, fmt.Sprintf("sed -i '/^%s:/d' /etc/subuid /etc/subgid", user), fmt.Sprintf(`
+snap before
+set +e
+echo n | "$BIN" fix --apply --static --user %s --only identity,idmap >"$T/no.out" 2>"$T/no.err"; echo $? >"$T/no.rc"
+set -e
+snap after
+`, user))
+	if rc := rcOf(t, dir, "no"); rc != 2 {
+		t.Errorf("exit %d, want 2", rc)
+	}
+	if e := readT(t, dir, "no.err"); !strings.Contains(e, "nothing was changed") {
+		t.Errorf("stderr: %s", e)
+	}
+	if b, a := readT(t, dir, "before.snap"), readT(t, dir, "after.snap"); b != a {
+		t.Errorf("answering no changed files:\n%s", diffLines(b, a))
+	}
+}
+
+// diffLines lists the lines only in a (-) or only in b (+).
+func diffLines(a, b string) string {
+	in := func(s string) map[string]bool {
+		m := map[string]bool{}
+		for _, l := range strings.Split(s, "\n") {
+			m[l] = true
+		}
+		return m
+	}
+	ma, mb := in(a), in(b)
+	var out strings.Builder
+	for _, l := range strings.Split(a, "\n") {
+		if !mb[l] {
+			out.WriteString("- " + l + "\n")
+		}
+	}
+	for _, l := range strings.Split(b, "\n") {
+		if !ma[l] {
+			out.WriteString("+ " + l + "\n")
+		}
+	}
+	return out.String()
+}
+
+// TestLiveApplyHelper starts the real binary's hidden helper (what `sudo rootless-doctor
+// __apply-helper` runs for a non-root user; sudo itself is left out here) and drives it the way
+// fix --apply does through sudo.
+func TestLiveApplyHelper(t *testing.T) {
+	needRoot(t, "go")
+	bin := buildBinary(t)
+	s := &fixhost.Sudo{Argv: []string{bin, fixhost.HelperCommand}}
+	defer s.Close()
+	p := filepath.Join(t.TempDir(), "60-test.conf")
+	if _, _, err := s.ReadFile(p); !errors.Is(err, fs.ErrNotExist) {
+		t.Fatalf("read of a missing file: %v", err)
+	}
+	if err := s.WriteFile(p, []byte("a = 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if c, m, err := s.ReadFile(p); string(c) != "a = 1\n" || m != 0o644 || err != nil {
+		t.Errorf("read back: %q %o %v", c, m, err)
+	}
+	if out, err := s.Run(context.Background(), "id -u; cat "+p); out != "0\na = 1\n" || err != nil {
+		t.Errorf("run: %q %v", out, err)
+	}
+	if _, err := s.Run(context.Background(), "exit 4"); err == nil || !strings.Contains(err.Error(), "exit status 4") {
+		t.Errorf("a failing command: %v", err)
+	}
+	if err := s.Close(); err != nil {
+		t.Errorf("the helper exited with %v", err)
+	}
+	// The helper refuses to run as anyone but root.
+	cmd := exec.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", bin, fixhost.HelperCommand)
+	cmd.Stdin = strings.NewReader("")
+	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "must run as root") {
+		t.Errorf("as nobody: %v %s", err, out)
+	}
+}
+
+// TestLiveApplyPromptTTY answers the huh confirm on a terminal (a pseudo-terminal made by
+// script(1)): "n" changes nothing and exits 1 (the finding stands), "y" applies.
+func TestLiveApplyPromptTTY(t *testing.T) {
+	needRoot(t, "useradd", "userdel", "usermod", "unshare", "mknod", "script", "timeout", "go")
+	bin := buildBinary(t)
+	user := throwawayUser(t)
+	dir := t.TempDir()
+	cmd := fmt.Sprintf("%s fix --apply --static --user %s --only net.tun", bin, user)
+	privateHost(t, dir, bin, `mkdir -p "$T/devnet"; mknod "$T/devnet/tun" c 10 200; chmod 0600 "$T/devnet/tun"; mount --bind "$T/devnet" /dev/net`, fmt.Sprintf(`
+set +e
+(sleep 2; printf n) | timeout 60 script -qec '%[1]s' /dev/null >"$T/no.out" 2>&1; echo $? >"$T/no.rc"
+stat -c %%a /dev/net/tun >"$T/no.mode"
+(sleep 2; printf y) | timeout 60 script -qec '%[1]s' /dev/null >"$T/yes.out" 2>&1; echo $? >"$T/yes.rc"
+stat -c %%a /dev/net/tun >"$T/yes.mode"
+set -e
+`, cmd))
+	if rc, mode := rcOf(t, dir, "no"), strings.TrimSpace(readT(t, dir, "no.mode")); rc != 1 || mode != "600" {
+		t.Errorf(`answering "n": exit %d, mode %s; want 1 and 600 (unchanged)%s`, rc, mode, readT(t, dir, "no.out"))
+	}
+	if !strings.Contains(readT(t, dir, "no.out"), "Not applied: nothing was changed.") {
+		t.Errorf(`answering "n":%s`, readT(t, dir, "no.out"))
+	}
+	if rc, mode := rcOf(t, dir, "yes"), strings.TrimSpace(readT(t, dir, "yes.mode")); rc != 0 || mode != "666" {
+		t.Errorf(`answering "y": exit %d, mode %s; want 0 and 666%s`, rc, mode, readT(t, dir, "yes.out"))
+	}
+}

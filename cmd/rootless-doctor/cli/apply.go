@@ -1,0 +1,232 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"syscall"
+
+	"charm.land/huh/v2"
+	"github.com/charmbracelet/colorprofile"
+	"github.com/spf13/cobra"
+
+	"github.com/rootless-doctor/rootless-doctor/checks"
+	"github.com/rootless-doctor/rootless-doctor/fixes"
+	fixhost "github.com/rootless-doctor/rootless-doctor/fixes/host"
+)
+
+// killAtEnv is a test hook: with ROOTLESS_DOCTOR_TEST_KILL_AT=N, `fix --apply` kills itself
+// with SIGKILL at the Nth point where it could be interrupted (before and after each backup,
+// file write, rename and command). The live tests use it to prove that every file it touches
+// stays valid whenever it dies. It has no other use.
+const killAtEnv = "ROOTLESS_DOCTOR_TEST_KILL_AT"
+
+// killHook returns the hook that kills the process at the Nth point, or nil.
+func killHook(errOut io.Writer) func(string) {
+	n, err := strconv.Atoi(os.Getenv(killAtEnv))
+	if err != nil || n <= 0 {
+		return nil
+	}
+	var count atomic.Int64
+	return func(point string) {
+		if count.Add(1) == int64(n) {
+			fmt.Fprintf(errOut, "rootless-doctor: %s=%d: killed at %s\n", killAtEnv, n, point)
+			_ = syscall.Kill(os.Getpid(), syscall.SIGKILL)
+			select {}
+		}
+	}
+}
+
+// newSystem is the machine --apply changes: directly as root, else through sudo.
+func newSystem(asRoot bool, hook func(string)) (fixes.System, func() error, error) {
+	if asRoot {
+		return &fixhost.Root{Hook: hook}, func() error { return nil }, nil
+	}
+	s, err := fixhost.NewSudo()
+	if err != nil {
+		return nil, nil, err
+	}
+	return s, s.Close, nil
+}
+
+// NewCmdApplyHelper is the hidden command that sudo runs for `fix --apply` as a non-root
+// user: it serves the file writes and commands of the applier, as root, over stdin/stdout.
+func NewCmdApplyHelper(f *Factory) *cobra.Command {
+	return &cobra.Command{
+		Use:    fixhost.HelperCommand,
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if os.Geteuid() != 0 {
+				return usageErr("%s must run as root (it is started through sudo by fix --apply)", fixhost.HelperCommand)
+			}
+			return fixhost.Serve(cmd.Context(), f.IO.In, f.IO.Out, &fixhost.Root{Hook: killHook(f.IO.ErrOut)})
+		},
+	}
+}
+
+// targeted are the probes the required steps of p fix, sorted.
+func targeted(p fixes.Plan) []string {
+	var ids []string
+	for _, s := range p.Required() {
+		ids = append(ids, s.Fixes...)
+	}
+	slices.Sort(ids)
+	return slices.Compact(ids)
+}
+
+func resultByID(results []checks.Result) map[string]checks.Result {
+	m := map[string]checks.Result{}
+	for _, r := range results {
+		m[r.ID] = r
+	}
+	return m
+}
+
+// stillFailing reports whether a targeted probe fails in results.
+func stillFailing(ids []string, results []checks.Result) bool {
+	by := resultByID(results)
+	for _, id := range ids {
+		if r, ok := by[id]; ok && r.Status == checks.Fail {
+			return true
+		}
+	}
+	return false
+}
+
+// confirmApply asks whether to apply. On a terminal it is a huh confirm (plain [y/N] line
+// when the output is not a colour terminal); without a terminal it refuses (exit 2).
+func confirmApply(opts *FixOptions, title string) (bool, error) {
+	if opts.Yes {
+		return true, nil
+	}
+	if !opts.IO.InIsTTY {
+		return false, usageErr("fix --apply: no terminal to ask for confirmation on, and no --yes: nothing was changed. Review the plan above, then run again with --yes to apply it")
+	}
+	ok := false
+	c := huh.NewConfirm().Title(title).Affirmative("Yes").Negative("No").Value(&ok)
+	var err error
+	if opts.IO.OutProfile == colorprofile.NoTTY || opts.IO.OutProfile == colorprofile.Ascii {
+		err = c.RunAccessible(opts.IO.Out, opts.IO.In)
+	} else {
+		err = c.Run()
+	}
+	if errors.Is(err, huh.ErrUserAborted) {
+		return false, nil
+	}
+	return ok, err
+}
+
+// fixApply is `fix --apply`: show the plan, confirm, apply it, check again.
+func fixApply(ctx context.Context, opts *FixOptions) error {
+	if opts.Root != "" {
+		return usageErr("--apply changes this machine; it cannot be used with --root")
+	}
+	spec := runSpec{User: opts.User, Only: opts.Only, Skip: opts.Skip, Static: opts.Static}
+	before, err := runProbes(ctx, opts.Factory, spec)
+	if err != nil {
+		return err
+	}
+	if before.PlanErr != nil {
+		return planError(before.PlanErr)
+	}
+	out := opts.IO.Out
+	plan := before.Plan
+	ids := targeted(plan)
+	if len(plan.Required()) == 0 {
+		fmt.Fprintln(out, "Nothing to fix: no finding asks for a change. Nothing was changed.")
+		return nil
+	}
+	if err := fixes.WriteText(out, plan); err != nil {
+		return fmt.Errorf("writing the plan: %w", err)
+	}
+	if !fixes.Runnable(plan) {
+		fmt.Fprintln(out, "\nNothing in this plan can be applied by rootless-doctor: every step is for you to do by hand. Nothing was changed.")
+		fixes.WriteOutcome(out, plan, (&fixes.Applier{}).Apply(ctx, plan))
+		if stillFailing(ids, before.Results) {
+			return findings()
+		}
+		return nil
+	}
+	asRoot := before.Env.Host.Self().UID == 0
+	if !asRoot && opts.Factory.System == nil {
+		if _, err := exec.LookPath("sudo"); err != nil {
+			return usageErr("fix --apply: you are not root and sudo is not installed: nothing was changed. Run it as root (with --user %s), or run the script of `rootless-doctor fix` as root", before.Env.User.Name)
+		}
+	}
+	fmt.Fprintln(out)
+	if asRoot {
+		fmt.Fprintln(out, "The numbered steps that are not marked \"By hand\" will run now, as root. Every file is backed up")
+	} else {
+		fmt.Fprintln(out, "You are not root: the steps will run through sudo, which may ask for your password. Every file is backed up")
+	}
+	fmt.Fprintln(out, "under "+fixhost.DefaultBackupRoot+"/<time>/ before it changes. Optional steps are not applied.")
+	ok, err := confirmApply(opts, "Apply these steps now?")
+	if err != nil {
+		return err
+	}
+	if !ok {
+		fmt.Fprintln(out, "Not applied: nothing was changed.")
+		if stillFailing(ids, before.Results) {
+			return findings()
+		}
+		return nil
+	}
+	hook := killHook(opts.IO.ErrOut)
+	newSys := opts.Factory.System
+	if newSys == nil {
+		newSys = newSystem
+	}
+	sys, closeSys, err := newSys(asRoot, hook)
+	if err != nil {
+		return fmt.Errorf("fix --apply: %w", err)
+	}
+	a := &fixes.Applier{Sys: sys, Log: out, Hook: hook}
+	outcome := a.Apply(ctx, plan)
+	if err := closeSys(); err != nil {
+		fmt.Fprintf(opts.IO.ErrOut, "rootless-doctor: the sudo helper: %v\n", err)
+	}
+	if err := fixes.WriteOutcome(out, plan, outcome); err != nil {
+		return err
+	}
+	after, err := runProbes(ctx, opts.Factory, spec)
+	if err != nil {
+		return err
+	}
+	writeBeforeAfter(out, ids, before.Results, after.Results)
+	if outcome.Failed() || stillFailing(ids, after.Results) {
+		return findings()
+	}
+	return nil
+}
+
+// writeBeforeAfter prints each targeted probe: status before → after, and the summary now.
+func writeBeforeAfter(w io.Writer, ids []string, before, after []checks.Result) {
+	b, a := resultByID(before), resultByID(after)
+	width := 0
+	for _, id := range ids {
+		width = max(width, len(id))
+	}
+	fmt.Fprintln(w, "\nChecked again:")
+	for _, id := range ids {
+		rb, ra := b[id], a[id]
+		if rb.ID == "" && ra.ID == "" {
+			continue
+		}
+		fmt.Fprintf(w, "  %-*s  %s → %s  %s\n", width, id, status(rb), status(ra), ra.Summary)
+	}
+}
+
+func status(r checks.Result) string {
+	if r.ID == "" {
+		return "-"
+	}
+	return strings.ToLower(string(r.Status))
+}
