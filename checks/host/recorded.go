@@ -32,6 +32,9 @@ type Manifest struct {
 	Kernel string `json:"kernel"`
 	// Self is the account the recording process ran as.
 	Self Identity `json:"self"`
+	// User is the account a snapshot was taken for (`snapshot --user`), empty when it checked
+	// the recording account itself; `check --root` checks it when no --user is given.
+	User string `json:"user,omitempty"`
 	// Executable is the path of the rootless-doctor binary that made the recording.
 	Executable string `json:"executable,omitempty"`
 	// Env is the environment variables the probes read.

@@ -37,5 +37,8 @@ func openHost(root string) (host.Host, error) {
 	if root == "" {
 		return host.NewLive(), nil
 	}
+	if isArchive(root) {
+		return openArchive(root)
+	}
 	return host.OpenTree(root)
 }
