@@ -40,5 +40,5 @@ func openHost(root string) (host.Host, error) {
 	if isArchive(root) {
 		return openArchive(root)
 	}
-	return host.OpenTree(root)
+	return host.LoadTree(root)
 }
