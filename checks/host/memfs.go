@@ -14,6 +14,8 @@ import (
 // testing/fstest.MapFS scans every entry for a path that is not there (most paths a probe
 // asks about are not). Directories list their children from an index built once.
 type memFS struct {
+	// links holds every symlink of the tree by absolute path, for linkFree.
+	links    map[string]bool
 	files    map[string]*memFile
 	children map[string][]string // directory → sorted child names
 }
@@ -25,11 +27,14 @@ type memFile struct {
 }
 
 func newMemFS() *memFS {
-	return &memFS{files: map[string]*memFile{".": {name: ".", mode: fs.ModeDir | 0o755}}, children: map[string][]string{}}
+	return &memFS{links: map[string]bool{}, files: map[string]*memFile{".": {name: ".", mode: fs.ModeDir | 0o755}}, children: map[string][]string{}}
 }
 
 func (m *memFS) add(p string, mode fs.FileMode, data []byte) {
 	m.files[p] = &memFile{name: path.Base(p), mode: mode, data: data}
+	if mode&fs.ModeSymlink != 0 {
+		m.links["/"+p] = true
+	}
 	dir := path.Dir(p)
 	m.children[dir] = append(m.children[dir], path.Base(p))
 }
@@ -39,6 +44,25 @@ func (m *memFS) done() {
 	for _, c := range m.children {
 		slices.Sort(c)
 	}
+}
+
+// linkFree reports whether the clean absolute path p resolves to itself: no component (the
+// last only when followLast) is a symlink of the tree or of the manifest. Recorded.resolve
+// then needs no walk; a path with a link takes the walk as before.
+func (m *memFS) linkFree(p string, followLast bool, manifest map[string]FileMeta) bool {
+	isLink := func(q string) bool {
+		if m.links[q] {
+			return true
+		}
+		fm, ok := manifest[q]
+		return ok && fm.Type == "symlink"
+	}
+	for i := 1; i < len(p); i++ {
+		if p[i] == '/' && isLink(p[:i]) {
+			return false
+		}
+	}
+	return !followLast || p == "/" || !isLink(p)
 }
 
 func (m *memFS) lookup(op, name string, follow bool) (*memFile, error) {

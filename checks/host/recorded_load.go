@@ -33,51 +33,9 @@ func LoadTree(dir string) (*Recorded, error) {
 		return OpenTree(dir)
 	}
 	defer root.Close()
-	rfs := root.FS()
 	mem := newMemFS()
 	var total int64
-	err = fs.WalkDir(rfs, ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		if p == "." {
-			return nil
-		}
-		if len(mem.files) >= maxLoadEntries {
-			return errTooBigToLoad
-		}
-		info, err := d.Info()
-		if err != nil {
-			return err
-		}
-		switch {
-		case d.IsDir():
-			mem.add(p, info.Mode(), nil)
-		case d.Type()&fs.ModeSymlink != 0:
-			target, err := fs.ReadLink(rfs, p)
-			if err != nil {
-				return err
-			}
-			mem.add(p, info.Mode(), []byte(target))
-		case d.Type().IsRegular():
-			if info.Size() > MaxRead {
-				return errTooBigToLoad
-			}
-			data, err := fs.ReadFile(rfs, p)
-			if err != nil {
-				return err
-			}
-			if total += int64(len(data)); total > maxLoadBytes {
-				return errTooBigToLoad
-			}
-			mem.add(p, info.Mode(), data)
-		default:
-			// A device or socket in a tree: OpenTree shows it as the tree has it.
-			return errTooBigToLoad
-		}
-		return nil
-	})
-	if err != nil {
+	if err := loadDir(root, ".", mem, &total); err != nil {
 		return OpenTree(dir)
 	}
 	mem.done()
@@ -90,4 +48,69 @@ func LoadTree(dir string) (*Recorded, error) {
 		return nil, fmt.Errorf("recorded host %s: %w", dir, err)
 	}
 	return NewRecorded(mem, m), nil
+}
+
+// loadDir reads the directory r (at prefix in the tree) into mem, recursing with one os.Root
+// per directory: every open is one component relative to an open directory, and nothing
+// can lead outside the tree (os.Root refuses symlinks that leave it, and links are only read
+// here, never followed).
+func loadDir(r *os.Root, prefix string, mem *memFS, total *int64) error {
+	d, err := r.Open(".")
+	if err != nil {
+		return err
+	}
+	ents, err := d.ReadDir(-1)
+	d.Close()
+	if err != nil {
+		return err
+	}
+	for _, e := range ents {
+		name := e.Name()
+		p := name
+		if prefix != "." {
+			p = prefix + "/" + name
+		}
+		if len(mem.files) >= maxLoadEntries {
+			return errTooBigToLoad
+		}
+		info, err := e.Info()
+		if err != nil {
+			return err
+		}
+		switch {
+		case e.IsDir():
+			mem.add(p, info.Mode(), nil)
+			sub, err := r.OpenRoot(name)
+			if err != nil {
+				return err
+			}
+			err = loadDir(sub, p, mem, total)
+			sub.Close()
+			if err != nil {
+				return err
+			}
+		case e.Type()&fs.ModeSymlink != 0:
+			target, err := r.Readlink(name)
+			if err != nil {
+				return err
+			}
+			mem.add(p, info.Mode(), []byte(target))
+		case e.Type().IsRegular():
+			if info.Size() > MaxRead {
+				return errTooBigToLoad
+			}
+			data, err := r.ReadFile(name)
+			if err != nil {
+				return err
+			}
+			if *total += int64(len(data)); *total > maxLoadBytes {
+				return errTooBigToLoad
+			}
+			mem.add(p, info.Mode(), data)
+		default:
+			// A device or socket in a tree: OpenTree shows it as the tree has it.
+			return errTooBigToLoad
+		}
+	}
+	return nil
 }
