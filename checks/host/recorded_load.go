@@ -3,6 +3,7 @@ package host
 import (
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 )
@@ -73,12 +74,12 @@ func loadDir(r *os.Root, prefix string, mem *memFS, total *int64) error {
 		if len(mem.files) >= maxLoadEntries {
 			return errTooBigToLoad
 		}
-		info, err := e.Info()
-		if err != nil {
-			return err
-		}
 		switch {
 		case e.IsDir():
+			info, err := e.Info()
+			if err != nil {
+				return err
+			}
 			mem.add(p, info.Mode(), nil)
 			sub, err := r.OpenRoot(name)
 			if err != nil {
@@ -94,23 +95,56 @@ func loadDir(r *os.Root, prefix string, mem *memFS, total *int64) error {
 			if err != nil {
 				return err
 			}
-			mem.add(p, info.Mode(), []byte(target))
+			mem.add(p, fs.ModeSymlink|0o777, []byte(target))
 		case e.Type().IsRegular():
-			if info.Size() > MaxRead {
-				return errTooBigToLoad
-			}
-			data, err := r.ReadFile(name)
+			mode, data, err := readRegular(r, name)
 			if err != nil {
 				return err
 			}
 			if *total += int64(len(data)); *total > maxLoadBytes {
 				return errTooBigToLoad
 			}
-			mem.add(p, info.Mode(), data)
+			mem.add(p, mode, data)
 		default:
 			// A device or socket in a tree: OpenTree shows it as the tree has it.
 			return errTooBigToLoad
 		}
 	}
 	return nil
+}
+
+// readRegular reads a regular file of r with one open, one fstat and (for a file that does
+// not grow meanwhile) one read: syscalls are most of what loading a tree costs.
+func readRegular(r *os.Root, name string) (fs.FileMode, []byte, error) {
+	f, err := r.Open(name)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return 0, nil, err
+	}
+	if !st.Mode().IsRegular() || st.Size() > MaxRead {
+		return 0, nil, errTooBigToLoad
+	}
+	buf := make([]byte, st.Size()+1)
+	n := 0
+	for n < len(buf) {
+		m, err := f.Read(buf[n:])
+		n += m
+		if err == io.EOF || m == 0 {
+			break
+		}
+		if err != nil {
+			return 0, nil, err
+		}
+		if n < len(buf) && int64(n) == st.Size() {
+			break // read it all; a regular file returns everything asked at once
+		}
+	}
+	if n > int(st.Size()) {
+		return 0, nil, errTooBigToLoad // grew while we read it: let OpenTree read it
+	}
+	return st.Mode(), buf[:n:n], nil
 }
