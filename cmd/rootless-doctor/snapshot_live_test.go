@@ -2,12 +2,17 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"slices"
 	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/rootless-doctor/rootless-doctor/checks"
+	"github.com/rootless-doctor/rootless-doctor/checks/host"
 )
 
 // TestLiveSnapshotRoundTrip snapshots this machine for a throwaway account, replays the
@@ -45,6 +50,19 @@ func TestLiveSnapshotRoundTrip(t *testing.T) {
 		replay := report(t, asUser("check", "--root", snap, "-o", "json")...)
 		sameResults(t, live, replay)
 		noOtherAccounts(t, snap, user)
+		// In process too: the snapshot through host.OpenTree and checks.Run.
+		h, err := host.OpenTree(snap)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := context.Background()
+		var inproc liveReport
+		for _, r := range checks.Run(ctx, checks.All(), checks.NewEnv(ctx, h, user), checks.Options{}) {
+			inproc.Results = append(inproc.Results, liveResult{ID: r.ID, Status: string(r.Status), Summary: r.Summary})
+		}
+		live.Results = slices.DeleteFunc(live.Results, func(r liveResult) bool { return strings.HasPrefix(r.ID, "runtime.") })
+		inproc.OK = live.OK
+		sameResults(t, live, inproc)
 	})
 	t.Run("tar.gz", func(t *testing.T) {
 		snap := filepath.Join(dir, "host.tar.gz")
