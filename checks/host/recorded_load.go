@@ -3,9 +3,10 @@ package host
 import (
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
+
+	"golang.org/x/sys/unix"
 )
 
 // Limits of LoadTree: a tree larger than this is read through os.Root as OpenTree does.
@@ -21,22 +22,23 @@ var errTooBigToLoad = errors.New("tree too big to load")
 // memory first when it is small (every snapshot and fixture is: a few dozen files). The
 // probes then resolve paths in a map instead of with an openat/fstatat per path component
 // through os.Root, which is what made replaying a fleet of snapshots cost milliseconds per
-// host (BenchmarkReplay). The tree is walked through os.Root, so nothing outside it is read;
-// a tree that is large, holds a file over MaxRead, or cannot be read whole is opened with
+// host (BenchmarkReplay). The walk opens one component at a time with O_NOFOLLOW (loadFd), so
+// nothing outside the tree is read; a tree that is large, holds a file over MaxRead, or cannot be read whole is opened with
 // OpenTree instead, with the same results.
 func LoadTree(dir string) (*Recorded, error) {
 	st, err := os.Stat(dir)
 	if err != nil || !st.IsDir() {
 		return OpenTree(dir)
 	}
-	root, err := os.OpenRoot(dir)
+	mem := newMemFS()
+	var total int64
+	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return OpenTree(dir)
 	}
-	defer root.Close()
-	mem := newMemFS()
-	var total int64
-	if err := loadDir(root, ".", mem, &total); err != nil {
+	err = loadFd(fd, ".", mem, &total)
+	unix.Close(fd)
+	if err != nil {
 		return OpenTree(dir)
 	}
 	mem.done()
@@ -51,22 +53,17 @@ func LoadTree(dir string) (*Recorded, error) {
 	return NewRecorded(mem, m), nil
 }
 
-// loadDir reads the directory r (at prefix in the tree) into mem, recursing with one os.Root
-// per directory: every open is one component relative to an open directory, and nothing
-// can lead outside the tree (os.Root refuses symlinks that leave it, and links are only read
-// here, never followed).
-func loadDir(r *os.Root, prefix string, mem *memFS, total *int64) error {
-	d, err := r.Open(".")
+// loadFd reads the directory open at dirfd (at prefix in the tree) into mem. Every name is
+// one component from getdents (never "." or ".."), opened relative to its directory with
+// O_NOFOLLOW, and symlinks are only read, never followed: nothing outside the tree is
+// reached. Raw syscalls, not os.File: an os.File open costs fcntl and epoll calls besides
+// openat, and syscalls are most of what loading a tree costs.
+func loadFd(dirfd int, prefix string, mem *memFS, total *int64) error {
+	names, err := readDirNames(dirfd)
 	if err != nil {
 		return err
 	}
-	ents, err := d.ReadDir(-1)
-	d.Close()
-	if err != nil {
-		return err
-	}
-	for _, e := range ents {
-		name := e.Name()
+	for _, name := range names {
 		p := name
 		if prefix != "." {
 			p = prefix + "/" + name
@@ -74,30 +71,35 @@ func loadDir(r *os.Root, prefix string, mem *memFS, total *int64) error {
 		if len(mem.files) >= maxLoadEntries {
 			return errTooBigToLoad
 		}
-		switch {
-		case e.IsDir():
-			info, err := e.Info()
+		var st unix.Stat_t
+		if err := unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
+			return err
+		}
+		mode := unixMode(st.Mode)
+		switch st.Mode & unix.S_IFMT {
+		case unix.S_IFDIR:
+			mem.add(p, mode, nil)
+			fd, err := unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 			if err != nil {
 				return err
 			}
-			mem.add(p, info.Mode(), nil)
-			sub, err := r.OpenRoot(name)
+			err = loadFd(fd, p, mem, total)
+			unix.Close(fd)
 			if err != nil {
 				return err
 			}
-			err = loadDir(sub, p, mem, total)
-			sub.Close()
+		case unix.S_IFLNK:
+			buf := make([]byte, 4096)
+			n, err := unix.Readlinkat(dirfd, name, buf)
 			if err != nil {
 				return err
 			}
-		case e.Type()&fs.ModeSymlink != 0:
-			target, err := r.Readlink(name)
-			if err != nil {
-				return err
+			mem.add(p, fs.ModeSymlink|0o777, buf[:n:n])
+		case unix.S_IFREG:
+			if st.Size > MaxRead {
+				return errTooBigToLoad
 			}
-			mem.add(p, fs.ModeSymlink|0o777, []byte(target))
-		case e.Type().IsRegular():
-			mode, data, err := readRegular(r, name)
+			data, err := readAt(dirfd, name, st.Size)
 			if err != nil {
 				return err
 			}
@@ -113,38 +115,54 @@ func loadDir(r *os.Root, prefix string, mem *memFS, total *int64) error {
 	return nil
 }
 
-// readRegular reads a regular file of r with one open, one fstat and (for a file that does
-// not grow meanwhile) one read: syscalls are most of what loading a tree costs.
-func readRegular(r *os.Root, name string) (fs.FileMode, []byte, error) {
-	f, err := r.Open(name)
-	if err != nil {
-		return 0, nil, err
-	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return 0, nil, err
-	}
-	if !st.Mode().IsRegular() || st.Size() > MaxRead {
-		return 0, nil, errTooBigToLoad
-	}
-	buf := make([]byte, st.Size()+1)
-	n := 0
-	for n < len(buf) {
-		m, err := f.Read(buf[n:])
-		n += m
-		if err == io.EOF || m == 0 {
-			break
+// readDirNames lists a directory fd (without "." and "..").
+func readDirNames(fd int) ([]string, error) {
+	var names []string
+	buf := make([]byte, 8192)
+	for {
+		n, err := unix.Getdents(fd, buf)
+		if err == unix.EINTR {
+			continue
 		}
 		if err != nil {
-			return 0, nil, err
+			return nil, err
 		}
-		if n < len(buf) && int64(n) == st.Size() {
-			break // read it all; a regular file returns everything asked at once
+		if n <= 0 {
+			return names, nil
+		}
+		_, _, names = unix.ParseDirent(buf[:n], -1, names)
+	}
+}
+
+// readAt reads the regular file name of dirfd, of the size fstatat gave: one open, one read
+// (a regular file returns all it has), one close. A file that grew meanwhile falls back.
+func readAt(dirfd int, name string, size int64) ([]byte, error) {
+	fd, err := unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(fd)
+	buf := make([]byte, size+1)
+	n := 0
+	for n < len(buf) {
+		m, err := unix.Read(fd, buf[n:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if m == 0 {
+			break
+		}
+		n += m
+		if int64(n) == size {
+			// All fstatat promised: stop (a tree is not written to while it is read).
+			break
 		}
 	}
-	if n > int(st.Size()) {
-		return 0, nil, errTooBigToLoad // grew while we read it: let OpenTree read it
+	if int64(n) != size {
+		return nil, errTooBigToLoad
 	}
-	return st.Mode(), buf[:n:n], nil
+	return buf[:n:n], nil
 }
