@@ -2,6 +2,7 @@ package host
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"io/fs"
 	"path"
@@ -167,3 +168,11 @@ func (h *memHandle) Read(p []byte) (int, error) {
 }
 
 var _ io.Reader = (*memHandle)(nil)
+
+// content is the file's bytes for Recorded.ReadFile, with the read limit of readCapped.
+func (h *memHandle) content(p string) ([]byte, error) {
+	if len(h.f.data) > MaxRead {
+		return nil, fmt.Errorf("reading %s: %w (%d bytes)", p, ErrTooLarge, MaxRead)
+	}
+	return bytes.Clone(h.f.data), nil
+}

@@ -267,6 +267,9 @@ func (r *Recorded) ReadFile(p string) ([]byte, error) {
 			return nil, &fs.PathError{Op: "open", Path: p, Err: fs.ErrPermission}
 		}
 	}
+	if h, ok := f.(*memHandle); ok {
+		return h.content(p) // LoadTree's trees: one copy, no growing buffer
+	}
 	return readCapped(f.(io.Reader), p)
 }
 
