@@ -1,6 +1,7 @@
 package host
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -36,7 +37,7 @@ func LoadTree(dir string) (*Recorded, error) {
 	if err != nil {
 		return OpenTree(dir)
 	}
-	err = loadFd(fd, ".", mem, &total)
+	err = loadFd(fd, ".", mem, &total, make([]byte, 8192))
 	unix.Close(fd)
 	if err != nil {
 		return OpenTree(dir)
@@ -58,8 +59,8 @@ func LoadTree(dir string) (*Recorded, error) {
 // O_NOFOLLOW, and symlinks are only read, never followed: nothing outside the tree is
 // reached. Raw syscalls, not os.File: an os.File open costs fcntl and epoll calls besides
 // openat, and syscalls are most of what loading a tree costs.
-func loadFd(dirfd int, prefix string, mem *memFS, total *int64) error {
-	names, err := readDirNames(dirfd)
+func loadFd(dirfd int, prefix string, mem *memFS, total *int64, buf []byte) error {
+	names, err := readDirNames(dirfd, buf)
 	if err != nil {
 		return err
 	}
@@ -83,18 +84,17 @@ func loadFd(dirfd int, prefix string, mem *memFS, total *int64) error {
 			if err != nil {
 				return err
 			}
-			err = loadFd(fd, p, mem, total)
+			err = loadFd(fd, p, mem, total, buf)
 			unix.Close(fd)
 			if err != nil {
 				return err
 			}
 		case unix.S_IFLNK:
-			buf := make([]byte, 4096)
 			n, err := unix.Readlinkat(dirfd, name, buf)
 			if err != nil {
 				return err
 			}
-			mem.add(p, fs.ModeSymlink|0o777, buf[:n:n])
+			mem.add(p, fs.ModeSymlink|0o777, bytes.Clone(buf[:n]))
 		case unix.S_IFREG:
 			if st.Size > MaxRead {
 				return errTooBigToLoad
@@ -116,9 +116,8 @@ func loadFd(dirfd int, prefix string, mem *memFS, total *int64) error {
 }
 
 // readDirNames lists a directory fd (without "." and "..").
-func readDirNames(fd int) ([]string, error) {
+func readDirNames(fd int, buf []byte) ([]string, error) {
 	var names []string
-	buf := make([]byte, 8192)
 	for {
 		n, err := unix.Getdents(fd, buf)
 		if err == unix.EINTR {
