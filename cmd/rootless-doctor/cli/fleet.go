@@ -7,6 +7,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -22,9 +24,17 @@ func expandRoots(roots []string) ([]string, error) {
 			out = append(out, r)
 			continue
 		}
-		matches, err := filepath.Glob(r)
+		// "snaps/*/" matches directories only, as in a shell.
+		dirsOnly := strings.HasSuffix(r, "/")
+		matches, err := filepath.Glob(strings.TrimRight(r, "/"))
 		if err != nil {
 			return nil, fmt.Errorf("--root %q: %w", r, err)
+		}
+		if dirsOnly {
+			matches = slices.DeleteFunc(matches, func(m string) bool {
+				st, err := os.Stat(m)
+				return err != nil || !st.IsDir()
+			})
 		}
 		if len(matches) == 0 {
 			return nil, fmt.Errorf("--root %q: %w", r, fs.ErrNotExist)
