@@ -48,22 +48,19 @@ func (m *memFS) done() {
 }
 
 // linkFree reports whether the clean absolute path p resolves to itself: no component (the
-// last only when followLast) is a symlink of the tree or of the manifest. Recorded.resolve
-// then needs no walk; a path with a link takes the walk as before.
-func (m *memFS) linkFree(p string, followLast bool, manifest map[string]FileMeta) bool {
-	isLink := func(q string) bool {
-		if m.links[q] {
-			return true
-		}
-		fm, ok := manifest[q]
-		return ok && fm.Type == "symlink"
+// last only when followLast) is a symlink of the tree or of the manifest (LoadTree adds the
+// manifest's to links). Recorded.resolve then needs no walk; a path with a link takes the
+// walk as before.
+func (m *memFS) linkFree(p string, followLast bool) bool {
+	if len(m.links) == 0 {
+		return true
 	}
 	for i := 1; i < len(p); i++ {
-		if p[i] == '/' && isLink(p[:i]) {
+		if p[i] == '/' && m.links[p[:i]] {
 			return false
 		}
 	}
-	return !followLast || p == "/" || !isLink(p)
+	return !followLast || !m.links[p]
 }
 
 func (m *memFS) lookup(op, name string, follow bool) (*memFile, error) {

@@ -181,7 +181,7 @@ const maxLinks = 40
 // tree's root, like chroot would. With followLast false the last component is left alone.
 func (r *Recorded) resolve(p string, followLast bool) (string, error) {
 	p = path.Clean("/" + p)
-	if m, ok := r.fsys.(*memFS); ok && m.linkFree(p, followLast, r.m.Files) {
+	if m, ok := r.fsys.(*memFS); ok && m.linkFree(p, followLast) {
 		return p, nil // fast path of LoadTree's trees (recorded_load.go)
 	}
 	parts := strings.Split(strings.TrimPrefix(p, "/"), "/")

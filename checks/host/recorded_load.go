@@ -51,6 +51,11 @@ func LoadTree(dir string) (*Recorded, error) {
 	if err != nil {
 		return nil, fmt.Errorf("recorded host %s: %w", dir, err)
 	}
+	for p, fm := range m.Files {
+		if fm.Type == "symlink" {
+			mem.links[p] = true
+		}
+	}
 	return NewRecorded(mem, m), nil
 }
 

@@ -39,8 +39,12 @@ func NewCmdCheck(f *Factory, runF func(context.Context, *CheckOptions) error) *c
 		Long: `Run every probe on this host for an account and print what would stop rootless
 containers, with the fix for each finding.
 
-With --root DIR the probes read a recorded host (a snapshot directory or a fixture tree)
-instead of this machine. With --user NAME, root checks the host on behalf of that account
+With --root DIR the probes read a recorded host (a snapshot directory or .tar.gz from
+"rootless-doctor snapshot", or a fixture tree) instead of this machine. Several --root
+(repeated, comma-separated, or a quoted glob) check a fleet: one line per host and a
+summary, or --output jsonl (one JSON report per line), junit (one testsuite per host) or
+prometheus (a root label). --output prometheus --textfile FILE.prom writes the metrics
+atomically for node_exporter's textfile collector. With --user NAME, root checks the host on behalf of that account
 (image builds run as root). Running as root without --user is itself a finding.
 
 After the static probes, check runs the live proof (the runtime.* steps, as in
@@ -51,7 +55,9 @@ appear as skipped, with the reason.`,
   rootless-doctor check -v
   sudo rootless-doctor check --user ci --output junit --fail-on warn > rootless.xml
   rootless-doctor check --root fixtures/ubuntu-24.04-apparmor-restricted --output json
-  rootless-doctor check --only idmap,userns.max --skip idmap.newuidmap`,
+  rootless-doctor check --only idmap,userns.max --skip idmap.newuidmap
+  rootless-doctor check --root 'snapshots/*.tar.gz' --output jsonl
+  rootless-doctor check --static --output prometheus --textfile /var/lib/node_exporter/textfile_collector/rootless_doctor.prom`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if !report.HasFormat(opts.Output) {
