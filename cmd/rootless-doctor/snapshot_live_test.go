@@ -3,11 +3,11 @@ package main
 import (
 	"bytes"
 	"context"
-	"slices"
 	"encoding/json"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 

@@ -44,8 +44,10 @@ With --root DIR the probes read a recorded host (a snapshot directory or .tar.gz
 (repeated, comma-separated, or a quoted glob) check a fleet: one line per host and a
 summary, or --output jsonl (one JSON report per line), junit (one testsuite per host) or
 prometheus (a root label). --output prometheus --textfile FILE.prom writes the metrics
-atomically for node_exporter's textfile collector. With --user NAME, root checks the host on behalf of that account
-(image builds run as root). Running as root without --user is itself a finding.
+atomically for node_exporter's textfile collector.
+
+With --user NAME, root checks the host on behalf of that account (image builds run as
+root). Running as root without --user is itself a finding.
 
 After the static probes, check runs the live proof (the runtime.* steps, as in
 "rootless-doctor prove"): it starts an embedded rootlesskit sandbox as the account and
