@@ -70,9 +70,9 @@ type Output struct {
 
 // Identity is the account the doctor itself runs as.
 type Identity struct {
-	UID  int
-	GID  int
-	Name string
+	UID  int    `json:"uid"`
+	GID  int    `json:"gid"`
+	Name string `json:"name"`
 }
 
 // Host is everything a probe may read about a machine. Paths are absolute ("/etc/subuid").

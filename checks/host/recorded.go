@@ -32,6 +32,9 @@ type Manifest struct {
 	Kernel string `json:"kernel"`
 	// Self is the account the recording process ran as.
 	Self Identity `json:"self"`
+	// User is the account a snapshot was taken for (`snapshot --user`), empty when it checked
+	// the recording account itself; `check --root` checks it when no --user is given.
+	User string `json:"user,omitempty"`
 	// Executable is the path of the rootless-doctor binary that made the recording.
 	Executable string `json:"executable,omitempty"`
 	// Env is the environment variables the probes read.
@@ -178,6 +181,9 @@ const maxLinks = 40
 // tree's root, like chroot would. With followLast false the last component is left alone.
 func (r *Recorded) resolve(p string, followLast bool) (string, error) {
 	p = path.Clean("/" + p)
+	if m, ok := r.fsys.(*memFS); ok && m.linkFree(p, followLast) {
+		return p, nil // fast path of LoadTree's trees (recorded_load.go)
+	}
 	parts := strings.Split(strings.TrimPrefix(p, "/"), "/")
 	cur := "/"
 	links := 0
@@ -260,6 +266,9 @@ func (r *Recorded) ReadFile(p string) ([]byte, error) {
 		if mode, _ := strconv.ParseUint(fm.Mode, 8, 32); mode&0o444 == 0 && r.m.Self.UID != 0 {
 			return nil, &fs.PathError{Op: "open", Path: p, Err: fs.ErrPermission}
 		}
+	}
+	if h, ok := f.(*memHandle); ok {
+		return h.content(p) // LoadTree's trees: one copy, no growing buffer
 	}
 	return readCapped(f.(io.Reader), p)
 }

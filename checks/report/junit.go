@@ -27,19 +27,7 @@ const junitSuite = "rootless-doctor"
 // attribute makes the whole document invalid XML (verified with go-junit-report v2.1.0), and
 // CI would then drop the report. The output has no timestamp, so it is byte-stable.
 func renderJUnit(w io.Writer, r *Report, _ Options) error {
-	suite := junit.Testsuite{Name: junitSuite}
-	suite.AddProperty("distro", r.Host.distroID())
-	suite.AddProperty("kernel", oneLine(r.Host.Kernel))
-	suite.AddProperty("user", oneLine(r.Host.User.Name))
-
-	var total time.Duration
-	for _, g := range r.Grouped() {
-		for _, res := range g.Results {
-			total += res.Duration
-			suite.AddTestcase(junitCase(r, g.Name, res))
-		}
-	}
-	suite.Time = seconds(total)
+	suite := junitSuiteOf(r)
 	if len(r.Notes) > 0 {
 		notes := make([]string, len(r.Notes))
 		for i, n := range r.Notes {

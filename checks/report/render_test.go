@@ -152,7 +152,7 @@ func TestEveryFormatRendersEmptyAndZeroReports(t *testing.T) {
 }
 
 func TestFormats(t *testing.T) {
-	want := []string{"json", "junit", "markdown", "prometheus", "text"}
+	want := []string{"json", "jsonl", "junit", "markdown", "prometheus", "text"}
 	if got := Formats(); strings.Join(got, ",") != strings.Join(want, ",") {
 		t.Errorf("Formats() = %v, want %v", got, want)
 	}

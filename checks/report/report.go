@@ -109,6 +109,7 @@ type Renderer func(w io.Writer, r *Report, opt Options) error
 // renderers holds every format of --output for check and prove.
 var renderers = map[string]Renderer{
 	"json":       renderJSON,
+	"jsonl":      renderJSONL,
 	"junit":      renderJUnit,
 	"markdown":   renderMarkdown,
 	"prometheus": renderPrometheus,

@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
 	"github.com/rootless-doctor/rootless-doctor/checks"
@@ -17,14 +18,16 @@ type CheckOptions struct {
 	IO      *IOStreams
 	Factory *Factory
 
-	Static  bool
-	User    string
-	Root    string
-	Output  string
-	FailOn  string
-	Skip    []string
-	Only    []string
-	Verbose bool
+	Static bool
+	User   string
+	// Roots are the recorded hosts of --root (none: this machine).
+	Roots    []string
+	Output   string
+	Textfile string
+	FailOn   string
+	Skip     []string
+	Only     []string
+	Verbose  bool
 }
 
 // NewCmdCheck builds `check`. runF replaces the logic in tests.
@@ -36,9 +39,15 @@ func NewCmdCheck(f *Factory, runF func(context.Context, *CheckOptions) error) *c
 		Long: `Run every probe on this host for an account and print what would stop rootless
 containers, with the fix for each finding.
 
-With --root DIR the probes read a recorded host (a snapshot directory or a fixture tree)
-instead of this machine. With --user NAME, root checks the host on behalf of that account
-(image builds run as root). Running as root without --user is itself a finding.
+With --root DIR the probes read a recorded host (a snapshot directory or .tar.gz from
+"rootless-doctor snapshot", or a fixture tree) instead of this machine. Several --root
+(repeated, comma-separated, or a quoted glob) check a fleet: one line per host and a
+summary, or --output jsonl (one JSON report per line), junit (one testsuite per host) or
+prometheus (a root label). --output prometheus --textfile FILE.prom writes the metrics
+atomically for node_exporter's textfile collector.
+
+With --user NAME, root checks the host on behalf of that account (image builds run as
+root). Running as root without --user is itself a finding.
 
 After the static probes, check runs the live proof (the runtime.* steps, as in
 "rootless-doctor prove"): it starts an embedded rootlesskit sandbox as the account and
@@ -48,7 +57,9 @@ appear as skipped, with the reason.`,
   rootless-doctor check -v
   sudo rootless-doctor check --user ci --output junit --fail-on warn > rootless.xml
   rootless-doctor check --root fixtures/ubuntu-24.04-apparmor-restricted --output json
-  rootless-doctor check --only idmap,userns.max --skip idmap.newuidmap`,
+  rootless-doctor check --only idmap,userns.max --skip idmap.newuidmap
+  rootless-doctor check --root 'snapshots/*.tar.gz' --output jsonl
+  rootless-doctor check --static --output prometheus --textfile /var/lib/node_exporter/textfile_collector/rootless_doctor.prom`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if !report.HasFormat(opts.Output) {
@@ -58,6 +69,22 @@ appear as skipped, with the reason.`,
 				return usageErr("--fail-on %q: want fail or warn", opts.FailOn)
 			}
 			opts.Skip, opts.Only = splitList(opts.Skip), splitList(opts.Only)
+			roots, err := expandRoots(splitList(opts.Roots))
+			if err != nil {
+				return usageErr("%v", err)
+			}
+			opts.Roots = roots
+			if opts.Textfile != "" {
+				if opts.Output != "prometheus" {
+					return usageErr("--textfile needs --output prometheus")
+				}
+				if !strings.HasSuffix(opts.Textfile, ".prom") {
+					return usageErr("--textfile %q: the name must end in .prom (node_exporter reads only those)", opts.Textfile)
+				}
+			}
+			if len(opts.Roots) > 1 && !slices.Contains(report.FleetFormats(), opts.Output) {
+				return usageErr("--output %s takes one host; with several --root use one of %s", opts.Output, strings.Join(report.FleetFormats(), ", "))
+			}
 			if err := checks.Select(selectable(f), opts.Only, opts.Skip); err != nil {
 				return usageErr("%v", err)
 			}
@@ -70,8 +97,9 @@ appear as skipped, with the reason.`,
 	fl := cmd.Flags()
 	fl.BoolVar(&opts.Static, "static", false, "run only the static probes, not the live proof")
 	fl.StringVarP(&opts.User, "user", "u", "", "check on behalf of this account (name or uid; for root, e.g. in image builds)")
-	fl.StringVar(&opts.Root, "root", "", "read a recorded host tree instead of this machine (see docs/snapshot-format.md)")
+	fl.StringSliceVar(&opts.Roots, "root", nil, "read a recorded host (snapshot directory, fixture tree or .tar.gz) instead of this machine;\nrepeat or comma-separate for several hosts, one line each (see docs/snapshot-format.md)")
 	fl.StringVarP(&opts.Output, "output", "o", "text", "output format: "+strings.Join(report.Formats(), "|"))
+	fl.StringVar(&opts.Textfile, "textfile", "", "with --output prometheus: write the metrics atomically to this file (ends in .prom),\nfor node_exporter's textfile collector")
 	fl.StringVar(&opts.FailOn, "fail-on", "fail", "exit 1 when a probe reaches this status: fail|warn")
 	fl.StringSliceVar(&opts.Skip, "skip", nil, "skip probes by id or group (comma-separated)")
 	fl.StringSliceVar(&opts.Only, "only", nil, "run only these probes, by id or group (comma-separated)")
@@ -93,9 +121,39 @@ func splitList(in []string) []string {
 }
 
 func checkRun(ctx context.Context, opts *CheckOptions) error {
-	run, err := runProbes(ctx, opts.Factory, runSpec{User: opts.User, Root: opts.Root, Only: opts.Only, Skip: opts.Skip, Static: opts.Static})
+	if len(opts.Roots) > 1 {
+		return fleetRun(ctx, opts)
+	}
+	root := ""
+	if len(opts.Roots) == 1 {
+		root = opts.Roots[0]
+	}
+	rep, err := checkOne(ctx, opts, root)
 	if err != nil {
 		return err
+	}
+	if opts.Textfile != "" {
+		reg, err := report.Registry(rep)
+		if err != nil {
+			return err
+		}
+		if err := prometheus.WriteToTextfile(opts.Textfile, reg); err != nil {
+			return fmt.Errorf("writing %s: %w", opts.Textfile, err)
+		}
+	} else if err := report.Render(opts.Output, opts.IO.Out, rep, report.Options{Verbose: opts.Verbose, Profile: opts.IO.OutProfile}); err != nil {
+		return fmt.Errorf("writing the report: %w", err)
+	}
+	if rep.ExitCode() != ExitOK {
+		return findings()
+	}
+	return nil
+}
+
+// checkOne runs the probes on one host (this machine for root "") and builds its report.
+func checkOne(ctx context.Context, opts *CheckOptions, root string) (*report.Report, error) {
+	run, err := runProbes(ctx, opts.Factory, runSpec{User: opts.User, Root: root, Only: opts.Only, Skip: opts.Skip, Static: opts.Static})
+	if err != nil {
+		return nil, err
 	}
 	var notes []string
 	if run.PlanErr != nil {
@@ -105,11 +163,5 @@ func checkRun(ctx context.Context, opts *CheckOptions) error {
 	if run.PlanErr == nil {
 		rep.Plan = &run.Plan
 	}
-	if err := report.Render(opts.Output, opts.IO.Out, rep, report.Options{Verbose: opts.Verbose, Profile: opts.IO.OutProfile}); err != nil {
-		return fmt.Errorf("writing the report: %w", err)
-	}
-	if rep.ExitCode() != ExitOK {
-		return findings()
-	}
-	return nil
+	return rep, nil
 }

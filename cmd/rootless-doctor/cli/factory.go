@@ -41,5 +41,8 @@ func openHost(root string) (host.Host, error) {
 	if root == "" {
 		return host.NewLive(), nil
 	}
-	return host.OpenTree(root)
+	if isArchive(root) {
+		return openArchive(root)
+	}
+	return host.LoadTree(root)
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/rootless-doctor/rootless-doctor/checks"
+	"github.com/rootless-doctor/rootless-doctor/checks/host"
 	"github.com/rootless-doctor/rootless-doctor/fixes"
 	"github.com/rootless-doctor/rootless-doctor/runtime/proof"
 )
@@ -36,7 +37,12 @@ func runProbes(ctx context.Context, f *Factory, spec runSpec) (*probeRun, error)
 	if err != nil {
 		return nil, usageErr("%v", err)
 	}
-	env := checks.NewEnv(ctx, h, spec.User)
+	user := spec.User
+	if rec, ok := h.(*host.Recorded); ok && user == "" {
+		// A snapshot taken with --user checks that account on replay too.
+		user = rec.Manifest().User
+	}
+	env := checks.NewEnv(ctx, h, user)
 	results := checks.Run(ctx, f.Probes(), env, checks.Options{Only: spec.Only, Skip: spec.Skip, Now: f.Now})
 	results = append(results, liveProof(ctx, f, spec)...)
 	run := &probeRun{Env: env, Results: results}

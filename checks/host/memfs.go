@@ -1,0 +1,175 @@
+package host
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"io/fs"
+	"path"
+	"slices"
+	"strings"
+	"time"
+)
+
+// memFS is a read-only in-memory tree for LoadTree: a map lookup per path, where
+// testing/fstest.MapFS scans every entry for a path that is not there (most paths a probe
+// asks about are not). Directories list their children from an index built once.
+type memFS struct {
+	// links holds every symlink of the tree by absolute path, for linkFree.
+	links    map[string]bool
+	files    map[string]*memFile
+	children map[string][]string // directory → sorted child names
+}
+
+type memFile struct {
+	name string
+	mode fs.FileMode
+	data []byte // content, or the target of a symlink
+}
+
+func newMemFS() *memFS {
+	return &memFS{links: map[string]bool{}, files: map[string]*memFile{".": {name: ".", mode: fs.ModeDir | 0o755}}, children: map[string][]string{}}
+}
+
+func (m *memFS) add(p string, mode fs.FileMode, data []byte) {
+	m.files[p] = &memFile{name: path.Base(p), mode: mode, data: data}
+	if mode&fs.ModeSymlink != 0 {
+		m.links["/"+p] = true
+	}
+	dir := path.Dir(p)
+	m.children[dir] = append(m.children[dir], path.Base(p))
+}
+
+// done sorts the listings; call after the last add.
+func (m *memFS) done() {
+	for _, c := range m.children {
+		slices.Sort(c)
+	}
+}
+
+// linkFree reports whether the clean absolute path p resolves to itself: no component (the
+// last only when followLast) is a symlink of the tree or of the manifest (LoadTree adds the
+// manifest's to links). Recorded.resolve then needs no walk; a path with a link takes the
+// walk as before.
+func (m *memFS) linkFree(p string, followLast bool) bool {
+	if len(m.links) == 0 {
+		return true
+	}
+	for i := 1; i < len(p); i++ {
+		if p[i] == '/' && m.links[p[:i]] {
+			return false
+		}
+	}
+	return !followLast || !m.links[p]
+}
+
+func (m *memFS) lookup(op, name string, follow bool) (*memFile, error) {
+	if !fs.ValidPath(name) {
+		return nil, &fs.PathError{Op: op, Path: name, Err: fs.ErrInvalid}
+	}
+	for range maxLinks {
+		f, ok := m.files[name]
+		if !ok {
+			return nil, &fs.PathError{Op: op, Path: name, Err: fs.ErrNotExist}
+		}
+		if !follow || f.mode&fs.ModeSymlink == 0 {
+			return f, nil
+		}
+		target := string(f.data)
+		if strings.HasPrefix(target, "/") {
+			name = rel(target)
+		} else {
+			name = rel("/" + path.Join(path.Dir(name), target))
+		}
+	}
+	return nil, &fs.PathError{Op: op, Path: name, Err: fs.ErrInvalid}
+}
+
+func (m *memFS) Open(name string) (fs.File, error) {
+	f, err := m.lookup("open", name, true)
+	if err != nil {
+		return nil, err
+	}
+	return &memHandle{f: f, r: bytes.NewReader(f.data)}, nil
+}
+
+func (m *memFS) Stat(name string) (fs.FileInfo, error) {
+	f, err := m.lookup("stat", name, true)
+	if err != nil {
+		return nil, err
+	}
+	return memInfo{f}, nil
+}
+
+func (m *memFS) Lstat(name string) (fs.FileInfo, error) {
+	f, err := m.lookup("lstat", name, false)
+	if err != nil {
+		return nil, err
+	}
+	return memInfo{f}, nil
+}
+
+func (m *memFS) ReadLink(name string) (string, error) {
+	f, err := m.lookup("readlink", name, false)
+	if err != nil {
+		return "", err
+	}
+	if f.mode&fs.ModeSymlink == 0 {
+		return "", &fs.PathError{Op: "readlink", Path: name, Err: fs.ErrInvalid}
+	}
+	return string(f.data), nil
+}
+
+func (m *memFS) ReadDir(name string) ([]fs.DirEntry, error) {
+	f, err := m.lookup("readdir", name, true)
+	if err != nil {
+		return nil, err
+	}
+	if !f.mode.IsDir() {
+		return nil, &fs.PathError{Op: "readdir", Path: name, Err: fs.ErrInvalid}
+	}
+	dir := name
+	kids := m.children[dir]
+	out := make([]fs.DirEntry, 0, len(kids))
+	for _, k := range kids {
+		p := k
+		if dir != "." {
+			p = dir + "/" + k
+		}
+		out = append(out, fs.FileInfoToDirEntry(memInfo{m.files[p]}))
+	}
+	return out, nil
+}
+
+type memInfo struct{ f *memFile }
+
+func (i memInfo) Name() string       { return i.f.name }
+func (i memInfo) Size() int64        { return int64(len(i.f.data)) }
+func (i memInfo) Mode() fs.FileMode  { return i.f.mode }
+func (i memInfo) ModTime() time.Time { return time.Time{} }
+func (i memInfo) IsDir() bool        { return i.f.mode.IsDir() }
+func (i memInfo) Sys() any           { return nil }
+
+type memHandle struct {
+	f *memFile
+	r *bytes.Reader
+}
+
+func (h *memHandle) Stat() (fs.FileInfo, error) { return memInfo{h.f}, nil }
+func (h *memHandle) Close() error               { return nil }
+func (h *memHandle) Read(p []byte) (int, error) {
+	if h.f.mode.IsDir() {
+		return 0, &fs.PathError{Op: "read", Path: h.f.name, Err: fs.ErrInvalid}
+	}
+	return h.r.Read(p)
+}
+
+var _ io.Reader = (*memHandle)(nil)
+
+// content is the file's bytes for Recorded.ReadFile, with the read limit of readCapped.
+func (h *memHandle) content(p string) ([]byte, error) {
+	if len(h.f.data) > MaxRead {
+		return nil, fmt.Errorf("reading %s: %w (%d bytes)", p, ErrTooLarge, MaxRead)
+	}
+	return bytes.Clone(h.f.data), nil
+}

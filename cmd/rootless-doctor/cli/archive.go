@@ -1,0 +1,172 @@
+package cli
+
+import (
+	"archive/tar"
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"strings"
+	"testing/fstest"
+	"time"
+
+	"github.com/rootless-doctor/rootless-doctor/checks/host"
+)
+
+// isArchive reports whether a --root or -o names a gzipped tar rather than a directory.
+func isArchive(p string) bool {
+	return strings.HasSuffix(p, ".tar.gz") || strings.HasSuffix(p, ".tgz")
+}
+
+// Limits of a snapshot archive read by `check --root FILE.tar.gz`: an archive from a bug
+// report is untrusted input.
+const (
+	maxArchiveEntries = 100_000
+	maxArchiveBytes   = 256 << 20 // uncompressed, all files together
+)
+
+// writeArchive writes the recorded host tree at dir as a gzipped tar at dst, atomically
+// (dst+".tmp" renamed into place). Entries are relative ("etc/subuid"), sorted, with fixed
+// owners and times, so the same tree gives the same archive.
+func writeArchive(dir, dst string) (err error) {
+	tmp := dst + ".tmp"
+	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		if err != nil {
+			f.Close()
+			os.Remove(tmp)
+		}
+	}()
+	zw := gzip.NewWriter(f)
+	tw := tar.NewWriter(zw)
+	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil || rel == "." {
+			return err
+		}
+		fi, err := d.Info()
+		if err != nil {
+			return err
+		}
+		link := ""
+		if fi.Mode()&fs.ModeSymlink != 0 {
+			if link, err = os.Readlink(p); err != nil {
+				return err
+			}
+		}
+		hdr, err := tar.FileInfoHeader(fi, link)
+		if err != nil {
+			return err
+		}
+		hdr.Name = filepath.ToSlash(rel)
+		if fi.IsDir() {
+			hdr.Name += "/"
+		}
+		hdr.Uid, hdr.Gid, hdr.Uname, hdr.Gname = 0, 0, "", ""
+		hdr.ModTime, hdr.AccessTime, hdr.ChangeTime = time.Unix(0, 0), time.Time{}, time.Time{}
+		hdr.Format = tar.FormatPAX
+		if err := tw.WriteHeader(hdr); err != nil {
+			return err
+		}
+		if fi.Mode().IsRegular() {
+			src, err := os.Open(p)
+			if err != nil {
+				return err
+			}
+			_, err = io.Copy(tw, src)
+			src.Close()
+			return err
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	if err = tw.Close(); err != nil {
+		return err
+	}
+	if err = zw.Close(); err != nil {
+		return err
+	}
+	if err = f.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp, dst)
+}
+
+// openArchive reads a snapshot archive into memory and opens it as a recorded host. Nothing
+// is written to disk, so no entry can land outside the tree; names are cleaned and must stay
+// inside it, symlinks are resolved inside the tree by the recorded host like in a directory,
+// and sizes are capped.
+func openArchive(p string) (*host.Recorded, error) {
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, fmt.Errorf("opening recorded host: %w", err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		return nil, fmt.Errorf("opening recorded host %s: %w", p, err)
+	}
+	tr := tar.NewReader(zr)
+	fsys := fstest.MapFS{}
+	var total int64
+	for n := 0; ; n++ {
+		hdr, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: %w", p, err)
+		}
+		if n >= maxArchiveEntries {
+			return nil, fmt.Errorf("reading %s: more than %d entries", p, maxArchiveEntries)
+		}
+		name := path.Clean(strings.TrimPrefix(hdr.Name, "./"))
+		if name == "." {
+			continue
+		}
+		if path.IsAbs(name) || name == ".." || strings.HasPrefix(name, "../") || !fs.ValidPath(name) {
+			return nil, fmt.Errorf("reading %s: entry %q leaves the tree", p, hdr.Name)
+		}
+		perm := fs.FileMode(hdr.Mode) & fs.ModePerm
+		switch hdr.Typeflag {
+		case tar.TypeDir:
+			fsys[name] = &fstest.MapFile{Mode: fs.ModeDir | perm}
+		case tar.TypeSymlink:
+			fsys[name] = &fstest.MapFile{Mode: fs.ModeSymlink | 0o777, Data: []byte(hdr.Linkname)}
+		case tar.TypeReg:
+			if hdr.Size < 0 || total+hdr.Size > maxArchiveBytes {
+				return nil, fmt.Errorf("reading %s: more than %d bytes uncompressed", p, maxArchiveBytes)
+			}
+			data, err := io.ReadAll(io.LimitReader(tr, hdr.Size))
+			if err != nil {
+				return nil, fmt.Errorf("reading %s: %w", p, err)
+			}
+			total += int64(len(data))
+			fsys[name] = &fstest.MapFile{Mode: perm, Data: data}
+		default:
+			// Hard links, devices, fifos: a snapshot never writes them (devices live in the
+			// manifest); leave them out rather than guess.
+		}
+	}
+	mf, ok := fsys[host.ManifestName]
+	if !ok {
+		return nil, fmt.Errorf("opening recorded host %s: no %s in the archive", p, host.ManifestName)
+	}
+	m, err := host.ParseManifest(mf.Data)
+	if err != nil {
+		return nil, fmt.Errorf("recorded host %s: %w", p, err)
+	}
+	return host.NewRecorded(fsys, m), nil
+}

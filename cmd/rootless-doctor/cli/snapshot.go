@@ -1,0 +1,114 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rootless-doctor/rootless-doctor/checks"
+	"github.com/rootless-doctor/rootless-doctor/checks/host"
+	"github.com/rootless-doctor/rootless-doctor/fixes"
+)
+
+// SnapshotOptions are the flags of snapshot.
+type SnapshotOptions struct {
+	IO      *IOStreams
+	Factory *Factory
+
+	Out  string
+	User string
+}
+
+// NewCmdSnapshot builds `snapshot`: record what the static probes read into a recorded host.
+func NewCmdSnapshot(f *Factory) *cobra.Command {
+	opts := &SnapshotOptions{IO: f.IO, Factory: f}
+	cmd := &cobra.Command{
+		Use:   "snapshot -o DIR|FILE.tar.gz",
+		Short: "Record what the probes read on this host, to replay it with check --root",
+		Long: `Run the static probes on this host and record exactly what they read: the files (copied
+under DIR at their real paths), owners, modes, file capabilities and device numbers, the
+filesystem types, the environment variables they looked up and the outputs of the commands
+they ran (DIR/manifest.json, see docs/snapshot-format.md). "rootless-doctor check --root DIR"
+then gives the same static results on any machine. The live proof is not part of a snapshot.
+
+Only what the probes need is kept: of /etc/passwd and /etc/group, root, the checked account
+and the ids that fall inside subordinate ranges (passwords and GECOS dropped); /etc/subuid
+and /etc/subgid whole, since overlap checks need every range. With -o FILE.tar.gz the
+snapshot is one gzipped tar, for a bug report. DIR must not exist; it is written as
+DIR.tmp and renamed when complete.`,
+		Example: `  rootless-doctor snapshot -o /tmp/myhost
+  sudo rootless-doctor snapshot --user ci -o ci-image.tar.gz
+  rootless-doctor check --root ci-image.tar.gz`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if opts.Out == "" {
+				return usageErr("snapshot needs -o DIR or -o FILE.tar.gz")
+			}
+			return snapshotRun(cmd.Context(), opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.StringVarP(&opts.Out, "output", "o", "", "write the snapshot to this directory (must not exist) or FILE.tar.gz")
+	fl.StringVarP(&opts.User, "user", "u", "", "record for this account (name or uid; for root, e.g. in image builds)")
+	return cmd
+}
+
+func snapshotRun(ctx context.Context, opts *SnapshotOptions) error {
+	f := opts.Factory
+	if _, err := os.Lstat(opts.Out); err == nil {
+		return usageErr("%s already exists", opts.Out)
+	}
+	h, err := f.Host("")
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	rec, err := record(ctx, f, h, opts.User)
+	if err != nil {
+		return err
+	}
+	n := rec.files
+	if isArchive(opts.Out) {
+		tmp, err := os.MkdirTemp(filepath.Dir(opts.Out), ".snapshot-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(tmp)
+		if err := rec.WriteTree(filepath.Join(tmp, "host"), rec.opt); err != nil {
+			return err
+		}
+		if err := writeArchive(filepath.Join(tmp, "host"), opts.Out); err != nil {
+			return fmt.Errorf("writing %s: %w", opts.Out, err)
+		}
+	} else if err := rec.WriteTree(opts.Out, rec.opt); err != nil {
+		return err
+	}
+	fmt.Fprintf(opts.IO.ErrOut, "recorded %d paths and %d commands into %s; replay with: rootless-doctor check --root %s\n",
+		n, rec.commands, opts.Out, opts.Out)
+	return nil
+}
+
+// recorded is a finished recording and how to write it.
+type recorded struct {
+	*host.Recording
+	opt      host.RecordOptions
+	files    int
+	commands int
+}
+
+// record runs the static probes and the fix planner over a recording of h, for user.
+func record(ctx context.Context, f *Factory, h host.Host, user string) (*recorded, error) {
+	rec := host.NewRecording(h)
+	env := checks.NewEnv(ctx, rec, user)
+	results := checks.Run(ctx, f.Probes(), env, checks.Options{Now: f.Now})
+	// The planner reads the host too (login.defs, free subordinate ranges): record that, so a
+	// replay plans the same fixes.
+	_, _ = fixes.Build(fixes.Input{Requests: requests(results), Distro: env.Distro, Host: rec})
+	subuid, _ := h.ReadFile("/etc/subuid")
+	subgid, _ := h.ReadFile("/etc/subgid")
+	opt := host.RecordOptions{Filter: checks.SnapshotFilter(env, subuid, subgid), User: user}
+	m := rec.Manifest(opt)
+	return &recorded{Recording: rec, opt: opt, files: len(rec.Paths()), commands: len(m.Commands)}, nil
+}

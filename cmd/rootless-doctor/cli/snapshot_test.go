@@ -1,0 +1,89 @@
+package cli
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/rootless-doctor/rootless-doctor/checks"
+	"github.com/rootless-doctor/rootless-doctor/checks/host"
+)
+
+// TestSnapshotOfFixturesReplaysTheSame snapshots every fixture (a recorded host stands in for
+// the live one), as a directory and as a .tar.gz, and checks that replaying the snapshot gives
+// every probe the same status and summary as the fixture itself.
+func TestSnapshotOfFixturesReplaysTheSame(t *testing.T) {
+	fixtures, _ := filepath.Glob(filepath.Join("..", "..", "..", "fixtures", "*", host.ManifestName))
+	if len(fixtures) == 0 {
+		t.Fatal("no fixtures found")
+	}
+	for _, mf := range fixtures {
+		fixture := filepath.Dir(mf)
+		t.Run(filepath.Base(fixture), func(t *testing.T) {
+			for _, out := range []string{"snap", "snap.tar.gz"} {
+				dst := filepath.Join(t.TempDir(), out)
+				ios, _, _, _ := TestIO()
+				f := NewFactory()
+				f.IO = ios
+				f.Host = func(root string) (host.Host, error) {
+					if root == "" {
+						return host.OpenTree(fixture)
+					}
+					return openHost(root)
+				}
+				if code := Execute(context.Background(), f, []string{"snapshot", "-o", dst}); code != 0 {
+					t.Fatalf("snapshot exit %d", code)
+				}
+				want := staticResults(t, f, fixture)
+				got := staticResults(t, f, dst)
+				if len(got) != len(want) {
+					t.Fatalf("%s: %d results, want %d", out, len(got), len(want))
+				}
+				for i := range want {
+					if got[i].ID != want[i].ID || got[i].Status != want[i].Status || got[i].Summary != want[i].Summary {
+						t.Errorf("%s: %s %s (%s), fixture %s %s (%s)", out, got[i].ID, got[i].Status, got[i].Summary,
+							want[i].ID, want[i].Status, want[i].Summary)
+					}
+				}
+			}
+		})
+	}
+}
+
+func staticResults(t *testing.T, f *Factory, root string) []checks.Result {
+	t.Helper()
+	run, err := runProbes(context.Background(), f, runSpec{Root: root, Static: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return run.Results
+}
+
+func TestOpenArchiveRefusesEscapes(t *testing.T) {
+	dir := t.TempDir()
+	for name, entries := range map[string][]tarEntry{
+		"abs.tar.gz":    {{name: "/etc/passwd", body: "x"}, {name: host.ManifestName, body: `{"version":1}`}},
+		"dotdot.tar.gz": {{name: "../../x", body: "x"}, {name: host.ManifestName, body: `{"version":1}`}},
+		"none.tar.gz":   {{name: "etc/passwd", body: "x"}},
+	} {
+		p := filepath.Join(dir, name)
+		writeTestTar(t, p, entries)
+		if _, err := openArchive(p); err == nil {
+			t.Errorf("%s: opened, want an error", name)
+		}
+	}
+	// A symlink pointing out of the tree resolves inside it.
+	p := filepath.Join(dir, "link.tar.gz")
+	writeTestTar(t, p, []tarEntry{{name: "etc/shadow", link: "/../../../../etc/shadow"}, {name: host.ManifestName, body: `{"version":1}`}})
+	h, err := openArchive(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if data, err := h.ReadFile("/etc/shadow"); err == nil {
+		t.Errorf("read %q through an escaping link", data)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "etc")); err == nil {
+		t.Error("opening an archive wrote to disk")
+	}
+}
