@@ -14,6 +14,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/rootless-doctor/rootless-doctor/checks/host"
 	"github.com/rootless-doctor/rootless-doctor/distro"
@@ -94,8 +95,17 @@ func idempotenceChild(t *testing.T, dir, mode string) {
 	etc := filepath.Join(dir, "etc")
 	must(os.Mkdir(etc, 0o755), "mkdir")
 	must(syscall.Mount("tmpfs", etc, "tmpfs", 0, "mode=0755"), "mounting tmpfs")
-	if out, err := exec.Command("cp", "-a", "/etc/.", etc+"/").CombinedOutput(); err != nil {
-		t.Fatalf("copying /etc: %v\n%s", err, out)
+	// Tests of other packages run in parallel and create throwaway accounts: useradd's lock
+	// files (/etc/passwd.lock, …) can vanish while cp walks /etc. Copy again when that happens.
+	for try := 1; ; try++ {
+		out, err := exec.Command("cp", "-a", "/etc/.", etc+"/").CombinedOutput()
+		if err == nil {
+			break
+		}
+		if try == 5 {
+			t.Fatalf("copying /etc: %v\n%s", err, out)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 	appendTo := func(name, text string) {
 		f, err := os.OpenFile(filepath.Join(etc, name), os.O_APPEND|os.O_WRONLY|os.O_CREATE, 0o644)
