@@ -43,7 +43,8 @@ func runProbes(ctx context.Context, f *Factory, spec runSpec) (*probeRun, error)
 		user = rec.Manifest().User
 	}
 	env := checks.NewEnv(ctx, h, user)
-	results := checks.Run(ctx, f.Probes(), env, checks.Options{Only: spec.Only, Skip: spec.Skip, Now: f.Now})
+	// A recorded host cannot hang a probe: run them in line (checks.Options.Sequential).
+	results := checks.Run(ctx, f.Probes(), env, checks.Options{Only: spec.Only, Skip: spec.Skip, Now: f.Now, Sequential: !h.Live()})
 	results = append(results, liveProof(ctx, f, spec)...)
 	run := &probeRun{Env: env, Results: results}
 	run.Plan, run.PlanErr = fixes.Build(fixes.Input{Requests: requests(results), Distro: env.Distro, Host: h})
