@@ -184,6 +184,19 @@ func (r *Recorded) resolve(p string, followLast bool) (string, error) {
 	if m, ok := r.fsys.(*memFS); ok && m.linkFree(p, followLast) {
 		return p, nil // fast path of LoadTree's trees (recorded_load.go)
 	}
+	return walkLinks(p, followLast, nil, r.readLink)
+}
+
+// errLinkLoop is the error of a path with more than maxLinks symlinks, like the kernel's ELOOP.
+var errLinkLoop = errors.New("too many levels of symbolic links")
+
+// walkLinks resolves every symlink in the clean absolute path p, component by component, with
+// absolute targets taken from "/" of the host asked (so a recorded tree's links stay inside it).
+// readLink says whether a path is a link and where it points; stop, when not nil, marks paths
+// not to follow (/proc/self on a recording host). With followLast false the last component is
+// left alone. Shared by Recorded (reads a tree) and Recording (records a live walk) so that a
+// snapshot resolves paths exactly as its replay will.
+func walkLinks(p string, followLast bool, stop func(string) bool, readLink func(string) (string, bool, error)) (string, error) {
 	parts := strings.Split(strings.TrimPrefix(p, "/"), "/")
 	cur := "/"
 	links := 0
@@ -198,11 +211,11 @@ func (r *Recorded) resolve(p string, followLast bool) (string, error) {
 		}
 		next := path.Join(cur, name)
 		last := i == len(parts)-1
-		if last && !followLast {
+		if (last && !followLast) || (stop != nil && stop(next)) {
 			cur = next
-			break
+			continue
 		}
-		target, isLink, err := r.readLink(next)
+		target, isLink, err := readLink(next)
 		if err != nil {
 			return "", err
 		}
@@ -212,15 +225,13 @@ func (r *Recorded) resolve(p string, followLast bool) (string, error) {
 		}
 		links++
 		if links > maxLinks {
-			return "", &fs.PathError{Op: "resolve", Path: p, Err: errors.New("too many levels of symbolic links")}
+			return next, &fs.PathError{Op: "resolve", Path: p, Err: errLinkLoop}
 		}
-		var rest []string
 		if path.IsAbs(target) {
 			cur = "/"
 		}
-		rest = append(rest, strings.Split(strings.Trim(target, "/"), "/")...)
-		rest = append(rest, parts[i+1:]...)
-		parts = rest
+		rest := strings.Split(strings.Trim(target, "/"), "/")
+		parts = append(rest, parts[i+1:]...)
 		i = -1
 	}
 	return cur, nil

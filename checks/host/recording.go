@@ -105,49 +105,19 @@ var pinned = map[string]bool{"/proc/self": true, "/proc/thread-self": true}
 // followLast false the last component is left alone. Must hold r.mu.
 func (r *Recording) resolve(p string, followLast bool) string {
 	p = path.Clean("/" + p)
-	parts := strings.Split(strings.TrimPrefix(p, "/"), "/")
-	cur := "/"
-	links := 0
-	for i := 0; i < len(parts); i++ {
-		name := parts[i]
-		if name == "" || name == "." {
-			continue
-		}
-		if name == ".." {
-			cur = path.Dir(cur)
-			continue
-		}
-		next := path.Join(cur, name)
-		last := i == len(parts)-1
-		if (last && !followLast) || pinned[next] {
-			cur = next
-			continue
-		}
+	cur, _ := walkLinks(p, followLast, func(q string) bool { return pinned[q] }, func(next string) (string, bool, error) {
 		fi, err := r.inner.Lstat(next)
 		if err != nil || fi.Mode&fs.ModeSymlink == 0 {
-			cur = next
-			continue
+			return "", false, nil
 		}
 		target, err := r.readlink(next)
 		if err != nil {
-			cur = next
-			continue
+			return "", false, nil
 		}
 		n := r.node(next)
 		n.kind, n.target = "symlink", target
-		links++
-		if links > maxLinks {
-			return next
-		}
-		var rest []string
-		if path.IsAbs(target) {
-			cur = "/"
-		}
-		rest = append(rest, strings.Split(strings.Trim(target, "/"), "/")...)
-		rest = append(rest, parts[i+1:]...)
-		parts = rest
-		i = -1
-	}
+		return target, true, nil
+	})
 	return cur
 }
 
