@@ -77,6 +77,9 @@ func Serve(ctx context.Context, r io.Reader, w io.Writer, root *Root) error {
 type Sudo struct {
 	// Argv starts the helper, e.g. {"sudo", "--", "/usr/bin/rootless-doctor", HelperCommand}.
 	Argv []string
+	// Stderr receives sudo's password prompt and the helper's own errors (the CLI passes its
+	// stderr stream; nil discards them).
+	Stderr io.Writer
 
 	mu  sync.Mutex
 	cmd *exec.Cmd
@@ -85,13 +88,14 @@ type Sudo struct {
 	err error
 }
 
-// NewSudo returns a Sudo that runs this executable's helper through sudo.
-func NewSudo() (*Sudo, error) {
+// NewSudo returns a Sudo that runs this executable's helper through sudo, its prompt and
+// errors going to stderr.
+func NewSudo(stderr io.Writer) (*Sudo, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
-	return &Sudo{Argv: []string{"sudo", "--", self, HelperCommand}}, nil
+	return &Sudo{Argv: []string{"sudo", "--", self, HelperCommand}, Stderr: stderr}, nil
 }
 
 func (s *Sudo) call(req request) (response, error) {
@@ -102,7 +106,7 @@ func (s *Sudo) call(req request) (response, error) {
 	}
 	if s.cmd == nil {
 		cmd := exec.Command(s.Argv[0], s.Argv[1:]...)
-		cmd.Stderr = os.Stderr
+		cmd.Stderr = s.Stderr
 		in, err := cmd.StdinPipe()
 		if err != nil {
 			return response{}, err

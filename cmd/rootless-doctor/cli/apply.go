@@ -45,11 +45,12 @@ func killHook(errOut io.Writer) func(string) {
 }
 
 // newSystem is the machine --apply changes: directly as root, else through sudo.
-func newSystem(asRoot bool, hook func(string)) (fixes.System, func() error, error) {
+// sudo's prompt and the helper's errors go to stderr.
+func newSystem(asRoot bool, hook func(string), stderr io.Writer) (fixes.System, func() error, error) {
 	if asRoot {
 		return &fixhost.Root{Hook: hook}, func() error { return nil }, nil
 	}
-	s, err := fixhost.NewSudo()
+	s, err := fixhost.NewSudo(stderr)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -182,7 +183,9 @@ func fixApply(ctx context.Context, opts *FixOptions) error {
 	hook := killHook(opts.IO.ErrOut)
 	newSys := opts.Factory.System
 	if newSys == nil {
-		newSys = newSystem
+		newSys = func(asRoot bool, hook func(string)) (fixes.System, func() error, error) {
+			return newSystem(asRoot, hook, opts.IO.ErrOut)
+		}
 	}
 	sys, closeSys, err := newSys(asRoot, hook)
 	if err != nil {
