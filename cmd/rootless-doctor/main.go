@@ -6,10 +6,12 @@ import (
 	"os"
 
 	"github.com/rootless-doctor/rootless-doctor/cmd/rootless-doctor/cli"
+	"github.com/rootless-doctor/rootless-doctor/runtime/daemon"
 	"github.com/rootless-doctor/rootless-doctor/runtime/proof"
 )
 
 func main() {
 	proof.Dispatch()
+	daemon.Dispatch()
 	os.Exit(cli.Main())
 }

@@ -7,6 +7,7 @@ import (
 	"github.com/rootless-doctor/rootless-doctor/checks"
 	"github.com/rootless-doctor/rootless-doctor/checks/host"
 	"github.com/rootless-doctor/rootless-doctor/fixes"
+	"github.com/rootless-doctor/rootless-doctor/runtime/daemon"
 	"github.com/rootless-doctor/rootless-doctor/runtime/proof"
 )
 
@@ -23,6 +24,8 @@ type Factory struct {
 	Prove func(context.Context, proof.Options) ([]checks.Result, error)
 	// System returns the machine fix --apply changes (root: directly, else through sudo)
 	// and a function that releases it; nil means the real one (see apply.go).
+	// Daemon replaces the process with the daemon (daemon.Exec); tests swap it.
+	Daemon func(daemon.Options) error
 	System func(asRoot bool, hook func(string)) (fixes.System, func() error, error)
 }
 
@@ -34,6 +37,7 @@ func NewFactory() *Factory {
 		Probes: checks.All,
 		Now:    time.Now,
 		Prove:  proof.Run,
+		Daemon: daemon.Exec,
 	}
 }
 

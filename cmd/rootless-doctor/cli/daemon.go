@@ -1,0 +1,111 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rootless-doctor/rootless-doctor/checks"
+	"github.com/rootless-doctor/rootless-doctor/checks/report"
+	"github.com/rootless-doctor/rootless-doctor/runtime/daemon"
+	"github.com/rootless-doctor/rootless-doctor/runtime/proof"
+)
+
+// DaemonOptions are the flags of daemon.
+type DaemonOptions struct {
+	IO      *IOStreams
+	Factory *Factory
+
+	Force  bool
+	Net    string
+	Static bool
+	Engine []string
+}
+
+// NewCmdDaemon builds `daemon`: the preflight, then the engine inside embedded rootlesskit.
+func NewCmdDaemon(f *Factory) *cobra.Command {
+	opts := &DaemonOptions{IO: f.IO, Factory: f}
+	cmd := &cobra.Command{
+		Use:   "daemon [--force] [--net auto|slirp4netns|pasta|gvisor] [--static] [-- ENGINE ARGS...]",
+		Short: "Run a rootless engine (dockerd, containerd, buildkitd) once the host checks pass",
+		Long: `Check the host (the static probes and the live proof, or only the static probes with
+--static) and refuse to start when a probe fails: the failing probes and the fix plan are
+printed and the exit status is 1 (--force starts anyway). Then run the engine inside the
+user, mount and network namespaces of an embedded rootlesskit, as dockerd-rootless.sh does:
+state dir and API socket in $XDG_RUNTIME_DIR/rootless-doctor (one daemon per account), copy-up
+of /etc and /run, rslave propagation, host loopback not reachable from inside, the builtin
+port driver (docker run -p publishes on the host), ROOTLESSKIT_STATE_DIR,
+ROOTLESSKIT_PARENT_EUID and ROOTLESSKIT_PARENT_EGID exported to the engine.
+
+The engine is the command after --, else the first of dockerd, containerd, buildkitd on
+PATH. dockerd then uses its rootless defaults: socket unix://$XDG_RUNTIME_DIR/docker.sock,
+data in ~/.local/share/docker, exec root $XDG_RUNTIME_DIR/docker. SIGTERM and SIGINT go to
+the engine; the daemon exits with its status. Messages of the daemon go to stderr.`,
+		Example: `  rootless-doctor daemon
+  rootless-doctor daemon --static -- dockerd --experimental
+  rootless-doctor daemon --net gvisor -- containerd`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			nets := []string{proof.NetAuto, proof.NetSlirp4netns, proof.NetPasta, proof.NetGvisor}
+			if !slices.Contains(nets, opts.Net) {
+				return usageErr("--net %q: want one of auto, slirp4netns, pasta, gvisor", opts.Net)
+			}
+			dash := cmd.ArgsLenAtDash()
+			if dash < 0 && len(args) > 0 {
+				return usageErr("unexpected arguments %q: put the engine's command after --", args)
+			}
+			if dash > 0 {
+				return usageErr("unexpected arguments %q before --", args[:dash])
+			}
+			opts.Engine = args
+			return daemonRun(cmd.Context(), opts)
+		},
+	}
+	fl := cmd.Flags()
+	fl.BoolVar(&opts.Force, "force", false, "start even when a probe fails")
+	fl.StringVar(&opts.Net, "net", proof.NetAuto, "network driver: auto|slirp4netns|pasta|gvisor")
+	fl.BoolVar(&opts.Static, "static", false, "run only the static probes before starting (no live proof)")
+	return cmd
+}
+
+func daemonRun(ctx context.Context, opts *DaemonOptions) error {
+	f := opts.Factory
+	engine, err := daemon.FindEngine(opts.Engine)
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	run, err := runProbes(ctx, f, runSpec{Static: opts.Static})
+	if err != nil {
+		return err
+	}
+	var failed []checks.Result
+	for _, r := range run.Results {
+		if r.Status == checks.Fail {
+			failed = append(failed, r)
+		}
+	}
+	if len(failed) > 0 {
+		rep := report.New(run.Env, failed, checks.Fail)
+		if run.PlanErr == nil {
+			rep.Plan = &run.Plan
+		}
+		fmt.Fprintf(opts.IO.ErrOut, "rootless-doctor daemon: %d probe(s) failed:\n", len(failed))
+		if err := report.Render("text", opts.IO.ErrOut, rep, report.Options{Verbose: true}); err != nil {
+			return fmt.Errorf("writing the report: %w", err)
+		}
+		if !opts.Force {
+			fmt.Fprintln(opts.IO.ErrOut, "rootless-doctor daemon: not starting; fix the above (rootless-doctor fix) or pass --force")
+			return findings()
+		}
+		fmt.Fprintln(opts.IO.ErrOut, "rootless-doctor daemon: --force: starting anyway")
+	}
+	if f.Daemon == nil {
+		return fmt.Errorf("the daemon is not available in this build")
+	}
+	if err := f.Daemon(daemon.Options{Net: opts.Net, Engine: engine}); err != nil {
+		fmt.Fprintf(opts.IO.ErrOut, "rootless-doctor daemon: %v\n", err)
+		return findings()
+	}
+	return nil
+}

@@ -1,0 +1,303 @@
+// Package daemon runs a container engine (dockerd, containerd, buildkitd, or any command)
+// inside rootlesskit's namespaces, embedded: the job dockerd-rootless.sh and
+// containerd-rootless.sh do with the rootlesskit binary, done with the drivers the live proof
+// (runtime/proof) has just tested.
+//
+// The binary plays three roles here, decided by Dispatch before the CLI parses anything:
+//
+//	parent  argv[1] == argParent: the CLI exec()s into this after the preflight. It calls
+//	        rootlesskit's parent.Parent, which takes over every signal (forwarding them to the
+//	        child) and uses the global logrus logger, so it owns its process: the daemon's.
+//	rk child  env envPipe set (by parent.Parent): rootlesskit's child.Child in the new user,
+//	        mount and network namespaces; copies up /etc and /run and runs the engine role.
+//	engine  argv[1] == argEngine: inside the namespaces, removes what the copy-up of /run
+//	        leaks from the host and exec()s the engine, which thus receives the signals.
+//
+// The engine role is marked by argv, never by environment (LIBRARIES §1.11, gotcha 1).
+package daemon
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+
+	"github.com/rootless-containers/rootlesskit/v3/pkg/child"
+	"github.com/rootless-containers/rootlesskit/v3/pkg/common"
+	"github.com/rootless-containers/rootlesskit/v3/pkg/copyup/tmpfssymlink"
+	"github.com/rootless-containers/rootlesskit/v3/pkg/parent"
+	"github.com/rootless-containers/rootlesskit/v3/pkg/port/builtin"
+	"github.com/sirupsen/logrus"
+	"golang.org/x/sys/unix"
+
+	"github.com/rootless-doctor/rootless-doctor/runtime/proof"
+)
+
+// The environment keys. The documented ones are the names engines read to detect rootless mode
+// and find the API socket that publishes ports (moby's rootless.RunningWithRootlessKit reads
+// ROOTLESSKIT_STATE_DIR; rootlesskit-docker-proxy reads the socket from it).
+const (
+	envPipe   = "_RLDOCTOR_DAEMON_PIPEFD"
+	envAct    = "_RLDOCTOR_DAEMON_CHILD_ACTIVATION"
+	envActRun = "_RLDOCTOR_DAEMON_ACTIVATION_HELPER"
+
+	EnvStateDir   = "ROOTLESSKIT_STATE_DIR"
+	EnvParentEUID = "ROOTLESSKIT_PARENT_EUID"
+	EnvParentEGID = "ROOTLESSKIT_PARENT_EGID"
+
+	argParent = "__rldoctor_daemon_parent"
+	argEngine = "__rldoctor_daemon_engine"
+)
+
+// StateDirName is the daemon's state dir under $XDG_RUNTIME_DIR.
+const StateDirName = "rootless-doctor"
+
+// Engines are the engines tried, in order, when no command is given.
+var Engines = []string{"dockerd", "containerd", "buildkitd"}
+
+// Dispatch runs the daemon's roles and exits when this process is one of them; otherwise it
+// returns at once. main() calls it first (after proof.Dispatch), before cobra.
+func Dispatch() {
+	if os.Getenv(envPipe) != "" {
+		os.Exit(childMain())
+	}
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case argParent:
+			os.Exit(parentMain(os.Args[2:]))
+		case argEngine:
+			os.Exit(engineMain(os.Args[2:]))
+		}
+	}
+}
+
+// Options say what Exec runs.
+type Options struct {
+	// Net is the network driver (proof.NetAuto, NetSlirp4netns, NetPasta, NetGvisor).
+	Net string
+	// Engine is the engine's argv; empty means the first of Engines on PATH.
+	Engine []string
+}
+
+// FindEngine returns the engine's argv with its binary resolved on PATH: cmd as given, or the
+// first of Engines installed.
+func FindEngine(cmd []string) ([]string, error) {
+	if len(cmd) > 0 {
+		p, err := exec.LookPath(cmd[0])
+		if err != nil {
+			return nil, fmt.Errorf("engine %q: %w", cmd[0], err)
+		}
+		return append([]string{p}, cmd[1:]...), nil
+	}
+	for _, e := range Engines {
+		if p, err := exec.LookPath(e); err == nil {
+			return []string{p}, nil
+		}
+	}
+	return nil, fmt.Errorf("no engine found on PATH (tried %s); name one after --", strings.Join(Engines, ", "))
+}
+
+// StateDir returns $XDG_RUNTIME_DIR/rootless-doctor, or an error when XDG_RUNTIME_DIR is not
+// a usable directory (engines keep their sockets there too).
+func StateDir() (string, error) {
+	rd := os.Getenv("XDG_RUNTIME_DIR")
+	if rd == "" || !filepath.IsAbs(rd) {
+		return "", errors.New("XDG_RUNTIME_DIR is not set: log in through a PAM session (systemd-logind) or set it to a private 0700 directory you own")
+	}
+	if err := unix.Access(rd, unix.W_OK|unix.X_OK); err != nil {
+		return "", fmt.Errorf("XDG_RUNTIME_DIR %s is not writable: %w", rd, err)
+	}
+	return filepath.Join(rd, StateDirName), nil
+}
+
+// Exec replaces this process with the daemon's parent role. It returns only on error.
+func Exec(opts Options) error {
+	if os.Geteuid() == 0 {
+		return errors.New("refusing to run as root: the daemon runs a rootless engine for an unprivileged account")
+	}
+	net := opts.Net
+	if net == "" {
+		net = proof.NetAuto
+	}
+	switch net {
+	case proof.NetAuto, proof.NetSlirp4netns, proof.NetPasta, proof.NetGvisor:
+	default:
+		return fmt.Errorf("--net %q: want auto, slirp4netns, pasta or gvisor", net)
+	}
+	engine, err := FindEngine(opts.Engine)
+	if err != nil {
+		return err
+	}
+	if _, err := StateDir(); err != nil {
+		return err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("cannot find this binary: %w", err)
+	}
+	argv := append([]string{self, argParent, net}, engine...)
+	return syscall.Exec(self, argv, os.Environ())
+}
+
+func say(format string, a ...any) {
+	fmt.Fprintf(os.Stderr, "rootless-doctor daemon: "+format+"\n", a...)
+}
+
+// parentMain is the parent role: args are NET ENGINE-ARGV...
+func parentMain(args []string) int {
+	if len(args) < 2 {
+		say("bad arguments %q", args)
+		return 2
+	}
+	netName, engine := args[0], args[1:]
+	logrus.SetOutput(os.Stderr)
+	stateDir, err := StateDir()
+	if err != nil {
+		say("%v", err)
+		return 1
+	}
+	if err := os.MkdirAll(stateDir, 0o700); err != nil {
+		say("state dir: %v", err)
+		return 1
+	}
+	// InitStateDir takes the state dir's lock (failing when another daemon holds it) and
+	// removes what a killed daemon left behind (LIBRARIES §1.11, gotcha 3). parent.Parent takes
+	// the same lock again for its lifetime: two daemons cannot share the dir.
+	if err := parent.InitStateDir(stateDir); err != nil {
+		say("%v (is another rootless-doctor daemon running for this account?)", err)
+		return 1
+	}
+	chosen, nd, notes, err := proof.NewNetDriver(netName)
+	for _, n := range notes {
+		say("network: %s", n)
+	}
+	if err != nil {
+		say("network driver %s: %v", chosen, err)
+		os.RemoveAll(stateDir)
+		return 1
+	}
+	pd, err := builtin.NewParentDriver(proof.LogWriter("port/builtin"), stateDir, false, "auto")
+	if err != nil {
+		say("port driver: %v", err)
+		os.RemoveAll(stateDir)
+		return 1
+	}
+	// rootlesskit re-executes /proc/self/exe with this process's argv (LIBRARIES §1.2): the rk
+	// child reads the driver chosen and the engine from it.
+	os.Args = append([]string{os.Args[0], argParent, chosen}, engine...)
+	say("starting %s (network %s, port driver builtin, state dir %s)", strings.Join(engine, " "), chosen, stateDir)
+	opt := parent.Opt{
+		PipeFDEnvKey:             envPipe,
+		ChildUseActivationEnvKey: envAct,
+		StateDir:                 stateDir,
+		StateDirEnvKey:           EnvStateDir,
+		ParentEUIDEnvKey:         EnvParentEUID,
+		ParentEGIDEnvKey:         EnvParentEGID,
+		NetworkDriver:            nd,
+		PortDriver:               pd,
+		// rslave: mounts made on the host after the start (a USB stick, an NFS automount)
+		// reach the engine, nothing the engine mounts reaches the host. What
+		// dockerd-rootless.sh passes (--propagation=rslave).
+		Propagation: "rslave",
+		SubidSource: proof.SubidSource(),
+	}
+	err = parent.Parent(opt) // removes stateDir on return
+	if err == nil {
+		return 0
+	}
+	if code, ok := common.GetExecExitStatus(err); ok {
+		if code != 0 {
+			say("%s exited with status %d", filepath.Base(engine[0]), code)
+		}
+		return code
+	}
+	say("%v", err)
+	return 1
+}
+
+// childMain is rootlesskit's child: argv is the parent role's [exe, argParent, NET, ENGINE...].
+func childMain() int {
+	logrus.SetOutput(os.Stderr)
+	if len(os.Args) < 4 || os.Args[1] != argParent {
+		say("rootlesskit child: bad arguments %q", os.Args)
+		return 1
+	}
+	netName, engine := os.Args[2], os.Args[3:]
+	self, err := os.Executable()
+	if err != nil {
+		say("rootlesskit child: %v", err)
+		return 1
+	}
+	opt := child.Opt{
+		PipeFDEnvKey:              envPipe,
+		RunActivationHelperEnvKey: envActRun,
+		ChildUseActivationEnvKey:  envAct,
+		StateDirEnvKey:            EnvStateDir,
+		TargetCmd:                 append([]string{self, argEngine}, engine...),
+		NetworkDriver:             proof.ChildNetDriver(netName),
+		PortDriver:                builtin.NewChildDriver(proof.LogWriter("port/builtin")),
+		// Copy-up lets the engine replace /etc/resolv.conf, /etc/hosts and create /run/docker
+		// etc. without touching the host's (dockerd-rootless.sh: --copy-up=/etc --copy-up=/run).
+		CopyUpDriver: tmpfssymlink.NewChildDriver(),
+		CopyUpDirs:   []string{"/etc", "/run"},
+		Propagation:  "rslave",
+	}
+	err = child.Child(opt)
+	if err == nil {
+		return 0
+	}
+	if strings.HasPrefix(err.Error(), "command ") {
+		// The engine itself exited badly: its status is the child's, and the parent's.
+		if code, ok := common.GetExecExitStatus(err); ok {
+			return code
+		}
+	}
+	say("rootlesskit child: %v", err)
+	return 1
+}
+
+// engineMain runs inside the namespaces as uid 0 of the user namespace: it undoes what the
+// copy-up of /run brings from the host and exec()s the engine (what the child half of
+// dockerd-rootless.sh does).
+func engineMain(engine []string) int {
+	if len(engine) == 0 {
+		say("engine: no command")
+		return 2
+	}
+	// After the copy-up these are symlinks to the host's (root's) engine state: a rootless
+	// engine must create its own.
+	for _, p := range []string{"/run/docker", "/run/containerd", "/run/xtables.lock"} {
+		_ = os.Remove(p)
+	}
+	fixEtcSSL()
+	err := syscall.Exec(engine[0], engine, os.Environ())
+	say("cannot run %s: %v", engine[0], err)
+	return 127
+}
+
+// fixEtcSSL replaces the copied-up /etc/ssl symlink with a recursive bind of the directory it
+// points to, as dockerd-rootless.sh does (its child half, "/etc/ssl" block): the engine then
+// sees a real directory for the certificate bundles, not a symlink into the read-only copy.
+func fixEtcSSL() {
+	var st unix.Statfs_t
+	if unix.Statfs("/etc", &st) != nil || st.Type != unix.TMPFS_MAGIC {
+		return
+	}
+	fi, err := os.Lstat("/etc/ssl")
+	if err != nil || fi.Mode()&os.ModeSymlink == 0 {
+		return
+	}
+	real, err := filepath.EvalSymlinks("/etc/ssl")
+	if err != nil {
+		return
+	}
+	if os.Remove("/etc/ssl") != nil || os.Mkdir("/etc/ssl", 0o755) != nil {
+		return
+	}
+	if err := unix.Mount(real, "/etc/ssl", "", unix.MS_BIND|unix.MS_REC, ""); err != nil {
+		say("binding %s over /etc/ssl: %v", real, err)
+	}
+}
