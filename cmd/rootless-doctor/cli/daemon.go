@@ -9,6 +9,7 @@ import (
 
 	"github.com/rootless-doctor/rootless-doctor/checks"
 	"github.com/rootless-doctor/rootless-doctor/checks/report"
+	"github.com/rootless-doctor/rootless-doctor/fixes"
 	"github.com/rootless-doctor/rootless-doctor/runtime/daemon"
 	"github.com/rootless-doctor/rootless-doctor/runtime/proof"
 )
@@ -93,6 +94,12 @@ func daemonRun(ctx context.Context, opts *DaemonOptions) error {
 		fmt.Fprintf(opts.IO.ErrOut, "rootless-doctor daemon: %d probe(s) failed:\n", len(failed))
 		if err := report.Render("text", opts.IO.ErrOut, rep, report.Options{Verbose: true}); err != nil {
 			return fmt.Errorf("writing the report: %w", err)
+		}
+		if run.PlanErr == nil && !run.Plan.Empty() {
+			fmt.Fprintln(opts.IO.ErrOut)
+			if err := fixes.WriteText(opts.IO.ErrOut, run.Plan); err != nil {
+				return fmt.Errorf("writing the plan: %w", err)
+			}
 		}
 		if !opts.Force {
 			fmt.Fprintln(opts.IO.ErrOut, "rootless-doctor daemon: not starting; fix the above (rootless-doctor fix) or pass --force")
