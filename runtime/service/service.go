@@ -1,0 +1,191 @@
+// Package service installs `rootless-doctor daemon` as a systemd user service: it writes the
+// unit file with go-systemd's unit package and drives the user manager over D-Bus with
+// go-systemd, on a bus address given explicitly (LIBRARIES §3: the library's own session-bus
+// lookup can autolaunch dbus-launch).
+package service
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+
+	sd "github.com/coreos/go-systemd/v22/dbus"
+	"github.com/coreos/go-systemd/v22/unit"
+	"github.com/godbus/dbus/v5"
+)
+
+// Name is the unit's name.
+const Name = "rootless-doctor.service"
+
+// Spec is what the unit runs.
+type Spec struct {
+	// Exe is this binary's absolute path.
+	Exe string
+	// Net is the daemon's --net.
+	Net string
+	// Engine is the engine's argv (resolved); empty lets the daemon pick at each start.
+	Engine []string
+	// Path is the PATH the engine gets (the engine's helpers: slirp4netns, newuidmap,
+	// rootlesskit-docker-proxy, containerd, runc).
+	Path string
+}
+
+// UnitPath is ~/.config/systemd/user/rootless-doctor.service ($XDG_CONFIG_HOME honoured).
+func UnitPath(home string) string {
+	cfg := os.Getenv("XDG_CONFIG_HOME")
+	if cfg == "" || !filepath.IsAbs(cfg) {
+		cfg = filepath.Join(home, ".config")
+	}
+	return filepath.Join(cfg, "systemd", "user", Name)
+}
+
+// execQuote quotes one ExecStart word for systemd: % and $ are escaped (specifiers and
+// variable expansion) and a word with blanks, quotes or backslashes is double-quoted.
+func execQuote(s string) string {
+	s = strings.ReplaceAll(s, "%", "%%")
+	s = strings.ReplaceAll(s, "$", "$$")
+	if s != "" && !strings.ContainsAny(s, " \t\n\"'\\;") {
+		return s
+	}
+	s = strings.ReplaceAll(s, `\`, `\\`)
+	s = strings.ReplaceAll(s, `"`, `\"`)
+	s = strings.ReplaceAll(s, "\n", `\n`)
+	return `"` + s + `"`
+}
+
+// Options are the unit's settings: what dockerd-rootless-setuptool.sh writes for
+// docker.service (Delegate, KillMode=mixed, the limits), with our ExecStart.
+func Options(s Spec) []*unit.UnitOption {
+	argv := []string{s.Exe, "daemon"}
+	if s.Net != "" {
+		argv = append(argv, "--net", s.Net)
+	}
+	if len(s.Engine) > 0 {
+		argv = append(append(argv, "--"), s.Engine...)
+	}
+	words := make([]string, len(argv))
+	for i, a := range argv {
+		words[i] = execQuote(a)
+	}
+	opts := []*unit.UnitOption{
+		unit.NewUnitOption("Unit", "Description", "Rootless container engine, started by rootless-doctor after its checks"),
+		unit.NewUnitOption("Unit", "Documentation", "https://github.com/rootless-doctor/rootless-doctor"),
+		unit.NewUnitOption("Unit", "StartLimitBurst", "3"),
+		unit.NewUnitOption("Unit", "StartLimitIntervalSec", "60s"),
+		unit.NewUnitOption("Service", "Type", "simple"),
+		unit.NewUnitOption("Service", "ExecStart", strings.Join(words, " ")),
+	}
+	if s.Path != "" {
+		opts = append(opts, unit.NewUnitOption("Service", "Environment", execQuote("PATH="+s.Path)))
+	}
+	opts = append(opts,
+		unit.NewUnitOption("Service", "Restart", "on-failure"),
+		unit.NewUnitOption("Service", "TimeoutSec", "0"),
+		unit.NewUnitOption("Service", "LimitNOFILE", "infinity"),
+		unit.NewUnitOption("Service", "LimitNPROC", "infinity"),
+		unit.NewUnitOption("Service", "LimitCORE", "infinity"),
+		unit.NewUnitOption("Service", "TasksMax", "infinity"),
+		// Delegate: the engine gets its own cgroup subtree (cgroup v2 limits for containers).
+		unit.NewUnitOption("Service", "Delegate", "yes"),
+		// mixed: SIGTERM to the daemon only (it forwards it to the engine), SIGKILL to what is
+		// left after the timeout.
+		unit.NewUnitOption("Service", "KillMode", "mixed"),
+		unit.NewUnitOption("Install", "WantedBy", "default.target"),
+	)
+	return opts
+}
+
+// BusAddress is the user manager's bus: $DBUS_SESSION_BUS_ADDRESS, else
+// $XDG_RUNTIME_DIR/bus when that socket exists. "" means no user bus was found.
+func BusAddress() string {
+	if a := os.Getenv("DBUS_SESSION_BUS_ADDRESS"); a != "" && !strings.HasPrefix(a, "autolaunch:") {
+		return a
+	}
+	if rd := os.Getenv("XDG_RUNTIME_DIR"); rd != "" {
+		p := filepath.Join(rd, "bus")
+		if fi, err := os.Stat(p); err == nil && fi.Mode()&os.ModeSocket != 0 {
+			return "unix:path=" + p
+		}
+	}
+	return ""
+}
+
+// ErrNoManager says there is no systemd user manager to talk to.
+var ErrNoManager = errors.New("no systemd user manager")
+
+// Connect opens go-systemd's connection to the user manager at addr and checks that a
+// manager answers (a bus without systemd gives ServiceUnknown).
+func Connect(ctx context.Context, addr string) (*sd.Conn, error) {
+	if addr == "" {
+		return nil, fmt.Errorf("%w: no user bus (DBUS_SESSION_BUS_ADDRESS unset, no $XDG_RUNTIME_DIR/bus)", ErrNoManager)
+	}
+	c, err := sd.NewConnection(func() (*dbus.Conn, error) { return dbus.Connect(addr) })
+	if err != nil {
+		return nil, fmt.Errorf("%w: bus %s: %v", ErrNoManager, addr, err)
+	}
+	if _, err := c.GetManagerProperty("Version"); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("%w on bus %s: %v", ErrNoManager, addr, err)
+	}
+	return c, nil
+}
+
+// Install writes the unit to path and has the manager reload, enable and start it.
+func Install(ctx context.Context, c *sd.Conn, path string, s Spec) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	b, err := io.ReadAll(unit.Serialize(Options(s)))
+	if err != nil {
+		return err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return err
+	}
+	if err := c.ReloadContext(ctx); err != nil {
+		return fmt.Errorf("daemon-reload: %w", err)
+	}
+	if _, _, err := c.EnableUnitFilesContext(ctx, []string{Name}, false, true); err != nil {
+		return fmt.Errorf("enabling %s: %w", Name, err)
+	}
+	if _, err := c.StartUnitContext(ctx, Name, "replace", nil); err != nil {
+		return fmt.Errorf("starting %s: %w", Name, err)
+	}
+	return nil
+}
+
+// Uninstall stops and disables the unit and removes its file. Engine data is left alone.
+func Uninstall(ctx context.Context, c *sd.Conn, path string) error {
+	if _, err := c.StopUnitContext(ctx, Name, "replace", nil); err != nil {
+		var de dbus.Error
+		if !errors.As(err, &de) || !strings.HasSuffix(de.Name, "NoSuchUnit") {
+			return fmt.Errorf("stopping %s: %w", Name, err)
+		}
+	}
+	if _, err := c.DisableUnitFilesContext(ctx, []string{Name}, false); err != nil {
+		return fmt.Errorf("disabling %s: %w", Name, err)
+	}
+	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return err
+	}
+	if err := c.ReloadContext(ctx); err != nil {
+		return fmt.Errorf("daemon-reload: %w", err)
+	}
+	return nil
+}
+
+// Linger reports whether systemd keeps the account's user manager running without a login
+// (loginctl enable-linger), from /var/lib/systemd/linger/NAME.
+func Linger(name string) bool {
+	_, err := os.Stat(filepath.Join("/var/lib/systemd/linger", name))
+	return err == nil
+}
