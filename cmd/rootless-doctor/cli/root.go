@@ -56,7 +56,7 @@ Exit codes: 0 nothing failed, 1 a probe failed (or warned, with --fail-on warn),
 	}
 	// The root command accepts check's flags so that `rootless-doctor -o json` works.
 	root.Flags().AddFlagSet(checkCmd.Flags())
-	root.AddCommand(checkCmd, NewCmdFix(f, nil), NewCmdProve(f), NewCmdSnapshot(f), NewCmdProbes(f), NewCmdExplain(f), NewCmdApplyHelper(f), NewCmdDaemon(f))
+	root.AddCommand(checkCmd, NewCmdFix(f, nil), NewCmdProve(f), NewCmdSnapshot(f), NewCmdProbes(f), NewCmdExplain(f), NewCmdApplyHelper(f), NewCmdDaemon(f), NewCmdInstall(f), NewCmdUninstall(f))
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return usageErr("%v", err)
 	})

@@ -1,0 +1,153 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/user"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/rootless-doctor/rootless-doctor/runtime/daemon"
+	"github.com/rootless-doctor/rootless-doctor/runtime/proof"
+	"github.com/rootless-doctor/rootless-doctor/runtime/service"
+)
+
+// serviceEnv is what install/uninstall need to know about the account.
+type serviceEnv struct {
+	Home, Name, Exe, Path, Bus string
+}
+
+// geteuid is os.Geteuid; tests (which run as root in CI) replace it.
+var geteuid = os.Geteuid
+
+func currentServiceEnv() (serviceEnv, error) {
+	if geteuid() == 0 {
+		return serviceEnv{}, usageErr("run install/uninstall as the account that runs the engine, not as root: the unit is a systemd user service")
+	}
+	u, err := user.Current()
+	if err != nil {
+		return serviceEnv{}, err
+	}
+	home := os.Getenv("HOME")
+	if home == "" {
+		home = u.HomeDir
+	}
+	exe, err := os.Executable()
+	if err == nil {
+		exe, err = filepath.EvalSymlinks(exe)
+	}
+	if err != nil {
+		return serviceEnv{}, fmt.Errorf("cannot find this binary: %w", err)
+	}
+	return serviceEnv{Home: home, Name: u.Username, Exe: exe, Path: os.Getenv("PATH"), Bus: service.BusAddress()}, nil
+}
+
+// NewCmdInstall builds `install`: the daemon as a systemd user service.
+func NewCmdInstall(f *Factory) *cobra.Command {
+	var netName string
+	cmd := &cobra.Command{
+		Use:   "install [--net auto|slirp4netns|pasta|gvisor] [-- ENGINE ARGS...]",
+		Short: "Install and start `rootless-doctor daemon` as a systemd user service",
+		Long: `Write ~/.config/systemd/user/rootless-doctor.service (ExecStart: this binary's daemon
+command with the engine; Delegate=yes, Restart=on-failure, KillMode=mixed, no task or file
+limits), then, over the user manager's D-Bus connection ($DBUS_SESSION_BUS_ADDRESS, else
+$XDG_RUNTIME_DIR/bus): reload, enable and start it. Says whether linger is on (without it the
+service stops at logout). Without a user manager it says so and how to run the daemon directly.`,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if !slices.Contains([]string{proof.NetAuto, proof.NetSlirp4netns, proof.NetPasta, proof.NetGvisor}, netName) {
+				return usageErr("--net %q: want one of auto, slirp4netns, pasta, gvisor", netName)
+			}
+			if cmd.ArgsLenAtDash() != 0 && len(args) > 0 {
+				return usageErr("unexpected arguments %q: put the engine's command after --", args)
+			}
+			return installRun(cmd.Context(), f, netName, args)
+		},
+	}
+	cmd.Flags().StringVar(&netName, "net", proof.NetAuto, "network driver: auto|slirp4netns|pasta|gvisor")
+	return cmd
+}
+
+// NewCmdUninstall builds `uninstall`.
+func NewCmdUninstall(f *Factory) *cobra.Command {
+	return &cobra.Command{
+		Use:   "uninstall",
+		Short: "Stop, disable and remove the rootless-doctor user service (engine data is kept)",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return uninstallRun(cmd.Context(), f)
+		},
+	}
+}
+
+func noManager(f *Factory, err error, engine []string) error {
+	fmt.Fprintf(f.IO.ErrOut, "rootless-doctor: %v\n", err)
+	fmt.Fprintf(f.IO.ErrOut, "Run the engine directly instead (it stops when you log out):\n  rootless-doctor daemon -- %s\n", strings.Join(engine, " "))
+	return findings()
+}
+
+func installRun(ctx context.Context, f *Factory, netName string, engineArgs []string) error {
+	env, err := currentServiceEnv()
+	if err != nil {
+		return err
+	}
+	engine, err := daemon.FindEngine(engineArgs)
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	c, err := service.Connect(ctx, env.Bus)
+	if err != nil {
+		return noManager(f, err, engine)
+	}
+	defer c.Close()
+	path := service.UnitPath(env.Home)
+	spec := service.Spec{Exe: env.Exe, Net: netName, Engine: engine, Path: env.Path}
+	if err := service.Install(ctx, c, path, spec); err != nil {
+		return &exitError{Code: ExitError, Err: err}
+	}
+	out := f.IO.Out
+	fmt.Fprintf(out, "Installed %s and started %s.\n", path, service.Name)
+	fmt.Fprintf(out, "Follow it with: journalctl --user -u %s -f\n", service.Name)
+	if filepath.Base(engine[0]) == "dockerd" {
+		if rd := os.Getenv("XDG_RUNTIME_DIR"); rd != "" {
+			fmt.Fprintf(out, "Use it with: export DOCKER_HOST=unix://%s/docker.sock\n", rd)
+		}
+	}
+	if service.Linger(env.Name) {
+		fmt.Fprintf(out, "Linger is on for %s: the service keeps running after logout and starts at boot.\n", env.Name)
+	} else {
+		fmt.Fprintf(out, "Linger is off for %s: the service stops at logout. To keep it running: sudo loginctl enable-linger %s\n", env.Name, env.Name)
+	}
+	return nil
+}
+
+func uninstallRun(ctx context.Context, f *Factory) error {
+	env, err := currentServiceEnv()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	defer cancel()
+	c, err := service.Connect(ctx, env.Bus)
+	if err != nil {
+		if errors.Is(err, service.ErrNoManager) {
+			fmt.Fprintf(f.IO.ErrOut, "rootless-doctor: %v; nothing to stop\n", err)
+			return findings()
+		}
+		return err
+	}
+	defer c.Close()
+	path := service.UnitPath(env.Home)
+	if err := service.Uninstall(ctx, c, path); err != nil {
+		return &exitError{Code: ExitError, Err: err}
+	}
+	fmt.Fprintf(f.IO.Out, "Stopped, disabled and removed %s; the engine's data is left in place.\n", service.Name)
+	return nil
+}
