@@ -305,3 +305,31 @@ func TestLiveDaemonRefusesOnFailingPreflight(t *testing.T) {
 		t.Errorf("a refused daemon created its state dir")
 	}
 }
+
+// With the full preflight (static probes and the live proof), the engine runs as uid 0 of the
+// user namespace with the rootless environment, in the copied-up /run, and the daemon exits
+// with the engine's status.
+func TestLiveDaemonEngineEnvironmentAndStatus(t *testing.T) {
+	needRoot(t, "useradd", "userdel", "usermod", "unshare", "setpriv", "newuidmap", "nsenter", "ip", "slirp4netns", "go")
+	livetest.Lock(t)
+	bin := buildBinary(t)
+	user := livetest.User(t, true)
+	livetest.NoLeftovers(t, user)
+	runDir := runDirFor(t, user)
+	script := `echo "uid=$(id -u) state=$ROOTLESSKIT_STATE_DIR euid=$ROOTLESSKIT_PARENT_EUID"; ls -d /run/docker 2>/dev/null || echo "no /run/docker"; exit 3`
+	cmd, out := daemonCmd(t, bin, user, runDir, "--", "sh", "-c", script)
+	code := exitCode(t, cmd.Run())
+	o := out.String()
+	if code != 3 {
+		t.Fatalf("exit %d, want the engine's 3:\n%s", code, o)
+	}
+	want := fmt.Sprintf("uid=0 state=%s/rootless-doctor euid=%d", runDir, uidOf(t, user))
+	for _, w := range []string{want, "no /run/docker"} {
+		if !strings.Contains(o, w) {
+			t.Errorf("output lacks %q:\n%s", w, o)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(runDir, "rootless-doctor")); err == nil {
+		t.Error("the state dir is left behind")
+	}
+}
