@@ -8,12 +8,14 @@ import (
 	"github.com/rogpeppe/go-internal/testscript"
 
 	"github.com/rootless-doctor/rootless-doctor/cmd/rootless-doctor/cli"
+	"github.com/rootless-doctor/rootless-doctor/runtime/daemon"
 	"github.com/rootless-doctor/rootless-doctor/runtime/proof"
 )
 
 // TestMain lets testscript run the real command in-process as `rootless-doctor`.
 func TestMain(m *testing.M) {
 	proof.Dispatch()
+	daemon.Dispatch()
 	testscript.Main(m, map[string]func(){
 		"rootless-doctor": func() { os.Exit(cli.Main()) },
 	})
