@@ -122,7 +122,6 @@ func TestLiveDaemonDockerd(t *testing.T) {
 			t.Skipf("live daemon test: %s is not installed (CI installs docker.io and rootlesskit)", tool)
 		}
 	}
-	livetest.Lock(t)
 	bin := buildBinary(t)
 	user := livetest.User(t, true)
 	runDir := runDirFor(t, user)
@@ -285,7 +284,6 @@ func echo(addr string) (string, error) {
 // starting anything.
 func TestLiveDaemonRefusesOnFailingPreflight(t *testing.T) {
 	needRoot(t, "useradd", "userdel", "unshare", "setpriv", "go")
-	livetest.Lock(t)
 	bin := buildBinary(t)
 	user := livetest.User(t, false)
 	runDir := runDirFor(t, user)
@@ -311,7 +309,6 @@ func TestLiveDaemonRefusesOnFailingPreflight(t *testing.T) {
 // with the engine's status.
 func TestLiveDaemonEngineEnvironmentAndStatus(t *testing.T) {
 	needRoot(t, "useradd", "userdel", "usermod", "unshare", "setpriv", "newuidmap", "nsenter", "ip", "slirp4netns", "go")
-	livetest.Lock(t)
 	bin := buildBinary(t)
 	user := livetest.User(t, true)
 	livetest.NoLeftovers(t, user)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"github.com/rootless-doctor/rootless-doctor/runtime/livetest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -42,6 +43,9 @@ func needRoot(t *testing.T, tools ...string) {
 			t.Skipf("live integration test: %s is not installed", tool)
 		}
 	}
+	// go test runs packages in parallel, and other packages' live tests run useradd on this
+	// machine: one live test at a time, or "the host's /etc/subuid is unchanged" races them.
+	livetest.Lock(t)
 }
 
 // buildBinary builds rootless-doctor into a directory every account can read.

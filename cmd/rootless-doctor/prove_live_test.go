@@ -49,7 +49,6 @@ func runProveAs(t *testing.T, prefix []string, bin, tunNode string, args ...stri
 
 func TestLiveProve(t *testing.T) {
 	needRoot(t, "useradd", "userdel", "usermod", "unshare", "newuidmap", "nsenter", "ip", "slirp4netns", "go")
-	livetest.Lock(t)
 	bin := buildBinary(t)
 	user := livetest.User(t, true)
 	livetest.NoLeftovers(t, user)
