@@ -1,6 +1,7 @@
 package checks
 
 import (
+	"os"
 	"strings"
 	"testing"
 
@@ -10,21 +11,22 @@ import (
 const restrictFile = "/proc/sys/kernel/apparmor_restrict_unprivileged_userns"
 
 // Profiles as Ubuntu 24.04's apparmor 4.0 package ships them (/etc/apparmor.d/rootlesskit,
-// /etc/apparmor.d/podman), and as Docker's docs tell get.docker.com/rootless users to write.
-const (
-	ubuntuRootlesskitProfile = `# This profile allows everything and only exists to give the
-# application a name instead of having the label "unconfined"
+// /etc/apparmor.d/podman), and as Docker's docs tell get.docker.com/rootless users to write;
+// the first and last are shared with checks/parse's tests in testdata/apparmor.
+var (
+	ubuntuRootlesskitProfile = mustReadFile("testdata/apparmor/ubuntu-24.04-rootlesskit")
+	homeBinProfile           = mustReadFile("testdata/apparmor/docker-docs-home-bin-rootlesskit")
+)
 
-abi <abi/4.0>,
-include <tunables/global>
-
-profile rootlesskit /usr/bin/rootlesskit flags=(unconfined) {
-  userns,
-
-  # Site-specific additions and overrides. See local/README for details.
-  include if exists <local/rootlesskit>
+func mustReadFile(path string) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		panic(err)
+	}
+	return string(data)
 }
-`
+
+const (
 	ubuntuPodmanProfile = `abi <abi/4.0>,
 include <tunables/global>
 
@@ -33,15 +35,6 @@ profile podman /usr/bin/podman flags=(unconfined) {
 
   # Site-specific additions and overrides. See local/README for details.
   include if exists <local/podman>
-}
-`
-	homeBinProfile = `abi <abi/4.0>,
-include <tunables/global>
-
-"/home/alice/bin/rootlesskit" flags=(unconfined) {
-  userns,
-
-  include if exists <local/home.alice.bin.rootlesskit>
 }
 `
 	passtProfile = `abi <abi/3.0>,

@@ -2,37 +2,29 @@ package parse
 
 import (
 	"errors"
+	"os"
 	"reflect"
 	"strings"
 	"testing"
 )
 
-// Profiles as distributions ship them.
+// Profiles as distributions ship them. Ubuntu 24.04's rootlesskit profile (apparmor 4.0.1) and
+// the one Docker's docs give for a get.docker.com/rootless install (~/bin/rootlesskit) are
+// shared with the userns.apparmor probe's tests, in checks/testdata/apparmor.
+var (
+	ubuntuRootlesskit = readProfile("../testdata/apparmor/ubuntu-24.04-rootlesskit")
+	dockerDocsProfile = readProfile("../testdata/apparmor/docker-docs-home-bin-rootlesskit")
+)
+
+func readProfile(path string) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		panic(err)
+	}
+	return string(data)
+}
+
 const (
-	// Ubuntu 24.04 /etc/apparmor.d/rootlesskit (apparmor 4.0.1).
-	ubuntuRootlesskit = `# This profile allows everything and only exists to give the
-# application a name instead of having the label "unconfined"
-
-abi <abi/4.0>,
-include <tunables/global>
-
-profile rootlesskit /usr/bin/rootlesskit flags=(unconfined) {
-  userns,
-
-  # Site-specific additions and overrides. See local/README for details.
-  include if exists <local/rootlesskit>
-}
-`
-	// Docker's docs for a get.docker.com/rootless install (~/bin/rootlesskit).
-	dockerDocsProfile = `abi <abi/4.0>,
-include <tunables/global>
-
-"/home/alice/bin/rootlesskit" flags=(unconfined) {
-  userns,
-
-  include if exists <local/home.alice.bin.rootlesskit>
-}
-`
 	// Debian's passt package: pasta is a symlink to passt; userns comes from an abstraction.
 	passtProfile = `# SPDX-License-Identifier: AGPL-3.0-or-later
 abi <abi/3.0>,
