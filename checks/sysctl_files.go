@@ -160,16 +160,28 @@ func withBootProblems(e *Env, r Result) Result {
 	return r
 }
 
-// sysctlIntResult starts the result of a probe that read the integer sysctl at p: evidence of
-// the value, and its number; a value that is not a number gives an undecided result (ok false)
-// that the probe returns as it is.
-func sysctlIntResult(p, val string) (r Result, n int64, ok bool) {
+// readSysctlInt reads the integer sysctl key for a probe: r starts its result (evidence of
+// the value) and n is the number. absent says the key does not exist on a kernel whose /proc/sys
+// is readable; each probe says what that means. When stop is set, r is the result to return as
+// it is: the value is unreadable, /proc/sys is hidden, or the value is not a number.
+func readSysctlInt(e *Env, key string) (r Result, n int64, absent, stop bool) {
+	p := SysctlPath(key)
+	val, err := e.Sysctl(key)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if !procSysVisible(e) {
+			return Undecided(err, "/proc/sys is not readable, so %s cannot be checked", key), 0, false, true
+		}
+		return Result{}, 0, true, false
+	case err != nil:
+		return Undecided(err, "cannot read %s", p), 0, false, true
+	}
 	r = Result{}.With(p, val)
-	n, err := parse.ParseSysctlInt([]byte(val))
+	n, err = parse.ParseSysctlInt([]byte(val))
 	if err != nil {
 		r.Err = err
 		r.Summary = fmt.Sprintf("%s holds %q, not a number", p, clipForSummary(val, 40))
-		return r, 0, false
+		return r, 0, false, true
 	}
-	return r, n, true
+	return r, n, false, false
 }

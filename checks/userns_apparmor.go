@@ -56,21 +56,14 @@ const (
 
 func runUsernsAppArmor(_ context.Context, e *Env) Result {
 	p := SysctlPath(aaRestrictKey)
-	val, err := e.Sysctl(aaRestrictKey)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		if !procSysVisible(e) {
-			return Undecided(err, "/proc/sys is not readable, so %s cannot be checked", aaRestrictKey)
-		}
+	r, n, absent, stop := readSysctlInt(e, aaRestrictKey)
+	if stop {
+		return r
+	}
+	if absent {
 		return Passf("the kernel does not restrict user namespaces through AppArmor (no %s)", aaRestrictKey).
 			With(p, "absent").
 			Detail("The restriction is an Ubuntu kernel feature (23.10 and later); this kernel does not have it.")
-	case err != nil:
-		return Undecided(err, "cannot read %s", p)
-	}
-	r, n, ok := sysctlIntResult(p, val)
-	if !ok {
-		return r
 	}
 	side := map[string]int64{}
 	for _, k := range []string{aaComplainKey, aaForceKey, aaUnconfinedKey, aaPolicyKey} {

@@ -2,8 +2,6 @@ package checks
 
 import (
 	"context"
-	"errors"
-	"io/fs"
 	"strings"
 
 	"github.com/rootless-doctor/rootless-doctor/checks/parse"
@@ -30,15 +28,14 @@ const usernsCloneReason = "allow unprivileged user namespaces: rootlesskit, podm
 
 func runUsernsClone(_ context.Context, e *Env) Result {
 	p := SysctlPath(usernsCloneKey)
-	val, err := e.Sysctl(usernsCloneKey)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		if !procSysVisible(e) {
-			return Undecided(err, "/proc/sys is not readable, so %s cannot be checked", usernsCloneKey)
-		}
+	r, n, absent, stop := readSysctlInt(e, usernsCloneKey)
+	if stop {
+		return r
+	}
+	if absent {
 		// Docker's troubleshooting page and RootlessKit's preflight (pkg/parent/warn.go) treat a
 		// missing key the same way: the kernel does not gate user namespaces with it.
-		r := Passf("the kernel has no %s switch: nothing extra gates unprivileged user namespaces", usernsCloneKey).
+		r = Passf("the kernel has no %s switch: nothing extra gates unprivileged user namespaces", usernsCloneKey).
 			With(p, "absent").
 			Detail("Only Debian- and Ubuntu-patched kernels and linux-hardened have this switch; upstream kernels limit user namespaces with user.max_user_namespaces (see userns.max).")
 		if s, ok := bootValue(e, usernsCloneKey); ok {
@@ -46,12 +43,6 @@ func runUsernsClone(_ context.Context, e *Env) Result {
 				Detail("%s at boot; this kernel has no such key, so the line does nothing here (it would on a Debian kernel).", s)
 		}
 		return containerHints(e, r)
-	case err != nil:
-		return Undecided(err, "cannot read %s", p)
-	}
-	r, n, ok := sysctlIntResult(p, val)
-	if !ok {
-		return r
 	}
 	r = withBootProblems(e, r)
 	boot, bootSet := bootValue(e, usernsCloneKey)

@@ -2,8 +2,6 @@ package checks
 
 import (
 	"context"
-	"errors"
-	"io/fs"
 
 	"github.com/rootless-doctor/rootless-doctor/checks/parse"
 	"github.com/rootless-doctor/rootless-doctor/fixes/intent"
@@ -36,23 +34,16 @@ const usernsMaxReason = "allow user namespaces: rootlesskit, podman and buildah 
 
 func runUsernsMax(_ context.Context, e *Env) Result {
 	p := SysctlPath(usernsMaxKey)
-	val, err := e.Sysctl(usernsMaxKey)
-	switch {
-	case errors.Is(err, fs.ErrNotExist):
-		if !procSysVisible(e) {
-			return Undecided(err, "/proc/sys is not readable, so %s cannot be checked", usernsMaxKey)
-		}
+	r, n, absent, stop := readSysctlInt(e, usernsMaxKey)
+	if stop {
+		return r
+	}
+	if absent {
 		if v, kerr := e.Kernel(); kerr == nil && !v.AtLeast(4, 9) {
 			return Skipf("kernel %s predates %s (added in 4.9)", v, usernsMaxKey).With(p, "absent")
 		}
 		return Skipf("the kernel has no %s, so there is no limit to check (kernel.version checks user namespace support)", usernsMaxKey).
 			With(p, "absent")
-	case err != nil:
-		return Undecided(err, "cannot read %s", p)
-	}
-	r, n, ok := sysctlIntResult(p, val)
-	if !ok {
-		return r
 	}
 	r = withBootProblems(e, r)
 	boot, bootSet := bootValue(e, usernsMaxKey)
