@@ -47,7 +47,7 @@ func runProbes(ctx context.Context, f *Factory, spec runSpec) (*probeRun, error)
 	results := checks.Run(ctx, f.Probes(), env, checks.Options{Only: spec.Only, Skip: spec.Skip, Now: f.Now, Sequential: !h.Live()})
 	results = append(results, liveProof(ctx, f, spec)...)
 	run := &probeRun{Env: env, Results: results}
-	run.Plan, run.PlanErr = fixes.Build(fixes.Input{Requests: requests(results), Distro: env.Distro, Host: h})
+	run.Plan, run.PlanErr = fixes.Build(fixes.Input{Requests: fixes.RequestsFrom(results), Distro: env.Distro, Host: h})
 	return run, nil
 }
 
@@ -98,21 +98,6 @@ func selectable(f *Factory) []checks.Probe {
 		probes = append(probes, checks.Probe{ID: id})
 	}
 	return probes
-}
-
-// requests turns the intents of failing and warning results into planner requests. Passing
-// and skipped results ask for nothing even if a probe attached an intent.
-func requests(results []checks.Result) []fixes.Request {
-	var reqs []fixes.Request
-	for _, r := range results {
-		if r.Status != checks.Fail && r.Status != checks.Warn {
-			continue
-		}
-		for _, in := range r.Intents {
-			reqs = append(reqs, fixes.Request{ProbeID: r.ID, Intent: in})
-		}
-	}
-	return reqs
 }
 
 // planError is the exit-2 error for a plan the planner refused.
