@@ -70,23 +70,6 @@ func (s *syncBuf) String() string {
 	return s.b.String()
 }
 
-// runDirFor makes /run/user/UID (0700, owned by the account) and removes it at the end.
-func runDirFor(t *testing.T, user string) string {
-	t.Helper()
-	runDir := filepath.Join("/run/user", fmt.Sprint(uidOf(t, user)))
-	if _, err := os.Stat("/run/user"); os.IsNotExist(err) {
-		t.Cleanup(func() { os.Remove("/run/user") })
-	}
-	if err := os.MkdirAll(runDir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(runDir) })
-	if out, err := exec.Command("chown", user+":", runDir).CombinedOutput(); err != nil {
-		t.Fatalf("chown: %v %s", err, out)
-	}
-	return runDir
-}
-
 // daemonCmd is `rootless-doctor daemon ARGS` as the account, in a private mount namespace with
 // a 0666 tun node over /dev/net/tun. setpriv and `exec` keep one process: the pid is the
 // daemon's, so signals reach it directly.

@@ -238,21 +238,33 @@ func TestLiveCheckAsTheAccount(t *testing.T) {
 	if r := statusOf(t, run("XDG_RUNTIME_DIR=/tmp"), "session.xdg-runtime-dir"); r.Status != "fail" {
 		t.Errorf("XDG_RUNTIME_DIR=/tmp: %s (%s), want fail", r.Status, r.Summary)
 	}
-	runDir := filepath.Join("/run/user", fmt.Sprint(uidOf(t, user)))
+	runDir := runDirFor(t, user)
+	if r := statusOf(t, run("XDG_RUNTIME_DIR="+runDir), "session.xdg-runtime-dir"); r.Status != "pass" {
+		t.Errorf("XDG_RUNTIME_DIR=%s: %s (%s), want pass", runDir, r.Status, r.Summary)
+	}
+}
+
+// runDirFor makes /run/user/UID (0700, owned by the account) as logind would, and removes it at
+// the end. Without logind (CI, this machine) /run/user itself is made too, mode 0755 like
+// logind's, and removed afterwards: MkdirAll would give it the leaf's 0700 and lock the account
+// out of its own runtime dir.
+func runDirFor(t *testing.T, user string) string {
+	t.Helper()
 	if _, err := os.Stat("/run/user"); os.IsNotExist(err) {
-		// No logind here: create /run/user for the test and remove it afterwards.
+		if err := os.Mkdir("/run/user", 0o755); err != nil {
+			t.Fatal(err)
+		}
 		t.Cleanup(func() { os.Remove("/run/user") })
 	}
-	if err := os.MkdirAll(runDir, 0o700); err != nil {
+	runDir := filepath.Join("/run/user", fmt.Sprint(uidOf(t, user)))
+	if err := os.Mkdir(runDir, 0o700); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(runDir) })
 	if out, err := exec.Command("chown", user+":", runDir).CombinedOutput(); err != nil {
 		t.Fatalf("chown: %v %s", err, out)
 	}
-	if r := statusOf(t, run("XDG_RUNTIME_DIR="+runDir), "session.xdg-runtime-dir"); r.Status != "pass" {
-		t.Errorf("XDG_RUNTIME_DIR=%s: %s (%s), want pass", runDir, r.Status, r.Summary)
-	}
+	return runDir
 }
 
 func uidOf(t *testing.T, user string) int {

@@ -3,8 +3,6 @@ package main
 import (
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -75,17 +73,7 @@ func TestLiveProve(t *testing.T) {
 	// As the account itself, with a login session's runtime dir and an ordinary user's PATH
 	// (no /usr/sbin, where Debian keeps ip): the state dir goes under XDG_RUNTIME_DIR and is
 	// removed (NoLeftovers looks there too).
-	runDir := filepath.Join("/run/user", fmt.Sprint(uidOf(t, user)))
-	if _, err := os.Stat("/run/user"); os.IsNotExist(err) {
-		t.Cleanup(func() { os.Remove("/run/user") })
-	}
-	if err := os.MkdirAll(runDir, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(runDir) })
-	if out, err := exec.Command("chown", user+":", runDir).CombinedOutput(); err != nil {
-		t.Fatalf("chown: %v %s", err, out)
-	}
+	runDir := runDirFor(t, user)
 	asUser := []string{"runuser", "-u", user, "--", "env", "-i", "PATH=/usr/local/bin:/usr/bin:/bin", "HOME=/home/" + user, "XDG_RUNTIME_DIR=" + runDir}
 	rep, code, stderr = runProveAs(t, asUser, bin, livetest.TunNode(t, 0o666))
 	if code != 0 || !rep.OK {
