@@ -83,7 +83,7 @@ func payloadSteps(outer, netName string, run int) int {
 	if b, err := os.ReadFile(filepath.Join(outer, fileConfig)); err == nil {
 		_ = json.Unmarshal(b, &cfg)
 	}
-	f, err := os.OpenFile(filepath.Join(outer, payloadFile(run)), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	f, err := createNew(filepath.Join(outer, payloadFile(run)), os.O_APPEND)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "payload:", err)
 		return 3
