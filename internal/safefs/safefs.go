@@ -336,3 +336,23 @@ func CreateTemp(dir *os.File, prefix string, perm os.FileMode) (string, *os.File
 	}
 	return "", nil, &os.PathError{Op: "create", Path: filepath.Join(dir.Name(), prefix+"*"), Err: lastErr}
 }
+
+// RenameNoReplace renames old to new, both below dir, failing with EEXIST when new exists
+// (renameat2(2) RENAME_NOREPLACE). On a filesystem without RENAME_NOREPLACE (EINVAL) the
+// check is made with fstatat first, which leaves a window only for whoever can write dir.
+func RenameNoReplace(dir *os.File, old, new string) error {
+	fd := int(dir.Fd())
+	err := unix.Renameat2(fd, old, fd, new, unix.RENAME_NOREPLACE)
+	if errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOSYS) {
+		var st unix.Stat_t
+		if unix.Fstatat(fd, new, &st, unix.AT_SYMLINK_NOFOLLOW) == nil {
+			err = unix.EEXIST
+		} else {
+			err = unix.Renameat(fd, old, fd, new)
+		}
+	}
+	if err != nil {
+		return &os.LinkError{Op: "rename", Old: filepath.Join(dir.Name(), old), New: filepath.Join(dir.Name(), new), Err: err}
+	}
+	return nil
+}
