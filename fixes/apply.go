@@ -14,8 +14,9 @@ import (
 )
 
 // System is the machine an Applier changes: the only door it has. The real one (package
-// fixes/host) runs commands with sh -c as root, or through sudo, and writes files atomically;
-// tests pass a fake. Every method acts as root.
+// fixes/host, Root) runs commands with sh -c as root and writes files atomically, in this
+// process or in the sudo helper (which builds and applies the plan itself); tests pass a fake.
+// Every method acts as root.
 type System interface {
 	// Run runs one shell command line (sh -c) and returns its combined output. A command
 	// that ran and exited non-zero returns an error too.

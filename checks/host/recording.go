@@ -8,10 +8,13 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/rootless-doctor/rootless-doctor/internal/safefs"
 )
 
 // Recording is a Host that wraps another (the live machine) and remembers every read the
@@ -413,37 +416,60 @@ func (r *Recording) Paths() []string {
 	return out
 }
 
-// WriteTree writes the recording as a recorded host into dir, which must not exist: first
-// into dir+".tmp", renamed into place when complete, so that a half-written snapshot never
-// looks like one.
+// WriteTree writes the recording as a recorded host into dir, which must not exist: first into
+// a new directory of a random name beside it (made with mkdirat, checked through its
+// descriptor to be ours and private), renamed to dir when complete (RENAME_NOREPLACE), so that
+// a half-written snapshot never looks like one. Nothing planted beside dir is followed,
+// emptied or reused (docs/security.md, "Files"; issue 10: a fixed dir+".tmp" was emptied and
+// then opened by name, through whatever symlink had been swapped in). The tree is 0755.
 func (r *Recording) WriteTree(dir string, opt RecordOptions) error {
+	parent, err := safefs.OpenDir(filepath.Dir(dir))
+	if err != nil {
+		return fmt.Errorf("writing snapshot: %w", err)
+	}
+	defer parent.Close()
+	name := filepath.Base(dir)
 	if _, err := os.Lstat(dir); err == nil {
 		return fmt.Errorf("writing snapshot: %s already exists", dir)
 	}
-	tmp := dir + ".tmp"
-	if err := os.RemoveAll(tmp); err != nil {
+	tmp, d, err := safefs.MkdirTemp(parent, "."+name+".tmp-")
+	if err != nil {
 		return fmt.Errorf("writing snapshot: %w", err)
 	}
-	if err := r.writeInto(tmp, opt); err != nil {
-		_ = os.RemoveAll(tmp)
-		return fmt.Errorf("writing snapshot: %w", err)
+	defer d.Close()
+	err = r.writeInto(filepath.Join(parent.Name(), tmp), d, opt)
+	if err == nil {
+		err = d.Chmod(0o755)
 	}
-	if err := os.Rename(tmp, dir); err != nil {
-		_ = os.RemoveAll(tmp)
+	if err == nil {
+		err = safefs.RenameNoReplace(parent, tmp, name)
+	}
+	if err != nil {
+		_ = safefs.RemoveDir(parent, tmp, d)
 		return fmt.Errorf("writing snapshot: %w", err)
 	}
 	return nil
 }
 
-func (r *Recording) writeInto(dir string, opt RecordOptions) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	root, err := os.OpenRoot(dir)
+// writeInto writes the tree into the directory d, open at at. os.Root keeps every write
+// below it; it is opened by path, so it is checked to be d itself.
+func (r *Recording) writeInto(at string, d *os.File, opt RecordOptions) error {
+	root, err := os.OpenRoot(at)
 	if err != nil {
 		return err
 	}
 	defer root.Close()
+	rfi, err := root.Stat(".")
+	if err != nil {
+		return err
+	}
+	dfi, err := d.Stat()
+	if err != nil {
+		return err
+	}
+	if !os.SameFile(rfi, dfi) {
+		return fmt.Errorf("%s was replaced while the snapshot was written", at)
+	}
 	m := r.Manifest(opt)
 	r.mu.Lock()
 	paths := make([]string, 0, len(r.nodes))

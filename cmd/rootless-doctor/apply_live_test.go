@@ -2,11 +2,9 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io/fs"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -16,6 +14,7 @@ import (
 	"testing"
 
 	fixhost "github.com/rootless-doctor/rootless-doctor/fixes/host"
+	"github.com/rootless-doctor/rootless-doctor/fixes/intent"
 )
 
 // Live tests of `fix --apply`: as root, for a throwaway account, in a private mount namespace
@@ -338,38 +337,109 @@ func diffLines(a, b string) string {
 	return out.String()
 }
 
-// TestLiveApplyHelper starts the real binary's hidden helper (what `sudo rootless-doctor
-// __apply-helper` runs for a non-root user; sudo itself is left out here) and drives it the way
-// fix --apply does through sudo.
+// TestLiveApplyHelper feeds the real binary's hidden helper, as root, what an account given
+// sudo for it could send: the requests of the old protocol (run a command, write a file, read
+// /etc/shadow), a sysctl no probe sets, a plan for another account, a plan whose digest is not
+// the plan's. SUDO_UID names the throwaway account, as sudo would. Each must be refused (exit
+// 2) before anything changes (issue 10: the helper ran, wrote and read whatever it was sent).
 func TestLiveApplyHelper(t *testing.T) {
-	needRoot(t, "go")
+	needRoot(t, "useradd", "userdel", "usermod", "go")
 	bin := buildBinary(t)
-	s := &fixhost.Sudo{Argv: []string{bin, fixhost.HelperCommand}}
-	defer s.Close()
-	p := filepath.Join(t.TempDir(), "60-test.conf")
-	if _, _, err := s.ReadFile(p); !errors.Is(err, fs.ErrNotExist) {
-		t.Fatalf("read of a missing file: %v", err)
+	user := throwawayUser(t)
+	victim := filepath.Join(t.TempDir(), "victim")
+	shadow, _ := os.ReadFile("/etc/shadow")
+	firstShadow, _, _ := strings.Cut(string(shadow), "\n")
+	order := func(u string, digest string, in ...intent.Intent) string {
+		var reqs []fixhost.Request
+		for _, i := range in {
+			reqs = append(reqs, fixhost.Request{Probe: "test", Intent: i})
+		}
+		b, _ := json.Marshal(fixhost.Order{User: u, Requests: reqs, Digest: digest})
+		return string(b)
 	}
-	if err := s.WriteFile(p, []byte("a = 1\n"), 0o644); err != nil {
-		t.Fatal(err)
+	for name, raw := range map[string]string{
+		"run":             `{"op":"run","command":"echo pwned >` + victim + `; touch ` + victim + `.new"}`,
+		"write":           `{"op":"write","path":"` + victim + `","content":"cHduZWQK","mode":420}`,
+		"read":            `{"op":"read","path":"/etc/shadow"}`,
+		"sysctl":          order(user, "sha256:0", intent.SetSysctl("kernel.core_pattern", "|"+victim, "")),
+		"another account": order("root", "sha256:0", intent.EnableLinger("root", "")),
+		"digest":          order(user, "sha256:0", intent.EnableLinger(user, "")),
+		"device with ..":  order(user, "sha256:0", intent.DeviceMode("/dev/net/../../etc/shadow", "0666", "")),
+	} {
+		t.Run(name, func(t *testing.T) {
+			if err := os.WriteFile(victim, []byte("keep\n"), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			cmd := exec.Command(bin, fixhost.HelperCommand)
+			cmd.Env = append(os.Environ(), fmt.Sprintf("SUDO_UID=%d", uidOf(t, user)))
+			cmd.Stdin = strings.NewReader(raw + "\n")
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			err := cmd.Run()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != 2 {
+				t.Errorf("exit %v, want 2\nstdout: %s\nstderr: %s", err, stdout.String(), stderr.String())
+			}
+			if !strings.Contains(stdout.String(), `"refused"`) {
+				t.Errorf("no refusal on stdout: %s", stdout.String())
+			}
+			if b, _ := os.ReadFile(victim); string(b) != "keep\n" {
+				t.Errorf("the victim was written: %q", b)
+			}
+			if _, err := os.Stat(victim + ".new"); err == nil {
+				t.Error("the command ran")
+			}
+			if firstShadow != "" && strings.Contains(stdout.String()+stderr.String(), firstShadow) {
+				t.Error("the helper returned /etc/shadow")
+			}
+		})
 	}
-	if c, m, err := s.ReadFile(p); string(c) != "a = 1\n" || m != 0o644 || err != nil {
-		t.Errorf("read back: %q %o %v", c, m, err)
-	}
-	if out, err := s.Run(context.Background(), "id -u; cat "+p); out != "0\na = 1\n" || err != nil {
-		t.Errorf("run: %q %v", out, err)
-	}
-	if _, err := s.Run(context.Background(), "exit 4"); err == nil || !strings.Contains(err.Error(), "exit status 4") {
-		t.Errorf("a failing command: %v", err)
-	}
-	if err := s.Close(); err != nil {
-		t.Errorf("the helper exited with %v", err)
-	}
-	// The helper refuses to run as anyone but root.
+	// Not root: refused at once.
 	cmd := exec.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", bin, fixhost.HelperCommand)
 	cmd.Stdin = strings.NewReader("")
 	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "must run as root") {
 		t.Errorf("as nobody: %v %s", err, out)
+	}
+}
+
+// TestLiveApplyThroughSudo is `fix --apply` of an ordinary account with a sudoers rule that
+// lets it run only the helper, in a private mount namespace (a private /etc with the rule, a
+// tun node of mode 0600 over /dev/net/tun): the account answers "y" on a terminal, sudo starts
+// the helper, which builds the plan again, applies it, and the re-check passes. The same
+// account then uses its sudo rule directly to send the helper a command of its own: refused,
+// nothing done.
+func TestLiveApplyThroughSudo(t *testing.T) {
+	needRoot(t, "useradd", "userdel", "usermod", "unshare", "mknod", "sudo", "runuser", "script", "timeout", "go")
+	bin := buildBinary(t)
+	user := throwawayUser(t)
+	dir := t.TempDir()
+	stage := fmt.Sprintf(`mkdir -p "$T/devnet"; mknod "$T/devnet/tun" c 10 200; chmod 0600 "$T/devnet/tun"; mount --bind "$T/devnet" /dev/net
+printf '%%s ALL=(root) NOPASSWD: %%s %s\n' %s "$BIN" >/etc/sudoers.d/rootless-doctor-test
+chmod 0440 /etc/sudoers.d/rootless-doctor-test`, fixhost.HelperCommand, user)
+	// TERM: a terminal that huh drives (without it, its accessible prompt waits for a line).
+	asUser := fmt.Sprintf("runuser -u %s -- env -i TERM=xterm-256color PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin HOME=/home/%s", user, user)
+	privateHost(t, dir, bin, stage, fmt.Sprintf(`
+set +e
+(sleep 2; printf y) | timeout 120 script -qec '%[1]s %[2]s fix --apply --static --only net.tun' /dev/null >"$T/yes.out" 2>&1; echo $? >"$T/yes.rc"
+stat -c %%a /dev/net/tun >"$T/yes.mode"
+echo '{"op":"run","command":"id >/etc/pwned"}' | %[1]s sudo -n -- %[2]s %[3]s >"$T/attack.out" 2>&1; echo $? >"$T/attack.rc"
+[ -e /etc/pwned ] && echo yes >"$T/pwned"
+set -e
+`, asUser, bin, fixhost.HelperCommand))
+	out := readT(t, dir, "yes.out")
+	if rc, mode := rcOf(t, dir, "yes"), strings.TrimSpace(readT(t, dir, "yes.mode")); rc != 0 || mode != "666" {
+		t.Errorf(`"y" through sudo: exit %d, mode %s; want 0 and 666%s`, rc, mode, out)
+	}
+	for _, s := range []string{"You are not root: the steps will run through sudo", "wrote /etc/udev/rules.d/60-rootless-doctor-tun.rules", "$ chmod 0666 /dev/net/tun", "net.tun  fail → pass"} {
+		if !strings.Contains(out, s) {
+			t.Errorf("output lacks %q:\n%s", s, out)
+		}
+	}
+	if rc := rcOf(t, dir, "attack"); rc != 2 {
+		t.Errorf("the account's own request through sudo: exit %d, want 2\n%s", rc, readT(t, dir, "attack.out"))
+	}
+	if _, err := os.Stat(filepath.Join(dir, "pwned")); err == nil {
+		t.Errorf("the helper ran the account's command as root:\n%s", readT(t, dir, "attack.out"))
 	}
 }
 

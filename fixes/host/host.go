@@ -125,12 +125,21 @@ func (r *Root) WriteFile(path string, content []byte, mode fs.FileMode) error {
 
 // WriteAtomic is WriteFile without a Root.
 func WriteAtomic(path string, content []byte, mode fs.FileMode, hook func(string)) (err error) {
+	return writeAtomic(path, content, mode, nil, hook)
+}
+
+// writeAtomic is WriteAtomic with the owner given (uid, gid), or nil to keep the replaced
+// file's. The owner is set on the temporary file's descriptor (fchown), never by name
+// (docs/security.md).
+func writeAtomic(path string, content []byte, mode fs.FileMode, owner *[2]int, hook func(string)) (err error) {
 	dir := filepath.Dir(path)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
 	uid, gid := 0, 0
-	if fi, err := os.Stat(path); err == nil {
+	if owner != nil {
+		uid, gid = owner[0], owner[1]
+	} else if fi, err := os.Stat(path); err == nil {
 		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
 			uid, gid = int(st.Uid), int(st.Gid)
 		}
@@ -246,13 +255,12 @@ func (r *Root) Backup(path string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := WriteAtomic(dst, data, fi.Mode().Perm(), nil); err != nil {
-		return "", err
-	}
+	var owner *[2]int
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		if err := os.Chown(dst, int(st.Uid), int(st.Gid)); err != nil {
-			return "", err
-		}
+		owner = &[2]int{int(st.Uid), int(st.Gid)}
+	}
+	if err := writeAtomic(dst, data, fi.Mode().Perm(), owner, nil); err != nil {
+		return "", err
 	}
 	_ = os.Chtimes(dst, fi.ModTime(), fi.ModTime())
 	r.refs[dst]++
@@ -261,13 +269,19 @@ func (r *Root) Backup(path string) (string, error) {
 
 // Discard removes a backup and the directories that become empty, up to the backup root,
 // so that a run that changed nothing leaves nothing behind.
+//
+// Only a backup this run made is removed: a clean path it returned from Backup (since issue 10:
+// a path climbing out with ".." passed a prefix check and was removed).
 func (r *Root) Discard(backup string) error {
 	base := r.BackupDir()
-	if base == "" || !strings.HasPrefix(backup, base+"/") {
+	if base == "" || filepath.Clean(backup) != backup || !strings.HasPrefix(backup, base+"/") {
 		return fmt.Errorf("%s is not in this run's backup directory %s", backup, base)
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if r.refs[backup] <= 0 {
+		return fmt.Errorf("%s is not a backup of this run", backup)
+	}
 	if r.refs[backup]--; r.refs[backup] > 0 {
 		return nil
 	}

@@ -1,12 +1,10 @@
 package host
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -140,47 +138,6 @@ func TestReadFile(t *testing.T) {
 	}
 }
 
-// TestServe drives the sudo helper's protocol in-process, through pipes.
-func TestServe(t *testing.T) {
-	dir := t.TempDir()
-	root := &Root{BackupRoot: filepath.Join(dir, "bk")}
-	cr, sw := io.Pipe()
-	sr, cw := io.Pipe()
-	go func() {
-		Serve(context.Background(), sr, sw, root)
-		sw.Close()
-	}()
-	s := &Sudo{}
-	// Wire the client to the pipes instead of starting sudo.
-	s.cmd, s.in, s.out = &exec.Cmd{}, cw, bufioReader(cr)
-	p := filepath.Join(dir, "f")
-	if _, _, err := s.ReadFile(p); !errors.Is(err, fs.ErrNotExist) {
-		t.Errorf("read missing: %v", err)
-	}
-	if err := s.WriteFile(p, []byte("new\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	c, m, err := s.ReadFile(p)
-	if string(c) != "new\n" || m != 0o644 || err != nil {
-		t.Errorf("%q %o %v", c, m, err)
-	}
-	bk, err := s.Backup(p)
-	if err != nil || !strings.HasPrefix(bk, root.BackupDir()) {
-		t.Errorf("backup %q %v", bk, err)
-	}
-	if err := s.Discard(bk); err != nil {
-		t.Error(err)
-	}
-	out, err := s.Run(context.Background(), "echo ok")
-	if out != "ok\n" || err != nil {
-		t.Errorf("run: %q %v", out, err)
-	}
-	if _, err := s.Run(context.Background(), "false"); err == nil {
-		t.Error("false must fail")
-	}
-	cw.Close()
-}
-
 // TestKilledWriteLeavesOldOrNew kills a process at random moments while it rewrites a file
 // over and over, alternating between two contents, and checks that the file is always one
 // of them in full, never partial or empty. The process is this test binary, re-executed.
@@ -246,8 +203,6 @@ func TestHookBeforeRename(t *testing.T) {
 	}
 }
 
-func bufioReader(r io.Reader) *bufio.Reader { return bufio.NewReader(r) }
-
 func TestWriteAtomicRemovesStaleTemporaryFiles(t *testing.T) {
 	dir := t.TempDir()
 	p := filepath.Join(dir, "60-x.rules")
@@ -263,5 +218,34 @@ func TestWriteAtomicRemovesStaleTemporaryFiles(t *testing.T) {
 	}
 	if _, err := os.Stat(other); err != nil {
 		t.Errorf("another file's temporary file was removed: %v", err)
+	}
+}
+
+// Discard removes only a backup this run made: a path that climbs out of the backup
+// directory with ".." passed the old prefix check and was removed (issue 10).
+func TestDiscardRefusesOtherPaths(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(dir, "etc", "a")
+	os.MkdirAll(filepath.Dir(src), 0o755)
+	os.WriteFile(src, []byte("A\n"), 0o644)
+	victim := filepath.Join(dir, "victim")
+	os.WriteFile(victim, []byte("keep"), 0o600)
+	r := &Root{BackupRoot: filepath.Join(dir, "bk")}
+	bk, err := r.Backup(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := r.BackupDir()
+	rel, _ := filepath.Rel(base, victim)
+	for _, p := range []string{base + "/" + rel, base + "/etc/../../../victim", victim, base + "/not-a-backup"} {
+		if err := r.Discard(p); err == nil {
+			t.Errorf("Discard(%q) was accepted", p)
+		}
+	}
+	if b, _ := os.ReadFile(victim); string(b) != "keep" {
+		t.Fatalf("Discard removed a file outside the run's backups: %q", b)
+	}
+	if err := r.Discard(bk); err != nil {
+		t.Errorf("Discard of the run's own backup: %v", err)
 	}
 }

@@ -7,85 +7,190 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"os"
 	"os/exec"
-	"sync"
+	"os/user"
+	"strconv"
+
+	chost "github.com/rootless-doctor/rootless-doctor/checks/host"
+	"github.com/rootless-doctor/rootless-doctor/distro"
+	"github.com/rootless-doctor/rootless-doctor/fixes"
+	"github.com/rootless-doctor/rootless-doctor/fixes/intent"
 )
 
-// HelperCommand is the hidden subcommand of rootless-doctor that serves a Root over its
-// standard input and output: `sudo rootless-doctor __apply-helper`.
+// HelperCommand is the hidden subcommand of rootless-doctor that `fix --apply` starts through
+// sudo for an ordinary account: `sudo rootless-doctor __apply-helper`.
+//
+// The helper applies one plan and nothing else (docs/security.md, "The sudo helper"). It reads
+// one Order from its standard input: the account the plan is for, the requests the plan was
+// built from and the digest of the plan the account was shown. As root it checks the account
+// against the one that ran sudo, checks every request against what a probe may ask for
+// (fixes.CheckSudo), builds the plan again from the host it reads itself, and compares digests.
+// Only then does it apply that plan, streaming the applier's lines back, and ends with the
+// outcome. There is no request to run a command, write, read or remove a file: a caller that
+// can start the helper through sudo gets exactly the changes the doctor would print for it.
+// (Until issue 10 the helper served run/read/write requests for any command and path.)
 const HelperCommand = "__apply-helper"
 
-// request and response are the helper's protocol: one JSON object a line.
-type request struct {
-	Op      string      `json:"op"` // run, read, write, backup, discard
-	Command string      `json:"command,omitempty"`
-	Path    string      `json:"path,omitempty"`
-	Content []byte      `json:"content,omitempty"`
-	Mode    fs.FileMode `json:"mode,omitempty"`
+// maxOrder caps the order the helper reads: a plan's requests take a few kilobytes.
+const maxOrder = 1 << 20
+
+// Order is what `fix --apply` sends the helper.
+type Order struct {
+	// User is the account the plan was built for.
+	User string `json:"user"`
+	// Requests are what the plan was built from (fixes.RequestsFrom of the probe results).
+	Requests []Request `json:"requests"`
+	// Digest is fixes.Digest of the plan the account was shown and confirmed.
+	Digest string `json:"digest"`
 }
 
-type response struct {
-	Output   string      `json:"output,omitempty"`
-	Content  []byte      `json:"content,omitempty"`
-	Mode     fs.FileMode `json:"mode,omitempty"`
-	Path     string      `json:"path,omitempty"`
-	Err      string      `json:"err,omitempty"`
-	NotExist bool        `json:"notExist,omitempty"`
+// Request is a fixes.Request on the wire.
+type Request struct {
+	Probe  string        `json:"probe"`
+	Intent intent.Intent `json:"intent"`
 }
 
-// Serve answers requests from r on w with root until r ends. It is what the helper runs.
-func Serve(ctx context.Context, r io.Reader, w io.Writer, root *Root) error {
-	dec := json.NewDecoder(r)
-	enc := json.NewEncoder(w)
-	for {
-		var req request
-		if err := dec.Decode(&req); errors.Is(err, io.EOF) {
-			return nil
-		} else if err != nil {
-			return err
-		}
-		var resp response
-		var err error
-		switch req.Op {
-		case "run":
-			resp.Output, err = root.Run(ctx, req.Command)
-		case "read":
-			resp.Content, resp.Mode, err = root.ReadFile(req.Path)
-		case "write":
-			err = root.WriteFile(req.Path, req.Content, req.Mode)
-		case "backup":
-			resp.Path, err = root.Backup(req.Path)
-		case "discard":
-			err = root.Discard(req.Path)
-		default:
-			err = fmt.Errorf("unknown request %q", req.Op)
-		}
-		if err != nil {
-			resp.Err = err.Error()
-			resp.NotExist = errors.Is(err, fs.ErrNotExist)
-		}
-		if err := enc.Encode(resp); err != nil {
-			return err
-		}
+// NewOrder is the order for plan p, built for user from reqs.
+func NewOrder(user string, reqs []fixes.Request, p fixes.Plan) Order {
+	o := Order{User: user, Digest: fixes.Digest(p)}
+	for _, r := range reqs {
+		o.Requests = append(o.Requests, Request{Probe: r.ProbeID, Intent: r.Intent})
 	}
+	return o
 }
 
-// Sudo is the machine reached through sudo: it starts `sudo -- SELF __apply-helper` once
-// (sudo asks for the password on the terminal, once) and sends it every request.
+func (o Order) requests() []fixes.Request {
+	out := make([]fixes.Request, len(o.Requests))
+	for i, r := range o.Requests {
+		out[i] = fixes.Request{ProbeID: r.Probe, Intent: r.Intent}
+	}
+	return out
+}
+
+// reply is one line the helper writes: a line of the applier's log, the refusal, or the
+// outcome (last).
+type reply struct {
+	Log     string        `json:"log,omitempty"`
+	Refused string        `json:"refused,omitempty"`
+	Outcome []stepOutcome `json:"outcome,omitempty"`
+}
+
+type stepOutcome struct {
+	ID      string   `json:"id"`
+	State   string   `json:"state"`
+	Changed []string `json:"changed,omitempty"`
+	Backups []string `json:"backups,omitempty"`
+	Err     string   `json:"err,omitempty"`
+}
+
+// Helper is the root side: what `__apply-helper` runs.
+type Helper struct {
+	// Root applies the plan.
+	Root *Root
+	// Host is the machine the plan is built again from (the live host).
+	Host chost.Host
+	// Caller is the account that started the helper through sudo; "" when root did, which
+	// may apply a plan for any account (as `fix --apply --user` as root does).
+	Caller string
+}
+
+// Caller is the account that started this process through sudo: SUDO_UID, which sudo sets
+// itself (sudo(8), "Environment": the caller cannot choose it), looked up by uid. Without
+// SUDO_UID the caller is the real uid; "" means root. The helper is meant to be started by
+// sudo only: a setuid wrapper or another tool that keeps the real uid 0 and sets no SUDO_UID
+// makes every caller root.
+func Caller() (string, error) {
+	v, ok := os.LookupEnv("SUDO_UID")
+	if !ok {
+		v = strconv.Itoa(os.Getuid())
+	}
+	if v == "0" {
+		return "", nil
+	}
+	if _, err := strconv.ParseUint(v, 10, 32); err != nil {
+		return "", fmt.Errorf("SUDO_UID %q is not a uid", v)
+	}
+	u, err := user.LookupId(v)
+	if err != nil {
+		return "", fmt.Errorf("the account that ran sudo (uid %s): %w", v, err)
+	}
+	return u.Username, nil
+}
+
+// Verify checks an order and returns the plan the helper will apply: the one it builds itself,
+// when its digest is the one the account was shown. Every refusal wraps fixes.ErrRefused.
+func (h *Helper) Verify(o Order) (fixes.Plan, error) {
+	if h.Caller != "" && o.User != h.Caller {
+		return fixes.Plan{}, fmt.Errorf("%w: the plan is for %q, but %s ran sudo: an account may apply only a plan for itself", fixes.ErrRefused, o.User, h.Caller)
+	}
+	reqs := o.requests()
+	if err := fixes.CheckSudo(reqs, o.User, h.Host); err != nil {
+		return fixes.Plan{}, err
+	}
+	plan, err := fixes.Build(fixes.Input{Requests: reqs, Distro: distro.Detect(h.Host), Host: h.Host})
+	if err != nil {
+		return fixes.Plan{}, fmt.Errorf("%w: %w", fixes.ErrRefused, err)
+	}
+	if d := fixes.Digest(plan); d != o.Digest {
+		return fixes.Plan{}, fmt.Errorf("%w: the plan root builds from this host now (%s) is not the plan you were shown (%s): the host changed since, or the plan was not made by rootless-doctor fix for this host; run fix --apply again",
+			fixes.ErrRefused, d, o.Digest)
+	}
+	return plan, nil
+}
+
+// Serve reads one order from r, verifies it and applies its plan, writing the applier's log,
+// then the outcome (or the refusal) to w, one JSON object a line. The error says why nothing
+// was applied (the refusal also went to w).
+func (h *Helper) Serve(ctx context.Context, r io.Reader, w io.Writer) error {
+	enc := json.NewEncoder(w)
+	dec := json.NewDecoder(io.LimitReader(r, maxOrder))
+	dec.DisallowUnknownFields()
+	var o Order
+	err := dec.Decode(&o)
+	if err != nil {
+		err = fmt.Errorf("%w: reading the order: %w", fixes.ErrRefused, err)
+	} else if dec.More() {
+		err = fmt.Errorf("%w: one order per helper", fixes.ErrRefused)
+	}
+	var plan fixes.Plan
+	if err == nil {
+		plan, err = h.Verify(o)
+	}
+	if err != nil {
+		_ = enc.Encode(reply{Refused: err.Error()})
+		return err
+	}
+	a := &fixes.Applier{Sys: h.Root, Log: logLines{enc}, Hook: h.Root.Hook}
+	out := a.Apply(ctx, plan)
+	var rep reply
+	for _, so := range out.Steps {
+		s := stepOutcome{ID: so.Step.ID, State: so.State, Changed: so.Changed, Backups: so.Backups}
+		if so.Err != nil {
+			s.Err = so.Err.Error()
+		}
+		rep.Outcome = append(rep.Outcome, s)
+	}
+	return enc.Encode(rep)
+}
+
+// logLines sends what the applier writes as log replies.
+type logLines struct{ enc *json.Encoder }
+
+func (l logLines) Write(b []byte) (int, error) {
+	if err := l.enc.Encode(reply{Log: string(b)}); err != nil {
+		return 0, err
+	}
+	return len(b), nil
+}
+
+// Sudo starts the helper through sudo and has it apply one plan.
 type Sudo struct {
 	// Argv starts the helper, e.g. {"sudo", "--", "/usr/bin/rootless-doctor", HelperCommand}.
 	Argv []string
 	// Stderr receives sudo's password prompt and the helper's own errors (the CLI passes its
 	// stderr stream; nil discards them).
 	Stderr io.Writer
-
-	mu  sync.Mutex
-	cmd *exec.Cmd
-	in  io.WriteCloser
-	out *bufio.Reader
-	err error
 }
 
 // NewSudo returns a Sudo that runs this executable's helper through sudo, its prompt and
@@ -98,111 +203,81 @@ func NewSudo(stderr io.Writer) (*Sudo, error) {
 	return &Sudo{Argv: []string{"sudo", "--", self, HelperCommand}, Stderr: stderr}, nil
 }
 
-func (s *Sudo) call(req request) (response, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.err != nil {
-		return response{}, s.err
+// Apply has the helper apply plan p, sent as order o (NewOrder), copying the applier's log to
+// log. A refusal wraps fixes.ErrRefused: nothing was changed then.
+func (s *Sudo) Apply(ctx context.Context, o Order, p fixes.Plan, log io.Writer) (fixes.Outcome, error) {
+	cmd := exec.CommandContext(ctx, s.Argv[0], s.Argv[1:]...)
+	cmd.Stderr = s.Stderr
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return fixes.Outcome{}, err
 	}
-	if s.cmd == nil {
-		cmd := exec.Command(s.Argv[0], s.Argv[1:]...)
-		cmd.Stderr = s.Stderr
-		in, err := cmd.StdinPipe()
-		if err != nil {
-			return response{}, err
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return fixes.Outcome{}, err
+	}
+	if err := cmd.Start(); err != nil {
+		return fixes.Outcome{}, fmt.Errorf("starting %v: %w", s.Argv, err)
+	}
+	outcome, err := exchange(in, out, o, p, log)
+	if werr := cmd.Wait(); err == nil && werr != nil {
+		err = fmt.Errorf("the sudo helper: %w", werr)
+	}
+	return outcome, err
+}
+
+// exchange sends o on in and reads the helper's replies from out.
+func exchange(in io.WriteCloser, out io.Reader, o Order, p fixes.Plan, log io.Writer) (fixes.Outcome, error) {
+	b, err := json.Marshal(o)
+	if err != nil {
+		in.Close()
+		return fixes.Outcome{}, err
+	}
+	_, werr := in.Write(append(b, '\n'))
+	in.Close()
+	dec := json.NewDecoder(bufio.NewReader(out))
+	for {
+		var r reply
+		if err := dec.Decode(&r); err != nil {
+			if werr != nil {
+				err = werr
+			}
+			_, _ = io.Copy(io.Discard, out)
+			return fixes.Outcome{}, fmt.Errorf("the sudo helper stopped (was the password refused?): %w", err)
 		}
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			return response{}, err
+		switch {
+		case r.Log != "":
+			_, _ = io.WriteString(log, r.Log)
+		case r.Refused != "":
+			_, _ = io.Copy(io.Discard, out)
+			return fixes.Outcome{}, refusal(r.Refused)
+		default:
+			return outcomeOf(r.Outcome, p)
 		}
-		if err := cmd.Start(); err != nil {
-			s.err = fmt.Errorf("starting %v: %w", s.Argv, err)
-			return response{}, s.err
+	}
+}
+
+// refusal is the helper's refusal, as it worded it, on the client side.
+type refusal string
+
+func (r refusal) Error() string { return string(r) }
+func (refusal) Unwrap() error   { return fixes.ErrRefused }
+
+// outcomeOf maps the helper's outcome onto the steps of p (the same plan: the digests matched).
+func outcomeOf(steps []stepOutcome, p fixes.Plan) (fixes.Outcome, error) {
+	if len(steps) != len(p.Steps) {
+		return fixes.Outcome{}, fmt.Errorf("the sudo helper reported %d steps for a plan of %d", len(steps), len(p.Steps))
+	}
+	var out fixes.Outcome
+	for i, s := range steps {
+		if s.ID != p.Steps[i].ID {
+			return fixes.Outcome{}, fmt.Errorf("the sudo helper reported step %q where the plan has %q", s.ID, p.Steps[i].ID)
 		}
-		s.cmd, s.in, s.out = cmd, in, bufio.NewReader(out)
+		so := fixes.StepOutcome{Step: p.Steps[i], State: s.State, Changed: s.Changed, Backups: s.Backups}
+		if s.Err != "" {
+			so.Err = errors.New(s.Err)
+		}
+		out.Steps = append(out.Steps, so)
 	}
-	line, err := json.Marshal(req)
-	if err != nil {
-		return response{}, err
-	}
-	if _, err := s.in.Write(append(line, '\n')); err != nil {
-		s.err = fmt.Errorf("the sudo helper stopped: %w", err)
-		return response{}, s.err
-	}
-	reply, err := s.out.ReadBytes('\n')
-	if err != nil {
-		s.err = fmt.Errorf("the sudo helper stopped (was the password refused?): %w", err)
-		return response{}, s.err
-	}
-	var resp response
-	if err := json.Unmarshal(reply, &resp); err != nil {
-		return response{}, err
-	}
-	return resp, nil
-}
-
-func (r response) error() error {
-	switch {
-	case r.Err == "":
-		return nil
-	case r.NotExist:
-		return fmt.Errorf("%s: %w", r.Err, fs.ErrNotExist)
-	}
-	return errors.New(r.Err)
-}
-
-// Run runs command as root through the helper.
-func (s *Sudo) Run(_ context.Context, command string) (string, error) {
-	resp, err := s.call(request{Op: "run", Command: command})
-	if err != nil {
-		return "", err
-	}
-	return resp.Output, resp.error()
-}
-
-// ReadFile reads path as root.
-func (s *Sudo) ReadFile(path string) ([]byte, fs.FileMode, error) {
-	resp, err := s.call(request{Op: "read", Path: path})
-	if err != nil {
-		return nil, 0, err
-	}
-	return resp.Content, resp.Mode, resp.error()
-}
-
-// WriteFile writes path atomically as root.
-func (s *Sudo) WriteFile(path string, content []byte, mode fs.FileMode) error {
-	resp, err := s.call(request{Op: "write", Path: path, Content: content, Mode: mode})
-	if err != nil {
-		return err
-	}
-	return resp.error()
-}
-
-// Backup backs path up as root.
-func (s *Sudo) Backup(path string) (string, error) {
-	resp, err := s.call(request{Op: "backup", Path: path})
-	if err != nil {
-		return "", err
-	}
-	return resp.Path, resp.error()
-}
-
-// Discard removes an unneeded backup as root.
-func (s *Sudo) Discard(path string) error {
-	resp, err := s.call(request{Op: "discard", Path: path})
-	if err != nil {
-		return err
-	}
-	return resp.error()
-}
-
-// Close ends the helper.
-func (s *Sudo) Close() error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.cmd == nil {
-		return nil
-	}
-	s.in.Close()
-	return s.cmd.Wait()
+	return out, nil
 }

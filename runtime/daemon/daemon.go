@@ -33,6 +33,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
 
+	"github.com/rootless-doctor/rootless-doctor/internal/safefs"
 	"github.com/rootless-doctor/rootless-doctor/runtime/proof"
 )
 
@@ -113,6 +114,56 @@ func StateDir() (string, error) {
 	return filepath.Join(rd, StateDirName), nil
 }
 
+// ErrStateDir is returned (wrapped) when $XDG_RUNTIME_DIR/rootless-doctor is not a private
+// directory of the running user: the daemon refuses to use it (exit 2).
+var ErrStateDir = errors.New("unsafe state dir")
+
+// PrepareStateDir makes the state dir when it is missing and returns its path after checking,
+// without following a symlink, that it is a directory owned by the running uid, mode 0700, in
+// a directory that no other account can rename it in (owned by us or root, and not writable by
+// others unless sticky). rootlesskit empties the state dir at the start (its InitStateDir), so
+// a symlink or someone else's directory there must never be used (docs/security.md, "State
+// directories of the account's own processes"; issue 10: a symlink planted there had its
+// target emptied).
+func PrepareStateDir() (string, error) {
+	d, err := StateDir()
+	if err != nil {
+		return "", err
+	}
+	rd := filepath.Dir(d)
+	fd, err := unix.Open(rd, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return "", fmt.Errorf("XDG_RUNTIME_DIR %s: %w", rd, err)
+	}
+	parent := os.NewFile(uintptr(fd), rd)
+	defer parent.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		return "", fmt.Errorf("XDG_RUNTIME_DIR %s: %w", rd, err)
+	}
+	if (int(st.Uid) != os.Geteuid() && st.Uid != 0) || (st.Mode&0o022 != 0 && st.Mode&unix.S_ISVTX == 0) {
+		return "", fmt.Errorf("%w: refusing %s: XDG_RUNTIME_DIR %s (uid %d, mode %04o) lets other accounts replace it; point XDG_RUNTIME_DIR at a private 0700 directory you own",
+			ErrStateDir, d, rd, st.Uid, st.Mode&0o7777)
+	}
+	if err := unix.Mkdirat(fd, StateDirName, 0o700); err != nil && !errors.Is(err, unix.EEXIST) {
+		return "", fmt.Errorf("creating the state dir %s: %w", d, err)
+	}
+	f, err := safefs.Open(parent, StateDirName, unix.O_RDONLY|unix.O_DIRECTORY, 0)
+	switch {
+	case errors.Is(err, unix.ELOOP):
+		return "", fmt.Errorf("%w: refusing %s: it is a symlink; remove it (the daemon makes its own directory there)", ErrStateDir, d)
+	case errors.Is(err, unix.ENOTDIR):
+		return "", fmt.Errorf("%w: refusing %s: it is not a directory; remove it (the daemon makes its own directory there)", ErrStateDir, d)
+	case err != nil:
+		return "", fmt.Errorf("opening the state dir %s: %w", d, err)
+	}
+	defer f.Close()
+	if err := safefs.CheckPrivate(f, os.Geteuid()); err != nil {
+		return "", fmt.Errorf("%w: refusing %s: %w; remove it or make it a 0700 directory of yours", ErrStateDir, d, err)
+	}
+	return d, nil
+}
+
 // Exec replaces this process with the daemon's parent role. It returns only on error.
 func Exec(opts Options) error {
 	if os.Geteuid() == 0 {
@@ -131,7 +182,7 @@ func Exec(opts Options) error {
 	if err != nil {
 		return err
 	}
-	if _, err := StateDir(); err != nil {
+	if _, err := PrepareStateDir(); err != nil {
 		return err
 	}
 	self, err := os.Executable()
@@ -154,13 +205,14 @@ func parentMain(args []string) int {
 	}
 	netName, engine := args[0], args[1:]
 	logrus.SetOutput(os.Stderr)
-	stateDir, err := StateDir()
+	// Checked again here: the CLI's check (Exec) ran before the exec.
+	stateDir, err := PrepareStateDir()
+	if errors.Is(err, ErrStateDir) {
+		say("%v", err)
+		return 2
+	}
 	if err != nil {
 		say("%v", err)
-		return 1
-	}
-	if err := os.MkdirAll(stateDir, 0o700); err != nil {
-		say("state dir: %v", err)
 		return 1
 	}
 	// InitStateDir takes the state dir's lock (failing when another daemon holds it) and

@@ -1,7 +1,9 @@
 package daemon
 
 import (
+	"errors"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -62,4 +64,84 @@ func TestExecRefuses(t *testing.T) {
 	if err := Exec(Options{Net: "vpnkit", Engine: []string{"true"}}); err == nil {
 		t.Error("--net vpnkit was accepted")
 	}
+}
+
+// The daemon's state dir must be a private directory of the running user: a symlink planted at
+// $XDG_RUNTIME_DIR/rootless-doctor used to be followed, and rootlesskit's InitStateDir emptied
+// its target (issue 10). The parent role runs in a child process (the test binary, see
+// TestDaemonParentRole) with a network driver that cannot start, so it stops right after the
+// state dir; the target must keep its files and the refusal must be exit 2.
+func TestStateDirRefusesSymlinkAndForeignDirs(t *testing.T) {
+	victim := t.TempDir()
+	if err := os.WriteFile(filepath.Join(victim, "precious"), []byte("keep"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Each case stages $XDG_RUNTIME_DIR/rootless-doctor and returns the file that must keep
+	// its content.
+	foreignDir := func(mode os.FileMode, uid int) func(string) string {
+		return func(rd string) string {
+			d := filepath.Join(rd, StateDirName)
+			os.Mkdir(d, mode)
+			os.Chmod(d, mode)
+			os.WriteFile(filepath.Join(d, "precious"), []byte("keep"), 0o600)
+			if uid >= 0 {
+				os.Chown(d, uid, uid)
+			}
+			return filepath.Join(d, "precious")
+		}
+	}
+	cases := map[string]func(rd string) string{
+		"symlink": func(rd string) string {
+			os.Symlink(victim, filepath.Join(rd, StateDirName))
+			return filepath.Join(victim, "precious")
+		},
+		"mode 0755": foreignDir(0o755, -1),
+		"a file": func(rd string) string {
+			os.WriteFile(filepath.Join(rd, StateDirName), []byte("keep"), 0o600)
+			return filepath.Join(rd, StateDirName)
+		},
+	}
+	if os.Geteuid() == 0 {
+		cases["another owner"] = foreignDir(0o700, 4242)
+	}
+	for name, stage := range cases {
+		t.Run(name, func(t *testing.T) {
+			rd := t.TempDir()
+			keep := stage(rd)
+			cmd := exec.Command(os.Args[0], "-test.run=^TestDaemonParentRole$")
+			cmd.Env = []string{"RD_DAEMON_PARENT_ROLE=1", "XDG_RUNTIME_DIR=" + rd, "PATH=" + t.TempDir()}
+			out, err := cmd.CombinedOutput()
+			var ee *exec.ExitError
+			if !errors.As(err, &ee) || ee.ExitCode() != 2 {
+				t.Errorf("exit %v, want 2\n%s", err, out)
+			}
+			if !strings.Contains(string(out), "refusing") {
+				t.Errorf("no clear refusal:\n%s", out)
+			}
+			if b, err := os.ReadFile(keep); string(b) != "keep" {
+				t.Errorf("%s was emptied or changed: %q %v", keep, b, err)
+			}
+		})
+	}
+	// A missing state dir is made 0700, and an existing private one is used.
+	rd := t.TempDir()
+	t.Setenv("XDG_RUNTIME_DIR", rd)
+	for range 2 {
+		d, err := PrepareStateDir()
+		if err != nil || d != filepath.Join(rd, StateDirName) {
+			t.Fatalf("PrepareStateDir() = %q, %v", d, err)
+		}
+		if fi, err := os.Lstat(d); err != nil || !fi.IsDir() || fi.Mode().Perm() != 0o700 {
+			t.Errorf("state dir: %v %v", fi, err)
+		}
+	}
+}
+
+// TestDaemonParentRole is the parent role of the test above, in its own process. slirp4netns
+// is not on its PATH, so it ends right after preparing the state dir.
+func TestDaemonParentRole(t *testing.T) {
+	if os.Getenv("RD_DAEMON_PARENT_ROLE") == "" {
+		t.Skip("runs only as the child process of TestStateDirRefusesSymlinkAndForeignDirs")
+	}
+	os.Exit(parentMain([]string{"slirp4netns", "/bin/true"}))
 }

@@ -9,6 +9,9 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+
+	"github.com/rootless-doctor/rootless-doctor/checks/host"
+	fixplan "github.com/rootless-doctor/rootless-doctor/fixes"
 )
 
 func intp(v int) *int { return &v }
@@ -19,6 +22,16 @@ func intp(v int) *int { return &v }
 func cloneErr(errno syscall.Errno) error {
 	return fmt.Errorf("failed to start the child: %w", &fs.PathError{Op: "fork/exec", Path: "/proc/self/exe", Err: errno})
 }
+
+// rootOwnedExe is a host where the binary of the facts below is root's (an AppArmor profile is
+// made only for such a binary).
+var rootOwnedExe = func() host.Host {
+	m := host.NewMemory()
+	for _, d := range []string{"/usr", "/usr/local", "/usr/local/bin"} {
+		m.Dir(d).Meta(d, host.FileMeta{Type: "dir", Mode: "0755", UID: host.Int(0)})
+	}
+	return m.Exec("/usr/local/bin/rootless-doctor").Meta("/usr/local/bin/rootless-doctor", host.FileMeta{Mode: "0755", UID: host.Int(0)}).Host()
+}()
 
 func TestExplain(t *testing.T) {
 	debian := facts{User: "alice", Exe: "/usr/local/bin/rootless-doctor", UsernsClone: intp(1), MaxUserNS: intp(28633)}
@@ -175,6 +188,15 @@ func TestExplain(t *testing.T) {
 			}
 			if !slices.Equal(fixes, tt.wantFixes) {
 				t.Errorf("fixes = %v, want %v", fixes, tt.wantFixes)
+			}
+			// What the proof asks for, the sudo helper must accept from alice (fixes/sudo.go
+			// keeps its own list of the values probes use).
+			var reqs []fixplan.Request
+			for _, in := range x.Intents {
+				reqs = append(reqs, fixplan.Request{ProbeID: x.Probe, Intent: in})
+			}
+			if err := fixplan.CheckSudo(reqs, "alice", rootOwnedExe); err != nil {
+				t.Errorf("the sudo helper would refuse what the proof asks for: %v", err)
 			}
 			if tt.wantInSumm != "" && !strings.Contains(x.Summary, tt.wantInSumm) {
 				t.Errorf("summary %q does not mention %q", x.Summary, tt.wantInSumm)

@@ -27,6 +27,9 @@ func TestMain(m *testing.M) {
 	if len(os.Args) > 2 && os.Args[1] == helperArg {
 		os.Exit(helperMain(os.Args[2:]))
 	}
+	if len(os.Args) > 2 && os.Args[1] == attackArg {
+		os.Exit(attackMain(os.Args[2:]))
+	}
 	os.Exit(m.Run())
 }
 

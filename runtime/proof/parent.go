@@ -121,7 +121,7 @@ func parentMain(args []string) int {
 	}
 	// Everything written to fd 2 from here on, by this process and every child (rk child,
 	// payload, nsenter, ip, slirp4netns), lands in the state dir, where the CLI parses it.
-	if lf, err := os.OpenFile(filepath.Join(outer, fileLog), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600); err == nil {
+	if lf, err := createNew(filepath.Join(outer, fileLog), os.O_APPEND); err == nil {
 		_ = unix.Dup2(int(lf.Fd()), 2)
 		lf.Close()
 	}

@@ -83,7 +83,7 @@ func payloadSteps(outer, netName string, run int) int {
 	if b, err := os.ReadFile(filepath.Join(outer, fileConfig)); err == nil {
 		_ = json.Unmarshal(b, &cfg)
 	}
-	f, err := os.OpenFile(filepath.Join(outer, payloadFile(run)), os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+	f, err := createNew(filepath.Join(outer, payloadFile(run)), os.O_APPEND)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "payload:", err)
 		return 3
@@ -194,10 +194,19 @@ func idmapStep(probeFile string) stepReport {
 
 	// chown to 1000:1000: the kernel refuses (EINVAL) an id that is not mapped.
 	_ = os.Remove(probeFile)
-	if err := os.WriteFile(probeFile, []byte("rootless-doctor idmap probe\n"), 0o644); err != nil {
+	f, err := createNew(probeFile, 0)
+	if err == nil {
+		_, err = f.WriteString("rootless-doctor idmap probe\n")
+	}
+	if err != nil {
+		if f != nil {
+			f.Close()
+		}
 		return s.explained(checks.Fail, explanation{Summary: "cannot create a file inside: " + err.Error()}, "")
 	}
-	if err := os.Lchown(probeFile, 1000, 1000); err != nil {
+	err = f.Chown(1000, 1000)
+	f.Close()
+	if err != nil {
 		x := explanation{Probe: "idmap.subuid", Summary: fmt.Sprintf("chown to 1000:1000 inside failed: %v", err)}
 		if errors.Is(err, unix.EINVAL) {
 			x.Summary = fmt.Sprintf("uid 1000 is not mapped: only %d uids and %d gids exist inside", nu, ng)

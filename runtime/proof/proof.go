@@ -29,6 +29,7 @@ import (
 	"time"
 
 	"github.com/rootless-doctor/rootless-doctor/checks"
+	"github.com/rootless-doctor/rootless-doctor/internal/safefs"
 )
 
 // Options are the knobs of Run.
@@ -121,22 +122,12 @@ func Run(ctx context.Context, opts Options) ([]checks.Result, error) {
 		return Skipped("running as root: rootless mode is for an ordinary account; pass --user NAME to prove the host for it"), nil
 	}
 
-	outer, err := makeStateDir(acct)
-	if err != nil {
-		return nil, fmt.Errorf("creating the proof's state dir: %w", err)
-	}
-	defer removeStateDir(outer)
-
-	exe, origExe, err := payloadBinary(outer, acct)
+	sd, exe, err := makeStateDir(acct, netName)
 	if err != nil {
 		return nil, err
 	}
-	if err := writeJSON(filepath.Join(outer, fileRequest), request{Net: netName, Exe: origExe}); err != nil {
-		return nil, fmt.Errorf("writing the proof request: %w", err)
-	}
-	if acct.onBehalf {
-		_ = os.Chown(filepath.Join(outer, fileRequest), acct.uid, acct.gid)
-	}
+	defer sd.remove()
+	outer := sd.path
 
 	cmd := exec.Command(exe, parentArgs(outer, netName, 0)...)
 	cmd.Env = acct.env()
@@ -174,9 +165,8 @@ func Run(ctx context.Context, opts Options) ([]checks.Result, error) {
 	reapGroup(pgid)
 	if terminal != nil {
 		// Killed before it could clean up: stop what daemonized out of the process group.
-		pids, _ := filepath.Glob(filepath.Join(outer, "rk-*", "child_pid"))
-		for _, p := range pids {
-			if b, err := os.ReadFile(p); err == nil {
+		for run := 0; run < 2; run++ {
+			if b, err := safefs.ReadFile(sd.dir, fmt.Sprintf("rk-%d/child_pid", run), 64); err == nil {
 				if pid, err := strconv.Atoi(strings.TrimSpace(string(b))); err == nil {
 					stopNetDaemons(pid, acct.uid)
 				}
@@ -184,7 +174,7 @@ func Run(ctx context.Context, opts Options) ([]checks.Result, error) {
 		}
 	}
 
-	c := collect(outer)
+	c := collect(sd.dir)
 	if terminal == nil && c.parent == nil {
 		msg := "the proof's parent process ended without a report"
 		if waitErr != nil {
@@ -350,70 +340,143 @@ func ownedDir(d string, uid int) bool {
 	return ok && int(st.Uid) == uid && fi.Mode().Perm()&0o077 == 0
 }
 
+// stateDir is the proof's state dir. The proof's processes, which run as the account, know it by
+// its path; this process, which may be root, reaches it only through the descriptors it opened
+// when it created the directory: once the directory belongs to the account, the account can
+// put anything at any name in it, and root must never resolve a name there again
+// (docs/security.md, "Root and the account's directories").
+type stateDir struct {
+	path string
+	base *os.File // the directory it was made in
+	name string
+	dir  *os.File
+}
+
 // makeStateDir creates the private (0700) state dir under the account's XDG_RUNTIME_DIR, or
-// under the temp dir, owned by the account.
-func makeStateDir(a account) (string, error) {
-	base := a.runtimeDir()
-	dir, err := os.MkdirTemp(base, "rootless-doctor-proof-")
-	if err != nil && base != "" {
-		dir, err = os.MkdirTemp("", "rootless-doctor-proof-")
-	}
+// under the temp dir, and everything in it the proof's processes need from this one, while it
+// is still this process's alone: request.json and, when the account cannot execute this
+// binary, a copy of it (the payload). Every file is created O_EXCL|O_NOFOLLOW through the
+// directory's descriptor; ownership goes to the account last, by fchown on the descriptors.
+// It returns the state dir and the binary to run.
+//
+// Since issue 10: root used to chown the directory first and then write request.json and
+// chown it and the copy by name, which let the account swap in a symlink and have root
+// overwrite or chown any file (/etc/shadow).
+func makeStateDir(a account, netName string) (sd *stateDir, exe string, err error) {
+	orig, err := os.Executable()
 	if err != nil {
-		return "", err
+		return nil, "", fmt.Errorf("finding the rootless-doctor binary: %w", err)
+	}
+	sd, err = newStateDir(a.runtimeDir())
+	if err != nil {
+		return nil, "", fmt.Errorf("creating the proof's state dir: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			sd.remove()
+		}
+	}()
+	exe = orig
+	if a.onBehalf && !canExec(orig, a) {
+		// A test binary under root's 0700 build directory: copy it. It stays root's (the
+		// account only runs it, through the path).
+		if err := copyBinary(sd.dir, fileExe, orig); err != nil {
+			return nil, "", fmt.Errorf("copying the binary for %s: %w", a.name, err)
+		}
+		exe = filepath.Join(sd.path, fileExe)
+	}
+	b, err := json.Marshal(request{Net: netName, Exe: orig})
+	if err != nil {
+		return nil, "", err
+	}
+	if err := createFile(sd.dir, fileRequest, b, 0o600, a); err != nil {
+		return nil, "", fmt.Errorf("writing the proof request: %w", err)
 	}
 	if a.onBehalf {
-		if err := os.Chown(dir, a.uid, a.gid); err != nil {
-			os.RemoveAll(dir)
-			return "", err
+		if err := sd.dir.Chown(a.uid, a.gid); err != nil {
+			return nil, "", fmt.Errorf("giving the proof's state dir to %s: %w", a.name, err)
 		}
 	}
-	return dir, nil
+	return sd, exe, nil
 }
 
-// removeStateDir removes the state dir. The payload cleans up after itself; files it chowned
-// to subordinate ids are removable by the account (they sit in its own directory).
-func removeStateDir(dir string) {
-	if err := os.RemoveAll(dir); err != nil {
-		// A directory the payload left without write permission (overlay's work dir).
-		_ = filepath.Walk(dir, func(p string, fi os.FileInfo, err error) error {
-			if err == nil && fi.IsDir() {
-				_ = os.Chmod(p, 0o700)
-			}
-			return nil
-		})
-		_ = os.RemoveAll(dir)
+// fileExe is the payload's copy of the binary in the state dir.
+const fileExe = "rootless-doctor"
+
+// newStateDir makes a new private directory under base, or under the temp dir when base is
+// empty or fails.
+func newStateDir(base string) (*stateDir, error) {
+	var err error
+	for _, b := range []string{base, os.TempDir()} {
+		if b == "" {
+			continue
+		}
+		var parent, dir *os.File
+		var name string
+		if parent, err = safefs.OpenDir(b); err != nil {
+			continue
+		}
+		if name, dir, err = safefs.MkdirTemp(parent, "rootless-doctor-proof-"); err != nil {
+			parent.Close()
+			continue
+		}
+		// The umask may have taken bits the account needs: the mode is set, not asked for.
+		if err = dir.Chmod(0o700); err != nil {
+			_ = safefs.RemoveDir(parent, name, dir)
+			parent.Close()
+			dir.Close()
+			continue
+		}
+		return &stateDir{path: filepath.Join(b, name), base: parent, name: name, dir: dir}, nil
 	}
+	return nil, err
 }
 
-// payloadBinary returns the binary to run and the path the user knows it by. When root proves
-// the host for another account and that account cannot execute the running binary (a test
-// binary under root's 0700 build directory), it is copied into the state dir.
-func payloadBinary(outer string, a account) (exe, orig string, err error) {
-	orig, err = os.Executable()
+// createFile creates name in dir with data and mode perm, owned by the account when the
+// proof runs on its behalf (fchown on the new file's descriptor).
+func createFile(dir *os.File, name string, data []byte, perm os.FileMode, a account) error {
+	f, err := safefs.Create(dir, name, perm)
 	if err != nil {
-		return "", "", fmt.Errorf("finding the rootless-doctor binary: %w", err)
+		return err
 	}
-	if !a.onBehalf || canExec(orig, a) {
-		return orig, orig, nil
+	_, err = f.Write(data)
+	if err == nil && a.onBehalf {
+		err = f.Chown(a.uid, a.gid)
 	}
-	dst := filepath.Join(outer, "rootless-doctor")
-	in, err := os.Open(orig)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// copyBinary copies the file at src to name in dir, mode 0755.
+func copyBinary(dir *os.File, name, src string) error {
+	in, err := os.Open(src)
 	if err != nil {
-		return "", "", err
+		return err
 	}
 	defer in.Close()
-	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o755)
+	out, err := safefs.Create(dir, name, 0o755)
 	if err != nil {
-		return "", "", err
+		return err
 	}
-	if _, err := io.Copy(out, in); err != nil {
-		out.Close()
-		return "", "", fmt.Errorf("copying the binary for %s: %w", a.name, err)
+	_, err = io.Copy(out, in)
+	if err == nil {
+		err = out.Chmod(0o755) // whatever the umask took
 	}
-	if err := out.Close(); err != nil {
-		return "", "", err
+	if cerr := out.Close(); err == nil {
+		err = cerr
 	}
-	return dst, orig, os.Chown(dst, a.uid, a.gid)
+	return err
+}
+
+// remove removes the state dir without following a link (safefs.RemoveDir: through the
+// descriptors, never by path). The payload cleans up after itself; files it chowned to
+// subordinate ids go with the rest.
+func (sd *stateDir) remove() {
+	_ = safefs.RemoveDir(sd.base, sd.name, sd.dir)
+	sd.dir.Close()
+	sd.base.Close()
 }
 
 // canExec reports whether the account can reach and execute path (search permission on every
@@ -458,16 +521,22 @@ type collected struct {
 	terminal *wireError
 }
 
-func collect(outer string) collected {
+// maxStateFile caps each file read back from the state dir: the account can write anything
+// there, and a healthy proof writes a few kilobytes.
+const maxStateFile = 8 << 20
+
+// collect reads what the proof's processes left in the state dir, through its descriptor
+// (safefs.ReadFile: no symlink followed, no FIFO opened for reading, at most maxStateFile).
+func collect(dir *os.File) collected {
 	c := collected{payload: map[int]map[string]stepReport{}}
-	if b, err := os.ReadFile(filepath.Join(outer, fileParent)); err == nil {
+	if b, err := safefs.ReadFile(dir, fileParent, maxStateFile); err == nil {
 		var p parentReport
 		if json.Unmarshal(b, &p) == nil {
 			c.parent = &p
 		}
 	}
 	for run := 0; run < 2; run++ {
-		b, err := os.ReadFile(filepath.Join(outer, payloadFile(run)))
+		b, err := safefs.ReadFile(dir, payloadFile(run), maxStateFile)
 		if err != nil {
 			continue
 		}
@@ -480,7 +549,8 @@ func collect(outer string) collected {
 		}
 		c.payload[run] = m
 	}
-	if b, err := os.ReadFile(filepath.Join(outer, fileLog)); err == nil {
+	// A log over the cap keeps its beginning.
+	if b, err := safefs.ReadFile(dir, fileLog, maxStateFile); err == nil || errors.Is(err, safefs.ErrTooLarge) {
 		c.logs = parseLogs(b)
 	}
 	return c

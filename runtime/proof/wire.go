@@ -138,11 +138,27 @@ func errnoName(err error) string {
 	return ""
 }
 
-// writeJSON writes v to path atomically enough for a reader that runs after the writer ends.
+// writeJSON writes v to a new file at path, for a reader that runs after the writer ends.
+// Like every file of the state dir it is created O_EXCL|O_NOFOLLOW (docs/security.md): a
+// name that exists already is an error, never reused or followed.
 func writeJSON(path string, v any) error {
 	b, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(path, b, 0o600)
+	f, err := createNew(path, 0)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(b)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// createNew creates the file at path for writing (plus extra open flags), mode 0600; it must
+// not exist.
+func createNew(path string, extra int) (*os.File, error) {
+	return os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL|syscall.O_NOFOLLOW|extra, 0o600)
 }

@@ -16,6 +16,8 @@ import (
 	sd "github.com/coreos/go-systemd/v22/dbus"
 	"github.com/coreos/go-systemd/v22/unit"
 	"github.com/godbus/dbus/v5"
+
+	"github.com/rootless-doctor/rootless-doctor/internal/safefs"
 )
 
 // Name is the unit's name.
@@ -143,12 +145,15 @@ func Install(ctx context.Context, c *sd.Conn, path string, s Spec) error {
 	if err != nil {
 		return err
 	}
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o644); err != nil {
+	// A new file of a random name, O_EXCL|O_NOFOLLOW, renamed over the unit: a symlink at
+	// either name is never written through (docs/security.md, "Files"; issue 10).
+	dir, err := safefs.OpenDir(filepath.Dir(path))
+	if err != nil {
 		return err
 	}
-	if err := os.Rename(tmp, path); err != nil {
-		os.Remove(tmp)
+	err = safefs.WriteFileAtomic(dir, filepath.Base(path), b, 0o644)
+	dir.Close()
+	if err != nil {
 		return err
 	}
 	if err := c.ReloadContext(ctx); err != nil {

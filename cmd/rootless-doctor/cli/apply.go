@@ -44,21 +44,10 @@ func killHook(errOut io.Writer) func(string) {
 	}
 }
 
-// newSystem is the machine --apply changes: directly as root, else through sudo.
-// sudo's prompt and the helper's errors go to stderr.
-func newSystem(asRoot bool, hook func(string), stderr io.Writer) (fixes.System, func() error, error) {
-	if asRoot {
-		return &fixhost.Root{Hook: hook}, func() error { return nil }, nil
-	}
-	s, err := fixhost.NewSudo(stderr)
-	if err != nil {
-		return nil, nil, err
-	}
-	return s, s.Close, nil
-}
-
-// NewCmdApplyHelper is the hidden command that sudo runs for `fix --apply` as a non-root
-// user: it serves the file writes and commands of the applier, as root, over stdin/stdout.
+// NewCmdApplyHelper is the hidden command that `fix --apply` starts through sudo for an
+// ordinary account: it reads one order (the plan's requests and digest) on stdin, checks it
+// and builds the plan again as root, applies it and reports on stdout (fixhost.Helper,
+// docs/security.md "The sudo helper"). A refusal is exit 2 with nothing changed.
 func NewCmdApplyHelper(f *Factory) *cobra.Command {
 	return &cobra.Command{
 		Use:    fixhost.HelperCommand,
@@ -68,7 +57,22 @@ func NewCmdApplyHelper(f *Factory) *cobra.Command {
 			if os.Geteuid() != 0 {
 				return usageErr("%s must run as root (it is started through sudo by fix --apply)", fixhost.HelperCommand)
 			}
-			return fixhost.Serve(cmd.Context(), f.IO.In, f.IO.Out, &fixhost.Root{Hook: killHook(f.IO.ErrOut)})
+			caller, err := fixhost.Caller()
+			if err != nil {
+				return usageErr("%s: %v", fixhost.HelperCommand, err)
+			}
+			h, err := f.Host("")
+			if err != nil {
+				return usageErr("%v", err)
+			}
+			helper := &fixhost.Helper{Root: &fixhost.Root{Hook: killHook(f.IO.ErrOut)}, Host: h, Caller: caller}
+			if err := helper.Serve(cmd.Context(), f.IO.In, f.IO.Out); errors.Is(err, fixes.ErrRefused) {
+				// The refusal went to stdout, where fix --apply reads it and says it.
+				return &exitError{Code: ExitError}
+			} else if err != nil {
+				return usageErr("%s: %v", fixhost.HelperCommand, err)
+			}
+			return nil
 		},
 	}
 }
@@ -180,21 +184,12 @@ func fixApply(ctx context.Context, opts *FixOptions) error {
 		}
 		return nil
 	}
-	hook := killHook(opts.IO.ErrOut)
-	newSys := opts.Factory.System
-	if newSys == nil {
-		newSys = func(asRoot bool, hook func(string)) (fixes.System, func() error, error) {
-			return newSystem(asRoot, hook, opts.IO.ErrOut)
-		}
+	outcome, err := apply(ctx, opts, asRoot, before, out)
+	if errors.Is(err, fixes.ErrRefused) {
+		return usageErr("fix --apply: %v; nothing was changed", err)
 	}
-	sys, closeSys, err := newSys(asRoot, hook)
 	if err != nil {
 		return fmt.Errorf("fix --apply: %w", err)
-	}
-	a := &fixes.Applier{Sys: sys, Log: out, Hook: hook}
-	outcome := a.Apply(ctx, plan)
-	if err := closeSys(); err != nil {
-		fmt.Fprintf(opts.IO.ErrOut, "rootless-doctor: the sudo helper: %v\n", err)
 	}
 	if err := fixes.WriteOutcome(out, plan, outcome); err != nil {
 		return err
@@ -208,6 +203,35 @@ func fixApply(ctx context.Context, opts *FixOptions) error {
 		return findings()
 	}
 	return nil
+}
+
+// apply applies the plan of run: as root directly, else through the sudo helper, which is sent
+// the plan's requests and digest and builds the plan again itself. Factory.System, when set
+// (tests), is the machine either way.
+func apply(ctx context.Context, opts *FixOptions, asRoot bool, run *probeRun, log io.Writer) (fixes.Outcome, error) {
+	hook := killHook(opts.IO.ErrOut)
+	newSys := opts.Factory.System
+	if newSys == nil && asRoot {
+		newSys = func(bool, func(string)) (fixes.System, func() error, error) {
+			return &fixhost.Root{Hook: hook}, func() error { return nil }, nil
+		}
+	}
+	if newSys == nil {
+		s, err := fixhost.NewSudo(opts.IO.ErrOut)
+		if err != nil {
+			return fixes.Outcome{}, err
+		}
+		return s.Apply(ctx, fixhost.NewOrder(run.Env.User.Name, run.Requests, run.Plan), run.Plan, log)
+	}
+	sys, closeSys, err := newSys(asRoot, hook)
+	if err != nil {
+		return fixes.Outcome{}, err
+	}
+	outcome := (&fixes.Applier{Sys: sys, Log: log, Hook: hook}).Apply(ctx, run.Plan)
+	if err := closeSys(); err != nil {
+		fmt.Fprintf(opts.IO.ErrOut, "rootless-doctor: %v\n", err)
+	}
+	return outcome, nil
 }
 
 // writeBeforeAfter prints each targeted probe: status before → after, and the summary now.

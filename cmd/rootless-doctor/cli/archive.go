@@ -14,7 +14,10 @@ import (
 	"testing/fstest"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/rootless-doctor/rootless-doctor/checks/host"
+	"github.com/rootless-doctor/rootless-doctor/internal/safefs"
 )
 
 // isArchive reports whether a --root or -o names a gzipped tar rather than a directory.
@@ -29,19 +32,27 @@ const (
 	maxArchiveBytes   = 256 << 20 // uncompressed, all files together
 )
 
-// writeArchive writes the recorded host tree at dir as a gzipped tar at dst, atomically
-// (dst+".tmp" renamed into place). Entries are relative ("etc/subuid"), sorted, with fixed
+// writeArchive writes the recorded host tree at dir as a gzipped tar at dst, atomically: into
+// a new file of a random name next to dst, created O_EXCL|O_NOFOLLOW through the directory's
+// descriptor, then renamed to dst (a name that appeared meanwhile is not replaced). A name
+// planted in a shared directory is neither followed nor reused (docs/security.md, "Files";
+// issue 10: dst+".tmp" was opened O_TRUNC and followed a planted symlink). The archive is
+// 0644, owned by whoever writes it. Entries are relative ("etc/subuid"), sorted, with fixed
 // owners and times, so the same tree gives the same archive.
 func writeArchive(dir, dst string) (err error) {
-	tmp := dst + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o644)
+	parent, err := safefs.OpenDir(filepath.Dir(dst))
+	if err != nil {
+		return err
+	}
+	defer parent.Close()
+	tmp, f, err := safefs.CreateTemp(parent, "."+filepath.Base(dst)+".tmp-", 0o644)
 	if err != nil {
 		return err
 	}
 	defer func() {
 		if err != nil {
 			f.Close()
-			os.Remove(tmp)
+			_ = unix.Unlinkat(int(parent.Fd()), tmp, 0)
 		}
 	}()
 	zw := gzip.NewWriter(f)
@@ -98,10 +109,13 @@ func writeArchive(dir, dst string) (err error) {
 	if err = zw.Close(); err != nil {
 		return err
 	}
+	if err = f.Chmod(0o644); err != nil { // whatever the umask took
+		return err
+	}
 	if err = f.Close(); err != nil {
 		return err
 	}
-	return os.Rename(tmp, dst)
+	return safefs.RenameNoReplace(parent, tmp, filepath.Base(dst))
 }
 
 // openArchive reads a snapshot archive into memory and opens it as a recorded host. Nothing

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -35,7 +36,8 @@ func NewCmdDaemon(f *Factory) *cobra.Command {
 --static) and refuse to start when a probe fails: the failing probes and the fix plan are
 printed and the exit status is 1 (--force starts anyway). Then run the engine inside the
 user, mount and network namespaces of an embedded rootlesskit, as dockerd-rootless.sh does:
-state dir and API socket in $XDG_RUNTIME_DIR/rootless-doctor (one daemon per account), copy-up
+state dir and API socket in $XDG_RUNTIME_DIR/rootless-doctor (one daemon per account; a
+0700 directory of the account, else refused with exit 2), copy-up
 of /etc and /run, rslave propagation, host loopback not reachable from inside, the builtin
 port driver (docker run -p publishes on the host), ROOTLESSKIT_STATE_DIR,
 ROOTLESSKIT_PARENT_EUID and ROOTLESSKIT_PARENT_EGID exported to the engine.
@@ -111,6 +113,9 @@ func daemonRun(ctx context.Context, opts *DaemonOptions) error {
 		return fmt.Errorf("the daemon is not available in this build")
 	}
 	if err := f.Daemon(daemon.Options{Net: opts.Net, Engine: engine}); err != nil {
+		if errors.Is(err, daemon.ErrStateDir) {
+			return usageErr("daemon: %v", err)
+		}
 		fmt.Fprintf(opts.IO.ErrOut, "rootless-doctor daemon: %v\n", err)
 		return findings()
 	}

@@ -3,6 +3,7 @@ package cli
 import (
 	"context"
 	"errors"
+	"fmt"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -82,6 +83,18 @@ func TestDaemonStartFailure(t *testing.T) {
 		t.Errorf("exit %d, want 1", code)
 	}
 	if !strings.Contains(bufs.Err(), "XDG_RUNTIME_DIR is not set") {
+		t.Errorf("stderr lacks the reason: %s", bufs.Err())
+	}
+}
+
+// An unsafe state dir (a symlink, someone else's directory) is a refusal with exit 2, like a
+// usage error, not a failed start (exit 1).
+func TestDaemonUnsafeStateDir(t *testing.T) {
+	f, bufs, _ := daemonFactory(t, "debian-12-ok", fmt.Errorf("%w: refusing /run/user/1000/rootless-doctor: it is a symlink", daemon.ErrStateDir))
+	if code := Execute(context.Background(), f, []string{"daemon", "--static", "--", "true"}); code != ExitError {
+		t.Errorf("exit %d, want 2", code)
+	}
+	if !strings.Contains(bufs.Err(), "it is a symlink") {
 		t.Errorf("stderr lacks the reason: %s", bufs.Err())
 	}
 }

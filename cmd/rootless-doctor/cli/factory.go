@@ -22,10 +22,10 @@ type Factory struct {
 	Now func() time.Time
 	// Prove runs the live proof (nil: not available, every runtime.* step is skipped).
 	Prove func(context.Context, proof.Options) ([]checks.Result, error)
-	// System returns the machine fix --apply changes (root: directly, else through sudo)
-	// and a function that releases it; nil means the real one (see apply.go).
 	// Daemon replaces the process with the daemon (daemon.Exec); tests swap it.
 	Daemon func(daemon.Options) error
+	// System returns the machine fix --apply changes and a function that releases it; nil
+	// means the real one: as root this process, else the sudo helper (see apply.go).
 	System func(asRoot bool, hook func(string)) (fixes.System, func() error, error)
 }
 

@@ -52,8 +52,9 @@ ansible a playbook of builtin modules for fleets. fix exits 0 after printing.
 --apply applies the plan on this machine and checks again. It prints the plan, asks for
 confirmation (--yes skips the question; with no terminal and no --yes nothing is changed
 and the exit code is 2), then runs each numbered step that is not "By hand" — directly as
-root, through sudo otherwise — printing every file written and every command with its
-output, and stops at the first step that fails. Each file is backed up before it changes
+root, otherwise by a helper started through sudo, which builds the same plan again as root
+and applies only that plan (docs/security.md) — printing every file written and every
+command with its output, and stops at the first step that fails. Each file is backed up before it changes
 under /var/backups/rootless-doctor/<time>/ and replaced atomically (temporary file, fsync,
 rename; same owner), so a killed apply leaves every file whole (old, new, or between two
 commands of one step their complete result so far), never partial. Only

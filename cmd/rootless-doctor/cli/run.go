@@ -15,7 +15,9 @@ import (
 type probeRun struct {
 	Env     *checks.Env
 	Results []checks.Result
-	Plan    fixes.Plan
+	// Requests are what the plan was built from (the sudo helper builds it again from them).
+	Requests []fixes.Request
+	Plan     fixes.Plan
 	// PlanErr is set when the planner refused the intents (an unquotable value).
 	PlanErr error
 }
@@ -46,8 +48,8 @@ func runProbes(ctx context.Context, f *Factory, spec runSpec) (*probeRun, error)
 	// A recorded host cannot hang a probe: run them in line (checks.Options.Sequential).
 	results := checks.Run(ctx, f.Probes(), env, checks.Options{Only: spec.Only, Skip: spec.Skip, Now: f.Now, Sequential: !h.Live()})
 	results = append(results, liveProof(ctx, f, spec)...)
-	run := &probeRun{Env: env, Results: results}
-	run.Plan, run.PlanErr = fixes.Build(fixes.Input{Requests: fixes.RequestsFrom(results), Distro: env.Distro, Host: h})
+	run := &probeRun{Env: env, Results: results, Requests: fixes.RequestsFrom(results)}
+	run.Plan, run.PlanErr = fixes.Build(fixes.Input{Requests: run.Requests, Distro: env.Distro, Host: h})
 	return run, nil
 }
 

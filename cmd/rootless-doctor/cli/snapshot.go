@@ -37,8 +37,8 @@ then gives the same static results on any machine. The live proof is not part of
 Only what the probes need is kept: of /etc/passwd and /etc/group, root, the checked account
 and the ids that fall inside subordinate ranges (passwords and GECOS dropped); /etc/subuid
 and /etc/subgid whole, since overlap checks need every range. With -o FILE.tar.gz the
-snapshot is one gzipped tar, for a bug report. DIR must not exist; it is written as
-DIR.tmp and renamed when complete.`,
+snapshot is one gzipped tar, for a bug report. DIR must not exist; it is written into a
+new directory of a random name beside it (.DIR.tmp-…) and renamed when complete.`,
 		Example: `  rootless-doctor snapshot -o /tmp/myhost
   sudo rootless-doctor snapshot --user ci -o ci-image.tar.gz
   rootless-doctor check --root ci-image.tar.gz`,
@@ -71,7 +71,9 @@ func snapshotRun(ctx context.Context, opts *SnapshotOptions) error {
 	}
 	n := rec.files
 	if isArchive(opts.Out) {
-		tmp, err := os.MkdirTemp(filepath.Dir(opts.Out), ".snapshot-")
+		// The tree is only a step towards the archive: it goes to a private directory of
+		// ours in the temp dir, not next to the archive, where another account may write.
+		tmp, err := os.MkdirTemp("", "rootless-doctor-snapshot-")
 		if err != nil {
 			return err
 		}
