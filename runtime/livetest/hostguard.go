@@ -146,4 +146,3 @@ func lockFile() (release func(), err error) {
 	}
 	return func() { _ = unix.Flock(int(f.Fd()), unix.LOCK_UN); f.Close() }, nil
 }
-
