@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -76,7 +77,7 @@ func subIDProbe(k subIDKind) Probe {
 			"ranges in %[2]s, mapped by new%[1]smap. No range means no mapping (\"No subuid ranges found\"); "+
 			"fewer than 65536 ids make image pulls fail with \"lchown: invalid argument\"; a range that "+
 			"overlaps another account's or a real %[1]s lets containers own that account's files.", k.word, k.file),
-		Reads: []string{k.file, "/etc/nsswitch.conf (the subid: line)", "`getsubids` when a libsubid module serves the ranges",
+		Reads: []string{k.file, "/etc/nsswitch.conf (the subid: line)", "libsubid_NAME.so in the library directories (/etc/ld.so.conf)", "`getsubids` when a libsubid module serves the ranges",
 			k.idFile, "/etc/login.defs (" + k.defs + "_MIN/MAX)", "the id maps of a running Podman pause process or rootless dockerd"},
 		Fixes: []intent.Kind{intent.CRLF, intent.SubIDs, intent.Package, intent.Manual},
 		Run:   k.run,
@@ -107,10 +108,90 @@ func (k subIDKind) run(ctx context.Context, e *Env) Result {
 	if r, ok := e.NeedUser(); !ok {
 		return r
 	}
-	if src := subIDSourceOf(e); src.module != "" {
-		return k.fromModule(ctx, e, src)
+	src := subIDSourceOf(e)
+	if src.module == "" {
+		return k.fromFile(e)
 	}
-	return k.fromFile(e)
+	if lib, searched := moduleLibrary(e, src.module); lib == "" && len(searched) > 0 {
+		// shadow's nss_init cannot dlopen the module, says "Error opening libsubid_NAME.so …
+		// Using files" and reads /etc/subuid and /etc/subgid after all (lib/nss.c): judge
+		// those, and say that the directory's ranges are not used.
+		r := k.fromFile(e)
+		r = r.With(fmt.Sprintf("/etc/nsswitch.conf:%d", src.line.Line), src.line.Text)
+		msg := fmt.Sprintf("/etc/nsswitch.conf names the subid module %q, but libsubid_%s.so is not installed (looked in %s): shadow falls back to %s", src.module, src.module, strings.Join(searched, ", "), k.file)
+		if r.Status == Pass {
+			r = withStatus(r, Warn, "%s; %s", msg, r.Summary)
+		} else {
+			r = r.Detail("%s.", msg)
+		}
+		return r.Fix(intent.ManualStep("subid-module", fmt.Sprintf("install the libsubid module %q (SSSD built with subid support ships libsubid_sss.so) or remove the subid: line of /etc/nsswitch.conf", src.module)))
+	}
+	return k.fromModule(ctx, e, src)
+}
+
+// moduleLibrary looks for libsubid_MODULE.so where dlopen(3) looks for a name without a
+// slash: the directories of /etc/ld.so.conf (and its includes), which ldconfig caches, and
+// the default ones. searched lists the directories that could be listed; when it is empty
+// (a recorded tree without them) nothing can be said, and lib is "" as well. A name with a
+// slash is a path to dlopen: it is not judged here (searched is empty).
+func moduleLibrary(e *Env, module string) (lib string, searched []string) {
+	if strings.Contains(module, "/") {
+		return "", nil
+	}
+	dirs := ldConfDirs(e, "/etc/ld.so.conf", 0)
+	dirs = append(dirs, "/lib64", "/usr/lib64", "/lib", "/usr/lib")
+	seen := map[string]bool{}
+	for _, d := range dirs {
+		if seen[d] {
+			continue
+		}
+		seen[d] = true
+		if _, err := e.Host.ReadDir(d); err != nil {
+			continue
+		}
+		searched = append(searched, d)
+		p := d + "/libsubid_" + module + ".so"
+		if fi, err := e.Host.Stat(p); err == nil && fi.Mode.IsRegular() {
+			return p, searched
+		}
+	}
+	return "", searched
+}
+
+// ldConfDirs reads the directories of an ld.so.conf file: one a line, '#' comments, and
+// "include GLOB" lines (depth-limited).
+func ldConfDirs(e *Env, file string, depth int) []string {
+	data, err := e.Host.ReadFile(file)
+	if err != nil || depth > 4 {
+		return nil
+	}
+	var dirs []string
+	for _, l := range strings.Split(string(data), "\n") {
+		if i := strings.IndexByte(l, '#'); i >= 0 {
+			l = l[:i]
+		}
+		l = strings.TrimSpace(l)
+		if glob, ok := strings.CutPrefix(l, "include"); ok && glob != "" && (glob[0] == ' ' || glob[0] == '\t') {
+			glob = strings.TrimSpace(glob)
+			if !strings.HasPrefix(glob, "/") {
+				glob = path.Dir(file) + "/" + glob
+			}
+			entries, err := e.Host.ReadDir(path.Dir(glob))
+			if err != nil {
+				continue
+			}
+			for _, en := range entries {
+				if ok, _ := path.Match(path.Base(glob), en.Name()); ok {
+					dirs = append(dirs, ldConfDirs(e, path.Dir(glob)+"/"+en.Name(), depth+1)...)
+				}
+			}
+			continue
+		}
+		if strings.HasPrefix(l, "/") {
+			dirs = append(dirs, path.Clean(l))
+		}
+	}
+	return dirs
 }
 
 // fromFile judges the account's ranges in /etc/subuid or /etc/subgid.

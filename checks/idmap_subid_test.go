@@ -94,6 +94,19 @@ func TestIdmapSubuid(t *testing.T) {
 			Command([]string{"getent", "passwd", "1000"}, "alice:*:1000:1000::/home/alice:/bin/sh\n", 0).
 			Command([]string{"getsubids", "alice"}, "0: alice 200000 65536\n", 0),
 			status: Pass, summary: `from the "sss" module`},
+		// shadow's nss_init falls back to the files when libsubid_NAME.so cannot be loaded
+		// (lib/nss.c): the files are what newuidmap uses then.
+		{name: "sss named but its module missing: shadow uses the files", host: subids(ok, ok).File("/etc/nsswitch.conf", sssSwitch).Dir("/usr/lib"),
+			status: Warn, summary: `names the subid module "sss", but libsubid_sss.so is not installed (looked in /usr/lib): shadow falls back to /etc/subuid; alice has 65536 subordinate uids (100000-165535)`,
+			fixes: []string{"manual.subid-module"}},
+		{name: "module missing and no range in the files", host: subids(bobRange, ok).File("/etc/nsswitch.conf", sssSwitch).Dir("/usr/lib"),
+			status: Fail, summary: "alice has no subordinate uid range in /etc/subuid", fixes: []string{"subid.add", "manual.subid-module"}},
+		{name: "an action item is no module to shadow", host: subids(ok, ok).File("/etc/nsswitch.conf", "subid: [NOTFOUND=return] sss\n").Dir("/usr/lib"),
+			status: Warn, summary: `libsubid_[NOTFOUND=return].so is not installed`, fixes: []string{"manual.subid-module"}},
+		{name: "sss module found through ld.so.conf", host: subids("", "").File("/etc/nsswitch.conf", sssSwitch).Dir("/usr/lib").
+			File("/etc/ld.so.conf", "include /etc/ld.so.conf.d/*.conf\n").File("/etc/ld.so.conf.d/x86_64-linux-gnu.conf", "# multiarch\n/usr/lib/x86_64-linux-gnu\n").
+			File("/usr/lib/x86_64-linux-gnu/libsubid_sss.so", "\x7fELF").Command([]string{"getsubids", "alice"}, "0: alice 200000 65536\n", 0),
+			status: Pass, summary: `(200000-265535) from the "sss" module`},
 		{name: "sss module without getsubids", host: alice().File("/etc/nsswitch.conf", sssSwitch).File("/etc/subuid", ok),
 			status: Fail, summary: `come from the nsswitch module "sss", but getsubids is not installed`, fixes: []string{"package.getsubids"}},
 		{name: "sss module has no range", host: subids(ok, ok).File("/etc/nsswitch.conf", sssSwitch).
