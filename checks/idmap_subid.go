@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"path"
 	"slices"
 	"strconv"
 	"strings"
@@ -76,9 +77,9 @@ func subIDProbe(k subIDKind) Probe {
 			"ranges in %[2]s, mapped by new%[1]smap. No range means no mapping (\"No subuid ranges found\"); "+
 			"fewer than 65536 ids make image pulls fail with \"lchown: invalid argument\"; a range that "+
 			"overlaps another account's or a real %[1]s lets containers own that account's files.", k.word, k.file),
-		Reads: []string{k.file, "/etc/nsswitch.conf (the subid: line)", "`getsubids` when a libsubid module serves the ranges",
+		Reads: []string{k.file, "/etc/nsswitch.conf (the subid: line)", "libsubid_NAME.so in the library directories (/etc/ld.so.conf)", "`getsubids` when a libsubid module serves the ranges",
 			k.idFile, "/etc/login.defs (" + k.defs + "_MIN/MAX)", "the id maps of a running Podman pause process or rootless dockerd"},
-		Fixes: []intent.Kind{intent.SubIDs, intent.Package, intent.Manual},
+		Fixes: []intent.Kind{intent.CRLF, intent.SubIDs, intent.Package, intent.Manual},
 		Run:   k.run,
 	}
 }
@@ -107,10 +108,90 @@ func (k subIDKind) run(ctx context.Context, e *Env) Result {
 	if r, ok := e.NeedUser(); !ok {
 		return r
 	}
-	if src := subIDSourceOf(e); src.module != "" {
-		return k.fromModule(ctx, e, src)
+	src := subIDSourceOf(e)
+	if src.module == "" {
+		return k.fromFile(e)
 	}
-	return k.fromFile(e)
+	if lib, searched := moduleLibrary(e, src.module); lib == "" && len(searched) > 0 {
+		// shadow's nss_init cannot dlopen the module, says "Error opening libsubid_NAME.so …
+		// Using files" and reads /etc/subuid and /etc/subgid after all (lib/nss.c): judge
+		// those, and say that the directory's ranges are not used.
+		r := k.fromFile(e)
+		r = r.With(fmt.Sprintf("/etc/nsswitch.conf:%d", src.line.Line), src.line.Text)
+		msg := fmt.Sprintf("/etc/nsswitch.conf names the subid module %q, but libsubid_%s.so is not installed (looked in %s): shadow falls back to %s", src.module, src.module, strings.Join(searched, ", "), k.file)
+		if r.Status == Pass {
+			r = withStatus(r, Warn, "%s; %s", msg, r.Summary)
+		} else {
+			r = r.Detail("%s.", msg)
+		}
+		return r.Fix(intent.ManualStep("subid-module", fmt.Sprintf("install the libsubid module %q (SSSD built with subid support ships libsubid_sss.so) or remove the subid: line of /etc/nsswitch.conf", src.module)))
+	}
+	return k.fromModule(ctx, e, src)
+}
+
+// moduleLibrary looks for libsubid_MODULE.so where dlopen(3) looks for a name without a
+// slash: the directories of /etc/ld.so.conf (and its includes), which ldconfig caches, and
+// the default ones. searched lists the directories that could be listed; when it is empty
+// (a recorded tree without them) nothing can be said, and lib is "" as well. A name with a
+// slash is a path to dlopen: it is not judged here (searched is empty).
+func moduleLibrary(e *Env, module string) (lib string, searched []string) {
+	if strings.Contains(module, "/") {
+		return "", nil
+	}
+	dirs := ldConfDirs(e, "/etc/ld.so.conf", 0)
+	dirs = append(dirs, "/lib64", "/usr/lib64", "/lib", "/usr/lib")
+	seen := map[string]bool{}
+	for _, d := range dirs {
+		if seen[d] {
+			continue
+		}
+		seen[d] = true
+		if _, err := e.Host.ReadDir(d); err != nil {
+			continue
+		}
+		searched = append(searched, d)
+		p := d + "/libsubid_" + module + ".so"
+		if fi, err := e.Host.Stat(p); err == nil && fi.Mode.IsRegular() {
+			return p, searched
+		}
+	}
+	return "", searched
+}
+
+// ldConfDirs reads the directories of an ld.so.conf file: one a line, '#' comments, and
+// "include GLOB" lines (depth-limited).
+func ldConfDirs(e *Env, file string, depth int) []string {
+	data, err := e.Host.ReadFile(file)
+	if err != nil || depth > 4 {
+		return nil
+	}
+	var dirs []string
+	for _, l := range strings.Split(string(data), "\n") {
+		if i := strings.IndexByte(l, '#'); i >= 0 {
+			l = l[:i]
+		}
+		l = strings.TrimSpace(l)
+		if glob, ok := strings.CutPrefix(l, "include"); ok && glob != "" && (glob[0] == ' ' || glob[0] == '\t') {
+			glob = strings.TrimSpace(glob)
+			if !strings.HasPrefix(glob, "/") {
+				glob = path.Dir(file) + "/" + glob
+			}
+			entries, err := e.Host.ReadDir(path.Dir(glob))
+			if err != nil {
+				continue
+			}
+			for _, en := range entries {
+				if ok, _ := path.Match(path.Base(glob), en.Name()); ok {
+					dirs = append(dirs, ldConfDirs(e, path.Dir(glob)+"/"+en.Name(), depth+1)...)
+				}
+			}
+			continue
+		}
+		if strings.HasPrefix(l, "/") {
+			dirs = append(dirs, path.Clean(l))
+		}
+	}
+	return dirs
 }
 
 // fromFile judges the account's ranges in /etc/subuid or /etc/subgid.
@@ -124,6 +205,16 @@ func (k subIDKind) fromFile(e *Env) Result {
 	f := parse.ParseSubIDs(data)
 	own, ownBad := f.Owned(u.Name, u.UID)
 	j := newSubIDJudge(k, e)
+	// A line whose only fault is a CRLF line end is judged as the range it holds once the CR
+	// is gone (the crlf step runs before subid.add): asking for a fresh range as well would
+	// leave the account two.
+	var crOwn []parse.SubIDRange
+	ownBad = slices.DeleteFunc(ownBad, func(b parse.BadLine) bool {
+		if b.Repaired != nil {
+			crOwn = append(crOwn, *b.Repaired)
+		}
+		return b.Repaired != nil
+	})
 	for i, r := range own {
 		if i == maxEvidence {
 			j.r = j.r.With(k.file, fmt.Sprintf("… and %d more lines of %s", len(own)-i, u.Name))
@@ -138,6 +229,12 @@ func (k subIDKind) fromFile(e *Env) Result {
 		j.problem(Fail, "line %d of %s, an entry of %s, %s", b.Line, k.file, u.Name, b.Reason)
 		j.badLines = append(j.badLines, b.Line)
 	}
+	j.judgeCRLF(f, crOwn)
+	if len(crOwn) > 0 {
+		own = append(own, crOwn...)
+		slices.SortFunc(own, func(a, b parse.SubIDRange) int { return cmp.Compare(a.Line, b.Line) })
+	}
+	j.judgeNumbers(own)
 	switch {
 	case len(own) == 0 && missing:
 		j.problem(Fail, "%s does not exist, so %s has no subordinate %ss", k.file, u.Name, k.word)
@@ -156,6 +253,66 @@ func (k subIDKind) fromFile(e *Env) Result {
 	j.noteLimits(checked)
 	j.checkStale(own)
 	return j.result(own, "")
+}
+
+// judgeCRLF reports lines that end in a carriage return (a file written on Windows or
+// through a tool that kept CRLF line ends). shadow cuts only the '\n' off each line
+// (lib/commonio.c) and reads "65536\r" with strtoul, which stops at the CR, so getulong
+// rejects the count and the line is skipped: getsubids lists nothing, newuidmap refuses and
+// the live proof fails, while Go readers that trim lines (moby/sys/user, RootlessKit without
+// getsubids) see the range. crOwn are the account's lines whose only fault is the CR.
+func (j *subIDJudge) judgeCRLF(f parse.SubIDs, crOwn []parse.SubIDRange) {
+	k, u := j.k, j.e.User
+	n := 0
+	for _, b := range f.Bad {
+		if b.CR {
+			n++
+		}
+	}
+	if n == 0 {
+		return
+	}
+	j.intents = append(j.intents, intent.StripCR(k.file, fmt.Sprintf("%s has CRLF line ends, which shadow reads as garbage after the count", k.file)))
+	if len(crOwn) == 0 {
+		return // others' CR lines are reported with the other malformed lines
+	}
+	var lines, ranges []string
+	for i, r := range crOwn {
+		if i < maxEvidence {
+			j.r = j.r.With(k.lineSource(r.Line), r.Text)
+		}
+		lines = append(lines, strconv.Itoa(r.Line))
+		ranges = append(ranges, r.String())
+	}
+	which := "line " + lines[0] + " of " + u.Name + "'s ranges ends"
+	if len(lines) > 1 {
+		which = "lines " + strings.Join(lines, ", ") + " of " + u.Name + "'s ranges end"
+	}
+	j.problem(Fail, "%s has CRLF line ends: %s in a carriage return, which shadow reads as garbage after the count, so getsubids and newuidmap skip %s", k.file, which, strings.Join(ranges, ", "))
+	j.detail("%d line(s) of %s end in a carriage return. Removing the CRs (sed -i 's/\\r$//' %s) makes them the ranges shown; Go readers that trim lines already read them so, which is why some tools see a range that newuidmap refuses.", n, k.file, k.file)
+}
+
+// judgeNumbers explains the account's ranges whose numbers are not written in plain decimal.
+// shadow reads them with strtoul base 0 (lib/getulong.c): "0303240" is octal for 100000 and
+// "0x186a0" hex for it. That is what newuidmap allows, so the range is the account's; but a
+// reader that takes the numbers as decimal — RootlessKit reading the file itself when
+// getsubids is missing (pkg/parent/idtools), moby/sys/user — maps other ids, which newuidmap
+// then refuses.
+func (j *subIDJudge) judgeNumbers(own []parse.SubIDRange) {
+	k := j.k
+	_, errGetsubids := j.e.Host.LookPath("getsubids")
+	for i, r := range own {
+		if r.Note == "" {
+			continue
+		}
+		if i < maxEvidence {
+			j.detail("Line %d of %s: %s (shadow reads numbers in C notation), so the range is %s.", r.Line, k.file, r.Note, r)
+		}
+		if m, ok := r.Misread(); ok && errGetsubids != nil {
+			j.problem(Warn, "line %d of %s holds %s as shadow reads it, but RootlessKit without getsubids reads it as decimal, %d-%d, which newuidmap refuses", r.Line, k.file, r, m.First, m.Last)
+			j.intents = append(j.intents, intent.InstallTool(string(distro.ToolGetsubids), "engines then read subordinate ids through shadow, which reads octal numbers as octal"))
+		}
+	}
 }
 
 // fromModule judges the ranges a libsubid module (SSSD, FreeIPA) serves. newuidmap then asks
@@ -417,7 +574,9 @@ func (j *subIDJudge) judgeOthers(f parse.SubIDs, own []parse.SubIDRange) {
 		if i < maxEvidence {
 			j.r = j.r.With(k.lineSource(b.Line), b.Text)
 		}
-		j.badLines = append(j.badLines, b.Line)
+		if b.Repaired == nil {
+			j.badLines = append(j.badLines, b.Line) // the crlf step repairs the others
+		}
 	}
 	more := ""
 	if len(others) > 1 {

@@ -39,7 +39,20 @@ func TestIdmapSubuid(t *testing.T) {
 		{name: "thousands of own lines", host: subids(hostile.String(), ""), status: Fail, summary: "alice has 20000 subordinate uid ranges", fixes: add},
 		{name: "one range", host: subids(ok, ok), status: Pass, summary: "alice has 65536 subordinate uids (100000-165535)", fixes: []string{}},
 		{name: "by numeric uid", host: subids("1000:100000:65536\n", ok), status: Pass},
-		{name: "comments, blanks, CRLF", host: subids("# subordinate uids\r\n\r\n  alice:100000:65536\r\n"+bobRange, ok), status: Pass},
+		{name: "comments and blank lines", host: subids("# subordinate uids\n\n \t\nalice:100000:65536\n"+bobRange, ok), status: Pass},
+		// Issue 10: shadow reads the numbers with strtoul base 0 and takes the CR of a CRLF line
+		// as garbage after the count (lib/getulong.c, lib/commonio.c).
+		{name: "CRLF file", host: subids("alice:100000:65536\r\nbob:165536:65536\r\n", ok), status: Fail,
+			summary: "/etc/subuid has CRLF line ends: line 1 of alice's ranges ends in a carriage return, which shadow reads as garbage after the count, so getsubids and newuidmap skip 100000-165535", fixes: []string{"crlf.subuid"}},
+		{name: "CRLF file, range too small once repaired", host: subids("alice:100000:1000\r\n", ok), status: Fail, summary: "CRLF line ends", fixes: []string{"subid.add", "crlf.subuid"}},
+		{name: "CRLF in someone else's line", host: subids(aliceRange+"bob:165536:65536\r\n", ok), status: Warn, summary: `line 2 of /etc/subuid (owner "bob") ends in a carriage return`, fixes: []string{"crlf.subuid"}},
+		{name: "CRLF on an own line that is malformed anyway", host: subids("alice:100000\r\n", ok), status: Fail, summary: "(and it ends in a carriage return)", fixes: []string{"subid.add", "manual.fix-subuid", "crlf.subuid"}},
+		{name: "own octal line", host: subids("alice:0303240:0200000\n", ok), status: Pass, summary: "alice has 65536 subordinate uids (100000-165535)"},
+		{name: "own octal line, RootlessKit reading the file", host: alice().File("/etc/subuid", "alice:0303240:0200000\n").File("/etc/subgid", ok), status: Warn,
+			summary: "line 1 of /etc/subuid holds 100000-165535 as shadow reads it, but RootlessKit without getsubids reads it as decimal, 303240-503239", fixes: []string{"package.getsubids"}},
+		{name: "someone else's octal line overlaps", host: subids("alice:165536:65536\nrdX:0503240:0200000\n", ok), status: Fail, summary: "overlaps rdX's range 165536-231071 (line 2", fixes: add},
+		{name: "blanks before the owner are no match", host: subids("  alice:100000:65536\n", ok), status: Fail, summary: "alice has no subordinate uid range", fixes: []string{"subid.add", "manual.fix-subuid"}},
+		{name: "blank after the count is garbage to shadow", host: subids("alice:100000:65536 \n", ok), status: Fail, summary: `count "65536 " has " " after the number`, fixes: []string{"subid.add", "manual.fix-subuid"}},
 		{name: "two ranges adding up", host: subids("alice:100000:32768\nalice:300000:32768\n", ok), status: Pass, summary: "65536 subordinate uids (100000-132767, 300000-332767)"},
 		{name: "file missing", host: alice().File("/etc/subgid", ok), status: Fail, summary: "/etc/subuid does not exist", fixes: add},
 		{name: "no line for alice", host: subids(bobRange, ok), status: Fail, summary: "alice has no subordinate uid range in /etc/subuid", fixes: add},
@@ -57,7 +70,7 @@ func TestIdmapSubuid(t *testing.T) {
 		{name: "contains root", host: subids("alice:0:1000\nalice:100000:65536\n", ok), status: Fail, summary: "root (0)", fixes: add},
 		{name: "own line malformed, no other", host: subids("alice:100000\n", ok), status: Fail, summary: "line 1 of /etc/subuid, an entry of alice, has 2 colon-separated fields", fixes: []string{"subid.add", "manual.fix-subuid"}},
 		{name: "own line malformed beside a good one", host: subids(aliceRange+"alice:x:1\n", ok), status: Fail, summary: "line 2 of /etc/subuid, an entry of alice, start \"x\"", fixes: fixLines},
-		{name: "own hex line", host: subids(aliceRange+"1000:0x30d40:65536\n", ok), status: Fail, summary: "not a decimal number", fixes: fixLines},
+		{name: "own hex line", host: subids(aliceRange+"1000:0x30d40:65536\n", ok), status: Pass, summary: "131072 subordinate uids (100000-165535, 200000-265535)"},
 		{name: "someone else's malformed line", host: subids(aliceRange+"carol:200000\ndave:1:0\n", ok), status: Warn, summary: `line 2 of /etc/subuid (owner "carol") has 2 colon-separated fields, want 3 (NAME:START:COUNT) (and 1 more`, fixes: fixLines},
 		{name: "malformed line breaks RootlessKit without getsubids", host: alice().File("/etc/subuid", aliceRange+"carol:200000\n").File("/etc/subgid", ok),
 			status: Fail, summary: `(owner "carol")`, fixes: []string{"manual.fix-subuid", "package.getsubids"}},
@@ -81,6 +94,19 @@ func TestIdmapSubuid(t *testing.T) {
 			Command([]string{"getent", "passwd", "1000"}, "alice:*:1000:1000::/home/alice:/bin/sh\n", 0).
 			Command([]string{"getsubids", "alice"}, "0: alice 200000 65536\n", 0),
 			status: Pass, summary: `from the "sss" module`},
+		// shadow's nss_init falls back to the files when libsubid_NAME.so cannot be loaded
+		// (lib/nss.c): the files are what newuidmap uses then.
+		{name: "sss named but its module missing: shadow uses the files", host: subids(ok, ok).File("/etc/nsswitch.conf", sssSwitch).Dir("/usr/lib"),
+			status: Warn, summary: `names the subid module "sss", but libsubid_sss.so is not installed (looked in /usr/lib): shadow falls back to /etc/subuid; alice has 65536 subordinate uids (100000-165535)`,
+			fixes: []string{"manual.subid-module"}},
+		{name: "module missing and no range in the files", host: subids(bobRange, ok).File("/etc/nsswitch.conf", sssSwitch).Dir("/usr/lib"),
+			status: Fail, summary: "alice has no subordinate uid range in /etc/subuid", fixes: []string{"subid.add", "manual.subid-module"}},
+		{name: "an action item is no module to shadow", host: subids(ok, ok).File("/etc/nsswitch.conf", "subid: [NOTFOUND=return] sss\n").Dir("/usr/lib"),
+			status: Warn, summary: `libsubid_[NOTFOUND=return].so is not installed`, fixes: []string{"manual.subid-module"}},
+		{name: "sss module found through ld.so.conf", host: subids("", "").File("/etc/nsswitch.conf", sssSwitch).Dir("/usr/lib").
+			File("/etc/ld.so.conf", "include /etc/ld.so.conf.d/*.conf\n").File("/etc/ld.so.conf.d/x86_64-linux-gnu.conf", "# multiarch\n/usr/lib/x86_64-linux-gnu\n").
+			File("/usr/lib/x86_64-linux-gnu/libsubid_sss.so", "\x7fELF").Command([]string{"getsubids", "alice"}, "0: alice 200000 65536\n", 0),
+			status: Pass, summary: `(200000-265535) from the "sss" module`},
 		{name: "sss module without getsubids", host: alice().File("/etc/nsswitch.conf", sssSwitch).File("/etc/subuid", ok),
 			status: Fail, summary: `come from the nsswitch module "sss", but getsubids is not installed`, fixes: []string{"package.getsubids"}},
 		{name: "sss module has no range", host: subids(ok, ok).File("/etc/nsswitch.conf", sssSwitch).

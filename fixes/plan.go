@@ -229,6 +229,7 @@ func (b *builder) group(reqs []Request, optional bool) []Step {
 	add(b.packages(byKind[intent.Package], optional)...)
 	add(b.modules(byKind[intent.Module], optional)...)
 	add(b.sysctls(byKind[intent.Sysctl], optional)...)
+	add(b.stripCR(byKind[intent.CRLF], optional)...)
 	add(b.subIDs(byKind[intent.SubIDs], optional)...)
 	add(b.appArmor(byKind[intent.AppArmor])...)
 	add(b.delegate(byKind[intent.Delegate], optional)...)
@@ -279,6 +280,11 @@ func validate(r Request) error {
 			if _, ok := parseRange(rm); !ok {
 				return fmt.Errorf("%w: remove range %q is not START-END inside 0-%d", ErrInvalid, rm, maxID)
 			}
+		}
+	case intent.CRLF:
+		// Only the subid files: the step rewrites a root-owned file in place.
+		if in.Path != "/etc/subuid" && in.Path != "/etc/subgid" {
+			return unsafef("CRLF repair of %q, which is not /etc/subuid or /etc/subgid", in.Path)
 		}
 	case intent.AppArmor:
 		return checkPath("binary path", in.Path)

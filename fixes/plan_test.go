@@ -142,6 +142,8 @@ func TestOrder(t *testing.T) {
 				return 1
 			case strings.HasPrefix(s.ID, "sysctl"):
 				return 2
+			case strings.HasPrefix(s.ID, "crlf"):
+				return 3
 			case strings.HasPrefix(s.ID, "subid"):
 				return 3
 			case strings.HasPrefix(s.ID, "apparmor"):

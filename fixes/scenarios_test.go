@@ -73,6 +73,7 @@ func scenarios() []scenario {
 				req("session.dbus", intent.InstallTool(string(distro.ToolDBusUser), "alice has no D-Bus session bus")),
 				req("idmap.subuid", subidAlice("uid")),
 				req("idmap.subgid", subidAlice("gid")),
+				req("idmap.subgid", intent.StripCR("/etc/subgid", "/etc/subgid has CRLF line ends")),
 				req("userns.apparmor", intent.AppArmorProfile("/home/alice/bin/rootlesskit", "AppArmor blocks user namespaces for rootlesskit")),
 				req("userns.apparmor", intent.AppArmorProfile("/usr/local/bin/rootless-doctor", "rootless-doctor embeds rootlesskit")),
 				req("cgroup.delegation", intent.DelegateControllers([]string{"cpu", "cpuset", "io"}, "cpu, cpuset and io are not delegated")),

@@ -344,6 +344,30 @@ func (b *builder) sysctlOverrides(file string, values map[string]string, reqs []
 
 // ---- subordinate ids ---------------------------------------------------------------------
 
+// stripCR removes the carriage returns of CRLF line ends from /etc/subuid or /etc/subgid.
+// shadow cuts only the '\n' off a line (lib/commonio.c) and then reads "65536\r" with
+// strtoul, which stops at the CR, so getulong rejects the count and the whole line is skipped:
+// getsubids lists nothing and newuidmap refuses, while Go readers that trim the line see a
+// range (checks/parse/subid.go). It runs before subid.add, whose allocator already keeps
+// clear of the ids these lines will hold.
+func (b *builder) stripCR(reqs []Request, optional bool) []Step {
+	paths, byPath := byField(reqs, func(r Request) string { return r.Intent.Path })
+	slices.Sort(paths)
+	var steps []Step
+	for _, p := range paths {
+		s := newStep("crlf."+path.Base(p)+suffix(optional), "Remove the carriage returns (CRLF line ends) from "+p, byPath[p])
+		s.Why = append(s.Why, "shadow reads the CR at the end of a line as part of the count and skips the line, so getsubids and newuidmap do not see its range")
+		// printf '\r' keeps the script free of control characters; sed -i is what the applier
+		// recognises as a write (and backs the file up first).
+		cr := `"$(printf '\r')"`
+		s.Commands = []string{fmt.Sprintf(`if grep -q %[1]s'$' %[2]s; then sed -i "s/$(printf '\r')*\$//" %[2]s; fi`, cr, p)}
+		s.tasks = []task{{name: "Remove the carriage returns from " + p, module: "ansible.builtin.replace",
+			args: []kv{{"path", p}, {"regexp", `\r+$`}, {"replace", ""}}}}
+		steps = append(steps, s)
+	}
+	return steps
+}
+
 func (b *builder) subIDs(reqs []Request, optional bool) []Step {
 	if len(reqs) == 0 {
 		return nil
@@ -535,8 +559,26 @@ func subIDStep(id string, a subIDAlloc, rs []Request, useUsermod bool, notes []s
 // freeAwk fails, naming the owners, when a range chosen at plan time is taken on the
 // machine the script runs on: a script pasted into a Dockerfile, or a playbook run across a
 // fleet, may meet files other than the ones the plan was computed from.
-const freeAwk = `FILENAME == ids { if ($3 + 0 >= lo && $3 + 0 <= hi) bad = bad " " $1; next } ` +
-	`$1 != u && $1 != id && NF >= 3 && $2 + 0 <= hi && $2 + $3 - 1 >= lo { bad = bad " " $1 } ` +
+//
+// It reads the subid file the way shadow does (checks/parse/subid.go has the upstream
+// references): num is shadow 4.13's getulong, strtoul(s, &end, 0) that must read the whole
+// field — leading blanks and '+' allowed, "0x…" hex, "0…" octal, anything after the number
+// rejects the entry — so "rdX:0503240:0200000" holds 165536-231071, not 503240-703239. A line
+// starting with '+' or '-' (NIS), of 1024 bytes or more, with an empty field or with a count
+// of 0 is no entry to shadow and is skipped; a fourth field is ignored, as 4.13 does. Two
+// deliberate differences, both on the safe side: a CR at the end of the line is dropped
+// (shadow skips such a line, but the CRLF step that runs before this one removes it), and a
+// negative count is taken to reach the last id (shadow 4.13 wraps it to 2^64-N). Numbers are
+// awk doubles, exact below 2^53, which covers every id; past that only "huge" matters.
+const freeAwk = `function num(s,  n, i, b, neg) { sub(/^[ \t\n\v\f\r]+/, "", s); neg = 0; ` +
+	`if (s ~ /^[-+]/) { neg = substr(s, 1, 1) == "-"; s = substr(s, 2) } ` +
+	`if (s ~ /^0[xX][0-9a-fA-F]+$/) { b = 16; s = substr(s, 3) } else if (s ~ /^0[0-7]*$/) b = 8; else if (s ~ /^[1-9][0-9]*$/) b = 10; else return -1; ` +
+	`n = 0; for (i = 1; i <= length(s); i++) { n = n * b + index("0123456789abcdef", tolower(substr(s, i, 1))) - 1; if (n > 18446744073709551615) return -1 } ` +
+	`if (neg && n > 0) return -2; return n } ` +
+	`FILENAME == ids { if ($3 + 0 >= lo && $3 + 0 <= hi) bad = bad " " $1; next } ` +
+	`{ sub(/\r$/, "") } ` +
+	`$1 != u && $1 != id && $1 !~ /^[-+]/ && NF >= 3 && $1 != "" && $2 != "" && $3 != "" && length($0) < 1024 { ` +
+	`s = num($2); c = num($3); if (s >= 0 && s <= hi && (c == -2 || c > 0 && s + c - 1 >= lo)) bad = bad " " $1 } ` +
 	`END { if (bad != "") { print "rootless-doctor: " lo "-" hi " is not free on this machine (used by" bad "): run rootless-doctor fix here"; exit 1 } }`
 
 // freeCheck is the argv of the check that the span is still free in file (other owners'

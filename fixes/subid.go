@@ -51,51 +51,66 @@ func spanOf(start, count int64) (span, bool) {
 }
 
 // subIDLine is one entry of /etc/subuid or /etc/subgid as the allocator sees it: a valid
-// range or a malformed line (parse.ParseSubIDs decides which), in file order.
+// range or a malformed line (parse.ParseSubIDs decides which, reading numbers as shadow
+// does), in file order.
 type subIDLine struct {
 	line int // 1-based
 	// raw is the line as it is in the file, without the newline.
 	raw   string
 	owner string
-	start int64
-	count int64
-	// ok: a valid range (parse.ParseSubIDs) written exactly as "OWNER:START:COUNT" (no
-	// blanks, no CR, no leading zeros), so that its text can be found and edited with
-	// grep -x and sed. Only ok lines are matched by owner or edited.
+	// valid: a range shadow reads and the kernel can map (parse.ParseSubIDs), START and
+	// COUNT as shadow reads them ("0303240" is 100000).
+	valid        bool
+	start, count int64
+	// ok: valid and written exactly as "OWNER:START:COUNT" in decimal (no blanks, no CR, no
+	// leading zeros), so that its text can be found and edited with grep -x and sed. Only ok
+	// lines are edited.
 	ok bool
-	// claims is what the line takes from the id space, even when it is malformed: a line
-	// whose start parses but whose count does not still keeps its start id out of reach
-	// (parse.BadLine.Claim).
-	claims    span
-	hasClaims bool
+	// claims is what the line may take from the id space to any tool, even when it is
+	// malformed (parse.SubIDRange.Claims, parse.BadLine.Claims): a line whose start parses but
+	// whose count does not still keeps its start id out of reach, a CRLF line is one `tr -d`
+	// from valid, and a line written with leading zeros is read in octal by shadow and in
+	// decimal by Go readers.
+	claims []span
 }
 
 // subIDLines reads subuid(5) text with parse.ParseSubIDs, the parser the idmap probes use,
-// so the planner and the probes agree on which lines are valid. It never fails: comments
-// and blank lines are skipped, malformed lines are kept (with ok false) so their ids are
-// still avoided.
-func subIDLines(data []byte) []subIDLine {
+// so the planner and the probes agree on which lines are valid. It never fails: blank lines
+// are skipped, malformed lines are kept (with valid false) so their ids are still avoided,
+// and so are the ids of '#' lines, which shadow reads as entries of an owner "#…"
+// (useradd's find_free_range steps around them). nul reports a NUL byte, after which no
+// reading of the file can be trusted (see parse.SubIDs.NUL).
+func subIDLines(data []byte) (lines []subIDLine, nul bool) {
 	parsed := parse.ParseSubIDs(data)
 	raws := strings.Split(string(data), "\n") // line n is raws[n-1], as in ParseSubIDs
-	out := make([]subIDLine, 0, len(parsed.Ranges)+len(parsed.Bad))
+	spans := func(c []parse.IDSpan) []span {
+		out := make([]span, 0, len(c))
+		for _, x := range c {
+			out = append(out, span{x.First, x.Last})
+		}
+		return out
+	}
+	out := make([]subIDLine, 0, len(parsed.Ranges)+len(parsed.Bad)+1)
 	for _, r := range parsed.Ranges {
 		raw := raws[r.Line-1]
 		out = append(out, subIDLine{
-			line: r.Line, raw: raw, owner: r.Owner, start: r.Start, count: r.Count,
+			line: r.Line, raw: raw, owner: r.Owner, valid: true, start: r.Start, count: r.Count,
 			ok:     raw == fmt.Sprintf("%s:%d:%d", r.Owner, r.Start, r.Count),
-			claims: span{r.Start, r.End()}, hasClaims: true,
+			claims: spans(r.Claims()),
 		})
 	}
 	for _, b := range parsed.Bad {
-		l := subIDLine{line: b.Line, raw: raws[b.Line-1], owner: b.Owner}
-		if lo, hi, ok := b.Claim(); ok {
-			l.claims, l.hasClaims = span{lo, hi}, true
-		}
-		out = append(out, l)
+		out = append(out, subIDLine{line: b.Line, raw: raws[b.Line-1], owner: b.Owner, claims: spans(b.Claims())})
 	}
 	slices.SortFunc(out, func(x, y subIDLine) int { return cmp.Compare(x.line, y.line) })
-	return out
+	if len(parsed.Commented) > 0 {
+		out = append(out, subIDLine{claims: spans(parsed.Commented)})
+	}
+	return out, parsed.NUL
 }
+
+// span is the line's range (valid lines only).
+func (l subIDLine) span() span { return span{l.start, l.start + l.count - 1} }
 
 // limits are the SUB_UID_* (or SUB_GID_*) settings of /etc/login.defs.
 type limits struct{ min, max, count int64 }
@@ -169,8 +184,17 @@ func readIDFacts(h host.Host) idFacts {
 		}
 		return data
 	}
-	f.subuid = subIDLines(read("/etc/subuid"))
-	f.subgid = subIDLines(read("/etc/subgid"))
+	var nulUID, nulGID bool
+	f.subuid, nulUID = subIDLines(read("/etc/subuid"))
+	f.subgid, nulGID = subIDLines(read("/etc/subgid"))
+	for _, x := range []struct {
+		nul  bool
+		path string
+	}{{nulUID, "/etc/subuid"}, {nulGID, "/etc/subgid"}} {
+		if x.nul {
+			problems = append(problems, x.path+" holds a NUL byte, which shadow reads in ways that depend on its version and buffer sizes")
+		}
+	}
 	for _, line := range strings.Split(string(read("/etc/passwd")), "\n") {
 		fields := strings.Split(strings.TrimSpace(line), ":")
 		if len(fields) < 4 || strings.HasPrefix(fields[0], "#") {
@@ -245,14 +269,10 @@ type allocator struct {
 func newAllocator(f idFacts) *allocator {
 	a := &allocator{facts: f}
 	for _, l := range f.subuid {
-		if l.hasClaims {
-			a.usedUID = append(a.usedUID, l.claims)
-		}
+		a.usedUID = append(a.usedUID, l.claims...)
 	}
 	for _, l := range f.subgid {
-		if l.hasClaims {
-			a.usedGID = append(a.usedGID, l.claims)
-		}
+		a.usedGID = append(a.usedGID, l.claims...)
 	}
 	for _, id := range f.realUIDs {
 		a.usedUID = append(a.usedUID, span{id, id})
@@ -289,7 +309,7 @@ func (a *allocator) allocate(w subIDWant, uid int64) subIDAlloc {
 			other, used, lim = a.facts.subuid, usedGID, gidLim
 		}
 		for _, l := range other {
-			if !l.ok || !a.owns(l, w.user, uid) || l.count < w.count || l.start < lim.min {
+			if !l.valid || !a.owns(l, w.user, uid) || l.count < w.count || l.start < lim.min {
 				continue
 			}
 			if s, ok := findFree(used, l.start, lim.max, w.count); ok && s == l.start {
@@ -347,9 +367,9 @@ func (a *allocator) edits(lines []subIDLine, user string, uid int64, remove []sp
 			continue
 		}
 		e := lineEdit{line: l.raw}
-		pieces := []span{l.claims}
+		pieces := []span{l.span()}
 		for _, rm := range remove {
-			if !rm.overlaps(l.claims) {
+			if !rm.overlaps(l.span()) {
 				continue
 			}
 			e.removed = append(e.removed, rm)

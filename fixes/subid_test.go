@@ -70,52 +70,53 @@ func TestSubIDLines(t *testing.T) {
 		name   string
 		in     string
 		ok     []bool
-		claims []span // {-1,-1}: none
+		claims [][]span
 	}{
-		{name: "good", in: "alice:100000:65536\n", ok: []bool{true}, claims: []span{{100000, 165535}}},
-		{name: "comments and blanks", in: "# c\n\n  \nbob:1:2\n", ok: []bool{true}, claims: []span{{1, 2}}},
-		{name: "count missing", in: "alice:200000\n", ok: []bool{false}, claims: []span{{200000, 200000}}},
-		{name: "count garbage", in: "carol:300000:abc\n", ok: []bool{false}, claims: []span{{300000, 300000}}},
-		{name: "start garbage", in: "dave:x:10\n", ok: []bool{false}, claims: []span{{-1, -1}}},
-		{name: "negative", in: "eve:-5:10\n", ok: []bool{false}, claims: []span{{-1, -1}}},
-		{name: "plus sign", in: "eve:+5:10\n", ok: []bool{false}, claims: []span{{-1, -1}}},
-		{name: "extra field still avoided", in: "frank:400000:10:extra\n", ok: []bool{false}, claims: []span{{400000, 400009}}},
-		{name: "zero count avoids its start", in: "gina:500000:0\n", ok: []bool{false}, claims: []span{{500000, 500000}}},
-		{name: "huge count clipped", in: "hal:4294967000:9223372036854775807\n", ok: []bool{false}, claims: []span{{4294967000, maxID}}},
-		{name: "count overflows int64", in: "ian:1:99999999999999999999\n", ok: []bool{false}, claims: []span{{1, 1}}},
-		{name: "start past id space", in: "jo:4294967295:1\n", ok: []bool{false}, claims: []span{{-1, -1}}},
-		{name: "last id", in: "kim:4294967294:1\n", ok: []bool{true}, claims: []span{{maxID, maxID}}},
-		// Valid to parse.ParseSubIDs, but not written the way grep -x would find it.
-		{name: "CRLF", in: "lee:100:10\r\n", ok: []bool{false}, claims: []span{{100, 109}}},
-		{name: "trailing blank", in: "lee:100:10 \n", ok: []bool{false}, claims: []span{{100, 109}}},
-		{name: "leading zeros", in: "max:0100:10\n", ok: []bool{false}, claims: []span{{100, 109}}},
-		{name: "no trailing newline", in: "ned:7:3", ok: []bool{true}, claims: []span{{7, 9}}},
-		{name: "numeric owner", in: "1000:100000:65536\n", ok: []bool{true}, claims: []span{{100000, 165535}}},
-		{name: "empty owner", in: ":100000:65536\n", ok: []bool{false}, claims: []span{{100000, 165535}}},
-		{name: "control character in owner", in: "a\x01b:100000:10\n", ok: []bool{false}, claims: []span{{100000, 100009}}},
+		{name: "good", in: "alice:100000:65536\n", ok: []bool{true}, claims: [][]span{{{100000, 165535}}}},
+		{name: "blanks", in: "\n  \nbob:1:2\n", ok: []bool{true}, claims: [][]span{{{1, 2}}}},
+		{name: "comments are avoided, as useradd does", in: "#bob:1:2\n# words\n", ok: []bool{false}, claims: [][]span{{{1, 2}}}},
+		{name: "count missing", in: "alice:200000\n", ok: []bool{false}, claims: [][]span{{{200000, 200000}}}},
+		{name: "count garbage", in: "carol:300000:abc\n", ok: []bool{false}, claims: [][]span{{{300000, 300000}}}},
+		{name: "start garbage", in: "dave:x:10\n", ok: []bool{false}, claims: [][]span{nil}},
+		{name: "negative start", in: "eve:-5:10\n", ok: []bool{false}, claims: [][]span{nil}},
+		{name: "plus sign is shadow's", in: "eve:+5:10\n", ok: []bool{false}, claims: [][]span{{{5, 14}}}},
+		{name: "extra field still avoided", in: "frank:400000:10:extra\n", ok: []bool{false}, claims: [][]span{{{400000, 400009}}}},
+		{name: "zero count avoids its start", in: "gina:500000:0\n", ok: []bool{false}, claims: [][]span{{{500000, 500000}}}},
+		{name: "huge count clipped", in: "hal:4294967000:9223372036854775807\n", ok: []bool{false}, claims: [][]span{{{4294967000, maxID}}}},
+		{name: "count overflows", in: "ian:1:99999999999999999999\n", ok: []bool{false}, claims: [][]span{{{1, maxID}}}},
+		{name: "start past id space", in: "jo:4294967295:1\n", ok: []bool{false}, claims: [][]span{nil}},
+		{name: "last id", in: "kim:4294967294:1\n", ok: []bool{true}, claims: [][]span{{{maxID, maxID}}}},
+		// Valid to shadow, but not written the way grep -x would find it.
+		{name: "leading zeros: octal to shadow, decimal to Go readers", in: "max:0100:10\n", ok: []bool{false}, claims: [][]span{{{64, 73}, {100, 109}}}},
+		{name: "hex", in: "max:0x64:10\n", ok: []bool{false}, claims: [][]span{{{100, 109}}}},
+		// Invalid to shadow (getsubids does not list them), one repair from valid.
+		{name: "CRLF", in: "lee:100:10\r\n", ok: []bool{false}, claims: [][]span{{{100, 109}}}},
+		{name: "trailing blank", in: "lee:100:10 \n", ok: []bool{false}, claims: [][]span{{{100, 109}}}},
+		{name: "no trailing newline", in: "ned:7:3", ok: []bool{true}, claims: [][]span{{{7, 9}}}},
+		{name: "numeric owner", in: "1000:100000:65536\n", ok: []bool{true}, claims: [][]span{{{100000, 165535}}}},
+		{name: "empty owner", in: ":100000:65536\n", ok: []bool{false}, claims: [][]span{{{100000, 165535}}}},
+		{name: "control character in owner", in: "a\x01b:100000:10\n", ok: []bool{false}, claims: [][]span{{{100000, 100009}}}},
 		{name: "file order kept across good and bad", in: "x\nbob:5:5\ny:1:0\n", ok: []bool{false, true, false},
-			claims: []span{{-1, -1}, {5, 9}, {1, 1}}},
+			claims: [][]span{nil, {{5, 9}}, {{1, 1}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			lines := subIDLines([]byte(tt.in))
-			if len(lines) != len(tt.ok) {
-				t.Fatalf("got %d lines, want %d: %+v", len(lines), len(tt.ok), lines)
+			lines, nul := subIDLines([]byte(tt.in))
+			if nul || len(lines) != len(tt.ok) {
+				t.Fatalf("got %d lines (NUL %v), want %d: %+v", len(lines), nul, len(tt.ok), lines)
 			}
 			for i, l := range lines {
 				if l.ok != tt.ok[i] {
 					t.Errorf("line %d ok = %v, want %v", i, l.ok, tt.ok[i])
 				}
-				want := tt.claims[i]
-				if want.lo < 0 {
-					if l.hasClaims {
-						t.Errorf("line %d claims %v, want nothing", i, l.claims)
-					}
-				} else if !l.hasClaims || l.claims != want {
-					t.Errorf("line %d claims %v (%v), want %v", i, l.claims, l.hasClaims, want)
+				if !slices.Equal(l.claims, tt.claims[i]) {
+					t.Errorf("line %d claims %v, want %v", i, l.claims, tt.claims[i])
 				}
 			}
 		})
+	}
+	if _, nul := subIDLines([]byte("a:1:1\x00\n")); !nul {
+		t.Error("a NUL byte went unnoticed")
 	}
 }
 
@@ -338,17 +339,19 @@ func FuzzAllocate(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, in string) {
-		lines := subIDLines([]byte(in))
+		lines, _ := subIDLines([]byte(in))
 		for _, l := range lines {
-			if l.hasClaims && (l.claims.lo < 0 || l.claims.hi > maxID || l.claims.lo > l.claims.hi) {
-				t.Fatalf("bad claims %+v for %q", l.claims, l.raw)
+			for _, c := range l.claims {
+				if c.lo < 0 || c.hi > maxID || c.lo > c.hi {
+					t.Fatalf("bad claims %+v for %q", l.claims, l.raw)
+				}
 			}
 			if l.ok {
 				if l.raw != strings.TrimSpace(l.raw) || strings.ContainsAny(l.raw, "\n\r") {
 					t.Fatalf("ok line with blanks: %q", l.raw)
 				}
 				s, _ := spanOf(l.start, l.count)
-				if !l.hasClaims || s != l.claims || s.count() != l.count {
+				if !slices.Equal(l.claims, []span{s}) || s.count() != l.count {
 					t.Fatalf("ok line %q claims %+v", l.raw, l.claims)
 				}
 			}
@@ -361,8 +364,10 @@ func FuzzAllocate(f *testing.F) {
 		}
 		got, _ := spanOf(r.uidStart, 65536)
 		for _, l := range facts.subuid {
-			if l.hasClaims && l.claims.overlaps(got) {
-				t.Fatalf("allocated %v overlaps %q", got, l.raw)
+			for _, c := range l.claims {
+				if c.overlaps(got) {
+					t.Fatalf("allocated %v overlaps %q", got, l.raw)
+				}
 			}
 		}
 	})

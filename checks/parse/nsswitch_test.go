@@ -19,8 +19,14 @@ func TestSubIDModule(t *testing.T) {
 		{name: "commented out", in: "#subid: sss\n", module: ""},
 		{name: "empty line skipped, next wins", in: "subid:\nsubid: sss files\n", module: "sss", line: 2},
 		{name: "first line wins", in: "subid: files\nsubid: sss\n", module: "", line: 1},
-		{name: "action items skipped", in: "subid: [NOTFOUND=return] sss\n", module: "sss", line: 1},
-		{name: "spaced action items skipped", in: "subid: [ NOTFOUND=return ] sss\n", module: "sss", line: 1},
+		// shadow's nss_init, unlike glibc, takes the first token whatever it is (lib/nss.c):
+		// libsubid_[NOTFOUND=return].so then fails to load and shadow uses the files.
+		{name: "action item taken for a module", in: "subid: [NOTFOUND=return] sss\n", module: "[NOTFOUND=return]", line: 1},
+		{name: "spaced action item", in: "subid: [ NOTFOUND=return ] sss\n", module: "[", line: 1},
+		{name: "indented line is not read", in: "  subid: sss\n", module: ""},
+		{name: "blank before the colon is not read", in: "subid : sss\n", module: ""},
+		{name: "CR kept in the name", in: "subid: sss\r\n", module: "sss\r", line: 1},
+		{name: "short last line without newline", in: "subid:x", module: ""},
 		{name: "module name too long", in: "subid: " + strings.Repeat("x", 51) + "\n", module: "", line: 1},
 	}
 	for _, tt := range tests {
@@ -51,8 +57,8 @@ func FuzzNSSwitch(f *testing.F) {
 				t.Fatalf("bad service %q", s)
 			}
 		}
-		module, _ := SubIDModule(in)
-		if module == "files" || len(module) > 50 || (module != "" && !ok) {
+		module, ml := SubIDModule(in)
+		if module == "files" || len(module) > 50 || strings.ContainsAny(module, " \t\n") || (module != "" && ml.Line < 1) {
 			t.Fatalf("module %q from %q", module, in)
 		}
 	})

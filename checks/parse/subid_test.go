@@ -25,26 +25,38 @@ func TestParseSubIDs(t *testing.T) {
 	}{
 		{name: "empty", in: ""},
 		{name: "one range", in: "alice:100000:65536\n", ranges: []rng{{"alice", 100000, 65536, 1}}},
-		{name: "no trailing newline, CRLF, blanks", in: "\r\n  alice:100000:65536\r\n\n1001:165536:65536",
-			ranges: []rng{{"alice", 100000, 65536, 2}, {"1001", 165536, 65536, 4}}},
-		{name: "comments skipped", in: "# users\n  # indented\nalice:100000:65536 \n",
+		{name: "no trailing newline, blank lines", in: "\n\nalice:100000:65536\n\n1001:165536:65536",
+			ranges: []rng{{"alice", 100000, 65536, 3}, {"1001", 165536, 65536, 5}}},
+		{name: "comments skipped", in: "# users\n  # indented\nalice:100000:65536\n",
 			ranges: []rng{{"alice", 100000, 65536, 3}}},
 		{name: "two fields", in: "alice:100000\nbob:165536:65536\n",
 			ranges: []rng{{"bob", 165536, 65536, 2}}, bad: []bad{{1, "alice", "2 colon-separated fields"}}},
-		{name: "four fields", in: "alice:100000:65536:x\n", bad: []bad{{1, "alice", "4 colon-separated fields"}}},
+		{name: "four fields", in: "alice:100000:65536:x\n", bad: []bad{{1, "alice", "4 colon-separated fields, want 3 (NAME:START:COUNT): shadow 4.13 reads it as 100000-165535"}}},
 		{name: "empty owner", in: ":100000:65536\n", bad: []bad{{1, "", "empty owner"}}},
+		{name: "empty count", in: "alice:100000:\n", bad: []bad{{1, "alice", "empty count"}}},
 		{name: "blank in owner", in: "alice :100000:65536\n", bad: []bad{{1, "alice ", "blanks"}}},
+		{name: "blank before owner", in: "  alice:100000:65536\n", bad: []bad{{1, "  alice", "blanks"}}},
 		{name: "long owner", in: strings.Repeat("a", 300) + ":1:1\n", bad: []bad{{1, strings.Repeat("a", maxText) + "…", "longer than 256"}}},
-		{name: "hex start", in: "alice:0x186a0:65536\n", bad: []bad{{1, "alice", "start \"0x186a0\" is not a decimal"}}},
-		{name: "negative count", in: "alice:100000:-1\n", bad: []bad{{1, "alice", "count \"-1\""}}},
-		{name: "spaces around numbers", in: "alice: 100000:65536\n", bad: []bad{{1, "alice", "not a decimal"}}},
-		{name: "overflowing number", in: "alice:99999999999999999999:1\n", bad: []bad{{1, "alice", "not a decimal"}}},
+		{name: "line of 1024 bytes", in: "alice:1:1" + strings.Repeat("0", 1015) + "\n", bad: []bad{{1, "alice", "skips lines of 1024 bytes"}}},
+		// shadow reads numbers with strtoul base 0 (lib/getulong.c).
+		{name: "hex start", in: "alice:0x186a0:65536\n", ranges: []rng{{"alice", 100000, 65536, 1}}},
+		{name: "octal start and count", in: "alice:0303240:0200000\n", ranges: []rng{{"alice", 100000, 65536, 1}}},
+		{name: "leading zeros are octal", in: "alice:0100:010\n", ranges: []rng{{"alice", 64, 8, 1}}},
+		{name: "not octal", in: "alice:08:1\n", bad: []bad{{1, "alice", `start "08" has "8" after the number`}}},
+		{name: "0x without digits", in: "alice:0x:1\n", bad: []bad{{1, "alice", `has "x" after the number`}}},
+		{name: "blanks and plus before numbers", in: "alice: 100000:\t+65536\n", ranges: []rng{{"alice", 100000, 65536, 1}}},
+		{name: "blank after the count", in: "alice:100000:65536 \n", bad: []bad{{1, "alice", `count "65536 " has " " after the number`}}},
+		{name: "CRLF", in: "alice:100000:65536\r\nbob:165536:65536\r\n", bad: []bad{{1, "alice", "carriage return"}, {2, "bob", "carriage return"}}},
+		{name: "CRLF on a bad line", in: "alice:100000\r\n", bad: []bad{{1, "alice", "2 colon-separated fields, want 3 (NAME:START:COUNT) (and it ends in a carriage return)"}}},
+		{name: "negative count", in: "alice:100000:-1\n", bad: []bad{{1, "alice", "count \"-1\" is negative: shadow 4.13 wraps it to 18446744073709551615"}}},
+		{name: "NIS line", in: "+alice:100000:65536\n-bob:1:1\n", bad: []bad{{1, "+alice", "NIS"}, {2, "-bob", "NIS"}}},
+		{name: "overflowing number", in: "alice:99999999999999999999:1\n", bad: []bad{{1, "alice", "larger than"}}},
 		{name: "zero count", in: "alice:100000:0\n", bad: []bad{{1, "alice", "count of 0"}}},
 		{name: "past 2^32", in: "alice:4294967290:100\n", bad: []bad{{1, "alice", "runs past"}}},
 		{name: "start past max", in: "alice:4294967295:1\n", bad: []bad{{1, "alice", "start 4294967295"}}},
 		{name: "last id allowed", in: "alice:4294967294:1\n", ranges: []rng{{"alice", 4294967294, 1, 1}}},
 		{name: "bad lines in order", in: "x\nalice:1:0\ny\n", bad: []bad{{1, "x", "1 colon"}, {2, "alice", "count of 0"}, {3, "y", "1 colon"}}},
-		{name: "binary garbage", in: "\x00\xff:\x01:\x02\n", bad: []bad{{1, "\x00\uFFFD", "not a decimal"}}},
+		{name: "NUL byte", in: "\x00\xff:\x01:\x02\nalice:100000:65536\n", ranges: []rng{{"alice", 100000, 65536, 2}}, bad: []bad{{1, "\x00\uFFFD", "NUL byte"}}},
 		{name: "control character in owner", in: "al\x01ice:100000:65536\nbo\vb:1:1\n", bad: []bad{{1, "al\x01ice", "control characters"}, {2, "bo\vb", "control characters"}}},
 		{name: "utf-8 owner is fine", in: "jörg:100000:65536\n", ranges: []rng{{"jörg", 100000, 65536, 1}}},
 	}
@@ -71,44 +83,86 @@ func TestParseSubIDs(t *testing.T) {
 	}
 }
 
-// TestBadLineClaim: the ids a malformed line may mean, as far as its numbers read.
-func TestBadLineClaim(t *testing.T) {
-	const none = -1
+// TestParseSubIDsShadow: what shadow 4.13 reads from each line (what getsubids prints), next
+// to the judgement. The live test TestGetsubidsAgrees checks the same against the real
+// getsubids.
+func TestParseSubIDsShadow(t *testing.T) {
+	const max = 1<<64 - 1
 	tests := []struct {
-		name      string
-		in        string
-		first     int64 // none: no claim
-		last      int64
-		badReason string
+		in   string
+		want []ShadowEntry
 	}{
-		{name: "count missing", in: "alice:200000\n", first: 200000, last: 200000},
-		{name: "count garbage", in: "carol:300000:abc\n", first: 300000, last: 300000},
-		{name: "start garbage", in: "dave:x:10\n", first: none},
-		{name: "negative", in: "eve:-5:10\n", first: none},
-		{name: "plus sign", in: "eve:+5:10\n", first: none},
-		{name: "no numbers at all", in: "garbage\n", first: none},
-		{name: "extra field", in: "frank:400000:10:extra\n", first: 400000, last: 400009},
-		{name: "blanks around numbers", in: "frank: 400000 : 10 \n", first: 400000, last: 400009},
-		{name: "zero count keeps its start", in: "gina:500000:0\n", first: 500000, last: 500000},
-		{name: "huge count clipped", in: "hal:4294967000:9223372036854775807\n", first: 4294967000, last: MaxID},
-		{name: "count overflows int64", in: "ian:1:99999999999999999999\n", first: 1, last: 1},
-		{name: "range past 2^32 clipped", in: "ian:4294967290:100\n", first: 4294967290, last: MaxID},
-		{name: "start past the id space", in: "jo:4294967295:1\n", first: none},
-		{name: "empty owner", in: ":100000:65536\n", first: 100000, last: 165535},
-		{name: "blank in owner", in: "a b:100000:10\n", first: 100000, last: 100009},
-		{name: "hex start", in: "alice:0x186a0:65536\n", first: none},
+		{"rdX:0503240:0200000\n", []ShadowEntry{{"rdX", 165536, 65536, 1}}},
+		{"rdX: 0x10:+5\n", []ShadowEntry{{"rdX", 16, 5, 1}}},
+		{"rdX:100000:65536\r\n", nil},
+		{"rdX:1:2:3\n", []ShadowEntry{{"rdX", 1, 2, 1}}},
+		{"rdX:-1:5\nrdX:7:-1\n", []ShadowEntry{{"rdX", max, 5, 1}, {"rdX", 7, max, 2}}},
+		{" rdX:1:1\n", []ShadowEntry{{" rdX", 1, 1, 1}}},
+		{"rdX:1:1 \n+rdX:9:9\n-rdX:9:9\n", nil},
+		{"rdX:99999999999999999999:1\nrdX:1:18446744073709551615\n", []ShadowEntry{{"rdX", 1, max, 2}}},
+		{"rdX:08:1\nrdX:0x:1\nrdX::1\nrdX:1\n", nil},
+		{"#rdX:5:5\n", []ShadowEntry{{"#rdX", 5, 5, 1}}},
+		{"rdX:\t\v\f\r12:3\n", []ShadowEntry{{"rdX", 12, 3, 1}}},
+		{"rdX:1:0\n", []ShadowEntry{{"rdX", 1, 0, 1}}},
+		{"rdX:1:1" + strings.Repeat("0", 1016) + "\n", nil},
+		{"rdX:1:10", []ShadowEntry{{"rdX", 1, 10, 1}}},
+	}
+	for _, tt := range tests {
+		got := ParseSubIDs([]byte(tt.in))
+		if !slices.Equal(got.Shadow, tt.want) {
+			t.Errorf("%q: shadow reads %v, want %v", tt.in, got.Shadow, tt.want)
+		}
+	}
+}
+
+// TestClaims: the ids a line may mean to any tool, for the allocator.
+func TestClaims(t *testing.T) {
+	tests := []struct {
+		name   string
+		in     string
+		claims []IDSpan
+	}{
+		{name: "valid", in: "alice:100000:65536\n", claims: []IDSpan{{100000, 165535}}},
+		{name: "octal, and the decimal misreading", in: "rdX:0503240:0200000\n", claims: []IDSpan{{165536, 231071}, {503240, 703239}}},
+		{name: "hex", in: "rdX:0x10:0x10\n", claims: []IDSpan{{16, 31}}},
+		{name: "count missing", in: "alice:200000\n", claims: []IDSpan{{200000, 200000}}},
+		{name: "count garbage", in: "carol:300000:abc\n", claims: []IDSpan{{300000, 300000}}},
+		{name: "count with trailing garbage", in: "carol:300000:10x\n", claims: []IDSpan{{300000, 300009}}},
+		{name: "CRLF", in: "carol:300000:10\r\n", claims: []IDSpan{{300000, 300009}}},
+		{name: "octal CRLF", in: "carol:010:010\r\n", claims: []IDSpan{{8, 15}, {10, 19}}},
+		{name: "start garbage", in: "dave:x:10\n"},
+		{name: "negative start", in: "eve:-5:10\n"},
+		{name: "negative count reaches the end", in: "eve:5:-10\n", claims: []IDSpan{{5, MaxID}}},
+		{name: "plus sign", in: "eve:+5:10:x\n", claims: []IDSpan{{5, 14}}},
+		{name: "no numbers at all", in: "garbage\n"},
+		{name: "extra field", in: "frank:400000:10:extra\n", claims: []IDSpan{{400000, 400009}}},
+		{name: "blanks around numbers", in: "frank: 400000 : 10 \n", claims: []IDSpan{{400000, 400009}}},
+		{name: "zero count keeps its start", in: "gina:500000:0\n", claims: []IDSpan{{500000, 500000}}},
+		{name: "huge count clipped", in: "hal:4294967000:9223372036854775807\n", claims: []IDSpan{{4294967000, MaxID}}},
+		{name: "count overflows", in: "ian:1:99999999999999999999\n", claims: []IDSpan{{1, MaxID}}},
+		{name: "range past 2^32 clipped", in: "ian:4294967290:100\n", claims: []IDSpan{{4294967290, MaxID}}},
+		{name: "start past the id space", in: "jo:4294967295:1\n"},
+		{name: "empty owner", in: ":100000:65536\n", claims: []IDSpan{{100000, 165535}}},
+		{name: "blank in owner", in: "a b:100000:10\n", claims: []IDSpan{{100000, 100009}}},
+		{name: "NIS line", in: "+bob:100000:10\n", claims: []IDSpan{{100000, 100009}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			s := ParseSubIDs([]byte(tt.in))
-			if len(s.Ranges) != 0 || len(s.Bad) != 1 {
-				t.Fatalf("got %+v, want one bad line", s)
+			var got []IDSpan
+			for _, r := range s.Ranges {
+				got = append(got, r.Claims()...)
 			}
-			first, last, ok := s.Bad[0].Claim()
-			if ok != (tt.first != none) || ok && (first != tt.first || last != tt.last) {
-				t.Fatalf("Claim = %d, %d, %v; want %d, %d", first, last, ok, tt.first, tt.last)
+			for _, b := range s.Bad {
+				got = append(got, b.Claims()...)
+			}
+			if !slices.Equal(got, tt.claims) {
+				t.Fatalf("claims = %v, want %v (%+v)", got, tt.claims, s)
 			}
 		})
+	}
+	if c := ParseSubIDs([]byte("#bob:100000:10\n# just words\n")).Commented; !slices.Equal(c, []IDSpan{{100000, 100009}}) {
+		t.Errorf("commented = %v", c)
 	}
 }
 
@@ -211,8 +265,10 @@ func checkSubIDs(t *testing.T, in []byte, s SubIDs) {
 			t.Fatalf("bad line %+v reported twice, out of bounds or without a reason", b)
 		}
 		seen[b.Line] = true
-		if first, last, ok := b.Claim(); ok && (first < 0 || last > MaxID || first > last) {
-			t.Fatalf("bad line %+v claims %d-%d", b, first, last)
+		for _, c := range b.Claims() {
+			if c.First < 0 || c.Last > MaxID || c.First > c.Last {
+				t.Fatalf("bad line %+v claims %v", b, c)
+			}
 		}
 		if !utf8.ValidString(b.Text) || len(b.Text) > maxText+len("…") {
 			t.Fatalf("bad text %q is not short valid UTF-8", b.Text)
@@ -222,12 +278,18 @@ func checkSubIDs(t *testing.T, in []byte, s SubIDs) {
 
 func FuzzParseSubIDs(f *testing.F) {
 	for _, s := range []string{"alice:100000:65536\n", "# c\n\nbob:1:2:3\n", "1000:4294967294:1", "a:0x1:1\r\n:::\n", "x:1:0",
-		"0\r:0:1", "b:4294967294:9999999999999\r\n", "hal:4294967000:9223372036854775807\nian:1:99999999999999999999"} {
+		"0\r:0:1", "b:4294967294:9999999999999\r\n", "rdX:0503240:0200000\n a:+0x10: 010\n+b:1:1\n", "hal:4294967000:9223372036854775807\nian:1:99999999999999999999"} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
 		s := ParseSubIDs(in)
 		checkSubIDs(t, in, s)
+		// A range is exactly what shadow reads from its line.
+		for _, r := range s.Ranges {
+			if !slices.Contains(s.Shadow, ShadowEntry{r.Owner, uint64(r.Start), uint64(r.Count), r.Line}) {
+				t.Fatalf("range %+v is not what shadow reads (%v)", r, s.Shadow)
+			}
+		}
 		// Owned never invents entries.
 		ranges, bad := s.Owned("alice", 1000)
 		if len(ranges) > len(s.Ranges) || len(bad) > len(s.Bad) {

@@ -68,18 +68,16 @@ func buildBinary(t *testing.T) string {
 }
 
 // throwawayUser creates an account with a home and one 65,536-id subordinate range, and
-// removes it (home, subordinate ids and all) when the test ends.
+// removes it (home, subordinate ids and all) when the test ends — even when useradd or the
+// test fails half-way: the cleanup is registered first (issue 10: a failed run left
+// rdtNNNN:100000:65536 in /etc/subuid).
 func throwawayUser(t *testing.T) string {
 	t.Helper()
 	name := fmt.Sprintf("rdt%d", os.Getpid()%100000)
+	livetest.RemoveAccountAtEnd(t, name)
 	if out, err := exec.Command("useradd", "--create-home", "--shell", "/bin/sh", name).CombinedOutput(); err != nil {
 		t.Fatalf("useradd: %v\n%s", err, out)
 	}
-	t.Cleanup(func() {
-		if out, err := exec.Command("userdel", "--remove", name).CombinedOutput(); err != nil {
-			t.Logf("userdel %s: %v\n%s", name, err, out)
-		}
-	})
 	// useradd allocates subordinate ids itself on most distributions; make sure of one range.
 	if !hasLine(t, "/etc/subuid", name+":") || !hasLine(t, "/etc/subgid", name+":") {
 		out, err := exec.Command("usermod", "--add-subuids", "3000000000-3000065535", "--add-subgids", "3000000000-3000065535", name).CombinedOutput()

@@ -9,14 +9,16 @@ import (
 
 	"github.com/rootless-doctor/rootless-doctor/cmd/rootless-doctor/cli"
 	"github.com/rootless-doctor/rootless-doctor/runtime/daemon"
+	"github.com/rootless-doctor/rootless-doctor/runtime/livetest"
 	"github.com/rootless-doctor/rootless-doctor/runtime/proof"
 )
 
-// TestMain lets testscript run the real command in-process as `rootless-doctor`.
+// TestMain lets testscript run the real command in-process as `rootless-doctor`, and fails
+// the run when the live tests left the host changed (livetest.HostGuard).
 func TestMain(m *testing.M) {
 	proof.Dispatch()
 	daemon.Dispatch()
-	testscript.Main(m, map[string]func(){
+	testscript.Main(livetest.HostGuard(m), map[string]func(){
 		"rootless-doctor": func() { os.Exit(cli.Main()) },
 	})
 }

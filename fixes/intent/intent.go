@@ -24,6 +24,9 @@ const (
 	Module Kind = "module"
 	// Sysctl sets Key to Value now and at boot.
 	Sysctl Kind = "sysctl"
+	// CRLF removes the carriage returns of CRLF line ends from Path (/etc/subuid or
+	// /etc/subgid), which shadow reads as garbage after the count.
+	CRLF Kind = "crlf"
 	// SubIDs gives User a free range of Count subordinate ids (Map: "uid", "gid" or "both"),
 	// removing the ranges in Remove first.
 	SubIDs Kind = "subids"
@@ -51,22 +54,24 @@ func (k Kind) Order() int {
 		return 1
 	case Sysctl:
 		return 2
-	case SubIDs:
+	case CRLF:
 		return 3
-	case AppArmor:
+	case SubIDs:
 		return 4
-	case Delegate:
+	case AppArmor:
 		return 5
-	case Device:
+	case Delegate:
 		return 6
-	case Linger:
+	case Device:
 		return 7
-	case Manual:
+	case Linger:
 		return 8
-	case Relogin:
+	case Manual:
 		return 9
+	case Relogin:
+		return 10
 	}
-	return 10
+	return 11
 }
 
 // Intent is one change a probe asks for. Which fields matter depends on Kind.
@@ -87,7 +92,7 @@ type Intent struct {
 	Count int64 `json:"count,omitempty"`
 	// Remove lists "START-END" ranges to delete first (SubIDs, for overlapping ranges).
 	Remove []string `json:"remove,omitempty"`
-	// Path is a binary (AppArmor) or a device node (Device).
+	// Path is a binary (AppArmor), a device node (Device) or a subid file (CRLF).
 	Path string `json:"path,omitempty"`
 	// Mode is an octal mode (Device).
 	Mode string `json:"mode,omitempty"`
@@ -113,6 +118,8 @@ func (i Intent) ID() string {
 		return "sysctl." + i.Key
 	case SubIDs:
 		return "subid.add"
+	case CRLF:
+		return "crlf." + baseName(i.Path)
 	case AppArmor:
 		// The whole path, as AppArmor names profile files (usr.bin.rootlesskit): two
 		// rootlesskit binaries at different paths need two profiles.
@@ -154,6 +161,8 @@ func (i Intent) String() string {
 			s += fmt.Sprintf(" (removing %s first)", strings.Join(i.Remove, ", "))
 		}
 		return s
+	case CRLF:
+		return fmt.Sprintf("remove the carriage returns (CRLF line ends) from %s", i.Path)
 	case AppArmor:
 		return fmt.Sprintf("load an AppArmor profile that allows user namespaces for %s", i.Path)
 	case Delegate:
@@ -199,6 +208,11 @@ func SetSysctl(key, value, reason string) Intent {
 // remove lists ranges ("START-END") that must go first.
 func AddSubIDs(user, which string, count int64, remove []string, reason string) Intent {
 	return Intent{Kind: SubIDs, User: user, Map: which, Count: count, Remove: remove, Reason: reason}
+}
+
+// StripCR asks for the carriage returns of CRLF line ends to be removed from path.
+func StripCR(path, reason string) Intent {
+	return Intent{Kind: CRLF, Path: path, Reason: reason}
 }
 
 // AppArmorProfile asks for a profile granting `userns` to the binary at path.

@@ -10,6 +10,7 @@ func TestIDsAndOrder(t *testing.T) {
 		{InstallTool("slirp4netns", "r"), "package.slirp4netns"},
 		{LoadModule("tun", "r"), "module.tun"},
 		{SetSysctl("user.max_user_namespaces", "28633", "r"), "sysctl.user.max_user_namespaces"},
+		{StripCR("/etc/subuid", "r"), "crlf.subuid"},
 		{AddSubIDs("alice", "uid", 65536, nil, "r"), "subid.add"},
 		{AppArmorProfile("/usr/local/bin/rootlesskit", "r"), "apparmor.usr.local.bin.rootlesskit"},
 		{DelegateControllers([]string{"cpu"}, "r"), "systemd.delegate"},

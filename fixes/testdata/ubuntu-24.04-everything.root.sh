@@ -28,7 +28,13 @@ if ! (for p in dbus-user-session slirp4netns uidmap; do dpkg-query -W -f='${db:S
 	env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends dbus-user-session slirp4netns uidmap </dev/null
 fi
 
-# 2. Give alice 65536 subordinate uids and gids (165536-231071)
+# 2. Remove the carriage returns (CRLF line ends) from /etc/subgid
+#    fixes: idmap.subgid
+#    why: /etc/subgid has CRLF line ends (idmap.subgid)
+#    why: shadow reads the CR at the end of a line as part of the count and skips the line, so getsubids and newuidmap do not see its range
+if grep -q "$(printf '\r')"'$' /etc/subgid; then sed -i "s/$(printf '\r')*\$//" /etc/subgid; fi
+
+# 3. Give alice 65536 subordinate uids and gids (165536-231071)
 #    fixes: idmap.subgid, idmap.subuid
 #    why: alice has no subordinate gid range (idmap.subgid)
 #    why: alice has no subordinate uid range (idmap.subuid)
@@ -36,11 +42,11 @@ fi
 #    why: afterwards restart rootless engines so they map the new range (podman system migrate; systemctl --user restart docker)
 [ -e /etc/subuid ] || { : >/etc/subuid; chmod 0644 /etc/subuid; }
 [ -e /etc/subgid ] || { : >/etc/subgid; chmod 0644 /etc/subgid; }
-awk -F: -v lo=165536 -v hi=231071 -v u=alice -v id=1000 -v ids=/etc/passwd 'FILENAME == ids { if ($3 + 0 >= lo && $3 + 0 <= hi) bad = bad " " $1; next } $1 != u && $1 != id && NF >= 3 && $2 + 0 <= hi && $2 + $3 - 1 >= lo { bad = bad " " $1 } END { if (bad != "") { print "rootless-doctor: " lo "-" hi " is not free on this machine (used by" bad "): run rootless-doctor fix here"; exit 1 } }' /etc/subuid /etc/passwd
-awk -F: -v lo=165536 -v hi=231071 -v u=alice -v id=1000 -v ids=/etc/group 'FILENAME == ids { if ($3 + 0 >= lo && $3 + 0 <= hi) bad = bad " " $1; next } $1 != u && $1 != id && NF >= 3 && $2 + 0 <= hi && $2 + $3 - 1 >= lo { bad = bad " " $1 } END { if (bad != "") { print "rootless-doctor: " lo "-" hi " is not free on this machine (used by" bad "): run rootless-doctor fix here"; exit 1 } }' /etc/subgid /etc/group
+awk -F: -v lo=165536 -v hi=231071 -v u=alice -v id=1000 -v ids=/etc/passwd 'function num(s,  n, i, b, neg) { sub(/^[ \t\n\v\f\r]+/, "", s); neg = 0; if (s ~ /^[-+]/) { neg = substr(s, 1, 1) == "-"; s = substr(s, 2) } if (s ~ /^0[xX][0-9a-fA-F]+$/) { b = 16; s = substr(s, 3) } else if (s ~ /^0[0-7]*$/) b = 8; else if (s ~ /^[1-9][0-9]*$/) b = 10; else return -1; n = 0; for (i = 1; i <= length(s); i++) { n = n * b + index("0123456789abcdef", tolower(substr(s, i, 1))) - 1; if (n > 18446744073709551615) return -1 } if (neg && n > 0) return -2; return n } FILENAME == ids { if ($3 + 0 >= lo && $3 + 0 <= hi) bad = bad " " $1; next } { sub(/\r$/, "") } $1 != u && $1 != id && $1 !~ /^[-+]/ && NF >= 3 && $1 != "" && $2 != "" && $3 != "" && length($0) < 1024 { s = num($2); c = num($3); if (s >= 0 && s <= hi && (c == -2 || c > 0 && s + c - 1 >= lo)) bad = bad " " $1 } END { if (bad != "") { print "rootless-doctor: " lo "-" hi " is not free on this machine (used by" bad "): run rootless-doctor fix here"; exit 1 } }' /etc/subuid /etc/passwd
+awk -F: -v lo=165536 -v hi=231071 -v u=alice -v id=1000 -v ids=/etc/group 'function num(s,  n, i, b, neg) { sub(/^[ \t\n\v\f\r]+/, "", s); neg = 0; if (s ~ /^[-+]/) { neg = substr(s, 1, 1) == "-"; s = substr(s, 2) } if (s ~ /^0[xX][0-9a-fA-F]+$/) { b = 16; s = substr(s, 3) } else if (s ~ /^0[0-7]*$/) b = 8; else if (s ~ /^[1-9][0-9]*$/) b = 10; else return -1; n = 0; for (i = 1; i <= length(s); i++) { n = n * b + index("0123456789abcdef", tolower(substr(s, i, 1))) - 1; if (n > 18446744073709551615) return -1 } if (neg && n > 0) return -2; return n } FILENAME == ids { if ($3 + 0 >= lo && $3 + 0 <= hi) bad = bad " " $1; next } { sub(/\r$/, "") } $1 != u && $1 != id && $1 !~ /^[-+]/ && NF >= 3 && $1 != "" && $2 != "" && $3 != "" && length($0) < 1024 { s = num($2); c = num($3); if (s >= 0 && s <= hi && (c == -2 || c > 0 && s + c - 1 >= lo)) bad = bad " " $1 } END { if (bad != "") { print "rootless-doctor: " lo "-" hi " is not free on this machine (used by" bad "): run rootless-doctor fix here"; exit 1 } }' /etc/subgid /etc/group
 if ! grep -qxF alice:165536:65536 /etc/subuid || ! grep -qxF alice:165536:65536 /etc/subgid; then usermod --add-subuids 165536-231071 --add-subgids 165536-231071 alice; fi
 
-# 3. Let /opt/docker/rootlesskit create user namespaces (AppArmor profile rootless-doctor.opt.docker.rootlesskit)
+# 4. Let /opt/docker/rootlesskit create user namespaces (AppArmor profile rootless-doctor.opt.docker.rootlesskit)
 #    fixes: userns.apparmor
 #    why: AppArmor blocks user namespaces for rootlesskit (userns.apparmor)
 #    why: /home/alice/bin/rootlesskit resolves to /opt/docker/rootlesskit, the path AppArmor sees
@@ -61,7 +67,7 @@ profile rootless-doctor.opt.docker.rootlesskit /opt/docker/rootlesskit flags=(un
 ROOTLESS_DOCTOR_FILE
 apparmor_parser -r /etc/apparmor.d/rootless-doctor.opt.docker.rootlesskit
 
-# 4. Let /usr/local/bin/rootless-doctor create user namespaces (AppArmor profile rootless-doctor.usr.local.bin.rootless-doctor)
+# 5. Let /usr/local/bin/rootless-doctor create user namespaces (AppArmor profile rootless-doctor.usr.local.bin.rootless-doctor)
 #    fixes: userns.apparmor
 #    why: rootless-doctor embeds rootlesskit (userns.apparmor)
 #    why: alternative, not used: sysctl kernel.apparmor_restrict_unprivileged_userns=0 lifts the restriction for every program on the host, which weakens its security
@@ -81,7 +87,7 @@ profile rootless-doctor.usr.local.bin.rootless-doctor /usr/local/bin/rootless-do
 ROOTLESS_DOCTOR_FILE
 apparmor_parser -r /etc/apparmor.d/rootless-doctor.usr.local.bin.rootless-doctor
 
-# 5. Delegate the cgroup controllers cpu cpuset io memory pids to user@.service
+# 6. Delegate the cgroup controllers cpu cpuset io memory pids to user@.service
 #    fixes: cgroup.delegation
 #    why: cpu, cpuset and io are not delegated (cgroup.delegation)
 put /etc/systemd/system/user@.service.d/60-rootless-doctor-delegate.conf 0644 <<'ROOTLESS_DOCTOR_FILE'
@@ -92,7 +98,7 @@ Delegate=cpu cpuset io memory pids
 ROOTLESS_DOCTOR_FILE
 if [ -d /run/systemd/system ]; then systemctl daemon-reload; fi
 
-# 6. Make /dev/net/tun mode 0666 now and at boot
+# 7. Make /dev/net/tun mode 0666 now and at boot
 #    fixes: net.tun
 #    why: /dev/net/tun is mode 0600 (net.tun)
 #    why: 0666 is the kernel's own default for /dev/net/tun; opening it grants nothing by itself (creating an interface needs CAP_NET_ADMIN in the network namespace)
@@ -103,22 +109,22 @@ ROOTLESS_DOCTOR_FILE
 [ -e /dev/net/tun ] || modprobe tun
 chmod 0666 /dev/net/tun
 
-# 7. Keep the user manager of alice running after logout (linger)
+# 8. Keep the user manager of alice running after logout (linger)
 #    fixes: session.linger
 #    why: the daemon stops when alice logs out (session.linger)
 [ -e /var/lib/systemd/linger/alice ] || loginctl enable-linger alice
 
-# 8. By hand: move ~/.local/share/docker off NFS (set data-root in ~/.config/docker/daemon.json)
+# 9. By hand: move ~/.local/share/docker off NFS (set data-root in ~/.config/docker/daemon.json)
 #    fixes: storage.data-root
 
-# 9. By hand: Log out and log in again (or reboot), so that a new session picks up the changes
+# 10. By hand: Log out and log in again (or reboot), so that a new session picks up the changes
 #    fixes: cgroup.delegation, session.dbus
 #    why: delegation takes effect in a new session (cgroup.delegation)
 #    why: systemd starts user@UID.service with the new settings only when the user's last session has ended
 
 # Then, by hand:
-#   8. move ~/.local/share/docker off NFS (set data-root in ~/.config/docker/daemon.json)
-#   9. Log out and log in again (or reboot), so that a new session picks up the changes
+#   9. move ~/.local/share/docker off NFS (set data-root in ~/.config/docker/daemon.json)
+#   10. Log out and log in again (or reboot), so that a new session picks up the changes
 
 # Optional steps, not applied by default. To apply them, remove the leading "# "
 # of the lines below and run them as well.

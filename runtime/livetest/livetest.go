@@ -41,14 +41,11 @@ func NeedRoot(t testing.TB, tools ...string) {
 // rest of the test: they create accounts with the same subordinate range and time the proof.
 func Lock(t testing.TB) {
 	t.Helper()
-	f, err := os.OpenFile(filepath.Join(os.TempDir(), "rootless-doctor-live-test.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	release, err := lockFile()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = unix.Flock(int(f.Fd()), unix.LOCK_UN); f.Close() })
+	t.Cleanup(release)
 }
 
 var userSeq atomic.Int32
@@ -67,6 +64,7 @@ func User(t testing.TB, subIDs bool) string {
 	if !subIDs {
 		args = append(args, "-K", "SUB_UID_COUNT=0", "-K", "SUB_GID_COUNT=0")
 	}
+	RemoveAccountAtEnd(t, name)
 	if out, err := exec.Command("useradd", append(args, name)...).CombinedOutput(); err != nil {
 		t.Fatalf("useradd %s: %v\n%s", name, err, out)
 	}
@@ -78,12 +76,6 @@ func User(t testing.TB, subIDs bool) string {
 				if n, err := strconv.Atoi(pid); err == nil {
 					_ = unix.Kill(n, unix.SIGKILL)
 				}
-			}
-		}
-		if out, err := exec.Command("userdel", "--remove", name).CombinedOutput(); err != nil {
-			// A zombie init has not reaped yet still counts as "used by process".
-			if out2, err2 := exec.Command("userdel", "--force", "--remove", name).CombinedOutput(); err2 != nil {
-				t.Errorf("userdel %s: %v\n%s%s", name, err, out, out2)
 			}
 		}
 	})
@@ -111,6 +103,77 @@ func User(t testing.TB, subIDs bool) string {
 		t.Fatalf("useradd gave %s subordinate ids despite SUB_UID_COUNT=0", name)
 	}
 	return name
+}
+
+// RemoveAccountAtEnd registers, before the account exists, the removal of a throwaway account
+// when the test ends, however it ends: userdel --remove (--force when a process still holds
+// it), then any line of the account still in /etc/subuid or /etc/subgid is taken out (a test
+// may have added one by hand, or userdel may have failed). Call it before useradd, so a
+// failure half-way leaves nothing behind.
+func RemoveAccountAtEnd(t testing.TB, name string) {
+	t.Helper()
+	t.Cleanup(func() {
+		if _, err := user.Lookup(name); err == nil {
+			if out, err := exec.Command("userdel", "--remove", name).CombinedOutput(); err != nil {
+				// A zombie init has not reaped yet still counts as "used by process".
+				if out2, err2 := exec.Command("userdel", "--force", "--remove", name).CombinedOutput(); err2 != nil {
+					t.Errorf("userdel %s: %v\n%s%s", name, err, out, out2)
+				}
+			}
+		}
+		for _, p := range []string{"/etc/subuid", "/etc/subgid"} {
+			if err := dropLinesOf(p, name); err != nil {
+				t.Errorf("removing %s's lines from %s: %v", name, p, err)
+			}
+		}
+	})
+}
+
+// dropLinesOf rewrites path without the lines of owner (atomically, keeping mode and owner),
+// when it has any.
+func dropLinesOf(path, owner string) error {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		if os.IsNotExist(err) {
+			return nil
+		}
+		return err
+	}
+	var keep []string
+	dropped := false
+	for _, l := range strings.SplitAfter(string(data), "\n") {
+		if strings.HasPrefix(l, owner+":") {
+			dropped = true
+			continue
+		}
+		keep = append(keep, l)
+	}
+	if !dropped {
+		return nil
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(path, &st); err != nil {
+		return err
+	}
+	tmp := path + ".rootless-doctor-test"
+	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, os.FileMode(st.Mode&0o7777))
+	if err != nil {
+		return err
+	}
+	_, err = f.WriteString(strings.Join(keep, ""))
+	if err == nil {
+		err = f.Chown(int(st.Uid), int(st.Gid))
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp, path)
+	}
+	if err != nil {
+		os.Remove(tmp)
+	}
+	return err
 }
 
 // Processes lists the live processes (pid and command) running as the account, read from

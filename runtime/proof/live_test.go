@@ -30,7 +30,7 @@ func TestMain(m *testing.M) {
 	if len(os.Args) > 2 && os.Args[1] == attackArg {
 		os.Exit(attackMain(os.Args[2:]))
 	}
-	os.Exit(m.Run())
+	os.Exit(livetest.HostGuard(m).Run())
 }
 
 // Live tests: the real proof, as root, for a throwaway account (created and removed by the
