@@ -48,8 +48,16 @@ func (l *live) Executable() string    { return l.exe }
 
 func (l *live) LookupEnv(key string) (string, bool) { return os.LookupEnv(key) }
 
+// ReadFile opens only regular files (openRegular): an account can leave a FIFO or a symlink
+// to a device where root's `check --user` reads its configuration.
 func (l *live) ReadFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
+	pf, err := os.OpenFile(path, unix.O_PATH, 0)
+	if err != nil {
+		return nil, err
+	}
+	f, err := openRegular(pf, path, func() (*os.File, error) {
+		return os.OpenFile(path, os.O_RDONLY|unix.O_NONBLOCK|unix.O_NOCTTY, 0)
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -131,7 +139,16 @@ func unixMode(m uint32) fs.FileMode {
 	return mode
 }
 
-func (l *live) ReadDir(path string) ([]fs.DirEntry, error) { return os.ReadDir(path) }
+// ReadDir opens with O_DIRECTORY, which fails on anything else before it is opened (a FIFO
+// does not block), and lists at most MaxDirEntries entries.
+func (l *live) ReadDir(path string) ([]fs.DirEntry, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_DIRECTORY|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return readDirCapped(f, path)
+}
 
 func (l *live) EvalSymlinks(path string) (string, error) { return filepath.EvalSymlinks(path) }
 

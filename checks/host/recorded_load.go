@@ -3,7 +3,6 @@ package host
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 
@@ -47,16 +46,16 @@ func LoadTree(dir string) (*Recorded, error) {
 	if !ok {
 		return OpenTree(dir) // reports the missing manifest
 	}
-	m, err := ParseManifest(mf.data)
+	rec, err := newChecked(mem, mf.data, dir)
 	if err != nil {
-		return nil, fmt.Errorf("recorded host %s: %w", dir, err)
+		return nil, err
 	}
-	for p, fm := range m.Files {
+	for p, fm := range rec.m.Files {
 		if fm.Type == "symlink" {
 			mem.links[p] = true
 		}
 	}
-	return NewRecorded(mem, m), nil
+	return rec, nil
 }
 
 // loadFd reads the directory open at dirfd (at prefix in the tree) into mem. Every name is
