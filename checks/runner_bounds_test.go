@@ -1,0 +1,115 @@
+package checks
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/rootless-doctor/rootless-doctor/checks/host"
+)
+
+// stuckHost is a host whose reads of some paths never return (until the test ends): a FIFO
+// in a tree, a hung NFS mount, as a read that honours no context.
+type stuckHost struct {
+	host.Host
+	stuck   map[string]bool
+	release chan struct{}
+}
+
+func newStuckHost(t *testing.T, h host.Host, paths ...string) *stuckHost {
+	s := &stuckHost{Host: h, stuck: map[string]bool{}, release: make(chan struct{})}
+	for _, p := range paths {
+		s.stuck[p] = true
+	}
+	t.Cleanup(func() { close(s.release) })
+	return s
+}
+
+func (s *stuckHost) ReadFile(p string) ([]byte, error) {
+	if s.stuck[p] {
+		<-s.release
+		return nil, errors.New("released")
+	}
+	return s.Host.ReadFile(p)
+}
+
+// within fails the test if fn has not returned after limit (a hang, not a timing).
+func within(t *testing.T, what string, limit time.Duration, fn func()) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		fn()
+	}()
+	select {
+	case <-done:
+	case <-time.After(limit):
+		t.Fatalf("%s: still running after %s", what, limit)
+	}
+}
+
+// TestInLineProbesHaveATimeout: recorded hosts ran their probes with no timeout, so one read
+// that never returned hung `check --root` for good.
+func TestInLineProbesHaveATimeout(t *testing.T) {
+	h := newStuckHost(t, alice().File("/etc/subuid", "alice:100000:65536\n").Host(), "/etc/subuid", "/etc/subgid")
+	read := func(p string) func(context.Context, *Env) Result {
+		return func(_ context.Context, e *Env) Result {
+			if _, err := e.Host.ReadFile(p); err != nil {
+				return Undecided(err, "cannot read %s", p)
+			}
+			return Passf("read %s", p)
+		}
+	}
+	probes := []Probe{
+		{ID: "a.stuck", Run: read("/etc/subuid")},
+		{ID: "a.fine", Run: read("/etc/passwd")},
+		{ID: "b.stuck", Run: read("/etc/subgid")},
+		{ID: "b.fine", Run: func(context.Context, *Env) Result { return Passf("fine") }},
+	}
+	env := NewEnv(context.Background(), h, "")
+	var res []Result
+	within(t, "Run", 10*time.Second, func() {
+		res = Run(context.Background(), probes, env, Options{Sequential: true, Timeout: 100 * time.Millisecond})
+	})
+	for i, want := range []string{"could not check: the probe did not finish", "read /etc/passwd", "could not check: the probe did not finish", "fine"} {
+		if !strings.HasPrefix(res[i].Summary, want) {
+			t.Errorf("%s: %s %q, want %q", res[i].ID, res[i].Status, res[i].Summary, want)
+		}
+	}
+}
+
+// TestInLineRunEndsWithItsContext: SIGINT cancels the run's context; the run must end then,
+// whatever a probe is blocked in.
+func TestInLineRunEndsWithItsContext(t *testing.T) {
+	h := newStuckHost(t, alice().Host(), "/etc/subuid")
+	probes := []Probe{
+		{ID: "a.fine", Run: func(context.Context, *Env) Result { return Passf("fine") }},
+		{ID: "a.stuck", Run: func(_ context.Context, e *Env) Result { e.Host.ReadFile("/etc/subuid"); return Passf("late") }},
+		{ID: "a.after", Run: func(context.Context, *Env) Result { return Passf("after") }},
+	}
+	env := NewEnv(context.Background(), h, "")
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(50*time.Millisecond, cancel)
+	var res []Result
+	within(t, "Run", 10*time.Second, func() {
+		res = Run(ctx, probes, env, Options{Sequential: true, Timeout: time.Hour})
+	})
+	if res[0].Status != Pass || res[1].Status != Warn || res[2].Status != Warn || !errors.Is(res[1].Err, context.Canceled) {
+		t.Errorf("results %+v", res)
+	}
+}
+
+// TestNewEnvIsBounded: the distribution and the account are resolved before any probe, and a
+// FIFO at the live /etc/os-release hung check and fix there.
+func TestNewEnvIsBounded(t *testing.T) {
+	h := newStuckHost(t, alice().File("/etc/os-release", "ID=debian\n").Host(), "/etc/os-release")
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	var env *Env
+	within(t, "NewEnv", 10*time.Second, func() { env = NewEnv(ctx, h, "") })
+	if env.Distro.ID != "unknown" || !strings.Contains(env.Distro.Problem, "did not finish") || !errors.Is(env.UserErr, context.DeadlineExceeded) {
+		t.Errorf("distro %+v, user error %v", env.Distro, env.UserErr)
+	}
+}
