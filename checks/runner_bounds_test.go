@@ -3,7 +3,9 @@ package checks
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -111,5 +113,36 @@ func TestNewEnvIsBounded(t *testing.T) {
 	within(t, "NewEnv", 10*time.Second, func() { env = NewEnv(ctx, h, "") })
 	if env.Distro.ID != "unknown" || !strings.Contains(env.Distro.Problem, "did not finish") || !errors.Is(env.UserErr, context.DeadlineExceeded) {
 		t.Errorf("distro %+v, user error %v", env.Distro, env.UserErr)
+	}
+}
+
+// hungTools is a host whose commands all time out, counting how many were run.
+type hungTools struct {
+	host.Host
+	mu   sync.Mutex
+	runs []string
+}
+
+func (h *hungTools) Run(_ context.Context, argv ...string) (host.Output, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.runs = append(h.runs, strings.Join(argv, " "))
+	return host.Output{}, fmt.Errorf("running %s: %w after 5s", strings.Join(argv, " "), host.ErrTimeout)
+}
+
+// TestTimedOutToolIsReportedAsSuch: a slirp4netns that hangs is one that does not run (its
+// --help is not asked too, which would wait as long again), and the report says it timed out.
+func TestTimedOutToolIsReportedAsSuch(t *testing.T) {
+	h := &hungTools{Host: alice().Exec("/usr/bin/slirp4netns").Host()}
+	env := NewEnv(context.Background(), h, "")
+	h.runs = nil
+	r := Run(context.Background(), []Probe{netDriver}, env, Options{Sequential: true})[0]
+	if r.Status != Fail || !strings.Contains(r.Summary, "does not run") || !strings.Contains(r.Summary, "timed out") {
+		t.Errorf("net.driver with a hung slirp4netns: %s %q %q", r.Status, r.Summary, r.Details)
+	}
+	for _, run := range h.runs {
+		if strings.Contains(run, "slirp4netns --help") {
+			t.Errorf("after --version timed out, --help was run too: %q", h.runs)
+		}
 	}
 }

@@ -1,7 +1,6 @@
 package host
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -168,44 +167,28 @@ func (l *live) LookPath(name string) (string, error) {
 	return filepath.Abs(p)
 }
 
+// Run runs argv bounded (RunCommand): DefaultCommandTimeout, its own process group killed
+// whole at the deadline, leftovers killed after it exits, output capped at MaxRead.
 func (l *live) Run(ctx context.Context, argv ...string) (Output, error) {
 	if len(argv) == 0 {
 		return Output{}, errors.New("run: empty command")
 	}
-	ctx, cancel := context.WithTimeout(ctx, DefaultCommandTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	var stdout, stderr cappedBuffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	cmd.Stdin = nil
-	// LC_ALL=C: probes parse version strings and messages; translations would break them.
-	cmd.Env = append(os.Environ(), "LC_ALL=C")
-	err := cmd.Run()
+	var stdout, stderr CappedBuffer
+	err := RunCommand(ctx, DefaultCommandTimeout, true, argv, func(cmd *exec.Cmd) {
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		// LC_ALL=C: probes parse version strings and messages; translations would break them.
+		cmd.Env = append(os.Environ(), "LC_ALL=C")
+	})
 	out := Output{Stdout: stdout.Bytes(), Stderr: stderr.Bytes()}
 	var exitErr *exec.ExitError
 	switch {
 	case err == nil:
-	case errors.As(err, &exitErr) && ctx.Err() == nil:
+	case errors.As(err, &exitErr):
 		out.ExitCode = exitErr.ExitCode()
 	default:
 		return out, fmt.Errorf("running %s: %w", strings.Join(argv, " "), err)
 	}
 	return out, nil
-}
-
-// cappedBuffer keeps the first MaxRead bytes a command writes and drops the rest, so a
-// runaway command cannot eat memory.
-type cappedBuffer struct{ bytes.Buffer }
-
-func (c *cappedBuffer) Write(p []byte) (int, error) {
-	if room := MaxRead - c.Len(); room > 0 {
-		if len(p) > room {
-			c.Buffer.Write(p[:room])
-		} else {
-			c.Buffer.Write(p)
-		}
-	}
-	return len(p), nil
 }
 
 // fsMagic maps statfs f_type to names, for the filesystems the probes care about.
