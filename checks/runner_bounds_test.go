@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/rootless-doctor/rootless-doctor/checks/host"
+	"github.com/rootless-doctor/rootless-doctor/internal/hostile"
 )
 
 // stuckHost is a host whose reads of some paths never return (until the test ends): a FIFO
@@ -37,21 +38,6 @@ func (s *stuckHost) ReadFile(p string) ([]byte, error) {
 	return s.Host.ReadFile(p)
 }
 
-// within fails the test if fn has not returned after limit (a hang, not a timing).
-func within(t *testing.T, what string, limit time.Duration, fn func()) {
-	t.Helper()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		fn()
-	}()
-	select {
-	case <-done:
-	case <-time.After(limit):
-		t.Fatalf("%s: still running after %s", what, limit)
-	}
-}
-
 // TestInLineProbesHaveATimeout: recorded hosts ran their probes with no timeout, so one read
 // that never returned hung `check --root` for good.
 func TestInLineProbesHaveATimeout(t *testing.T) {
@@ -72,7 +58,7 @@ func TestInLineProbesHaveATimeout(t *testing.T) {
 	}
 	env := NewEnv(context.Background(), h, "")
 	var res []Result
-	within(t, "Run", 10*time.Second, func() {
+	hostile.Within(t, "Run", 10*time.Second, func() {
 		res = Run(context.Background(), probes, env, Options{Sequential: true, Timeout: 100 * time.Millisecond})
 	})
 	for i, want := range []string{"could not check: the probe did not finish", "read /etc/passwd", "could not check: the probe did not finish", "fine"} {
@@ -95,7 +81,7 @@ func TestInLineRunEndsWithItsContext(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(50*time.Millisecond, cancel)
 	var res []Result
-	within(t, "Run", 10*time.Second, func() {
+	hostile.Within(t, "Run", 10*time.Second, func() {
 		res = Run(ctx, probes, env, Options{Sequential: true, Timeout: time.Hour})
 	})
 	if res[0].Status != Pass || res[1].Status != Warn || res[2].Status != Warn || !errors.Is(res[1].Err, context.Canceled) {
@@ -110,7 +96,7 @@ func TestNewEnvIsBounded(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
 	var env *Env
-	within(t, "NewEnv", 10*time.Second, func() { env = NewEnv(ctx, h, "") })
+	hostile.Within(t, "NewEnv", 10*time.Second, func() { env = NewEnv(ctx, h, "") })
 	if env.Distro.ID != "unknown" || !strings.Contains(env.Distro.Problem, "did not finish") || !errors.Is(env.UserErr, context.DeadlineExceeded) {
 		t.Errorf("distro %+v, user error %v", env.Distro, env.UserErr)
 	}

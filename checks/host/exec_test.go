@@ -5,12 +5,10 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/rootless-doctor/rootless-doctor/internal/hostile"
 )
 
 // fakeTool writes an executable shell script named name into a fresh directory that is put
@@ -27,33 +25,6 @@ func fakeTool(t *testing.T, name, script string) (pidFile string) {
 	return pidFile
 }
 
-// gone waits (a little) for the process in pidFile to be gone: killed, or a zombie waiting
-// for init to reap it. It fails the test if the process still runs.
-func gone(t *testing.T, pidFile string) {
-	t.Helper()
-	data, err := os.ReadFile(pidFile)
-	if err != nil {
-		t.Fatalf("the helper did not start: %v", err)
-	}
-	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for range 50 {
-		stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-		if err != nil {
-			return // reaped
-		}
-		// The state follows the ")" that ends the command name.
-		if i := strings.LastIndexByte(string(stat), ')'); i > 0 && strings.HasPrefix(string(stat[i+1:]), " Z") {
-			return
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	unix.Kill(pid, unix.SIGKILL)
-	t.Errorf("the helper (pid %d) the command left is still running", pid)
-}
-
 // TestRunKillsWhatTheCommandLeaves: a fake iptables that forks a sleeping helper holding its
 // stdout cost the helper's whole sleep, gave a wrong verdict and left the helper running.
 func TestRunKillsWhatTheCommandLeaves(t *testing.T) {
@@ -65,11 +36,11 @@ exit 0
 	h := NewLive()
 	var out Output
 	var err error
-	noHang(t, "Run", 30*time.Second, func() { out, err = h.Run(context.Background(), "iptables", "--version") })
+	hostile.Within(t, "Run", 30*time.Second, func() { out, err = h.Run(context.Background(), "iptables", "--version") })
 	if err != nil || out.ExitCode != 0 || string(out.Stdout) != "iptables v1.8.9 (nf_tables)\n" {
 		t.Errorf("Run = %+v (%q), %v; want the version, exit 0", out, out.Stdout, err)
 	}
-	gone(t, pidFile)
+	hostile.Gone(t, hostile.PidFrom(t, pidFile))
 }
 
 // TestRunTimesOut: a command still running at its deadline is killed with its whole process
@@ -84,20 +55,20 @@ wait
 	ctx, cancel := context.WithTimeout(context.Background(), 500*time.Millisecond)
 	defer cancel()
 	var err error
-	noHang(t, "Run", 30*time.Second, func() { _, err = h.Run(ctx, "slirp4netns", "--version") })
+	hostile.Within(t, "Run", 30*time.Second, func() { _, err = h.Run(ctx, "slirp4netns", "--version") })
 	if !errors.Is(err, ErrTimeout) || !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("Run = %v, want ErrTimeout", err)
 	}
-	gone(t, pidFile)
+	hostile.Gone(t, hostile.PidFrom(t, pidFile))
 
 	// A cancelled context (SIGINT) is not a timeout.
 	ctx, cancel = context.WithCancel(context.Background())
 	time.AfterFunc(200*time.Millisecond, cancel)
-	noHang(t, "Run", 30*time.Second, func() { _, err = h.Run(ctx, "slirp4netns", "--version") })
+	hostile.Within(t, "Run", 30*time.Second, func() { _, err = h.Run(ctx, "slirp4netns", "--version") })
 	if !errors.Is(err, context.Canceled) || errors.Is(err, ErrTimeout) {
 		t.Errorf("Run with a cancelled context = %v, want context.Canceled", err)
 	}
-	gone(t, pidFile)
+	hostile.Gone(t, hostile.PidFrom(t, pidFile))
 }
 
 func TestCappedBuffer(t *testing.T) {

@@ -265,77 +265,75 @@ func (fsLimit) max() (int, string)  { return maxManifestFSTypes, "fstypes" }
 func (cmdLimit) max() (int, string) { return maxManifestCommands, "commands" }
 func (argvLim) max() (int, string)  { return maxArgv, "argv" }
 
-// boundedMap is a JSON object of at most L's limit of members, decoded one member at a time.
-type boundedMap[V any, L limit] map[string]V
-
-func (m *boundedMap[V, L]) UnmarshalJSON(data []byte) error {
+// decodeBounded decodes the JSON array (open '[') or object (open '{') in data one element
+// at a time: each calls elem with a decoder positioned at it (for an object, after its key,
+// which elem is given), after checking that fewer than L's limit came before. A JSON null is
+// null true and no element.
+func decodeBounded[L limit](data []byte, open json.Delim, elem func(dec *json.Decoder, key string) error) (null bool, err error) {
 	var l L
 	max, what := l.max()
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
 	tok, err := dec.Token()
-	if err != nil {
-		return err
+	if err != nil || tok == nil {
+		return tok == nil && err == nil, err
 	}
-	if tok == nil {
-		*m = nil
-		return nil
+	if tok != open {
+		return false, fmt.Errorf("%s: want a JSON %c…", what, open)
 	}
-	if tok != json.Delim('{') {
-		return fmt.Errorf("%s: want an object", what)
+	for n := 0; dec.More(); n++ {
+		if n == max {
+			return false, fmt.Errorf("%s: more than %d entries", what, max)
+		}
+		key := ""
+		if open == '{' {
+			tok, err := dec.Token()
+			if err != nil {
+				return false, err
+			}
+			key, _ = tok.(string)
+		}
+		if err := elem(dec, key); err != nil {
+			if open == '{' {
+				return false, fmt.Errorf("%s %q: %w", what, key, err)
+			}
+			return false, fmt.Errorf("%s %d: %w", what, n, err)
+		}
 	}
+	return false, nil
+}
+
+// boundedMap is a JSON object of at most L's limit of members, decoded one member at a time.
+type boundedMap[V any, L limit] map[string]V
+
+func (m *boundedMap[V, L]) UnmarshalJSON(data []byte) error {
 	out := map[string]V{}
-	for dec.More() {
-		if len(out) == max {
-			return fmt.Errorf("%s: more than %d entries", what, max)
-		}
-		tok, err := dec.Token()
-		if err != nil {
-			return err
-		}
-		k, _ := tok.(string)
+	null, err := decodeBounded[L](data, '{', func(dec *json.Decoder, key string) error {
 		var v V
-		if err := dec.Decode(&v); err != nil {
-			return fmt.Errorf("%s %q: %w", what, k, err)
-		}
-		out[k] = v
+		err := dec.Decode(&v)
+		out[key] = v
+		return err
+	})
+	if null {
+		out = nil
 	}
 	*m = out
-	return nil
+	return err
 }
 
 // boundedList is a JSON array of at most L's limit of elements, decoded one at a time.
 type boundedList[V any, L limit] []V
 
 func (s *boundedList[V, L]) UnmarshalJSON(data []byte) error {
-	var l L
-	max, what := l.max()
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	tok, err := dec.Token()
-	if err != nil {
-		return err
-	}
-	if tok == nil {
-		*s = nil
-		return nil
-	}
-	if tok != json.Delim('[') {
-		return fmt.Errorf("%s: want an array", what)
-	}
 	var out []V
-	for dec.More() {
-		if len(out) == max {
-			return fmt.Errorf("%s: more than %d entries", what, max)
-		}
+	_, err := decodeBounded[L](data, '[', func(dec *json.Decoder, _ string) error {
 		var v V
-		if err := dec.Decode(&v); err != nil {
-			return fmt.Errorf("%s %d: %w", what, len(out), err)
-		}
+		err := dec.Decode(&v)
 		out = append(out, v)
-	}
+		return err
+	})
 	*s = out
-	return nil
+	return err
 }
 
 // commandWire is Command as decoded, with a bounded argv.

@@ -107,14 +107,7 @@ func TestManifestAgreesWithTheTree(t *testing.T) {
 		"same type":                {`{"version": 1, "files": {"/etc": {"type": "dir", "mode": "0755"}, "/etc/link": {"type": "symlink", "target": "subuid"}}}`, true},
 	} {
 		dir := t.TempDir()
-		for p, s := range map[string]string{"etc/subuid": "alice:100000:65536\n", "dev/net/tun": "", ManifestName: c.manifest} {
-			if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, p)), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			if err := os.WriteFile(filepath.Join(dir, p), []byte(s), 0o644); err != nil {
-				t.Fatal(err)
-			}
-		}
+		writeTree(t, dir, map[string]string{"etc/subuid": "alice:100000:65536\n", "dev/net/tun": "", ManifestName: c.manifest})
 		if err := os.Symlink("subuid", filepath.Join(dir, "etc/link")); err != nil {
 			t.Fatal(err)
 		}

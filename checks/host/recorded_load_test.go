@@ -10,15 +10,7 @@ import (
 
 func TestLoadTree(t *testing.T) {
 	dir := t.TempDir()
-	write := func(rel, data string) {
-		p := filepath.Join(dir, rel)
-		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(data), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	write := func(rel, data string) { writeTree(t, dir, map[string]string{rel: data}) }
 	write(ManifestName, `{"version":1,"files":{"/usr/bin/newuidmap":{"mode":"4755"}}}`)
 	write("etc/subuid", "alice:100000:65536\n")
 	write("usr/lib/os-release", "ID=debian\n")

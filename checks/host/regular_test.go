@@ -10,21 +10,20 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/rootless-doctor/rootless-doctor/internal/hostile"
 )
 
-// noHang runs fn and fails the test if it has not returned after limit: these are tests of
-// reads that used to block forever, not timings.
-func noHang(t *testing.T, what string, limit time.Duration, fn func()) {
+// writeTree writes files (tree path → content) under dir, making their directories.
+func writeTree(t *testing.T, dir string, files map[string]string) {
 	t.Helper()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		fn()
-	}()
-	select {
-	case <-done:
-	case <-time.After(limit):
-		t.Fatalf("%s: still blocked after %s", what, limit)
+	for p, content := range files {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, p)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, p), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
@@ -55,12 +54,12 @@ func TestLiveReadsOnlyRegularFiles(t *testing.T) {
 		paths = append(paths, dev)
 	}
 	for _, p := range paths {
-		noHang(t, "ReadFile("+p+")", 10*time.Second, func() {
+		hostile.Within(t, "ReadFile("+p+")", 10*time.Second, func() {
 			if _, err := h.ReadFile(p); !errors.Is(err, ErrNotRegular) {
 				t.Errorf("ReadFile(%s) = %v, want ErrNotRegular", p, err)
 			}
 		})
-		noHang(t, "ReadDir("+p+")", 10*time.Second, func() {
+		hostile.Within(t, "ReadDir("+p+")", 10*time.Second, func() {
 			if _, err := h.ReadDir(p); err == nil {
 				t.Errorf("ReadDir(%s) must fail", p)
 			}
@@ -89,18 +88,11 @@ func TestLiveReadsOnlyRegularFiles(t *testing.T) {
 // blocked forever, and a device node in a tree, which was opened and read.
 func TestRecordedTreesReadOnlyRegularFiles(t *testing.T) {
 	dir := t.TempDir()
-	write := func(p, s string) {
-		t.Helper()
-		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, p)), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, p), []byte(s), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write(ManifestName, `{"version": 1, "files": {"/dev/net/tun": {"type": "char", "major": 10, "minor": 200}}}`)
-	write("etc/passwd", "alice:x:1000:1000::/home/alice:/bin/sh\n")
-	write("dev/net/tun", "") // the snapshot's placeholder of a device
+	writeTree(t, dir, map[string]string{
+		ManifestName:  `{"version": 1, "files": {"/dev/net/tun": {"type": "char", "major": 10, "minor": 200}}}`,
+		"etc/passwd":  "alice:x:1000:1000::/home/alice:/bin/sh\n",
+		"dev/net/tun": "", // the snapshot's placeholder of a device
+	})
 	if err := unix.Mkfifo(filepath.Join(dir, "etc/subuid"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -110,14 +102,14 @@ func TestRecordedTreesReadOnlyRegularFiles(t *testing.T) {
 	}
 	for name, open := range map[string]func(string) (*Recorded, error){"OpenTree": OpenTree, "LoadTree": LoadTree} {
 		var h *Recorded
-		noHang(t, name, 10*time.Second, func() {
+		hostile.Within(t, name, 10*time.Second, func() {
 			var err error
 			if h, err = open(dir); err != nil {
 				t.Fatalf("%s: %v", name, err)
 			}
 		})
 		for _, p := range paths {
-			noHang(t, name+" ReadFile("+p+")", 10*time.Second, func() {
+			hostile.Within(t, name+" ReadFile("+p+")", 10*time.Second, func() {
 				if _, err := h.ReadFile(p); !errors.Is(err, ErrNotRegular) {
 					t.Errorf("%s: ReadFile(%s) = %v, want ErrNotRegular", name, p, err)
 				}
@@ -139,7 +131,7 @@ func TestRecordedTreesReadOnlyRegularFiles(t *testing.T) {
 		t.Fatal(err)
 	}
 	for name, open := range map[string]func(string) (*Recorded, error){"OpenTree": OpenTree, "LoadTree": LoadTree} {
-		noHang(t, name+" with a FIFO manifest", 10*time.Second, func() {
+		hostile.Within(t, name+" with a FIFO manifest", 10*time.Second, func() {
 			if _, err := open(dir); !errors.Is(err, ErrNotRegular) {
 				t.Errorf("%s: a FIFO manifest: %v, want ErrNotRegular", name, err)
 			}

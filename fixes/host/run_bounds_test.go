@@ -3,16 +3,15 @@ package host
 import (
 	"context"
 	"errors"
-	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
 	"golang.org/x/sys/unix"
 
 	checkshost "github.com/rootless-doctor/rootless-doctor/checks/host"
+	"github.com/rootless-doctor/rootless-doctor/internal/hostile"
 )
 
 // TestRunTimesOutWithItsGroup: a fix command past its deadline is killed with everything it
@@ -34,22 +33,7 @@ func TestRunTimesOutWithItsGroup(t *testing.T) {
 	case <-time.After(30 * time.Second):
 		t.Fatal("Run still running 30 s after its 0.5 s deadline")
 	}
-	data, err := os.ReadFile(pidFile)
-	if err != nil {
-		t.Fatal(err)
-	}
-	pid, _ := strconv.Atoi(strings.TrimSpace(string(data)))
-	for i := 0; ; i++ {
-		stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-		if err != nil || strings.Contains(string(stat), ") Z") {
-			break
-		}
-		if i == 50 {
-			unix.Kill(pid, unix.SIGKILL)
-			t.Fatalf("the command's sleep (pid %d) survived its timeout", pid)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
+	hostile.Gone(t, hostile.PidFrom(t, pidFile))
 
 	r = &Root{}
 	go func() {
@@ -67,8 +51,5 @@ func TestRunTimesOutWithItsGroup(t *testing.T) {
 	case <-time.After(20 * time.Second):
 		t.Fatal("Run waited for the helper the command left holding its output")
 	}
-	if data, err := os.ReadFile(pidFile); err == nil {
-		pid, _ := strconv.Atoi(strings.TrimSpace(string(data)))
-		unix.Kill(pid, unix.SIGKILL)
-	}
+	unix.Kill(hostile.PidFrom(t, pidFile), unix.SIGKILL)
 }

@@ -14,7 +14,10 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
+	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 )
@@ -262,4 +265,54 @@ func RunMeasured(cmd *exec.Cmd) (int64, error) {
 		return 0, errors.Join(runErr, fmt.Errorf("peak RSS %q: %w", data, err))
 	}
 	return kb << 10, runErr
+}
+
+// Within fails t if fn has not returned after limit. It is for tests of waits that used to
+// last for ever (a FIFO, a silent bus, a helper holding a pipe), not a timing: limit is far
+// above what fn takes.
+func Within(t testing.TB, what string, limit time.Duration, fn func()) {
+	t.Helper()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		fn()
+	}()
+	select {
+	case <-done:
+	case <-time.After(limit):
+		t.Fatalf("%s: still running after %s", what, limit)
+	}
+}
+
+// Gone fails t if process pid is still running a few seconds from now (a zombie waiting for
+// init counts as gone), and kills it then.
+func Gone(t testing.TB, pid int) {
+	t.Helper()
+	for range 50 {
+		stat, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+		if err != nil {
+			return // reaped
+		}
+		// The state follows the ")" that ends the command name.
+		if i := bytes.LastIndexByte(stat, ')'); i > 0 && bytes.HasPrefix(stat[i+1:], []byte(" Z")) {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	unix.Kill(pid, unix.SIGKILL)
+	t.Errorf("process %d is still running", pid)
+}
+
+// PidFrom reads the pid a shell script wrote to p.
+func PidFrom(t testing.TB, p string) int {
+	t.Helper()
+	data, err := os.ReadFile(p)
+	if err != nil {
+		t.Fatalf("no pid in %s: %v", p, err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pid
 }

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/rootless-doctor/rootless-doctor/internal/hostile"
 )
 
 // silentBus listens on a unix socket, accepts every connection and never says a word.
@@ -43,23 +45,15 @@ func silentBus(t *testing.T) string {
 }
 
 // connectWithin runs Connect and fails the test if it has not returned after limit.
-func connectWithin(t *testing.T, ctx context.Context, addr string, limit time.Duration) error {
+func connectWithin(t *testing.T, ctx context.Context, addr string, limit time.Duration) (err error) {
 	t.Helper()
-	done := make(chan error, 1)
-	go func() {
-		c, err := Connect(ctx, addr)
-		if c != nil {
+	hostile.Within(t, "Connect to a bus that never answers", limit, func() {
+		var c interface{ Close() }
+		if c, err = Connect(ctx, addr); err == nil {
 			c.Close()
 		}
-		done <- err
-	}()
-	select {
-	case err := <-done:
-		return err
-	case <-time.After(limit):
-		t.Fatalf("Connect to a bus that never answers still waiting after %s", limit)
-		return nil
-	}
+	})
+	return err
 }
 
 // TestConnectToASilentBus: `install` hung forever on a bus that accepted and never answered

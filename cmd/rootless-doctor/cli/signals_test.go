@@ -15,6 +15,7 @@ import (
 
 	"github.com/rootless-doctor/rootless-doctor/checks"
 	"github.com/rootless-doctor/rootless-doctor/checks/host"
+	"github.com/rootless-doctor/rootless-doctor/internal/hostile"
 )
 
 // blockedRun is the child of TestSecondSignalKills: the real signal handling, and a run
@@ -108,14 +109,9 @@ func TestSignalEndsACheck(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancelCause(context.Background())
 	time.AfterFunc(100*time.Millisecond, func() { cancel(signalError{sig: syscall.SIGINT}) })
-	code := make(chan int, 1)
-	go func() { code <- Execute(ctx, f, []string{"check", "--root", "T"}) }()
-	select {
-	case c := <-code:
-		if c != 130 || out.Len() != 0 || !strings.Contains(errOut.String(), "stopped by SIGINT") {
-			t.Errorf("exit %d, stdout %q, stderr %q; want 130, no report, the signal named", c, out, errOut)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("check still running 10 s after SIGINT")
+	var code int
+	hostile.Within(t, "check after SIGINT", 10*time.Second, func() { code = Execute(ctx, f, []string{"check", "--root", "T"}) })
+	if code != 130 || out.Len() != 0 || !strings.Contains(errOut.String(), "stopped by SIGINT") {
+		t.Errorf("exit %d, stdout %q, stderr %q; want 130, no report, the signal named", code, out, errOut)
 	}
 }
