@@ -57,8 +57,26 @@ type Env struct {
 var ErrUnknownUser = errors.New("unknown user")
 
 // NewEnv resolves the account and the distribution. userName is the --user value ("" for the
-// running account; a name or a numeric uid).
+// running account; a name or a numeric uid). It takes at most DefaultTimeout, and returns when
+// ctx ends: resolving reads os-release, /etc/passwd and runs getent, on a host that may answer
+// slowly or never (before issue 10 a FIFO at /etc/os-release hung check and fix here, outside
+// any probe's timeout). Past that, the distribution is unknown and the account unresolved,
+// with the reason; identity.user reports it and the probes that need the account skip.
 func NewEnv(ctx context.Context, h host.Host, userName string) *Env {
+	ctx, cancel := context.WithTimeout(ctx, DefaultTimeout)
+	defer cancel()
+	ch := make(chan *Env, 1)
+	go func() { ch <- newEnv(ctx, h, userName) }()
+	select {
+	case e := <-ch:
+		return e
+	case <-ctx.Done():
+		err := fmt.Errorf("resolving the distribution and the account did not finish: %w", ctx.Err())
+		return &Env{Host: h, Distro: distro.Unknown(err.Error()), Requested: userName, UserErr: err}
+	}
+}
+
+func newEnv(ctx context.Context, h host.Host, userName string) *Env {
 	e := &Env{Host: h, Distro: distro.Detect(h), Requested: userName}
 	self := h.Self()
 	switch {

@@ -137,6 +137,11 @@ func probeSlirp(ctx context.Context, e *Env) helper {
 	}
 	h := helper{path: p, source: p + " --version"}
 	out, runErr := e.Host.Run(ctx, p, "--version")
+	if errors.Is(runErr, host.ErrTimeout) {
+		// Hung, not old: asking --help too would only wait as long again.
+		h.state, h.err, h.value = helperBroken, runErr, "does not run: "+runErr.Error()
+		return h
+	}
 	if runErr == nil && out.ExitCode == 0 {
 		if v, err := parse.ParseSlirp4netnsVersion(out.Stdout); err == nil {
 			h.version, h.value = v.Raw, "slirp4netns version "+v.Raw
@@ -219,6 +224,10 @@ func probeVersioned(ctx context.Context, e *Env, name string) (helper, uint64) {
 	}
 	h := helper{path: p, state: helperNoVersion, source: p + " --version", value: "version unknown"}
 	out, err := e.Host.Run(ctx, p, "--version")
+	if errors.Is(err, host.ErrTimeout) {
+		h.value = "version unknown: " + err.Error()
+		return h, 0
+	}
 	if err != nil || out.ExitCode != 0 {
 		return h, 0
 	}

@@ -7,6 +7,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -23,10 +24,10 @@ type Options struct {
 	Timeout time.Duration
 	// Now is the clock for durations (time.Now when nil); golden tests pin it.
 	Now func() time.Time
-	// Sequential runs probes one after another in the caller's goroutine, with panic recovery
-	// but without the per-probe timeout. Meant for recorded hosts, where no probe waits on a
-	// machine: starting two goroutines per probe (and growing their stacks) was a fifth of a
-	// replay's time (BenchmarkReplay).
+	// Sequential runs probes one after another in one worker goroutine (runInLine), with the
+	// same policies and per-probe timeout as the parallel run. Meant for recorded hosts, where
+	// probes wait on no machine: starting two goroutines per probe (and growing their stacks)
+	// was a fifth of a replay's time (BenchmarkReplay).
 	Sequential bool
 }
 
@@ -93,6 +94,7 @@ func Run(ctx context.Context, probes []Probe, env *Env, opt Options) []Result {
 	}
 	results := make([]Result, len(probes))
 	var wg sync.WaitGroup
+	var inLine []int
 	for i, p := range probes {
 		if ok, why := selected(p, opt); !ok {
 			results[i] = finish(p, Skipf("%s", why), 0)
@@ -100,7 +102,7 @@ func Run(ctx context.Context, probes []Probe, env *Env, opt Options) []Result {
 			continue
 		}
 		if opt.Sequential {
-			results[i] = runDirect(ctx, p, env, opt)
+			inLine = append(inLine, i)
 			continue
 		}
 		wg.Add(1)
@@ -110,7 +112,58 @@ func Run(ctx context.Context, probes []Probe, env *Env, opt Options) []Result {
 		}()
 	}
 	wg.Wait()
+	if len(inLine) > 0 {
+		runInLine(ctx, probes, inLine, env, opt, results)
+	}
 	return results
+}
+
+// runInLine runs probes[idx[0]], probes[idx[1]], … one after another in one worker goroutine,
+// each with opt.Timeout, like runOne. A probe still running at its deadline is reported
+// undecided, its worker abandoned (it may be blocked for good: a recorded tree is any
+// directory), and a new worker carries on with the next probe; when ctx ends, every probe not
+// done is undecided at once. Before issue 10 recorded hosts ran their probes with no timeout,
+// and a FIFO in a tree hung the run for good.
+func runInLine(ctx context.Context, probes []Probe, idx []int, env *Env, opt Options, results []Result) {
+	type done struct {
+		k int
+		r Result
+	}
+	timer := time.NewTimer(opt.Timeout)
+	defer timer.Stop()
+	for k := 0; k < len(idx); {
+		ch := make(chan done, len(idx)-k) // an abandoned worker never blocks on a send
+		var abandoned atomic.Bool
+		go func(from int) {
+			for j := from; j < len(idx) && !abandoned.Load(); j++ {
+				pctx, cancel := context.WithTimeout(ctx, opt.Timeout)
+				r := runDirect(pctx, probes[idx[j]], env, opt)
+				cancel()
+				ch <- done{j, r}
+			}
+		}(k)
+	wait:
+		for k < len(idx) {
+			timer.Reset(opt.Timeout)
+			select {
+			case d := <-ch:
+				results[idx[d.k]] = d.r
+				k++
+			case <-timer.C:
+				abandoned.Store(true)
+				p := probes[idx[k]]
+				results[idx[k]] = finish(p, Undecided(context.DeadlineExceeded, "the probe did not finish within %s", opt.Timeout), opt.Timeout)
+				k++
+				break wait
+			case <-ctx.Done():
+				abandoned.Store(true)
+				for ; k < len(idx); k++ {
+					p := probes[idx[k]]
+					results[idx[k]] = finish(p, Undecided(ctx.Err(), "the run was stopped before the probe finished"), 0)
+				}
+			}
+		}
+	}
 }
 
 func runOne(ctx context.Context, p Probe, env *Env, opt Options) Result {
@@ -140,7 +193,7 @@ func runOne(ctx context.Context, p Probe, env *Env, opt Options) Result {
 }
 
 // runDirect runs one probe in the caller's goroutine: the same policies as runOne but the
-// timeout (see Options.Sequential).
+// timeout, which runInLine applies around it.
 func runDirect(ctx context.Context, p Probe, env *Env, opt Options) (r Result) {
 	start := opt.Now()
 	defer func() {

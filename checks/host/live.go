@@ -1,7 +1,6 @@
 package host
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -48,8 +47,16 @@ func (l *live) Executable() string    { return l.exe }
 
 func (l *live) LookupEnv(key string) (string, bool) { return os.LookupEnv(key) }
 
+// ReadFile opens only regular files (openRegular): an account can leave a FIFO or a symlink
+// to a device where root's `check --user` reads its configuration.
 func (l *live) ReadFile(path string) ([]byte, error) {
-	f, err := os.Open(path)
+	pf, err := os.OpenFile(path, unix.O_PATH, 0)
+	if err != nil {
+		return nil, err
+	}
+	f, err := openRegular(pf, path, func() (*os.File, error) {
+		return os.OpenFile(path, os.O_RDONLY|unix.O_NONBLOCK|unix.O_NOCTTY, 0)
+	})
 	if err != nil {
 		return nil, err
 	}
@@ -131,7 +138,16 @@ func unixMode(m uint32) fs.FileMode {
 	return mode
 }
 
-func (l *live) ReadDir(path string) ([]fs.DirEntry, error) { return os.ReadDir(path) }
+// ReadDir opens with O_DIRECTORY, which fails on anything else before it is opened (a FIFO
+// does not block), and lists at most MaxDirEntries entries.
+func (l *live) ReadDir(path string) ([]fs.DirEntry, error) {
+	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_DIRECTORY|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return readDirCapped(f, path)
+}
 
 func (l *live) EvalSymlinks(path string) (string, error) { return filepath.EvalSymlinks(path) }
 
@@ -151,44 +167,28 @@ func (l *live) LookPath(name string) (string, error) {
 	return filepath.Abs(p)
 }
 
+// Run runs argv bounded (RunCommand): DefaultCommandTimeout, its own process group killed
+// whole at the deadline, leftovers killed after it exits, output capped at MaxRead.
 func (l *live) Run(ctx context.Context, argv ...string) (Output, error) {
 	if len(argv) == 0 {
 		return Output{}, errors.New("run: empty command")
 	}
-	ctx, cancel := context.WithTimeout(ctx, DefaultCommandTimeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
-	var stdout, stderr cappedBuffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	cmd.Stdin = nil
-	// LC_ALL=C: probes parse version strings and messages; translations would break them.
-	cmd.Env = append(os.Environ(), "LC_ALL=C")
-	err := cmd.Run()
+	var stdout, stderr CappedBuffer
+	err := RunCommand(ctx, DefaultCommandTimeout, true, argv, func(cmd *exec.Cmd) {
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		// LC_ALL=C: probes parse version strings and messages; translations would break them.
+		cmd.Env = append(os.Environ(), "LC_ALL=C")
+	})
 	out := Output{Stdout: stdout.Bytes(), Stderr: stderr.Bytes()}
 	var exitErr *exec.ExitError
 	switch {
 	case err == nil:
-	case errors.As(err, &exitErr) && ctx.Err() == nil:
+	case errors.As(err, &exitErr):
 		out.ExitCode = exitErr.ExitCode()
 	default:
 		return out, fmt.Errorf("running %s: %w", strings.Join(argv, " "), err)
 	}
 	return out, nil
-}
-
-// cappedBuffer keeps the first MaxRead bytes a command writes and drops the rest, so a
-// runaway command cannot eat memory.
-type cappedBuffer struct{ bytes.Buffer }
-
-func (c *cappedBuffer) Write(p []byte) (int, error) {
-	if room := MaxRead - c.Len(); room > 0 {
-		if len(p) > room {
-			c.Buffer.Write(p[:room])
-		} else {
-			c.Buffer.Write(p)
-		}
-	}
-	return len(p), nil
 }
 
 // fsMagic maps statfs f_type to names, for the filesystems the probes care about.

@@ -25,6 +25,8 @@ type memFile struct {
 	name string
 	mode fs.FileMode
 	data []byte // content, or the target of a symlink
+	// size is the size of a file over MaxRead, whose content is not kept.
+	size int64
 }
 
 func newMemFS() *memFS {
@@ -143,8 +145,13 @@ func (m *memFS) ReadDir(name string) ([]fs.DirEntry, error) {
 
 type memInfo struct{ f *memFile }
 
-func (i memInfo) Name() string       { return i.f.name }
-func (i memInfo) Size() int64        { return int64(len(i.f.data)) }
+func (i memInfo) Name() string { return i.f.name }
+func (i memInfo) Size() int64 {
+	if i.f.size > 0 {
+		return i.f.size
+	}
+	return int64(len(i.f.data))
+}
 func (i memInfo) Mode() fs.FileMode  { return i.f.mode }
 func (i memInfo) ModTime() time.Time { return time.Time{} }
 func (i memInfo) IsDir() bool        { return i.f.mode.IsDir() }
@@ -168,7 +175,7 @@ var _ io.Reader = (*memHandle)(nil)
 
 // content is the file's bytes for Recorded.ReadFile, with the read limit of readCapped.
 func (h *memHandle) content(p string) ([]byte, error) {
-	if len(h.f.data) > MaxRead {
+	if len(h.f.data) > MaxRead || h.f.size > MaxRead {
 		return nil, fmt.Errorf("reading %s: %w (%d bytes)", p, ErrTooLarge, MaxRead)
 	}
 	return bytes.Clone(h.f.data), nil

@@ -1,9 +1,7 @@
 package host
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -13,6 +11,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 // ManifestName is the file at the top of a recorded tree that holds what the tree cannot.
@@ -100,51 +100,43 @@ func OpenTree(dir string) (*Recorded, error) {
 		return nil, fmt.Errorf("opening recorded host: %w", err)
 	}
 	// The root stays open for the life of the process: a Host lives as long as a command.
-	fsys := root.FS()
-	data, err := fs.ReadFile(fsys, ManifestName)
+	fsys := newRootFS(root)
+	f, err := fsys.openRegular(ManifestName, ManifestName)
 	if err != nil {
 		return nil, fmt.Errorf("reading %s of recorded host %s: %w", ManifestName, dir, err)
 	}
-	m, err := ParseManifest(data)
+	data, err := readLimited(f, MaxManifest)
+	f.Close()
 	if err != nil {
-		return nil, fmt.Errorf("recorded host %s: %w", dir, err)
+		return nil, fmt.Errorf("reading %s of recorded host %s: %w", ManifestName, dir, err)
 	}
-	return NewRecorded(fsys, m), nil
+	return newChecked(fsys, data, dir)
 }
 
-// ParseManifest decodes and validates a manifest. Unknown fields are errors: a typo in a
-// fixture must not silently change what the probes see.
-func ParseManifest(data []byte) (Manifest, error) {
-	var m Manifest
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&m); err != nil {
-		return Manifest{}, fmt.Errorf("parsing manifest: %w", err)
-	}
-	if m.Version != ManifestVersion {
-		return Manifest{}, fmt.Errorf("parsing manifest: version %d is not supported (want %d)", m.Version, ManifestVersion)
-	}
-	for p, fm := range m.Files {
-		if !path.IsAbs(p) {
-			return Manifest{}, fmt.Errorf("parsing manifest: file %q is not an absolute path", p)
+// readLimited reads f whole, but no more than limit+1 bytes (so a caller sees it was over),
+// into one buffer sized by fstat when it tells.
+func readLimited(f *os.File, limit int64) ([]byte, error) {
+	if st, err := f.Stat(); err == nil && st.Size() > 0 {
+		buf := make([]byte, min(st.Size(), limit)+1)
+		n, err := io.ReadFull(f, buf)
+		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
+			err = nil
 		}
-		if fm.Mode != "" {
-			if _, err := strconv.ParseUint(fm.Mode, 8, 32); err != nil {
-				return Manifest{}, fmt.Errorf("parsing manifest: file %s: mode %q is not octal", p, fm.Mode)
-			}
-		}
-		switch fm.Type {
-		case "", "file", "dir", "symlink", "char", "block", "socket", "fifo":
-		default:
-			return Manifest{}, fmt.Errorf("parsing manifest: file %s: unknown type %q", p, fm.Type)
-		}
+		return buf[:n], err
 	}
-	for i, c := range m.Commands {
-		if len(c.Argv) == 0 {
-			return Manifest{}, fmt.Errorf("parsing manifest: command %d has an empty argv", i)
-		}
+	return io.ReadAll(io.LimitReader(f, limit+1))
+}
+
+// newChecked parses the manifest data of the tree fsys and checks it against the tree.
+func newChecked(fsys fs.FS, data []byte, name string) (*Recorded, error) {
+	m, err := ParseManifest(data)
+	if err == nil {
+		err = m.validateTree(fsys)
 	}
-	return m, nil
+	if err != nil {
+		return nil, fmt.Errorf("recorded host %s: %w", name, err)
+	}
+	return NewRecorded(fsys, m), nil
 }
 
 // NewRecorded builds a recorded host over any fs.FS whose root stands for "/".
@@ -259,29 +251,121 @@ func (r *Recorded) ReadFile(p string) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	f, err := r.fsys.Open(rel(real))
+	fm, inManifest := r.m.Files[real]
+	if inManifest && specialType(fm.Type) {
+		// A snapshot keeps devices, sockets and FIFOs as empty placeholder files with their
+		// type in the manifest: replay them as the live host would (ReadFile refuses them).
+		return nil, notRegular(p, typeMode(fm.Type))
+	}
+	// Look before opening (a tree on disk, rootFS, checks again on the inode it opens).
+	st, err := fs.Lstat(r.fsys, rel(real))
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: p, Err: unwrapPathErr(err)}
 	}
-	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, &fs.PathError{Op: "stat", Path: p, Err: unwrapPathErr(err)}
+	if !st.Mode().IsRegular() {
+		return nil, notRegular(p, st.Mode())
 	}
-	if st.IsDir() {
-		return nil, &fs.PathError{Op: "read", Path: p, Err: errors.New("is a directory")}
-	}
-	if fm, ok := r.m.Files[real]; ok && fm.Mode != "" {
+	if inManifest && fm.Mode != "" {
 		// A file recorded with mode 0 or 0200 could not be read by the recording process;
 		// replay that as a permission error, unless the recording ran as root.
 		if mode, _ := strconv.ParseUint(fm.Mode, 8, 32); mode&0o444 == 0 && r.m.Self.UID != 0 {
 			return nil, &fs.PathError{Op: "open", Path: p, Err: fs.ErrPermission}
 		}
 	}
+	f, err := r.fsys.Open(rel(real))
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: p, Err: unwrapPathErr(err)}
+	}
+	defer f.Close()
+	if st, err = f.Stat(); err != nil {
+		return nil, &fs.PathError{Op: "stat", Path: p, Err: unwrapPathErr(err)}
+	}
+	if !st.Mode().IsRegular() {
+		return nil, notRegular(p, st.Mode())
+	}
 	if h, ok := f.(*memHandle); ok {
 		return h.content(p) // LoadTree's trees: one copy, no growing buffer
 	}
 	return readCapped(f.(io.Reader), p)
+}
+
+// specialType reports whether a manifest type is one ReadFile refuses.
+func specialType(t string) bool {
+	switch t {
+	case "char", "block", "socket", "fifo":
+		return true
+	}
+	return false
+}
+
+// typeMode is the type bits of a manifest type.
+func typeMode(t string) fs.FileMode {
+	switch t {
+	case "dir":
+		return fs.ModeDir
+	case "symlink":
+		return fs.ModeSymlink
+	case "char":
+		return fs.ModeDevice | fs.ModeCharDevice
+	case "block":
+		return fs.ModeDevice
+	case "socket":
+		return fs.ModeSocket
+	case "fifo":
+		return fs.ModeNamedPipe
+	}
+	return 0
+}
+
+// rootFS is a tree on disk read through os.Root (OpenTree), so no symlink leads out of it.
+// It opens only directories and regular files, and lists directories with a cap: the tree
+// may hold FIFOs and devices (docs/bounded-inputs.md).
+type rootFS struct{ root *os.Root }
+
+func newRootFS(root *os.Root) rootFS { return rootFS{root: root} }
+
+// Open opens a directory, or a regular file for reading (openRegular); anything else is
+// ErrNotRegular, refused before it is opened for reading.
+func (f rootFS) Open(name string) (fs.File, error) {
+	if !fs.ValidPath(name) {
+		return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrInvalid}
+	}
+	st, err := f.root.Stat(name)
+	if err != nil {
+		return nil, err
+	}
+	if st.IsDir() {
+		return f.root.OpenFile(name, os.O_RDONLY|unix.O_DIRECTORY|unix.O_NONBLOCK, 0)
+	}
+	return f.openRegular(name, name)
+}
+
+func (f rootFS) Stat(name string) (fs.FileInfo, error)  { return f.root.Stat(name) }
+func (f rootFS) Lstat(name string) (fs.FileInfo, error) { return f.root.Lstat(name) }
+func (f rootFS) ReadLink(name string) (string, error)   { return f.root.Readlink(name) }
+func (f rootFS) ReadDir(name string) ([]fs.DirEntry, error) {
+	return f.readDir(name, name)
+}
+
+// openRegular opens name of the tree for reading if it is a regular file (see openRegular).
+func (f rootFS) openRegular(name, display string) (*os.File, error) {
+	pf, err := f.root.OpenFile(name, unix.O_PATH, 0)
+	if err != nil {
+		return nil, &fs.PathError{Op: "open", Path: display, Err: unwrapPathErr(err)}
+	}
+	return openRegular(pf, display, func() (*os.File, error) {
+		return f.root.OpenFile(name, os.O_RDONLY|unix.O_NONBLOCK|unix.O_NOCTTY, 0)
+	})
+}
+
+// readDir lists name of the tree with the cap of MaxDirEntries.
+func (f rootFS) readDir(name, display string) ([]fs.DirEntry, error) {
+	d, err := f.root.OpenFile(name, os.O_RDONLY|unix.O_DIRECTORY|unix.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, &fs.PathError{Op: "readdir", Path: display, Err: unwrapPathErr(err)}
+	}
+	defer d.Close()
+	return readDirCapped(d, display)
 }
 
 func unwrapPathErr(err error) error {

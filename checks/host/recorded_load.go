@@ -1,20 +1,15 @@
 package host
 
 import (
-	"bytes"
 	"errors"
-	"fmt"
-	"io/fs"
 	"os"
 
 	"golang.org/x/sys/unix"
 )
 
-// Limits of LoadTree: a tree larger than this is read through os.Root as OpenTree does.
-const (
-	maxLoadEntries = 20_000
-	maxLoadBytes   = 64 << 20
-)
+// loadLimits bound what LoadTree keeps in memory (see Limits): a tree beyond them is read
+// through os.Root as OpenTree does, which keeps nothing but the manifest.
+var loadLimits = Limits{Entries: 20_000, Bytes: 64 << 20, Depth: 64}
 
 // errTooBigToLoad makes LoadTree fall back to OpenTree.
 var errTooBigToLoad = errors.New("tree too big to load")
@@ -24,48 +19,37 @@ var errTooBigToLoad = errors.New("tree too big to load")
 // probes then resolve paths in a map instead of with an openat/fstatat per path component
 // through os.Root, which is what made replaying a fleet of snapshots cost milliseconds per
 // host (BenchmarkReplay). The walk opens one component at a time with O_NOFOLLOW (loadFd), so
-// nothing outside the tree is read; a tree that is large, holds a file over MaxRead, or cannot be read whole is opened with
-// OpenTree instead, with the same results.
+// nothing outside the tree is read, and keeps FIFOs and devices as their type alone, never
+// opened. A tree over loadLimits (every name, link target and byte counted), or that cannot
+// be read whole, is opened with OpenTree instead, with the same results.
 func LoadTree(dir string) (*Recorded, error) {
 	st, err := os.Stat(dir)
 	if err != nil || !st.IsDir() {
 		return OpenTree(dir)
 	}
-	mem := newMemFS()
-	var total int64
+	b := NewTreeBuilder(loadLimits)
 	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return OpenTree(dir)
 	}
-	err = loadFd(fd, ".", mem, &total, make([]byte, 8192))
+	err = loadFd(fd, ".", b, make([]byte, 8192))
 	unix.Close(fd)
 	if err != nil {
 		return OpenTree(dir)
 	}
-	mem.done()
-	mf, ok := mem.files[ManifestName]
-	if !ok {
+	if mf, ok := b.mem.files[ManifestName]; !ok || !mf.mode.IsRegular() {
 		return OpenTree(dir) // reports the missing manifest
 	}
-	m, err := ParseManifest(mf.data)
-	if err != nil {
-		return nil, fmt.Errorf("recorded host %s: %w", dir, err)
-	}
-	for p, fm := range m.Files {
-		if fm.Type == "symlink" {
-			mem.links[p] = true
-		}
-	}
-	return NewRecorded(mem, m), nil
+	return b.Host(dir)
 }
 
-// loadFd reads the directory open at dirfd (at prefix in the tree) into mem. Every name is
+// loadFd reads the directory open at dirfd (at prefix in the tree) into b. Every name is
 // one component from getdents (never "." or ".."), opened relative to its directory with
 // O_NOFOLLOW, and symlinks are only read, never followed: nothing outside the tree is
 // reached. Raw syscalls, not os.File: an os.File open costs fcntl and epoll calls besides
 // openat, and syscalls are most of what loading a tree costs.
-func loadFd(dirfd int, prefix string, mem *memFS, total *int64, buf []byte) error {
-	names, err := readDirNames(dirfd, buf)
+func loadFd(dirfd int, prefix string, b *TreeBuilder, buf []byte) error {
+	names, err := readDirNames(dirfd, buf, loadLimits.Entries+1)
 	if err != nil {
 		return err
 	}
@@ -74,9 +58,6 @@ func loadFd(dirfd int, prefix string, mem *memFS, total *int64, buf []byte) erro
 		if prefix != "." {
 			p = prefix + "/" + name
 		}
-		if len(mem.files) >= maxLoadEntries {
-			return errTooBigToLoad
-		}
 		var st unix.Stat_t
 		if err := unix.Fstatat(dirfd, name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 			return err
@@ -84,12 +65,14 @@ func loadFd(dirfd int, prefix string, mem *memFS, total *int64, buf []byte) erro
 		mode := unixMode(st.Mode)
 		switch st.Mode & unix.S_IFMT {
 		case unix.S_IFDIR:
-			mem.add(p, mode, nil)
+			if err := b.Dir(p, mode); err != nil {
+				return err
+			}
 			fd, err := unix.Openat(dirfd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
 			if err != nil {
 				return err
 			}
-			err = loadFd(fd, p, mem, total, buf)
+			err = loadFd(fd, p, b, buf)
 			unix.Close(fd)
 			if err != nil {
 				return err
@@ -99,31 +82,45 @@ func loadFd(dirfd int, prefix string, mem *memFS, total *int64, buf []byte) erro
 			if err != nil {
 				return err
 			}
-			mem.add(p, fs.ModeSymlink|0o777, bytes.Clone(buf[:n]))
+			if err := b.Symlink(p, string(buf[:n])); err != nil {
+				return err
+			}
 		case unix.S_IFREG:
+			if p == ManifestName && st.Size > MaxRead {
+				return errTooBigToLoad // OpenTree reads it up to MaxManifest
+			}
 			if st.Size > MaxRead {
-				return errTooBigToLoad
+				if err := b.File(p, mode, nil, st.Size); err != nil {
+					return err
+				}
+				continue
+			}
+			if err := b.add(p, st.Size); err != nil {
+				return err
 			}
 			data, err := readAt(dirfd, name, st.Size)
 			if err != nil {
 				return err
 			}
-			if *total += int64(len(data)); *total > maxLoadBytes {
-				return errTooBigToLoad
-			}
-			mem.add(p, mode, data)
+			b.mem.add(p, mode, data)
 		default:
-			// A device or socket in a tree: OpenTree shows it as the tree has it.
-			return errTooBigToLoad
+			// A FIFO, socket or device: its type only, never opened (ReadFile refuses it).
+			if err := b.Special(p, mode); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
 }
 
-// readDirNames lists a directory fd (without "." and "..").
-func readDirNames(fd int, buf []byte) ([]string, error) {
+// readDirNames lists a directory fd (without "." and ".."), at most max names: past that it
+// stops reading with errTooBigToLoad.
+func readDirNames(fd int, buf []byte, max int) ([]string, error) {
 	var names []string
 	for {
+		if len(names) > max {
+			return nil, errTooBigToLoad
+		}
 		n, err := unix.Getdents(fd, buf)
 		if err == unix.EINTR {
 			continue

@@ -90,15 +90,7 @@ func TestRecordedCommands(t *testing.T) {
 
 func TestOpenTree(t *testing.T) {
 	dir := t.TempDir()
-	write := func(p, s string) {
-		t.Helper()
-		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, p)), 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(filepath.Join(dir, p), []byte(s), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
+	write := func(p, s string) { writeTree(t, dir, map[string]string{p: s}) }
 	if _, err := OpenTree(dir); err == nil {
 		t.Fatal("a tree without a manifest must be refused")
 	}

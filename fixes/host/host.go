@@ -10,7 +10,6 @@
 package host
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -23,6 +22,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	checkshost "github.com/rootless-doctor/rootless-doctor/checks/host"
 )
 
 // DefaultBackupRoot is where backups go.
@@ -39,6 +40,8 @@ type Root struct {
 	Hook func(point string)
 	// Shell is the shell commands run in ("/bin/sh" when empty).
 	Shell string
+	// CommandTimeout bounds each command (DefaultCommandTimeout when zero).
+	CommandTimeout time.Duration
 
 	mu   sync.Mutex
 	dir  string
@@ -87,16 +90,31 @@ func (r *Root) backupDir() (string, error) {
 	}
 }
 
-// Run runs command with sh -c, stdin from /dev/null, and returns its combined output.
+// DefaultCommandTimeout bounds one command of a fix: a package install on a slow mirror takes
+// minutes, none legitimately takes this long.
+const DefaultCommandTimeout = 15 * time.Minute
+
+// maxCommandOutput caps what is kept of a command's output (shown when it fails).
+const maxCommandOutput = 1 << 20
+
+// Run runs command with sh -c, stdin from /dev/null, and returns its combined output (the
+// first megabyte). It is bounded by host.RunCommand: CommandTimeout, its own process group
+// killed whole at the deadline or when ctx ends (a timed-out command's error wraps
+// host.ErrTimeout), and a WaitDelay on its output. What it leaves running after it exits
+// successfully is left alone: a package's postinst may start a service.
 func (r *Root) Run(ctx context.Context, command string) (string, error) {
 	sh := r.Shell
 	if sh == "" {
 		sh = "/bin/sh"
 	}
-	cmd := exec.CommandContext(ctx, sh, "-c", command)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	err := cmd.Run()
+	timeout := r.CommandTimeout
+	if timeout <= 0 {
+		timeout = DefaultCommandTimeout
+	}
+	out := &checkshost.CappedBuffer{Max: maxCommandOutput}
+	err := checkshost.RunCommand(ctx, timeout, false, []string{sh, "-c", command}, func(cmd *exec.Cmd) {
+		cmd.Stdout, cmd.Stderr = out, out
+	})
 	return out.String(), err
 }
 

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	sd "github.com/coreos/go-systemd/v22/dbus"
 	"github.com/coreos/go-systemd/v22/unit"
@@ -119,19 +120,44 @@ func BusAddress() string {
 // ErrNoManager says there is no systemd user manager to talk to.
 var ErrNoManager = errors.New("no systemd user manager")
 
+// connectTimeout bounds connecting to the bus and hearing the manager answer: the
+// authentication, Hello and one property read take milliseconds on a working bus.
+var connectTimeout = 10 * time.Second
+
 // Connect opens go-systemd's connection to the user manager at addr and checks that a
-// manager answers (a bus without systemd gives ServiceUnknown).
+// manager answers (a bus without systemd gives ServiceUnknown). The connections live until
+// ctx ends (or Close); connecting, authenticating, Hello and the check take at most
+// connectTimeout. Before issue 10 a bus that accepted and never answered hung install for
+// good: dbus.Connect and GetManagerProperty take no context. Here dbus.WithContext ties each
+// connection to a context whose end closes its socket, which fails every pending read and
+// call, and the timer below ends that context if the manager has not answered in time.
 func Connect(ctx context.Context, addr string) (*sd.Conn, error) {
 	if addr == "" {
 		return nil, fmt.Errorf("%w: no user bus (DBUS_SESSION_BUS_ADDRESS unset, no $XDG_RUNTIME_DIR/bus)", ErrNoManager)
 	}
-	c, err := sd.NewConnection(func() (*dbus.Conn, error) { return dbus.Connect(addr) })
+	connCtx, closeConn := context.WithCancel(ctx)
+	timer := time.AfterFunc(connectTimeout, closeConn)
+	fail := func(format string, err error) (*sd.Conn, error) {
+		closeConn()
+		if !timer.Stop() && ctx.Err() == nil {
+			err = fmt.Errorf("%w: no answer within %s", context.DeadlineExceeded, connectTimeout)
+		} else if ctx.Err() != nil {
+			err = ctx.Err()
+		}
+		return nil, fmt.Errorf(format, ErrNoManager, addr, err)
+	}
+	c, err := sd.NewConnection(func() (*dbus.Conn, error) { return dbus.Connect(addr, dbus.WithContext(connCtx)) })
 	if err != nil {
-		return nil, fmt.Errorf("%w: bus %s: %v", ErrNoManager, addr, err)
+		return fail("%w: bus %s: %w", err)
 	}
 	if _, err := c.GetManagerProperty("Version"); err != nil {
 		c.Close()
-		return nil, fmt.Errorf("%w on bus %s: %v", ErrNoManager, addr, err)
+		return fail("%w on bus %s: %w", err)
+	}
+	if !timer.Stop() {
+		// The timer fired as the answer came: the connections are closed.
+		c.Close()
+		return fail("%w on bus %s: %w", context.DeadlineExceeded)
 	}
 	return c, nil
 }

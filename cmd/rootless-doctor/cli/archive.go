@@ -11,8 +11,8 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
-	"testing/fstest"
 	"time"
+	"unicode/utf8"
 
 	"golang.org/x/sys/unix"
 
@@ -26,11 +26,16 @@ func isArchive(p string) bool {
 }
 
 // Limits of a snapshot archive read by `check --root FILE.tar.gz`: an archive from a bug
-// report is untrusted input.
-const (
-	maxArchiveEntries = 100_000
-	maxArchiveBytes   = 256 << 20 // uncompressed, all files together
-)
+// report is untrusted input (docs/bounded-inputs.md). archiveLimits bound what the tree keeps,
+// every name, link target and file counted (a snapshot is a few hundred kilobytes);
+// maxArchiveStream bounds the bytes gunzip may produce, headers and skipped entries included,
+// so a gzip bomb costs at most the time of decompressing that much.
+var archiveLimits = host.Limits{Entries: 100_000, Bytes: 64 << 20, Depth: 256}
+
+const maxArchiveStream = 512 << 20
+
+// errArchiveStream is the error of an archive that decompresses to more than maxArchiveStream.
+var errArchiveStream = fmt.Errorf("%w: more than %d bytes decompressed", host.ErrBudget, maxArchiveStream)
 
 // writeArchive writes the recorded host tree at dir as a gzipped tar at dst, atomically: into
 // a new file of a random name next to dst, created O_EXCL|O_NOFOLLOW through the directory's
@@ -121,21 +126,23 @@ func writeArchive(dir, dst string) (err error) {
 // openArchive reads a snapshot archive into memory and opens it as a recorded host. Nothing
 // is written to disk, so no entry can land outside the tree; names are cleaned and must stay
 // inside it, symlinks are resolved inside the tree by the recorded host like in a directory,
-// and sizes are capped.
+// and everything kept is counted against archiveLimits (host.TreeBuilder).
 func openArchive(p string) (*host.Recorded, error) {
 	f, err := os.Open(p)
 	if err != nil {
 		return nil, fmt.Errorf("opening recorded host: %w", err)
 	}
 	defer f.Close()
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("opening recorded host %s: not a regular file", p)
+	}
 	zr, err := gzip.NewReader(f)
 	if err != nil {
 		return nil, fmt.Errorf("opening recorded host %s: %w", p, err)
 	}
-	tr := tar.NewReader(zr)
-	fsys := fstest.MapFS{}
-	var total int64
-	for n := 0; ; n++ {
+	tr := tar.NewReader(&cappedStream{r: zr, left: maxArchiveStream})
+	b := host.NewTreeBuilder(archiveLimits)
+	for {
 		hdr, err := tr.Next()
 		if errors.Is(err, io.EOF) {
 			break
@@ -143,44 +150,49 @@ func openArchive(p string) (*host.Recorded, error) {
 		if err != nil {
 			return nil, fmt.Errorf("reading %s: %w", p, err)
 		}
-		if n >= maxArchiveEntries {
-			return nil, fmt.Errorf("reading %s: more than %d entries", p, maxArchiveEntries)
+		if !utf8.ValidString(hdr.Name) {
+			return nil, fmt.Errorf("reading %s: entry %q: %w: the name is not UTF-8", p, hdr.Name, host.ErrBadName)
 		}
 		name := path.Clean(strings.TrimPrefix(hdr.Name, "./"))
 		if name == "." {
 			continue
 		}
-		if path.IsAbs(name) || name == ".." || strings.HasPrefix(name, "../") || !fs.ValidPath(name) {
+		if path.IsAbs(name) || name == ".." || strings.HasPrefix(name, "../") {
 			return nil, fmt.Errorf("reading %s: entry %q leaves the tree", p, hdr.Name)
 		}
 		perm := fs.FileMode(hdr.Mode) & fs.ModePerm
 		switch hdr.Typeflag {
 		case tar.TypeDir:
-			fsys[name] = &fstest.MapFile{Mode: fs.ModeDir | perm}
+			err = b.Dir(name, perm)
 		case tar.TypeSymlink:
-			fsys[name] = &fstest.MapFile{Mode: fs.ModeSymlink | 0o777, Data: []byte(hdr.Linkname)}
+			err = b.Symlink(name, hdr.Linkname)
 		case tar.TypeReg:
-			if hdr.Size < 0 || total+hdr.Size > maxArchiveBytes {
-				return nil, fmt.Errorf("reading %s: more than %d bytes uncompressed", p, maxArchiveBytes)
-			}
-			data, err := io.ReadAll(io.LimitReader(tr, hdr.Size))
-			if err != nil {
-				return nil, fmt.Errorf("reading %s: %w", p, err)
-			}
-			total += int64(len(data))
-			fsys[name] = &fstest.MapFile{Mode: perm, Data: data}
+			err = b.File(name, perm, tr, hdr.Size)
 		default:
 			// Hard links, devices, fifos: a snapshot never writes them (devices live in the
 			// manifest); leave them out rather than guess.
 		}
+		if err != nil {
+			return nil, fmt.Errorf("reading %s: entry %q: %w", p, hdr.Name, err)
+		}
 	}
-	mf, ok := fsys[host.ManifestName]
-	if !ok {
-		return nil, fmt.Errorf("opening recorded host %s: no %s in the archive", p, host.ManifestName)
+	return b.Host(p)
+}
+
+// cappedStream passes at most left bytes of r, then fails with errArchiveStream.
+type cappedStream struct {
+	r    io.Reader
+	left int64
+}
+
+func (c *cappedStream) Read(p []byte) (int, error) {
+	if c.left <= 0 {
+		return 0, errArchiveStream
 	}
-	m, err := host.ParseManifest(mf.Data)
-	if err != nil {
-		return nil, fmt.Errorf("recorded host %s: %w", p, err)
+	if int64(len(p)) > c.left {
+		p = p[:c.left]
 	}
-	return host.NewRecorded(fsys, m), nil
+	n, err := c.r.Read(p)
+	c.left -= int64(n)
+	return n, err
 }

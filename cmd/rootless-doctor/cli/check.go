@@ -161,7 +161,10 @@ func checkOne(ctx context.Context, opts *CheckOptions, root string) (*report.Rep
 	}
 	rep := report.New(run.Env, run.Results, checks.Status(opts.FailOn), notes...)
 	if run.PlanErr == nil {
-		rep.Plan = &run.Plan
+		// A copy, not &run.Plan: a pointer into run kept the run alive, and with it its Env
+		// and the whole Host tree, for as long as a fleet keeps the report (issue 10).
+		plan := run.Plan
+		rep.Plan = &plan
 	}
 	return rep, nil
 }

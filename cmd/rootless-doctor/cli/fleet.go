@@ -59,6 +59,9 @@ func hasMeta(p string) bool {
 func fleetRun(ctx context.Context, opts *CheckOptions) error {
 	fleet := &report.Fleet{}
 	for _, root := range opts.Roots {
+		if err := interrupted(ctx); err != nil {
+			return err
+		}
 		rep, err := checkOne(ctx, opts, root)
 		var ee *exitError
 		if errors.As(err, &ee) && ee.Err != nil {

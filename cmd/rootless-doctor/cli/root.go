@@ -2,19 +2,69 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
 	"os/signal"
 	"syscall"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sys/unix"
 )
 
 // Main runs the program and returns its exit code.
 func Main() int {
 	f := NewFactory()
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	ctx, stop := notifyContext(context.Background())
 	defer stop()
 	return Execute(ctx, f, nil)
+}
+
+// signalError is the cause of a run's context cancelled by SIGINT or SIGTERM.
+type signalError struct{ sig syscall.Signal }
+
+func (e signalError) Error() string { return "stopped by " + unix.SignalName(e.sig) }
+
+// ExitCode is 128 + the signal's number (130 for SIGINT, 143 for SIGTERM), as a shell reports
+// a process the signal killed.
+func (e signalError) ExitCode() int { return 128 + int(e.sig) }
+
+// notifyContext cancels the run's context on the first SIGINT or SIGTERM, with signalError as
+// its cause, and stops catching them: every wait of the tool honours the context (reads,
+// commands, probes, the bus), so the run ends at once with exit 130 or 143; should anything
+// still block, a second signal takes its default action and kills the process. This is what
+// the docker CLI does (cmd/docker/docker.go, notifyContext and getExitCode:
+// https://github.com/docker/cli/blob/master/cmd/docker/docker.go). Before issue 10,
+// signal.NotifyContext kept catching every signal while a read of a FIFO in a tree blocked the
+// run, so only SIGKILL stopped it.
+func notifyContext(parent context.Context) (context.Context, func()) {
+	ch := make(chan os.Signal, 1)
+	signal.Notify(ch, syscall.SIGINT, syscall.SIGTERM)
+	ctx, cancel := context.WithCancelCause(parent)
+	go func() {
+		select {
+		case sig := <-ch:
+			signal.Stop(ch)
+			s, _ := sig.(syscall.Signal)
+			cancel(signalError{sig: s})
+		case <-ctx.Done():
+			signal.Stop(ch)
+		}
+	}()
+	return ctx, func() {
+		signal.Stop(ch)
+		cancel(nil)
+	}
+}
+
+// interrupted is the error of a run whose context a signal ended (nil otherwise): commands
+// return it instead of a report of probes cut short.
+func interrupted(ctx context.Context) error {
+	var se signalError
+	if errors.As(context.Cause(ctx), &se) {
+		return se
+	}
+	return nil
 }
 
 // Execute runs the command line args (os.Args[1:] when nil) with f and returns the exit code.
@@ -27,6 +77,10 @@ func Execute(ctx context.Context, f *Factory, args []string) int {
 	cmd.SetOut(f.IO.Out)
 	cmd.SetErr(f.IO.ErrOut)
 	err := cmd.ExecuteContext(ctx)
+	if se := (signalError{}); errors.As(context.Cause(ctx), &se) {
+		fmt.Fprintf(f.IO.ErrOut, "rootless-doctor: %v\n", se)
+		return se.ExitCode()
+	}
 	code := codeOf(err)
 	if err != nil {
 		if msg := err.Error(); code != ExitFindings && msg != "" {
@@ -48,7 +102,8 @@ user-namespace sysctls and AppArmor, cgroup delegation, the login session, netwo
 storage drivers. With no command it runs "check".
 
 Exit codes: 0 nothing failed, 1 a probe failed (or warned, with --fail-on warn),
-2 usage error, bad input, or the tool itself could not run.`,
+2 usage error, bad input, or the tool itself could not run; 130 or 143 stopped by
+SIGINT or SIGTERM (a second one kills it at once).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Args:          cobra.NoArgs,

@@ -45,9 +45,16 @@ func runProbes(ctx context.Context, f *Factory, spec runSpec) (*probeRun, error)
 		user = rec.Manifest().User
 	}
 	env := checks.NewEnv(ctx, h, user)
-	// A recorded host cannot hang a probe: run them in line (checks.Options.Sequential).
+	// A recorded host waits on no machine: run its probes in line, still under the per-probe
+	// timeout (checks.Options.Sequential).
 	results := checks.Run(ctx, f.Probes(), env, checks.Options{Only: spec.Only, Skip: spec.Skip, Now: f.Now, Sequential: !h.Live()})
+	if err := interrupted(ctx); err != nil {
+		return nil, err
+	}
 	results = append(results, liveProof(ctx, f, spec)...)
+	if err := interrupted(ctx); err != nil {
+		return nil, err
+	}
 	run := &probeRun{Env: env, Results: results, Requests: fixes.RequestsFrom(results)}
 	run.Plan, run.PlanErr = fixes.Build(fixes.Input{Requests: run.Requests, Distro: env.Distro, Host: h})
 	return run, nil

@@ -1,0 +1,148 @@
+package host
+
+import (
+	"bytes"
+	"errors"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+)
+
+func TestParseManifestRefuses(t *testing.T) {
+	for name, data := range map[string]string{
+		"trailing garbage":       `{"version": 1} garbage`,
+		"a second object":        `{"version": 1}{"version": 1}`,
+		"negative uid":           `{"version": 1, "files": {"/x": {"uid": -5}}}`,
+		"uid over 32 bits":       `{"version": 1, "files": {"/x": {"gid": 1099511627776}}}`,
+		"uid -1":                 `{"version": 1, "files": {"/x": {"uid": 4294967295}}}`,
+		"negative self uid":      `{"version": 1, "self": {"uid": -1, "gid": 0}}`,
+		"mode over 7777":         `{"version": 1, "files": {"/x": {"mode": "17777"}}}`,
+		"relative path":          `{"version": 1, "files": {"x": {}}}`,
+		"long path":              `{"version": 1, "files": {"/` + strings.Repeat("a", MaxPathLen) + `": {}}}`,
+		"long link target":       `{"version": 1, "files": {"/x": {"type": "symlink", "target": "/` + strings.Repeat("a", MaxPathLen) + `"}}}`,
+		"target on a file":       `{"version": 1, "files": {"/x": {"type": "file", "target": "/y"}}}`,
+		"empty argv":             `{"version": 1, "commands": [{"argv": []}]}`,
+		"argv too long":          `{"version": 1, "commands": [{"argv": [` + strings.Repeat(`"a",`, maxArgv) + `"a"]}]}`,
+		"env is not an object":   `{"version": 1, "env": ["PATH"]}`,
+		"unknown field in files": `{"version": 1, "files": {"/x": {"owner": 0}}}`,
+		"unknown command field":  `{"version": 1, "commands": [{"argv": ["x"], "pid": 1}]}`,
+		"kernel too long":        `{"version": 1, "kernel": "` + strings.Repeat("6", 100) + `"}`,
+	} {
+		if _, err := ParseManifest([]byte(data)); !errors.Is(err, ErrManifest) {
+			t.Errorf("%s: %v, want ErrManifest", name, err)
+		}
+	}
+	if _, err := ParseManifest([]byte("{\"version\": 1}\n\n")); err != nil {
+		t.Errorf("trailing white space is fine: %v", err)
+	}
+}
+
+// TestParseManifestBoundsListsWhileDecoding: a million commands took 478 MB before the count
+// was checked; the limit now stops the decoding itself.
+func TestParseManifestBoundsListsWhileDecoding(t *testing.T) {
+	for name, elem := range map[string]func(i int) string{
+		"commands": func(int) string { return `{"argv":["a"]}` },
+		"files":    func(i int) string { return `"/` + itoa(i) + `":{}` },
+		"env":      func(i int) string { return `"V` + itoa(i) + `":""` },
+	} {
+		var b bytes.Buffer
+		open, close := "[", "]"
+		if name != "commands" {
+			open, close = "{", "}"
+		}
+		b.WriteString(`{"version": 1, "` + name + `": ` + open)
+		for i := range 1_000_000 {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString(elem(i))
+		}
+		b.WriteString(close + "}")
+		data := b.Bytes()
+		if len(data) > MaxManifest {
+			t.Fatalf("%s: the test manifest is over MaxManifest (%d bytes)", name, b.Len())
+		}
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		_, err := ParseManifest(data)
+		runtime.ReadMemStats(&after)
+		if !errors.Is(err, ErrManifest) || !strings.Contains(err.Error(), "more than") {
+			t.Errorf("%s: a million entries: %v, want the limit's error", name, err)
+		}
+		// The decoders' copies of the input (about 3 × 15 MB) and the entries up to the limit.
+		if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 96<<20 {
+			t.Errorf("%s: decoding a %d-byte manifest allocated %d MB", name, len(data), alloc>>20)
+		}
+	}
+}
+
+func itoa(i int) string {
+	var b [20]byte
+	n := len(b)
+	for {
+		n--
+		b[n] = byte('0' + i%10)
+		if i /= 10; i == 0 {
+			return string(b[n:])
+		}
+	}
+}
+
+// TestManifestAgreesWithTheTree: `"type": "dir"` on a regular file was accepted.
+func TestManifestAgreesWithTheTree(t *testing.T) {
+	for name, c := range map[string]struct {
+		manifest string
+		ok       bool
+	}{
+		"dir on a file":            {`{"version": 1, "files": {"/etc/subuid": {"type": "dir"}}}`, false},
+		"file on a dir":            {`{"version": 1, "files": {"/etc": {"type": "file"}}}`, false},
+		"symlink on a file":        {`{"version": 1, "files": {"/etc/subuid": {"type": "symlink", "target": "/x"}}}`, false},
+		"char on a non-empty file": {`{"version": 1, "files": {"/etc/subuid": {"type": "char"}}}`, false},
+		"other link target":        {`{"version": 1, "files": {"/etc/link": {"type": "symlink", "target": "/elsewhere"}}}`, false},
+		"char placeholder":         {`{"version": 1, "files": {"/dev/net/tun": {"type": "char", "major": 10, "minor": 200}}}`, true},
+		"only in the manifest":     {`{"version": 1, "files": {"/dev/fuse": {"type": "char"}}}`, true},
+		"same type":                {`{"version": 1, "files": {"/etc": {"type": "dir", "mode": "0755"}, "/etc/link": {"type": "symlink", "target": "subuid"}}}`, true},
+	} {
+		dir := t.TempDir()
+		writeTree(t, dir, map[string]string{"etc/subuid": "alice:100000:65536\n", "dev/net/tun": "", ManifestName: c.manifest})
+		if err := os.Symlink("subuid", filepath.Join(dir, "etc/link")); err != nil {
+			t.Fatal(err)
+		}
+		for oname, open := range map[string]func(string) (*Recorded, error){"OpenTree": OpenTree, "LoadTree": LoadTree} {
+			_, err := open(dir)
+			if c.ok && err != nil {
+				t.Errorf("%s, %s: %v", name, oname, err)
+			}
+			if !c.ok && !errors.Is(err, ErrManifest) {
+				t.Errorf("%s, %s: %v, want ErrManifest", name, oname, err)
+			}
+		}
+	}
+}
+
+// TestOpenTreeCapsTheManifest: a 2 GB manifest.json was read whole (2.13 GB) and accepted with
+// trailing garbage. A sparse file over MaxManifest costs nothing to make.
+func TestOpenTreeCapsTheManifest(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, ManifestName)
+	if err := os.WriteFile(p, []byte(`{"version": 1}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(p, 2<<30); err != nil {
+		t.Fatal(err)
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	for name, open := range map[string]func(string) (*Recorded, error){"OpenTree": OpenTree, "LoadTree": LoadTree} {
+		if _, err := open(dir); !errors.Is(err, ErrManifest) {
+			t.Errorf("%s: a 2 GB manifest: %v, want ErrManifest", name, err)
+		}
+	}
+	runtime.ReadMemStats(&after)
+	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 4*MaxManifest {
+		t.Errorf("refusing a 2 GB manifest allocated %d MB", alloc>>20)
+	}
+}

@@ -1,0 +1,134 @@
+package checks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/rootless-doctor/rootless-doctor/checks/host"
+	"github.com/rootless-doctor/rootless-doctor/internal/hostile"
+)
+
+// stuckHost is a host whose reads of some paths never return (until the test ends): a FIFO
+// in a tree, a hung NFS mount, as a read that honours no context.
+type stuckHost struct {
+	host.Host
+	stuck   map[string]bool
+	release chan struct{}
+}
+
+func newStuckHost(t *testing.T, h host.Host, paths ...string) *stuckHost {
+	s := &stuckHost{Host: h, stuck: map[string]bool{}, release: make(chan struct{})}
+	for _, p := range paths {
+		s.stuck[p] = true
+	}
+	t.Cleanup(func() { close(s.release) })
+	return s
+}
+
+func (s *stuckHost) ReadFile(p string) ([]byte, error) {
+	if s.stuck[p] {
+		<-s.release
+		return nil, errors.New("released")
+	}
+	return s.Host.ReadFile(p)
+}
+
+// TestInLineProbesHaveATimeout: recorded hosts ran their probes with no timeout, so one read
+// that never returned hung `check --root` for good.
+func TestInLineProbesHaveATimeout(t *testing.T) {
+	h := newStuckHost(t, alice().File("/etc/subuid", "alice:100000:65536\n").Host(), "/etc/subuid", "/etc/subgid")
+	read := func(p string) func(context.Context, *Env) Result {
+		return func(_ context.Context, e *Env) Result {
+			if _, err := e.Host.ReadFile(p); err != nil {
+				return Undecided(err, "cannot read %s", p)
+			}
+			return Passf("read %s", p)
+		}
+	}
+	probes := []Probe{
+		{ID: "a.stuck", Run: read("/etc/subuid")},
+		{ID: "a.fine", Run: read("/etc/passwd")},
+		{ID: "b.stuck", Run: read("/etc/subgid")},
+		{ID: "b.fine", Run: func(context.Context, *Env) Result { return Passf("fine") }},
+	}
+	env := NewEnv(context.Background(), h, "")
+	var res []Result
+	hostile.Within(t, "Run", 10*time.Second, func() {
+		res = Run(context.Background(), probes, env, Options{Sequential: true, Timeout: 100 * time.Millisecond})
+	})
+	for i, want := range []string{"could not check: the probe did not finish", "read /etc/passwd", "could not check: the probe did not finish", "fine"} {
+		if !strings.HasPrefix(res[i].Summary, want) {
+			t.Errorf("%s: %s %q, want %q", res[i].ID, res[i].Status, res[i].Summary, want)
+		}
+	}
+}
+
+// TestInLineRunEndsWithItsContext: SIGINT cancels the run's context; the run must end then,
+// whatever a probe is blocked in.
+func TestInLineRunEndsWithItsContext(t *testing.T) {
+	h := newStuckHost(t, alice().Host(), "/etc/subuid")
+	probes := []Probe{
+		{ID: "a.fine", Run: func(context.Context, *Env) Result { return Passf("fine") }},
+		{ID: "a.stuck", Run: func(_ context.Context, e *Env) Result { e.Host.ReadFile("/etc/subuid"); return Passf("late") }},
+		{ID: "a.after", Run: func(context.Context, *Env) Result { return Passf("after") }},
+	}
+	env := NewEnv(context.Background(), h, "")
+	ctx, cancel := context.WithCancel(context.Background())
+	time.AfterFunc(50*time.Millisecond, cancel)
+	var res []Result
+	hostile.Within(t, "Run", 10*time.Second, func() {
+		res = Run(ctx, probes, env, Options{Sequential: true, Timeout: time.Hour})
+	})
+	if res[0].Status != Pass || res[1].Status != Warn || res[2].Status != Warn || !errors.Is(res[1].Err, context.Canceled) {
+		t.Errorf("results %+v", res)
+	}
+}
+
+// TestNewEnvIsBounded: the distribution and the account are resolved before any probe, and a
+// FIFO at the live /etc/os-release hung check and fix there.
+func TestNewEnvIsBounded(t *testing.T) {
+	h := newStuckHost(t, alice().File("/etc/os-release", "ID=debian\n").Host(), "/etc/os-release")
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	var env *Env
+	hostile.Within(t, "NewEnv", 10*time.Second, func() { env = NewEnv(ctx, h, "") })
+	if env.Distro.ID != "unknown" || !strings.Contains(env.Distro.Problem, "did not finish") || !errors.Is(env.UserErr, context.DeadlineExceeded) {
+		t.Errorf("distro %+v, user error %v", env.Distro, env.UserErr)
+	}
+}
+
+// hungTools is a host whose commands all time out, counting how many were run.
+type hungTools struct {
+	host.Host
+	mu   sync.Mutex
+	runs []string
+}
+
+func (h *hungTools) Run(_ context.Context, argv ...string) (host.Output, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.runs = append(h.runs, strings.Join(argv, " "))
+	return host.Output{}, fmt.Errorf("running %s: %w after 5s", strings.Join(argv, " "), host.ErrTimeout)
+}
+
+// TestTimedOutToolIsReportedAsSuch: a slirp4netns that hangs is one that does not run (its
+// --help is not asked too, which would wait as long again), and the report says it timed out.
+func TestTimedOutToolIsReportedAsSuch(t *testing.T) {
+	h := &hungTools{Host: alice().Exec("/usr/bin/slirp4netns").Host()}
+	env := NewEnv(context.Background(), h, "")
+	h.runs = nil
+	r := Run(context.Background(), []Probe{netDriver}, env, Options{Sequential: true})[0]
+	if r.Status != Fail || !strings.Contains(r.Summary, "does not run") || !strings.Contains(r.Summary, "timed out") {
+		t.Errorf("net.driver with a hung slirp4netns: %s %q %q", r.Status, r.Summary, r.Details)
+	}
+	for _, run := range h.runs {
+		if strings.Contains(run, "slirp4netns --help") {
+			t.Errorf("after --version timed out, --help was run too: %q", h.runs)
+		}
+	}
+}
