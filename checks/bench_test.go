@@ -5,7 +5,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/rootless-doctor/rootless-doctor/checks/host"
+	"github.com/rootless-doctor/rootless-doctor/host"
 )
 
 // BenchmarkCheckStatic measures one whole static check: account and distro resolution plus

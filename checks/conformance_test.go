@@ -12,7 +12,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rootless-doctor/rootless-doctor/checks/host"
+	"github.com/rootless-doctor/rootless-doctor/host"
 )
 
 // The conformance test runs every registered probe against hosts no probe author had in

@@ -14,9 +14,9 @@ import (
 
 	"github.com/moby/sys/user"
 
-	"github.com/rootless-doctor/rootless-doctor/checks/host"
 	"github.com/rootless-doctor/rootless-doctor/checks/parse"
 	"github.com/rootless-doctor/rootless-doctor/distro"
+	"github.com/rootless-doctor/rootless-doctor/host"
 )
 
 // Account is the user whose ability to run rootless containers is checked.

@@ -6,7 +6,7 @@ import (
 	"context"
 	"testing"
 
-	"github.com/rootless-doctor/rootless-doctor/checks/host"
+	"github.com/rootless-doctor/rootless-doctor/host"
 )
 
 func netGzip(t *testing.T, s string) string {

@@ -11,8 +11,8 @@ import (
 
 	"github.com/moby/sys/mountinfo"
 
-	"github.com/rootless-doctor/rootless-doctor/checks/host"
 	"github.com/rootless-doctor/rootless-doctor/checks/parse"
+	"github.com/rootless-doctor/rootless-doctor/host"
 )
 
 // Facts shared by storage.driver, storage.data-root and mount.propagation, computed once per

@@ -5,7 +5,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/rootless-doctor/rootless-doctor/checks/host"
+	"github.com/rootless-doctor/rootless-doctor/host"
 )
 
 // Regression tests for what the fixture trees (fixtures/) showed wrong in the reports.

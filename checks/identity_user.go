@@ -6,8 +6,8 @@ import (
 	"fmt"
 	"io/fs"
 
-	"github.com/rootless-doctor/rootless-doctor/checks/host"
 	"github.com/rootless-doctor/rootless-doctor/fixes/intent"
+	"github.com/rootless-doctor/rootless-doctor/host"
 )
 
 var identityUser = Probe{

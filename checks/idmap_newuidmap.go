@@ -12,10 +12,10 @@ import (
 	"github.com/moby/sys/mountinfo"
 	"kernel.org/pub/linux/libs/security/libcap/cap"
 
-	"github.com/rootless-doctor/rootless-doctor/checks/host"
 	"github.com/rootless-doctor/rootless-doctor/checks/parse"
 	"github.com/rootless-doctor/rootless-doctor/distro"
 	"github.com/rootless-doctor/rootless-doctor/fixes/intent"
+	"github.com/rootless-doctor/rootless-doctor/host"
 )
 
 var idmapNewuidmap = Probe{

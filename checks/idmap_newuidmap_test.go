@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rootless-doctor/rootless-doctor/checks/host"
+	"github.com/rootless-doctor/rootless-doctor/host"
 )
 
 // withHelpers adds newuidmap and newgidmap under dir with the given metadata.

@@ -4,15 +4,16 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/Masterminds/semver/v3"
 	"path"
 	"strings"
 	"sync"
 
-	"github.com/rootless-doctor/rootless-doctor/checks/host"
+	"github.com/Masterminds/semver/v3"
+
 	"github.com/rootless-doctor/rootless-doctor/checks/parse"
 	"github.com/rootless-doctor/rootless-doctor/distro"
 	"github.com/rootless-doctor/rootless-doctor/fixes/intent"
+	"github.com/rootless-doctor/rootless-doctor/host"
 )
 
 // The RootlessKit network drivers, by the names DOCKERD_ROOTLESS_ROOTLESSKIT_NET takes.

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rootless-doctor/rootless-doctor/checks/host"
+	"github.com/rootless-doctor/rootless-doctor/host"
 )
 
 // netResult runs one probe over a host, with the runner's policies, for assertions on details.

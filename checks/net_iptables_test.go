@@ -3,7 +3,7 @@ package checks
 import (
 	"testing"
 
-	"github.com/rootless-doctor/rootless-doctor/checks/host"
+	"github.com/rootless-doctor/rootless-doctor/host"
 )
 
 func withIptables(m *host.Memory, bin, out string) *host.Memory {

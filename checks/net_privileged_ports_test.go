@@ -3,7 +3,7 @@ package checks
 import (
 	"testing"
 
-	"github.com/rootless-doctor/rootless-doctor/checks/host"
+	"github.com/rootless-doctor/rootless-doctor/host"
 )
 
 const portPath = "/proc/sys/net/ipv4/ip_unprivileged_port_start"

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rootless-doctor/rootless-doctor/checks/host"
+	"github.com/rootless-doctor/rootless-doctor/host"
 	"github.com/rootless-doctor/rootless-doctor/internal/hostile"
 )
 

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rootless-doctor/rootless-doctor/checks/host"
+	"github.com/rootless-doctor/rootless-doctor/host"
 )
 
 func TestRunnerPolicies(t *testing.T) {

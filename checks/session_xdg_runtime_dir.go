@@ -8,8 +8,8 @@ import (
 	"path"
 	"strings"
 
-	"github.com/rootless-doctor/rootless-doctor/checks/host"
 	"github.com/rootless-doctor/rootless-doctor/fixes/intent"
+	"github.com/rootless-doctor/rootless-doctor/host"
 )
 
 var sessionXDGRuntimeDir = Probe{

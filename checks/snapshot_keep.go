@@ -5,8 +5,8 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/rootless-doctor/rootless-doctor/checks/host"
 	"github.com/rootless-doctor/rootless-doctor/checks/parse"
+	"github.com/rootless-doctor/rootless-doctor/snapshot"
 )
 
 // SnapshotFilter is what `snapshot` keeps of the account databases, so that a snapshot
@@ -23,7 +23,7 @@ import (
 //
 // Other files are written as read. The replayed fix plan may differ from the live one where
 // the planner would have stepped around a dropped account's uid; the probe results do not.
-func SnapshotFilter(e *Env, subuid, subgid []byte) host.Filter {
+func SnapshotFilter(e *Env, subuid, subgid []byte) snapshot.Filter {
 	uidRanges := parse.ParseSubIDs(subuid).Ranges
 	gidRanges := parse.ParseSubIDs(subgid).Ranges
 	inRanges := func(rs []parse.SubIDRange, id int64) bool {

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rootless-doctor/rootless-doctor/checks/host"
+	"github.com/rootless-doctor/rootless-doctor/host"
 )
 
 const restrictFile = "/proc/sys/kernel/apparmor_restrict_unprivileged_userns"

@@ -3,7 +3,7 @@ package checks
 import (
 	"testing"
 
-	"github.com/rootless-doctor/rootless-doctor/checks/host"
+	"github.com/rootless-doctor/rootless-doctor/host"
 )
 
 // procSys adds a few sysctls every kernel has, so /proc/sys is visible.

@@ -72,7 +72,7 @@ func genericTasks(s Step) []task {
 
 // WriteAnsible writes the plan as an Ansible playbook for `ansible-playbook -i HOSTS`.
 func WriteAnsible(w io.Writer, p Plan) error {
-	if err := checkPlan(p); err != nil {
+	if err := CheckPlan(p); err != nil {
 		return err
 	}
 	var b bytes.Buffer
@@ -86,7 +86,7 @@ func WriteAnsible(w io.Writer, p Plan) error {
 		writeTask(&b, task{name: "Nothing to fix", module: "ansible.builtin.debug", args: []kv{{"msg", "rootless-doctor found nothing to fix"}}}, false, "")
 	}
 	check := 0
-	num := numbering(p)
+	num := p.Numbers()
 	for i, s := range p.Steps {
 		fmt.Fprintf(&b, "\n    # %s. %s\n", num[i], s.Title)
 		if len(s.Fixes) > 0 {

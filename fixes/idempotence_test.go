@@ -17,9 +17,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rootless-doctor/rootless-doctor/checks/host"
 	"github.com/rootless-doctor/rootless-doctor/distro"
 	"github.com/rootless-doctor/rootless-doctor/fixes/intent"
+	"github.com/rootless-doctor/rootless-doctor/host"
 )
 
 // The idempotence proof of issue 3 item 3: as root, in a throwaway mount namespace whose

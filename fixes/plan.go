@@ -16,11 +16,12 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
-	"github.com/rootless-doctor/rootless-doctor/checks/host"
 	"github.com/rootless-doctor/rootless-doctor/distro"
 	"github.com/rootless-doctor/rootless-doctor/fixes/intent"
+	"github.com/rootless-doctor/rootless-doctor/host"
 )
 
 // Files the plan owns. They are ours alone, so the planner may rewrite them whole (keeping
@@ -94,6 +95,22 @@ type File struct {
 
 // Empty reports whether the plan has no step at all, required or optional.
 func (p Plan) Empty() bool { return len(p.Steps) == 0 }
+
+// Numbers gives each step its number: 1, 2, … for required steps, O1, O2, … for optional.
+func (p Plan) Numbers() []string {
+	out := make([]string, len(p.Steps))
+	req, opt := 0, 0
+	for i, s := range p.Steps {
+		if s.Optional {
+			opt++
+			out[i] = "O" + strconv.Itoa(opt)
+		} else {
+			req++
+			out[i] = strconv.Itoa(req)
+		}
+	}
+	return out
+}
 
 // Required returns the steps that are not optional, in order.
 func (p Plan) Required() []Step {

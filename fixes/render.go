@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 )
 
@@ -38,9 +37,9 @@ var putFunc = []string{
 	"}",
 }
 
-// checkPlan refuses a plan that cannot be rendered safely. Build never makes one, but a
+// CheckPlan refuses a plan that cannot be rendered safely. Build never makes one, but a
 // plan may also come from JSON.
-func checkPlan(p Plan) error {
+func CheckPlan(p Plan) error {
 	for _, s := range p.Steps {
 		texts := append([]string{s.ID, s.Title, s.Unless}, s.Fixes...)
 		texts = append(texts, s.Why...)
@@ -80,26 +79,10 @@ func checkPlan(p Plan) error {
 	return nil
 }
 
-// numbering gives each step its number: 1, 2, … for required steps, O1, O2, … for optional.
-func numbering(p Plan) []string {
-	out := make([]string, len(p.Steps))
-	req, opt := 0, 0
-	for i, s := range p.Steps {
-		if s.Optional {
-			opt++
-			out[i] = "O" + strconv.Itoa(opt)
-		} else {
-			req++
-			out[i] = strconv.Itoa(req)
-		}
-	}
-	return out
-}
-
 // scriptBody writes the shell lines of steps (no shebang, no set): put() when needed, then
 // each step with a comment header.
 func scriptBody(p Plan, optional bool) []string {
-	num := numbering(p)
+	num := p.Numbers()
 	var lines []string
 	needPut := false
 	for _, s := range p.Steps {
@@ -154,13 +137,13 @@ func scriptBody(p Plan, optional bool) []string {
 // place and are listed again at the end. Optional steps follow, commented out: removing
 // the leading "# " of those lines gives a script that applies them.
 func WriteScript(w io.Writer, p Plan, asRoot bool) error {
-	if err := checkPlan(p); err != nil {
+	if err := CheckPlan(p); err != nil {
 		return err
 	}
 	var b bytes.Buffer
 	b.WriteString("#!/bin/sh\n")
 	body := scriptBody(p, false)
-	num := numbering(p)
+	num := p.Numbers()
 	var manual []string
 	runnable := false
 	for i, s := range p.Steps {
@@ -227,7 +210,7 @@ func WriteScript(w io.Writer, p Plan, asRoot bool) error {
 
 // WriteText writes the plan as numbered steps for a person to read.
 func WriteText(w io.Writer, p Plan) error {
-	if err := checkPlan(p); err != nil {
+	if err := CheckPlan(p); err != nil {
 		return err
 	}
 	var b bytes.Buffer
@@ -236,7 +219,7 @@ func WriteText(w io.Writer, p Plan) error {
 		_, err := w.Write(b.Bytes())
 		return err
 	}
-	num := numbering(p)
+	num := p.Numbers()
 	req := p.Required()
 	switch len(req) {
 	case 0:

@@ -3,9 +3,9 @@ package fixes
 import (
 	"testing"
 
-	"github.com/rootless-doctor/rootless-doctor/checks/host"
 	"github.com/rootless-doctor/rootless-doctor/distro"
 	"github.com/rootless-doctor/rootless-doctor/fixes/intent"
+	"github.com/rootless-doctor/rootless-doctor/host"
 )
 
 // osRelease gives the detected Info of a distribution, through the real parser.

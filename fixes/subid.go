@@ -8,8 +8,8 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/rootless-doctor/rootless-doctor/checks/host"
 	"github.com/rootless-doctor/rootless-doctor/checks/parse"
+	"github.com/rootless-doctor/rootless-doctor/host"
 )
 
 // The free-range allocator for subordinate ids.

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rootless-doctor/rootless-doctor/checks/host"
 	"github.com/rootless-doctor/rootless-doctor/checks/parse"
+	"github.com/rootless-doctor/rootless-doctor/host"
 )
 
 func TestFindFree(t *testing.T) {

@@ -8,8 +8,8 @@ import (
 	"testing"
 
 	"github.com/rootless-doctor/rootless-doctor/checks"
-	"github.com/rootless-doctor/rootless-doctor/checks/host"
 	"github.com/rootless-doctor/rootless-doctor/fixes/intent"
+	"github.com/rootless-doctor/rootless-doctor/host"
 )
 
 // binaries is a host with a root-owned binary, one the account owns, one reached through a

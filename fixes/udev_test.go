@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rootless-doctor/rootless-doctor/checks/host"
 	"github.com/rootless-doctor/rootless-doctor/fixes/intent"
+	"github.com/rootless-doctor/rootless-doctor/host"
 )
 
 // TestDeviceStepSaysWhenNoUdevRuns: on the live machine, a device step notes when udev does not

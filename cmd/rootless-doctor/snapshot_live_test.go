@@ -12,7 +12,7 @@ import (
 	"testing"
 
 	"github.com/rootless-doctor/rootless-doctor/checks"
-	"github.com/rootless-doctor/rootless-doctor/checks/host"
+	"github.com/rootless-doctor/rootless-doctor/host"
 )
 
 // TestLiveSnapshotRoundTrip snapshots this machine for a throwaway account, replays the

@@ -10,8 +10,8 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/rootless-doctor/rootless-doctor/checks/host"
 	fixplan "github.com/rootless-doctor/rootless-doctor/fixes"
+	"github.com/rootless-doctor/rootless-doctor/host"
 )
 
 func intp(v int) *int { return &v }

@@ -11,7 +11,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rootless-doctor/rootless-doctor/checks/host"
+	"github.com/rootless-doctor/rootless-doctor/host"
 	"github.com/rootless-doctor/rootless-doctor/internal/hostile"
 )
 

@@ -5,8 +5,8 @@ import (
 	"time"
 
 	"github.com/rootless-doctor/rootless-doctor/checks"
-	"github.com/rootless-doctor/rootless-doctor/checks/host"
-	"github.com/rootless-doctor/rootless-doctor/fixes"
+	"github.com/rootless-doctor/rootless-doctor/fixes/apply"
+	"github.com/rootless-doctor/rootless-doctor/host"
 	"github.com/rootless-doctor/rootless-doctor/runtime/daemon"
 	"github.com/rootless-doctor/rootless-doctor/runtime/proof"
 )
@@ -26,7 +26,7 @@ type Factory struct {
 	Daemon func(daemon.Options) error
 	// System returns the machine fix --apply changes and a function that releases it; nil
 	// means the real one: as root this process, else the sudo helper (see apply.go).
-	System func(asRoot bool, hook func(string)) (fixes.System, func() error, error)
+	System func(asRoot bool, hook func(string)) (apply.System, func() error, error)
 }
 
 // NewFactory returns the Factory of the real program.

@@ -6,8 +6,8 @@ import (
 	"fmt"
 
 	"github.com/rootless-doctor/rootless-doctor/checks"
-	"github.com/rootless-doctor/rootless-doctor/checks/host"
 	"github.com/rootless-doctor/rootless-doctor/fixes"
+	"github.com/rootless-doctor/rootless-doctor/host"
 	"github.com/rootless-doctor/rootless-doctor/runtime/proof"
 )
 

@@ -9,8 +9,9 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rootless-doctor/rootless-doctor/checks"
-	"github.com/rootless-doctor/rootless-doctor/checks/host"
 	"github.com/rootless-doctor/rootless-doctor/fixes"
+	"github.com/rootless-doctor/rootless-doctor/host"
+	"github.com/rootless-doctor/rootless-doctor/snapshot"
 )
 
 // SnapshotOptions are the flags of snapshot.
@@ -94,15 +95,15 @@ func snapshotRun(ctx context.Context, opts *SnapshotOptions) error {
 
 // recorded is a finished recording and how to write it.
 type recorded struct {
-	*host.Recording
-	opt      host.RecordOptions
+	*snapshot.Recording
+	opt      snapshot.RecordOptions
 	files    int
 	commands int
 }
 
 // record runs the static probes and the fix planner over a recording of h, for user.
 func record(ctx context.Context, f *Factory, h host.Host, user string) (*recorded, error) {
-	rec := host.NewRecording(h)
+	rec := snapshot.NewRecording(h)
 	env := checks.NewEnv(ctx, rec, user)
 	results := checks.Run(ctx, f.Probes(), env, checks.Options{Now: f.Now})
 	// The planner reads the host too (login.defs, free subordinate ranges): record that, so a
@@ -110,7 +111,7 @@ func record(ctx context.Context, f *Factory, h host.Host, user string) (*recorde
 	_, _ = fixes.Build(fixes.Input{Requests: fixes.RequestsFrom(results), Distro: env.Distro, Host: rec})
 	subuid, _ := h.ReadFile("/etc/subuid")
 	subgid, _ := h.ReadFile("/etc/subgid")
-	opt := host.RecordOptions{Filter: checks.SnapshotFilter(env, subuid, subgid), User: user}
+	opt := snapshot.RecordOptions{Filter: checks.SnapshotFilter(env, subuid, subgid), User: user}
 	m := rec.Manifest(opt)
 	return &recorded{Recording: rec, opt: opt, files: len(rec.Paths()), commands: len(m.Commands)}, nil
 }

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/rootless-doctor/rootless-doctor/checks"
-	"github.com/rootless-doctor/rootless-doctor/checks/host"
+	"github.com/rootless-doctor/rootless-doctor/host"
 )
 
 // TestSnapshotOfFixturesReplaysTheSame snapshots every fixture (a recorded host stands in for

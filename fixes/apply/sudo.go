@@ -1,4 +1,4 @@
-package host
+package apply
 
 import (
 	"bufio"
@@ -12,10 +12,10 @@ import (
 	"os/user"
 	"strconv"
 
-	chost "github.com/rootless-doctor/rootless-doctor/checks/host"
 	"github.com/rootless-doctor/rootless-doctor/distro"
 	"github.com/rootless-doctor/rootless-doctor/fixes"
 	"github.com/rootless-doctor/rootless-doctor/fixes/intent"
+	"github.com/rootless-doctor/rootless-doctor/host"
 )
 
 // HelperCommand is the hidden subcommand of rootless-doctor that `fix --apply` starts through
@@ -89,7 +89,7 @@ type Helper struct {
 	// Root applies the plan.
 	Root *Root
 	// Host is the machine the plan is built again from (the live host).
-	Host chost.Host
+	Host host.Host
 	// Caller is the account that started the helper through sudo; "" when root did, which
 	// may apply a plan for any account (as `fix --apply --user` as root does).
 	Caller string
@@ -161,7 +161,7 @@ func (h *Helper) Serve(ctx context.Context, r io.Reader, w io.Writer) error {
 		_ = enc.Encode(reply{Refused: err.Error()})
 		return err
 	}
-	a := &fixes.Applier{Sys: h.Root, Log: logLines{enc}, Hook: h.Root.Hook}
+	a := &Applier{Sys: h.Root, Log: logLines{enc}, Hook: h.Root.Hook}
 	out := a.Apply(ctx, plan)
 	var rep reply
 	for _, so := range out.Steps {
@@ -205,19 +205,19 @@ func NewSudo(stderr io.Writer) (*Sudo, error) {
 
 // Apply has the helper apply plan p, sent as order o (NewOrder), copying the applier's log to
 // log. A refusal wraps fixes.ErrRefused: nothing was changed then.
-func (s *Sudo) Apply(ctx context.Context, o Order, p fixes.Plan, log io.Writer) (fixes.Outcome, error) {
+func (s *Sudo) Apply(ctx context.Context, o Order, p fixes.Plan, log io.Writer) (Outcome, error) {
 	cmd := exec.CommandContext(ctx, s.Argv[0], s.Argv[1:]...)
 	cmd.Stderr = s.Stderr
 	in, err := cmd.StdinPipe()
 	if err != nil {
-		return fixes.Outcome{}, err
+		return Outcome{}, err
 	}
 	out, err := cmd.StdoutPipe()
 	if err != nil {
-		return fixes.Outcome{}, err
+		return Outcome{}, err
 	}
 	if err := cmd.Start(); err != nil {
-		return fixes.Outcome{}, fmt.Errorf("starting %v: %w", s.Argv, err)
+		return Outcome{}, fmt.Errorf("starting %v: %w", s.Argv, err)
 	}
 	outcome, err := exchange(in, out, o, p, log)
 	if werr := cmd.Wait(); err == nil && werr != nil {
@@ -227,11 +227,11 @@ func (s *Sudo) Apply(ctx context.Context, o Order, p fixes.Plan, log io.Writer) 
 }
 
 // exchange sends o on in and reads the helper's replies from out.
-func exchange(in io.WriteCloser, out io.Reader, o Order, p fixes.Plan, log io.Writer) (fixes.Outcome, error) {
+func exchange(in io.WriteCloser, out io.Reader, o Order, p fixes.Plan, log io.Writer) (Outcome, error) {
 	b, err := json.Marshal(o)
 	if err != nil {
 		in.Close()
-		return fixes.Outcome{}, err
+		return Outcome{}, err
 	}
 	_, werr := in.Write(append(b, '\n'))
 	in.Close()
@@ -243,14 +243,14 @@ func exchange(in io.WriteCloser, out io.Reader, o Order, p fixes.Plan, log io.Wr
 				err = werr
 			}
 			_, _ = io.Copy(io.Discard, out)
-			return fixes.Outcome{}, fmt.Errorf("the sudo helper stopped (was the password refused?): %w", err)
+			return Outcome{}, fmt.Errorf("the sudo helper stopped (was the password refused?): %w", err)
 		}
 		switch {
 		case r.Log != "":
 			_, _ = io.WriteString(log, r.Log)
 		case r.Refused != "":
 			_, _ = io.Copy(io.Discard, out)
-			return fixes.Outcome{}, refusal(r.Refused)
+			return Outcome{}, refusal(r.Refused)
 		default:
 			return outcomeOf(r.Outcome, p)
 		}
@@ -264,16 +264,16 @@ func (r refusal) Error() string { return string(r) }
 func (refusal) Unwrap() error   { return fixes.ErrRefused }
 
 // outcomeOf maps the helper's outcome onto the steps of p (the same plan: the digests matched).
-func outcomeOf(steps []stepOutcome, p fixes.Plan) (fixes.Outcome, error) {
+func outcomeOf(steps []stepOutcome, p fixes.Plan) (Outcome, error) {
 	if len(steps) != len(p.Steps) {
-		return fixes.Outcome{}, fmt.Errorf("the sudo helper reported %d steps for a plan of %d", len(steps), len(p.Steps))
+		return Outcome{}, fmt.Errorf("the sudo helper reported %d steps for a plan of %d", len(steps), len(p.Steps))
 	}
-	var out fixes.Outcome
+	var out Outcome
 	for i, s := range steps {
 		if s.ID != p.Steps[i].ID {
-			return fixes.Outcome{}, fmt.Errorf("the sudo helper reported step %q where the plan has %q", s.ID, p.Steps[i].ID)
+			return Outcome{}, fmt.Errorf("the sudo helper reported step %q where the plan has %q", s.ID, p.Steps[i].ID)
 		}
-		so := fixes.StepOutcome{Step: p.Steps[i], State: s.State, Changed: s.Changed, Backups: s.Backups}
+		so := StepOutcome{Step: p.Steps[i], State: s.State, Changed: s.Changed, Backups: s.Backups}
 		if s.Err != "" {
 			so.Err = errors.New(s.Err)
 		}

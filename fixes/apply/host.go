@@ -1,13 +1,14 @@
-// Package host is the real machine for `fix --apply`: it implements fixes.System with
-// sh -c for commands and atomic writes for files. It is the only code under fixes/ that
-// touches the machine (the pre-stop hook allows fixes/host/).
+// Package apply is the machine side of `fix --apply`: the Applier (applier.go) runs a plan's
+// steps on a System, and Root is the real System, with sh -c for commands and atomic writes
+// for files, in this process or in the sudo helper (sudo.go). It is the only code under
+// fixes/ that touches the machine.
 //
 // Backups: every file is copied, before it changes, to BackupRoot/<timestamp>/<its path>
 // (by default /var/backups/rootless-doctor/20261122T061500Z/etc/subuid), keeping mode and
 // owner. --apply does not leave the .NAME.rootless-doctor-backup copies the printed script's
 // put() makes: one directory per run is easier to find, and to restore from, than copies
 // scattered next to the files. A run that changes nothing leaves no backup directory.
-package host
+package apply
 
 import (
 	"context"
@@ -23,7 +24,7 @@ import (
 	"syscall"
 	"time"
 
-	checkshost "github.com/rootless-doctor/rootless-doctor/checks/host"
+	"github.com/rootless-doctor/rootless-doctor/host"
 )
 
 // DefaultBackupRoot is where backups go.
@@ -111,8 +112,8 @@ func (r *Root) Run(ctx context.Context, command string) (string, error) {
 	if timeout <= 0 {
 		timeout = DefaultCommandTimeout
 	}
-	out := &checkshost.CappedBuffer{Max: maxCommandOutput}
-	err := checkshost.RunCommand(ctx, timeout, false, []string{sh, "-c", command}, func(cmd *exec.Cmd) {
+	out := &host.CappedBuffer{Max: maxCommandOutput}
+	err := host.RunCommand(ctx, timeout, false, []string{sh, "-c", command}, func(cmd *exec.Cmd) {
 		cmd.Stdout, cmd.Stderr = out, out
 	})
 	return out.String(), err

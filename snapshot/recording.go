@@ -1,4 +1,4 @@
-package host
+package snapshot
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/rootless-doctor/rootless-doctor/host"
 	"github.com/rootless-doctor/rootless-doctor/internal/safefs"
 )
 
@@ -28,14 +29,14 @@ import (
 // variables looked up (only those), the paths LookPath found, and the commands run. Nothing
 // else of the machine is touched.
 type Recording struct {
-	inner    Host
+	inner    host.Host
 	readlink func(string) (string, error)
 
 	mu       sync.Mutex
 	nodes    map[string]*recNode
 	env      map[string]string
 	fstypes  map[string]string
-	commands []Command
+	commands []host.Command
 }
 
 // recNode is one path of the recorded host.
@@ -46,19 +47,19 @@ type recNode struct {
 	read    bool   // data holds the content
 	large   bool   // the read failed with ErrTooLarge
 	denied  bool   // the read failed with a permission error
-	meta    *FileInfo
+	meta    *host.FileInfo
 	listing bool // a directory the probes listed
 }
 
 // NewRecording wraps inner. Symlink targets are read with os.Readlink on the live host, and
 // from the tree on a recorded one (recording a recorded host is how the round trip is tested
 // without root).
-func NewRecording(inner Host) *Recording {
+func NewRecording(inner host.Host) *Recording {
 	r := &Recording{inner: inner, nodes: map[string]*recNode{}, env: map[string]string{}, fstypes: map[string]string{}}
 	switch h := inner.(type) {
-	case *Recorded:
+	case *host.Recorded:
 		r.readlink = func(p string) (string, error) {
-			t, ok, err := h.readLink(p)
+			t, ok, err := h.ReadLink(p)
 			if err == nil && !ok {
 				err = &fs.PathError{Op: "readlink", Path: p, Err: errors.New("not a symlink")}
 			}
@@ -79,25 +80,6 @@ func (r *Recording) node(p string) *recNode {
 	return n
 }
 
-// kindOf names the type bits of a mode as the manifest does.
-func kindOf(m fs.FileMode) string {
-	switch {
-	case m&fs.ModeSymlink != 0:
-		return "symlink"
-	case m.IsDir():
-		return "dir"
-	case m&fs.ModeDevice != 0 && m&fs.ModeCharDevice != 0:
-		return "char"
-	case m&fs.ModeDevice != 0:
-		return "block"
-	case m&fs.ModeSocket != 0:
-		return "socket"
-	case m&fs.ModeNamedPipe != 0:
-		return "fifo"
-	}
-	return "file"
-}
-
 // pinned are paths kept as directories although they are symlinks on a live host: the
 // snapshot holds the recording process's view of /proc/self, at /proc/self
 // (docs/snapshot-format.md).
@@ -108,7 +90,7 @@ var pinned = map[string]bool{"/proc/self": true, "/proc/thread-self": true}
 // followLast false the last component is left alone. Must hold r.mu.
 func (r *Recording) resolve(p string, followLast bool) string {
 	p = path.Clean("/" + p)
-	cur, _ := walkLinks(p, followLast, func(q string) bool { return pinned[q] }, func(next string) (string, bool, error) {
+	cur, _ := host.WalkLinks(p, followLast, func(q string) bool { return pinned[q] }, func(next string) (string, bool, error) {
 		fi, err := r.inner.Lstat(next)
 		if err != nil || fi.Mode&fs.ModeSymlink == 0 {
 			return "", false, nil
@@ -125,16 +107,16 @@ func (r *Recording) resolve(p string, followLast bool) string {
 }
 
 // stat records the metadata of the resolved path real.
-func (r *Recording) stat(real string, fi FileInfo) {
+func (r *Recording) stat(real string, fi host.FileInfo) {
 	n := r.node(real)
 	fi.Path = real
 	n.meta = &fi
-	n.kind = kindOf(fi.Mode)
+	n.kind = host.ModeKind(fi.Mode)
 }
 
 func (r *Recording) Live() bool            { return r.inner.Live() }
 func (r *Recording) KernelRelease() string { return r.inner.KernelRelease() }
-func (r *Recording) Self() Identity        { return r.inner.Self() }
+func (r *Recording) Self() host.Identity   { return r.inner.Self() }
 func (r *Recording) Executable() string    { return r.inner.Executable() }
 
 func (r *Recording) LookupEnv(key string) (string, bool) {
@@ -159,7 +141,7 @@ func (r *Recording) ReadFile(p string) ([]byte, error) {
 		if n.kind == "" {
 			n.kind = "file"
 		}
-	case errors.Is(err, ErrTooLarge):
+	case errors.Is(err, host.ErrTooLarge):
 		n := r.node(real)
 		n.large = true
 		if n.kind == "" {
@@ -186,7 +168,7 @@ func (r *Recording) ReadFile(p string) ([]byte, error) {
 	return data, err
 }
 
-func (r *Recording) Stat(p string) (FileInfo, error) {
+func (r *Recording) Stat(p string) (host.FileInfo, error) {
 	fi, err := r.inner.Stat(p)
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -198,7 +180,7 @@ func (r *Recording) Stat(p string) (FileInfo, error) {
 	return fi, err
 }
 
-func (r *Recording) Lstat(p string) (FileInfo, error) {
+func (r *Recording) Lstat(p string) (host.FileInfo, error) {
 	fi, err := r.inner.Lstat(p)
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -237,7 +219,7 @@ func (r *Recording) ReadDir(p string) ([]fs.DirEntry, error) {
 		if c.kind != "" {
 			continue
 		}
-		c.kind = kindOf(e.Type())
+		c.kind = host.ModeKind(e.Type())
 		if c.kind == "symlink" {
 			if t, lerr := r.readlink(child); lerr == nil {
 				c.target = t
@@ -298,19 +280,19 @@ func (r *Recording) LookPath(name string) (string, error) {
 	return p, nil
 }
 
-func (r *Recording) Run(ctx context.Context, argv ...string) (Output, error) {
+func (r *Recording) Run(ctx context.Context, argv ...string) (host.Output, error) {
 	out, err := r.inner.Run(ctx, argv...)
 	if len(argv) == 0 {
 		return out, err
 	}
-	c := Command{Argv: slices.Clone(argv), Stdout: string(out.Stdout), Stderr: string(out.Stderr), Exit: out.ExitCode}
+	c := host.Command{Argv: slices.Clone(argv), Stdout: string(out.Stdout), Stderr: string(out.Stderr), Exit: out.ExitCode}
 	if err != nil {
 		// The replay prefixes "running ARGV: " itself.
-		c = Command{Argv: c.Argv, Error: strings.TrimPrefix(err.Error(), "running "+strings.Join(argv, " ")+": ")}
+		c = host.Command{Argv: c.Argv, Error: strings.TrimPrefix(err.Error(), "running "+strings.Join(argv, " ")+": ")}
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if !slices.ContainsFunc(r.commands, func(old Command) bool { return slices.Equal(old.Argv, argv) }) {
+	if !slices.ContainsFunc(r.commands, func(old host.Command) bool { return slices.Equal(old.Argv, argv) }) {
 		r.commands = append(r.commands, c)
 	}
 	return out, err
@@ -329,18 +311,18 @@ type RecordOptions struct {
 }
 
 // Manifest returns the manifest of what was recorded so far.
-func (r *Recording) Manifest(opt RecordOptions) Manifest {
+func (r *Recording) Manifest(opt RecordOptions) host.Manifest {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	m := Manifest{
-		Version:    ManifestVersion,
+	m := host.Manifest{
+		Version:    host.ManifestVersion,
 		Kernel:     r.inner.KernelRelease(),
 		Self:       r.inner.Self(),
 		Executable: r.inner.Executable(),
 		User:       opt.User,
 		Env:        maps(r.env),
 		FSTypes:    maps(r.fstypes),
-		Files:      map[string]FileMeta{},
+		Files:      map[string]host.FileMeta{},
 		Commands:   slices.Clone(r.commands),
 	}
 	sort.Slice(m.Commands, func(i, j int) bool {
@@ -367,15 +349,15 @@ func maps(in map[string]string) map[string]string {
 }
 
 // fileMeta is the manifest entry of a node: what the tree cannot hold.
-func (n *recNode) fileMeta() (FileMeta, bool) {
+func (n *recNode) fileMeta() (host.FileMeta, bool) {
 	if n.meta == nil {
 		if n.kind == "symlink" {
-			return FileMeta{}, false // the tree holds it
+			return host.FileMeta{}, false // the tree holds it
 		}
 		if n.denied {
-			return FileMeta{Mode: "0000"}, true
+			return host.FileMeta{Mode: "0000"}, true
 		}
-		return FileMeta{}, false
+		return host.FileMeta{}, false
 	}
 	fi := n.meta
 	mode := uint32(fi.Mode.Perm())
@@ -393,7 +375,7 @@ func (n *recNode) fileMeta() (FileMeta, bool) {
 		// bits (readable by the owner, not by us) cannot say that.
 		mode &^= 0o444
 	}
-	fm := FileMeta{Type: kindOf(fi.Mode), Mode: fmt.Sprintf("%04o", mode), UID: Int(fi.UID), GID: Int(fi.GID), Caps: fi.Caps}
+	fm := host.FileMeta{Type: host.ModeKind(fi.Mode), Mode: fmt.Sprintf("%04o", mode), UID: host.Int(fi.UID), GID: host.Int(fi.GID), Caps: fi.Caps}
 	if fm.Type == "char" || fm.Type == "block" {
 		fm.Major, fm.Minor = fi.Major, fi.Minor
 	}
@@ -487,7 +469,7 @@ func (r *Recording) writeInto(at string, d *os.File, opt RecordOptions) error {
 		if p == "/" {
 			continue
 		}
-		rp := rel(p)
+		rp := relPath(p)
 		if d := path.Dir(rp); d != "." {
 			if err := mkdirs(root, d); err != nil {
 				return err
@@ -522,7 +504,7 @@ func (r *Recording) writeInto(at string, d *os.File, opt RecordOptions) error {
 			}
 			if n.large {
 				// Replays as "larger than the read limit", without copying the file.
-				err = f.Truncate(MaxRead + 1)
+				err = f.Truncate(host.MaxRead + 1)
 			} else {
 				_, err = f.Write(data)
 			}
@@ -538,7 +520,7 @@ func (r *Recording) writeInto(at string, d *os.File, opt RecordOptions) error {
 	if err != nil {
 		return err
 	}
-	return root.WriteFile(ManifestName, append(data, '\n'), 0o644)
+	return root.WriteFile(host.ManifestName, append(data, '\n'), 0o644)
 }
 
 // mkdirs creates d and its parents inside root. A recorded symlink on the way is left as is
@@ -548,4 +530,13 @@ func mkdirs(root *os.Root, d string) error {
 		return err
 	}
 	return nil
+}
+
+// relPath is p relative to the root of a tree ("." for "/"), as fs.FS names paths.
+func relPath(p string) string {
+	p = path.Clean("/" + p)
+	if p == "/" {
+		return "."
+	}
+	return p[1:]
 }

@@ -1,4 +1,4 @@
-package host
+package snapshot
 
 import (
 	"context"
@@ -9,24 +9,26 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/rootless-doctor/rootless-doctor/host"
 )
 
 // source is a host with a bit of everything a probe may read.
-func source() *Recorded {
-	return NewMemory().
+func source() *host.Recorded {
+	return host.NewMemory().
 		File("/etc/subuid", "alice:100000:65536\n").
 		File("/usr/lib/os-release", "ID=debian\n").
 		Symlink("/etc/os-release", "../usr/lib/os-release").
-		Exec("/usr/bin/newuidmap").Meta("/usr/bin/newuidmap", FileMeta{Mode: "4755", UID: Int(0)}).
-		Exec("/usr/bin/newgidmap").Meta("/usr/bin/newgidmap", FileMeta{Mode: "0755", Caps: "cap_setgid=ep"}).
+		Exec("/usr/bin/newuidmap").Meta("/usr/bin/newuidmap", host.FileMeta{Mode: "4755", UID: host.Int(0)}).
+		Exec("/usr/bin/newgidmap").Meta("/usr/bin/newgidmap", host.FileMeta{Mode: "0755", Caps: "cap_setgid=ep"}).
 		Symlink("/usr/sbin/iptables", "/etc/alternatives/iptables").
 		Symlink("/etc/alternatives/iptables", "/usr/sbin/iptables-nft").
 		Exec("/usr/sbin/iptables-nft").
-		Meta("/dev/net/tun", FileMeta{Type: "char", Mode: "0600", Major: 10, Minor: 200}).
-		File("/etc/shadow-like", "secret").Meta("/etc/shadow-like", FileMeta{Mode: "0000"}).
+		Meta("/dev/net/tun", host.FileMeta{Type: "char", Mode: "0600", Major: 10, Minor: 200}).
+		File("/etc/shadow-like", "secret").Meta("/etc/shadow-like", host.FileMeta{Mode: "0000"}).
 		File("/etc/sysctl.d/a.conf", "x=1\n").File("/etc/sysctl.d/b.conf", "not read\n").
 		Symlink("/etc/sysctl.d/c.conf", "/dev/null").
-		Dir("/home/alice").Meta("/home/alice", FileMeta{Type: "dir", Mode: "0750", UID: Int(1000), GID: Int(1000)}).
+		Dir("/home/alice").Meta("/home/alice", host.FileMeta{Type: "dir", Mode: "0750", UID: host.Int(1000), GID: host.Int(1000)}).
 		Env("PATH", "/usr/sbin:/usr/bin").Env("XDG_RUNTIME_DIR", "/run/user/1000").Env("SECRET", "hunter2").
 		FSType("/", "ext4").FSType("/home", "nfs").
 		Command([]string{"slirp4netns", "--version"}, "slirp4netns version 1.2.0\n", 0).
@@ -37,7 +39,7 @@ func source() *Recorded {
 }
 
 // probe makes the reads a run of the probes would, and returns what each answered.
-func probe(t *testing.T, h Host) map[string]string {
+func probe(t *testing.T, h host.Host) map[string]string {
 	t.Helper()
 	got := map[string]string{}
 	str := func(v any, err error) string {
@@ -106,7 +108,7 @@ func TestRecordingRoundTrip(t *testing.T) {
 	if _, err := os.Stat(dir + ".tmp"); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("%s.tmp left behind: %v", dir, err)
 	}
-	replay, err := OpenTree(dir)
+	replay, err := host.OpenTree(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -144,7 +146,7 @@ func equal(a, b map[string]string) bool {
 }
 
 func TestRecordingFilterAndUser(t *testing.T) {
-	src := NewMemory().File("/etc/passwd", "root:x:0:0::/root:/bin/sh\nbob:x:1001:1001::/home/bob:/bin/sh\n").Host()
+	src := host.NewMemory().File("/etc/passwd", "root:x:0:0::/root:/bin/sh\nbob:x:1001:1001::/home/bob:/bin/sh\n").Host()
 	rec := NewRecording(src)
 	if _, err := rec.ReadFile("/etc/passwd"); err != nil {
 		t.Fatal(err)
@@ -159,7 +161,7 @@ func TestRecordingFilterAndUser(t *testing.T) {
 	if err := rec.WriteTree(dir, RecordOptions{Filter: filter, User: "ci"}); err != nil {
 		t.Fatal(err)
 	}
-	replay, err := OpenTree(dir)
+	replay, err := host.OpenTree(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -172,20 +174,20 @@ func TestRecordingFilterAndUser(t *testing.T) {
 }
 
 func TestRecordingTooLarge(t *testing.T) {
-	src := NewMemory().File("/big", strings.Repeat("x", MaxRead+10)).Host()
+	src := host.NewMemory().File("/big", strings.Repeat("x", host.MaxRead+10)).Host()
 	rec := NewRecording(src)
-	if _, err := rec.ReadFile("/big"); !errors.Is(err, ErrTooLarge) {
+	if _, err := rec.ReadFile("/big"); !errors.Is(err, host.ErrTooLarge) {
 		t.Fatalf("err = %v", err)
 	}
 	dir := filepath.Join(t.TempDir(), "snap")
 	if err := rec.WriteTree(dir, RecordOptions{}); err != nil {
 		t.Fatal(err)
 	}
-	replay, err := OpenTree(dir)
+	replay, err := host.OpenTree(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := replay.ReadFile("/big"); !errors.Is(err, ErrTooLarge) {
+	if _, err := replay.ReadFile("/big"); !errors.Is(err, host.ErrTooLarge) {
 		t.Fatalf("replay err = %v, want too large", err)
 	}
 }

@@ -76,7 +76,7 @@ func notRegular(name string, m fs.FileMode) error {
 	if m.IsDir() {
 		return &fs.PathError{Op: "read", Path: name, Err: errors.New("is a directory")}
 	}
-	return &fs.PathError{Op: "read", Path: name, Err: fmt.Errorf("%w (%s)", ErrNotRegular, kindOf(m))}
+	return &fs.PathError{Op: "read", Path: name, Err: fmt.Errorf("%w (%s)", ErrNotRegular, ModeKind(m))}
 }
 
 // readDirCapped lists the directory open at f, at most MaxDirEntries entries, sorted by name

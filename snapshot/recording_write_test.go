@@ -1,4 +1,4 @@
-package host
+package snapshot
 
 import (
 	"os"
@@ -7,6 +7,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+
+	"github.com/rootless-doctor/rootless-doctor/host"
 )
 
 // `snapshot -o DIR` in a directory another account can write (issue 10): the tree went to
@@ -31,14 +33,14 @@ func TestWriteTreeLeavesPlantedTmpAlone(t *testing.T) {
 	if b, err := os.ReadFile(filepath.Join(dir+".tmp", "theirs")); string(b) != "keep" || err != nil {
 		t.Errorf("the planted DIR.tmp was emptied: %q %v", b, err)
 	}
-	if _, err := os.Stat(filepath.Join(dir+".tmp", ManifestName)); err == nil {
+	if _, err := os.Stat(filepath.Join(dir+".tmp", host.ManifestName)); err == nil {
 		t.Error("the snapshot was written into the planted DIR.tmp")
 	}
 	fi, err := os.Lstat(dir)
 	if err != nil || !fi.IsDir() || fi.Mode().Perm() != 0o755 {
 		t.Fatalf("snapshot dir: %v %v, want a 0755 directory", fi, err)
 	}
-	if _, err := OpenTree(dir); err != nil {
+	if _, err := host.OpenTree(dir); err != nil {
 		t.Error(err)
 	}
 }

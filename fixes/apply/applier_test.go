@@ -1,4 +1,4 @@
-package fixes
+package apply
 
 import (
 	"bytes"
@@ -10,6 +10,9 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/rootless-doctor/rootless-doctor/fixes"
+	"github.com/rootless-doctor/rootless-doctor/fixes/intent"
 )
 
 // fakeSys is an in-memory System: files, a script of command results, and a log of what
@@ -84,10 +87,10 @@ func (f *fakeSys) Discard(b string) error {
 	return nil
 }
 
-func testPlan() Plan {
-	return Plan{Steps: []Step{
+func testPlan() fixes.Plan {
+	return fixes.Plan{Steps: []fixes.Step{
 		{ID: "sysctl", Title: "Set the sysctl", Fixes: []string{"userns.max"},
-			Files:    []File{{Path: "/etc/sysctl.d/60-rootless-doctor.conf", Mode: "0644", Content: "user.max_user_namespaces = 28633\n"}},
+			Files:    []fixes.File{{Path: "/etc/sysctl.d/60-rootless-doctor.conf", Mode: "0644", Content: "user.max_user_namespaces = 28633\n"}},
 			Commands: []string{"sysctl -p /etc/sysctl.d/60-rootless-doctor.conf"}},
 		{ID: "subids.alice", Title: "Give alice ids", Fixes: []string{"idmap.subuid"},
 			Commands: []string{"if ! grep -qxF alice:165536:65536 /etc/subuid; then usermod --add-subuids 165536-231071 alice; fi"}},
@@ -194,7 +197,7 @@ func TestApplyWritesWhenModeDiffers(t *testing.T) {
 	f := newFake()
 	p := testPlan()
 	f.files[p.Steps[0].Files[0].Path], f.modes[p.Steps[0].Files[0].Path] = p.Steps[0].Files[0].Content, 0o600
-	(&Applier{Sys: f}).Apply(context.Background(), Plan{Steps: p.Steps[:1]})
+	(&Applier{Sys: f}).Apply(context.Background(), fixes.Plan{Steps: p.Steps[:1]})
 	if f.modes[p.Steps[0].Files[0].Path] != 0o644 {
 		t.Errorf("mode = %o", f.modes[p.Steps[0].Files[0].Path])
 	}
@@ -234,7 +237,7 @@ func TestApplyStopsAtFirstFailure(t *testing.T) {
 
 func TestApplyRefusesAnUnsafePlan(t *testing.T) {
 	f := newFake()
-	p := Plan{Steps: []Step{{ID: "x", Title: "x", Commands: []string{"echo\nEOF"}}}}
+	p := fixes.Plan{Steps: []fixes.Step{{ID: "x", Title: "x", Commands: []string{"echo\nEOF"}}}}
 	out := (&Applier{Sys: f}).Apply(context.Background(), p)
 	if !out.Failed() || len(f.log) != 0 {
 		t.Errorf("failed = %v, log = %v", out.Failed(), f.log)
@@ -242,7 +245,7 @@ func TestApplyRefusesAnUnsafePlan(t *testing.T) {
 }
 
 func TestTouched(t *testing.T) {
-	s := Step{Commands: []string{
+	s := fixes.Step{Commands: []string{
 		`[ -z "$(tail -c 1 /etc/subuid)" ] || echo >>/etc/subuid`,
 		"awk -F: 'x' /etc/subgid /etc/group",
 		"if grep -qxF 'alice:1:2' /etc/subuid; then usermod --del-subuids 1-2 alice; fi",
@@ -258,10 +261,27 @@ func TestTouched(t *testing.T) {
 }
 
 func TestRunnable(t *testing.T) {
-	if Runnable(Plan{Steps: []Step{{Manual: true}, {Optional: true}}}) {
+	if Runnable(fixes.Plan{Steps: []fixes.Step{{Manual: true}, {Optional: true}}}) {
 		t.Error("manual and optional steps are not runnable")
 	}
 	if !Runnable(testPlan()) {
 		t.Error("testPlan is runnable")
+	}
+}
+
+// TestTouchedCRLF: the planner's CRLF repair edits /etc/subuid with sed -i, and the applier
+// must see that write so that it backs the file up first.
+func TestTouchedCRLF(t *testing.T) {
+	p, err := fixes.Build(fixes.Input{Requests: []fixes.Request{
+		{ProbeID: "idmap.subuid", Intent: intent.StripCR("/etc/subuid", "CRLF")},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(p.Steps) == 0 || p.Steps[0].ID != "crlf.subuid" {
+		t.Fatalf("steps: %+v", p.Steps)
+	}
+	if got := touched(p.Steps[0]); !slices.Equal(got, []string{"/etc/subuid"}) {
+		t.Errorf("touched = %v: the applier would not back /etc/subuid up", got)
 	}
 }

@@ -1,4 +1,4 @@
-package host
+package apply
 
 import (
 	"bytes"
@@ -11,10 +11,10 @@ import (
 	"strings"
 	"testing"
 
-	chost "github.com/rootless-doctor/rootless-doctor/checks/host"
 	"github.com/rootless-doctor/rootless-doctor/distro"
 	"github.com/rootless-doctor/rootless-doctor/fixes"
 	"github.com/rootless-doctor/rootless-doctor/fixes/intent"
+	"github.com/rootless-doctor/rootless-doctor/host"
 )
 
 // The sudo helper applies only the plan the account was shown, built again by the helper
@@ -24,8 +24,8 @@ import (
 // would be seen, not obeyed.
 
 // debianHost is alice's Debian 12 machine, as the helper reads it.
-func debianHost() chost.Host {
-	return chost.NewMemory().
+func debianHost() host.Host {
+	return host.NewMemory().
 		File("/etc/os-release", "ID=debian\nVERSION_ID=\"12\"\nPRETTY_NAME=\"Debian GNU/Linux 12 (bookworm)\"\n").
 		File("/etc/passwd", "root:x:0:0::/root:/bin/sh\nalice:x:1000:1000::/home/alice:/bin/sh\n").
 		Host()
@@ -86,7 +86,7 @@ func TestHelperAppliesTheVerifiedPlan(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(out.Steps) != 1 || out.Steps[0].State != fixes.StateDone || out.Steps[0].Step.ID != "linger.enable" {
+	if len(out.Steps) != 1 || out.Steps[0].State != StateDone || out.Steps[0].Step.ID != "linger.enable" {
 		t.Errorf("outcome %+v", out.Steps)
 	}
 	if got := ran(t, log); !strings.Contains(got, "loginctl enable-linger alice") {
@@ -188,4 +188,4 @@ func jsonLine(t *testing.T, v any) string {
 	return string(b) + "\n"
 }
 
-func distroOf(h chost.Host) distro.Info { return distro.Detect(h) }
+func distroOf(h host.Host) distro.Info { return distro.Detect(h) }

@@ -1,4 +1,4 @@
-package fixes
+package apply
 
 import (
 	"bytes"
@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/rootless-doctor/rootless-doctor/fixes"
 )
 
 // System is the machine an Applier changes: the only door it has. The real one (package
@@ -46,7 +48,7 @@ const (
 
 // StepOutcome is what happened to one step.
 type StepOutcome struct {
-	Step  Step
+	Step  fixes.Step
 	State string
 	// Changed are the files this step changed (written, or changed by its commands).
 	Changed []string
@@ -71,8 +73,8 @@ func (o Outcome) Changed() bool {
 }
 
 // Runnable reports whether the plan has a step --apply would run (required, not manual).
-func Runnable(p Plan) bool {
-	return slices.ContainsFunc(p.Steps, func(s Step) bool { return !s.Optional && !s.Manual })
+func Runnable(p fixes.Plan) bool {
+	return slices.ContainsFunc(p.Steps, func(s fixes.Step) bool { return !s.Optional && !s.Manual })
 }
 
 // Applier applies a plan on a System and says what it does on Log.
@@ -95,7 +97,7 @@ var writePatterns = []*regexp.Regexp{
 }
 
 // touched are the files under /etc the commands of s write, except its own Files, sorted.
-func touched(s Step) []string {
+func touched(s fixes.Step) []string {
 	var out []string
 	for _, c := range s.Commands {
 		for _, re := range writePatterns {
@@ -112,7 +114,7 @@ func touched(s Step) []string {
 	}
 	// The step's own files were just written (and backed up) from the plan.
 	out = slices.DeleteFunc(out, func(p string) bool {
-		return slices.ContainsFunc(s.Files, func(f File) bool { return f.Path == p })
+		return slices.ContainsFunc(s.Files, func(f fixes.File) bool { return f.Path == p })
 	})
 	slices.Sort(out)
 	return slices.Compact(out)
@@ -123,8 +125,8 @@ func touched(s Step) []string {
 // condition succeeds. It stops at the first step that fails; that step and the ones after it
 // say so in the Outcome. Manual and optional steps are never run; the Outcome lists them.
 // Nothing is written or run that is not in the plan.
-func (a *Applier) Apply(ctx context.Context, p Plan) Outcome {
-	if err := checkPlan(p); err != nil {
+func (a *Applier) Apply(ctx context.Context, p fixes.Plan) Outcome {
+	if err := fixes.CheckPlan(p); err != nil {
 		out := Outcome{}
 		for _, s := range p.Steps {
 			out.Steps = append(out.Steps, StepOutcome{Step: s, State: StateNotRun})
@@ -138,7 +140,7 @@ func (a *Applier) Apply(ctx context.Context, p Plan) Outcome {
 	if log == nil {
 		log = io.Discard
 	}
-	num := numbering(p)
+	num := p.Numbers()
 	var out Outcome
 	failed := false
 	for i, s := range p.Steps {
@@ -290,7 +292,7 @@ func (a *Applier) finish(so *StepOutcome, ran bool) {
 }
 
 // writeFile writes one plan file when its content or mode differ, after backing it up.
-func (a *Applier) writeFile(f File) (changed bool, backup string, err error) {
+func (a *Applier) writeFile(f fixes.File) (changed bool, backup string, err error) {
 	mode64, err := strconv.ParseUint(f.Mode, 8, 32)
 	if err != nil {
 		return false, "", fmt.Errorf("mode %q: %w", f.Mode, err)
@@ -319,8 +321,8 @@ func (a *Applier) writeFile(f File) (changed bool, backup string, err error) {
 }
 
 // WriteOutcome writes what an apply did, for a person: one line per step.
-func WriteOutcome(w io.Writer, p Plan, o Outcome) error {
-	num := numbering(p)
+func WriteOutcome(w io.Writer, p fixes.Plan, o Outcome) error {
+	num := p.Numbers()
 	var b strings.Builder
 	b.WriteString("\nWhat was done:\n")
 	for i, so := range o.Steps {

@@ -1,4 +1,4 @@
-package host
+package apply
 
 import (
 	"context"
@@ -10,7 +10,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	checkshost "github.com/rootless-doctor/rootless-doctor/checks/host"
+	"github.com/rootless-doctor/rootless-doctor/host"
 	"github.com/rootless-doctor/rootless-doctor/internal/hostile"
 )
 
@@ -27,7 +27,7 @@ func TestRunTimesOutWithItsGroup(t *testing.T) {
 	}()
 	select {
 	case err := <-done:
-		if !errors.Is(err, checkshost.ErrTimeout) {
+		if !errors.Is(err, host.ErrTimeout) {
 			t.Errorf("Run = %v, want ErrTimeout", err)
 		}
 	case <-time.After(30 * time.Second):

@@ -218,7 +218,7 @@ func (m *Manifest) validateTree(fsys fs.FS) error {
 		if err != nil {
 			continue // only in the manifest
 		}
-		tree := kindOf(st.Mode())
+		tree := ModeKind(st.Mode())
 		switch {
 		case tree == fm.Type:
 		case tree == "file" && specialType(fm.Type) && st.Size() == 0:
@@ -343,4 +343,23 @@ type commandWire struct {
 	Stderr string                       `json:"stderr,omitempty"`
 	Exit   int                          `json:"exit,omitempty"`
 	Error  string                       `json:"error,omitempty"`
+}
+
+// ModeKind names the type bits of a mode as the manifest does.
+func ModeKind(m fs.FileMode) string {
+	switch {
+	case m&fs.ModeSymlink != 0:
+		return "symlink"
+	case m.IsDir():
+		return "dir"
+	case m&fs.ModeDevice != 0 && m&fs.ModeCharDevice != 0:
+		return "char"
+	case m&fs.ModeDevice != 0:
+		return "block"
+	case m&fs.ModeSocket != 0:
+		return "socket"
+	case m&fs.ModeNamedPipe != 0:
+		return "fifo"
+	}
+	return "file"
 }

@@ -176,19 +176,19 @@ func (r *Recorded) resolve(p string, followLast bool) (string, error) {
 	if m, ok := r.fsys.(*memFS); ok && m.linkFree(p, followLast) {
 		return p, nil // fast path of LoadTree's trees (recorded_load.go)
 	}
-	return walkLinks(p, followLast, nil, r.readLink)
+	return WalkLinks(p, followLast, nil, r.ReadLink)
 }
 
 // errLinkLoop is the error of a path with more than maxLinks symlinks, like the kernel's ELOOP.
 var errLinkLoop = errors.New("too many levels of symbolic links")
 
-// walkLinks resolves every symlink in the clean absolute path p, component by component, with
+// WalkLinks resolves every symlink in the clean absolute path p, component by component, with
 // absolute targets taken from "/" of the host asked (so a recorded tree's links stay inside it).
 // readLink says whether a path is a link and where it points; stop, when not nil, marks paths
 // not to follow (/proc/self on a recording host). With followLast false the last component is
 // left alone. Shared by Recorded (reads a tree) and Recording (records a live walk) so that a
 // snapshot resolves paths exactly as its replay will.
-func walkLinks(p string, followLast bool, stop func(string) bool, readLink func(string) (string, bool, error)) (string, error) {
+func WalkLinks(p string, followLast bool, stop func(string) bool, readLink func(string) (string, bool, error)) (string, error) {
 	parts := strings.Split(strings.TrimPrefix(p, "/"), "/")
 	cur := "/"
 	links := 0
@@ -229,9 +229,9 @@ func walkLinks(p string, followLast bool, stop func(string) bool, readLink func(
 	return cur, nil
 }
 
-// readLink reports whether p is a symlink in the manifest or the tree, and its target.
+// ReadLink reports whether p is a symlink in the manifest or the tree, and its target.
 // A missing path is not an error here: resolution goes on and the final open reports it.
-func (r *Recorded) readLink(p string) (string, bool, error) {
+func (r *Recorded) ReadLink(p string) (string, bool, error) {
 	if fm, ok := r.m.Files[p]; ok && fm.Type == "symlink" {
 		return fm.Target, true, nil
 	}
