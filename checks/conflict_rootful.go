@@ -11,7 +11,7 @@ import (
 	"strings"
 
 	"github.com/rootless-doctor/rootless-doctor/checks/parse"
-	"github.com/rootless-doctor/rootless-doctor/fixes/intent"
+	"github.com/rootless-doctor/rootless-doctor/finding"
 )
 
 var conflictRootful = Probe{
@@ -28,7 +28,7 @@ var conflictRootful = Probe{
 		"~/.docker/config.json (currentContext) and the context's meta.json",
 		"dockerd, dockerd-rootless.sh on PATH",
 	},
-	Fixes: []intent.Kind{intent.Manual},
+	Fixes: []finding.Kind{finding.Manual},
 	Run:   runConflictRootful,
 }
 
@@ -42,11 +42,11 @@ const rootfulContainerdSocket = "/run/containerd/containerd.sock"
 // scripts, off PATH.
 const debianRootlessScript = "/usr/share/docker.io/contrib/dockerd-rootless.sh"
 
-func runConflictRootful(_ context.Context, e *Env) Result {
+func runConflictRootful(_ context.Context, e *Env) finding.Result {
 	if r, ok := e.NeedUser(); !ok {
 		return r
 	}
-	r := Result{}
+	r := finding.Result{}
 	rootless := "unix://" + path.Join(e.RuntimeDir(), "docker.sock")
 
 	// 1. A rootful daemon the account can reach.
@@ -92,46 +92,46 @@ func runConflictRootful(_ context.Context, e *Env) Result {
 
 	switch {
 	case known && !sameDockerHost(target, rootless) && from == "DOCKER_HOST":
-		res := withStatus(r, Warn, "DOCKER_HOST=%s: docker commands go there, not to the rootless daemon at %s", target, rootless).
+		res := r.WithStatus(finding.Warn, "DOCKER_HOST=%s: docker commands go there, not to the rootless daemon at %s", target, rootless).
 			Detail("Rootless Docker listens at $XDG_RUNTIME_DIR/docker.sock; set DOCKER_HOST=%s, or unset it and run `docker context use rootless`.", rootless).
-			Fix(intent.ManualStep("docker-host", fmt.Sprintf("set DOCKER_HOST=%s in %s's shell profile (or unset it and select the rootless docker context)", rootless, e.User.Name)))
+			Fix(finding.ManualStep("docker-host", fmt.Sprintf("set DOCKER_HOST=%s in %s's shell profile (or unset it and select the rootless docker context)", rootless, e.User.Name)))
 		return withRootfulFix(res, reachable)
 	case known && !sameDockerHost(target, rootless) && from != "default":
-		res := withStatus(r, Warn, "the docker context %s points at %s, not at the rootless daemon at %s", from, target, rootless).
-			Fix(intent.ManualStep("docker-context", fmt.Sprintf("select the rootless context: docker context use rootless (dockerd-rootless-setuptool.sh install creates it, endpoint %s)", rootless)))
+		res := r.WithStatus(finding.Warn, "the docker context %s points at %s, not at the rootless daemon at %s", from, target, rootless).
+			Fix(finding.ManualStep("docker-context", fmt.Sprintf("select the rootless context: docker context use rootless (dockerd-rootless-setuptool.sh install creates it, endpoint %s)", rootless)))
 		return withRootfulFix(res, reachable)
 	case len(reachable) > 0 && known && from == "default":
-		return withRootfulFix(withStatus(r, Warn, "docker commands go to the rootful daemon at %s: DOCKER_HOST is unset and no docker context is selected", reachable[0]).
+		return withRootfulFix(r.WithStatus(finding.Warn, "docker commands go to the rootful daemon at %s: DOCKER_HOST is unset and no docker context is selected", reachable[0]).
 			Detail("Select the rootless daemon with `docker context use rootless` or DOCKER_HOST=%s.", rootless), reachable)
 	case len(reachable) > 0:
-		return withRootfulFix(withStatus(r, Warn, "a rootful Docker daemon is reachable at %s: docker commands may talk to it instead of the rootless one", reachable[0]).
+		return withRootfulFix(r.WithStatus(finding.Warn, "a rootful Docker daemon is reachable at %s: docker commands may talk to it instead of the rootless one", reachable[0]).
 			Detail("Any shell or script without DOCKER_HOST (sudo, cron, CI steps) reaches the rootful daemon and runs containers as root."), reachable)
 	}
 	switch {
 	case !known:
-		return withStatus(r, Pass, "no rootful Docker daemon is reachable by %s", e.User.Name)
+		return r.WithStatus(finding.Pass, "no rootful Docker daemon is reachable by %s", e.User.Name)
 	case from == "default":
-		return withStatus(r, Pass, "no rootful Docker daemon is reachable by %s", e.User.Name).
+		return r.WithStatus(finding.Pass, "no rootful Docker daemon is reachable by %s", e.User.Name).
 			Detail("DOCKER_HOST is unset and no docker context is selected: the docker CLI will look for /var/run/docker.sock. Run `docker context use rootless` or set DOCKER_HOST=%s.", rootless)
 	}
-	return withStatus(r, Pass, "docker commands go to the rootless daemon (%s); no rootful daemon is reachable", from)
+	return r.WithStatus(finding.Pass, "docker commands go to the rootless daemon (%s); no rootful daemon is reachable", from)
 }
 
 // withRootfulFix adds the fix for a reachable rootful daemon (catalogue
 // rootful-docker-socket-conflict; docker/docs#19247).
-func withRootfulFix(r Result, reachable []string) Result {
+func withRootfulFix(r finding.Result, reachable []string) finding.Result {
 	if len(reachable) == 0 {
 		return r
 	}
 	return r.Detail("dockerd-rootless-setuptool.sh refuses to install while %s is reachable (`Aborting because rootful Docker … is running and accessible`) unless given --force.", reachable[0]).
-		Fix(intent.ManualStep("disable-rootful-docker", fmt.Sprintf(
+		Fix(finding.ManualStep("disable-rootful-docker", fmt.Sprintf(
 			"stop the rootful Docker daemon if it is not needed (as root: systemctl disable --now docker.service docker.socket, then remove %s), or take the account out of the docker group", reachable[0])))
 }
 
 // dockerCLITarget finds where the account's docker CLI connects. known is false when that
 // cannot be told (checking on behalf of another account: its environment is not visible).
 // from is "DOCKER_HOST", "default", or the context name.
-func dockerCLITarget(e *Env, r *Result) (target, from string, known bool) {
+func dockerCLITarget(e *Env, r *finding.Result) (target, from string, known bool) {
 	if e.OnBehalf {
 		*r = r.Detail("Checking on behalf of %s: their DOCKER_HOST and DOCKER_CONTEXT are not visible from here.", e.User.Name)
 	}
@@ -203,7 +203,7 @@ func sameDockerHost(a, b string) bool {
 // rootlessToolingDetail notes a Docker install without its rootless scripts (catalogue
 // rootless-tooling-not-installed): docker-ce-rootless-extras ships dockerd-rootless.sh and
 // dockerd-rootless-setuptool.sh; the get.docker.com/rootless script puts them in ~/bin.
-func rootlessToolingDetail(e *Env, r Result) Result {
+func rootlessToolingDetail(e *Env, r finding.Result) finding.Result {
 	if _, err := e.Host.LookPath("dockerd"); err != nil {
 		return r
 	}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rootless-doctor/rootless-doctor/finding"
 	"github.com/rootless-doctor/rootless-doctor/host"
 )
 
@@ -54,7 +55,7 @@ func checkConforms(t *testing.T, p Probe, env *Env) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	var r Result
+	var r finding.Result
 	func() {
 		defer func() {
 			if v := recover(); v != nil {
@@ -70,7 +71,7 @@ func checkConforms(t *testing.T, p Probe, env *Env) {
 	if strings.ContainsAny(r.Summary, "\n\r") {
 		t.Errorf("%s: summary must be one line: %q", p.ID, r.Summary)
 	}
-	if (r.Status == Fail || r.Status == Warn) && len(r.Details)+len(r.Evidence)+len(r.Intents) == 0 {
+	if (r.Status == finding.Fail || r.Status == finding.Warn) && len(r.Details)+len(r.Evidence)+len(r.Intents) == 0 {
 		t.Errorf("%s: %s without details, evidence or fix: %q", p.ID, r.Status, r.Summary)
 	}
 	for _, in := range r.Intents {

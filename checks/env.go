@@ -16,6 +16,7 @@ import (
 
 	"github.com/rootless-doctor/rootless-doctor/checks/parse"
 	"github.com/rootless-doctor/rootless-doctor/distro"
+	"github.com/rootless-doctor/rootless-doctor/finding"
 	"github.com/rootless-doctor/rootless-doctor/host"
 )
 
@@ -170,14 +171,14 @@ func (e *Env) account(u user.User, source string) Account {
 // NeedUser returns a skip result and false when there is no account to check: it is unknown,
 // or it is root (rootless containers are for an ordinary account; identity.user reports both,
 // and the other probes would only repeat it about an account nobody will use).
-func (e *Env) NeedUser() (Result, bool) {
+func (e *Env) NeedUser() (finding.Result, bool) {
 	switch {
 	case e.UserErr != nil:
-		return Skipf("the account is unknown (see identity.user)"), false
+		return finding.Skipf("the account is unknown (see identity.user)"), false
 	case e.User.UID == 0:
-		return Skipf("the account checked is root (see identity.user)"), false
+		return finding.Skipf("the account checked is root (see identity.user)"), false
 	}
-	return Result{}, true
+	return finding.Result{}, true
 }
 
 // Memo computes a shared fact once per run. Keys are the fact's name; fn runs at most once.

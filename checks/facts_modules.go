@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/rootless-doctor/rootless-doctor/checks/parse"
+	"github.com/rootless-doctor/rootless-doctor/finding"
 )
 
 // Kernel modules, shared by the probes that need one (net.tun, net.iptables).
@@ -75,7 +76,7 @@ type ModuleFact struct {
 	Name  string
 	State ModuleState
 	// Evidence is what decided it.
-	Evidence Evidence
+	Evidence finding.Evidence
 	// Note says what could not be read or what it means, for details ("" when nothing to add).
 	Note string
 }
@@ -176,7 +177,7 @@ func (e *Env) module(spec ModuleSpec) ModuleFact {
 	t := e.moduleTables()
 	name := spec.Names[0]
 	f := func(s ModuleState, src, val, note string) ModuleFact {
-		return ModuleFact{Name: name, State: s, Evidence: Evidence{Source: src, Value: val}, Note: note}
+		return ModuleFact{Name: name, State: s, Evidence: finding.Evidence{Source: src, Value: val}, Note: note}
 	}
 	// named is f for a fact proved under one of the module's names: the fact carries the name
 	// the kernel uses (nft_chain_nat_ipv4 on kernels before 5.1), not the current spelling.

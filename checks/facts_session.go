@@ -9,7 +9,7 @@ import (
 
 	"github.com/rootless-doctor/rootless-doctor/checks/parse"
 	"github.com/rootless-doctor/rootless-doctor/distro"
-	"github.com/rootless-doctor/rootless-doctor/fixes/intent"
+	"github.com/rootless-doctor/rootless-doctor/finding"
 )
 
 // Facts the session and cgroup probes share.
@@ -18,15 +18,15 @@ import (
 // XDG_RUNTIME_DIR, the user manager and its bus) from a shell reached through su or sudo,
 // which opens none (failure catalogue: no-pam-systemd-session; docker/docs#14491,
 // containerd/nerdctl#686). session.xdg-runtime-dir and session.systemd ask for the same step.
-func loginSessionStep(e *Env) intent.Intent {
-	return intent.ManualStep("login-session", fmt.Sprintf(
+func loginSessionStep(e *Env) finding.Intent {
+	return finding.ManualStep("login-session", fmt.Sprintf(
 		"log in as %s through a real login session: `machinectl shell %s@` (package systemd-container) or `ssh %s@localhost`, not su or sudo",
 		e.User.Name, e.User.Name, e.User.Name))
 }
 
 // systemdContainerTool asks for machinectl, which the login-session step names.
-func systemdContainerTool() intent.Intent {
-	return intent.InstallTool(string(distro.ToolSystemdCont), "machinectl shell USER@ opens a real login session")
+func systemdContainerTool() finding.Intent {
+	return finding.InstallTool(string(distro.ToolSystemdCont), "machinectl shell USER@ opens a real login session")
 }
 
 // lingerFile is logind's marker for a lingering account (loginctl enable-linger writes it).
@@ -61,8 +61,8 @@ const (
 // with dbus-user-session or dbus-broker (which also provides default-dbus-session-bus).
 // Elsewhere the per-user bus ships with the dbus package almost always, and rpm's database is
 // not a text file: unknown.
-func dbusUserSessionState(e *Env) (pkgState, Result) {
-	var r Result
+func dbusUserSessionState(e *Env) (pkgState, finding.Result) {
+	var r finding.Result
 	if e.Distro.Family != distro.FamilyDebian {
 		return pkgUnknown, r
 	}
@@ -101,15 +101,15 @@ func (e *Env) dpkgStatus() ([]byte, error) {
 // wsl reports whether the host is Windows Subsystem for Linux, with the evidence: its
 // kernels say "microsoft" in the release ("5.15.153.1-microsoft-standard-WSL2") and in
 // /proc/version (WSL1: "4.4.0-19041-Microsoft").
-func wsl(e *Env) (bool, Evidence) {
+func wsl(e *Env) (bool, finding.Evidence) {
 	if rel := e.Host.KernelRelease(); strings.Contains(strings.ToLower(rel), "microsoft") {
-		return true, Evidence{Source: "uname -r", Value: rel}
+		return true, finding.Evidence{Source: "uname -r", Value: rel}
 	}
 	data, err := e.Host.ReadFile("/proc/version")
 	if err == nil && strings.Contains(strings.ToLower(string(data)), "microsoft") {
-		return true, Evidence{Source: "/proc/version", Value: clipLine(strings.TrimSpace(string(data)))}
+		return true, finding.Evidence{Source: "/proc/version", Value: clipLine(strings.TrimSpace(string(data)))}
 	}
-	return false, Evidence{}
+	return false, finding.Evidence{}
 }
 
 // wslSystemdConfigured reports whether /etc/wsl.conf asks for systemd ([boot] systemd=true,
@@ -169,9 +169,9 @@ func systemdConfFiles(e *Env, mains, dropinDirs []string) (files []string, found
 
 // logindKill reads what logind.conf and its drop-ins say about killing session processes
 // at logout.
-func logindKill(e *Env) (parse.LogindKill, Result) {
+func logindKill(e *Env) (parse.LogindKill, finding.Result) {
 	var k parse.LogindKill
-	var r Result
+	var r finding.Result
 	files, _ := systemdConfFiles(e,
 		[]string{"/etc/systemd/logind.conf", "/run/systemd/logind.conf", "/usr/local/lib/systemd/logind.conf", "/usr/lib/systemd/logind.conf"},
 		[]string{"/etc/systemd/logind.conf.d", "/run/systemd/logind.conf.d", "/usr/local/lib/systemd/logind.conf.d", "/usr/lib/systemd/logind.conf.d"})

@@ -12,6 +12,7 @@ import (
 	"github.com/moby/sys/mountinfo"
 
 	"github.com/rootless-doctor/rootless-doctor/checks/parse"
+	"github.com/rootless-doctor/rootless-doctor/finding"
 	"github.com/rootless-doctor/rootless-doctor/host"
 )
 
@@ -73,7 +74,7 @@ type dataRoot struct {
 	FSType string
 	FSErr  error
 	// Evidence is what was read to find all this.
-	Evidence []Evidence
+	Evidence []finding.Evidence
 }
 
 // Exists reports whether the data root itself exists.
@@ -120,11 +121,11 @@ func dockerDataRoot(e *Env) dataRoot {
 			if cfg.DataRoot != "" {
 				d.Path = absUnder(e, cfg.DataRoot)
 				d.From = d.ConfigFile + ` "data-root"`
-				d.Evidence = append(d.Evidence, Evidence{d.ConfigFile, `"data-root": ` + strconv.Quote(cfg.DataRoot)})
+				d.Evidence = append(d.Evidence, finding.Evidence{Source: d.ConfigFile, Value: `"data-root": ` + strconv.Quote(cfg.DataRoot)})
 			}
 			if cfg.StorageDriver != "" {
 				d.Driver = cfg.StorageDriver
-				d.Evidence = append(d.Evidence, Evidence{d.ConfigFile, `"storage-driver": ` + strconv.Quote(cfg.StorageDriver)})
+				d.Evidence = append(d.Evidence, finding.Evidence{Source: d.ConfigFile, Value: `"storage-driver": ` + strconv.Quote(cfg.StorageDriver)})
 			}
 		}
 		locate(e, &d)
@@ -176,11 +177,11 @@ func podmanDataRoot(e *Env) (dataRoot, bool) {
 			if own && conf.GraphRoot != "" {
 				d.Path = absUnder(e, expandStorageVars(e, conf.GraphRoot))
 				d.From = f + " graphroot"
-				d.Evidence = append(d.Evidence, Evidence{f, "graphroot = " + strconv.Quote(conf.GraphRoot)})
+				d.Evidence = append(d.Evidence, finding.Evidence{Source: f, Value: "graphroot = " + strconv.Quote(conf.GraphRoot)})
 			} else if conf.RootlessStoragePath != "" {
 				d.Path = absUnder(e, expandStorageVars(e, conf.RootlessStoragePath))
 				d.From = f + " rootless_storage_path"
-				d.Evidence = append(d.Evidence, Evidence{f, "rootless_storage_path = " + strconv.Quote(conf.RootlessStoragePath)})
+				d.Evidence = append(d.Evidence, finding.Evidence{Source: f, Value: "rootless_storage_path = " + strconv.Quote(conf.RootlessStoragePath)})
 			}
 			if conf.Driver != "" {
 				d.Driver = conf.Driver
@@ -235,7 +236,7 @@ func locate(e *Env, d *dataRoot) {
 	}
 	d.FSType, d.FSErr = e.Host.FSType(d.Existing)
 	if d.FSErr == nil {
-		d.Evidence = append(d.Evidence, Evidence{"statfs " + d.Existing, d.FSType})
+		d.Evidence = append(d.Evidence, finding.Evidence{Source: "statfs " + d.Existing, Value: d.FSType})
 	}
 }
 

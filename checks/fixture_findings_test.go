@@ -5,6 +5,7 @@ import (
 	"slices"
 	"testing"
 
+	"github.com/rootless-doctor/rootless-doctor/finding"
 	"github.com/rootless-doctor/rootless-doctor/host"
 )
 
@@ -14,7 +15,7 @@ import (
 // octal.
 func TestIdentityUserEvidenceIsOctal(t *testing.T) {
 	r := runForResult(t, identityUser, alice(), "")
-	if !slices.Contains(r.Evidence, Evidence{Source: "/home/alice", Value: "owner=1000 mode=0750"}) {
+	if !slices.Contains(r.Evidence, finding.Evidence{Source: "/home/alice", Value: "owner=1000 mode=0750"}) {
 		t.Errorf("evidence = %q, want /home/alice owner=1000 mode=0750", r.Evidence)
 	}
 	r = runForResult(t, identityUser, alice().Meta("/home/alice", host.FileMeta{Mode: "0755", UID: host.Int(0)}), "")
@@ -70,10 +71,10 @@ func TestModuleNotLoadedOnOldKernelNamesTheOldModule(t *testing.T) {
 func TestIptablesEvidenceIsVerbatim(t *testing.T) {
 	r := runForResult(t, netIptables, withIptables(alice(), "/usr/sbin/iptables", "iptables v1.4.21\n").
 		File("/proc/modules", "ip_tables 27126 2 iptable_filter,iptable_nat, Live 0x0\niptable_filter 12810 1 - Live 0x0\niptable_nat 12875 1 - Live 0x0\n"), "")
-	if !slices.Contains(r.Evidence, Evidence{Source: "/usr/sbin/iptables --version", Value: "iptables v1.4.21"}) {
+	if !slices.Contains(r.Evidence, finding.Evidence{Source: "/usr/sbin/iptables --version", Value: "iptables v1.4.21"}) {
 		t.Errorf("evidence = %q", r.Evidence)
 	}
-	if r.Status != Pass || r.Summary != "iptables 1.4.21 (legacy) at /usr/sbin/iptables; ip_tables loaded, iptable_filter loaded, iptable_nat loaded" {
+	if r.Status != finding.Pass || r.Summary != "iptables 1.4.21 (legacy) at /usr/sbin/iptables; ip_tables loaded, iptable_filter loaded, iptable_nat loaded" {
 		t.Errorf("%s: %q", r.Status, r.Summary)
 	}
 }
@@ -88,7 +89,7 @@ func TestStorageDataRootMergeDropsRepeatedDetails(t *testing.T) {
 		Meta("/home/alice/.local/share", host.FileMeta{Type: "dir", Mode: "0755", UID: host.Int(1000), GID: host.Int(1000)}).
 		Meta("/home/alice/.local/share/containers/storage", host.FileMeta{Mode: "0700", UID: host.Int(1000), GID: host.Int(1000)})
 	r := runForResult(t, storageDataRoot, h, "")
-	if r.Status != Pass {
+	if r.Status != finding.Pass {
 		t.Fatalf("%s: %q", r.Status, r.Summary)
 	}
 	seen := map[string]bool{}

@@ -14,7 +14,7 @@ import (
 
 	"github.com/rootless-doctor/rootless-doctor/checks/parse"
 	"github.com/rootless-doctor/rootless-doctor/distro"
-	"github.com/rootless-doctor/rootless-doctor/fixes/intent"
+	"github.com/rootless-doctor/rootless-doctor/finding"
 	"github.com/rootless-doctor/rootless-doctor/host"
 )
 
@@ -29,7 +29,7 @@ var idmapNewuidmap = Probe{
 		"falls back to a single-id mapping that cannot unpack most images.",
 	Reads: []string{"newuidmap and newgidmap on PATH", "their owner, mode and file capabilities",
 		"/proc/self/mountinfo (nosuid mounts)"},
-	Fixes: []intent.Kind{intent.Package, intent.Manual},
+	Fixes: []finding.Kind{finding.Package, finding.Manual},
 	Run:   runNewuidmap,
 }
 
@@ -48,14 +48,14 @@ var idmapHelpers = []idmapHelper{
 
 // helperVerdict is what one helper binary is found to be.
 type helperVerdict struct {
-	status  Status // Pass, Warn or Fail
-	summary string // for Warn and Fail
+	status  finding.Status // Pass, Warn or Fail
+	summary string         // for Warn and Fail
 	details []string
 	nosuid  string // the nosuid mount point it sits on, when that is its problem
 }
 
-func runNewuidmap(_ context.Context, e *Env) Result {
-	r := Result{}
+func runNewuidmap(_ context.Context, e *Env) finding.Result {
+	r := finding.Result{}
 	var missing, offPath []string
 	var bad []helperVerdict
 	var how, paths []string
@@ -72,7 +72,7 @@ func runNewuidmap(_ context.Context, e *Env) Result {
 		}
 		fi, err := e.Host.Stat(p)
 		if err != nil {
-			return Undecided(err, "cannot stat %s", p)
+			return finding.Undecided(err, "cannot stat %s", p)
 		}
 		r = r.With(p, fmt.Sprintf("mode=%s owner=%d caps=%s", octalMode(fi.Mode), fi.UID, orNone(fi.Caps)))
 		paths = append(paths, p)
@@ -80,7 +80,7 @@ func runNewuidmap(_ context.Context, e *Env) Result {
 			foreign = p
 		}
 		v := judgeHelper(e, h, fi)
-		if v.status == Pass {
+		if v.status == finding.Pass {
 			how = append(how, v.summary)
 			continue
 		}
@@ -91,17 +91,17 @@ func runNewuidmap(_ context.Context, e *Env) Result {
 	if name, ok := e.Distro.Package(distro.ToolNewuidmap); ok {
 		pkg = "the " + name + " package"
 	}
-	install := intent.InstallTool(string(distro.ToolNewuidmap),
+	install := finding.InstallTool(string(distro.ToolNewuidmap),
 		"rootless engines map subordinate ids through the privileged helpers newuidmap and newgidmap")
 	if len(missing)+len(offPath) > 0 {
 		if len(missing) > 0 {
-			r = withStatus(r, Fail, "%s %s not installed", strings.Join(missing, " and "), isAre(len(missing))).
+			r = r.WithStatus(finding.Fail, "%s %s not installed", strings.Join(missing, " and "), isAre(len(missing))).
 				Detail("Install %s. Without them RootlessKit stops with \"newuidmap binary not found\" and Podman maps a single id (podman-container-tools/podman#9271).", pkg).
 				Fix(install)
 		} else {
 			// The engine looks them up on its own PATH, like exec.LookPath (NixOS/nixpkgs#215332).
-			r = withStatus(r, Fail, "%s %s installed but not on PATH", strings.Join(offPath, " and "), isAre(len(offPath))).
-				Fix(intent.ManualStep("newuidmap-path", fmt.Sprintf("add %s to the PATH of %s and of the engine's service", path.Dir(offPath[0]), e.User.Name)))
+			r = r.WithStatus(finding.Fail, "%s %s installed but not on PATH", strings.Join(offPath, " and "), isAre(len(offPath))).
+				Fix(finding.ManualStep("newuidmap-path", fmt.Sprintf("add %s to the PATH of %s and of the engine's service", path.Dir(offPath[0]), e.User.Name)))
 		}
 		for _, v := range bad {
 			r = r.Detail("%s", v.summary)
@@ -112,11 +112,11 @@ func runNewuidmap(_ context.Context, e *Env) Result {
 	slices.SortStableFunc(bad, func(a, b helperVerdict) int { return b.status.Severity() - a.status.Severity() })
 	if len(bad) == 0 {
 		if how[0] == "newuidmap is setuid root" && how[1] == "newgidmap is setuid root" {
-			return withStatus(r, Pass, "newuidmap and newgidmap are setuid root")
+			return r.WithStatus(finding.Pass, "newuidmap and newgidmap are setuid root")
 		}
-		return withStatus(r, Pass, "%s", strings.Join(how, "; "))
+		return r.WithStatus(finding.Pass, "%s", strings.Join(how, "; "))
 	}
-	r = withStatus(r, bad[0].status, "%s", bad[0].summary)
+	r = r.WithStatus(bad[0].status, "%s", bad[0].summary)
 	reinstall := false
 	for i, v := range bad {
 		if i > 0 {
@@ -124,7 +124,7 @@ func runNewuidmap(_ context.Context, e *Env) Result {
 		}
 		r.Details = append(r.Details, v.details...)
 		if v.nosuid != "" {
-			r = r.Fix(intent.ManualStep("newuidmap-nosuid",
+			r = r.Fix(finding.ManualStep("newuidmap-nosuid",
 				fmt.Sprintf("remount %s without nosuid, or use newuidmap and newgidmap from a filesystem mounted without it", v.nosuid)))
 		} else {
 			reinstall = true
@@ -139,7 +139,7 @@ func runNewuidmap(_ context.Context, e *Env) Result {
 		// no-op and the finding would stay. Restoring the privilege is a reinstall or a
 		// chmod, which a person chooses (a foreign copy on PATH changes the answer).
 		r = r.Detail("Reinstalling %s restores the setuid bit or file capabilities (lost by image builds, rsync without -X or rpm-ostree; rootless-containers/rootlesskit#326, coreos/rpm-ostree#4765). By hand: `chmod u+s` on both binaries, or `setcap cap_setuid+ep` on newuidmap and `setcap cap_setgid+ep` on newgidmap.", pkg).
-			Fix(intent.ManualStep("newuidmap-privilege", fmt.Sprintf(
+			Fix(finding.ManualStep("newuidmap-privilege", fmt.Sprintf(
 				"restore the privilege of newuidmap and newgidmap: reinstall %s, or run chmod u+s %s",
 				pkg, strings.Join(paths, " "))))
 	}
@@ -164,16 +164,16 @@ func judgeHelper(e *Env, h idmapHelper, fi host.FileInfo) helperVerdict {
 	caps, capErr := parse.ParseFileCaps(capsText)
 	eff, perm := caps.Flags(h.capVal)
 	capOK := perm && caps.RootID == 0
-	v := helperVerdict{status: Pass}
+	v := helperVerdict{status: finding.Pass}
 	switch {
 	case !canExec(e, fi):
-		return helperVerdict{status: Fail, summary: fmt.Sprintf("%s (mode %s, owner %d) is not executable by %s", p, octalMode(mode), uid, e.User.Name)}
+		return helperVerdict{status: finding.Fail, summary: fmt.Sprintf("%s (mode %s, owner %d) is not executable by %s", p, octalMode(mode), uid, e.User.Name)}
 	case setuidRoot:
 		v.summary = h.name + " is setuid root"
 	case capOK:
 		v.summary = fmt.Sprintf("%s has %s", h.name, h.capName)
 	default:
-		v = helperVerdict{status: Fail, summary: fmt.Sprintf("%s is neither setuid root nor has the file capability %s", p, h.capName)}
+		v = helperVerdict{status: finding.Fail, summary: fmt.Sprintf("%s is neither setuid root nor has the file capability %s", p, h.capName)}
 		switch {
 		case mode&fs.ModeSetuid != 0:
 			v.details = append(v.details, fmt.Sprintf("%s is setuid but owned by uid %d, not root.", p, uid))
@@ -187,13 +187,13 @@ func judgeHelper(e *Env, h idmapHelper, fi host.FileInfo) helperVerdict {
 		return v
 	}
 	if mnt := nosuidMount(e, p); mnt != "" {
-		return helperVerdict{status: Fail, nosuid: mnt,
+		return helperVerdict{status: finding.Fail, nosuid: mnt,
 			summary: fmt.Sprintf("%s is on %s, mounted nosuid, which ignores its setuid bit and file capabilities", p, mnt)}
 	}
 	if !setuidRoot && !eff {
 		// shadow built with libcap raises the effective bit itself (lib/idmapping.c,
 		// write_mapping); a build without it does not.
-		return helperVerdict{status: Warn,
+		return helperVerdict{status: finding.Warn,
 			summary: fmt.Sprintf("%s has %s only in the permitted set (%q), not effective", p, h.capName, caps.String()),
 			details: []string{"This works only when shadow was built with capability support; distributions set " + h.capName + "=ep."}}
 	}

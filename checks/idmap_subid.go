@@ -16,18 +16,11 @@ import (
 
 	"github.com/rootless-doctor/rootless-doctor/checks/parse"
 	"github.com/rootless-doctor/rootless-doctor/distro"
-	"github.com/rootless-doctor/rootless-doctor/fixes/intent"
+	"github.com/rootless-doctor/rootless-doctor/finding"
 )
 
 // This file holds what idmap.subuid and idmap.subgid share: the two probes run the same
 // logic over /etc/subuid and /etc/subgid (shared/SPEC.md §3: "as above").
-
-// MinSubIDs is the number of subordinate ids Docker's rootless docs require: images own
-// files up to 65534 (nobody) or 65532 (distroless nonroot), and unpacking a layer whose owner
-// is not mapped fails with "lchown …: invalid argument"
-// (https://docs.docker.com/engine/security/rootless/troubleshoot/,
-// GoogleContainerTools/distroless#1248).
-const MinSubIDs = 65536
 
 // subIDKind is what differs between the uid and the gid probe.
 type subIDKind struct {
@@ -79,7 +72,7 @@ func subIDProbe(k subIDKind) Probe {
 			"overlaps another account's or a real %[1]s lets containers own that account's files.", k.word, k.file),
 		Reads: []string{k.file, "/etc/nsswitch.conf (the subid: line)", "libsubid_NAME.so in the library directories (/etc/ld.so.conf)", "`getsubids` when a libsubid module serves the ranges",
 			k.idFile, "/etc/login.defs (" + k.defs + "_MIN/MAX)", "the id maps of a running Podman pause process or rootless dockerd"},
-		Fixes: []intent.Kind{intent.CRLF, intent.SubIDs, intent.Package, intent.Manual},
+		Fixes: []finding.Kind{finding.CRLF, finding.SubIDs, finding.Package, finding.Manual},
 		Run:   k.run,
 	}
 }
@@ -104,7 +97,7 @@ func subIDSourceOf(e *Env) subIDSource {
 	})
 }
 
-func (k subIDKind) run(ctx context.Context, e *Env) Result {
+func (k subIDKind) run(ctx context.Context, e *Env) finding.Result {
 	if r, ok := e.NeedUser(); !ok {
 		return r
 	}
@@ -119,12 +112,12 @@ func (k subIDKind) run(ctx context.Context, e *Env) Result {
 		r := k.fromFile(e)
 		r = r.With(fmt.Sprintf("/etc/nsswitch.conf:%d", src.line.Line), src.line.Text)
 		msg := fmt.Sprintf("/etc/nsswitch.conf names the subid module %q, but libsubid_%s.so is not installed (looked in %s): shadow falls back to %s", src.module, src.module, strings.Join(searched, ", "), k.file)
-		if r.Status == Pass {
-			r = withStatus(r, Warn, "%s; %s", msg, r.Summary)
+		if r.Status == finding.Pass {
+			r = r.WithStatus(finding.Warn, "%s; %s", msg, r.Summary)
 		} else {
 			r = r.Detail("%s.", msg)
 		}
-		return r.Fix(intent.ManualStep("subid-module", fmt.Sprintf("install the libsubid module %q (SSSD built with subid support ships libsubid_sss.so) or remove the subid: line of /etc/nsswitch.conf", src.module)))
+		return r.Fix(finding.ManualStep("subid-module", fmt.Sprintf("install the libsubid module %q (SSSD built with subid support ships libsubid_sss.so) or remove the subid: line of /etc/nsswitch.conf", src.module)))
 	}
 	return k.fromModule(ctx, e, src)
 }
@@ -195,12 +188,12 @@ func ldConfDirs(e *Env, file string, depth int) []string {
 }
 
 // fromFile judges the account's ranges in /etc/subuid or /etc/subgid.
-func (k subIDKind) fromFile(e *Env) Result {
+func (k subIDKind) fromFile(e *Env) finding.Result {
 	u := e.User
 	data, err := e.Host.ReadFile(k.file)
 	missing := errors.Is(err, fs.ErrNotExist)
 	if err != nil && !missing {
-		return Undecided(err, "cannot read %s", k.file)
+		return finding.Undecided(err, "cannot read %s", k.file)
 	}
 	f := parse.ParseSubIDs(data)
 	own, ownBad := f.Owned(u.Name, u.UID)
@@ -226,7 +219,7 @@ func (k subIDKind) fromFile(e *Env) Result {
 		if i < maxEvidence {
 			j.r = j.r.With(k.lineSource(b.Line), b.Text)
 		}
-		j.problem(Fail, "line %d of %s, an entry of %s, %s", b.Line, k.file, u.Name, b.Reason)
+		j.problem(finding.Fail, "line %d of %s, an entry of %s, %s", b.Line, k.file, u.Name, b.Reason)
 		j.badLines = append(j.badLines, b.Line)
 	}
 	j.judgeCRLF(f, crOwn)
@@ -237,9 +230,9 @@ func (k subIDKind) fromFile(e *Env) Result {
 	j.judgeNumbers(own)
 	switch {
 	case len(own) == 0 && missing:
-		j.problem(Fail, "%s does not exist, so %s has no subordinate %ss", k.file, u.Name, k.word)
+		j.problem(finding.Fail, "%s does not exist, so %s has no subordinate %ss", k.file, u.Name, k.word)
 	case len(own) == 0:
-		j.problem(Fail, "%s has no subordinate %s range in %s", u.Name, k.word, k.file)
+		j.problem(finding.Fail, "%s has no subordinate %s range in %s", u.Name, k.word, k.file)
 	}
 	if len(own) == 0 {
 		j.fresh = true
@@ -272,7 +265,7 @@ func (j *subIDJudge) judgeCRLF(f parse.SubIDs, crOwn []parse.SubIDRange) {
 	if n == 0 {
 		return
 	}
-	j.intents = append(j.intents, intent.StripCR(k.file, fmt.Sprintf("%s has CRLF line ends, which shadow reads as garbage after the count", k.file)))
+	j.intents = append(j.intents, finding.StripCR(k.file, fmt.Sprintf("%s has CRLF line ends, which shadow reads as garbage after the count", k.file)))
 	if len(crOwn) == 0 {
 		return // others' CR lines are reported with the other malformed lines
 	}
@@ -288,7 +281,7 @@ func (j *subIDJudge) judgeCRLF(f parse.SubIDs, crOwn []parse.SubIDRange) {
 	if len(lines) > 1 {
 		which = "lines " + strings.Join(lines, ", ") + " of " + u.Name + "'s ranges end"
 	}
-	j.problem(Fail, "%s has CRLF line ends: %s in a carriage return, which shadow reads as garbage after the count, so getsubids and newuidmap skip %s", k.file, which, strings.Join(ranges, ", "))
+	j.problem(finding.Fail, "%s has CRLF line ends: %s in a carriage return, which shadow reads as garbage after the count, so getsubids and newuidmap skip %s", k.file, which, strings.Join(ranges, ", "))
 	j.detail("%d line(s) of %s end in a carriage return. Removing the CRs (sed -i 's/\\r$//' %s) makes them the ranges shown; Go readers that trim lines already read them so, which is why some tools see a range that newuidmap refuses.", n, k.file, k.file)
 }
 
@@ -309,8 +302,8 @@ func (j *subIDJudge) judgeNumbers(own []parse.SubIDRange) {
 			j.detail("Line %d of %s: %s (shadow reads numbers in C notation), so the range is %s.", r.Line, k.file, r.Note, r)
 		}
 		if m, ok := r.Misread(); ok && errGetsubids != nil {
-			j.problem(Warn, "line %d of %s holds %s as shadow reads it, but RootlessKit without getsubids reads it as decimal, %d-%d, which newuidmap refuses", r.Line, k.file, r, m.First, m.Last)
-			j.intents = append(j.intents, intent.InstallTool(string(distro.ToolGetsubids), "engines then read subordinate ids through shadow, which reads octal numbers as octal"))
+			j.problem(finding.Warn, "line %d of %s holds %s as shadow reads it, but RootlessKit without getsubids reads it as decimal, %d-%d, which newuidmap refuses", r.Line, k.file, r, m.First, m.Last)
+			j.intents = append(j.intents, finding.InstallTool(string(distro.ToolGetsubids), "engines then read subordinate ids through shadow, which reads octal numbers as octal"))
 		}
 	}
 }
@@ -318,16 +311,16 @@ func (j *subIDJudge) judgeNumbers(own []parse.SubIDRange) {
 // fromModule judges the ranges a libsubid module (SSSD, FreeIPA) serves. newuidmap then asks
 // the module, not the files, so only `getsubids` shows what will be mapped
 // (subid-nss-provider-ignored in the failure catalogue).
-func (k subIDKind) fromModule(ctx context.Context, e *Env, src subIDSource) Result {
+func (k subIDKind) fromModule(ctx context.Context, e *Env, src subIDSource) finding.Result {
 	u := e.User
 	j := newSubIDJudge(k, e)
 	j.module = src.module
 	j.r = j.r.With(fmt.Sprintf("/etc/nsswitch.conf:%d", src.line.Line), src.line.Text)
 	exe, err := e.Host.LookPath("getsubids")
 	if err != nil {
-		return withStatus(j.r, Fail, "subordinate %ss come from the nsswitch module %q, but getsubids is not installed", k.word, src.module).
+		return j.r.WithStatus(finding.Fail, "subordinate %ss come from the nsswitch module %q, but getsubids is not installed", k.word, src.module).
 			Detail("newuidmap asks libsubid_%s.so for the ranges. RootlessKit 1.1.0 and later ask getsubids and, without it, read %s, which newuidmap then refuses (rootless-containers/rootlesskit#404, moby/moby#44473).", src.module, k.file).
-			Fix(intent.InstallTool(string(distro.ToolGetsubids), "subordinate ids are served by an nsswitch module that only getsubids can query"))
+			Fix(finding.InstallTool(string(distro.ToolGetsubids), "subordinate ids are served by an nsswitch module that only getsubids can query"))
 	}
 	// Like RootlessKit's dynamic source (pkg/parent/dynidtools): ask by name and by uid, keep
 	// the distinct ranges.
@@ -355,10 +348,10 @@ func (k subIDKind) fromModule(ctx context.Context, e *Env, src subIDSource) Resu
 		}
 	}
 	if !ran {
-		return Undecided(runErr, "cannot run getsubids for %s", u.Name)
+		return finding.Undecided(runErr, "cannot run getsubids for %s", u.Name)
 	}
 	if len(own) == 0 {
-		j.problem(Fail, "the nsswitch module %q has no subordinate %s range for %s", src.module, k.word, u.Name)
+		j.problem(finding.Fail, "the nsswitch module %q has no subordinate %s range for %s", src.module, k.word, u.Name)
 		j.fresh = true
 	}
 	j.judgeOwn(own)
@@ -395,25 +388,25 @@ const (
 type subIDJudge struct {
 	k        subIDKind
 	e        *Env
-	r        Result
-	status   Status
+	r        finding.Result
+	status   finding.Status
 	summary  string
 	rest     []string // summaries of the other problems
 	dropped  int      // problems past maxProblems
 	details  []string // explanations, after the problems
 	remove   []string // the account's ranges a fix must delete first ("START-END")
 	removing map[string]bool
-	fresh    bool   // the account needs a fresh range of MinSubIDs
+	fresh    bool   // the account needs a fresh range of parse.MinSubIDs
 	badLines []int  // lines of the file a person must correct
 	module   string // the libsubid module serving the ranges, "" for the files
-	intents  []intent.Intent
+	intents  []finding.Intent
 }
 
 func newSubIDJudge(k subIDKind, e *Env) *subIDJudge {
-	return &subIDJudge{k: k, e: e, status: Pass}
+	return &subIDJudge{k: k, e: e, status: finding.Pass}
 }
 
-func (j *subIDJudge) problem(s Status, format string, args ...any) {
+func (j *subIDJudge) problem(s finding.Status, format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
 	if j.summary == "" || s.Severity() > j.status.Severity() {
 		if j.summary != "" {
@@ -467,7 +460,7 @@ func (j *subIDJudge) judgeOwn(own []parse.SubIDRange) {
 		limit = 5
 	}
 	if len(own)+1 > limit {
-		j.problem(Fail, "%s has %d subordinate %s ranges; the kernel takes at most %d extents in a %s", u.Name, len(own), k.word, limit, k.idMap)
+		j.problem(finding.Fail, "%s has %d subordinate %s ranges; the kernel takes at most %d extents in a %s", u.Name, len(own), k.word, limit, k.idMap)
 		j.replace(own...)
 		own = own[:limit-1]
 	}
@@ -480,7 +473,7 @@ func (j *subIDJudge) judgeOwn(own []parse.SubIDRange) {
 	union = sorted[0].Count
 	for _, r := range sorted[1:] {
 		if r.Start <= reach.End() {
-			j.problem(Fail, "%s's subordinate %s ranges %s (line %d) and %s (line %d) overlap: the kernel rejects the id map", u.Name, k.word, reach, reach.Line, r, r.Line)
+			j.problem(finding.Fail, "%s's subordinate %s ranges %s (line %d) and %s (line %d) overlap: the kernel rejects the id map", u.Name, k.word, reach, reach.Line, r, r.Line)
 			j.replace(reach, r)
 		}
 		if r.End() > reach.End() {
@@ -490,15 +483,15 @@ func (j *subIDJudge) judgeOwn(own []parse.SubIDRange) {
 	}
 	for _, r := range own {
 		if r.Contains(ownID) {
-			j.problem(Fail, "%s's subordinate %s range %s contains its own %s %d, which the engine already maps to root: the kernel rejects the id map", u.Name, k.word, r, k.word, ownID)
+			j.problem(finding.Fail, "%s's subordinate %s range %s contains its own %s %d, which the engine already maps to root: the kernel rejects the id map", u.Name, k.word, r, k.word, ownID)
 			j.replace(r)
 		}
 	}
 	j.judgeRealIDs(own, ownID)
-	if union < MinSubIDs {
+	if union < parse.MinSubIDs {
 		// A failure, not a warning: Docker's prerequisites require 65,536, and pulls of
 		// everyday images (anything owning files as nobody) break below it.
-		j.problem(Fail, "%s has %d subordinate %ss, fewer than the %d most images need", u.Name, union, k.word, MinSubIDs)
+		j.problem(finding.Fail, "%s has %d subordinate %ss, fewer than the %d most images need", u.Name, union, k.word, parse.MinSubIDs)
 		j.replace(own...)
 		j.detail("Pulling an image that owns files above %s's last mapped id fails with \"lchown …: invalid argument\" (docker-library/busybox#107).", u.Name)
 	}
@@ -525,7 +518,7 @@ func (j *subIDJudge) judgeRealIDs(own []parse.SubIDRange, ownID int64) {
 		if len(names) > 3 {
 			names = append(names[:3], fmt.Sprintf("%d more", len(names)-3))
 		}
-		j.problem(Fail, "%s's subordinate %s range %s contains %ss of %s: %s", j.e.User.Name, j.k.word, r, j.k.word, j.k.idFile, strings.Join(names, ", "))
+		j.problem(finding.Fail, "%s's subordinate %s range %s contains %ss of %s: %s", j.e.User.Name, j.k.word, r, j.k.word, j.k.idFile, strings.Join(names, ", "))
 		j.replace(r)
 	}
 }
@@ -545,7 +538,7 @@ func (j *subIDJudge) judgeOthers(f parse.SubIDs, own []parse.SubIDRange) {
 			// One overlap is enough to replace the range.
 			if o, ok := idx.find(r); ok {
 				j.r = j.r.With(k.lineSource(o.Line), o.Text)
-				j.problem(Fail, "%s's subordinate %s range %s overlaps %s's range %s (line %d of %s)", u.Name, k.word, r, o.Owner, o, o.Line, k.file)
+				j.problem(finding.Fail, "%s's subordinate %s range %s overlaps %s's range %s (line %d of %s)", u.Name, k.word, r, o.Owner, o, o.Line, k.file)
 				j.replace(r)
 			}
 		}
@@ -561,14 +554,14 @@ func (j *subIDJudge) judgeOthers(f parse.SubIDs, own []parse.SubIDRange) {
 	if len(others) == 0 {
 		return
 	}
-	status := Warn
+	status := finding.Warn
 	if _, err := j.e.Host.LookPath("getsubids"); err != nil && fieldCount {
 		// Without getsubids RootlessKit reads the file itself and rejects all of it when any
 		// line lacks three fields ("Format not correct for /etc/subuid file",
 		// pkg/parent/idtools); Podman built without libsubid does the same.
-		status = Fail
+		status = finding.Fail
 		j.detail("getsubids is not installed, so RootlessKit reads %s itself and rejects the whole file over a line without three fields.", k.file)
-		j.intents = append(j.intents, intent.InstallTool(string(distro.ToolGetsubids), "engines then read subordinate ids through shadow, which skips malformed lines"))
+		j.intents = append(j.intents, finding.InstallTool(string(distro.ToolGetsubids), "engines then read subordinate ids through shadow, which skips malformed lines"))
 	}
 	for i, b := range others {
 		if i < maxEvidence {
@@ -683,26 +676,26 @@ func (j *subIDJudge) checkStale(own []parse.SubIDRange) {
 		if len(live) > 0 {
 			mapped = "subordinate " + j.k.word + "s " + strings.Join(live, ", ")
 		}
-		j.problem(Warn, "%s (pid %d) still maps %s from when it started; the current ranges are %s",
+		j.problem(finding.Warn, "%s (pid %d) still maps %s from when it started; the current ranges are %s",
 			eng.name, pid, mapped, orNone(strings.Join(want, ", ")))
-		j.intents = append(j.intents, intent.ManualStep(eng.step,
+		j.intents = append(j.intents, finding.ManualStep(eng.step,
 			fmt.Sprintf("run `%s` as %s so the engine recreates its user namespace with the current subordinate ids", eng.command, j.e.User.Name)))
 	}
 }
 
 // result turns the problems into the probe's result.
-func (j *subIDJudge) result(own []parse.SubIDRange, from string) Result {
+func (j *subIDJudge) result(own []parse.SubIDRange, from string) finding.Result {
 	k, u := j.k, j.e.User
 	if j.summary == "" {
 		var total int64
 		for _, r := range own {
 			total += r.Count
 		}
-		r := withStatus(j.r, Pass, "%s has %d subordinate %ss (%s)%s", u.Name, total, k.word, rangeList(own), from)
+		r := j.r.WithStatus(finding.Pass, "%s has %d subordinate %ss (%s)%s", u.Name, total, k.word, rangeList(own), from)
 		r.Details = append(r.Details, j.details...)
 		return r
 	}
-	r := withStatus(j.r, j.status, "%s", j.summary)
+	r := j.r.WithStatus(j.status, "%s", j.summary)
 	r.Details = append(r.Details, j.rest...)
 	if j.dropped > 0 {
 		r = r.Detail("… and %d more problems", j.dropped)
@@ -711,12 +704,12 @@ func (j *subIDJudge) result(own []parse.SubIDRange, from string) Result {
 	switch {
 	case j.fresh && j.module != "":
 		// Writing the files would change nothing: newuidmap asks the module.
-		r = r.Fix(intent.ManualStep("subid-provider", fmt.Sprintf(
+		r = r.Fix(finding.ManualStep("subid-provider", fmt.Sprintf(
 			"have the %q subordinate id provider give %s at least %d subordinate uids and gids (FreeIPA: ipa subid-generate --owner %s; then restart sssd)",
-			j.module, u.Name, MinSubIDs, u.Name)))
+			j.module, u.Name, parse.MinSubIDs, u.Name)))
 	case j.fresh:
-		r = r.Fix(intent.AddSubIDs(u.Name, k.word, MinSubIDs, j.remove,
-			fmt.Sprintf("rootless containers need %d subordinate %ss of %s's own, overlapping nobody", MinSubIDs, k.word, u.Name)))
+		r = r.Fix(finding.AddSubIDs(u.Name, k.word, parse.MinSubIDs, j.remove,
+			fmt.Sprintf("rootless containers need %d subordinate %ss of %s's own, overlapping nobody", parse.MinSubIDs, k.word, u.Name)))
 	}
 	if len(j.badLines) > 0 {
 		var lines []string
@@ -730,7 +723,7 @@ func (j *subIDJudge) result(own []parse.SubIDRange, from string) Result {
 			}
 			which = "lines " + strings.Join(lines, ", ")
 		}
-		r = r.Fix(intent.ManualStep("fix-sub"+k.word, fmt.Sprintf("correct or delete the malformed %s of %s (format NAME:START:COUNT)", which, k.file)))
+		r = r.Fix(finding.ManualStep("fix-sub"+k.word, fmt.Sprintf("correct or delete the malformed %s of %s (format NAME:START:COUNT)", which, k.file)))
 	}
 	return r.Fix(j.intents...)
 }

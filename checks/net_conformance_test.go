@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rootless-doctor/rootless-doctor/finding"
 	"github.com/rootless-doctor/rootless-doctor/host"
 )
 
@@ -39,10 +40,10 @@ func TestNetProbesHostile(t *testing.T) {
 				if r.Err != nil && !strings.HasPrefix(r.Summary, "could not check") {
 					t.Errorf("error %v not through the undecided policy: %q", r.Err, r.Summary)
 				}
-				if (r.Status == Warn || r.Status == Fail) && len(r.Details) == 0 && len(r.Intents) == 0 {
+				if (r.Status == finding.Warn || r.Status == finding.Fail) && len(r.Details) == 0 && len(r.Intents) == 0 {
 					t.Errorf("%s without details or fixes: %q", r.Status, r.Summary)
 				}
-				if r.Status != Skip && len(r.Evidence) == 0 && r.Err == nil {
+				if r.Status != finding.Skip && len(r.Evidence) == 0 && r.Err == nil {
 					t.Errorf("%s without evidence: %q", r.Status, r.Summary)
 				}
 			})

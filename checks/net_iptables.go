@@ -7,7 +7,7 @@ import (
 
 	"github.com/rootless-doctor/rootless-doctor/checks/parse"
 	"github.com/rootless-doctor/rootless-doctor/distro"
-	"github.com/rootless-doctor/rootless-doctor/fixes/intent"
+	"github.com/rootless-doctor/rootless-doctor/finding"
 )
 
 // The modules each iptables backend needs for dockerd's NAT and filter rules. Inside
@@ -44,20 +44,20 @@ var netIptables = Probe{
 	Reads: []string{"iptables on PATH, /usr/sbin/iptables, /sbin/iptables", "`iptables --version`",
 		"/proc/modules", "/lib/modules/RELEASE/modules.builtin, modules.dep", "/proc/config.gz or /boot/config-RELEASE",
 		"/sys/module/NAME", "/proc/net/ip_tables_names"},
-	Fixes: []intent.Kind{intent.Package, intent.Module},
+	Fixes: []finding.Kind{finding.Package, finding.Module},
 	Run:   runNetIptables,
 }
 
-func runNetIptables(ctx context.Context, e *Env) Result {
+func runNetIptables(ctx context.Context, e *Env) finding.Result {
 	bin, onPath := findIptables(e)
 	if bin == "" {
-		return Warnf("iptables is not installed: rootless dockerd cannot set up NAT for bridge networks").
+		return finding.Warnf("iptables is not installed: rootless dockerd cannot set up NAT for bridge networks").
 			With("PATH, "+strings.Join(iptablesFallbacks, ", "), "no iptables").
 			Detail("dockerd logs `Failed to find iptables` and fails to start with its default --iptables=true (docker/for-linux#1205).").
 			Detail("The alternative is to run dockerd with --iptables=false (dockerd-rootless-setuptool.sh install --skip-iptables); containers then get no NAT and no port isolation from iptables.").
-			Fix(intent.InstallTool(string(distro.ToolIptables), "rootless dockerd uses iptables for bridge-network NAT"))
+			Fix(finding.InstallTool(string(distro.ToolIptables), "rootless dockerd uses iptables for bridge-network NAT"))
 	}
-	r := Result{}
+	r := finding.Result{}
 	ver, printed, verErr := iptablesVersion(ctx, e, bin)
 	if verErr != nil {
 		r = r.With(bin+" --version", "unreadable").Detail("Cannot tell the iptables backend: %v; checking both.", verErr)
@@ -104,26 +104,26 @@ func runNetIptables(ctx context.Context, e *Env) Result {
 	}
 	switch {
 	case len(notLoaded) > 0:
-		r = withStatus(r, Warn, "%s needs %s, which %s not loaded: rootless dockerd cannot load %s", backend, moduleNames(notLoaded), isAre(len(notLoaded)), itThem(notLoaded)).
+		r = r.WithStatus(finding.Warn, "%s needs %s, which %s not loaded: rootless dockerd cannot load %s", backend, moduleNames(notLoaded), isAre(len(notLoaded)), itThem(notLoaded)).
 			Detail("dockerd fails with `can't initialize iptables table `nat'` or `Could not fetch rule set generation id: Permission denied (you must be root)` (docker/for-linux#1242, moby/moby#49727).").
 			Detail("The alternative is --iptables=false for dockerd (no NAT from iptables).")
 		for _, m := range notLoaded {
-			r = r.Fix(intent.LoadModule(m.Name, fmt.Sprintf("rootless dockerd needs %s for %s and cannot load it from its user namespace", m.Name, backend)))
+			r = r.Fix(finding.LoadModule(m.Name, fmt.Sprintf("rootless dockerd needs %s for %s and cannot load it from its user namespace", m.Name, backend)))
 		}
 	case len(missing) > 0:
-		r = withStatus(r, Warn, "the kernel has no %s, which %s needs: rootless dockerd cannot set up NAT", moduleNames(missing), backend).
+		r = r.WithStatus(finding.Warn, "the kernel has no %s, which %s needs: rootless dockerd cannot set up NAT", moduleNames(missing), backend).
 			Detail("No module can be loaded for it; run dockerd with --iptables=false, or boot a kernel that has it.")
 		if ver.Backend == parse.IptablesNFTables {
 			r = r.Detail("If the legacy backend is available (ip_tables), switching iptables to it (update-alternatives --set iptables /usr/sbin/iptables-legacy) is another way.")
 		}
 	case len(unknown) > 0:
-		r = withStatus(r, Pass, "%s at %s; %s could not be confirmed, nothing shows %s missing", backend, bin, moduleNames(unknown), itThem(unknown)).
+		r = r.WithStatus(finding.Pass, "%s at %s; %s could not be confirmed, nothing shows %s missing", backend, bin, moduleNames(unknown), itThem(unknown)).
 			Detail("A module missing from /proc/modules may be built into the kernel, and nothing here (modules.builtin, kernel config, /sys/module) says otherwise; this is not reported as a problem.")
 		if e.ModulesLoadable() {
 			r = r.Detail("If dockerd fails with `can't initialize iptables table`, load %s.", moduleNames(unknown))
 		}
 	default:
-		r = withStatus(r, Pass, "%s at %s; %s", backend, bin, describeModules(usable))
+		r = r.WithStatus(finding.Pass, "%s at %s; %s", backend, bin, describeModules(usable))
 	}
 	return brNetfilterDetail(e, r)
 }
@@ -157,7 +157,7 @@ func iptablesVersion(ctx context.Context, e *Env, bin string) (v parse.IptablesV
 
 // withEvidence adds ev unless the result already shows it (two modules judged from the same
 // missing /proc/modules would otherwise repeat it).
-func withEvidence(r Result, ev Evidence) Result {
+func withEvidence(r finding.Result, ev finding.Evidence) finding.Result {
 	for _, have := range r.Evidence {
 		if have == ev {
 			return r
@@ -166,7 +166,7 @@ func withEvidence(r Result, ev Evidence) Result {
 	return r.With(ev.Source, ev.Value)
 }
 
-func brNetfilterDetail(e *Env, r Result) Result {
+func brNetfilterDetail(e *Env, r finding.Result) finding.Result {
 	m := e.Module(modBrNetfilter)
 	return r.Detail("br_netfilter is %s; it is needed only with --icc=false or \"userland-proxy\": false (moby/moby#41913).", m.State)
 }
@@ -218,7 +218,7 @@ func outputLine(b []byte) string {
 
 // iptablesAnyBackend judges a host whose iptables backend is unknown: either front end's core
 // module (nf_tables or ip_tables) will do, so it warns only when both are proved unusable.
-func iptablesAnyBackend(e *Env, r Result, bin string) Result {
+func iptablesAnyBackend(e *Env, r finding.Result, bin string) finding.Result {
 	nft, legacy := e.Module(modNFTables), e.Module(modIPTables)
 	for _, m := range []ModuleFact{nft, legacy} {
 		r = withEvidence(r, m.Evidence)
@@ -228,15 +228,15 @@ func iptablesAnyBackend(e *Env, r Result, bin string) Result {
 	}
 	switch {
 	case nft.State.Usable() || legacy.State.Usable():
-		return withStatus(r, Pass, "iptables at %s; nf_tables %s, ip_tables %s", bin, nft.State, legacy.State)
+		return r.WithStatus(finding.Pass, "iptables at %s; nf_tables %s, ip_tables %s", bin, nft.State, legacy.State)
 	case nft.State == ModuleUnknown || legacy.State == ModuleUnknown:
-		return withStatus(r, Pass, "iptables at %s; nf_tables and ip_tables could not be confirmed, nothing shows them missing", bin)
+		return r.WithStatus(finding.Pass, "iptables at %s; nf_tables and ip_tables could not be confirmed, nothing shows them missing", bin)
 	}
-	r = withStatus(r, Warn, "neither nf_tables nor ip_tables is loaded: rootless dockerd cannot set up NAT").
+	r = r.WithStatus(finding.Warn, "neither nf_tables nor ip_tables is loaded: rootless dockerd cannot set up NAT").
 		Detail("The iptables backend is unknown, so either module would do; nf_tables is what iptables-nft, the default of current distributions, uses.")
 	for _, m := range []ModuleFact{nft, legacy} {
 		if m.State == ModuleNotLoaded {
-			return r.Fix(intent.LoadModule(m.Name, "rootless dockerd needs an iptables backend module and cannot load it from its user namespace"))
+			return r.Fix(finding.LoadModule(m.Name, "rootless dockerd needs an iptables backend module and cannot load it from its user namespace"))
 		}
 	}
 	return r.Detail("The kernel has neither; run dockerd with --iptables=false.")

@@ -11,7 +11,7 @@ import (
 	"github.com/moby/sys/user"
 
 	"github.com/rootless-doctor/rootless-doctor/checks/parse"
-	"github.com/rootless-doctor/rootless-doctor/fixes/intent"
+	"github.com/rootless-doctor/rootless-doctor/finding"
 )
 
 const pingSysctl = "net.ipv4.ping_group_range"
@@ -29,28 +29,28 @@ var netPing = Probe{
 		"sysctl defaults (RHEL, minimal Debian) `ping` in a container fails with " +
 		"`ping: socket: Operation not permitted` (podman#1779, podman#8975, systemd/systemd#13141).",
 	Reads: []string{SysctlPath(pingSysctl), "/etc/subgid"},
-	Fixes: []intent.Kind{intent.Sysctl},
+	Fixes: []finding.Kind{finding.Sysctl},
 	Run:   runNetPing,
 }
 
-func runNetPing(_ context.Context, e *Env) Result {
+func runNetPing(_ context.Context, e *Env) finding.Result {
 	s, err := e.Sysctl(pingSysctl)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		// The key exists since Linux 3.0 (2011); its absence means /proc/sys is not the host's.
-		return Undecided(err, "%s does not exist", SysctlPath(pingSysctl))
+		return finding.Undecided(err, "%s does not exist", SysctlPath(pingSysctl))
 	case err != nil:
-		return Undecided(err, "cannot read %s", SysctlPath(pingSysctl))
+		return finding.Undecided(err, "cannot read %s", SysctlPath(pingSysctl))
 	}
-	r := Result{}.With(SysctlPath(pingSysctl), s)
+	r := finding.Result{}.With(SysctlPath(pingSysctl), s)
 	rng, err := parse.ParsePingGroupRange(s)
 	if err != nil {
 		r.Err, r.Summary = err, fmt.Sprintf("cannot parse %s", pingSysctl)
 		return r
 	}
-	fix := intent.SetSysctl(pingSysctl, pingOpen, "let containers use ping (unprivileged ICMP echo sockets)").Optionally()
+	fix := finding.SetSysctl(pingSysctl, pingOpen, "let containers use ping (unprivileged ICMP echo sockets)").Optionally()
 	if rng.Disabled() {
-		return withStatus(r, Warn, "ping will not work in containers: %s is %q, which allows no group", pingSysctl, rng.String()).
+		return r.WithStatus(finding.Warn, "ping will not work in containers: %s is %q, which allows no group", pingSysctl, rng.String()).
 			Detail("Only ping (ICMP echo) is affected; TCP and UDP work.").
 			Fix(fix)
 	}
@@ -68,10 +68,10 @@ func runNetPing(_ context.Context, e *Env) Result {
 		}
 	}
 	if match < 0 {
-		return withStatus(r, Warn, "ping will not work in containers: no group of %s (gid %d) is in %s %q", u.Name, u.GID, pingSysctl, rng.String()).
+		return r.WithStatus(finding.Warn, "ping will not work in containers: no group of %s (gid %d) is in %s %q", u.Name, u.GID, pingSysctl, rng.String()).
 			Fix(fix)
 	}
-	r = withStatus(r, Pass, "%s %q includes gid %d of %s", pingSysctl, rng.String(), match, u.Name)
+	r = r.WithStatus(finding.Pass, "%s %q includes gid %d of %s", pingSysctl, rng.String(), match, u.Name)
 	for _, sg := range pingSubGIDs(e) {
 		last := sg.SubID + sg.Count - 1
 		if sg.Count > 0 && (!rng.Contains(sg.SubID) || !rng.Contains(last)) {

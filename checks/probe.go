@@ -11,7 +11,7 @@ import (
 	"context"
 	"strings"
 
-	"github.com/rootless-doctor/rootless-doctor/fixes/intent"
+	"github.com/rootless-doctor/rootless-doctor/finding"
 )
 
 // Probe is one check. The zero value is not useful; probes are declared as package-level
@@ -26,10 +26,10 @@ type Probe struct {
 	// Reads lists what it reads on the host (files, commands, variables), for `explain`.
 	Reads []string
 	// Fixes lists the kinds of fix intents it may ask for.
-	Fixes []intent.Kind
+	Fixes []finding.Kind
 	// Run decides. It must honour ctx for commands it runs, must not print, and reads the
 	// machine only through env.Host.
-	Run func(ctx context.Context, env *Env) Result
+	Run func(ctx context.Context, env *Env) finding.Result
 }
 
 // Group is the area of the probe: the id up to the first dot ("idmap" for "idmap.subuid").

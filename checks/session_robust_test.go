@@ -4,6 +4,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rootless-doctor/rootless-doctor/finding"
 	"github.com/rootless-doctor/rootless-doctor/host"
 )
 
@@ -49,7 +50,7 @@ func TestSessionCgroupProbesRobust(t *testing.T) {
 				if strings.Contains(r.Summary, "crashed") {
 					t.Errorf("%s/%q/%s: %q %v", name, user, p.ID, r.Summary, r.Err)
 				}
-				if (r.Status == Warn || r.Status == Fail) && len(r.Details) == 0 && len(r.Evidence) == 0 {
+				if (r.Status == finding.Warn || r.Status == finding.Fail) && len(r.Details) == 0 && len(r.Evidence) == 0 {
 					t.Errorf("%s/%q/%s: %s without details or evidence: %q", name, user, p.ID, r.Status, r.Summary)
 				}
 				if len(r.Summary) > 400 {

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/rootless-doctor/rootless-doctor/checks/parse"
+	"github.com/rootless-doctor/rootless-doctor/finding"
 )
 
 // Sysctl values are set twice: now (in /proc/sys) and at every boot (from sysctl.d files). A
@@ -40,7 +41,7 @@ func (s sysctlSetting) String() string {
 }
 
 // evidence adds the setting as evidence: the file, and the line in it.
-func (s sysctlSetting) evidence(r Result) Result {
+func (s sysctlSetting) evidence(r finding.Result) finding.Result {
 	return r.With(s.File, fmt.Sprintf("line %d: %s = %s", s.Line, s.Key, s.Value))
 }
 
@@ -153,7 +154,7 @@ func procSysVisible(e *Env) bool {
 
 // withBootProblems notes the boot configuration files that could not be read: the value a
 // key gets at boot may then differ from what the probe saw.
-func withBootProblems(e *Env, r Result) Result {
+func withBootProblems(e *Env, r finding.Result) finding.Result {
 	for _, p := range bootSysctls(e).Problems {
 		r = r.Detail("Could not read %s, so the value set at boot may differ from what was checked.", p)
 	}
@@ -164,19 +165,19 @@ func withBootProblems(e *Env, r Result) Result {
 // the value) and n is the number. absent says the key does not exist on a kernel whose /proc/sys
 // is readable; each probe says what that means. When stop is set, r is the result to return as
 // it is: the value is unreadable, /proc/sys is hidden, or the value is not a number.
-func readSysctlInt(e *Env, key string) (r Result, n int64, absent, stop bool) {
+func readSysctlInt(e *Env, key string) (r finding.Result, n int64, absent, stop bool) {
 	p := SysctlPath(key)
 	val, err := e.Sysctl(key)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		if !procSysVisible(e) {
-			return Undecided(err, "/proc/sys is not readable, so %s cannot be checked", key), 0, false, true
+			return finding.Undecided(err, "/proc/sys is not readable, so %s cannot be checked", key), 0, false, true
 		}
-		return Result{}, 0, true, false
+		return finding.Result{}, 0, true, false
 	case err != nil:
-		return Undecided(err, "cannot read %s", p), 0, false, true
+		return finding.Undecided(err, "cannot read %s", p), 0, false, true
 	}
-	r = Result{}.With(p, val)
+	r = finding.Result{}.With(p, val)
 	n, err = parse.ParseSysctlInt([]byte(val))
 	if err != nil {
 		r.Err = err

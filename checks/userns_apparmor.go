@@ -12,7 +12,7 @@ import (
 
 	"github.com/rootless-doctor/rootless-doctor/checks/parse"
 	"github.com/rootless-doctor/rootless-doctor/distro"
-	"github.com/rootless-doctor/rootless-doctor/fixes/intent"
+	"github.com/rootless-doctor/rootless-doctor/finding"
 )
 
 var usernsAppArmor = Probe{
@@ -30,7 +30,7 @@ var usernsAppArmor = Probe{
 		aaLoadedFile + " (which profiles are loaded, when readable)",
 		"rootlesskit, podman, buildah, pasta on PATH; ~/bin/rootlesskit; the rootless-doctor binary",
 	},
-	Fixes: []intent.Kind{intent.AppArmor, intent.Package, intent.Manual},
+	Fixes: []finding.Kind{finding.AppArmor, finding.Package, finding.Manual},
 	Run:   runUsernsAppArmor,
 }
 
@@ -54,14 +54,14 @@ const (
 	aaMaxIncDepth = 6
 )
 
-func runUsernsAppArmor(_ context.Context, e *Env) Result {
+func runUsernsAppArmor(_ context.Context, e *Env) finding.Result {
 	p := SysctlPath(aaRestrictKey)
 	r, n, absent, stop := readSysctlInt(e, aaRestrictKey)
 	if stop {
 		return r
 	}
 	if absent {
-		return Passf("the kernel does not restrict user namespaces through AppArmor (no %s)", aaRestrictKey).
+		return finding.Passf("the kernel does not restrict user namespaces through AppArmor (no %s)", aaRestrictKey).
 			With(p, "absent").
 			Detail("The restriction is an Ubuntu kernel feature (23.10 and later); this kernel does not have it.")
 	}
@@ -84,14 +84,14 @@ func runUsernsAppArmor(_ context.Context, e *Env) Result {
 	}
 	now := n != 0
 	if !now && !bootOn {
-		r = withStatus(r, Pass, "AppArmor does not restrict unprivileged user namespaces (%s = 0)", aaRestrictKey)
+		r = r.WithStatus(finding.Pass, "AppArmor does not restrict unprivileged user namespaces (%s = 0)", aaRestrictKey)
 		if e.Distro.RestrictsUsernsViaAppArmor() {
 			r = r.Detail("%s turns this restriction on by default (opt-in in 23.10, on since 24.04); it is off here, so any program may create user namespaces.", e.Distro.PrettyName)
 		}
 		return r
 	}
 	if now && side[aaComplainKey] != 0 {
-		return withStatus(r, Pass, "AppArmor only logs unprivileged user namespace creation (%s = 1)", aaComplainKey).
+		return r.WithStatus(finding.Pass, "AppArmor only logs unprivileged user namespace creation (%s = 1)", aaComplainKey).
 			Detail("In complain mode the restriction records denials in the audit log but lets them pass; profiles with `userns,` are still needed once it is turned back to enforcing.")
 	}
 
@@ -124,7 +124,7 @@ func runUsernsAppArmor(_ context.Context, e *Env) Result {
 		r = r.Detail("%s", pr)
 	}
 	r = aaVerdictResult(e, r, checks, now, tempDoctor)
-	if len(pol.problems) > 0 && (r.Status == Fail || r.Status == Warn) {
+	if len(pol.problems) > 0 && (r.Status == finding.Fail || r.Status == finding.Warn) {
 		for _, c := range checks {
 			if c.verdict == aaNoProfile {
 				// A profile that could not be read may be the one that attaches: do not ask
@@ -140,7 +140,7 @@ func runUsernsAppArmor(_ context.Context, e *Env) Result {
 }
 
 // aaVerdictResult sets the status and summary from the checks of each binary.
-func aaVerdictResult(e *Env, r Result, checks []aaCheck, now bool, tempDoctor string) Result {
+func aaVerdictResult(e *Env, r finding.Result, checks []aaCheck, now bool, tempDoctor string) finding.Result {
 	var hard, soft []aaCheck
 	var ok []string
 	for _, c := range checks {
@@ -162,10 +162,10 @@ func aaVerdictResult(e *Env, r Result, checks []aaCheck, now bool, tempDoctor st
 			in = in.Optionally()
 		}
 		r = r.Fix(in)
-		needParser = needParser || in.Kind == intent.AppArmor
+		needParser = needParser || in.Kind == finding.AppArmor
 	}
 	if needParser && !hasAppArmorParser(e) {
-		r = r.Fix(intent.InstallTool(string(distro.ToolApparmor), "apparmor_parser loads the new AppArmor profile"))
+		r = r.Fix(finding.InstallTool(string(distro.ToolApparmor), "apparmor_parser loads the new AppArmor profile"))
 	}
 	when := "AppArmor blocks"
 	if !now {
@@ -173,29 +173,29 @@ func aaVerdictResult(e *Env, r Result, checks []aaCheck, now bool, tempDoctor st
 	}
 	switch {
 	case len(hard) > 0:
-		s := Fail
+		s := finding.Fail
 		if !now {
-			s = Warn
+			s = finding.Warn
 		}
-		return withStatus(r, s, "%s user namespaces for %s: %s%s", when, hard[0].bin.display(), hard[0].short(), aaAndMore(len(hard)+len(soft)-1))
+		return r.WithStatus(s, "%s user namespaces for %s: %s%s", when, hard[0].bin.display(), hard[0].short(), aaAndMore(len(hard)+len(soft)-1))
 	case len(soft) > 0:
-		return withStatus(r, Warn, "%s user namespaces for %s: %s%s", when, soft[0].bin.display(), soft[0].short(), aaAndMore(len(soft)-1)).
+		return r.WithStatus(finding.Warn, "%s user namespaces for %s: %s%s", when, soft[0].bin.display(), soft[0].short(), aaAndMore(len(soft)-1)).
 			Detail("pasta creates a user namespace of its own only when it starts a command itself (pasta … -- CMD); podman and rootlesskit hand it " +
 				"the namespace of the container, so this only warns.")
 	case tempDoctor != "":
-		return withStatus(r, Warn, "AppArmor restricts user namespaces and rootless-doctor runs from a temporary build, so its live proof will be denied").
+		return r.WithStatus(finding.Warn, "AppArmor restricts user namespaces and rootless-doctor runs from a temporary build, so its live proof will be denied").
 			With("rootless-doctor executable", tempDoctor).
 			Detail("A profile is attached to a fixed path; %s changes with every build.", tempDoctor).
-			Fix(intent.ManualStep("rootless-doctor-fixed-path",
+			Fix(finding.ManualStep("rootless-doctor-fixed-path",
 				"build rootless-doctor to a fixed path (go build -o, go install) and run its fix from there, so that path gets an AppArmor profile"))
 	case len(ok) == 0:
-		return withStatus(r, Pass, "AppArmor restricts user namespaces; no rootlesskit, podman or buildah is installed yet").
+		return r.WithStatus(finding.Pass, "AppArmor restricts user namespaces; no rootlesskit, podman or buildah is installed yet").
 			Detail("rootlesskit from the distribution package (/usr/bin/rootlesskit) comes with a profile; one installed anywhere else needs its own (rerun this check after installing).")
 	}
 	if !now {
-		return withStatus(r, Pass, "AppArmor will restrict user namespaces after the next boot; profiles allow them for %s", strings.Join(ok, ", "))
+		return r.WithStatus(finding.Pass, "AppArmor will restrict user namespaces after the next boot; profiles allow them for %s", strings.Join(ok, ", "))
 	}
-	return withStatus(r, Pass, "AppArmor restricts user namespaces; profiles allow them for %s", strings.Join(ok, ", "))
+	return r.WithStatus(finding.Pass, "AppArmor restricts user namespaces; profiles allow them for %s", strings.Join(ok, ", "))
 }
 
 func aaAndMore(n int) string {
@@ -599,7 +599,7 @@ func (c aaCheck) short() string {
 }
 
 // report adds the evidence and details of one binary.
-func (c aaCheck) report(r Result) Result {
+func (c aaCheck) report(r finding.Result) finding.Result {
 	b := c.bin
 	found := b.path
 	if b.real != b.path {
@@ -645,7 +645,7 @@ func (c aaCheck) report(r Result) Result {
 
 // fix is the intent that repairs the binary's situation. A new profile is only written where
 // no profile attaches: a second profile for the same path would conflict with the first.
-func (c aaCheck) fix() intent.Intent {
+func (c aaCheck) fix() finding.Intent {
 	b := c.bin
 	file := c.ref.file
 	name := "apparmor-" + strings.ReplaceAll(strings.TrimPrefix(b.real, "/"), "/", ".")
@@ -658,15 +658,15 @@ func (c aaCheck) fix() intent.Intent {
 				break
 			}
 		}
-		return intent.ManualStep(name, fmt.Sprintf("add a `userns,` rule for %s to %s, then reload %s (apparmor_parser -r)", b.real, target, file))
+		return finding.ManualStep(name, fmt.Sprintf("add a `userns,` rule for %s to %s, then reload %s (apparmor_parser -r)", b.real, target, file))
 	case aaDenied:
-		return intent.ManualStep(name, fmt.Sprintf("the AppArmor profile %s in %s denies userns for %s: remove the deny rule if that is not intended, then reload it (apparmor_parser -r)",
+		return finding.ManualStep(name, fmt.Sprintf("the AppArmor profile %s in %s denies userns for %s: remove the deny rule if that is not intended, then reload it (apparmor_parser -r)",
 			c.ref.prof.Name, file, b.real))
 	case aaDisabled:
-		return intent.ManualStep(name, fmt.Sprintf("re-enable the AppArmor profile %s: remove %s and load %s (apparmor_parser -r)",
+		return finding.ManualStep(name, fmt.Sprintf("re-enable the AppArmor profile %s: remove %s and load %s (apparmor_parser -r)",
 			file, path.Join(aaDisableDir, path.Base(file)), file))
 	case aaNotLoaded:
-		return intent.ManualStep(name, fmt.Sprintf("load the AppArmor profile %s (apparmor_parser -r %s, or systemctl reload apparmor)", file, file))
+		return finding.ManualStep(name, fmt.Sprintf("load the AppArmor profile %s (apparmor_parser -r %s, or systemctl reload apparmor)", file, file))
 	}
-	return intent.AppArmorProfile(b.real, fmt.Sprintf("let %s create user namespaces under %s=1", b.name, aaRestrictKey))
+	return finding.AppArmorProfile(b.real, fmt.Sprintf("let %s create user namespaces under %s=1", b.name, aaRestrictKey))
 }

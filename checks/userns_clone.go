@@ -5,7 +5,7 @@ import (
 	"strings"
 
 	"github.com/rootless-doctor/rootless-doctor/checks/parse"
-	"github.com/rootless-doctor/rootless-doctor/fixes/intent"
+	"github.com/rootless-doctor/rootless-doctor/finding"
 )
 
 var usernsClone = Probe{
@@ -17,7 +17,7 @@ var usernsClone = Probe{
 		"shipped it at 0. Upstream kernels have no such switch.",
 	Reads: []string{SysctlPath(usernsCloneKey), "/etc/sysctl.conf, /etc/sysctl.d, /run/sysctl.d, /usr/lib/sysctl.d (the value set at boot)",
 		"/.dockerenv, /run/.containerenv, /proc/self/status (container hints)"},
-	Fixes: []intent.Kind{intent.Sysctl},
+	Fixes: []finding.Kind{finding.Sysctl},
 	Run:   runUsernsClone,
 }
 
@@ -26,7 +26,7 @@ const usernsCloneKey = "kernel.unprivileged_userns_clone"
 // usernsCloneReason is the reason of the fix intent.
 const usernsCloneReason = "allow unprivileged user namespaces: rootlesskit, podman and buildah create one"
 
-func runUsernsClone(_ context.Context, e *Env) Result {
+func runUsernsClone(_ context.Context, e *Env) finding.Result {
 	p := SysctlPath(usernsCloneKey)
 	r, n, absent, stop := readSysctlInt(e, usernsCloneKey)
 	if stop {
@@ -35,7 +35,7 @@ func runUsernsClone(_ context.Context, e *Env) Result {
 	if absent {
 		// Docker's troubleshooting page and RootlessKit's preflight (pkg/parent/warn.go) treat a
 		// missing key the same way: the kernel does not gate user namespaces with it.
-		r = Passf("the kernel has no %s switch: nothing extra gates unprivileged user namespaces", usernsCloneKey).
+		r = finding.Passf("the kernel has no %s switch: nothing extra gates unprivileged user namespaces", usernsCloneKey).
 			With(p, "absent").
 			Detail("Only Debian- and Ubuntu-patched kernels and linux-hardened have this switch; upstream kernels limit user namespaces with user.max_user_namespaces (see userns.max).")
 		if s, ok := bootValue(e, usernsCloneKey); ok {
@@ -55,7 +55,7 @@ func runUsernsClone(_ context.Context, e *Env) Result {
 	// The Debian patch (debian/patches/debian/add-sysctl-to-disallow-unprivileged-CLONE_NEWUSER-by-default.patch)
 	// tests the value for non-zero, so any non-zero value allows.
 	if n == 0 {
-		r = withStatus(r, Fail, "unprivileged user namespaces are disabled (%s = 0)", usernsCloneKey).
+		r = r.WithStatus(finding.Fail, "unprivileged user namespaces are disabled (%s = 0)", usernsCloneKey).
 			Detail("With it at 0 only root may create user namespaces: rootlesskit fails with \"fork/exec /proc/self/exe: operation not permitted\", " +
 				"podman with \"cannot clone: Operation not permitted\" (docs.docker.com/engine/security/rootless/troubleshoot/).")
 		if e.Distro.NeedsUnprivilegedUsernsClone() {
@@ -70,15 +70,15 @@ func runUsernsClone(_ context.Context, e *Env) Result {
 		case bootSet:
 			r = r.Detail("%s already sets %s at boot but it was not applied: sysctl --system applies it now.", boot.File, boot.Value)
 		}
-		return r.Fix(intent.SetSysctl(usernsCloneKey, "1", usernsCloneReason))
+		return r.Fix(finding.SetSysctl(usernsCloneKey, "1", usernsCloneReason))
 	}
 	if bootOff {
-		r = withStatus(r, Warn, "unprivileged user namespaces are allowed now, but %s turns them off at the next boot", boot.File).
+		r = r.WithStatus(finding.Warn, "unprivileged user namespaces are allowed now, but %s turns them off at the next boot", boot.File).
 			Detail("%s, and the last file that sets a key wins at boot (sysctl.d(5)): remove that line, or the fix must be applied after it.", boot).
-			Fix(intent.SetSysctl(usernsCloneKey, "1", usernsCloneReason))
+			Fix(finding.SetSysctl(usernsCloneKey, "1", usernsCloneReason))
 		return containerHints(e, r)
 	}
-	r = withStatus(r, Pass, "unprivileged user namespaces are allowed (%s = %d)", usernsCloneKey, n)
+	r = r.WithStatus(finding.Pass, "unprivileged user namespaces are allowed (%s = %d)", usernsCloneKey, n)
 	return containerHints(e, r)
 }
 

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/rootless-doctor/rootless-doctor/checks/parse"
+	"github.com/rootless-doctor/rootless-doctor/finding"
 )
 
 // Rootless engines run inside containers too (docker:dind-rootless, CI runners, Kubernetes
@@ -23,7 +24,7 @@ const (
 
 // containerHints adds what suggests that the doctor runs in a container whose security
 // settings may block user namespaces. It changes neither status nor summary.
-func containerHints(e *Env, r Result) Result {
+func containerHints(e *Env, r finding.Result) finding.Result {
 	kind := ""
 	switch {
 	case containerMarker(e, "/.dockerenv"):

@@ -4,7 +4,7 @@ import (
 	"context"
 
 	"github.com/rootless-doctor/rootless-doctor/checks/parse"
-	"github.com/rootless-doctor/rootless-doctor/fixes/intent"
+	"github.com/rootless-doctor/rootless-doctor/finding"
 )
 
 var usernsMax = Probe{
@@ -16,7 +16,7 @@ var usernsMax = Probe{
 		"argument\" on RHEL 7); a small value runs out once podman, buildah or browser sandboxes " +
 		"use some.",
 	Reads: []string{SysctlPath(usernsMaxKey), "/etc/sysctl.conf, /etc/sysctl.d, /run/sysctl.d, /usr/lib/sysctl.d (the value set at boot)"},
-	Fixes: []intent.Kind{intent.Sysctl},
+	Fixes: []finding.Kind{finding.Sysctl},
 	Run:   runUsernsMax,
 }
 
@@ -32,7 +32,7 @@ const (
 
 const usernsMaxReason = "allow user namespaces: rootlesskit, podman and buildah create them"
 
-func runUsernsMax(_ context.Context, e *Env) Result {
+func runUsernsMax(_ context.Context, e *Env) finding.Result {
 	p := SysctlPath(usernsMaxKey)
 	r, n, absent, stop := readSysctlInt(e, usernsMaxKey)
 	if stop {
@@ -40,9 +40,9 @@ func runUsernsMax(_ context.Context, e *Env) Result {
 	}
 	if absent {
 		if v, kerr := e.Kernel(); kerr == nil && !v.AtLeast(4, 9) {
-			return Skipf("kernel %s predates %s (added in 4.9)", v, usernsMaxKey).With(p, "absent")
+			return finding.Skipf("kernel %s predates %s (added in 4.9)", v, usernsMaxKey).With(p, "absent")
 		}
-		return Skipf("the kernel has no %s, so there is no limit to check (kernel.version checks user namespace support)", usernsMaxKey).
+		return finding.Skipf("the kernel has no %s, so there is no limit to check (kernel.version checks user namespace support)", usernsMaxKey).
 			With(p, "absent")
 	}
 	r = withBootProblems(e, r)
@@ -54,7 +54,7 @@ func runUsernsMax(_ context.Context, e *Env) Result {
 			bootN = b
 		}
 	}
-	bootDetail := func(r Result) Result {
+	bootDetail := func(r finding.Result) finding.Result {
 		switch {
 		case bootSet && bootN >= 0 && bootN < usernsMaxLow:
 			return r.Detail("%s at every boot: remove that line, or the fix must be applied after it (the last file that sets a key wins, sysctl.d(5)).", boot)
@@ -65,27 +65,27 @@ func runUsernsMax(_ context.Context, e *Env) Result {
 	}
 	switch {
 	case n <= 0:
-		r = withStatus(r, Fail, "user namespaces are disabled (%s = %d)", usernsMaxKey, n).
+		r = r.WithStatus(finding.Fail, "user namespaces are disabled (%s = %d)", usernsMaxKey, n).
 			Detail("No user namespace can be created: rootlesskit fails with \"fork/exec /proc/self/exe: no space left on device\" "+
 				"(\"invalid argument\" on RHEL 7 kernels), podman with \"cannot clone: Invalid argument\".").
 			Detail("The fix sets %s, the value Docker's and Red Hat's documentation use.", usernsMaxFix)
 		if e.Distro.ShipsMaxUserNamespacesZero() {
 			r = r.Detail("%s sets it to 0 by default (access.redhat.com/solutions/6418011); its kernel may also need user_namespace.enable=1 (see kernel.version).", e.Distro.PrettyName)
 		}
-		return bootDetail(r).Fix(intent.SetSysctl(usernsMaxKey, usernsMaxFix, usernsMaxReason))
+		return bootDetail(r).Fix(finding.SetSysctl(usernsMaxKey, usernsMaxFix, usernsMaxReason))
 	case n < usernsMaxLow:
-		r = withStatus(r, Warn, "only %d user namespaces allowed per user (%s); RootlessKit wants at least %d", n, usernsMaxKey, usernsMaxLow).
+		r = r.WithStatus(finding.Warn, "only %d user namespaces allowed per user (%s); RootlessKit wants at least %d", n, usernsMaxKey, usernsMaxLow).
 			Detail("Each rootlesskit, podman or buildah session and each browser sandbox uses one; once they are used up, creating another fails " +
 				"with \"no space left on device\" (ENOSPC).")
-		return bootDetail(r).Fix(intent.SetSysctl(usernsMaxKey, usernsMaxFix, usernsMaxReason))
+		return bootDetail(r).Fix(finding.SetSysctl(usernsMaxKey, usernsMaxFix, usernsMaxReason))
 	case bootN == 0:
-		return withStatus(r, Warn, "%d user namespaces allowed now, but %s disables them at the next boot", n, boot.File).
+		return r.WithStatus(finding.Warn, "%d user namespaces allowed now, but %s disables them at the next boot", n, boot.File).
 			Detail("%s, and the last file that sets a key wins at boot (sysctl.d(5)): remove that line, or the fix must be applied after it.", boot).
-			Fix(intent.SetSysctl(usernsMaxKey, usernsMaxFix, usernsMaxReason))
+			Fix(finding.SetSysctl(usernsMaxKey, usernsMaxFix, usernsMaxReason))
 	case bootN > 0 && bootN < usernsMaxLow:
-		return withStatus(r, Warn, "%d user namespaces allowed now, but %s lowers the limit to %d at the next boot", n, boot.File, bootN).
+		return r.WithStatus(finding.Warn, "%d user namespaces allowed now, but %s lowers the limit to %d at the next boot", n, boot.File, bootN).
 			Detail("%s, below the %d RootlessKit wants, and the last file that sets a key wins at boot (sysctl.d(5)).", boot, usernsMaxLow).
-			Fix(intent.SetSysctl(usernsMaxKey, usernsMaxFix, usernsMaxReason))
+			Fix(finding.SetSysctl(usernsMaxKey, usernsMaxFix, usernsMaxReason))
 	}
-	return withStatus(r, Pass, "%d user namespaces allowed per user (%s)", n, usernsMaxKey)
+	return r.WithStatus(finding.Pass, "%d user namespaces allowed per user (%s)", n, usernsMaxKey)
 }

@@ -18,7 +18,7 @@ import (
 	"time"
 
 	"github.com/rootless-doctor/rootless-doctor/distro"
-	"github.com/rootless-doctor/rootless-doctor/fixes/intent"
+	"github.com/rootless-doctor/rootless-doctor/finding"
 	"github.com/rootless-doctor/rootless-doctor/host"
 )
 
@@ -172,17 +172,17 @@ func idempotenceChild(t *testing.T, dir, mode string) {
 
 	// The plan, built from the private /etc through the live host.
 	reqs := []Request{
-		req("idmap.newuidmap", intent.InstallTool(string(distro.ToolNewuidmap), "newuidmap is missing")),
-		req("net.tun", intent.LoadModule("tun", "tun is not loaded")),
-		req("userns.max", intent.SetSysctl("user.max_user_namespaces", "28633", "user namespaces are off")),
-		req("idmap.subuid", intent.AddSubIDs("rdtest", "both", 65536, nil, "rdtest has no range")),
-		req("idmap.subuid", intent.AddSubIDs("rdhost$", "uid", 1000, nil, "rdhost$ has no range")),
-		req("userns.apparmor", intent.AppArmorProfile("/usr/local/bin/rootlesskit", "restricted")),
-		req("cgroup.delegation", intent.DelegateControllers(nil, "not delegated")),
-		req("net.tun", intent.DeviceMode("/dev/net/tun", "0666", "mode 0600")),
-		req("session.linger", intent.EnableLinger("rdtest", "linger off")),
-		req("storage.data-root", intent.ManualStep("nfs", "move the data root off NFS")),
-		req("net.ping", intent.SetSysctl("net.ipv4.ping_group_range", "0 2147483647", "no ping").Optionally()),
+		req("idmap.newuidmap", finding.InstallTool(string(distro.ToolNewuidmap), "newuidmap is missing")),
+		req("net.tun", finding.LoadModule("tun", "tun is not loaded")),
+		req("userns.max", finding.SetSysctl("user.max_user_namespaces", "28633", "user namespaces are off")),
+		req("idmap.subuid", finding.AddSubIDs("rdtest", "both", 65536, nil, "rdtest has no range")),
+		req("idmap.subuid", finding.AddSubIDs("rdhost$", "uid", 1000, nil, "rdhost$ has no range")),
+		req("userns.apparmor", finding.AppArmorProfile("/usr/local/bin/rootlesskit", "restricted")),
+		req("cgroup.delegation", finding.DelegateControllers(nil, "not delegated")),
+		req("net.tun", finding.DeviceMode("/dev/net/tun", "0666", "mode 0600")),
+		req("session.linger", finding.EnableLinger("rdtest", "linger off")),
+		req("storage.data-root", finding.ManualStep("nfs", "move the data root off NFS")),
+		req("net.ping", finding.SetSysctl("net.ipv4.ping_group_range", "0 2147483647", "no ping").Optionally()),
 	}
 	release := "debian-12"
 	switch mode {
@@ -191,9 +191,9 @@ func idempotenceChild(t *testing.T, dir, mode string) {
 	case "append":
 		release = "alpine-3.20"
 		reqs = []Request{
-			req("idmap.subuid", intent.AddSubIDs("rdtest", "both", 65536, []string{"400000-400499"}, "part of the range is someone else's")),
-			req("idmap.subuid", intent.AddSubIDs("rdhost$", "uid", 1000, nil, "rdhost$ has no range")),
-			req("net.tun", intent.DeviceMode("/dev/net/tun", "0666", "mode 0600")),
+			req("idmap.subuid", finding.AddSubIDs("rdtest", "both", 65536, []string{"400000-400499"}, "part of the range is someone else's")),
+			req("idmap.subuid", finding.AddSubIDs("rdhost$", "uid", 1000, nil, "rdhost$ has no range")),
+			req("net.tun", finding.DeviceMode("/dev/net/tun", "0666", "mode 0600")),
 		}
 	}
 	p, err := Build(Input{Requests: reqs, Distro: osRelease(t, releases[release]), Host: host.NewLive()})

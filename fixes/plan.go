@@ -20,7 +20,7 @@ import (
 	"strings"
 
 	"github.com/rootless-doctor/rootless-doctor/distro"
-	"github.com/rootless-doctor/rootless-doctor/fixes/intent"
+	"github.com/rootless-doctor/rootless-doctor/finding"
 	"github.com/rootless-doctor/rootless-doctor/host"
 )
 
@@ -39,7 +39,7 @@ const (
 // Request is one intent and the probe that asked for it.
 type Request struct {
 	ProbeID string
-	Intent  intent.Intent
+	Intent  finding.Intent
 }
 
 // Input is everything Build needs: the intents of one run, the detected distribution and
@@ -212,9 +212,9 @@ func Build(in Input) (Plan, error) {
 // mergeKey says which intents are the same change. It is the intent id, except for
 // profiles and devices, whose ids hold only the base name of the path: two binaries called
 // rootlesskit in different directories need two profiles.
-func mergeKey(in intent.Intent) string {
+func mergeKey(in finding.Intent) string {
 	switch in.Kind {
-	case intent.AppArmor, intent.Device:
+	case finding.AppArmor, finding.Device:
 		return string(in.Kind) + ":" + in.Path
 	}
 	return in.ID()
@@ -232,7 +232,7 @@ type builder struct {
 
 // group builds the steps of one set of requests (required or optional) in plan order.
 func (b *builder) group(reqs []Request, optional bool) []Step {
-	byKind := map[intent.Kind][]Request{}
+	byKind := map[finding.Kind][]Request{}
 	for _, r := range reqs {
 		byKind[r.Intent.Kind] = append(byKind[r.Intent.Kind], r)
 	}
@@ -243,18 +243,18 @@ func (b *builder) group(reqs []Request, optional bool) []Step {
 			steps = append(steps, st)
 		}
 	}
-	add(b.packages(byKind[intent.Package], optional)...)
-	add(b.modules(byKind[intent.Module], optional)...)
-	add(b.sysctls(byKind[intent.Sysctl], optional)...)
-	add(b.stripCR(byKind[intent.CRLF], optional)...)
-	add(b.subIDs(byKind[intent.SubIDs], optional)...)
-	add(b.appArmor(byKind[intent.AppArmor])...)
-	add(b.delegate(byKind[intent.Delegate], optional)...)
-	add(b.devices(byKind[intent.Device])...)
-	add(b.linger(byKind[intent.Linger], optional)...)
-	add(b.manual(byKind[intent.Manual])...)
+	add(b.packages(byKind[finding.Package], optional)...)
+	add(b.modules(byKind[finding.Module], optional)...)
+	add(b.sysctls(byKind[finding.Sysctl], optional)...)
+	add(b.stripCR(byKind[finding.CRLF], optional)...)
+	add(b.subIDs(byKind[finding.SubIDs], optional)...)
+	add(b.appArmor(byKind[finding.AppArmor])...)
+	add(b.delegate(byKind[finding.Delegate], optional)...)
+	add(b.devices(byKind[finding.Device])...)
+	add(b.linger(byKind[finding.Linger], optional)...)
+	add(b.manual(byKind[finding.Manual])...)
 	// Logging in again is never optional: an optional relogin joins the required one.
-	b.reloginReqs = append(b.reloginReqs, byKind[intent.Relogin]...)
+	b.reloginReqs = append(b.reloginReqs, byKind[finding.Relogin]...)
 	return steps
 }
 
@@ -271,17 +271,17 @@ func validate(r Request) error {
 		return err
 	}
 	switch in.Kind {
-	case intent.Package:
+	case finding.Package:
 		if !namePattern.MatchString(in.Tool) {
 			return unsafef("tool name %q", in.Tool)
 		}
-	case intent.Module:
+	case finding.Module:
 		if !modulePattern.MatchString(in.Name) {
 			return unsafef("module name %q is not [A-Za-z0-9_-]", in.Name)
 		}
-	case intent.Sysctl:
+	case finding.Sysctl:
 		return checkSysctl(in.Key, in.Value)
-	case intent.SubIDs:
+	case finding.SubIDs:
 		if err := checkUser(in.User); err != nil {
 			return err
 		}
@@ -298,22 +298,22 @@ func validate(r Request) error {
 				return fmt.Errorf("%w: remove range %q is not START-END inside 0-%d", ErrInvalid, rm, maxID)
 			}
 		}
-	case intent.CRLF:
+	case finding.CRLF:
 		// Only the subid files: the step rewrites a root-owned file in place.
 		if in.Path != "/etc/subuid" && in.Path != "/etc/subgid" {
 			return unsafef("CRLF repair of %q, which is not /etc/subuid or /etc/subgid", in.Path)
 		}
-	case intent.AppArmor:
+	case finding.AppArmor:
 		return checkPath("binary path", in.Path)
-	case intent.Delegate:
+	case finding.Delegate:
 		for _, c := range in.Controllers {
 			if !controllerPattern.MatchString(c) {
 				return unsafef("cgroup controller %q", c)
 			}
 		}
-	case intent.Linger:
+	case finding.Linger:
 		return checkUser(in.User)
-	case intent.Device:
+	case finding.Device:
 		if err := checkPath("device path", in.Path); err != nil {
 			return err
 		}
@@ -323,8 +323,8 @@ func validate(r Request) error {
 		if !modePattern.MatchString(in.Mode) {
 			return unsafef("device mode %q is not an octal mode like 0666", in.Mode)
 		}
-	case intent.Relogin:
-	case intent.Manual:
+	case finding.Relogin:
+	case finding.Manual:
 		if !namePattern.MatchString(in.Name) {
 			return unsafef("manual step name %q", in.Name)
 		}
@@ -417,7 +417,7 @@ func (b *builder) relogin(steps []Step) *Step {
 	slices.Sort(s.Fixes)
 	s.Fixes = slices.Compact(s.Fixes)
 	if len(s.Intents) == 0 {
-		s.Intents = []string{intent.AskRelogin("").ID()}
+		s.Intents = []string{finding.AskRelogin("").ID()}
 	}
 	if len(fromSteps) > 0 {
 		s.Why = append(s.Why, "systemd starts user@UID.service with the new settings only when the user's last session has ended")

@@ -13,7 +13,7 @@ import (
 	"testing"
 
 	"github.com/rootless-doctor/rootless-doctor/distro"
-	"github.com/rootless-doctor/rootless-doctor/fixes/intent"
+	"github.com/rootless-doctor/rootless-doctor/finding"
 	"github.com/rootless-doctor/rootless-doctor/host"
 )
 
@@ -22,42 +22,42 @@ func debian(t *testing.T) distro.Info { return osRelease(t, releases["debian-12"
 func TestBuildRefusesUnsafeValues(t *testing.T) {
 	tests := []struct {
 		name string
-		in   intent.Intent
+		in   finding.Intent
 		want error
 	}{
-		{"user with a space", intent.EnableLinger("Al ice", "r"), ErrUnsafe},
-		{"user with blank", intent.EnableLinger("al ice", "r"), ErrUnsafe},
-		{"user with newline", intent.AddSubIDs("alice\nrm -rf /", "both", 65536, nil, "r"), ErrUnsafe},
-		{"user starting with dash", intent.EnableLinger("-alice", "r"), ErrUnsafe},
-		{"user with quote", intent.EnableLinger("a'b", "r"), ErrUnsafe},
-		{"empty user", intent.AddSubIDs("", "both", 1, nil, "r"), ErrUnsafe},
-		{"dollar not last", intent.EnableLinger("a$b", "r"), ErrUnsafe},
-		{"relative binary", intent.AppArmorProfile("bin/rootlesskit", "r"), ErrUnsafe},
-		{"binary with newline", intent.AppArmorProfile("/usr/bin/x\ny", "r"), ErrUnsafe},
-		{"binary with glob", intent.AppArmorProfile("/usr/bin/*", "r"), ErrUnsafe},
-		{"binary with quote", intent.AppArmorProfile(`/usr/bin/"x`, "r"), ErrUnsafe},
-		{"binary with dot-dot", intent.AppArmorProfile("/usr/../bin/x", "r"), ErrUnsafe},
-		{"binary with variable", intent.AppArmorProfile("/home/@{USER}/x", "r"), ErrUnsafe},
-		{"sysctl key with blank", intent.SetSysctl("user.max user", "1", "r"), ErrUnsafe},
-		{"sysctl value with comment", intent.SetSysctl("user.max_user_namespaces", "1 # x", "r"), ErrUnsafe},
-		{"sysctl value with newline", intent.SetSysctl("user.max_user_namespaces", "1\nkernel.x = 0", "r"), ErrUnsafe},
-		{"sysctl value empty", intent.SetSysctl("user.max_user_namespaces", "", "r"), ErrUnsafe},
-		{"reason with newline", intent.EnableLinger("alice", "line\nrm -rf /"), ErrUnsafe},
-		{"reason with escape", intent.EnableLinger("alice", "\x1b[31mred"), ErrUnsafe},
-		{"reason with line separator", intent.EnableLinger("alice", "a\u2028b"), ErrUnsafe},
-		{"module with slash", intent.LoadModule("../tun", "r"), ErrUnsafe},
-		{"device outside /dev", intent.DeviceMode("/etc/shadow", "0666", "r"), ErrUnsafe},
-		{"device mode not octal", intent.DeviceMode("/dev/net/tun", "rw", "r"), ErrUnsafe},
-		{"device mode 9", intent.DeviceMode("/dev/net/tun", "0696", "r"), ErrUnsafe},
-		{"controller with blank", intent.DelegateControllers([]string{"cpu io"}, "r"), ErrUnsafe},
-		{"tool with blank", intent.InstallTool("a b", "r"), ErrUnsafe},
-		{"manual name", intent.ManualStep("A B", "do it"), ErrUnsafe},
-		{"manual without text", intent.ManualStep("x", ""), ErrInvalid},
-		{"unknown kind", intent.Intent{Kind: "reboot"}, ErrInvalid},
-		{"bad map", intent.AddSubIDs("alice", "all", 1, nil, "r"), ErrInvalid},
-		{"negative count", intent.AddSubIDs("alice", "both", -1, nil, "r"), ErrInvalid},
-		{"bad remove range", intent.AddSubIDs("alice", "both", 1, []string{"5-1"}, "r"), ErrInvalid},
-		{"remove range past uint32", intent.AddSubIDs("alice", "both", 1, []string{"1-4294967295"}, "r"), ErrInvalid},
+		{"user with a space", finding.EnableLinger("Al ice", "r"), ErrUnsafe},
+		{"user with blank", finding.EnableLinger("al ice", "r"), ErrUnsafe},
+		{"user with newline", finding.AddSubIDs("alice\nrm -rf /", "both", 65536, nil, "r"), ErrUnsafe},
+		{"user starting with dash", finding.EnableLinger("-alice", "r"), ErrUnsafe},
+		{"user with quote", finding.EnableLinger("a'b", "r"), ErrUnsafe},
+		{"empty user", finding.AddSubIDs("", "both", 1, nil, "r"), ErrUnsafe},
+		{"dollar not last", finding.EnableLinger("a$b", "r"), ErrUnsafe},
+		{"relative binary", finding.AppArmorProfile("bin/rootlesskit", "r"), ErrUnsafe},
+		{"binary with newline", finding.AppArmorProfile("/usr/bin/x\ny", "r"), ErrUnsafe},
+		{"binary with glob", finding.AppArmorProfile("/usr/bin/*", "r"), ErrUnsafe},
+		{"binary with quote", finding.AppArmorProfile(`/usr/bin/"x`, "r"), ErrUnsafe},
+		{"binary with dot-dot", finding.AppArmorProfile("/usr/../bin/x", "r"), ErrUnsafe},
+		{"binary with variable", finding.AppArmorProfile("/home/@{USER}/x", "r"), ErrUnsafe},
+		{"sysctl key with blank", finding.SetSysctl("user.max user", "1", "r"), ErrUnsafe},
+		{"sysctl value with comment", finding.SetSysctl("user.max_user_namespaces", "1 # x", "r"), ErrUnsafe},
+		{"sysctl value with newline", finding.SetSysctl("user.max_user_namespaces", "1\nkernel.x = 0", "r"), ErrUnsafe},
+		{"sysctl value empty", finding.SetSysctl("user.max_user_namespaces", "", "r"), ErrUnsafe},
+		{"reason with newline", finding.EnableLinger("alice", "line\nrm -rf /"), ErrUnsafe},
+		{"reason with escape", finding.EnableLinger("alice", "\x1b[31mred"), ErrUnsafe},
+		{"reason with line separator", finding.EnableLinger("alice", "a\u2028b"), ErrUnsafe},
+		{"module with slash", finding.LoadModule("../tun", "r"), ErrUnsafe},
+		{"device outside /dev", finding.DeviceMode("/etc/shadow", "0666", "r"), ErrUnsafe},
+		{"device mode not octal", finding.DeviceMode("/dev/net/tun", "rw", "r"), ErrUnsafe},
+		{"device mode 9", finding.DeviceMode("/dev/net/tun", "0696", "r"), ErrUnsafe},
+		{"controller with blank", finding.DelegateControllers([]string{"cpu io"}, "r"), ErrUnsafe},
+		{"tool with blank", finding.InstallTool("a b", "r"), ErrUnsafe},
+		{"manual name", finding.ManualStep("A B", "do it"), ErrUnsafe},
+		{"manual without text", finding.ManualStep("x", ""), ErrInvalid},
+		{"unknown kind", finding.Intent{Kind: "reboot"}, ErrInvalid},
+		{"bad map", finding.AddSubIDs("alice", "all", 1, nil, "r"), ErrInvalid},
+		{"negative count", finding.AddSubIDs("alice", "both", -1, nil, "r"), ErrInvalid},
+		{"bad remove range", finding.AddSubIDs("alice", "both", 1, []string{"5-1"}, "r"), ErrInvalid},
+		{"remove range past uint32", finding.AddSubIDs("alice", "both", 1, []string{"1-4294967295"}, "r"), ErrInvalid},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -67,7 +67,7 @@ func TestBuildRefusesUnsafeValues(t *testing.T) {
 			}
 		})
 	}
-	if _, err := Build(Input{Requests: []Request{req("p\nq", intent.EnableLinger("alice", "r"))}, Distro: debian(t)}); !errors.Is(err, ErrUnsafe) {
+	if _, err := Build(Input{Requests: []Request{req("p\nq", finding.EnableLinger("alice", "r"))}, Distro: debian(t)}); !errors.Is(err, ErrUnsafe) {
 		t.Fatalf("probe id with newline: %v", err)
 	}
 }
@@ -76,9 +76,9 @@ func TestBuildRefusesUnsafeValues(t *testing.T) {
 func TestQuoting(t *testing.T) {
 	h := host.NewMemory().File("/etc/passwd", "host$:x:1500:1500::/:/bin/false\n").Host()
 	p, err := Build(Input{Distro: debian(t), Host: h, Requests: []Request{
-		req("session.linger", intent.EnableLinger("host$", "r")),
-		req("idmap.subuid", intent.AddSubIDs("host$", "both", 10, nil, "r")),
-		req("userns.apparmor", intent.AppArmorProfile("/opt/my tools/rootlesskit", "r")),
+		req("session.linger", finding.EnableLinger("host$", "r")),
+		req("idmap.subuid", finding.AddSubIDs("host$", "both", 10, nil, "r")),
+		req("userns.apparmor", finding.AppArmorProfile("/opt/my tools/rootlesskit", "r")),
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -183,14 +183,14 @@ func TestDedupeAndMerge(t *testing.T) {
 		File(DelegateFile, "[Service]\nDelegate=cpu memory hugetlb\n").
 		Host()
 	p, err := Build(Input{Distro: debian(t), Host: h, Requests: []Request{
-		req("net.driver", intent.InstallTool("slirp4netns", "a")),
-		req("runtime.net", intent.InstallTool("slirp4netns", "b")),
-		req("userns.max", intent.SetSysctl("user.max_user_namespaces", "28633", "c")),
-		req("zzz.other", intent.SetSysctl("user.max_user_namespaces", "15000", "d")),
-		req("cgroup.delegation", intent.DelegateControllers([]string{"cpu"}, "e")),
-		req("net.ping", intent.SetSysctl("user.max_user_namespaces", "1", "f").Optionally()),
-		req("x.one", intent.ManualStep("same", "do it")),
-		req("x.two", intent.ManualStep("same", "do it")),
+		req("net.driver", finding.InstallTool("slirp4netns", "a")),
+		req("runtime.net", finding.InstallTool("slirp4netns", "b")),
+		req("userns.max", finding.SetSysctl("user.max_user_namespaces", "28633", "c")),
+		req("zzz.other", finding.SetSysctl("user.max_user_namespaces", "15000", "d")),
+		req("cgroup.delegation", finding.DelegateControllers([]string{"cpu"}, "e")),
+		req("net.ping", finding.SetSysctl("user.max_user_namespaces", "1", "f").Optionally()),
+		req("x.one", finding.ManualStep("same", "do it")),
+		req("x.two", finding.ManualStep("same", "do it")),
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -232,7 +232,7 @@ func TestDedupeAndMerge(t *testing.T) {
 // TestHostProblemsBecomeManualSteps: no crash, no guess.
 func TestHostProblemsBecomeManualSteps(t *testing.T) {
 	m := host.NewMemory().File("/etc/subuid", "alice:1:1\n").Meta("/etc/subuid", host.FileMeta{Mode: "0000"})
-	p, err := Build(Input{Distro: debian(t), Host: m.Host(), Requests: []Request{req("idmap.subuid", intent.AddSubIDs("alice", "uid", 65536, nil, "r"))}})
+	p, err := Build(Input{Distro: debian(t), Host: m.Host(), Requests: []Request{req("idmap.subuid", finding.AddSubIDs("alice", "uid", 65536, nil, "r"))}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -240,7 +240,7 @@ func TestHostProblemsBecomeManualSteps(t *testing.T) {
 		t.Fatalf("step = %+v", s)
 	}
 	m = host.NewMemory().File("/etc/login.defs", "SUB_UID_MAX 100\n")
-	p, err = Build(Input{Distro: debian(t), Host: m.Host(), Requests: []Request{req("idmap.subuid", intent.AddSubIDs("alice", "uid", 65536, nil, "r"))}})
+	p, err = Build(Input{Distro: debian(t), Host: m.Host(), Requests: []Request{req("idmap.subuid", finding.AddSubIDs("alice", "uid", 65536, nil, "r"))}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -248,7 +248,7 @@ func TestHostProblemsBecomeManualSteps(t *testing.T) {
 		t.Fatalf("step = %+v", s)
 	}
 	// A nil host reads as empty.
-	p, err = Build(Input{Distro: debian(t), Requests: []Request{req("net.tun", intent.DeviceMode("/dev/net/tun", "666", "r"))}})
+	p, err = Build(Input{Distro: debian(t), Requests: []Request{req("net.tun", finding.DeviceMode("/dev/net/tun", "666", "r"))}})
 	if err != nil || p.Steps[0].Commands[1] != "chmod 0666 /dev/net/tun" {
 		t.Fatalf("nil host: %v %+v", err, p)
 	}
@@ -256,8 +256,8 @@ func TestHostProblemsBecomeManualSteps(t *testing.T) {
 
 func TestAppArmorNameCollision(t *testing.T) {
 	p, err := Build(Input{Distro: debian(t), Requests: []Request{
-		req("userns.apparmor", intent.AppArmorProfile("/opt/a.b/rootlesskit", "r")),
-		req("userns.apparmor", intent.AppArmorProfile("/opt/a/b/rootlesskit", "r")),
+		req("userns.apparmor", finding.AppArmorProfile("/opt/a.b/rootlesskit", "r")),
+		req("userns.apparmor", finding.AppArmorProfile("/opt/a/b/rootlesskit", "r")),
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -376,10 +376,10 @@ func TestFreeCheck(t *testing.T) {
 
 func TestSameBaseName(t *testing.T) {
 	p, err := Build(Input{Distro: debian(t), Requests: []Request{
-		req("a", intent.DeviceMode("/dev/net/tun", "0666", "r")),
-		req("b", intent.DeviceMode("/dev/tun", "0666", "r")),
-		req("c", intent.AppArmorProfile("/usr/local/bin/rootlesskit", "r")),
-		req("d", intent.AppArmorProfile("/home/alice/bin/rootlesskit", "r").Optionally()),
+		req("a", finding.DeviceMode("/dev/net/tun", "0666", "r")),
+		req("b", finding.DeviceMode("/dev/tun", "0666", "r")),
+		req("c", finding.AppArmorProfile("/usr/local/bin/rootlesskit", "r")),
+		req("d", finding.AppArmorProfile("/home/alice/bin/rootlesskit", "r").Optionally()),
 	}})
 	if err != nil {
 		t.Fatal(err)

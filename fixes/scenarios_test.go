@@ -4,7 +4,7 @@ import (
 	"testing"
 
 	"github.com/rootless-doctor/rootless-doctor/distro"
-	"github.com/rootless-doctor/rootless-doctor/fixes/intent"
+	"github.com/rootless-doctor/rootless-doctor/finding"
 	"github.com/rootless-doctor/rootless-doctor/host"
 )
 
@@ -39,7 +39,7 @@ const (
 	groupBase = "root:x:0:\nnogroup:x:65534:\nalice:x:1000:\nbob:x:1001:\n"
 )
 
-func req(probe string, in intent.Intent) Request { return Request{ProbeID: probe, Intent: in} }
+func req(probe string, in finding.Intent) Request { return Request{ProbeID: probe, Intent: in} }
 
 // scenario is one representative run: a distribution, a host and the intents its probes
 // would give.
@@ -53,8 +53,8 @@ type scenario struct {
 }
 
 func scenarios() []scenario {
-	subidAlice := func(which string) intent.Intent {
-		return intent.AddSubIDs("alice", which, 65536, nil, "alice has no subordinate "+which+" range")
+	subidAlice := func(which string) finding.Intent {
+		return finding.AddSubIDs("alice", which, 65536, nil, "alice has no subordinate "+which+" range")
 	}
 	return []scenario{
 		{
@@ -68,21 +68,21 @@ func scenarios() []scenario {
 				File("/etc/sysctl.d/10-network-security.conf", "net.ipv4.conf.default.rp_filter=2\n").
 				Symlink("/home/alice/bin/rootlesskit", "/opt/docker/rootlesskit").Exec("/opt/docker/rootlesskit"),
 			reqs: []Request{
-				req("idmap.newuidmap", intent.InstallTool(string(distro.ToolNewuidmap), "newuidmap and newgidmap are not installed")),
-				req("net.driver", intent.InstallTool(string(distro.ToolSlirp4netns), "no network driver for rootlesskit")),
-				req("session.dbus", intent.InstallTool(string(distro.ToolDBusUser), "alice has no D-Bus session bus")),
+				req("idmap.newuidmap", finding.InstallTool(string(distro.ToolNewuidmap), "newuidmap and newgidmap are not installed")),
+				req("net.driver", finding.InstallTool(string(distro.ToolSlirp4netns), "no network driver for rootlesskit")),
+				req("session.dbus", finding.InstallTool(string(distro.ToolDBusUser), "alice has no D-Bus session bus")),
 				req("idmap.subuid", subidAlice("uid")),
 				req("idmap.subgid", subidAlice("gid")),
-				req("idmap.subgid", intent.StripCR("/etc/subgid", "/etc/subgid has CRLF line ends")),
-				req("userns.apparmor", intent.AppArmorProfile("/home/alice/bin/rootlesskit", "AppArmor blocks user namespaces for rootlesskit")),
-				req("userns.apparmor", intent.AppArmorProfile("/usr/local/bin/rootless-doctor", "rootless-doctor embeds rootlesskit")),
-				req("cgroup.delegation", intent.DelegateControllers([]string{"cpu", "cpuset", "io"}, "cpu, cpuset and io are not delegated")),
-				req("net.tun", intent.DeviceMode("/dev/net/tun", "0666", "/dev/net/tun is mode 0600")),
-				req("session.linger", intent.EnableLinger("alice", "the daemon stops when alice logs out")),
-				req("storage.data-root", intent.ManualStep("data-root-nfs", "move ~/.local/share/docker off NFS (set data-root in ~/.config/docker/daemon.json)")),
-				req("cgroup.delegation", intent.AskRelogin("delegation takes effect in a new session")),
-				req("net.ping", intent.SetSysctl("net.ipv4.ping_group_range", "0 2147483647", "ping does not work in containers").Optionally()),
-				req("net.privileged-ports", intent.SetSysctl("net.ipv4.ip_unprivileged_port_start", "0", "ports below 1024 cannot be published").Optionally()),
+				req("idmap.subgid", finding.StripCR("/etc/subgid", "/etc/subgid has CRLF line ends")),
+				req("userns.apparmor", finding.AppArmorProfile("/home/alice/bin/rootlesskit", "AppArmor blocks user namespaces for rootlesskit")),
+				req("userns.apparmor", finding.AppArmorProfile("/usr/local/bin/rootless-doctor", "rootless-doctor embeds rootlesskit")),
+				req("cgroup.delegation", finding.DelegateControllers([]string{"cpu", "cpuset", "io"}, "cpu, cpuset and io are not delegated")),
+				req("net.tun", finding.DeviceMode("/dev/net/tun", "0666", "/dev/net/tun is mode 0600")),
+				req("session.linger", finding.EnableLinger("alice", "the daemon stops when alice logs out")),
+				req("storage.data-root", finding.ManualStep("data-root-nfs", "move ~/.local/share/docker off NFS (set data-root in ~/.config/docker/daemon.json)")),
+				req("cgroup.delegation", finding.AskRelogin("delegation takes effect in a new session")),
+				req("net.ping", finding.SetSysctl("net.ipv4.ping_group_range", "0 2147483647", "ping does not work in containers").Optionally()),
+				req("net.privileged-ports", finding.SetSysctl("net.ipv4.ip_unprivileged_port_start", "0", "ports below 1024 cannot be published").Optionally()),
 			},
 			formats: []string{"text", "json", "ansible", "root"},
 		},
@@ -93,10 +93,10 @@ func scenarios() []scenario {
 				File("/etc/passwd", passwdBase).File("/etc/group", groupBase).
 				File("/etc/subuid", "").File("/etc/subgid", ""),
 			reqs: []Request{
-				req("userns.clone", intent.SetSysctl("kernel.unprivileged_userns_clone", "1", "unprivileged user namespaces are off")),
-				req("idmap.newuidmap", intent.InstallTool(string(distro.ToolNewuidmap), "newuidmap is not installed")),
-				req("storage.driver", intent.InstallTool(string(distro.ToolFuseOverlayfs), "kernel 4.19 cannot mount overlay in a user namespace")),
-				req("idmap.subuid", intent.AddSubIDs("alice", "both", 65536, nil, "alice has no subordinate ids")),
+				req("userns.clone", finding.SetSysctl("kernel.unprivileged_userns_clone", "1", "unprivileged user namespaces are off")),
+				req("idmap.newuidmap", finding.InstallTool(string(distro.ToolNewuidmap), "newuidmap is not installed")),
+				req("storage.driver", finding.InstallTool(string(distro.ToolFuseOverlayfs), "kernel 4.19 cannot mount overlay in a user namespace")),
+				req("idmap.subuid", finding.AddSubIDs("alice", "both", 65536, nil, "alice has no subordinate ids")),
 			},
 		},
 		{
@@ -104,7 +104,7 @@ func scenarios() []scenario {
 			name: "debian-12-tun", release: "debian-12",
 			host: host.NewMemory().File("/etc/passwd", passwdBase),
 			reqs: []Request{
-				req("net.tun", intent.DeviceMode("/dev/net/tun", "0666", "/dev/net/tun is mode 0600")),
+				req("net.tun", finding.DeviceMode("/dev/net/tun", "0666", "/dev/net/tun is mode 0600")),
 			},
 			formats: []string{"text", "json", "ansible"},
 		},
@@ -119,13 +119,13 @@ func scenarios() []scenario {
 				File("/etc/subgid", "bob:165536:65536\nalice:150000:20000\n").
 				File("/etc/login.defs", "SUB_UID_MIN 150000\nSUB_GID_MIN 150000\n"),
 			reqs: []Request{
-				req("idmap.newuidmap", intent.InstallTool(string(distro.ToolNewuidmap), "newuidmap lost its file capabilities")),
-				req("net.driver", intent.InstallTool(string(distro.ToolPasta), "no network driver")),
-				req("idmap.subuid", intent.AddSubIDs("alice", "uid", 65536, []string{"165536-169999"}, "alice's range overlaps bob's")),
-				req("idmap.subgid", intent.AddSubIDs("alice", "gid", 65536, []string{"165536-169999"}, "alice's range overlaps bob's")),
-				req("cgroup.delegation", intent.DelegateControllers([]string{"cpu", "cpuset", "io", "memory", "pids", "hugetlb"}, "hugetlb limits are asked for")),
-				req("session.linger", intent.EnableLinger("alice", "the daemon stops at logout")),
-				req("net.ping", intent.SetSysctl("net.ipv4.ping_group_range", "0 2147483647", "RHEL's default 1 0 disables ping").Optionally()),
+				req("idmap.newuidmap", finding.InstallTool(string(distro.ToolNewuidmap), "newuidmap lost its file capabilities")),
+				req("net.driver", finding.InstallTool(string(distro.ToolPasta), "no network driver")),
+				req("idmap.subuid", finding.AddSubIDs("alice", "uid", 65536, []string{"165536-169999"}, "alice's range overlaps bob's")),
+				req("idmap.subgid", finding.AddSubIDs("alice", "gid", 65536, []string{"165536-169999"}, "alice's range overlaps bob's")),
+				req("cgroup.delegation", finding.DelegateControllers([]string{"cpu", "cpuset", "io", "memory", "pids", "hugetlb"}, "hugetlb limits are asked for")),
+				req("session.linger", finding.EnableLinger("alice", "the daemon stops at logout")),
+				req("net.ping", finding.SetSysctl("net.ipv4.ping_group_range", "0 2147483647", "RHEL's default 1 0 disables ping").Optionally()),
 			},
 		},
 		{
@@ -138,11 +138,11 @@ func scenarios() []scenario {
 				Symlink("/etc/sysctl.d/99-sysctl.conf", "../sysctl.conf").
 				File("/etc/subuid", "alice:100000:65536\n").File("/etc/subgid", "alice:100000:65536\n"),
 			reqs: []Request{
-				req("userns.max", intent.SetSysctl("user.max_user_namespaces", "28633", "user namespaces are disabled (0)")),
-				req("net.driver", intent.InstallTool(string(distro.ToolSlirp4netns), "no network driver")),
-				req("net.driver", intent.InstallTool(string(distro.ToolPasta), "pasta is faster")),
-				req("storage.driver", intent.InstallTool(string(distro.ToolFuseOverlayfs), "kernel 3.10 has no overlay in user namespaces")),
-				req("cgroup.version", intent.ManualStep("cgroup-v2", "boot with systemd.unified_cgroup_hierarchy=1 for resource limits (needs a newer kernel than 3.10)")),
+				req("userns.max", finding.SetSysctl("user.max_user_namespaces", "28633", "user namespaces are disabled (0)")),
+				req("net.driver", finding.InstallTool(string(distro.ToolSlirp4netns), "no network driver")),
+				req("net.driver", finding.InstallTool(string(distro.ToolPasta), "pasta is faster")),
+				req("storage.driver", finding.InstallTool(string(distro.ToolFuseOverlayfs), "kernel 3.10 has no overlay in user namespaces")),
+				req("cgroup.version", finding.ManualStep("cgroup-v2", "boot with systemd.unified_cgroup_hierarchy=1 for resource limits (needs a newer kernel than 3.10)")),
 			},
 		},
 		{
@@ -150,10 +150,10 @@ func scenarios() []scenario {
 			host: host.NewMemory().
 				File("/etc/passwd", passwdBase).File("/etc/group", groupBase),
 			reqs: []Request{
-				req("net.driver", intent.InstallTool(string(distro.ToolSlirp4netns), "no network driver")),
-				req("idmap.subuid", intent.AddSubIDs("alice", "both", 65536, nil, "no /etc/subuid at all")),
-				req("session.linger", intent.EnableLinger("alice", "the daemon stops at logout")),
-				req("cgroup.delegation", intent.DelegateControllers(nil, "nothing is delegated")),
+				req("net.driver", finding.InstallTool(string(distro.ToolSlirp4netns), "no network driver")),
+				req("idmap.subuid", finding.AddSubIDs("alice", "both", 65536, nil, "no /etc/subuid at all")),
+				req("session.linger", finding.EnableLinger("alice", "the daemon stops at logout")),
+				req("cgroup.delegation", finding.DelegateControllers(nil, "nothing is delegated")),
 			},
 		},
 		{
@@ -164,10 +164,10 @@ func scenarios() []scenario {
 				File("/etc/subuid", "alice:100000:65536\n").File("/etc/subgid", "alice:100000:65536\n").
 				File("/etc/modules-load.d/rootless-doctor.conf", "# old\nip_tables\n"),
 			reqs: []Request{
-				req("net.iptables", intent.LoadModule("iptable_nat", "NAT for published ports")),
-				req("net.tun", intent.LoadModule("tun", "tun is not loaded")),
-				req("net.tun", intent.DeviceMode("/dev/net/tun", "0666", "/dev/net/tun is missing")),
-				req("net.iptables", intent.InstallTool(string(distro.ToolIptables), "iptables is missing")),
+				req("net.iptables", finding.LoadModule("iptable_nat", "NAT for published ports")),
+				req("net.tun", finding.LoadModule("tun", "tun is not loaded")),
+				req("net.tun", finding.DeviceMode("/dev/net/tun", "0666", "/dev/net/tun is missing")),
+				req("net.iptables", finding.InstallTool(string(distro.ToolIptables), "iptables is missing")),
 			},
 		},
 		{
@@ -178,11 +178,11 @@ func scenarios() []scenario {
 				File("/etc/subuid", "bob:100000:65536\nalice:160000:10000\ngarbage line\ncarol:300000:abc\n").
 				File("/etc/subgid", "bob:100000:65536"),
 			reqs: []Request{
-				req("idmap.newuidmap", intent.InstallTool(string(distro.ToolNewuidmap), "newuidmap is not installed")),
-				req("session.systemd", intent.InstallTool(string(distro.ToolSystemdCont), "machinectl gives a real session")),
-				req("idmap.subuid", intent.AddSubIDs("alice", "uid", 65536, []string{"160000-165535"}, "alice's range overlaps bob's")),
-				req("idmap.subgid", intent.AddSubIDs("alice", "gid", 65536, nil, "alice has no subordinate gids")),
-				req("net.tun", intent.DeviceMode("/dev/net/tun", "0666", "/dev/net/tun is mode 0600")),
+				req("idmap.newuidmap", finding.InstallTool(string(distro.ToolNewuidmap), "newuidmap is not installed")),
+				req("session.systemd", finding.InstallTool(string(distro.ToolSystemdCont), "machinectl gives a real session")),
+				req("idmap.subuid", finding.AddSubIDs("alice", "uid", 65536, []string{"160000-165535"}, "alice's range overlaps bob's")),
+				req("idmap.subgid", finding.AddSubIDs("alice", "gid", 65536, nil, "alice has no subordinate gids")),
+				req("net.tun", finding.DeviceMode("/dev/net/tun", "0666", "/dev/net/tun is mode 0600")),
 			},
 			formats: []string{"text", "json", "ansible", "root"},
 		},
@@ -191,15 +191,15 @@ func scenarios() []scenario {
 			name: "unknown-distro", release: "unknown-distro",
 			host: host.NewMemory().File("/etc/passwd", passwdBase),
 			reqs: []Request{
-				req("idmap.newuidmap", intent.InstallTool(string(distro.ToolNewuidmap), "newuidmap is not installed")),
-				req("idmap.subuid", intent.AddSubIDs("ldap_user", "both", 0, nil, "ldap_user has no subordinate ids")),
+				req("idmap.newuidmap", finding.InstallTool(string(distro.ToolNewuidmap), "newuidmap is not installed")),
+				req("idmap.subuid", finding.AddSubIDs("ldap_user", "both", 0, nil, "ldap_user has no subordinate ids")),
 			},
 		},
 		{
 			name: "only-optional", release: "debian-12",
 			host: host.NewMemory(),
 			reqs: []Request{
-				req("net.privileged-ports", intent.SetSysctl("net.ipv4.ip_unprivileged_port_start", "80", "port 80 cannot be published").Optionally()),
+				req("net.privileged-ports", finding.SetSysctl("net.ipv4.ip_unprivileged_port_start", "80", "port 80 cannot be published").Optionally()),
 			},
 			formats: []string{"text", "ansible"},
 		},
@@ -207,8 +207,8 @@ func scenarios() []scenario {
 			// Nothing a script can do: only steps for a person.
 			name: "manual-only", release: "debian-12", host: host.NewMemory(),
 			reqs: []Request{
-				req("identity.user", intent.ManualStep("create-home", "create the home directory /home/alice owned by alice (mkhomedir_helper alice)")),
-				req("session.systemd", intent.AskRelogin("log in through ssh or machinectl shell alice@ instead of su")),
+				req("identity.user", finding.ManualStep("create-home", "create the home directory /home/alice owned by alice (mkhomedir_helper alice)")),
+				req("session.systemd", finding.AskRelogin("log in through ssh or machinectl shell alice@ instead of su")),
 			},
 			formats: []string{"text"},
 		},

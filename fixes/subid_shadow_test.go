@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rootless-doctor/rootless-doctor/fixes/intent"
+	"github.com/rootless-doctor/rootless-doctor/finding"
 
 	"github.com/rootless-doctor/rootless-doctor/host"
 )
@@ -131,8 +131,8 @@ func TestFreeCheckShadowNumbers(t *testing.T) {
 // nothing (fixes/apply's TestTouchedCRLF checks that the applier backs the file up first).
 func TestStripCRStep(t *testing.T) {
 	p, err := Build(Input{Distro: debian(t), Requests: []Request{
-		req("idmap.subuid", intent.StripCR("/etc/subuid", "CRLF")),
-		req("idmap.subuid", intent.AddSubIDs("alice", "both", 65536, nil, "none")),
+		req("idmap.subuid", finding.StripCR("/etc/subuid", "CRLF")),
+		req("idmap.subuid", finding.AddSubIDs("alice", "both", 65536, nil, "none")),
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -141,7 +141,7 @@ func TestStripCRStep(t *testing.T) {
 		t.Fatalf("steps: %+v", p.Steps)
 	}
 	s := p.Steps[0]
-	if _, err := Build(Input{Distro: debian(t), Requests: []Request{req("x", intent.StripCR("/etc/shadow", "r"))}}); !errors.Is(err, ErrUnsafe) {
+	if _, err := Build(Input{Distro: debian(t), Requests: []Request{req("x", finding.StripCR("/etc/shadow", "r"))}}); !errors.Is(err, ErrUnsafe) {
 		t.Errorf("CRLF repair of /etc/shadow: %v", err)
 	}
 	shells := [][]string{{"sh"}}

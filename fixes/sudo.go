@@ -10,9 +10,9 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/rootless-doctor/rootless-doctor/checks"
+	"github.com/rootless-doctor/rootless-doctor/checks/parse"
 	"github.com/rootless-doctor/rootless-doctor/distro"
-	"github.com/rootless-doctor/rootless-doctor/fixes/intent"
+	"github.com/rootless-doctor/rootless-doctor/finding"
 	"github.com/rootless-doctor/rootless-doctor/host"
 )
 
@@ -83,44 +83,44 @@ func CheckSudo(reqs []Request, account string, h host.Host) error {
 	return nil
 }
 
-func checkSudo(in intent.Intent, account string, h host.Host) error {
+func checkSudo(in finding.Intent, account string, h host.Host) error {
 	switch in.Kind {
-	case intent.Package:
+	case finding.Package:
 		if !slices.Contains(distro.Tools, distro.Tool(in.Tool)) {
 			return fmt.Errorf("no probe installs %q", in.Tool)
 		}
-	case intent.Module:
+	case finding.Module:
 		if !slices.Contains(sudoModules, in.Name) {
 			return fmt.Errorf("no probe loads the module %q", in.Name)
 		}
-	case intent.Sysctl:
+	case finding.Sysctl:
 		if v, ok := sudoSysctls[in.Key]; !ok || v != in.Value {
 			return fmt.Errorf("no probe sets %s=%s", in.Key, in.Value)
 		}
-	case intent.SubIDs:
+	case finding.SubIDs:
 		if in.User != account {
 			return fmt.Errorf("subordinate ids for %q: an account may ask only for its own (%s)", in.User, account)
 		}
-		if in.Count < 0 || in.Count > checks.MinSubIDs {
-			return fmt.Errorf("%d subordinate ids: probes ask for at most %d", in.Count, checks.MinSubIDs)
+		if in.Count < 0 || in.Count > parse.MinSubIDs {
+			return fmt.Errorf("%d subordinate ids: probes ask for at most %d", in.Count, parse.MinSubIDs)
 		}
-	case intent.Linger:
+	case finding.Linger:
 		if in.User != account {
 			return fmt.Errorf("lingering for %q: an account may ask only for its own (%s)", in.User, account)
 		}
-	case intent.Device:
+	case finding.Device:
 		if m, ok := sudoDevices[in.Path]; !ok || m != in.Mode {
 			return fmt.Errorf("no probe sets %s to mode %s", in.Path, in.Mode)
 		}
-	case intent.Delegate:
+	case finding.Delegate:
 		for _, c := range in.Controllers {
 			if !slices.Contains(sudoControllers, c) {
 				return fmt.Errorf("no probe delegates the controller %q", c)
 			}
 		}
-	case intent.AppArmor:
+	case finding.AppArmor:
 		return rootOnly(h, in.Path)
-	case intent.Relogin, intent.Manual:
+	case finding.Relogin, finding.Manual:
 		// Printed, never run.
 	default:
 		return fmt.Errorf("unknown kind %q", in.Kind)

@@ -5,14 +5,14 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rootless-doctor/rootless-doctor/fixes/intent"
+	"github.com/rootless-doctor/rootless-doctor/finding"
 	"github.com/rootless-doctor/rootless-doctor/host"
 )
 
 // TestDeviceStepSaysWhenNoUdevRuns: on the live machine, a device step notes when udev does not
 // run (the rule would never apply); a recorded host gets no such guess.
 func TestDeviceStepSaysWhenNoUdevRuns(t *testing.T) {
-	tun := []Request{req("net.tun", intent.DeviceMode("/dev/net/tun", "0666", "mode 0600"))}
+	tun := []Request{req("net.tun", finding.DeviceMode("/dev/net/tun", "0666", "mode 0600"))}
 	_, err := os.Stat("/run/udev")
 	udev := err == nil
 	p, err := Build(Input{Distro: debian(t), Host: host.NewLive(), Requests: tun})

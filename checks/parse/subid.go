@@ -15,6 +15,13 @@ import (
 // (lib/subordinateio.c, a2ul(..., maxof(id_t))); the kernel never maps (uid_t)-1.
 const MaxID = 1<<32 - 2
 
+// MinSubIDs is the number of subordinate ids Docker's rootless docs require: images own
+// files up to 65534 (nobody) or 65532 (distroless nonroot), and unpacking a layer whose owner
+// is not mapped fails with "lchown …: invalid argument"
+// (https://docs.docker.com/engine/security/rootless/troubleshoot/,
+// GoogleContainerTools/distroless#1248).
+const MinSubIDs = 65536
+
 // How shadow reads /etc/subuid and /etc/subgid, which this file mirrors (every tool that
 // decides which ids an account may map — newuidmap, newgidmap, getsubids, useradd, usermod —
 // goes through it). The references are to shadow 4.13, the version of Debian 12 and Ubuntu

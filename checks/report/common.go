@@ -7,7 +7,7 @@ import (
 
 	"github.com/charmbracelet/x/ansi"
 
-	"github.com/rootless-doctor/rootless-doctor/checks"
+	"github.com/rootless-doctor/rootless-doctor/finding"
 )
 
 // Helpers shared by the human and machine renderers (text, junit, prometheus, markdown).
@@ -72,36 +72,36 @@ func lines(s string) []string {
 }
 
 // symbol is the one-character status mark of text and markdown. Anything that is not pass,
-// warn or fail counts as skip, as checks.Summarize does.
-func symbol(s checks.Status) string {
+// warn or fail counts as skip, as finding.Summarize does.
+func symbol(s finding.Status) string {
 	switch s {
-	case checks.Pass:
+	case finding.Pass:
 		return "✓"
-	case checks.Warn:
+	case finding.Warn:
 		return "!"
-	case checks.Fail:
+	case finding.Fail:
 		return "✗"
 	}
 	return "–"
 }
 
 // statusName is the status word; unknown statuses read as skip (see symbol).
-func statusName(s checks.Status) checks.Status {
+func statusName(s finding.Status) finding.Status {
 	if s.Valid() {
 		return s
 	}
-	return checks.Skip
+	return finding.Skip
 }
 
 // failsRun reports whether a result with status s fails the run: its severity reaches FailOn
 // (fail when unset). Skips and unknown statuses never fail a run. Report.OK, the JUnit
 // failures and the Prometheus ok gauges all use this one rule.
-func (r *Report) failsRun(s checks.Status) bool {
+func (r *Report) failsRun(s finding.Status) bool {
 	failOn := r.FailOn
-	if !failOn.Valid() || failOn == checks.Skip || failOn == checks.Pass {
-		failOn = checks.Fail
+	if !failOn.Valid() || failOn == finding.Skip || failOn == finding.Pass {
+		failOn = finding.Fail
 	}
-	return s.Severity() > checks.Pass.Severity() && s.Severity() >= failOn.Severity()
+	return s.Severity() > finding.Pass.Severity() && s.Severity() >= failOn.Severity()
 }
 
 // groupOf is the area of a probe id: "idmap" for "idmap.subuid".
@@ -151,11 +151,11 @@ func (h HostInfo) hostLine() string {
 }
 
 // countLine is "21 passed, 1 warning, 1 failed, 0 skipped".
-func countLine(s checks.Summary) string {
+func countLine(s finding.Summary) string {
 	return strings.Join(countParts(s), ", ")
 }
 
-func countParts(s checks.Summary) []string {
+func countParts(s finding.Summary) []string {
 	warnings := "warnings"
 	if s.Warn == 1 {
 		warnings = "warning"
@@ -169,7 +169,7 @@ func countParts(s checks.Summary) []string {
 }
 
 // fixLines are the fix hints of a result: one "fix: …" line per distinct intent, in order.
-func fixLines(res checks.Result) []string {
+func fixLines(res finding.Result) []string {
 	var out []string
 	seen := map[string]bool{}
 	for _, in := range res.Intents {
@@ -187,7 +187,7 @@ func fixLines(res checks.Result) []string {
 }
 
 // evidenceLines is "source: value" per evidence, value lines after the first indented by two.
-func evidenceLines(ev checks.Evidence) []string {
+func evidenceLines(ev finding.Evidence) []string {
 	src := oneLine(ev.Source)
 	vals := lines(ev.Value)
 	if len(vals) == 1 && vals[0] == "" {
@@ -205,7 +205,7 @@ func evidenceLines(ev checks.Evidence) []string {
 
 // body is what -v shows under a result, as plain lines: details, evidence, the error that left
 // the probe undecided, and fix hints.
-func body(res checks.Result) []string {
+func body(res finding.Result) []string {
 	var out []string
 	for _, d := range res.Details {
 		out = append(out, lines(d)...)
@@ -225,7 +225,7 @@ func (r *Report) nextStep() string {
 		return "run `rootless-doctor fix` for the exact commands"
 	}
 	for _, res := range r.Results {
-		if res.Status == checks.Warn && len(res.Intents) > 0 {
+		if res.Status == finding.Warn && len(res.Intents) > 0 {
 			return "`rootless-doctor fix` shows how to clear the warnings"
 		}
 	}

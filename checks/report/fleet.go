@@ -13,7 +13,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/expfmt"
 
-	"github.com/rootless-doctor/rootless-doctor/checks"
+	"github.com/rootless-doctor/rootless-doctor/finding"
 )
 
 // Fleet is one run over several recorded hosts (`check --root A --root B …`): fleet triage
@@ -113,9 +113,9 @@ func fleetFindings(r *Report) string {
 	var fails, warns []string
 	for _, res := range r.Results {
 		switch statusName(res.Status) {
-		case checks.Fail:
+		case finding.Fail:
 			fails = append(fails, oneLine(res.ID))
-		case checks.Warn:
+		case finding.Warn:
 			warns = append(warns, oneLine(res.ID))
 		}
 	}

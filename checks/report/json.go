@@ -5,31 +5,31 @@ import (
 	"io"
 	"math"
 
-	"github.com/rootless-doctor/rootless-doctor/checks"
+	"github.com/rootless-doctor/rootless-doctor/finding"
 	"github.com/rootless-doctor/rootless-doctor/fixes"
 )
 
 // jsonReport is the stable JSON form (schema rootless-doctor/v1). Field order here is the
 // order in the output; slices are never null so consumers need no nil checks.
 type jsonReport struct {
-	Schema  string         `json:"schema"`
-	Host    HostInfo       `json:"host"`
-	Results []jsonResult   `json:"results"`
-	Plan    *fixes.Plan    `json:"plan"`
-	Summary checks.Summary `json:"summary"`
-	OK      bool           `json:"ok"`
-	Notes   []string       `json:"notes,omitempty"`
+	Schema  string          `json:"schema"`
+	Host    HostInfo        `json:"host"`
+	Results []jsonResult    `json:"results"`
+	Plan    *fixes.Plan     `json:"plan"`
+	Summary finding.Summary `json:"summary"`
+	OK      bool            `json:"ok"`
+	Notes   []string        `json:"notes,omitempty"`
 }
 
 type jsonResult struct {
-	ID         string            `json:"id"`
-	Title      string            `json:"title"`
-	Status     checks.Status     `json:"status"`
-	Summary    string            `json:"summary"`
-	Details    []string          `json:"details"`
-	Evidence   []checks.Evidence `json:"evidence"`
-	Fixes      []string          `json:"fixes"`
-	DurationMS float64           `json:"duration_ms"`
+	ID         string             `json:"id"`
+	Title      string             `json:"title"`
+	Status     finding.Status     `json:"status"`
+	Summary    string             `json:"summary"`
+	Details    []string           `json:"details"`
+	Evidence   []finding.Evidence `json:"evidence"`
+	Fixes      []string           `json:"fixes"`
+	DurationMS float64            `json:"duration_ms"`
 }
 
 func toJSON(r *Report) jsonReport {
@@ -49,7 +49,7 @@ func toJSON(r *Report) jsonReport {
 			jr.Details = []string{}
 		}
 		if jr.Evidence == nil {
-			jr.Evidence = []checks.Evidence{}
+			jr.Evidence = []finding.Evidence{}
 		}
 		out.Results = append(out.Results, jr)
 	}

@@ -9,7 +9,7 @@ import (
 
 	"github.com/jstemmer/go-junit-report/v2/junit"
 
-	"github.com/rootless-doctor/rootless-doctor/checks"
+	"github.com/rootless-doctor/rootless-doctor/finding"
 )
 
 // junitSuite is the name of the one testsuite; CI systems show it as the job's test group.
@@ -48,7 +48,7 @@ func renderJUnit(w io.Writer, r *Report, _ Options) error {
 	return nil
 }
 
-func junitCase(r *Report, group string, res checks.Result) junit.Testcase {
+func junitCase(r *Report, group string, res finding.Result) junit.Testcase {
 	st := statusName(res.Status)
 	tc := junit.Testcase{
 		Name:      oneLine(res.ID),
@@ -59,13 +59,13 @@ func junitCase(r *Report, group string, res checks.Result) junit.Testcase {
 	summary := oneLine(res.Summary)
 	text := strings.Join(body(res), "\n")
 	switch {
-	case st == checks.Skip:
+	case st == finding.Skip:
 		tc.Skipped = &junit.Result{Message: summary}
 	case r.failsRun(st):
 		tc.Failure = &junit.Result{Message: summary, Type: string(st), Data: text}
 	default:
 		out := summary
-		if st == checks.Warn {
+		if st == finding.Warn {
 			out = "warning: " + summary
 		}
 		if text != "" {

@@ -6,7 +6,7 @@ import (
 	"io"
 	"strings"
 
-	"github.com/rootless-doctor/rootless-doctor/checks"
+	"github.com/rootless-doctor/rootless-doctor/finding"
 )
 
 // renderMarkdown writes GitHub-flavoured markdown for a pull-request or CI job comment: a
@@ -28,14 +28,14 @@ func renderMarkdown(w io.Writer, r *Report, opt Options) error {
 	fmt.Fprintf(&b, "### rootless-doctor: %s\n\n", verdict)
 	fmt.Fprintf(&b, "%s\n\n", mdEscape(r.Host.hostLine()))
 
-	var shown []checks.Result
+	var shown []finding.Result
 	if len(r.Results) > 0 {
 		b.WriteString("| | Probe | Summary |\n| --- | --- | --- |\n")
 		for _, g := range r.Grouped() {
 			for _, res := range g.Results {
 				st := statusName(res.Status)
 				fmt.Fprintf(&b, "| %s %s | %s | %s |\n", symbol(st), st, mdEscape(oneLine(res.ID)), mdEscape(oneLine(res.Summary)))
-				if (st != checks.Pass || opt.Verbose) && len(body(res)) > 0 {
+				if (st != finding.Pass || opt.Verbose) && len(body(res)) > 0 {
 					shown = append(shown, res)
 				}
 			}
@@ -61,7 +61,7 @@ func renderMarkdown(w io.Writer, r *Report, opt Options) error {
 
 // writeMarkdownDetails writes one collapsed section. The blank line after <summary> ends the
 // HTML block, so the markdown inside renders (GitHub and CommonMark).
-func writeMarkdownDetails(b *strings.Builder, res checks.Result) {
+func writeMarkdownDetails(b *strings.Builder, res finding.Result) {
 	st := statusName(res.Status)
 	// The <details> line is an HTML block: markdown escapes would show there, HTML ones only.
 	fmt.Fprintf(b, "<details><summary>%s %s: %s</summary>\n\n", symbol(st), html.EscapeString(oneLine(res.ID)), html.EscapeString(oneLine(res.Summary)))

@@ -7,7 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/common/expfmt"
 
-	"github.com/rootless-doctor/rootless-doctor/checks"
+	"github.com/rootless-doctor/rootless-doctor/finding"
 )
 
 // The metric names of --output prometheus. They are part of the output contract: alert rules
@@ -21,7 +21,7 @@ const (
 )
 
 // promStatuses are the values of the status label, one series each per probe.
-var promStatuses = []checks.Status{checks.Pass, checks.Warn, checks.Fail, checks.Skip}
+var promStatuses = []finding.Status{finding.Pass, finding.Warn, finding.Fail, finding.Skip}
 
 // promRegistry builds a private registry holding the report as gauges (a private registry keeps
 // the Go and process collectors of the default one out of the output):

@@ -9,16 +9,16 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
-	"github.com/rootless-doctor/rootless-doctor/checks"
+	"github.com/rootless-doctor/rootless-doctor/finding"
 )
 
 func TestPrometheusGauges(t *testing.T) {
 	tests := []struct {
 		name   string
-		failOn checks.Status
+		failOn finding.Status
 		want   string
 	}{
-		{"fail-on-fail", checks.Fail, `
+		{"fail-on-fail", finding.Fail, `
 # HELP rootless_doctor_ok Whether the run passed: 1 when nothing failed (with --fail-on warn, nothing warned either).
 # TYPE rootless_doctor_ok gauge
 rootless_doctor_ok 0
@@ -26,7 +26,7 @@ rootless_doctor_ok 0
 # TYPE rootless_doctor_info gauge
 rootless_doctor_info{distro="debian",kernel="6.18.0-test",user="alice",version="12"} 1
 `},
-		{"fail-on-warn", checks.Warn, `
+		{"fail-on-warn", finding.Warn, `
 # HELP rootless_doctor_ok Whether the run passed: 1 when nothing failed (with --fail-on warn, nothing warned either).
 # TYPE rootless_doctor_ok gauge
 rootless_doctor_ok 0
@@ -56,7 +56,7 @@ rootless_doctor_info{distro="debian",kernel="6.18.0-test",user="alice",version="
 
 func TestPrometheusProbeSeries(t *testing.T) {
 	// net.slirp4netns warns: ok under --fail-on fail, not ok under --fail-on warn.
-	for failOn, ok := range map[checks.Status]string{checks.Fail: "1", checks.Warn: "0"} {
+	for failOn, ok := range map[finding.Status]string{finding.Fail: "1", finding.Warn: "0"} {
 		reg, err := promRegistry(sampleReport(failOn))
 		if err != nil {
 			t.Fatal(err)
@@ -82,7 +82,7 @@ rootless_doctor_probe_ok{group="storage",id="storage.driver"} 1
 }
 
 func TestPrometheusParsesBack(t *testing.T) {
-	r := sampleReport(checks.Fail)
+	r := sampleReport(finding.Fail)
 	// Hostile label values: quotes, backslashes, a newline, ESC, invalid UTF-8.
 	r.Host.Kernel = "6.1 \"quoted\" \\ back\nslash \x1b[31m\xff"
 	var buf bytes.Buffer

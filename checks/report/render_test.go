@@ -13,37 +13,36 @@ import (
 	"github.com/charmbracelet/colorprofile"
 	"gotest.tools/v3/golden"
 
-	"github.com/rootless-doctor/rootless-doctor/checks"
-	"github.com/rootless-doctor/rootless-doctor/fixes/intent"
+	"github.com/rootless-doctor/rootless-doctor/finding"
 )
 
 // sampleResults cover every status, evidence, details, intents (plain and optional), an
 // undecided error, an unknown group, and hostile text: `|`, `<`, `&`, ANSI ESC, OSC, BEL, CR,
 // newlines, "]]>", backticks, markdown syntax and non-ASCII.
-func sampleResults() []checks.Result {
-	res := []checks.Result{
-		checks.Passf("alice (uid 1000) is an ordinary user").
+func sampleResults() []finding.Result {
+	res := []finding.Result{
+		finding.Passf("alice (uid 1000) is an ordinary user").
 			With("/etc/passwd", "alice:x:1000:1000:Alice:/home/alice:/bin/bash"),
-		checks.Failf("alice has no range in /etc/subuid").
+		finding.Failf("alice has no range in /etc/subuid").
 			Detail("rootlesskit maps 65536 ids; without a range only uid 1000 maps & <newuidmap> fails").
 			Detail("see https://github.com/rootless-containers/rootlesskit/issues/1 | second line\nthird line ]]> end").
 			With("/etc/subuid", "bob:100000:65536\ncarol:165536:65536").
 			With("getsubids alice", "").
-			Fix(intent.AddSubIDs("alice", "uid", 65536, nil, "no range")),
-		checks.Undecided(errors.New("open /usr/bin/newuidmap: permission denied"), "cannot tell whether newuidmap is setuid"),
-		checks.Passf("net.ipv4.ping_group_range allows everyone"),
-		checks.Failf("/dev/net/tun is not usable by alice: \x1b[31mcrw-------\x1b[0m root root").
+			Fix(finding.AddSubIDs("alice", "uid", 65536, nil, "no range")),
+		finding.Undecided(errors.New("open /usr/bin/newuidmap: permission denied"), "cannot tell whether newuidmap is setuid"),
+		finding.Passf("net.ipv4.ping_group_range allows everyone"),
+		finding.Failf("/dev/net/tun is not usable by alice: \x1b[31mcrw-------\x1b[0m root root").
 			With("ls -l /dev/net/tun", "\x1b[1;31mcrw-------\x1b[0m 1 root root 10, 200\r\n\x1b]8;;http://evil\x07link\x1b]8;;\x07\a").
-			Fix(intent.DeviceMode("/dev/net/tun", "0666", "slirp4netns opens it")),
-		checks.Warnf("ping inside containers is restricted | needs\nnet.ipv4.ping_group_range").
+			Fix(finding.DeviceMode("/dev/net/tun", "0666", "slirp4netns opens it")),
+		finding.Warnf("ping inside containers is restricted | needs\nnet.ipv4.ping_group_range").
 			Detail("* not _emphasis_ [link](x) `code` ~strike~ # heading").
-			Fix(intent.SetSysctl("net.ipv4.ping_group_range", "0 2147483647", "ping").Optionally()),
-		checks.Skipf("no systemd user session on a cgroup v1 host"),
-		checks.Warnf("slirp4netns 0.3.0 is older than 0.4.0 — überaltert ✓").
+			Fix(finding.SetSysctl("net.ipv4.ping_group_range", "0 2147483647", "ping").Optionally()),
+		finding.Skipf("no systemd user session on a cgroup v1 host"),
+		finding.Warnf("slirp4netns 0.3.0 is older than 0.4.0 — überaltert ✓").
 			With("slirp4netns --version", "slirp4netns version 0.3.0\ncommit: ```abc```").
-			Fix(intent.InstallTool("slirp4netns", "too old"), intent.InstallTool("slirp4netns", "too old")),
-		checks.Passf("overlay in user namespaces (kernel 6.18 ≥ 5.11)"),
-		checks.Passf("custom probe in a group the registry does not know <b>&amp;</b>").With("custom", "x"),
+			Fix(finding.InstallTool("slirp4netns", "too old"), finding.InstallTool("slirp4netns", "too old")),
+		finding.Passf("overlay in user namespaces (kernel 6.18 ≥ 5.11)"),
+		finding.Passf("custom probe in a group the registry does not know <b>&amp;</b>").With("custom", "x"),
 	}
 	ids := []string{"identity.user", "idmap.subuid", "idmap.newuidmap", "net.ping", "net.tun",
 		"net.ping_group", "session.dbus", "net.slirp4netns", "storage.driver", "custom.extra"}
@@ -53,12 +52,12 @@ func sampleResults() []checks.Result {
 		res[i].Duration = time.Duration(i+1) * 1234567 * time.Nanosecond
 	}
 	// The runner turns an undecided result into a warn and keeps the error.
-	res[2].Status = checks.Warn
+	res[2].Status = finding.Warn
 	res[2].Summary = "could not decide: " + res[2].Summary
 	return res
 }
 
-func sampleReport(failOn checks.Status) *Report {
+func sampleReport(failOn finding.Status) *Report {
 	results := sampleResults()
 	return &Report{
 		Host: HostInfo{
@@ -67,7 +66,7 @@ func sampleReport(failOn checks.Status) *Report {
 			User:   UserInfo{Name: "alice", UID: 1000, Home: "/home/alice"},
 		},
 		Results: results,
-		Summary: checks.Summarize(results),
+		Summary: finding.Summarize(results),
 		FailOn:  failOn,
 		Notes:   []string{"static probes only: the live proof did not run", "note with \x1b[7mescape\x1b[0m and\nnewline"},
 	}
@@ -75,10 +74,10 @@ func sampleReport(failOn checks.Status) *Report {
 
 // okReport passes, with one warning that has a fix.
 func okReport() *Report {
-	results := []checks.Result{
-		checks.Passf("alice (uid 1000) is an ordinary user"),
-		checks.Warnf("lingering is off for alice").Fix(intent.EnableLinger("alice", "keep the daemon running")),
-		checks.Skipf("not on this host"),
+	results := []finding.Result{
+		finding.Passf("alice (uid 1000) is an ordinary user"),
+		finding.Warnf("lingering is off for alice").Fix(finding.EnableLinger("alice", "keep the daemon running")),
+		finding.Skipf("not on this host"),
 	}
 	for i, id := range []string{"identity.user", "session.linger", "net.pasta"} {
 		results[i].ID = id
@@ -86,8 +85,8 @@ func okReport() *Report {
 	return &Report{
 		Host:    HostInfo{Distro: DistroInfo{ID: "alpine", VersionID: "3.20"}, Kernel: "6.6.1", User: UserInfo{Name: "ci", UID: 1001}},
 		Results: results,
-		Summary: checks.Summarize(results),
-		FailOn:  checks.Fail,
+		Summary: finding.Summarize(results),
+		FailOn:  finding.Fail,
 	}
 }
 
@@ -106,16 +105,16 @@ func TestGolden(t *testing.T) {
 		report       *Report
 		opt          Options
 	}{
-		{"text.golden", "text", sampleReport(checks.Fail), Options{Profile: colorprofile.NoTTY}},
-		{"text-verbose.golden", "text", sampleReport(checks.Fail), Options{Verbose: true, Profile: colorprofile.NoTTY}},
-		{"text-verbose-ansi.golden", "text", sampleReport(checks.Fail), Options{Verbose: true, Profile: colorprofile.ANSI}},
+		{"text.golden", "text", sampleReport(finding.Fail), Options{Profile: colorprofile.NoTTY}},
+		{"text-verbose.golden", "text", sampleReport(finding.Fail), Options{Verbose: true, Profile: colorprofile.NoTTY}},
+		{"text-verbose-ansi.golden", "text", sampleReport(finding.Fail), Options{Verbose: true, Profile: colorprofile.ANSI}},
 		{"text-ok.golden", "text", okReport(), Options{Profile: colorprofile.NoTTY}},
 		{"text-ok-ansi.golden", "text", okReport(), Options{Profile: colorprofile.ANSI}},
-		{"junit.golden", "junit", sampleReport(checks.Fail), Options{}},
-		{"junit-failon-warn.golden", "junit", sampleReport(checks.Warn), Options{}},
-		{"prometheus.golden", "prometheus", sampleReport(checks.Fail), Options{}},
-		{"markdown.golden", "markdown", sampleReport(checks.Fail), Options{}},
-		{"markdown-verbose.golden", "markdown", sampleReport(checks.Fail), Options{Verbose: true}},
+		{"junit.golden", "junit", sampleReport(finding.Fail), Options{}},
+		{"junit-failon-warn.golden", "junit", sampleReport(finding.Warn), Options{}},
+		{"prometheus.golden", "prometheus", sampleReport(finding.Fail), Options{}},
+		{"markdown.golden", "markdown", sampleReport(finding.Fail), Options{}},
+		{"markdown-verbose.golden", "markdown", sampleReport(finding.Fail), Options{Verbose: true}},
 		{"markdown-ok.golden", "markdown", okReport(), Options{}},
 	}
 	for _, tc := range tests {
@@ -133,11 +132,11 @@ func TestGolden(t *testing.T) {
 func TestEveryFormatRendersEmptyAndZeroReports(t *testing.T) {
 	for _, format := range Formats() {
 		for name, r := range map[string]*Report{
-			"empty": {FailOn: checks.Fail},
+			"empty": {FailOn: finding.Fail},
 			"zero":  {},
-			"odd": {Results: []checks.Result{
+			"odd": {Results: []finding.Result{
 				{ID: "", Status: "bogus", Summary: ""},
-				{ID: "nodot", Status: checks.Fail, Evidence: []checks.Evidence{{}}, Details: []string{"", "\n\n"}},
+				{ID: "nodot", Status: finding.Fail, Evidence: []finding.Evidence{{}}, Details: []string{"", "\n\n"}},
 			}, Host: HostInfo{User: UserInfo{UID: -1}}},
 		} {
 			t.Run(format+"/"+name, func(t *testing.T) {
@@ -164,7 +163,7 @@ func TestFormats(t *testing.T) {
 func TestTextNoTTYIsPlain(t *testing.T) {
 	for _, verbose := range []bool{false, true} {
 		for _, p := range []colorprofile.Profile{colorprofile.NoTTY, colorprofile.Unknown} {
-			got := render(t, "text", sampleReport(checks.Fail), Options{Verbose: verbose, Profile: p})
+			got := render(t, "text", sampleReport(finding.Fail), Options{Verbose: verbose, Profile: p})
 			for i, c := range []byte(got) {
 				if c < 0x20 && c != '\n' || c == 0x7f {
 					t.Fatalf("profile %v verbose %v: control byte %#x at %d in\n%s", p, verbose, c, i, got)
@@ -193,7 +192,7 @@ func TestTextColour(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.profile.String(), func(t *testing.T) {
-			got := render(t, "text", sampleReport(checks.Fail), Options{Verbose: true, Profile: tc.profile})
+			got := render(t, "text", sampleReport(finding.Fail), Options{Verbose: true, Profile: tc.profile})
 			for _, s := range tc.contains {
 				if !strings.Contains(got, s) {
 					t.Errorf("output lacks %q:\n%q", s, got)
@@ -215,7 +214,7 @@ func TestTextColour(t *testing.T) {
 }
 
 func TestTextLayout(t *testing.T) {
-	got := render(t, "text", sampleReport(checks.Fail), Options{Profile: colorprofile.NoTTY})
+	got := render(t, "text", sampleReport(finding.Fail), Options{Profile: colorprofile.NoTTY})
 	// Ids are padded to one width, so every summary starts in the same column.
 	col := -1
 	for _, l := range strings.Split(got, "\n") {
@@ -260,14 +259,14 @@ func TestTextNextStep(t *testing.T) {
 	if !strings.Contains(got, "`rootless-doctor fix` shows how to clear the warnings") || strings.Contains(got, "exact commands") {
 		t.Errorf("ok report with a fixable warning:\n%s", got)
 	}
-	r.FailOn = checks.Warn
+	r.FailOn = finding.Warn
 	got = render(t, "text", r, Options{})
 	if !strings.Contains(got, "run `rootless-doctor fix` for the exact commands (add -v") {
 		t.Errorf("--fail-on warn report:\n%s", got)
 	}
 	r = okReport()
 	r.Results = r.Results[:1]
-	r.Summary = checks.Summarize(r.Results)
+	r.Summary = finding.Summarize(r.Results)
 	got = render(t, "text", r, Options{})
 	if strings.Contains(got, "rootless-doctor fix") {
 		t.Errorf("all-pass report suggests a fix:\n%s", got)
@@ -327,11 +326,11 @@ func decodeJUnit(t *testing.T, s string) junitDoc {
 
 func TestJUnit(t *testing.T) {
 	tests := []struct {
-		failOn         checks.Status
+		failOn         finding.Status
 		failures, warn int
 	}{
-		{checks.Fail, 2, 0},
-		{checks.Warn, 5, 3},
+		{finding.Fail, 2, 0},
+		{finding.Warn, 5, 3},
 	}
 	for _, tc := range tests {
 		t.Run(string(tc.failOn), func(t *testing.T) {
@@ -384,7 +383,7 @@ func TestJUnit(t *testing.T) {
 				if c.Name == "session.dbus" && (c.Skipped == nil || c.Skipped.Message == "") {
 					t.Errorf("session.dbus: want skipped with a reason, got %+v", c)
 				}
-				if c.Name == "idmap.newuidmap" && tc.failOn == checks.Fail &&
+				if c.Name == "idmap.newuidmap" && tc.failOn == finding.Fail &&
 					(c.Failure != nil || !strings.HasPrefix(c.SystemOut, "warning: could not decide")) {
 					t.Errorf("idmap.newuidmap: warn should pass with system-out, got %+v", c)
 				}
@@ -400,7 +399,7 @@ func TestJUnit(t *testing.T) {
 }
 
 func TestMarkdown(t *testing.T) {
-	out := render(t, "markdown", sampleReport(checks.Fail), Options{})
+	out := render(t, "markdown", sampleReport(finding.Fail), Options{})
 	if !strings.HasPrefix(out, "### rootless-doctor: failed\n") {
 		t.Errorf("heading: %q", strings.SplitN(out, "\n", 2)[0])
 	}
@@ -432,7 +431,7 @@ func TestMarkdown(t *testing.T) {
 		t.Error("ESC in markdown")
 	}
 	for _, v := range []bool{false, true} {
-		if got := render(t, "markdown", sampleReport(checks.Fail), Options{Verbose: v}); strings.Contains(got, "<b>") {
+		if got := render(t, "markdown", sampleReport(finding.Fail), Options{Verbose: v}); strings.Contains(got, "<b>") {
 			t.Errorf("verbose=%v: a probe's HTML reached the markdown unescaped", v)
 		}
 	}
@@ -440,7 +439,7 @@ func TestMarkdown(t *testing.T) {
 	if strings.Contains(out, "<summary>✓") {
 		t.Error("non-verbose markdown has a details section for a pass")
 	}
-	if v := render(t, "markdown", sampleReport(checks.Fail), Options{Verbose: true}); !strings.Contains(v, "<summary>✓ identity.user") {
+	if v := render(t, "markdown", sampleReport(finding.Fail), Options{Verbose: true}); !strings.Contains(v, "<summary>✓ identity.user") {
 		t.Error("verbose markdown lacks the pass details")
 	}
 	if ok := render(t, "markdown", okReport(), Options{}); !strings.HasPrefix(ok, "### rootless-doctor: ok\n") {
@@ -511,8 +510,8 @@ func FuzzClean(f *testing.F) {
 			t.Fatalf("oneLine(%q) = %q has a line break", s, o)
 		}
 		// Whatever a probe says, the JUnit document stays valid XML.
-		r := &Report{FailOn: checks.Fail, Results: []checks.Result{
-			checks.Failf("%s", s).Detail("%s", s).With(s, s),
+		r := &Report{FailOn: finding.Fail, Results: []finding.Result{
+			finding.Failf("%s", s).Detail("%s", s).With(s, s),
 		}}
 		r.Results[0].ID = s
 		var buf bytes.Buffer

@@ -12,6 +12,7 @@ import (
 	"github.com/charmbracelet/colorprofile"
 
 	"github.com/rootless-doctor/rootless-doctor/checks"
+	"github.com/rootless-doctor/rootless-doctor/finding"
 	"github.com/rootless-doctor/rootless-doctor/fixes"
 )
 
@@ -21,10 +22,10 @@ const Schema = "rootless-doctor/v1"
 // Report is one run.
 type Report struct {
 	Host    HostInfo
-	Results []checks.Result
-	Summary checks.Summary
-	// FailOn is the lowest status that fails the run (checks.Fail by default, or checks.Warn).
-	FailOn checks.Status
+	Results []finding.Result
+	Summary finding.Summary
+	// FailOn is the lowest status that fails the run (finding.Fail by default, or finding.Warn).
+	FailOn finding.Status
 	// Notes are one-line remarks about the run itself ("static probes only: …").
 	Notes []string
 	// Plan is the fix plan of the findings (nil when the planner refused them).
@@ -53,14 +54,14 @@ type UserInfo struct {
 }
 
 // New builds a report from a run.
-func New(env *checks.Env, results []checks.Result, failOn checks.Status, notes ...string) *Report {
+func New(env *checks.Env, results []finding.Result, failOn finding.Status, notes ...string) *Report {
 	r := &Report{
 		Host: HostInfo{
 			Distro: DistroInfo{ID: env.Distro.ID, VersionID: env.Distro.VersionID, PrettyName: env.Distro.PrettyName},
 			Kernel: env.Host.KernelRelease(),
 		},
 		Results: results,
-		Summary: checks.Summarize(results),
+		Summary: finding.Summarize(results),
 		FailOn:  failOn,
 		Notes:   notes,
 	}
@@ -70,7 +71,7 @@ func New(env *checks.Env, results []checks.Result, failOn checks.Status, notes .
 		r.Host.User = UserInfo{Name: env.Requested, UID: -1}
 	}
 	if r.FailOn == "" {
-		r.FailOn = checks.Fail
+		r.FailOn = finding.Fail
 	}
 	return r
 }
@@ -163,7 +164,7 @@ func (r *Report) Grouped() []Group {
 // Group is one area of a report.
 type Group struct {
 	Name, Title string
-	Results     []checks.Result
+	Results     []finding.Result
 }
 
 func cutDot(id string) (string, string, bool) {

@@ -9,7 +9,7 @@ import (
 	"github.com/charmbracelet/colorprofile"
 	"github.com/charmbracelet/x/ansi"
 
-	"github.com/rootless-doctor/rootless-doctor/checks"
+	"github.com/rootless-doctor/rootless-doctor/finding"
 )
 
 // The text styles use the 4-bit theme colours: they follow the user's terminal theme, so no
@@ -19,11 +19,11 @@ var (
 	styleHeading = lipgloss.NewStyle().Bold(true)
 	styleFaint   = lipgloss.NewStyle().Faint(true)
 	styleFix     = lipgloss.NewStyle().Foreground(lipgloss.Cyan)
-	styleStatus  = map[checks.Status]lipgloss.Style{
-		checks.Pass: lipgloss.NewStyle().Foreground(lipgloss.Green),
-		checks.Warn: lipgloss.NewStyle().Foreground(lipgloss.Yellow),
-		checks.Fail: lipgloss.NewStyle().Foreground(lipgloss.Red),
-		checks.Skip: styleFaint,
+	styleStatus  = map[finding.Status]lipgloss.Style{
+		finding.Pass: lipgloss.NewStyle().Foreground(lipgloss.Green),
+		finding.Warn: lipgloss.NewStyle().Foreground(lipgloss.Yellow),
+		finding.Fail: lipgloss.NewStyle().Foreground(lipgloss.Red),
+		finding.Skip: styleFaint,
 	}
 )
 
@@ -68,7 +68,7 @@ func renderText(w io.Writer, r *Report, opt Options) error {
 			if summary != "" {
 				pad = strings.Repeat(" ", width-ansi.StringWidth(id)+2)
 			}
-			if st == checks.Skip {
+			if st == finding.Skip {
 				id, summary = styleFaint.Render(id), styleFaint.Render(summary)
 			}
 			line(textIndent, styleStatus[st].Render(symbol(st)), " ", id, pad, summary)
@@ -98,7 +98,7 @@ func renderText(w io.Writer, r *Report, opt Options) error {
 }
 
 // writeTextBody writes the -v lines of one result.
-func writeTextBody(line func(...string), res checks.Result) {
+func writeTextBody(line func(...string), res finding.Result) {
 	for _, d := range res.Details {
 		for _, l := range lines(d) {
 			line(detailIndent, l)
@@ -121,9 +121,9 @@ func writeTextBody(line func(...string), res checks.Result) {
 }
 
 // countsText is the closing count line, each count in its status colour when it is not zero.
-func countsText(s checks.Summary) string {
+func countsText(s finding.Summary) string {
 	parts := countParts(s)
-	for i, st := range []checks.Status{checks.Pass, checks.Warn, checks.Fail, checks.Skip} {
+	for i, st := range []finding.Status{finding.Pass, finding.Warn, finding.Fail, finding.Skip} {
 		if n := []int{s.Pass, s.Warn, s.Fail, s.Skip}[i]; n > 0 {
 			parts[i] = styleStatus[st].Render(parts[i])
 		}
@@ -134,7 +134,7 @@ func countsText(s checks.Summary) string {
 // withoutUnselected drops the probes --only/--skip left out, with one note saying how many:
 // twenty "not selected" lines would bury the two a person asked for.
 func withoutUnselected(r *Report) *Report {
-	var shown []checks.Result
+	var shown []finding.Result
 	for _, res := range r.Results {
 		if !res.Unselected {
 			shown = append(shown, res)

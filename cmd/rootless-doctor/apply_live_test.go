@@ -14,8 +14,8 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/rootless-doctor/rootless-doctor/finding"
 	"github.com/rootless-doctor/rootless-doctor/fixes/apply"
-	"github.com/rootless-doctor/rootless-doctor/fixes/intent"
 )
 
 // Live tests of `fix --apply`: as root, for a throwaway account, in a private mount namespace
@@ -422,7 +422,7 @@ func TestLiveApplyHelper(t *testing.T) {
 	victim := filepath.Join(t.TempDir(), "victim")
 	shadow, _ := os.ReadFile("/etc/shadow")
 	firstShadow, _, _ := strings.Cut(string(shadow), "\n")
-	order := func(u string, digest string, in ...intent.Intent) string {
+	order := func(u string, digest string, in ...finding.Intent) string {
 		var reqs []apply.Request
 		for _, i := range in {
 			reqs = append(reqs, apply.Request{Probe: "test", Intent: i})
@@ -434,10 +434,10 @@ func TestLiveApplyHelper(t *testing.T) {
 		"run":             `{"op":"run","command":"echo pwned >` + victim + `; touch ` + victim + `.new"}`,
 		"write":           `{"op":"write","path":"` + victim + `","content":"cHduZWQK","mode":420}`,
 		"read":            `{"op":"read","path":"/etc/shadow"}`,
-		"sysctl":          order(user, "sha256:0", intent.SetSysctl("kernel.core_pattern", "|"+victim, "")),
-		"another account": order("root", "sha256:0", intent.EnableLinger("root", "")),
-		"digest":          order(user, "sha256:0", intent.EnableLinger(user, "")),
-		"device with ..":  order(user, "sha256:0", intent.DeviceMode("/dev/net/../../etc/shadow", "0666", "")),
+		"sysctl":          order(user, "sha256:0", finding.SetSysctl("kernel.core_pattern", "|"+victim, "")),
+		"another account": order("root", "sha256:0", finding.EnableLinger("root", "")),
+		"digest":          order(user, "sha256:0", finding.EnableLinger(user, "")),
+		"device with ..":  order(user, "sha256:0", finding.DeviceMode("/dev/net/../../etc/shadow", "0666", "")),
 	} {
 		t.Run(name, func(t *testing.T) {
 			if err := os.WriteFile(victim, []byte("keep\n"), 0o600); err != nil {

@@ -11,8 +11,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rootless-doctor/rootless-doctor/finding"
 	"github.com/rootless-doctor/rootless-doctor/fixes"
-	"github.com/rootless-doctor/rootless-doctor/fixes/intent"
 )
 
 // fakeSys is an in-memory System: files, a script of command results, and a log of what
@@ -273,7 +273,7 @@ func TestRunnable(t *testing.T) {
 // must see that write so that it backs the file up first.
 func TestTouchedCRLF(t *testing.T) {
 	p, err := fixes.Build(fixes.Input{Requests: []fixes.Request{
-		{ProbeID: "idmap.subuid", Intent: intent.StripCR("/etc/subuid", "CRLF")},
+		{ProbeID: "idmap.subuid", Intent: finding.StripCR("/etc/subuid", "CRLF")},
 	}})
 	if err != nil {
 		t.Fatal(err)

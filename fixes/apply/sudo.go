@@ -13,8 +13,8 @@ import (
 	"strconv"
 
 	"github.com/rootless-doctor/rootless-doctor/distro"
+	"github.com/rootless-doctor/rootless-doctor/finding"
 	"github.com/rootless-doctor/rootless-doctor/fixes"
-	"github.com/rootless-doctor/rootless-doctor/fixes/intent"
 	"github.com/rootless-doctor/rootless-doctor/host"
 )
 
@@ -47,8 +47,8 @@ type Order struct {
 
 // Request is a fixes.Request on the wire.
 type Request struct {
-	Probe  string        `json:"probe"`
-	Intent intent.Intent `json:"intent"`
+	Probe  string         `json:"probe"`
+	Intent finding.Intent `json:"intent"`
 }
 
 // NewOrder is the order for plan p, built for user from reqs.

@@ -12,8 +12,8 @@ import (
 	"testing"
 
 	"github.com/rootless-doctor/rootless-doctor/distro"
+	"github.com/rootless-doctor/rootless-doctor/finding"
 	"github.com/rootless-doctor/rootless-doctor/fixes"
-	"github.com/rootless-doctor/rootless-doctor/fixes/intent"
 	"github.com/rootless-doctor/rootless-doctor/host"
 )
 
@@ -70,7 +70,7 @@ func planFor(t *testing.T, reqs ...fixes.Request) (fixes.Plan, Order) {
 	return p, NewOrder("alice", reqs, p)
 }
 
-var linger = fixes.Request{ProbeID: "session.linger", Intent: intent.EnableLinger("alice", "keep the engine running")}
+var linger = fixes.Request{ProbeID: "session.linger", Intent: finding.EnableLinger("alice", "keep the engine running")}
 
 func TestHelperAppliesTheVerifiedPlan(t *testing.T) {
 	h, log := recordingHelper(t)
@@ -102,10 +102,10 @@ func TestHelperAppliesTheVerifiedPlan(t *testing.T) {
 func TestHelperRefuses(t *testing.T) {
 	victim := filepath.Join(t.TempDir(), "victim")
 	_, good := planFor(t, linger)
-	withExtra, _ := planFor(t, linger, fixes.Request{ProbeID: "net.tun", Intent: intent.LoadModule("tun", "")})
+	withExtra, _ := planFor(t, linger, fixes.Request{ProbeID: "net.tun", Intent: finding.LoadModule("tun", "")})
 	mismatch := good
 	mismatch.Digest = fixes.Digest(withExtra)
-	order := func(user string, ins ...intent.Intent) string {
+	order := func(user string, ins ...finding.Intent) string {
 		var reqs []fixes.Request
 		for _, in := range ins {
 			reqs = append(reqs, fixes.Request{ProbeID: "test", Intent: in})
@@ -122,10 +122,10 @@ func TestHelperRefuses(t *testing.T) {
 		"a read":                    `{"op":"read","path":"/etc/shadow"}`,
 		"a discard with ..":         `{"op":"discard","path":"/var/backups/rootless-doctor/x/../../../../` + victim + `"}`,
 		"a step not in the plan":    jsonLine(t, mismatch),
-		"a path with ..":            order("alice", intent.DeviceMode("/dev/net/../sda", "0666", "")),
-		"a value no probe asks for": order("alice", intent.SetSysctl("kernel.core_pattern", "|/tmp/x", "")),
-		"another account's plan":    order("bob", intent.EnableLinger("bob", "")),
-		"another account's ids":     order("alice", intent.AddSubIDs("bob", "both", 65536, nil, "")),
+		"a path with ..":            order("alice", finding.DeviceMode("/dev/net/../sda", "0666", "")),
+		"a value no probe asks for": order("alice", finding.SetSysctl("kernel.core_pattern", "|/tmp/x", "")),
+		"another account's plan":    order("bob", finding.EnableLinger("bob", "")),
+		"another account's ids":     order("alice", finding.AddSubIDs("bob", "both", 65536, nil, "")),
 		"two orders":                jsonLine(t, good) + jsonLine(t, good),
 		"not an order":              "sh -c id\n",
 	}

@@ -5,7 +5,7 @@ import (
 	"strings"
 
 	"github.com/rootless-doctor/rootless-doctor/distro"
-	"github.com/rootless-doctor/rootless-doctor/fixes/intent"
+	"github.com/rootless-doctor/rootless-doctor/finding"
 )
 
 // facts are what the parent role read on the host, as the account, before starting rootlesskit.
@@ -39,7 +39,7 @@ type explanation struct {
 	Probe   string
 	Summary string
 	Details []string
-	Intents []intent.Intent
+	Intents []finding.Intent
 }
 
 const (
@@ -91,7 +91,7 @@ func explainClone(w wireError, f facts) explanation {
 			Probe:   "userns.max",
 			Summary: fmt.Sprintf("creating a user namespace failed: %s (%s=%s)", errText(w.Errno), keyMaxUserNS, intOr(f.MaxUserNS, "?")),
 			Details: []string{"The kernel refuses new user namespaces once user.max_user_namespaces is reached; 0 (RHEL 7, CIS/STIG hardening, Debian's hardening-runtime) forbids them."},
-			Intents: []intent.Intent{intent.SetSysctl(keyMaxUserNS, maxUserNSFix, "rootless containers need user namespaces")},
+			Intents: []finding.Intent{finding.SetSysctl(keyMaxUserNS, maxUserNSFix, "rootless containers need user namespaces")},
 		}
 	case "EACCES":
 		// catalogue: apparmor-userns-rootlesskit-path
@@ -109,15 +109,15 @@ func explainClone(w wireError, f facts) explanation {
 		case f.UsernsClone != nil && *f.UsernsClone != 1:
 			x.Summary += fmt.Sprintf(" (%s=%d)", keyUsernsClone, *f.UsernsClone)
 			x.Details = append(x.Details, "Debian and Arch kernels forbid unprivileged user namespaces while kernel.unprivileged_userns_clone is 0.")
-			x.Intents = append(x.Intents, intent.SetSysctl(keyUsernsClone, "1", "let unprivileged users create user namespaces"))
+			x.Intents = append(x.Intents, finding.SetSysctl(keyUsernsClone, "1", "let unprivileged users create user namespaces"))
 		case f.unread(keyUsernsClone):
 			// Cannot tell: ask for the sysctl, the usual cause.
-			x.Intents = append(x.Intents, intent.SetSysctl(keyUsernsClone, "1", "let unprivileged users create user namespaces"))
+			x.Intents = append(x.Intents, finding.SetSysctl(keyUsernsClone, "1", "let unprivileged users create user namespaces"))
 		default:
 			// No such sysctl on this kernel, or it is already 1: the refusal comes from
 			// elsewhere.
 			x.Details = append(x.Details, "kernel.unprivileged_userns_clone does not forbid it here, so the refusal comes from a seccomp filter or a security module: typically the container this runs in (Docker's default seccomp profile forbids unshare(CLONE_NEWUSER)).")
-			x.Intents = append(x.Intents, intent.ManualStep("userns-blocked", "allow user namespaces where this runs: run the outer container with --security-opt seccomp=unconfined --security-opt apparmor=unconfined (or --privileged), or Kubernetes seccompProfile Unconfined"))
+			x.Intents = append(x.Intents, finding.ManualStep("userns-blocked", "allow user namespaces where this runs: run the outer container with --security-opt seccomp=unconfined --security-opt apparmor=unconfined (or --privileged), or Kubernetes seccompProfile Unconfined"))
 		}
 		return x
 	case "EINVAL":
@@ -126,7 +126,7 @@ func explainClone(w wireError, f facts) explanation {
 			return explanation{
 				Probe:   "userns.max",
 				Summary: fmt.Sprintf("creating a user namespace failed: invalid argument (%s=0)", keyMaxUserNS),
-				Intents: []intent.Intent{intent.SetSysctl(keyMaxUserNS, maxUserNSFix, "rootless containers need user namespaces")},
+				Intents: []finding.Intent{finding.SetSysctl(keyMaxUserNS, maxUserNSFix, "rootless containers need user namespaces")},
 			}
 		}
 		// catalogue: kernel-userns-unavailable
@@ -134,7 +134,7 @@ func explainClone(w wireError, f facts) explanation {
 			Probe:   "kernel.version",
 			Summary: "creating a user namespace failed: invalid argument (the kernel lacks usable user namespaces)",
 			Details: []string{"Kernels built without CONFIG_USER_NS, and RHEL 7 kernels without user_namespace.enable=1 namespace.unpriv_enable=1 on the command line, answer EINVAL."},
-			Intents: []intent.Intent{intent.ManualStep("kernel-userns", "boot a kernel with user namespaces enabled (CONFIG_USER_NS=y; on RHEL 7 add user_namespace.enable=1 namespace.unpriv_enable=1 to the kernel command line)")},
+			Intents: []finding.Intent{finding.ManualStep("kernel-userns", "boot a kernel with user namespaces enabled (CONFIG_USER_NS=y; on RHEL 7 add user_namespace.enable=1 namespace.unpriv_enable=1 to the kernel command line)")},
 		}
 	}
 	if w.NotFound {
@@ -153,7 +153,7 @@ func appArmorExplanation(w wireError, f facts) explanation {
 		},
 	}
 	if f.Exe != "" {
-		x.Intents = append(x.Intents, intent.AppArmorProfile(f.Exe, "allow user namespaces for the binary that creates them"))
+		x.Intents = append(x.Intents, finding.AppArmorProfile(f.Exe, "allow user namespaces for the binary that creates them"))
 	}
 	return x
 }
@@ -171,20 +171,20 @@ func explainIDMap(w wireError, f facts, msg string) explanation {
 			Probe:   probe,
 			Summary: fmt.Sprintf("%s has no subordinate %s range: only one id could be mapped", f.User, which),
 			Details: []string{fmt.Sprintf("rootlesskit found no line for the account (by name or uid) in %s, and getsubids returned none either.", file)},
-			Intents: []intent.Intent{intent.AddSubIDs(f.User, "both", 65536, nil, "rootless containers map 65,536 subordinate ids")},
+			Intents: []finding.Intent{finding.AddSubIDs(f.User, "both", 65536, nil, "rootless containers map 65,536 subordinate ids")},
 		}
 	case strings.Contains(msg, "newuidmap") || strings.Contains(msg, "newgidmap"):
 		tool := "newuidmap"
 		if !strings.Contains(msg, "newuidmap") {
 			tool = "newgidmap"
 		}
-		install := intent.InstallTool(string(distro.ToolNewuidmap), "rootless engines map subordinate ids through newuidmap and newgidmap")
+		install := finding.InstallTool(string(distro.ToolNewuidmap), "rootless engines map subordinate ids through newuidmap and newgidmap")
 		if w.NotFound || strings.Contains(msg, "executable file not found") {
 			// catalogue: uidmap-missing
 			return explanation{
 				Probe:   "idmap.newuidmap",
 				Summary: tool + " is not installed (or not on the PATH the proof used)",
-				Intents: []intent.Intent{install},
+				Intents: []finding.Intent{install},
 			}
 		}
 		if strings.Contains(msg, "not allowed") {
@@ -204,7 +204,7 @@ func explainIDMap(w wireError, f facts, msg string) explanation {
 			Details: []string{"newuidmap and newgidmap must be setuid root or carry cap_setuid/cap_setgid file capabilities; image builds, rsync without -X and rpm-ostree lose them. Reinstalling the package restores them."},
 			// The same step idmap.newuidmap asks for: the package is installed, so an install
 			// step would change nothing.
-			Intents: []intent.Intent{intent.ManualStep("newuidmap-privilege",
+			Intents: []finding.Intent{finding.ManualStep("newuidmap-privilege",
 				"restore the privilege of newuidmap and newgidmap: reinstall the package that provides them, or run chmod u+s on both")},
 		}
 	}
@@ -228,14 +228,14 @@ func explainNetwork(w wireError, f facts, msg string, logs []string) explanation
 		return explanation{
 			Probe:   "net.driver",
 			Summary: string(tool) + " is not installed",
-			Intents: []intent.Intent{intent.InstallTool(string(tool), "rootless networking needs a user-mode network driver")},
+			Intents: []finding.Intent{finding.InstallTool(string(tool), "rootless networking needs a user-mode network driver")},
 		}
 	case strings.Contains(msg, `exec: "nsenter"`):
 		return explanation{Probe: "net.driver", Summary: "nsenter is not installed: rootlesskit needs it to create the tap device",
-			Intents: []intent.Intent{intent.InstallTool(string(distro.ToolNsenter), "rootlesskit enters the namespace with nsenter")}}
+			Intents: []finding.Intent{finding.InstallTool(string(distro.ToolNsenter), "rootlesskit enters the namespace with nsenter")}}
 	case strings.Contains(msg, `exec: "ip"`):
 		return explanation{Probe: "net.driver", Summary: "ip (iproute2) is not installed or not on PATH: rootlesskit needs it to create the tap device",
-			Intents: []intent.Intent{intent.InstallTool(string(distro.ToolIproute), "rootlesskit configures the interface with ip")}}
+			Intents: []finding.Intent{finding.InstallTool(string(distro.ToolIproute), "rootlesskit configures the interface with ip")}}
 	case aboutTun && (f.TunErrno == "EACCES" || f.TunErrno == "EPERM" || denied):
 		// catalogue: tun-device-denied. `ip tuntap add` prints "open: Permission denied" on
 		// stderr while the error chain only says "exit status 1"; the parent role also opened
@@ -244,18 +244,18 @@ func explainNetwork(w wireError, f facts, msg string, logs []string) explanation
 			Probe:   "net.tun",
 			Summary: "creating the tap device failed: " + tunPath + " is not readable and writable by " + f.User,
 			Details: []string{"Every rootless network driver (slirp4netns, pasta, gvisor-tap-vsock) opens /dev/net/tun inside the user namespace as the account; the device must be mode 0666."},
-			Intents: []intent.Intent{intent.DeviceMode(tunPath, "0666", "rootless network drivers open /dev/net/tun as the account to create the tap device")},
+			Intents: []finding.Intent{finding.DeviceMode(tunPath, "0666", "rootless network drivers open /dev/net/tun as the account to create the tap device")},
 		}
 	case aboutTun && (f.TunErrno == "ENOENT" || f.TunErrno == "ENODEV" || f.TunErrno == "ENXIO" || missing):
 		// catalogue: tun-device-missing
 		return explanation{
 			Probe:   "net.tun",
 			Summary: "creating the tap device failed: " + tunPath + " is missing or the tun module is not loaded",
-			Intents: []intent.Intent{intent.LoadModule("tun", "rootless network drivers create a tap device")},
+			Intents: []finding.Intent{finding.LoadModule("tun", "rootless network drivers create a tap device")},
 		}
 	case strings.Contains(msg, "older than"):
 		return explanation{Probe: "net.driver", Summary: "slirp4netns is older than v0.4.0",
-			Intents: []intent.Intent{intent.InstallTool(string(distro.ToolSlirp4netns), "rootlesskit needs slirp4netns v0.4.0 or later")}}
+			Intents: []finding.Intent{finding.InstallTool(string(distro.ToolSlirp4netns), "rootlesskit needs slirp4netns v0.4.0 or later")}}
 	case strings.Contains(msg, "pasta"):
 		// catalogue: pasta-version-incompatible
 		return explanation{Probe: "net.driver", Summary: "pasta failed to configure the namespace: " + short(firstLine(w.Message)),
@@ -289,7 +289,7 @@ func explainChild(w wireError, f facts, msg string, logs []string) explanation {
 			Details: []string{"A seccomp filter or security profile of an outer container, or a masked /proc or /sys, stops mounts inside user namespaces."}}
 	case w.NotFound && strings.Contains(msg, `"ip"`), strings.Contains(msg, `exec: "ip"`):
 		return explanation{Probe: "net.driver", Summary: "ip (iproute2) is not installed or not on PATH: rootlesskit needs it inside the namespace",
-			Intents: []intent.Intent{intent.InstallTool(string(distro.ToolIproute), "rootlesskit configures the interface with ip")}}
+			Intents: []finding.Intent{finding.InstallTool(string(distro.ToolIproute), "rootlesskit configures the interface with ip")}}
 	case strings.Contains(msg, "executing") && strings.Contains(msg, "ip"):
 		return explanation{Probe: "net.driver", Summary: "configuring the interface inside the namespace failed: " + short(w.Message)}
 	}

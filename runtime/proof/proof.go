@@ -28,7 +28,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/rootless-doctor/rootless-doctor/checks"
+	"github.com/rootless-doctor/rootless-doctor/finding"
 	"github.com/rootless-doctor/rootless-doctor/internal/safefs"
 )
 
@@ -85,10 +85,10 @@ func Title(id string) string {
 
 // Skipped returns every step as a skip with the given reason (for --static, --root, root
 // without --user).
-func Skipped(reason string) []checks.Result {
-	out := make([]checks.Result, 0, len(steps))
+func Skipped(reason string) []finding.Result {
+	out := make([]finding.Result, 0, len(steps))
 	for _, s := range steps {
-		r := checks.Skipf("%s", reason)
+		r := finding.Skipf("%s", reason)
 		r.ID, r.Title = s.ID, s.Title
 		out = append(out, r)
 	}
@@ -98,7 +98,7 @@ func Skipped(reason string) []checks.Result {
 // Run runs the live proof and returns one result per step, in StepIDs order. The error is only
 // for a proof that could not even start (bad options, unknown account, no state dir, the
 // helper process did not start); a step that fails is a result.
-func Run(ctx context.Context, opts Options) ([]checks.Result, error) {
+func Run(ctx context.Context, opts Options) ([]finding.Result, error) {
 	netName := opts.Net
 	if netName == "" {
 		netName = NetAuto

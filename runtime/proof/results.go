@@ -10,7 +10,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rootless-doctor/rootless-doctor/checks"
+	"github.com/rootless-doctor/rootless-doctor/finding"
 )
 
 // logLine is one line of the captured fd 2: a logrus JSON entry from rootlesskit (parent or
@@ -158,7 +158,7 @@ func index(id string) int {
 }
 
 // assemble turns what the processes left into one result per step, in order.
-func assemble(c collected) []checks.Result {
+func assemble(c collected) []finding.Result {
 	var f facts
 	var run0 runReport
 	if c.parent != nil {
@@ -184,7 +184,7 @@ func assemble(c collected) []checks.Result {
 	}
 	explainedFail := func(id string) stepReport {
 		x := explain(*failure, f, logs)
-		s := stepReport{ID: id}.explained(checks.Fail, x, failure.Message)
+		s := stepReport{ID: id}.explained(finding.Fail, x, failure.Message)
 		if tail := logTail(c.logs, 0, 15); len(tail) > 0 {
 			s = s.detail("Last log lines: %s", strings.Join(tail, " | "))
 		}
@@ -192,9 +192,9 @@ func assemble(c collected) []checks.Result {
 	}
 	notReached := func(id string) stepReport {
 		if failStep == "" {
-			return stepReport{ID: id, Status: checks.Fail, Summary: "the payload did not report this step"}
+			return stepReport{ID: id, Status: finding.Fail, Summary: "the payload did not report this step"}
 		}
-		return stepReport{ID: id, Status: checks.Skip, Summary: fmt.Sprintf("not reached: %s failed", failStep)}
+		return stepReport{ID: id, Status: finding.Skip, Summary: fmt.Sprintf("not reached: %s failed", failStep)}
 	}
 
 	var out []stepReport
@@ -312,7 +312,7 @@ func assemble(c collected) []checks.Result {
 	case c.parent != nil && c.parent.Cgroup != nil:
 		cg = *c.parent.Cgroup
 	case c.terminal != nil:
-		cg = stepReport{Status: checks.Skip, Summary: "not reached: " + short(c.terminal.Message)}
+		cg = stepReport{Status: finding.Skip, Summary: "not reached: " + short(c.terminal.Message)}
 	default:
 		cg = notReached(StepCgroup)
 	}
@@ -325,9 +325,9 @@ func assemble(c collected) []checks.Result {
 		out[0].Details = append(out[0].Details, ws...)
 	}
 
-	results := make([]checks.Result, 0, len(out))
+	results := make([]finding.Result, 0, len(out))
 	for _, s := range out {
-		results = append(results, checks.Result{
+		results = append(results, finding.Result{
 			ID: s.ID, Title: Title(s.ID), Status: s.Status, Summary: s.Summary,
 			Details: s.Details, Evidence: s.Evidence, Intents: s.Intents, Duration: s.Duration,
 		})
@@ -341,7 +341,7 @@ var rangeRE = regexp.MustCompile(`\{(\d+) (\d+)\}`)
 // subordinate range rootlesskit computed (all but the account's own id, which is mapped to 0).
 func checkRanges(s stepReport) func(ranges, kind string) stepReport {
 	return func(ranges, kind string) stepReport {
-		if ranges == "" || (s.Status != checks.Pass && s.Status != checks.Warn) {
+		if ranges == "" || (s.Status != finding.Pass && s.Status != finding.Warn) {
 			return s
 		}
 		s = s.with("rootlesskit sub"+kind+" ranges", ranges)
@@ -378,7 +378,7 @@ func checkRanges(s stepReport) func(ranges, kind string) stepReport {
 				}
 			}
 			if got < want {
-				s.Status = checks.Fail
+				s.Status = finding.Fail
 				s.Summary = fmt.Sprintf("the %s map inside covers %d of the %d ids of the subordinate range %d-%d", kind, got, want, start, start+n-1)
 				return s.detail("newuidmap/newgidmap mapped less than rootlesskit asked for: /etc/sub%s and the nsswitch subid source may disagree (see idmap.sub%s).", kind, kind)
 			}

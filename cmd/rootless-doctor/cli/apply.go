@@ -17,7 +17,7 @@ import (
 	"github.com/charmbracelet/colorprofile"
 	"github.com/spf13/cobra"
 
-	"github.com/rootless-doctor/rootless-doctor/checks"
+	"github.com/rootless-doctor/rootless-doctor/finding"
 	"github.com/rootless-doctor/rootless-doctor/fixes"
 	"github.com/rootless-doctor/rootless-doctor/fixes/apply"
 )
@@ -87,8 +87,8 @@ func targeted(p fixes.Plan) []string {
 	return slices.Compact(ids)
 }
 
-func resultByID(results []checks.Result) map[string]checks.Result {
-	m := map[string]checks.Result{}
+func resultByID(results []finding.Result) map[string]finding.Result {
+	m := map[string]finding.Result{}
 	for _, r := range results {
 		m[r.ID] = r
 	}
@@ -96,10 +96,10 @@ func resultByID(results []checks.Result) map[string]checks.Result {
 }
 
 // stillFailing reports whether a targeted probe fails in results.
-func stillFailing(ids []string, results []checks.Result) bool {
+func stillFailing(ids []string, results []finding.Result) bool {
 	by := resultByID(results)
 	for _, id := range ids {
-		if r, ok := by[id]; ok && r.Status == checks.Fail {
+		if r, ok := by[id]; ok && r.Status == finding.Fail {
 			return true
 		}
 	}
@@ -235,7 +235,7 @@ func applyPlan(ctx context.Context, opts *FixOptions, asRoot bool, run *probeRun
 }
 
 // writeBeforeAfter prints each targeted probe: status before → after, and the summary now.
-func writeBeforeAfter(w io.Writer, ids []string, before, after []checks.Result) {
+func writeBeforeAfter(w io.Writer, ids []string, before, after []finding.Result) {
 	b, a := resultByID(before), resultByID(after)
 	width := 0
 	for _, id := range ids {
@@ -251,7 +251,7 @@ func writeBeforeAfter(w io.Writer, ids []string, before, after []checks.Result) 
 	}
 }
 
-func status(r checks.Result) string {
+func status(r finding.Result) string {
 	if r.ID == "" {
 		return "-"
 	}

@@ -8,8 +8,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/rootless-doctor/rootless-doctor/checks"
 	"github.com/rootless-doctor/rootless-doctor/checks/report"
+	"github.com/rootless-doctor/rootless-doctor/finding"
 	"github.com/rootless-doctor/rootless-doctor/fixes"
 	"github.com/rootless-doctor/rootless-doctor/runtime/daemon"
 	"github.com/rootless-doctor/rootless-doctor/runtime/proof"
@@ -82,14 +82,14 @@ func daemonRun(ctx context.Context, opts *DaemonOptions) error {
 	if err != nil {
 		return err
 	}
-	var failed []checks.Result
+	var failed []finding.Result
 	for _, r := range run.Results {
-		if r.Status == checks.Fail {
+		if r.Status == finding.Fail {
 			failed = append(failed, r)
 		}
 	}
 	if len(failed) > 0 {
-		rep := report.New(run.Env, failed, checks.Fail)
+		rep := report.New(run.Env, failed, finding.Fail)
 		if run.PlanErr == nil {
 			rep.Plan = &run.Plan
 		}

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/rootless-doctor/rootless-doctor/checks"
+	"github.com/rootless-doctor/rootless-doctor/finding"
 	"github.com/rootless-doctor/rootless-doctor/fixes/apply"
 	"github.com/rootless-doctor/rootless-doctor/host"
 	"github.com/rootless-doctor/rootless-doctor/runtime/daemon"
@@ -21,7 +22,7 @@ type Factory struct {
 	// Now is the clock for probe durations.
 	Now func() time.Time
 	// Prove runs the live proof (nil: not available, every runtime.* step is skipped).
-	Prove func(context.Context, proof.Options) ([]checks.Result, error)
+	Prove func(context.Context, proof.Options) ([]finding.Result, error)
 	// Daemon replaces the process with the daemon (daemon.Exec); tests swap it.
 	Daemon func(daemon.Options) error
 	// System returns the machine fix --apply changes and a function that releases it; nil

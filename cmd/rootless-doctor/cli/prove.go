@@ -11,6 +11,7 @@ import (
 
 	"github.com/rootless-doctor/rootless-doctor/checks"
 	"github.com/rootless-doctor/rootless-doctor/checks/report"
+	"github.com/rootless-doctor/rootless-doctor/finding"
 	"github.com/rootless-doctor/rootless-doctor/runtime/proof"
 )
 
@@ -78,7 +79,7 @@ func proveRun(ctx context.Context, opts *ProveOptions) error {
 		return usageErr("%v", err)
 	}
 	env := checks.NewEnv(ctx, h, opts.User)
-	rep := report.New(env, results, checks.Status(opts.FailOn))
+	rep := report.New(env, results, finding.Status(opts.FailOn))
 	if err := report.Render(opts.Output, opts.IO.Out, rep, report.Options{Verbose: opts.Verbose, Profile: opts.IO.OutProfile}); err != nil {
 		return fmt.Errorf("writing the report: %w", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/rootless-doctor/rootless-doctor/checks"
+	"github.com/rootless-doctor/rootless-doctor/finding"
 	"github.com/rootless-doctor/rootless-doctor/fixes"
 	"github.com/rootless-doctor/rootless-doctor/host"
 	"github.com/rootless-doctor/rootless-doctor/runtime/proof"
@@ -14,7 +15,7 @@ import (
 // probeRun is one run of the static probes and the plan their intents make.
 type probeRun struct {
 	Env     *checks.Env
-	Results []checks.Result
+	Results []finding.Result
 	// Requests are what the plan was built from (the sudo helper builds it again from them).
 	Requests []fixes.Request
 	Plan     fixes.Plan
@@ -62,8 +63,8 @@ func runProbes(ctx context.Context, f *Factory, spec runSpec) (*probeRun, error)
 
 // liveProof runs the proof, or reports each of its steps skipped with the reason, and applies
 // --only/--skip to the runtime.* ids.
-func liveProof(ctx context.Context, f *Factory, spec runSpec) []checks.Result {
-	var res []checks.Result
+func liveProof(ctx context.Context, f *Factory, spec runSpec) []finding.Result {
+	var res []finding.Result
 	switch {
 	case spec.Root != "":
 		res = proof.Skipped("recorded host: the live proof runs only on the machine itself")
@@ -83,7 +84,7 @@ func liveProof(ctx context.Context, f *Factory, spec runSpec) []checks.Result {
 	for i := range res {
 		if ok, why := checks.Selected(res[i].ID, spec.Only, spec.Skip); !ok {
 			id := res[i].ID
-			res[i] = checks.Skipf("%s", why)
+			res[i] = finding.Skipf("%s", why)
 			res[i].ID, res[i].Title, res[i].Unselected = id, proof.Title(id), true
 		}
 	}

@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/rootless-doctor/rootless-doctor/checks"
+	"github.com/rootless-doctor/rootless-doctor/finding"
 	"github.com/rootless-doctor/rootless-doctor/host"
 )
 
@@ -51,7 +51,7 @@ func TestSnapshotOfFixturesReplaysTheSame(t *testing.T) {
 	}
 }
 
-func staticResults(t *testing.T, f *Factory, root string) []checks.Result {
+func staticResults(t *testing.T, f *Factory, root string) []finding.Result {
 	t.Helper()
 	run, err := runProbes(context.Background(), f, runSpec{Root: root, Static: true})
 	if err != nil {

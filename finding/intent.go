@@ -1,17 +1,15 @@
-// Package intent holds fix intents: what a probe says must change, as data.
-//
-// Probes never build shell text (shared/STYLE.md §4). They attach intents to their results;
-// the planner in package fixes turns the intents of one run into an ordered, deduplicated,
-// distro-aware plan, and the renderers and the applier turn that plan into a script, JSON,
-// text or actions. Keeping intents as plain data is what lets one run be deduplicated (two
-// probes asking for slirp4netns give one install line) and ordered (packages before sysctls
-// before profiles before relogin).
-package intent
+package finding
 
 import (
 	"fmt"
 	"strings"
 )
+
+// Fix intents: what a probe says must change, as data. Probes never build shell text; they
+// attach intents to their results, and the planner (package fixes) turns the intents of one run
+// into an ordered, deduplicated, distro-aware plan. Keeping intents as plain data is what lets
+// one run be deduplicated (two probes asking for slirp4netns give one install line) and
+// ordered (packages before sysctls before profiles before relogin).
 
 // Kind is the kind of change an intent asks for. The values are stable: they appear in JSON.
 type Kind string

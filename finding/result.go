@@ -1,10 +1,8 @@
-package checks
+package finding
 
 import (
 	"fmt"
 	"time"
-
-	"github.com/rootless-doctor/rootless-doctor/fixes/intent"
 )
 
 // Status is the outcome of a probe. The values are stable: they appear in JSON.
@@ -58,7 +56,7 @@ type Result struct {
 	Details  []string
 	Evidence []Evidence
 	// Intents are the fixes this result asks for (package intent).
-	Intents  []intent.Intent
+	Intents  []Intent
 	Duration time.Duration
 	// Err is set when the probe could not decide (unreadable file, command that hung). The
 	// runner turns it into a result through one policy (see undecided) and keeps it here so
@@ -107,7 +105,7 @@ func (r Result) With(source, value string) Result {
 }
 
 // Fix adds fix intents.
-func (r Result) Fix(in ...intent.Intent) Result {
+func (r Result) Fix(in ...Intent) Result {
 	r.Intents = append(r.Intents, in...)
 	return r
 }
@@ -123,4 +121,37 @@ func (r Result) FixIDs() []string {
 		}
 	}
 	return ids
+}
+
+// WithStatus sets the status and summary of a result that already carries evidence.
+func (r Result) WithStatus(s Status, format string, args ...any) Result {
+	r.Status = s
+	r.Summary = fmt.Sprintf(format, args...)
+	return r
+}
+
+// Summary counts results by status.
+type Summary struct {
+	Pass int `json:"pass"`
+	Warn int `json:"warn"`
+	Fail int `json:"fail"`
+	Skip int `json:"skip"`
+}
+
+// Summarize counts the results.
+func Summarize(results []Result) Summary {
+	var s Summary
+	for _, r := range results {
+		switch r.Status {
+		case Pass:
+			s.Pass++
+		case Warn:
+			s.Warn++
+		case Fail:
+			s.Fail++
+		default:
+			s.Skip++
+		}
+	}
+	return s
 }
