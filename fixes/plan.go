@@ -82,8 +82,8 @@ type Step struct {
 	// reloginFixes are the probes whose fix needs a new session (a subset of Fixes).
 	reloginFixes []string
 	// tasks are the Ansible tasks of the step (see ansible.go); a plan decoded from JSON
-	// has none, and WriteAnsible falls back to files and commands.
-	tasks []task
+	// has none, and WritePlanAnsible falls back to files and commands.
+	tasks []Task
 }
 
 // File is a file a step writes, with its full content.
@@ -261,13 +261,13 @@ func (b *builder) group(reqs []Request, optional bool) []Step {
 // validate checks an intent before anything is built from it.
 func validate(r Request) error {
 	in := r.Intent
-	if err := checkText("probe id", r.ProbeID); err != nil {
+	if err := CheckText("probe id", r.ProbeID); err != nil {
 		return err
 	}
 	if r.ProbeID == "" {
 		return fmt.Errorf("%w: empty probe id", ErrInvalid)
 	}
-	if err := checkText("reason", in.Reason); err != nil {
+	if err := CheckText("reason", in.Reason); err != nil {
 		return err
 	}
 	switch in.Kind {
@@ -423,6 +423,6 @@ func (b *builder) relogin(steps []Step) *Step {
 		s.Why = append(s.Why, "systemd starts user@UID.service with the new settings only when the user's last session has ended")
 	}
 	s.Manual, s.Relogin = true, true
-	s.tasks = []task{debugTask("Log out and log in again (or reboot)", s.Title)}
+	s.tasks = []Task{debugTask("Log out and log in again (or reboot)", s.Title)}
 	return &s
 }

@@ -17,10 +17,10 @@ import (
 // distroName is the distribution's name for comments, or its id when the pretty name is
 // not safe to print.
 func (b *builder) distroName() string {
-	if n := b.distro.PrettyName; n != "" && checkText("distribution name", n) == nil {
+	if n := b.distro.PrettyName; n != "" && CheckText("distribution name", n) == nil {
 		return n
 	}
-	if b.distro.ID != "" && checkText("distribution id", b.distro.ID) == nil {
+	if b.distro.ID != "" && CheckText("distribution id", b.distro.ID) == nil {
 		return b.distro.ID
 	}
 	return "this distribution"
@@ -60,7 +60,7 @@ func (b *builder) packages(reqs []Request, optional bool) []Step {
 		s := newStep("packages"+suffix(optional), "Install what provides "+joinAnd(tools), reqs)
 		s.Manual = true
 		s.Why = append(s.Why, fmt.Sprintf("rootless-doctor does not know the package manager of %s", b.distroName()))
-		s.tasks = []task{debugTask("Install by hand", s.Title)}
+		s.tasks = []Task{debugTask("Install by hand", s.Title)}
 		return []Step{s}
 	}
 	var pkgs []string
@@ -73,7 +73,7 @@ func (b *builder) packages(reqs []Request, optional bool) []Step {
 		if !ok || !packagePattern.MatchString(pkg) {
 			m := newStep("package."+tool, fmt.Sprintf("Install %s from upstream: %s has no package that provides it", tool, b.distroName()), rs)
 			m.Manual = true
-			m.tasks = []task{debugTask("Install by hand", m.Title)}
+			m.tasks = []Task{debugTask("Install by hand", m.Title)}
 			manual = append(manual, m)
 			continue
 		}
@@ -106,11 +106,11 @@ func (b *builder) packages(reqs []Request, optional bool) []Step {
 	s.Unless = installedCheck(b.distro.PackageManager, pkgs)
 	switch b.distro.PackageManager {
 	case distro.Apt:
-		s.tasks = []task{{name: title, module: "ansible.builtin.apt", args: []kv{
+		s.tasks = []Task{{Name: title, Module: "ansible.builtin.apt", Args: []Arg{
 			{"name", pkgs}, {"state", "present"}, {"update_cache", true}, {"install_recommends", false},
 		}}}
 	case distro.Dnf, distro.Yum:
-		s.tasks = []task{{name: title, module: "ansible.builtin.package", args: []kv{{"name", pkgs}, {"state", "present"}}}}
+		s.tasks = []Task{{Name: title, Module: "ansible.builtin.package", Args: []Arg{{"name", pkgs}, {"state", "present"}}}}
 	default:
 		// zypper, pacman and apk modules live in community.general, not in ansible-core.
 		s.tasks = guardedCommands(s)
@@ -173,9 +173,9 @@ func (b *builder) modules(reqs []Request, optional bool) []Step {
 	}
 	s.tasks = filesTasks(s.Files)
 	for _, n := range names {
-		s.tasks = append(s.tasks, task{name: "Load " + n, module: "ansible.builtin.command", args: []kv{
+		s.tasks = append(s.tasks, Task{Name: "Load " + n, Module: "ansible.builtin.command", Args: []Arg{
 			{"argv", []string{"modprobe", n}}, {"creates", "/sys/module/" + strings.ReplaceAll(n, "-", "_")},
-		}, changedWhenFalse: true})
+		}, ChangedWhenFalse: true})
 	}
 	return []Step{s}
 }
@@ -255,9 +255,9 @@ func (b *builder) sysctls(reqs []Request, optional bool) []Step {
 	s := newStep("sysctl"+suffix(optional), title, reqs)
 	s.Why = append(s.Why, notes...)
 	s.Files = []File{{Path: file, Mode: "0644", Content: content.String()}}
-	s.Commands = []string{"sysctl -p " + shq(file)}
-	s.tasks = append(filesTasks(s.Files), task{name: "Apply " + file, module: "ansible.builtin.command",
-		args: []kv{{"argv", []string{"sysctl", "-p", file}}}, changedWhenFalse: true})
+	s.Commands = []string{"sysctl -p " + ShellQuote(file)}
+	s.tasks = append(filesTasks(s.Files), Task{Name: "Apply " + file, Module: "ansible.builtin.command",
+		Args: []Arg{{"argv", []string{"sysctl", "-p", file}}}, ChangedWhenFalse: true})
 	steps := []Step{s}
 	if o := b.sysctlOverrides(file, values, reqs, optional); o != nil {
 		steps = append(steps, *o)
@@ -306,7 +306,7 @@ func (b *builder) sysctlOverrides(file string, values map[string]string, reqs []
 		if r, err := b.host.EvalSymlinks(p); err == nil {
 			real = r
 		}
-		if seen[real] || checkText("path", p) != nil || checkText("path", real) != nil {
+		if seen[real] || CheckText("path", p) != nil || CheckText("path", real) != nil {
 			continue
 		}
 		seen[real] = true
@@ -316,7 +316,7 @@ func (b *builder) sysctlOverrides(file string, values map[string]string, reqs []
 		}
 		for _, kv := range parseSysctlConf(b.readText(p)) {
 			want, ok := values[kv[0]]
-			if !ok || strings.Join(strings.Fields(kv[1]), " ") == want || checkText("value", kv[1]) != nil {
+			if !ok || strings.Join(strings.Fields(kv[1]), " ") == want || CheckText("value", kv[1]) != nil {
 				continue
 			}
 			where = append(where, kv[0]+" in "+shown)
@@ -338,7 +338,7 @@ func (b *builder) sysctlOverrides(file string, values map[string]string, reqs []
 	s := newStep("sysctl.override"+suffix(optional), "Remove or comment out "+joinAnd(where)+": read later at boot, "+it+" would undo "+ours, probes)
 	s.Why = why
 	s.Manual = true
-	s.tasks = []task{debugTask("Settings that undo "+ours+" at boot", strings.Join(why, "; "))}
+	s.tasks = []Task{debugTask("Settings that undo "+ours+" at boot", strings.Join(why, "; "))}
 	return &s
 }
 
@@ -361,8 +361,8 @@ func (b *builder) stripCR(reqs []Request, optional bool) []Step {
 		// recognises as a write (and backs the file up first).
 		cr := `"$(printf '\r')"`
 		s.Commands = []string{fmt.Sprintf(`if grep -q %[1]s'$' %[2]s; then sed -i "s/$(printf '\r')*\$//" %[2]s; fi`, cr, p)}
-		s.tasks = []task{{name: "Remove the carriage returns from " + p, module: "ansible.builtin.replace",
-			args: []kv{{"path", p}, {"regexp", `\r+$`}, {"replace", ""}}}}
+		s.tasks = []Task{{Name: "Remove the carriage returns from " + p, Module: "ansible.builtin.replace",
+			Args: []Arg{{"path", p}, {"regexp", `\r+$`}, {"replace", ""}}}}
 		steps = append(steps, s)
 	}
 	return steps
@@ -415,7 +415,7 @@ func (b *builder) subIDs(reqs []Request, optional bool) []Step {
 			s := newStep(id, fmt.Sprintf("Give %s %d subordinate %s by hand", user, w.count, which), rs)
 			s.Manual = true
 			s.Why = append(s.Why, facts.problem+": without it a free range cannot be chosen safely")
-			s.tasks = []task{debugTask("Subordinate ids", s.Title)}
+			s.tasks = []Task{debugTask("Subordinate ids", s.Title)}
 			steps = append(steps, s)
 			continue
 		}
@@ -431,7 +431,7 @@ func (b *builder) subIDs(reqs []Request, optional bool) []Step {
 			s := newStep(id, fmt.Sprintf("Give %s %d subordinate %s by hand", user, w.count, which), rs)
 			s.Manual = true
 			s.Why = append(s.Why, a.failure+": raise the limit in /etc/login.defs or free a range")
-			s.tasks = []task{debugTask("Subordinate ids", s.Title+": "+a.failure)}
+			s.tasks = []Task{debugTask("Subordinate ids", s.Title+": "+a.failure)}
 			steps = append(steps, s)
 			continue
 		}
@@ -494,8 +494,8 @@ func subIDStep(id string, a subIDAlloc, rs []Request, useUsermod bool, notes []s
 	for _, p := range parts {
 		argv := freeCheck(p.file, p.ids, p.span, user, uidText)
 		s.Commands = append(s.Commands, shjoin(argv))
-		s.tasks = append(s.tasks, task{name: fmt.Sprintf("Check that %d-%d is still free in %s", p.span.lo, p.span.hi, p.file),
-			module: "ansible.builtin.command", args: []kv{{"argv", argv}}, changedWhenFalse: true})
+		s.tasks = append(s.tasks, Task{Name: fmt.Sprintf("Check that %d-%d is still free in %s", p.span.lo, p.span.hi, p.file),
+			Module: "ansible.builtin.command", Args: []Arg{{"argv", argv}}, ChangedWhenFalse: true})
 	}
 	for _, p := range parts {
 		if len(p.edits) == 0 {
@@ -505,7 +505,7 @@ func subIDStep(id string, a subIDAlloc, rs []Request, useUsermod bool, notes []s
 			var guards, ranges []string
 			var seen = map[span]bool{}
 			for _, e := range p.edits {
-				guards = append(guards, "grep -qxF "+shq(e.line)+" "+p.file)
+				guards = append(guards, "grep -qxF "+ShellQuote(e.line)+" "+p.file)
 				for _, rm := range e.removed {
 					if !seen[rm] {
 						seen[rm] = true
@@ -513,13 +513,13 @@ func subIDStep(id string, a subIDAlloc, rs []Request, useUsermod bool, notes []s
 					}
 				}
 			}
-			s.Commands = append(s.Commands, fmt.Sprintf("if %s; then usermod %s %s; fi", strings.Join(guards, " || "), strings.Join(ranges, " "), shq(user)))
+			s.Commands = append(s.Commands, fmt.Sprintf("if %s; then usermod %s %s; fi", strings.Join(guards, " || "), strings.Join(ranges, " "), ShellQuote(user)))
 		} else {
 			s.Commands = append(s.Commands, fmt.Sprintf(`[ -z "$(tail -c 1 %[1]s)" ] || echo >>%[1]s`, p.file))
 			for _, e := range p.edits {
-				s.Commands = append(s.Commands, fmt.Sprintf("if grep -qxF %s %s; then sed -i %s %s; fi", shq(e.line), p.file, shq("/^"+strings.ReplaceAll(e.line, "$", `\$`)+"$/d"), p.file))
+				s.Commands = append(s.Commands, fmt.Sprintf("if grep -qxF %s %s; then sed -i %s %s; fi", ShellQuote(e.line), p.file, ShellQuote("/^"+strings.ReplaceAll(e.line, "$", `\$`)+"$/d"), p.file))
 				for _, k := range e.keep {
-					s.Commands = append(s.Commands, fmt.Sprintf("grep -qxF %[1]s %[2]s || printf '%%s\\n' %[1]s >>%[2]s", shq(k), p.file))
+					s.Commands = append(s.Commands, fmt.Sprintf("grep -qxF %[1]s %[2]s || printf '%%s\\n' %[1]s >>%[2]s", ShellQuote(k), p.file))
 				}
 			}
 		}
@@ -527,24 +527,24 @@ func subIDStep(id string, a subIDAlloc, rs []Request, useUsermod bool, notes []s
 	if useUsermod {
 		var guards, args []string
 		for _, p := range parts {
-			guards = append(guards, "! grep -qxF "+shq(line(p.span))+" "+p.file)
+			guards = append(guards, "! grep -qxF "+ShellQuote(line(p.span))+" "+p.file)
 			args = append(args, fmt.Sprintf("--add-%s %d-%d", p.flag, p.span.lo, p.span.hi))
 		}
 		// usermod skips a range the user already has (shadow-utils lib/subordinateio.c,
 		// add_range), so asking for both when only one is missing is safe.
-		s.Commands = append(s.Commands, fmt.Sprintf("if %s; then usermod %s %s; fi", strings.Join(guards, " || "), strings.Join(args, " "), shq(user)))
+		s.Commands = append(s.Commands, fmt.Sprintf("if %s; then usermod %s %s; fi", strings.Join(guards, " || "), strings.Join(args, " "), ShellQuote(user)))
 	} else {
 		for _, p := range parts {
 			if len(p.edits) == 0 {
 				s.Commands = append(s.Commands, fmt.Sprintf(`[ -z "$(tail -c 1 %[1]s)" ] || echo >>%[1]s`, p.file))
 			}
-			s.Commands = append(s.Commands, fmt.Sprintf("grep -qxF %[1]s %[2]s || printf '%%s\\n' %[1]s >>%[2]s", shq(line(p.span)), p.file))
+			s.Commands = append(s.Commands, fmt.Sprintf("grep -qxF %[1]s %[2]s || printf '%%s\\n' %[1]s >>%[2]s", ShellQuote(line(p.span)), p.file))
 		}
 	}
 	// Ansible: lineinfile is idempotent by itself and in ansible-core.
 	for _, p := range parts {
 		for _, e := range p.edits {
-			s.tasks = append(s.tasks, task{name: "Remove " + e.line + " from " + p.file, module: "ansible.builtin.lineinfile", args: []kv{
+			s.tasks = append(s.tasks, Task{Name: "Remove " + e.line + " from " + p.file, Module: "ansible.builtin.lineinfile", Args: []Arg{
 				{"path", p.file}, {"regexp", "^" + regexpQuote(e.line) + "$"}, {"state", "absent"},
 			}})
 			for _, k := range e.keep {
@@ -588,8 +588,8 @@ func freeCheck(file, ids string, sp span, user, uid string) []string {
 		"-v", "u=" + user, "-v", "id=" + uid, "-v", "ids=" + ids, freeAwk, file, ids}
 }
 
-func lineTask(file, line string) task {
-	return task{name: "Add " + line + " to " + file, module: "ansible.builtin.lineinfile", args: []kv{
+func lineTask(file, line string) Task {
+	return Task{Name: "Add " + line + " to " + file, Module: "ansible.builtin.lineinfile", Args: []Arg{
 		{"path", file}, {"line", line}, {"create", true}, {"owner", "root"}, {"group", "root"}, {"mode", "0644"},
 	}}
 }
@@ -672,9 +672,9 @@ func (b *builder) appArmor(reqs []Request) []Step {
 		}
 		s.Why = append(s.Why, "alternative, not used: sysctl kernel.apparmor_restrict_unprivileged_userns=0 lifts the restriction for every program on the host, which weakens its security")
 		s.Files = []File{{Path: file, Mode: "0644", Content: content}}
-		s.Commands = []string{"apparmor_parser -r " + shq(file)}
-		s.tasks = append(filesTasks(s.Files), task{name: "Load " + prof, module: "ansible.builtin.command",
-			args: []kv{{"argv", []string{"apparmor_parser", "-r", file}}}, changedWhenFalse: true})
+		s.Commands = []string{"apparmor_parser -r " + ShellQuote(file)}
+		s.tasks = append(filesTasks(s.Files), Task{Name: "Load " + prof, Module: "ansible.builtin.command",
+			Args: []Arg{{"argv", []string{"apparmor_parser", "-r", file}}}, ChangedWhenFalse: true})
 		steps = append(steps, s)
 	}
 	return steps
@@ -724,8 +724,8 @@ func (b *builder) delegate(reqs []Request, optional bool) []Step {
 	s.Commands = []string{"if [ -d /run/systemd/system ]; then systemctl daemon-reload; fi"}
 	s.Relogin = true
 	s.reloginFixes = s.Fixes
-	s.tasks = append(filesTasks(s.Files), task{name: "Reload systemd", module: "ansible.builtin.command",
-		args: []kv{{"argv", []string{"systemctl", "daemon-reload"}}, {"removes", "/run/systemd/system"}}, changedWhenFalse: true})
+	s.tasks = append(filesTasks(s.Files), Task{Name: "Reload systemd", Module: "ansible.builtin.command",
+		Args: []Arg{{"argv", []string{"systemctl", "daemon-reload"}}, {"removes", "/run/systemd/system"}}, ChangedWhenFalse: true})
 	return []Step{s}
 }
 
@@ -774,12 +774,12 @@ func (b *builder) devices(reqs []Request) []Step {
 		s.Files = []File{{Path: rule, Mode: "0644", Content: content}}
 		if mod, ok := deviceModules[p]; ok {
 			s.Commands = append(s.Commands, fmt.Sprintf("[ -e %s ] || modprobe %s", p, mod))
-			s.tasks = append(s.tasks, task{name: "Load " + mod, module: "ansible.builtin.command",
-				args: []kv{{"argv", []string{"modprobe", mod}}, {"creates", p}}, changedWhenFalse: true})
+			s.tasks = append(s.tasks, Task{Name: "Load " + mod, Module: "ansible.builtin.command",
+				Args: []Arg{{"argv", []string{"modprobe", mod}}, {"creates", p}}, ChangedWhenFalse: true})
 		}
-		s.Commands = append(s.Commands, "chmod "+mode+" "+shq(p))
-		s.tasks = append(s.tasks, task{name: "Mode " + mode + " on " + p, module: "ansible.builtin.file",
-			args: []kv{{"path", p}, {"mode", mode}}})
+		s.Commands = append(s.Commands, "chmod "+mode+" "+ShellQuote(p))
+		s.tasks = append(s.tasks, Task{Name: "Mode " + mode + " on " + p, Module: "ansible.builtin.file",
+			Args: []Arg{{"path", p}, {"mode", mode}}})
 		s.tasks = append(s.tasks, filesTasks(s.Files)...)
 		steps = append(steps, s)
 	}
@@ -805,9 +805,9 @@ func (b *builder) linger(reqs []Request, optional bool) []Step {
 	s := newStep("linger.enable"+suffix(optional), "Keep the user manager of "+joinAnd(users)+" running after logout (linger)", reqs)
 	for _, u := range users {
 		flag := "/var/lib/systemd/linger/" + u
-		s.Commands = append(s.Commands, fmt.Sprintf("[ -e %s ] || loginctl enable-linger %s", shq(flag), shq(u)))
-		s.tasks = append(s.tasks, task{name: "Enable linger for " + u, module: "ansible.builtin.command",
-			args: []kv{{"argv", []string{"loginctl", "enable-linger", u}}, {"creates", flag}}})
+		s.Commands = append(s.Commands, fmt.Sprintf("[ -e %s ] || loginctl enable-linger %s", ShellQuote(flag), ShellQuote(u)))
+		s.tasks = append(s.tasks, Task{Name: "Enable linger for " + u, Module: "ansible.builtin.command",
+			Args: []Arg{{"argv", []string{"loginctl", "enable-linger", u}}, {"creates", flag}}})
 	}
 	return []Step{s}
 }
@@ -828,7 +828,7 @@ func (b *builder) manual(reqs []Request) []Step {
 			}
 		}
 		s.Manual = true
-		s.tasks = []task{debugTask("Do by hand", s.Title)}
+		s.tasks = []Task{debugTask("Do by hand", s.Title)}
 		steps = append(steps, s)
 	}
 	return steps

@@ -20,6 +20,7 @@ import (
 	"github.com/rootless-doctor/rootless-doctor/finding"
 	"github.com/rootless-doctor/rootless-doctor/fixes"
 	"github.com/rootless-doctor/rootless-doctor/fixes/apply"
+	"github.com/rootless-doctor/rootless-doctor/report"
 )
 
 // killAtEnv is a test hook: with ROOTLESS_DOCTOR_TEST_KILL_AT=N, `fix --apply` kills itself
@@ -149,7 +150,7 @@ func fixApply(ctx context.Context, opts *FixOptions) error {
 		fmt.Fprintln(out, "Nothing to fix: no finding asks for a change. Nothing was changed.")
 		return nil
 	}
-	if err := fixes.WriteText(out, plan); err != nil {
+	if err := report.WritePlanText(out, plan); err != nil {
 		return fmt.Errorf("writing the plan: %w", err)
 	}
 	if !apply.Runnable(plan) {

@@ -10,8 +10,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rootless-doctor/rootless-doctor/checks"
-	"github.com/rootless-doctor/rootless-doctor/checks/report"
 	"github.com/rootless-doctor/rootless-doctor/finding"
+	"github.com/rootless-doctor/rootless-doctor/report"
 )
 
 // CheckOptions are the flags of check.

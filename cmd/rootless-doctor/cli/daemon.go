@@ -8,9 +8,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/rootless-doctor/rootless-doctor/checks/report"
 	"github.com/rootless-doctor/rootless-doctor/finding"
-	"github.com/rootless-doctor/rootless-doctor/fixes"
+	"github.com/rootless-doctor/rootless-doctor/report"
 	"github.com/rootless-doctor/rootless-doctor/runtime/daemon"
 	"github.com/rootless-doctor/rootless-doctor/runtime/proof"
 )
@@ -99,7 +98,7 @@ func daemonRun(ctx context.Context, opts *DaemonOptions) error {
 		}
 		if run.PlanErr == nil && !run.Plan.Empty() {
 			fmt.Fprintln(opts.IO.ErrOut)
-			if err := fixes.WriteText(opts.IO.ErrOut, run.Plan); err != nil {
+			if err := report.WritePlanText(opts.IO.ErrOut, run.Plan); err != nil {
 				return fmt.Errorf("writing the plan: %w", err)
 			}
 		}

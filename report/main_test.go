@@ -1,4 +1,4 @@
-package fixes
+package report
 
 import (
 	"os"

@@ -1,4 +1,4 @@
-package fixes
+package report
 
 import (
 	"bytes"
@@ -17,8 +17,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rootless-doctor/rootless-doctor/checks/parse"
 	"github.com/rootless-doctor/rootless-doctor/distro"
 	"github.com/rootless-doctor/rootless-doctor/finding"
+	"github.com/rootless-doctor/rootless-doctor/fixes"
 	"github.com/rootless-doctor/rootless-doctor/host"
 )
 
@@ -171,7 +173,7 @@ func idempotenceChild(t *testing.T, dir, mode string) {
 		"ANSIBLE_RETRY_FILES_ENABLED=0", "ANSIBLE_HOST_KEY_CHECKING=0")
 
 	// The plan, built from the private /etc through the live host.
-	reqs := []Request{
+	reqs := []fixes.Request{
 		req("idmap.newuidmap", finding.InstallTool(string(distro.ToolNewuidmap), "newuidmap is missing")),
 		req("net.tun", finding.LoadModule("tun", "tun is not loaded")),
 		req("userns.max", finding.SetSysctl("user.max_user_namespaces", "28633", "user namespaces are off")),
@@ -190,13 +192,13 @@ func idempotenceChild(t *testing.T, dir, mode string) {
 		reqs = reqs[1:] // the apt module would really install
 	case "append":
 		release = "alpine-3.20"
-		reqs = []Request{
+		reqs = []fixes.Request{
 			req("idmap.subuid", finding.AddSubIDs("rdtest", "both", 65536, []string{"400000-400499"}, "part of the range is someone else's")),
 			req("idmap.subuid", finding.AddSubIDs("rdhost$", "uid", 1000, nil, "rdhost$ has no range")),
 			req("net.tun", finding.DeviceMode("/dev/net/tun", "0666", "mode 0600")),
 		}
 	}
-	p, err := Build(Input{Requests: reqs, Distro: osRelease(t, releases[release]), Host: host.NewLive()})
+	p, err := fixes.Build(fixes.Input{Requests: reqs, Distro: osRelease(t, releases[release]), Host: host.NewLive()})
 	must(err, "Build")
 
 	var runs []func() (string, error)
@@ -204,12 +206,12 @@ func idempotenceChild(t *testing.T, dir, mode string) {
 	case "script", "append":
 		// The Debian run uses the sudo form people paste; the Alpine run the bare script.
 		var b bytes.Buffer
-		must(WriteScript(&b, p, mode == "append"), "WriteScript")
+		must(WritePlanScript(&b, p, mode == "append"), "WritePlanScript")
 		script := filepath.Join(dir, "fix.sh")
 		must(os.WriteFile(script, b.Bytes(), 0o755), "writing script")
 		optional := filepath.Join(dir, "optional.sh")
 		var root bytes.Buffer
-		must(WriteScript(&root, p, true), "WriteScript")
+		must(WritePlanScript(&root, p, true), "WritePlanScript")
 		must(os.WriteFile(optional, []byte(uncomment(root.String())), 0o755), "writing optional script")
 		run := func(file string) func() (string, error) {
 			return func() (string, error) {
@@ -225,7 +227,7 @@ func idempotenceChild(t *testing.T, dir, mode string) {
 		}
 	case "ansible":
 		var b bytes.Buffer
-		must(WriteAnsible(&b, p), "WriteAnsible")
+		must(WritePlanAnsible(&b, p), "WritePlanAnsible")
 		playbook := filepath.Join(dir, "fix.yml")
 		must(os.WriteFile(playbook, b.Bytes(), 0o644), "writing playbook")
 		run := func(tags string) func() (string, error) {
@@ -291,14 +293,14 @@ func idempotenceChild(t *testing.T, dir, mode string) {
 		t.Errorf("/etc/subgid:\n%s", subgid)
 	}
 	// Every line the plan added is disjoint from every other line.
-	lines, _ := subIDLines(subuid)
-	for i := range lines {
-		if lines[i].owner != "rdtest" && lines[i].owner != "rdhost$" {
+	ranges := parse.ParseSubIDs(subuid).Ranges
+	for i := range ranges {
+		if ranges[i].Owner != "rdtest" && ranges[i].Owner != "rdhost$" {
 			continue
 		}
-		for j := range lines {
-			if i != j && lines[j].valid && lines[i].span().overlaps(lines[j].span()) {
-				t.Errorf("/etc/subuid ranges overlap: %q and %q", lines[i].raw, lines[j].raw)
+		for j := range ranges {
+			if i != j && ranges[i].Overlaps(ranges[j]) {
+				t.Errorf("/etc/subuid ranges overlap: %q and %q", ranges[i].Text, ranges[j].Text)
 			}
 		}
 	}
@@ -316,7 +318,7 @@ func idempotenceChild(t *testing.T, dir, mode string) {
 		}
 		return
 	}
-	for _, f := range []string{SysctlFile, OptionalSysctlFile, DelegateFile, ModulesFile, "/etc/udev/rules.d/60-rootless-doctor-tun.rules",
+	for _, f := range []string{fixes.SysctlFile, fixes.OptionalSysctlFile, fixes.DelegateFile, fixes.ModulesFile, "/etc/udev/rules.d/60-rootless-doctor-tun.rules",
 		"/etc/apparmor.d/rootless-doctor.usr.local.bin.rootlesskit", "/var/lib/systemd/linger/rdtest"} {
 		if _, err := os.Stat(f); err != nil {
 			t.Errorf("not written: %v", err)

@@ -1,4 +1,4 @@
-package fixes
+package report
 
 import (
 	"bytes"
@@ -9,24 +9,26 @@ import (
 	"testing"
 
 	"gotest.tools/v3/golden"
+
+	"github.com/rootless-doctor/rootless-doctor/fixes"
 )
 
-// render runs one renderer into a string.
-func render(t *testing.T, p Plan, format string) string {
+// renderPlan runs one plan renderer into a string.
+func renderPlan(t *testing.T, p fixes.Plan, format string) string {
 	t.Helper()
 	var b bytes.Buffer
 	var err error
 	switch format {
 	case "script":
-		err = WriteScript(&b, p, false)
+		err = WritePlanScript(&b, p, false)
 	case "root":
-		err = WriteScript(&b, p, true)
+		err = WritePlanScript(&b, p, true)
 	case "text":
-		err = WriteText(&b, p)
+		err = WritePlanText(&b, p)
 	case "json":
-		err = WriteJSON(&b, p)
+		err = WritePlanJSON(&b, p)
 	case "ansible":
-		err = WriteAnsible(&b, p)
+		err = WritePlanAnsible(&b, p)
 	default:
 		t.Fatalf("unknown format %q", format)
 	}
@@ -38,23 +40,23 @@ func render(t *testing.T, p Plan, format string) string {
 
 var goldenExt = map[string]string{"script": ".sh", "root": ".root.sh", "text": ".txt", "json": ".json", "ansible": ".ansible.yml"}
 
-func buildScenario(t *testing.T, sc scenario) Plan {
+func buildScenario(t *testing.T, sc scenario) fixes.Plan {
 	t.Helper()
-	p, err := Build(Input{Requests: sc.reqs, Distro: osRelease(t, releases[sc.release]), Host: sc.host.Host()})
+	p, err := fixes.Build(fixes.Input{Requests: sc.reqs, Distro: osRelease(t, releases[sc.release]), Host: sc.host.Host()})
 	if err != nil {
 		t.Fatalf("Build: %v", err)
 	}
 	return p
 }
 
-// TestGolden renders every scenario and compares with testdata/ (go test ./fixes -update
+// TestPlanGolden renders every scenario and compares with testdata/plans/ (go test ./report -update
 // rewrites them). Every script is also checked with sh -n and shellcheck.
-func TestGolden(t *testing.T) {
+func TestPlanGolden(t *testing.T) {
 	for _, sc := range scenarios() {
 		t.Run(sc.name, func(t *testing.T) {
 			p := buildScenario(t, sc)
 			for _, f := range append([]string{"script"}, sc.formats...) {
-				golden.Assert(t, render(t, p, f), sc.name+goldenExt[f])
+				golden.Assert(t, renderPlan(t, p, f), "plans/"+sc.name+goldenExt[f])
 			}
 			checkShell(t, p)
 		})
@@ -76,13 +78,13 @@ func uncomment(script string) string {
 
 // checkShell parses both forms of the script (and the optional block, uncommented) with
 // sh -n, and lints them with shellcheck.
-func checkShell(t *testing.T, p Plan) {
+func checkShell(t *testing.T, p fixes.Plan) {
 	t.Helper()
 	dir := t.TempDir()
 	scripts := map[string]string{
-		"sudo.sh":     render(t, p, "script"),
-		"root.sh":     render(t, p, "root"),
-		"optional.sh": uncomment(render(t, p, "root")),
+		"sudo.sh":     renderPlan(t, p, "script"),
+		"root.sh":     renderPlan(t, p, "root"),
+		"optional.sh": uncomment(renderPlan(t, p, "root")),
 	}
 	var files []string
 	for _, name := range []string{"sudo.sh", "root.sh", "optional.sh"} {

@@ -1,4 +1,4 @@
-package fixes
+package report
 
 import (
 	"bytes"
@@ -6,12 +6,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
-)
 
-// The delimiters of the script's here-documents. No line of a plan may equal them (checked).
-const (
-	scriptEOF = "EOF"
-	fileEOF   = "ROOTLESS_DOCTOR_FILE"
+	"github.com/rootless-doctor/rootless-doctor/fixes"
 )
 
 // putFunc writes a file only when its content differs, atomically (rename of a temporary
@@ -37,51 +33,9 @@ var putFunc = []string{
 	"}",
 }
 
-// CheckPlan refuses a plan that cannot be rendered safely. Build never makes one, but a
-// plan may also come from JSON.
-func CheckPlan(p Plan) error {
-	for _, s := range p.Steps {
-		texts := append([]string{s.ID, s.Title, s.Unless}, s.Fixes...)
-		texts = append(texts, s.Why...)
-		texts = append(texts, s.Intents...)
-		texts = append(texts, s.Commands...)
-		for _, t := range texts {
-			if err := checkText("step "+s.ID, t); err != nil {
-				return err
-			}
-			if t == scriptEOF || t == fileEOF {
-				return unsafef("step %s holds the line %q", s.ID, t)
-			}
-		}
-		if s.Title == "" {
-			return unsafef("step %s has no title", s.ID)
-		}
-		for _, f := range s.Files {
-			if err := checkFilePath(f.Path); err != nil {
-				return err
-			}
-			if !modePattern.MatchString(f.Mode) {
-				return unsafef("file %s: mode %q", f.Path, f.Mode)
-			}
-			if !strings.HasSuffix(f.Content, "\n") {
-				return unsafef("file %s does not end with a newline", f.Path)
-			}
-			for _, line := range strings.Split(strings.TrimSuffix(f.Content, "\n"), "\n") {
-				if line == scriptEOF || line == fileEOF {
-					return unsafef("file %s holds the line %q", f.Path, line)
-				}
-				if strings.ContainsRune(line, '\r') {
-					return unsafef("file %s holds a carriage return", f.Path)
-				}
-			}
-		}
-	}
-	return nil
-}
-
 // scriptBody writes the shell lines of steps (no shebang, no set): put() when needed, then
 // each step with a comment header.
-func scriptBody(p Plan, optional bool) []string {
+func scriptBody(p fixes.Plan, optional bool) []string {
 	num := p.Numbers()
 	var lines []string
 	needPut := false
@@ -115,9 +69,9 @@ func scriptBody(p Plan, optional bool) []string {
 			continue
 		}
 		for _, f := range s.Files {
-			lines = append(lines, fmt.Sprintf("put %s %s <<'%s'", shq(f.Path), f.Mode, fileEOF))
+			lines = append(lines, fmt.Sprintf("put %s %s <<'%s'", fixes.ShellQuote(f.Path), f.Mode, fixes.FileEOF))
 			lines = append(lines, strings.Split(strings.TrimSuffix(f.Content, "\n"), "\n")...)
-			lines = append(lines, fileEOF)
+			lines = append(lines, fixes.FileEOF)
 		}
 		if s.Unless != "" {
 			lines = append(lines, "if ! "+s.Unless+"; then")
@@ -132,12 +86,12 @@ func scriptBody(p Plan, optional bool) []string {
 	return lines
 }
 
-// WriteScript writes the plan as a shell script: one `sudo sh -eux <<'EOF' … EOF` block,
+// WritePlanScript writes the plan as a shell script: one `sudo sh -eux <<'EOF' … EOF` block,
 // or with asRoot the bare script (`set -eux` first). Manual steps are comments in their
 // place and are listed again at the end. Optional steps follow, commented out: removing
 // the leading "# " of those lines gives a script that applies them.
-func WriteScript(w io.Writer, p Plan, asRoot bool) error {
-	if err := CheckPlan(p); err != nil {
+func WritePlanScript(w io.Writer, p fixes.Plan, asRoot bool) error {
+	if err := fixes.CheckPlan(p); err != nil {
 		return err
 	}
 	var b bytes.Buffer
@@ -170,13 +124,13 @@ func WriteScript(w io.Writer, p Plan, asRoot bool) error {
 		if asRoot {
 			b.WriteString("set -eux\n\n")
 		} else {
-			b.WriteString("sudo sh -eux <<'" + scriptEOF + "'\n")
+			b.WriteString("sudo sh -eux <<'" + fixes.ScriptEOF + "'\n")
 		}
 		for _, l := range body {
 			b.WriteString(l + "\n")
 		}
 		if !asRoot {
-			b.WriteString(scriptEOF + "\n")
+			b.WriteString(fixes.ScriptEOF + "\n")
 		}
 		if len(manual) > 0 {
 			b.WriteString("\n# Then, by hand:\n")
@@ -190,11 +144,11 @@ func WriteScript(w io.Writer, p Plan, asRoot bool) error {
 		b.WriteString("# of the lines below and run them as well.\n")
 		var block []string
 		if !asRoot {
-			block = append(block, "sudo sh -eux <<'"+scriptEOF+"'")
+			block = append(block, "sudo sh -eux <<'"+fixes.ScriptEOF+"'")
 		}
 		block = append(block, opt...)
 		if !asRoot {
-			block = append(block, scriptEOF)
+			block = append(block, fixes.ScriptEOF)
 		}
 		for _, l := range block {
 			if l == "" {
@@ -208,9 +162,9 @@ func WriteScript(w io.Writer, p Plan, asRoot bool) error {
 	return err
 }
 
-// WriteText writes the plan as numbered steps for a person to read.
-func WriteText(w io.Writer, p Plan) error {
-	if err := CheckPlan(p); err != nil {
+// WritePlanText writes the plan as numbered steps for a person to read.
+func WritePlanText(w io.Writer, p fixes.Plan) error {
+	if err := fixes.CheckPlan(p); err != nil {
 		return err
 	}
 	var b bytes.Buffer
@@ -272,10 +226,10 @@ func WriteText(w io.Writer, p Plan) error {
 	return err
 }
 
-// WriteJSON writes the plan as indented JSON, byte-stable for the same plan.
-func WriteJSON(w io.Writer, p Plan) error {
+// WritePlanJSON writes the plan as indented JSON, byte-stable for the same plan.
+func WritePlanJSON(w io.Writer, p fixes.Plan) error {
 	if p.Steps == nil {
-		p.Steps = []Step{}
+		p.Steps = []fixes.Step{}
 	}
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)

@@ -1,4 +1,4 @@
-package fixes
+package report
 
 import (
 	"encoding/json"
@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/rootless-doctor/rootless-doctor/fixes"
 )
 
 // TestAnsibleSyntax checks every scenario's playbook with ansible-playbook --syntax-check,
@@ -23,16 +25,16 @@ func TestAnsibleSyntax(t *testing.T) {
 			p := buildScenario(t, sc)
 			// A plan read back from JSON has no typed tasks: its playbook is built from the
 			// files and commands, and must be valid too.
-			var decoded Plan
-			if err := json.Unmarshal([]byte(render(t, p, "json")), &decoded); err != nil {
+			var decoded fixes.Plan
+			if err := json.Unmarshal([]byte(renderPlan(t, p, "json")), &decoded); err != nil {
 				t.Fatal(err)
 			}
 			generic := filepath.Join(dir, sc.name+".generic.yml")
-			if err := os.WriteFile(generic, []byte(render(t, decoded, "ansible")), 0o644); err != nil {
+			if err := os.WriteFile(generic, []byte(renderPlan(t, decoded, "ansible")), 0o644); err != nil {
 				t.Fatal(err)
 			}
 			file := filepath.Join(dir, sc.name+".yml")
-			if err := os.WriteFile(file, []byte(render(t, p, "ansible")), 0o644); err != nil {
+			if err := os.WriteFile(file, []byte(renderPlan(t, p, "ansible")), 0o644); err != nil {
 				t.Fatal(err)
 			}
 			cmd := exec.Command(ap, "--syntax-check", "-i", "localhost,", generic)

@@ -1,12 +1,13 @@
-package fixes
+package report
 
 import (
 	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
-	"path"
 	"strings"
+
+	"github.com/rootless-doctor/rootless-doctor/fixes"
 )
 
 // The Ansible renderer: the same plan as a playbook of ansible-core builtin modules only
@@ -17,62 +18,9 @@ import (
 // Optional steps carry the tags "never" and "optional": they run only with
 // `--tags all,optional`.
 
-// task is one Ansible task. Keys are written in the order given, for byte-stable output.
-type task struct {
-	name   string
-	module string
-	args   []kv
-	// unless is a shell condition; when it succeeds the task is skipped (a check task is
-	// written before it).
-	unless           string
-	changedWhenFalse bool
-}
-
-// kv is one argument: the value is a string, a bool or a []string.
-type kv struct {
-	key   string
-	value any
-}
-
-// filesTasks makes the parent directory and copies each file.
-func filesTasks(files []File) []task {
-	var out []task
-	for _, f := range files {
-		out = append(out,
-			task{name: "Directory " + path.Dir(f.Path), module: "ansible.builtin.file",
-				args: []kv{{"path", path.Dir(f.Path)}, {"state", "directory"}}},
-			task{name: "Write " + f.Path, module: "ansible.builtin.copy",
-				args: []kv{{"dest", f.Path}, {"content", f.Content}, {"owner", "root"}, {"group", "root"}, {"mode", f.Mode}}})
-	}
-	return out
-}
-
-// debugTask shows a message: what only a person can do.
-func debugTask(name, msg string) task {
-	return task{name: name, module: "ansible.builtin.debug", args: []kv{{"msg", msg}}}
-}
-
-// guardedCommands runs the step's commands through sh, skipped when Unless succeeds.
-func guardedCommands(s Step) []task {
-	var out []task
-	for _, c := range s.Commands {
-		out = append(out, task{name: c, module: "ansible.builtin.command",
-			args: []kv{{"argv", []string{"sh", "-c", c}}}, unless: s.Unless})
-	}
-	return out
-}
-
-// genericTasks are the tasks of a step that carries none (a plan decoded from JSON).
-func genericTasks(s Step) []task {
-	if s.Manual {
-		return []task{debugTask("Do by hand", s.Title)}
-	}
-	return append(filesTasks(s.Files), guardedCommands(s)...)
-}
-
-// WriteAnsible writes the plan as an Ansible playbook for `ansible-playbook -i HOSTS`.
-func WriteAnsible(w io.Writer, p Plan) error {
-	if err := CheckPlan(p); err != nil {
+// WritePlanAnsible writes the plan as an Ansible playbook for `ansible-playbook -i HOSTS`.
+func WritePlanAnsible(w io.Writer, p fixes.Plan) error {
+	if err := fixes.CheckPlan(p); err != nil {
 		return err
 	}
 	var b bytes.Buffer
@@ -83,7 +31,7 @@ func WriteAnsible(w io.Writer, p Plan) error {
 	b.WriteString("- name: Fix rootless containers (rootless-doctor)\n")
 	b.WriteString("  hosts: all\n  become: true\n  gather_facts: false\n  tasks:\n")
 	if p.Empty() {
-		writeTask(&b, task{name: "Nothing to fix", module: "ansible.builtin.debug", args: []kv{{"msg", "rootless-doctor found nothing to fix"}}}, false, "")
+		writeTask(&b, fixes.Task{Name: "Nothing to fix", Module: "ansible.builtin.debug", Args: []fixes.Arg{{Key: "msg", Value: "rootless-doctor found nothing to fix"}}}, false, "")
 	}
 	check := 0
 	num := p.Numbers()
@@ -95,21 +43,17 @@ func WriteAnsible(w io.Writer, p Plan) error {
 		for _, why := range s.Why {
 			fmt.Fprintf(&b, "    # why: %s\n", why)
 		}
-		tasks := s.tasks
-		if tasks == nil {
-			tasks = genericTasks(s)
-		}
-		for _, t := range tasks {
-			if err := checkText("task", t.name); err != nil {
+		for _, t := range s.AnsibleTasks() {
+			if err := fixes.CheckText("task", t.Name); err != nil {
 				return err
 			}
-			t.name = num[i] + ". " + t.name
+			t.Name = num[i] + ". " + t.Name
 			reg := ""
-			if t.unless != "" {
+			if t.Unless != "" {
 				check++
 				reg = fmt.Sprintf("rootless_doctor_check_%d", check)
-				writeTask(&b, task{name: t.name + " (already done?)", module: "ansible.builtin.command",
-					args: []kv{{"argv", []string{"sh", "-c", t.unless}}}, changedWhenFalse: true}, s.Optional, reg)
+				writeTask(&b, fixes.Task{Name: t.Name + " (already done?)", Module: "ansible.builtin.command",
+					Args: []fixes.Arg{{Key: "argv", Value: []string{"sh", "-c", t.Unless}}}, ChangedWhenFalse: true}, s.Optional, reg)
 			}
 			writeTask(&b, t, s.Optional, "")
 			if reg != "" {
@@ -124,17 +68,17 @@ func WriteAnsible(w io.Writer, p Plan) error {
 
 // writeTask writes one task at the indentation of a play's task list. register, when set,
 // makes it a check task: its result is registered and it never fails.
-func writeTask(b *bytes.Buffer, t task, optional bool, register string) {
-	fmt.Fprintf(b, "    - name: %s\n", yamlString(t.name))
-	fmt.Fprintf(b, "      %s:\n", t.module)
-	for _, a := range t.args {
-		writeValue(b, "        ", a.key, a.value)
+func writeTask(b *bytes.Buffer, t fixes.Task, optional bool, register string) {
+	fmt.Fprintf(b, "    - name: %s\n", yamlString(t.Name))
+	fmt.Fprintf(b, "      %s:\n", t.Module)
+	for _, a := range t.Args {
+		writeValue(b, "        ", a.Key, a.Value)
 	}
 	if register != "" {
 		fmt.Fprintf(b, "      register: %s\n", register)
 		b.WriteString("      failed_when: false\n")
 	}
-	if t.changedWhenFalse {
+	if t.ChangedWhenFalse {
 		b.WriteString("      changed_when: false\n")
 	}
 	if optional {
@@ -179,7 +123,7 @@ func blockOK(s string) bool {
 		return false
 	}
 	for _, line := range strings.Split(strings.TrimSuffix(s, "\n"), "\n") {
-		if checkText("line", line) != nil || strings.HasSuffix(line, " ") {
+		if fixes.CheckText("line", line) != nil || strings.HasSuffix(line, " ") {
 			return false
 		}
 	}

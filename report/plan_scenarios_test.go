@@ -1,10 +1,11 @@
-package fixes
+package report
 
 import (
 	"testing"
 
 	"github.com/rootless-doctor/rootless-doctor/distro"
 	"github.com/rootless-doctor/rootless-doctor/finding"
+	"github.com/rootless-doctor/rootless-doctor/fixes"
 	"github.com/rootless-doctor/rootless-doctor/host"
 )
 
@@ -39,7 +40,11 @@ const (
 	groupBase = "root:x:0:\nnogroup:x:65534:\nalice:x:1000:\nbob:x:1001:\n"
 )
 
-func req(probe string, in finding.Intent) Request { return Request{ProbeID: probe, Intent: in} }
+func req(probe string, in finding.Intent) fixes.Request {
+	return fixes.Request{ProbeID: probe, Intent: in}
+}
+
+func debian(t *testing.T) distro.Info { return osRelease(t, releases["debian-12"]) }
 
 // scenario is one representative run: a distribution, a host and the intents its probes
 // would give.
@@ -47,7 +52,7 @@ type scenario struct {
 	name    string
 	release string
 	host    *host.Memory
-	reqs    []Request
+	reqs    []fixes.Request
 	// formats lists the extra golden renderings (script is always checked).
 	formats []string
 }
@@ -67,7 +72,7 @@ func scenarios() []scenario {
 				File("/etc/login.defs", "# shadow\nSUB_UID_MIN\t\t  100000\nSUB_UID_MAX\t\t600100000\nSUB_UID_COUNT\t\t  65536\n").
 				File("/etc/sysctl.d/10-network-security.conf", "net.ipv4.conf.default.rp_filter=2\n").
 				Symlink("/home/alice/bin/rootlesskit", "/opt/docker/rootlesskit").Exec("/opt/docker/rootlesskit"),
-			reqs: []Request{
+			reqs: []fixes.Request{
 				req("idmap.newuidmap", finding.InstallTool(string(distro.ToolNewuidmap), "newuidmap and newgidmap are not installed")),
 				req("net.driver", finding.InstallTool(string(distro.ToolSlirp4netns), "no network driver for rootlesskit")),
 				req("session.dbus", finding.InstallTool(string(distro.ToolDBusUser), "alice has no D-Bus session bus")),
@@ -92,7 +97,7 @@ func scenarios() []scenario {
 			host: host.NewMemory().
 				File("/etc/passwd", passwdBase).File("/etc/group", groupBase).
 				File("/etc/subuid", "").File("/etc/subgid", ""),
-			reqs: []Request{
+			reqs: []fixes.Request{
 				req("userns.clone", finding.SetSysctl("kernel.unprivileged_userns_clone", "1", "unprivileged user namespaces are off")),
 				req("idmap.newuidmap", finding.InstallTool(string(distro.ToolNewuidmap), "newuidmap is not installed")),
 				req("storage.driver", finding.InstallTool(string(distro.ToolFuseOverlayfs), "kernel 4.19 cannot mount overlay in a user namespace")),
@@ -103,7 +108,7 @@ func scenarios() []scenario {
 			// The dev machine: Debian 12, /dev/net/tun 0600, no systemd. Only the device.
 			name: "debian-12-tun", release: "debian-12",
 			host: host.NewMemory().File("/etc/passwd", passwdBase),
-			reqs: []Request{
+			reqs: []fixes.Request{
 				req("net.tun", finding.DeviceMode("/dev/net/tun", "0666", "/dev/net/tun is mode 0600")),
 			},
 			formats: []string{"text", "json", "ansible"},
@@ -118,7 +123,7 @@ func scenarios() []scenario {
 				File("/etc/subuid", "bob:165536:65536\nalice:200000:65536\nalice:150000:20000\n").
 				File("/etc/subgid", "bob:165536:65536\nalice:150000:20000\n").
 				File("/etc/login.defs", "SUB_UID_MIN 150000\nSUB_GID_MIN 150000\n"),
-			reqs: []Request{
+			reqs: []fixes.Request{
 				req("idmap.newuidmap", finding.InstallTool(string(distro.ToolNewuidmap), "newuidmap lost its file capabilities")),
 				req("net.driver", finding.InstallTool(string(distro.ToolPasta), "no network driver")),
 				req("idmap.subuid", finding.AddSubIDs("alice", "uid", 65536, []string{"165536-169999"}, "alice's range overlaps bob's")),
@@ -137,7 +142,7 @@ func scenarios() []scenario {
 				File("/etc/sysctl.conf", "user/max_user_namespaces=0\n").
 				Symlink("/etc/sysctl.d/99-sysctl.conf", "../sysctl.conf").
 				File("/etc/subuid", "alice:100000:65536\n").File("/etc/subgid", "alice:100000:65536\n"),
-			reqs: []Request{
+			reqs: []fixes.Request{
 				req("userns.max", finding.SetSysctl("user.max_user_namespaces", "28633", "user namespaces are disabled (0)")),
 				req("net.driver", finding.InstallTool(string(distro.ToolSlirp4netns), "no network driver")),
 				req("net.driver", finding.InstallTool(string(distro.ToolPasta), "pasta is faster")),
@@ -149,7 +154,7 @@ func scenarios() []scenario {
 			name: "opensuse-tumbleweed", release: "opensuse-tw",
 			host: host.NewMemory().
 				File("/etc/passwd", passwdBase).File("/etc/group", groupBase),
-			reqs: []Request{
+			reqs: []fixes.Request{
 				req("net.driver", finding.InstallTool(string(distro.ToolSlirp4netns), "no network driver")),
 				req("idmap.subuid", finding.AddSubIDs("alice", "both", 65536, nil, "no /etc/subuid at all")),
 				req("session.linger", finding.EnableLinger("alice", "the daemon stops at logout")),
@@ -163,7 +168,7 @@ func scenarios() []scenario {
 				File("/etc/passwd", passwdBase).File("/etc/group", groupBase).
 				File("/etc/subuid", "alice:100000:65536\n").File("/etc/subgid", "alice:100000:65536\n").
 				File("/etc/modules-load.d/rootless-doctor.conf", "# old\nip_tables\n"),
-			reqs: []Request{
+			reqs: []fixes.Request{
 				req("net.iptables", finding.LoadModule("iptable_nat", "NAT for published ports")),
 				req("net.tun", finding.LoadModule("tun", "tun is not loaded")),
 				req("net.tun", finding.DeviceMode("/dev/net/tun", "0666", "/dev/net/tun is missing")),
@@ -177,7 +182,7 @@ func scenarios() []scenario {
 				File("/etc/passwd", passwdBase).File("/etc/group", groupBase).
 				File("/etc/subuid", "bob:100000:65536\nalice:160000:10000\ngarbage line\ncarol:300000:abc\n").
 				File("/etc/subgid", "bob:100000:65536"),
-			reqs: []Request{
+			reqs: []fixes.Request{
 				req("idmap.newuidmap", finding.InstallTool(string(distro.ToolNewuidmap), "newuidmap is not installed")),
 				req("session.systemd", finding.InstallTool(string(distro.ToolSystemdCont), "machinectl gives a real session")),
 				req("idmap.subuid", finding.AddSubIDs("alice", "uid", 65536, []string{"160000-165535"}, "alice's range overlaps bob's")),
@@ -190,7 +195,7 @@ func scenarios() []scenario {
 			// A distribution rootless-doctor does not know, and a directory user.
 			name: "unknown-distro", release: "unknown-distro",
 			host: host.NewMemory().File("/etc/passwd", passwdBase),
-			reqs: []Request{
+			reqs: []fixes.Request{
 				req("idmap.newuidmap", finding.InstallTool(string(distro.ToolNewuidmap), "newuidmap is not installed")),
 				req("idmap.subuid", finding.AddSubIDs("ldap_user", "both", 0, nil, "ldap_user has no subordinate ids")),
 			},
@@ -198,7 +203,7 @@ func scenarios() []scenario {
 		{
 			name: "only-optional", release: "debian-12",
 			host: host.NewMemory(),
-			reqs: []Request{
+			reqs: []fixes.Request{
 				req("net.privileged-ports", finding.SetSysctl("net.ipv4.ip_unprivileged_port_start", "80", "port 80 cannot be published").Optionally()),
 			},
 			formats: []string{"text", "ansible"},
@@ -206,7 +211,7 @@ func scenarios() []scenario {
 		{
 			// Nothing a script can do: only steps for a person.
 			name: "manual-only", release: "debian-12", host: host.NewMemory(),
-			reqs: []Request{
+			reqs: []fixes.Request{
 				req("identity.user", finding.ManualStep("create-home", "create the home directory /home/alice owned by alice (mkhomedir_helper alice)")),
 				req("session.systemd", finding.AskRelogin("log in through ssh or machinectl shell alice@ instead of su")),
 			},
