@@ -15,8 +15,8 @@ const restrictFile = "/proc/sys/kernel/apparmor_restrict_unprivileged_userns"
 // /etc/apparmor.d/podman), and as Docker's docs tell get.docker.com/rootless users to write;
 // the first and last are shared with checks/parse's tests in testdata/apparmor.
 var (
-	ubuntuRootlesskitProfile = mustReadFile("testdata/apparmor/ubuntu-24.04-rootlesskit")
-	homeBinProfile           = mustReadFile("testdata/apparmor/docker-docs-home-bin-rootlesskit")
+	ubuntuRootlesskitProfile = mustReadFile("apparmor/testdata/ubuntu-24.04-rootlesskit")
+	homeBinProfile           = mustReadFile("apparmor/testdata/docker-docs-home-bin-rootlesskit")
 )
 
 func mustReadFile(path string) string {

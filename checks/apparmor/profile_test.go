@@ -1,4 +1,4 @@
-package parse
+package apparmor
 
 import (
 	"errors"
@@ -12,8 +12,8 @@ import (
 // the one Docker's docs give for a get.docker.com/rootless install (~/bin/rootlesskit) are
 // shared with the userns.apparmor probe's tests, in checks/testdata/apparmor.
 var (
-	ubuntuRootlesskit = readProfile("../testdata/apparmor/ubuntu-24.04-rootlesskit")
-	dockerDocsProfile = readProfile("../testdata/apparmor/docker-docs-home-bin-rootlesskit")
+	ubuntuRootlesskit = readProfile("testdata/ubuntu-24.04-rootlesskit")
+	dockerDocsProfile = readProfile("testdata/docker-docs-home-bin-rootlesskit")
 )
 
 func readProfile(path string) string {
@@ -75,77 +75,77 @@ func TestScanAppArmor(t *testing.T) {
 	tests := []struct {
 		name string
 		in   string
-		want AppArmorFile
+		want File
 	}{
-		{"ubuntu rootlesskit", ubuntuRootlesskit, AppArmorFile{
+		{"ubuntu rootlesskit", ubuntuRootlesskit, File{
 			ABI:      "abi/4.0",
-			Includes: []AppArmorInclude{{Path: "tunables/global", Angle: true, Line: 5}},
-			Profiles: []AppArmorProfile{{
+			Includes: []Include{{Path: "tunables/global", Angle: true, Line: 5}},
+			Profiles: []Profile{{
 				Name: "rootlesskit", Attach: "/usr/bin/rootlesskit", Flags: []string{"unconfined"}, Userns: true, Line: 7,
-				Includes: []AppArmorInclude{{Path: "local/rootlesskit", Angle: true, IfExists: true, Line: 11}},
+				Includes: []Include{{Path: "local/rootlesskit", Angle: true, IfExists: true, Line: 11}},
 			}},
 		}},
-		{"docker docs quoted path", dockerDocsProfile, AppArmorFile{
+		{"docker docs quoted path", dockerDocsProfile, File{
 			ABI:      "abi/4.0",
-			Includes: []AppArmorInclude{{Path: "tunables/global", Angle: true, Line: 2}},
-			Profiles: []AppArmorProfile{{
+			Includes: []Include{{Path: "tunables/global", Angle: true, Line: 2}},
+			Profiles: []Profile{{
 				Name: "/home/alice/bin/rootlesskit", Attach: "/home/alice/bin/rootlesskit", Flags: []string{"unconfined"}, Userns: true, Line: 4,
-				Includes: []AppArmorInclude{{Path: "local/home.alice.bin.rootlesskit", Angle: true, IfExists: true, Line: 7}},
+				Includes: []Include{{Path: "local/home.alice.bin.rootlesskit", Angle: true, IfExists: true, Line: 7}},
 			}},
 		}},
-		{"passt with abstractions", passtProfile, AppArmorFile{
+		{"passt with abstractions", passtProfile, File{
 			ABI:      "abi/3.0",
-			Includes: []AppArmorInclude{{Path: "tunables/global", Angle: true, Line: 4}},
-			Profiles: []AppArmorProfile{{
+			Includes: []Include{{Path: "tunables/global", Angle: true, Line: 4}},
+			Profiles: []Profile{{
 				Name: "passt", Attach: "/usr/bin/passt{,.avx2}", Flags: []string{"attach_disconnected"}, Line: 6,
-				Includes: []AppArmorInclude{
+				Includes: []Include{
 					{Path: "abstractions/passt", Angle: true, Line: 7},
 					{Path: "abstractions/pasta", Angle: true, Line: 16},
 				},
 			}},
 		}},
-		{"old style", oldStyle, AppArmorFile{
-			Includes: []AppArmorInclude{{Path: "tunables/global", Angle: true, Line: 2}},
-			Variables: []AppArmorVariable{
+		{"old style", oldStyle, File{
+			Includes: []Include{{Path: "tunables/global", Angle: true, Line: 2}},
+			Variables: []Variable{
 				{Name: "exec_path", Values: []string{"/usr/{,local/}bin/tool"}, Line: 3},
 				{Name: "exec_path", Values: []string{"/opt/tool/bin/tool"}, Append: true, Line: 4},
 			},
-			Profiles: []AppArmorProfile{{
+			Profiles: []Profile{{
 				Name: "@{exec_path}", Attach: "@{exec_path}", Flags: []string{"complain", "attach_disconnected"}, DenyUserns: true, Line: 6,
-				Includes: []AppArmorInclude{{Path: "abstractions/base", Angle: true, Line: 7}},
+				Includes: []Include{{Path: "abstractions/base", Angle: true, Line: 7}},
 			}},
 		}},
-		{"abstraction with bare userns rule", "  # pasta\n  userns,\n  capability sys_admin,\n", AppArmorFile{Userns: true}},
-		{"one line profile", `profile x /usr/bin/x { userns, }`, AppArmorFile{
-			Profiles: []AppArmorProfile{{Name: "x", Attach: "/usr/bin/x", Userns: true, Line: 1}},
+		{"abstraction with bare userns rule", "  # pasta\n  userns,\n  capability sys_admin,\n", File{Userns: true}},
+		{"one line profile", `profile x /usr/bin/x { userns, }`, File{
+			Profiles: []Profile{{Name: "x", Attach: "/usr/bin/x", Userns: true, Line: 1}},
 		}},
-		{"header split over lines, flags with spaces", "profile \"my tool\" \"/opt/My Tool/bin/tool\"\n  flags = (unconfined)\n{\n  audit allow userns,\n}\n", AppArmorFile{
-			Profiles: []AppArmorProfile{{Name: "my tool", Attach: "/opt/My Tool/bin/tool", Flags: []string{"unconfined"}, Userns: true, Line: 1}},
+		{"header split over lines, flags with spaces", "profile \"my tool\" \"/opt/My Tool/bin/tool\"\n  flags = (unconfined)\n{\n  audit allow userns,\n}\n", File{
+			Profiles: []Profile{{Name: "my tool", Attach: "/opt/My Tool/bin/tool", Flags: []string{"unconfined"}, Userns: true, Line: 1}},
 		}},
-		{"named profile without attachment", "profile unprivileged_userns {\n  audit deny capability,\n}\n", AppArmorFile{
-			Profiles: []AppArmorProfile{{Name: "unprivileged_userns", Line: 1}},
+		{"named profile without attachment", "profile unprivileged_userns {\n  audit deny capability,\n}\n", File{
+			Profiles: []Profile{{Name: "unprivileged_userns", Line: 1}},
 		}},
-		{"profile keyword with path name", "profile /usr/bin/podman {\n userns,\n}\n", AppArmorFile{
-			Profiles: []AppArmorProfile{{Name: "/usr/bin/podman", Attach: "/usr/bin/podman", Userns: true, Line: 1}},
+		{"profile keyword with path name", "profile /usr/bin/podman {\n userns,\n}\n", File{
+			Profiles: []Profile{{Name: "/usr/bin/podman", Attach: "/usr/bin/podman", Userns: true, Line: 1}},
 		}},
-		{"old bare flags and priority", "/usr/bin/buildah (complain) {\n  priority=10 userns,\n}\n", AppArmorFile{
-			Profiles: []AppArmorProfile{{Name: "/usr/bin/buildah", Attach: "/usr/bin/buildah", Flags: []string{"complain"}, Userns: true, Line: 1}},
+		{"old bare flags and priority", "/usr/bin/buildah (complain) {\n  priority=10 userns,\n}\n", File{
+			Profiles: []Profile{{Name: "/usr/bin/buildah", Attach: "/usr/bin/buildah", Flags: []string{"complain"}, Userns: true, Line: 1}},
 		}},
-		{"userns as part of another rule is not a grant", "profile a /a {\n  userns foo bar,\n  /usr/bin/userns rix,\n  capability userns,\n}\n", AppArmorFile{
-			Profiles: []AppArmorProfile{{Name: "a", Attach: "/a", Line: 1}},
+		{"userns as part of another rule is not a grant", "profile a /a {\n  userns foo bar,\n  /usr/bin/userns rix,\n  capability userns,\n}\n", File{
+			Profiles: []Profile{{Name: "a", Attach: "/a", Line: 1}},
 		}},
-		{"comment and commented userns", "# profile fake /usr/bin/rootlesskit { userns, }\n", AppArmorFile{}},
-		{"empty", "", AppArmorFile{}},
-		{"unbalanced", "profile a /a {\n userns,\n}\n}\n}\nprofile b /b {\n userns,\n", AppArmorFile{
-			Profiles: []AppArmorProfile{{Name: "a", Attach: "/a", Userns: true, Line: 1}, {Name: "b", Attach: "/b", Userns: true, Line: 6}},
+		{"comment and commented userns", "# profile fake /usr/bin/rootlesskit { userns, }\n", File{}},
+		{"empty", "", File{}},
+		{"unbalanced", "profile a /a {\n userns,\n}\n}\n}\nprofile b /b {\n userns,\n", File{
+			Profiles: []Profile{{Name: "a", Attach: "/a", Userns: true, Line: 1}, {Name: "b", Attach: "/b", Userns: true, Line: 6}},
 		}},
-		{"garbage", "\x00\xff{{{((( \"unterminated\n", AppArmorFile{}},
+		{"garbage", "\x00\xff{{{((( \"unterminated\n", File{}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := ScanAppArmor([]byte(tt.in))
+			got := Scan([]byte(tt.in))
 			if !reflect.DeepEqual(got, tt.want) {
-				t.Errorf("ScanAppArmor =\n%+v\nwant\n%+v", got, tt.want)
+				t.Errorf("Scan =\n%+v\nwant\n%+v", got, tt.want)
 			}
 		})
 	}
@@ -193,22 +193,22 @@ func TestMatchAppArmorAttachment(t *testing.T) {
 		{"", "", true, false},
 	}
 	for _, tt := range tests {
-		got, err := MatchAppArmorAttachment(tt.pattern, vars, tt.path)
+		got, err := MatchAttachment(tt.pattern, vars, tt.path)
 		if got != tt.want || (err != nil) != tt.err {
 			t.Errorf("Match(%q, %q) = %v, %v; want %v, err=%v", tt.pattern, tt.path, got, err, tt.want, tt.err)
 		}
 	}
-	if _, err := MatchAppArmorAttachment("@{nope}", nil, "/x"); !errors.Is(err, ErrUnknownVariable) {
+	if _, err := MatchAttachment("@{nope}", nil, "/x"); !errors.Is(err, ErrUnknownVariable) {
 		t.Errorf("undefined variable: error %v does not wrap ErrUnknownVariable", err)
 	}
-	if _, err := MatchAppArmorAttachment("/"+strings.Repeat("a", 5000), nil, "/a"); err == nil {
+	if _, err := MatchAttachment("/"+strings.Repeat("a", 5000), nil, "/a"); err == nil {
 		t.Errorf("a pattern longer than the limit must be refused")
 	}
 }
 
 func TestAppArmorDefine(t *testing.T) {
-	home := ScanAppArmor([]byte("@{HOMEDIRS}=/home/\n@{HOME}=@{HOMEDIRS}/*/ /root/\n"))
-	homeD := ScanAppArmor([]byte("# tunables/home.d/site\n@{HOMEDIRS}+=/srv/users/\n"))
+	home := Scan([]byte("@{HOMEDIRS}=/home/\n@{HOME}=@{HOMEDIRS}/*/ /root/\n"))
+	homeD := Scan([]byte("# tunables/home.d/site\n@{HOMEDIRS}+=/srv/users/\n"))
 	vars := map[string][]string{}
 	home.Define(vars)
 	homeD.Define(vars)
@@ -217,12 +217,12 @@ func TestAppArmorDefine(t *testing.T) {
 		t.Fatalf("vars = %v, want %v", vars, want)
 	}
 	for _, p := range []string{"/home/alice/bin/rootlesskit", "/srv/users/alice/bin/rootlesskit", "/root/bin/rootlesskit"} {
-		if ok, err := MatchAppArmorAttachment("@{HOME}/bin/rootlesskit", vars, p); !ok || err != nil {
+		if ok, err := MatchAttachment("@{HOME}/bin/rootlesskit", vars, p); !ok || err != nil {
 			t.Errorf("@{HOME}/bin/rootlesskit vs %s: %v, %v", p, ok, err)
 		}
 	}
 	// A later "=" replaces.
-	ScanAppArmor([]byte("@{HOMEDIRS} = /export/\n")).Define(vars)
+	Scan([]byte("@{HOMEDIRS} = /export/\n")).Define(vars)
 	if got := vars["HOMEDIRS"]; !reflect.DeepEqual(got, []string{"/export/"}) {
 		t.Errorf("after redefinition HOMEDIRS = %v", got)
 	}
@@ -241,11 +241,11 @@ func TestIsLiteralAttachment(t *testing.T) {
 
 func TestParseAppArmorLoaded(t *testing.T) {
 	in := "rootlesskit (unconfined)\n/usr/bin/man (enforce)\nman_filter (enforce)\nmy tool (complain)\ngarbage\n(x)\n\n"
-	want := []AppArmorLoaded{
+	want := []Loaded{
 		{"rootlesskit", "unconfined"}, {"/usr/bin/man", "enforce"}, {"man_filter", "enforce"}, {"my tool", "complain"},
 	}
-	if got := ParseAppArmorLoaded([]byte(in)); !reflect.DeepEqual(got, want) {
-		t.Errorf("ParseAppArmorLoaded = %+v, want %+v", got, want)
+	if got := ParseLoaded([]byte(in)); !reflect.DeepEqual(got, want) {
+		t.Errorf("ParseLoaded = %+v, want %+v", got, want)
 	}
 }
 
@@ -254,7 +254,7 @@ func FuzzScanAppArmor(f *testing.F) {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		got := ScanAppArmor(data)
+		got := Scan(data)
 		if len(got.Profiles) > maxAppArmorProfiles || len(got.Includes) > maxAppArmorIncludes {
 			t.Fatalf("limits exceeded: %d profiles, %d includes", len(got.Profiles), len(got.Includes))
 		}
@@ -271,10 +271,10 @@ func FuzzScanAppArmor(f *testing.F) {
 			// Matching any attachment against any path never panics.
 			vars := map[string][]string{}
 			got.Define(vars)
-			_, _ = MatchAppArmorAttachment(p.Attach, vars, "/usr/bin/rootlesskit")
+			_, _ = MatchAttachment(p.Attach, vars, "/usr/bin/rootlesskit")
 		}
 		// The scan does not depend on a trailing newline being there or not.
-		again := ScanAppArmor(append(append([]byte{}, data...), '\n'))
+		again := Scan(append(append([]byte{}, data...), '\n'))
 		if len(again.Profiles) != len(got.Profiles) {
 			t.Fatalf("a trailing newline changed the profile count: %d → %d", len(got.Profiles), len(again.Profiles))
 		}
@@ -287,7 +287,7 @@ func FuzzMatchAppArmorAttachment(f *testing.F) {
 	f.Add("/a[^b-d]?*", "/a/x")
 	f.Fuzz(func(t *testing.T, pattern, path string) {
 		vars := map[string][]string{"HOME": {"/home/*/", "/root/"}}
-		ok, err := MatchAppArmorAttachment(pattern, vars, path)
+		ok, err := MatchAttachment(pattern, vars, path)
 		if err != nil && ok {
 			t.Fatalf("match with an error: %v", err)
 		}
@@ -301,7 +301,7 @@ func FuzzMatchAppArmorAttachment(f *testing.F) {
 func FuzzParseAppArmorLoaded(f *testing.F) {
 	f.Add([]byte("rootlesskit (unconfined)\nx (enforce)\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		for _, l := range ParseAppArmorLoaded(data) {
+		for _, l := range ParseLoaded(data) {
 			if l.Name == "" || strings.Contains(l.Name, "\n") || strings.Contains(l.Mode, "\n") {
 				t.Fatalf("bad entry %+v", l)
 			}

@@ -1,4 +1,4 @@
-package parse
+package apparmor
 
 import (
 	"errors"
@@ -18,8 +18,8 @@ import (
 // `/path {` profiles, `@{VAR} = …` variables, nested child profiles and hats (whose rules do
 // not count for the parent), and AARE globs in attachments: `*`, `**`, `?`, `[…]`, `{a,b}`.
 
-// AppArmorInclude is one include directive.
-type AppArmorInclude struct {
+// Include is one include directive.
+type Include struct {
 	// Path is what is between the brackets or quotes ("tunables/global", "local/rootlesskit").
 	Path string
 	// Angle is true for <path>: relative to the policy directory (/etc/apparmor.d). A quoted
@@ -30,8 +30,8 @@ type AppArmorInclude struct {
 	Line     int
 }
 
-// AppArmorProfile is one top-level profile block.
-type AppArmorProfile struct {
+// Profile is one top-level profile block.
+type Profile struct {
 	// Name is the profile name; for an unnamed profile (`/usr/bin/foo {`) it is the
 	// attachment.
 	Name string
@@ -44,13 +44,13 @@ type AppArmorProfile struct {
 	// `audit allow userns,`); DenyUserns when it has a deny rule (deny wins in AppArmor).
 	Userns, DenyUserns bool
 	// Includes are the include directives of the body (not of child profiles).
-	Includes []AppArmorInclude
+	Includes []Include
 	// Line is where the header starts (1-based).
 	Line int
 }
 
 // HasFlag reports whether the profile has flag f.
-func (p AppArmorProfile) HasFlag(f string) bool {
+func (p Profile) HasFlag(f string) bool {
 	for _, g := range p.Flags {
 		if g == f {
 			return true
@@ -59,22 +59,22 @@ func (p AppArmorProfile) HasFlag(f string) bool {
 	return false
 }
 
-// AppArmorFile is what ScanAppArmor finds in one policy file.
-type AppArmorFile struct {
+// File is what Scan finds in one policy file.
+type File struct {
 	// ABI is the abi directive ("abi/4.0"), "" when absent.
 	ABI      string
-	Profiles []AppArmorProfile
+	Profiles []Profile
 	// Includes are the include directives outside any profile (tunables, usually).
-	Includes []AppArmorInclude
+	Includes []Include
 	// Variables are the @{NAME} assignments outside any profile, in order (see Define).
-	Variables []AppArmorVariable
+	Variables []Variable
 	// Userns and DenyUserns are userns rules outside any profile: an abstraction file
 	// (abstractions/pasta) holds bare rules that apply to the profile including it.
 	Userns, DenyUserns bool
 }
 
-// AppArmorVariable is one `@{NAME} = VALUES` or `@{NAME} += VALUES` line.
-type AppArmorVariable struct {
+// Variable is one `@{NAME} = VALUES` or `@{NAME} += VALUES` line.
+type Variable struct {
 	Name   string
 	Values []string
 	// Append is true for +=: the values add to a definition from an earlier file
@@ -85,7 +85,7 @@ type AppArmorVariable struct {
 
 // Define applies the file's variable assignments, in order, to vars (which holds what the
 // files included before defined).
-func (f AppArmorFile) Define(vars map[string][]string) {
+func (f File) Define(vars map[string][]string) {
 	for _, v := range f.Variables {
 		if !v.Append {
 			vars[v.Name] = nil
@@ -255,10 +255,10 @@ func aaLex(src string, emit func(aaStmt), closeBlock func()) {
 	flush(0)
 }
 
-// ScanAppArmor scans one policy file. It never fails and never panics: what it cannot read
+// Scan scans one policy file. It never fails and never panics: what it cannot read
 // it skips, so a garbage file yields an empty result.
-func ScanAppArmor(data []byte) AppArmorFile {
-	var f AppArmorFile
+func Scan(data []byte) File {
+	var f File
 	type frame struct{ profile int } // index into f.Profiles, or -1 for other blocks
 	var stack []frame
 	vals := 0
@@ -306,7 +306,7 @@ func ScanAppArmor(data []byte) AppArmorFile {
 				return
 			}
 			vals += len(values)
-			f.Variables = append(f.Variables, AppArmorVariable{Name: name, Values: values, Append: add, Line: s.line})
+			f.Variables = append(f.Variables, Variable{Name: name, Values: values, Append: add, Line: s.line})
 		default:
 			allow, deny := usernsRule(w)
 			switch {
@@ -330,8 +330,8 @@ func ScanAppArmor(data []byte) AppArmorFile {
 
 // profileHeader reads `profile NAME [ATTACH] [xattrs=(…)] [flags=(…)]` or
 // `ATTACH [flags=(…)]`. Other blocks (hats, conditionals, garbage) are not profiles.
-func profileHeader(w []string) (AppArmorProfile, bool) {
-	var p AppArmorProfile
+func profileHeader(w []string) (Profile, bool) {
+	var p Profile
 	rest := w
 	switch {
 	case len(w) >= 2 && w[0] == "profile":
@@ -381,8 +381,8 @@ func isAttachment(w string) bool {
 }
 
 // parseInclude reads what follows `include`: `[if exists] <path>` or `"path"` or a bare path.
-func parseInclude(w []string, line int) (AppArmorInclude, bool) {
-	inc := AppArmorInclude{Line: line}
+func parseInclude(w []string, line int) (Include, bool) {
+	inc := Include{Line: line}
 	if len(w) >= 2 && w[0] == "if" && w[1] == "exists" {
 		inc.IfExists = true
 		w = w[2:]
@@ -461,7 +461,7 @@ func usernsRule(w []string) (allow, deny bool) {
 	return false, false
 }
 
-// ErrUnknownVariable is returned (wrapped) by MatchAppArmorAttachment when a pattern uses a
+// ErrUnknownVariable is returned (wrapped) by MatchAttachment when a pattern uses a
 // variable that has no definition.
 var ErrUnknownVariable = errors.New("undefined AppArmor variable")
 
@@ -472,13 +472,13 @@ const (
 	maxVarDepth       = 16
 )
 
-// MatchAppArmorAttachment reports whether the attachment pattern matches the executable path,
+// MatchAttachment reports whether the attachment pattern matches the executable path,
 // the way AppArmor matches the path of an executed file (after symlinks are resolved): AARE
 // globs (`*` within one path component, `**` across them, `?`, `[…]`, `{a,b}`), variables
 // from vars (`@{HOME}`), duplicate slashes collapsed. An error means the pattern could not be
 // evaluated (undefined variable, unbalanced braces, too large) — not a match, but the caller
 // may want to say so.
-func MatchAppArmorAttachment(pattern string, vars map[string][]string, path string) (bool, error) {
+func MatchAttachment(pattern string, vars map[string][]string, path string) (bool, error) {
 	if len(pattern) > maxAttachLen {
 		return false, fmt.Errorf("attachment longer than %d bytes", maxAttachLen)
 	}
@@ -668,24 +668,24 @@ func splitAlternation(p string) ([]string, int, error) {
 	return nil, 0, fmt.Errorf("unterminated alternation in %q", p)
 }
 
-// AppArmorLoaded is one line of /sys/kernel/security/apparmor/profiles.
-type AppArmorLoaded struct {
+// Loaded is one line of /sys/kernel/security/apparmor/profiles.
+type Loaded struct {
 	Name string
 	// Mode is "enforce", "complain", "unconfined", "kill", "prompt" …
 	Mode string
 }
 
-// ParseAppArmorLoaded parses /sys/kernel/security/apparmor/profiles: one "NAME (MODE)" line
+// ParseLoaded parses /sys/kernel/security/apparmor/profiles: one "NAME (MODE)" line
 // per loaded profile. Lines of another shape are skipped.
-func ParseAppArmorLoaded(data []byte) []AppArmorLoaded {
-	var out []AppArmorLoaded
+func ParseLoaded(data []byte) []Loaded {
+	var out []Loaded
 	for _, line := range strings.Split(string(data), "\n") {
 		line = strings.TrimRight(line, " \t\r")
 		i := strings.LastIndex(line, " (")
 		if i <= 0 || !strings.HasSuffix(line, ")") {
 			continue
 		}
-		out = append(out, AppArmorLoaded{Name: line[:i], Mode: line[i+2 : len(line)-1]})
+		out = append(out, Loaded{Name: line[:i], Mode: line[i+2 : len(line)-1]})
 	}
 	return out
 }
