@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/rootless-doctor/rootless-doctor/checks/facts"
 	"github.com/rootless-doctor/rootless-doctor/checks/parse"
 	"github.com/rootless-doctor/rootless-doctor/finding"
 )
@@ -55,11 +56,11 @@ type cgroupSource struct {
 	userManager bool
 }
 
-func runCgroupDelegation(_ context.Context, e *Env) finding.Result {
+func runCgroupDelegation(_ context.Context, e *facts.Env) finding.Result {
 	if r, ok := e.NeedUser(); !ok {
 		return r
 	}
-	if mode := e.Cgroup(); mode != CgroupUnified {
+	if mode := e.Cgroup(); mode != facts.CgroupUnified {
 		return finding.Skipf("controllers can be delegated to an ordinary account only on cgroup v2; this host is %s (see cgroup.version)", mode)
 	}
 	uid := e.User.UID
@@ -137,7 +138,7 @@ func runCgroupDelegation(_ context.Context, e *Env) finding.Result {
 }
 
 // judgeDelegation decides from the controllers read in src.
-func judgeDelegation(e *Env, r finding.Result, src cgroupSource, have []string) finding.Result {
+func judgeDelegation(e *facts.Env, r finding.Result, src cgroupSource, have []string) finding.Result {
 	missing := parse.Missing(have, delegatedControllers)
 	var got []string
 	for _, c := range delegatedControllers {
@@ -197,7 +198,7 @@ func ignoredFlags(missing []string) string {
 // (a subtree delegated some other way: a system service with User= and Delegate=yes, a
 // container's cgroup namespace). A problem reading it is noted, not fatal: the standard
 // user@UID.service path is tried next.
-func ownCgroupSources(e *Env, uid int, svcName string) ([]cgroupSource, finding.Result) {
+func ownCgroupSources(e *facts.Env, uid int, svcName string) ([]cgroupSource, finding.Result) {
 	var r finding.Result
 	data, err := e.Host.ReadFile("/proc/self/cgroup")
 	if err != nil {
@@ -249,7 +250,7 @@ var unitSearchPath = []string{
 // userManagerDelegation reads Delegate= of user@UID.service from its unit file and the
 // template and instance drop-ins, for when the manager is not running and its cgroup cannot
 // be read. found is false when no user@.service exists.
-func userManagerDelegation(e *Env, uid int) (d parse.Delegation, r finding.Result, found bool) {
+func userManagerDelegation(e *facts.Env, uid int) (d parse.Delegation, r finding.Result, found bool) {
 	apply := func(file string) {
 		data, err := e.Host.ReadFile(file)
 		if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"strings"
 
+	"github.com/rootless-doctor/rootless-doctor/checks/facts"
 	"github.com/rootless-doctor/rootless-doctor/checks/parse"
 	"github.com/rootless-doctor/rootless-doctor/finding"
 )
@@ -26,19 +27,19 @@ var cgroupVersion = Probe{
 // rootless-containers/usernetes#241).
 const cgroupV1Summary = "resource limits (docker run --memory, --cpus, --pids-limit) are ignored in rootless mode on cgroup v1"
 
-func runCgroupVersion(_ context.Context, e *Env) finding.Result {
+func runCgroupVersion(_ context.Context, e *facts.Env) finding.Result {
 	mode := e.Cgroup()
 	r := finding.Result{}
 	if t, err := e.Host.FSType("/sys/fs/cgroup"); err == nil {
 		r = r.With("statfs /sys/fs/cgroup", t)
 	}
 	switch mode {
-	case CgroupUnified:
+	case facts.CgroupUnified:
 		if data, err := e.Host.ReadFile("/sys/fs/cgroup/cgroup.controllers"); err == nil {
 			r = r.With("/sys/fs/cgroup/cgroup.controllers", strings.TrimSpace(clipLine(string(data))))
 		}
 		return r.WithStatus(finding.Pass, "cgroup v2 (unified hierarchy)")
-	case CgroupUnavailable:
+	case facts.CgroupUnavailable:
 		_, err := e.Host.FSType("/sys/fs/cgroup")
 		if err == nil {
 			err = errors.New("the cgroup mode is unavailable")
@@ -47,7 +48,7 @@ func runCgroupVersion(_ context.Context, e *Env) finding.Result {
 	}
 
 	word := "legacy"
-	if mode == CgroupHybrid {
+	if mode == facts.CgroupHybrid {
 		word = "hybrid"
 		if t, err := e.Host.FSType("/sys/fs/cgroup/unified"); err == nil {
 			r = r.With("statfs /sys/fs/cgroup/unified", t)
@@ -55,7 +56,7 @@ func runCgroupVersion(_ context.Context, e *Env) finding.Result {
 	}
 	r = r.WithStatus(finding.Warn, "%s (%s hierarchy)", cgroupV1Summary, word)
 	r = r.Detail("An ordinary account cannot be given cgroup v1 controllers, so rootless engines run containers without resource limits. Containers still run; only the limits are lost.")
-	if mode == CgroupHybrid {
+	if mode == facts.CgroupHybrid {
 		r = r.Detail("In hybrid mode cgroup v2 is mounted at /sys/fs/cgroup/unified but holds no controllers: the controllers are all bound to the v1 hierarchies.")
 	}
 

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rootless-doctor/rootless-doctor/checks/facts"
 	"github.com/rootless-doctor/rootless-doctor/finding"
 	"github.com/rootless-doctor/rootless-doctor/host"
 )
@@ -42,7 +43,7 @@ func socket(m *host.Memory, p string, uid int) *host.Memory {
 // runProbeOnce runs p once over m for tests that look at details and evidence.
 func runProbeOnce(t *testing.T, p Probe, m *host.Memory, user string) finding.Result {
 	t.Helper()
-	env := NewEnv(context.Background(), m.Host(), user)
+	env := facts.NewEnv(context.Background(), m.Host(), user)
 	return Run(context.Background(), []Probe{p}, env, Options{Sequential: true})[0]
 }
 

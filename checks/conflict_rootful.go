@@ -10,6 +10,7 @@ import (
 	"path"
 	"strings"
 
+	"github.com/rootless-doctor/rootless-doctor/checks/facts"
 	"github.com/rootless-doctor/rootless-doctor/checks/parse"
 	"github.com/rootless-doctor/rootless-doctor/finding"
 )
@@ -42,7 +43,7 @@ const rootfulContainerdSocket = "/run/containerd/containerd.sock"
 // scripts, off PATH.
 const debianRootlessScript = "/usr/share/docker.io/contrib/dockerd-rootless.sh"
 
-func runConflictRootful(_ context.Context, e *Env) finding.Result {
+func runConflictRootful(_ context.Context, e *facts.Env) finding.Result {
 	if r, ok := e.NeedUser(); !ok {
 		return r
 	}
@@ -131,7 +132,7 @@ func withRootfulFix(r finding.Result, reachable []string) finding.Result {
 // dockerCLITarget finds where the account's docker CLI connects. known is false when that
 // cannot be told (checking on behalf of another account: its environment is not visible).
 // from is "DOCKER_HOST", "default", or the context name.
-func dockerCLITarget(e *Env, r *finding.Result) (target, from string, known bool) {
+func dockerCLITarget(e *facts.Env, r *finding.Result) (target, from string, known bool) {
 	if e.OnBehalf {
 		*r = r.Detail("Checking on behalf of %s: their DOCKER_HOST and DOCKER_CONTEXT are not visible from here.", e.User.Name)
 	}
@@ -203,7 +204,7 @@ func sameDockerHost(a, b string) bool {
 // rootlessToolingDetail notes a Docker install without its rootless scripts (catalogue
 // rootless-tooling-not-installed): docker-ce-rootless-extras ships dockerd-rootless.sh and
 // dockerd-rootless-setuptool.sh; the get.docker.com/rootless script puts them in ~/bin.
-func rootlessToolingDetail(e *Env, r finding.Result) finding.Result {
+func rootlessToolingDetail(e *facts.Env, r finding.Result) finding.Result {
 	if _, err := e.Host.LookPath("dockerd"); err != nil {
 		return r
 	}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rootless-doctor/rootless-doctor/checks/facts"
 	"github.com/rootless-doctor/rootless-doctor/finding"
 	"github.com/rootless-doctor/rootless-doctor/host"
 )
@@ -42,7 +43,7 @@ func TestConformance(t *testing.T) {
 	for name, h := range hosts {
 		for _, user := range []string{"", "alice", "1000"} {
 			t.Run(name+"/user="+user, func(t *testing.T) {
-				env := NewEnv(context.Background(), h, user)
+				env := facts.NewEnv(context.Background(), h, user)
 				for _, p := range All() {
 					checkConforms(t, p, env)
 				}
@@ -51,7 +52,7 @@ func TestConformance(t *testing.T) {
 	}
 }
 
-func checkConforms(t *testing.T, p Probe, env *Env) {
+func checkConforms(t *testing.T, p Probe, env *facts.Env) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
@@ -213,7 +214,7 @@ func FuzzProbes(f *testing.F) {
 	f.Add(uint64(1), "alice")
 	f.Add(uint64(7), "")
 	f.Fuzz(func(t *testing.T, seed uint64, user string) {
-		env := NewEnv(context.Background(), garbageHost{seed: seed}, user)
+		env := facts.NewEnv(context.Background(), garbageHost{seed: seed}, user)
 		for _, p := range All() {
 			checkConforms(t, p, env)
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io/fs"
 
+	"github.com/rootless-doctor/rootless-doctor/checks/facts"
 	"github.com/rootless-doctor/rootless-doctor/finding"
 	"github.com/rootless-doctor/rootless-doctor/host"
 )
@@ -21,10 +22,10 @@ var identityUser = Probe{
 	Run:   runIdentityUser,
 }
 
-func runIdentityUser(_ context.Context, e *Env) finding.Result {
+func runIdentityUser(_ context.Context, e *facts.Env) finding.Result {
 	if e.UserErr != nil {
 		r := finding.Failf("cannot resolve the account: %v", e.UserErr)
-		if errors.Is(e.UserErr, ErrUnknownUser) {
+		if errors.Is(e.UserErr, facts.ErrUnknownUser) {
 			r = finding.Failf("the account %q does not exist", accountName(e))
 		}
 		return r.Detail("error: %v", e.UserErr)
@@ -60,7 +61,7 @@ func runIdentityUser(_ context.Context, e *Env) finding.Result {
 	return r.WithStatus(finding.Pass, "%s (uid %d), home %s", u.Name, u.UID, u.Home)
 }
 
-func accountName(e *Env) string {
+func accountName(e *facts.Env) string {
 	if e.Requested != "" {
 		return e.Requested
 	}
@@ -69,4 +70,4 @@ func accountName(e *Env) string {
 
 // canWriteDir reports whether the account may create entries in a directory (write and
 // search permission for the class it falls in).
-func canWriteDir(e *Env, fi host.FileInfo) bool { return e.Permits(fi, 0o3) }
+func canWriteDir(e *facts.Env, fi host.FileInfo) bool { return e.Permits(fi, 0o3) }

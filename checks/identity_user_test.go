@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rootless-doctor/rootless-doctor/checks/facts"
 	"github.com/rootless-doctor/rootless-doctor/finding"
 	"github.com/rootless-doctor/rootless-doctor/host"
 )
@@ -25,7 +26,7 @@ func runProbeTests(t *testing.T, p Probe, tests []probeTest) {
 	t.Helper()
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			env := NewEnv(context.Background(), tt.host.Host(), tt.user)
+			env := facts.NewEnv(context.Background(), tt.host.Host(), tt.user)
 			r := Run(context.Background(), []Probe{p}, env, Options{Sequential: true})[0]
 			checkResult(t, r, tt.status, tt.summary, tt.fixes)
 		})

@@ -12,6 +12,7 @@ import (
 	"github.com/moby/sys/mountinfo"
 	"kernel.org/pub/linux/libs/security/libcap/cap"
 
+	"github.com/rootless-doctor/rootless-doctor/checks/facts"
 	"github.com/rootless-doctor/rootless-doctor/checks/parse"
 	"github.com/rootless-doctor/rootless-doctor/distro"
 	"github.com/rootless-doctor/rootless-doctor/finding"
@@ -54,7 +55,7 @@ type helperVerdict struct {
 	nosuid  string // the nosuid mount point it sits on, when that is its problem
 }
 
-func runNewuidmap(_ context.Context, e *Env) finding.Result {
+func runNewuidmap(_ context.Context, e *facts.Env) finding.Result {
 	r := finding.Result{}
 	var missing, offPath []string
 	var bad []helperVerdict
@@ -148,7 +149,7 @@ func runNewuidmap(_ context.Context, e *Env) finding.Result {
 
 // findOffPath looks for a helper in the directories distributions install it to, for when
 // it is not on PATH.
-func findOffPath(e *Env, name string) string {
+func findOffPath(e *facts.Env, name string) string {
 	for _, dir := range []string{"/usr/bin", "/usr/sbin", "/bin", "/sbin"} {
 		if p, err := e.Host.LookPath(dir + "/" + name); err == nil {
 			return p
@@ -158,7 +159,7 @@ func findOffPath(e *Env, name string) string {
 }
 
 // judgeHelper decides whether one helper can do its job for the account.
-func judgeHelper(e *Env, h idmapHelper, fi host.FileInfo) helperVerdict {
+func judgeHelper(e *facts.Env, h idmapHelper, fi host.FileInfo) helperVerdict {
 	p, mode, uid, capsText := fi.Path, fi.Mode, fi.UID, fi.Caps
 	setuidRoot := mode&fs.ModeSetuid != 0 && uid == 0
 	caps, capErr := parse.ParseFileCaps(capsText)
@@ -202,7 +203,7 @@ func judgeHelper(e *Env, h idmapHelper, fi host.FileInfo) helperVerdict {
 
 // canExec reports whether the account may execute the file: the x bit of the class (owner,
 // group, other) the account falls in, as the kernel checks it.
-func canExec(e *Env, fi host.FileInfo) bool {
+func canExec(e *facts.Env, fi host.FileInfo) bool {
 	perm := fi.Mode.Perm()
 	if e.UserErr != nil || e.User.UID == 0 {
 		return perm&0o111 != 0
@@ -210,7 +211,7 @@ func canExec(e *Env, fi host.FileInfo) bool {
 	shift := 0 // other
 	if fi.UID == e.User.UID {
 		shift = 6
-	} else if e.inGroup(fi.GID) {
+	} else if e.InGroup(fi.GID) {
 		shift = 3
 	}
 	return perm>>shift&1 != 0
@@ -244,7 +245,7 @@ func systemDir(dir string) bool {
 // ("" otherwise, or when /proc/self/mountinfo cannot be read). On a nosuid mount the kernel
 // ignores both the setuid bit and file capabilities (mnt_may_suid in the exec path), so a
 // perfectly installed newuidmap is powerless there.
-func nosuidMount(e *Env, p string) string {
+func nosuidMount(e *facts.Env, p string) string {
 	if real, err := e.Host.EvalSymlinks(p); err == nil {
 		p = real
 	}

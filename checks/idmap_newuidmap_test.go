@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rootless-doctor/rootless-doctor/checks/facts"
 	"github.com/rootless-doctor/rootless-doctor/finding"
 	"github.com/rootless-doctor/rootless-doctor/host"
 )
@@ -75,7 +76,7 @@ func TestIdmapNewuidmapDetails(t *testing.T) {
 // at more than runProbeTests checks (evidence, details, intent fields).
 func idmapRun(t *testing.T, p Probe, m *host.Memory, user string) finding.Result {
 	t.Helper()
-	env := NewEnv(context.Background(), m.Host(), user)
+	env := facts.NewEnv(context.Background(), m.Host(), user)
 	return Run(context.Background(), []Probe{p}, env, Options{Sequential: true})[0]
 }
 

@@ -14,6 +14,7 @@ import (
 
 	"github.com/moby/sys/user"
 
+	"github.com/rootless-doctor/rootless-doctor/checks/facts"
 	"github.com/rootless-doctor/rootless-doctor/checks/parse"
 	"github.com/rootless-doctor/rootless-doctor/distro"
 	"github.com/rootless-doctor/rootless-doctor/finding"
@@ -35,7 +36,7 @@ type subIDKind struct {
 
 // ownID is the account's id that rootless engines map to root in the namespace: its uid, or
 // its primary gid.
-func (k subIDKind) ownID(a Account) int {
+func (k subIDKind) ownID(a facts.Account) int {
 	if k.word == "uid" {
 		return a.UID
 	}
@@ -77,47 +78,27 @@ func subIDProbe(k subIDKind) Probe {
 	}
 }
 
-// subIDSource is where shadow (and so newuidmap) takes subordinate ids from.
-type subIDSource struct {
-	// module is the libsubid module of the nsswitch `subid:` line, "" for the files.
-	module string
-	line   parse.NSSwitchLine
-}
-
-// subIDSourceOf reads /etc/nsswitch.conf once per run. shadow uses the files when it cannot
-// open nsswitch.conf (lib/nss.c), and so do we.
-func subIDSourceOf(e *Env) subIDSource {
-	return Memo(e, "idmap.subid-source", func() subIDSource {
-		data, err := e.Host.ReadFile("/etc/nsswitch.conf")
-		if err != nil {
-			return subIDSource{}
-		}
-		m, l := parse.SubIDModule(data)
-		return subIDSource{module: m, line: l}
-	})
-}
-
-func (k subIDKind) run(ctx context.Context, e *Env) finding.Result {
+func (k subIDKind) run(ctx context.Context, e *facts.Env) finding.Result {
 	if r, ok := e.NeedUser(); !ok {
 		return r
 	}
-	src := subIDSourceOf(e)
-	if src.module == "" {
+	src := e.SubIDSource()
+	if src.Module == "" {
 		return k.fromFile(e)
 	}
-	if lib, searched := moduleLibrary(e, src.module); lib == "" && len(searched) > 0 {
+	if lib, searched := moduleLibrary(e, src.Module); lib == "" && len(searched) > 0 {
 		// shadow's nss_init cannot dlopen the module, says "Error opening libsubid_NAME.so …
 		// Using files" and reads /etc/subuid and /etc/subgid after all (lib/nss.c): judge
 		// those, and say that the directory's ranges are not used.
 		r := k.fromFile(e)
-		r = r.With(fmt.Sprintf("/etc/nsswitch.conf:%d", src.line.Line), src.line.Text)
-		msg := fmt.Sprintf("/etc/nsswitch.conf names the subid module %q, but libsubid_%s.so is not installed (looked in %s): shadow falls back to %s", src.module, src.module, strings.Join(searched, ", "), k.file)
+		r = r.With(fmt.Sprintf("/etc/nsswitch.conf:%d", src.Line.Line), src.Line.Text)
+		msg := fmt.Sprintf("/etc/nsswitch.conf names the subid module %q, but libsubid_%s.so is not installed (looked in %s): shadow falls back to %s", src.Module, src.Module, strings.Join(searched, ", "), k.file)
 		if r.Status == finding.Pass {
 			r = r.WithStatus(finding.Warn, "%s; %s", msg, r.Summary)
 		} else {
 			r = r.Detail("%s.", msg)
 		}
-		return r.Fix(finding.ManualStep("subid-module", fmt.Sprintf("install the libsubid module %q (SSSD built with subid support ships libsubid_sss.so) or remove the subid: line of /etc/nsswitch.conf", src.module)))
+		return r.Fix(finding.ManualStep("subid-module", fmt.Sprintf("install the libsubid module %q (SSSD built with subid support ships libsubid_sss.so) or remove the subid: line of /etc/nsswitch.conf", src.Module)))
 	}
 	return k.fromModule(ctx, e, src)
 }
@@ -127,7 +108,7 @@ func (k subIDKind) run(ctx context.Context, e *Env) finding.Result {
 // the default ones. searched lists the directories that could be listed; when it is empty
 // (a recorded tree without them) nothing can be said, and lib is "" as well. A name with a
 // slash is a path to dlopen: it is not judged here (searched is empty).
-func moduleLibrary(e *Env, module string) (lib string, searched []string) {
+func moduleLibrary(e *facts.Env, module string) (lib string, searched []string) {
 	if strings.Contains(module, "/") {
 		return "", nil
 	}
@@ -153,7 +134,7 @@ func moduleLibrary(e *Env, module string) (lib string, searched []string) {
 
 // ldConfDirs reads the directories of an ld.so.conf file: one a line, '#' comments, and
 // "include GLOB" lines (depth-limited).
-func ldConfDirs(e *Env, file string, depth int) []string {
+func ldConfDirs(e *facts.Env, file string, depth int) []string {
 	data, err := e.Host.ReadFile(file)
 	if err != nil || depth > 4 {
 		return nil
@@ -188,7 +169,7 @@ func ldConfDirs(e *Env, file string, depth int) []string {
 }
 
 // fromFile judges the account's ranges in /etc/subuid or /etc/subgid.
-func (k subIDKind) fromFile(e *Env) finding.Result {
+func (k subIDKind) fromFile(e *facts.Env) finding.Result {
 	u := e.User
 	data, err := e.Host.ReadFile(k.file)
 	missing := errors.Is(err, fs.ErrNotExist)
@@ -311,15 +292,15 @@ func (j *subIDJudge) judgeNumbers(own []parse.SubIDRange) {
 // fromModule judges the ranges a libsubid module (SSSD, FreeIPA) serves. newuidmap then asks
 // the module, not the files, so only `getsubids` shows what will be mapped
 // (subid-nss-provider-ignored in the failure catalogue).
-func (k subIDKind) fromModule(ctx context.Context, e *Env, src subIDSource) finding.Result {
+func (k subIDKind) fromModule(ctx context.Context, e *facts.Env, src facts.SubIDSource) finding.Result {
 	u := e.User
 	j := newSubIDJudge(k, e)
-	j.module = src.module
-	j.r = j.r.With(fmt.Sprintf("/etc/nsswitch.conf:%d", src.line.Line), src.line.Text)
+	j.module = src.Module
+	j.r = j.r.With(fmt.Sprintf("/etc/nsswitch.conf:%d", src.Line.Line), src.Line.Text)
 	exe, err := e.Host.LookPath("getsubids")
 	if err != nil {
-		return j.r.WithStatus(finding.Fail, "subordinate %ss come from the nsswitch module %q, but getsubids is not installed", k.word, src.module).
-			Detail("newuidmap asks libsubid_%s.so for the ranges. RootlessKit 1.1.0 and later ask getsubids and, without it, read %s, which newuidmap then refuses (rootless-containers/rootlesskit#404, moby/moby#44473).", src.module, k.file).
+		return j.r.WithStatus(finding.Fail, "subordinate %ss come from the nsswitch module %q, but getsubids is not installed", k.word, src.Module).
+			Detail("newuidmap asks libsubid_%s.so for the ranges. RootlessKit 1.1.0 and later ask getsubids and, without it, read %s, which newuidmap then refuses (rootless-containers/rootlesskit#404, moby/moby#44473).", src.Module, k.file).
 			Fix(finding.InstallTool(string(distro.ToolGetsubids), "subordinate ids are served by an nsswitch module that only getsubids can query"))
 	}
 	// Like RootlessKit's dynamic source (pkg/parent/dynidtools): ask by name and by uid, keep
@@ -351,7 +332,7 @@ func (k subIDKind) fromModule(ctx context.Context, e *Env, src subIDSource) find
 		return finding.Undecided(runErr, "cannot run getsubids for %s", u.Name)
 	}
 	if len(own) == 0 {
-		j.problem(finding.Fail, "the nsswitch module %q has no subordinate %s range for %s", src.module, k.word, u.Name)
+		j.problem(finding.Fail, "the nsswitch module %q has no subordinate %s range for %s", src.Module, k.word, u.Name)
 		j.fresh = true
 	}
 	j.judgeOwn(own)
@@ -360,7 +341,7 @@ func (k subIDKind) fromModule(ctx context.Context, e *Env, src subIDSource) find
 	if u.Source != "/etc/passwd" {
 		j.detail("%s has no /etc/passwd entry (found through %s); RootlessKit before 1.1.0 also required one (rootless-containers/rootlesskit#48).", u.Name, orNone(u.Source))
 	}
-	return j.result(own, fmt.Sprintf(" from the %q module", src.module))
+	return j.result(own, fmt.Sprintf(" from the %q module", src.Module))
 }
 
 func (k subIDKind) lineSource(line int) string { return fmt.Sprintf("%s:%d", k.file, line) }
@@ -387,7 +368,7 @@ const (
 // status and summary, the rest its details.
 type subIDJudge struct {
 	k        subIDKind
-	e        *Env
+	e        *facts.Env
 	r        finding.Result
 	status   finding.Status
 	summary  string
@@ -402,7 +383,7 @@ type subIDJudge struct {
 	intents  []finding.Intent
 }
 
-func newSubIDJudge(k subIDKind, e *Env) *subIDJudge {
+func newSubIDJudge(k subIDKind, e *facts.Env) *subIDJudge {
 	return &subIDJudge{k: k, e: e, status: finding.Pass}
 }
 

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"strings"
 
+	"github.com/rootless-doctor/rootless-doctor/checks/facts"
 	"github.com/rootless-doctor/rootless-doctor/checks/parse"
 	"github.com/rootless-doctor/rootless-doctor/finding"
 )
@@ -40,7 +41,7 @@ const (
 	usernsParamRH7 = "/sys/module/user_namespace/parameters/enabled"
 )
 
-func runKernelVersion(_ context.Context, e *Env) finding.Result {
+func runKernelVersion(_ context.Context, e *facts.Env) finding.Result {
 	v, err := e.Kernel()
 	if err != nil {
 		return finding.Undecided(err, "cannot read the kernel version from uname -r %q", e.Host.KernelRelease()).
@@ -112,7 +113,7 @@ func runKernelVersion(_ context.Context, e *Env) finding.Result {
 }
 
 // kernelFeatureNotes passes and says what this kernel enables for rootless containers.
-func kernelFeatureNotes(e *Env, r finding.Result, v parse.KernelVersion) finding.Result {
+func kernelFeatureNotes(e *facts.Env, r finding.Result, v parse.KernelVersion) finding.Result {
 	overlay := v.AtLeast(kernelOverlayMajor, kernelOverlayMinor)
 	patched := !overlay && e.Distro.PatchedOverlayInUserNS(v.Release)
 	switch {

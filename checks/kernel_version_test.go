@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rootless-doctor/rootless-doctor/checks/facts"
 	"github.com/rootless-doctor/rootless-doctor/finding"
 	"github.com/rootless-doctor/rootless-doctor/host"
 )
@@ -24,7 +25,7 @@ func osRelease(id, version, pretty string) string {
 // details and evidence beyond what probeTest checks.
 func probeDetails(t *testing.T, p Probe, m *host.Memory, user string) finding.Result {
 	t.Helper()
-	env := NewEnv(context.Background(), m.Host(), user)
+	env := facts.NewEnv(context.Background(), m.Host(), user)
 	return Run(context.Background(), []Probe{p}, env, Options{Sequential: true})[0]
 }
 

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"strings"
 
+	"github.com/rootless-doctor/rootless-doctor/checks/facts"
 	"github.com/rootless-doctor/rootless-doctor/checks/parse"
 	"github.com/rootless-doctor/rootless-doctor/finding"
 )
@@ -19,22 +20,22 @@ var mountPropagation = Probe{
 		"need / to be a shared mount on the host. systemd makes / shared at boot; other inits " +
 		"(OpenRC, initramfs roots), chroots and containers often leave it private, and RootlessKit " +
 		"and podman then warn at every start.",
-	Reads: []string{mountinfoPath},
+	Reads: []string{facts.MountinfoPath},
 	Fixes: []finding.Kind{finding.Manual},
 	Run:   runMountPropagation,
 }
 
-func runMountPropagation(_ context.Context, e *Env) finding.Result {
-	mt := mounts(e)
+func runMountPropagation(_ context.Context, e *facts.Env) finding.Result {
+	mt := e.Mounts()
 	switch {
 	case errors.Is(mt.Err, fs.ErrNotExist):
-		return finding.Undecided(mt.Err, "%s is missing (is /proc mounted?)", mountinfoPath)
+		return finding.Undecided(mt.Err, "%s is missing (is /proc mounted?)", facts.MountinfoPath)
 	case errors.Is(mt.Err, parse.ErrNoMounts):
-		return finding.Undecided(mt.Err, "%s is empty", mountinfoPath)
+		return finding.Undecided(mt.Err, "%s is empty", facts.MountinfoPath)
 	case mt.Unparsable:
-		return finding.Undecided(mt.Err, "%s is not a mount table", mountinfoPath)
+		return finding.Undecided(mt.Err, "%s is not a mount table", facts.MountinfoPath)
 	case mt.Err != nil:
-		return finding.Undecided(mt.Err, "cannot read the mount table %s", mountinfoPath)
+		return finding.Undecided(mt.Err, "cannot read the mount table %s", facts.MountinfoPath)
 	}
 	fix := finding.ManualStep("make-root-shared",
 		"make / a shared mount now and at every boot: as root, mount --make-rshared / (systemd does this itself; with OpenRC or another init add it to a boot script). Inside a container, / is the container runtime's choice.")
@@ -55,12 +56,12 @@ func runMountPropagation(_ context.Context, e *Env) finding.Result {
 	if root == nil {
 		// In a chroot the mount that holds the new root lies outside it and is not listed;
 		// RootlessKit then reads the propagation as "" (its warning says: mounted as "").
-		return r.WithStatus(finding.Warn, "%s has no entry for / (a chroot?): RootlessKit will treat / as not shared", mountinfoPath).
+		return r.WithStatus(finding.Warn, "%s has no entry for / (a chroot?): RootlessKit will treat / as not shared", facts.MountinfoPath).
 			Detail("Bind mounts with rshared/rslave propagation will fail, and mounts made later on the host will not reach containers.").
 			Fix(fix)
 	}
 	prop := parse.ParsePropagation(root.Optional)
-	r = r.With(mountinfoPath, mountinfoLine(root.Mountpoint, root.Options, root.Optional, root.FSType, root.Source))
+	r = r.With(facts.MountinfoPath, mountinfoLine(root.Mountpoint, root.Options, root.Optional, root.FSType, root.Source))
 	if prop.Shared {
 		return r.WithStatus(finding.Pass, "/ is shared (peer group %d)", prop.PeerGroup)
 	}

@@ -4,13 +4,14 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rootless-doctor/rootless-doctor/checks/facts"
 	"github.com/rootless-doctor/rootless-doctor/finding"
 	"github.com/rootless-doctor/rootless-doctor/host"
 )
 
 func TestMountPropagation(t *testing.T) {
 	mi := func(lines ...string) *host.Memory {
-		return alice().File(mountinfoPath, strings.Join(lines, "\n")+"\n")
+		return alice().File(facts.MountinfoPath, strings.Join(lines, "\n")+"\n")
 	}
 	const (
 		shared    = "27 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw"
@@ -34,15 +35,15 @@ func TestMountPropagation(t *testing.T) {
 		{name: "unknown account does not matter", host: mi(shared).Self(host.Identity{Name: "root"}), user: "mallory", status: finding.Pass},
 		{name: "mountinfo missing", host: alice(), status: finding.Warn, summary: "could not check: /proc/self/mountinfo is missing"},
 		{name: "mountinfo empty", host: mi(), status: finding.Warn, summary: "could not check"},
-		{name: "mountinfo garbage", host: alice().File(mountinfoPath, "\x00\x01 garbage\n"), status: finding.Warn, summary: "could not check: /proc/self/mountinfo is not a mount table"},
-		{name: "mountinfo unreadable", host: mi(shared).Meta(mountinfoPath, host.FileMeta{Mode: "0000"}), status: finding.Warn, summary: "could not check: cannot read the mount table"},
-		{name: "mountinfo huge line", host: alice().File(mountinfoPath, "1 2 3:4 / /"+strings.Repeat("x", 100000)+" rw - ext4 x rw\n"), status: finding.Warn, summary: "could not check"},
+		{name: "mountinfo garbage", host: alice().File(facts.MountinfoPath, "\x00\x01 garbage\n"), status: finding.Warn, summary: "could not check: /proc/self/mountinfo is not a mount table"},
+		{name: "mountinfo unreadable", host: mi(shared).Meta(facts.MountinfoPath, host.FileMeta{Mode: "0000"}), status: finding.Warn, summary: "could not check: cannot read the mount table"},
+		{name: "mountinfo huge line", host: alice().File(facts.MountinfoPath, "1 2 3:4 / /"+strings.Repeat("x", 100000)+" rw - ext4 x rw\n"), status: finding.Warn, summary: "could not check"},
 		{name: "systemd binfmt_misc automount is not a masked /proc", host: mi(shared, proc, sysdMount).Dir("/run/systemd/system"), status: finding.Pass},
 	})
 }
 
 func TestMountPropagationDetails(t *testing.T) {
-	r := runForResult(t, mountPropagation, alice().File(mountinfoPath,
+	r := runForResult(t, mountPropagation, alice().File(facts.MountinfoPath,
 		"27 1 254:0 / / rw,relatime shared:1 - ext4 /dev/vda rw\n22 27 0:21 / /proc rw - proc proc rw\n602 22 0:53 /null /proc/kcore rw - tmpfs tmpfs rw\n603 22 0:21 /sys /proc/sys ro - proc proc rw\n"), "")
 	if r.Status != finding.Pass {
 		t.Errorf("masked /proc changes the verdict: %s", r.Status)
@@ -52,10 +53,10 @@ func TestMountPropagationDetails(t *testing.T) {
 		t.Errorf("evidence = %+v", r.Evidence)
 	}
 
-	r = runForResult(t, mountPropagation, alice().File(mountinfoPath, "27 1 254:0 / / rw - ext4 /dev/vda rw\n"), "")
+	r = runForResult(t, mountPropagation, alice().File(facts.MountinfoPath, "27 1 254:0 / / rw - ext4 /dev/vda rw\n"), "")
 	wantDetailsContain(t, r, "mounted as \"\"")
 
-	r = runForResult(t, mountPropagation, alice().Dir("/run/systemd/system").File(mountinfoPath, "27 1 254:0 / / rw shared:1 - ext4 /dev/vda rw\n"), "")
+	r = runForResult(t, mountPropagation, alice().Dir("/run/systemd/system").File(facts.MountinfoPath, "27 1 254:0 / / rw shared:1 - ext4 /dev/vda rw\n"), "")
 	for _, d := range r.Details {
 		if strings.Contains(d, "systemd is not PID 1") {
 			t.Errorf("systemd host told systemd is not running: %q", d)

@@ -10,6 +10,7 @@ import (
 
 	"github.com/Masterminds/semver/v3"
 
+	"github.com/rootless-doctor/rootless-doctor/checks/facts"
 	"github.com/rootless-doctor/rootless-doctor/checks/parse"
 	"github.com/rootless-doctor/rootless-doctor/distro"
 	"github.com/rootless-doctor/rootless-doctor/finding"
@@ -91,7 +92,7 @@ type driverFacts struct {
 	requested, requestedFrom string
 }
 
-func runNetDriver(ctx context.Context, e *Env) finding.Result {
+func runNetDriver(ctx context.Context, e *facts.Env) finding.Result {
 	d := gatherDrivers(ctx, e)
 	r := finding.Result{}
 	for _, h := range []helper{d.slirp, d.vpnkit, d.pasta, d.rk, d.podman} {
@@ -108,7 +109,7 @@ func runNetDriver(ctx context.Context, e *Env) finding.Result {
 	return judgePodman(d, r)
 }
 
-func gatherDrivers(ctx context.Context, e *Env) driverFacts {
+func gatherDrivers(ctx context.Context, e *facts.Env) driverFacts {
 	var d driverFacts
 	// The version commands run side by side: `podman --version` alone takes ~20 ms (it is a
 	// large Go binary that sets itself up before printing), and in sequence the four of them
@@ -131,7 +132,7 @@ func gatherDrivers(ctx context.Context, e *Env) driverFacts {
 
 // probeSlirp finds slirp4netns and decides whether it is at least 0.4.0 the way RootlessKit
 // does: the version when it prints one, else whether --help lists --netns-type.
-func probeSlirp(ctx context.Context, e *Env) helper {
+func probeSlirp(ctx context.Context, e *facts.Env) helper {
 	p, err := e.Host.LookPath(drvSlirp4netns)
 	if err != nil {
 		return helper{source: "PATH", value: "no slirp4netns"}
@@ -183,7 +184,7 @@ func probeSlirp(ctx context.Context, e *Env) helper {
 }
 
 // probePasta finds pasta and reads its release date.
-func probePasta(ctx context.Context, e *Env) helper {
+func probePasta(ctx context.Context, e *facts.Env) helper {
 	p, err := e.Host.LookPath(drvPasta)
 	if err != nil {
 		return helper{source: "PATH", value: "no pasta"}
@@ -215,7 +216,7 @@ func probePasta(ctx context.Context, e *Env) helper {
 }
 
 // probeVersioned finds a "NAME version X.Y.Z" tool and its major version (0 when unknown).
-func probeVersioned(ctx context.Context, e *Env, name string) (helper, uint64) {
+func probeVersioned(ctx context.Context, e *facts.Env, name string) (helper, uint64) {
 	p, err := e.Host.LookPath(name)
 	if err != nil {
 		return helper{}, 0
@@ -244,11 +245,11 @@ func probeVersioned(ctx context.Context, e *Env, name string) (helper, uint64) {
 // database instead of running it: `podman --version` takes ~20 ms (a large Go binary that sets
 // itself up first), most of a static check. A binary elsewhere (/usr/local/bin) is not the
 // package's, so it is asked.
-func dpkgVersioned(e *Env, name, path string) (helper, uint64, bool) {
+func dpkgVersioned(e *facts.Env, name, path string) (helper, uint64, bool) {
 	if e.Distro.Family != distro.FamilyDebian || path != "/usr/bin/"+name {
 		return helper{}, 0, false
 	}
-	data, _ := e.dpkgStatus()
+	data, _ := e.DpkgStatus()
 	full, ok := parse.DpkgInstalledVersion(data, name)
 	if !ok {
 		return helper{}, 0, false
@@ -257,14 +258,14 @@ func dpkgVersioned(e *Env, name, path string) (helper, uint64, bool) {
 	if err != nil {
 		return helper{}, 0, false
 	}
-	return helper{path: path, state: helperOK, version: v.String(), source: dpkgStatusPath,
+	return helper{path: path, state: helperOK, version: v.String(), source: facts.DpkgStatusPath,
 		value: name + " " + full + " installed"}, v.Major(), true
 }
 
 // requestedDriver is DOCKERD_ROOTLESS_ROOTLESSKIT_NET as the daemon will see it: from the
 // user unit and its drop-ins (where Docker's docs put it), else from this process's
 // environment (someone starting dockerd-rootless.sh by hand).
-func requestedDriver(e *Env) (value, from string) {
+func requestedDriver(e *facts.Env) (value, from string) {
 	if e.UserErr == nil && e.User.Home != "" {
 		unit := path.Join(e.User.Home, ".config/systemd/user/docker.service")
 		files := []string{unit}
@@ -296,7 +297,7 @@ func requestedDriver(e *Env) (value, from string) {
 
 // podmanNetworkCmd is default_rootless_network_cmd from containers.conf, lowest precedence
 // first (containers.conf(5)); containers.conf.d directories are not read.
-func podmanNetworkCmd(e *Env) (value, from string) {
+func podmanNetworkCmd(e *facts.Env) (value, from string) {
 	files := []string{"/usr/share/containers/containers.conf", "/etc/containers/containers.conf"}
 	if e.UserErr == nil && e.User.Home != "" {
 		files = append(files, path.Join(e.User.Home, ".config/containers/containers.conf"))

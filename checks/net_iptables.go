@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/rootless-doctor/rootless-doctor/checks/facts"
 	"github.com/rootless-doctor/rootless-doctor/checks/parse"
 	"github.com/rootless-doctor/rootless-doctor/distro"
 	"github.com/rootless-doctor/rootless-doctor/finding"
@@ -16,17 +17,17 @@ import (
 // (Docker's rootless troubleshooting docs; docker/for-linux#1242, moby/moby#49727,
 // moby/moby#50254).
 var (
-	modIPTables = ModuleSpec{Names: []string{"ip_tables"}, Config: []string{"CONFIG_IP_NF_IPTABLES"},
+	modIPTables = facts.ModuleSpec{Names: []string{"ip_tables"}, Config: []string{"CONFIG_IP_NF_IPTABLES"},
 		// The file exists whenever ip_tables is loaded or built in, even with no table in use.
 		Proc: []string{"/proc/net/ip_tables_names"}}
-	modIPTableFilter = ModuleSpec{Names: []string{"iptable_filter"}, Config: []string{"CONFIG_IP_NF_FILTER"}}
-	modIPTableNAT    = ModuleSpec{Names: []string{"iptable_nat"}, Config: []string{"CONFIG_IP_NF_NAT"}}
-	modNFTables      = ModuleSpec{Names: []string{"nf_tables"}, Config: []string{"CONFIG_NF_TABLES"}}
+	modIPTableFilter = facts.ModuleSpec{Names: []string{"iptable_filter"}, Config: []string{"CONFIG_IP_NF_FILTER"}}
+	modIPTableNAT    = facts.ModuleSpec{Names: []string{"iptable_nat"}, Config: []string{"CONFIG_IP_NF_NAT"}}
+	modNFTables      = facts.ModuleSpec{Names: []string{"nf_tables"}, Config: []string{"CONFIG_NF_TABLES"}}
 	// nft_chain_nat replaced nft_chain_nat_ipv4 in Linux 5.1.
-	modNFTChainNAT = ModuleSpec{Names: []string{"nft_chain_nat", "nft_chain_nat_ipv4"}, Config: []string{"CONFIG_NFT_NAT", "CONFIG_NFT_CHAIN_NAT_IPV4"}}
+	modNFTChainNAT = facts.ModuleSpec{Names: []string{"nft_chain_nat", "nft_chain_nat_ipv4"}, Config: []string{"CONFIG_NFT_NAT", "CONFIG_NFT_CHAIN_NAT_IPV4"}}
 	// br_netfilter matters only with --icc=false or "userland-proxy": false (moby/moby#41913);
 	// it is reported, never warned about.
-	modBrNetfilter = ModuleSpec{Names: []string{"br_netfilter"}, Config: []string{"CONFIG_BRIDGE_NETFILTER"}}
+	modBrNetfilter = facts.ModuleSpec{Names: []string{"br_netfilter"}, Config: []string{"CONFIG_BRIDGE_NETFILTER"}}
 )
 
 // iptablesFallbacks are where distributions install iptables when the account's PATH lacks
@@ -48,7 +49,7 @@ var netIptables = Probe{
 	Run:   runNetIptables,
 }
 
-func runNetIptables(ctx context.Context, e *Env) finding.Result {
+func runNetIptables(ctx context.Context, e *facts.Env) finding.Result {
 	bin, onPath := findIptables(e)
 	if bin == "" {
 		return finding.Warnf("iptables is not installed: rootless dockerd cannot set up NAT for bridge networks").
@@ -70,26 +71,26 @@ func runNetIptables(ctx context.Context, e *Env) finding.Result {
 		r = r.Detail("%s is not on this PATH. The systemd unit dockerd-rootless-setuptool.sh writes adds /sbin and /usr/sbin; starting dockerd-rootless.sh by hand needs them on PATH too.", bin)
 	}
 
-	var specs []ModuleSpec
+	var specs []facts.ModuleSpec
 	switch ver.Backend {
 	case parse.IptablesLegacy:
-		specs = []ModuleSpec{modIPTables, modIPTableFilter, modIPTableNAT}
+		specs = []facts.ModuleSpec{modIPTables, modIPTableFilter, modIPTableNAT}
 	case parse.IptablesNFTables:
-		specs = []ModuleSpec{modNFTables, modNFTChainNAT}
+		specs = []facts.ModuleSpec{modNFTables, modNFTChainNAT}
 	default:
 		return brNetfilterDetail(e, iptablesAnyBackend(e, r, bin))
 	}
 
-	var usable, unknown, notLoaded, missing []ModuleFact
+	var usable, unknown, notLoaded, missing []facts.ModuleFact
 	for _, s := range specs {
 		m := e.Module(s)
 		r = withEvidence(r, m.Evidence)
 		switch m.State {
-		case ModuleLoaded, ModuleBuiltin:
+		case facts.ModuleLoaded, facts.ModuleBuiltin:
 			usable = append(usable, m)
-		case ModuleNotLoaded:
+		case facts.ModuleNotLoaded:
 			notLoaded = append(notLoaded, m)
-		case ModuleMissing:
+		case facts.ModuleMissing:
 			missing = append(missing, m)
 		default:
 			unknown = append(unknown, m)
@@ -130,7 +131,7 @@ func runNetIptables(ctx context.Context, e *Env) finding.Result {
 
 // findIptables looks on PATH, then in the sbin directories. onPath is false when only the
 // fallback found it.
-func findIptables(e *Env) (bin string, onPath bool) {
+func findIptables(e *facts.Env) (bin string, onPath bool) {
 	if p, err := e.Host.LookPath("iptables"); err == nil {
 		return p, true
 	}
@@ -143,7 +144,7 @@ func findIptables(e *Env) (bin string, onPath bool) {
 }
 
 // iptablesVersion runs `iptables --version` and parses it; printed is its first line.
-func iptablesVersion(ctx context.Context, e *Env, bin string) (v parse.IptablesVersion, printed string, err error) {
+func iptablesVersion(ctx context.Context, e *facts.Env, bin string) (v parse.IptablesVersion, printed string, err error) {
 	out, err := e.Host.Run(ctx, bin, "--version")
 	if err != nil {
 		return parse.IptablesVersion{}, "", err
@@ -166,12 +167,12 @@ func withEvidence(r finding.Result, ev finding.Evidence) finding.Result {
 	return r.With(ev.Source, ev.Value)
 }
 
-func brNetfilterDetail(e *Env, r finding.Result) finding.Result {
+func brNetfilterDetail(e *facts.Env, r finding.Result) finding.Result {
 	m := e.Module(modBrNetfilter)
 	return r.Detail("br_netfilter is %s; it is needed only with --icc=false or \"userland-proxy\": false (moby/moby#41913).", m.State)
 }
 
-func moduleNames(ms []ModuleFact) string {
+func moduleNames(ms []facts.ModuleFact) string {
 	names := make([]string, len(ms))
 	for i, m := range ms {
 		names[i] = m.Name
@@ -179,7 +180,7 @@ func moduleNames(ms []ModuleFact) string {
 	return netJoinAnd(names)
 }
 
-func describeModules(ms []ModuleFact) string {
+func describeModules(ms []facts.ModuleFact) string {
 	parts := make([]string, len(ms))
 	for i, m := range ms {
 		parts[i] = m.Name + " " + m.State.String()
@@ -197,7 +198,7 @@ func netJoinAnd(s []string) string {
 	return strings.Join(s[:len(s)-1], ", ") + " and " + s[len(s)-1]
 }
 
-func itThem(ms []ModuleFact) string {
+func itThem(ms []facts.ModuleFact) string {
 	if len(ms) == 1 {
 		return "it"
 	}
@@ -218,9 +219,9 @@ func outputLine(b []byte) string {
 
 // iptablesAnyBackend judges a host whose iptables backend is unknown: either front end's core
 // module (nf_tables or ip_tables) will do, so it warns only when both are proved unusable.
-func iptablesAnyBackend(e *Env, r finding.Result, bin string) finding.Result {
+func iptablesAnyBackend(e *facts.Env, r finding.Result, bin string) finding.Result {
 	nft, legacy := e.Module(modNFTables), e.Module(modIPTables)
-	for _, m := range []ModuleFact{nft, legacy} {
+	for _, m := range []facts.ModuleFact{nft, legacy} {
 		r = withEvidence(r, m.Evidence)
 		if m.Note != "" {
 			r = r.Detail("%s", m.Note)
@@ -229,13 +230,13 @@ func iptablesAnyBackend(e *Env, r finding.Result, bin string) finding.Result {
 	switch {
 	case nft.State.Usable() || legacy.State.Usable():
 		return r.WithStatus(finding.Pass, "iptables at %s; nf_tables %s, ip_tables %s", bin, nft.State, legacy.State)
-	case nft.State == ModuleUnknown || legacy.State == ModuleUnknown:
+	case nft.State == facts.ModuleUnknown || legacy.State == facts.ModuleUnknown:
 		return r.WithStatus(finding.Pass, "iptables at %s; nf_tables and ip_tables could not be confirmed, nothing shows them missing", bin)
 	}
 	r = r.WithStatus(finding.Warn, "neither nf_tables nor ip_tables is loaded: rootless dockerd cannot set up NAT").
 		Detail("The iptables backend is unknown, so either module would do; nf_tables is what iptables-nft, the default of current distributions, uses.")
-	for _, m := range []ModuleFact{nft, legacy} {
-		if m.State == ModuleNotLoaded {
+	for _, m := range []facts.ModuleFact{nft, legacy} {
+		if m.State == facts.ModuleNotLoaded {
 			return r.Fix(finding.LoadModule(m.Name, "rootless dockerd needs an iptables backend module and cannot load it from its user namespace"))
 		}
 	}

@@ -32,7 +32,7 @@ func TestNetIptables(t *testing.T) {
 		// This dev machine: iptables in /usr/sbin, nf_tables backend, everything built in,
 		// no /proc/modules, no /lib/modules, /proc/config.gz present.
 		{name: "dev machine with config.gz", host: withIptables(alice(), "/usr/sbin/iptables", nftVersion).
-			File("/proc/config.gz", netGzip(t, "# CONFIG_MODULES is not set\nCONFIG_NF_TABLES=y\nCONFIG_NFT_NAT=y\nCONFIG_IP_NF_IPTABLES=y\n")).
+			GzipFile("/proc/config.gz", "# CONFIG_MODULES is not set\nCONFIG_NF_TABLES=y\nCONFIG_NFT_NAT=y\nCONFIG_IP_NF_IPTABLES=y\n").
 			File("/proc/net/ip_tables_names", ""),
 			status: finding.Pass, summary: "nf_tables built in, nft_chain_nat built in", fixes: []string{}},
 		// The crux: same machine without a kernel config. Nothing proves the modules absent.
@@ -54,11 +54,11 @@ func TestNetIptables(t *testing.T) {
 			File("/boot/config-6.8.0", "CONFIG_NF_TABLES=m\nCONFIG_NFT_NAT=m\n"),
 			status: finding.Warn, fixes: []string{"module.nf_tables", "module.nft_chain_nat"}},
 		{name: "kernel without nf_tables", host: withIptables(alice(), "/usr/sbin/iptables", nftVersion).
-			File("/proc/config.gz", netGzip(t, "# CONFIG_MODULES is not set\n# CONFIG_NF_TABLES is not set\n# CONFIG_NFT_NAT is not set\n")),
+			GzipFile("/proc/config.gz", "# CONFIG_MODULES is not set\n# CONFIG_NF_TABLES is not set\n# CONFIG_NFT_NAT is not set\n"),
 			status: finding.Warn, summary: "the kernel has no nf_tables and nft_chain_nat", fixes: []string{}},
 		{name: "not installed", host: alice(), status: finding.Warn, summary: "iptables is not installed", fixes: []string{"package.iptables"}},
 		{name: "only in /usr/sbin, PATH without it", host: withIptables(alice().Env("PATH", "/usr/local/bin:/usr/bin:/bin"), "/usr/sbin/iptables", nftVersion).
-			File("/proc/config.gz", netGzip(t, "CONFIG_NF_TABLES=y\nCONFIG_NFT_NAT=y\n")),
+			GzipFile("/proc/config.gz", "CONFIG_NF_TABLES=y\nCONFIG_NFT_NAT=y\n"),
 			status: finding.Pass, summary: "at /usr/sbin/iptables"},
 		{name: "only in /sbin", host: withIptables(alice().Env("PATH", "/usr/bin"), "/sbin/iptables", nftVersion), status: finding.Pass, summary: "at /sbin/iptables"},
 		{name: "--version fails, nf_tables loaded", host: modularKernel(alice().Exec("/usr/sbin/iptables"), nftLoaded).

@@ -10,6 +10,7 @@ import (
 
 	"github.com/moby/sys/user"
 
+	"github.com/rootless-doctor/rootless-doctor/checks/facts"
 	"github.com/rootless-doctor/rootless-doctor/checks/parse"
 	"github.com/rootless-doctor/rootless-doctor/finding"
 )
@@ -28,21 +29,21 @@ var netPing = Probe{
 		"net.ipv4.ping_group_range. The kernel default \"1 0\" allows nobody, and without systemd's " +
 		"sysctl defaults (RHEL, minimal Debian) `ping` in a container fails with " +
 		"`ping: socket: Operation not permitted` (podman#1779, podman#8975, systemd/systemd#13141).",
-	Reads: []string{SysctlPath(pingSysctl), "/etc/subgid"},
+	Reads: []string{facts.SysctlPath(pingSysctl), "/etc/subgid"},
 	Fixes: []finding.Kind{finding.Sysctl},
 	Run:   runNetPing,
 }
 
-func runNetPing(_ context.Context, e *Env) finding.Result {
+func runNetPing(_ context.Context, e *facts.Env) finding.Result {
 	s, err := e.Sysctl(pingSysctl)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		// The key exists since Linux 3.0 (2011); its absence means /proc/sys is not the host's.
-		return finding.Undecided(err, "%s does not exist", SysctlPath(pingSysctl))
+		return finding.Undecided(err, "%s does not exist", facts.SysctlPath(pingSysctl))
 	case err != nil:
-		return finding.Undecided(err, "cannot read %s", SysctlPath(pingSysctl))
+		return finding.Undecided(err, "cannot read %s", facts.SysctlPath(pingSysctl))
 	}
-	r := finding.Result{}.With(SysctlPath(pingSysctl), s)
+	r := finding.Result{}.With(facts.SysctlPath(pingSysctl), s)
 	rng, err := parse.ParsePingGroupRange(s)
 	if err != nil {
 		r.Err, r.Summary = err, fmt.Sprintf("cannot parse %s", pingSysctl)
@@ -83,7 +84,7 @@ func runNetPing(_ context.Context, e *Env) finding.Result {
 
 // pingSubGIDs are the account's /etc/subgid entries (by name or uid), nil when unreadable.
 // user.ParseSubID does not skip comments, so they are dropped first.
-func pingSubGIDs(e *Env) []user.SubID {
+func pingSubGIDs(e *facts.Env) []user.SubID {
 	data, err := e.Host.ReadFile("/etc/subgid")
 	if err != nil {
 		return nil

@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/rootless-doctor/rootless-doctor/checks/facts"
 	"github.com/rootless-doctor/rootless-doctor/finding"
 )
 
@@ -24,18 +25,18 @@ var netPrivilegedPorts = Probe{
 		"net.ipv4.ip_unprivileged_port_start (1024 by default) need CAP_NET_BIND_SERVICE, so " +
 		"`docker run -p 80:80` fails with `cannot expose privileged port 80` (moby/moby#40860, " +
 		"rootlesskit#192, podman#13426). Either lower the sysctl or give rootlesskit the capability.",
-	Reads: []string{SysctlPath(portSysctl), "rootlesskit file capabilities"},
+	Reads: []string{facts.SysctlPath(portSysctl), "rootlesskit file capabilities"},
 	Fixes: []finding.Kind{finding.Sysctl},
 	Run:   runNetPrivilegedPorts,
 }
 
-func runNetPrivilegedPorts(_ context.Context, e *Env) finding.Result {
+func runNetPrivilegedPorts(_ context.Context, e *facts.Env) finding.Result {
 	setcap := "The alternative: give rootlesskit the capability instead (setcap cap_net_bind_service=ep $(which rootlesskit), then restart the daemon); it works only for RootlessKit's own port drivers, not for pasta's."
 	s, err := e.Sysctl(portSysctl)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		// The sysctl was added in Linux 4.11; before it the limit is fixed at 1024.
-		r := finding.Result{}.With(SysctlPath(portSysctl), "missing")
+		r := finding.Result{}.With(facts.SysctlPath(portSysctl), "missing")
 		if rk, ok := rootlesskitBindCap(e); ok {
 			return r.With(rk, "cap_net_bind_service").WithStatus(finding.Pass, "%s has cap_net_bind_service: ports below 1024 can be published", rk)
 		}
@@ -43,9 +44,9 @@ func runNetPrivilegedPorts(_ context.Context, e *Env) finding.Result {
 			Detail("docker run -p 80:80 fails with `cannot expose privileged port 80`.").
 			Detail("%s", setcap)
 	case err != nil:
-		return finding.Undecided(err, "cannot read %s", SysctlPath(portSysctl))
+		return finding.Undecided(err, "cannot read %s", facts.SysctlPath(portSysctl))
 	}
-	r := finding.Result{}.With(SysctlPath(portSysctl), s)
+	r := finding.Result{}.With(facts.SysctlPath(portSysctl), s)
 	start, err := strconv.Atoi(s)
 	if err != nil || start < 0 || start > 65536 {
 		r.Err = fmt.Errorf("%s is %q, not a port number", portSysctl, s)
@@ -71,7 +72,7 @@ func runNetPrivilegedPorts(_ context.Context, e *Env) finding.Result {
 }
 
 // rootlesskitBindCap reports the rootlesskit binary when it carries cap_net_bind_service.
-func rootlesskitBindCap(e *Env) (string, bool) {
+func rootlesskitBindCap(e *facts.Env) (string, bool) {
 	p, err := e.Host.LookPath("rootlesskit")
 	if err != nil {
 		return "", false

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"strings"
 
+	"github.com/rootless-doctor/rootless-doctor/checks/facts"
 	"github.com/rootless-doctor/rootless-doctor/finding"
 	"github.com/rootless-doctor/rootless-doctor/host"
 )
@@ -18,7 +19,7 @@ const (
 	tunMinor  = 200
 )
 
-var tunModule = ModuleSpec{Names: []string{"tun"}, Config: []string{"CONFIG_TUN"}}
+var tunModule = facts.ModuleSpec{Names: []string{"tun"}, Config: []string{"CONFIG_TUN"}}
 
 var netTun = Probe{
 	ID:    "net.tun",
@@ -34,7 +35,7 @@ var netTun = Probe{
 	Run:   runNetTun,
 }
 
-func runNetTun(_ context.Context, e *Env) finding.Result {
+func runNetTun(_ context.Context, e *facts.Env) finding.Result {
 	fi, err := e.Host.Stat(tunDevice)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -78,7 +79,7 @@ func runNetTun(_ context.Context, e *Env) finding.Result {
 }
 
 // tunMissing explains a missing /dev/net/tun from what the kernel says about the tun driver.
-func tunMissing(e *Env) finding.Result {
+func tunMissing(e *facts.Env) finding.Result {
 	m := e.Module(tunModule)
 	r := finding.Failf("%s does not exist", tunDevice).With(tunDevice, "missing").With(m.Evidence.Source, m.Evidence.Value).
 		Detail("Rootless network drivers fail with `open(\"/dev/net/tun\"): No such file or directory` (podman#9543, podman#20304).")
@@ -86,10 +87,10 @@ func tunMissing(e *Env) finding.Result {
 		r = r.Detail("%s", m.Note)
 	}
 	switch m.State {
-	case ModuleLoaded, ModuleBuiltin:
+	case facts.ModuleLoaded, facts.ModuleBuiltin:
 		return r.Detail("The tun driver is in the kernel (%s) but its device node is not: this is usually a container started without --device %s, or a /dev that is not devtmpfs.", m.State, tunDevice).
 			Fix(finding.ManualStep("tun-node", fmt.Sprintf("create the device node (mknod %s c %d %d, mode 0666), or pass --device %s to the container this runs in", tunDevice, tunMajor, tunMinor, tunDevice)))
-	case ModuleMissing:
+	case facts.ModuleMissing:
 		r.Summary = fmt.Sprintf("%s does not exist and the kernel has no tun driver", tunDevice)
 		return r.Fix(finding.ManualStep("kernel-tun", "boot a kernel built with CONFIG_TUN (on OpenWrt: install kmod-tun)"))
 	}
@@ -106,7 +107,7 @@ func tunMissing(e *Env) finding.Result {
 }
 
 // netDirSearchable reports whether the account may traverse a directory.
-func netDirSearchable(e *Env, fi host.FileInfo) bool { return e.Permits(fi, 0o1) }
+func netDirSearchable(e *facts.Env, fi host.FileInfo) bool { return e.Permits(fi, 0o1) }
 
 // describeNode is the evidence line for a path: type, device numbers, mode, owner.
 func describeNode(fi host.FileInfo) string {

@@ -11,6 +11,7 @@ import (
 	"context"
 	"strings"
 
+	"github.com/rootless-doctor/rootless-doctor/checks/facts"
 	"github.com/rootless-doctor/rootless-doctor/finding"
 )
 
@@ -29,7 +30,7 @@ type Probe struct {
 	Fixes []finding.Kind
 	// Run decides. It must honour ctx for commands it runs, must not print, and reads the
 	// machine only through env.Host.
-	Run func(ctx context.Context, env *Env) finding.Result
+	Run func(ctx context.Context, env *facts.Env) finding.Result
 }
 
 // Group is the area of the probe: the id up to the first dot ("idmap" for "idmap.subuid").

@@ -10,6 +10,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/rootless-doctor/rootless-doctor/checks/facts"
 	"github.com/rootless-doctor/rootless-doctor/finding"
 )
 
@@ -87,7 +88,7 @@ func selected(p Probe, opt Options) (bool, string) {
 // Run runs the probes against env and returns one result per probe, in registry order.
 // It never panics: a probe that panics, times out or cannot decide becomes a result through
 // one policy (undecided).
-func Run(ctx context.Context, probes []Probe, env *Env, opt Options) []finding.Result {
+func Run(ctx context.Context, probes []Probe, env *facts.Env, opt Options) []finding.Result {
 	if opt.Timeout <= 0 {
 		opt.Timeout = DefaultTimeout
 	}
@@ -126,7 +127,7 @@ func Run(ctx context.Context, probes []Probe, env *Env, opt Options) []finding.R
 // directory), and a new worker carries on with the next probe; when ctx ends, every probe not
 // done is undecided at once. Before issue 10 recorded hosts ran their probes with no timeout,
 // and a FIFO in a tree hung the run for good.
-func runInLine(ctx context.Context, probes []Probe, idx []int, env *Env, opt Options, results []finding.Result) {
+func runInLine(ctx context.Context, probes []Probe, idx []int, env *facts.Env, opt Options, results []finding.Result) {
 	type done struct {
 		k int
 		r finding.Result
@@ -168,7 +169,7 @@ func runInLine(ctx context.Context, probes []Probe, idx []int, env *Env, opt Opt
 	}
 }
 
-func runOne(ctx context.Context, p Probe, env *Env, opt Options) finding.Result {
+func runOne(ctx context.Context, p Probe, env *facts.Env, opt Options) finding.Result {
 	ctx, cancel := context.WithTimeout(ctx, opt.Timeout)
 	defer cancel()
 	start := opt.Now()
@@ -196,7 +197,7 @@ func runOne(ctx context.Context, p Probe, env *Env, opt Options) finding.Result 
 
 // runDirect runs one probe in the caller's goroutine: the same policies as runOne but the
 // timeout, which runInLine applies around it.
-func runDirect(ctx context.Context, p Probe, env *Env, opt Options) (r finding.Result) {
+func runDirect(ctx context.Context, p Probe, env *facts.Env, opt Options) (r finding.Result) {
 	start := opt.Now()
 	defer func() {
 		if v := recover(); v != nil {

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rootless-doctor/rootless-doctor/checks/facts"
 	"github.com/rootless-doctor/rootless-doctor/finding"
 	"github.com/rootless-doctor/rootless-doctor/host"
 	"github.com/rootless-doctor/rootless-doctor/internal/hostile"
@@ -43,8 +44,8 @@ func (s *stuckHost) ReadFile(p string) ([]byte, error) {
 // that never returned hung `check --root` for good.
 func TestInLineProbesHaveATimeout(t *testing.T) {
 	h := newStuckHost(t, alice().File("/etc/subuid", "alice:100000:65536\n").Host(), "/etc/subuid", "/etc/subgid")
-	read := func(p string) func(context.Context, *Env) finding.Result {
-		return func(_ context.Context, e *Env) finding.Result {
+	read := func(p string) func(context.Context, *facts.Env) finding.Result {
+		return func(_ context.Context, e *facts.Env) finding.Result {
 			if _, err := e.Host.ReadFile(p); err != nil {
 				return finding.Undecided(err, "cannot read %s", p)
 			}
@@ -55,9 +56,9 @@ func TestInLineProbesHaveATimeout(t *testing.T) {
 		{ID: "a.stuck", Run: read("/etc/subuid")},
 		{ID: "a.fine", Run: read("/etc/passwd")},
 		{ID: "b.stuck", Run: read("/etc/subgid")},
-		{ID: "b.fine", Run: func(context.Context, *Env) finding.Result { return finding.Passf("fine") }},
+		{ID: "b.fine", Run: func(context.Context, *facts.Env) finding.Result { return finding.Passf("fine") }},
 	}
-	env := NewEnv(context.Background(), h, "")
+	env := facts.NewEnv(context.Background(), h, "")
 	var res []finding.Result
 	hostile.Within(t, "Run", 10*time.Second, func() {
 		res = Run(context.Background(), probes, env, Options{Sequential: true, Timeout: 100 * time.Millisecond})
@@ -74,14 +75,14 @@ func TestInLineProbesHaveATimeout(t *testing.T) {
 func TestInLineRunEndsWithItsContext(t *testing.T) {
 	h := newStuckHost(t, alice().Host(), "/etc/subuid")
 	probes := []Probe{
-		{ID: "a.fine", Run: func(context.Context, *Env) finding.Result { return finding.Passf("fine") }},
-		{ID: "a.stuck", Run: func(_ context.Context, e *Env) finding.Result {
+		{ID: "a.fine", Run: func(context.Context, *facts.Env) finding.Result { return finding.Passf("fine") }},
+		{ID: "a.stuck", Run: func(_ context.Context, e *facts.Env) finding.Result {
 			e.Host.ReadFile("/etc/subuid")
 			return finding.Passf("late")
 		}},
-		{ID: "a.after", Run: func(context.Context, *Env) finding.Result { return finding.Passf("after") }},
+		{ID: "a.after", Run: func(context.Context, *facts.Env) finding.Result { return finding.Passf("after") }},
 	}
-	env := NewEnv(context.Background(), h, "")
+	env := facts.NewEnv(context.Background(), h, "")
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(50*time.Millisecond, cancel)
 	var res []finding.Result
@@ -99,8 +100,8 @@ func TestNewEnvIsBounded(t *testing.T) {
 	h := newStuckHost(t, alice().File("/etc/os-release", "ID=debian\n").Host(), "/etc/os-release")
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
-	var env *Env
-	hostile.Within(t, "NewEnv", 10*time.Second, func() { env = NewEnv(ctx, h, "") })
+	var env *facts.Env
+	hostile.Within(t, "NewEnv", 10*time.Second, func() { env = facts.NewEnv(ctx, h, "") })
 	if env.Distro.ID != "unknown" || !strings.Contains(env.Distro.Problem, "did not finish") || !errors.Is(env.UserErr, context.DeadlineExceeded) {
 		t.Errorf("distro %+v, user error %v", env.Distro, env.UserErr)
 	}
@@ -124,7 +125,7 @@ func (h *hungTools) Run(_ context.Context, argv ...string) (host.Output, error) 
 // --help is not asked too, which would wait as long again), and the report says it timed out.
 func TestTimedOutToolIsReportedAsSuch(t *testing.T) {
 	h := &hungTools{Host: alice().Exec("/usr/bin/slirp4netns").Host()}
-	env := NewEnv(context.Background(), h, "")
+	env := facts.NewEnv(context.Background(), h, "")
 	h.runs = nil
 	r := Run(context.Background(), []Probe{netDriver}, env, Options{Sequential: true})[0]
 	if r.Status != finding.Fail || !strings.Contains(r.Summary, "does not run") || !strings.Contains(r.Summary, "timed out") {

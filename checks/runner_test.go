@@ -7,26 +7,27 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rootless-doctor/rootless-doctor/checks/facts"
 	"github.com/rootless-doctor/rootless-doctor/finding"
 	"github.com/rootless-doctor/rootless-doctor/host"
 )
 
 func TestRunnerPolicies(t *testing.T) {
 	probes := []Probe{
-		{ID: "a.pass", Run: func(context.Context, *Env) finding.Result { return finding.Passf("fine") }},
-		{ID: "a.panic", Run: func(context.Context, *Env) finding.Result { panic("boom") }},
-		{ID: "b.undecided", Run: func(context.Context, *Env) finding.Result {
+		{ID: "a.pass", Run: func(context.Context, *facts.Env) finding.Result { return finding.Passf("fine") }},
+		{ID: "a.panic", Run: func(context.Context, *facts.Env) finding.Result { panic("boom") }},
+		{ID: "b.undecided", Run: func(context.Context, *facts.Env) finding.Result {
 			return finding.Undecided(errors.New("EACCES"), "cannot read /x")
 		}},
-		{ID: "b.hang", Run: func(ctx context.Context, _ *Env) finding.Result {
+		{ID: "b.hang", Run: func(ctx context.Context, _ *facts.Env) finding.Result {
 			<-ctx.Done()
 			time.Sleep(10 * time.Millisecond)
 			return finding.Passf("late")
 		}},
-		{ID: "c.invalid", Run: func(context.Context, *Env) finding.Result { return finding.Result{Status: "maybe"} }},
+		{ID: "c.invalid", Run: func(context.Context, *facts.Env) finding.Result { return finding.Result{Status: "maybe"} }},
 		{ID: "c.nil"},
 	}
-	env := NewEnv(context.Background(), alice().Host(), "")
+	env := facts.NewEnv(context.Background(), alice().Host(), "")
 	res := Run(context.Background(), probes, env, Options{Timeout: 50 * time.Millisecond})
 	want := map[string]struct {
 		status  finding.Status
@@ -58,9 +59,9 @@ func TestRunnerPolicies(t *testing.T) {
 
 func TestSelection(t *testing.T) {
 	probes := []Probe{
-		{ID: "idmap.subuid", Run: func(context.Context, *Env) finding.Result { return finding.Passf("ok") }},
-		{ID: "idmap.subgid", Run: func(context.Context, *Env) finding.Result { return finding.Passf("ok") }},
-		{ID: "net.tun", Run: func(context.Context, *Env) finding.Result { return finding.Failf("no") }},
+		{ID: "idmap.subuid", Run: func(context.Context, *facts.Env) finding.Result { return finding.Passf("ok") }},
+		{ID: "idmap.subgid", Run: func(context.Context, *facts.Env) finding.Result { return finding.Passf("ok") }},
+		{ID: "net.tun", Run: func(context.Context, *facts.Env) finding.Result { return finding.Failf("no") }},
 	}
 	if err := Select(probes, []string{"idmap"}, []string{"net.tun", "idmap.*"}); err != nil {
 		t.Fatal(err)
@@ -68,7 +69,7 @@ func TestSelection(t *testing.T) {
 	if err := Select(probes, []string{"nope"}, nil); !errors.Is(err, ErrUnknownProbe) {
 		t.Fatalf("unknown id: %v", err)
 	}
-	env := NewEnv(context.Background(), alice().Host(), "")
+	env := facts.NewEnv(context.Background(), alice().Host(), "")
 	res := Run(context.Background(), probes, env, Options{Only: []string{"idmap"}, Skip: []string{"idmap.subgid"}})
 	got := []finding.Status{res[0].Status, res[1].Status, res[2].Status}
 	if got[0] != finding.Pass || got[1] != finding.Skip || got[2] != finding.Skip {
@@ -113,7 +114,7 @@ func TestRegistry(t *testing.T) {
 }
 
 func TestCanReadWrite(t *testing.T) {
-	env := NewEnv(context.Background(), alice().Host(), "")
+	env := facts.NewEnv(context.Background(), alice().Host(), "")
 	for _, tt := range []struct {
 		fi   host.FileInfo
 		want bool

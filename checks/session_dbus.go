@@ -8,6 +8,7 @@ import (
 	"path"
 	"strings"
 
+	"github.com/rootless-doctor/rootless-doctor/checks/facts"
 	"github.com/rootless-doctor/rootless-doctor/checks/parse"
 	"github.com/rootless-doctor/rootless-doctor/distro"
 	"github.com/rootless-doctor/rootless-doctor/finding"
@@ -36,16 +37,16 @@ type busSocket struct {
 
 // The static probe only looks at the socket; connecting (is systemd1 on it?) is the live
 // D-Bus check's job.
-func runSessionDBus(_ context.Context, e *Env) finding.Result {
+func runSessionDBus(_ context.Context, e *facts.Env) finding.Result {
 	if r, ok := e.NeedUser(); !ok {
 		return r
 	}
 	loc, r := findSessionBus(e, finding.Result{})
 	// Where the bus matters: the systemd cgroup driver needs cgroup v2 and a user manager.
-	matters := e.Cgroup() == CgroupUnified && e.SystemdRunning()
+	matters := e.Cgroup() == facts.CgroupUnified && e.SystemdRunning()
 	notNeeded := func(r finding.Result, what string) finding.Result {
 		why := fmt.Sprintf("on cgroup %s engines use the cgroupfs driver, which needs no session bus", e.Cgroup())
-		if e.Cgroup() == CgroupUnified {
+		if e.Cgroup() == facts.CgroupUnified {
 			why = "systemd is not PID 1, so engines use the cgroupfs driver and there is no user manager to reach"
 		}
 		return r.WithStatus(finding.Skip, "%s; not needed here: %s", what, why).
@@ -161,7 +162,7 @@ func dbusPackageFixes() []finding.Intent {
 // findSessionBus resolves the account's session bus the way godbus and libdbus do:
 // $DBUS_SESSION_BUS_ADDRESS unless it is empty or "autolaunch:", else <runtime dir>/bus.
 // Checking on behalf of another account, the process environment is root's and says nothing.
-func findSessionBus(e *Env, r finding.Result) (busSocket, finding.Result) {
+func findSessionBus(e *facts.Env, r finding.Result) (busSocket, finding.Result) {
 	fallback := busSocket{path: e.RuntimeDir() + "/bus"}
 	if e.OnBehalf {
 		return fallback, r
@@ -188,4 +189,38 @@ func findSessionBus(e *Env, r finding.Result) (busSocket, finding.Result) {
 		return busSocket{other: addrs[0].Transport, fromEnv: true}, r
 	}
 	return fallback, r
+}
+
+// pkgState is what the package database says about a package.
+type pkgState int
+
+const (
+	pkgUnknown pkgState = iota
+	pkgInstalled
+	pkgMissing
+)
+
+// dbusUserSessionState tells whether a per-user D-Bus is installed, where the package
+// database can be read without running anything: on the Debian family, /var/lib/dpkg/status
+// with dbus-user-session or dbus-broker (which also provides default-dbus-session-bus).
+// Elsewhere the per-user bus ships with the dbus package almost always, and rpm's database is
+// not a text file: unknown.
+func dbusUserSessionState(e *facts.Env) (pkgState, finding.Result) {
+	var r finding.Result
+	if e.Distro.Family != distro.FamilyDebian {
+		return pkgUnknown, r
+	}
+	data, err := e.DpkgStatus()
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			r = r.Detail("Could not read %s: %v.", facts.DpkgStatusPath, err)
+		}
+		return pkgUnknown, r
+	}
+	for _, pkg := range []string{"dbus-user-session", "dbus-broker"} {
+		if installed, _ := parse.DpkgPackageStatus(data, pkg); installed {
+			return pkgInstalled, r.With(facts.DpkgStatusPath, pkg+": installed")
+		}
+	}
+	return pkgMissing, r.With(facts.DpkgStatusPath, "dbus-user-session: not installed")
 }

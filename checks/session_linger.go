@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 
+	"github.com/rootless-doctor/rootless-doctor/checks/facts"
 	"github.com/rootless-doctor/rootless-doctor/checks/parse"
 	"github.com/rootless-doctor/rootless-doctor/finding"
 )
@@ -22,7 +23,7 @@ var sessionLinger = Probe{
 
 // Failure catalogue: linger-disabled (docker/for-linux#1089, containers/podman#13240,
 // #12376, rootless-containers/usernetes#301).
-func runSessionLinger(_ context.Context, e *Env) finding.Result {
+func runSessionLinger(_ context.Context, e *facts.Env) finding.Result {
 	if r, ok := e.NeedUser(); !ok {
 		return r
 	}
@@ -80,8 +81,30 @@ func killSetting(k parse.LogindKill, name string) string {
 	return "KillUserProcesses=yes"
 }
 
-func userServiceStep(e *Env) finding.Intent {
+func userServiceStep(e *facts.Env) finding.Intent {
 	return finding.ManualStep("user-service", fmt.Sprintf(
 		"run the engine as a systemd user service of %s (rootless-doctor install, or systemctl --user enable --now docker) instead of from a login shell: logind kills a session's processes at logout",
 		e.User.Name))
+}
+
+// logindKill reads what logind.conf and its drop-ins say about killing session processes
+// at logout.
+func logindKill(e *facts.Env) (parse.LogindKill, finding.Result) {
+	var k parse.LogindKill
+	var r finding.Result
+	files, _ := systemdConfFiles(e,
+		[]string{"/etc/systemd/logind.conf", "/run/systemd/logind.conf", "/usr/local/lib/systemd/logind.conf", "/usr/lib/systemd/logind.conf"},
+		[]string{"/etc/systemd/logind.conf.d", "/run/systemd/logind.conf.d", "/usr/local/lib/systemd/logind.conf.d", "/usr/lib/systemd/logind.conf.d"})
+	for _, f := range files {
+		data, err := e.Host.ReadFile(f)
+		if err != nil {
+			r = r.Detail("Could not read %s: %v.", f, err)
+			continue
+		}
+		k.Apply(f, data)
+	}
+	for _, p := range k.Problems {
+		r = r.Detail("%s.", p)
+	}
+	return k, r
 }

@@ -6,6 +6,8 @@ import (
 	"path"
 	"strings"
 
+	"github.com/rootless-doctor/rootless-doctor/checks/facts"
+	"github.com/rootless-doctor/rootless-doctor/checks/parse"
 	"github.com/rootless-doctor/rootless-doctor/finding"
 )
 
@@ -21,7 +23,7 @@ var sessionSystemd = Probe{
 	Run:   runSessionSystemd,
 }
 
-func runSessionSystemd(_ context.Context, e *Env) finding.Result {
+func runSessionSystemd(_ context.Context, e *facts.Env) finding.Result {
 	if r, ok := e.NeedUser(); !ok {
 		return r
 	}
@@ -77,7 +79,7 @@ func runSessionSystemd(_ context.Context, e *Env) finding.Result {
 
 // systemdNotPID1 is the skip of a host without systemd, with WSL's switch where it applies
 // (failure catalogue: systemd-not-pid1-wsl; containerd/nerdctl#366, #2696).
-func systemdNotPID1(e *Env, r finding.Result) finding.Result {
+func systemdNotPID1(e *facts.Env, r finding.Result) finding.Result {
 	r = r.WithStatus(finding.Skip, "systemd is not PID 1: engines run without a user manager; `install` is not available").
 		Detail("Start the engine directly (`rootless-doctor daemon`, dockerd-rootless.sh) or from the init system's own service manager; engines use the cgroupfs cgroup driver.")
 	isWSL, ev := wsl(e)
@@ -90,4 +92,37 @@ func systemdNotPID1(e *Env, r finding.Result) finding.Result {
 			Detail("/etc/wsl.conf already asks for systemd: restart the distribution with `wsl --shutdown` from Windows.")
 	}
 	return r.Detail("This is WSL: systemd becomes PID 1 with `[boot]` `systemd=true` in /etc/wsl.conf, then `wsl --shutdown` from Windows (WSL 0.67.6 or later).")
+}
+
+// wsl reports whether the host is Windows Subsystem for Linux, with the evidence: its
+// kernels say "microsoft" in the release ("5.15.153.1-microsoft-standard-WSL2") and in
+// /proc/version (WSL1: "4.4.0-19041-Microsoft").
+func wsl(e *facts.Env) (bool, finding.Evidence) {
+	if rel := e.Host.KernelRelease(); strings.Contains(strings.ToLower(rel), "microsoft") {
+		return true, finding.Evidence{Source: "uname -r", Value: rel}
+	}
+	data, err := e.Host.ReadFile("/proc/version")
+	if err == nil && strings.Contains(strings.ToLower(string(data)), "microsoft") {
+		return true, finding.Evidence{Source: "/proc/version", Value: clipLine(strings.TrimSpace(string(data)))}
+	}
+	return false, finding.Evidence{}
+}
+
+// wslSystemdConfigured reports whether /etc/wsl.conf asks for systemd ([boot] systemd=true,
+// WSL 0.67.6 and later).
+func wslSystemdConfigured(e *facts.Env) bool {
+	data, err := e.Host.ReadFile("/etc/wsl.conf")
+	if err != nil {
+		return false
+	}
+	opts, _ := parse.ParseConf(data)
+	on := false
+	for _, o := range opts {
+		if strings.EqualFold(o.Section, "boot") && strings.EqualFold(o.Name, "systemd") {
+			if b, err := parse.ParseSystemdBool(o.Value); err == nil {
+				on = b
+			}
+		}
+	}
+	return on
 }

@@ -8,6 +8,7 @@ import (
 	"path"
 	"strings"
 
+	"github.com/rootless-doctor/rootless-doctor/checks/facts"
 	"github.com/rootless-doctor/rootless-doctor/finding"
 	"github.com/rootless-doctor/rootless-doctor/host"
 )
@@ -24,7 +25,7 @@ var sessionXDGRuntimeDir = Probe{
 	Run:   runSessionXDGRuntimeDir,
 }
 
-func runSessionXDGRuntimeDir(_ context.Context, e *Env) finding.Result {
+func runSessionXDGRuntimeDir(_ context.Context, e *facts.Env) finding.Result {
 	if r, ok := e.NeedUser(); !ok {
 		return r
 	}
@@ -57,7 +58,7 @@ func runSessionXDGRuntimeDir(_ context.Context, e *Env) finding.Result {
 
 // xdgRuntimeDirUnset is the finding of failure-catalogue entry xdg-runtime-dir-unset
 // (moby/moby#39009, docker/docker-install#208).
-func xdgRuntimeDirUnset(e *Env, std string) finding.Result {
+func xdgRuntimeDirUnset(e *facts.Env, std string) finding.Result {
 	r := finding.Result{}.With("$XDG_RUNTIME_DIR", "(unset)")
 	r = r.WithStatus(finding.Fail, "XDG_RUNTIME_DIR is not set: dockerd-rootless.sh and RootlessKit need it").
 		Detail("dockerd-rootless.sh stops with \"could not get XDG_RUNTIME_DIR\"; podman falls back to /tmp, which systemd-tmpfiles cleans.").
@@ -85,7 +86,7 @@ func xdgRuntimeDirUnset(e *Env, std string) finding.Result {
 // runtimeDirOnBehalf checks /run/user/UID for an account that is not the one running the
 // doctor: root with --user in an image build has no session of that account, so only the
 // directory pam_systemd would use can be judged, and its absence is no failure.
-func runtimeDirOnBehalf(e *Env, std string) finding.Result {
+func runtimeDirOnBehalf(e *facts.Env, std string) finding.Result {
 	fi, err := e.Host.Stat(std)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
@@ -110,7 +111,7 @@ func runtimeDirOnBehalf(e *Env, std string) finding.Result {
 // containers/podman#7852, #11539), the state survives reboots, and other users can create
 // predictable names first (Docker: "should not be under /tmp … vulnerable to TOCTOU attack").
 // Failure catalogue: runtime-dir-on-tmp-cleaned.
-func judgeRuntimeDir(e *Env, r finding.Result, label, dir string, fi host.FileInfo, std string) finding.Result {
+func judgeRuntimeDir(e *facts.Env, r finding.Result, label, dir string, fi host.FileInfo, std string) finding.Result {
 	resolved := dir
 	if p, err := e.Host.EvalSymlinks(dir); err == nil {
 		resolved = p
@@ -150,7 +151,7 @@ func judgeRuntimeDir(e *Env, r finding.Result, label, dir string, fi host.FileIn
 }
 
 // runtimeDirStep is the manual fix for a bad runtime directory.
-func runtimeDirStep(e *Env, std string) finding.Intent {
+func runtimeDirStep(e *facts.Env, std string) finding.Intent {
 	if e.SystemdRunning() {
 		return finding.ManualStep("xdg-runtime-dir", fmt.Sprintf(
 			"use the runtime directory logind makes: XDG_RUNTIME_DIR=%s, owned by %s with mode 0700 (it exists while %s is logged in, or always with `loginctl enable-linger %s`)",

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/rootless-doctor/rootless-doctor/checks/facts"
 	"github.com/rootless-doctor/rootless-doctor/checks/parse"
 	"github.com/rootless-doctor/rootless-doctor/snapshot"
 )
@@ -23,7 +24,7 @@ import (
 //
 // Other files are written as read. The replayed fix plan may differ from the live one where
 // the planner would have stepped around a dropped account's uid; the probe results do not.
-func SnapshotFilter(e *Env, subuid, subgid []byte) snapshot.Filter {
+func SnapshotFilter(e *facts.Env, subuid, subgid []byte) snapshot.Filter {
 	uidRanges := parse.ParseSubIDs(subuid).Ranges
 	gidRanges := parse.ParseSubIDs(subgid).Ranges
 	inRanges := func(rs []parse.SubIDRange, id int64) bool {

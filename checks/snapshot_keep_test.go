@@ -3,6 +3,8 @@ package checks
 import (
 	"context"
 	"testing"
+
+	"github.com/rootless-doctor/rootless-doctor/checks/facts"
 )
 
 func TestSnapshotFilter(t *testing.T) {
@@ -11,7 +13,7 @@ func TestSnapshotFilter(t *testing.T) {
 			"bob:x:1001:1001::/home/bob:/bin/sh\nsquatter:x:100500:100500::/:/bin/false\ngarbage\n").
 		File("/etc/group", "root:x:0:\nalice:x:1000:\nbob:x:1001:\nkvm:x:104:bob,alice,carol\nwheel:x:10:bob\nhigh:x:100600:bob\n").
 		Host()
-	e := NewEnv(context.Background(), h, "")
+	e := facts.NewEnv(context.Background(), h, "")
 	subuid := []byte("alice:100000:65536\nbob:300000:65536\n")
 	subgid := []byte("alice:100000:65536\n")
 	f := SnapshotFilter(e, subuid, subgid)
@@ -30,7 +32,7 @@ func TestSnapshotFilter(t *testing.T) {
 		}
 	}
 	// An unknown --user keeps only root (and the lines in subordinate ranges).
-	e = NewEnv(context.Background(), h, "nobody-here")
+	e = facts.NewEnv(context.Background(), h, "nobody-here")
 	data, _ := h.ReadFile("/etc/passwd")
 	if got := string(SnapshotFilter(e, nil, nil)("/etc/passwd", data)); got != "root:x:0:0::/root:/bin/bash\n" {
 		t.Errorf("unknown user: %q", got)

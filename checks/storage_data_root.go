@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/rootless-doctor/rootless-doctor/checks/facts"
 	"github.com/rootless-doctor/rootless-doctor/finding"
 )
 
@@ -38,15 +39,15 @@ var networkFS = map[string]bool{"nfs": true, "cifs": true, "smb2": true, "lustre
 // to ids the server does not know, or xattrs.
 var sharedFolderFS = map[string]bool{"9p": true, "vboxsf": true, "fuse": true}
 
-func runStorageDataRoot(_ context.Context, e *Env) finding.Result {
+func runStorageDataRoot(_ context.Context, e *facts.Env) finding.Result {
 	if r, ok := e.NeedUser(); !ok {
 		return r
 	}
 	if e.User.Home == "" {
 		return finding.Skipf("%s has no home directory (see identity.user)", e.User.Name)
 	}
-	roots := []dataRoot{dockerDataRoot(e)}
-	if p, ok := podmanDataRoot(e); ok {
+	roots := []facts.DataRoot{e.DockerDataRoot()}
+	if p, ok := e.PodmanDataRoot(); ok {
 		roots = append(roots, p)
 	}
 	var results []finding.Result
@@ -108,7 +109,7 @@ func mergeResults(rs []finding.Result) finding.Result {
 }
 
 // checkDataRoot judges one engine's data root.
-func checkDataRoot(e *Env, d dataRoot) finding.Result {
+func checkDataRoot(e *facts.Env, d facts.DataRoot) finding.Result {
 	if d.ConfigErr != nil && d.ConfigFatal {
 		return finding.Result{}.With(d.ConfigFile, d.ConfigErr.Error()).WithStatus(finding.Fail, "%s is not valid: rootless dockerd will refuse to start", homeRel(e, d.ConfigFile)).
 			Detail("dockerd reads this file at start and exits on a syntax error; fix it or remove it.").
@@ -119,7 +120,7 @@ func checkDataRoot(e *Env, d dataRoot) finding.Result {
 		// An unreadable file, or a storage.conf the small TOML reader does not follow: the
 		// default location was judged, which may not be the one the engine uses.
 		r = r.Detail("error: %v", d.ConfigErr)
-		if d.Engine == enginePodman {
+		if d.Engine == facts.EnginePodman {
 			r = r.Detail("podman and buildah refuse a storage.conf they cannot parse.")
 		}
 		if r.Status == finding.Pass && r.Err == nil {
@@ -130,7 +131,7 @@ func checkDataRoot(e *Env, d dataRoot) finding.Result {
 }
 
 // judgeDataRoot judges the filesystem and permissions of one data root.
-func judgeDataRoot(e *Env, d dataRoot) finding.Result {
+func judgeDataRoot(e *facts.Env, d facts.DataRoot) finding.Result {
 	r := finding.Result{Evidence: append([]finding.Evidence(nil), d.Evidence...)}
 	name := homeRel(e, d.Path)
 	if d.StatErr != nil {
@@ -206,12 +207,12 @@ func judgeDataRoot(e *Env, d dataRoot) finding.Result {
 // may use their btrfs driver there, which makes a subvolume per layer; an unprivileged
 // account may delete a subvolume only on kernel ≥ 4.18 with quotas off, or when the
 // filesystem is mounted with user_subvol_rm_allowed (moby/moby#41762, moby/moby#42201).
-func btrfsDetail(e *Env, d dataRoot, r finding.Result) finding.Result {
-	m := mountOf(e, d.Existing)
+func btrfsDetail(e *facts.Env, d facts.DataRoot, r finding.Result) finding.Result {
+	m := e.MountOf(d.Existing)
 	if m == nil {
 		return r.Detail("On btrfs, removing images with the btrfs driver needs kernel 4.18 or later with quotas off, or the user_subvol_rm_allowed mount option (moby/moby#41762).")
 	}
-	r = r.With(mountinfoPath, fmt.Sprintf("%s %s %s", m.Mountpoint, m.FSType, m.VFSOptions))
+	r = r.With(facts.MountinfoPath, fmt.Sprintf("%s %s %s", m.Mountpoint, m.FSType, m.VFSOptions))
 	if subvolRmAllowed(m) {
 		return r.Detail("%s is mounted with user_subvol_rm_allowed: the btrfs driver can delete its subvolumes.", m.Mountpoint)
 	}

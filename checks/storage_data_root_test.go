@@ -3,6 +3,7 @@ package checks
 import (
 	"testing"
 
+	"github.com/rootless-doctor/rootless-doctor/checks/facts"
 	"github.com/rootless-doctor/rootless-doctor/finding"
 	"github.com/rootless-doctor/rootless-doctor/host"
 )
@@ -90,9 +91,9 @@ func TestStorageDataRootBtrfsDetail(t *testing.T) {
 		return "1 0 8:1 / / rw shared:1 - ext4 /dev/sda1 rw\n2 1 8:2 /@home /home rw,relatime shared:2 - btrfs /dev/sda2 " + opts + "\n"
 	}
 	h := storageHost("6.8.0").FSType("/home", "btrfs")
-	r := runForResult(t, storageDataRoot, h.File(mountinfoPath, mi("rw,ssd,user_subvol_rm_allowed,subvol=/@home")), "")
+	r := runForResult(t, storageDataRoot, h.File(facts.MountinfoPath, mi("rw,ssd,user_subvol_rm_allowed,subvol=/@home")), "")
 	wantDetailsContain(t, r, "/home is mounted with user_subvol_rm_allowed")
-	r = runForResult(t, storageDataRoot, h.File(mountinfoPath, mi("rw,ssd,subvol=/@home")), "")
+	r = runForResult(t, storageDataRoot, h.File(facts.MountinfoPath, mi("rw,ssd,subvol=/@home")), "")
 	wantDetailsContain(t, r, "/home is not mounted with user_subvol_rm_allowed", "moby/moby#41762")
 	r = runForResult(t, storageDataRoot, storageHost("6.8.0").FSType("/home", "btrfs"), "")
 	wantDetailsContain(t, r, "kernel 4.18 or later with quotas off")

@@ -8,6 +8,7 @@ import (
 	"path"
 	"strings"
 
+	"github.com/rootless-doctor/rootless-doctor/checks/facts"
 	"github.com/rootless-doctor/rootless-doctor/checks/parse"
 	"github.com/rootless-doctor/rootless-doctor/distro"
 	"github.com/rootless-doctor/rootless-doctor/finding"
@@ -68,14 +69,14 @@ type storageDriverFacts struct {
 	fuseDevice    string // "ok", "missing", "wrong", "denied"
 	btrfs         bool
 	btrfsNo       string
-	root          dataRoot
+	root          facts.DataRoot
 	priors        []string
 	usable        map[string]bool
 	unusableWhy   map[string]string
 	overlayReason string // why Docker does not use native overlay, when it does not
 }
 
-func runStorageDriver(_ context.Context, e *Env) finding.Result {
+func runStorageDriver(_ context.Context, e *facts.Env) finding.Result {
 	if r, ok := e.NeedUser(); !ok {
 		return r
 	}
@@ -92,7 +93,7 @@ func runStorageDriver(_ context.Context, e *Env) finding.Result {
 }
 
 // readNative decides whether overlayfs can be mounted in an unprivileged user namespace.
-func (f *storageDriverFacts) readNative(e *Env, r finding.Result) finding.Result {
+func (f *storageDriverFacts) readNative(e *facts.Env, r finding.Result) finding.Result {
 	k := f.kernel
 	kv := fmt.Sprintf("kernel %d.%d", k.Major, k.Minor)
 	switch data, err := e.Host.ReadFile(selinuxEnforce); {
@@ -139,7 +140,7 @@ func (f *storageDriverFacts) readNative(e *Env, r finding.Result) finding.Result
 // readFuse decides whether fuse-overlayfs can work: kernel 4.18 or later (FUSE mounts in
 // user namespaces), the binary, and /dev/fuse readable and writable by the account
 // (catalogue fuse-device-missing).
-func (f *storageDriverFacts) readFuse(e *Env, r finding.Result) finding.Result {
+func (f *storageDriverFacts) readFuse(e *facts.Env, r finding.Result) finding.Result {
 	if !f.kernel.AtLeast(4, 18) {
 		f.fuseNo = append(f.fuseNo, fmt.Sprintf("kernel %d.%d cannot mount FUSE in a user namespace (4.18 or later can)", f.kernel.Major, f.kernel.Minor))
 	}
@@ -177,11 +178,11 @@ func (f *storageDriverFacts) readFuse(e *Env, r finding.Result) finding.Result {
 // readDocker reads what makes dockerd deviate from its priority list: its data root (whose
 // filesystem limits the drivers), a configured storage-driver, and state left by a driver
 // used before (dockerd keeps using it: "[graphdriver] using prior storage driver").
-func (f *storageDriverFacts) readDocker(e *Env, r finding.Result) finding.Result {
+func (f *storageDriverFacts) readDocker(e *facts.Env, r finding.Result) finding.Result {
 	_, errD := e.Host.LookPath("dockerd")
 	_, errR := e.Host.LookPath("dockerd-rootless.sh")
 	f.dockerInstalled = errD == nil || errR == nil
-	f.root = dockerDataRoot(e)
+	f.root = e.DockerDataRoot()
 	r.Evidence = append(r.Evidence, f.root.Evidence...)
 	if f.root.Exists() {
 		for _, name := range dockerDrivers {
@@ -203,7 +204,7 @@ func (f *storageDriverFacts) readDocker(e *Env, r finding.Result) finding.Result
 	switch {
 	case f.root.FSType != "btrfs":
 		f.btrfsNo = "the data root is not on btrfs"
-	case !k.AtLeast(4, 18) && !subvolRmAllowed(mountOf(e, f.root.Existing)):
+	case !k.AtLeast(4, 18) && !subvolRmAllowed(e.MountOf(f.root.Existing)):
 		f.btrfsNo = fmt.Sprintf("kernel %d.%d cannot delete btrfs subvolumes unprivileged (4.18 or later, or the user_subvol_rm_allowed mount option)", k.Major, k.Minor)
 	default:
 		f.btrfs = true
@@ -229,7 +230,7 @@ func (f *storageDriverFacts) readDocker(e *Env, r finding.Result) finding.Result
 }
 
 // decide names the driver rootless dockerd will use and judges it.
-func (f *storageDriverFacts) decide(e *Env, r finding.Result) finding.Result {
+func (f *storageDriverFacts) decide(e *facts.Env, r finding.Result) finding.Result {
 	daemonJSON := homeRel(e, f.root.ConfigFile)
 	setDriverFix := func(driver string) finding.Intent {
 		return finding.ManualStep("docker-storage-driver", fmt.Sprintf(`set "storage-driver": %q in %s and restart the rootless dockerd`, driver, f.root.ConfigFile))
@@ -330,7 +331,7 @@ func (f *storageDriverFacts) best() string {
 }
 
 // vfsFixes are what gets a copy-on-write driver when only vfs is left.
-func (f *storageDriverFacts) vfsFixes(e *Env) []finding.Intent {
+func (f *storageDriverFacts) vfsFixes(e *facts.Env) []finding.Intent {
 	if !f.kernel.AtLeast(4, 18) {
 		return []finding.Intent{finding.ManualStep("upgrade-kernel", "upgrade to kernel 5.11 or later for native overlay in user namespaces (4.18 or later for fuse-overlayfs)")}
 	}

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rootless-doctor/rootless-doctor/checks/facts"
 	"github.com/rootless-doctor/rootless-doctor/finding"
 	"github.com/rootless-doctor/rootless-doctor/host"
 )
@@ -13,7 +14,7 @@ import (
 // details or evidence beyond what probeTest checks.
 func runForResult(t *testing.T, p Probe, h *host.Memory, user string) finding.Result {
 	t.Helper()
-	env := NewEnv(context.Background(), h.Host(), user)
+	env := facts.NewEnv(context.Background(), h.Host(), user)
 	return Run(context.Background(), []Probe{p}, env, Options{Sequential: true})[0]
 }
 
@@ -98,7 +99,7 @@ func TestStorageDriver(t *testing.T) {
 		{name: "kernel 4.19, data root on btrfs", host: storageHost("4.19.0").FSType("/home", "btrfs"), status: finding.Pass, summary: "btrfs (kernel 4.19 is older"},
 		{name: "kernel 4.15 btrfs without user_subvol_rm_allowed", host: storageHost("4.15.0").FSType("/home", "btrfs"), status: finding.Warn, summary: "only vfs"},
 		{name: "kernel 4.15 btrfs with user_subvol_rm_allowed", host: storageHost("4.15.0").FSType("/home", "btrfs").
-			File(mountinfoPath, "1 0 8:1 / / rw shared:1 - ext4 /dev/sda1 rw\n2 1 8:2 / /home rw shared:2 - btrfs /dev/sda2 rw,user_subvol_rm_allowed\n"), status: finding.Pass, summary: "btrfs"},
+			File(facts.MountinfoPath, "1 0 8:1 / / rw shared:1 - ext4 /dev/sda1 rw\n2 1 8:2 / /home rw shared:2 - btrfs /dev/sda2 rw,user_subvol_rm_allowed\n"), status: finding.Pass, summary: "btrfs"},
 
 		// Data root on overlayfs (an engine inside a container).
 		{name: "data root on overlayfs, fuse usable", host: withFuse(storageHost("6.8.0").FSType("/", "overlay"), "0666"), status: finding.Pass, summary: "fuse-overlayfs (the data root is on overlayfs"},

@@ -9,6 +9,7 @@ import (
 	"strings"
 
 	"github.com/rootless-doctor/rootless-doctor/checks/apparmor"
+	"github.com/rootless-doctor/rootless-doctor/checks/facts"
 	"github.com/rootless-doctor/rootless-doctor/checks/parse"
 	"github.com/rootless-doctor/rootless-doctor/distro"
 	"github.com/rootless-doctor/rootless-doctor/finding"
@@ -24,7 +25,7 @@ var usernsAppArmor = Probe{
 		"nerdctl-full (/usr/local/bin) or a tarball, and rootless-doctor itself (which embeds " +
 		"rootlesskit), fail with \"fork/exec /proc/self/exe: permission denied\" until they get one.",
 	Reads: []string{
-		SysctlPath(aaRestrictKey), SysctlPath(aaComplainKey), SysctlPath(aaPolicyKey),
+		facts.SysctlPath(aaRestrictKey), facts.SysctlPath(aaComplainKey), facts.SysctlPath(aaPolicyKey),
 		"/etc/apparmor.d/* (profiles; not abstractions/, tunables/, local/), /etc/apparmor.d/disable/",
 		apparmor.LoadedFile + " (which profiles are loaded, when readable)",
 		"rootlesskit, podman, buildah, pasta on PATH; ~/bin/rootlesskit; the rootless-doctor binary",
@@ -43,8 +44,8 @@ const (
 	aaPolicyKey     = "kernel.unprivileged_userns_apparmor_policy"
 )
 
-func runUsernsAppArmor(_ context.Context, e *Env) finding.Result {
-	p := SysctlPath(aaRestrictKey)
+func runUsernsAppArmor(_ context.Context, e *facts.Env) finding.Result {
+	p := facts.SysctlPath(aaRestrictKey)
 	r, n, absent, stop := readSysctlInt(e, aaRestrictKey)
 	if stop {
 		return r
@@ -57,17 +58,17 @@ func runUsernsAppArmor(_ context.Context, e *Env) finding.Result {
 	side := map[string]int64{}
 	for _, k := range []string{aaComplainKey, aaForceKey, aaUnconfinedKey, aaPolicyKey} {
 		if v, err := e.Sysctl(k); err == nil {
-			r = r.With(SysctlPath(k), v)
+			r = r.With(facts.SysctlPath(k), v)
 			if x, err := parse.ParseSysctlInt([]byte(v)); err == nil {
 				side[k] = x
 			}
 		}
 	}
 	r = withBootProblems(e, r)
-	boot, bootSet := bootValue(e, aaRestrictKey)
+	boot, bootSet := e.SysctlBoot().Last(aaRestrictKey)
 	bootOn := false
 	if bootSet {
-		r = boot.evidence(r)
+		r = bootEvidence(r, boot)
 		b, err := parse.ParseSysctlInt([]byte(boot.Value))
 		bootOn = err == nil && b != 0
 	}
@@ -93,7 +94,7 @@ func runUsernsAppArmor(_ context.Context, e *Env) finding.Result {
 	r = r.Detail("The system-wide alternative, sysctl %s=0, lets every program create user namespaces again: it undoes a security hardening and is not the recommended fix.", aaRestrictKey)
 
 	bins, tempDoctor := usernsBinaries(e)
-	pol := appArmorPolicy(e)
+	pol := e.AppArmor()
 	if pol.DirErr != nil && len(bins) > 0 {
 		r.Err = pol.DirErr
 		r.Summary = fmt.Sprintf("AppArmor restricts user namespaces and %s cannot be read", apparmor.Dir)
@@ -129,7 +130,7 @@ func runUsernsAppArmor(_ context.Context, e *Env) finding.Result {
 }
 
 // aaVerdictResult sets the status and summary from the checks of each binary.
-func aaVerdictResult(e *Env, r finding.Result, checks []aaCheck, now bool, tempDoctor string) finding.Result {
+func aaVerdictResult(e *facts.Env, r finding.Result, checks []aaCheck, now bool, tempDoctor string) finding.Result {
 	var hard, soft []aaCheck
 	var ok []string
 	for _, c := range checks {
@@ -194,7 +195,7 @@ func aaAndMore(n int) string {
 	return fmt.Sprintf(" (and %d more)", n)
 }
 
-func hasAppArmorParser(e *Env) bool {
+func hasAppArmorParser(e *facts.Env) bool {
 	for _, p := range []string{"apparmor_parser", "/usr/sbin/apparmor_parser", "/sbin/apparmor_parser"} {
 		if _, err := e.Host.LookPath(p); err == nil {
 			return true
@@ -225,7 +226,7 @@ func (b usernsBinary) display() string {
 
 // usernsBinaries finds the programs that create user namespaces. tempDoctor is the path of
 // the running doctor when it is a temporary `go run` build, which no profile can follow.
-func usernsBinaries(e *Env) (bins []usernsBinary, tempDoctor string) {
+func usernsBinaries(e *facts.Env) (bins []usernsBinary, tempDoctor string) {
 	seen := map[string]bool{}
 	add := func(name, p string, required bool, src string) {
 		real, err := e.Host.EvalSymlinks(p)
@@ -268,11 +269,6 @@ func usernsBinaries(e *Env) (bins []usernsBinary, tempDoctor string) {
 type aaCheck struct {
 	bin usernsBinary
 	apparmor.Check
-}
-
-// appArmorPolicy is the policy of /etc/apparmor.d, read once per run.
-func appArmorPolicy(e *Env) *apparmor.Policy {
-	return Memo(e, "apparmor.policy", func() *apparmor.Policy { return apparmor.Load(e.Host) })
 }
 
 // short says in a few words what is wrong, for the summary.

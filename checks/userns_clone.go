@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 
+	"github.com/rootless-doctor/rootless-doctor/checks/facts"
 	"github.com/rootless-doctor/rootless-doctor/checks/parse"
 	"github.com/rootless-doctor/rootless-doctor/finding"
 )
@@ -15,7 +16,7 @@ var usernsClone = Probe{
 		"kernel.unprivileged_userns_clone; at 0 only root may create user namespaces, and " +
 		"rootlesskit fails with \"fork/exec /proc/self/exe: operation not permitted\". Debian 10 " +
 		"shipped it at 0. Upstream kernels have no such switch.",
-	Reads: []string{SysctlPath(usernsCloneKey), "/etc/sysctl.conf, /etc/sysctl.d, /run/sysctl.d, /usr/lib/sysctl.d (the value set at boot)",
+	Reads: []string{facts.SysctlPath(usernsCloneKey), "/etc/sysctl.conf, /etc/sysctl.d, /run/sysctl.d, /usr/lib/sysctl.d (the value set at boot)",
 		"/.dockerenv, /run/.containerenv, /proc/self/status (container hints)"},
 	Fixes: []finding.Kind{finding.Sysctl},
 	Run:   runUsernsClone,
@@ -26,8 +27,8 @@ const usernsCloneKey = "kernel.unprivileged_userns_clone"
 // usernsCloneReason is the reason of the fix intent.
 const usernsCloneReason = "allow unprivileged user namespaces: rootlesskit, podman and buildah create one"
 
-func runUsernsClone(_ context.Context, e *Env) finding.Result {
-	p := SysctlPath(usernsCloneKey)
+func runUsernsClone(_ context.Context, e *facts.Env) finding.Result {
+	p := facts.SysctlPath(usernsCloneKey)
 	r, n, absent, stop := readSysctlInt(e, usernsCloneKey)
 	if stop {
 		return r
@@ -38,17 +39,17 @@ func runUsernsClone(_ context.Context, e *Env) finding.Result {
 		r = finding.Passf("the kernel has no %s switch: nothing extra gates unprivileged user namespaces", usernsCloneKey).
 			With(p, "absent").
 			Detail("Only Debian- and Ubuntu-patched kernels and linux-hardened have this switch; upstream kernels limit user namespaces with user.max_user_namespaces (see userns.max).")
-		if s, ok := bootValue(e, usernsCloneKey); ok {
-			r = s.evidence(r).
+		if s, ok := e.SysctlBoot().Last(usernsCloneKey); ok {
+			r = bootEvidence(r, s).
 				Detail("%s at boot; this kernel has no such key, so the line does nothing here (it would on a Debian kernel).", s)
 		}
 		return containerHints(e, r)
 	}
 	r = withBootProblems(e, r)
-	boot, bootSet := bootValue(e, usernsCloneKey)
+	boot, bootSet := e.SysctlBoot().Last(usernsCloneKey)
 	bootOff := false
 	if bootSet {
-		r = boot.evidence(r)
+		r = bootEvidence(r, boot)
 		b, err := parse.ParseSysctlInt([]byte(boot.Value))
 		bootOff = err == nil && b == 0
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/rootless-doctor/rootless-doctor/checks/facts"
 	"github.com/rootless-doctor/rootless-doctor/checks/parse"
 	"github.com/rootless-doctor/rootless-doctor/finding"
 )
@@ -24,7 +25,7 @@ const (
 
 // containerHints adds what suggests that the doctor runs in a container whose security
 // settings may block user namespaces. It changes neither status nor summary.
-func containerHints(e *Env, r finding.Result) finding.Result {
+func containerHints(e *facts.Env, r finding.Result) finding.Result {
 	kind := ""
 	switch {
 	case containerMarker(e, "/.dockerenv"):
@@ -80,7 +81,7 @@ func containerHints(e *Env, r finding.Result) finding.Result {
 }
 
 // containerMarker reports whether a marker file exists (without following a final symlink).
-func containerMarker(e *Env, p string) bool {
+func containerMarker(e *facts.Env, p string) bool {
 	_, err := e.Host.Lstat(p)
 	return err == nil
 }

@@ -3,6 +3,7 @@ package checks
 import (
 	"context"
 
+	"github.com/rootless-doctor/rootless-doctor/checks/facts"
 	"github.com/rootless-doctor/rootless-doctor/checks/parse"
 	"github.com/rootless-doctor/rootless-doctor/finding"
 )
@@ -15,7 +16,7 @@ var usernsMax = Probe{
 		"rootlesskit fails with \"fork/exec /proc/self/exe: no space left on device\" (\"invalid " +
 		"argument\" on RHEL 7); a small value runs out once podman, buildah or browser sandboxes " +
 		"use some.",
-	Reads: []string{SysctlPath(usernsMaxKey), "/etc/sysctl.conf, /etc/sysctl.d, /run/sysctl.d, /usr/lib/sysctl.d (the value set at boot)"},
+	Reads: []string{facts.SysctlPath(usernsMaxKey), "/etc/sysctl.conf, /etc/sysctl.d, /run/sysctl.d, /usr/lib/sysctl.d (the value set at boot)"},
 	Fixes: []finding.Kind{finding.Sysctl},
 	Run:   runUsernsMax,
 }
@@ -32,8 +33,8 @@ const (
 
 const usernsMaxReason = "allow user namespaces: rootlesskit, podman and buildah create them"
 
-func runUsernsMax(_ context.Context, e *Env) finding.Result {
-	p := SysctlPath(usernsMaxKey)
+func runUsernsMax(_ context.Context, e *facts.Env) finding.Result {
+	p := facts.SysctlPath(usernsMaxKey)
 	r, n, absent, stop := readSysctlInt(e, usernsMaxKey)
 	if stop {
 		return r
@@ -46,10 +47,10 @@ func runUsernsMax(_ context.Context, e *Env) finding.Result {
 			With(p, "absent")
 	}
 	r = withBootProblems(e, r)
-	boot, bootSet := bootValue(e, usernsMaxKey)
+	boot, bootSet := e.SysctlBoot().Last(usernsMaxKey)
 	var bootN int64 = -1
 	if bootSet {
-		r = boot.evidence(r)
+		r = bootEvidence(r, boot)
 		if b, err := parse.ParseSysctlInt([]byte(boot.Value)); err == nil {
 			bootN = b
 		}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/rootless-doctor/rootless-doctor/checks"
+	"github.com/rootless-doctor/rootless-doctor/checks/facts"
 	"github.com/rootless-doctor/rootless-doctor/finding"
 	"github.com/rootless-doctor/rootless-doctor/host"
 )
@@ -85,7 +86,7 @@ func TestCheckSudoAcceptsWhatProbesAsk(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		env := checks.NewEnv(ctx, h, h.Manifest().User)
+		env := facts.NewEnv(ctx, h, h.Manifest().User)
 		res := checks.Run(ctx, checks.All(), env, checks.Options{Sequential: true})
 		var reqs []Request
 		for _, r := range res {

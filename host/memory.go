@@ -1,6 +1,8 @@
 package host
 
 import (
+	"bytes"
+	"compress/gzip"
 	"io/fs"
 	"path"
 	"testing/fstest"
@@ -39,6 +41,15 @@ func NewMemory() *Memory {
 func (m *Memory) File(p, content string) *Memory {
 	m.fsys[rel(p)] = &fstest.MapFile{Data: []byte(content), Mode: 0o644}
 	return m
+}
+
+// GzipFile adds a regular file with mode 0644 holding content gzipped (/proc/config.gz).
+func (m *Memory) GzipFile(p, content string) *Memory {
+	var b bytes.Buffer
+	w := gzip.NewWriter(&b)
+	_, _ = w.Write([]byte(content)) // a bytes.Buffer does not fail
+	_ = w.Close()
+	return m.File(p, b.String())
 }
 
 // Exec adds an executable (mode 0755) whose content does not matter.

@@ -12,6 +12,7 @@ import (
 	"github.com/charmbracelet/colorprofile"
 
 	"github.com/rootless-doctor/rootless-doctor/checks"
+	"github.com/rootless-doctor/rootless-doctor/checks/facts"
 	"github.com/rootless-doctor/rootless-doctor/finding"
 	"github.com/rootless-doctor/rootless-doctor/fixes"
 )
@@ -54,7 +55,7 @@ type UserInfo struct {
 }
 
 // New builds a report from a run.
-func New(env *checks.Env, results []finding.Result, failOn finding.Status, notes ...string) *Report {
+func New(env *facts.Env, results []finding.Result, failOn finding.Status, notes ...string) *Report {
 	r := &Report{
 		Host: HostInfo{
 			Distro: DistroInfo{ID: env.Distro.ID, VersionID: env.Distro.VersionID, PrettyName: env.Distro.PrettyName},

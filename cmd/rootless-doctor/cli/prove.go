@@ -9,7 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/rootless-doctor/rootless-doctor/checks"
+	"github.com/rootless-doctor/rootless-doctor/checks/facts"
 	"github.com/rootless-doctor/rootless-doctor/finding"
 	"github.com/rootless-doctor/rootless-doctor/report"
 	"github.com/rootless-doctor/rootless-doctor/runtime/proof"
@@ -78,7 +78,7 @@ func proveRun(ctx context.Context, opts *ProveOptions) error {
 	if err != nil {
 		return usageErr("%v", err)
 	}
-	env := checks.NewEnv(ctx, h, opts.User)
+	env := facts.NewEnv(ctx, h, opts.User)
 	rep := report.New(env, results, finding.Status(opts.FailOn))
 	if err := report.Render(opts.Output, opts.IO.Out, rep, report.Options{Verbose: opts.Verbose, Profile: opts.IO.OutProfile}); err != nil {
 		return fmt.Errorf("writing the report: %w", err)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"github.com/rootless-doctor/rootless-doctor/checks"
+	"github.com/rootless-doctor/rootless-doctor/checks/facts"
 	"github.com/rootless-doctor/rootless-doctor/finding"
 	"github.com/rootless-doctor/rootless-doctor/fixes"
 	"github.com/rootless-doctor/rootless-doctor/host"
@@ -14,7 +15,7 @@ import (
 
 // probeRun is one run of the static probes and the plan their intents make.
 type probeRun struct {
-	Env     *checks.Env
+	Env     *facts.Env
 	Results []finding.Result
 	// Requests are what the plan was built from (the sudo helper builds it again from them).
 	Requests []fixes.Request
@@ -45,7 +46,7 @@ func runProbes(ctx context.Context, f *Factory, spec runSpec) (*probeRun, error)
 		// A snapshot taken with --user checks that account on replay too.
 		user = rec.Manifest().User
 	}
-	env := checks.NewEnv(ctx, h, user)
+	env := facts.NewEnv(ctx, h, user)
 	// A recorded host waits on no machine: run its probes in line, still under the per-probe
 	// timeout (checks.Options.Sequential).
 	results := checks.Run(ctx, f.Probes(), env, checks.Options{Only: spec.Only, Skip: spec.Skip, Now: f.Now, Sequential: !h.Live()})

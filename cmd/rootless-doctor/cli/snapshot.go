@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rootless-doctor/rootless-doctor/checks"
+	"github.com/rootless-doctor/rootless-doctor/checks/facts"
 	"github.com/rootless-doctor/rootless-doctor/fixes"
 	"github.com/rootless-doctor/rootless-doctor/host"
 	"github.com/rootless-doctor/rootless-doctor/snapshot"
@@ -104,7 +105,7 @@ type recorded struct {
 // record runs the static probes and the fix planner over a recording of h, for user.
 func record(ctx context.Context, f *Factory, h host.Host, user string) (*recorded, error) {
 	rec := snapshot.NewRecording(h)
-	env := checks.NewEnv(ctx, rec, user)
+	env := facts.NewEnv(ctx, rec, user)
 	results := checks.Run(ctx, f.Probes(), env, checks.Options{Now: f.Now})
 	// The planner reads the host too (login.defs, free subordinate ranges): record that, so a
 	// replay plans the same fixes.

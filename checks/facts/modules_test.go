@@ -1,30 +1,16 @@
-package checks
+package facts
 
 import (
-	"bytes"
-	"compress/gzip"
 	"context"
 	"testing"
 
 	"github.com/rootless-doctor/rootless-doctor/host"
 )
 
-func netGzip(t *testing.T, s string) string {
-	t.Helper()
-	var b bytes.Buffer
-	w := gzip.NewWriter(&b)
-	if _, err := w.Write([]byte(s)); err != nil {
-		t.Fatal(err)
-	}
-	if err := w.Close(); err != nil {
-		t.Fatal(err)
-	}
-	return b.String()
-}
-
 func TestModuleFacts(t *testing.T) {
-	ipt := modIPTables
-	nat := modNFTChainNAT
+	ipt := ModuleSpec{Names: []string{"ip_tables"}, Config: []string{"CONFIG_IP_NF_IPTABLES"}, Proc: []string{"/proc/net/ip_tables_names"}}
+	tunModule := ModuleSpec{Names: []string{"tun"}, Config: []string{"CONFIG_TUN"}}
+	nat := ModuleSpec{Names: []string{"nft_chain_nat", "nft_chain_nat_ipv4"}, Config: []string{"CONFIG_NFT_NAT", "CONFIG_NFT_CHAIN_NAT_IPV4"}}
 	tests := []struct {
 		name   string
 		host   *host.Memory
@@ -40,7 +26,7 @@ func TestModuleFacts(t *testing.T) {
 		{"proc file, no module support", host.NewMemory().File("/proc/net/ip_tables_names", ""), ipt, ModuleLoaded, "/proc/net/ip_tables_names"},
 		{"proc file, not in /proc/modules", host.NewMemory().File("/proc/modules", "").File("/proc/net/ip_tables_names", ""), ipt, ModuleBuiltin, "/proc/net/ip_tables_names"},
 		{"/sys/module", host.NewMemory().File("/proc/modules", "").Dir("/sys/module/tun"), tunModule, ModuleBuiltin, "/sys/module/tun"},
-		{"config.gz =y", host.NewMemory().File("/proc/config.gz", netGzip(t, "# CONFIG_MODULES is not set\nCONFIG_NF_TABLES=y\nCONFIG_NFT_NAT=y\n")),
+		{"config.gz =y", host.NewMemory().GzipFile("/proc/config.gz", "# CONFIG_MODULES is not set\nCONFIG_NF_TABLES=y\nCONFIG_NFT_NAT=y\n"),
 			nat, ModuleBuiltin, "/proc/config.gz"},
 		{"boot config =m, not loaded", host.NewMemory().File("/proc/modules", "").File("/boot/config-6.8.0", "CONFIG_TUN=m\n"), tunModule, ModuleNotLoaded, "/boot/config-6.8.0"},
 		{"config =m, /proc/modules unreadable", host.NewMemory().File("/boot/config-6.8.0", "CONFIG_TUN=m\n"), tunModule, ModuleUnknown, "/proc/modules"},

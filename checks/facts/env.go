@@ -1,4 +1,4 @@
-package checks
+package facts
 
 import (
 	"bytes"
@@ -9,11 +9,13 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 	"unicode"
 	"unicode/utf8"
 
 	"github.com/moby/sys/user"
 
+	"github.com/rootless-doctor/rootless-doctor/checks/apparmor"
 	"github.com/rootless-doctor/rootless-doctor/checks/parse"
 	"github.com/rootless-doctor/rootless-doctor/distro"
 	"github.com/rootless-doctor/rootless-doctor/finding"
@@ -34,7 +36,7 @@ type Account struct {
 }
 
 // Env is what a probe gets: the Host, the detected distribution, the account checked, and
-// facts several probes share, computed once per run.
+// facts several probes (and the planner) share, computed once per run.
 type Env struct {
 	Host   host.Host
 	Distro distro.Info
@@ -50,21 +52,40 @@ type Env struct {
 	// own login session then.
 	OnBehalf bool
 
-	mu   sync.Mutex
-	memo map[string]any
+	// The facts several probes share, each computed at most once per run (the first probe
+	// to ask computes it; the others wait for it). Typed, one sync.Once each: before issue
+	// 11 a map of string keys memoised them outside its lock, and /etc/sysctl.d was scanned
+	// three times in one run.
+	kernel      once[kernelFact]
+	cgroup      once[CgroupMode]
+	systemd     once[bool]
+	procSys     once[bool]
+	sysctlBoot  once[SysctlBoot]
+	modTables   once[*moduleTables]
+	modMu       sync.Mutex
+	modFacts    map[string]*once[ModuleFact]
+	mounts      once[MountTable]
+	dockerRoot  once[DataRoot]
+	podmanRoot  once[podmanRoot]
+	dpkg        once[fileRead]
+	subIDSource once[SubIDSource]
+	appArmor    once[*apparmor.Policy]
 }
 
 // ErrUnknownUser is wrapped by UserErr when the account does not exist.
 var ErrUnknownUser = errors.New("unknown user")
 
+// ResolveTimeout bounds NewEnv, as checks.DefaultTimeout bounds one probe.
+const ResolveTimeout = 10 * time.Second
+
 // NewEnv resolves the account and the distribution. userName is the --user value ("" for the
-// running account; a name or a numeric uid). It takes at most DefaultTimeout, and returns when
+// running account; a name or a numeric uid). It takes at most ResolveTimeout, and returns when
 // ctx ends: resolving reads os-release, /etc/passwd and runs getent, on a host that may answer
 // slowly or never (before issue 10 a FIFO at /etc/os-release hung check and fix here, outside
 // any probe's timeout). Past that, the distribution is unknown and the account unresolved,
 // with the reason; identity.user reports it and the probes that need the account skip.
 func NewEnv(ctx context.Context, h host.Host, userName string) *Env {
-	ctx, cancel := context.WithTimeout(ctx, DefaultTimeout)
+	ctx, cancel := context.WithTimeout(ctx, ResolveTimeout)
 	defer cancel()
 	ch := make(chan *Env, 1)
 	go func() { ch <- newEnv(ctx, h, userName) }()
@@ -181,38 +202,18 @@ func (e *Env) NeedUser() (finding.Result, bool) {
 	return finding.Result{}, true
 }
 
-// Memo computes a shared fact once per run. Keys are the fact's name; fn runs at most once.
-func Memo[T any](e *Env, key string, fn func() T) T {
-	e.mu.Lock()
-	if e.memo == nil {
-		e.memo = map[string]any{}
-	}
-	if v, ok := e.memo[key]; ok {
-		e.mu.Unlock()
-		return v.(T)
-	}
-	e.mu.Unlock()
-	v := fn()
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	if old, ok := e.memo[key]; ok {
-		return old.(T)
-	}
-	e.memo[key] = v
-	return v
-}
-
 // Kernel is the parsed kernel release.
 func (e *Env) Kernel() (parse.KernelVersion, error) {
-	type kv struct {
-		v   parse.KernelVersion
-		err error
-	}
-	r := Memo(e, "kernel", func() kv {
+	r := e.kernel.get(func() kernelFact {
 		v, err := parse.ParseKernelRelease(e.Host.KernelRelease())
-		return kv{v, err}
+		return kernelFact{v, err}
 	})
 	return r.v, r.err
+}
+
+type kernelFact struct {
+	v   parse.KernelVersion
+	err error
 }
 
 // SysctlPath is the /proc/sys path of a dotted sysctl key.
@@ -245,7 +246,7 @@ const (
 // /sys/fs/cgroup, then /sys/fs/cgroup/unified), but through the Host so that --root replays
 // it; cgroups.Mode() always looks at the real /sys.
 func (e *Env) Cgroup() CgroupMode {
-	return Memo(e, "cgroup", func() CgroupMode {
+	return e.cgroup.get(func() CgroupMode {
 		t, err := e.Host.FSType("/sys/fs/cgroup")
 		switch {
 		case err != nil:
@@ -265,7 +266,7 @@ func (e *Env) Cgroup() CgroupMode {
 // SystemdRunning reports whether systemd is PID 1, the way sd_booted(3) does: /run/systemd/system
 // is a directory.
 func (e *Env) SystemdRunning() bool {
-	return Memo(e, "systemd", func() bool {
+	return e.systemd.get(func() bool {
 		fi, err := e.Host.Stat("/run/systemd/system")
 		return err == nil && fi.IsDir()
 	})
@@ -307,13 +308,14 @@ func (e *Env) Permits(fi host.FileInfo, want uint32) bool {
 	switch {
 	case fi.UID == e.User.UID:
 		perm >>= 6
-	case e.inGroup(fi.GID):
+	case e.InGroup(fi.GID):
 		perm >>= 3
 	}
 	return perm&want == want
 }
 
-func (e *Env) inGroup(gid int) bool {
+// InGroup reports whether the account is a member of gid (its primary group included).
+func (e *Env) InGroup(gid int) bool {
 	if e.UserErr != nil {
 		return false
 	}

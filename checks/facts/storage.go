@@ -1,4 +1,4 @@
-package checks
+package facts
 
 import (
 	"errors"
@@ -7,7 +7,6 @@ import (
 	"os"
 	"path"
 	"strconv"
-	"strings"
 
 	"github.com/moby/sys/mountinfo"
 
@@ -17,40 +16,41 @@ import (
 )
 
 // Facts shared by storage.driver, storage.data-root and mount.propagation, computed once per
-// run through Memo.
+// run.
 
-// mountinfoPath is the mount table of the doctor's own mount namespace. Checking on behalf of
+// MountinfoPath is the mount table of the doctor's own mount namespace. Checking on behalf of
 // another account changes nothing here: the account's engine starts from the same namespace.
-const mountinfoPath = "/proc/self/mountinfo"
+const MountinfoPath = "/proc/self/mountinfo"
 
-type mountTable struct {
+// MountTable is the parsed mount table, or why it could not be read.
+type MountTable struct {
 	Mounts []*mountinfo.Info
 	// Err is set when the file could not be read (Unparsable false) or parsed (true).
 	Err        error
 	Unparsable bool
 }
 
-// mounts reads and parses /proc/self/mountinfo once.
-func mounts(e *Env) mountTable {
-	return Memo(e, "mountinfo", func() mountTable {
-		data, err := e.Host.ReadFile(mountinfoPath)
+// Mounts reads and parses /proc/self/mountinfo once per run.
+func (e *Env) Mounts() MountTable {
+	return e.mounts.get(func() MountTable {
+		data, err := e.Host.ReadFile(MountinfoPath)
 		if err != nil {
-			return mountTable{Err: err}
+			return MountTable{Err: err}
 		}
 		m, err := parse.ParseMountinfo(data)
-		return mountTable{Mounts: m, Err: err, Unparsable: err != nil}
+		return MountTable{Mounts: m, Err: err, Unparsable: err != nil}
 	})
 }
 
 // Engines whose data roots the doctor checks.
 const (
-	engineDocker = "docker"
-	enginePodman = "podman"
+	EngineDocker = "docker"
+	EnginePodman = "podman"
 )
 
-// dataRoot is where an engine keeps the account's images and layers, and what the doctor
+// DataRoot is where an engine keeps the account's images and layers, and what the doctor
 // learnt about the filesystem that holds or will hold it.
-type dataRoot struct {
+type DataRoot struct {
 	Engine string
 	// Path is the data root, absolute.
 	Path string
@@ -78,7 +78,7 @@ type dataRoot struct {
 }
 
 // Exists reports whether the data root itself exists.
-func (d dataRoot) Exists() bool { return d.StatErr == nil && d.Existing == d.Path }
+func (d DataRoot) Exists() bool { return d.StatErr == nil && d.Existing == d.Path }
 
 // xdgDir is an XDG base directory of the account: the variable when checking the running
 // account and it is absolute (the spec ignores relative values), else HOME/def.
@@ -99,12 +99,12 @@ func absUnder(e *Env, p string) string {
 	return path.Join(e.User.Home, p)
 }
 
-// dockerDataRoot is rootless dockerd's data root: "data-root" in
+// DockerDataRoot is rootless dockerd's data root: "data-root" in
 // $XDG_CONFIG_HOME/docker/daemon.json, else $XDG_DATA_HOME/docker
 // (~/.local/share/docker; moby daemon/config getDefaultDataRoot in rootless mode).
-func dockerDataRoot(e *Env) dataRoot {
-	return Memo(e, "storage.root.docker", func() dataRoot {
-		d := dataRoot{Engine: engineDocker, From: "default", ConfigKey: `"data-root"`}
+func (e *Env) DockerDataRoot() DataRoot {
+	return e.dockerRoot.get(func() DataRoot {
+		d := DataRoot{Engine: EngineDocker, From: "default", ConfigKey: `"data-root"`}
 		d.ConfigFile = path.Join(xdgDir(e, "XDG_CONFIG_HOME", ".config"), "docker", "daemon.json")
 		d.Path = path.Join(xdgDir(e, "XDG_DATA_HOME", ".local/share"), "docker")
 		data, err := e.Host.ReadFile(d.ConfigFile)
@@ -133,7 +133,7 @@ func dockerDataRoot(e *Env) dataRoot {
 	})
 }
 
-// podmanDataRoot is the rootless graphroot of containers/storage (podman, buildah), and
+// PodmanDataRoot is the rootless graphroot of containers/storage (podman, buildah), and
 // whether podman is in use at all (on PATH, or configured or used by the account).
 //
 // containers-storage.conf(5): $CONTAINERS_STORAGE_CONF names the only file read when set.
@@ -142,13 +142,9 @@ func dockerDataRoot(e *Env) dataRoot {
 // rootless_storage_path from /etc/containers/storage.conf (or /usr/share/containers/…),
 // else $XDG_DATA_HOME/containers/storage. rootless_storage_path and graphroot may use
 // $HOME, $UID and $USER.
-func podmanDataRoot(e *Env) (dataRoot, bool) {
-	type result struct {
-		d  dataRoot
-		ok bool
-	}
-	r := Memo(e, "storage.root.podman", func() result {
-		d := dataRoot{Engine: enginePodman, From: "default", ConfigKey: "graphroot"}
+func (e *Env) PodmanDataRoot() (DataRoot, bool) {
+	r := e.podmanRoot.get(func() podmanRoot {
+		d := DataRoot{Engine: EnginePodman, From: "default", ConfigKey: "graphroot"}
 		userConf := path.Join(xdgDir(e, "XDG_CONFIG_HOME", ".config"), "containers", "storage.conf")
 		d.ConfigFile = userConf
 		d.Path = path.Join(xdgDir(e, "XDG_DATA_HOME", ".local/share"), "containers", "storage")
@@ -190,9 +186,14 @@ func podmanDataRoot(e *Env) (dataRoot, bool) {
 		}
 		_, lookErr := e.Host.LookPath("podman")
 		locate(e, &d)
-		return result{d, lookErr == nil || configured || d.Exists()}
+		return podmanRoot{d, lookErr == nil || configured || d.Exists()}
 	})
 	return r.d, r.ok
+}
+
+type podmanRoot struct {
+	d  DataRoot
+	ok bool
 }
 
 // expandStorageVars expands $HOME, $UID and $USER (and ${…}) the way containers/storage does
@@ -216,7 +217,7 @@ func expandStorageVars(e *Env, s string) string {
 }
 
 // locate finds the nearest existing directory at or above d.Path and its filesystem.
-func locate(e *Env, d *dataRoot) {
+func locate(e *Env, d *DataRoot) {
 	p := path.Clean(d.Path)
 	for {
 		fi, err := e.Host.Stat(p)
@@ -240,9 +241,9 @@ func locate(e *Env, d *dataRoot) {
 	}
 }
 
-// mountOf returns the mount that holds p (symlinks resolved), or nil.
-func mountOf(e *Env, p string) *mountinfo.Info {
-	mt := mounts(e)
+// MountOf returns the mount that holds p (symlinks resolved), or nil.
+func (e *Env) MountOf(p string) *mountinfo.Info {
+	mt := e.Mounts()
 	if mt.Err != nil {
 		return nil
 	}
@@ -250,18 +251,4 @@ func mountOf(e *Env, p string) *mountinfo.Info {
 		p = real
 	}
 	return parse.MountFor(mt.Mounts, p)
-}
-
-// homeRel shortens a path under the account's home to ~/… for summaries.
-func homeRel(e *Env, p string) string {
-	h := e.User.Home
-	if h != "" && h != "/" && strings.HasPrefix(p, h+"/") {
-		return "~/" + strings.TrimPrefix(p, h+"/")
-	}
-	return p
-}
-
-// subvolRmAllowed reports whether a btrfs mount lets unprivileged accounts delete subvolumes.
-func subvolRmAllowed(m *mountinfo.Info) bool {
-	return m != nil && (parse.HasMountOption(m.VFSOptions, "user_subvol_rm_allowed") || parse.HasMountOption(m.Options, "user_subvol_rm_allowed"))
 }

@@ -1,4 +1,4 @@
-package checks
+package facts
 
 import (
 	"errors"
@@ -101,7 +101,7 @@ type moduleTables struct {
 }
 
 func (e *Env) moduleTables() *moduleTables {
-	return Memo(e, "kmod.tables", func() *moduleTables {
+	return e.modTables.get(func() *moduleTables {
 		t := &moduleTables{release: e.Host.KernelRelease()}
 		if data, err := e.Host.ReadFile("/proc/modules"); err == nil {
 			t.proc = parse.ParseProcModules(data)
@@ -168,9 +168,18 @@ func (e *Env) Module(spec ModuleSpec) ModuleFact {
 	if len(spec.Names) == 0 {
 		return ModuleFact{State: ModuleUnknown, Note: "no module name"}
 	}
-	return Memo(e, "kmod:"+strings.Join(spec.Names, ","), func() ModuleFact {
-		return e.module(spec)
-	})
+	key := strings.Join(spec.Names, ",")
+	e.modMu.Lock()
+	if e.modFacts == nil {
+		e.modFacts = map[string]*once[ModuleFact]{}
+	}
+	o, ok := e.modFacts[key]
+	if !ok {
+		o = &once[ModuleFact]{}
+		e.modFacts[key] = o
+	}
+	e.modMu.Unlock()
+	return o.get(func() ModuleFact { return e.module(spec) })
 }
 
 func (e *Env) module(spec ModuleSpec) ModuleFact {
