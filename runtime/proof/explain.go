@@ -6,6 +6,7 @@ import (
 
 	"github.com/rootless-doctor/rootless-doctor/distro"
 	"github.com/rootless-doctor/rootless-doctor/finding"
+	"github.com/rootless-doctor/rootless-doctor/runtime/rootlesskit"
 )
 
 // facts are what the parent role read on the host, as the account, before starting rootlesskit.
@@ -161,10 +162,10 @@ func appArmorExplanation(w wireError, f facts) explanation {
 // explainIDMap explains "failed to setup UID/GID map: …".
 func explainIDMap(w wireError, f facts, msg string) explanation {
 	switch {
-	case strings.Contains(msg, "no subuid ranges found"), strings.Contains(msg, "no subgid ranges found"):
+	case rootlesskit.NoSubuidRanges.In(msg), rootlesskit.NoSubgidRanges.In(msg):
 		// catalogue: subuid-missing
 		file, which, probe := "/etc/subuid", "uid", "idmap.subuid"
-		if strings.Contains(msg, "no subgid ranges found") {
+		if rootlesskit.NoSubgidRanges.In(msg) {
 			file, which, probe = "/etc/subgid", "gid", "idmap.subgid"
 		}
 		return explanation{
@@ -219,7 +220,7 @@ func explainNetwork(w wireError, f facts, msg string, logs []string) explanation
 		strings.Contains(msg, "permission denied") || strings.Contains(msg, "operation not permitted")
 	missing := strings.Contains(joined, "no such device") || strings.Contains(msg, "no such device")
 	switch {
-	case strings.Contains(msg, "is not installed"):
+	case rootlesskit.DriverNotInstalled.In(msg):
 		// catalogue: slirp4netns-missing-or-old, pasta-missing
 		tool := distro.ToolSlirp4netns
 		if strings.Contains(msg, "pasta") {
@@ -253,7 +254,7 @@ func explainNetwork(w wireError, f facts, msg string, logs []string) explanation
 			Summary: "creating the tap device failed: " + tunPath + " is missing or the tun module is not loaded",
 			Intents: []finding.Intent{finding.LoadModule("tun", "rootless network drivers create a tap device")},
 		}
-	case strings.Contains(msg, "older than"):
+	case rootlesskit.Slirp4netnsOlderThan.In(msg):
 		return explanation{Probe: "net.driver", Summary: "slirp4netns is older than v0.4.0",
 			Intents: []finding.Intent{finding.InstallTool(string(distro.ToolSlirp4netns), "rootlesskit needs slirp4netns v0.4.0 or later")}}
 	case strings.Contains(msg, "pasta"):
@@ -275,12 +276,12 @@ func firstLine(s string) string {
 // explainChild explains a failure of the rootlesskit child after the maps were written.
 func explainChild(w wireError, f facts, msg string, logs []string) explanation {
 	switch {
-	case strings.Contains(msg, "failed to gain the caps"):
+	case rootlesskit.ChildGainCaps.In(msg):
 		if f.AppArmorRestrict != nil && *f.AppArmorRestrict == 1 {
 			return appArmorExplanation(w, f)
 		}
 		return explanation{Probe: "idmap.newuidmap", Summary: "the child gained no capabilities in its user namespace: the id maps were not applied"}
-	case strings.Contains(msg, "failed to share mount point"), strings.Contains(msg, "failed to mount"):
+	case rootlesskit.ChildShareMount.In(msg), rootlesskit.ChildMount.In(msg):
 		// catalogue: container-security-blocks-userns, apparmor-unprivileged-userns-transition
 		if w.Errno == "EACCES" || (f.AppArmorRestrict != nil && *f.AppArmorRestrict == 1) {
 			return appArmorExplanation(w, f)
@@ -290,7 +291,7 @@ func explainChild(w wireError, f facts, msg string, logs []string) explanation {
 	case w.NotFound && strings.Contains(msg, `"ip"`), strings.Contains(msg, `exec: "ip"`):
 		return explanation{Probe: "net.driver", Summary: "ip (iproute2) is not installed or not on PATH: rootlesskit needs it inside the namespace",
 			Intents: []finding.Intent{finding.InstallTool(string(distro.ToolIproute), "rootlesskit configures the interface with ip")}}
-	case strings.Contains(msg, "executing") && strings.Contains(msg, "ip"):
+	case rootlesskit.ChildExecuting.In(msg) && strings.Contains(msg, "ip"):
 		return explanation{Probe: "net.driver", Summary: "configuring the interface inside the namespace failed: " + short(w.Message)}
 	}
 	return explanation{Summary: "the rootlesskit child failed: " + short(w.Message)}

@@ -16,6 +16,7 @@ import (
 	"github.com/rootless-doctor/rootless-doctor/finding"
 	"github.com/rootless-doctor/rootless-doctor/runtime/livetest"
 	"github.com/rootless-doctor/rootless-doctor/runtime/proof"
+	"github.com/rootless-doctor/rootless-doctor/runtime/rootlesskit"
 )
 
 // The test binary is the proof's payload (rootlesskit re-executes it), so Dispatch comes first.
@@ -23,7 +24,7 @@ import (
 const helperArg = "__proof_test_helper"
 
 func TestMain(m *testing.M) {
-	proof.Dispatch()
+	rootlesskit.Dispatch(proof.Roles()...)
 	if len(os.Args) > 2 && os.Args[1] == helperArg {
 		os.Exit(helperMain(os.Args[2:]))
 	}
@@ -121,9 +122,9 @@ func TestProvePasses(t *testing.T) {
 	livetest.NoLeftovers(t, user)
 	tun := map[string]string{"/dev/net/tun": livetest.TunNode(t, 0o666)}
 
-	nets := []string{proof.NetAuto, proof.NetSlirp4netns, proof.NetGvisor, proof.NetNone}
+	nets := []string{rootlesskit.NetAuto, rootlesskit.NetSlirp4netns, rootlesskit.NetGvisor, rootlesskit.NetNone}
 	if _, err := exec.LookPath("pasta"); err == nil {
-		nets = append(nets, proof.NetPasta)
+		nets = append(nets, rootlesskit.NetPasta)
 	}
 	for _, net := range nets {
 		t.Run(net, func(t *testing.T) {
@@ -132,11 +133,11 @@ func TestProvePasses(t *testing.T) {
 				proof.StepUserNS: finding.Pass, proof.StepIDMap: finding.Pass, proof.StepMount: finding.Pass,
 				proof.StepOverlay: finding.Pass, proof.StepNetwork: finding.Pass, proof.StepPort: finding.Pass,
 			})
-			if net == proof.NetNone {
+			if net == rootlesskit.NetNone {
 				w[proof.StepNetwork] = finding.Skip
 			}
 			by := check(t, res, w)
-			if net == proof.NetAuto {
+			if net == rootlesskit.NetAuto {
 				if got := evidence(by[proof.StepNetwork], "network driver"); got != "slirp4netns (auto)" {
 					t.Errorf("auto chose %q, want slirp4netns (auto)", got)
 				}
@@ -228,7 +229,7 @@ func TestProveAutoFallsBackToGvisor(t *testing.T) {
 	user := livetest.User(t, true)
 	livetest.NoLeftovers(t, user)
 	t.Setenv("PATH", livetest.ToolDir(t, "newuidmap", "newgidmap", "nsenter", "ip", "getsubids"))
-	res := run(t, proof.Options{User: user, Net: proof.NetAuto}, map[string]string{"/dev/net/tun": livetest.TunNode(t, 0o666)})
+	res := run(t, proof.Options{User: user, Net: rootlesskit.NetAuto}, map[string]string{"/dev/net/tun": livetest.TunNode(t, 0o666)})
 	by := check(t, res, cgroupWant(want{
 		proof.StepUserNS: finding.Pass, proof.StepIDMap: finding.Pass, proof.StepMount: finding.Pass,
 		proof.StepOverlay: finding.Pass, proof.StepNetwork: finding.Pass, proof.StepPort: finding.Pass,
@@ -250,7 +251,7 @@ func TestProveSlirp4netnsMissing(t *testing.T) {
 	user := livetest.User(t, true)
 	livetest.NoLeftovers(t, user)
 	t.Setenv("PATH", livetest.ToolDir(t, "newuidmap", "newgidmap", "nsenter", "ip", "getsubids"))
-	res := run(t, proof.Options{User: user, Net: proof.NetSlirp4netns}, map[string]string{"/dev/net/tun": livetest.TunNode(t, 0o666)})
+	res := run(t, proof.Options{User: user, Net: rootlesskit.NetSlirp4netns}, map[string]string{"/dev/net/tun": livetest.TunNode(t, 0o666)})
 	by := check(t, res, cgroupWant(want{
 		proof.StepUserNS: finding.Pass, proof.StepIDMap: finding.Pass, proof.StepMount: finding.Pass,
 		proof.StepOverlay: finding.Pass, proof.StepNetwork: finding.Fail, proof.StepPort: finding.Skip,
@@ -383,7 +384,7 @@ func BenchmarkProve(b *testing.B) {
 	livetest.Lock(b)
 	user := livetest.User(b, true)
 	tun := map[string]string{"/dev/net/tun": livetest.TunNode(b, 0o666)}
-	for _, net := range []string{proof.NetAuto, proof.NetGvisor, proof.NetNone} {
+	for _, net := range []string{rootlesskit.NetAuto, rootlesskit.NetGvisor, rootlesskit.NetNone} {
 		b.Run(net, func(b *testing.B) {
 			livetest.InMountNamespace(b, tun, func() {
 				for b.Loop() {

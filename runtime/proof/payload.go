@@ -20,6 +20,7 @@ import (
 
 	"github.com/rootless-doctor/rootless-doctor/distro"
 	"github.com/rootless-doctor/rootless-doctor/finding"
+	"github.com/rootless-doctor/rootless-doctor/runtime/rootlesskit"
 )
 
 // The step ids, in report order (shared/SPEC.md §5).
@@ -92,7 +93,7 @@ func payloadSteps(outer, netName string, run int) int {
 
 	// Listen first, so that the host side's round trip can happen while the other steps run.
 	var echo *echoServer
-	if netName != netHost {
+	if netName != rootlesskit.NetHost {
 		echo = startEcho(cfg)
 	}
 	out.emit(stepReport{ID: markStarted, Summary: started.Format(time.RFC3339Nano)})
@@ -107,11 +108,11 @@ func payloadSteps(outer, netName string, run int) int {
 	}()
 	out.emit(timed(StepUserNS, func() stepReport { return usernsStep(cfg) }))
 	out.emit(timed(StepIDMap, func() stepReport { return idmapStep(filepath.Join(outer, chownFile(run))) }))
-	if netName != netHost {
+	if netName != rootlesskit.NetHost {
 		out.emit(timed(StepNetwork, func() stepReport { return networkStep(netName, cfg) }))
 	}
 	out.emit(timed(StepOverlay, func() stepReport { return overlayStep(outer, run) }))
-	if netName != netHost {
+	if netName != rootlesskit.NetHost {
 		out.emit(timed(StepPort, func() stepReport { return echo.wait(5 * time.Second) }))
 	}
 	wg.Wait()
@@ -294,7 +295,7 @@ func networkStep(netName string, cfg payloadConfig) stepReport {
 		s.Status, s.Summary = finding.Fail, "loopback is not up inside the network namespace"
 		return s
 	}
-	if netName == NetNone {
+	if netName == rootlesskit.NetNone {
 		s.Status, s.Summary = finding.Skip, "--net none: own network namespace with loopback only, no driver asked for"
 		return s
 	}

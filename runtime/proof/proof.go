@@ -30,6 +30,7 @@ import (
 
 	"github.com/rootless-doctor/rootless-doctor/finding"
 	"github.com/rootless-doctor/rootless-doctor/internal/safefs"
+	"github.com/rootless-doctor/rootless-doctor/runtime/rootlesskit"
 )
 
 // Options are the knobs of Run.
@@ -51,7 +52,9 @@ type Options struct {
 const DefaultTimeout = 30 * time.Second
 
 // Nets lists the values Options.Net accepts.
-func Nets() []string { return []string{NetAuto, NetSlirp4netns, NetPasta, NetGvisor, NetNone} }
+func Nets() []string {
+	return []string{rootlesskit.NetAuto, rootlesskit.NetSlirp4netns, rootlesskit.NetPasta, rootlesskit.NetGvisor, rootlesskit.NetNone}
+}
 
 var steps = []struct{ ID, Title string }{
 	{StepUserNS, "User namespace (live)"},
@@ -101,7 +104,7 @@ func Skipped(reason string) []finding.Result {
 func Run(ctx context.Context, opts Options) ([]finding.Result, error) {
 	netName := opts.Net
 	if netName == "" {
-		netName = NetAuto
+		netName = rootlesskit.NetAuto
 	}
 	valid := false
 	for _, n := range Nets() {

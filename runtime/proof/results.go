@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rootless-doctor/rootless-doctor/finding"
+	"github.com/rootless-doctor/rootless-doctor/runtime/rootlesskit"
 )
 
 // logLine is one line of the captured fd 2: a logrus JSON entry from rootlesskit (parent or
@@ -52,11 +53,9 @@ func parseLogs(b []byte) []logLine {
 				continue
 			}
 			l := logLine{Run: run, Level: fmt.Sprint(e["level"]), Text: fmt.Sprint(e["msg"])}
-			l.Chatter = l.Level == "debug" && (strings.HasPrefix(l.Text, "Sending ") || strings.HasPrefix(l.Text, "Received ") ||
-				strings.HasPrefix(l.Text, "Capabilities:") || strings.HasPrefix(l.Text, "pipeFD=") || strings.HasPrefix(l.Text, "_ROOTLESSKIT_REEXEC_COUNT") ||
-				// getsubids answers "Error fetching ranges" for every account served by
-				// /etc/subuid alone (rootlesskit then falls back to the file): noise.
-				strings.Contains(l.Text, "getsubids") || strings.HasPrefix(l.Text, "subid-source:"))
+			l.Chatter = l.Level == "debug" && slices.ContainsFunc(rootlesskit.Chatter, func(t rootlesskit.Text) bool {
+				return t.Prefix(l.Text) || t.Match == "getsubids" && t.In(l.Text)
+			})
 			if d, ok := e["driver"]; ok {
 				l.Text = fmt.Sprintf("%v: %s", d, l.Text)
 			}
@@ -71,19 +70,10 @@ func parseLogs(b []byte) []logLine {
 	return out
 }
 
-// benign are rootlesskit warnings that say nothing about the host for the proof.
-var benign = []string{
-	// The payload needs no DNS, so /etc is deliberately not copied up.
-	"Mounting /etc/resolv.conf without copying-up /etc",
-}
-
+// isBenign reports a rootlesskit warning that says nothing about the host for the proof
+// (rootlesskit.Benign).
 func isBenign(l logLine) bool {
-	for _, b := range benign {
-		if strings.Contains(l.Text, b) {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(rootlesskit.Benign, func(t rootlesskit.Text) bool { return t.In(l.Text) })
 }
 
 // warnings are the warning and error lines worth showing even when the proof passes.
@@ -139,15 +129,15 @@ func stepOf(w *wireError) string {
 }
 
 // childStep places an error of rootlesskit's child (after the maps): its messages are fixed
-// strings in pkg/child.
+// strings in pkg/child and the network drivers (rootlesskit.Child*).
 func childStep(msg string) string {
 	switch {
-	case strings.Contains(msg, "gain the caps"):
+	case rootlesskit.ChildGainCaps.In(msg):
 		return StepIDMap
-	case strings.Contains(msg, "share mount point"), strings.Contains(msg, "copy-up"):
+	case rootlesskit.ChildShareMount.In(msg), rootlesskit.ChildCopyUp.In(msg):
 		return StepMount
-	case strings.Contains(msg, "sysfs"), strings.Contains(msg, "/etc/resolv.conf"), strings.Contains(msg, "/etc/hosts"),
-		strings.Contains(msg, "executing"), strings.Contains(msg, "tap"), strings.Contains(msg, "socket"):
+	case rootlesskit.ChildSysfs.In(msg), rootlesskit.ChildResolvConf.In(msg), rootlesskit.ChildHosts.In(msg),
+		rootlesskit.ChildExecuting.In(msg), rootlesskit.ChildTap.In(msg), rootlesskit.ChildSocket.In(msg):
 		return StepNetwork
 	}
 	return StepUserNS
@@ -414,7 +404,7 @@ func firstMissing(m map[string]stepReport) string {
 }
 
 func driverWhy(p *parentReport) string {
-	if p.Net == NetAuto || p.Net == "" {
+	if p.Net == rootlesskit.NetAuto || p.Net == "" {
 		return p.Driver + " (auto)"
 	}
 	return p.Driver

@@ -12,6 +12,7 @@ import (
 	"github.com/containerd/cgroups/v3"
 
 	"github.com/rootless-doctor/rootless-doctor/finding"
+	"github.com/rootless-doctor/rootless-doctor/runtime/rootlesskit"
 )
 
 func statuses(res []finding.Result) []finding.Status {
@@ -34,8 +35,8 @@ func okPayload() map[string]stepReport {
 func TestAssemble(t *testing.T) {
 	P, F, S := finding.Pass, finding.Fail, finding.Skip
 	okParent := func() *parentReport {
-		return &parentReport{Net: NetAuto, Driver: NetSlirp4netns,
-			Runs:   []runReport{{Net: NetSlirp4netns, UsernsDur: 5 * time.Millisecond, IDMapDur: 9 * time.Millisecond, SubUIDs: "[{100000 65536}]", SubGIDs: "[{100000 65536}]"}},
+		return &parentReport{Net: rootlesskit.NetAuto, Driver: rootlesskit.NetSlirp4netns,
+			Runs:   []runReport{{Net: rootlesskit.NetSlirp4netns, UsernsDur: 5 * time.Millisecond, IDMapDur: 9 * time.Millisecond, SubUIDs: "[{100000 65536}]", SubGIDs: "[{100000 65536}]"}},
 			Port:   &portReport{OK: true, Reply: "PONG x", RTT: time.Millisecond},
 			Cgroup: &stepReport{ID: StepCgroup, Status: finding.Skip, Summary: "hybrid"},
 			Config: payloadConfig{ParentPort: 40000}}
@@ -66,7 +67,7 @@ func TestAssemble(t *testing.T) {
 				p.Port = nil
 				p.Runs[0].Err = &wireError{Phase: phaseNetwork, Message: "setting up tap tap0: exit status 1"}
 				p.Facts = facts{User: "alice", TunErrno: "EACCES"}
-				p.Runs = append(p.Runs, runReport{Net: netHost})
+				p.Runs = append(p.Runs, runReport{Net: rootlesskit.NetHost})
 				second := okPayload()
 				delete(second, StepNetwork)
 				delete(second, StepPort)

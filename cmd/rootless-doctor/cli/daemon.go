@@ -11,7 +11,7 @@ import (
 	"github.com/rootless-doctor/rootless-doctor/finding"
 	"github.com/rootless-doctor/rootless-doctor/report"
 	"github.com/rootless-doctor/rootless-doctor/runtime/daemon"
-	"github.com/rootless-doctor/rootless-doctor/runtime/proof"
+	"github.com/rootless-doctor/rootless-doctor/runtime/rootlesskit"
 )
 
 // DaemonOptions are the flags of daemon.
@@ -49,7 +49,7 @@ the engine; the daemon exits with its status. Messages of the daemon go to stder
   rootless-doctor daemon --static -- dockerd --experimental
   rootless-doctor daemon --net gvisor -- containerd`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			nets := []string{proof.NetAuto, proof.NetSlirp4netns, proof.NetPasta, proof.NetGvisor}
+			nets := []string{rootlesskit.NetAuto, rootlesskit.NetSlirp4netns, rootlesskit.NetPasta, rootlesskit.NetGvisor}
 			if !slices.Contains(nets, opts.Net) {
 				return usageErr("--net %q: want one of auto, slirp4netns, pasta, gvisor", opts.Net)
 			}
@@ -66,7 +66,7 @@ the engine; the daemon exits with its status. Messages of the daemon go to stder
 	}
 	fl := cmd.Flags()
 	fl.BoolVar(&opts.Force, "force", false, "start even when a probe fails")
-	fl.StringVar(&opts.Net, "net", proof.NetAuto, "network driver: auto|slirp4netns|pasta|gvisor")
+	fl.StringVar(&opts.Net, "net", rootlesskit.NetAuto, "network driver: auto|slirp4netns|pasta|gvisor")
 	fl.BoolVar(&opts.Static, "static", false, "run only the static probes before starting (no live proof)")
 	return cmd
 }

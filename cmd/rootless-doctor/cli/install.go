@@ -14,7 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rootless-doctor/rootless-doctor/runtime/daemon"
-	"github.com/rootless-doctor/rootless-doctor/runtime/proof"
+	"github.com/rootless-doctor/rootless-doctor/runtime/rootlesskit"
 	"github.com/rootless-doctor/rootless-doctor/runtime/service"
 )
 
@@ -60,7 +60,7 @@ limits), then, over the user manager's D-Bus connection ($DBUS_SESSION_BUS_ADDRE
 $XDG_RUNTIME_DIR/bus): reload, enable and start it. Says whether linger is on (without it the
 service stops at logout). Without a user manager it says so and how to run the daemon directly.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if !slices.Contains([]string{proof.NetAuto, proof.NetSlirp4netns, proof.NetPasta, proof.NetGvisor}, netName) {
+			if !slices.Contains([]string{rootlesskit.NetAuto, rootlesskit.NetSlirp4netns, rootlesskit.NetPasta, rootlesskit.NetGvisor}, netName) {
 				return usageErr("--net %q: want one of auto, slirp4netns, pasta, gvisor", netName)
 			}
 			if cmd.ArgsLenAtDash() != 0 && len(args) > 0 {
@@ -69,7 +69,7 @@ service stops at logout). Without a user manager it says so and how to run the d
 			return installRun(cmd.Context(), f, netName, args)
 		},
 	}
-	cmd.Flags().StringVar(&netName, "net", proof.NetAuto, "network driver: auto|slirp4netns|pasta|gvisor")
+	cmd.Flags().StringVar(&netName, "net", rootlesskit.NetAuto, "network driver: auto|slirp4netns|pasta|gvisor")
 	return cmd
 }
 

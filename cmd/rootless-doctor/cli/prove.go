@@ -13,6 +13,7 @@ import (
 	"github.com/rootless-doctor/rootless-doctor/finding"
 	"github.com/rootless-doctor/rootless-doctor/report"
 	"github.com/rootless-doctor/rootless-doctor/runtime/proof"
+	"github.com/rootless-doctor/rootless-doctor/runtime/rootlesskit"
 )
 
 // ProveOptions are the flags of prove.
@@ -61,7 +62,7 @@ As root, --user NAME runs the proof as that account (image builds run as root).`
 	}
 	fl := cmd.Flags()
 	fl.StringVarP(&opts.User, "user", "u", "", "prove the host for this account (root only; name or uid)")
-	fl.StringVar(&opts.Net, "net", proof.NetAuto, "network driver: "+strings.Join(proof.Nets(), "|"))
+	fl.StringVar(&opts.Net, "net", rootlesskit.NetAuto, "network driver: "+strings.Join(proof.Nets(), "|"))
 	fl.StringVarP(&opts.Output, "output", "o", "text", "output format: "+strings.Join(report.Formats(), "|"))
 	fl.StringVar(&opts.FailOn, "fail-on", "fail", "exit 1 when a step reaches this status: fail|warn")
 	fl.BoolVarP(&opts.Verbose, "verbose", "v", false, "show details, evidence and fixes under each step")
