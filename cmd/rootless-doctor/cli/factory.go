@@ -10,6 +10,7 @@ import (
 	"github.com/rootless-doctor/rootless-doctor/host"
 	"github.com/rootless-doctor/rootless-doctor/runtime/daemon"
 	"github.com/rootless-doctor/rootless-doctor/runtime/proof"
+	"github.com/rootless-doctor/rootless-doctor/snapshot"
 )
 
 // Factory provides what commands need, so tests can swap each part.
@@ -46,8 +47,5 @@ func openHost(root string) (host.Host, error) {
 	if root == "" {
 		return host.NewLive(), nil
 	}
-	if isArchive(root) {
-		return openArchive(root)
-	}
-	return host.LoadTree(root)
+	return snapshot.Open(root)
 }

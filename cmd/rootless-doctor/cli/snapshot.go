@@ -72,7 +72,7 @@ func snapshotRun(ctx context.Context, opts *SnapshotOptions) error {
 		return err
 	}
 	n := rec.files
-	if isArchive(opts.Out) {
+	if snapshot.IsArchive(opts.Out) {
 		// The tree is only a step towards the archive: it goes to a private directory of
 		// ours in the temp dir, not next to the archive, where another account may write.
 		tmp, err := os.MkdirTemp("", "rootless-doctor-snapshot-")
@@ -83,7 +83,7 @@ func snapshotRun(ctx context.Context, opts *SnapshotOptions) error {
 		if err := rec.WriteTree(filepath.Join(tmp, "host"), rec.opt); err != nil {
 			return err
 		}
-		if err := writeArchive(filepath.Join(tmp, "host"), opts.Out); err != nil {
+		if err := snapshot.WriteArchive(filepath.Join(tmp, "host"), opts.Out); err != nil {
 			return fmt.Errorf("writing %s: %w", opts.Out, err)
 		}
 	} else if err := rec.WriteTree(opts.Out, rec.opt); err != nil {
@@ -112,7 +112,7 @@ func record(ctx context.Context, f *Factory, h host.Host, user string) (*recorde
 	_, _ = fixes.Build(fixes.Input{Requests: fixes.RequestsFrom(results), Distro: env.Distro, Host: rec})
 	subuid, _ := h.ReadFile("/etc/subuid")
 	subgid, _ := h.ReadFile("/etc/subgid")
-	opt := snapshot.RecordOptions{Filter: checks.SnapshotFilter(env, subuid, subgid), User: user}
+	opt := snapshot.RecordOptions{Filter: snapshot.KeepFilter(env, subuid, subgid), User: user}
 	m := rec.Manifest(opt)
 	return &recorded{Recording: rec, opt: opt, files: len(rec.Paths()), commands: len(m.Commands)}, nil
 }

@@ -1,4 +1,4 @@
-package cli
+package snapshot
 
 import (
 	"os"
@@ -13,7 +13,7 @@ import (
 // planter, mode 0666. The archive is now written under a new random name (O_EXCL|O_NOFOLLOW)
 // and renamed into place (docs/security.md, "Files").
 func TestWriteArchiveIgnoresPlantedTemporaryNames(t *testing.T) {
-	tree := filepath.Join("..", "..", "..", "fixtures", "missing-subuid")
+	tree := filepath.Join("..", "fixtures", "missing-subuid")
 	want, err := os.ReadFile(filepath.Join(tree, "etc", "passwd"))
 	if err != nil {
 		t.Fatal(err)
@@ -41,7 +41,7 @@ func TestWriteArchiveIgnoresPlantedTemporaryNames(t *testing.T) {
 				}
 			}
 			old := syscall.Umask(0o022)
-			err := writeArchive(tree, dst)
+			err := WriteArchive(tree, dst)
 			syscall.Umask(old)
 			if err != nil {
 				t.Fatal(err)
@@ -56,7 +56,7 @@ func TestWriteArchiveIgnoresPlantedTemporaryNames(t *testing.T) {
 			if st.Mode&syscall.S_IFMT != syscall.S_IFREG || st.Mode&0o7777 != 0o644 || int(st.Uid) != os.Geteuid() {
 				t.Errorf("archive: mode %o owner %d, want a regular file, 0644, owned by %d", st.Mode, st.Uid, os.Geteuid())
 			}
-			h, err := openArchive(dst)
+			h, err := OpenArchive(dst)
 			if err != nil {
 				t.Fatal(err)
 			}

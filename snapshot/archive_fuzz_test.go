@@ -1,4 +1,4 @@
-package cli
+package snapshot
 
 import (
 	"archive/tar"
@@ -47,7 +47,7 @@ func FuzzOpenArchive(f *testing.F) {
 		if err := os.WriteFile(p, b.Bytes(), 0o644); err != nil {
 			t.Fatal(err)
 		}
-		h, err := openArchive(p)
+		h, err := OpenArchive(p)
 		if err != nil {
 			return
 		}

@@ -1,4 +1,4 @@
-package checks
+package snapshot
 
 import (
 	"bytes"
@@ -7,10 +7,9 @@ import (
 
 	"github.com/rootless-doctor/rootless-doctor/checks/facts"
 	"github.com/rootless-doctor/rootless-doctor/checks/parse"
-	"github.com/rootless-doctor/rootless-doctor/snapshot"
 )
 
-// SnapshotFilter is what `snapshot` keeps of the account databases, so that a snapshot
+// KeepFilter is what `snapshot` keeps of the account databases, so that a snapshot
 // attached to a bug report tells no more about the machine than the probes need:
 //
 //   - /etc/passwd: root, the checked account, and the accounts whose uid lies inside a range
@@ -24,7 +23,7 @@ import (
 //
 // Other files are written as read. The replayed fix plan may differ from the live one where
 // the planner would have stepped around a dropped account's uid; the probe results do not.
-func SnapshotFilter(e *facts.Env, subuid, subgid []byte) snapshot.Filter {
+func KeepFilter(e *facts.Env, subuid, subgid []byte) Filter {
 	uidRanges := parse.ParseSubIDs(subuid).Ranges
 	gidRanges := parse.ParseSubIDs(subgid).Ranges
 	inRanges := func(rs []parse.SubIDRange, id int64) bool {

@@ -1,4 +1,4 @@
-package cli
+package snapshot
 
 import (
 	"archive/tar"
@@ -20,8 +20,8 @@ import (
 	"github.com/rootless-doctor/rootless-doctor/internal/safefs"
 )
 
-// isArchive reports whether a --root or -o names a gzipped tar rather than a directory.
-func isArchive(p string) bool {
+// IsArchive reports whether a --root or -o names a gzipped tar rather than a directory.
+func IsArchive(p string) bool {
 	return strings.HasSuffix(p, ".tar.gz") || strings.HasSuffix(p, ".tgz")
 }
 
@@ -37,14 +37,14 @@ const maxArchiveStream = 512 << 20
 // errArchiveStream is the error of an archive that decompresses to more than maxArchiveStream.
 var errArchiveStream = fmt.Errorf("%w: more than %d bytes decompressed", host.ErrBudget, maxArchiveStream)
 
-// writeArchive writes the recorded host tree at dir as a gzipped tar at dst, atomically: into
+// WriteArchive writes the recorded host tree at dir as a gzipped tar at dst, atomically: into
 // a new file of a random name next to dst, created O_EXCL|O_NOFOLLOW through the directory's
 // descriptor, then renamed to dst (a name that appeared meanwhile is not replaced). A name
 // planted in a shared directory is neither followed nor reused (docs/security.md, "Files";
 // issue 10: dst+".tmp" was opened O_TRUNC and followed a planted symlink). The archive is
 // 0644, owned by whoever writes it. Entries are relative ("etc/subuid"), sorted, with fixed
 // owners and times, so the same tree gives the same archive.
-func writeArchive(dir, dst string) (err error) {
+func WriteArchive(dir, dst string) (err error) {
 	parent, err := safefs.OpenDir(filepath.Dir(dst))
 	if err != nil {
 		return err
@@ -123,11 +123,11 @@ func writeArchive(dir, dst string) (err error) {
 	return safefs.RenameNoReplace(parent, tmp, filepath.Base(dst))
 }
 
-// openArchive reads a snapshot archive into memory and opens it as a recorded host. Nothing
+// OpenArchive reads a snapshot archive into memory and opens it as a recorded host. Nothing
 // is written to disk, so no entry can land outside the tree; names are cleaned and must stay
 // inside it, symlinks are resolved inside the tree by the recorded host like in a directory,
 // and everything kept is counted against archiveLimits (host.TreeBuilder).
-func openArchive(p string) (*host.Recorded, error) {
+func OpenArchive(p string) (*host.Recorded, error) {
 	f, err := os.Open(p)
 	if err != nil {
 		return nil, fmt.Errorf("opening recorded host: %w", err)
@@ -195,4 +195,14 @@ func (c *cappedStream) Read(p []byte) (int, error) {
 	n, err := c.r.Read(p)
 	c.left -= int64(n)
 	return n, err
+}
+
+// Open opens a recorded host: a snapshot archive (IsArchive) read into memory, or a tree (a
+// snapshot directory, a fixture) loaded with host.LoadTree. `check --root` and `fix --root`
+// open their hosts with it.
+func Open(p string) (*host.Recorded, error) {
+	if IsArchive(p) {
+		return OpenArchive(p)
+	}
+	return host.LoadTree(p)
 }
