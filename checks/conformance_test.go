@@ -14,6 +14,7 @@ import (
 
 	"github.com/rootless-doctor/rootless-doctor/checks/facts"
 	"github.com/rootless-doctor/rootless-doctor/finding"
+	"github.com/rootless-doctor/rootless-doctor/fixes"
 	"github.com/rootless-doctor/rootless-doctor/host"
 )
 
@@ -76,7 +77,7 @@ func checkConforms(t *testing.T, p Probe, env *facts.Env) {
 		t.Errorf("%s: %s without details, evidence or fix: %q", p.ID, r.Status, r.Summary)
 	}
 	for _, in := range r.Intents {
-		if in.ID() == "" || in.String() == "" {
+		if fixes.IntentID(in) == "" || fixes.Describe(in) == "" {
 			t.Errorf("%s: empty intent %+v", p.ID, in)
 		}
 	}

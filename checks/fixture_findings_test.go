@@ -7,6 +7,7 @@ import (
 
 	"github.com/rootless-doctor/rootless-doctor/checks/facts"
 	"github.com/rootless-doctor/rootless-doctor/finding"
+	"github.com/rootless-doctor/rootless-doctor/fixes"
 	"github.com/rootless-doctor/rootless-doctor/host"
 )
 
@@ -55,14 +56,14 @@ func TestModuleNotLoadedOnOldKernelNamesTheOldModule(t *testing.T) {
 		t.Errorf("got %s %s (%q)", f.Name, f.State, f.Evidence.Value)
 	}
 	r := runForResult(t, netIptables, h, "")
-	if got := r.FixIDs(); !slices.Equal(got, []string{"module.nf_tables", "module.nft_chain_nat_ipv4"}) {
+	if got := fixes.FixIDs(r); !slices.Equal(got, []string{"module.nf_tables", "module.nft_chain_nat_ipv4"}) {
 		t.Errorf("fixes = %q", got)
 	}
 	// A current kernel has no CONFIG_NFT_CHAIN_NAT_IPV4: nft_chain_nat it is.
 	h = withIptables(alice(), "/usr/sbin/iptables", nftVersion).File("/proc/modules", "overlay 131072 0 - Live 0x0\n").
 		File("/boot/config-6.8.0", "CONFIG_NF_TABLES=m\nCONFIG_NFT_NAT=m\n").Dir("/lib/modules/6.8.0")
 	r = runForResult(t, netIptables, h, "")
-	if got := r.FixIDs(); !slices.Equal(got, []string{"module.nf_tables", "module.nft_chain_nat"}) {
+	if got := fixes.FixIDs(r); !slices.Equal(got, []string{"module.nf_tables", "module.nft_chain_nat"}) {
 		t.Errorf("fixes on 6.8 = %q", got)
 	}
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/rootless-doctor/rootless-doctor/checks/facts"
 	"github.com/rootless-doctor/rootless-doctor/finding"
+	"github.com/rootless-doctor/rootless-doctor/fixes"
 	"github.com/rootless-doctor/rootless-doctor/host"
 )
 
@@ -33,7 +34,7 @@ func runProbeTests(t *testing.T, p Probe, tests []probeTest) {
 	}
 }
 
-func checkResult(t *testing.T, r finding.Result, status finding.Status, summary string, fixes []string) {
+func checkResult(t *testing.T, r finding.Result, status finding.Status, summary string, wantFixes []string) {
 	t.Helper()
 	if r.Status != status {
 		t.Errorf("status = %s, want %s (summary %q, details %q)", r.Status, status, r.Summary, r.Details)
@@ -41,15 +42,15 @@ func checkResult(t *testing.T, r finding.Result, status finding.Status, summary 
 	if summary != "" && !strings.Contains(r.Summary, summary) {
 		t.Errorf("summary = %q, want it to contain %q", r.Summary, summary)
 	}
-	if fixes != nil {
-		got := r.FixIDs()
-		if len(got) != len(fixes) {
-			t.Errorf("fixes = %q, want %q", got, fixes)
+	if wantFixes != nil {
+		got := fixes.FixIDs(r)
+		if len(got) != len(wantFixes) {
+			t.Errorf("fixes = %q, want %q", got, wantFixes)
 			return
 		}
 		for i := range got {
-			if got[i] != fixes[i] {
-				t.Errorf("fixes = %q, want %q", got, fixes)
+			if got[i] != wantFixes[i] {
+				t.Errorf("fixes = %q, want %q", got, wantFixes)
 				return
 			}
 		}

@@ -1,10 +1,5 @@
 package finding
 
-import (
-	"fmt"
-	"strings"
-)
-
 // Fix intents: what a probe says must change, as data. Probes never build shell text; they
 // attach intents to their results, and the planner (package fixes) turns the intents of one run
 // into an ordered, deduplicated, distro-aware plan. Keeping intents as plain data is what lets
@@ -14,7 +9,8 @@ import (
 // Kind is the kind of change an intent asks for. The values are stable: they appear in JSON.
 type Kind string
 
-// The kinds, in the order the planner runs them (shared/SPEC.md §4).
+// The kinds. The planner (fixes/kinds.go) knows, for each, where its steps go in a plan,
+// what the step's id is and how it is built.
 const (
 	// Package installs the distro package that provides Tool.
 	Package Kind = "package"
@@ -42,35 +38,6 @@ const (
 	// kernel); Reason says what to do.
 	Manual Kind = "manual"
 )
-
-// Order is the rank of a kind in a plan.
-func (k Kind) Order() int {
-	switch k {
-	case Package:
-		return 0
-	case Module:
-		return 1
-	case Sysctl:
-		return 2
-	case CRLF:
-		return 3
-	case SubIDs:
-		return 4
-	case AppArmor:
-		return 5
-	case Delegate:
-		return 6
-	case Device:
-		return 7
-	case Linger:
-		return 8
-	case Manual:
-		return 9
-	case Relogin:
-		return 10
-	}
-	return 11
-}
 
 // Intent is one change a probe asks for. Which fields matter depends on Kind.
 type Intent struct {
@@ -101,90 +68,6 @@ type Intent struct {
 	Optional bool `json:"optional,omitempty"`
 	// Reason says why, in one line; the planner puts it in the script's comments.
 	Reason string `json:"reason,omitempty"`
-}
-
-// ID is the stable identifier of the step this intent becomes: results list it in their
-// "fixes" field and plans use it as the step id. Two intents with the same ID are the same
-// step and are merged by the planner.
-func (i Intent) ID() string {
-	switch i.Kind {
-	case Package:
-		return "package." + i.Tool
-	case Module:
-		return "module." + i.Name
-	case Sysctl:
-		return "sysctl." + i.Key
-	case SubIDs:
-		return "subid.add"
-	case CRLF:
-		return "crlf." + baseName(i.Path)
-	case AppArmor:
-		// The whole path, as AppArmor names profile files (usr.bin.rootlesskit): two
-		// rootlesskit binaries at different paths need two profiles.
-		return "apparmor." + strings.ReplaceAll(strings.Trim(i.Path, "/"), "/", ".")
-	case Delegate:
-		return "systemd.delegate"
-	case Linger:
-		return "linger.enable"
-	case Device:
-		return "device." + baseName(i.Path)
-	case Relogin:
-		return "session.relogin"
-	case Manual:
-		return "manual." + i.Name
-	}
-	return string(i.Kind)
-}
-
-func baseName(p string) string {
-	p = strings.TrimRight(p, "/")
-	if j := strings.LastIndexByte(p, '/'); j >= 0 {
-		return p[j+1:]
-	}
-	return p
-}
-
-// String is a one-line human description.
-func (i Intent) String() string {
-	switch i.Kind {
-	case Package:
-		return fmt.Sprintf("install the package that provides %s", i.Tool)
-	case Module:
-		return fmt.Sprintf("load the kernel module %s now and at boot", i.Name)
-	case Sysctl:
-		return fmt.Sprintf("set sysctl %s=%s now and at boot", i.Key, i.Value)
-	case SubIDs:
-		s := fmt.Sprintf("give %s a free range of %d subordinate %s ids", i.User, i.Count, mapWord(i.Map))
-		if len(i.Remove) > 0 {
-			s += fmt.Sprintf(" (removing %s first)", strings.Join(i.Remove, ", "))
-		}
-		return s
-	case CRLF:
-		return fmt.Sprintf("remove the carriage returns (CRLF line ends) from %s", i.Path)
-	case AppArmor:
-		return fmt.Sprintf("load an AppArmor profile that allows user namespaces for %s", i.Path)
-	case Delegate:
-		return fmt.Sprintf("delegate the cgroup controllers %s to user@.service", strings.Join(i.Controllers, " "))
-	case Linger:
-		return fmt.Sprintf("enable lingering for %s (loginctl enable-linger)", i.User)
-	case Device:
-		return fmt.Sprintf("make %s mode %s now and at boot", i.Path, i.Mode)
-	case Relogin:
-		return "log out and log in again"
-	case Manual:
-		return i.Reason
-	}
-	return string(i.Kind)
-}
-
-func mapWord(m string) string {
-	switch m {
-	case "uid":
-		return "user"
-	case "gid":
-		return "group"
-	}
-	return "user and group"
 }
 
 // InstallTool asks for the package that provides tool (a distro.Tool name).

@@ -110,19 +110,6 @@ func (r Result) Fix(in ...Intent) Result {
 	return r
 }
 
-// FixIDs are the step ids of the intents, deduplicated, in order.
-func (r Result) FixIDs() []string {
-	ids := []string{}
-	seen := map[string]bool{}
-	for _, in := range r.Intents {
-		if id := in.ID(); !seen[id] {
-			seen[id] = true
-			ids = append(ids, id)
-		}
-	}
-	return ids
-}
-
 // WithStatus sets the status and summary of a result that already carries evidence.
 func (r Result) WithStatus(s Status, format string, args ...any) Result {
 	r.Status = s

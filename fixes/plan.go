@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/rootless-doctor/rootless-doctor/checks/facts"
 	"github.com/rootless-doctor/rootless-doctor/distro"
 	"github.com/rootless-doctor/rootless-doctor/finding"
 	"github.com/rootless-doctor/rootless-doctor/host"
@@ -42,12 +43,12 @@ type Request struct {
 	Intent  finding.Intent
 }
 
-// Input is everything Build needs: the intents of one run, the detected distribution and
-// the host to read existing files from (nil reads as an empty host).
+// Input is everything Build needs: the intents of one run, and the facts of the run (the
+// host to read existing files from, the detected distribution, the sysctl.d boot
+// configuration the probes read). A nil Env, or one without a Host, reads as an empty host.
 type Input struct {
 	Requests []Request
-	Distro   distro.Info
-	Host     host.Host
+	Env      *facts.Env
 }
 
 // Plan is an ordered list of steps. Optional steps are in Steps too, with Optional set,
@@ -133,7 +134,7 @@ func Build(in Input) (Plan, error) {
 	reqs := slices.Clone(in.Requests)
 	for _, r := range reqs {
 		if err := validate(r); err != nil {
-			return Plan{}, fmt.Errorf("probe %s, intent %s: %w", r.ProbeID, r.Intent.ID(), err)
+			return Plan{}, fmt.Errorf("probe %s, intent %s: %w", r.ProbeID, IntentID(r.Intent), err)
 		}
 	}
 	// An optional intent that some probe also requires is simply required; where values
@@ -159,7 +160,7 @@ func Build(in Input) (Plan, error) {
 	// order), then intent id, then required before promoted, then probe id. Stable, so one
 	// probe's repeated intents keep their order.
 	slices.SortStableFunc(items, func(a, b item) int {
-		if d := a.Intent.Kind.Order() - b.Intent.Kind.Order(); d != 0 {
+		if d := order(a.Intent.Kind) - order(b.Intent.Kind); d != 0 {
 			return d
 		}
 		if c := strings.Compare(mergeKey(a.Intent), mergeKey(b.Intent)); c != 0 {
@@ -184,11 +185,15 @@ func Build(in Input) (Plan, error) {
 			req = append(req, r)
 		}
 	}
-	h := in.Host
-	if h == nil {
-		h = host.NewMemory().Host()
+	env := in.Env
+	if env == nil || env.Host == nil {
+		var d distro.Info
+		if env != nil {
+			d = env.Distro
+		}
+		env = &facts.Env{Host: host.NewMemory().Host(), Distro: d}
 	}
-	b := &builder{distro: in.Distro, host: h}
+	b := &builder{distro: env.Distro, host: env.Host, env: env}
 	steps := b.group(req, false)
 	optSteps := b.group(opt, true)
 	if rl := b.relogin(steps); rl != nil {
@@ -209,21 +214,11 @@ func Build(in Input) (Plan, error) {
 	return Plan{Steps: steps}, nil
 }
 
-// mergeKey says which intents are the same change. It is the intent id, except for
-// profiles and devices, whose ids hold only the base name of the path: two binaries called
-// rootlesskit in different directories need two profiles.
-func mergeKey(in finding.Intent) string {
-	switch in.Kind {
-	case finding.AppArmor, finding.Device:
-		return string(in.Kind) + ":" + in.Path
-	}
-	return in.ID()
-}
-
 // builder holds what the step builders share.
 type builder struct {
 	distro distro.Info
 	host   host.Host
+	env    *facts.Env
 	// alloc is created on first use (reading the id files only when subids are asked for).
 	alloc *allocator
 	// reloginReqs are the AskRelogin requests, gathered for the last step.
@@ -243,98 +238,10 @@ func (b *builder) group(reqs []Request, optional bool) []Step {
 			steps = append(steps, st)
 		}
 	}
-	add(b.packages(byKind[finding.Package], optional)...)
-	add(b.modules(byKind[finding.Module], optional)...)
-	add(b.sysctls(byKind[finding.Sysctl], optional)...)
-	add(b.stripCR(byKind[finding.CRLF], optional)...)
-	add(b.subIDs(byKind[finding.SubIDs], optional)...)
-	add(b.appArmor(byKind[finding.AppArmor])...)
-	add(b.delegate(byKind[finding.Delegate], optional)...)
-	add(b.devices(byKind[finding.Device])...)
-	add(b.linger(byKind[finding.Linger], optional)...)
-	add(b.manual(byKind[finding.Manual])...)
-	// Logging in again is never optional: an optional relogin joins the required one.
-	b.reloginReqs = append(b.reloginReqs, byKind[finding.Relogin]...)
+	for _, k := range kinds {
+		add(k.build(b, byKind[k.kind], optional)...)
+	}
 	return steps
-}
-
-// validate checks an intent before anything is built from it.
-func validate(r Request) error {
-	in := r.Intent
-	if err := CheckText("probe id", r.ProbeID); err != nil {
-		return err
-	}
-	if r.ProbeID == "" {
-		return fmt.Errorf("%w: empty probe id", ErrInvalid)
-	}
-	if err := CheckText("reason", in.Reason); err != nil {
-		return err
-	}
-	switch in.Kind {
-	case finding.Package:
-		if !namePattern.MatchString(in.Tool) {
-			return unsafef("tool name %q", in.Tool)
-		}
-	case finding.Module:
-		if !modulePattern.MatchString(in.Name) {
-			return unsafef("module name %q is not [A-Za-z0-9_-]", in.Name)
-		}
-	case finding.Sysctl:
-		return checkSysctl(in.Key, in.Value)
-	case finding.SubIDs:
-		if err := checkUser(in.User); err != nil {
-			return err
-		}
-		switch in.Map {
-		case "uid", "gid", "both", "":
-		default:
-			return fmt.Errorf("%w: map %q is not uid, gid or both", ErrInvalid, in.Map)
-		}
-		if in.Count < 0 {
-			return fmt.Errorf("%w: negative count %d", ErrInvalid, in.Count)
-		}
-		for _, rm := range in.Remove {
-			if _, ok := parseRange(rm); !ok {
-				return fmt.Errorf("%w: remove range %q is not START-END inside 0-%d", ErrInvalid, rm, maxID)
-			}
-		}
-	case finding.CRLF:
-		// Only the subid files: the step rewrites a root-owned file in place.
-		if in.Path != "/etc/subuid" && in.Path != "/etc/subgid" {
-			return unsafef("CRLF repair of %q, which is not /etc/subuid or /etc/subgid", in.Path)
-		}
-	case finding.AppArmor:
-		return checkPath("binary path", in.Path)
-	case finding.Delegate:
-		for _, c := range in.Controllers {
-			if !controllerPattern.MatchString(c) {
-				return unsafef("cgroup controller %q", c)
-			}
-		}
-	case finding.Linger:
-		return checkUser(in.User)
-	case finding.Device:
-		if err := checkPath("device path", in.Path); err != nil {
-			return err
-		}
-		if !strings.HasPrefix(in.Path, "/dev/") || strings.Contains(in.Path, " ") {
-			return unsafef("device path %q is not under /dev", in.Path)
-		}
-		if !modePattern.MatchString(in.Mode) {
-			return unsafef("device mode %q is not an octal mode like 0666", in.Mode)
-		}
-	case finding.Relogin:
-	case finding.Manual:
-		if !namePattern.MatchString(in.Name) {
-			return unsafef("manual step name %q", in.Name)
-		}
-		if in.Reason == "" {
-			return fmt.Errorf("%w: manual step %q says nothing to do", ErrInvalid, in.Name)
-		}
-	default:
-		return fmt.Errorf("%w: unknown kind %q", ErrInvalid, in.Kind)
-	}
-	return nil
 }
 
 // probeIDs are the distinct probe ids of reqs, sorted.
@@ -351,7 +258,7 @@ func probeIDs(reqs []Request) []string {
 func intentIDs(reqs []Request) []string {
 	var ids []string
 	for _, r := range reqs {
-		ids = append(ids, r.Intent.ID())
+		ids = append(ids, IntentID(r.Intent))
 	}
 	slices.Sort(ids)
 	return slices.Compact(ids)
@@ -399,30 +306,37 @@ func suffix(optional bool) string {
 	return ""
 }
 
-// relogin builds the last step: log out and in. It is there when a probe asked for it or a
-// step only takes effect in a new session (delegation, the D-Bus user session).
-func (b *builder) relogin(steps []Step) *Step {
-	reqs := b.reloginReqs
-	var fromSteps []string
-	for _, s := range steps {
-		if s.Relogin && !s.Manual {
-			fromSteps = append(fromSteps, s.reloginFixes...)
+// distroName is the distribution's name for comments, or its id when the pretty name is
+// not safe to print.
+func (b *builder) distroName() string {
+	if n := b.distro.PrettyName; n != "" && CheckText("distribution name", n) == nil {
+		return n
+	}
+	if b.distro.ID != "" && CheckText("distribution id", b.distro.ID) == nil {
+		return b.distro.ID
+	}
+	return "this distribution"
+}
+
+// readText reads a file through the host; a missing or unreadable file reads as empty.
+func (b *builder) readText(p string) string {
+	data, err := b.host.ReadFile(p)
+	if err != nil {
+		return ""
+	}
+	return string(data)
+}
+
+// byField groups requests by a key, keeping the (sorted) order of first appearance.
+func byField(reqs []Request, key func(Request) string) ([]string, map[string][]Request) {
+	var keys []string
+	m := map[string][]Request{}
+	for _, r := range reqs {
+		k := key(r)
+		if _, ok := m[k]; !ok {
+			keys = append(keys, k)
 		}
+		m[k] = append(m[k], r)
 	}
-	if len(reqs) == 0 && len(fromSteps) == 0 {
-		return nil
-	}
-	s := newStep("session.relogin", "Log out and log in again (or reboot), so that a new session picks up the changes", reqs)
-	s.Fixes = append(s.Fixes, fromSteps...)
-	slices.Sort(s.Fixes)
-	s.Fixes = slices.Compact(s.Fixes)
-	if len(s.Intents) == 0 {
-		s.Intents = []string{finding.AskRelogin("").ID()}
-	}
-	if len(fromSteps) > 0 {
-		s.Why = append(s.Why, "systemd starts user@UID.service with the new settings only when the user's last session has ended")
-	}
-	s.Manual, s.Relogin = true, true
-	s.tasks = []Task{debugTask("Log out and log in again (or reboot)", s.Title)}
-	return &s
+	return keys, m
 }

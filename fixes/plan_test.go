@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rootless-doctor/rootless-doctor/checks/facts"
 	"github.com/rootless-doctor/rootless-doctor/distro"
 	"github.com/rootless-doctor/rootless-doctor/finding"
 	"github.com/rootless-doctor/rootless-doctor/host"
@@ -68,13 +69,13 @@ func TestBuildRefusesUnsafeValues(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := Build(Input{Requests: []Request{req("p", tt.in)}, Distro: debian(t)})
+			_, err := Build(Input{Requests: []Request{req("p", tt.in)}, Env: &facts.Env{Distro: debian(t)}})
 			if !errors.Is(err, tt.want) {
 				t.Fatalf("Build error = %v, want %v", err, tt.want)
 			}
 		})
 	}
-	if _, err := Build(Input{Requests: []Request{req("p\nq", finding.EnableLinger("alice", "r"))}, Distro: debian(t)}); !errors.Is(err, ErrUnsafe) {
+	if _, err := Build(Input{Requests: []Request{req("p\nq", finding.EnableLinger("alice", "r"))}, Env: &facts.Env{Distro: debian(t)}}); !errors.Is(err, ErrUnsafe) {
 		t.Fatalf("probe id with newline: %v", err)
 	}
 }
@@ -84,7 +85,7 @@ func TestDedupeAndMerge(t *testing.T) {
 		File(SysctlFile, "# old\nkernel.unprivileged_userns_clone = 1\nuser.max_user_namespaces=10\ngarbage\nbad.value = a;b\n").
 		File(DelegateFile, "[Service]\nDelegate=cpu memory hugetlb\n").
 		Host()
-	p, err := Build(Input{Distro: debian(t), Host: h, Requests: []Request{
+	p, err := Build(Input{Env: &facts.Env{Distro: debian(t), Host: h}, Requests: []Request{
 		req("net.driver", finding.InstallTool("slirp4netns", "a")),
 		req("runtime.net", finding.InstallTool("slirp4netns", "b")),
 		req("userns.max", finding.SetSysctl("user.max_user_namespaces", "28633", "c")),
@@ -134,7 +135,7 @@ func TestDedupeAndMerge(t *testing.T) {
 // TestHostProblemsBecomeManualSteps: no crash, no guess.
 func TestHostProblemsBecomeManualSteps(t *testing.T) {
 	m := host.NewMemory().File("/etc/subuid", "alice:1:1\n").Meta("/etc/subuid", host.FileMeta{Mode: "0000"})
-	p, err := Build(Input{Distro: debian(t), Host: m.Host(), Requests: []Request{req("idmap.subuid", finding.AddSubIDs("alice", "uid", 65536, nil, "r"))}})
+	p, err := Build(Input{Env: &facts.Env{Distro: debian(t), Host: m.Host()}, Requests: []Request{req("idmap.subuid", finding.AddSubIDs("alice", "uid", 65536, nil, "r"))}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -142,7 +143,7 @@ func TestHostProblemsBecomeManualSteps(t *testing.T) {
 		t.Fatalf("step = %+v", s)
 	}
 	m = host.NewMemory().File("/etc/login.defs", "SUB_UID_MAX 100\n")
-	p, err = Build(Input{Distro: debian(t), Host: m.Host(), Requests: []Request{req("idmap.subuid", finding.AddSubIDs("alice", "uid", 65536, nil, "r"))}})
+	p, err = Build(Input{Env: &facts.Env{Distro: debian(t), Host: m.Host()}, Requests: []Request{req("idmap.subuid", finding.AddSubIDs("alice", "uid", 65536, nil, "r"))}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -150,14 +151,14 @@ func TestHostProblemsBecomeManualSteps(t *testing.T) {
 		t.Fatalf("step = %+v", s)
 	}
 	// A nil host reads as empty.
-	p, err = Build(Input{Distro: debian(t), Requests: []Request{req("net.tun", finding.DeviceMode("/dev/net/tun", "666", "r"))}})
+	p, err = Build(Input{Env: &facts.Env{Distro: debian(t)}, Requests: []Request{req("net.tun", finding.DeviceMode("/dev/net/tun", "666", "r"))}})
 	if err != nil || p.Steps[0].Commands[1] != "chmod 0666 /dev/net/tun" {
 		t.Fatalf("nil host: %v %+v", err, p)
 	}
 }
 
 func TestAppArmorNameCollision(t *testing.T) {
-	p, err := Build(Input{Distro: debian(t), Requests: []Request{
+	p, err := Build(Input{Env: &facts.Env{Distro: debian(t)}, Requests: []Request{
 		req("userns.apparmor", finding.AppArmorProfile("/opt/a.b/rootlesskit", "r")),
 		req("userns.apparmor", finding.AppArmorProfile("/opt/a/b/rootlesskit", "r")),
 	}})
@@ -170,7 +171,7 @@ func TestAppArmorNameCollision(t *testing.T) {
 }
 
 func TestEmpty(t *testing.T) {
-	p, err := Build(Input{Distro: debian(t)})
+	p, err := Build(Input{Env: &facts.Env{Distro: debian(t)}})
 	if err != nil || !p.Empty() || p.Steps == nil {
 		t.Fatalf("Build() = %+v, %v", p, err)
 	}
@@ -219,7 +220,7 @@ func TestFreeCheck(t *testing.T) {
 }
 
 func TestSameBaseName(t *testing.T) {
-	p, err := Build(Input{Distro: debian(t), Requests: []Request{
+	p, err := Build(Input{Env: &facts.Env{Distro: debian(t)}, Requests: []Request{
 		req("a", finding.DeviceMode("/dev/net/tun", "0666", "r")),
 		req("b", finding.DeviceMode("/dev/tun", "0666", "r")),
 		req("c", finding.AppArmorProfile("/usr/local/bin/rootlesskit", "r")),
@@ -238,5 +239,35 @@ func TestSameBaseName(t *testing.T) {
 	}
 	if !p.Steps[3].Optional || p.Steps[3].Files[0].Path != "/etc/apparmor.d/rootless-doctor.home.alice.bin.rootlesskit" {
 		t.Fatalf("optional profile for another path was merged: %+v", p.Steps[3])
+	}
+}
+
+// TestSysctlOverrideUsesTheBootModel: the planner judges what undoes its sysctl file at boot
+// from the boot configuration the probes read (facts.Env.SysctlBoot), so they agree. A file
+// linked into sysctl.d under a name before ours is applied there, once; before issue 11 the
+// planner's own scan read /etc/sysctl.conf again at the end and asked to edit it.
+func TestSysctlOverrideUsesTheBootModel(t *testing.T) {
+	ask := []Request{req("userns.max", finding.SetSysctl("user.max_user_namespaces", "28633", "r"))}
+	early := host.NewMemory().
+		Symlink("/etc/sysctl.d/10-sysctl.conf", "../sysctl.conf").
+		File("/etc/sysctl.conf", "user.max_user_namespaces = 0\n")
+	late := host.NewMemory().File("/usr/lib/sysctl.d/99-hardening.conf", "user.max_user_namespaces = 0\n")
+	for _, tt := range []struct {
+		name     string
+		h        *host.Memory
+		override bool
+	}{{"linked before ours", early, false}, {"a later file", late, true}} {
+		env := &facts.Env{Host: tt.h.Host(), Distro: debian(t)}
+		p, err := Build(Input{Requests: ask, Env: env})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got := slices.ContainsFunc(p.Steps, func(s Step) bool { return s.ID == "sysctl.override" })
+		if got != tt.override {
+			t.Errorf("%s: override step %v, want %v: %+v", tt.name, got, tt.override, p.Steps)
+		}
+		if _, ok := env.SysctlBoot().Last("user.max_user_namespaces"); !ok {
+			t.Errorf("%s: the probes' model does not see the setting", tt.name)
+		}
 	}
 }

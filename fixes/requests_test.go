@@ -15,7 +15,7 @@ func TestRequestsFrom(t *testing.T) {
 		{ID: "session.linger", Status: finding.Skip, Intents: []finding.Intent{finding.EnableLinger("alice", "r")}},
 	}
 	got := RequestsFrom(results)
-	if len(got) != 2 || got[0].ProbeID != "net.tun" || got[0].Intent.ID() != tun.ID() || got[1].ProbeID != "net.ping" {
+	if len(got) != 2 || got[0].ProbeID != "net.tun" || IntentID(got[0].Intent) != IntentID(tun) || got[1].ProbeID != "net.ping" {
 		t.Fatalf("requests = %+v; want the fail and the warn only, in order", got)
 	}
 }

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rootless-doctor/rootless-doctor/checks/facts"
 	"github.com/rootless-doctor/rootless-doctor/finding"
 
 	"github.com/rootless-doctor/rootless-doctor/host"
@@ -130,7 +131,7 @@ func TestFreeCheckShadowNumbers(t *testing.T) {
 // only line-end CRs go, the rest of the file is kept byte for byte, a second run changes
 // nothing (fixes/apply's TestTouchedCRLF checks that the applier backs the file up first).
 func TestStripCRStep(t *testing.T) {
-	p, err := Build(Input{Distro: debian(t), Requests: []Request{
+	p, err := Build(Input{Env: &facts.Env{Distro: debian(t)}, Requests: []Request{
 		req("idmap.subuid", finding.StripCR("/etc/subuid", "CRLF")),
 		req("idmap.subuid", finding.AddSubIDs("alice", "both", 65536, nil, "none")),
 	}})
@@ -141,7 +142,7 @@ func TestStripCRStep(t *testing.T) {
 		t.Fatalf("steps: %+v", p.Steps)
 	}
 	s := p.Steps[0]
-	if _, err := Build(Input{Distro: debian(t), Requests: []Request{req("x", finding.StripCR("/etc/shadow", "r"))}}); !errors.Is(err, ErrUnsafe) {
+	if _, err := Build(Input{Env: &facts.Env{Distro: debian(t)}, Requests: []Request{req("x", finding.StripCR("/etc/shadow", "r"))}}); !errors.Is(err, ErrUnsafe) {
 		t.Errorf("CRLF repair of /etc/shadow: %v", err)
 	}
 	shells := [][]string{{"sh"}}

@@ -56,7 +56,7 @@ func TestCheckSudoRefuses(t *testing.T) {
 	} {
 		err := CheckSudo([]Request{{ProbeID: "test", Intent: in}}, "alice", h)
 		if !errors.Is(err, ErrRefused) {
-			t.Errorf("%s %+v: %v, want a refusal", in.ID(), in, err)
+			t.Errorf("%s %+v: %v, want a refusal", IntentID(in), in, err)
 		}
 	}
 	ok := []Request{

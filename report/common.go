@@ -8,6 +8,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/rootless-doctor/rootless-doctor/finding"
+	"github.com/rootless-doctor/rootless-doctor/fixes"
 )
 
 // Helpers shared by the human and machine renderers (text, junit, prometheus, markdown).
@@ -177,7 +178,7 @@ func fixLines(res finding.Result) []string {
 		if in.Optional {
 			label = "fix (optional): "
 		}
-		l := label + oneLine(in.String())
+		l := label + oneLine(fixes.Describe(in))
 		if !seen[l] {
 			seen[l] = true
 			out = append(out, l)

@@ -41,7 +41,7 @@ func toJSON(r *Report) jsonReport {
 	for _, res := range r.Results {
 		jr := jsonResult{
 			ID: res.ID, Title: res.Title, Status: res.Status, Summary: res.Summary,
-			Details: res.Details, Evidence: res.Evidence, Fixes: res.FixIDs(),
+			Details: res.Details, Evidence: res.Evidence, Fixes: fixes.FixIDs(res),
 			// Microsecond precision: enough for a probe, and keeps the number short.
 			DurationMS: math.Round(float64(res.Duration.Microseconds())) / 1000,
 		}

@@ -10,6 +10,7 @@ import (
 
 	"gotest.tools/v3/golden"
 
+	"github.com/rootless-doctor/rootless-doctor/checks/facts"
 	"github.com/rootless-doctor/rootless-doctor/fixes"
 )
 
@@ -42,7 +43,7 @@ var goldenExt = map[string]string{"script": ".sh", "root": ".root.sh", "text": "
 
 func buildScenario(t *testing.T, sc scenario) fixes.Plan {
 	t.Helper()
-	p, err := fixes.Build(fixes.Input{Requests: sc.reqs, Distro: osRelease(t, releases[sc.release]), Host: sc.host.Host()})
+	p, err := fixes.Build(fixes.Input{Requests: sc.reqs, Env: &facts.Env{Distro: osRelease(t, releases[sc.release]), Host: sc.host.Host()}})
 	if err != nil {
 		t.Fatalf("Build: %v", err)
 	}

@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/rootless-doctor/rootless-doctor/checks/facts"
 	"github.com/rootless-doctor/rootless-doctor/checks/parse"
 	"github.com/rootless-doctor/rootless-doctor/distro"
 	"github.com/rootless-doctor/rootless-doctor/finding"
@@ -198,7 +199,7 @@ func idempotenceChild(t *testing.T, dir, mode string) {
 			req("net.tun", finding.DeviceMode("/dev/net/tun", "0666", "mode 0600")),
 		}
 	}
-	p, err := fixes.Build(fixes.Input{Requests: reqs, Distro: osRelease(t, releases[release]), Host: host.NewLive()})
+	p, err := fixes.Build(fixes.Input{Requests: reqs, Env: &facts.Env{Distro: osRelease(t, releases[release]), Host: host.NewLive()}})
 	must(err, "Build")
 
 	var runs []func() (string, error)

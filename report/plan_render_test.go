@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rootless-doctor/rootless-doctor/checks/facts"
 	"github.com/rootless-doctor/rootless-doctor/finding"
 	"github.com/rootless-doctor/rootless-doctor/fixes"
 	"github.com/rootless-doctor/rootless-doctor/host"
@@ -141,7 +142,7 @@ func TestJSONRoundTrip(t *testing.T) {
 // TestQuoting: values that are safe but special to the shell come out quoted.
 func TestQuoting(t *testing.T) {
 	h := host.NewMemory().File("/etc/passwd", "host$:x:1500:1500::/:/bin/false\n").Host()
-	p, err := fixes.Build(fixes.Input{Distro: debian(t), Host: h, Requests: []fixes.Request{
+	p, err := fixes.Build(fixes.Input{Env: &facts.Env{Distro: debian(t), Host: h}, Requests: []fixes.Request{
 		req("session.linger", finding.EnableLinger("host$", "r")),
 		req("idmap.subuid", finding.AddSubIDs("host$", "both", 10, nil, "r")),
 		req("userns.apparmor", finding.AppArmorProfile("/opt/my tools/rootlesskit", "r")),

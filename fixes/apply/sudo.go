@@ -12,6 +12,7 @@ import (
 	"os/user"
 	"strconv"
 
+	"github.com/rootless-doctor/rootless-doctor/checks/facts"
 	"github.com/rootless-doctor/rootless-doctor/distro"
 	"github.com/rootless-doctor/rootless-doctor/finding"
 	"github.com/rootless-doctor/rootless-doctor/fixes"
@@ -128,7 +129,7 @@ func (h *Helper) Verify(o Order) (fixes.Plan, error) {
 	if err := fixes.CheckSudo(reqs, o.User, h.Host); err != nil {
 		return fixes.Plan{}, err
 	}
-	plan, err := fixes.Build(fixes.Input{Requests: reqs, Distro: distro.Detect(h.Host), Host: h.Host})
+	plan, err := fixes.Build(fixes.Input{Requests: reqs, Env: &facts.Env{Distro: distro.Detect(h.Host), Host: h.Host}})
 	if err != nil {
 		return fixes.Plan{}, fmt.Errorf("%w: %w", fixes.ErrRefused, err)
 	}

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/rootless-doctor/rootless-doctor/checks/facts"
 	"github.com/rootless-doctor/rootless-doctor/distro"
 	"github.com/rootless-doctor/rootless-doctor/finding"
 	"github.com/rootless-doctor/rootless-doctor/fixes"
@@ -63,7 +64,7 @@ func serve(h *Helper, raw string) (string, error) {
 func planFor(t *testing.T, reqs ...fixes.Request) (fixes.Plan, Order) {
 	t.Helper()
 	h := debianHost()
-	p, err := fixes.Build(fixes.Input{Requests: reqs, Distro: distroOf(h), Host: h})
+	p, err := fixes.Build(fixes.Input{Requests: reqs, Env: &facts.Env{Distro: distroOf(h), Host: h}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +113,7 @@ func TestHelperRefuses(t *testing.T) {
 		}
 		// The digest of what Build makes of them (a request it refuses gets an empty plan's).
 		h := debianHost()
-		p, _ := fixes.Build(fixes.Input{Requests: reqs, Distro: distroOf(h), Host: h})
+		p, _ := fixes.Build(fixes.Input{Requests: reqs, Env: &facts.Env{Distro: distroOf(h), Host: h}})
 		return jsonLine(t, NewOrder(user, reqs, p))
 	}
 	tests := map[string]string{

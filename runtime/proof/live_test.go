@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/rootless-doctor/rootless-doctor/finding"
+	"github.com/rootless-doctor/rootless-doctor/fixes"
 	"github.com/rootless-doctor/rootless-doctor/runtime/livetest"
 	"github.com/rootless-doctor/rootless-doctor/runtime/proof"
 	"github.com/rootless-doctor/rootless-doctor/runtime/rootlesskit"
@@ -169,8 +170,8 @@ func TestProveNoSubordinateRange(t *testing.T) {
 		proof.StepOverlay: finding.Skip, proof.StepNetwork: finding.Skip, proof.StepPort: finding.Skip,
 	}))
 	r := by[proof.StepIDMap]
-	if !strings.Contains(r.Summary, "idmap.subuid") || !slices.Contains(r.FixIDs(), "subid.add") {
-		t.Errorf("idmap: %s fixes %v, want idmap.subuid and subid.add\n%s", r.Summary, r.FixIDs(), dump(r))
+	if !strings.Contains(r.Summary, "idmap.subuid") || !slices.Contains(fixes.FixIDs(r), "subid.add") {
+		t.Errorf("idmap: %s fixes %v, want idmap.subuid and subid.add\n%s", r.Summary, fixes.FixIDs(r), dump(r))
 	}
 	if !slices.ContainsFunc(r.Details, func(d string) bool { return strings.Contains(d, "no subuid ranges found") }) {
 		t.Errorf("the original error is not in the details:\n%s", dump(r))
@@ -189,8 +190,8 @@ func TestProveTunDenied(t *testing.T) {
 		proof.StepOverlay: finding.Pass, proof.StepNetwork: finding.Fail, proof.StepPort: finding.Skip,
 	}))
 	r := by[proof.StepNetwork]
-	if !strings.Contains(r.Summary, "net.tun") || !slices.Contains(r.FixIDs(), "device.tun") {
-		t.Errorf("network: %s fixes %v, want net.tun and device.tun\n%s", r.Summary, r.FixIDs(), dump(r))
+	if !strings.Contains(r.Summary, "net.tun") || !slices.Contains(fixes.FixIDs(r), "device.tun") {
+		t.Errorf("network: %s fixes %v, want net.tun and device.tun\n%s", r.Summary, fixes.FixIDs(r), dump(r))
 	}
 }
 
@@ -213,8 +214,8 @@ func TestProveNewuidmapWithoutSetuid(t *testing.T) {
 		proof.StepNetwork: finding.Skip, proof.StepPort: finding.Skip,
 	}))
 	r := by[proof.StepIDMap]
-	if !strings.Contains(r.Summary, "idmap.newuidmap") || !slices.Contains(r.FixIDs(), "manual.newuidmap-privilege") {
-		t.Errorf("idmap: %s fixes %v, want idmap.newuidmap and manual.newuidmap-privilege\n%s", r.Summary, r.FixIDs(), dump(r))
+	if !strings.Contains(r.Summary, "idmap.newuidmap") || !slices.Contains(fixes.FixIDs(r), "manual.newuidmap-privilege") {
+		t.Errorf("idmap: %s fixes %v, want idmap.newuidmap and manual.newuidmap-privilege\n%s", r.Summary, fixes.FixIDs(r), dump(r))
 	}
 	if fi, err := os.Stat(real); err != nil || fi.Mode()&os.ModeSetuid == 0 {
 		t.Fatalf("the host's %s lost its setuid bit: %v", real, err)
@@ -257,8 +258,8 @@ func TestProveSlirp4netnsMissing(t *testing.T) {
 		proof.StepOverlay: finding.Pass, proof.StepNetwork: finding.Fail, proof.StepPort: finding.Skip,
 	}))
 	r := by[proof.StepNetwork]
-	if !strings.Contains(r.Summary, "net.driver") || !slices.Contains(r.FixIDs(), "package.slirp4netns") {
-		t.Errorf("network: %s fixes %v, want net.driver and package.slirp4netns\n%s", r.Summary, r.FixIDs(), dump(r))
+	if !strings.Contains(r.Summary, "net.driver") || !slices.Contains(fixes.FixIDs(r), "package.slirp4netns") {
+		t.Errorf("network: %s fixes %v, want net.driver and package.slirp4netns\n%s", r.Summary, fixes.FixIDs(r), dump(r))
 	}
 }
 
@@ -296,8 +297,8 @@ func TestProveMaxUserNamespacesZero(t *testing.T) {
 		proof.StepOverlay: finding.Skip, proof.StepNetwork: finding.Skip, proof.StepPort: finding.Skip,
 	}))
 	r := by[proof.StepUserNS]
-	if !strings.Contains(r.Summary, "userns.max") || !slices.Contains(r.FixIDs(), "sysctl.user.max_user_namespaces") {
-		t.Errorf("userns: %s fixes %v, want userns.max and sysctl.user.max_user_namespaces\n%s", r.Summary, r.FixIDs(), dump(r))
+	if !strings.Contains(r.Summary, "userns.max") || !slices.Contains(fixes.FixIDs(r), "sysctl.user.max_user_namespaces") {
+		t.Errorf("userns: %s fixes %v, want userns.max and sysctl.user.max_user_namespaces\n%s", r.Summary, fixes.FixIDs(r), dump(r))
 	}
 	if !slices.ContainsFunc(r.Details, func(d string) bool { return strings.Contains(d, "no space left on device") }) {
 		t.Errorf("the original ENOSPC is not in the details:\n%s", dump(r))

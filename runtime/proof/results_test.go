@@ -12,6 +12,7 @@ import (
 	"github.com/containerd/cgroups/v3"
 
 	"github.com/rootless-doctor/rootless-doctor/finding"
+	"github.com/rootless-doctor/rootless-doctor/fixes"
 	"github.com/rootless-doctor/rootless-doctor/runtime/rootlesskit"
 )
 
@@ -75,8 +76,8 @@ func TestAssemble(t *testing.T) {
 			},
 			want: []finding.Status{P, P, P, P, F, S, S},
 			check: func(t *testing.T, by map[string]finding.Result) {
-				if r := by[StepNetwork]; !strings.Contains(r.Summary, "net.tun") || !slices.Contains(r.FixIDs(), "device.tun") {
-					t.Errorf("network: %s %v", r.Summary, r.FixIDs())
+				if r := by[StepNetwork]; !strings.Contains(r.Summary, "net.tun") || !slices.Contains(fixes.FixIDs(r), "device.tun") {
+					t.Errorf("network: %s %v", r.Summary, fixes.FixIDs(r))
 				}
 				if !slices.ContainsFunc(by[StepMount].Details, func(d string) bool { return strings.Contains(d, "second start") }) {
 					t.Error("mount does not say it was proven in the second start")
@@ -264,12 +265,12 @@ func TestCgroupProve(t *testing.T) {
 			if s.Status != tt.want || !strings.Contains(s.Summary, tt.substr) {
 				t.Errorf("got %s %q, want %s containing %q", s.Status, s.Summary, tt.want, tt.substr)
 			}
-			var fixes []string
+			var ids []string
 			for _, in := range s.Intents {
-				fixes = append(fixes, in.ID())
+				ids = append(ids, fixes.IntentID(in))
 			}
-			if !slices.Equal(fixes, tt.fixes) {
-				t.Errorf("fixes %v, want %v", fixes, tt.fixes)
+			if !slices.Equal(ids, tt.fixes) {
+				t.Errorf("fixes %v, want %v", ids, tt.fixes)
 			}
 		})
 	}

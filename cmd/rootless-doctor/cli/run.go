@@ -58,7 +58,7 @@ func runProbes(ctx context.Context, f *Factory, spec runSpec) (*probeRun, error)
 		return nil, err
 	}
 	run := &probeRun{Env: env, Results: results, Requests: fixes.RequestsFrom(results)}
-	run.Plan, run.PlanErr = fixes.Build(fixes.Input{Requests: run.Requests, Distro: env.Distro, Host: h})
+	run.Plan, run.PlanErr = fixes.Build(fixes.Input{Requests: run.Requests, Env: env})
 	return run, nil
 }
 

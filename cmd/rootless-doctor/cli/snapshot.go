@@ -109,7 +109,7 @@ func record(ctx context.Context, f *Factory, h host.Host, user string) (*recorde
 	results := checks.Run(ctx, f.Probes(), env, checks.Options{Now: f.Now})
 	// The planner reads the host too (login.defs, free subordinate ranges): record that, so a
 	// replay plans the same fixes.
-	_, _ = fixes.Build(fixes.Input{Requests: fixes.RequestsFrom(results), Distro: env.Distro, Host: rec})
+	_, _ = fixes.Build(fixes.Input{Requests: fixes.RequestsFrom(results), Env: env})
 	subuid, _ := h.ReadFile("/etc/subuid")
 	subgid, _ := h.ReadFile("/etc/subgid")
 	opt := snapshot.RecordOptions{Filter: snapshot.KeepFilter(env, subuid, subgid), User: user}
