@@ -215,7 +215,7 @@ func ownCgroupSources(e *facts.Env, uid int, svcName string) ([]cgroupSource, fi
 	if !ok {
 		return nil, r.Detail("/proc/self/cgroup has no cgroup v2 (0::) line.")
 	}
-	r = r.With("/proc/self/cgroup", "0::"+clipLine(own))
+	r = r.With("/proc/self/cgroup", "0::"+finding.ClipLine(own, 200))
 	if svc, ok := parse.UserServiceCgroup(own, uid); ok {
 		return []cgroupSource{{dir: cgroupRoot + svc, label: svcName + " (the account's own cgroup)", userManager: true}}, r
 	}
@@ -265,7 +265,7 @@ func userManagerDelegation(e *facts.Env, uid int) (d parse.Delegation, r finding
 		}
 		for _, v := range parse.ConfValues(opts, "Service", "Delegate") {
 			d.Apply(v)
-			r = r.With(file, "Delegate="+clipLine(v))
+			r = r.With(file, "Delegate="+finding.ClipLine(v, 200))
 		}
 	}
 	var mains, dropins []string

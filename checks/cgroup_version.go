@@ -36,7 +36,7 @@ func runCgroupVersion(_ context.Context, e *facts.Env) finding.Result {
 	switch mode {
 	case facts.CgroupUnified:
 		if data, err := e.Host.ReadFile("/sys/fs/cgroup/cgroup.controllers"); err == nil {
-			r = r.With("/sys/fs/cgroup/cgroup.controllers", strings.TrimSpace(clipLine(string(data))))
+			r = r.With("/sys/fs/cgroup/cgroup.controllers", strings.TrimSpace(finding.ClipLine(string(data), 200)))
 		}
 		return r.WithStatus(finding.Pass, "cgroup v2 (unified hierarchy)")
 	case facts.CgroupUnavailable:
@@ -82,13 +82,4 @@ func runCgroupVersion(_ context.Context, e *facts.Env) finding.Result {
 	}
 	r = r.Detail("systemd is not PID 1 here: whoever starts this system (another init, or the container runtime of the host this runs in) mounts /sys/fs/cgroup. A container sees its host's cgroup mode, so the host must boot with cgroup v2 (systemd.unified_cgroup_hierarchy=1 on a systemd host).")
 	return r.Fix(finding.ManualStep("cgroup-v2", "mount cgroup v2 at /sys/fs/cgroup: on a systemd host "+cmdline+"; in a container, do that on the host"))
-}
-
-// clipLine keeps evidence values short: a garbage file may be megabytes on one line.
-func clipLine(s string) string {
-	s, _, _ = strings.Cut(s, "\n")
-	if len(s) > 200 {
-		return s[:200] + "…"
-	}
-	return s
 }

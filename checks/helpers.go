@@ -71,7 +71,7 @@ func readSysctlInt(e *facts.Env, key string) (r finding.Result, n int64, absent,
 	n, err = parse.ParseSysctlInt([]byte(val))
 	if err != nil {
 		r.Err = err
-		r.Summary = fmt.Sprintf("%s holds %q, not a number", p, clipForSummary(val, 40))
+		r.Summary = fmt.Sprintf("%s holds %q, not a number", p, finding.Clip(val, 40))
 		return r, 0, false, true
 	}
 	return r, n, false, false

@@ -319,7 +319,7 @@ func (k subIDKind) fromModule(ctx context.Context, e *facts.Env, src facts.SubID
 		source := strings.Join(append([]string{"getsubids"}, args...), " ")
 		got := parse.ParseGetsubids(out.Stdout)
 		if len(got.Ranges) == 0 {
-			j.r = j.r.With(source, fmt.Sprintf("exit %d: %s", out.ExitCode, orNone(strings.TrimSpace(clipText(out.Stderr)))))
+			j.r = j.r.With(source, fmt.Sprintf("exit %d: %s", out.ExitCode, orNone(strings.TrimSpace(finding.Clip(string(out.Stderr), 200)))))
 		}
 		for _, r := range got.Ranges {
 			if !slices.ContainsFunc(own, func(o parse.SubIDRange) bool { return o.Start == r.Start && o.Count == r.Count }) {
@@ -345,13 +345,6 @@ func (k subIDKind) fromModule(ctx context.Context, e *facts.Env, src facts.SubID
 }
 
 func (k subIDKind) lineSource(line int) string { return fmt.Sprintf("%s:%d", k.file, line) }
-
-func clipText(b []byte) string {
-	if len(b) > 200 {
-		b = b[:200]
-	}
-	return strings.ToValidUTF8(string(b), "?")
-}
 
 // maxExtents is how many lines a uid_map or gid_map takes since Linux 4.15 (5 before;
 // user_namespaces(7)).

@@ -176,7 +176,7 @@ func probeSlirp(ctx context.Context, e *facts.Env) helper {
 	default:
 		h.state, h.err = helperBroken, netFirstErr(runErr, helpErr)
 		if h.err == nil {
-			h.err = fmt.Errorf("exit status %d: %s", help.ExitCode, outputLine(help.Stderr))
+			h.err = fmt.Errorf("exit status %d: %s", help.ExitCode, finding.ClipLine(strings.TrimSpace(string(help.Stderr)), 200))
 		}
 		h.value = "does not run: " + h.err.Error()
 	}
@@ -196,13 +196,13 @@ func probePasta(ctx context.Context, e *facts.Env) helper {
 		h.state, h.value = helperNoVersion, "version not recorded"
 		return h
 	case err == nil && out.ExitCode != 0:
-		err = fmt.Errorf("exit status %d: %s", out.ExitCode, outputLine(out.Stderr))
+		err = fmt.Errorf("exit status %d: %s", out.ExitCode, finding.ClipLine(strings.TrimSpace(string(out.Stderr)), 200))
 	}
 	if err != nil {
 		h.state, h.err, h.value = helperBroken, err, "does not run: "+err.Error()
 		return h
 	}
-	h.value = outputLine(out.Stdout)
+	h.value = finding.ClipLine(strings.TrimSpace(string(out.Stdout)), 200)
 	v, err := parse.ParsePastaVersion(out.Stdout)
 	if err != nil {
 		h.state = helperNoVersion

@@ -150,10 +150,10 @@ func iptablesVersion(ctx context.Context, e *facts.Env, bin string) (v parse.Ipt
 		return parse.IptablesVersion{}, "", err
 	}
 	if out.ExitCode != 0 {
-		return parse.IptablesVersion{}, "", fmt.Errorf("%s --version exited with %d: %s", bin, out.ExitCode, outputLine(out.Stderr))
+		return parse.IptablesVersion{}, "", fmt.Errorf("%s --version exited with %d: %s", bin, out.ExitCode, finding.ClipLine(strings.TrimSpace(string(out.Stderr)), 200))
 	}
 	v, err = parse.ParseIptablesVersion(out.Stdout)
-	return v, outputLine(out.Stdout), err
+	return v, finding.ClipLine(strings.TrimSpace(string(out.Stdout)), 200), err
 }
 
 // withEvidence adds ev unless the result already shows it (two modules judged from the same
@@ -203,18 +203,6 @@ func itThem(ms []facts.ModuleFact) string {
 		return "it"
 	}
 	return "them"
-}
-
-// outputLine is the first line of a command's output, trimmed and bounded, for messages.
-func outputLine(b []byte) string {
-	s := strings.TrimSpace(string(b))
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		s = s[:i]
-	}
-	if len(s) > 200 {
-		s = s[:200] + "…"
-	}
-	return s
 }
 
 // iptablesAnyBackend judges a host whose iptables backend is unknown: either front end's core

@@ -171,9 +171,9 @@ func findSessionBus(e *facts.Env, r finding.Result) (busSocket, finding.Result) 
 	if !ok || addr == "" {
 		return fallback, r.With("$DBUS_SESSION_BUS_ADDRESS", "(unset)")
 	}
-	r = r.With("$DBUS_SESSION_BUS_ADDRESS", clipLine(addr))
+	r = r.With("$DBUS_SESSION_BUS_ADDRESS", finding.ClipLine(addr, 200))
 	if strings.HasPrefix(addr, "autolaunch:") {
-		return fallback, r.Detail("DBUS_SESSION_BUS_ADDRESS=%s asks clients to launch a bus of their own; the user manager's bus is looked for at %s.", clipLine(addr), fallback.path)
+		return fallback, r.Detail("DBUS_SESSION_BUS_ADDRESS=%s asks clients to launch a bus of their own; the user manager's bus is looked for at %s.", finding.ClipLine(addr, 200), fallback.path)
 	}
 	addrs, err := parse.ParseDBusAddresses(addr)
 	if err != nil {

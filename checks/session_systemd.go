@@ -29,7 +29,7 @@ func runSessionSystemd(_ context.Context, e *facts.Env) finding.Result {
 	}
 	var r finding.Result
 	if data, err := e.Host.ReadFile("/proc/1/comm"); err == nil {
-		r = r.With("/proc/1/comm", strings.TrimSpace(clipLine(string(data))))
+		r = r.With("/proc/1/comm", strings.TrimSpace(finding.ClipLine(string(data), 200)))
 	}
 	if !e.SystemdRunning() {
 		return systemdNotPID1(e, r.With("/run/systemd/system", "(absent)"))
@@ -103,7 +103,7 @@ func wsl(e *facts.Env) (bool, finding.Evidence) {
 	}
 	data, err := e.Host.ReadFile("/proc/version")
 	if err == nil && strings.Contains(strings.ToLower(string(data)), "microsoft") {
-		return true, finding.Evidence{Source: "/proc/version", Value: clipLine(strings.TrimSpace(string(data)))}
+		return true, finding.Evidence{Source: "/proc/version", Value: finding.ClipLine(strings.TrimSpace(string(data)), 200)}
 	}
 	return false, finding.Evidence{}
 }

@@ -84,14 +84,6 @@ func runUsernsClone(_ context.Context, e *facts.Env) finding.Result {
 	return containerHints(e, r)
 }
 
-// clipForSummary shortens a value for a summary.
-func clipForSummary(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
-}
-
 // Rootless engines run inside containers too (docker:dind-rootless, CI runners, Kubernetes
 // pods). There the outer container's seccomp filter, AppArmor profile, no_new_privs or
 // bounding set can refuse what the kernel itself allows: "fork/exec /proc/self/exe:

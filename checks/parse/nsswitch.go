@@ -3,6 +3,8 @@ package parse
 import (
 	"bytes"
 	"strings"
+
+	"github.com/rootless-doctor/rootless-doctor/finding"
 )
 
 // NSSwitchLine is the line of /etc/nsswitch.conf that configures one database.
@@ -46,7 +48,7 @@ func NSSwitch(data []byte, db string) (NSSwitchLine, bool) {
 		if len(services) == 0 {
 			continue
 		}
-		return NSSwitchLine{Services: services, Line: i + 1, Text: clip(line)}, true
+		return NSSwitchLine{Services: services, Line: i + 1, Text: finding.Clip(line, maxText)}, true
 	}
 	return NSSwitchLine{}, false
 }
@@ -76,7 +78,7 @@ func SubIDModule(data []byte) (module string, line NSSwitchLine) {
 		if j := strings.IndexAny(p, " \t\n"); j >= 0 {
 			token = p[:j]
 		}
-		line = NSSwitchLine{Services: []string{token}, Line: i + 1, Text: clip(strings.TrimRight(l, "\n"))}
+		line = NSSwitchLine{Services: []string{token}, Line: i + 1, Text: finding.Clip(strings.TrimRight(l, "\n"), maxText)}
 		if token == "files" || len(token) > 50 {
 			return "", line
 		}

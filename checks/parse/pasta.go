@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/rootless-doctor/rootless-doctor/finding"
 )
 
 // PastaDate is a passt/pasta release. passt has no semantic versions: releases are named after
@@ -63,7 +65,7 @@ func ParsePastaVersion(out []byte) (PastaVersion, error) {
 	line = strings.TrimSpace(line)
 	name, rest, _ := strings.Cut(line, " ")
 	if name != "pasta" && name != "passt" {
-		return PastaVersion{}, fmt.Errorf("pasta --version: %w (first line %q)", ErrNoVersion, truncate(line, 64))
+		return PastaVersion{}, fmt.Errorf("pasta --version: %w (first line %q)", ErrNoVersion, finding.Clip(line, 64))
 	}
 	pv := PastaVersion{Raw: strings.TrimSpace(rest)}
 	for _, re := range []*regexp.Regexp{pastaUpstreamRE, pastaPackedRE} {
@@ -81,5 +83,5 @@ func ParsePastaVersion(out []byte) (PastaVersion, error) {
 		pv.Date = PastaDate{y, mo, d}
 		return pv, nil
 	}
-	return pv, fmt.Errorf("pasta --version %q: %w", truncate(pv.Raw, 64), ErrNoVersion)
+	return pv, fmt.Errorf("pasta --version %q: %w", finding.Clip(pv.Raw, 64), ErrNoVersion)
 }

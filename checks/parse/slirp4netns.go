@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/Masterminds/semver/v3"
+
+	"github.com/rootless-doctor/rootless-doctor/finding"
 )
 
 // Slirp4netnsMin is the oldest slirp4netns RootlessKit accepts: v0.4.0 added --netns-type,
@@ -49,7 +51,7 @@ func ParseSlirp4netnsVersion(out []byte) (Slirp4netnsVersion, error) {
 	// A git build prints "1.2.0+dev"; semver keeps "+dev" as build metadata, which Compare ignores.
 	v, err := semver.NewVersion(raw)
 	if err != nil {
-		return Slirp4netnsVersion{}, fmt.Errorf("slirp4netns version %q: %w", truncate(raw, 64), err)
+		return Slirp4netnsVersion{}, fmt.Errorf("slirp4netns version %q: %w", finding.Clip(raw, 64), err)
 	}
 	sv := Slirp4netnsVersion{Version: v, Raw: raw}
 	for line := range strings.Lines(string(out)) {
@@ -89,12 +91,4 @@ func Slirp4netnsHasNetnsType(help []byte) bool {
 		}
 	}
 	return false
-}
-
-// truncate shortens s for an error message.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/rootless-doctor/rootless-doctor/finding"
 )
 
 // MaxID is the largest subordinate id a range may reach: ids are 32-bit and (uid_t)-1 is not
@@ -293,7 +295,7 @@ func ParseSubIDs(data []byte) SubIDs {
 		line := string(raw)
 		if strings.IndexByte(line, 0) >= 0 {
 			out.NUL = true
-			out.Bad = append(out.Bad, BadLine{Line: lineNo, Fields: strings.Count(line, ":") + 1, Owner: ownerOf(line), Text: clip(line),
+			out.Bad = append(out.Bad, BadLine{Line: lineNo, Fields: strings.Count(line, ":") + 1, Owner: ownerOf(line), Text: finding.Clip(line, maxText),
 				Reason: "holds a NUL byte: shadow 4.13 joins such a line with the next one and shadow 4.19 and later reject the whole file"})
 			continue
 		}
@@ -329,7 +331,7 @@ func ParseSubIDs(data []byte) SubIDs {
 
 func ownerOf(line string) string {
 	owner, _, _ := strings.Cut(line, ":")
-	return clip(owner)
+	return finding.Clip(owner, maxText)
 }
 
 // shadowParse is what shadow 4.13 makes of one line (without its '\n'): commonio_open's NIS
@@ -353,7 +355,7 @@ func shadowParse(line string) (ShadowEntry, bool) {
 // judge decides whether a (non-blank, non-comment) line is a usable range.
 func judge(line string) (SubIDRange, BadLine, bool) {
 	fields := strings.Split(line, ":")
-	bad := BadLine{Fields: len(fields), Owner: clip(fields[0]), Text: clip(line), claims: claimsOf(fields)}
+	bad := BadLine{Fields: len(fields), Owner: finding.Clip(fields[0], maxText), Text: finding.Clip(line, maxText), claims: claimsOf(fields)}
 	cr := strings.HasSuffix(line, "\r")
 	bad.CR = cr
 	reason := func(format string, args ...any) (SubIDRange, BadLine, bool) {
@@ -370,7 +372,7 @@ func judge(line string) (SubIDRange, BadLine, bool) {
 		if !ok {
 			return reason("%s", b.Reason)
 		}
-		r.Text = clip(line)
+		r.Text = finding.Clip(line, maxText)
 		bad.Repaired = &r
 		return reason("ends in a carriage return (a CRLF line end): shadow reads the count %q as a number followed by garbage and skips the line, so getsubids and newuidmap do not see %s, while Go readers that trim it do", fields[len(fields)-1], r)
 	}
@@ -393,7 +395,7 @@ func judge(line string) (SubIDRange, BadLine, bool) {
 	if why != "" {
 		return reason("%s", why)
 	}
-	r := SubIDRange{Owner: owner, Text: clip(line)}
+	r := SubIDRange{Owner: owner, Text: finding.Clip(line, maxText)}
 	switch {
 	case len(fields) > 3:
 		return reason("has %d colon-separated fields, want 3 (NAME:START:COUNT): shadow 4.13 reads it as %d-%d and ignores the rest, but shadow 4.18 and later and RootlessKit's own reader reject it", len(fields), start, start+count-1)
@@ -437,19 +439,19 @@ func number(what, s string) (v uint64, note, why string) {
 	case s == "":
 		return 0, "", fmt.Sprintf("has an empty %s", what)
 	case end == 0:
-		return 0, "", fmt.Sprintf("%s %q is not a number", what, clip(s))
+		return 0, "", fmt.Sprintf("%s %q is not a number", what, finding.Clip(s, maxText))
 	case overflow:
-		return 0, "", fmt.Sprintf("%s %q is larger than shadow reads (2^64-1)", what, clip(s))
+		return 0, "", fmt.Sprintf("%s %q is larger than shadow reads (2^64-1)", what, finding.Clip(s, maxText))
 	case end != len(s):
-		return 0, "", fmt.Sprintf("%s %q has %q after the number, so shadow skips the line", what, clip(s), clip(s[end:]))
+		return 0, "", fmt.Sprintf("%s %q has %q after the number, so shadow skips the line", what, finding.Clip(s, maxText), finding.Clip(s[end:], maxText))
 	case neg:
-		return 0, "", fmt.Sprintf("%s %q is negative: shadow 4.13 wraps it to %d, shadow 4.15 and later reject it", what, clip(s), n)
+		return 0, "", fmt.Sprintf("%s %q is negative: shadow 4.13 wraps it to %d, shadow 4.15 and later reject it", what, finding.Clip(s, maxText), n)
 	}
 	if s == strconv.FormatUint(n, 10) {
 		return n, "", ""
 	}
 	form := map[int]string{8: "octal", 10: "decimal", 16: "hex"}[base]
-	return n, fmt.Sprintf("%s %q is %s for %d", what, clip(s), form, n), ""
+	return n, fmt.Sprintf("%s %q is %s for %d", what, finding.Clip(s, maxText), form, n), ""
 }
 
 // decimalMisread is what a base-10 reader (moby/sys/user.ParseSubID: bytes.TrimSpace, then
@@ -561,11 +563,11 @@ func ParseGetsubids(out []byte) SubIDs {
 		if len(line) == 0 {
 			continue
 		}
-		bad := BadLine{Line: i + 1, Text: clip(string(line))}
+		bad := BadLine{Line: i + 1, Text: finding.Clip(string(line), maxText)}
 		idx, rest, ok := bytes.Cut(line, []byte(":"))
 		fields := strings.Fields(string(rest))
 		if len(fields) > 0 {
-			bad.Owner = clip(fields[0])
+			bad.Owner = finding.Clip(fields[0], maxText)
 		}
 		switch {
 		case !ok || !isDecimal(bytes.TrimSpace(idx)):
@@ -582,7 +584,7 @@ func ParseGetsubids(out []byte) SubIDs {
 				break
 			}
 			if bad.Reason = checkRange(start, count); bad.Reason == "" {
-				res.Ranges = append(res.Ranges, SubIDRange{Owner: fields[0], Start: int64(start), Count: int64(count), Line: i + 1, Text: clip(string(line))})
+				res.Ranges = append(res.Ranges, SubIDRange{Owner: fields[0], Start: int64(start), Count: int64(count), Line: i + 1, Text: finding.Clip(string(line), maxText)})
 				continue
 			}
 		}

@@ -70,16 +70,16 @@ func explain(w wireError, f facts, logs []string) explanation {
 		return explainChild(w, f, msg, logs)
 	case phasePort:
 		return explanation{
-			Summary: "publishing a port with the builtin port driver failed: " + short(w.Message),
+			Summary: "publishing a port with the builtin port driver failed: " + clipMessage(w.Message),
 			Details: []string{"The builtin port driver listens on the host and forwards each connection over a unix socket into the namespace; nothing else is needed, so this is unusual (a full state dir, or a port taken between choosing and publishing it)."},
 		}
 	case phaseTimeout:
 		return explanation{
-			Summary: "the proof did not finish in time: " + short(w.Message),
+			Summary: "the proof did not finish in time: " + clipMessage(w.Message),
 			Details: []string{"rootlesskit waits on its child without a timeout; a helper that hangs (newuidmap waiting on SSSD, slirp4netns stuck) stops it. The captured log below shows the last thing it did."},
 		}
 	}
-	return explanation{Summary: short(w.Message)}
+	return explanation{Summary: clipMessage(w.Message)}
 }
 
 // explainClone explains a failed clone(CLONE_NEWUSER) ("failed to start the child:
@@ -139,9 +139,9 @@ func explainClone(w wireError, f facts) explanation {
 		}
 	}
 	if w.NotFound {
-		return explanation{Summary: "starting the namespaced child failed: the binary is gone: " + short(w.Message)}
+		return explanation{Summary: "starting the namespaced child failed: the binary is gone: " + clipMessage(w.Message)}
 	}
-	return explanation{Probe: "userns.clone", Summary: "creating a user namespace failed: " + short(w.Message)}
+	return explanation{Probe: "userns.clone", Summary: "creating a user namespace failed: " + clipMessage(w.Message)}
 }
 
 func appArmorExplanation(w wireError, f facts) explanation {
@@ -209,7 +209,7 @@ func explainIDMap(w wireError, f facts, msg string) explanation {
 				"restore the privilege of newuidmap and newgidmap: reinstall the package that provides them, or run chmod u+s on both")},
 		}
 	}
-	return explanation{Probe: "idmap.subuid", Summary: "mapping the subordinate ids failed: " + short(w.Message)}
+	return explanation{Probe: "idmap.subuid", Summary: "mapping the subordinate ids failed: " + clipMessage(w.Message)}
 }
 
 // explainNetwork explains a failed ConfigureNetwork of the network driver (or its constructor).
@@ -259,10 +259,10 @@ func explainNetwork(w wireError, f facts, msg string, logs []string) explanation
 			Intents: []finding.Intent{finding.InstallTool(string(distro.ToolSlirp4netns), "rootlesskit needs slirp4netns v0.4.0 or later")}}
 	case strings.Contains(msg, "pasta"):
 		// catalogue: pasta-version-incompatible
-		return explanation{Probe: "net.driver", Summary: "pasta failed to configure the namespace: " + short(firstLine(w.Message)),
+		return explanation{Probe: "net.driver", Summary: "pasta failed to configure the namespace: " + clipMessage(firstLine(w.Message)),
 			Details: []string{"rootlesskit's pasta driver is experimental and needs passt 2023_12_04 or later; slirp4netns or the in-process gvisor driver (--net gvisor) are the alternatives."}}
 	}
-	return explanation{Probe: "net.driver", Summary: "setting up the network failed: " + short(firstLine(w.Message))}
+	return explanation{Probe: "net.driver", Summary: "setting up the network failed: " + clipMessage(firstLine(w.Message))}
 }
 
 func firstLine(s string) string {
@@ -286,15 +286,15 @@ func explainChild(w wireError, f facts, msg string, logs []string) explanation {
 		if w.Errno == "EACCES" || (f.AppArmorRestrict != nil && *f.AppArmorRestrict == 1) {
 			return appArmorExplanation(w, f)
 		}
-		return explanation{Probe: "mount.propagation", Summary: "changing mounts inside the user namespace failed: " + short(w.Message),
+		return explanation{Probe: "mount.propagation", Summary: "changing mounts inside the user namespace failed: " + clipMessage(w.Message),
 			Details: []string{"A seccomp filter or security profile of an outer container, or a masked /proc or /sys, stops mounts inside user namespaces."}}
 	case w.NotFound && strings.Contains(msg, `"ip"`), strings.Contains(msg, `exec: "ip"`):
 		return explanation{Probe: "net.driver", Summary: "ip (iproute2) is not installed or not on PATH: rootlesskit needs it inside the namespace",
 			Intents: []finding.Intent{finding.InstallTool(string(distro.ToolIproute), "rootlesskit configures the interface with ip")}}
 	case rootlesskit.ChildExecuting.In(msg) && strings.Contains(msg, "ip"):
-		return explanation{Probe: "net.driver", Summary: "configuring the interface inside the namespace failed: " + short(w.Message)}
+		return explanation{Probe: "net.driver", Summary: "configuring the interface inside the namespace failed: " + clipMessage(w.Message)}
 	}
-	return explanation{Summary: "the rootlesskit child failed: " + short(w.Message)}
+	return explanation{Summary: "the rootlesskit child failed: " + clipMessage(w.Message)}
 }
 
 func errText(errno string) string {
@@ -322,12 +322,6 @@ func intOr(p *int, dflt string) string {
 	return fmt.Sprint(*p)
 }
 
-// short keeps the end of a long rootlesskit message (they embed whole structs with %+v).
-func short(s string) string {
-	s = strings.TrimSpace(s)
-	const max = 240
-	if len(s) <= max {
-		return s
-	}
-	return "…" + s[len(s)-max:]
-}
+// clipMessage keeps the end of a long rootlesskit message: they embed whole structs with %+v
+// and end with the reason.
+func clipMessage(s string) string { return finding.ClipTail(strings.TrimSpace(s), 240) }

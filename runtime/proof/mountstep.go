@@ -123,13 +123,13 @@ func pivotAndRun(self, root string) stepReport {
 	if err := cmd.Run(); err != nil && stdout.Len() == 0 {
 		s := fail("the payload does not run from the private root: %v", err)
 		if msg := strings.TrimSpace(stderr.String()); msg != "" {
-			s = s.detail("Its output: %s", short(msg))
+			s = s.detail("Its output: %s", clipMessage(msg))
 		}
 		return s
 	}
 	var r rootedReport
 	if err := json.Unmarshal(bytes.TrimSpace(stdout.Bytes()), &r); err != nil {
-		return fail("the payload in the private root answered %q", short(stdout.String()))
+		return fail("the payload in the private root answered %q", clipMessage(stdout.String()))
 	}
 	if r.Err != "" {
 		return mountErr(r.Stage, errors.New(r.Err))

@@ -184,7 +184,7 @@ func Run(ctx context.Context, opts Options) ([]finding.Result, error) {
 			msg += ": " + waitErr.Error()
 		}
 		if s := strings.TrimSpace(stderr.String() + stdout.String()); s != "" {
-			msg += ": " + short(s)
+			msg += ": " + clipMessage(s)
 		}
 		terminal = &wireError{Phase: phasePayload, Message: msg, Exit: -1}
 	}

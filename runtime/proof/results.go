@@ -302,7 +302,7 @@ func assemble(c collected) []finding.Result {
 	case c.parent != nil && c.parent.Cgroup != nil:
 		cg = *c.parent.Cgroup
 	case c.terminal != nil:
-		cg = stepReport{Status: finding.Skip, Summary: "not reached: " + short(c.terminal.Message)}
+		cg = stepReport{Status: finding.Skip, Summary: "not reached: " + clipMessage(c.terminal.Message)}
 	default:
 		cg = notReached(StepCgroup)
 	}
