@@ -442,19 +442,19 @@ func (j *subIDJudge) judgeOwn(own []parse.SubIDRange) {
 	// mappings_overlap): "write to uid_map failed: Invalid argument".
 	sorted := slices.Clone(own)
 	slices.SortFunc(sorted, func(a, b parse.SubIDRange) int { return cmp.Compare(a.Start, b.Start) })
-	var union int64
+	spans := []parse.IDSpan{sorted[0].Span()}
 	reach := sorted[0] // the range reaching furthest so far
-	union = sorted[0].Count
 	for _, r := range sorted[1:] {
 		if r.Start <= reach.End() {
 			j.problem(finding.Fail, "%s's subordinate %s ranges %s (line %d) and %s (line %d) overlap: the kernel rejects the id map", u.Name, k.word, reach, reach.Line, r, r.Line)
 			j.replace(reach, r)
 		}
 		if r.End() > reach.End() {
-			union += r.End() - max(r.Start, reach.End()+1) + 1
 			reach = r
 		}
+		spans = append(spans, r.Span())
 	}
+	union := parse.UnionCount(spans)
 	for _, r := range own {
 		if r.Contains(ownID) {
 			j.problem(finding.Fail, "%s's subordinate %s range %s contains its own %s %d, which the engine already maps to root: the kernel rejects the id map", u.Name, k.word, r, k.word, ownID)

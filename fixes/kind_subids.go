@@ -144,18 +144,18 @@ func (b *builder) subIDs(reqs []Request, optional bool) []Step {
 func subIDStep(id string, a subIDAlloc, rs []Request, useUsermod bool, notes []string) Step {
 	w := a.want
 	user := w.user
-	uidSpan, _ := spanOf(a.uidStart, w.count)
-	gidSpan, _ := spanOf(a.gidStart, w.count)
+	uidSpan, _ := parse.SpanOf(a.uidStart, w.count)
+	gidSpan, _ := parse.SpanOf(a.gidStart, w.count)
 	var title string
 	switch {
 	case w.uids && w.gids && a.uidStart == a.gidStart:
-		title = fmt.Sprintf("Give %s %d subordinate uids and gids (%d-%d)", user, w.count, uidSpan.lo, uidSpan.hi)
+		title = fmt.Sprintf("Give %s %d subordinate uids and gids (%d-%d)", user, w.count, uidSpan.First, uidSpan.Last)
 	case w.uids && w.gids:
-		title = fmt.Sprintf("Give %s %d subordinate uids (%d-%d) and gids (%d-%d)", user, w.count, uidSpan.lo, uidSpan.hi, gidSpan.lo, gidSpan.hi)
+		title = fmt.Sprintf("Give %s %d subordinate uids (%d-%d) and gids (%d-%d)", user, w.count, uidSpan.First, uidSpan.Last, gidSpan.First, gidSpan.Last)
 	case w.uids:
-		title = fmt.Sprintf("Give %s %d subordinate uids (%d-%d)", user, w.count, uidSpan.lo, uidSpan.hi)
+		title = fmt.Sprintf("Give %s %d subordinate uids (%d-%d)", user, w.count, uidSpan.First, uidSpan.Last)
 	default:
-		title = fmt.Sprintf("Give %s %d subordinate gids (%d-%d)", user, w.count, gidSpan.lo, gidSpan.hi)
+		title = fmt.Sprintf("Give %s %d subordinate gids (%d-%d)", user, w.count, gidSpan.First, gidSpan.Last)
 	}
 	s := newStep(id, title, rs)
 	s.Why = append(s.Why, notes...)
@@ -167,7 +167,7 @@ func subIDStep(id string, a subIDAlloc, rs []Request, useUsermod bool, notes []s
 
 	type part struct {
 		file, flag, ids string
-		span            span
+		span            parse.IDSpan
 		edits           []lineEdit
 	}
 	var parts []part
@@ -181,7 +181,7 @@ func subIDStep(id string, a subIDAlloc, rs []Request, useUsermod bool, notes []s
 	if a.uid >= 0 {
 		uidText = strconv.FormatInt(a.uid, 10)
 	}
-	line := func(sp span) string { return fmt.Sprintf("%s:%d:%d", user, sp.lo, sp.count()) }
+	line := func(sp parse.IDSpan) string { return fmt.Sprintf("%s:%d:%d", user, sp.First, sp.Count()) }
 	for _, p := range parts {
 		// usermod refuses to add ranges when the file does not exist; newuidmap and the
 		// engines read it as the user, so it must be world-readable whatever the umask.
@@ -190,7 +190,7 @@ func subIDStep(id string, a subIDAlloc, rs []Request, useUsermod bool, notes []s
 	for _, p := range parts {
 		argv := freeCheck(p.file, p.ids, p.span, user, uidText)
 		s.Commands = append(s.Commands, shjoin(argv))
-		s.tasks = append(s.tasks, Task{Name: fmt.Sprintf("Check that %d-%d is still free in %s", p.span.lo, p.span.hi, p.file),
+		s.tasks = append(s.tasks, Task{Name: fmt.Sprintf("Check that %d-%d is still free in %s", p.span.First, p.span.Last, p.file),
 			Module: "ansible.builtin.command", Args: []Arg{{"argv", argv}}, ChangedWhenFalse: true})
 	}
 	for _, p := range parts {
@@ -199,13 +199,13 @@ func subIDStep(id string, a subIDAlloc, rs []Request, useUsermod bool, notes []s
 		}
 		if useUsermod {
 			var guards, ranges []string
-			var seen = map[span]bool{}
+			var seen = map[parse.IDSpan]bool{}
 			for _, e := range p.edits {
 				guards = append(guards, "grep -qxF "+ShellQuote(e.line)+" "+p.file)
 				for _, rm := range e.removed {
 					if !seen[rm] {
 						seen[rm] = true
-						ranges = append(ranges, fmt.Sprintf("--del-%s %d-%d", p.flag, rm.lo, rm.hi))
+						ranges = append(ranges, fmt.Sprintf("--del-%s %d-%d", p.flag, rm.First, rm.Last))
 					}
 				}
 			}
@@ -224,7 +224,7 @@ func subIDStep(id string, a subIDAlloc, rs []Request, useUsermod bool, notes []s
 		var guards, args []string
 		for _, p := range parts {
 			guards = append(guards, "! grep -qxF "+ShellQuote(line(p.span))+" "+p.file)
-			args = append(args, fmt.Sprintf("--add-%s %d-%d", p.flag, p.span.lo, p.span.hi))
+			args = append(args, fmt.Sprintf("--add-%s %d-%d", p.flag, p.span.First, p.span.Last))
 		}
 		// usermod skips a range the user already has (shadow-utils lib/subordinateio.c,
 		// add_range), so asking for both when only one is missing is safe.
@@ -277,10 +277,10 @@ const freeAwk = `function num(s,  n, i, b, neg) { sub(/^[ \t\n\v\f\r]+/, "", s);
 	`s = num($2); c = num($3); if (s >= 0 && s <= hi && (c == -2 || c > 0 && s + c - 1 >= lo)) bad = bad " " $1 } ` +
 	`END { if (bad != "") { print "rootless-doctor: " lo "-" hi " is not free on this machine (used by" bad "): run rootless-doctor fix here"; exit 1 } }`
 
-// freeCheck is the argv of the check that the span is still free in file (other owners'
+// freeCheck is the argv of the check that the parse.IDSpan is still free in file (other owners'
 // ranges) and ids (/etc/passwd or /etc/group: real ids).
-func freeCheck(file, ids string, sp span, user, uid string) []string {
-	return []string{"awk", "-F:", "-v", fmt.Sprintf("lo=%d", sp.lo), "-v", fmt.Sprintf("hi=%d", sp.hi),
+func freeCheck(file, ids string, sp parse.IDSpan, user, uid string) []string {
+	return []string{"awk", "-F:", "-v", fmt.Sprintf("lo=%d", sp.First), "-v", fmt.Sprintf("hi=%d", sp.Last),
 		"-v", "u=" + user, "-v", "id=" + uid, "-v", "ids=" + ids, freeAwk, file, ids}
 }
 

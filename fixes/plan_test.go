@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/rootless-doctor/rootless-doctor/checks/facts"
+	"github.com/rootless-doctor/rootless-doctor/checks/parse"
 	"github.com/rootless-doctor/rootless-doctor/distro"
 	"github.com/rootless-doctor/rootless-doctor/finding"
 	"github.com/rootless-doctor/rootless-doctor/host"
@@ -207,7 +208,7 @@ func TestFreeCheck(t *testing.T) {
 			if err := os.WriteFile(subuid, []byte(tt.subuid), 0o644); err != nil {
 				t.Fatal(err)
 			}
-			argv := freeCheck(subuid, passwd, span{tt.lo, tt.hi}, "alice", "1000")
+			argv := freeCheck(subuid, passwd, parse.IDSpan{First: tt.lo, Last: tt.hi}, "alice", "1000")
 			out, err := exec.Command(argv[0], argv[1:]...).CombinedOutput()
 			if tt.fail == "" && err != nil {
 				t.Fatalf("check failed: %v %s", err, out)

@@ -133,9 +133,6 @@ type ShadowEntry struct {
 	Line         int
 }
 
-// IDSpan is an inclusive range of ids inside 0..MaxID.
-type IDSpan struct{ First, Last int64 }
-
 // SubIDRange is one valid entry of /etc/subuid, /etc/subgid or of `getsubids` output: Owner
 // (a name or a numeric uid, see subuid(5)) may map Count ids starting at Start.
 type SubIDRange struct {
@@ -161,13 +158,14 @@ func (r SubIDRange) End() int64 { return r.Start + r.Count - 1 }
 // String is "START-END", the form usermod --del-subuids and fix intents take.
 func (r SubIDRange) String() string { return fmt.Sprintf("%d-%d", r.Start, r.End()) }
 
+// Span is the ids of the range.
+func (r SubIDRange) Span() IDSpan { return IDSpan{First: r.Start, Last: r.End()} }
+
 // Overlaps reports whether two ranges share an id.
-func (r SubIDRange) Overlaps(o SubIDRange) bool {
-	return r.Start <= o.End() && o.Start <= r.End()
-}
+func (r SubIDRange) Overlaps(o SubIDRange) bool { return r.Span().Overlaps(o.Span()) }
 
 // Contains reports whether id is in the range.
-func (r SubIDRange) Contains(id int64) bool { return id >= r.Start && id <= r.End() }
+func (r SubIDRange) Contains(id int64) bool { return r.Span().Contains(id) }
 
 // Misread is the range a decimal reader (moby/sys/user.ParseSubID, RootlessKit reading the
 // file itself when getsubids is missing) takes a line written with leading zeros to hold,
@@ -182,7 +180,7 @@ func (r SubIDRange) Misread() (IDSpan, bool) {
 // Claims are the ids some tool may take the line to hold: the range, and what a decimal
 // reader makes of it when that differs. An allocator must keep clear of all of them.
 func (r SubIDRange) Claims() []IDSpan {
-	out := []IDSpan{{r.Start, r.End()}}
+	out := []IDSpan{r.Span()}
 	if r.misread != nil {
 		out = append(out, *r.misread)
 	}
@@ -423,7 +421,7 @@ func judge(line string) (SubIDRange, BadLine, bool) {
 	r.Note = strings.Join(notes, ", ")
 	if ds, ok := decimalMisread(fields[1]); ok {
 		if dc, ok := decimalMisread(fields[2]); ok {
-			if s, ok := spanOf(ds, dc); ok && s != (IDSpan{r.Start, r.End()}) {
+			if s, ok := claimSpan(ds, dc); ok && s != r.Span() {
 				r.misread = &s
 			}
 		}
@@ -461,9 +459,9 @@ func decimalMisread(s string) (uint64, bool) {
 	return n, err == nil
 }
 
-// spanOf is START..START+COUNT-1 clipped to MaxID; a count of 0 still claims START. ok is
+// claimSpan is START..START+COUNT-1 clipped to MaxID; a count of 0 still claims START. ok is
 // false when START is past MaxID.
-func spanOf(start, count uint64) (IDSpan, bool) {
+func claimSpan(start, count uint64) (IDSpan, bool) {
 	if start > MaxID {
 		return IDSpan{}, false
 	}
@@ -471,7 +469,7 @@ func spanOf(start, count uint64) (IDSpan, bool) {
 	if count > 0 {
 		last += min(count-1, MaxID-start)
 	}
-	return IDSpan{int64(start), int64(last)}, true
+	return IDSpan{First: int64(start), Last: int64(last)}, true
 }
 
 // claimsOf reads the numbers of a line's fields as leniently as any tool might: blanks and a
@@ -500,7 +498,7 @@ func claimsOf(fields []string) []IDSpan {
 		case countNeg:
 			count = math.MaxUint64
 		}
-		s, ok := spanOf(start, count)
+		s, ok := claimSpan(start, count)
 		if ok && !slices.ContainsFunc(out, func(o IDSpan) bool { return o.First <= s.First && s.Last <= o.Last }) {
 			out = append(out, s)
 		}
