@@ -45,37 +45,52 @@ func killHook(errOut io.Writer) func(string) {
 	}
 }
 
+// ApplyHelperOptions are what the sudo helper needs.
+type ApplyHelperOptions struct {
+	IO      *IOStreams
+	Factory *Factory
+}
+
 // NewCmdApplyHelper is the hidden command that `fix --apply` starts through sudo for an
 // ordinary account: it reads one order (the plan's requests and digest) on stdin, checks it
 // and builds the plan again as root, applies it and reports on stdout (apply.Helper,
-// docs/security.md "The sudo helper"). A refusal is exit 2 with nothing changed.
-func NewCmdApplyHelper(f *Factory) *cobra.Command {
+// docs/security.md "The sudo helper"). A refusal is exit 2 with nothing changed. runF
+// replaces the logic in tests.
+func NewCmdApplyHelper(f *Factory, runF func(context.Context, *ApplyHelperOptions) error) *cobra.Command {
+	opts := &ApplyHelperOptions{IO: f.IO, Factory: f}
 	return &cobra.Command{
 		Use:    apply.HelperCommand,
 		Hidden: true,
 		Args:   cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if os.Geteuid() != 0 {
-				return usageErr("%s must run as root (it is started through sudo by fix --apply)", apply.HelperCommand)
+			if runF != nil {
+				return runF(cmd.Context(), opts)
 			}
-			caller, err := apply.Caller()
-			if err != nil {
-				return usageErr("%s: %v", apply.HelperCommand, err)
-			}
-			h, err := f.Host("")
-			if err != nil {
-				return usageErr("%v", err)
-			}
-			helper := &apply.Helper{Root: &apply.Root{Hook: killHook(f.IO.ErrOut)}, Host: h, Caller: caller}
-			if err := helper.Serve(cmd.Context(), f.IO.In, f.IO.Out); errors.Is(err, fixes.ErrRefused) {
-				// The refusal went to stdout, where fix --apply reads it and says it.
-				return &exitError{Code: ExitError}
-			} else if err != nil {
-				return usageErr("%s: %v", apply.HelperCommand, err)
-			}
-			return nil
+			return applyHelperRun(cmd.Context(), opts)
 		},
 	}
+}
+
+func applyHelperRun(ctx context.Context, opts *ApplyHelperOptions) error {
+	if os.Geteuid() != 0 {
+		return usageErr("%s must run as root (it is started through sudo by fix --apply)", apply.HelperCommand)
+	}
+	caller, err := apply.Caller()
+	if err != nil {
+		return usageErr("%s: %v", apply.HelperCommand, err)
+	}
+	h, err := opts.Factory.Host("")
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	helper := &apply.Helper{Root: &apply.Root{Hook: killHook(opts.IO.ErrOut)}, Host: h, Caller: caller}
+	if err := helper.Serve(ctx, opts.IO.In, opts.IO.Out); errors.Is(err, fixes.ErrRefused) {
+		// The refusal went to stdout, where fix --apply reads it and says it.
+		return &exitError{Code: ExitError}
+	} else if err != nil {
+		return usageErr("%s: %v", apply.HelperCommand, err)
+	}
+	return nil
 }
 
 // targeted are the probes the required steps of p fix, sorted.

@@ -26,7 +26,8 @@ type DaemonOptions struct {
 }
 
 // NewCmdDaemon builds `daemon`: the preflight, then the engine inside embedded rootlesskit.
-func NewCmdDaemon(f *Factory) *cobra.Command {
+// runF replaces the logic in tests.
+func NewCmdDaemon(f *Factory, runF func(context.Context, *DaemonOptions) error) *cobra.Command {
 	opts := &DaemonOptions{IO: f.IO, Factory: f}
 	cmd := &cobra.Command{
 		Use:   "daemon [--force] [--net auto|slirp4netns|pasta|gvisor] [--static] [-- ENGINE ARGS...]",
@@ -61,6 +62,9 @@ the engine; the daemon exits with its status. Messages of the daemon go to stder
 				return usageErr("unexpected arguments %q before --", args[:dash])
 			}
 			opts.Engine = args
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
 			return daemonRun(cmd.Context(), opts)
 		},
 	}

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -29,8 +30,9 @@ type ProveOptions struct {
 	Timeout time.Duration
 }
 
-// NewCmdProve builds `prove`: only the live proof, step by step, with timings.
-func NewCmdProve(f *Factory) *cobra.Command {
+// NewCmdProve builds `prove`: only the live proof, step by step, with timings. runF replaces
+// the logic in tests.
+func NewCmdProve(f *Factory, runF func(context.Context, *ProveOptions) error) *cobra.Command {
 	opts := &ProveOptions{IO: f.IO, Factory: f}
 	cmd := &cobra.Command{
 		Use:   "prove",
@@ -57,6 +59,9 @@ As root, --user NAME runs the proof as that account (image builds run as root).`
 			if !report.HasFormat(opts.Output) {
 				return usageErr("--output %q: want one of %s", opts.Output, strings.Join(report.Formats(), ", "))
 			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
 			return proveRun(cmd.Context(), opts)
 		},
 	}
@@ -71,7 +76,11 @@ As root, --user NAME runs the proof as that account (image builds run as root).`
 }
 
 func proveRun(ctx context.Context, opts *ProveOptions) error {
-	results, err := proof.Run(ctx, proof.Options{User: opts.User, Net: opts.Net, Timeout: opts.Timeout})
+	prove := opts.Factory.Prove
+	if prove == nil {
+		return &exitError{Code: ExitError, Err: errors.New("the live proof is not available in this build")}
+	}
+	results, err := prove(ctx, proof.Options{User: opts.User, Net: opts.Net, Timeout: opts.Timeout})
 	if err != nil {
 		return &exitError{Code: ExitError, Err: fmt.Errorf("the live proof could not start: %w", err)}
 	}

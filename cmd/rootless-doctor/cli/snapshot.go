@@ -25,7 +25,8 @@ type SnapshotOptions struct {
 }
 
 // NewCmdSnapshot builds `snapshot`: record what the static probes read into a recorded host.
-func NewCmdSnapshot(f *Factory) *cobra.Command {
+// runF replaces the logic in tests.
+func NewCmdSnapshot(f *Factory, runF func(context.Context, *SnapshotOptions) error) *cobra.Command {
 	opts := &SnapshotOptions{IO: f.IO, Factory: f}
 	cmd := &cobra.Command{
 		Use:   "snapshot -o DIR|FILE.tar.gz",
@@ -48,6 +49,9 @@ new directory of a random name beside it (.DIR.tmp-…) and renamed when complet
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if opts.Out == "" {
 				return usageErr("snapshot needs -o DIR or -o FILE.tar.gz")
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
 			}
 			return snapshotRun(cmd.Context(), opts)
 		},
