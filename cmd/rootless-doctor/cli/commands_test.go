@@ -37,9 +37,15 @@ func TestCommandsTakeRunF(t *testing.T) {
 		{NewCmdApplyHelper(f, func(_ context.Context, o *ApplyHelperOptions) error { return capture(o) }), nil,
 			func() bool { return got.(*ApplyHelperOptions).IO == ios }},
 		{NewCmdDaemon(f, func(_ context.Context, o *DaemonOptions) error { return capture(o) }), []string{"--net", "pasta", "--", "dockerd", "-D"},
-			func() bool { o := got.(*DaemonOptions); return o.Net == "pasta" && slices.Equal(o.Engine, []string{"dockerd", "-D"}) }},
+			func() bool {
+				o := got.(*DaemonOptions)
+				return o.Net == "pasta" && slices.Equal(o.Engine, []string{"dockerd", "-D"})
+			}},
 		{NewCmdInstall(f, func(_ context.Context, o *InstallOptions) error { return capture(o) }), []string{"--net", "gvisor", "--", "containerd"},
-			func() bool { o := got.(*InstallOptions); return o.Net == "gvisor" && slices.Equal(o.Engine, []string{"containerd"}) }},
+			func() bool {
+				o := got.(*InstallOptions)
+				return o.Net == "gvisor" && slices.Equal(o.Engine, []string{"containerd"})
+			}},
 		{NewCmdUninstall(f, func(_ context.Context, o *UninstallOptions) error { return capture(o) }), nil,
 			func() bool { return got.(*UninstallOptions).Factory == f }},
 	} {
