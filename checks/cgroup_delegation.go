@@ -17,6 +17,7 @@ import (
 var cgroupDelegation = Probe{
 	ID:    "cgroup.delegation",
 	Title: "cgroup controller delegation",
+	Fails: "fewer than `cpu cpuset io memory pids` delegated (warn; fail if none under systemd)",
 	Why: "On cgroup v2 a rootless engine can only limit what it was delegated: systemd hands the " +
 		"controllers listed in Delegate= of user@.service to the account's user manager. By " +
 		"default that is memory and pids (cpu too since systemd 252); cpuset and io never, so " +

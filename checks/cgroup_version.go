@@ -13,6 +13,7 @@ import (
 var cgroupVersion = Probe{
 	ID:    "cgroup.version",
 	Title: "cgroup version",
+	Fails: "v1 or hybrid: resource limits are ignored (warn)",
 	Why: "Rootless engines can only apply resource limits through cgroup v2, where systemd " +
 		"delegates a subtree to the account. On cgroup v1 (legacy or hybrid) an ordinary account " +
 		"gets no controllers, so docker run --memory, --cpus and --pids-limit are ignored " +
@@ -22,8 +23,8 @@ var cgroupVersion = Probe{
 	Run:   runCgroupVersion,
 }
 
-// cgroupV1Summary is the one-line consequence of a v1 host; the failure catalogue entry
-// cgroup-v1-host collects the variants (moby/moby#41157, containers/podman#6368,
+// cgroupV1Summary is the one-line consequence of a v1 host;
+// docs/failures/catalogue.json#cgroup-v1-host collects the variants (moby/moby#41157, containers/podman#6368,
 // rootless-containers/usernetes#241).
 const cgroupV1Summary = "resource limits (docker run --memory, --cpus, --pids-limit) are ignored in rootless mode on cgroup v1"
 

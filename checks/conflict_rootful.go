@@ -18,6 +18,7 @@ import (
 var conflictRootful = Probe{
 	ID:    "conflict.rootful",
 	Title: "Rootful Docker in the way",
+	Fails: "a rootful daemon is reachable, or the CLI points elsewhere (warn)",
 	Why: "With DOCKER_HOST unset and no docker context selected, the docker CLI talks to " +
 		"/var/run/docker.sock. When a rootful daemon listens there and the account may use it " +
 		"(docker group), docker commands silently run as root instead of in the rootless daemon; " +

@@ -81,7 +81,7 @@ func readSysctlInt(e *facts.Env, key string) (r finding.Result, n int64, absent,
 
 // loginSessionStep is the one way to get a real login session of the account (with
 // XDG_RUNTIME_DIR, the user manager and its bus) from a shell reached through su or sudo,
-// which opens none (failure catalogue: no-pam-systemd-session; docker/docs#14491,
+// which opens none (docs/failures/catalogue.json#no-pam-systemd-session; docker/docs#14491,
 // containerd/nerdctl#686). session.xdg-runtime-dir and session.systemd ask for the same step.
 func loginSessionStep(e *facts.Env) finding.Intent {
 	return finding.ManualStep("login-session", fmt.Sprintf(

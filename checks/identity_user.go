@@ -14,6 +14,7 @@ import (
 var identityUser = Probe{
 	ID:    "identity.user",
 	Title: "Account",
+	Fails: "running as root without `--user`; account unknown; home missing or not writable",
 	Why: "Rootless mode runs the engine as an ordinary account: its uid owns the user namespace, " +
 		"its subordinate ids are mapped, and its home holds the images. Running the doctor (or the " +
 		"engine) as root checks nothing useful: as root, pass --user NAME to check that account.",

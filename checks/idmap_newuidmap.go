@@ -22,6 +22,7 @@ import (
 var idmapNewuidmap = Probe{
 	ID:    "idmap.newuidmap",
 	Title: "newuidmap and newgidmap",
+	Fails: "missing; neither setuid root nor `cap_setuid`/`cap_setgid`",
 	Why: "An unprivileged process may map only its own uid into a user namespace. Mapping the " +
 		"65536 subordinate ids an image needs takes the shadow helpers newuidmap and newgidmap, " +
 		"which must run privileged: setuid root, or with the file capability cap_setuid " +

@@ -21,7 +21,7 @@ import (
 )
 
 // This file holds what idmap.subuid and idmap.subgid share: the two probes run the same
-// logic over /etc/subuid and /etc/subgid (shared/SPEC.md §3: "as above").
+// logic over /etc/subuid and /etc/subgid.
 
 // subIDKind is what differs between the uid and the gid probe.
 type subIDKind struct {
@@ -66,6 +66,7 @@ func subIDProbe(k subIDKind) Probe {
 	return Probe{
 		ID:    k.id,
 		Title: "Subordinate " + k.word + "s",
+		Fails: fmt.Sprintf("no range; fewer than 65,536 ids; malformed lines; overlap with another account or real %[1]ss; own %[1]s inside the range", k.word),
 		Why: fmt.Sprintf("In a rootless user namespace the account's own %[1]s becomes root and the other "+
 			"%[1]ss an image uses (up to 65534 and beyond) come from the account's subordinate %[1]s "+
 			"ranges in %[2]s, mapped by new%[1]smap. No range means no mapping (\"No subuid ranges found\"); "+
@@ -291,7 +292,7 @@ func (j *subIDJudge) judgeNumbers(own []parse.SubIDRange) {
 
 // fromModule judges the ranges a libsubid module (SSSD, FreeIPA) serves. newuidmap then asks
 // the module, not the files, so only `getsubids` shows what will be mapped
-// (subid-nss-provider-ignored in the failure catalogue).
+// (docs/failures/catalogue.json#subid-nss-provider-ignored).
 func (k subIDKind) fromModule(ctx context.Context, e *facts.Env, src facts.SubIDSource) finding.Result {
 	u := e.User
 	j := newSubIDJudge(k, e)
@@ -604,7 +605,7 @@ func (j *subIDJudge) noteLimits(own []parse.SubIDRange) {
 // checkStale compares the ranges with the id map of a user namespace an engine already made.
 // Podman's pause process and rootless dockerd keep the namespace they started with, so ranges
 // added or changed since do not apply until it is recreated
-// (podman-container-tools/podman#3421, subuid-changed-stale-namespace in the catalogue).
+// (podman-container-tools/podman#3421, docs/failures/catalogue.json#subuid-changed-stale-namespace).
 func (j *subIDJudge) checkStale(own []parse.SubIDRange) {
 	rt := j.e.RuntimeDir()
 	ownID := int64(j.k.ownID(j.e.User))

@@ -15,6 +15,7 @@ import (
 var kernelVersion = Probe{
 	ID:    "kernel.version",
 	Title: "Kernel version and user namespace support",
+	Fails: "below 4.18; user namespaces compiled out or disabled",
 	Why: "Rootless containers live in a user namespace, which the kernel must be built with " +
 		"(CONFIG_USER_NS) and allow. Rootless Docker needs kernel 4.18 or later: that is where " +
 		"FUSE mounts (fuse-overlayfs) became possible inside a user namespace. Kernel 5.11 lets " +
@@ -26,7 +27,7 @@ var kernelVersion = Probe{
 }
 
 // Kernel releases that matter for rootless containers. Sources: Docker's rootless docs
-// (shared/reference/docker-rootless-mode.txt: "fuse-overlayfs (only if running with kernel
+// (https://docs.docker.com/engine/security/rootless/: "fuse-overlayfs (only if running with kernel
 // 4.18 or later)", "overlay2 (only if running with kernel 5.11 or later, or Ubuntu-flavored
 // kernel)"); Linux 4.18 "fuse: Allow fully unprivileged mounts"; Linux 5.11 "ovl: allow
 // unprivileged mounts" (92dbc9dedccb); Linux 5.12 mount_setattr(2).

@@ -15,6 +15,7 @@ import (
 var mountPropagation = Probe{
 	ID:    "mount.propagation",
 	Title: "Root mount propagation",
+	Fails: "`/` is not shared (warn)",
 	Why: "dockerd-rootless.sh starts RootlessKit with --propagation=rslave, and bind mounts with " +
 		"rshared/rslave propagation (-v …:rslave, mounts made on the host while a container runs) " +
 		"need / to be a shared mount on the host. systemd makes / shared at boot; other inits " +

@@ -37,6 +37,7 @@ var iptablesFallbacks = []string{"/usr/sbin/iptables", "/sbin/iptables"}
 var netIptables = Probe{
 	ID:    "net.iptables",
 	Title: "iptables for dockerd",
+	Fails: "dockerd could not set up NAT (warn) — no false alarm when the modules are built in",
 	Why: "Rootless dockerd sets up NAT and filtering for bridge networks with iptables, inside " +
 		"RootlessKit's network namespace. It needs the iptables binary, and the kernel modules of " +
 		"its backend loaded or built in beforehand: from inside a user namespace the kernel will not " +

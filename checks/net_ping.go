@@ -24,6 +24,7 @@ const pingOpen = "0 2147483647"
 var netPing = Probe{
 	ID:    "net.ping",
 	Title: "ping from containers",
+	Fails: "the account's groups are outside it (warn, optional fix)",
 	Why: "slirp4netns and pasta forward a container's ping through unprivileged ICMP echo sockets " +
 		"they open on the host as the account, which the kernel allows only for groups inside " +
 		"net.ipv4.ping_group_range. The kernel default \"1 0\" allows nobody, and without systemd's " +

@@ -21,6 +21,7 @@ const portOKBelow = 80
 var netPrivilegedPorts = Probe{
 	ID:    "net.privileged-ports",
 	Title: "privileged ports",
+	Fails: "ports below it cannot be published (warn, with both fixes)",
 	Why: "The rootless port driver binds published host ports as the account. Ports below " +
 		"net.ipv4.ip_unprivileged_port_start (1024 by default) need CAP_NET_BIND_SERVICE, so " +
 		"`docker run -p 80:80` fails with `cannot expose privileged port 80` (moby/moby#40860, " +

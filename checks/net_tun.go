@@ -24,6 +24,7 @@ var tunModule = facts.ModuleSpec{Names: []string{"tun"}, Config: []string{"CONFI
 var netTun = Probe{
 	ID:    "net.tun",
 	Title: "TUN device",
+	Fails: "missing, or not readable and writable by the account",
 	Why: "Every rootless network driver gives the container namespace a tap device: slirp4netns, " +
 		"pasta, vpnkit and RootlessKit v3's built-in gvisor-tap-vsock all open /dev/net/tun as the " +
 		"account. If the node is missing or the account cannot open it read-write, the engine fails " +

@@ -108,7 +108,7 @@ func TestRegistry(t *testing.T) {
 		"net.iptables", "net.ping", "net.privileged-ports", "storage.driver", "storage.data-root",
 		"conflict.rootful", "mount.propagation"} {
 		if !seen[id] {
-			t.Errorf("SPEC §3 probe %s is not registered", id)
+			t.Errorf("probe %s is not registered", id)
 		}
 	}
 }

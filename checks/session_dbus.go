@@ -17,6 +17,7 @@ import (
 var sessionDBus = Probe{
 	ID:    "session.dbus",
 	Title: "Session bus",
+	Fails: "no session bus where the systemd cgroup driver needs it (cgroup v2 + systemd)",
 	Why: "With cgroup v2 and systemd, runc, crun and podman use the systemd cgroup driver: they " +
 		"ask the account's user manager over its session bus to create a scope for each " +
 		"container. Without the per-user bus (package dbus-user-session on Debian and Ubuntu) " +

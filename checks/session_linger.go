@@ -12,6 +12,7 @@ import (
 var sessionLinger = Probe{
 	ID:    "session.linger",
 	Title: "Lingering",
+	Fails: "linger off or KillUserProcesses=yes (the daemon stops at logout; warn)",
 	Why: "Without lingering, logind stops user@UID.service, and with it a rootless engine run as " +
 		"a user service, when the account's last session ends, and does not start it at boot. " +
 		"With KillUserProcesses=yes logind also kills everything left in a session at logout, such " +
@@ -21,7 +22,7 @@ var sessionLinger = Probe{
 	Run:   runSessionLinger,
 }
 
-// Failure catalogue: linger-disabled (docker/for-linux#1089, containers/podman#13240,
+// docs/failures/catalogue.json#linger-disabled (docker/for-linux#1089, containers/podman#13240,
 // #12376, rootless-containers/usernetes#301).
 func runSessionLinger(_ context.Context, e *facts.Env) finding.Result {
 	if r, ok := e.NeedUser(); !ok {

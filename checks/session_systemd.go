@@ -14,6 +14,7 @@ import (
 var sessionSystemd = Probe{
 	ID:    "session.systemd",
 	Title: "systemd user manager",
+	Fails: "systemd runs but the account has no user manager (after `su`/`sudo`)",
 	Why: "`systemctl --user`, the systemd cgroup driver and `rootless-doctor install` talk to the " +
 		"account's systemd user manager (user@UID.service). It runs while the account has a login " +
 		"session, or always with lingering; a shell reached with su or sudo has none, and setup " +
@@ -69,7 +70,7 @@ func runSessionSystemd(_ context.Context, e *facts.Env) finding.Result {
 				Fix(runtimeDirStep(e, std))
 		}
 	}
-	// Failure catalogue: no-pam-systemd-session (docker/docs#14491, docker/docker-install#326,
+	// docs/failures/catalogue.json#no-pam-systemd-session (docker/docs#14491, docker/docker-install#326,
 	// k3s-io/k3s#10127).
 	return r.WithStatus(finding.Fail, "the systemd user manager of %s is not reachable: no %s", e.User.Name, private).
 		Detail("This shell has no login session of %s: typical after `sudo su`, `su -` or `sudo -u`, which do not start user@%d.service. systemctl --user then fails with \"Failed to connect to bus\", and setup tools report \"systemd not detected\".", e.User.Name, e.User.UID).
@@ -78,7 +79,7 @@ func runSessionSystemd(_ context.Context, e *facts.Env) finding.Result {
 }
 
 // systemdNotPID1 is the skip of a host without systemd, with WSL's switch where it applies
-// (failure catalogue: systemd-not-pid1-wsl; containerd/nerdctl#366, #2696).
+// (docs/failures/catalogue.json#systemd-not-pid1-wsl; containerd/nerdctl#366, #2696).
 func systemdNotPID1(e *facts.Env, r finding.Result) finding.Result {
 	r = r.WithStatus(finding.Skip, "systemd is not PID 1: engines run without a user manager; `install` is not available").
 		Detail("Start the engine directly (`rootless-doctor daemon`, dockerd-rootless.sh) or from the init system's own service manager; engines use the cgroupfs cgroup driver.")

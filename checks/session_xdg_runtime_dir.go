@@ -16,6 +16,7 @@ import (
 var sessionXDGRuntimeDir = Probe{
 	ID:    "session.xdg-runtime-dir",
 	Title: "XDG runtime directory",
+	Fails: "unset, missing, not the account's, not 0700, under /tmp",
 	Why: "Rootless engines keep their sockets, pid files and RootlessKit state in $XDG_RUNTIME_DIR " +
 		"(the API socket is $XDG_RUNTIME_DIR/docker.sock); dockerd-rootless.sh refuses to start " +
 		"without it. pam_systemd sets it to /run/user/UID, a tmpfs directory only the account can " +
@@ -110,7 +111,7 @@ func runtimeDirOnBehalf(e *facts.Env, std string) finding.Result {
 // systemd-tmpfiles ages files out after 10 days (podman's pause.pid and sockets vanish,
 // containers/podman#7852, #11539), the state survives reboots, and other users can create
 // predictable names first (Docker: "should not be under /tmp … vulnerable to TOCTOU attack").
-// Failure catalogue: runtime-dir-on-tmp-cleaned.
+// docs/failures/catalogue.json#runtime-dir-on-tmp-cleaned.
 func judgeRuntimeDir(e *facts.Env, r finding.Result, label, dir string, fi host.FileInfo, std string) finding.Result {
 	resolved := dir
 	if p, err := e.Host.EvalSymlinks(dir); err == nil {

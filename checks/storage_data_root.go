@@ -13,6 +13,7 @@ import (
 var storageDataRoot = Probe{
 	ID:    "storage.data-root",
 	Title: "Image storage location",
+	Fails: "on NFS/CIFS/Lustre/GPFS or not writable (fail); tmpfs (warn)",
 	Why: "A rootless engine keeps images and layers under the account's home " +
 		"(~/.local/share/docker, ~/.local/share/containers/storage). The files there belong to " +
 		"subordinate uids and carry extended attributes, which NFS, CIFS, Lustre and GPFS refuse: " +

@@ -17,6 +17,7 @@ import (
 var storageDriver = Probe{
 	ID:    "storage.driver",
 	Title: "Storage driver",
+	Fails: "only vfs usable (warn); names the driver that will be used",
 	Why: "Images are stacks of layers. A rootless engine can stack them cheaply only with overlayfs " +
 		"mounted inside its user namespace (kernel 5.11 or later, or Ubuntu's patched kernels), with " +
 		"fuse-overlayfs (kernel 4.18 or later, the binary and a usable /dev/fuse), or with btrfs " +

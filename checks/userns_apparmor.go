@@ -18,6 +18,7 @@ import (
 var usernsAppArmor = Probe{
 	ID:    "userns.apparmor",
 	Title: "AppArmor user namespace restriction",
+	Fails: "restriction on (Ubuntu 24.04) and no profile grants `userns` to rootlesskit, podman, buildah or rootless-doctor at their real paths",
 	Why: "Since Ubuntu 24.04 (opt-in in 23.10) kernel.apparmor_restrict_unprivileged_userns=1: " +
 		"an unprivileged program may create a user namespace only when an AppArmor profile with " +
 		"a `userns,` rule is attached to its path. The apparmor package ships one for " +

@@ -13,6 +13,7 @@ import (
 var usernsClone = Probe{
 	ID:    "userns.clone",
 	Title: "Unprivileged user namespace switch",
+	Fails: "present and 0 (Debian ≤ 10, linux-hardened); a boot file that sets it to 0",
 	Why: "Debian- and Ubuntu-patched kernels and linux-hardened add the sysctl " +
 		"kernel.unprivileged_userns_clone; at 0 only root may create user namespaces, and " +
 		"rootlesskit fails with \"fork/exec /proc/self/exe: operation not permitted\". Debian 10 " +

@@ -11,6 +11,7 @@ import (
 var usernsMax = Probe{
 	ID:    "userns.max",
 	Title: "User namespace limit",
+	Fails: "0 (RHEL/CentOS 7, hardening) fails; under 1024 warns",
 	Why: "user.max_user_namespaces caps how many user namespaces each user may create. At 0 " +
 		"(the RHEL/CentOS 7 default, and what CIS/STIG hardening sets) none can be created and " +
 		"rootlesskit fails with \"fork/exec /proc/self/exe: no space left on device\" (\"invalid " +

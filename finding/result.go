@@ -55,7 +55,7 @@ type Result struct {
 	// Details are further lines shown under -v: why, what else was seen, the alternative fix.
 	Details  []string
 	Evidence []Evidence
-	// Intents are the fixes this result asks for (package intent).
+	// Intents are the fixes this result asks for (intent.go).
 	Intents  []Intent
 	Duration time.Duration
 	// Err is set when the probe could not decide (unreadable file, command that hung). The

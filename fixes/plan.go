@@ -1,15 +1,17 @@
 // Package fixes turns the fix intents of one run into a plan: an ordered, deduplicated,
-// distro-aware list of idempotent steps (shared/SPEC.md §4, issue 3), and renders it as a
+// distro-aware list of idempotent steps (issue 3), which package report renders as a
 // `sudo sh -eux` script, numbered text, JSON or an Ansible playbook.
 //
-// Build is pure: it reads the machine only through the host.Host it is given (the existing
-// /etc/subuid, /etc/login.defs, sysctl.d files, …) and never runs anything. The same input
-// gives the same bytes. Renderers only write to the io.Writer they are given.
+// Build is pure: it reads the machine only through the facts of the run it is given
+// (facts.Env: the existing /etc/subuid, /etc/login.defs, the sysctl.d boot configuration the
+// probes read, …) and never runs anything. The same input gives the same plan. What the
+// planner knows about each kind of intent is one entry of the table in kinds.go, one file per
+// kind (kind_<name>.go).
 //
 // Every step is idempotent: files are replaced only when their content differs, usermod and
 // appends are guarded by grep, packages are installed only when missing, and the commands
 // that always run (sysctl -p, modprobe, chmod, apparmor_parser -r) set the same state again.
-// Running the script twice changes nothing the second time (see idempotence_test.go).
+// Running the script twice changes nothing the second time (report/plan_idempotence_test.go).
 package fixes
 
 import (

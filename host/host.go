@@ -12,7 +12,7 @@
 //     testing/fstest.MapFS.
 //
 // The idea follows prometheus/procfs and moby/sys/mountinfo: thin I/O over an injectable root,
-// pure parsers elsewhere. See shared/STYLE.md §1.
+// pure parsers elsewhere (docs/architecture.md).
 package host
 
 import (

@@ -33,7 +33,7 @@ func TestBuildIsStable(t *testing.T) {
 	}
 }
 
-// TestOrder: steps come in the order of SPEC §4, manual steps and relogin last, optional
+// TestOrder: steps come in the order of the kinds table (fixes/kinds.go), manual steps and relogin last, optional
 // steps after everything.
 func TestOrder(t *testing.T) {
 	for _, sc := range scenarios() {

@@ -1,6 +1,8 @@
-// Package report is the report model of one run (shared/SPEC.md §2) and the renderers that
-// turn it into text, JSON, JUnit, Prometheus or markdown. Only renderers write (STYLE.md §5):
-// they take an io.Writer and never decide anything about the host.
+// Package report is the report model of one run (docs/cli.md) and every renderer: reports
+// as text, JSON, JSON lines, JUnit, Prometheus or markdown, for one host or a fleet, and fix
+// plans as a script, text, JSON or an Ansible playbook (plan.go, plan_ansible.go). Only
+// renderers write (docs/architecture.md): they take an io.Writer and never decide anything
+// about the host.
 package report
 
 import (

@@ -13,7 +13,7 @@ import (
 )
 
 // The text styles use the 4-bit theme colours: they follow the user's terminal theme, so no
-// background detection is needed (LIBRARIES.md §5). They always emit escape sequences; the
+// background detection is needed (lipgloss v2 leaves that to the caller). They always emit escape sequences; the
 // colorprofile.Writer in renderText downsamples or strips them for the actual output.
 var (
 	styleHeading = lipgloss.NewStyle().Bold(true)

@@ -12,7 +12,7 @@ import (
 // PastaDate is a passt/pasta release. passt has no semantic versions: releases are named after
 // their date ("2023_12_04.b86afe3"), and distributions re-spell that date in their own
 // package-version syntax. Releases compare as dates; no semver library parses them
-// (shared/LIBRARIES.md §6).
+// (the semver libraries reject "2023_12_04").
 type PastaDate struct {
 	Year, Month, Day int
 }

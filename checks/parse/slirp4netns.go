@@ -72,7 +72,7 @@ func ParseSlirp4netnsVersion(out []byte) (Slirp4netnsVersion, error) {
 // AtLeast reports whether v ≥ min by semver precedence. It compares versions directly rather
 // than through semver.NewConstraint: a constraint such as ">= 0.4.0" never matches a
 // pre-release ("1.3.0-beta.1" fails it), which would call a new slirp4netns too old
-// (shared/LIBRARIES.md §6). A pre-release of min itself ("0.4.0-beta.1") is below min; callers
+// (https://github.com/Masterminds/semver#checking-version-constraints). A pre-release of min itself ("0.4.0-beta.1") is below min; callers
 // settle that case with --help, as RootlessKit does.
 func (v Slirp4netnsVersion) AtLeast(min *semver.Version) bool {
 	return v.Version != nil && min != nil && v.Version.Compare(min) >= 0

@@ -15,8 +15,8 @@ import (
 	"github.com/rootless-doctor/rootless-doctor/fixes"
 )
 
-// System is the machine an Applier changes: the only door it has. The real one (package
-// fixes/host, Root) runs commands with sh -c as root and writes files atomically, in this
+// System is the machine an Applier changes: the only door it has. The real one (Root,
+// host.go) runs commands with sh -c as root and writes files atomically, in this
 // process or in the sudo helper (which builds and applies the plan itself); tests pass a fake.
 // Every method acts as root.
 type System interface {

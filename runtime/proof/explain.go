@@ -48,15 +48,15 @@ const (
 	keyAppArmor    = "kernel.apparmor_restrict_unprivileged_userns"
 	keyMaxUserNS   = "user.max_user_namespaces"
 	// maxUserNSFix is the value Docker's rootless docs give
-	// (shared/reference/docker-rootless-mode.txt, "max_user_namespaces").
+	// (https://docs.docker.com/engine/security/rootless/, "max_user_namespaces").
 	maxUserNSFix = "28633"
 	tunPath      = "/dev/net/tun"
 )
 
 // explain maps an error of one phase of the proof to its explanation. logs are the captured
 // lines of output (nsenter and ip print the real reason, e.g. "open: Permission denied", while
-// the error chain only says "exit status 1"). The rules follow shared/LIBRARIES.md §1.10 and the
-// failure catalogue entries named in each branch.
+// the error chain only says "exit status 1"). Each branch names the failure-catalogue entry it
+// explains (docs/failures/catalogue.json#ID).
 func explain(w wireError, f facts, logs []string) explanation {
 	msg := strings.ToLower(w.Message)
 	switch w.Phase {
@@ -87,7 +87,7 @@ func explain(w wireError, f facts, logs []string) explanation {
 func explainClone(w wireError, f facts) explanation {
 	switch w.Errno {
 	case "ENOSPC", "EUSERS":
-		// catalogue: max-user-namespaces-zero
+		// docs/failures/catalogue.json#max-user-namespaces-zero
 		return explanation{
 			Probe:   "userns.max",
 			Summary: fmt.Sprintf("creating a user namespace failed: %s (%s=%s)", errText(w.Errno), keyMaxUserNS, intOr(f.MaxUserNS, "?")),
@@ -95,13 +95,13 @@ func explainClone(w wireError, f facts) explanation {
 			Intents: []finding.Intent{finding.SetSysctl(keyMaxUserNS, maxUserNSFix, "rootless containers need user namespaces")},
 		}
 	case "EACCES":
-		// catalogue: apparmor-userns-rootlesskit-path
+		// docs/failures/catalogue.json#apparmor-userns-rootlesskit-path
 		return appArmorExplanation(w, f)
 	case "EPERM":
 		if f.AppArmorRestrict != nil && *f.AppArmorRestrict == 1 {
 			return appArmorExplanation(w, f)
 		}
-		// catalogue: userns-clone-disabled, container-security-blocks-userns
+		// docs/failures/catalogue.json#userns-clone-disabled, docs/failures/catalogue.json#container-security-blocks-userns
 		x := explanation{
 			Probe:   "userns.clone",
 			Summary: "creating a user namespace was refused: operation not permitted",
@@ -123,14 +123,14 @@ func explainClone(w wireError, f facts) explanation {
 		return x
 	case "EINVAL":
 		if f.MaxUserNS != nil && *f.MaxUserNS == 0 {
-			// RHEL 7 kernels answer EINVAL instead of ENOSPC (catalogue: max-user-namespaces-zero).
+			// RHEL 7 kernels answer EINVAL instead of ENOSPC (docs/failures/catalogue.json#max-user-namespaces-zero).
 			return explanation{
 				Probe:   "userns.max",
 				Summary: fmt.Sprintf("creating a user namespace failed: invalid argument (%s=0)", keyMaxUserNS),
 				Intents: []finding.Intent{finding.SetSysctl(keyMaxUserNS, maxUserNSFix, "rootless containers need user namespaces")},
 			}
 		}
-		// catalogue: kernel-userns-unavailable
+		// docs/failures/catalogue.json#kernel-userns-unavailable
 		return explanation{
 			Probe:   "kernel.version",
 			Summary: "creating a user namespace failed: invalid argument (the kernel lacks usable user namespaces)",
@@ -163,7 +163,7 @@ func appArmorExplanation(w wireError, f facts) explanation {
 func explainIDMap(w wireError, f facts, msg string) explanation {
 	switch {
 	case rootlesskit.NoSubuidRanges.In(msg), rootlesskit.NoSubgidRanges.In(msg):
-		// catalogue: subuid-missing
+		// docs/failures/catalogue.json#subuid-missing
 		file, which, probe := "/etc/subuid", "uid", "idmap.subuid"
 		if rootlesskit.NoSubgidRanges.In(msg) {
 			file, which, probe = "/etc/subgid", "gid", "idmap.subgid"
@@ -181,7 +181,7 @@ func explainIDMap(w wireError, f facts, msg string) explanation {
 		}
 		install := finding.InstallTool(string(distro.ToolNewuidmap), "rootless engines map subordinate ids through newuidmap and newgidmap")
 		if w.NotFound || strings.Contains(msg, "executable file not found") {
-			// catalogue: uidmap-missing
+			// docs/failures/catalogue.json#uidmap-missing
 			return explanation{
 				Probe:   "idmap.newuidmap",
 				Summary: tool + " is not installed (or not on the PATH the proof used)",
@@ -197,7 +197,7 @@ func explainIDMap(w wireError, f facts, msg string) explanation {
 				Details: []string{"newuidmap only maps ranges /etc/subuid (or the nsswitch subid source) gives to the calling account."},
 			}
 		}
-		// catalogue: newuidmap-not-privileged ("write to uid_map failed: Operation not
+		// docs/failures/catalogue.json#newuidmap-not-privileged ("write to uid_map failed: Operation not
 		// permitted", "Could not set caps")
 		return explanation{
 			Probe:   "idmap.newuidmap",
@@ -221,7 +221,7 @@ func explainNetwork(w wireError, f facts, msg string, logs []string) explanation
 	missing := strings.Contains(joined, "no such device") || strings.Contains(msg, "no such device")
 	switch {
 	case rootlesskit.DriverNotInstalled.In(msg):
-		// catalogue: slirp4netns-missing-or-old, pasta-missing
+		// docs/failures/catalogue.json#slirp4netns-missing-or-old, docs/failures/catalogue.json#pasta-missing
 		tool := distro.ToolSlirp4netns
 		if strings.Contains(msg, "pasta") {
 			tool = distro.ToolPasta
@@ -238,7 +238,7 @@ func explainNetwork(w wireError, f facts, msg string, logs []string) explanation
 		return explanation{Probe: "net.driver", Summary: "ip (iproute2) is not installed or not on PATH: rootlesskit needs it to create the tap device",
 			Intents: []finding.Intent{finding.InstallTool(string(distro.ToolIproute), "rootlesskit configures the interface with ip")}}
 	case aboutTun && (f.TunErrno == "EACCES" || f.TunErrno == "EPERM" || denied):
-		// catalogue: tun-device-denied. `ip tuntap add` prints "open: Permission denied" on
+		// docs/failures/catalogue.json#tun-device-denied. `ip tuntap add` prints "open: Permission denied" on
 		// stderr while the error chain only says "exit status 1"; the parent role also opened
 		// /dev/net/tun itself as the account (facts.TunErrno).
 		return explanation{
@@ -248,7 +248,7 @@ func explainNetwork(w wireError, f facts, msg string, logs []string) explanation
 			Intents: []finding.Intent{finding.DeviceMode(tunPath, "0666", "rootless network drivers open /dev/net/tun as the account to create the tap device")},
 		}
 	case aboutTun && (f.TunErrno == "ENOENT" || f.TunErrno == "ENODEV" || f.TunErrno == "ENXIO" || missing):
-		// catalogue: tun-device-missing
+		// docs/failures/catalogue.json#tun-device-missing
 		return explanation{
 			Probe:   "net.tun",
 			Summary: "creating the tap device failed: " + tunPath + " is missing or the tun module is not loaded",
@@ -258,7 +258,7 @@ func explainNetwork(w wireError, f facts, msg string, logs []string) explanation
 		return explanation{Probe: "net.driver", Summary: "slirp4netns is older than v0.4.0",
 			Intents: []finding.Intent{finding.InstallTool(string(distro.ToolSlirp4netns), "rootlesskit needs slirp4netns v0.4.0 or later")}}
 	case strings.Contains(msg, "pasta"):
-		// catalogue: pasta-version-incompatible
+		// docs/failures/catalogue.json#pasta-version-incompatible
 		return explanation{Probe: "net.driver", Summary: "pasta failed to configure the namespace: " + clipMessage(firstLine(w.Message)),
 			Details: []string{"rootlesskit's pasta driver is experimental and needs passt 2023_12_04 or later; slirp4netns or the in-process gvisor driver (--net gvisor) are the alternatives."}}
 	}
@@ -282,7 +282,7 @@ func explainChild(w wireError, f facts, msg string, logs []string) explanation {
 		}
 		return explanation{Probe: "idmap.newuidmap", Summary: "the child gained no capabilities in its user namespace: the id maps were not applied"}
 	case rootlesskit.ChildShareMount.In(msg), rootlesskit.ChildMount.In(msg):
-		// catalogue: container-security-blocks-userns, apparmor-unprivileged-userns-transition
+		// docs/failures/catalogue.json#container-security-blocks-userns, docs/failures/catalogue.json#apparmor-unprivileged-userns-transition
 		if w.Errno == "EACCES" || (f.AppArmorRestrict != nil && *f.AppArmorRestrict == 1) {
 			return appArmorExplanation(w, f)
 		}

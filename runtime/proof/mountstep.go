@@ -61,7 +61,7 @@ func mountErr(what string, err error) stepReport {
 	x := explanation{Summary: fmt.Sprintf("%s inside the user namespace failed: %v", what, err)}
 	switch {
 	case strings.Contains(what, "/proc") && (errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) || strings.Contains(err.Error(), "not permitted")):
-		// catalogue: buildkit-proc-masked
+		// docs/failures/catalogue.json#buildkit-proc-masked
 		x.Details = append(x.Details, "The kernel refuses a fresh procfs when the visible /proc has masked or read-only sub-paths (the default in Docker and Kubernetes containers); engines that need a pid namespace fail the same way. Run the outer container with --security-opt systempaths=unconfined (Kubernetes: procMount: Unmasked).")
 	case errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES):
 		x.Details = append(x.Details, "A seccomp filter or security profile (an outer container's, or AppArmor's unprivileged_userns profile) stops mounts inside user namespaces.")

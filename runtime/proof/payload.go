@@ -23,7 +23,7 @@ import (
 	"github.com/rootless-doctor/rootless-doctor/runtime/rootlesskit"
 )
 
-// The step ids, in report order (shared/SPEC.md §5).
+// The step ids, in report order (README.md, "The live proof"; docs/cli.md).
 const (
 	StepUserNS  = "runtime.userns"
 	StepIDMap   = "runtime.idmap"

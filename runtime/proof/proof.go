@@ -1,4 +1,4 @@
-// Package proof is the live proof of rootless-doctor (shared/SPEC.md §5): it starts the same
+// Package proof is the live proof of rootless-doctor (README.md, "The live proof"): it starts the same
 // namespaces a rootless engine starts, with rootlesskit v3 embedded as a library, and reports
 // each step as a runtime.* result.
 //

@@ -99,7 +99,8 @@ const (
 	phaseTimeout = "timeout"
 )
 
-// errnoNames are the errnos the explanations branch on (LIBRARIES §1.10).
+// errnoNames are the errnos the explanations branch on (explain.go): rootlesskit wraps them
+// without types of its own (runtime/rootlesskit/rktext.go).
 var errnoNames = map[syscall.Errno]string{
 	unix.EPERM: "EPERM", unix.EACCES: "EACCES", unix.ENOSPC: "ENOSPC", unix.EINVAL: "EINVAL",
 	unix.EUSERS: "EUSERS", unix.ENOENT: "ENOENT", unix.ENODEV: "ENODEV", unix.ENXIO: "ENXIO",
