@@ -92,7 +92,7 @@ func TestCgroupDelegation(t *testing.T) {
 func TestCgroupDelegationDetails(t *testing.T) {
 	m := v2sd().File("/proc/self/cgroup", ownInSvc).File("/sys/fs/cgroup/cgroup.controllers", "cpu io memory pids\n").
 		File(svcCgroup+"/cgroup.controllers", "memory pids\n")
-	r := runProbeOnce(t, cgroupDelegation, m, "")
+	r := result(t, cgroupDelegation, m, "")
 	if !hasDetail(r, "kernel offers no cpuset") {
 		t.Errorf("details %q lack the missing kernel controller", r.Details)
 	}

@@ -1,12 +1,10 @@
 package checks
 
 import (
-	"context"
 	"strconv"
 	"strings"
 	"testing"
 
-	"github.com/rootless-doctor/rootless-doctor/checks/facts"
 	"github.com/rootless-doctor/rootless-doctor/finding"
 	"github.com/rootless-doctor/rootless-doctor/host"
 )
@@ -40,13 +38,6 @@ func socket(m *host.Memory, p string, uid int) *host.Memory {
 	return m.Meta(p, host.FileMeta{Type: "socket", Mode: "0666", UID: host.Int(uid)})
 }
 
-// runProbeOnce runs p once over m for tests that look at details and evidence.
-func runProbeOnce(t *testing.T, p Probe, m *host.Memory, user string) finding.Result {
-	t.Helper()
-	env := facts.NewEnv(context.Background(), m.Host(), user)
-	return Run(context.Background(), []Probe{p}, env, Options{Sequential: true})[0]
-}
-
 func TestCgroupVersion(t *testing.T) {
 	runProbeTests(t, cgroupVersion, []probeTest{
 		{name: "unified", host: unified(alice()).File("/sys/fs/cgroup/cgroup.controllers", "cpuset cpu io memory pids\n"), status: finding.Pass, summary: "cgroup v2", fixes: []string{}},
@@ -63,7 +54,7 @@ func TestCgroupVersion(t *testing.T) {
 
 func TestCgroupVersionCmdlineForcesV1(t *testing.T) {
 	m := withSystemd(hybrid(alice())).File("/proc/cmdline", "BOOT_IMAGE=/vmlinuz root=/dev/sda1 ro systemd.unified_cgroup_hierarchy=0 quiet\n")
-	r := runProbeOnce(t, cgroupVersion, m, "")
+	r := result(t, cgroupVersion, m, "")
 	if r.Status != finding.Warn || !hasDetail(r, "forces cgroup v1") {
 		t.Fatalf("got %s %q %q", r.Status, r.Summary, r.Details)
 	}

@@ -1,70 +1,11 @@
 package checks
 
 import (
-	"context"
-	"strings"
 	"testing"
 
-	"github.com/rootless-doctor/rootless-doctor/checks/facts"
 	"github.com/rootless-doctor/rootless-doctor/finding"
-	"github.com/rootless-doctor/rootless-doctor/fixes"
 	"github.com/rootless-doctor/rootless-doctor/host"
 )
-
-// probeTest is one row of a probe's table test: a host, an optional --user, and what the
-// result must be.
-type probeTest struct {
-	name    string
-	host    *host.Memory
-	user    string
-	status  finding.Status
-	summary string   // substring of the summary ("" = not checked)
-	fixes   []string // exact FixIDs (nil = not checked)
-}
-
-// runProbeTests runs a probe over each row with the runner's policies applied.
-func runProbeTests(t *testing.T, p Probe, tests []probeTest) {
-	t.Helper()
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			env := facts.NewEnv(context.Background(), tt.host.Host(), tt.user)
-			r := Run(context.Background(), []Probe{p}, env, Options{Sequential: true})[0]
-			checkResult(t, r, tt.status, tt.summary, tt.fixes)
-		})
-	}
-}
-
-func checkResult(t *testing.T, r finding.Result, status finding.Status, summary string, wantFixes []string) {
-	t.Helper()
-	if r.Status != status {
-		t.Errorf("status = %s, want %s (summary %q, details %q)", r.Status, status, r.Summary, r.Details)
-	}
-	if summary != "" && !strings.Contains(r.Summary, summary) {
-		t.Errorf("summary = %q, want it to contain %q", r.Summary, summary)
-	}
-	if wantFixes != nil {
-		got := fixes.FixIDs(r)
-		if len(got) != len(wantFixes) {
-			t.Errorf("fixes = %q, want %q", got, wantFixes)
-			return
-		}
-		for i := range got {
-			if got[i] != wantFixes[i] {
-				t.Errorf("fixes = %q, want %q", got, wantFixes)
-				return
-			}
-		}
-	}
-}
-
-// alice is a host with an ordinary account alice (1000) whose home exists and is hers.
-func alice() *host.Memory {
-	return host.NewMemory().
-		File("/etc/passwd", "root:x:0:0:root:/root:/bin/bash\nalice:x:1000:1000:Alice:/home/alice:/bin/bash\nbob:x:1001:1001::/home/bob:/bin/sh\n").
-		File("/etc/group", "root:x:0:\nalice:x:1000:\nbob:x:1001:\nkvm:x:104:alice\n").
-		Dir("/home/alice").Meta("/home/alice", host.FileMeta{Mode: "0750", UID: host.Int(1000), GID: host.Int(1000)}).
-		Dir("/root").Meta("/root", host.FileMeta{Mode: "0700"})
-}
 
 func TestIdentityUser(t *testing.T) {
 	root := host.Identity{UID: 0, GID: 0, Name: "root"}

@@ -1,21 +1,14 @@
 package checks
 
 import (
-	"context"
 	"strings"
 	"testing"
 
-	"github.com/rootless-doctor/rootless-doctor/checks/facts"
 	"github.com/rootless-doctor/rootless-doctor/finding"
 	"github.com/rootless-doctor/rootless-doctor/host"
 )
 
 // netResult runs one probe over a host, with the runner's policies, for assertions on details.
-func netResult(t *testing.T, p Probe, m *host.Memory, user string) finding.Result {
-	t.Helper()
-	env := facts.NewEnv(context.Background(), m.Host(), user)
-	return Run(context.Background(), []Probe{p}, env, Options{Sequential: true})[0]
-}
 
 // netHasDetail reports whether some detail contains sub.
 func netHasDetail(r finding.Result, sub string) bool {
@@ -140,24 +133,24 @@ func TestNetDriver(t *testing.T) {
 }
 
 func TestNetDriverDetails(t *testing.T) {
-	r := netResult(t, netDriver, debian12(), "")
+	r := result(t, netDriver, debian12(), "")
 	if !netHasDetail(r, "pasta is also installed (pasta unknown version)") || !netHasDetail(r, "2023_12_04") {
 		t.Errorf("debian 12: the unused pasta is not explained: %q", r.Details)
 	}
-	r = netResult(t, netDriver, withPasta(withSlirp(alice(), "1.2.0"), "2023_03_09.ee7d0b6"), "")
+	r = result(t, netDriver, withPasta(withSlirp(alice(), "1.2.0"), "2023_03_09.ee7d0b6"), "")
 	if r.Status != finding.Pass || !netHasDetail(r, "pasta 2023_03_09 is also installed but older than 2023_12_04") {
 		t.Errorf("old pasta beside slirp4netns: %s %q %q", r.Status, r.Summary, r.Details)
 	}
-	r = netResult(t, netDriver, withPasta(alice(), "2024_06_07.8a83b53"), "")
+	r = result(t, netDriver, withPasta(alice(), "2024_06_07.8a83b53"), "")
 	if !netHasDetail(r, "before Docker 29.5 does not fall back to pasta") {
 		t.Errorf("pasta without RootlessKit: no word on older dockerd-rootless.sh: %q", r.Details)
 	}
-	r = netResult(t, netDriver, withVersionedTool(withSlirp(alice(), "1.2.0"), "podman", "4.3.1").Command([]string{"slirp4netns", "--version"}, "slirp4netns version 1.2.0\n", 0), "")
+	r = result(t, netDriver, withVersionedTool(withSlirp(alice(), "1.2.0"), "podman", "4.3.1").Command([]string{"slirp4netns", "--version"}, "slirp4netns version 1.2.0\n", 0), "")
 	if r.Status != finding.Pass {
 		t.Errorf("podman 4: %s %q", r.Status, r.Summary)
 	}
 	// Evidence names what was run and what it said.
-	r = netResult(t, netDriver, debian12(), "")
+	r = result(t, netDriver, debian12(), "")
 	want := map[string]string{
 		"/usr/bin/slirp4netns --version": "slirp4netns version 1.2.0",
 		"/usr/bin/pasta --version":       "pasta unknown version",

@@ -76,18 +76,18 @@ func TestNetIptables(t *testing.T) {
 }
 
 func TestNetIptablesDetails(t *testing.T) {
-	r := netResult(t, netIptables, withIptables(alice().Env("PATH", "/usr/bin"), "/usr/sbin/iptables", nftVersion), "")
+	r := result(t, netIptables, withIptables(alice().Env("PATH", "/usr/bin"), "/usr/sbin/iptables", nftVersion), "")
 	if !netHasDetail(r, "not on this PATH") {
 		t.Errorf("iptables off PATH: no detail: %q", r.Details)
 	}
 	if !netHasDetail(r, "br_netfilter is unknown") {
 		t.Errorf("no br_netfilter detail: %q", r.Details)
 	}
-	r = netResult(t, netIptables, alice(), "")
+	r = result(t, netIptables, alice(), "")
 	if !netHasDetail(r, "--iptables=false") {
 		t.Errorf("missing iptables: no --iptables=false alternative: %q", r.Details)
 	}
-	r = netResult(t, netIptables, withIptables(alice(), "/usr/sbin/iptables", nftVersion).File("/proc/modules", "").
+	r = result(t, netIptables, withIptables(alice(), "/usr/sbin/iptables", nftVersion).File("/proc/modules", "").
 		File("/boot/config-6.8.0", "CONFIG_NF_TABLES=m\nCONFIG_NFT_NAT=m\n"), "")
 	if !netHasDetail(r, "not rebooted") {
 		t.Errorf("config =m without /lib/modules: no reboot hint: %q", r.Details)

@@ -27,19 +27,19 @@ func TestNetPing(t *testing.T) {
 
 func TestNetPingSubGIDs(t *testing.T) {
 	h := alice().File(pingPath, "0\t65535\n").File("/etc/subgid", "# comment\nalice:100000:65536\n")
-	r := netResult(t, netPing, h, "")
+	r := result(t, netPing, h, "")
 	if r.Status != finding.Pass || !netHasDetail(r, "100000–165535") {
 		t.Errorf("subgids outside the range: %s %q %q", r.Status, r.Summary, r.Details)
 	}
-	r = netResult(t, netPing, alice().File(pingPath, "0\t2147483647\n").File("/etc/subgid", "1000:100000:65536\n"), "")
+	r = result(t, netPing, alice().File(pingPath, "0\t2147483647\n").File("/etc/subgid", "1000:100000:65536\n"), "")
 	if netHasDetail(r, "subordinate") {
 		t.Errorf("subgids inside the range reported: %q", r.Details)
 	}
-	r = netResult(t, netPing, alice().File(pingPath, "0\t2147483647\n").File("/etc/subgid", "garbage::\n"), "")
+	r = result(t, netPing, alice().File(pingPath, "0\t2147483647\n").File("/etc/subgid", "garbage::\n"), "")
 	if r.Status != finding.Pass {
 		t.Errorf("garbage /etc/subgid: %s %q", r.Status, r.Summary)
 	}
-	r = netResult(t, netPing, alice().File(pingPath, "1\t0\n"), "")
+	r = result(t, netPing, alice().File(pingPath, "1\t0\n"), "")
 	if len(r.Intents) != 1 || !r.Intents[0].Optional || r.Intents[0].Value != "0 2147483647" {
 		t.Errorf("intent = %+v, want an optional sysctl to 0 2147483647", r.Intents)
 	}

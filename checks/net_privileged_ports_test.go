@@ -30,7 +30,7 @@ func TestNetPrivilegedPorts(t *testing.T) {
 }
 
 func TestNetPrivilegedPortsDetails(t *testing.T) {
-	r := netResult(t, netPrivilegedPorts, alice().File(portPath, "1024\n"), "")
+	r := result(t, netPrivilegedPorts, alice().File(portPath, "1024\n"), "")
 	if !netHasDetail(r, "setcap cap_net_bind_service=ep $(which rootlesskit)") {
 		t.Errorf("no setcap alternative: %q", r.Details)
 	}

@@ -55,15 +55,15 @@ func TestNetTun(t *testing.T) {
 }
 
 func TestNetTunDetails(t *testing.T) {
-	r := netResult(t, netTun, alice().File("/proc/modules", "overlay 151552 0 - Live 0x0\n"), "")
+	r := result(t, netTun, alice().File("/proc/modules", "overlay 151552 0 - Live 0x0\n"), "")
 	if !netHasDetail(r, "/lib/modules/6.8.0 does not exist") || !netHasDetail(r, "reboot") {
 		t.Errorf("no reboot-pending hint: %q", r.Details)
 	}
-	r = netResult(t, netTun, loadableKernel(alice()), "")
+	r = result(t, netTun, loadableKernel(alice()), "")
 	if netHasDetail(r, "reboot") {
 		t.Errorf("reboot hint although /lib/modules/6.8.0 exists: %q", r.Details)
 	}
-	r = netResult(t, netTun, withTun(alice(), "0600", 0, 0), "")
+	r = result(t, netTun, withTun(alice(), "0600", 0, 0), "")
 	if !netHasDetail(r, "device cgroup") || len(r.Evidence) == 0 || r.Evidence[0].Value != "char 10,200 mode 0600 owner 0:0" {
 		t.Errorf("0600: details %q, evidence %v", r.Details, r.Evidence)
 	}

@@ -40,13 +40,3 @@ func All() []Probe {
 		mountPropagation,
 	}
 }
-
-// ByID finds a probe of All by id.
-func ByID(id string) (Probe, bool) {
-	for _, p := range All() {
-		if p.ID == id {
-			return p, true
-		}
-	}
-	return Probe{}, false
-}

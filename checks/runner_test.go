@@ -83,24 +83,12 @@ func TestSelection(t *testing.T) {
 	}
 }
 
-// TestRegistry: ids are unique, well-formed, in a known group, and every probe says why it
-// matters and what it reads (explain prints them).
+// TestRegistry: every probe id ever published is still registered (docs/probes.md: ids never
+// change and are never removed; TestProbeMetadata checks the rest).
 func TestRegistry(t *testing.T) {
 	seen := map[string]bool{}
 	for _, p := range All() {
-		if seen[p.ID] {
-			t.Errorf("duplicate id %s", p.ID)
-		}
 		seen[p.ID] = true
-		if !strings.Contains(p.ID, ".") || strings.ToLower(p.ID) != p.ID {
-			t.Errorf("id %q must be group.name in lower case", p.ID)
-		}
-		if GroupTitle(p.Group()) == p.Group() {
-			t.Errorf("%s: group %q has no title", p.ID, p.Group())
-		}
-		if p.Title == "" || p.Why == "" || len(p.Reads) == 0 || p.Run == nil {
-			t.Errorf("%s: title, why, reads and run are required", p.ID)
-		}
 	}
 	for _, id := range []string{"identity.user", "idmap.newuidmap", "idmap.subuid", "idmap.subgid", "kernel.version",
 		"userns.clone", "userns.max", "userns.apparmor", "cgroup.version", "cgroup.delegation",

@@ -33,17 +33,17 @@ func TestSessionSystemd(t *testing.T) {
 
 func TestSessionSystemdWSL(t *testing.T) {
 	m := alice().Kernel("5.15.153.1-microsoft-standard-WSL2")
-	r := runProbeOnce(t, sessionSystemd, m, "")
+	r := result(t, sessionSystemd, m, "")
 	if !hasDetail(r, "systemd=true") || !hasDetail(r, "wsl --shutdown") {
 		t.Errorf("WSL details = %q", r.Details)
 	}
 	m = alice().File("/proc/version", "Linux version 4.4.0-19041-Microsoft (Microsoft@Microsoft.com)\n").
 		File("/etc/wsl.conf", "[automount]\nenabled = true\n\n[boot]\nsystemd = true\n")
-	r = runProbeOnce(t, sessionSystemd, m, "")
+	r = result(t, sessionSystemd, m, "")
 	if r.Status != finding.Skip || !hasDetail(r, "already asks for systemd") {
 		t.Errorf("configured WSL: %s %q", r.Status, r.Details)
 	}
-	r = runProbeOnce(t, sessionSystemd, alice(), "")
+	r = result(t, sessionSystemd, alice(), "")
 	if hasDetail(r, "WSL") {
 		t.Errorf("WSL advice on a non-WSL host: %q", r.Details)
 	}
