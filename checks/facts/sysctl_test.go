@@ -2,7 +2,6 @@ package facts
 
 import (
 	"context"
-	"io/fs"
 	"strings"
 	"sync"
 	"testing"
@@ -48,33 +47,19 @@ func TestBootSysctls(t *testing.T) {
 	}
 }
 
-// countingHost counts the directory listings of a Host.
-type countingHost struct {
-	host.Host
-	mu    sync.Mutex
-	lists map[string]int
-}
-
-func (c *countingHost) ReadDir(p string) ([]fs.DirEntry, error) {
-	c.mu.Lock()
-	c.lists[p]++
-	c.mu.Unlock()
-	return c.Host.ReadDir(p)
-}
-
 // TestSysctlBootOnce: however many probes ask, concurrently, the boot configuration is read
 // once per run. Before issue 11 the memo ran its function outside its lock and the planner
 // had a scan of its own: /etc/sysctl.d was listed three times in one run (see also
 // TestOneSysctlScanPerRun in package checks, which counts a whole check and plan).
 func TestSysctlBootOnce(t *testing.T) {
-	h := &countingHost{Host: host.NewMemory().File("/etc/sysctl.d/99-x.conf", "user.max_user_namespaces = 0\n").Host(), lists: map[string]int{}}
+	h := host.NewCounting(host.NewMemory().File("/etc/sysctl.d/99-x.conf", "user.max_user_namespaces = 0\n").Host())
 	e := NewEnv(context.Background(), h, "")
 	var wg sync.WaitGroup
 	for range 8 {
 		wg.Go(func() { e.SysctlBoot() })
 	}
 	wg.Wait()
-	if n := h.lists["/etc/sysctl.d"]; n != 1 {
+	if n := h.Lists("/etc/sysctl.d"); n != 1 {
 		t.Errorf("/etc/sysctl.d listed %d times, want 1", n)
 	}
 	if s, ok := e.SysctlBoot().Last("user.max_user_namespaces"); !ok || s.Value != "0" || s.Real != "/etc/sysctl.d/99-x.conf" || s.Name != "99-x.conf" {

@@ -2,27 +2,11 @@ package cli
 
 import (
 	"context"
-	"io/fs"
 	"path/filepath"
-	"sync"
 	"testing"
 
 	"github.com/rootless-doctor/rootless-doctor/host"
 )
-
-// listingHost counts the directory listings of a Host.
-type listingHost struct {
-	host.Host
-	mu    sync.Mutex
-	lists map[string]int
-}
-
-func (c *listingHost) ReadDir(p string) ([]fs.DirEntry, error) {
-	c.mu.Lock()
-	c.lists[p]++
-	c.mu.Unlock()
-	return c.Host.ReadDir(p)
-}
 
 // TestOneSysctlScanPerRun: one run (every static probe, then the plan of their findings) lists
 // /etc/sysctl.d once. The userns probes and the planner's check for files that would undo its
@@ -34,7 +18,7 @@ func TestOneSysctlScanPerRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &listingHost{Host: tree, lists: map[string]int{}}
+	h := host.NewCounting(tree)
 	ios, _, _, _ := TestIO()
 	f := NewFactory()
 	f.IO = ios
@@ -46,7 +30,7 @@ func TestOneSysctlScanPerRun(t *testing.T) {
 	if run.PlanErr != nil || run.Plan.Empty() {
 		t.Fatalf("the fixture must give a plan with a sysctl step: %+v %v", run.Plan, run.PlanErr)
 	}
-	if n := h.lists["/etc/sysctl.d"]; n != 1 {
+	if n := h.Lists("/etc/sysctl.d"); n != 1 {
 		t.Errorf("/etc/sysctl.d listed %d times in one run, want 1", n)
 	}
 }
