@@ -13,6 +13,7 @@ import (
 	"github.com/rootless-doctor/rootless-doctor/checks/facts"
 	"github.com/rootless-doctor/rootless-doctor/checks/parse"
 	"github.com/rootless-doctor/rootless-doctor/finding"
+	"github.com/rootless-doctor/rootless-doctor/host"
 )
 
 var conflictRootful = Probe{
@@ -71,7 +72,7 @@ func runConflictRootful(_ context.Context, e *facts.Env) finding.Result {
 			r = r.Detail("cannot stat %s: %v", p, err)
 			continue
 		}
-		r = r.With(p, fmt.Sprintf("%s mode %04o owner %d:%d", fileKind(fi.Mode), fi.Mode.Perm(), fi.UID, fi.GID))
+		r = r.With(p, fmt.Sprintf("%s mode %04o owner %d:%d", host.ModeKind(fi.Mode), fi.Mode.Perm(), fi.UID, fi.GID))
 		switch {
 		case fi.Mode&fs.ModeSocket == 0:
 			r = r.Detail("%s exists but is not a socket (a leftover from a bind mount?); nothing listens there.", p)

@@ -12,6 +12,7 @@ import (
 	"github.com/rootless-doctor/rootless-doctor/checks/parse"
 	"github.com/rootless-doctor/rootless-doctor/distro"
 	"github.com/rootless-doctor/rootless-doctor/finding"
+	"github.com/rootless-doctor/rootless-doctor/host"
 )
 
 var storageDriver = Probe{
@@ -160,7 +161,7 @@ func (f *storageDriverFacts) readFuse(e *facts.Env, r finding.Result) finding.Re
 		f.fuseDevice = "denied"
 		f.fuseNo = append(f.fuseNo, fmt.Sprintf("cannot stat /dev/fuse: %v", err))
 	default:
-		r = r.With(fuseDevice, fmt.Sprintf("%s %d,%d mode %04o owner %d:%d", fileKind(fi.Mode), fi.Major, fi.Minor, fi.Mode.Perm(), fi.UID, fi.GID))
+		r = r.With(fuseDevice, fmt.Sprintf("%s %d,%d mode %04o owner %d:%d", host.ModeKind(fi.Mode), fi.Major, fi.Minor, fi.Mode.Perm(), fi.UID, fi.GID))
 		switch {
 		case !fi.IsCharDevice() || fi.Major != fuseMajor || fi.Minor != fuseMinor:
 			f.fuseDevice = "wrong"
@@ -368,21 +369,4 @@ func (f *storageDriverFacts) earlyNativeBugs(r finding.Result) finding.Result {
 	}
 	return r.Detail("Kernel 5.13 fixed overlay with SELinux in user namespaces; until then use fuse-overlayfs (containers/storage#863, moby/moby#42333).").
 		Fix(finding.ManualStep("upgrade-kernel", "upgrade to kernel 5.13 or later"))
-}
-
-// fileKind names the type of a file for evidence.
-func fileKind(m fs.FileMode) string {
-	switch {
-	case m&fs.ModeDevice != 0 && m&fs.ModeCharDevice != 0:
-		return "char"
-	case m&fs.ModeDevice != 0:
-		return "block"
-	case m.IsDir():
-		return "dir"
-	case m&fs.ModeSocket != 0:
-		return "socket"
-	case m&fs.ModeSymlink != 0:
-		return "symlink"
-	}
-	return "file"
 }
