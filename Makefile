@@ -9,7 +9,7 @@ FUZZMINIMIZETIME ?= 1s
 # Packages whose tests keep golden files (gotest.tools/v3/golden registers -update there only).
 GOLDEN_PKGS := $(shell grep -rl --include='*_test.go' 'gotest.tools/v3/golden' . | xargs -r -n1 dirname | sort -u)
 
-.PHONY: all build test unit lint golden bench fuzz stress clean
+.PHONY: all build test unit lint docs golden bench fuzz stress clean
 
 all: lint build test
 
@@ -28,6 +28,12 @@ lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) mod tidy -diff
+
+# Regenerates the package graph of docs/architecture.md and the probe tables of README.md and
+# docs/probes.md from the code (internal/arch checks them in every test run).
+docs:
+	$(GO) test -count=1 ./internal/arch -update
 
 golden:
 	$(GO) test -count=1 $(GOLDEN_PKGS) -update

@@ -5,7 +5,8 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/rootless-doctor/rootless-doctor/checks/host"
+	"github.com/rootless-doctor/rootless-doctor/checks/facts"
+	"github.com/rootless-doctor/rootless-doctor/host"
 )
 
 // BenchmarkCheckStatic measures one whole static check: account and distro resolution plus
@@ -31,7 +32,7 @@ func benchCheck(b *testing.B, h host.Host, user string) {
 	b.ReportAllocs()
 	ctx := context.Background()
 	for b.Loop() {
-		env := NewEnv(ctx, h, user)
+		env := facts.NewEnv(ctx, h, user)
 		res := Run(ctx, All(), env, Options{})
 		if len(res) != len(All()) {
 			b.Fatal("missing results")

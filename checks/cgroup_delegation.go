@@ -9,13 +9,15 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/rootless-doctor/rootless-doctor/checks/facts"
 	"github.com/rootless-doctor/rootless-doctor/checks/parse"
-	"github.com/rootless-doctor/rootless-doctor/fixes/intent"
+	"github.com/rootless-doctor/rootless-doctor/finding"
 )
 
 var cgroupDelegation = Probe{
 	ID:    "cgroup.delegation",
 	Title: "cgroup controller delegation",
+	Fails: "fewer than `cpu cpuset io memory pids` delegated (warn; fail if none under systemd)",
 	Why: "On cgroup v2 a rootless engine can only limit what it was delegated: systemd hands the " +
 		"controllers listed in Delegate= of user@.service to the account's user manager. By " +
 		"default that is memory and pids (cpu too since systemd 252); cpuset and io never, so " +
@@ -26,7 +28,7 @@ var cgroupDelegation = Probe{
 		"/sys/fs/cgroup/user.slice/user-UID.slice/user@UID.service/cgroup.controllers",
 		"user@.service and its drop-ins (Delegate=) when the user manager is not running",
 	},
-	Fixes: []intent.Kind{intent.Delegate, intent.Relogin, intent.Manual},
+	Fixes: []finding.Kind{finding.Delegate, finding.Relogin, finding.Manual},
 	Run:   runCgroupDelegation,
 }
 
@@ -55,18 +57,18 @@ type cgroupSource struct {
 	userManager bool
 }
 
-func runCgroupDelegation(_ context.Context, e *Env) Result {
+func runCgroupDelegation(_ context.Context, e *facts.Env) finding.Result {
 	if r, ok := e.NeedUser(); !ok {
 		return r
 	}
-	if mode := e.Cgroup(); mode != CgroupUnified {
-		return Skipf("controllers can be delegated to an ordinary account only on cgroup v2; this host is %s (see cgroup.version)", mode)
+	if mode := e.Cgroup(); mode != facts.CgroupUnified {
+		return finding.Skipf("controllers can be delegated to an ordinary account only on cgroup v2; this host is %s (see cgroup.version)", mode)
 	}
 	uid := e.User.UID
 	svcName := fmt.Sprintf("user@%d.service", uid)
 	svcDir := fmt.Sprintf("%s/user.slice/user-%d.slice/%s", cgroupRoot, uid, svcName)
 
-	var r Result
+	var r finding.Result
 	var sources []cgroupSource
 	if !e.OnBehalf {
 		own, res := ownCgroupSources(e, uid, svcName)
@@ -85,11 +87,11 @@ func runCgroupDelegation(_ context.Context, e *Env) Result {
 			continue
 		}
 		if err != nil {
-			return Undecided(err, "cannot read %s", file)
+			return finding.Undecided(err, "cannot read %s", file)
 		}
 		have, err := parse.ParseControllers(data)
 		if err != nil {
-			return Undecided(fmt.Errorf("parsing %s: %w", file, err), "cannot parse %s", file)
+			return finding.Undecided(fmt.Errorf("parsing %s: %w", file, err), "cannot parse %s", file)
 		}
 		return judgeDelegation(e, r.With(file, orNone(strings.Join(have, " "))), src, have)
 	}
@@ -108,36 +110,36 @@ func runCgroupDelegation(_ context.Context, e *Env) Result {
 			missing = append(missing, c)
 		}
 	}
-	fix := intent.DelegateControllers(delegatedControllers, "resource limits of rootless containers need these controllers in user@.service")
+	fix := finding.DelegateControllers(delegatedControllers, "resource limits of rootless containers need these controllers in user@.service")
 
 	if !e.SystemdRunning() {
 		switch {
 		case !unitFound:
-			return withStatus(r, Warn, "systemd is not running: no user manager delegates cgroup controllers to %s, so resource limits will not apply", e.User.Name).
+			return r.WithStatus(finding.Warn, "systemd is not running: no user manager delegates cgroup controllers to %s, so resource limits will not apply", e.User.Name).
 				Detail("Without a systemd user manager nothing delegates a cgroup v2 subtree to the account: containers run, but docker run --memory, --cpus and --pids-limit are not applied.").
 				Detail("Another init system would have to create a cgroup owned by %s with the controllers %s enabled in its parent's cgroup.subtree_control.", e.User.Name, strings.Join(delegatedControllers, " "))
 		case len(missing) == 0:
-			return withStatus(r, Skip, "systemd is not running; user@.service is configured to delegate %s for when it does", strings.Join(delegatedControllers, " "))
+			return r.WithStatus(finding.Skip, "systemd is not running; user@.service is configured to delegate %s for when it does", strings.Join(delegatedControllers, " "))
 		}
-		return withStatus(r, Warn, "systemd is not running, so nothing delegates cgroup controllers to %s; user@.service would delegate only %s", e.User.Name, orNone(strings.Join(configured, " "))).
+		return r.WithStatus(finding.Warn, "systemd is not running, so nothing delegates cgroup controllers to %s; user@.service would delegate only %s", e.User.Name, orNone(strings.Join(configured, " "))).
 			Detail("Missing: %s. A drop-in for user@.service with Delegate=%s would take effect when the system boots with systemd; it is not planned here because systemd cannot reload units while it is not running.", strings.Join(missing, " "), strings.Join(delegatedControllers, " "))
 	}
 
 	switch {
 	case !unitFound:
-		return withStatus(r, Warn, "%s is not running, so the delegated controllers cannot be read", svcName).
+		return r.WithStatus(finding.Warn, "%s is not running, so the delegated controllers cannot be read", svcName).
 			Detail("The user manager starts when %s logs in (pam_systemd) or at boot with lingering; see session.systemd and session.linger.", e.User.Name)
 	case len(missing) == 0:
-		return withStatus(r, Pass, "user@.service is configured to delegate %s (%s is not running now)", strings.Join(delegatedControllers, " "), svcName)
+		return r.WithStatus(finding.Pass, "user@.service is configured to delegate %s (%s is not running now)", strings.Join(delegatedControllers, " "), svcName)
 	}
-	return withStatus(r, Warn, "user@.service is configured to delegate only %s: %s missing", orNone(strings.Join(configured, " ")), strings.Join(missing, " ")).
+	return r.WithStatus(finding.Warn, "user@.service is configured to delegate only %s: %s missing", orNone(strings.Join(configured, " ")), strings.Join(missing, " ")).
 		Detail("%s is not running now (no session, no lingering), so this was read from the unit's configuration.", svcName).
 		Detail("%s", ignoredFlags(missing)).
 		Fix(fix)
 }
 
 // judgeDelegation decides from the controllers read in src.
-func judgeDelegation(e *Env, r Result, src cgroupSource, have []string) Result {
+func judgeDelegation(e *facts.Env, r finding.Result, src cgroupSource, have []string) finding.Result {
 	missing := parse.Missing(have, delegatedControllers)
 	var got []string
 	for _, c := range delegatedControllers {
@@ -146,7 +148,7 @@ func judgeDelegation(e *Env, r Result, src cgroupSource, have []string) Result {
 		}
 	}
 	if len(missing) == 0 {
-		return withStatus(r, Pass, "%s delegated to %s", strings.Join(delegatedControllers, " "), src.label)
+		return r.WithStatus(finding.Pass, "%s delegated to %s", strings.Join(delegatedControllers, " "), src.label)
 	}
 
 	// A controller the kernel does not offer at all cannot be delegated.
@@ -159,27 +161,27 @@ func judgeDelegation(e *Env, r Result, src cgroupSource, have []string) Result {
 		}
 	}
 
-	var fixes []intent.Intent
+	var fixes []finding.Intent
 	if src.userManager {
-		fixes = []intent.Intent{
-			intent.DelegateControllers(delegatedControllers, "resource limits of rootless containers need these controllers in user@.service"),
-			intent.AskRelogin("the user manager reads Delegate= when it starts"),
+		fixes = []finding.Intent{
+			finding.DelegateControllers(delegatedControllers, "resource limits of rootless containers need these controllers in user@.service"),
+			finding.AskRelogin("the user manager reads Delegate= when it starts"),
 		}
 		r = r.Detail("systemd delegates only memory and pids to user@.service by default (cpu too since systemd 252), never cpuset or io (containers/podman#22147, rootless-containers/rootlesscontaine.rs#78).")
 	} else {
-		fixes = []intent.Intent{intent.ManualStep("cgroup-delegation", fmt.Sprintf("enable the controllers %s for %s (the cgroup %s runs in) in its parent's cgroup.subtree_control", strings.Join(missing, " "), src.dir, e.User.Name))}
+		fixes = []finding.Intent{finding.ManualStep("cgroup-delegation", fmt.Sprintf("enable the controllers %s for %s (the cgroup %s runs in) in its parent's cgroup.subtree_control", strings.Join(missing, " "), src.dir, e.User.Name))}
 	}
 
 	if len(got) == 0 {
-		status := Warn
+		status := finding.Warn
 		if e.SystemdRunning() && src.userManager {
-			status = Fail
+			status = finding.Fail
 		}
-		return withStatus(r, status, "no cgroup controllers are delegated to %s", src.label).
+		return r.WithStatus(status, "no cgroup controllers are delegated to %s", src.label).
 			Detail("%s", ignoredFlags(missing)).
 			Fix(fixes...)
 	}
-	return withStatus(r, Warn, "only %s delegated to %s: %s missing", strings.Join(got, " "), src.label, strings.Join(missing, " ")).
+	return r.WithStatus(finding.Warn, "only %s delegated to %s: %s missing", strings.Join(got, " "), src.label, strings.Join(missing, " ")).
 		Detail("%s", ignoredFlags(missing)).
 		Fix(fixes...)
 }
@@ -197,8 +199,8 @@ func ignoredFlags(missing []string) string {
 // (a subtree delegated some other way: a system service with User= and Delegate=yes, a
 // container's cgroup namespace). A problem reading it is noted, not fatal: the standard
 // user@UID.service path is tried next.
-func ownCgroupSources(e *Env, uid int, svcName string) ([]cgroupSource, Result) {
-	var r Result
+func ownCgroupSources(e *facts.Env, uid int, svcName string) ([]cgroupSource, finding.Result) {
+	var r finding.Result
 	data, err := e.Host.ReadFile("/proc/self/cgroup")
 	if err != nil {
 		if !errors.Is(err, fs.ErrNotExist) {
@@ -214,7 +216,7 @@ func ownCgroupSources(e *Env, uid int, svcName string) ([]cgroupSource, Result) 
 	if !ok {
 		return nil, r.Detail("/proc/self/cgroup has no cgroup v2 (0::) line.")
 	}
-	r = r.With("/proc/self/cgroup", "0::"+clipLine(own))
+	r = r.With("/proc/self/cgroup", "0::"+finding.ClipLine(own, 200))
 	if svc, ok := parse.UserServiceCgroup(own, uid); ok {
 		return []cgroupSource{{dir: cgroupRoot + svc, label: svcName + " (the account's own cgroup)", userManager: true}}, r
 	}
@@ -249,7 +251,7 @@ var unitSearchPath = []string{
 // userManagerDelegation reads Delegate= of user@UID.service from its unit file and the
 // template and instance drop-ins, for when the manager is not running and its cgroup cannot
 // be read. found is false when no user@.service exists.
-func userManagerDelegation(e *Env, uid int) (d parse.Delegation, r Result, found bool) {
+func userManagerDelegation(e *facts.Env, uid int) (d parse.Delegation, r finding.Result, found bool) {
 	apply := func(file string) {
 		data, err := e.Host.ReadFile(file)
 		if err != nil {
@@ -264,7 +266,7 @@ func userManagerDelegation(e *Env, uid int) (d parse.Delegation, r Result, found
 		}
 		for _, v := range parse.ConfValues(opts, "Service", "Delegate") {
 			d.Apply(v)
-			r = r.With(file, "Delegate="+clipLine(v))
+			r = r.With(file, "Delegate="+finding.ClipLine(v, 200))
 		}
 	}
 	var mains, dropins []string

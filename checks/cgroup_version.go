@@ -5,57 +5,59 @@ import (
 	"errors"
 	"strings"
 
+	"github.com/rootless-doctor/rootless-doctor/checks/facts"
 	"github.com/rootless-doctor/rootless-doctor/checks/parse"
-	"github.com/rootless-doctor/rootless-doctor/fixes/intent"
+	"github.com/rootless-doctor/rootless-doctor/finding"
 )
 
 var cgroupVersion = Probe{
 	ID:    "cgroup.version",
 	Title: "cgroup version",
+	Fails: "v1 or hybrid: resource limits are ignored (warn)",
 	Why: "Rootless engines can only apply resource limits through cgroup v2, where systemd " +
 		"delegates a subtree to the account. On cgroup v1 (legacy or hybrid) an ordinary account " +
 		"gets no controllers, so docker run --memory, --cpus and --pids-limit are ignored " +
 		"(Docker prints \"Running in rootless-mode without cgroups\"; podman refuses limits).",
 	Reads: []string{"statfs of /sys/fs/cgroup and /sys/fs/cgroup/unified", "/sys/fs/cgroup/cgroup.controllers", "/proc/cmdline"},
-	Fixes: []intent.Kind{intent.Manual},
+	Fixes: []finding.Kind{finding.Manual},
 	Run:   runCgroupVersion,
 }
 
-// cgroupV1Summary is the one-line consequence of a v1 host; the failure catalogue entry
-// cgroup-v1-host collects the variants (moby/moby#41157, containers/podman#6368,
+// cgroupV1Summary is the one-line consequence of a v1 host;
+// docs/failures/catalogue.json#cgroup-v1-host collects the variants (moby/moby#41157, containers/podman#6368,
 // rootless-containers/usernetes#241).
 const cgroupV1Summary = "resource limits (docker run --memory, --cpus, --pids-limit) are ignored in rootless mode on cgroup v1"
 
-func runCgroupVersion(_ context.Context, e *Env) Result {
+func runCgroupVersion(_ context.Context, e *facts.Env) finding.Result {
 	mode := e.Cgroup()
-	r := Result{}
+	r := finding.Result{}
 	if t, err := e.Host.FSType("/sys/fs/cgroup"); err == nil {
 		r = r.With("statfs /sys/fs/cgroup", t)
 	}
 	switch mode {
-	case CgroupUnified:
+	case facts.CgroupUnified:
 		if data, err := e.Host.ReadFile("/sys/fs/cgroup/cgroup.controllers"); err == nil {
-			r = r.With("/sys/fs/cgroup/cgroup.controllers", strings.TrimSpace(clipLine(string(data))))
+			r = r.With("/sys/fs/cgroup/cgroup.controllers", strings.TrimSpace(finding.ClipLine(string(data), 200)))
 		}
-		return withStatus(r, Pass, "cgroup v2 (unified hierarchy)")
-	case CgroupUnavailable:
+		return r.WithStatus(finding.Pass, "cgroup v2 (unified hierarchy)")
+	case facts.CgroupUnavailable:
 		_, err := e.Host.FSType("/sys/fs/cgroup")
 		if err == nil {
 			err = errors.New("the cgroup mode is unavailable")
 		}
-		return Undecided(err, "cannot tell the cgroup version: /sys/fs/cgroup is not mounted or cannot be examined")
+		return finding.Undecided(err, "cannot tell the cgroup version: /sys/fs/cgroup is not mounted or cannot be examined")
 	}
 
 	word := "legacy"
-	if mode == CgroupHybrid {
+	if mode == facts.CgroupHybrid {
 		word = "hybrid"
 		if t, err := e.Host.FSType("/sys/fs/cgroup/unified"); err == nil {
 			r = r.With("statfs /sys/fs/cgroup/unified", t)
 		}
 	}
-	r = withStatus(r, Warn, "%s (%s hierarchy)", cgroupV1Summary, word)
+	r = r.WithStatus(finding.Warn, "%s (%s hierarchy)", cgroupV1Summary, word)
 	r = r.Detail("An ordinary account cannot be given cgroup v1 controllers, so rootless engines run containers without resource limits. Containers still run; only the limits are lost.")
-	if mode == CgroupHybrid {
+	if mode == facts.CgroupHybrid {
 		r = r.Detail("In hybrid mode cgroup v2 is mounted at /sys/fs/cgroup/unified but holds no controllers: the controllers are all bound to the v1 hierarchies.")
 	}
 
@@ -77,17 +79,8 @@ func runCgroupVersion(_ context.Context, e *Env) Result {
 
 	if e.SystemdRunning() {
 		r = r.Detail("Fix: %s. systemd 256 refuses to boot on cgroup v1 unless forced, and systemd 258 dropped v1 support, so v2 is the way forward (https://rootlesscontaine.rs/getting-started/common/cgroup2/).", cmdline)
-		return r.Fix(intent.ManualStep("cgroup-v2", cmdline))
+		return r.Fix(finding.ManualStep("cgroup-v2", cmdline))
 	}
 	r = r.Detail("systemd is not PID 1 here: whoever starts this system (another init, or the container runtime of the host this runs in) mounts /sys/fs/cgroup. A container sees its host's cgroup mode, so the host must boot with cgroup v2 (systemd.unified_cgroup_hierarchy=1 on a systemd host).")
-	return r.Fix(intent.ManualStep("cgroup-v2", "mount cgroup v2 at /sys/fs/cgroup: on a systemd host "+cmdline+"; in a container, do that on the host"))
-}
-
-// clipLine keeps evidence values short: a garbage file may be megabytes on one line.
-func clipLine(s string) string {
-	s, _, _ = strings.Cut(s, "\n")
-	if len(s) > 200 {
-		return s[:200] + "…"
-	}
-	return s
+	return r.Fix(finding.ManualStep("cgroup-v2", "mount cgroup v2 at /sys/fs/cgroup: on a systemd host "+cmdline+"; in a container, do that on the host"))
 }

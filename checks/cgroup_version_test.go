@@ -1,12 +1,12 @@
 package checks
 
 import (
-	"context"
 	"strconv"
 	"strings"
 	"testing"
 
-	"github.com/rootless-doctor/rootless-doctor/checks/host"
+	"github.com/rootless-doctor/rootless-doctor/finding"
+	"github.com/rootless-doctor/rootless-doctor/host"
 )
 
 // Host builders shared by the cgroup and session probe tests.
@@ -38,31 +38,24 @@ func socket(m *host.Memory, p string, uid int) *host.Memory {
 	return m.Meta(p, host.FileMeta{Type: "socket", Mode: "0666", UID: host.Int(uid)})
 }
 
-// runProbeOnce runs p once over m for tests that look at details and evidence.
-func runProbeOnce(t *testing.T, p Probe, m *host.Memory, user string) Result {
-	t.Helper()
-	env := NewEnv(context.Background(), m.Host(), user)
-	return Run(context.Background(), []Probe{p}, env, Options{Sequential: true})[0]
-}
-
 func TestCgroupVersion(t *testing.T) {
 	runProbeTests(t, cgroupVersion, []probeTest{
-		{name: "unified", host: unified(alice()).File("/sys/fs/cgroup/cgroup.controllers", "cpuset cpu io memory pids\n"), status: Pass, summary: "cgroup v2", fixes: []string{}},
-		{name: "unified, controllers file missing", host: unified(alice()), status: Pass, summary: "cgroup v2"},
-		{name: "hybrid with systemd", host: withSystemd(hybrid(alice())), status: Warn, summary: "--pids-limit) are ignored in rootless mode on cgroup v1 (hybrid hierarchy)", fixes: []string{"manual.cgroup-v2"}},
-		{name: "hybrid without systemd (the dev machine)", host: hybrid(alice()), status: Warn, summary: "hybrid", fixes: []string{"manual.cgroup-v2"}},
-		{name: "legacy", host: withSystemd(legacy(alice())), status: Warn, summary: "legacy hierarchy", fixes: []string{"manual.cgroup-v2"}},
-		{name: "hybrid, garbage cmdline", host: withSystemd(hybrid(alice())).File("/proc/cmdline", "\x00\xff\"\"\"=="), status: Warn, summary: "hybrid"},
-		{name: "on behalf", host: hybrid(alice()).Self(rootSelf), user: "alice", status: Warn, summary: "hybrid"},
-		{name: "unavailable", host: alice(), status: Warn, summary: "could not check"},
-		{name: "unknown user does not matter", host: unified(host.NewMemory()), status: Pass},
+		{name: "unified", host: unified(alice()).File("/sys/fs/cgroup/cgroup.controllers", "cpuset cpu io memory pids\n"), status: finding.Pass, summary: "cgroup v2", fixes: []string{}},
+		{name: "unified, controllers file missing", host: unified(alice()), status: finding.Pass, summary: "cgroup v2"},
+		{name: "hybrid with systemd", host: withSystemd(hybrid(alice())), status: finding.Warn, summary: "--pids-limit) are ignored in rootless mode on cgroup v1 (hybrid hierarchy)", fixes: []string{"manual.cgroup-v2"}},
+		{name: "hybrid without systemd (the dev machine)", host: hybrid(alice()), status: finding.Warn, summary: "hybrid", fixes: []string{"manual.cgroup-v2"}},
+		{name: "legacy", host: withSystemd(legacy(alice())), status: finding.Warn, summary: "legacy hierarchy", fixes: []string{"manual.cgroup-v2"}},
+		{name: "hybrid, garbage cmdline", host: withSystemd(hybrid(alice())).File("/proc/cmdline", "\x00\xff\"\"\"=="), status: finding.Warn, summary: "hybrid"},
+		{name: "on behalf", host: hybrid(alice()).Self(rootSelf), user: "alice", status: finding.Warn, summary: "hybrid"},
+		{name: "unavailable", host: alice(), status: finding.Warn, summary: "could not check"},
+		{name: "unknown user does not matter", host: unified(host.NewMemory()), status: finding.Pass},
 	})
 }
 
 func TestCgroupVersionCmdlineForcesV1(t *testing.T) {
 	m := withSystemd(hybrid(alice())).File("/proc/cmdline", "BOOT_IMAGE=/vmlinuz root=/dev/sda1 ro systemd.unified_cgroup_hierarchy=0 quiet\n")
-	r := runProbeOnce(t, cgroupVersion, m, "")
-	if r.Status != Warn || !hasDetail(r, "forces cgroup v1") {
+	r := result(t, cgroupVersion, m, "")
+	if r.Status != finding.Warn || !hasDetail(r, "forces cgroup v1") {
 		t.Fatalf("got %s %q %q", r.Status, r.Summary, r.Details)
 	}
 	if len(r.Intents) != 1 || !strings.Contains(r.Intents[0].Reason, "remove systemd.unified_cgroup_hierarchy=0") {

@@ -10,13 +10,16 @@ import (
 	"path"
 	"strings"
 
+	"github.com/rootless-doctor/rootless-doctor/checks/facts"
 	"github.com/rootless-doctor/rootless-doctor/checks/parse"
-	"github.com/rootless-doctor/rootless-doctor/fixes/intent"
+	"github.com/rootless-doctor/rootless-doctor/finding"
+	"github.com/rootless-doctor/rootless-doctor/host"
 )
 
 var conflictRootful = Probe{
 	ID:    "conflict.rootful",
 	Title: "Rootful Docker in the way",
+	Fails: "a rootful daemon is reachable, or the CLI points elsewhere (warn)",
 	Why: "With DOCKER_HOST unset and no docker context selected, the docker CLI talks to " +
 		"/var/run/docker.sock. When a rootful daemon listens there and the account may use it " +
 		"(docker group), docker commands silently run as root instead of in the rootless daemon; " +
@@ -28,7 +31,7 @@ var conflictRootful = Probe{
 		"~/.docker/config.json (currentContext) and the context's meta.json",
 		"dockerd, dockerd-rootless.sh on PATH",
 	},
-	Fixes: []intent.Kind{intent.Manual},
+	Fixes: []finding.Kind{finding.Manual},
 	Run:   runConflictRootful,
 }
 
@@ -42,11 +45,11 @@ const rootfulContainerdSocket = "/run/containerd/containerd.sock"
 // scripts, off PATH.
 const debianRootlessScript = "/usr/share/docker.io/contrib/dockerd-rootless.sh"
 
-func runConflictRootful(_ context.Context, e *Env) Result {
+func runConflictRootful(_ context.Context, e *facts.Env) finding.Result {
 	if r, ok := e.NeedUser(); !ok {
 		return r
 	}
-	r := Result{}
+	r := finding.Result{}
 	rootless := "unix://" + path.Join(e.RuntimeDir(), "docker.sock")
 
 	// 1. A rootful daemon the account can reach.
@@ -69,7 +72,7 @@ func runConflictRootful(_ context.Context, e *Env) Result {
 			r = r.Detail("cannot stat %s: %v", p, err)
 			continue
 		}
-		r = r.With(p, fmt.Sprintf("%s mode %04o owner %d:%d", fileKind(fi.Mode), fi.Mode.Perm(), fi.UID, fi.GID))
+		r = r.With(p, fmt.Sprintf("%s mode %04o owner %d:%d", host.ModeKind(fi.Mode), fi.Mode.Perm(), fi.UID, fi.GID))
 		switch {
 		case fi.Mode&fs.ModeSocket == 0:
 			r = r.Detail("%s exists but is not a socket (a leftover from a bind mount?); nothing listens there.", p)
@@ -92,46 +95,46 @@ func runConflictRootful(_ context.Context, e *Env) Result {
 
 	switch {
 	case known && !sameDockerHost(target, rootless) && from == "DOCKER_HOST":
-		res := withStatus(r, Warn, "DOCKER_HOST=%s: docker commands go there, not to the rootless daemon at %s", target, rootless).
+		res := r.WithStatus(finding.Warn, "DOCKER_HOST=%s: docker commands go there, not to the rootless daemon at %s", target, rootless).
 			Detail("Rootless Docker listens at $XDG_RUNTIME_DIR/docker.sock; set DOCKER_HOST=%s, or unset it and run `docker context use rootless`.", rootless).
-			Fix(intent.ManualStep("docker-host", fmt.Sprintf("set DOCKER_HOST=%s in %s's shell profile (or unset it and select the rootless docker context)", rootless, e.User.Name)))
+			Fix(finding.ManualStep("docker-host", fmt.Sprintf("set DOCKER_HOST=%s in %s's shell profile (or unset it and select the rootless docker context)", rootless, e.User.Name)))
 		return withRootfulFix(res, reachable)
 	case known && !sameDockerHost(target, rootless) && from != "default":
-		res := withStatus(r, Warn, "the docker context %s points at %s, not at the rootless daemon at %s", from, target, rootless).
-			Fix(intent.ManualStep("docker-context", fmt.Sprintf("select the rootless context: docker context use rootless (dockerd-rootless-setuptool.sh install creates it, endpoint %s)", rootless)))
+		res := r.WithStatus(finding.Warn, "the docker context %s points at %s, not at the rootless daemon at %s", from, target, rootless).
+			Fix(finding.ManualStep("docker-context", fmt.Sprintf("select the rootless context: docker context use rootless (dockerd-rootless-setuptool.sh install creates it, endpoint %s)", rootless)))
 		return withRootfulFix(res, reachable)
 	case len(reachable) > 0 && known && from == "default":
-		return withRootfulFix(withStatus(r, Warn, "docker commands go to the rootful daemon at %s: DOCKER_HOST is unset and no docker context is selected", reachable[0]).
+		return withRootfulFix(r.WithStatus(finding.Warn, "docker commands go to the rootful daemon at %s: DOCKER_HOST is unset and no docker context is selected", reachable[0]).
 			Detail("Select the rootless daemon with `docker context use rootless` or DOCKER_HOST=%s.", rootless), reachable)
 	case len(reachable) > 0:
-		return withRootfulFix(withStatus(r, Warn, "a rootful Docker daemon is reachable at %s: docker commands may talk to it instead of the rootless one", reachable[0]).
+		return withRootfulFix(r.WithStatus(finding.Warn, "a rootful Docker daemon is reachable at %s: docker commands may talk to it instead of the rootless one", reachable[0]).
 			Detail("Any shell or script without DOCKER_HOST (sudo, cron, CI steps) reaches the rootful daemon and runs containers as root."), reachable)
 	}
 	switch {
 	case !known:
-		return withStatus(r, Pass, "no rootful Docker daemon is reachable by %s", e.User.Name)
+		return r.WithStatus(finding.Pass, "no rootful Docker daemon is reachable by %s", e.User.Name)
 	case from == "default":
-		return withStatus(r, Pass, "no rootful Docker daemon is reachable by %s", e.User.Name).
+		return r.WithStatus(finding.Pass, "no rootful Docker daemon is reachable by %s", e.User.Name).
 			Detail("DOCKER_HOST is unset and no docker context is selected: the docker CLI will look for /var/run/docker.sock. Run `docker context use rootless` or set DOCKER_HOST=%s.", rootless)
 	}
-	return withStatus(r, Pass, "docker commands go to the rootless daemon (%s); no rootful daemon is reachable", from)
+	return r.WithStatus(finding.Pass, "docker commands go to the rootless daemon (%s); no rootful daemon is reachable", from)
 }
 
 // withRootfulFix adds the fix for a reachable rootful daemon (catalogue
 // rootful-docker-socket-conflict; docker/docs#19247).
-func withRootfulFix(r Result, reachable []string) Result {
+func withRootfulFix(r finding.Result, reachable []string) finding.Result {
 	if len(reachable) == 0 {
 		return r
 	}
 	return r.Detail("dockerd-rootless-setuptool.sh refuses to install while %s is reachable (`Aborting because rootful Docker … is running and accessible`) unless given --force.", reachable[0]).
-		Fix(intent.ManualStep("disable-rootful-docker", fmt.Sprintf(
+		Fix(finding.ManualStep("disable-rootful-docker", fmt.Sprintf(
 			"stop the rootful Docker daemon if it is not needed (as root: systemctl disable --now docker.service docker.socket, then remove %s), or take the account out of the docker group", reachable[0])))
 }
 
 // dockerCLITarget finds where the account's docker CLI connects. known is false when that
 // cannot be told (checking on behalf of another account: its environment is not visible).
 // from is "DOCKER_HOST", "default", or the context name.
-func dockerCLITarget(e *Env, r *Result) (target, from string, known bool) {
+func dockerCLITarget(e *facts.Env, r *finding.Result) (target, from string, known bool) {
 	if e.OnBehalf {
 		*r = r.Detail("Checking on behalf of %s: their DOCKER_HOST and DOCKER_CONTEXT are not visible from here.", e.User.Name)
 	}
@@ -203,7 +206,7 @@ func sameDockerHost(a, b string) bool {
 // rootlessToolingDetail notes a Docker install without its rootless scripts (catalogue
 // rootless-tooling-not-installed): docker-ce-rootless-extras ships dockerd-rootless.sh and
 // dockerd-rootless-setuptool.sh; the get.docker.com/rootless script puts them in ~/bin.
-func rootlessToolingDetail(e *Env, r Result) Result {
+func rootlessToolingDetail(e *facts.Env, r finding.Result) finding.Result {
 	if _, err := e.Host.LookPath("dockerd"); err != nil {
 		return r
 	}

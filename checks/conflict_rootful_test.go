@@ -6,7 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rootless-doctor/rootless-doctor/checks/host"
+	"github.com/rootless-doctor/rootless-doctor/finding"
+	"github.com/rootless-doctor/rootless-doctor/host"
 )
 
 // dockerGroupHost is alice in the docker group (999), with bob outside it.
@@ -33,50 +34,50 @@ func TestConflictRootful(t *testing.T) {
 	root := host.Identity{UID: 0, GID: 0, Name: "root"}
 	rootless := "unix:///run/user/1000/docker.sock"
 	runProbeTests(t, conflictRootful, []probeTest{
-		{name: "nothing rootful", host: dockerGroupHost(), status: Pass, summary: "no rootful Docker daemon is reachable by alice"},
-		{name: "rootful socket, alice in docker group, no DOCKER_HOST", host: rootfulSocket(dockerGroupHost(), "/var/run/docker.sock"), status: Warn,
+		{name: "nothing rootful", host: dockerGroupHost(), status: finding.Pass, summary: "no rootful Docker daemon is reachable by alice"},
+		{name: "rootful socket, alice in docker group, no DOCKER_HOST", host: rootfulSocket(dockerGroupHost(), "/var/run/docker.sock"), status: finding.Warn,
 			summary: "docker commands go to the rootful daemon at /var/run/docker.sock", fixes: []string{"manual.disable-rootful-docker"}},
-		{name: "rootful socket at /run only", host: rootfulSocket(dockerGroupHost(), "/run/docker.sock"), status: Warn, summary: "rootful daemon at /run/docker.sock"},
-		{name: "/var/run is a symlink to /run", host: rootfulSocket(dockerGroupHost().Symlink("/var/run", "/run"), "/run/docker.sock"), status: Warn,
+		{name: "rootful socket at /run only", host: rootfulSocket(dockerGroupHost(), "/run/docker.sock"), status: finding.Warn, summary: "rootful daemon at /run/docker.sock"},
+		{name: "/var/run is a symlink to /run", host: rootfulSocket(dockerGroupHost().Symlink("/var/run", "/run"), "/run/docker.sock"), status: finding.Warn,
 			summary: "rootful daemon at /var/run/docker.sock"},
 		{name: "rootful socket, bob not in docker group", host: rootfulSocket(dockerGroupHost().Self(host.Identity{UID: 1001, GID: 1001, Name: "bob"}).Dir("/home/bob"), "/var/run/docker.sock"),
-			status: Pass, summary: "no rootful Docker daemon is reachable by bob"},
-		{name: "a directory where the socket was", host: dockerGroupHost().Dir("/var/run/docker.sock"), status: Pass},
+			status: finding.Pass, summary: "no rootful Docker daemon is reachable by bob"},
+		{name: "a directory where the socket was", host: dockerGroupHost().Dir("/var/run/docker.sock"), status: finding.Pass},
 		{name: "rootful socket 0666", host: dockerGroupHost().Meta("/var/run/docker.sock", host.FileMeta{Type: "socket", Mode: "0666"}).
-			File("/etc/group", "docker:x:999:\n"), status: Warn, summary: "rootful daemon"},
+			File("/etc/group", "docker:x:999:\n"), status: finding.Warn, summary: "rootful daemon"},
 
 		// DOCKER_HOST.
-		{name: "DOCKER_HOST is the rootless socket", host: dockerGroupHost().Env("DOCKER_HOST", rootless), status: Pass, summary: "docker commands go to the rootless daemon (DOCKER_HOST)"},
+		{name: "DOCKER_HOST is the rootless socket", host: dockerGroupHost().Env("DOCKER_HOST", rootless), status: finding.Pass, summary: "docker commands go to the rootless daemon (DOCKER_HOST)"},
 		{name: "DOCKER_HOST with a trailing slash runtime dir", host: dockerGroupHost().Env("XDG_RUNTIME_DIR", "/run/user/1000/").Env("DOCKER_HOST", "unix:///run/user/1000//docker.sock"),
-			status: Pass, summary: "rootless daemon"},
-		{name: "DOCKER_HOST elsewhere", host: dockerGroupHost().Env("DOCKER_HOST", "tcp://build-box:2375"), status: Warn,
+			status: finding.Pass, summary: "rootless daemon"},
+		{name: "DOCKER_HOST elsewhere", host: dockerGroupHost().Env("DOCKER_HOST", "tcp://build-box:2375"), status: finding.Warn,
 			summary: "DOCKER_HOST=tcp://build-box:2375: docker commands go there, not to the rootless daemon at " + rootless, fixes: []string{"manual.docker-host"}},
-		{name: "DOCKER_HOST at the rootful socket", host: rootfulSocket(dockerGroupHost(), "/var/run/docker.sock").Env("DOCKER_HOST", "unix:///var/run/docker.sock"), status: Warn,
+		{name: "DOCKER_HOST at the rootful socket", host: rootfulSocket(dockerGroupHost(), "/var/run/docker.sock").Env("DOCKER_HOST", "unix:///var/run/docker.sock"), status: finding.Warn,
 			summary: "DOCKER_HOST=unix:///var/run/docker.sock", fixes: []string{"manual.docker-host", "manual.disable-rootful-docker"}},
-		{name: "DOCKER_HOST right but rootful reachable", host: rootfulSocket(dockerGroupHost(), "/var/run/docker.sock").Env("DOCKER_HOST", rootless), status: Warn,
+		{name: "DOCKER_HOST right but rootful reachable", host: rootfulSocket(dockerGroupHost(), "/var/run/docker.sock").Env("DOCKER_HOST", rootless), status: finding.Warn,
 			summary: "a rootful Docker daemon is reachable at /var/run/docker.sock: docker commands may talk to it instead of the rootless one", fixes: []string{"manual.disable-rootful-docker"}},
-		{name: "no XDG_RUNTIME_DIR: /run/user/UID", host: alice().Env("DOCKER_HOST", rootless), status: Pass, summary: "rootless daemon"},
+		{name: "no XDG_RUNTIME_DIR: /run/user/UID", host: alice().Env("DOCKER_HOST", rootless), status: finding.Pass, summary: "rootless daemon"},
 
 		// docker contexts.
-		{name: "rootless context", host: dockerContext(dockerGroupHost(), "rootless", rootless), status: Pass, summary: "docker commands go to the rootless daemon (rootless)"},
-		{name: "context at the rootful socket", host: dockerContext(dockerGroupHost(), "work", "unix:///var/run/docker.sock"), status: Warn,
+		{name: "rootless context", host: dockerContext(dockerGroupHost(), "rootless", rootless), status: finding.Pass, summary: "docker commands go to the rootless daemon (rootless)"},
+		{name: "context at the rootful socket", host: dockerContext(dockerGroupHost(), "work", "unix:///var/run/docker.sock"), status: finding.Warn,
 			summary: "the docker context work points at unix:///var/run/docker.sock", fixes: []string{"manual.docker-context"}},
-		{name: "DOCKER_CONTEXT overrides config.json", host: dockerContext(dockerGroupHost(), "rootless", rootless).Env("DOCKER_CONTEXT", "default"), status: Pass,
+		{name: "DOCKER_CONTEXT overrides config.json", host: dockerContext(dockerGroupHost(), "rootless", rootless).Env("DOCKER_CONTEXT", "default"), status: finding.Pass,
 			summary: "no rootful Docker daemon is reachable"},
-		{name: "DOCKER_HOST overrides the context", host: dockerContext(dockerGroupHost(), "work", "tcp://x:2375").Env("DOCKER_HOST", rootless), status: Pass, summary: "(DOCKER_HOST)"},
-		{name: "DOCKER_CONFIG", host: dockerGroupHost().Env("DOCKER_CONFIG", "/cfg/docker").File("/cfg/docker/config.json", `{"currentContext":"gone"}`), status: Pass},
-		{name: "context selected but its meta is missing", host: dockerGroupHost().File("/home/alice/.docker/config.json", `{"currentContext":"gone"}`), status: Pass},
-		{name: "garbage config.json", host: rootfulSocket(dockerGroupHost(), "/var/run/docker.sock").File("/home/alice/.docker/config.json", "\x00{"), status: Warn,
+		{name: "DOCKER_HOST overrides the context", host: dockerContext(dockerGroupHost(), "work", "tcp://x:2375").Env("DOCKER_HOST", rootless), status: finding.Pass, summary: "(DOCKER_HOST)"},
+		{name: "DOCKER_CONFIG", host: dockerGroupHost().Env("DOCKER_CONFIG", "/cfg/docker").File("/cfg/docker/config.json", `{"currentContext":"gone"}`), status: finding.Pass},
+		{name: "context selected but its meta is missing", host: dockerGroupHost().File("/home/alice/.docker/config.json", `{"currentContext":"gone"}`), status: finding.Pass},
+		{name: "garbage config.json", host: rootfulSocket(dockerGroupHost(), "/var/run/docker.sock").File("/home/alice/.docker/config.json", "\x00{"), status: finding.Warn,
 			summary: "a rootful Docker daemon is reachable"},
 		{name: "default context named", host: rootfulSocket(dockerGroupHost(), "/var/run/docker.sock").File("/home/alice/.docker/config.json", `{"currentContext":"default"}`),
-			status: Warn, summary: "docker commands go to the rootful daemon"},
+			status: finding.Warn, summary: "docker commands go to the rootful daemon"},
 
 		// On behalf of another account.
-		{name: "root --user alice, rootful reachable", host: rootfulSocket(dockerGroupHost().Self(root), "/var/run/docker.sock"), user: "alice", status: Warn,
+		{name: "root --user alice, rootful reachable", host: rootfulSocket(dockerGroupHost().Self(root), "/var/run/docker.sock"), user: "alice", status: finding.Warn,
 			summary: "a rootful Docker daemon is reachable at /var/run/docker.sock"},
-		{name: "root --user alice ignores root's DOCKER_HOST", host: dockerGroupHost().Self(root).Env("DOCKER_HOST", "tcp://x:1"), user: "alice", status: Pass},
-		{name: "root --user alice with a rootless context", host: dockerContext(dockerGroupHost().Self(root), "rootless", rootless), user: "alice", status: Pass, summary: "rootless daemon (rootless)"},
-		{name: "unknown account", host: dockerGroupHost().Self(root), user: "mallory", status: Skip},
+		{name: "root --user alice ignores root's DOCKER_HOST", host: dockerGroupHost().Self(root).Env("DOCKER_HOST", "tcp://x:1"), user: "alice", status: finding.Pass},
+		{name: "root --user alice with a rootless context", host: dockerContext(dockerGroupHost().Self(root), "rootless", rootless), user: "alice", status: finding.Pass, summary: "rootless daemon (rootless)"},
+		{name: "unknown account", host: dockerGroupHost().Self(root), user: "mallory", status: finding.Skip},
 	})
 }
 

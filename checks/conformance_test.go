@@ -8,11 +8,16 @@ import (
 	"io/fs"
 	"math/rand/v2"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/rootless-doctor/rootless-doctor/checks/host"
+	"github.com/rootless-doctor/rootless-doctor/checks/facts"
+	"github.com/rootless-doctor/rootless-doctor/finding"
+	"github.com/rootless-doctor/rootless-doctor/fixes"
+	"github.com/rootless-doctor/rootless-doctor/host"
 )
 
 // The conformance test runs every registered probe against hosts no probe author had in
@@ -41,7 +46,7 @@ func TestConformance(t *testing.T) {
 	for name, h := range hosts {
 		for _, user := range []string{"", "alice", "1000"} {
 			t.Run(name+"/user="+user, func(t *testing.T) {
-				env := NewEnv(context.Background(), h, user)
+				env := facts.NewEnv(context.Background(), h, user)
 				for _, p := range All() {
 					checkConforms(t, p, env)
 				}
@@ -50,32 +55,74 @@ func TestConformance(t *testing.T) {
 	}
 }
 
-func checkConforms(t *testing.T, p Probe, env *Env) {
+func checkConforms(t *testing.T, p Probe, env *facts.Env) {
 	t.Helper()
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	var r Result
-	func() {
-		defer func() {
-			if v := recover(); v != nil {
-				t.Fatalf("%s panicked: %v", p.ID, v)
-			}
-		}()
-		r = p.Run(ctx, env) // called directly: the runner's recovery must not hide a panic
-	}()
-	r = finish(p, r, 0)
-	if !r.Status.Valid() || r.ID != p.ID || r.Summary == "" {
-		t.Errorf("%s: invalid result %+v", p.ID, r)
+	r := callDirect(t, p, env) // not through the runner: its recovery must not hide a panic
+	// What the probe itself returned, before the runner's policies make any result valid: a
+	// status (or an error for the undecided policy), a summary, and a fail or warn that
+	// explains itself.
+	if r.Err == nil && !r.Status.Valid() {
+		t.Errorf("%s: status %q and no error: %+v", p.ID, r.Status, r)
 	}
-	if strings.ContainsAny(r.Summary, "\n\r") {
-		t.Errorf("%s: summary must be one line: %q", p.ID, r.Summary)
+	if strings.TrimSpace(r.Summary) == "" {
+		t.Errorf("%s: no summary: %+v", p.ID, r)
 	}
-	if (r.Status == Fail || r.Status == Warn) && len(r.Details)+len(r.Evidence)+len(r.Intents) == 0 {
+	if r.Err == nil && (r.Status == finding.Fail || r.Status == finding.Warn) && len(r.Details)+len(r.Evidence)+len(r.Intents) == 0 {
 		t.Errorf("%s: %s without details, evidence or fix: %q", p.ID, r.Status, r.Summary)
 	}
+	if r.ID != "" || r.Title != "" || r.Duration != 0 {
+		t.Errorf("%s: the runner fills id, title and duration, not the probe: %+v", p.ID, r)
+	}
 	for _, in := range r.Intents {
-		if in.ID() == "" || in.String() == "" {
+		if !slices.Contains(p.Fixes, in.Kind) {
+			t.Errorf("%s: asks for a %q fix, which its Fixes (what explain lists) do not name", p.ID, in.Kind)
+		}
+		if fixes.IntentID(in) == "" || fixes.Describe(in) == "" {
 			t.Errorf("%s: empty intent %+v", p.ID, in)
+		}
+	}
+}
+
+// idPattern is the form of a probe id (docs/probes.md).
+var idPattern = regexp.MustCompile(`^[a-z]+\.[a-z0-9-]+$`)
+
+// TestProbeMetadata checks, for every registered probe, what `explain`, `probes`, the README
+// and docs/probes.md show: a well-formed, unique id in a known group, a title, when it fails,
+// why it matters, what it reads, and fix kinds the planner knows.
+func TestProbeMetadata(t *testing.T) {
+	seen := map[string]bool{}
+	for _, p := range All() {
+		if !idPattern.MatchString(p.ID) {
+			t.Errorf("id %q is not group.name (%s)", p.ID, idPattern)
+		}
+		if seen[p.ID] {
+			t.Errorf("duplicate id %s", p.ID)
+		}
+		seen[p.ID] = true
+		if !slices.ContainsFunc(GroupTitles, func(g struct{ Group, Title string }) bool { return g.Group == p.Group() }) {
+			t.Errorf("%s: group %q is not in GroupTitles", p.ID, p.Group())
+		}
+		if p.Run == nil {
+			t.Errorf("%s: no Run", p.ID)
+		}
+		for what, text := range map[string]string{"Title": p.Title, "Fails": p.Fails} {
+			if strings.TrimSpace(text) == "" || strings.ContainsAny(text, "\n|") || strings.HasSuffix(text, ".") {
+				t.Errorf("%s: %s %q must be one line, without '|' or a final period", p.ID, what, text)
+			}
+		}
+		if len(p.Why) < 80 || strings.Contains(p.Why, "\n") || !strings.HasSuffix(p.Why, ".") && !strings.HasSuffix(p.Why, ")") {
+			t.Errorf("%s: Why must say, in sentences, why it matters: %q", p.ID, p.Why)
+		}
+		if len(p.Reads) == 0 || slices.Contains(p.Reads, "") {
+			t.Errorf("%s: Reads must list what it reads: %q", p.ID, p.Reads)
+		}
+		for i, k := range p.Fixes {
+			if !slices.Contains(fixes.Kinds(), k) {
+				t.Errorf("%s: fix kind %q is not a kind the planner knows", p.ID, k)
+			}
+			if slices.Contains(p.Fixes[:i], k) {
+				t.Errorf("%s: fix kind %q listed twice", p.ID, k)
+			}
 		}
 	}
 }
@@ -212,7 +259,7 @@ func FuzzProbes(f *testing.F) {
 	f.Add(uint64(1), "alice")
 	f.Add(uint64(7), "")
 	f.Fuzz(func(t *testing.T, seed uint64, user string) {
-		env := NewEnv(context.Background(), garbageHost{seed: seed}, user)
+		env := facts.NewEnv(context.Background(), garbageHost{seed: seed}, user)
 		for _, p := range All() {
 			checkConforms(t, p, env)
 		}

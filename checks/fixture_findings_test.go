@@ -5,7 +5,10 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/rootless-doctor/rootless-doctor/checks/host"
+	"github.com/rootless-doctor/rootless-doctor/checks/facts"
+	"github.com/rootless-doctor/rootless-doctor/finding"
+	"github.com/rootless-doctor/rootless-doctor/fixes"
+	"github.com/rootless-doctor/rootless-doctor/host"
 )
 
 // Regression tests for what the fixture trees (fixtures/) showed wrong in the reports.
@@ -14,7 +17,7 @@ import (
 // octal.
 func TestIdentityUserEvidenceIsOctal(t *testing.T) {
 	r := runForResult(t, identityUser, alice(), "")
-	if !slices.Contains(r.Evidence, Evidence{Source: "/home/alice", Value: "owner=1000 mode=0750"}) {
+	if !slices.Contains(r.Evidence, finding.Evidence{Source: "/home/alice", Value: "owner=1000 mode=0750"}) {
 		t.Errorf("evidence = %q, want /home/alice owner=1000 mode=0750", r.Evidence)
 	}
 	r = runForResult(t, identityUser, alice().Meta("/home/alice", host.FileMeta{Mode: "0755", UID: host.Int(0)}), "")
@@ -24,12 +27,12 @@ func TestIdentityUserEvidenceIsOctal(t *testing.T) {
 // On kernels before 5.1 the NAT chain module is nft_chain_nat_ipv4 (debian-10 fixture): the
 // fact is named after the module the kernel has, not the current spelling.
 func TestModuleFactNamesTheLoadedModule(t *testing.T) {
-	e := NewEnv(context.Background(), host.NewMemory().Kernel("4.19.0-27-amd64").
+	e := facts.NewEnv(context.Background(), host.NewMemory().Kernel("4.19.0-27-amd64").
 		File("/proc/modules", "nft_chain_nat_ipv4 16384 1 - Live 0x0000000000000000\n").Host(), "")
-	if f := e.Module(modNFTChainNAT); f.State != ModuleLoaded || f.Name != "nft_chain_nat_ipv4" {
+	if f := e.Module(modNFTChainNAT); f.State != facts.ModuleLoaded || f.Name != "nft_chain_nat_ipv4" {
 		t.Errorf("got %s %s, want nft_chain_nat_ipv4 loaded", f.Name, f.State)
 	}
-	e = NewEnv(context.Background(), host.NewMemory().File("/proc/modules", "").Dir("/sys/module/nft_chain_nat_ipv4").Host(), "")
+	e = facts.NewEnv(context.Background(), host.NewMemory().File("/proc/modules", "").Dir("/sys/module/nft_chain_nat_ipv4").Host(), "")
 	if f := e.Module(modNFTChainNAT); f.Name != "nft_chain_nat_ipv4" {
 		t.Errorf("/sys/module: got %s, want nft_chain_nat_ipv4", f.Name)
 	}
@@ -47,20 +50,20 @@ func TestModuleNotLoadedOnOldKernelNamesTheOldModule(t *testing.T) {
 	cfg := "CONFIG_NF_TABLES=m\nCONFIG_NFT_CHAIN_NAT_IPV4=m\nCONFIG_NFT_NAT=m\n"
 	h := withIptables(alice().Kernel("4.19.0-27-amd64"), "/usr/sbin/iptables", "iptables v1.8.2 (nf_tables)\n").
 		File("/proc/modules", "overlay 131072 0 - Live 0x0\n").File("/boot/config-4.19.0-27-amd64", cfg).Dir("/lib/modules/4.19.0-27-amd64")
-	e := NewEnv(context.Background(), h.Host(), "")
-	if f := e.Module(modNFTChainNAT); f.State != ModuleNotLoaded || f.Name != "nft_chain_nat_ipv4" ||
+	e := facts.NewEnv(context.Background(), h.Host(), "")
+	if f := e.Module(modNFTChainNAT); f.State != facts.ModuleNotLoaded || f.Name != "nft_chain_nat_ipv4" ||
 		f.Evidence.Value != "CONFIG_NFT_CHAIN_NAT_IPV4=m, and nft_chain_nat_ipv4 is not in /proc/modules" {
 		t.Errorf("got %s %s (%q)", f.Name, f.State, f.Evidence.Value)
 	}
 	r := runForResult(t, netIptables, h, "")
-	if got := r.FixIDs(); !slices.Equal(got, []string{"module.nf_tables", "module.nft_chain_nat_ipv4"}) {
+	if got := fixes.FixIDs(r); !slices.Equal(got, []string{"module.nf_tables", "module.nft_chain_nat_ipv4"}) {
 		t.Errorf("fixes = %q", got)
 	}
 	// A current kernel has no CONFIG_NFT_CHAIN_NAT_IPV4: nft_chain_nat it is.
 	h = withIptables(alice(), "/usr/sbin/iptables", nftVersion).File("/proc/modules", "overlay 131072 0 - Live 0x0\n").
 		File("/boot/config-6.8.0", "CONFIG_NF_TABLES=m\nCONFIG_NFT_NAT=m\n").Dir("/lib/modules/6.8.0")
 	r = runForResult(t, netIptables, h, "")
-	if got := r.FixIDs(); !slices.Equal(got, []string{"module.nf_tables", "module.nft_chain_nat"}) {
+	if got := fixes.FixIDs(r); !slices.Equal(got, []string{"module.nf_tables", "module.nft_chain_nat"}) {
 		t.Errorf("fixes on 6.8 = %q", got)
 	}
 }
@@ -70,10 +73,10 @@ func TestModuleNotLoadedOnOldKernelNamesTheOldModule(t *testing.T) {
 func TestIptablesEvidenceIsVerbatim(t *testing.T) {
 	r := runForResult(t, netIptables, withIptables(alice(), "/usr/sbin/iptables", "iptables v1.4.21\n").
 		File("/proc/modules", "ip_tables 27126 2 iptable_filter,iptable_nat, Live 0x0\niptable_filter 12810 1 - Live 0x0\niptable_nat 12875 1 - Live 0x0\n"), "")
-	if !slices.Contains(r.Evidence, Evidence{Source: "/usr/sbin/iptables --version", Value: "iptables v1.4.21"}) {
+	if !slices.Contains(r.Evidence, finding.Evidence{Source: "/usr/sbin/iptables --version", Value: "iptables v1.4.21"}) {
 		t.Errorf("evidence = %q", r.Evidence)
 	}
-	if r.Status != Pass || r.Summary != "iptables 1.4.21 (legacy) at /usr/sbin/iptables; ip_tables loaded, iptable_filter loaded, iptable_nat loaded" {
+	if r.Status != finding.Pass || r.Summary != "iptables 1.4.21 (legacy) at /usr/sbin/iptables; ip_tables loaded, iptable_filter loaded, iptable_nat loaded" {
 		t.Errorf("%s: %q", r.Status, r.Summary)
 	}
 }
@@ -82,13 +85,13 @@ func TestIptablesEvidenceIsVerbatim(t *testing.T) {
 // merged result said the same user_subvol_rm_allowed note twice.
 func TestStorageDataRootMergeDropsRepeatedDetails(t *testing.T) {
 	mi := "1 0 8:1 / / rw shared:1 - ext4 /dev/sda1 rw\n2 1 8:2 /@home /home rw,relatime shared:2 - btrfs /dev/sda2 rw,ssd,subvol=/@home\n"
-	h := storageHost("6.8.0").FSType("/home", "btrfs").File(mountinfoPath, mi).
+	h := storageHost("6.8.0").FSType("/home", "btrfs").File(facts.MountinfoPath, mi).
 		Exec("/usr/bin/podman").
 		Dir("/home/alice/.local/share/containers/storage").
 		Meta("/home/alice/.local/share", host.FileMeta{Type: "dir", Mode: "0755", UID: host.Int(1000), GID: host.Int(1000)}).
 		Meta("/home/alice/.local/share/containers/storage", host.FileMeta{Mode: "0700", UID: host.Int(1000), GID: host.Int(1000)})
 	r := runForResult(t, storageDataRoot, h, "")
-	if r.Status != Pass {
+	if r.Status != finding.Pass {
 		t.Fatalf("%s: %q", r.Status, r.Summary)
 	}
 	seen := map[string]bool{}

@@ -12,15 +12,17 @@ import (
 	"github.com/moby/sys/mountinfo"
 	"kernel.org/pub/linux/libs/security/libcap/cap"
 
-	"github.com/rootless-doctor/rootless-doctor/checks/host"
+	"github.com/rootless-doctor/rootless-doctor/checks/facts"
 	"github.com/rootless-doctor/rootless-doctor/checks/parse"
 	"github.com/rootless-doctor/rootless-doctor/distro"
-	"github.com/rootless-doctor/rootless-doctor/fixes/intent"
+	"github.com/rootless-doctor/rootless-doctor/finding"
+	"github.com/rootless-doctor/rootless-doctor/host"
 )
 
 var idmapNewuidmap = Probe{
 	ID:    "idmap.newuidmap",
 	Title: "newuidmap and newgidmap",
+	Fails: "missing; neither setuid root nor `cap_setuid`/`cap_setgid`",
 	Why: "An unprivileged process may map only its own uid into a user namespace. Mapping the " +
 		"65536 subordinate ids an image needs takes the shadow helpers newuidmap and newgidmap, " +
 		"which must run privileged: setuid root, or with the file capability cap_setuid " +
@@ -29,7 +31,7 @@ var idmapNewuidmap = Probe{
 		"falls back to a single-id mapping that cannot unpack most images.",
 	Reads: []string{"newuidmap and newgidmap on PATH", "their owner, mode and file capabilities",
 		"/proc/self/mountinfo (nosuid mounts)"},
-	Fixes: []intent.Kind{intent.Package, intent.Manual},
+	Fixes: []finding.Kind{finding.Package, finding.Manual},
 	Run:   runNewuidmap,
 }
 
@@ -48,14 +50,14 @@ var idmapHelpers = []idmapHelper{
 
 // helperVerdict is what one helper binary is found to be.
 type helperVerdict struct {
-	status  Status // Pass, Warn or Fail
-	summary string // for Warn and Fail
+	status  finding.Status // Pass, Warn or Fail
+	summary string         // for Warn and Fail
 	details []string
 	nosuid  string // the nosuid mount point it sits on, when that is its problem
 }
 
-func runNewuidmap(_ context.Context, e *Env) Result {
-	r := Result{}
+func runNewuidmap(_ context.Context, e *facts.Env) finding.Result {
+	r := finding.Result{}
 	var missing, offPath []string
 	var bad []helperVerdict
 	var how, paths []string
@@ -72,7 +74,7 @@ func runNewuidmap(_ context.Context, e *Env) Result {
 		}
 		fi, err := e.Host.Stat(p)
 		if err != nil {
-			return Undecided(err, "cannot stat %s", p)
+			return finding.Undecided(err, "cannot stat %s", p)
 		}
 		r = r.With(p, fmt.Sprintf("mode=%s owner=%d caps=%s", octalMode(fi.Mode), fi.UID, orNone(fi.Caps)))
 		paths = append(paths, p)
@@ -80,7 +82,7 @@ func runNewuidmap(_ context.Context, e *Env) Result {
 			foreign = p
 		}
 		v := judgeHelper(e, h, fi)
-		if v.status == Pass {
+		if v.status == finding.Pass {
 			how = append(how, v.summary)
 			continue
 		}
@@ -91,17 +93,17 @@ func runNewuidmap(_ context.Context, e *Env) Result {
 	if name, ok := e.Distro.Package(distro.ToolNewuidmap); ok {
 		pkg = "the " + name + " package"
 	}
-	install := intent.InstallTool(string(distro.ToolNewuidmap),
+	install := finding.InstallTool(string(distro.ToolNewuidmap),
 		"rootless engines map subordinate ids through the privileged helpers newuidmap and newgidmap")
 	if len(missing)+len(offPath) > 0 {
 		if len(missing) > 0 {
-			r = withStatus(r, Fail, "%s %s not installed", strings.Join(missing, " and "), isAre(len(missing))).
+			r = r.WithStatus(finding.Fail, "%s %s not installed", strings.Join(missing, " and "), isAre(len(missing))).
 				Detail("Install %s. Without them RootlessKit stops with \"newuidmap binary not found\" and Podman maps a single id (podman-container-tools/podman#9271).", pkg).
 				Fix(install)
 		} else {
 			// The engine looks them up on its own PATH, like exec.LookPath (NixOS/nixpkgs#215332).
-			r = withStatus(r, Fail, "%s %s installed but not on PATH", strings.Join(offPath, " and "), isAre(len(offPath))).
-				Fix(intent.ManualStep("newuidmap-path", fmt.Sprintf("add %s to the PATH of %s and of the engine's service", path.Dir(offPath[0]), e.User.Name)))
+			r = r.WithStatus(finding.Fail, "%s %s installed but not on PATH", strings.Join(offPath, " and "), isAre(len(offPath))).
+				Fix(finding.ManualStep("newuidmap-path", fmt.Sprintf("add %s to the PATH of %s and of the engine's service", path.Dir(offPath[0]), e.User.Name)))
 		}
 		for _, v := range bad {
 			r = r.Detail("%s", v.summary)
@@ -112,11 +114,11 @@ func runNewuidmap(_ context.Context, e *Env) Result {
 	slices.SortStableFunc(bad, func(a, b helperVerdict) int { return b.status.Severity() - a.status.Severity() })
 	if len(bad) == 0 {
 		if how[0] == "newuidmap is setuid root" && how[1] == "newgidmap is setuid root" {
-			return withStatus(r, Pass, "newuidmap and newgidmap are setuid root")
+			return r.WithStatus(finding.Pass, "newuidmap and newgidmap are setuid root")
 		}
-		return withStatus(r, Pass, "%s", strings.Join(how, "; "))
+		return r.WithStatus(finding.Pass, "%s", strings.Join(how, "; "))
 	}
-	r = withStatus(r, bad[0].status, "%s", bad[0].summary)
+	r = r.WithStatus(bad[0].status, "%s", bad[0].summary)
 	reinstall := false
 	for i, v := range bad {
 		if i > 0 {
@@ -124,7 +126,7 @@ func runNewuidmap(_ context.Context, e *Env) Result {
 		}
 		r.Details = append(r.Details, v.details...)
 		if v.nosuid != "" {
-			r = r.Fix(intent.ManualStep("newuidmap-nosuid",
+			r = r.Fix(finding.ManualStep("newuidmap-nosuid",
 				fmt.Sprintf("remount %s without nosuid, or use newuidmap and newgidmap from a filesystem mounted without it", v.nosuid)))
 		} else {
 			reinstall = true
@@ -139,7 +141,7 @@ func runNewuidmap(_ context.Context, e *Env) Result {
 		// no-op and the finding would stay. Restoring the privilege is a reinstall or a
 		// chmod, which a person chooses (a foreign copy on PATH changes the answer).
 		r = r.Detail("Reinstalling %s restores the setuid bit or file capabilities (lost by image builds, rsync without -X or rpm-ostree; rootless-containers/rootlesskit#326, coreos/rpm-ostree#4765). By hand: `chmod u+s` on both binaries, or `setcap cap_setuid+ep` on newuidmap and `setcap cap_setgid+ep` on newgidmap.", pkg).
-			Fix(intent.ManualStep("newuidmap-privilege", fmt.Sprintf(
+			Fix(finding.ManualStep("newuidmap-privilege", fmt.Sprintf(
 				"restore the privilege of newuidmap and newgidmap: reinstall %s, or run chmod u+s %s",
 				pkg, strings.Join(paths, " "))))
 	}
@@ -148,7 +150,7 @@ func runNewuidmap(_ context.Context, e *Env) Result {
 
 // findOffPath looks for a helper in the directories distributions install it to, for when
 // it is not on PATH.
-func findOffPath(e *Env, name string) string {
+func findOffPath(e *facts.Env, name string) string {
 	for _, dir := range []string{"/usr/bin", "/usr/sbin", "/bin", "/sbin"} {
 		if p, err := e.Host.LookPath(dir + "/" + name); err == nil {
 			return p
@@ -158,22 +160,22 @@ func findOffPath(e *Env, name string) string {
 }
 
 // judgeHelper decides whether one helper can do its job for the account.
-func judgeHelper(e *Env, h idmapHelper, fi host.FileInfo) helperVerdict {
+func judgeHelper(e *facts.Env, h idmapHelper, fi host.FileInfo) helperVerdict {
 	p, mode, uid, capsText := fi.Path, fi.Mode, fi.UID, fi.Caps
 	setuidRoot := mode&fs.ModeSetuid != 0 && uid == 0
 	caps, capErr := parse.ParseFileCaps(capsText)
 	eff, perm := caps.Flags(h.capVal)
 	capOK := perm && caps.RootID == 0
-	v := helperVerdict{status: Pass}
+	v := helperVerdict{status: finding.Pass}
 	switch {
 	case !canExec(e, fi):
-		return helperVerdict{status: Fail, summary: fmt.Sprintf("%s (mode %s, owner %d) is not executable by %s", p, octalMode(mode), uid, e.User.Name)}
+		return helperVerdict{status: finding.Fail, summary: fmt.Sprintf("%s (mode %s, owner %d) is not executable by %s", p, octalMode(mode), uid, e.User.Name)}
 	case setuidRoot:
 		v.summary = h.name + " is setuid root"
 	case capOK:
 		v.summary = fmt.Sprintf("%s has %s", h.name, h.capName)
 	default:
-		v = helperVerdict{status: Fail, summary: fmt.Sprintf("%s is neither setuid root nor has the file capability %s", p, h.capName)}
+		v = helperVerdict{status: finding.Fail, summary: fmt.Sprintf("%s is neither setuid root nor has the file capability %s", p, h.capName)}
 		switch {
 		case mode&fs.ModeSetuid != 0:
 			v.details = append(v.details, fmt.Sprintf("%s is setuid but owned by uid %d, not root.", p, uid))
@@ -187,13 +189,13 @@ func judgeHelper(e *Env, h idmapHelper, fi host.FileInfo) helperVerdict {
 		return v
 	}
 	if mnt := nosuidMount(e, p); mnt != "" {
-		return helperVerdict{status: Fail, nosuid: mnt,
+		return helperVerdict{status: finding.Fail, nosuid: mnt,
 			summary: fmt.Sprintf("%s is on %s, mounted nosuid, which ignores its setuid bit and file capabilities", p, mnt)}
 	}
 	if !setuidRoot && !eff {
 		// shadow built with libcap raises the effective bit itself (lib/idmapping.c,
 		// write_mapping); a build without it does not.
-		return helperVerdict{status: Warn,
+		return helperVerdict{status: finding.Warn,
 			summary: fmt.Sprintf("%s has %s only in the permitted set (%q), not effective", p, h.capName, caps.String()),
 			details: []string{"This works only when shadow was built with capability support; distributions set " + h.capName + "=ep."}}
 	}
@@ -202,7 +204,7 @@ func judgeHelper(e *Env, h idmapHelper, fi host.FileInfo) helperVerdict {
 
 // canExec reports whether the account may execute the file: the x bit of the class (owner,
 // group, other) the account falls in, as the kernel checks it.
-func canExec(e *Env, fi host.FileInfo) bool {
+func canExec(e *facts.Env, fi host.FileInfo) bool {
 	perm := fi.Mode.Perm()
 	if e.UserErr != nil || e.User.UID == 0 {
 		return perm&0o111 != 0
@@ -210,7 +212,7 @@ func canExec(e *Env, fi host.FileInfo) bool {
 	shift := 0 // other
 	if fi.UID == e.User.UID {
 		shift = 6
-	} else if e.inGroup(fi.GID) {
+	} else if e.InGroup(fi.GID) {
 		shift = 3
 	}
 	return perm>>shift&1 != 0
@@ -244,7 +246,7 @@ func systemDir(dir string) bool {
 // ("" otherwise, or when /proc/self/mountinfo cannot be read). On a nosuid mount the kernel
 // ignores both the setuid bit and file capabilities (mnt_may_suid in the exec path), so a
 // perfectly installed newuidmap is powerless there.
-func nosuidMount(e *Env, p string) string {
+func nosuidMount(e *facts.Env, p string) string {
 	if real, err := e.Host.EvalSymlinks(p); err == nil {
 		p = real
 	}

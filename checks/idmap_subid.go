@@ -14,20 +14,14 @@ import (
 
 	"github.com/moby/sys/user"
 
+	"github.com/rootless-doctor/rootless-doctor/checks/facts"
 	"github.com/rootless-doctor/rootless-doctor/checks/parse"
 	"github.com/rootless-doctor/rootless-doctor/distro"
-	"github.com/rootless-doctor/rootless-doctor/fixes/intent"
+	"github.com/rootless-doctor/rootless-doctor/finding"
 )
 
 // This file holds what idmap.subuid and idmap.subgid share: the two probes run the same
-// logic over /etc/subuid and /etc/subgid (shared/SPEC.md §3: "as above").
-
-// MinSubIDs is the number of subordinate ids Docker's rootless docs require: images own
-// files up to 65534 (nobody) or 65532 (distroless nonroot), and unpacking a layer whose owner
-// is not mapped fails with "lchown …: invalid argument"
-// (https://docs.docker.com/engine/security/rootless/troubleshoot/,
-// GoogleContainerTools/distroless#1248).
-const MinSubIDs = 65536
+// logic over /etc/subuid and /etc/subgid.
 
 // subIDKind is what differs between the uid and the gid probe.
 type subIDKind struct {
@@ -42,7 +36,7 @@ type subIDKind struct {
 
 // ownID is the account's id that rootless engines map to root in the namespace: its uid, or
 // its primary gid.
-func (k subIDKind) ownID(a Account) int {
+func (k subIDKind) ownID(a facts.Account) int {
 	if k.word == "uid" {
 		return a.UID
 	}
@@ -72,6 +66,7 @@ func subIDProbe(k subIDKind) Probe {
 	return Probe{
 		ID:    k.id,
 		Title: "Subordinate " + k.word + "s",
+		Fails: fmt.Sprintf("no range; fewer than 65,536 ids; malformed lines; overlap with another account or real %[1]ss; own %[1]s inside the range", k.word),
 		Why: fmt.Sprintf("In a rootless user namespace the account's own %[1]s becomes root and the other "+
 			"%[1]ss an image uses (up to 65534 and beyond) come from the account's subordinate %[1]s "+
 			"ranges in %[2]s, mapped by new%[1]smap. No range means no mapping (\"No subuid ranges found\"); "+
@@ -79,52 +74,32 @@ func subIDProbe(k subIDKind) Probe {
 			"overlaps another account's or a real %[1]s lets containers own that account's files.", k.word, k.file),
 		Reads: []string{k.file, "/etc/nsswitch.conf (the subid: line)", "libsubid_NAME.so in the library directories (/etc/ld.so.conf)", "`getsubids` when a libsubid module serves the ranges",
 			k.idFile, "/etc/login.defs (" + k.defs + "_MIN/MAX)", "the id maps of a running Podman pause process or rootless dockerd"},
-		Fixes: []intent.Kind{intent.CRLF, intent.SubIDs, intent.Package, intent.Manual},
+		Fixes: []finding.Kind{finding.CRLF, finding.SubIDs, finding.Package, finding.Manual},
 		Run:   k.run,
 	}
 }
 
-// subIDSource is where shadow (and so newuidmap) takes subordinate ids from.
-type subIDSource struct {
-	// module is the libsubid module of the nsswitch `subid:` line, "" for the files.
-	module string
-	line   parse.NSSwitchLine
-}
-
-// subIDSourceOf reads /etc/nsswitch.conf once per run. shadow uses the files when it cannot
-// open nsswitch.conf (lib/nss.c), and so do we.
-func subIDSourceOf(e *Env) subIDSource {
-	return Memo(e, "idmap.subid-source", func() subIDSource {
-		data, err := e.Host.ReadFile("/etc/nsswitch.conf")
-		if err != nil {
-			return subIDSource{}
-		}
-		m, l := parse.SubIDModule(data)
-		return subIDSource{module: m, line: l}
-	})
-}
-
-func (k subIDKind) run(ctx context.Context, e *Env) Result {
+func (k subIDKind) run(ctx context.Context, e *facts.Env) finding.Result {
 	if r, ok := e.NeedUser(); !ok {
 		return r
 	}
-	src := subIDSourceOf(e)
-	if src.module == "" {
+	src := e.SubIDSource()
+	if src.Module == "" {
 		return k.fromFile(e)
 	}
-	if lib, searched := moduleLibrary(e, src.module); lib == "" && len(searched) > 0 {
+	if lib, searched := moduleLibrary(e, src.Module); lib == "" && len(searched) > 0 {
 		// shadow's nss_init cannot dlopen the module, says "Error opening libsubid_NAME.so …
 		// Using files" and reads /etc/subuid and /etc/subgid after all (lib/nss.c): judge
 		// those, and say that the directory's ranges are not used.
 		r := k.fromFile(e)
-		r = r.With(fmt.Sprintf("/etc/nsswitch.conf:%d", src.line.Line), src.line.Text)
-		msg := fmt.Sprintf("/etc/nsswitch.conf names the subid module %q, but libsubid_%s.so is not installed (looked in %s): shadow falls back to %s", src.module, src.module, strings.Join(searched, ", "), k.file)
-		if r.Status == Pass {
-			r = withStatus(r, Warn, "%s; %s", msg, r.Summary)
+		r = r.With(fmt.Sprintf("/etc/nsswitch.conf:%d", src.Line.Line), src.Line.Text)
+		msg := fmt.Sprintf("/etc/nsswitch.conf names the subid module %q, but libsubid_%s.so is not installed (looked in %s): shadow falls back to %s", src.Module, src.Module, strings.Join(searched, ", "), k.file)
+		if r.Status == finding.Pass {
+			r = r.WithStatus(finding.Warn, "%s; %s", msg, r.Summary)
 		} else {
 			r = r.Detail("%s.", msg)
 		}
-		return r.Fix(intent.ManualStep("subid-module", fmt.Sprintf("install the libsubid module %q (SSSD built with subid support ships libsubid_sss.so) or remove the subid: line of /etc/nsswitch.conf", src.module)))
+		return r.Fix(finding.ManualStep("subid-module", fmt.Sprintf("install the libsubid module %q (SSSD built with subid support ships libsubid_sss.so) or remove the subid: line of /etc/nsswitch.conf", src.Module)))
 	}
 	return k.fromModule(ctx, e, src)
 }
@@ -134,7 +109,7 @@ func (k subIDKind) run(ctx context.Context, e *Env) Result {
 // the default ones. searched lists the directories that could be listed; when it is empty
 // (a recorded tree without them) nothing can be said, and lib is "" as well. A name with a
 // slash is a path to dlopen: it is not judged here (searched is empty).
-func moduleLibrary(e *Env, module string) (lib string, searched []string) {
+func moduleLibrary(e *facts.Env, module string) (lib string, searched []string) {
 	if strings.Contains(module, "/") {
 		return "", nil
 	}
@@ -160,7 +135,7 @@ func moduleLibrary(e *Env, module string) (lib string, searched []string) {
 
 // ldConfDirs reads the directories of an ld.so.conf file: one a line, '#' comments, and
 // "include GLOB" lines (depth-limited).
-func ldConfDirs(e *Env, file string, depth int) []string {
+func ldConfDirs(e *facts.Env, file string, depth int) []string {
 	data, err := e.Host.ReadFile(file)
 	if err != nil || depth > 4 {
 		return nil
@@ -195,12 +170,12 @@ func ldConfDirs(e *Env, file string, depth int) []string {
 }
 
 // fromFile judges the account's ranges in /etc/subuid or /etc/subgid.
-func (k subIDKind) fromFile(e *Env) Result {
+func (k subIDKind) fromFile(e *facts.Env) finding.Result {
 	u := e.User
 	data, err := e.Host.ReadFile(k.file)
 	missing := errors.Is(err, fs.ErrNotExist)
 	if err != nil && !missing {
-		return Undecided(err, "cannot read %s", k.file)
+		return finding.Undecided(err, "cannot read %s", k.file)
 	}
 	f := parse.ParseSubIDs(data)
 	own, ownBad := f.Owned(u.Name, u.UID)
@@ -226,7 +201,7 @@ func (k subIDKind) fromFile(e *Env) Result {
 		if i < maxEvidence {
 			j.r = j.r.With(k.lineSource(b.Line), b.Text)
 		}
-		j.problem(Fail, "line %d of %s, an entry of %s, %s", b.Line, k.file, u.Name, b.Reason)
+		j.problem(finding.Fail, "line %d of %s, an entry of %s, %s", b.Line, k.file, u.Name, b.Reason)
 		j.badLines = append(j.badLines, b.Line)
 	}
 	j.judgeCRLF(f, crOwn)
@@ -237,9 +212,9 @@ func (k subIDKind) fromFile(e *Env) Result {
 	j.judgeNumbers(own)
 	switch {
 	case len(own) == 0 && missing:
-		j.problem(Fail, "%s does not exist, so %s has no subordinate %ss", k.file, u.Name, k.word)
+		j.problem(finding.Fail, "%s does not exist, so %s has no subordinate %ss", k.file, u.Name, k.word)
 	case len(own) == 0:
-		j.problem(Fail, "%s has no subordinate %s range in %s", u.Name, k.word, k.file)
+		j.problem(finding.Fail, "%s has no subordinate %s range in %s", u.Name, k.word, k.file)
 	}
 	if len(own) == 0 {
 		j.fresh = true
@@ -272,7 +247,7 @@ func (j *subIDJudge) judgeCRLF(f parse.SubIDs, crOwn []parse.SubIDRange) {
 	if n == 0 {
 		return
 	}
-	j.intents = append(j.intents, intent.StripCR(k.file, fmt.Sprintf("%s has CRLF line ends, which shadow reads as garbage after the count", k.file)))
+	j.intents = append(j.intents, finding.StripCR(k.file, fmt.Sprintf("%s has CRLF line ends, which shadow reads as garbage after the count", k.file)))
 	if len(crOwn) == 0 {
 		return // others' CR lines are reported with the other malformed lines
 	}
@@ -288,7 +263,7 @@ func (j *subIDJudge) judgeCRLF(f parse.SubIDs, crOwn []parse.SubIDRange) {
 	if len(lines) > 1 {
 		which = "lines " + strings.Join(lines, ", ") + " of " + u.Name + "'s ranges end"
 	}
-	j.problem(Fail, "%s has CRLF line ends: %s in a carriage return, which shadow reads as garbage after the count, so getsubids and newuidmap skip %s", k.file, which, strings.Join(ranges, ", "))
+	j.problem(finding.Fail, "%s has CRLF line ends: %s in a carriage return, which shadow reads as garbage after the count, so getsubids and newuidmap skip %s", k.file, which, strings.Join(ranges, ", "))
 	j.detail("%d line(s) of %s end in a carriage return. Removing the CRs (sed -i 's/\\r$//' %s) makes them the ranges shown; Go readers that trim lines already read them so, which is why some tools see a range that newuidmap refuses.", n, k.file, k.file)
 }
 
@@ -309,25 +284,25 @@ func (j *subIDJudge) judgeNumbers(own []parse.SubIDRange) {
 			j.detail("Line %d of %s: %s (shadow reads numbers in C notation), so the range is %s.", r.Line, k.file, r.Note, r)
 		}
 		if m, ok := r.Misread(); ok && errGetsubids != nil {
-			j.problem(Warn, "line %d of %s holds %s as shadow reads it, but RootlessKit without getsubids reads it as decimal, %d-%d, which newuidmap refuses", r.Line, k.file, r, m.First, m.Last)
-			j.intents = append(j.intents, intent.InstallTool(string(distro.ToolGetsubids), "engines then read subordinate ids through shadow, which reads octal numbers as octal"))
+			j.problem(finding.Warn, "line %d of %s holds %s as shadow reads it, but RootlessKit without getsubids reads it as decimal, %d-%d, which newuidmap refuses", r.Line, k.file, r, m.First, m.Last)
+			j.intents = append(j.intents, finding.InstallTool(string(distro.ToolGetsubids), "engines then read subordinate ids through shadow, which reads octal numbers as octal"))
 		}
 	}
 }
 
 // fromModule judges the ranges a libsubid module (SSSD, FreeIPA) serves. newuidmap then asks
 // the module, not the files, so only `getsubids` shows what will be mapped
-// (subid-nss-provider-ignored in the failure catalogue).
-func (k subIDKind) fromModule(ctx context.Context, e *Env, src subIDSource) Result {
+// (docs/failures/catalogue.json#subid-nss-provider-ignored).
+func (k subIDKind) fromModule(ctx context.Context, e *facts.Env, src facts.SubIDSource) finding.Result {
 	u := e.User
 	j := newSubIDJudge(k, e)
-	j.module = src.module
-	j.r = j.r.With(fmt.Sprintf("/etc/nsswitch.conf:%d", src.line.Line), src.line.Text)
+	j.module = src.Module
+	j.r = j.r.With(fmt.Sprintf("/etc/nsswitch.conf:%d", src.Line.Line), src.Line.Text)
 	exe, err := e.Host.LookPath("getsubids")
 	if err != nil {
-		return withStatus(j.r, Fail, "subordinate %ss come from the nsswitch module %q, but getsubids is not installed", k.word, src.module).
-			Detail("newuidmap asks libsubid_%s.so for the ranges. RootlessKit 1.1.0 and later ask getsubids and, without it, read %s, which newuidmap then refuses (rootless-containers/rootlesskit#404, moby/moby#44473).", src.module, k.file).
-			Fix(intent.InstallTool(string(distro.ToolGetsubids), "subordinate ids are served by an nsswitch module that only getsubids can query"))
+		return j.r.WithStatus(finding.Fail, "subordinate %ss come from the nsswitch module %q, but getsubids is not installed", k.word, src.Module).
+			Detail("newuidmap asks libsubid_%s.so for the ranges. RootlessKit 1.1.0 and later ask getsubids and, without it, read %s, which newuidmap then refuses (rootless-containers/rootlesskit#404, moby/moby#44473).", src.Module, k.file).
+			Fix(finding.InstallTool(string(distro.ToolGetsubids), "subordinate ids are served by an nsswitch module that only getsubids can query"))
 	}
 	// Like RootlessKit's dynamic source (pkg/parent/dynidtools): ask by name and by uid, keep
 	// the distinct ranges.
@@ -345,7 +320,7 @@ func (k subIDKind) fromModule(ctx context.Context, e *Env, src subIDSource) Resu
 		source := strings.Join(append([]string{"getsubids"}, args...), " ")
 		got := parse.ParseGetsubids(out.Stdout)
 		if len(got.Ranges) == 0 {
-			j.r = j.r.With(source, fmt.Sprintf("exit %d: %s", out.ExitCode, orNone(strings.TrimSpace(clipText(out.Stderr)))))
+			j.r = j.r.With(source, fmt.Sprintf("exit %d: %s", out.ExitCode, orNone(strings.TrimSpace(finding.Clip(string(out.Stderr), 200)))))
 		}
 		for _, r := range got.Ranges {
 			if !slices.ContainsFunc(own, func(o parse.SubIDRange) bool { return o.Start == r.Start && o.Count == r.Count }) {
@@ -355,10 +330,10 @@ func (k subIDKind) fromModule(ctx context.Context, e *Env, src subIDSource) Resu
 		}
 	}
 	if !ran {
-		return Undecided(runErr, "cannot run getsubids for %s", u.Name)
+		return finding.Undecided(runErr, "cannot run getsubids for %s", u.Name)
 	}
 	if len(own) == 0 {
-		j.problem(Fail, "the nsswitch module %q has no subordinate %s range for %s", src.module, k.word, u.Name)
+		j.problem(finding.Fail, "the nsswitch module %q has no subordinate %s range for %s", src.Module, k.word, u.Name)
 		j.fresh = true
 	}
 	j.judgeOwn(own)
@@ -367,17 +342,10 @@ func (k subIDKind) fromModule(ctx context.Context, e *Env, src subIDSource) Resu
 	if u.Source != "/etc/passwd" {
 		j.detail("%s has no /etc/passwd entry (found through %s); RootlessKit before 1.1.0 also required one (rootless-containers/rootlesskit#48).", u.Name, orNone(u.Source))
 	}
-	return j.result(own, fmt.Sprintf(" from the %q module", src.module))
+	return j.result(own, fmt.Sprintf(" from the %q module", src.Module))
 }
 
 func (k subIDKind) lineSource(line int) string { return fmt.Sprintf("%s:%d", k.file, line) }
-
-func clipText(b []byte) string {
-	if len(b) > 200 {
-		b = b[:200]
-	}
-	return strings.ToValidUTF8(string(b), "?")
-}
 
 // maxExtents is how many lines a uid_map or gid_map takes since Linux 4.15 (5 before;
 // user_namespaces(7)).
@@ -394,26 +362,26 @@ const (
 // status and summary, the rest its details.
 type subIDJudge struct {
 	k        subIDKind
-	e        *Env
-	r        Result
-	status   Status
+	e        *facts.Env
+	r        finding.Result
+	status   finding.Status
 	summary  string
 	rest     []string // summaries of the other problems
 	dropped  int      // problems past maxProblems
 	details  []string // explanations, after the problems
 	remove   []string // the account's ranges a fix must delete first ("START-END")
 	removing map[string]bool
-	fresh    bool   // the account needs a fresh range of MinSubIDs
+	fresh    bool   // the account needs a fresh range of parse.MinSubIDs
 	badLines []int  // lines of the file a person must correct
 	module   string // the libsubid module serving the ranges, "" for the files
-	intents  []intent.Intent
+	intents  []finding.Intent
 }
 
-func newSubIDJudge(k subIDKind, e *Env) *subIDJudge {
-	return &subIDJudge{k: k, e: e, status: Pass}
+func newSubIDJudge(k subIDKind, e *facts.Env) *subIDJudge {
+	return &subIDJudge{k: k, e: e, status: finding.Pass}
 }
 
-func (j *subIDJudge) problem(s Status, format string, args ...any) {
+func (j *subIDJudge) problem(s finding.Status, format string, args ...any) {
 	msg := fmt.Sprintf(format, args...)
 	if j.summary == "" || s.Severity() > j.status.Severity() {
 		if j.summary != "" {
@@ -467,7 +435,7 @@ func (j *subIDJudge) judgeOwn(own []parse.SubIDRange) {
 		limit = 5
 	}
 	if len(own)+1 > limit {
-		j.problem(Fail, "%s has %d subordinate %s ranges; the kernel takes at most %d extents in a %s", u.Name, len(own), k.word, limit, k.idMap)
+		j.problem(finding.Fail, "%s has %d subordinate %s ranges; the kernel takes at most %d extents in a %s", u.Name, len(own), k.word, limit, k.idMap)
 		j.replace(own...)
 		own = own[:limit-1]
 	}
@@ -475,30 +443,30 @@ func (j *subIDJudge) judgeOwn(own []parse.SubIDRange) {
 	// mappings_overlap): "write to uid_map failed: Invalid argument".
 	sorted := slices.Clone(own)
 	slices.SortFunc(sorted, func(a, b parse.SubIDRange) int { return cmp.Compare(a.Start, b.Start) })
-	var union int64
+	spans := []parse.IDSpan{sorted[0].Span()}
 	reach := sorted[0] // the range reaching furthest so far
-	union = sorted[0].Count
 	for _, r := range sorted[1:] {
 		if r.Start <= reach.End() {
-			j.problem(Fail, "%s's subordinate %s ranges %s (line %d) and %s (line %d) overlap: the kernel rejects the id map", u.Name, k.word, reach, reach.Line, r, r.Line)
+			j.problem(finding.Fail, "%s's subordinate %s ranges %s (line %d) and %s (line %d) overlap: the kernel rejects the id map", u.Name, k.word, reach, reach.Line, r, r.Line)
 			j.replace(reach, r)
 		}
 		if r.End() > reach.End() {
-			union += r.End() - max(r.Start, reach.End()+1) + 1
 			reach = r
 		}
+		spans = append(spans, r.Span())
 	}
+	union := parse.UnionCount(spans)
 	for _, r := range own {
 		if r.Contains(ownID) {
-			j.problem(Fail, "%s's subordinate %s range %s contains its own %s %d, which the engine already maps to root: the kernel rejects the id map", u.Name, k.word, r, k.word, ownID)
+			j.problem(finding.Fail, "%s's subordinate %s range %s contains its own %s %d, which the engine already maps to root: the kernel rejects the id map", u.Name, k.word, r, k.word, ownID)
 			j.replace(r)
 		}
 	}
 	j.judgeRealIDs(own, ownID)
-	if union < MinSubIDs {
+	if union < parse.MinSubIDs {
 		// A failure, not a warning: Docker's prerequisites require 65,536, and pulls of
 		// everyday images (anything owning files as nobody) break below it.
-		j.problem(Fail, "%s has %d subordinate %ss, fewer than the %d most images need", u.Name, union, k.word, MinSubIDs)
+		j.problem(finding.Fail, "%s has %d subordinate %ss, fewer than the %d most images need", u.Name, union, k.word, parse.MinSubIDs)
 		j.replace(own...)
 		j.detail("Pulling an image that owns files above %s's last mapped id fails with \"lchown …: invalid argument\" (docker-library/busybox#107).", u.Name)
 	}
@@ -525,7 +493,7 @@ func (j *subIDJudge) judgeRealIDs(own []parse.SubIDRange, ownID int64) {
 		if len(names) > 3 {
 			names = append(names[:3], fmt.Sprintf("%d more", len(names)-3))
 		}
-		j.problem(Fail, "%s's subordinate %s range %s contains %ss of %s: %s", j.e.User.Name, j.k.word, r, j.k.word, j.k.idFile, strings.Join(names, ", "))
+		j.problem(finding.Fail, "%s's subordinate %s range %s contains %ss of %s: %s", j.e.User.Name, j.k.word, r, j.k.word, j.k.idFile, strings.Join(names, ", "))
 		j.replace(r)
 	}
 }
@@ -545,7 +513,7 @@ func (j *subIDJudge) judgeOthers(f parse.SubIDs, own []parse.SubIDRange) {
 			// One overlap is enough to replace the range.
 			if o, ok := idx.find(r); ok {
 				j.r = j.r.With(k.lineSource(o.Line), o.Text)
-				j.problem(Fail, "%s's subordinate %s range %s overlaps %s's range %s (line %d of %s)", u.Name, k.word, r, o.Owner, o, o.Line, k.file)
+				j.problem(finding.Fail, "%s's subordinate %s range %s overlaps %s's range %s (line %d of %s)", u.Name, k.word, r, o.Owner, o, o.Line, k.file)
 				j.replace(r)
 			}
 		}
@@ -561,14 +529,14 @@ func (j *subIDJudge) judgeOthers(f parse.SubIDs, own []parse.SubIDRange) {
 	if len(others) == 0 {
 		return
 	}
-	status := Warn
+	status := finding.Warn
 	if _, err := j.e.Host.LookPath("getsubids"); err != nil && fieldCount {
 		// Without getsubids RootlessKit reads the file itself and rejects all of it when any
 		// line lacks three fields ("Format not correct for /etc/subuid file",
 		// pkg/parent/idtools); Podman built without libsubid does the same.
-		status = Fail
+		status = finding.Fail
 		j.detail("getsubids is not installed, so RootlessKit reads %s itself and rejects the whole file over a line without three fields.", k.file)
-		j.intents = append(j.intents, intent.InstallTool(string(distro.ToolGetsubids), "engines then read subordinate ids through shadow, which skips malformed lines"))
+		j.intents = append(j.intents, finding.InstallTool(string(distro.ToolGetsubids), "engines then read subordinate ids through shadow, which skips malformed lines"))
 	}
 	for i, b := range others {
 		if i < maxEvidence {
@@ -637,7 +605,7 @@ func (j *subIDJudge) noteLimits(own []parse.SubIDRange) {
 // checkStale compares the ranges with the id map of a user namespace an engine already made.
 // Podman's pause process and rootless dockerd keep the namespace they started with, so ranges
 // added or changed since do not apply until it is recreated
-// (podman-container-tools/podman#3421, subuid-changed-stale-namespace in the catalogue).
+// (podman-container-tools/podman#3421, docs/failures/catalogue.json#subuid-changed-stale-namespace).
 func (j *subIDJudge) checkStale(own []parse.SubIDRange) {
 	rt := j.e.RuntimeDir()
 	ownID := int64(j.k.ownID(j.e.User))
@@ -683,26 +651,26 @@ func (j *subIDJudge) checkStale(own []parse.SubIDRange) {
 		if len(live) > 0 {
 			mapped = "subordinate " + j.k.word + "s " + strings.Join(live, ", ")
 		}
-		j.problem(Warn, "%s (pid %d) still maps %s from when it started; the current ranges are %s",
+		j.problem(finding.Warn, "%s (pid %d) still maps %s from when it started; the current ranges are %s",
 			eng.name, pid, mapped, orNone(strings.Join(want, ", ")))
-		j.intents = append(j.intents, intent.ManualStep(eng.step,
+		j.intents = append(j.intents, finding.ManualStep(eng.step,
 			fmt.Sprintf("run `%s` as %s so the engine recreates its user namespace with the current subordinate ids", eng.command, j.e.User.Name)))
 	}
 }
 
 // result turns the problems into the probe's result.
-func (j *subIDJudge) result(own []parse.SubIDRange, from string) Result {
+func (j *subIDJudge) result(own []parse.SubIDRange, from string) finding.Result {
 	k, u := j.k, j.e.User
 	if j.summary == "" {
 		var total int64
 		for _, r := range own {
 			total += r.Count
 		}
-		r := withStatus(j.r, Pass, "%s has %d subordinate %ss (%s)%s", u.Name, total, k.word, rangeList(own), from)
+		r := j.r.WithStatus(finding.Pass, "%s has %d subordinate %ss (%s)%s", u.Name, total, k.word, rangeList(own), from)
 		r.Details = append(r.Details, j.details...)
 		return r
 	}
-	r := withStatus(j.r, j.status, "%s", j.summary)
+	r := j.r.WithStatus(j.status, "%s", j.summary)
 	r.Details = append(r.Details, j.rest...)
 	if j.dropped > 0 {
 		r = r.Detail("… and %d more problems", j.dropped)
@@ -711,12 +679,12 @@ func (j *subIDJudge) result(own []parse.SubIDRange, from string) Result {
 	switch {
 	case j.fresh && j.module != "":
 		// Writing the files would change nothing: newuidmap asks the module.
-		r = r.Fix(intent.ManualStep("subid-provider", fmt.Sprintf(
+		r = r.Fix(finding.ManualStep("subid-provider", fmt.Sprintf(
 			"have the %q subordinate id provider give %s at least %d subordinate uids and gids (FreeIPA: ipa subid-generate --owner %s; then restart sssd)",
-			j.module, u.Name, MinSubIDs, u.Name)))
+			j.module, u.Name, parse.MinSubIDs, u.Name)))
 	case j.fresh:
-		r = r.Fix(intent.AddSubIDs(u.Name, k.word, MinSubIDs, j.remove,
-			fmt.Sprintf("rootless containers need %d subordinate %ss of %s's own, overlapping nobody", MinSubIDs, k.word, u.Name)))
+		r = r.Fix(finding.AddSubIDs(u.Name, k.word, parse.MinSubIDs, j.remove,
+			fmt.Sprintf("rootless containers need %d subordinate %ss of %s's own, overlapping nobody", parse.MinSubIDs, k.word, u.Name)))
 	}
 	if len(j.badLines) > 0 {
 		var lines []string
@@ -730,7 +698,7 @@ func (j *subIDJudge) result(own []parse.SubIDRange, from string) Result {
 			}
 			which = "lines " + strings.Join(lines, ", ")
 		}
-		r = r.Fix(intent.ManualStep("fix-sub"+k.word, fmt.Sprintf("correct or delete the malformed %s of %s (format NAME:START:COUNT)", which, k.file)))
+		r = r.Fix(finding.ManualStep("fix-sub"+k.word, fmt.Sprintf("correct or delete the malformed %s of %s (format NAME:START:COUNT)", which, k.file)))
 	}
 	return r.Fix(j.intents...)
 }

@@ -7,25 +7,27 @@ import (
 	"io/fs"
 	"strings"
 
+	"github.com/rootless-doctor/rootless-doctor/checks/facts"
 	"github.com/rootless-doctor/rootless-doctor/checks/parse"
-	"github.com/rootless-doctor/rootless-doctor/fixes/intent"
+	"github.com/rootless-doctor/rootless-doctor/finding"
 )
 
 var kernelVersion = Probe{
 	ID:    "kernel.version",
 	Title: "Kernel version and user namespace support",
+	Fails: "below 4.18; user namespaces compiled out or disabled",
 	Why: "Rootless containers live in a user namespace, which the kernel must be built with " +
 		"(CONFIG_USER_NS) and allow. Rootless Docker needs kernel 4.18 or later: that is where " +
 		"FUSE mounts (fuse-overlayfs) became possible inside a user namespace. Kernel 5.11 lets " +
 		"overlayfs itself be mounted there, so overlay2 works without fuse-overlayfs; 5.12 adds " +
 		"mount_setattr(2), which crun uses.",
 	Reads: []string{"uname -r", "/proc/self/ns/user", "/sys/module/user_namespace/parameters/enabled (RHEL/CentOS 7 kernels)"},
-	Fixes: []intent.Kind{intent.Manual},
+	Fixes: []finding.Kind{finding.Manual},
 	Run:   runKernelVersion,
 }
 
 // Kernel releases that matter for rootless containers. Sources: Docker's rootless docs
-// (shared/reference/docker-rootless-mode.txt: "fuse-overlayfs (only if running with kernel
+// (https://docs.docker.com/engine/security/rootless/: "fuse-overlayfs (only if running with kernel
 // 4.18 or later)", "overlay2 (only if running with kernel 5.11 or later, or Ubuntu-flavored
 // kernel)"); Linux 4.18 "fuse: Allow fully unprivileged mounts"; Linux 5.11 "ovl: allow
 // unprivileged mounts" (92dbc9dedccb); Linux 5.12 mount_setattr(2).
@@ -40,13 +42,13 @@ const (
 	usernsParamRH7 = "/sys/module/user_namespace/parameters/enabled"
 )
 
-func runKernelVersion(_ context.Context, e *Env) Result {
+func runKernelVersion(_ context.Context, e *facts.Env) finding.Result {
 	v, err := e.Kernel()
 	if err != nil {
-		return Undecided(err, "cannot read the kernel version from uname -r %q", e.Host.KernelRelease()).
+		return finding.Undecided(err, "cannot read the kernel version from uname -r %q", e.Host.KernelRelease()).
 			With("uname -r", e.Host.KernelRelease())
 	}
-	r := Result{}.With("uname -r", v.Release)
+	r := finding.Result{}.With("uname -r", v.Release)
 	var fails []string // summaries of what is wrong, first one leads
 
 	// 1. Is the kernel built with user namespaces? /proc/self/ns/user is a magic link that
@@ -66,7 +68,7 @@ func runKernelVersion(_ context.Context, e *Env) Result {
 			fails = append(fails, fmt.Sprintf("kernel %s is built without user namespaces (CONFIG_USER_NS)", v))
 			r = r.Detail("/proc/self/ns has no \"user\" entry, so this kernel was built without CONFIG_USER_NS: " +
 				"rootlesskit fails with \"fork/exec /proc/self/exe: invalid argument\" and podman with \"cannot clone: Invalid argument\" (moby/buildkit#1188).").
-				Fix(intent.ManualStep("kernel-userns", "boot a kernel built with CONFIG_USER_NS=y (every major distribution's standard kernel has it)"))
+				Fix(finding.ManualStep("kernel-userns", "boot a kernel built with CONFIG_USER_NS=y (every major distribution's standard kernel has it)"))
 		} else {
 			nsKnown, nsErr = false, err
 		}
@@ -84,7 +86,7 @@ func runKernelVersion(_ context.Context, e *Env) Result {
 			fails = append(fails, "user namespaces are switched off on the kernel command line (user_namespace.enable is N)")
 			r = r.Detail("This RHEL/CentOS 7 kernel disables user namespaces unless it is booted with user_namespace.enable=1 " +
 				"(and namespace.unpriv_enable=1 on older 7.x releases); user.max_user_namespaces must then be raised too (see userns.max).").
-				Fix(intent.ManualStep("kernel-userns-enable",
+				Fix(finding.ManualStep("kernel-userns-enable",
 					"add user_namespace.enable=1 namespace.unpriv_enable=1 to the kernel command line (grubby --update-kernel=ALL --args=…) and reboot"))
 		}
 	}
@@ -97,11 +99,11 @@ func runKernelVersion(_ context.Context, e *Env) Result {
 		if e.Distro.Is("rhel", "centos", "ol") && e.Distro.Major() == 7 {
 			r = r.Detail("%s ships kernel 3.10: rootless containers need release 8 or later (kernel 4.18).", e.Distro.PrettyName)
 		}
-		r = r.Fix(intent.ManualStep("kernel-upgrade",
+		r = r.Fix(finding.ManualStep("kernel-upgrade",
 			fmt.Sprintf("upgrade to kernel %d.%d or later; %d.%d or later lets overlayfs work in user namespaces", kernelMinMajor, kernelMinMinor, kernelOverlayMajor, kernelOverlayMinor)))
 	}
 	if len(fails) > 0 {
-		return withStatus(r, Fail, "%s", fails[0])
+		return r.WithStatus(finding.Fail, "%s", fails[0])
 	}
 	if !nsKnown {
 		r.Err = nsErr
@@ -112,21 +114,21 @@ func runKernelVersion(_ context.Context, e *Env) Result {
 }
 
 // kernelFeatureNotes passes and says what this kernel enables for rootless containers.
-func kernelFeatureNotes(e *Env, r Result, v parse.KernelVersion) Result {
+func kernelFeatureNotes(e *facts.Env, r finding.Result, v parse.KernelVersion) finding.Result {
 	overlay := v.AtLeast(kernelOverlayMajor, kernelOverlayMinor)
 	patched := !overlay && e.Distro.PatchedOverlayInUserNS(v.Release)
 	switch {
 	case overlay:
-		r = withStatus(r, Pass, "kernel %s: user namespaces, overlayfs in user namespaces (%d.%d+)", v, kernelOverlayMajor, kernelOverlayMinor)
+		r = r.WithStatus(finding.Pass, "kernel %s: user namespaces, overlayfs in user namespaces (%d.%d+)", v, kernelOverlayMajor, kernelOverlayMinor)
 		r = r.Detail("Since %d.%d overlayfs can be mounted inside a user namespace, so rootless overlay2 needs no fuse-overlayfs.", kernelOverlayMajor, kernelOverlayMinor)
 		if !v.AtLeast(5, 16) {
 			r = r.Detail("Kernels 5.11–5.15 had bugs in rootless overlay (EINVAL with userxattr, failed renames, SELinux denials; moby/moby#42333): storage.driver decides which driver to use.")
 		}
 	case patched:
-		r = withStatus(r, Pass, "kernel %s: user namespaces; Ubuntu's kernel allows overlayfs in them before %d.%d", v, kernelOverlayMajor, kernelOverlayMinor)
+		r = r.WithStatus(finding.Pass, "kernel %s: user namespaces; Ubuntu's kernel allows overlayfs in them before %d.%d", v, kernelOverlayMajor, kernelOverlayMinor)
 		r = r.Detail("Ubuntu has patched its kernels since 2015 to allow overlayfs in user namespaces, so overlay2 works on this %d.%d kernel.", v.Major, v.Minor)
 	default:
-		r = withStatus(r, Pass, "kernel %s: user namespaces; overlayfs in them needs %d.%d, use fuse-overlayfs", v, kernelOverlayMajor, kernelOverlayMinor)
+		r = r.WithStatus(finding.Pass, "kernel %s: user namespaces; overlayfs in them needs %d.%d, use fuse-overlayfs", v, kernelOverlayMajor, kernelOverlayMinor)
 		r = r.Detail("Before %d.%d (without Ubuntu's patch) overlayfs cannot be mounted in a user namespace: rootless engines need fuse-overlayfs, "+
 			"which works since 4.18 (see storage.driver).", kernelOverlayMajor, kernelOverlayMinor)
 	}

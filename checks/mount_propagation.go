@@ -7,38 +7,40 @@ import (
 	"io/fs"
 	"strings"
 
+	"github.com/rootless-doctor/rootless-doctor/checks/facts"
 	"github.com/rootless-doctor/rootless-doctor/checks/parse"
-	"github.com/rootless-doctor/rootless-doctor/fixes/intent"
+	"github.com/rootless-doctor/rootless-doctor/finding"
 )
 
 var mountPropagation = Probe{
 	ID:    "mount.propagation",
 	Title: "Root mount propagation",
+	Fails: "`/` is not shared (warn)",
 	Why: "dockerd-rootless.sh starts RootlessKit with --propagation=rslave, and bind mounts with " +
 		"rshared/rslave propagation (-v …:rslave, mounts made on the host while a container runs) " +
 		"need / to be a shared mount on the host. systemd makes / shared at boot; other inits " +
 		"(OpenRC, initramfs roots), chroots and containers often leave it private, and RootlessKit " +
 		"and podman then warn at every start.",
-	Reads: []string{mountinfoPath},
-	Fixes: []intent.Kind{intent.Manual},
+	Reads: []string{facts.MountinfoPath},
+	Fixes: []finding.Kind{finding.Manual},
 	Run:   runMountPropagation,
 }
 
-func runMountPropagation(_ context.Context, e *Env) Result {
-	mt := mounts(e)
+func runMountPropagation(_ context.Context, e *facts.Env) finding.Result {
+	mt := e.Mounts()
 	switch {
 	case errors.Is(mt.Err, fs.ErrNotExist):
-		return Undecided(mt.Err, "%s is missing (is /proc mounted?)", mountinfoPath)
+		return finding.Undecided(mt.Err, "%s is missing (is /proc mounted?)", facts.MountinfoPath)
 	case errors.Is(mt.Err, parse.ErrNoMounts):
-		return Undecided(mt.Err, "%s is empty", mountinfoPath)
+		return finding.Undecided(mt.Err, "%s is empty", facts.MountinfoPath)
 	case mt.Unparsable:
-		return Undecided(mt.Err, "%s is not a mount table", mountinfoPath)
+		return finding.Undecided(mt.Err, "%s is not a mount table", facts.MountinfoPath)
 	case mt.Err != nil:
-		return Undecided(mt.Err, "cannot read the mount table %s", mountinfoPath)
+		return finding.Undecided(mt.Err, "cannot read the mount table %s", facts.MountinfoPath)
 	}
-	fix := intent.ManualStep("make-root-shared",
+	fix := finding.ManualStep("make-root-shared",
 		"make / a shared mount now and at every boot: as root, mount --make-rshared / (systemd does this itself; with OpenRC or another init add it to a boot script). Inside a container, / is the container runtime's choice.")
-	r := Result{}
+	r := finding.Result{}
 	if masked := parse.ProcOvermounts(mt.Mounts); len(masked) > 0 {
 		// Catalogue buildkit-proc-masked: cheap to see here, so said here.
 		shown := masked
@@ -55,16 +57,16 @@ func runMountPropagation(_ context.Context, e *Env) Result {
 	if root == nil {
 		// In a chroot the mount that holds the new root lies outside it and is not listed;
 		// RootlessKit then reads the propagation as "" (its warning says: mounted as "").
-		return withStatus(r, Warn, "%s has no entry for / (a chroot?): RootlessKit will treat / as not shared", mountinfoPath).
+		return r.WithStatus(finding.Warn, "%s has no entry for / (a chroot?): RootlessKit will treat / as not shared", facts.MountinfoPath).
 			Detail("Bind mounts with rshared/rslave propagation will fail, and mounts made later on the host will not reach containers.").
 			Fix(fix)
 	}
 	prop := parse.ParsePropagation(root.Optional)
-	r = r.With(mountinfoPath, mountinfoLine(root.Mountpoint, root.Options, root.Optional, root.FSType, root.Source))
+	r = r.With(facts.MountinfoPath, mountinfoLine(root.Mountpoint, root.Options, root.Optional, root.FSType, root.Source))
 	if prop.Shared {
-		return withStatus(r, Pass, "/ is shared (peer group %d)", prop.PeerGroup)
+		return r.WithStatus(finding.Pass, "/ is shared (peer group %d)", prop.PeerGroup)
 	}
-	return withStatus(r, Warn, "/ is %s, not shared: rslave/rshared bind mounts fail and host mounts do not reach rootless containers", prop).
+	return r.WithStatus(finding.Warn, "/ is %s, not shared: rslave/rshared bind mounts fail and host mounts do not reach rootless containers", prop).
 		Detail("RootlessKit warns at start: `The host root filesystem is mounted as %q. Setting child propagation to \"rslave\" is not supported.` (rootless-containers/rootlesskit#359); podman warns `\"/\" is not a shared mount`.", root.Optional).
 		Fix(fix)
 }

@@ -4,15 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/Masterminds/semver/v3"
 	"path"
 	"strings"
 	"sync"
 
-	"github.com/rootless-doctor/rootless-doctor/checks/host"
+	"github.com/Masterminds/semver/v3"
+
+	"github.com/rootless-doctor/rootless-doctor/checks/facts"
 	"github.com/rootless-doctor/rootless-doctor/checks/parse"
 	"github.com/rootless-doctor/rootless-doctor/distro"
-	"github.com/rootless-doctor/rootless-doctor/fixes/intent"
+	"github.com/rootless-doctor/rootless-doctor/finding"
+	"github.com/rootless-doctor/rootless-doctor/host"
 )
 
 // The RootlessKit network drivers, by the names DOCKERD_ROOTLESS_ROOTLESSKIT_NET takes.
@@ -32,6 +34,7 @@ const netEnvKey = "DOCKERD_ROOTLESS_ROOTLESSKIT_NET"
 var netDriver = Probe{
 	ID:    "net.driver",
 	Title: "network driver",
+	Fails: "no network driver; slirp4netns < 0.4.0; pasta < 2023_12_04 where it is used",
 	Why: "A rootless engine's containers reach the network through a user-mode helper. " +
 		"dockerd-rootless.sh takes slirp4netns (0.4.0 or later), else vpnkit, else pasta, else " +
 		"(RootlessKit v3, Docker 29.5 and later) the built-in gvisor-tap-vsock; podman 5 uses pasta. " +
@@ -41,7 +44,7 @@ var netDriver = Probe{
 	Reads: []string{"`slirp4netns --version` (then `--help`)", "`pasta --version`", "vpnkit on PATH",
 		"`rootlesskit --version`", "`podman --version`", "containers.conf default_rootless_network_cmd",
 		"$" + netEnvKey + " and ~/.config/systemd/user/docker.service{,.d/*.conf}"},
-	Fixes: []intent.Kind{intent.Package, intent.Manual},
+	Fixes: []finding.Kind{finding.Package, finding.Manual},
 	Run:   runNetDriver,
 }
 
@@ -90,9 +93,9 @@ type driverFacts struct {
 	requested, requestedFrom string
 }
 
-func runNetDriver(ctx context.Context, e *Env) Result {
+func runNetDriver(ctx context.Context, e *facts.Env) finding.Result {
 	d := gatherDrivers(ctx, e)
-	r := Result{}
+	r := finding.Result{}
 	for _, h := range []helper{d.slirp, d.vpnkit, d.pasta, d.rk, d.podman} {
 		if h.source != "" {
 			r = r.With(h.source, h.value)
@@ -107,7 +110,7 @@ func runNetDriver(ctx context.Context, e *Env) Result {
 	return judgePodman(d, r)
 }
 
-func gatherDrivers(ctx context.Context, e *Env) driverFacts {
+func gatherDrivers(ctx context.Context, e *facts.Env) driverFacts {
 	var d driverFacts
 	// The version commands run side by side: `podman --version` alone takes ~20 ms (it is a
 	// large Go binary that sets itself up before printing), and in sequence the four of them
@@ -130,7 +133,7 @@ func gatherDrivers(ctx context.Context, e *Env) driverFacts {
 
 // probeSlirp finds slirp4netns and decides whether it is at least 0.4.0 the way RootlessKit
 // does: the version when it prints one, else whether --help lists --netns-type.
-func probeSlirp(ctx context.Context, e *Env) helper {
+func probeSlirp(ctx context.Context, e *facts.Env) helper {
 	p, err := e.Host.LookPath(drvSlirp4netns)
 	if err != nil {
 		return helper{source: "PATH", value: "no slirp4netns"}
@@ -174,7 +177,7 @@ func probeSlirp(ctx context.Context, e *Env) helper {
 	default:
 		h.state, h.err = helperBroken, netFirstErr(runErr, helpErr)
 		if h.err == nil {
-			h.err = fmt.Errorf("exit status %d: %s", help.ExitCode, outputLine(help.Stderr))
+			h.err = fmt.Errorf("exit status %d: %s", help.ExitCode, finding.ClipLine(strings.TrimSpace(string(help.Stderr)), 200))
 		}
 		h.value = "does not run: " + h.err.Error()
 	}
@@ -182,7 +185,7 @@ func probeSlirp(ctx context.Context, e *Env) helper {
 }
 
 // probePasta finds pasta and reads its release date.
-func probePasta(ctx context.Context, e *Env) helper {
+func probePasta(ctx context.Context, e *facts.Env) helper {
 	p, err := e.Host.LookPath(drvPasta)
 	if err != nil {
 		return helper{source: "PATH", value: "no pasta"}
@@ -194,13 +197,13 @@ func probePasta(ctx context.Context, e *Env) helper {
 		h.state, h.value = helperNoVersion, "version not recorded"
 		return h
 	case err == nil && out.ExitCode != 0:
-		err = fmt.Errorf("exit status %d: %s", out.ExitCode, outputLine(out.Stderr))
+		err = fmt.Errorf("exit status %d: %s", out.ExitCode, finding.ClipLine(strings.TrimSpace(string(out.Stderr)), 200))
 	}
 	if err != nil {
 		h.state, h.err, h.value = helperBroken, err, "does not run: "+err.Error()
 		return h
 	}
-	h.value = outputLine(out.Stdout)
+	h.value = finding.ClipLine(strings.TrimSpace(string(out.Stdout)), 200)
 	v, err := parse.ParsePastaVersion(out.Stdout)
 	if err != nil {
 		h.state = helperNoVersion
@@ -214,7 +217,7 @@ func probePasta(ctx context.Context, e *Env) helper {
 }
 
 // probeVersioned finds a "NAME version X.Y.Z" tool and its major version (0 when unknown).
-func probeVersioned(ctx context.Context, e *Env, name string) (helper, uint64) {
+func probeVersioned(ctx context.Context, e *facts.Env, name string) (helper, uint64) {
 	p, err := e.Host.LookPath(name)
 	if err != nil {
 		return helper{}, 0
@@ -243,11 +246,11 @@ func probeVersioned(ctx context.Context, e *Env, name string) (helper, uint64) {
 // database instead of running it: `podman --version` takes ~20 ms (a large Go binary that sets
 // itself up first), most of a static check. A binary elsewhere (/usr/local/bin) is not the
 // package's, so it is asked.
-func dpkgVersioned(e *Env, name, path string) (helper, uint64, bool) {
+func dpkgVersioned(e *facts.Env, name, path string) (helper, uint64, bool) {
 	if e.Distro.Family != distro.FamilyDebian || path != "/usr/bin/"+name {
 		return helper{}, 0, false
 	}
-	data, _ := e.dpkgStatus()
+	data, _ := e.DpkgStatus()
 	full, ok := parse.DpkgInstalledVersion(data, name)
 	if !ok {
 		return helper{}, 0, false
@@ -256,14 +259,14 @@ func dpkgVersioned(e *Env, name, path string) (helper, uint64, bool) {
 	if err != nil {
 		return helper{}, 0, false
 	}
-	return helper{path: path, state: helperOK, version: v.String(), source: dpkgStatusPath,
+	return helper{path: path, state: helperOK, version: v.String(), source: facts.DpkgStatusPath,
 		value: name + " " + full + " installed"}, v.Major(), true
 }
 
 // requestedDriver is DOCKERD_ROOTLESS_ROOTLESSKIT_NET as the daemon will see it: from the
 // user unit and its drop-ins (where Docker's docs put it), else from this process's
 // environment (someone starting dockerd-rootless.sh by hand).
-func requestedDriver(e *Env) (value, from string) {
+func requestedDriver(e *facts.Env) (value, from string) {
 	if e.UserErr == nil && e.User.Home != "" {
 		unit := path.Join(e.User.Home, ".config/systemd/user/docker.service")
 		files := []string{unit}
@@ -295,7 +298,7 @@ func requestedDriver(e *Env) (value, from string) {
 
 // podmanNetworkCmd is default_rootless_network_cmd from containers.conf, lowest precedence
 // first (containers.conf(5)); containers.conf.d directories are not read.
-func podmanNetworkCmd(e *Env) (value, from string) {
+func podmanNetworkCmd(e *facts.Env) (value, from string) {
 	files := []string{"/usr/share/containers/containers.conf", "/etc/containers/containers.conf"}
 	if e.UserErr == nil && e.User.Home != "" {
 		files = append(files, path.Join(e.User.Home, ".config/containers/containers.conf"))
@@ -314,25 +317,25 @@ func podmanNetworkCmd(e *Env) (value, from string) {
 
 // judgeDefault follows dockerd-rootless.sh's own order: slirp4netns ≥ 0.4.0, vpnkit, pasta,
 // then RootlessKit v3's built-in gvisor-tap-vsock (Docker 29.5, moby/moby#52319).
-func judgeDefault(d driverFacts, r Result) Result {
-	installSlirp := intent.InstallTool(string(distro.ToolSlirp4netns), "rootless engines need slirp4netns 0.4.0 or later (or another user-mode network driver)")
+func judgeDefault(d driverFacts, r finding.Result) finding.Result {
+	installSlirp := finding.InstallTool(string(distro.ToolSlirp4netns), "rootless engines need slirp4netns 0.4.0 or later (or another user-mode network driver)")
 	rkOld := d.rkMajor > 0 && d.rkMajor < 3
 	switch {
 	case d.slirp.usable():
-		r = withStatus(r, Pass, "slirp4netns %s will be used (dockerd-rootless.sh's first choice)", versionOr(d.slirp, "(version not recorded)"))
+		r = r.WithStatus(finding.Pass, "slirp4netns %s will be used (dockerd-rootless.sh's first choice)", versionOr(d.slirp, "(version not recorded)"))
 		return pastaAside(d, r)
 	case d.vpnkit.present():
 		if d.slirp.present() {
-			r = withStatus(r, Warn, "%s, so dockerd-rootless.sh falls back to vpnkit", slirpProblem(d.slirp)).
+			r = r.WithStatus(finding.Warn, "%s, so dockerd-rootless.sh falls back to vpnkit", slirpProblem(d.slirp)).
 				Fix(installSlirp)
 		} else {
-			r = withStatus(r, Pass, "vpnkit will be used (slirp4netns is not installed)")
+			r = r.WithStatus(finding.Pass, "vpnkit will be used (slirp4netns is not installed)")
 		}
 		return pastaAside(d, r.Detail("slirp4netns is dockerd-rootless.sh's first choice and faster than vpnkit; vpnkit is no longer shipped with Docker 29.5 and later."))
 	case d.pasta.present() && !rkOld:
 		r = judgePastaUsed(d, r, "dockerd-rootless.sh falls back to it")
-		if d.slirp.present() && r.Status == Pass {
-			r = withStatus(r, Warn, "%s; %s will be used instead", slirpProblem(d.slirp), strings.TrimSpace("pasta "+d.pasta.version)).
+		if d.slirp.present() && r.Status == finding.Pass {
+			r = r.WithStatus(finding.Warn, "%s; %s will be used instead", slirpProblem(d.slirp), strings.TrimSpace("pasta "+d.pasta.version)).
 				Fix(installSlirp)
 		}
 		if d.rkMajor == 0 {
@@ -340,7 +343,7 @@ func judgeDefault(d driverFacts, r Result) Result {
 		}
 		return r
 	case d.rkMajor >= 3:
-		r = withStatus(r, Pass, "gvisor-tap-vsock, built into RootlessKit %s, will be used", d.rk.version).
+		r = r.WithStatus(finding.Pass, "gvisor-tap-vsock, built into RootlessKit %s, will be used", d.rk.version).
 			Detail("RootlessKit v3 (Docker 29.5 and later) needs no external network helper (moby/moby#52319); installing slirp4netns or pasta makes dockerd-rootless.sh prefer them.")
 		if d.slirp.present() {
 			r = r.Detail("%s and is skipped.", slirpProblem(d.slirp))
@@ -348,7 +351,7 @@ func judgeDefault(d driverFacts, r Result) Result {
 		return r
 	case d.pasta.present():
 		// RootlessKit below v3 comes with a dockerd-rootless.sh that never picks pasta by itself.
-		r = withStatus(r, Warn, "only pasta is usable, and dockerd-rootless.sh of RootlessKit %s does not pick it by itself", d.rk.version).
+		r = r.WithStatus(finding.Warn, "only pasta is usable, and dockerd-rootless.sh of RootlessKit %s does not pick it by itself", d.rk.version).
 			Detail("dockerd-rootless.sh stops with `Either slirp4netns (>= v0.4.0) or vpnkit needs to be installed`. Install slirp4netns, or set %s=pasta in ~/.config/systemd/user/docker.service.d/override.conf (experimental, Docker 25 or later).", netEnvKey).
 			Fix(installSlirp)
 		if d.pasta.state == helperOld {
@@ -357,9 +360,9 @@ func judgeDefault(d driverFacts, r Result) Result {
 		return r
 	}
 	if d.slirp.present() {
-		r = withStatus(r, Fail, "%s and no other network driver is installed", slirpProblem(d.slirp))
+		r = r.WithStatus(finding.Fail, "%s and no other network driver is installed", slirpProblem(d.slirp))
 	} else {
-		r = withStatus(r, Fail, "no rootless network driver: none of slirp4netns, vpnkit, pasta is installed")
+		r = r.WithStatus(finding.Fail, "no rootless network driver: none of slirp4netns, vpnkit, pasta is installed")
 	}
 	r = r.Detail("dockerd-rootless.sh stops with `Either slirp4netns (>= v0.4.0) or vpnkit needs to be installed` (moby/moby#40931, moby/moby#41781).")
 	if rkOld {
@@ -371,82 +374,82 @@ func judgeDefault(d driverFacts, r Result) Result {
 }
 
 // judgeRequested checks the driver DOCKERD_ROOTLESS_ROOTLESSKIT_NET asks for.
-func judgeRequested(d driverFacts, r Result) Result {
+func judgeRequested(d driverFacts, r finding.Result) finding.Result {
 	from := fmt.Sprintf("%s=%s in %s", netEnvKey, d.requested, d.requestedFrom)
 	switch d.requested {
 	case drvSlirp4netns:
 		if d.slirp.usable() {
-			return pastaAside(d, withStatus(r, Pass, "slirp4netns %s will be used (%s)", versionOr(d.slirp, "(version not recorded)"), from))
+			return pastaAside(d, r.WithStatus(finding.Pass, "slirp4netns %s will be used (%s)", versionOr(d.slirp, "(version not recorded)"), from))
 		}
 		s := "slirp4netns is not installed"
 		if d.slirp.present() {
 			s = slirpProblem(d.slirp)
 		}
-		return withStatus(r, Fail, "%s, but %s", from, s).
-			Fix(intent.InstallTool(string(distro.ToolSlirp4netns), "the configured network driver is slirp4netns (0.4.0 or later)"))
+		return r.WithStatus(finding.Fail, "%s, but %s", from, s).
+			Fix(finding.InstallTool(string(distro.ToolSlirp4netns), "the configured network driver is slirp4netns (0.4.0 or later)"))
 	case drvVPNKit:
 		if d.vpnkit.present() {
-			return withStatus(r, Pass, "vpnkit will be used (%s)", from)
+			return r.WithStatus(finding.Pass, "vpnkit will be used (%s)", from)
 		}
-		return withStatus(r, Fail, "%s, but vpnkit is not installed", from).
+		return r.WithStatus(finding.Fail, "%s, but vpnkit is not installed", from).
 			Detail("vpnkit came with docker-rootless-extras until Docker 29.5; distributions do not package it.").
-			Fix(intent.ManualStep("net-driver", fmt.Sprintf("remove %s=vpnkit so dockerd-rootless.sh picks an installed driver, or install vpnkit", netEnvKey)))
+			Fix(finding.ManualStep("net-driver", fmt.Sprintf("remove %s=vpnkit so dockerd-rootless.sh picks an installed driver, or install vpnkit", netEnvKey)))
 	case drvPasta:
 		if d.rkMajor == 1 {
-			return withStatus(r, Fail, "%s, but RootlessKit %s has no pasta driver (added in RootlessKit 2.0, Docker 25)", from, d.rk.version).
-				Fix(intent.ManualStep("net-driver", fmt.Sprintf("remove %s=pasta, or upgrade Docker to 25 or later", netEnvKey)))
+			return r.WithStatus(finding.Fail, "%s, but RootlessKit %s has no pasta driver (added in RootlessKit 2.0, Docker 25)", from, d.rk.version).
+				Fix(finding.ManualStep("net-driver", fmt.Sprintf("remove %s=pasta, or upgrade Docker to 25 or later", netEnvKey)))
 		}
 		return judgePastaUsed(d, r, from)
 	case drvGvisor:
 		if d.rkMajor > 0 && d.rkMajor < 3 {
-			return withStatus(r, Fail, "%s, but RootlessKit %s has no gvisor-tap-vsock driver (added in RootlessKit 3.0, Docker 29.5)", from, d.rk.version).
-				Fix(intent.ManualStep("net-driver", fmt.Sprintf("remove %s=%s, or upgrade Docker to 29.5 or later", netEnvKey, drvGvisor)))
+			return r.WithStatus(finding.Fail, "%s, but RootlessKit %s has no gvisor-tap-vsock driver (added in RootlessKit 3.0, Docker 29.5)", from, d.rk.version).
+				Fix(finding.ManualStep("net-driver", fmt.Sprintf("remove %s=%s, or upgrade Docker to 29.5 or later", netEnvKey, drvGvisor)))
 		}
-		return withStatus(r, Pass, "gvisor-tap-vsock, built into RootlessKit, will be used (%s)", from)
+		return r.WithStatus(finding.Pass, "gvisor-tap-vsock, built into RootlessKit, will be used (%s)", from)
 	case drvLXCUserNIC:
-		return withStatus(r, Pass, "lxc-user-nic will be used (%s)", from).
+		return r.WithStatus(finding.Pass, "lxc-user-nic will be used (%s)", from).
 			Detail("lxc-user-nic (setuid, from LXC) and its /etc/lxc/lxc-usernet quota are not checked.")
 	case drvHost:
-		return withStatus(r, Warn, "%s: host networking does not work with rootless Docker", from).
+		return r.WithStatus(finding.Warn, "%s: host networking does not work with rootless Docker", from).
 			Detail("dockerd-rootless.sh rejects it since moby/moby#51379; containers would share the host's namespace without the engine being able to configure it.").
-			Fix(intent.ManualStep("net-driver", fmt.Sprintf("remove %s=host so dockerd-rootless.sh picks a real driver", netEnvKey)))
+			Fix(finding.ManualStep("net-driver", fmt.Sprintf("remove %s=host so dockerd-rootless.sh picks a real driver", netEnvKey)))
 	}
-	return withStatus(r, Warn, "%s names an unknown network driver", from).
+	return r.WithStatus(finding.Warn, "%s names an unknown network driver", from).
 		Detail("RootlessKit knows slirp4netns, vpnkit, pasta, lxc-user-nic and (v3) gvisor-tap-vsock.").
-		Fix(intent.ManualStep("net-driver", fmt.Sprintf("set %s to slirp4netns, pasta or gvisor-tap-vsock, or remove it", netEnvKey)))
+		Fix(finding.ManualStep("net-driver", fmt.Sprintf("set %s to slirp4netns, pasta or gvisor-tap-vsock, or remove it", netEnvKey)))
 }
 
 // judgePastaUsed judges pasta when it is the driver that will be used; why says so.
-func judgePastaUsed(d driverFacts, r Result, why string) Result {
-	upgrade := intent.InstallTool(string(distro.ToolPasta), fmt.Sprintf("RootlessKit's pasta driver needs pasta %s or later", parse.PastaMinRootlesskit))
+func judgePastaUsed(d driverFacts, r finding.Result, why string) finding.Result {
+	upgrade := finding.InstallTool(string(distro.ToolPasta), fmt.Sprintf("RootlessKit's pasta driver needs pasta %s or later", parse.PastaMinRootlesskit))
 	switch d.pasta.state {
 	case helperAbsent:
-		return withStatus(r, Fail, "pasta will be used (%s), but it is not installed", why).
-			Fix(intent.InstallTool(string(distro.ToolPasta), "the configured network driver is pasta"))
+		return r.WithStatus(finding.Fail, "pasta will be used (%s), but it is not installed", why).
+			Fix(finding.InstallTool(string(distro.ToolPasta), "the configured network driver is pasta"))
 	case helperBroken:
-		return withStatus(r, Fail, "pasta will be used (%s), but %s does not run", why, d.pasta.path).
+		return r.WithStatus(finding.Fail, "pasta will be used (%s), but %s does not run", why, d.pasta.path).
 			Detail("Running it failed: %v", d.pasta.err).
 			Fix(upgrade)
 	case helperOld:
-		return withStatus(r, Warn, "pasta %s will be used (%s), but RootlessKit needs %s or later", d.pasta.version, why, parse.PastaMinRootlesskit).
+		return r.WithStatus(finding.Warn, "pasta %s will be used (%s), but RootlessKit needs %s or later", d.pasta.version, why, parse.PastaMinRootlesskit).
 			Detail("Older pasta releases fail under RootlessKit, e.g. `pasta failed with exit code 1` on forwarding options they do not know (rootlesskit#591, moby/moby#47076, docker/docs#19107).").
 			Detail("Alternatively install slirp4netns: dockerd-rootless.sh prefers it.").
 			Fix(upgrade)
 	case helperNoVersion:
 		if d.pasta.value == "version not recorded" {
-			return withStatus(r, Pass, "pasta will be used (%s)", why).
+			return r.WithStatus(finding.Pass, "pasta will be used (%s)", why).
 				Detail("Its version was not recorded; RootlessKit's pasta driver needs %s or later.", parse.PastaMinRootlesskit)
 		}
-		return withStatus(r, Warn, "pasta will be used (%s), but it does not say its version (%q)", why, d.pasta.value).
+		return r.WithStatus(finding.Warn, "pasta will be used (%s), but it does not say its version (%q)", why, d.pasta.value).
 			Detail("RootlessKit's pasta driver needs %s or later; builds that print no version are usually distribution packages from before 2024, which are older (rootlesskit#591).", parse.PastaMinRootlesskit).
 			Fix(upgrade)
 	}
-	return withStatus(r, Pass, "pasta %s will be used (%s)", d.pasta.version, why)
+	return r.WithStatus(finding.Pass, "pasta %s will be used (%s)", d.pasta.version, why)
 }
 
 // pastaAside notes an installed pasta that is not the driver in use: an old pasta is worth
 // knowing about (switching to it would break), not worth a warning.
-func pastaAside(d driverFacts, r Result) Result {
+func pastaAside(d driverFacts, r finding.Result) finding.Result {
 	switch d.pasta.state {
 	case helperOld:
 		return r.Detail("pasta %s is also installed but older than %s, the oldest RootlessKit's pasta driver supports; it is not used here. Upgrade passt before setting %s=pasta.", d.pasta.version, parse.PastaMinRootlesskit, netEnvKey)
@@ -461,7 +464,7 @@ func pastaAside(d driverFacts, r Result) Result {
 // judgePodman adds what podman needs: pasta for podman 5 (unless containers.conf picks
 // slirp4netns), slirp4netns before. A podman-only problem never fails the probe: the report
 // is about the engine as a whole, and Docker may be the one in use.
-func judgePodman(d driverFacts, r Result) Result {
+func judgePodman(d driverFacts, r finding.Result) finding.Result {
 	if !d.podman.present() {
 		return r
 	}
@@ -485,19 +488,19 @@ func judgePodman(d driverFacts, r Result) Result {
 	}
 	switch d.pasta.state {
 	case helperAbsent:
-		if r.Status == Pass {
-			r = withStatus(r, Warn, "%s; but %s needs pasta (%s), which is not installed", r.Summary, name, why)
+		if r.Status == finding.Pass {
+			r = r.WithStatus(finding.Warn, "%s; but %s needs pasta (%s), which is not installed", r.Summary, name, why)
 		} else {
 			r = r.Detail("%s also needs pasta (%s), which is not installed.", name, why)
 		}
 		return r.Detail("podman fails with `could not find pasta, the network namespace can't be configured` (podman#25516); or set default_rootless_network_cmd = \"slirp4netns\" in ~/.config/containers/containers.conf.").
-			Fix(intent.InstallTool(string(distro.ToolPasta), name+" uses pasta for rootless networking"))
+			Fix(finding.InstallTool(string(distro.ToolPasta), name+" uses pasta for rootless networking"))
 	case helperOld:
-		if r.Status == Pass {
-			r = withStatus(r, Warn, "%s; but %s uses pasta %s, older than %s", r.Summary, name, d.pasta.version, parse.PastaMinRootlesskit)
+		if r.Status == finding.Pass {
+			r = r.WithStatus(finding.Warn, "%s; but %s uses pasta %s, older than %s", r.Summary, name, d.pasta.version, parse.PastaMinRootlesskit)
 		}
 		return r.Detail("%s uses pasta (%s).", name, why).
-			Fix(intent.InstallTool(string(distro.ToolPasta), fmt.Sprintf("pasta older than %s has known incompatibilities", parse.PastaMinRootlesskit)))
+			Fix(finding.InstallTool(string(distro.ToolPasta), fmt.Sprintf("pasta older than %s has known incompatibilities", parse.PastaMinRootlesskit)))
 	}
 	return r.Detail("%s uses pasta (%s).", name, why)
 }

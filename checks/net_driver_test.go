@@ -1,22 +1,17 @@
 package checks
 
 import (
-	"context"
 	"strings"
 	"testing"
 
-	"github.com/rootless-doctor/rootless-doctor/checks/host"
+	"github.com/rootless-doctor/rootless-doctor/finding"
+	"github.com/rootless-doctor/rootless-doctor/host"
 )
 
 // netResult runs one probe over a host, with the runner's policies, for assertions on details.
-func netResult(t *testing.T, p Probe, m *host.Memory, user string) Result {
-	t.Helper()
-	env := NewEnv(context.Background(), m.Host(), user)
-	return Run(context.Background(), []Probe{p}, env, Options{Sequential: true})[0]
-}
 
 // netHasDetail reports whether some detail contains sub.
-func netHasDetail(r Result, sub string) bool {
+func netHasDetail(r finding.Result, sub string) bool {
 	for _, d := range r.Details {
 		if strings.Contains(d, sub) {
 			return true
@@ -56,106 +51,106 @@ func TestNetDriver(t *testing.T) {
 	root := host.Identity{UID: 0, GID: 0, Name: "root"}
 	override := "/home/alice/.config/systemd/user/docker.service.d/override.conf"
 	runProbeTests(t, netDriver, []probeTest{
-		{name: "debian 12: slirp4netns 1.2.0, old pasta aside", host: debian12(), status: Pass, summary: "slirp4netns 1.2.0 will be used", fixes: []string{}},
-		{name: "nothing installed", host: alice(), status: Fail, summary: "no rootless network driver", fixes: []string{"package.slirp4netns"}},
+		{name: "debian 12: slirp4netns 1.2.0, old pasta aside", host: debian12(), status: finding.Pass, summary: "slirp4netns 1.2.0 will be used", fixes: []string{}},
+		{name: "nothing installed", host: alice(), status: finding.Fail, summary: "no rootless network driver", fixes: []string{"package.slirp4netns"}},
 		{name: "slirp4netns 0.3.0 alone", host: withSlirp(alice(), "0.3.0").Command([]string{"slirp4netns", "--help"}, slirpHelpOld, 0),
-			status: Fail, summary: "slirp4netns 0.3.0 is older than 0.4.0 and no other", fixes: []string{"package.slirp4netns"}},
-		{name: "slirp4netns 0.3.0, --help not recorded", host: withSlirp(alice(), "0.3.0"), status: Fail, summary: "slirp4netns 0.3.0 is older than 0.4.0"},
+			status: finding.Fail, summary: "slirp4netns 0.3.0 is older than 0.4.0 and no other", fixes: []string{"package.slirp4netns"}},
+		{name: "slirp4netns 0.3.0, --help not recorded", host: withSlirp(alice(), "0.3.0"), status: finding.Fail, summary: "slirp4netns 0.3.0 is older than 0.4.0"},
 		{name: "0.4.0 pre-release with --netns-type", host: withSlirp(alice(), "0.4.0-beta.3").Command([]string{"slirp4netns", "--help"}, slirpHelpNew, 0),
-			status: Pass, summary: "slirp4netns 0.4.0-beta.3 will be used"},
+			status: finding.Pass, summary: "slirp4netns 0.4.0-beta.3 will be used"},
 		{name: "no --version output, --help has --netns-type", host: alice().Exec("/usr/bin/slirp4netns").
 			Command([]string{"slirp4netns", "--version"}, "", 1).Command([]string{"slirp4netns", "--help"}, slirpHelpNew, 0),
-			status: Pass, summary: "slirp4netns (version not recorded) will be used"},
+			status: finding.Pass, summary: "slirp4netns (version not recorded) will be used"},
 		{name: "no --version output, --help without --netns-type", host: alice().Exec("/usr/bin/slirp4netns").
 			Command([]string{"slirp4netns", "--version"}, "", 1).Command([]string{"slirp4netns", "--help"}, slirpHelpOld, 1),
-			status: Fail, summary: "older than 0.4.0", fixes: []string{"package.slirp4netns"}},
-		{name: "nothing recorded for slirp4netns", host: alice().Exec("/usr/bin/slirp4netns"), status: Pass, summary: "slirp4netns"},
+			status: finding.Fail, summary: "older than 0.4.0", fixes: []string{"package.slirp4netns"}},
+		{name: "nothing recorded for slirp4netns", host: alice().Exec("/usr/bin/slirp4netns"), status: finding.Pass, summary: "slirp4netns"},
 		{name: "slirp4netns does not run", host: alice().Exec("/usr/bin/slirp4netns").
 			CommandError([]string{"slirp4netns", "--version"}, "exec format error").CommandError([]string{"slirp4netns", "--help"}, "exec format error"),
-			status: Fail, summary: "does not run", fixes: []string{"package.slirp4netns"}},
+			status: finding.Fail, summary: "does not run", fixes: []string{"package.slirp4netns"}},
 		{name: "garbage --version, help lists --netns-type", host: alice().Exec("/usr/bin/slirp4netns").
 			Command([]string{"slirp4netns", "--version"}, "\x00\xffslirp4netns version ☃\n", 0).Command([]string{"slirp4netns", "--help"}, slirpHelpNew, 0),
-			status: Pass},
+			status: finding.Pass},
 		{name: "old slirp4netns, vpnkit", host: withSlirp(alice(), "0.3.0").Command([]string{"slirp4netns", "--help"}, slirpHelpOld, 0).Exec("/usr/bin/vpnkit"),
-			status: Warn, summary: "falls back to vpnkit", fixes: []string{"package.slirp4netns"}},
-		{name: "vpnkit only", host: alice().Exec("/usr/bin/vpnkit"), status: Pass, summary: "vpnkit will be used"},
-		{name: "new pasta only", host: withPasta(alice(), "2024_06_07.8a83b53"), status: Pass, summary: "pasta 2024_06_07 will be used"},
+			status: finding.Warn, summary: "falls back to vpnkit", fixes: []string{"package.slirp4netns"}},
+		{name: "vpnkit only", host: alice().Exec("/usr/bin/vpnkit"), status: finding.Pass, summary: "vpnkit will be used"},
+		{name: "new pasta only", host: withPasta(alice(), "2024_06_07.8a83b53"), status: finding.Pass, summary: "pasta 2024_06_07 will be used"},
 		{name: "old pasta only, RootlessKit 3", host: withVersionedTool(withPasta(alice(), "0^20230309.gee7d0b6-1.fc38.x86_64"), "rootlesskit", "3.0.1"),
-			status: Warn, summary: "pasta 2023_03_09 will be used", fixes: []string{"package.pasta"}},
-		{name: "pasta without a version only", host: withPasta(alice(), "unknown version"), status: Warn, summary: "does not say its version", fixes: []string{"package.pasta"}},
+			status: finding.Warn, summary: "pasta 2023_03_09 will be used", fixes: []string{"package.pasta"}},
+		{name: "pasta without a version only", host: withPasta(alice(), "unknown version"), status: finding.Warn, summary: "does not say its version", fixes: []string{"package.pasta"}},
 		{name: "pasta only, RootlessKit 1", host: withVersionedTool(withPasta(alice(), "2024_06_07.8a83b53"), "rootlesskit", "1.1.0"),
-			status: Warn, summary: "only pasta is usable", fixes: []string{"package.slirp4netns"}},
+			status: finding.Warn, summary: "only pasta is usable", fixes: []string{"package.slirp4netns"}},
 		{name: "old slirp4netns, new pasta", host: withPasta(withSlirp(alice(), "0.3.1").Command([]string{"slirp4netns", "--help"}, slirpHelpOld, 0), "2024_06_07.8a83b53"),
-			status: Warn, summary: "pasta 2024_06_07 will be used instead", fixes: []string{"package.slirp4netns"}},
+			status: finding.Warn, summary: "pasta 2024_06_07 will be used instead", fixes: []string{"package.slirp4netns"}},
 		{name: "pasta does not run", host: alice().Exec("/usr/bin/pasta").CommandError([]string{"pasta", "--version"}, "permission denied"),
-			status: Fail, summary: "does not run", fixes: []string{"package.pasta"}},
-		{name: "RootlessKit 3 alone", host: withVersionedTool(alice(), "rootlesskit", "3.3.0"), status: Pass, summary: "gvisor-tap-vsock, built into RootlessKit 3.3.0"},
+			status: finding.Fail, summary: "does not run", fixes: []string{"package.pasta"}},
+		{name: "RootlessKit 3 alone", host: withVersionedTool(alice(), "rootlesskit", "3.3.0"), status: finding.Pass, summary: "gvisor-tap-vsock, built into RootlessKit 3.3.0"},
 		{name: "RootlessKit 3, old slirp4netns skipped", host: withVersionedTool(withSlirp(alice(), "0.3.0").Command([]string{"slirp4netns", "--help"}, slirpHelpOld, 0), "rootlesskit", "3.0.0"),
-			status: Pass, summary: "gvisor-tap-vsock"},
+			status: finding.Pass, summary: "gvisor-tap-vsock"},
 
 		{name: "drop-in asks for pasta, pasta old", host: withVersionedTool(withPasta(withSlirp(alice(), "1.2.0"), "2023_03_09.ee7d0b6"), "rootlesskit", "2.3.6").
 			File(override, "[Service]\nEnvironment=\"DOCKERD_ROOTLESS_ROOTLESSKIT_NET=pasta\"\n"),
-			status: Warn, summary: "pasta 2023_03_09 will be used", fixes: []string{"package.pasta"}},
+			status: finding.Warn, summary: "pasta 2023_03_09 will be used", fixes: []string{"package.pasta"}},
 		{name: "drop-in overrides the unit", host: withVersionedTool(withPasta(withSlirp(alice(), "1.2.0"), "2024_06_07.8a83b53"), "rootlesskit", "2.3.6").
 			File("/home/alice/.config/systemd/user/docker.service", "[Service]\nEnvironment=PATH=/usr/bin DOCKERD_ROOTLESS_ROOTLESSKIT_NET=slirp4netns\n").
 			File(override, "[Service]\nEnvironment=\"DOCKERD_ROOTLESS_ROOTLESSKIT_NET=pasta\"\n"),
-			status: Pass, summary: "pasta 2024_06_07 will be used (DOCKERD_ROOTLESS_ROOTLESSKIT_NET=pasta in " + override},
+			status: finding.Pass, summary: "pasta 2024_06_07 will be used (DOCKERD_ROOTLESS_ROOTLESSKIT_NET=pasta in " + override},
 		{name: "env asks for pasta, pasta new", host: withVersionedTool(withPasta(alice(), "2024_06_07.8a83b53"), "rootlesskit", "2.3.6").Env(netEnvKey, "pasta"),
-			status: Pass, summary: "pasta 2024_06_07 will be used (DOCKERD_ROOTLESS_ROOTLESSKIT_NET=pasta in $DOCKERD_ROOTLESS_ROOTLESSKIT_NET)"},
+			status: finding.Pass, summary: "pasta 2024_06_07 will be used (DOCKERD_ROOTLESS_ROOTLESSKIT_NET=pasta in $DOCKERD_ROOTLESS_ROOTLESSKIT_NET)"},
 		{name: "env of root is not alice's", host: withVersionedTool(withPasta(alice(), "2024_06_07.8a83b53"), "rootlesskit", "1.1.0").Env(netEnvKey, "pasta").Self(root), user: "alice",
-			status: Warn, summary: "only pasta is usable"},
-		{name: "asks for pasta, RootlessKit 1", host: debian12().Env(netEnvKey, "pasta"), status: Fail, summary: "has no pasta driver", fixes: []string{"manual.net-driver"}},
-		{name: "asks for pasta, none installed", host: withSlirp(alice(), "1.2.0").Env(netEnvKey, "pasta"), status: Fail, summary: "not installed", fixes: []string{"package.pasta"}},
-		{name: "asks for gvisor, RootlessKit 1", host: debian12().Env(netEnvKey, "gvisor-tap-vsock"), status: Fail, summary: "has no gvisor-tap-vsock", fixes: []string{"manual.net-driver"}},
-		{name: "asks for gvisor, RootlessKit 3", host: withVersionedTool(alice(), "rootlesskit", "3.3.0").Env(netEnvKey, "gvisor-tap-vsock"), status: Pass, summary: "gvisor-tap-vsock"},
+			status: finding.Warn, summary: "only pasta is usable"},
+		{name: "asks for pasta, RootlessKit 1", host: debian12().Env(netEnvKey, "pasta"), status: finding.Fail, summary: "has no pasta driver", fixes: []string{"manual.net-driver"}},
+		{name: "asks for pasta, none installed", host: withSlirp(alice(), "1.2.0").Env(netEnvKey, "pasta"), status: finding.Fail, summary: "not installed", fixes: []string{"package.pasta"}},
+		{name: "asks for gvisor, RootlessKit 1", host: debian12().Env(netEnvKey, "gvisor-tap-vsock"), status: finding.Fail, summary: "has no gvisor-tap-vsock", fixes: []string{"manual.net-driver"}},
+		{name: "asks for gvisor, RootlessKit 3", host: withVersionedTool(alice(), "rootlesskit", "3.3.0").Env(netEnvKey, "gvisor-tap-vsock"), status: finding.Pass, summary: "gvisor-tap-vsock"},
 		{name: "asks for slirp4netns, missing", host: alice().File(override, "[Service]\nEnvironment=DOCKERD_ROOTLESS_ROOTLESSKIT_NET=slirp4netns\n"),
-			status: Fail, summary: "slirp4netns is not installed", fixes: []string{"package.slirp4netns"}},
-		{name: "asks for slirp4netns, present", host: debian12().Env(netEnvKey, "slirp4netns"), status: Pass, summary: "slirp4netns 1.2.0 will be used (DOCKERD"},
-		{name: "asks for vpnkit, missing", host: debian12().Env(netEnvKey, "vpnkit"), status: Fail, summary: "vpnkit is not installed", fixes: []string{"manual.net-driver"}},
-		{name: "asks for vpnkit, present", host: debian12().Exec("/usr/bin/vpnkit").Env(netEnvKey, "vpnkit"), status: Pass, summary: "vpnkit will be used"},
-		{name: "asks for lxc-user-nic", host: debian12().Env(netEnvKey, "lxc-user-nic"), status: Pass, summary: "lxc-user-nic"},
-		{name: "asks for host", host: debian12().Env(netEnvKey, "host"), status: Warn, summary: "host networking", fixes: []string{"manual.net-driver"}},
-		{name: "asks for nonsense", host: debian12().Env(netEnvKey, "carrier-pigeon"), status: Warn, summary: "unknown network driver", fixes: []string{"manual.net-driver"}},
+			status: finding.Fail, summary: "slirp4netns is not installed", fixes: []string{"package.slirp4netns"}},
+		{name: "asks for slirp4netns, present", host: debian12().Env(netEnvKey, "slirp4netns"), status: finding.Pass, summary: "slirp4netns 1.2.0 will be used (DOCKERD"},
+		{name: "asks for vpnkit, missing", host: debian12().Env(netEnvKey, "vpnkit"), status: finding.Fail, summary: "vpnkit is not installed", fixes: []string{"manual.net-driver"}},
+		{name: "asks for vpnkit, present", host: debian12().Exec("/usr/bin/vpnkit").Env(netEnvKey, "vpnkit"), status: finding.Pass, summary: "vpnkit will be used"},
+		{name: "asks for lxc-user-nic", host: debian12().Env(netEnvKey, "lxc-user-nic"), status: finding.Pass, summary: "lxc-user-nic"},
+		{name: "asks for host", host: debian12().Env(netEnvKey, "host"), status: finding.Warn, summary: "host networking", fixes: []string{"manual.net-driver"}},
+		{name: "asks for nonsense", host: debian12().Env(netEnvKey, "carrier-pigeon"), status: finding.Warn, summary: "unknown network driver", fixes: []string{"manual.net-driver"}},
 
 		{name: "podman 5 without pasta", host: withVersionedTool(withSlirp(alice(), "1.2.0"), "podman", "5.0.2"),
-			status: Warn, summary: "podman 5.0.2 needs pasta", fixes: []string{"package.pasta"}},
+			status: finding.Warn, summary: "podman 5.0.2 needs pasta", fixes: []string{"package.pasta"}},
 		{name: "podman 5 told to use slirp4netns", host: withVersionedTool(withSlirp(alice(), "1.2.0"), "podman", "5.0.2").
 			File("/home/alice/.config/containers/containers.conf", "[network]\ndefault_rootless_network_cmd = \"slirp4netns\"\n"),
-			status: Pass, summary: "slirp4netns 1.2.0"},
+			status: finding.Pass, summary: "slirp4netns 1.2.0"},
 		{name: "podman 5 with old pasta", host: withVersionedTool(withPasta(withSlirp(alice(), "1.2.0"), "2023_03_09.ee7d0b6"), "podman", "5.0.2"),
-			status: Warn, summary: "uses pasta 2023_03_09", fixes: []string{"package.pasta"}},
+			status: finding.Warn, summary: "uses pasta 2023_03_09", fixes: []string{"package.pasta"}},
 		{name: "podman 5 with new pasta", host: withVersionedTool(withPasta(withSlirp(alice(), "1.2.0"), "2024_06_07.8a83b53"), "podman", "5.0.2"),
-			status: Pass, summary: "slirp4netns 1.2.0"},
+			status: finding.Pass, summary: "slirp4netns 1.2.0"},
 		// On Debian the version comes from dpkg's database: no `podman --version` is recorded.
 		{name: "podman 5 from dpkg status, without pasta", host: withSlirp(alice(), "1.2.0").Exec("/usr/bin/podman").
 			File("/etc/os-release", "ID=debian\nVERSION_ID=13\n").
 			File("/var/lib/dpkg/status", "Package: podman\nStatus: install ok installed\nVersion: 5.4.2+ds1-1\n"),
-			status: Warn, summary: "podman 5.4.2 needs pasta", fixes: []string{"package.pasta"}},
-		{name: "podman 4 with slirp4netns", host: withVersionedTool(debian12(), "podman", "4.3.1"), status: Pass, summary: "slirp4netns 1.2.0"},
-		{name: "podman 5, no driver at all", host: withVersionedTool(alice(), "podman", "5.0.2"), status: Fail, summary: "no rootless network driver",
+			status: finding.Warn, summary: "podman 5.4.2 needs pasta", fixes: []string{"package.pasta"}},
+		{name: "podman 4 with slirp4netns", host: withVersionedTool(debian12(), "podman", "4.3.1"), status: finding.Pass, summary: "slirp4netns 1.2.0"},
+		{name: "podman 5, no driver at all", host: withVersionedTool(alice(), "podman", "5.0.2"), status: finding.Fail, summary: "no rootless network driver",
 			fixes: []string{"package.slirp4netns", "package.pasta"}},
 	})
 }
 
 func TestNetDriverDetails(t *testing.T) {
-	r := netResult(t, netDriver, debian12(), "")
+	r := result(t, netDriver, debian12(), "")
 	if !netHasDetail(r, "pasta is also installed (pasta unknown version)") || !netHasDetail(r, "2023_12_04") {
 		t.Errorf("debian 12: the unused pasta is not explained: %q", r.Details)
 	}
-	r = netResult(t, netDriver, withPasta(withSlirp(alice(), "1.2.0"), "2023_03_09.ee7d0b6"), "")
-	if r.Status != Pass || !netHasDetail(r, "pasta 2023_03_09 is also installed but older than 2023_12_04") {
+	r = result(t, netDriver, withPasta(withSlirp(alice(), "1.2.0"), "2023_03_09.ee7d0b6"), "")
+	if r.Status != finding.Pass || !netHasDetail(r, "pasta 2023_03_09 is also installed but older than 2023_12_04") {
 		t.Errorf("old pasta beside slirp4netns: %s %q %q", r.Status, r.Summary, r.Details)
 	}
-	r = netResult(t, netDriver, withPasta(alice(), "2024_06_07.8a83b53"), "")
+	r = result(t, netDriver, withPasta(alice(), "2024_06_07.8a83b53"), "")
 	if !netHasDetail(r, "before Docker 29.5 does not fall back to pasta") {
 		t.Errorf("pasta without RootlessKit: no word on older dockerd-rootless.sh: %q", r.Details)
 	}
-	r = netResult(t, netDriver, withVersionedTool(withSlirp(alice(), "1.2.0"), "podman", "4.3.1").Command([]string{"slirp4netns", "--version"}, "slirp4netns version 1.2.0\n", 0), "")
-	if r.Status != Pass {
+	r = result(t, netDriver, withVersionedTool(withSlirp(alice(), "1.2.0"), "podman", "4.3.1").Command([]string{"slirp4netns", "--version"}, "slirp4netns version 1.2.0\n", 0), "")
+	if r.Status != finding.Pass {
 		t.Errorf("podman 4: %s %q", r.Status, r.Summary)
 	}
 	// Evidence names what was run and what it said.
-	r = netResult(t, netDriver, debian12(), "")
+	r = result(t, netDriver, debian12(), "")
 	want := map[string]string{
 		"/usr/bin/slirp4netns --version": "slirp4netns version 1.2.0",
 		"/usr/bin/pasta --version":       "pasta unknown version",

@@ -5,9 +5,10 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/rootless-doctor/rootless-doctor/checks/facts"
 	"github.com/rootless-doctor/rootless-doctor/checks/parse"
 	"github.com/rootless-doctor/rootless-doctor/distro"
-	"github.com/rootless-doctor/rootless-doctor/fixes/intent"
+	"github.com/rootless-doctor/rootless-doctor/finding"
 )
 
 // The modules each iptables backend needs for dockerd's NAT and filter rules. Inside
@@ -16,17 +17,17 @@ import (
 // (Docker's rootless troubleshooting docs; docker/for-linux#1242, moby/moby#49727,
 // moby/moby#50254).
 var (
-	modIPTables = ModuleSpec{Names: []string{"ip_tables"}, Config: []string{"CONFIG_IP_NF_IPTABLES"},
+	modIPTables = facts.ModuleSpec{Names: []string{"ip_tables"}, Config: []string{"CONFIG_IP_NF_IPTABLES"},
 		// The file exists whenever ip_tables is loaded or built in, even with no table in use.
 		Proc: []string{"/proc/net/ip_tables_names"}}
-	modIPTableFilter = ModuleSpec{Names: []string{"iptable_filter"}, Config: []string{"CONFIG_IP_NF_FILTER"}}
-	modIPTableNAT    = ModuleSpec{Names: []string{"iptable_nat"}, Config: []string{"CONFIG_IP_NF_NAT"}}
-	modNFTables      = ModuleSpec{Names: []string{"nf_tables"}, Config: []string{"CONFIG_NF_TABLES"}}
+	modIPTableFilter = facts.ModuleSpec{Names: []string{"iptable_filter"}, Config: []string{"CONFIG_IP_NF_FILTER"}}
+	modIPTableNAT    = facts.ModuleSpec{Names: []string{"iptable_nat"}, Config: []string{"CONFIG_IP_NF_NAT"}}
+	modNFTables      = facts.ModuleSpec{Names: []string{"nf_tables"}, Config: []string{"CONFIG_NF_TABLES"}}
 	// nft_chain_nat replaced nft_chain_nat_ipv4 in Linux 5.1.
-	modNFTChainNAT = ModuleSpec{Names: []string{"nft_chain_nat", "nft_chain_nat_ipv4"}, Config: []string{"CONFIG_NFT_NAT", "CONFIG_NFT_CHAIN_NAT_IPV4"}}
+	modNFTChainNAT = facts.ModuleSpec{Names: []string{"nft_chain_nat", "nft_chain_nat_ipv4"}, Config: []string{"CONFIG_NFT_NAT", "CONFIG_NFT_CHAIN_NAT_IPV4"}}
 	// br_netfilter matters only with --icc=false or "userland-proxy": false (moby/moby#41913);
 	// it is reported, never warned about.
-	modBrNetfilter = ModuleSpec{Names: []string{"br_netfilter"}, Config: []string{"CONFIG_BRIDGE_NETFILTER"}}
+	modBrNetfilter = facts.ModuleSpec{Names: []string{"br_netfilter"}, Config: []string{"CONFIG_BRIDGE_NETFILTER"}}
 )
 
 // iptablesFallbacks are where distributions install iptables when the account's PATH lacks
@@ -36,6 +37,7 @@ var iptablesFallbacks = []string{"/usr/sbin/iptables", "/sbin/iptables"}
 var netIptables = Probe{
 	ID:    "net.iptables",
 	Title: "iptables for dockerd",
+	Fails: "dockerd could not set up NAT (warn) — no false alarm when the modules are built in",
 	Why: "Rootless dockerd sets up NAT and filtering for bridge networks with iptables, inside " +
 		"RootlessKit's network namespace. It needs the iptables binary, and the kernel modules of " +
 		"its backend loaded or built in beforehand: from inside a user namespace the kernel will not " +
@@ -44,20 +46,20 @@ var netIptables = Probe{
 	Reads: []string{"iptables on PATH, /usr/sbin/iptables, /sbin/iptables", "`iptables --version`",
 		"/proc/modules", "/lib/modules/RELEASE/modules.builtin, modules.dep", "/proc/config.gz or /boot/config-RELEASE",
 		"/sys/module/NAME", "/proc/net/ip_tables_names"},
-	Fixes: []intent.Kind{intent.Package, intent.Module},
+	Fixes: []finding.Kind{finding.Package, finding.Module},
 	Run:   runNetIptables,
 }
 
-func runNetIptables(ctx context.Context, e *Env) Result {
+func runNetIptables(ctx context.Context, e *facts.Env) finding.Result {
 	bin, onPath := findIptables(e)
 	if bin == "" {
-		return Warnf("iptables is not installed: rootless dockerd cannot set up NAT for bridge networks").
+		return finding.Warnf("iptables is not installed: rootless dockerd cannot set up NAT for bridge networks").
 			With("PATH, "+strings.Join(iptablesFallbacks, ", "), "no iptables").
 			Detail("dockerd logs `Failed to find iptables` and fails to start with its default --iptables=true (docker/for-linux#1205).").
 			Detail("The alternative is to run dockerd with --iptables=false (dockerd-rootless-setuptool.sh install --skip-iptables); containers then get no NAT and no port isolation from iptables.").
-			Fix(intent.InstallTool(string(distro.ToolIptables), "rootless dockerd uses iptables for bridge-network NAT"))
+			Fix(finding.InstallTool(string(distro.ToolIptables), "rootless dockerd uses iptables for bridge-network NAT"))
 	}
-	r := Result{}
+	r := finding.Result{}
 	ver, printed, verErr := iptablesVersion(ctx, e, bin)
 	if verErr != nil {
 		r = r.With(bin+" --version", "unreadable").Detail("Cannot tell the iptables backend: %v; checking both.", verErr)
@@ -70,26 +72,26 @@ func runNetIptables(ctx context.Context, e *Env) Result {
 		r = r.Detail("%s is not on this PATH. The systemd unit dockerd-rootless-setuptool.sh writes adds /sbin and /usr/sbin; starting dockerd-rootless.sh by hand needs them on PATH too.", bin)
 	}
 
-	var specs []ModuleSpec
+	var specs []facts.ModuleSpec
 	switch ver.Backend {
 	case parse.IptablesLegacy:
-		specs = []ModuleSpec{modIPTables, modIPTableFilter, modIPTableNAT}
+		specs = []facts.ModuleSpec{modIPTables, modIPTableFilter, modIPTableNAT}
 	case parse.IptablesNFTables:
-		specs = []ModuleSpec{modNFTables, modNFTChainNAT}
+		specs = []facts.ModuleSpec{modNFTables, modNFTChainNAT}
 	default:
 		return brNetfilterDetail(e, iptablesAnyBackend(e, r, bin))
 	}
 
-	var usable, unknown, notLoaded, missing []ModuleFact
+	var usable, unknown, notLoaded, missing []facts.ModuleFact
 	for _, s := range specs {
 		m := e.Module(s)
 		r = withEvidence(r, m.Evidence)
 		switch m.State {
-		case ModuleLoaded, ModuleBuiltin:
+		case facts.ModuleLoaded, facts.ModuleBuiltin:
 			usable = append(usable, m)
-		case ModuleNotLoaded:
+		case facts.ModuleNotLoaded:
 			notLoaded = append(notLoaded, m)
-		case ModuleMissing:
+		case facts.ModuleMissing:
 			missing = append(missing, m)
 		default:
 			unknown = append(unknown, m)
@@ -104,33 +106,33 @@ func runNetIptables(ctx context.Context, e *Env) Result {
 	}
 	switch {
 	case len(notLoaded) > 0:
-		r = withStatus(r, Warn, "%s needs %s, which %s not loaded: rootless dockerd cannot load %s", backend, moduleNames(notLoaded), isAre(len(notLoaded)), itThem(notLoaded)).
+		r = r.WithStatus(finding.Warn, "%s needs %s, which %s not loaded: rootless dockerd cannot load %s", backend, moduleNames(notLoaded), isAre(len(notLoaded)), itThem(notLoaded)).
 			Detail("dockerd fails with `can't initialize iptables table `nat'` or `Could not fetch rule set generation id: Permission denied (you must be root)` (docker/for-linux#1242, moby/moby#49727).").
 			Detail("The alternative is --iptables=false for dockerd (no NAT from iptables).")
 		for _, m := range notLoaded {
-			r = r.Fix(intent.LoadModule(m.Name, fmt.Sprintf("rootless dockerd needs %s for %s and cannot load it from its user namespace", m.Name, backend)))
+			r = r.Fix(finding.LoadModule(m.Name, fmt.Sprintf("rootless dockerd needs %s for %s and cannot load it from its user namespace", m.Name, backend)))
 		}
 	case len(missing) > 0:
-		r = withStatus(r, Warn, "the kernel has no %s, which %s needs: rootless dockerd cannot set up NAT", moduleNames(missing), backend).
+		r = r.WithStatus(finding.Warn, "the kernel has no %s, which %s needs: rootless dockerd cannot set up NAT", moduleNames(missing), backend).
 			Detail("No module can be loaded for it; run dockerd with --iptables=false, or boot a kernel that has it.")
 		if ver.Backend == parse.IptablesNFTables {
 			r = r.Detail("If the legacy backend is available (ip_tables), switching iptables to it (update-alternatives --set iptables /usr/sbin/iptables-legacy) is another way.")
 		}
 	case len(unknown) > 0:
-		r = withStatus(r, Pass, "%s at %s; %s could not be confirmed, nothing shows %s missing", backend, bin, moduleNames(unknown), itThem(unknown)).
+		r = r.WithStatus(finding.Pass, "%s at %s; %s could not be confirmed, nothing shows %s missing", backend, bin, moduleNames(unknown), itThem(unknown)).
 			Detail("A module missing from /proc/modules may be built into the kernel, and nothing here (modules.builtin, kernel config, /sys/module) says otherwise; this is not reported as a problem.")
 		if e.ModulesLoadable() {
 			r = r.Detail("If dockerd fails with `can't initialize iptables table`, load %s.", moduleNames(unknown))
 		}
 	default:
-		r = withStatus(r, Pass, "%s at %s; %s", backend, bin, describeModules(usable))
+		r = r.WithStatus(finding.Pass, "%s at %s; %s", backend, bin, describeModules(usable))
 	}
 	return brNetfilterDetail(e, r)
 }
 
 // findIptables looks on PATH, then in the sbin directories. onPath is false when only the
 // fallback found it.
-func findIptables(e *Env) (bin string, onPath bool) {
+func findIptables(e *facts.Env) (bin string, onPath bool) {
 	if p, err := e.Host.LookPath("iptables"); err == nil {
 		return p, true
 	}
@@ -143,21 +145,21 @@ func findIptables(e *Env) (bin string, onPath bool) {
 }
 
 // iptablesVersion runs `iptables --version` and parses it; printed is its first line.
-func iptablesVersion(ctx context.Context, e *Env, bin string) (v parse.IptablesVersion, printed string, err error) {
+func iptablesVersion(ctx context.Context, e *facts.Env, bin string) (v parse.IptablesVersion, printed string, err error) {
 	out, err := e.Host.Run(ctx, bin, "--version")
 	if err != nil {
 		return parse.IptablesVersion{}, "", err
 	}
 	if out.ExitCode != 0 {
-		return parse.IptablesVersion{}, "", fmt.Errorf("%s --version exited with %d: %s", bin, out.ExitCode, outputLine(out.Stderr))
+		return parse.IptablesVersion{}, "", fmt.Errorf("%s --version exited with %d: %s", bin, out.ExitCode, finding.ClipLine(strings.TrimSpace(string(out.Stderr)), 200))
 	}
 	v, err = parse.ParseIptablesVersion(out.Stdout)
-	return v, outputLine(out.Stdout), err
+	return v, finding.ClipLine(strings.TrimSpace(string(out.Stdout)), 200), err
 }
 
 // withEvidence adds ev unless the result already shows it (two modules judged from the same
 // missing /proc/modules would otherwise repeat it).
-func withEvidence(r Result, ev Evidence) Result {
+func withEvidence(r finding.Result, ev finding.Evidence) finding.Result {
 	for _, have := range r.Evidence {
 		if have == ev {
 			return r
@@ -166,12 +168,12 @@ func withEvidence(r Result, ev Evidence) Result {
 	return r.With(ev.Source, ev.Value)
 }
 
-func brNetfilterDetail(e *Env, r Result) Result {
+func brNetfilterDetail(e *facts.Env, r finding.Result) finding.Result {
 	m := e.Module(modBrNetfilter)
 	return r.Detail("br_netfilter is %s; it is needed only with --icc=false or \"userland-proxy\": false (moby/moby#41913).", m.State)
 }
 
-func moduleNames(ms []ModuleFact) string {
+func moduleNames(ms []facts.ModuleFact) string {
 	names := make([]string, len(ms))
 	for i, m := range ms {
 		names[i] = m.Name
@@ -179,7 +181,7 @@ func moduleNames(ms []ModuleFact) string {
 	return netJoinAnd(names)
 }
 
-func describeModules(ms []ModuleFact) string {
+func describeModules(ms []facts.ModuleFact) string {
 	parts := make([]string, len(ms))
 	for i, m := range ms {
 		parts[i] = m.Name + " " + m.State.String()
@@ -197,30 +199,18 @@ func netJoinAnd(s []string) string {
 	return strings.Join(s[:len(s)-1], ", ") + " and " + s[len(s)-1]
 }
 
-func itThem(ms []ModuleFact) string {
+func itThem(ms []facts.ModuleFact) string {
 	if len(ms) == 1 {
 		return "it"
 	}
 	return "them"
 }
 
-// outputLine is the first line of a command's output, trimmed and bounded, for messages.
-func outputLine(b []byte) string {
-	s := strings.TrimSpace(string(b))
-	if i := strings.IndexByte(s, '\n'); i >= 0 {
-		s = s[:i]
-	}
-	if len(s) > 200 {
-		s = s[:200] + "…"
-	}
-	return s
-}
-
 // iptablesAnyBackend judges a host whose iptables backend is unknown: either front end's core
 // module (nf_tables or ip_tables) will do, so it warns only when both are proved unusable.
-func iptablesAnyBackend(e *Env, r Result, bin string) Result {
+func iptablesAnyBackend(e *facts.Env, r finding.Result, bin string) finding.Result {
 	nft, legacy := e.Module(modNFTables), e.Module(modIPTables)
-	for _, m := range []ModuleFact{nft, legacy} {
+	for _, m := range []facts.ModuleFact{nft, legacy} {
 		r = withEvidence(r, m.Evidence)
 		if m.Note != "" {
 			r = r.Detail("%s", m.Note)
@@ -228,15 +218,15 @@ func iptablesAnyBackend(e *Env, r Result, bin string) Result {
 	}
 	switch {
 	case nft.State.Usable() || legacy.State.Usable():
-		return withStatus(r, Pass, "iptables at %s; nf_tables %s, ip_tables %s", bin, nft.State, legacy.State)
-	case nft.State == ModuleUnknown || legacy.State == ModuleUnknown:
-		return withStatus(r, Pass, "iptables at %s; nf_tables and ip_tables could not be confirmed, nothing shows them missing", bin)
+		return r.WithStatus(finding.Pass, "iptables at %s; nf_tables %s, ip_tables %s", bin, nft.State, legacy.State)
+	case nft.State == facts.ModuleUnknown || legacy.State == facts.ModuleUnknown:
+		return r.WithStatus(finding.Pass, "iptables at %s; nf_tables and ip_tables could not be confirmed, nothing shows them missing", bin)
 	}
-	r = withStatus(r, Warn, "neither nf_tables nor ip_tables is loaded: rootless dockerd cannot set up NAT").
+	r = r.WithStatus(finding.Warn, "neither nf_tables nor ip_tables is loaded: rootless dockerd cannot set up NAT").
 		Detail("The iptables backend is unknown, so either module would do; nf_tables is what iptables-nft, the default of current distributions, uses.")
-	for _, m := range []ModuleFact{nft, legacy} {
-		if m.State == ModuleNotLoaded {
-			return r.Fix(intent.LoadModule(m.Name, "rootless dockerd needs an iptables backend module and cannot load it from its user namespace"))
+	for _, m := range []facts.ModuleFact{nft, legacy} {
+		if m.State == facts.ModuleNotLoaded {
+			return r.Fix(finding.LoadModule(m.Name, "rootless dockerd needs an iptables backend module and cannot load it from its user namespace"))
 		}
 	}
 	return r.Detail("The kernel has neither; run dockerd with --iptables=false.")

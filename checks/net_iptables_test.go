@@ -3,7 +3,8 @@ package checks
 import (
 	"testing"
 
-	"github.com/rootless-doctor/rootless-doctor/checks/host"
+	"github.com/rootless-doctor/rootless-doctor/finding"
+	"github.com/rootless-doctor/rootless-doctor/host"
 )
 
 func withIptables(m *host.Memory, bin, out string) *host.Memory {
@@ -31,62 +32,62 @@ func TestNetIptables(t *testing.T) {
 		// This dev machine: iptables in /usr/sbin, nf_tables backend, everything built in,
 		// no /proc/modules, no /lib/modules, /proc/config.gz present.
 		{name: "dev machine with config.gz", host: withIptables(alice(), "/usr/sbin/iptables", nftVersion).
-			File("/proc/config.gz", netGzip(t, "# CONFIG_MODULES is not set\nCONFIG_NF_TABLES=y\nCONFIG_NFT_NAT=y\nCONFIG_IP_NF_IPTABLES=y\n")).
+			GzipFile("/proc/config.gz", "# CONFIG_MODULES is not set\nCONFIG_NF_TABLES=y\nCONFIG_NFT_NAT=y\nCONFIG_IP_NF_IPTABLES=y\n").
 			File("/proc/net/ip_tables_names", ""),
-			status: Pass, summary: "nf_tables built in, nft_chain_nat built in", fixes: []string{}},
+			status: finding.Pass, summary: "nf_tables built in, nft_chain_nat built in", fixes: []string{}},
 		// The crux: same machine without a kernel config. Nothing proves the modules absent.
 		{name: "built in, no evidence either way (no false alarm)", host: withIptables(alice(), "/usr/sbin/iptables", nftVersion),
-			status: Pass, summary: "could not be confirmed", fixes: []string{}},
+			status: finding.Pass, summary: "could not be confirmed", fixes: []string{}},
 		{name: "legacy, ip_tables built in, no /lib/modules", host: withIptables(alice(), "/usr/sbin/iptables", legacyVersion).File("/proc/net/ip_tables_names", ""),
-			status: Pass, summary: "iptable_filter and iptable_nat could not be confirmed", fixes: []string{}},
+			status: finding.Pass, summary: "iptable_filter and iptable_nat could not be confirmed", fixes: []string{}},
 		{name: "nf_tables loaded", host: modularKernel(withIptables(alice(), "/usr/sbin/iptables", nftVersion), nftLoaded),
-			status: Pass, summary: "nf_tables loaded, nft_chain_nat loaded"},
+			status: finding.Pass, summary: "nf_tables loaded, nft_chain_nat loaded"},
 		{name: "legacy loaded", host: modularKernel(withIptables(alice(), "/usr/sbin/iptables", legacyVersion), legacyLoaded),
-			status: Pass, summary: "ip_tables loaded"},
+			status: finding.Pass, summary: "ip_tables loaded"},
 		{name: "nf_tables not loaded", host: modularKernel(withIptables(alice(), "/usr/sbin/iptables", nftVersion), "overlay 1 0 - Live 0x0\n"),
-			status: Warn, summary: "needs nf_tables and nft_chain_nat, which are not loaded", fixes: []string{"module.nf_tables", "module.nft_chain_nat"}},
+			status: finding.Warn, summary: "needs nf_tables and nft_chain_nat, which are not loaded", fixes: []string{"module.nf_tables", "module.nft_chain_nat"}},
 		{name: "legacy, only ip_tables loaded", host: modularKernel(withIptables(alice(), "/usr/sbin/iptables", legacyVersion), "ip_tables 32768 0 - Live 0x0\n"),
-			status: Warn, summary: "iptable_filter and iptable_nat", fixes: []string{"module.iptable_filter", "module.iptable_nat"}},
+			status: finding.Warn, summary: "iptable_filter and iptable_nat", fixes: []string{"module.iptable_filter", "module.iptable_nat"}},
 		{name: "old iptables without backend", host: modularKernel(withIptables(alice(), "/usr/sbin/iptables", "iptables v1.6.1\n"), "overlay 1 0 - Live 0x0\n"),
-			status: Warn, fixes: []string{"module.ip_tables", "module.iptable_filter", "module.iptable_nat"}},
+			status: finding.Warn, fixes: []string{"module.ip_tables", "module.iptable_filter", "module.iptable_nat"}},
 		{name: "config =m, not loaded, kernel upgraded", host: withIptables(alice(), "/usr/sbin/iptables", nftVersion).File("/proc/modules", "").
 			File("/boot/config-6.8.0", "CONFIG_NF_TABLES=m\nCONFIG_NFT_NAT=m\n"),
-			status: Warn, fixes: []string{"module.nf_tables", "module.nft_chain_nat"}},
+			status: finding.Warn, fixes: []string{"module.nf_tables", "module.nft_chain_nat"}},
 		{name: "kernel without nf_tables", host: withIptables(alice(), "/usr/sbin/iptables", nftVersion).
-			File("/proc/config.gz", netGzip(t, "# CONFIG_MODULES is not set\n# CONFIG_NF_TABLES is not set\n# CONFIG_NFT_NAT is not set\n")),
-			status: Warn, summary: "the kernel has no nf_tables and nft_chain_nat", fixes: []string{}},
-		{name: "not installed", host: alice(), status: Warn, summary: "iptables is not installed", fixes: []string{"package.iptables"}},
+			GzipFile("/proc/config.gz", "# CONFIG_MODULES is not set\n# CONFIG_NF_TABLES is not set\n# CONFIG_NFT_NAT is not set\n"),
+			status: finding.Warn, summary: "the kernel has no nf_tables and nft_chain_nat", fixes: []string{}},
+		{name: "not installed", host: alice(), status: finding.Warn, summary: "iptables is not installed", fixes: []string{"package.iptables"}},
 		{name: "only in /usr/sbin, PATH without it", host: withIptables(alice().Env("PATH", "/usr/local/bin:/usr/bin:/bin"), "/usr/sbin/iptables", nftVersion).
-			File("/proc/config.gz", netGzip(t, "CONFIG_NF_TABLES=y\nCONFIG_NFT_NAT=y\n")),
-			status: Pass, summary: "at /usr/sbin/iptables"},
-		{name: "only in /sbin", host: withIptables(alice().Env("PATH", "/usr/bin"), "/sbin/iptables", nftVersion), status: Pass, summary: "at /sbin/iptables"},
+			GzipFile("/proc/config.gz", "CONFIG_NF_TABLES=y\nCONFIG_NFT_NAT=y\n"),
+			status: finding.Pass, summary: "at /usr/sbin/iptables"},
+		{name: "only in /sbin", host: withIptables(alice().Env("PATH", "/usr/bin"), "/sbin/iptables", nftVersion), status: finding.Pass, summary: "at /sbin/iptables"},
 		{name: "--version fails, nf_tables loaded", host: modularKernel(alice().Exec("/usr/sbin/iptables"), nftLoaded).
 			CommandError([]string{"/usr/sbin/iptables", "--version"}, "exec format error"),
-			status: Pass, summary: "nf_tables loaded"},
+			status: finding.Pass, summary: "nf_tables loaded"},
 		{name: "--version garbage, no evidence", host: withIptables(alice(), "/usr/sbin/iptables", "\x00\xff garbage\n"),
-			status: Pass, summary: "could not be confirmed"},
+			status: finding.Pass, summary: "could not be confirmed"},
 		{name: "--version exit 1, neither loaded", host: modularKernel(alice().Exec("/usr/sbin/iptables"), "").
 			Command([]string{"/usr/sbin/iptables", "--version"}, "", 1),
-			status: Warn, summary: "neither nf_tables nor ip_tables", fixes: []string{"module.nf_tables"}},
+			status: finding.Warn, summary: "neither nf_tables nor ip_tables", fixes: []string{"module.nf_tables"}},
 		{name: "--version garbage, kernel has neither", host: withIptables(alice(), "/usr/sbin/iptables", "garbage").
 			File("/boot/config-6.8.0", "# CONFIG_NF_TABLES is not set\n# CONFIG_IP_NF_IPTABLES is not set\n"),
-			status: Warn, summary: "neither nf_tables nor ip_tables", fixes: []string{}},
+			status: finding.Warn, summary: "neither nf_tables nor ip_tables", fixes: []string{}},
 	})
 }
 
 func TestNetIptablesDetails(t *testing.T) {
-	r := netResult(t, netIptables, withIptables(alice().Env("PATH", "/usr/bin"), "/usr/sbin/iptables", nftVersion), "")
+	r := result(t, netIptables, withIptables(alice().Env("PATH", "/usr/bin"), "/usr/sbin/iptables", nftVersion), "")
 	if !netHasDetail(r, "not on this PATH") {
 		t.Errorf("iptables off PATH: no detail: %q", r.Details)
 	}
 	if !netHasDetail(r, "br_netfilter is unknown") {
 		t.Errorf("no br_netfilter detail: %q", r.Details)
 	}
-	r = netResult(t, netIptables, alice(), "")
+	r = result(t, netIptables, alice(), "")
 	if !netHasDetail(r, "--iptables=false") {
 		t.Errorf("missing iptables: no --iptables=false alternative: %q", r.Details)
 	}
-	r = netResult(t, netIptables, withIptables(alice(), "/usr/sbin/iptables", nftVersion).File("/proc/modules", "").
+	r = result(t, netIptables, withIptables(alice(), "/usr/sbin/iptables", nftVersion).File("/proc/modules", "").
 		File("/boot/config-6.8.0", "CONFIG_NF_TABLES=m\nCONFIG_NFT_NAT=m\n"), "")
 	if !netHasDetail(r, "not rebooted") {
 		t.Errorf("config =m without /lib/modules: no reboot hint: %q", r.Details)

@@ -1,9 +1,9 @@
 // Package checks holds the probes of rootless-doctor, their registry and their runner.
 //
-// A probe is small data plus a pure function (shared/STYLE.md §2): a stable id such as
+// A probe is small data plus a pure function: a stable id such as
 // "idmap.subuid", static metadata, and Run(ctx, env) Result. Probes read the machine only
 // through env.Host, never print, and never build shell text: what must change travels as fix
-// intents (package fixes/intent). The registry (registry.go) is one explicit ordered list;
+// intents (package finding). The registry (registry.go) is one explicit ordered list;
 // the runner (runner.go) applies the timeout, panic and selection policies.
 package checks
 
@@ -11,25 +11,29 @@ import (
 	"context"
 	"strings"
 
-	"github.com/rootless-doctor/rootless-doctor/fixes/intent"
+	"github.com/rootless-doctor/rootless-doctor/checks/facts"
+	"github.com/rootless-doctor/rootless-doctor/finding"
 )
 
 // Probe is one check. The zero value is not useful; probes are declared as package-level
 // values in files named after their id (identity.user → identity_user.go).
 type Probe struct {
-	// ID is stable: CI gates, --only/--skip and other tools depend on it (shared/SPEC.md §3).
+	// ID is stable: CI gates, --only/--skip and other tools depend on it (docs/probes.md).
 	ID string
 	// Title is a short noun phrase for reports.
 	Title string
+	// Fails says, in one line, when it fails or warns: the last column of the probe tables of
+	// README.md and docs/probes.md, which are generated from the registry.
+	Fails string
 	// Why says why it matters for rootless containers, for `explain`.
 	Why string
 	// Reads lists what it reads on the host (files, commands, variables), for `explain`.
 	Reads []string
 	// Fixes lists the kinds of fix intents it may ask for.
-	Fixes []intent.Kind
+	Fixes []finding.Kind
 	// Run decides. It must honour ctx for commands it runs, must not print, and reads the
 	// machine only through env.Host.
-	Run func(ctx context.Context, env *Env) Result
+	Run func(ctx context.Context, env *facts.Env) finding.Result
 }
 
 // Group is the area of the probe: the id up to the first dot ("idmap" for "idmap.subuid").

@@ -3,7 +3,7 @@ package checks
 // All returns every static probe in report order. This list is the registry: one explicit,
 // ordered place, in the manner of kubeadm's preflight lists (no init() self-registration), so
 // the order of a report never depends on file names or link order. Ids are stable
-// (shared/SPEC.md §3); a new failure mode gets a new probe with a new id, appended to its group.
+// (docs/probes.md); a new failure mode gets a new probe with a new id, appended to its group.
 func All() []Probe {
 	return []Probe{
 		identityUser,
@@ -39,14 +39,4 @@ func All() []Probe {
 
 		mountPropagation,
 	}
-}
-
-// ByID finds a probe of All by id.
-func ByID(id string) (Probe, bool) {
-	for _, p := range All() {
-		if p.ID == id {
-			return p, true
-		}
-	}
-	return Probe{}, false
 }

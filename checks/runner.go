@@ -9,6 +9,9 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/rootless-doctor/rootless-doctor/checks/facts"
+	"github.com/rootless-doctor/rootless-doctor/finding"
 )
 
 // DefaultTimeout bounds one probe. Static probes take microseconds to a few milliseconds; a
@@ -85,19 +88,19 @@ func selected(p Probe, opt Options) (bool, string) {
 // Run runs the probes against env and returns one result per probe, in registry order.
 // It never panics: a probe that panics, times out or cannot decide becomes a result through
 // one policy (undecided).
-func Run(ctx context.Context, probes []Probe, env *Env, opt Options) []Result {
+func Run(ctx context.Context, probes []Probe, env *facts.Env, opt Options) []finding.Result {
 	if opt.Timeout <= 0 {
 		opt.Timeout = DefaultTimeout
 	}
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
-	results := make([]Result, len(probes))
+	results := make([]finding.Result, len(probes))
 	var wg sync.WaitGroup
 	var inLine []int
 	for i, p := range probes {
 		if ok, why := selected(p, opt); !ok {
-			results[i] = finish(p, Skipf("%s", why), 0)
+			results[i] = finish(p, finding.Skipf("%s", why), 0)
 			results[i].Unselected = true
 			continue
 		}
@@ -124,10 +127,10 @@ func Run(ctx context.Context, probes []Probe, env *Env, opt Options) []Result {
 // directory), and a new worker carries on with the next probe; when ctx ends, every probe not
 // done is undecided at once. Before issue 10 recorded hosts ran their probes with no timeout,
 // and a FIFO in a tree hung the run for good.
-func runInLine(ctx context.Context, probes []Probe, idx []int, env *Env, opt Options, results []Result) {
+func runInLine(ctx context.Context, probes []Probe, idx []int, env *facts.Env, opt Options, results []finding.Result) {
 	type done struct {
 		k int
-		r Result
+		r finding.Result
 	}
 	timer := time.NewTimer(opt.Timeout)
 	defer timer.Stop()
@@ -152,64 +155,64 @@ func runInLine(ctx context.Context, probes []Probe, idx []int, env *Env, opt Opt
 			case <-timer.C:
 				abandoned.Store(true)
 				p := probes[idx[k]]
-				results[idx[k]] = finish(p, Undecided(context.DeadlineExceeded, "the probe did not finish within %s", opt.Timeout), opt.Timeout)
+				results[idx[k]] = finish(p, finding.Undecided(context.DeadlineExceeded, "the probe did not finish within %s", opt.Timeout), opt.Timeout)
 				k++
 				break wait
 			case <-ctx.Done():
 				abandoned.Store(true)
 				for ; k < len(idx); k++ {
 					p := probes[idx[k]]
-					results[idx[k]] = finish(p, Undecided(ctx.Err(), "the run was stopped before the probe finished"), 0)
+					results[idx[k]] = finish(p, finding.Undecided(ctx.Err(), "the run was stopped before the probe finished"), 0)
 				}
 			}
 		}
 	}
 }
 
-func runOne(ctx context.Context, p Probe, env *Env, opt Options) Result {
+func runOne(ctx context.Context, p Probe, env *facts.Env, opt Options) finding.Result {
 	ctx, cancel := context.WithTimeout(ctx, opt.Timeout)
 	defer cancel()
 	start := opt.Now()
-	done := make(chan Result, 1)
+	done := make(chan finding.Result, 1)
 	go func() {
 		defer func() {
 			if v := recover(); v != nil {
-				done <- Undecided(fmt.Errorf("probe %s panicked: %v\n%s", p.ID, v, debug.Stack()), "the probe crashed")
+				done <- finding.Undecided(fmt.Errorf("probe %s panicked: %v\n%s", p.ID, v, debug.Stack()), "the probe crashed")
 			}
 		}()
 		if p.Run == nil {
-			done <- Undecided(errors.New("probe has no Run function"), "the probe is not runnable")
+			done <- finding.Undecided(errors.New("probe has no Run function"), "the probe is not runnable")
 			return
 		}
 		done <- p.Run(ctx, env)
 	}()
-	var r Result
+	var r finding.Result
 	select {
 	case r = <-done:
 	case <-ctx.Done():
-		r = Undecided(ctx.Err(), "the probe did not finish within %s", opt.Timeout)
+		r = finding.Undecided(ctx.Err(), "the probe did not finish within %s", opt.Timeout)
 	}
 	return finish(p, r, opt.Now().Sub(start))
 }
 
 // runDirect runs one probe in the caller's goroutine: the same policies as runOne but the
 // timeout, which runInLine applies around it.
-func runDirect(ctx context.Context, p Probe, env *Env, opt Options) (r Result) {
+func runDirect(ctx context.Context, p Probe, env *facts.Env, opt Options) (r finding.Result) {
 	start := opt.Now()
 	defer func() {
 		if v := recover(); v != nil {
-			r = Undecided(fmt.Errorf("probe %s panicked: %v\n%s", p.ID, v, debug.Stack()), "the probe crashed")
+			r = finding.Undecided(fmt.Errorf("probe %s panicked: %v\n%s", p.ID, v, debug.Stack()), "the probe crashed")
 		}
 		r = finish(p, r, opt.Now().Sub(start))
 	}()
 	if p.Run == nil {
-		return Undecided(errors.New("probe has no Run function"), "the probe is not runnable")
+		return finding.Undecided(errors.New("probe has no Run function"), "the probe is not runnable")
 	}
 	return p.Run(ctx, env)
 }
 
 // finish applies the policies and fills what the runner owns.
-func finish(p Probe, r Result, d time.Duration) Result {
+func finish(p Probe, r finding.Result, d time.Duration) finding.Result {
 	r.ID, r.Title, r.Duration = p.ID, p.Title, d
 	if r.Err != nil || !r.Status.Valid() {
 		r = undecided(r)
@@ -225,11 +228,11 @@ func finish(p Probe, r Result, d time.Duration) Result {
 // undecided is the one policy for a probe that could not tell: a warning, because the doctor
 // cannot vouch for what it could not read, and a CI gate with --fail-on warn should notice.
 // The error goes into the details for -v.
-func undecided(r Result) Result {
+func undecided(r finding.Result) finding.Result {
 	if r.Err == nil {
 		r.Err = fmt.Errorf("probe returned the invalid status %q", r.Status)
 	}
-	r.Status = Warn
+	r.Status = finding.Warn
 	if r.Summary == "" {
 		r.Summary = "could not check"
 	} else {
@@ -242,30 +245,4 @@ func undecided(r Result) Result {
 	}
 	r.Details = append(r.Details, "error: "+msg)
 	return r
-}
-
-// Summary counts results by status.
-type Summary struct {
-	Pass int `json:"pass"`
-	Warn int `json:"warn"`
-	Fail int `json:"fail"`
-	Skip int `json:"skip"`
-}
-
-// Summarize counts the results.
-func Summarize(results []Result) Summary {
-	var s Summary
-	for _, r := range results {
-		switch r.Status {
-		case Pass:
-			s.Pass++
-		case Warn:
-			s.Warn++
-		case Fail:
-			s.Fail++
-		default:
-			s.Skip++
-		}
-	}
-	return s
 }

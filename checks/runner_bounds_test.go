@@ -9,7 +9,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rootless-doctor/rootless-doctor/checks/host"
+	"github.com/rootless-doctor/rootless-doctor/checks/facts"
+	"github.com/rootless-doctor/rootless-doctor/finding"
+	"github.com/rootless-doctor/rootless-doctor/host"
 	"github.com/rootless-doctor/rootless-doctor/internal/hostile"
 )
 
@@ -42,22 +44,22 @@ func (s *stuckHost) ReadFile(p string) ([]byte, error) {
 // that never returned hung `check --root` for good.
 func TestInLineProbesHaveATimeout(t *testing.T) {
 	h := newStuckHost(t, alice().File("/etc/subuid", "alice:100000:65536\n").Host(), "/etc/subuid", "/etc/subgid")
-	read := func(p string) func(context.Context, *Env) Result {
-		return func(_ context.Context, e *Env) Result {
+	read := func(p string) func(context.Context, *facts.Env) finding.Result {
+		return func(_ context.Context, e *facts.Env) finding.Result {
 			if _, err := e.Host.ReadFile(p); err != nil {
-				return Undecided(err, "cannot read %s", p)
+				return finding.Undecided(err, "cannot read %s", p)
 			}
-			return Passf("read %s", p)
+			return finding.Passf("read %s", p)
 		}
 	}
 	probes := []Probe{
 		{ID: "a.stuck", Run: read("/etc/subuid")},
 		{ID: "a.fine", Run: read("/etc/passwd")},
 		{ID: "b.stuck", Run: read("/etc/subgid")},
-		{ID: "b.fine", Run: func(context.Context, *Env) Result { return Passf("fine") }},
+		{ID: "b.fine", Run: func(context.Context, *facts.Env) finding.Result { return finding.Passf("fine") }},
 	}
-	env := NewEnv(context.Background(), h, "")
-	var res []Result
+	env := facts.NewEnv(context.Background(), h, "")
+	var res []finding.Result
 	hostile.Within(t, "Run", 10*time.Second, func() {
 		res = Run(context.Background(), probes, env, Options{Sequential: true, Timeout: 100 * time.Millisecond})
 	})
@@ -73,18 +75,21 @@ func TestInLineProbesHaveATimeout(t *testing.T) {
 func TestInLineRunEndsWithItsContext(t *testing.T) {
 	h := newStuckHost(t, alice().Host(), "/etc/subuid")
 	probes := []Probe{
-		{ID: "a.fine", Run: func(context.Context, *Env) Result { return Passf("fine") }},
-		{ID: "a.stuck", Run: func(_ context.Context, e *Env) Result { e.Host.ReadFile("/etc/subuid"); return Passf("late") }},
-		{ID: "a.after", Run: func(context.Context, *Env) Result { return Passf("after") }},
+		{ID: "a.fine", Run: func(context.Context, *facts.Env) finding.Result { return finding.Passf("fine") }},
+		{ID: "a.stuck", Run: func(_ context.Context, e *facts.Env) finding.Result {
+			e.Host.ReadFile("/etc/subuid")
+			return finding.Passf("late")
+		}},
+		{ID: "a.after", Run: func(context.Context, *facts.Env) finding.Result { return finding.Passf("after") }},
 	}
-	env := NewEnv(context.Background(), h, "")
+	env := facts.NewEnv(context.Background(), h, "")
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(50*time.Millisecond, cancel)
-	var res []Result
+	var res []finding.Result
 	hostile.Within(t, "Run", 10*time.Second, func() {
 		res = Run(ctx, probes, env, Options{Sequential: true, Timeout: time.Hour})
 	})
-	if res[0].Status != Pass || res[1].Status != Warn || res[2].Status != Warn || !errors.Is(res[1].Err, context.Canceled) {
+	if res[0].Status != finding.Pass || res[1].Status != finding.Warn || res[2].Status != finding.Warn || !errors.Is(res[1].Err, context.Canceled) {
 		t.Errorf("results %+v", res)
 	}
 }
@@ -95,8 +100,8 @@ func TestNewEnvIsBounded(t *testing.T) {
 	h := newStuckHost(t, alice().File("/etc/os-release", "ID=debian\n").Host(), "/etc/os-release")
 	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
 	defer cancel()
-	var env *Env
-	hostile.Within(t, "NewEnv", 10*time.Second, func() { env = NewEnv(ctx, h, "") })
+	var env *facts.Env
+	hostile.Within(t, "NewEnv", 10*time.Second, func() { env = facts.NewEnv(ctx, h, "") })
 	if env.Distro.ID != "unknown" || !strings.Contains(env.Distro.Problem, "did not finish") || !errors.Is(env.UserErr, context.DeadlineExceeded) {
 		t.Errorf("distro %+v, user error %v", env.Distro, env.UserErr)
 	}
@@ -120,10 +125,10 @@ func (h *hungTools) Run(_ context.Context, argv ...string) (host.Output, error) 
 // --help is not asked too, which would wait as long again), and the report says it timed out.
 func TestTimedOutToolIsReportedAsSuch(t *testing.T) {
 	h := &hungTools{Host: alice().Exec("/usr/bin/slirp4netns").Host()}
-	env := NewEnv(context.Background(), h, "")
+	env := facts.NewEnv(context.Background(), h, "")
 	h.runs = nil
 	r := Run(context.Background(), []Probe{netDriver}, env, Options{Sequential: true})[0]
-	if r.Status != Fail || !strings.Contains(r.Summary, "does not run") || !strings.Contains(r.Summary, "timed out") {
+	if r.Status != finding.Fail || !strings.Contains(r.Summary, "does not run") || !strings.Contains(r.Summary, "timed out") {
 		t.Errorf("net.driver with a hung slirp4netns: %s %q %q", r.Status, r.Summary, r.Details)
 	}
 	for _, run := range h.runs {

@@ -1,10 +1,12 @@
 package checks
 
 import (
+	"slices"
 	"strings"
 	"testing"
 
-	"github.com/rootless-doctor/rootless-doctor/checks/host"
+	"github.com/rootless-doctor/rootless-doctor/finding"
+	"github.com/rootless-doctor/rootless-doctor/host"
 )
 
 // sessionCgroupProbes are the probes of cgroup_*.go and session_*.go.
@@ -42,14 +44,14 @@ func TestSessionCgroupProbesRobust(t *testing.T) {
 	for name, m := range hosts {
 		for _, user := range []string{"", "alice"} {
 			for _, p := range sessionCgroupProbes {
-				r := runProbeOnce(t, p, m, user)
+				r := result(t, p, m, user)
 				if !r.Status.Valid() || r.Summary == "" {
 					t.Errorf("%s/%q/%s: status %q summary %q", name, user, p.ID, r.Status, r.Summary)
 				}
 				if strings.Contains(r.Summary, "crashed") {
 					t.Errorf("%s/%q/%s: %q %v", name, user, p.ID, r.Summary, r.Err)
 				}
-				if (r.Status == Warn || r.Status == Fail) && len(r.Details) == 0 && len(r.Evidence) == 0 {
+				if (r.Status == finding.Warn || r.Status == finding.Fail) && len(r.Details) == 0 && len(r.Evidence) == 0 {
 					t.Errorf("%s/%q/%s: %s without details or evidence: %q", name, user, p.ID, r.Status, r.Summary)
 				}
 				if len(r.Summary) > 400 {
@@ -71,7 +73,7 @@ func TestSessionCgroupProbeMetadata(t *testing.T) {
 		if p.Title == "" || p.Why == "" || len(p.Reads) == 0 || len(p.Fixes) == 0 || p.Run == nil {
 			t.Errorf("%s: incomplete metadata %+v", p.ID, p)
 		}
-		if got, ok := ByID(p.ID); !ok || got.Title != p.Title {
+		if !slices.ContainsFunc(All(), func(q Probe) bool { return q.ID == p.ID && q.Title == p.Title }) {
 			t.Errorf("%s is not in the registry", p.ID)
 		}
 	}

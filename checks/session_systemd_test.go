@@ -1,45 +1,49 @@
 package checks
 
-import "testing"
+import (
+	"testing"
+
+	"github.com/rootless-doctor/rootless-doctor/finding"
+)
 
 func TestSessionSystemd(t *testing.T) {
 	private := "/run/user/1000/systemd/private"
 	runProbeTests(t, sessionSystemd, []probeTest{
-		{name: "no systemd (the dev machine)", host: alice().File("/proc/1/comm", "process_api\n"), status: Skip,
+		{name: "no systemd (the dev machine)", host: alice().File("/proc/1/comm", "process_api\n"), status: finding.Skip,
 			summary: "systemd is not PID 1: engines run without a user manager; `install` is not available", fixes: []string{}},
-		{name: "no systemd, WSL", host: alice().Kernel("5.15.153.1-microsoft-standard-WSL2"), status: Skip, summary: "systemd is not PID 1"},
-		{name: "user manager running", host: socket(v2session(), private, 1000), status: Pass, summary: "the systemd user manager of alice is running", fixes: []string{}},
-		{name: "running, XDG unset in this shell", host: socket(v2sd(), private, 1000), status: Pass, summary: "is running"},
-		{name: "after sudo su", host: v2session(), status: Fail, summary: "the systemd user manager of alice is not reachable: no /run/user/1000/systemd/private",
+		{name: "no systemd, WSL", host: alice().Kernel("5.15.153.1-microsoft-standard-WSL2"), status: finding.Skip, summary: "systemd is not PID 1"},
+		{name: "user manager running", host: socket(v2session(), private, 1000), status: finding.Pass, summary: "the systemd user manager of alice is running", fixes: []string{}},
+		{name: "running, XDG unset in this shell", host: socket(v2sd(), private, 1000), status: finding.Pass, summary: "is running"},
+		{name: "after sudo su", host: v2session(), status: finding.Fail, summary: "the systemd user manager of alice is not reachable: no /run/user/1000/systemd/private",
 			fixes: []string{"manual.login-session", "package.systemd-container"}},
-		{name: "after sudo su, no runtime dir", host: v2sd(), status: Fail, summary: "not reachable", fixes: []string{"manual.login-session", "package.systemd-container"}},
-		{name: "private is a regular file", host: v2session().File(private, "x"), status: Fail, summary: "not reachable"},
-		{name: "XDG_RUNTIME_DIR hides the manager", host: socket(v2sd(), private, 1000).Env("XDG_RUNTIME_DIR", "/tmp/xdg-root"), status: Fail,
+		{name: "after sudo su, no runtime dir", host: v2sd(), status: finding.Fail, summary: "not reachable", fixes: []string{"manual.login-session", "package.systemd-container"}},
+		{name: "private is a regular file", host: v2session().File(private, "x"), status: finding.Fail, summary: "not reachable"},
+		{name: "XDG_RUNTIME_DIR hides the manager", host: socket(v2sd(), private, 1000).Env("XDG_RUNTIME_DIR", "/tmp/xdg-root"), status: finding.Fail,
 			summary: "XDG_RUNTIME_DIR=/tmp/xdg-root hides the running user manager of alice at /run/user/1000", fixes: []string{"manual.xdg-runtime-dir"}},
-		{name: "symlink loop", host: v2sd().Symlink("/run/user/1000", "/run/user/1000"), status: Warn, summary: "could not check"},
+		{name: "symlink loop", host: v2sd().Symlink("/run/user/1000", "/run/user/1000"), status: finding.Warn, summary: "could not check"},
 
-		{name: "on behalf, running", host: socket(v2sd(), private, 1000).Self(rootSelf), user: "alice", status: Pass},
-		{name: "on behalf, not logged in", host: v2sd().Self(rootSelf), user: "alice", status: Warn,
+		{name: "on behalf, running", host: socket(v2sd(), private, 1000).Self(rootSelf), user: "alice", status: finding.Pass},
+		{name: "on behalf, not logged in", host: v2sd().Self(rootSelf), user: "alice", status: finding.Warn,
 			summary: "alice has no running systemd user manager now", fixes: []string{"linger.enable"}},
-		{name: "on behalf, lingering but not started", host: v2sd().Self(rootSelf).File("/var/lib/systemd/linger/alice", ""), user: "alice", status: Warn, fixes: []string{}},
-		{name: "on behalf, image build", host: alice().Self(rootSelf), user: "alice", status: Skip},
-		{name: "unknown user", host: v2sd().Self(rootSelf), user: "mallory", status: Skip},
+		{name: "on behalf, lingering but not started", host: v2sd().Self(rootSelf).File("/var/lib/systemd/linger/alice", ""), user: "alice", status: finding.Warn, fixes: []string{}},
+		{name: "on behalf, image build", host: alice().Self(rootSelf), user: "alice", status: finding.Skip},
+		{name: "unknown user", host: v2sd().Self(rootSelf), user: "mallory", status: finding.Skip},
 	})
 }
 
 func TestSessionSystemdWSL(t *testing.T) {
 	m := alice().Kernel("5.15.153.1-microsoft-standard-WSL2")
-	r := runProbeOnce(t, sessionSystemd, m, "")
+	r := result(t, sessionSystemd, m, "")
 	if !hasDetail(r, "systemd=true") || !hasDetail(r, "wsl --shutdown") {
 		t.Errorf("WSL details = %q", r.Details)
 	}
 	m = alice().File("/proc/version", "Linux version 4.4.0-19041-Microsoft (Microsoft@Microsoft.com)\n").
 		File("/etc/wsl.conf", "[automount]\nenabled = true\n\n[boot]\nsystemd = true\n")
-	r = runProbeOnce(t, sessionSystemd, m, "")
-	if r.Status != Skip || !hasDetail(r, "already asks for systemd") {
+	r = result(t, sessionSystemd, m, "")
+	if r.Status != finding.Skip || !hasDetail(r, "already asks for systemd") {
 		t.Errorf("configured WSL: %s %q", r.Status, r.Details)
 	}
-	r = runProbeOnce(t, sessionSystemd, alice(), "")
+	r = result(t, sessionSystemd, alice(), "")
 	if hasDetail(r, "WSL") {
 		t.Errorf("WSL advice on a non-WSL host: %q", r.Details)
 	}

@@ -8,23 +8,25 @@ import (
 	"path"
 	"strings"
 
-	"github.com/rootless-doctor/rootless-doctor/checks/host"
-	"github.com/rootless-doctor/rootless-doctor/fixes/intent"
+	"github.com/rootless-doctor/rootless-doctor/checks/facts"
+	"github.com/rootless-doctor/rootless-doctor/finding"
+	"github.com/rootless-doctor/rootless-doctor/host"
 )
 
 var sessionXDGRuntimeDir = Probe{
 	ID:    "session.xdg-runtime-dir",
 	Title: "XDG runtime directory",
+	Fails: "unset, missing, not the account's, not 0700, under /tmp",
 	Why: "Rootless engines keep their sockets, pid files and RootlessKit state in $XDG_RUNTIME_DIR " +
 		"(the API socket is $XDG_RUNTIME_DIR/docker.sock); dockerd-rootless.sh refuses to start " +
 		"without it. pam_systemd sets it to /run/user/UID, a tmpfs directory only the account can " +
 		"enter, at login; su, sudo, cron and system units open no such session.",
 	Reads: []string{"$XDG_RUNTIME_DIR (when checking the running account)", "/run/user/UID (owner, mode)"},
-	Fixes: []intent.Kind{intent.Manual, intent.Package, intent.Linger},
+	Fixes: []finding.Kind{finding.Manual, finding.Package, finding.Linger},
 	Run:   runSessionXDGRuntimeDir,
 }
 
-func runSessionXDGRuntimeDir(_ context.Context, e *Env) Result {
+func runSessionXDGRuntimeDir(_ context.Context, e *facts.Env) finding.Result {
 	if r, ok := e.NeedUser(); !ok {
 		return r
 	}
@@ -37,29 +39,29 @@ func runSessionXDGRuntimeDir(_ context.Context, e *Env) Result {
 	if !ok || v == "" {
 		return xdgRuntimeDirUnset(e, std)
 	}
-	r := Result{}.With("$XDG_RUNTIME_DIR", v)
+	r := finding.Result{}.With("$XDG_RUNTIME_DIR", v)
 	if !path.IsAbs(v) {
-		return withStatus(r, Fail, "XDG_RUNTIME_DIR=%s is not an absolute path", v).
+		return r.WithStatus(finding.Fail, "XDG_RUNTIME_DIR=%s is not an absolute path", v).
 			Detail("The XDG Base Directory specification requires an absolute path; relative values are ignored by some tools and resolved against the working directory by others.").
 			Fix(runtimeDirStep(e, std))
 	}
 	fi, err := e.Host.Stat(v)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		return withStatus(r, Fail, "XDG_RUNTIME_DIR=%s does not exist", v).
+		return r.WithStatus(finding.Fail, "XDG_RUNTIME_DIR=%s does not exist", v).
 			Detail("It was probably inherited from another session, or the session that created it has ended (logind removes /run/user/UID at the last logout unless the account lingers).").
 			Fix(runtimeDirStep(e, std))
 	case err != nil:
-		return Undecided(err, "cannot stat XDG_RUNTIME_DIR=%s", v)
+		return finding.Undecided(err, "cannot stat XDG_RUNTIME_DIR=%s", v)
 	}
 	return judgeRuntimeDir(e, r, "XDG_RUNTIME_DIR="+v, v, fi, std)
 }
 
 // xdgRuntimeDirUnset is the finding of failure-catalogue entry xdg-runtime-dir-unset
 // (moby/moby#39009, docker/docker-install#208).
-func xdgRuntimeDirUnset(e *Env, std string) Result {
-	r := Result{}.With("$XDG_RUNTIME_DIR", "(unset)")
-	r = withStatus(r, Fail, "XDG_RUNTIME_DIR is not set: dockerd-rootless.sh and RootlessKit need it").
+func xdgRuntimeDirUnset(e *facts.Env, std string) finding.Result {
+	r := finding.Result{}.With("$XDG_RUNTIME_DIR", "(unset)")
+	r = r.WithStatus(finding.Fail, "XDG_RUNTIME_DIR is not set: dockerd-rootless.sh and RootlessKit need it").
 		Detail("dockerd-rootless.sh stops with \"could not get XDG_RUNTIME_DIR\"; podman falls back to /tmp, which systemd-tmpfiles cleans.").
 		Detail("pam_systemd sets it when a login session opens (console, ssh, graphical login); su, sudo -u, cron jobs and system units open none.")
 	stdExists := false
@@ -85,23 +87,23 @@ func xdgRuntimeDirUnset(e *Env, std string) Result {
 // runtimeDirOnBehalf checks /run/user/UID for an account that is not the one running the
 // doctor: root with --user in an image build has no session of that account, so only the
 // directory pam_systemd would use can be judged, and its absence is no failure.
-func runtimeDirOnBehalf(e *Env, std string) Result {
+func runtimeDirOnBehalf(e *facts.Env, std string) finding.Result {
 	fi, err := e.Host.Stat(std)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
-		r := Result{}.With(std, "(absent)")
-		r = withStatus(r, Warn, "%s does not exist yet: it is created when %s logs in", std, e.User.Name).
+		r := finding.Result{}.With(std, "(absent)")
+		r = r.WithStatus(finding.Warn, "%s does not exist yet: it is created when %s logs in", std, e.User.Name).
 			Detail("pam_systemd (systemd-logind) creates /run/user/UID at login and removes it at the last logout; with lingering it exists from boot. An image build has no sessions, so this is expected there.").
 			Detail("An engine started from a system unit with User=%s needs Environment=XDG_RUNTIME_DIR=%s and lingering.", e.User.Name, std)
 		if e.SystemdRunning() {
-			return r.Fix(intent.EnableLinger(e.User.Name, "logind then creates "+std+" at boot"))
+			return r.Fix(finding.EnableLinger(e.User.Name, "logind then creates "+std+" at boot"))
 		}
 		return r.Detail("Without systemd no login manager creates it: %s's sessions must export XDG_RUNTIME_DIR to a directory it owns with mode 0700, not under /tmp (such as ~/.docker/run).", e.User.Name).
 			Fix(runtimeDirStep(e, std))
 	case err != nil:
-		return Undecided(err, "cannot stat %s", std)
+		return finding.Undecided(err, "cannot stat %s", std)
 	}
-	return judgeRuntimeDir(e, Result{}, std, std, fi, std)
+	return judgeRuntimeDir(e, finding.Result{}, std, std, fi, std)
 }
 
 // judgeRuntimeDir checks what the XDG Base Directory specification requires of the runtime
@@ -109,8 +111,8 @@ func runtimeDirOnBehalf(e *Env, std string) Result {
 // systemd-tmpfiles ages files out after 10 days (podman's pause.pid and sockets vanish,
 // containers/podman#7852, #11539), the state survives reboots, and other users can create
 // predictable names first (Docker: "should not be under /tmp … vulnerable to TOCTOU attack").
-// Failure catalogue: runtime-dir-on-tmp-cleaned.
-func judgeRuntimeDir(e *Env, r Result, label, dir string, fi host.FileInfo, std string) Result {
+// docs/failures/catalogue.json#runtime-dir-on-tmp-cleaned.
+func judgeRuntimeDir(e *facts.Env, r finding.Result, label, dir string, fi host.FileInfo, std string) finding.Result {
 	resolved := dir
 	if p, err := e.Host.EvalSymlinks(dir); err == nil {
 		resolved = p
@@ -134,9 +136,9 @@ func judgeRuntimeDir(e *Env, r Result, label, dir string, fi host.FileInfo, std 
 		problems = append(problems, fmt.Sprintf("%s is under /tmp or /var/tmp, which systemd-tmpfiles cleans", label))
 	}
 	if len(problems) == 0 {
-		return withStatus(r, Pass, "%s (owned by %s, mode 0700)", label, e.User.Name)
+		return r.WithStatus(finding.Pass, "%s (owned by %s, mode 0700)", label, e.User.Name)
 	}
-	r = withStatus(r, Fail, "%s", problems[0])
+	r = r.WithStatus(finding.Fail, "%s", problems[0])
 	for _, p := range problems[1:] {
 		r = r.Detail("Also: %s.", p)
 	}
@@ -150,13 +152,13 @@ func judgeRuntimeDir(e *Env, r Result, label, dir string, fi host.FileInfo, std 
 }
 
 // runtimeDirStep is the manual fix for a bad runtime directory.
-func runtimeDirStep(e *Env, std string) intent.Intent {
+func runtimeDirStep(e *facts.Env, std string) finding.Intent {
 	if e.SystemdRunning() {
-		return intent.ManualStep("xdg-runtime-dir", fmt.Sprintf(
+		return finding.ManualStep("xdg-runtime-dir", fmt.Sprintf(
 			"use the runtime directory logind makes: XDG_RUNTIME_DIR=%s, owned by %s with mode 0700 (it exists while %s is logged in, or always with `loginctl enable-linger %s`)",
 			std, e.User.Name, e.User.Name, e.User.Name))
 	}
-	return intent.ManualStep("xdg-runtime-dir", fmt.Sprintf(
+	return finding.ManualStep("xdg-runtime-dir", fmt.Sprintf(
 		"export XDG_RUNTIME_DIR in %s's shell profile to a directory it owns with mode 0700 outside /tmp (for example ~/.docker/run)",
 		e.User.Name))
 }

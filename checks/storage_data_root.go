@@ -6,12 +6,14 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/rootless-doctor/rootless-doctor/fixes/intent"
+	"github.com/rootless-doctor/rootless-doctor/checks/facts"
+	"github.com/rootless-doctor/rootless-doctor/finding"
 )
 
 var storageDataRoot = Probe{
 	ID:    "storage.data-root",
 	Title: "Image storage location",
+	Fails: "on NFS/CIFS/Lustre/GPFS or not writable (fail); tmpfs (warn)",
 	Why: "A rootless engine keeps images and layers under the account's home " +
 		"(~/.local/share/docker, ~/.local/share/containers/storage). The files there belong to " +
 		"subordinate uids and carry extended attributes, which NFS, CIFS, Lustre and GPFS refuse: " +
@@ -24,7 +26,7 @@ var storageDataRoot = Probe{
 		"the filesystem type of the data root (statfs)",
 		"/proc/self/mountinfo (btrfs mount options)",
 	},
-	Fixes: []intent.Kind{intent.Manual},
+	Fixes: []finding.Kind{finding.Manual},
 	Run:   runStorageDataRoot,
 }
 
@@ -38,18 +40,18 @@ var networkFS = map[string]bool{"nfs": true, "cifs": true, "smb2": true, "lustre
 // to ids the server does not know, or xattrs.
 var sharedFolderFS = map[string]bool{"9p": true, "vboxsf": true, "fuse": true}
 
-func runStorageDataRoot(_ context.Context, e *Env) Result {
+func runStorageDataRoot(_ context.Context, e *facts.Env) finding.Result {
 	if r, ok := e.NeedUser(); !ok {
 		return r
 	}
 	if e.User.Home == "" {
-		return Skipf("%s has no home directory (see identity.user)", e.User.Name)
+		return finding.Skipf("%s has no home directory (see identity.user)", e.User.Name)
 	}
-	roots := []dataRoot{dockerDataRoot(e)}
-	if p, ok := podmanDataRoot(e); ok {
+	roots := []facts.DataRoot{e.DockerDataRoot()}
+	if p, ok := e.PodmanDataRoot(); ok {
 		roots = append(roots, p)
 	}
-	var results []Result
+	var results []finding.Result
 	for _, d := range roots {
 		results = append(results, checkDataRoot(e, d))
 	}
@@ -58,11 +60,11 @@ func runStorageDataRoot(_ context.Context, e *Env) Result {
 
 // mergeResults combines per-engine verdicts: the worst one leads, the others' summaries
 // become details; evidence and fixes are kept from all. Undecided beats pass, not warn/fail.
-func mergeResults(rs []Result) Result {
+func mergeResults(rs []finding.Result) finding.Result {
 	if len(rs) == 1 {
 		return rs[0]
 	}
-	rank := func(r Result) int {
+	rank := func(r finding.Result) int {
 		if r.Err != nil {
 			return 2 // as the runner will: a warning
 		}
@@ -76,14 +78,14 @@ func mergeResults(rs []Result) Result {
 	}
 	out := rs[lead]
 	out.Details = append([]string(nil), out.Details...)
-	out.Evidence = append([]Evidence(nil), out.Evidence...)
-	out.Intents = append([]intent.Intent(nil), out.Intents...)
+	out.Evidence = append([]finding.Evidence(nil), out.Evidence...)
+	out.Intents = append([]finding.Intent(nil), out.Intents...)
 	var passes []string
 	for i, r := range rs {
 		if i == lead {
 			continue
 		}
-		if rank(r) == rank(out) && r.Status == Pass && out.Status == Pass {
+		if rank(r) == rank(out) && r.Status == finding.Pass && out.Status == finding.Pass {
 			passes = append(passes, r.Summary)
 		} else {
 			out.Details = append(out.Details, "also: "+r.Summary)
@@ -108,41 +110,41 @@ func mergeResults(rs []Result) Result {
 }
 
 // checkDataRoot judges one engine's data root.
-func checkDataRoot(e *Env, d dataRoot) Result {
+func checkDataRoot(e *facts.Env, d facts.DataRoot) finding.Result {
 	if d.ConfigErr != nil && d.ConfigFatal {
-		return withStatus(Result{}.With(d.ConfigFile, d.ConfigErr.Error()), Fail, "%s is not valid: rootless dockerd will refuse to start", homeRel(e, d.ConfigFile)).
+		return finding.Result{}.With(d.ConfigFile, d.ConfigErr.Error()).WithStatus(finding.Fail, "%s is not valid: rootless dockerd will refuse to start", homeRel(e, d.ConfigFile)).
 			Detail("dockerd reads this file at start and exits on a syntax error; fix it or remove it.").
-			Fix(intent.ManualStep("fix-docker-daemon-json", fmt.Sprintf("fix the JSON in %s (or remove the file)", d.ConfigFile)))
+			Fix(finding.ManualStep("fix-docker-daemon-json", fmt.Sprintf("fix the JSON in %s (or remove the file)", d.ConfigFile)))
 	}
 	r := judgeDataRoot(e, d)
 	if d.ConfigErr != nil {
 		// An unreadable file, or a storage.conf the small TOML reader does not follow: the
 		// default location was judged, which may not be the one the engine uses.
 		r = r.Detail("error: %v", d.ConfigErr)
-		if d.Engine == enginePodman {
+		if d.Engine == facts.EnginePodman {
 			r = r.Detail("podman and buildah refuse a storage.conf they cannot parse.")
 		}
-		if r.Status == Pass && r.Err == nil {
-			r = withStatus(r, Warn, "cannot read the %s configuration; assuming %s", d.Engine, r.Summary)
+		if r.Status == finding.Pass && r.Err == nil {
+			r = r.WithStatus(finding.Warn, "cannot read the %s configuration; assuming %s", d.Engine, r.Summary)
 		}
 	}
 	return r
 }
 
 // judgeDataRoot judges the filesystem and permissions of one data root.
-func judgeDataRoot(e *Env, d dataRoot) Result {
-	r := Result{Evidence: append([]Evidence(nil), d.Evidence...)}
+func judgeDataRoot(e *facts.Env, d facts.DataRoot) finding.Result {
+	r := finding.Result{Evidence: append([]finding.Evidence(nil), d.Evidence...)}
 	name := homeRel(e, d.Path)
 	if d.StatErr != nil {
-		return Undecided(d.StatErr, "cannot look at %s (%s data root)", d.Existing, d.Engine)
+		return finding.Undecided(d.StatErr, "cannot look at %s (%s data root)", d.Existing, d.Engine)
 	}
 	if !d.Info.IsDir() {
-		return withStatus(r, Fail, "%s is in the way of the %s data root %s: it is not a directory", d.Existing, d.Engine, name).
+		return r.WithStatus(finding.Fail, "%s is in the way of the %s data root %s: it is not a directory", d.Existing, d.Engine, name).
 			Detail("The engine creates %s with all its parents; a file named %s stops it.", d.Path, d.Existing).
-			Fix(intent.ManualStep("data-root-path", fmt.Sprintf("remove or rename %s so that %s can be created", d.Existing, d.Path)))
+			Fix(finding.ManualStep("data-root-path", fmt.Sprintf("remove or rename %s so that %s can be created", d.Existing, d.Path)))
 	}
 	if d.FSErr != nil {
-		return Undecided(d.FSErr, "cannot tell the filesystem of %s", d.Existing)
+		return finding.Undecided(d.FSErr, "cannot tell the filesystem of %s", d.Existing)
 	}
 	where := name
 	if !d.Exists() {
@@ -152,35 +154,35 @@ func judgeDataRoot(e *Env, d dataRoot) Result {
 	if d.From != "default" {
 		r = r.Detail("The %s data root comes from %s.", d.Engine, d.From)
 	}
-	moveFix := intent.ManualStep("move-"+d.Engine+"-data-root", fmt.Sprintf(
+	moveFix := finding.ManualStep("move-"+d.Engine+"-data-root", fmt.Sprintf(
 		"have an administrator create a directory on a local disk owned by %s (for example /var/lib/rootless/%s) and set %s to it in %s",
 		e.User.Name, e.User.Name, d.ConfigKey, d.ConfigFile))
 
 	// The filesystem first: it is the harder problem to fix.
 	fsType := d.FSType
-	var fsVerdict Result
+	var fsVerdict finding.Result
 	switch {
 	case networkFS[fsType]:
-		fsVerdict = withStatus(r, Fail, "the %s data root %s is on %s: engines cannot keep layers on network filesystems", d.Engine, where, fsType).
+		fsVerdict = r.WithStatus(finding.Fail, "the %s data root %s is on %s: engines cannot keep layers on network filesystems", d.Engine, where, fsType).
 			Detail("Layers are owned by subordinate uids and carry extended attributes; %s refuses the chown (root_squash, server-side id mapping) or the xattrs, so pulls fail with `lchown … operation not permitted` (docker/docs#13275, containers/storage#1356).", fsType).
 			Detail("Move it to a local, persistent directory and set %s in %s to that directory.", d.ConfigKey, d.ConfigFile).
 			Fix(moveFix)
 	case sharedFolderFS[fsType]:
-		fsVerdict = withStatus(r, Warn, "the %s data root %s is on %s, which often refuses chown to subordinate ids and xattrs", d.Engine, where, fsType).
+		fsVerdict = r.WithStatus(finding.Warn, "the %s data root %s is on %s, which often refuses chown to subordinate ids and xattrs", d.Engine, where, fsType).
 			Detail("VM shared folders (9p, vboxsf) and FUSE filesystems rarely support what image layers need; if pulls fail with `operation not permitted`, move the data root to a local disk.").
 			Fix(moveFix.Optionally())
 	case fsType == "tmpfs" || fsType == "ramfs":
-		fsVerdict = withStatus(r, Warn, "the %s data root %s is on %s: images are lost at reboot and fill memory", d.Engine, where, fsType).
+		fsVerdict = r.WithStatus(finding.Warn, "the %s data root %s is on %s: images are lost at reboot and fill memory", d.Engine, where, fsType).
 			Detail("Every pulled layer takes RAM; point %s in %s at a disk if images should persist.", d.ConfigKey, d.ConfigFile).
 			Fix(moveFix.Optionally())
 	case fsType == "btrfs":
-		fsVerdict = withStatus(r, Pass, "%s on btrfs", where)
+		fsVerdict = r.WithStatus(finding.Pass, "%s on btrfs", where)
 		fsVerdict = btrfsDetail(e, d, fsVerdict)
 	case fsType == "overlay":
-		fsVerdict = withStatus(r, Pass, "%s on overlay", where).
+		fsVerdict = r.WithStatus(finding.Pass, "%s on overlay", where).
 			Detail("The data root is on overlayfs (inside a container?): the native overlay driver cannot stack on it; see storage.driver. A volume mounted at %s avoids that.", d.Path)
 	default:
-		fsVerdict = withStatus(r, Pass, "%s on %s", where, fsType)
+		fsVerdict = r.WithStatus(finding.Pass, "%s on %s", where, fsType)
 		if strings.HasPrefix(fsType, "unknown") {
 			fsVerdict = fsVerdict.Detail("The filesystem type is not one the doctor knows; if pulls fail with `operation not permitted`, try a data root on ext4 or xfs.")
 		}
@@ -190,14 +192,14 @@ func judgeDataRoot(e *Env, d dataRoot) Result {
 	if !canWriteDir(e, d.Info) {
 		what := fmt.Sprintf("%s cannot write to %s", e.User.Name, d.Existing)
 		detail := fmt.Sprintf("%s is owned by uid %d with mode %04o; the engine must create %s and write under it.", d.Existing, d.Info.UID, d.Info.Mode.Perm(), d.Path)
-		fix := intent.ManualStep("own-"+d.Engine+"-data-root", fmt.Sprintf("give %s back to %s (as root: chown -R %s: %s); it was probably created by a command run with sudo", d.Existing, e.User.Name, e.User.Name, d.Existing))
+		fix := finding.ManualStep("own-"+d.Engine+"-data-root", fmt.Sprintf("give %s back to %s (as root: chown -R %s: %s); it was probably created by a command run with sudo", d.Existing, e.User.Name, e.User.Name, d.Existing))
 		if !d.Exists() {
-			fix = intent.ManualStep("own-"+d.Engine+"-data-root", fmt.Sprintf("create %s owned by %s, or make %s writable by %s", d.Path, e.User.Name, d.Existing, e.User.Name))
+			fix = finding.ManualStep("own-"+d.Engine+"-data-root", fmt.Sprintf("create %s owned by %s, or make %s writable by %s", d.Path, e.User.Name, d.Existing, e.User.Name))
 		}
-		if fsVerdict.Status == Fail {
+		if fsVerdict.Status == finding.Fail {
 			return fsVerdict.Detail("Also: %s. %s", what, detail)
 		}
-		return withStatus(fsVerdict, Fail, "%s (the %s data root)", what, d.Engine).Detail("%s", detail).Fix(fix)
+		return fsVerdict.WithStatus(finding.Fail, "%s (the %s data root)", what, d.Engine).Detail("%s", detail).Fix(fix)
 	}
 	return fsVerdict
 }
@@ -206,12 +208,12 @@ func judgeDataRoot(e *Env, d dataRoot) Result {
 // may use their btrfs driver there, which makes a subvolume per layer; an unprivileged
 // account may delete a subvolume only on kernel ≥ 4.18 with quotas off, or when the
 // filesystem is mounted with user_subvol_rm_allowed (moby/moby#41762, moby/moby#42201).
-func btrfsDetail(e *Env, d dataRoot, r Result) Result {
-	m := mountOf(e, d.Existing)
+func btrfsDetail(e *facts.Env, d facts.DataRoot, r finding.Result) finding.Result {
+	m := e.MountOf(d.Existing)
 	if m == nil {
 		return r.Detail("On btrfs, removing images with the btrfs driver needs kernel 4.18 or later with quotas off, or the user_subvol_rm_allowed mount option (moby/moby#41762).")
 	}
-	r = r.With(mountinfoPath, fmt.Sprintf("%s %s %s", m.Mountpoint, m.FSType, m.VFSOptions))
+	r = r.With(facts.MountinfoPath, fmt.Sprintf("%s %s %s", m.Mountpoint, m.FSType, m.VFSOptions))
 	if subvolRmAllowed(m) {
 		return r.Detail("%s is mounted with user_subvol_rm_allowed: the btrfs driver can delete its subvolumes.", m.Mountpoint)
 	}

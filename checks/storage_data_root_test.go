@@ -3,7 +3,9 @@ package checks
 import (
 	"testing"
 
-	"github.com/rootless-doctor/rootless-doctor/checks/host"
+	"github.com/rootless-doctor/rootless-doctor/checks/facts"
+	"github.com/rootless-doctor/rootless-doctor/finding"
+	"github.com/rootless-doctor/rootless-doctor/host"
 )
 
 func TestStorageDataRoot(t *testing.T) {
@@ -15,72 +17,72 @@ func TestStorageDataRoot(t *testing.T) {
 	}
 
 	runProbeTests(t, storageDataRoot, []probeTest{
-		{name: "default, not created yet", host: storageHost("6.8.0"), status: Pass, summary: "~/.local/share/docker (to be created in /home/alice) on ext4"},
-		{name: "default, exists", host: dockerDir(storageHost("6.8.0"), host.FileMeta{Mode: "0710", UID: host.Int(1000)}), status: Pass, summary: "~/.local/share/docker on ext4"},
-		{name: "root with --user", host: storageHost("6.8.0").Self(root), user: "alice", status: Pass, summary: "~/.local/share/docker"},
+		{name: "default, not created yet", host: storageHost("6.8.0"), status: finding.Pass, summary: "~/.local/share/docker (to be created in /home/alice) on ext4"},
+		{name: "default, exists", host: dockerDir(storageHost("6.8.0"), host.FileMeta{Mode: "0710", UID: host.Int(1000)}), status: finding.Pass, summary: "~/.local/share/docker on ext4"},
+		{name: "root with --user", host: storageHost("6.8.0").Self(root), user: "alice", status: finding.Pass, summary: "~/.local/share/docker"},
 		{name: "XDG_DATA_HOME", host: storageHost("6.8.0").Dir("/data").Meta("/data", host.FileMeta{UID: host.Int(1000)}).Env("XDG_DATA_HOME", "/data").FSType("/data", "xfs"),
-			status: Pass, summary: "/data/docker (to be created in /data) on xfs"},
-		{name: "relative XDG_DATA_HOME is ignored", host: storageHost("6.8.0").Env("XDG_DATA_HOME", "data"), status: Pass, summary: "~/.local/share/docker"},
-		{name: "XDG_DATA_HOME is not the account's when on behalf", host: storageHost("6.8.0").Self(root).Env("XDG_DATA_HOME", "/root/.data"), user: "alice", status: Pass, summary: "~/.local/share/docker"},
+			status: finding.Pass, summary: "/data/docker (to be created in /data) on xfs"},
+		{name: "relative XDG_DATA_HOME is ignored", host: storageHost("6.8.0").Env("XDG_DATA_HOME", "data"), status: finding.Pass, summary: "~/.local/share/docker"},
+		{name: "XDG_DATA_HOME is not the account's when on behalf", host: storageHost("6.8.0").Self(root).Env("XDG_DATA_HOME", "/root/.data"), user: "alice", status: finding.Pass, summary: "~/.local/share/docker"},
 
 		// Network and odd filesystems.
-		{name: "home on nfs", host: storageHost("6.8.0").FSType("/home", "nfs"), status: Fail, summary: "the docker data root ~/.local/share/docker (to be created in /home/alice) is on nfs",
+		{name: "home on nfs", host: storageHost("6.8.0").FSType("/home", "nfs"), status: finding.Fail, summary: "the docker data root ~/.local/share/docker (to be created in /home/alice) is on nfs",
 			fixes: []string{"manual.move-docker-data-root"}},
-		{name: "home on cifs", host: storageHost("6.8.0").FSType("/home/alice", "cifs"), status: Fail, summary: "on cifs"},
-		{name: "home on lustre", host: storageHost("6.8.0").FSType("/home", "lustre"), status: Fail, summary: "on lustre"},
-		{name: "home on gpfs", host: storageHost("6.8.0").FSType("/home", "gpfs"), status: Fail, summary: "on gpfs"},
+		{name: "home on cifs", host: storageHost("6.8.0").FSType("/home/alice", "cifs"), status: finding.Fail, summary: "on cifs"},
+		{name: "home on lustre", host: storageHost("6.8.0").FSType("/home", "lustre"), status: finding.Fail, summary: "on lustre"},
+		{name: "home on gpfs", host: storageHost("6.8.0").FSType("/home", "gpfs"), status: finding.Fail, summary: "on gpfs"},
 		{name: "home on nfs, data-root moved to local disk", host: storageHost("6.8.0").FSType("/home", "nfs").
 			File(daemonJSONPath, `{"data-root": "/srv/alice/docker"}`).Dir("/srv/alice").Meta("/srv/alice", host.FileMeta{Mode: "0700", UID: host.Int(1000)}),
-			status: Pass, summary: "/srv/alice/docker (to be created in /srv/alice) on ext4"},
+			status: finding.Pass, summary: "/srv/alice/docker (to be created in /srv/alice) on ext4"},
 		{name: "data-root moved to nfs", host: storageHost("6.8.0").File(daemonJSONPath, `{"data-root": "/net/alice"}`).
-			Dir("/net").Meta("/net", host.FileMeta{Mode: "1777"}).FSType("/net", "nfs"), status: Fail, summary: "/net/alice (to be created in /net) is on nfs"},
-		{name: "tmpfs", host: storageHost("6.8.0").FSType("/home", "tmpfs"), status: Warn, summary: "images are lost at reboot", fixes: []string{"manual.move-docker-data-root"}},
-		{name: "9p", host: storageHost("6.8.0").FSType("/home", "9p"), status: Warn, summary: "on 9p"},
-		{name: "btrfs", host: storageHost("6.8.0").FSType("/home", "btrfs"), status: Pass, summary: "on btrfs"},
-		{name: "overlay", host: storageHost("6.8.0").FSType("/", "overlay"), status: Pass, summary: "on overlay"},
-		{name: "unknown filesystem", host: storageHost("6.8.0").FSType("/home", "unknown(0x1234)"), status: Pass, summary: "on unknown(0x1234)"},
+			Dir("/net").Meta("/net", host.FileMeta{Mode: "1777"}).FSType("/net", "nfs"), status: finding.Fail, summary: "/net/alice (to be created in /net) is on nfs"},
+		{name: "tmpfs", host: storageHost("6.8.0").FSType("/home", "tmpfs"), status: finding.Warn, summary: "images are lost at reboot", fixes: []string{"manual.move-docker-data-root"}},
+		{name: "9p", host: storageHost("6.8.0").FSType("/home", "9p"), status: finding.Warn, summary: "on 9p"},
+		{name: "btrfs", host: storageHost("6.8.0").FSType("/home", "btrfs"), status: finding.Pass, summary: "on btrfs"},
+		{name: "overlay", host: storageHost("6.8.0").FSType("/", "overlay"), status: finding.Pass, summary: "on overlay"},
+		{name: "unknown filesystem", host: storageHost("6.8.0").FSType("/home", "unknown(0x1234)"), status: finding.Pass, summary: "on unknown(0x1234)"},
 
 		// Permissions and paths.
-		{name: "data root owned by root", host: dockerDir(storageHost("6.8.0"), host.FileMeta{Mode: "0755", UID: host.Int(0)}), status: Fail,
+		{name: "data root owned by root", host: dockerDir(storageHost("6.8.0"), host.FileMeta{Mode: "0755", UID: host.Int(0)}), status: finding.Fail,
 			summary: "alice cannot write to /home/alice/.local/share/docker (the docker data root)", fixes: []string{"manual.own-docker-data-root"}},
-		{name: "home not writable, data root not created", host: storageHost("6.8.0").Meta("/home/alice", host.FileMeta{Mode: "0755", UID: host.Int(0)}), status: Fail,
+		{name: "home not writable, data root not created", host: storageHost("6.8.0").Meta("/home/alice", host.FileMeta{Mode: "0755", UID: host.Int(0)}), status: finding.Fail,
 			summary: "alice cannot write to /home/alice", fixes: []string{"manual.own-docker-data-root"}},
-		{name: "nfs and not writable: nfs leads", host: dockerDir(storageHost("6.8.0"), host.FileMeta{Mode: "0755", UID: host.Int(0)}).FSType("/home", "nfs"), status: Fail,
+		{name: "nfs and not writable: nfs leads", host: dockerDir(storageHost("6.8.0"), host.FileMeta{Mode: "0755", UID: host.Int(0)}).FSType("/home", "nfs"), status: finding.Fail,
 			summary: "on nfs", fixes: []string{"manual.move-docker-data-root"}},
-		{name: "a file in the way", host: storageHost("6.8.0").File("/home/alice/.local", "oops"), status: Fail, summary: "/home/alice/.local is in the way", fixes: []string{"manual.data-root-path"}},
-		{name: "relative data-root is under home", host: storageHost("6.8.0").File(daemonJSONPath, `{"data-root": "docker-data"}`), status: Pass, summary: "~/docker-data"},
+		{name: "a file in the way", host: storageHost("6.8.0").File("/home/alice/.local", "oops"), status: finding.Fail, summary: "/home/alice/.local is in the way", fixes: []string{"manual.data-root-path"}},
+		{name: "relative data-root is under home", host: storageHost("6.8.0").File(daemonJSONPath, `{"data-root": "docker-data"}`), status: finding.Pass, summary: "~/docker-data"},
 
 		// daemon.json.
-		{name: "invalid daemon.json", host: storageHost("6.8.0").File(daemonJSONPath, `{"data-root": }`), status: Fail, summary: "~/.config/docker/daemon.json is not valid",
+		{name: "invalid daemon.json", host: storageHost("6.8.0").File(daemonJSONPath, `{"data-root": }`), status: finding.Fail, summary: "~/.config/docker/daemon.json is not valid",
 			fixes: []string{"manual.fix-docker-daemon-json"}},
-		{name: "data-root not a string", host: storageHost("6.8.0").File(daemonJSONPath, `{"data-root": ["/x"]}`), status: Fail, summary: "not valid"},
-		{name: "empty daemon.json", host: storageHost("6.8.0").File(daemonJSONPath, ""), status: Pass},
-		{name: "unreadable daemon.json", host: storageHost("6.8.0").File(daemonJSONPath, "{}").Meta(daemonJSONPath, host.FileMeta{Mode: "0000"}), status: Warn,
+		{name: "data-root not a string", host: storageHost("6.8.0").File(daemonJSONPath, `{"data-root": ["/x"]}`), status: finding.Fail, summary: "not valid"},
+		{name: "empty daemon.json", host: storageHost("6.8.0").File(daemonJSONPath, ""), status: finding.Pass},
+		{name: "unreadable daemon.json", host: storageHost("6.8.0").File(daemonJSONPath, "{}").Meta(daemonJSONPath, host.FileMeta{Mode: "0000"}), status: finding.Warn,
 			summary: "cannot read the docker configuration"},
 		{name: "XDG_CONFIG_HOME daemon.json", host: storageHost("6.8.0").Env("XDG_CONFIG_HOME", "/cfg").File("/cfg/docker/daemon.json", `{"data-root":"/home/alice/d2"}`),
-			status: Pass, summary: "~/d2"},
+			status: finding.Pass, summary: "~/d2"},
 
 		// podman.
-		{name: "podman installed: both roots", host: withPodman(storageHost("6.8.0")), status: Pass,
+		{name: "podman installed: both roots", host: withPodman(storageHost("6.8.0")), status: finding.Pass,
 			summary: "~/.local/share/docker (to be created in /home/alice) on ext4; ~/.local/share/containers/storage (to be created in /home/alice) on ext4"},
 		{name: "podman graphroot on nfs", host: withPodman(storageHost("6.8.0")).FSType("/net", "nfs").Dir("/net").
-			File(userConf, "[storage]\ndriver = \"overlay\"\ngraphroot = \"/net/$USER/containers\"\n"), status: Fail,
+			File(userConf, "[storage]\ndriver = \"overlay\"\ngraphroot = \"/net/$USER/containers\"\n"), status: finding.Fail,
 			summary: "the podman data root /net/alice/containers (to be created in /net) is on nfs", fixes: []string{"manual.move-podman-data-root"}},
 		{name: "user storage.conf without podman on PATH still counts", host: storageHost("6.8.0").FSType("/net", "nfs").Dir("/net").
-			File(userConf, "[storage]\ngraphroot = \"/net/x\"\n"), status: Fail, summary: "podman data root"},
+			File(userConf, "[storage]\ngraphroot = \"/net/x\"\n"), status: finding.Fail, summary: "podman data root"},
 		{name: "rootless_storage_path in /etc saves an nfs home for podman only", host: withPodman(storageHost("6.8.0")).FSType("/home", "nfs").
 			File("/etc/containers/storage.conf", "[storage]\ngraphroot = \"/var/lib/containers/storage\"\nrootless_storage_path = \"/scratch/$UID/containers\"\n").
-			Dir("/scratch").Meta("/scratch", host.FileMeta{Mode: "1777"}), status: Fail, summary: "the docker data root", fixes: []string{"manual.move-docker-data-root"}},
+			Dir("/scratch").Meta("/scratch", host.FileMeta{Mode: "1777"}), status: finding.Fail, summary: "the docker data root", fixes: []string{"manual.move-docker-data-root"}},
 		{name: "system graphroot is root's, not the account's", host: withPodman(storageHost("6.8.0")).
-			File("/etc/containers/storage.conf", "[storage]\ngraphroot = \"/nonexistent/storage\"\n"), status: Pass, summary: "~/.local/share/containers/storage"},
+			File("/etc/containers/storage.conf", "[storage]\ngraphroot = \"/nonexistent/storage\"\n"), status: finding.Pass, summary: "~/.local/share/containers/storage"},
 		{name: "CONTAINERS_STORAGE_CONF", host: withPodman(storageHost("6.8.0")).Env("CONTAINERS_STORAGE_CONF", "/tmp/s.conf").Dir("/tmp").Meta("/tmp", host.FileMeta{Mode: "1777"}).
-			File("/tmp/s.conf", "[storage]\ngraphroot = \"/tmp/st\"\n").FSType("/tmp", "tmpfs"), status: Warn, summary: "the podman data root /tmp/st (to be created in /tmp) is on tmpfs"},
-		{name: "garbage storage.conf", host: withPodman(storageHost("6.8.0")).File(userConf, "[storage\n"), status: Warn, summary: "cannot read the podman configuration"},
+			File("/tmp/s.conf", "[storage]\ngraphroot = \"/tmp/st\"\n").FSType("/tmp", "tmpfs"), status: finding.Warn, summary: "the podman data root /tmp/st (to be created in /tmp) is on tmpfs"},
+		{name: "garbage storage.conf", host: withPodman(storageHost("6.8.0")).File(userConf, "[storage\n"), status: finding.Warn, summary: "cannot read the podman configuration"},
 
 		// Cannot tell.
-		{name: "filesystem type unknown", host: alice(), status: Warn, summary: "could not check: cannot tell the filesystem of /home/alice"},
-		{name: "unknown account", host: storageHost("6.8.0").Self(root), user: "mallory", status: Skip},
-		{name: "no home", host: storageHost("6.8.0").File("/etc/passwd", "alice:x:1000:1000::/:/bin/sh\ncarol:x:1002:1002:::/bin/sh\n").Self(root), user: "carol", status: Skip},
+		{name: "filesystem type unknown", host: alice(), status: finding.Warn, summary: "could not check: cannot tell the filesystem of /home/alice"},
+		{name: "unknown account", host: storageHost("6.8.0").Self(root), user: "mallory", status: finding.Skip},
+		{name: "no home", host: storageHost("6.8.0").File("/etc/passwd", "alice:x:1000:1000::/:/bin/sh\ncarol:x:1002:1002:::/bin/sh\n").Self(root), user: "carol", status: finding.Skip},
 	})
 }
 
@@ -89,9 +91,9 @@ func TestStorageDataRootBtrfsDetail(t *testing.T) {
 		return "1 0 8:1 / / rw shared:1 - ext4 /dev/sda1 rw\n2 1 8:2 /@home /home rw,relatime shared:2 - btrfs /dev/sda2 " + opts + "\n"
 	}
 	h := storageHost("6.8.0").FSType("/home", "btrfs")
-	r := runForResult(t, storageDataRoot, h.File(mountinfoPath, mi("rw,ssd,user_subvol_rm_allowed,subvol=/@home")), "")
+	r := runForResult(t, storageDataRoot, h.File(facts.MountinfoPath, mi("rw,ssd,user_subvol_rm_allowed,subvol=/@home")), "")
 	wantDetailsContain(t, r, "/home is mounted with user_subvol_rm_allowed")
-	r = runForResult(t, storageDataRoot, h.File(mountinfoPath, mi("rw,ssd,subvol=/@home")), "")
+	r = runForResult(t, storageDataRoot, h.File(facts.MountinfoPath, mi("rw,ssd,subvol=/@home")), "")
 	wantDetailsContain(t, r, "/home is not mounted with user_subvol_rm_allowed", "moby/moby#41762")
 	r = runForResult(t, storageDataRoot, storageHost("6.8.0").FSType("/home", "btrfs"), "")
 	wantDetailsContain(t, r, "kernel 4.18 or later with quotas off")

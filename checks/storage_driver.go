@@ -8,14 +8,17 @@ import (
 	"path"
 	"strings"
 
+	"github.com/rootless-doctor/rootless-doctor/checks/facts"
 	"github.com/rootless-doctor/rootless-doctor/checks/parse"
 	"github.com/rootless-doctor/rootless-doctor/distro"
-	"github.com/rootless-doctor/rootless-doctor/fixes/intent"
+	"github.com/rootless-doctor/rootless-doctor/finding"
+	"github.com/rootless-doctor/rootless-doctor/host"
 )
 
 var storageDriver = Probe{
 	ID:    "storage.driver",
 	Title: "Storage driver",
+	Fails: "only vfs usable (warn); names the driver that will be used",
 	Why: "Images are stacks of layers. A rootless engine can stack them cheaply only with overlayfs " +
 		"mounted inside its user namespace (kernel 5.11 or later, or Ubuntu's patched kernels), with " +
 		"fuse-overlayfs (kernel 4.18 or later, the binary and a usable /dev/fuse), or with btrfs " +
@@ -28,7 +31,7 @@ var storageDriver = Probe{
 		"fuse-overlayfs on PATH, /dev/fuse",
 		"~/.config/docker/daemon.json (storage-driver), the Docker data root and its filesystem",
 	},
-	Fixes: []intent.Kind{intent.Package, intent.Module, intent.Device, intent.Manual},
+	Fixes: []finding.Kind{finding.Package, finding.Module, finding.Device, finding.Manual},
 	Run:   runStorageDriver,
 }
 
@@ -68,22 +71,22 @@ type storageDriverFacts struct {
 	fuseDevice    string // "ok", "missing", "wrong", "denied"
 	btrfs         bool
 	btrfsNo       string
-	root          dataRoot
+	root          facts.DataRoot
 	priors        []string
 	usable        map[string]bool
 	unusableWhy   map[string]string
 	overlayReason string // why Docker does not use native overlay, when it does not
 }
 
-func runStorageDriver(_ context.Context, e *Env) Result {
+func runStorageDriver(_ context.Context, e *facts.Env) finding.Result {
 	if r, ok := e.NeedUser(); !ok {
 		return r
 	}
 	k, err := e.Kernel()
 	if err != nil {
-		return Undecided(err, "cannot parse the kernel release %q", e.Host.KernelRelease())
+		return finding.Undecided(err, "cannot parse the kernel release %q", e.Host.KernelRelease())
 	}
-	r := Result{}.With("uname -r", k.Release)
+	r := finding.Result{}.With("uname -r", k.Release)
 	f := storageDriverFacts{kernel: k}
 	r = f.readNative(e, r)
 	r = f.readFuse(e, r)
@@ -92,7 +95,7 @@ func runStorageDriver(_ context.Context, e *Env) Result {
 }
 
 // readNative decides whether overlayfs can be mounted in an unprivileged user namespace.
-func (f *storageDriverFacts) readNative(e *Env, r Result) Result {
+func (f *storageDriverFacts) readNative(e *facts.Env, r finding.Result) finding.Result {
 	k := f.kernel
 	kv := fmt.Sprintf("kernel %d.%d", k.Major, k.Minor)
 	switch data, err := e.Host.ReadFile(selinuxEnforce); {
@@ -139,7 +142,7 @@ func (f *storageDriverFacts) readNative(e *Env, r Result) Result {
 // readFuse decides whether fuse-overlayfs can work: kernel 4.18 or later (FUSE mounts in
 // user namespaces), the binary, and /dev/fuse readable and writable by the account
 // (catalogue fuse-device-missing).
-func (f *storageDriverFacts) readFuse(e *Env, r Result) Result {
+func (f *storageDriverFacts) readFuse(e *facts.Env, r finding.Result) finding.Result {
 	if !f.kernel.AtLeast(4, 18) {
 		f.fuseNo = append(f.fuseNo, fmt.Sprintf("kernel %d.%d cannot mount FUSE in a user namespace (4.18 or later can)", f.kernel.Major, f.kernel.Minor))
 	}
@@ -158,7 +161,7 @@ func (f *storageDriverFacts) readFuse(e *Env, r Result) Result {
 		f.fuseDevice = "denied"
 		f.fuseNo = append(f.fuseNo, fmt.Sprintf("cannot stat /dev/fuse: %v", err))
 	default:
-		r = r.With(fuseDevice, fmt.Sprintf("%s %d,%d mode %04o owner %d:%d", fileKind(fi.Mode), fi.Major, fi.Minor, fi.Mode.Perm(), fi.UID, fi.GID))
+		r = r.With(fuseDevice, fmt.Sprintf("%s %d,%d mode %04o owner %d:%d", host.ModeKind(fi.Mode), fi.Major, fi.Minor, fi.Mode.Perm(), fi.UID, fi.GID))
 		switch {
 		case !fi.IsCharDevice() || fi.Major != fuseMajor || fi.Minor != fuseMinor:
 			f.fuseDevice = "wrong"
@@ -177,11 +180,11 @@ func (f *storageDriverFacts) readFuse(e *Env, r Result) Result {
 // readDocker reads what makes dockerd deviate from its priority list: its data root (whose
 // filesystem limits the drivers), a configured storage-driver, and state left by a driver
 // used before (dockerd keeps using it: "[graphdriver] using prior storage driver").
-func (f *storageDriverFacts) readDocker(e *Env, r Result) Result {
+func (f *storageDriverFacts) readDocker(e *facts.Env, r finding.Result) finding.Result {
 	_, errD := e.Host.LookPath("dockerd")
 	_, errR := e.Host.LookPath("dockerd-rootless.sh")
 	f.dockerInstalled = errD == nil || errR == nil
-	f.root = dockerDataRoot(e)
+	f.root = e.DockerDataRoot()
 	r.Evidence = append(r.Evidence, f.root.Evidence...)
 	if f.root.Exists() {
 		for _, name := range dockerDrivers {
@@ -203,7 +206,7 @@ func (f *storageDriverFacts) readDocker(e *Env, r Result) Result {
 	switch {
 	case f.root.FSType != "btrfs":
 		f.btrfsNo = "the data root is not on btrfs"
-	case !k.AtLeast(4, 18) && !subvolRmAllowed(mountOf(e, f.root.Existing)):
+	case !k.AtLeast(4, 18) && !subvolRmAllowed(e.MountOf(f.root.Existing)):
 		f.btrfsNo = fmt.Sprintf("kernel %d.%d cannot delete btrfs subvolumes unprivileged (4.18 or later, or the user_subvol_rm_allowed mount option)", k.Major, k.Minor)
 	default:
 		f.btrfs = true
@@ -229,10 +232,10 @@ func (f *storageDriverFacts) readDocker(e *Env, r Result) Result {
 }
 
 // decide names the driver rootless dockerd will use and judges it.
-func (f *storageDriverFacts) decide(e *Env, r Result) Result {
+func (f *storageDriverFacts) decide(e *facts.Env, r finding.Result) finding.Result {
 	daemonJSON := homeRel(e, f.root.ConfigFile)
-	setDriverFix := func(driver string) intent.Intent {
-		return intent.ManualStep("docker-storage-driver", fmt.Sprintf(`set "storage-driver": %q in %s and restart the rootless dockerd`, driver, f.root.ConfigFile))
+	setDriverFix := func(driver string) finding.Intent {
+		return finding.ManualStep("docker-storage-driver", fmt.Sprintf(`set "storage-driver": %q in %s and restart the rootless dockerd`, driver, f.root.ConfigFile))
 	}
 
 	chosen, from := "", ""
@@ -244,24 +247,24 @@ func (f *storageDriverFacts) decide(e *Env, r Result) Result {
 			if why == "" {
 				why = "rootless dockerd has no such driver"
 			}
-			res := withStatus(r, Fail, "%s selects storage-driver %q, which cannot work here: %s", daemonJSON, chosen, why).
+			res := r.WithStatus(finding.Fail, "%s selects storage-driver %q, which cannot work here: %s", daemonJSON, chosen, why).
 				Detail("dockerd exits at start when the configured driver fails (`error initializing graphdriver`).")
 			if best := f.best(); best != "vfs" {
 				return res.Detail("Remove the setting to let dockerd pick %s.", best).
-					Fix(intent.ManualStep("docker-storage-driver", fmt.Sprintf(`remove "storage-driver" from %s (dockerd then picks %s) and restart the rootless dockerd`, f.root.ConfigFile, best)))
+					Fix(finding.ManualStep("docker-storage-driver", fmt.Sprintf(`remove "storage-driver" from %s (dockerd then picks %s) and restart the rootless dockerd`, f.root.ConfigFile, best)))
 			}
 			return res.Fix(f.vfsFixes(e)...)
 		}
 	case len(f.priors) > 1:
-		return withStatus(r, Warn, "%s holds the state of several storage drivers (%s): dockerd refuses to choose", homeRel(e, f.root.Path), strings.Join(f.priors, ", ")).
+		return r.WithStatus(finding.Warn, "%s holds the state of several storage drivers (%s): dockerd refuses to choose", homeRel(e, f.root.Path), strings.Join(f.priors, ", ")).
 			Detail("dockerd stops with `contains several valid graphdrivers` when more than one driver directory is in its data root; remove the unused ones or name the driver in %s.", daemonJSON).
-			Fix(intent.ManualStep("docker-storage-driver", fmt.Sprintf(`remove the unused driver directories from %s, or set "storage-driver" in %s`, f.root.Path, f.root.ConfigFile)))
+			Fix(finding.ManualStep("docker-storage-driver", fmt.Sprintf(`remove the unused driver directories from %s, or set "storage-driver" in %s`, f.root.Path, f.root.ConfigFile)))
 	case len(f.priors) == 1:
 		chosen, from = f.priors[0], "existing state in "+homeRel(e, path.Join(f.root.Path, f.priors[0]))
 		if !f.usable[chosen] {
-			return withStatus(r, Fail, "rootless dockerd will not start: %s holds %s state, and %s cannot work here: %s", homeRel(e, f.root.Path), chosen, chosen, f.unusableWhy[chosen]).
+			return r.WithStatus(finding.Fail, "rootless dockerd will not start: %s holds %s state, and %s cannot work here: %s", homeRel(e, f.root.Path), chosen, chosen, f.unusableWhy[chosen]).
 				Detail("dockerd keeps using the driver whose state it finds and exits when that driver fails (`prior storage driver %s failed`).", chosen).
-				Fix(intent.ManualStep("docker-storage-driver", fmt.Sprintf(`remove %s (its images are lost) or set "storage-driver" in %s to a driver that works here (%s)`, path.Join(f.root.Path, chosen), f.root.ConfigFile, f.best())))
+				Fix(finding.ManualStep("docker-storage-driver", fmt.Sprintf(`remove %s (its images are lost) or set "storage-driver" in %s to a driver that works here (%s)`, path.Join(f.root.Path, chosen), f.root.ConfigFile, f.best())))
 		}
 	default:
 		chosen = f.best()
@@ -272,35 +275,35 @@ func (f *storageDriverFacts) decide(e *Env, r Result) Result {
 	if from != "" {
 		because = "from " + from
 	}
-	var res Result
+	var res finding.Result
 	switch chosen {
 	case "overlay2":
 		if f.nativeUnstable {
-			res = withStatus(r, Warn, "overlay2 through Debian's permit_mounts_in_userns on kernel %d.%d: unstable, fuse-overlayfs is safer", f.kernel.Major, f.kernel.Minor).
+			res = r.WithStatus(finding.Warn, "overlay2 through Debian's permit_mounts_in_userns on kernel %d.%d: unstable, fuse-overlayfs is safer", f.kernel.Major, f.kernel.Minor).
 				Detail("The Debian-only overlay option lets overlay2 mount before kernel 5.11, but layer extraction then fails at random with `replaceDirWithOverlayOpaque … input/output error` (rootless-containers/rootlesskit#154, moby/moby#42302). Docker's docs call it highly discouraged.")
 			if !f.fuseBinary {
-				res = res.Fix(intent.InstallTool(string(distro.ToolFuseOverlayfs), "fuse-overlayfs is the stable copy-on-write driver before kernel 5.11"))
+				res = res.Fix(finding.InstallTool(string(distro.ToolFuseOverlayfs), "fuse-overlayfs is the stable copy-on-write driver before kernel 5.11"))
 			}
 			res = res.Fix(setDriverFix("fuse-overlayfs"))
 		} else {
-			res = withStatus(r, Pass, "overlay2 (%s)", f.nativeWhy)
+			res = r.WithStatus(finding.Pass, "overlay2 (%s)", f.nativeWhy)
 		}
 	case "fuse-overlayfs":
-		res = withStatus(r, Pass, "fuse-overlayfs (%s)", because).
+		res = r.WithStatus(finding.Pass, "fuse-overlayfs (%s)", because).
 			Detail("fuse-overlayfs works, at some CPU cost; native overlay (kernel 5.11 or later) is faster.")
 	case "btrfs":
-		res = withStatus(r, Pass, "btrfs (%s)", because).
+		res = r.WithStatus(finding.Pass, "btrfs (%s)", because).
 			Detail("The data root is on btrfs. See storage.data-root for deleting btrfs subvolumes without root (user_subvol_rm_allowed).")
 	case "vfs":
 		if from != "" {
-			res = withStatus(r, Warn, "vfs (from %s): every layer is a full copy: slow, disk-hungry", from)
+			res = r.WithStatus(finding.Warn, "vfs (from %s): every layer is a full copy: slow, disk-hungry", from)
 			if best := f.best(); best != "vfs" {
 				res = res.Detail("%s would work here.", best).Fix(setDriverFix(best))
 			} else {
 				res = res.Fix(f.vfsFixes(e)...)
 			}
 		} else {
-			res = withStatus(r, Warn, "only vfs: every layer is a full copy: slow, disk-hungry").Fix(f.vfsFixes(e)...)
+			res = r.WithStatus(finding.Warn, "only vfs: every layer is a full copy: slow, disk-hungry").Fix(f.vfsFixes(e)...)
 		}
 		for _, d := range []string{"overlay2", "fuse-overlayfs"} {
 			if !f.usable[d] {
@@ -308,7 +311,7 @@ func (f *storageDriverFacts) decide(e *Env, r Result) Result {
 			}
 		}
 	default:
-		res = withStatus(r, Pass, "%s (from %s)", chosen, from)
+		res = r.WithStatus(finding.Pass, "%s (from %s)", chosen, from)
 	}
 	if best := f.best(); from != "" && chosen != best {
 		res = res.Detail("Without it dockerd would pick %s.", best)
@@ -330,21 +333,21 @@ func (f *storageDriverFacts) best() string {
 }
 
 // vfsFixes are what gets a copy-on-write driver when only vfs is left.
-func (f *storageDriverFacts) vfsFixes(e *Env) []intent.Intent {
+func (f *storageDriverFacts) vfsFixes(e *facts.Env) []finding.Intent {
 	if !f.kernel.AtLeast(4, 18) {
-		return []intent.Intent{intent.ManualStep("upgrade-kernel", "upgrade to kernel 5.11 or later for native overlay in user namespaces (4.18 or later for fuse-overlayfs)")}
+		return []finding.Intent{finding.ManualStep("upgrade-kernel", "upgrade to kernel 5.11 or later for native overlay in user namespaces (4.18 or later for fuse-overlayfs)")}
 	}
-	var in []intent.Intent
+	var in []finding.Intent
 	if !f.fuseBinary {
-		in = append(in, intent.InstallTool(string(distro.ToolFuseOverlayfs), "fuse-overlayfs gives rootless engines a copy-on-write storage driver"))
+		in = append(in, finding.InstallTool(string(distro.ToolFuseOverlayfs), "fuse-overlayfs gives rootless engines a copy-on-write storage driver"))
 	}
 	switch f.fuseDevice {
 	case "missing":
-		in = append(in, intent.LoadModule("fuse", "fuse-overlayfs needs /dev/fuse (in a container: start it with --device /dev/fuse)"))
+		in = append(in, finding.LoadModule("fuse", "fuse-overlayfs needs /dev/fuse (in a container: start it with --device /dev/fuse)"))
 	case "denied":
-		in = append(in, intent.DeviceMode(fuseDevice, "0666", fmt.Sprintf("fuse-overlayfs needs /dev/fuse readable and writable by %s (0666 is its usual mode)", e.User.Name)))
+		in = append(in, finding.DeviceMode(fuseDevice, "0666", fmt.Sprintf("fuse-overlayfs needs /dev/fuse readable and writable by %s (0666 is its usual mode)", e.User.Name)))
 	case "wrong":
-		in = append(in, intent.ManualStep("fuse-device", fmt.Sprintf("recreate /dev/fuse as the character device %d,%d (mknod /dev/fuse c 10 229, mode 0666)", fuseMajor, fuseMinor)))
+		in = append(in, finding.ManualStep("fuse-device", fmt.Sprintf("recreate /dev/fuse as the character device %d,%d (mknod /dev/fuse c 10 229, mode 0666)", fuseMajor, fuseMinor)))
 	}
 	return in
 }
@@ -353,34 +356,17 @@ func (f *storageDriverFacts) vfsFixes(e *Env) []intent.Intent {
 // enforcing: mkdir in merged directories fails with permission denied, renames need
 // userxattr (Fedora 34, kernel 5.11/5.12: moby/moby#42333, containers/storage#863,
 // containers/fuse-overlayfs#328). Fixed in 5.13.
-func (f *storageDriverFacts) earlyNativeBugs(r Result) Result {
+func (f *storageDriverFacts) earlyNativeBugs(r finding.Result) finding.Result {
 	k := f.kernel
 	if !f.native || f.selinux != "enforcing" || !k.AtLeast(5, 11) || k.AtLeast(5, 13) {
 		return r
 	}
 	msg := fmt.Sprintf("native overlay on kernel %d.%d with SELinux enforcing has early bugs (mkdir in containers fails with permission denied)", k.Major, k.Minor)
-	if r.Status == Pass {
-		r = withStatus(r, Warn, "%s; but %s", r.Summary, msg)
+	if r.Status == finding.Pass {
+		r = r.WithStatus(finding.Warn, "%s; but %s", r.Summary, msg)
 	} else {
 		r = r.Detail("Also: %s.", msg)
 	}
 	return r.Detail("Kernel 5.13 fixed overlay with SELinux in user namespaces; until then use fuse-overlayfs (containers/storage#863, moby/moby#42333).").
-		Fix(intent.ManualStep("upgrade-kernel", "upgrade to kernel 5.13 or later"))
-}
-
-// fileKind names the type of a file for evidence.
-func fileKind(m fs.FileMode) string {
-	switch {
-	case m&fs.ModeDevice != 0 && m&fs.ModeCharDevice != 0:
-		return "char"
-	case m&fs.ModeDevice != 0:
-		return "block"
-	case m.IsDir():
-		return "dir"
-	case m&fs.ModeSocket != 0:
-		return "socket"
-	case m&fs.ModeSymlink != 0:
-		return "symlink"
-	}
-	return "file"
+		Fix(finding.ManualStep("upgrade-kernel", "upgrade to kernel 5.13 or later"))
 }

@@ -5,19 +5,21 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rootless-doctor/rootless-doctor/checks/host"
+	"github.com/rootless-doctor/rootless-doctor/checks/facts"
+	"github.com/rootless-doctor/rootless-doctor/finding"
+	"github.com/rootless-doctor/rootless-doctor/host"
 )
 
 // runProbe runs one probe over a host with the runner's policies, for tests that look at
 // details or evidence beyond what probeTest checks.
-func runForResult(t *testing.T, p Probe, h *host.Memory, user string) Result {
+func runForResult(t *testing.T, p Probe, h *host.Memory, user string) finding.Result {
 	t.Helper()
-	env := NewEnv(context.Background(), h.Host(), user)
+	env := facts.NewEnv(context.Background(), h.Host(), user)
 	return Run(context.Background(), []Probe{p}, env, Options{Sequential: true})[0]
 }
 
 // wantDetail fails unless some detail of r contains each of substrs.
-func wantDetailsContain(t *testing.T, r Result, substrs ...string) {
+func wantDetailsContain(t *testing.T, r finding.Result, substrs ...string) {
 	t.Helper()
 	for _, s := range substrs {
 		found := false
@@ -65,82 +67,82 @@ func TestStorageDriver(t *testing.T) {
 
 	runProbeTests(t, storageDriver, []probeTest{
 		// Native overlay.
-		{name: "kernel 6.8", host: storageHost("6.8.0"), status: Pass, summary: "overlay2 (native overlay in user namespaces, kernel 6.8)"},
-		{name: "kernel 5.11 exactly", host: storageHost("5.11.0-300.fc34.x86_64"), status: Pass, summary: "overlay2 (native"},
-		{name: "ubuntu kernel 5.4", host: storageHost("5.4.0-42-generic").File("/etc/os-release", ubuntu), status: Pass, summary: "overlay2 (Ubuntu's kernel patch"},
-		{name: "ubuntu userland, vanilla 5.4 kernel", host: storageHost("5.4.0").File("/etc/os-release", ubuntu), status: Warn, summary: "only vfs"},
-		{name: "root with --user", host: storageHost("6.8.0").Self(root), user: "alice", status: Pass, summary: "overlay2"},
+		{name: "kernel 6.8", host: storageHost("6.8.0"), status: finding.Pass, summary: "overlay2 (native overlay in user namespaces, kernel 6.8)"},
+		{name: "kernel 5.11 exactly", host: storageHost("5.11.0-300.fc34.x86_64"), status: finding.Pass, summary: "overlay2 (native"},
+		{name: "ubuntu kernel 5.4", host: storageHost("5.4.0-42-generic").File("/etc/os-release", ubuntu), status: finding.Pass, summary: "overlay2 (Ubuntu's kernel patch"},
+		{name: "ubuntu userland, vanilla 5.4 kernel", host: storageHost("5.4.0").File("/etc/os-release", ubuntu), status: finding.Warn, summary: "only vfs"},
+		{name: "root with --user", host: storageHost("6.8.0").Self(root), user: "alice", status: finding.Pass, summary: "overlay2"},
 
 		// Debian's permit_mounts_in_userns before 5.11.
 		{name: "debian permit_mounts_in_userns=Y", host: storageHost("4.19.0-20-amd64").File("/etc/os-release", debian).
-			File(permitMountsPath, "Y\n"), status: Warn, summary: "permit_mounts_in_userns on kernel 4.19: unstable",
+			File(permitMountsPath, "Y\n"), status: finding.Warn, summary: "permit_mounts_in_userns on kernel 4.19: unstable",
 			fixes: []string{"package.fuse-overlayfs", "manual.docker-storage-driver"}},
 		{name: "debian permit_mounts_in_userns=Y, fuse-overlayfs installed", host: withFuse(storageHost("4.19.0-20-amd64").
-			File(permitMountsPath, "Y\n"), "0666"), status: Warn, summary: "unstable", fixes: []string{"manual.docker-storage-driver"}},
+			File(permitMountsPath, "Y\n"), "0666"), status: finding.Warn, summary: "unstable", fixes: []string{"manual.docker-storage-driver"}},
 		{name: "debian permit_mounts_in_userns=N, fuse usable", host: withFuse(storageHost("4.19.0-20-amd64").
-			File(permitMountsPath, "N\n"), "0666"), status: Pass, summary: "fuse-overlayfs (kernel 4.19 is older than 5.11"},
-		{name: "permit_mounts_in_userns garbage", host: storageHost("4.19.0").File(permitMountsPath, "\x00maybe"), status: Warn, summary: "only vfs"},
-		{name: "permit_mounts_in_userns on 5.11 is ignored", host: storageHost("5.11.0").File(permitMountsPath, "Y\n"), status: Pass, summary: "overlay2 (native"},
+			File(permitMountsPath, "N\n"), "0666"), status: finding.Pass, summary: "fuse-overlayfs (kernel 4.19 is older than 5.11"},
+		{name: "permit_mounts_in_userns garbage", host: storageHost("4.19.0").File(permitMountsPath, "\x00maybe"), status: finding.Warn, summary: "only vfs"},
+		{name: "permit_mounts_in_userns on 5.11 is ignored", host: storageHost("5.11.0").File(permitMountsPath, "Y\n"), status: finding.Pass, summary: "overlay2 (native"},
 
 		// fuse-overlayfs.
-		{name: "kernel 4.18 with fuse-overlayfs", host: withFuse(storageHost("4.18.0-348.el8.x86_64"), "0666"), status: Pass, summary: "fuse-overlayfs (kernel 4.18"},
-		{name: "/dev/fuse 0600 root", host: withFuse(storageHost("4.18.0"), "0600"), status: Warn, summary: "only vfs", fixes: []string{"device.fuse"}},
-		{name: "/dev/fuse 0600 but checking root", host: withFuse(storageHost("4.18.0"), "0600").Self(root), status: Skip, summary: "root"},
-		{name: "no fuse-overlayfs, no /dev/fuse", host: storageHost("4.18.0"), status: Warn, summary: "only vfs: every layer is a full copy: slow, disk-hungry",
+		{name: "kernel 4.18 with fuse-overlayfs", host: withFuse(storageHost("4.18.0-348.el8.x86_64"), "0666"), status: finding.Pass, summary: "fuse-overlayfs (kernel 4.18"},
+		{name: "/dev/fuse 0600 root", host: withFuse(storageHost("4.18.0"), "0600"), status: finding.Warn, summary: "only vfs", fixes: []string{"device.fuse"}},
+		{name: "/dev/fuse 0600 but checking root", host: withFuse(storageHost("4.18.0"), "0600").Self(root), status: finding.Skip, summary: "root"},
+		{name: "no fuse-overlayfs, no /dev/fuse", host: storageHost("4.18.0"), status: finding.Warn, summary: "only vfs: every layer is a full copy: slow, disk-hungry",
 			fixes: []string{"package.fuse-overlayfs", "module.fuse"}},
 		{name: "/dev/fuse is not the fuse device", host: storageHost("4.18.0").Exec("/usr/bin/fuse-overlayfs").
-			Meta("/dev/fuse", host.FileMeta{Type: "char", Mode: "0666", Major: 1, Minor: 3}), status: Warn, summary: "only vfs", fixes: []string{"manual.fuse-device"}},
-		{name: "/dev/fuse is a regular file", host: storageHost("4.18.0").Exec("/usr/bin/fuse-overlayfs").File("/dev/fuse", ""), status: Warn, summary: "only vfs", fixes: []string{"manual.fuse-device"}},
-		{name: "kernel 4.15: only a new kernel helps", host: withFuse(storageHost("4.15.0"), "0666"), status: Warn, summary: "only vfs", fixes: []string{"manual.upgrade-kernel"}},
+			Meta("/dev/fuse", host.FileMeta{Type: "char", Mode: "0666", Major: 1, Minor: 3}), status: finding.Warn, summary: "only vfs", fixes: []string{"manual.fuse-device"}},
+		{name: "/dev/fuse is a regular file", host: storageHost("4.18.0").Exec("/usr/bin/fuse-overlayfs").File("/dev/fuse", ""), status: finding.Warn, summary: "only vfs", fixes: []string{"manual.fuse-device"}},
+		{name: "kernel 4.15: only a new kernel helps", host: withFuse(storageHost("4.15.0"), "0666"), status: finding.Warn, summary: "only vfs", fixes: []string{"manual.upgrade-kernel"}},
 
 		// btrfs.
-		{name: "kernel 4.19, data root on btrfs", host: storageHost("4.19.0").FSType("/home", "btrfs"), status: Pass, summary: "btrfs (kernel 4.19 is older"},
-		{name: "kernel 4.15 btrfs without user_subvol_rm_allowed", host: storageHost("4.15.0").FSType("/home", "btrfs"), status: Warn, summary: "only vfs"},
+		{name: "kernel 4.19, data root on btrfs", host: storageHost("4.19.0").FSType("/home", "btrfs"), status: finding.Pass, summary: "btrfs (kernel 4.19 is older"},
+		{name: "kernel 4.15 btrfs without user_subvol_rm_allowed", host: storageHost("4.15.0").FSType("/home", "btrfs"), status: finding.Warn, summary: "only vfs"},
 		{name: "kernel 4.15 btrfs with user_subvol_rm_allowed", host: storageHost("4.15.0").FSType("/home", "btrfs").
-			File(mountinfoPath, "1 0 8:1 / / rw shared:1 - ext4 /dev/sda1 rw\n2 1 8:2 / /home rw shared:2 - btrfs /dev/sda2 rw,user_subvol_rm_allowed\n"), status: Pass, summary: "btrfs"},
+			File(facts.MountinfoPath, "1 0 8:1 / / rw shared:1 - ext4 /dev/sda1 rw\n2 1 8:2 / /home rw shared:2 - btrfs /dev/sda2 rw,user_subvol_rm_allowed\n"), status: finding.Pass, summary: "btrfs"},
 
 		// Data root on overlayfs (an engine inside a container).
-		{name: "data root on overlayfs, fuse usable", host: withFuse(storageHost("6.8.0").FSType("/", "overlay"), "0666"), status: Pass, summary: "fuse-overlayfs (the data root is on overlayfs"},
-		{name: "data root on overlayfs, no fuse", host: storageHost("6.8.0").FSType("/", "overlay"), status: Warn, summary: "only vfs"},
+		{name: "data root on overlayfs, fuse usable", host: withFuse(storageHost("6.8.0").FSType("/", "overlay"), "0666"), status: finding.Pass, summary: "fuse-overlayfs (the data root is on overlayfs"},
+		{name: "data root on overlayfs, no fuse", host: storageHost("6.8.0").FSType("/", "overlay"), status: finding.Warn, summary: "only vfs"},
 
 		// SELinux.
-		{name: "selinux, dockerd, fuse usable", host: withDockerd(enforcing(withFuse(storageHost("6.8.0"), "0666"))), status: Pass, summary: "fuse-overlayfs (SELinux is on"},
-		{name: "selinux, dockerd, no fuse", host: withDockerd(enforcing(storageHost("6.8.0"))), status: Warn, summary: "only vfs", fixes: []string{"package.fuse-overlayfs", "module.fuse"}},
-		{name: "selinux permissive, dockerd, no fuse", host: withDockerd(storageHost("6.8.0").File("/sys/fs/selinux/enforce", "0\n")), status: Warn, summary: "only vfs"},
-		{name: "selinux without docker (podman)", host: enforcing(storageHost("6.8.0")), status: Pass, summary: "overlay2 (native"},
-		{name: "selinux enforcing on 5.12", host: enforcing(storageHost("5.12.0-200.fc34.x86_64")), status: Warn, summary: "early bugs", fixes: []string{"manual.upgrade-kernel"}},
-		{name: "selinux permissive on 5.12", host: storageHost("5.12.0").File("/sys/fs/selinux/enforce", "0"), status: Pass},
-		{name: "selinux enforcing on 5.13", host: enforcing(storageHost("5.13.0")), status: Pass},
-		{name: "selinux enforcing on 5.12 with docker on fuse", host: withDockerd(enforcing(withFuse(storageHost("5.12.0"), "0666"))), status: Warn, summary: "fuse-overlayfs (SELinux is on"},
+		{name: "selinux, dockerd, fuse usable", host: withDockerd(enforcing(withFuse(storageHost("6.8.0"), "0666"))), status: finding.Pass, summary: "fuse-overlayfs (SELinux is on"},
+		{name: "selinux, dockerd, no fuse", host: withDockerd(enforcing(storageHost("6.8.0"))), status: finding.Warn, summary: "only vfs", fixes: []string{"package.fuse-overlayfs", "module.fuse"}},
+		{name: "selinux permissive, dockerd, no fuse", host: withDockerd(storageHost("6.8.0").File("/sys/fs/selinux/enforce", "0\n")), status: finding.Warn, summary: "only vfs"},
+		{name: "selinux without docker (podman)", host: enforcing(storageHost("6.8.0")), status: finding.Pass, summary: "overlay2 (native"},
+		{name: "selinux enforcing on 5.12", host: enforcing(storageHost("5.12.0-200.fc34.x86_64")), status: finding.Warn, summary: "early bugs", fixes: []string{"manual.upgrade-kernel"}},
+		{name: "selinux permissive on 5.12", host: storageHost("5.12.0").File("/sys/fs/selinux/enforce", "0"), status: finding.Pass},
+		{name: "selinux enforcing on 5.13", host: enforcing(storageHost("5.13.0")), status: finding.Pass},
+		{name: "selinux enforcing on 5.12 with docker on fuse", host: withDockerd(enforcing(withFuse(storageHost("5.12.0"), "0666"))), status: finding.Warn, summary: "fuse-overlayfs (SELinux is on"},
 
 		// daemon.json storage-driver.
-		{name: "configured fuse-overlayfs", host: withFuse(storageHost("6.8.0"), "0666").File(daemonJSONPath, `{"storage-driver":"fuse-overlayfs"}`), status: Pass, summary: "fuse-overlayfs (from ~/.config/docker/daemon.json)"},
-		{name: "configured overlay2 on 4.18 with fuse", host: withFuse(storageHost("4.18.0"), "0666").File(daemonJSONPath, `{"storage-driver":"overlay2"}`), status: Fail,
+		{name: "configured fuse-overlayfs", host: withFuse(storageHost("6.8.0"), "0666").File(daemonJSONPath, `{"storage-driver":"fuse-overlayfs"}`), status: finding.Pass, summary: "fuse-overlayfs (from ~/.config/docker/daemon.json)"},
+		{name: "configured overlay2 on 4.18 with fuse", host: withFuse(storageHost("4.18.0"), "0666").File(daemonJSONPath, `{"storage-driver":"overlay2"}`), status: finding.Fail,
 			summary: `selects storage-driver "overlay2", which cannot work here`, fixes: []string{"manual.docker-storage-driver"}},
-		{name: "configured fuse-overlayfs without fuse", host: storageHost("4.18.0").File(daemonJSONPath, `{"storage-driver":"fuse-overlayfs"}`), status: Fail,
+		{name: "configured fuse-overlayfs without fuse", host: storageHost("4.18.0").File(daemonJSONPath, `{"storage-driver":"fuse-overlayfs"}`), status: finding.Fail,
 			summary: "fuse-overlayfs is not installed", fixes: []string{"package.fuse-overlayfs", "module.fuse"}},
-		{name: "configured zfs", host: storageHost("6.8.0").File(daemonJSONPath, `{"storage-driver":"zfs"}`), status: Fail, summary: "needs root"},
-		{name: "configured devicemapper", host: storageHost("6.8.0").File(daemonJSONPath, `{"storage-driver":"devicemapper"}`), status: Fail, summary: "no such driver"},
-		{name: "configured vfs", host: storageHost("6.8.0").File(daemonJSONPath, `{"storage-driver":"vfs"}`), status: Warn, summary: "vfs (from ~/.config/docker/daemon.json)",
+		{name: "configured zfs", host: storageHost("6.8.0").File(daemonJSONPath, `{"storage-driver":"zfs"}`), status: finding.Fail, summary: "needs root"},
+		{name: "configured devicemapper", host: storageHost("6.8.0").File(daemonJSONPath, `{"storage-driver":"devicemapper"}`), status: finding.Fail, summary: "no such driver"},
+		{name: "configured vfs", host: storageHost("6.8.0").File(daemonJSONPath, `{"storage-driver":"vfs"}`), status: finding.Warn, summary: "vfs (from ~/.config/docker/daemon.json)",
 			fixes: []string{"manual.docker-storage-driver"}},
-		{name: "configured vfs, nothing better", host: storageHost("4.18.0").File(daemonJSONPath, `{"storage-driver":"vfs"}`), status: Warn, summary: "vfs (from",
+		{name: "configured vfs, nothing better", host: storageHost("4.18.0").File(daemonJSONPath, `{"storage-driver":"vfs"}`), status: finding.Warn, summary: "vfs (from",
 			fixes: []string{"package.fuse-overlayfs", "module.fuse"}},
-		{name: "garbage daemon.json is storage.data-root's finding", host: storageHost("6.8.0").File(daemonJSONPath, "{"), status: Pass, summary: "overlay2"},
+		{name: "garbage daemon.json is storage.data-root's finding", host: storageHost("6.8.0").File(daemonJSONPath, "{"), status: finding.Pass, summary: "overlay2"},
 
 		// State of an earlier driver in the data root.
-		{name: "prior overlay2", host: priorState(storageHost("6.8.0"), "overlay2"), status: Pass, summary: "overlay2 (native"},
-		{name: "prior vfs on a kernel with overlay", host: priorState(storageHost("6.8.0"), "vfs"), status: Warn, summary: "vfs (from existing state in ~/.local/share/docker/vfs)",
+		{name: "prior overlay2", host: priorState(storageHost("6.8.0"), "overlay2"), status: finding.Pass, summary: "overlay2 (native"},
+		{name: "prior vfs on a kernel with overlay", host: priorState(storageHost("6.8.0"), "vfs"), status: finding.Warn, summary: "vfs (from existing state in ~/.local/share/docker/vfs)",
 			fixes: []string{"manual.docker-storage-driver"}},
-		{name: "prior overlay2 on a kernel without it", host: priorState(storageHost("4.18.0"), "overlay2"), status: Fail, summary: "rootless dockerd will not start"},
-		{name: "prior fuse-overlayfs, usable", host: priorState(withFuse(storageHost("6.8.0"), "0666"), "fuse-overlayfs"), status: Pass, summary: "fuse-overlayfs (from existing state"},
-		{name: "several priors", host: priorState(storageHost("6.8.0"), "overlay2", "vfs"), status: Warn, summary: "several storage drivers (overlay2, vfs)"},
-		{name: "empty prior directory does not count", host: priorState(storageHost("6.8.0")).Dir(aliceDocker + "/vfs"), status: Pass, summary: "overlay2"},
+		{name: "prior overlay2 on a kernel without it", host: priorState(storageHost("4.18.0"), "overlay2"), status: finding.Fail, summary: "rootless dockerd will not start"},
+		{name: "prior fuse-overlayfs, usable", host: priorState(withFuse(storageHost("6.8.0"), "0666"), "fuse-overlayfs"), status: finding.Pass, summary: "fuse-overlayfs (from existing state"},
+		{name: "several priors", host: priorState(storageHost("6.8.0"), "overlay2", "vfs"), status: finding.Warn, summary: "several storage drivers (overlay2, vfs)"},
+		{name: "empty prior directory does not count", host: priorState(storageHost("6.8.0")).Dir(aliceDocker + "/vfs"), status: finding.Pass, summary: "overlay2"},
 		{name: "configured driver wins over prior state", host: priorState(withFuse(storageHost("6.8.0"), "0666"), "vfs").
-			File(daemonJSONPath, `{"storage-driver":"fuse-overlayfs"}`), status: Pass, summary: "fuse-overlayfs (from ~/.config"},
+			File(daemonJSONPath, `{"storage-driver":"fuse-overlayfs"}`), status: finding.Pass, summary: "fuse-overlayfs (from ~/.config"},
 
 		// Cannot tell.
-		{name: "garbage kernel release", host: storageHost("garbage"), status: Warn, summary: "could not check"},
-		{name: "unknown account", host: storageHost("6.8.0").Self(root), user: "mallory", status: Skip},
+		{name: "garbage kernel release", host: storageHost("garbage"), status: finding.Warn, summary: "could not check"},
+		{name: "unknown account", host: storageHost("6.8.0").Self(root), user: "mallory", status: finding.Skip},
 	})
 }
 

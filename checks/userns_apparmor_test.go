@@ -5,7 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rootless-doctor/rootless-doctor/checks/host"
+	"github.com/rootless-doctor/rootless-doctor/finding"
+	"github.com/rootless-doctor/rootless-doctor/host"
 )
 
 const restrictFile = "/proc/sys/kernel/apparmor_restrict_unprivileged_userns"
@@ -14,8 +15,8 @@ const restrictFile = "/proc/sys/kernel/apparmor_restrict_unprivileged_userns"
 // /etc/apparmor.d/podman), and as Docker's docs tell get.docker.com/rootless users to write;
 // the first and last are shared with checks/parse's tests in testdata/apparmor.
 var (
-	ubuntuRootlesskitProfile = mustReadFile("testdata/apparmor/ubuntu-24.04-rootlesskit")
-	homeBinProfile           = mustReadFile("testdata/apparmor/docker-docs-home-bin-rootlesskit")
+	ubuntuRootlesskitProfile = mustReadFile("apparmor/testdata/ubuntu-24.04-rootlesskit")
+	homeBinProfile           = mustReadFile("apparmor/testdata/docker-docs-home-bin-rootlesskit")
 )
 
 func mustReadFile(path string) string {
@@ -79,117 +80,117 @@ func TestUsernsAppArmor(t *testing.T) {
 	rk := []string{"apparmor.usr.local.bin.rootlesskit"}
 	runProbeTests(t, usernsAppArmor, []probeTest{
 		// The restriction is not there, or off.
-		{name: "no restriction sysctl (Debian, Fedora, the dev machine)", host: procSys(alice()), status: Pass, summary: "does not restrict", fixes: []string{}},
-		{name: "restriction off", host: u().File(restrictFile, "0\n").Exec("/usr/local/bin/rootlesskit"), status: Pass, summary: "= 0", fixes: []string{}},
+		{name: "no restriction sysctl (Debian, Fedora, the dev machine)", host: procSys(alice()), status: finding.Pass, summary: "does not restrict", fixes: []string{}},
+		{name: "restriction off", host: u().File(restrictFile, "0\n").Exec("/usr/local/bin/rootlesskit"), status: finding.Pass, summary: "= 0", fixes: []string{}},
 		{name: "complain mode", host: u().File("/proc/sys/kernel/apparmor_restrict_unprivileged_userns_complain", "1\n").Exec("/usr/local/bin/rootlesskit"),
-			status: Pass, summary: "only logs"},
+			status: finding.Pass, summary: "only logs"},
 
 		// Ubuntu 24.04 with rootlesskit from the distribution.
 		{name: "ubuntu 24.04, /usr/bin/rootlesskit with the packaged profile", host: u().Exec("/usr/bin/rootlesskit"),
-			status: Pass, summary: "profiles allow them for rootlesskit", fixes: []string{}},
-		{name: "nothing installed", host: u(), status: Pass, summary: "no rootlesskit, podman or buildah is installed yet"},
+			status: finding.Pass, summary: "profiles allow them for rootlesskit", fixes: []string{}},
+		{name: "nothing installed", host: u(), status: finding.Pass, summary: "no rootlesskit, podman or buildah is installed yet"},
 		{name: "non-standard path, profile only for /usr/bin", host: u().Exec("/usr/local/bin/rootlesskit"),
-			status: Fail, summary: "AppArmor blocks user namespaces for /usr/local/bin/rootlesskit: no AppArmor profile grants userns", fixes: rk},
+			status: finding.Fail, summary: "AppArmor blocks user namespaces for /usr/local/bin/rootlesskit: no AppArmor profile grants userns", fixes: rk},
 		{name: "both paths: /usr/local/bin wins on PATH", host: u().Exec("/usr/bin/rootlesskit").Exec("/usr/local/bin/rootlesskit"),
-			status: Fail, summary: "/usr/local/bin/rootlesskit", fixes: rk},
+			status: finding.Fail, summary: "/usr/local/bin/rootlesskit", fixes: rk},
 		{name: "symlink to /usr/bin/rootlesskit", host: u().Exec("/usr/bin/rootlesskit").Symlink("/usr/local/bin/rootlesskit", "/usr/bin/rootlesskit"),
-			status: Pass, summary: "rootlesskit"},
+			status: finding.Pass, summary: "rootlesskit"},
 		{name: "symlink from /usr/bin to /opt", host: u().Exec("/opt/rootlesskit/bin/rootlesskit").Symlink("/usr/bin/rootlesskit", "/opt/rootlesskit/bin/rootlesskit"),
-			status: Fail, summary: "/opt/rootlesskit/bin/rootlesskit", fixes: []string{"apparmor.opt.rootlesskit.bin.rootlesskit"}},
+			status: finding.Fail, summary: "/opt/rootlesskit/bin/rootlesskit", fixes: []string{"apparmor.opt.rootlesskit.bin.rootlesskit"}},
 		{name: "get.docker.com/rootless in ~/bin without a profile", host: u().Exec("/home/alice/bin/rootlesskit"),
-			status: Fail, summary: "/home/alice/bin/rootlesskit", fixes: []string{"apparmor.home.alice.bin.rootlesskit"}},
+			status: finding.Fail, summary: "/home/alice/bin/rootlesskit", fixes: []string{"apparmor.home.alice.bin.rootlesskit"}},
 		{name: "~/bin with Docker's documented profile", host: u().Exec("/home/alice/bin/rootlesskit").File("/etc/apparmor.d/home.alice.bin.rootlesskit", homeBinProfile),
-			status: Pass},
+			status: finding.Pass},
 		{name: "~/bin checked as root with --user", host: u().Self(host.Identity{Name: "root"}).Exec("/home/alice/bin/rootlesskit"), user: "alice",
-			status: Fail, summary: "/home/alice/bin/rootlesskit", fixes: []string{"apparmor.home.alice.bin.rootlesskit"}},
+			status: finding.Fail, summary: "/home/alice/bin/rootlesskit", fixes: []string{"apparmor.home.alice.bin.rootlesskit"}},
 		{name: "~/bin through @{HOME} in the attachment", host: u().Exec("/home/alice/bin/rootlesskit").
 			File("/etc/apparmor.d/home.rootlesskit", "include <tunables/global>\nprofile home-rootlesskit @{HOME}/bin/rootlesskit flags=(unconfined) {\n  userns,\n}\n"),
-			status: Pass},
+			status: finding.Pass},
 		{name: "glob alternation covers /usr/local/bin", host: u().Exec("/usr/local/bin/rootlesskit").
 			File("/etc/apparmor.d/rootless-tools", "profile rootless-tools /usr/{local/,}bin/{rootlesskit,podman} flags=(unconfined) {\n  userns,\n}\n"),
-			status: Pass},
+			status: finding.Pass},
 		{name: "star glob", host: u().Exec("/opt/nerdctl-full/bin/rootlesskit").
 			File("/etc/apparmor.d/opt.nerdctl", "/opt/*/bin/rootlesskit flags=(unconfined) {\n  userns,\n}\n"),
-			status: Pass},
+			status: finding.Pass},
 		{name: "userns granted through the local include", host: u().Exec("/usr/local/bin/rootlesskit").
 			File("/etc/apparmor.d/usr.local.bin.rootlesskit", "profile rk-local /usr/local/bin/rootlesskit flags=(unconfined) {\n  include if exists <local/usr.local.bin.rootlesskit>\n}\n").
 			File("/etc/apparmor.d/local/usr.local.bin.rootlesskit", "userns,\n"),
-			status: Pass},
+			status: finding.Pass},
 		{name: "profile without userns", host: u().Exec("/usr/local/bin/rootlesskit").
 			File("/etc/apparmor.d/usr.local.bin.rootlesskit", "profile rk-local /usr/local/bin/rootlesskit flags=(unconfined) {\n  include if exists <local/usr.local.bin.rootlesskit>\n}\n"),
-			status: Fail, summary: "its profile rk-local has no userns rule", fixes: []string{"manual.apparmor-usr.local.bin.rootlesskit"}},
+			status: finding.Fail, summary: "its profile rk-local has no userns rule", fixes: []string{"manual.apparmor-usr.local.bin.rootlesskit"}},
 		{name: "profile denies userns", host: u().Exec("/usr/bin/rootlesskit").
 			File("/etc/apparmor.d/rootlesskit", "profile rootlesskit /usr/bin/rootlesskit {\n  deny userns,\n}\n"),
-			status: Fail, summary: "denies userns", fixes: []string{"manual.apparmor-usr.bin.rootlesskit"}},
+			status: finding.Fail, summary: "denies userns", fixes: []string{"manual.apparmor-usr.bin.rootlesskit"}},
 		{name: "packaged profile disabled", host: u().Exec("/usr/bin/rootlesskit").Symlink("/etc/apparmor.d/disable/rootlesskit", "../rootlesskit"),
-			status: Fail, summary: "its profile rootlesskit is disabled", fixes: []string{"manual.apparmor-usr.bin.rootlesskit"}},
+			status: finding.Fail, summary: "its profile rootlesskit is disabled", fixes: []string{"manual.apparmor-usr.bin.rootlesskit"}},
 		{name: "profile only in a dpkg leftover", host: u().Exec("/usr/local/bin/rootlesskit").
 			File("/etc/apparmor.d/usr.local.bin.rootlesskit.dpkg-old", "/usr/local/bin/rootlesskit flags=(unconfined) {\n  userns,\n}\n"),
-			status: Fail, fixes: rk},
+			status: finding.Fail, fixes: rk},
 		{name: "profile only in a subdirectory", host: u().Exec("/usr/local/bin/rootlesskit").
 			File("/etc/apparmor.d/abstractions/rootlesskit", "/usr/local/bin/rootlesskit flags=(unconfined) {\n  userns,\n}\n"),
-			status: Fail, fixes: rk},
+			status: finding.Fail, fixes: rk},
 		{name: "commented-out profile", host: u().Exec("/usr/local/bin/rootlesskit").
 			File("/etc/apparmor.d/usr.local.bin.rootlesskit", "# /usr/local/bin/rootlesskit flags=(unconfined) {\n#  userns,\n# }\n"),
-			status: Fail, fixes: rk},
+			status: finding.Fail, fixes: rk},
 		{name: "child profile's userns is not the parent's", host: u().Exec("/usr/local/bin/rootlesskit").
 			File("/etc/apparmor.d/usr.local.bin.rootlesskit", "profile rk /usr/local/bin/rootlesskit {\n  profile child {\n    userns,\n  }\n}\n"),
-			status: Fail, summary: "no userns rule"},
+			status: finding.Fail, summary: "no userns rule"},
 
 		// Loaded or only on disk.
 		{name: "loaded", host: u().Exec("/usr/bin/rootlesskit").File("/sys/kernel/security/apparmor/profiles", "rootlesskit (unconfined)\n/usr/bin/man (enforce)\n"),
-			status: Pass},
+			status: finding.Pass},
 		{name: "on disk but not loaded", host: u().Exec("/usr/bin/rootlesskit").File("/sys/kernel/security/apparmor/profiles", "/usr/bin/man (enforce)\n"),
-			status: Fail, summary: "its profile rootlesskit is not loaded", fixes: []string{"manual.apparmor-usr.bin.rootlesskit"}},
+			status: finding.Fail, summary: "its profile rootlesskit is not loaded", fixes: []string{"manual.apparmor-usr.bin.rootlesskit"}},
 
 		// Other tools that create user namespaces.
-		{name: "podman with its packaged profile", host: u().Exec("/usr/bin/rootlesskit").Exec("/usr/bin/podman"), status: Pass, summary: "rootlesskit, podman"},
-		{name: "buildah without a profile", host: u().Exec("/usr/bin/buildah"), status: Fail, summary: "/usr/bin/buildah", fixes: []string{"apparmor.usr.bin.buildah"}},
+		{name: "podman with its packaged profile", host: u().Exec("/usr/bin/rootlesskit").Exec("/usr/bin/podman"), status: finding.Pass, summary: "rootlesskit, podman"},
+		{name: "buildah without a profile", host: u().Exec("/usr/bin/buildah"), status: finding.Fail, summary: "/usr/bin/buildah", fixes: []string{"apparmor.usr.bin.buildah"}},
 		{name: "pasta without userns only warns", host: u().Exec("/usr/bin/rootlesskit").Exec("/usr/bin/passt").Symlink("/usr/bin/pasta", "passt").
 			File("/etc/apparmor.d/usr.bin.passt", passtProfile),
-			status: Warn, summary: "pasta (/usr/bin/passt): its profile passt has no userns rule", fixes: []string{"manual.apparmor-usr.bin.passt"}},
+			status: finding.Warn, summary: "pasta (/usr/bin/passt): its profile passt has no userns rule", fixes: []string{"manual.apparmor-usr.bin.passt"}},
 		{name: "pasta granted through abstractions/pasta", host: u().Exec("/usr/bin/rootlesskit").Exec("/usr/bin/passt").Symlink("/usr/bin/pasta", "passt").
 			File("/etc/apparmor.d/usr.bin.passt", passtProfile).
 			File("/etc/apparmor.d/abstractions/pasta", "  userns,\n  capability sys_admin,\n"),
-			status: Pass},
-		{name: "pasta without any profile", host: u().Exec("/usr/bin/pasta"), status: Warn, fixes: []string{"apparmor.usr.bin.pasta"}},
+			status: finding.Pass},
+		{name: "pasta without any profile", host: u().Exec("/usr/bin/pasta"), status: finding.Warn, fixes: []string{"apparmor.usr.bin.pasta"}},
 
 		// The doctor itself, which embeds rootlesskit.
 		{name: "doctor without a profile", host: u().Exec("/usr/bin/rootlesskit").Exec("/usr/local/bin/rootless-doctor").Executable("/usr/local/bin/rootless-doctor"),
-			status: Fail, summary: "/usr/local/bin/rootless-doctor", fixes: []string{"apparmor.usr.local.bin.rootless-doctor"}},
+			status: finding.Fail, summary: "/usr/local/bin/rootless-doctor", fixes: []string{"apparmor.usr.local.bin.rootless-doctor"}},
 		{name: "doctor with a profile", host: u().Executable("/usr/local/bin/rootless-doctor").
 			File("/etc/apparmor.d/usr.local.bin.rootless-doctor", "abi <abi/4.0>,\ninclude <tunables/global>\n\"/usr/local/bin/rootless-doctor\" flags=(unconfined) {\n  userns,\n}\n"),
-			status: Pass, summary: "rootless-doctor"},
+			status: finding.Pass, summary: "rootless-doctor"},
 		{name: "doctor from go run", host: u().Exec("/usr/bin/rootlesskit").Executable("/tmp/go-build123/b001/exe/rootless-doctor"),
-			status: Warn, summary: "temporary build", fixes: []string{"manual.rootless-doctor-fixed-path"}},
+			status: finding.Warn, summary: "temporary build", fixes: []string{"manual.rootless-doctor-fixed-path"}},
 
 		// No apparmor_parser: the fix needs it.
 		{name: "no apparmor_parser", host: u().Exec("/usr/local/bin/rootlesskit").File("/usr/sbin/apparmor_parser", "not executable"),
-			status: Fail, fixes: []string{"apparmor.usr.local.bin.rootlesskit", "package.apparmor_parser"}},
+			status: finding.Fail, fixes: []string{"apparmor.usr.local.bin.rootlesskit", "package.apparmor_parser"}},
 
 		// Only at the next boot.
 		{name: "off now, on at boot, no profile", host: u().File(restrictFile, "0\n").Exec("/usr/local/bin/rootlesskit").
 			File("/etc/sysctl.d/60-apparmor.conf", "kernel.apparmor_restrict_unprivileged_userns=1\n"),
-			status: Warn, summary: "after the next boot AppArmor will block user namespaces for /usr/local/bin/rootlesskit", fixes: rk},
+			status: finding.Warn, summary: "after the next boot AppArmor will block user namespaces for /usr/local/bin/rootlesskit", fixes: rk},
 		{name: "off now, on at boot, profile present", host: u().File(restrictFile, "0\n").Exec("/usr/bin/rootlesskit").
 			File("/etc/sysctl.d/60-apparmor.conf", "kernel.apparmor_restrict_unprivileged_userns=1\n"),
-			status: Pass, summary: "after the next boot"},
+			status: finding.Pass, summary: "after the next boot"},
 
 		// Broken hosts.
-		{name: "garbage sysctl", host: u().File(restrictFile, "on\n"), status: Warn, summary: "not a number"},
-		{name: "no /proc/sys", host: alice(), status: Warn, summary: "could not check"},
-		{name: "no /etc/apparmor.d", host: procSys(alice()).File(restrictFile, "1\n").Exec("/usr/bin/rootlesskit"), status: Fail, fixes: []string{"apparmor.usr.bin.rootlesskit", "package.apparmor_parser"}},
+		{name: "garbage sysctl", host: u().File(restrictFile, "on\n"), status: finding.Warn, summary: "not a number"},
+		{name: "no /proc/sys", host: alice(), status: finding.Warn, summary: "could not check"},
+		{name: "no /etc/apparmor.d", host: procSys(alice()).File(restrictFile, "1\n").Exec("/usr/bin/rootlesskit"), status: finding.Fail, fixes: []string{"apparmor.usr.bin.rootlesskit", "package.apparmor_parser"}},
 		{name: "unreadable profile file", host: u().Exec("/usr/bin/rootlesskit").Meta("/etc/apparmor.d/rootlesskit", host.FileMeta{Mode: "0000"}),
-			status: Warn, summary: "some profiles could not be read", fixes: []string{}},
+			status: finding.Warn, summary: "some profiles could not be read", fixes: []string{}},
 		{name: "unreadable unrelated profile file", host: u().Exec("/usr/bin/rootlesskit").Meta("/etc/apparmor.d/usr.bin.man", host.FileMeta{Mode: "0000"}),
-			status: Pass},
+			status: finding.Pass},
 		{name: "garbage profile files", host: u().Exec("/usr/local/bin/rootlesskit").
 			File("/etc/apparmor.d/junk", "\x00\xff{{{ profile \"unterminated\n}}}}}").
 			File("/etc/apparmor.d/junk2", "@{A}=@{A}x\nprofile a @{A} { userns, }\nprofile b /usr/local/bin/{ { userns, }\n"),
-			status: Fail, fixes: rk},
+			status: finding.Fail, fixes: rk},
 		{name: "undefined variable in an attachment", host: u().Exec("/usr/local/bin/rootlesskit").
 			File("/etc/apparmor.d/x", "profile x @{NOPE}/rootlesskit flags=(unconfined) {\n  userns,\n}\n"),
-			status: Fail, fixes: rk},
+			status: finding.Fail, fixes: rk},
 	})
 }
 
@@ -223,7 +224,7 @@ func TestUsernsAppArmorDetails(t *testing.T) {
 
 	r = probeDetails(t, usernsAppArmor, ubuntu2404().Exec("/usr/local/bin/rootlesskit").
 		File("/etc/apparmor.d/usr.local.bin.rootlesskit", "profile rk-local /usr/local/bin/rootlesskit {\n  userns,\n  /usr/local/bin/rootlesskit rix,\n}\n"), "")
-	if r.Status != Pass || !hasDetail(r, "is confined") {
+	if r.Status != finding.Pass || !hasDetail(r, "is confined") {
 		t.Errorf("confined profile: %s %q %q", r.Status, r.Summary, r.Details)
 	}
 

@@ -18,7 +18,7 @@ import (
 
 	"github.com/acobaugh/osrelease"
 
-	"github.com/rootless-doctor/rootless-doctor/checks/host"
+	"github.com/rootless-doctor/rootless-doctor/host"
 )
 
 // Family groups distributions that share a package manager and package names.

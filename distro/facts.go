@@ -57,24 +57,3 @@ func (i Info) ShipsMaxUserNamespacesZero() bool {
 func (i Info) RestrictsUsernsViaAppArmor() bool {
 	return i.ID == "ubuntu" && i.AtLeast(23, 10)
 }
-
-// UsesAppArmor reports whether AppArmor is the distribution's default LSM (so a profile is
-// the right fix rather than an SELinux policy).
-func (i Info) UsesAppArmor() bool {
-	return i.Family == FamilyDebian || i.Family == FamilySUSE && !i.AtLeast(16, 0)
-}
-
-// NeedsFuseOverlayfs reports whether Docker's docs recommend fuse-overlayfs on this release
-// because its kernel is older than 5.11 without Ubuntu's patch: Debian 11, openSUSE/SLES 15,
-// RHEL/CentOS 8. The storage probe decides from the kernel; this only explains it.
-func (i Info) NeedsFuseOverlayfs() bool {
-	switch {
-	case i.ID == "debian":
-		return i.Major() == 11
-	case i.Family == FamilySUSE:
-		return i.Major() == 15
-	case i.Is("rhel", "centos", "rocky", "almalinux", "ol"):
-		return i.Major() == 8
-	}
-	return false
-}

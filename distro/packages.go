@@ -31,7 +31,7 @@ var Tools = []Tool{
 // packages holds the package name of each tool per family. A missing entry means the family
 // has no package for it (the planner then says so instead of guessing).
 //
-// Sources: Docker's rootless docs (shared/reference/docker-rootless-mode.txt), the distros'
+// Sources: Docker's rootless docs (https://docs.docker.com/engine/security/rootless/), the distros'
 // package indexes (packages.debian.org, packages.fedoraproject.org, software.opensuse.org,
 // archlinux.org/packages, pkgs.alpinelinux.org).
 var packages = map[Family]map[Tool]string{

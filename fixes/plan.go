@@ -1,26 +1,30 @@
 // Package fixes turns the fix intents of one run into a plan: an ordered, deduplicated,
-// distro-aware list of idempotent steps (shared/SPEC.md §4, issue 3), and renders it as a
+// distro-aware list of idempotent steps (issue 3), which package report renders as a
 // `sudo sh -eux` script, numbered text, JSON or an Ansible playbook.
 //
-// Build is pure: it reads the machine only through the host.Host it is given (the existing
-// /etc/subuid, /etc/login.defs, sysctl.d files, …) and never runs anything. The same input
-// gives the same bytes. Renderers only write to the io.Writer they are given.
+// Build is pure: it reads the machine only through the facts of the run it is given
+// (facts.Env: the existing /etc/subuid, /etc/login.defs, the sysctl.d boot configuration the
+// probes read, …) and never runs anything. The same input gives the same plan. What the
+// planner knows about each kind of intent is one entry of the table in kinds.go, one file per
+// kind (kind_<name>.go).
 //
 // Every step is idempotent: files are replaced only when their content differs, usermod and
 // appends are guarded by grep, packages are installed only when missing, and the commands
 // that always run (sysctl -p, modprobe, chmod, apparmor_parser -r) set the same state again.
-// Running the script twice changes nothing the second time (see idempotence_test.go).
+// Running the script twice changes nothing the second time (report/plan_idempotence_test.go).
 package fixes
 
 import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 
-	"github.com/rootless-doctor/rootless-doctor/checks/host"
+	"github.com/rootless-doctor/rootless-doctor/checks/facts"
 	"github.com/rootless-doctor/rootless-doctor/distro"
-	"github.com/rootless-doctor/rootless-doctor/fixes/intent"
+	"github.com/rootless-doctor/rootless-doctor/finding"
+	"github.com/rootless-doctor/rootless-doctor/host"
 )
 
 // Files the plan owns. They are ours alone, so the planner may rewrite them whole (keeping
@@ -38,15 +42,15 @@ const (
 // Request is one intent and the probe that asked for it.
 type Request struct {
 	ProbeID string
-	Intent  intent.Intent
+	Intent  finding.Intent
 }
 
-// Input is everything Build needs: the intents of one run, the detected distribution and
-// the host to read existing files from (nil reads as an empty host).
+// Input is everything Build needs: the intents of one run, and the facts of the run (the
+// host to read existing files from, the detected distribution, the sysctl.d boot
+// configuration the probes read). A nil Env, or one without a Host, reads as an empty host.
 type Input struct {
 	Requests []Request
-	Distro   distro.Info
-	Host     host.Host
+	Env      *facts.Env
 }
 
 // Plan is an ordered list of steps. Optional steps are in Steps too, with Optional set,
@@ -81,8 +85,8 @@ type Step struct {
 	// reloginFixes are the probes whose fix needs a new session (a subset of Fixes).
 	reloginFixes []string
 	// tasks are the Ansible tasks of the step (see ansible.go); a plan decoded from JSON
-	// has none, and WriteAnsible falls back to files and commands.
-	tasks []task
+	// has none, and WritePlanAnsible falls back to files and commands.
+	tasks []Task
 }
 
 // File is a file a step writes, with its full content.
@@ -94,6 +98,22 @@ type File struct {
 
 // Empty reports whether the plan has no step at all, required or optional.
 func (p Plan) Empty() bool { return len(p.Steps) == 0 }
+
+// Numbers gives each step its number: 1, 2, … for required steps, O1, O2, … for optional.
+func (p Plan) Numbers() []string {
+	out := make([]string, len(p.Steps))
+	req, opt := 0, 0
+	for i, s := range p.Steps {
+		if s.Optional {
+			opt++
+			out[i] = "O" + strconv.Itoa(opt)
+		} else {
+			req++
+			out[i] = strconv.Itoa(req)
+		}
+	}
+	return out
+}
 
 // Required returns the steps that are not optional, in order.
 func (p Plan) Required() []Step {
@@ -116,7 +136,7 @@ func Build(in Input) (Plan, error) {
 	reqs := slices.Clone(in.Requests)
 	for _, r := range reqs {
 		if err := validate(r); err != nil {
-			return Plan{}, fmt.Errorf("probe %s, intent %s: %w", r.ProbeID, r.Intent.ID(), err)
+			return Plan{}, fmt.Errorf("probe %s, intent %s: %w", r.ProbeID, IntentID(r.Intent), err)
 		}
 	}
 	// An optional intent that some probe also requires is simply required; where values
@@ -142,7 +162,7 @@ func Build(in Input) (Plan, error) {
 	// order), then intent id, then required before promoted, then probe id. Stable, so one
 	// probe's repeated intents keep their order.
 	slices.SortStableFunc(items, func(a, b item) int {
-		if d := a.Intent.Kind.Order() - b.Intent.Kind.Order(); d != 0 {
+		if d := order(a.Intent.Kind) - order(b.Intent.Kind); d != 0 {
 			return d
 		}
 		if c := strings.Compare(mergeKey(a.Intent), mergeKey(b.Intent)); c != 0 {
@@ -167,11 +187,15 @@ func Build(in Input) (Plan, error) {
 			req = append(req, r)
 		}
 	}
-	h := in.Host
-	if h == nil {
-		h = host.NewMemory().Host()
+	env := in.Env
+	if env == nil || env.Host == nil {
+		var d distro.Info
+		if env != nil {
+			d = env.Distro
+		}
+		env = &facts.Env{Host: host.NewMemory().Host(), Distro: d}
 	}
-	b := &builder{distro: in.Distro, host: h}
+	b := &builder{distro: env.Distro, host: env.Host, env: env}
 	steps := b.group(req, false)
 	optSteps := b.group(opt, true)
 	if rl := b.relogin(steps); rl != nil {
@@ -192,21 +216,11 @@ func Build(in Input) (Plan, error) {
 	return Plan{Steps: steps}, nil
 }
 
-// mergeKey says which intents are the same change. It is the intent id, except for
-// profiles and devices, whose ids hold only the base name of the path: two binaries called
-// rootlesskit in different directories need two profiles.
-func mergeKey(in intent.Intent) string {
-	switch in.Kind {
-	case intent.AppArmor, intent.Device:
-		return string(in.Kind) + ":" + in.Path
-	}
-	return in.ID()
-}
-
 // builder holds what the step builders share.
 type builder struct {
 	distro distro.Info
 	host   host.Host
+	env    *facts.Env
 	// alloc is created on first use (reading the id files only when subids are asked for).
 	alloc *allocator
 	// reloginReqs are the AskRelogin requests, gathered for the last step.
@@ -215,7 +229,7 @@ type builder struct {
 
 // group builds the steps of one set of requests (required or optional) in plan order.
 func (b *builder) group(reqs []Request, optional bool) []Step {
-	byKind := map[intent.Kind][]Request{}
+	byKind := map[finding.Kind][]Request{}
 	for _, r := range reqs {
 		byKind[r.Intent.Kind] = append(byKind[r.Intent.Kind], r)
 	}
@@ -226,98 +240,10 @@ func (b *builder) group(reqs []Request, optional bool) []Step {
 			steps = append(steps, st)
 		}
 	}
-	add(b.packages(byKind[intent.Package], optional)...)
-	add(b.modules(byKind[intent.Module], optional)...)
-	add(b.sysctls(byKind[intent.Sysctl], optional)...)
-	add(b.stripCR(byKind[intent.CRLF], optional)...)
-	add(b.subIDs(byKind[intent.SubIDs], optional)...)
-	add(b.appArmor(byKind[intent.AppArmor])...)
-	add(b.delegate(byKind[intent.Delegate], optional)...)
-	add(b.devices(byKind[intent.Device])...)
-	add(b.linger(byKind[intent.Linger], optional)...)
-	add(b.manual(byKind[intent.Manual])...)
-	// Logging in again is never optional: an optional relogin joins the required one.
-	b.reloginReqs = append(b.reloginReqs, byKind[intent.Relogin]...)
+	for _, k := range kinds {
+		add(k.build(b, byKind[k.kind], optional)...)
+	}
 	return steps
-}
-
-// validate checks an intent before anything is built from it.
-func validate(r Request) error {
-	in := r.Intent
-	if err := checkText("probe id", r.ProbeID); err != nil {
-		return err
-	}
-	if r.ProbeID == "" {
-		return fmt.Errorf("%w: empty probe id", ErrInvalid)
-	}
-	if err := checkText("reason", in.Reason); err != nil {
-		return err
-	}
-	switch in.Kind {
-	case intent.Package:
-		if !namePattern.MatchString(in.Tool) {
-			return unsafef("tool name %q", in.Tool)
-		}
-	case intent.Module:
-		if !modulePattern.MatchString(in.Name) {
-			return unsafef("module name %q is not [A-Za-z0-9_-]", in.Name)
-		}
-	case intent.Sysctl:
-		return checkSysctl(in.Key, in.Value)
-	case intent.SubIDs:
-		if err := checkUser(in.User); err != nil {
-			return err
-		}
-		switch in.Map {
-		case "uid", "gid", "both", "":
-		default:
-			return fmt.Errorf("%w: map %q is not uid, gid or both", ErrInvalid, in.Map)
-		}
-		if in.Count < 0 {
-			return fmt.Errorf("%w: negative count %d", ErrInvalid, in.Count)
-		}
-		for _, rm := range in.Remove {
-			if _, ok := parseRange(rm); !ok {
-				return fmt.Errorf("%w: remove range %q is not START-END inside 0-%d", ErrInvalid, rm, maxID)
-			}
-		}
-	case intent.CRLF:
-		// Only the subid files: the step rewrites a root-owned file in place.
-		if in.Path != "/etc/subuid" && in.Path != "/etc/subgid" {
-			return unsafef("CRLF repair of %q, which is not /etc/subuid or /etc/subgid", in.Path)
-		}
-	case intent.AppArmor:
-		return checkPath("binary path", in.Path)
-	case intent.Delegate:
-		for _, c := range in.Controllers {
-			if !controllerPattern.MatchString(c) {
-				return unsafef("cgroup controller %q", c)
-			}
-		}
-	case intent.Linger:
-		return checkUser(in.User)
-	case intent.Device:
-		if err := checkPath("device path", in.Path); err != nil {
-			return err
-		}
-		if !strings.HasPrefix(in.Path, "/dev/") || strings.Contains(in.Path, " ") {
-			return unsafef("device path %q is not under /dev", in.Path)
-		}
-		if !modePattern.MatchString(in.Mode) {
-			return unsafef("device mode %q is not an octal mode like 0666", in.Mode)
-		}
-	case intent.Relogin:
-	case intent.Manual:
-		if !namePattern.MatchString(in.Name) {
-			return unsafef("manual step name %q", in.Name)
-		}
-		if in.Reason == "" {
-			return fmt.Errorf("%w: manual step %q says nothing to do", ErrInvalid, in.Name)
-		}
-	default:
-		return fmt.Errorf("%w: unknown kind %q", ErrInvalid, in.Kind)
-	}
-	return nil
 }
 
 // probeIDs are the distinct probe ids of reqs, sorted.
@@ -334,7 +260,7 @@ func probeIDs(reqs []Request) []string {
 func intentIDs(reqs []Request) []string {
 	var ids []string
 	for _, r := range reqs {
-		ids = append(ids, r.Intent.ID())
+		ids = append(ids, IntentID(r.Intent))
 	}
 	slices.Sort(ids)
 	return slices.Compact(ids)
@@ -382,30 +308,37 @@ func suffix(optional bool) string {
 	return ""
 }
 
-// relogin builds the last step: log out and in. It is there when a probe asked for it or a
-// step only takes effect in a new session (delegation, the D-Bus user session).
-func (b *builder) relogin(steps []Step) *Step {
-	reqs := b.reloginReqs
-	var fromSteps []string
-	for _, s := range steps {
-		if s.Relogin && !s.Manual {
-			fromSteps = append(fromSteps, s.reloginFixes...)
+// distroName is the distribution's name for comments, or its id when the pretty name is
+// not safe to print.
+func (b *builder) distroName() string {
+	if n := b.distro.PrettyName; n != "" && CheckText("distribution name", n) == nil {
+		return n
+	}
+	if b.distro.ID != "" && CheckText("distribution id", b.distro.ID) == nil {
+		return b.distro.ID
+	}
+	return "this distribution"
+}
+
+// readText reads a file through the host; a missing or unreadable file reads as empty.
+func (b *builder) readText(p string) string {
+	data, err := b.host.ReadFile(p)
+	if err != nil {
+		return ""
+	}
+	return string(data)
+}
+
+// byField groups requests by a key, keeping the (sorted) order of first appearance.
+func byField(reqs []Request, key func(Request) string) ([]string, map[string][]Request) {
+	var keys []string
+	m := map[string][]Request{}
+	for _, r := range reqs {
+		k := key(r)
+		if _, ok := m[k]; !ok {
+			keys = append(keys, k)
 		}
+		m[k] = append(m[k], r)
 	}
-	if len(reqs) == 0 && len(fromSteps) == 0 {
-		return nil
-	}
-	s := newStep("session.relogin", "Log out and log in again (or reboot), so that a new session picks up the changes", reqs)
-	s.Fixes = append(s.Fixes, fromSteps...)
-	slices.Sort(s.Fixes)
-	s.Fixes = slices.Compact(s.Fixes)
-	if len(s.Intents) == 0 {
-		s.Intents = []string{intent.AskRelogin("").ID()}
-	}
-	if len(fromSteps) > 0 {
-		s.Why = append(s.Why, "systemd starts user@UID.service with the new settings only when the user's last session has ended")
-	}
-	s.Manual, s.Relogin = true, true
-	s.tasks = []task{debugTask("Log out and log in again (or reboot)", s.Title)}
-	return &s
+	return keys, m
 }

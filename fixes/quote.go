@@ -39,9 +39,9 @@ func checkUser(name string) error {
 	return nil
 }
 
-// checkText accepts one line of human text (reasons, manual steps): valid UTF-8, no control
+// CheckText accepts one line of human text (reasons, manual steps): valid UTF-8, no control
 // characters. It ends up in `#` comments, where a newline would start a command.
-func checkText(what, s string) error {
+func CheckText(what, s string) error {
 	if !utf8.ValidString(s) {
 		return unsafef("%s is not valid UTF-8: %q", what, s)
 	}
@@ -60,7 +60,7 @@ func checkText(what, s string) error {
 // * ? [ ] { } ^ @ and quotes specially in attachments, so those are refused rather than
 // escaped; a space is allowed (the profile quotes the path).
 func checkPath(what, p string) error {
-	if err := checkText(what, p); err != nil {
+	if err := CheckText(what, p); err != nil {
 		return err
 	}
 	if !strings.HasPrefix(p, "/") {
@@ -84,7 +84,7 @@ func checkPath(what, p string) error {
 // checkFilePath accepts an absolute, clean path of printable characters: a path the script
 // writes (it is shell-quoted there, so `@` in user@.service.d is fine).
 func checkFilePath(p string) error {
-	if err := checkText("file path", p); err != nil {
+	if err := CheckText("file path", p); err != nil {
 		return err
 	}
 	if !strings.HasPrefix(p, "/") {
@@ -135,9 +135,9 @@ func shellSafe(s string) bool {
 	return true
 }
 
-// shq quotes one word for POSIX sh: bare when that is safe, else in single quotes (a quote
+// ShellQuote quotes one word for POSIX sh: bare when that is safe, else in single quotes (a quote
 // inside becomes '\”). Callers have refused control characters already.
-func shq(s string) string {
+func ShellQuote(s string) string {
 	if shellSafe(s) {
 		return s
 	}
@@ -148,7 +148,7 @@ func shq(s string) string {
 func shjoin(argv []string) string {
 	q := make([]string, len(argv))
 	for i, a := range argv {
-		q[i] = shq(a)
+		q[i] = ShellQuote(a)
 	}
 	return strings.Join(q, " ")
 }

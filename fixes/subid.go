@@ -8,8 +8,8 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/rootless-doctor/rootless-doctor/checks/host"
 	"github.com/rootless-doctor/rootless-doctor/checks/parse"
+	"github.com/rootless-doctor/rootless-doctor/host"
 )
 
 // The free-range allocator for subordinate ids.
@@ -28,27 +28,6 @@ import (
 // maxID is the highest id that can be handed out: ids are 32-bit and 4294967295 is
 // (uid_t)-1, "no id" to setresuid(2), which shadow-utils never allocates.
 const maxID int64 = parse.MaxID
-
-// span is an inclusive range of ids [lo, hi]; inclusive so that the top id needs no
-// arithmetic past it.
-type span struct{ lo, hi int64 }
-
-func (s span) count() int64 { return s.hi - s.lo + 1 }
-
-func (s span) overlaps(o span) bool { return s.lo <= o.hi && o.lo <= s.hi }
-
-// spanOf is [start, start+count-1], clipped to the id space. ok is false when the range
-// claims no id at all.
-func spanOf(start, count int64) (span, bool) {
-	if start < 0 || start > maxID || count <= 0 {
-		return span{}, false
-	}
-	hi := maxID
-	if count-1 <= maxID-start {
-		hi = start + count - 1
-	}
-	return span{start, hi}, true
-}
 
 // subIDLine is one entry of /etc/subuid or /etc/subgid as the allocator sees it: a valid
 // range or a malformed line (parse.ParseSubIDs decides which, reading numbers as shadow
@@ -71,7 +50,7 @@ type subIDLine struct {
 	// whose count does not still keeps its start id out of reach, a CRLF line is one `tr -d`
 	// from valid, and a line written with leading zeros is read in octal by shadow and in
 	// decimal by Go readers.
-	claims []span
+	claims []parse.IDSpan
 }
 
 // subIDLines reads subuid(5) text with parse.ParseSubIDs, the parser the idmap probes use,
@@ -83,10 +62,10 @@ type subIDLine struct {
 func subIDLines(data []byte) (lines []subIDLine, nul bool) {
 	parsed := parse.ParseSubIDs(data)
 	raws := strings.Split(string(data), "\n") // line n is raws[n-1], as in ParseSubIDs
-	spans := func(c []parse.IDSpan) []span {
-		out := make([]span, 0, len(c))
+	spans := func(c []parse.IDSpan) []parse.IDSpan {
+		out := make([]parse.IDSpan, 0, len(c))
 		for _, x := range c {
-			out = append(out, span{x.First, x.Last})
+			out = append(out, parse.IDSpan{First: x.First, Last: x.Last})
 		}
 		return out
 	}
@@ -110,7 +89,9 @@ func subIDLines(data []byte) (lines []subIDLine, nul bool) {
 }
 
 // span is the line's range (valid lines only).
-func (l subIDLine) span() span { return span{l.start, l.start + l.count - 1} }
+func (l subIDLine) span() parse.IDSpan {
+	return parse.IDSpan{First: l.start, Last: l.start + l.count - 1}
+}
 
 // limits are the SUB_UID_* (or SUB_GID_*) settings of /etc/login.defs.
 type limits struct{ min, max, count int64 }
@@ -125,35 +106,6 @@ func limitsFor(defs parse.LoginDefs, prefix string) (limits, []string) {
 		notes = append(notes, "/etc/login.defs: "+p)
 	}
 	return limits{max(l.Min, 1), min(l.Max, maxID), l.Count}, notes
-}
-
-// findFree returns the lowest start such that [start, start+count-1] lies inside [lo, hi]
-// and meets none of used. Arithmetic stays inside int64 because every bound is at most
-// maxID (< 2^32) and count is checked against the width first.
-func findFree(used []span, lo, hi, count int64) (int64, bool) {
-	lo, hi = max(lo, 0), min(hi, maxID)
-	if count <= 0 || lo > hi || count > hi-lo+1 {
-		return 0, false
-	}
-	sorted := slices.Clone(used)
-	slices.SortFunc(sorted, func(a, b span) int { return cmp.Compare(a.lo, b.lo) })
-	cand := lo
-	for _, s := range sorted {
-		if s.hi < cand {
-			continue
-		}
-		if s.lo > cand+count-1 {
-			break
-		}
-		cand = s.hi + 1
-		if cand > hi {
-			return 0, false
-		}
-	}
-	if count-1 > hi-cand {
-		return 0, false
-	}
-	return cand, true
 }
 
 // idFacts is what the allocator reads from the host.
@@ -233,8 +185,8 @@ type subIDWant struct {
 	user       string
 	uids, gids bool
 	count      int64
-	removeUID  []span
-	removeGID  []span
+	removeUID  []parse.IDSpan
+	removeGID  []parse.IDSpan
 }
 
 // subIDAlloc is the allocator's answer for one user.
@@ -253,17 +205,17 @@ type subIDAlloc struct {
 
 // lineEdit replaces one line of a subid file by the pieces that remain.
 type lineEdit struct {
-	line    string   // exact line to remove
-	removed []span   // the remove ranges that meet it
-	keep    []string // lines to add back (the parts outside the remove ranges)
+	line    string         // exact line to remove
+	removed []parse.IDSpan // the remove ranges that meet it
+	keep    []string       // lines to add back (the parts outside the remove ranges)
 }
 
 // allocator hands out ranges, remembering what it gave so two users in one plan do not
 // get the same ids.
 type allocator struct {
 	facts   idFacts
-	usedUID []span
-	usedGID []span
+	usedUID []parse.IDSpan
+	usedGID []parse.IDSpan
 }
 
 func newAllocator(f idFacts) *allocator {
@@ -275,10 +227,10 @@ func newAllocator(f idFacts) *allocator {
 		a.usedGID = append(a.usedGID, l.claims...)
 	}
 	for _, id := range f.realUIDs {
-		a.usedUID = append(a.usedUID, span{id, id})
+		a.usedUID = append(a.usedUID, parse.IDSpan{First: id, Last: id})
 	}
 	for _, id := range f.realGIDs {
-		a.usedGID = append(a.usedGID, span{id, id})
+		a.usedGID = append(a.usedGID, parse.IDSpan{First: id, Last: id})
 	}
 	return a
 }
@@ -290,15 +242,15 @@ func (a *allocator) allocate(w subIDWant, uid int64) subIDAlloc {
 	r := subIDAlloc{want: w, uid: uid}
 	usedUID, usedGID := slices.Clone(a.usedUID), slices.Clone(a.usedGID)
 	if uid >= 0 {
-		usedUID = append(usedUID, span{uid, uid})
-		usedGID = append(usedGID, span{uid, uid})
+		usedUID = append(usedUID, parse.IDSpan{First: uid, Last: uid})
+		usedGID = append(usedGID, parse.IDSpan{First: uid, Last: uid})
 	}
 	uidLim, gidLim := a.facts.uidLim, a.facts.gidLim
 	found := false
 	// 1. One start free in both maps, inside both limits.
 	if w.uids && w.gids {
 		lo, hi := max(uidLim.min, gidLim.min), min(uidLim.max, gidLim.max)
-		if s, ok := findFree(append(slices.Clone(usedUID), usedGID...), lo, hi, w.count); ok {
+		if s, ok := parse.FindFree(append(slices.Clone(usedUID), usedGID...), lo, hi, w.count); ok {
 			r.uidStart, r.gidStart, found = s, s, true
 		}
 	}
@@ -312,7 +264,7 @@ func (a *allocator) allocate(w subIDWant, uid int64) subIDAlloc {
 			if !l.valid || !a.owns(l, w.user, uid) || l.count < w.count || l.start < lim.min {
 				continue
 			}
-			if s, ok := findFree(used, l.start, lim.max, w.count); ok && s == l.start {
+			if s, ok := parse.FindFree(used, l.start, lim.max, w.count); ok && s == l.start {
 				r.uidStart, r.gidStart, found = s, s, true
 				break
 			}
@@ -321,7 +273,7 @@ func (a *allocator) allocate(w subIDWant, uid int64) subIDAlloc {
 	// 3. Each map on its own.
 	if !found {
 		if w.uids {
-			s, ok := findFree(usedUID, uidLim.min, uidLim.max, w.count)
+			s, ok := parse.FindFree(usedUID, uidLim.min, uidLim.max, w.count)
 			if !ok {
 				r.failure = fmt.Sprintf("no free range of %d subordinate uids between SUB_UID_MIN %d and SUB_UID_MAX %d", w.count, uidLim.min, uidLim.max)
 				return r
@@ -329,7 +281,7 @@ func (a *allocator) allocate(w subIDWant, uid int64) subIDAlloc {
 			r.uidStart = s
 		}
 		if w.gids {
-			s, ok := findFree(usedGID, gidLim.min, gidLim.max, w.count)
+			s, ok := parse.FindFree(usedGID, gidLim.min, gidLim.max, w.count)
 			if !ok {
 				r.failure = fmt.Sprintf("no free range of %d subordinate gids between SUB_GID_MIN %d and SUB_GID_MAX %d", w.count, gidLim.min, gidLim.max)
 				return r
@@ -338,12 +290,12 @@ func (a *allocator) allocate(w subIDWant, uid int64) subIDAlloc {
 		}
 	}
 	if w.uids {
-		s, _ := spanOf(r.uidStart, w.count)
+		s, _ := parse.SpanOf(r.uidStart, w.count)
 		a.usedUID = append(a.usedUID, s)
 		r.editsUID = a.edits(a.facts.subuid, w.user, uid, w.removeUID)
 	}
 	if w.gids {
-		s, _ := spanOf(r.gidStart, w.count)
+		s, _ := parse.SpanOf(r.gidStart, w.count)
 		a.usedGID = append(a.usedGID, s)
 		r.editsGID = a.edits(a.facts.subgid, w.user, uid, w.removeGID)
 	}
@@ -360,27 +312,22 @@ func (a *allocator) owns(l subIDLine, user string, uid int64) bool {
 }
 
 // edits lists the user's lines that meet a remove range, with the pieces that survive.
-func (a *allocator) edits(lines []subIDLine, user string, uid int64, remove []span) []lineEdit {
+func (a *allocator) edits(lines []subIDLine, user string, uid int64, remove []parse.IDSpan) []lineEdit {
 	var out []lineEdit
 	for _, l := range lines {
 		if !l.ok || !a.owns(l, user, uid) {
 			continue
 		}
 		e := lineEdit{line: l.raw}
-		pieces := []span{l.span()}
+		pieces := []parse.IDSpan{l.span()}
 		for _, rm := range remove {
-			if !rm.overlaps(l.span()) {
+			if !rm.Overlaps(l.span()) {
 				continue
 			}
 			e.removed = append(e.removed, rm)
-			var next []span
+			var next []parse.IDSpan
 			for _, p := range pieces {
-				if p.lo < rm.lo {
-					next = append(next, span{p.lo, min(p.hi, rm.lo-1)})
-				}
-				if p.hi > rm.hi {
-					next = append(next, span{max(p.lo, rm.hi+1), p.hi})
-				}
+				next = append(next, p.Minus(rm)...)
 			}
 			pieces = next
 		}
@@ -388,7 +335,7 @@ func (a *allocator) edits(lines []subIDLine, user string, uid int64, remove []sp
 			continue
 		}
 		for _, p := range pieces {
-			e.keep = append(e.keep, fmt.Sprintf("%s:%d:%d", l.owner, p.lo, p.count()))
+			e.keep = append(e.keep, fmt.Sprintf("%s:%d:%d", l.owner, p.First, p.Count()))
 		}
 		out = append(out, e)
 	}
@@ -396,15 +343,15 @@ func (a *allocator) edits(lines []subIDLine, user string, uid int64, remove []sp
 }
 
 // parseRange reads a "START-END" remove range.
-func parseRange(s string) (span, bool) {
+func parseRange(s string) (parse.IDSpan, bool) {
 	a, b, ok := strings.Cut(s, "-")
 	if !ok {
-		return span{}, false
+		return parse.IDSpan{}, false
 	}
 	lo, ok1 := parse.Decimal(a)
 	hi, ok2 := parse.Decimal(b)
 	if !ok1 || !ok2 || lo > hi || hi > maxID {
-		return span{}, false
+		return parse.IDSpan{}, false
 	}
-	return span{lo, hi}, true
+	return parse.IDSpan{First: lo, Last: hi}, true
 }

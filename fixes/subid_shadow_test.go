@@ -2,16 +2,18 @@ package fixes
 
 import (
 	"errors"
-	"slices"
 
-	"github.com/rootless-doctor/rootless-doctor/fixes/intent"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/rootless-doctor/rootless-doctor/checks/host"
+	"github.com/rootless-doctor/rootless-doctor/checks/facts"
+	"github.com/rootless-doctor/rootless-doctor/checks/parse"
+	"github.com/rootless-doctor/rootless-doctor/finding"
+
+	"github.com/rootless-doctor/rootless-doctor/host"
 )
 
 // Subordinate id files as shadow reads them (strtoul base 0, CR as garbage; see
@@ -22,17 +24,17 @@ import (
 // for leading zeros, a decimal reader) takes each to hold.
 var shadowFiles = []struct {
 	name, subuid string
-	taken        []span
+	taken        []parse.IDSpan
 }{
 	// Issue 10: shadow reads 0503240:0200000 as 165536-231071; `fix --apply` gave another
 	// account 165536:65536.
-	{"octal", "bob:100000:65536\nrdX:0503240:0200000\n", []span{{165536, 231071}, {503240, 703239}}},
-	{"hex", "rdX:0x186a0:0x10000\n", []span{{100000, 165535}}},
-	{"blanks and plus", "rdX: 100000:+65536\n", []span{{100000, 165535}}},
+	{"octal", "bob:100000:65536\nrdX:0503240:0200000\n", []parse.IDSpan{{First: 165536, Last: 231071}, {First: 503240, Last: 703239}}},
+	{"hex", "rdX:0x186a0:0x10000\n", []parse.IDSpan{{First: 100000, Last: 165535}}},
+	{"blanks and plus", "rdX: 100000:+65536\n", []parse.IDSpan{{First: 100000, Last: 165535}}},
 	// Invalid to shadow today, but one `tr -d '\r'` (or the CRLF fix step) from valid.
-	{"CRLF", "rdX:100000:65536\r\n", []span{{100000, 165535}}},
-	{"octal CRLF", "rdX:0303240:0200000\r\n", []span{{100000, 165535}, {303240, 503239}}},
-	{"negative count", "rdX:100000:-1\n", []span{{100000, maxID}}},
+	{"CRLF", "rdX:100000:65536\r\n", []parse.IDSpan{{First: 100000, Last: 165535}}},
+	{"octal CRLF", "rdX:0303240:0200000\r\n", []parse.IDSpan{{First: 100000, Last: 165535}, {First: 303240, Last: 503239}}},
+	{"negative count", "rdX:100000:-1\n", []parse.IDSpan{{First: 100000, Last: maxID}}},
 }
 
 func TestAllocateAvoidsWhatShadowReads(t *testing.T) {
@@ -48,10 +50,10 @@ func TestAllocateAvoidsWhatShadowReads(t *testing.T) {
 				}
 				t.Fatalf("no range: %s", r.failure)
 			}
-			got, _ := spanOf(r.uidStart, 65536)
+			got, _ := parse.SpanOf(r.uidStart, 65536)
 			for _, s := range tt.taken {
-				if got.overlaps(s) {
-					t.Errorf("allocated %d-%d, which overlaps %d-%d of %q", got.lo, got.hi, s.lo, s.hi, tt.subuid)
+				if got.Overlaps(s) {
+					t.Errorf("allocated %d-%d, which overlaps %d-%d of %q", got.First, got.Last, s.First, s.Last, tt.subuid)
 				}
 			}
 		})
@@ -107,7 +109,7 @@ func TestFreeCheckShadowNumbers(t *testing.T) {
 				if err := os.WriteFile(subuid, []byte(tt.subuid), 0o644); err != nil {
 					t.Fatal(err)
 				}
-				argv := freeCheck(subuid, passwd, span{tt.lo, tt.hi}, "other", "1001")
+				argv := freeCheck(subuid, passwd, parse.IDSpan{First: tt.lo, Last: tt.hi}, "other", "1001")
 				if awk != "awk" {
 					argv[0] = awk
 				}
@@ -128,11 +130,11 @@ func TestFreeCheckShadowNumbers(t *testing.T) {
 
 // TestStripCRStep runs the CRLF repair with sh (and busybox sh, where installed) on a copy:
 // only line-end CRs go, the rest of the file is kept byte for byte, a second run changes
-// nothing, and the applier backs the file up first.
+// nothing (fixes/apply's TestTouchedCRLF checks that the applier backs the file up first).
 func TestStripCRStep(t *testing.T) {
-	p, err := Build(Input{Distro: debian(t), Requests: []Request{
-		req("idmap.subuid", intent.StripCR("/etc/subuid", "CRLF")),
-		req("idmap.subuid", intent.AddSubIDs("alice", "both", 65536, nil, "none")),
+	p, err := Build(Input{Env: &facts.Env{Distro: debian(t)}, Requests: []Request{
+		req("idmap.subuid", finding.StripCR("/etc/subuid", "CRLF")),
+		req("idmap.subuid", finding.AddSubIDs("alice", "both", 65536, nil, "none")),
 	}})
 	if err != nil {
 		t.Fatal(err)
@@ -141,10 +143,7 @@ func TestStripCRStep(t *testing.T) {
 		t.Fatalf("steps: %+v", p.Steps)
 	}
 	s := p.Steps[0]
-	if got := touched(s); !slices.Equal(got, []string{"/etc/subuid"}) {
-		t.Errorf("touched = %v: the applier would not back /etc/subuid up", got)
-	}
-	if _, err := Build(Input{Distro: debian(t), Requests: []Request{req("x", intent.StripCR("/etc/shadow", "r"))}}); !errors.Is(err, ErrUnsafe) {
+	if _, err := Build(Input{Env: &facts.Env{Distro: debian(t)}, Requests: []Request{req("x", finding.StripCR("/etc/shadow", "r"))}}); !errors.Is(err, ErrUnsafe) {
 		t.Errorf("CRLF repair of /etc/shadow: %v", err)
 	}
 	shells := [][]string{{"sh"}}

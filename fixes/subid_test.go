@@ -6,62 +6,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rootless-doctor/rootless-doctor/checks/host"
 	"github.com/rootless-doctor/rootless-doctor/checks/parse"
+	"github.com/rootless-doctor/rootless-doctor/host"
 )
-
-func TestFindFree(t *testing.T) {
-	tests := []struct {
-		name      string
-		used      []span
-		lo, hi    int64
-		count     int64
-		want      int64
-		wantFound bool
-	}{
-		{name: "empty", lo: 100000, hi: 600100000, count: 65536, want: 100000, wantFound: true},
-		{name: "after one range", used: []span{{100000, 165535}}, lo: 100000, hi: 600100000, count: 65536, want: 165536, wantFound: true},
-		{name: "gap too small", used: []span{{100000, 165535}, {200000, 265535}}, lo: 100000, hi: 600100000, count: 65536, want: 265536, wantFound: true},
-		{name: "gap exactly fits", used: []span{{100000, 165535}, {231072, 300000}}, lo: 100000, hi: 600100000, count: 65536, want: 165536, wantFound: true},
-		{name: "gap one short", used: []span{{100000, 165535}, {231071, 300000}}, lo: 100000, hi: 600100000, count: 65536, want: 300001, wantFound: true},
-		{name: "overlapping and unsorted", used: []span{{150000, 170000}, {100000, 160000}, {165000, 165000}}, lo: 100000, hi: 600100000, count: 10, want: 170001, wantFound: true},
-		{name: "range covering the start", used: []span{{0, 4294967294}}, lo: 100000, hi: 600100000, count: 1, wantFound: false},
-		{name: "single real uid in the way", used: []span{{100005, 100005}}, lo: 100000, hi: 600100000, count: 65536, want: 100006, wantFound: true},
-		{name: "full up to max", used: []span{{100000, 600100000}}, lo: 100000, hi: 600100000, count: 1, wantFound: false},
-		{name: "fits at the very top", used: []span{{100000, 600099999}}, lo: 100000, hi: 600100000, count: 1, want: 600100000, wantFound: true},
-		{name: "one id too many at the top", used: []span{{100000, 600099999}}, lo: 100000, hi: 600100000, count: 2, wantFound: false},
-		{name: "uint32 limit", lo: 4294967294, hi: 4294967294, count: 1, want: 4294967294, wantFound: true},
-		{name: "past uint32 limit is clipped", lo: 4294967290, hi: math.MaxInt64, count: 5, want: 4294967290, wantFound: true},
-		{name: "past uint32 limit does not fit", lo: 4294967290, hi: math.MaxInt64, count: 6, wantFound: false},
-		{name: "count MaxInt64", lo: 100000, hi: 600100000, count: math.MaxInt64, wantFound: false},
-		{name: "count larger than the id space", lo: 1, hi: maxID, count: maxID + 1, wantFound: false},
-		{name: "whole id space", lo: 1, hi: maxID, count: maxID, want: 1, wantFound: true},
-		{name: "zero count", lo: 1, hi: 10, count: 0, wantFound: false},
-		{name: "negative count", lo: 1, hi: 10, count: -5, wantFound: false},
-		{name: "min above max", lo: 20, hi: 10, count: 1, wantFound: false},
-		{name: "used span at MaxID", used: []span{{maxID, maxID}}, lo: maxID - 1, hi: maxID, count: 1, want: maxID - 1, wantFound: true},
-		{name: "used span ending just before", used: []span{{1, 99999}}, lo: 100000, hi: 200000, count: 100001, want: 100000, wantFound: true},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			got, ok := findFree(tt.used, tt.lo, tt.hi, tt.count)
-			if ok != tt.wantFound || ok && got != tt.want {
-				t.Fatalf("findFree = %d, %v; want %d, %v", got, ok, tt.want, tt.wantFound)
-			}
-			if ok {
-				s, _ := spanOf(got, tt.count)
-				for _, u := range tt.used {
-					if s.overlaps(u) {
-						t.Fatalf("range %v overlaps used %v", s, u)
-					}
-				}
-				if s.count() != tt.count {
-					t.Fatalf("range %v does not hold %d ids", s, tt.count)
-				}
-			}
-		})
-	}
-}
 
 // TestSubIDLines: which lines the allocator may match and edit (ok) and which ids it keeps
 // clear of (claims). Which lines are valid is parse.ParseSubIDs's call, tested there.
@@ -70,34 +17,34 @@ func TestSubIDLines(t *testing.T) {
 		name   string
 		in     string
 		ok     []bool
-		claims [][]span
+		claims [][]parse.IDSpan
 	}{
-		{name: "good", in: "alice:100000:65536\n", ok: []bool{true}, claims: [][]span{{{100000, 165535}}}},
-		{name: "blanks", in: "\n  \nbob:1:2\n", ok: []bool{true}, claims: [][]span{{{1, 2}}}},
-		{name: "comments are avoided, as useradd does", in: "#bob:1:2\n# words\n", ok: []bool{false}, claims: [][]span{{{1, 2}}}},
-		{name: "count missing", in: "alice:200000\n", ok: []bool{false}, claims: [][]span{{{200000, 200000}}}},
-		{name: "count garbage", in: "carol:300000:abc\n", ok: []bool{false}, claims: [][]span{{{300000, 300000}}}},
-		{name: "start garbage", in: "dave:x:10\n", ok: []bool{false}, claims: [][]span{nil}},
-		{name: "negative start", in: "eve:-5:10\n", ok: []bool{false}, claims: [][]span{nil}},
-		{name: "plus sign is shadow's", in: "eve:+5:10\n", ok: []bool{false}, claims: [][]span{{{5, 14}}}},
-		{name: "extra field still avoided", in: "frank:400000:10:extra\n", ok: []bool{false}, claims: [][]span{{{400000, 400009}}}},
-		{name: "zero count avoids its start", in: "gina:500000:0\n", ok: []bool{false}, claims: [][]span{{{500000, 500000}}}},
-		{name: "huge count clipped", in: "hal:4294967000:9223372036854775807\n", ok: []bool{false}, claims: [][]span{{{4294967000, maxID}}}},
-		{name: "count overflows", in: "ian:1:99999999999999999999\n", ok: []bool{false}, claims: [][]span{{{1, maxID}}}},
-		{name: "start past id space", in: "jo:4294967295:1\n", ok: []bool{false}, claims: [][]span{nil}},
-		{name: "last id", in: "kim:4294967294:1\n", ok: []bool{true}, claims: [][]span{{{maxID, maxID}}}},
+		{name: "good", in: "alice:100000:65536\n", ok: []bool{true}, claims: [][]parse.IDSpan{{{First: 100000, Last: 165535}}}},
+		{name: "blanks", in: "\n  \nbob:1:2\n", ok: []bool{true}, claims: [][]parse.IDSpan{{{First: 1, Last: 2}}}},
+		{name: "comments are avoided, as useradd does", in: "#bob:1:2\n# words\n", ok: []bool{false}, claims: [][]parse.IDSpan{{{First: 1, Last: 2}}}},
+		{name: "count missing", in: "alice:200000\n", ok: []bool{false}, claims: [][]parse.IDSpan{{{First: 200000, Last: 200000}}}},
+		{name: "count garbage", in: "carol:300000:abc\n", ok: []bool{false}, claims: [][]parse.IDSpan{{{First: 300000, Last: 300000}}}},
+		{name: "start garbage", in: "dave:x:10\n", ok: []bool{false}, claims: [][]parse.IDSpan{nil}},
+		{name: "negative start", in: "eve:-5:10\n", ok: []bool{false}, claims: [][]parse.IDSpan{nil}},
+		{name: "plus sign is shadow's", in: "eve:+5:10\n", ok: []bool{false}, claims: [][]parse.IDSpan{{{First: 5, Last: 14}}}},
+		{name: "extra field still avoided", in: "frank:400000:10:extra\n", ok: []bool{false}, claims: [][]parse.IDSpan{{{First: 400000, Last: 400009}}}},
+		{name: "zero count avoids its start", in: "gina:500000:0\n", ok: []bool{false}, claims: [][]parse.IDSpan{{{First: 500000, Last: 500000}}}},
+		{name: "huge count clipped", in: "hal:4294967000:9223372036854775807\n", ok: []bool{false}, claims: [][]parse.IDSpan{{{First: 4294967000, Last: maxID}}}},
+		{name: "count overflows", in: "ian:1:99999999999999999999\n", ok: []bool{false}, claims: [][]parse.IDSpan{{{First: 1, Last: maxID}}}},
+		{name: "start past id space", in: "jo:4294967295:1\n", ok: []bool{false}, claims: [][]parse.IDSpan{nil}},
+		{name: "last id", in: "kim:4294967294:1\n", ok: []bool{true}, claims: [][]parse.IDSpan{{{First: maxID, Last: maxID}}}},
 		// Valid to shadow, but not written the way grep -x would find it.
-		{name: "leading zeros: octal to shadow, decimal to Go readers", in: "max:0100:10\n", ok: []bool{false}, claims: [][]span{{{64, 73}, {100, 109}}}},
-		{name: "hex", in: "max:0x64:10\n", ok: []bool{false}, claims: [][]span{{{100, 109}}}},
+		{name: "leading zeros: octal to shadow, decimal to Go readers", in: "max:0100:10\n", ok: []bool{false}, claims: [][]parse.IDSpan{{{First: 64, Last: 73}, {First: 100, Last: 109}}}},
+		{name: "hex", in: "max:0x64:10\n", ok: []bool{false}, claims: [][]parse.IDSpan{{{First: 100, Last: 109}}}},
 		// Invalid to shadow (getsubids does not list them), one repair from valid.
-		{name: "CRLF", in: "lee:100:10\r\n", ok: []bool{false}, claims: [][]span{{{100, 109}}}},
-		{name: "trailing blank", in: "lee:100:10 \n", ok: []bool{false}, claims: [][]span{{{100, 109}}}},
-		{name: "no trailing newline", in: "ned:7:3", ok: []bool{true}, claims: [][]span{{{7, 9}}}},
-		{name: "numeric owner", in: "1000:100000:65536\n", ok: []bool{true}, claims: [][]span{{{100000, 165535}}}},
-		{name: "empty owner", in: ":100000:65536\n", ok: []bool{false}, claims: [][]span{{{100000, 165535}}}},
-		{name: "control character in owner", in: "a\x01b:100000:10\n", ok: []bool{false}, claims: [][]span{{{100000, 100009}}}},
+		{name: "CRLF", in: "lee:100:10\r\n", ok: []bool{false}, claims: [][]parse.IDSpan{{{First: 100, Last: 109}}}},
+		{name: "trailing blank", in: "lee:100:10 \n", ok: []bool{false}, claims: [][]parse.IDSpan{{{First: 100, Last: 109}}}},
+		{name: "no trailing newline", in: "ned:7:3", ok: []bool{true}, claims: [][]parse.IDSpan{{{First: 7, Last: 9}}}},
+		{name: "numeric owner", in: "1000:100000:65536\n", ok: []bool{true}, claims: [][]parse.IDSpan{{{First: 100000, Last: 165535}}}},
+		{name: "empty owner", in: ":100000:65536\n", ok: []bool{false}, claims: [][]parse.IDSpan{{{First: 100000, Last: 165535}}}},
+		{name: "control character in owner", in: "a\x01b:100000:10\n", ok: []bool{false}, claims: [][]parse.IDSpan{{{First: 100000, Last: 100009}}}},
 		{name: "file order kept across good and bad", in: "x\nbob:5:5\ny:1:0\n", ok: []bool{false, true, false},
-			claims: [][]span{nil, {{5, 9}}, {{1, 1}}}},
+			claims: [][]parse.IDSpan{nil, {{First: 5, Last: 9}}, {{First: 1, Last: 1}}}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -258,18 +205,18 @@ func TestAllocate(t *testing.T) {
 			files: map[string]string{
 				"/etc/subuid": "bob:100000:65536\nalice:160000:10000\n",
 			},
-			want: subIDWant{user: "alice", uids: true, count: 65536, removeUID: []span{{160000, 165535}}}, uid: 1000,
+			want: subIDWant{user: "alice", uids: true, count: 65536, removeUID: []parse.IDSpan{{First: 160000, Last: 165535}}}, uid: 1000,
 			wantUID:  170000,
-			editsUID: []lineEdit{{line: "alice:160000:10000", removed: []span{{160000, 165535}}, keep: []string{"alice:165536:4464"}}},
+			editsUID: []lineEdit{{line: "alice:160000:10000", removed: []parse.IDSpan{{First: 160000, Last: 165535}}, keep: []string{"alice:165536:4464"}}},
 		},
 		{
 			name: "remove by numeric owner, middle cut leaves two pieces",
 			files: map[string]string{
 				"/etc/subuid": "1000:100000:100\n",
 			},
-			want: subIDWant{user: "alice", uids: true, count: 10, removeUID: []span{{100010, 100019}}}, uid: 1000,
+			want: subIDWant{user: "alice", uids: true, count: 10, removeUID: []parse.IDSpan{{First: 100010, Last: 100019}}}, uid: 1000,
 			wantUID:  100100,
-			editsUID: []lineEdit{{line: "1000:100000:100", removed: []span{{100010, 100019}}, keep: []string{"1000:100000:10", "1000:100020:80"}}},
+			editsUID: []lineEdit{{line: "1000:100000:100", removed: []parse.IDSpan{{First: 100010, Last: 100019}}, keep: []string{"1000:100000:10", "1000:100020:80"}}},
 		},
 		{
 			name:    "unreadable subuid: no allocation",
@@ -342,7 +289,7 @@ func FuzzAllocate(f *testing.F) {
 		lines, _ := subIDLines([]byte(in))
 		for _, l := range lines {
 			for _, c := range l.claims {
-				if c.lo < 0 || c.hi > maxID || c.lo > c.hi {
+				if c.First < 0 || c.Last > maxID || c.First > c.Last {
 					t.Fatalf("bad claims %+v for %q", l.claims, l.raw)
 				}
 			}
@@ -350,8 +297,8 @@ func FuzzAllocate(f *testing.F) {
 				if l.raw != strings.TrimSpace(l.raw) || strings.ContainsAny(l.raw, "\n\r") {
 					t.Fatalf("ok line with blanks: %q", l.raw)
 				}
-				s, _ := spanOf(l.start, l.count)
-				if !slices.Equal(l.claims, []span{s}) || s.count() != l.count {
+				s, _ := parse.SpanOf(l.start, l.count)
+				if !slices.Equal(l.claims, []parse.IDSpan{s}) || s.Count() != l.count {
 					t.Fatalf("ok line %q claims %+v", l.raw, l.claims)
 				}
 			}
@@ -362,10 +309,10 @@ func FuzzAllocate(f *testing.F) {
 		if r.failure != "" {
 			return
 		}
-		got, _ := spanOf(r.uidStart, 65536)
+		got, _ := parse.SpanOf(r.uidStart, 65536)
 		for _, l := range facts.subuid {
 			for _, c := range l.claims {
-				if c.overlaps(got) {
+				if c.Overlaps(got) {
 					t.Fatalf("allocated %v overlaps %q", got, l.raw)
 				}
 			}

@@ -7,13 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"slices"
 	"strings"
 
-	"github.com/rootless-doctor/rootless-doctor/checks"
-	"github.com/rootless-doctor/rootless-doctor/checks/host"
-	"github.com/rootless-doctor/rootless-doctor/distro"
-	"github.com/rootless-doctor/rootless-doctor/fixes/intent"
+	"github.com/rootless-doctor/rootless-doctor/finding"
+	"github.com/rootless-doctor/rootless-doctor/host"
 )
 
 // The sudo helper's contract (docs/security.md, "The sudo helper"). `fix --apply` run by an
@@ -40,30 +37,6 @@ func Digest(p Plan) string {
 	return "sha256:" + hex.EncodeToString(sum[:])
 }
 
-// sudoSysctls are the sysctls, and the only value of each, that probes ask for: the user
-// namespace switches (userns.clone, userns.max and the live proof's explanations) and the
-// optional ping and port ranges (net.ping, net.privileged-ports).
-var sudoSysctls = map[string]string{
-	"kernel.unprivileged_userns_clone":    "1",
-	"user.max_user_namespaces":            "28633",
-	"net.ipv4.ping_group_range":           "0 2147483647",
-	"net.ipv4.ip_unprivileged_port_start": "0",
-}
-
-// sudoModules are the kernel modules probes ask to load: tun (net.tun), fuse (storage.driver)
-// and the iptables backends rootless dockerd needs (net.iptables).
-var sudoModules = []string{
-	"tun", "fuse", "ip_tables", "iptable_filter", "iptable_nat", "nf_tables", "nft_chain_nat",
-	"nft_chain_nat_ipv4", "br_netfilter",
-}
-
-// sudoDevices are the device nodes, and the mode, probes ask to open up (net.tun,
-// storage.driver).
-var sudoDevices = map[string]string{"/dev/net/tun": "0666", "/dev/fuse": "0666"}
-
-// sudoControllers are the cgroup controllers probes ask to delegate (cgroup.delegation).
-var sudoControllers = []string{"cpu", "cpuset", "io", "memory", "pids"}
-
 // CheckSudo checks requests sent to the sudo helper by an ordinary account: each must be one
 // a probe can make, with the values probes use, and changes that concern an account (its
 // subordinate ids, lingering) may only concern account, the caller itself. An AppArmor profile
@@ -77,55 +50,18 @@ func CheckSudo(reqs []Request, account string, h host.Host) error {
 			return fmt.Errorf("%w: %w", ErrRefused, err)
 		}
 		if err := checkSudo(r.Intent, account, h); err != nil {
-			return fmt.Errorf("%w: %s (asked by %s): %w", ErrRefused, r.Intent.ID(), r.ProbeID, err)
+			return fmt.Errorf("%w: %s (asked by %s): %w", ErrRefused, IntentID(r.Intent), r.ProbeID, err)
 		}
 	}
 	return nil
 }
 
-func checkSudo(in intent.Intent, account string, h host.Host) error {
-	switch in.Kind {
-	case intent.Package:
-		if !slices.Contains(distro.Tools, distro.Tool(in.Tool)) {
-			return fmt.Errorf("no probe installs %q", in.Tool)
-		}
-	case intent.Module:
-		if !slices.Contains(sudoModules, in.Name) {
-			return fmt.Errorf("no probe loads the module %q", in.Name)
-		}
-	case intent.Sysctl:
-		if v, ok := sudoSysctls[in.Key]; !ok || v != in.Value {
-			return fmt.Errorf("no probe sets %s=%s", in.Key, in.Value)
-		}
-	case intent.SubIDs:
-		if in.User != account {
-			return fmt.Errorf("subordinate ids for %q: an account may ask only for its own (%s)", in.User, account)
-		}
-		if in.Count < 0 || in.Count > checks.MinSubIDs {
-			return fmt.Errorf("%d subordinate ids: probes ask for at most %d", in.Count, checks.MinSubIDs)
-		}
-	case intent.Linger:
-		if in.User != account {
-			return fmt.Errorf("lingering for %q: an account may ask only for its own (%s)", in.User, account)
-		}
-	case intent.Device:
-		if m, ok := sudoDevices[in.Path]; !ok || m != in.Mode {
-			return fmt.Errorf("no probe sets %s to mode %s", in.Path, in.Mode)
-		}
-	case intent.Delegate:
-		for _, c := range in.Controllers {
-			if !slices.Contains(sudoControllers, c) {
-				return fmt.Errorf("no probe delegates the controller %q", c)
-			}
-		}
-	case intent.AppArmor:
-		return rootOnly(h, in.Path)
-	case intent.Relogin, intent.Manual:
-		// Printed, never run.
-	default:
+func checkSudo(in finding.Intent, account string, h host.Host) error {
+	k, ok := kindOf(in.Kind)
+	if !ok {
 		return fmt.Errorf("unknown kind %q", in.Kind)
 	}
-	return nil
+	return k.sudo(in, account, h)
 }
 
 // rootOnly checks that p is a regular file that only root can change: owned by root and not

@@ -8,8 +8,9 @@ import (
 	"testing"
 
 	"github.com/rootless-doctor/rootless-doctor/checks"
-	"github.com/rootless-doctor/rootless-doctor/checks/host"
-	"github.com/rootless-doctor/rootless-doctor/fixes/intent"
+	"github.com/rootless-doctor/rootless-doctor/checks/facts"
+	"github.com/rootless-doctor/rootless-doctor/finding"
+	"github.com/rootless-doctor/rootless-doctor/host"
 )
 
 // binaries is a host with a root-owned binary, one the account owns, one reached through a
@@ -34,35 +35,35 @@ func binaries() host.Host {
 // binary the account can change.
 func TestCheckSudoRefuses(t *testing.T) {
 	h := binaries()
-	for _, in := range []intent.Intent{
-		intent.SetSysctl("kernel.core_pattern", "x", ""),
-		intent.SetSysctl("user.max_user_namespaces", "1", ""),
-		intent.DeviceMode("/dev/sda", "0666", ""),
-		intent.DeviceMode("/dev/net/tun", "0777", ""),
-		intent.DeviceMode("/dev/net/../sda", "0666", ""),
-		intent.AddSubIDs("bob", "both", 65536, nil, ""),
-		intent.AddSubIDs("alice", "both", 1<<31, nil, ""),
-		intent.EnableLinger("bob", ""),
-		intent.LoadModule("evil", ""),
-		intent.InstallTool("bash", ""),
-		intent.DelegateControllers([]string{"cpu", "devices"}, ""),
-		intent.AppArmorProfile("/home/alice/bin/rootless-doctor", ""),
-		intent.AppArmorProfile("/usr/bin/rk", ""),
-		intent.AppArmorProfile("/opt/rk", ""),
-		intent.AppArmorProfile("/usr/bin/../bin/rootlesskit", ""),
-		intent.AppArmorProfile("/usr/bin/missing", ""),
+	for _, in := range []finding.Intent{
+		finding.SetSysctl("kernel.core_pattern", "x", ""),
+		finding.SetSysctl("user.max_user_namespaces", "1", ""),
+		finding.DeviceMode("/dev/sda", "0666", ""),
+		finding.DeviceMode("/dev/net/tun", "0777", ""),
+		finding.DeviceMode("/dev/net/../sda", "0666", ""),
+		finding.AddSubIDs("bob", "both", 65536, nil, ""),
+		finding.AddSubIDs("alice", "both", 1<<31, nil, ""),
+		finding.EnableLinger("bob", ""),
+		finding.LoadModule("evil", ""),
+		finding.InstallTool("bash", ""),
+		finding.DelegateControllers([]string{"cpu", "devices"}, ""),
+		finding.AppArmorProfile("/home/alice/bin/rootless-doctor", ""),
+		finding.AppArmorProfile("/usr/bin/rk", ""),
+		finding.AppArmorProfile("/opt/rk", ""),
+		finding.AppArmorProfile("/usr/bin/../bin/rootlesskit", ""),
+		finding.AppArmorProfile("/usr/bin/missing", ""),
 		{Kind: "run", Reason: "sh -c id"},
 	} {
 		err := CheckSudo([]Request{{ProbeID: "test", Intent: in}}, "alice", h)
 		if !errors.Is(err, ErrRefused) {
-			t.Errorf("%s %+v: %v, want a refusal", in.ID(), in, err)
+			t.Errorf("%s %+v: %v, want a refusal", IntentID(in), in, err)
 		}
 	}
 	ok := []Request{
-		{ProbeID: "net.tun", Intent: intent.DeviceMode("/dev/net/tun", "0666", "")},
-		{ProbeID: "idmap.subuid", Intent: intent.AddSubIDs("alice", "both", 65536, []string{"100000-165535"}, "")},
-		{ProbeID: "userns.apparmor", Intent: intent.AppArmorProfile("/usr/bin/rootlesskit", "")},
-		{ProbeID: "userns.max", Intent: intent.SetSysctl("user.max_user_namespaces", "28633", "")},
+		{ProbeID: "net.tun", Intent: finding.DeviceMode("/dev/net/tun", "0666", "")},
+		{ProbeID: "idmap.subuid", Intent: finding.AddSubIDs("alice", "both", 65536, []string{"100000-165535"}, "")},
+		{ProbeID: "userns.apparmor", Intent: finding.AppArmorProfile("/usr/bin/rootlesskit", "")},
+		{ProbeID: "userns.max", Intent: finding.SetSysctl("user.max_user_namespaces", "28633", "")},
 	}
 	if err := CheckSudo(ok, "alice", h); err != nil {
 		t.Errorf("what probes ask for was refused: %v", err)
@@ -85,7 +86,7 @@ func TestCheckSudoAcceptsWhatProbesAsk(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		env := checks.NewEnv(ctx, h, h.Manifest().User)
+		env := facts.NewEnv(ctx, h, h.Manifest().User)
 		res := checks.Run(ctx, checks.All(), env, checks.Options{Sequential: true})
 		var reqs []Request
 		for _, r := range res {
@@ -98,7 +99,7 @@ func TestCheckSudoAcceptsWhatProbesAsk(t *testing.T) {
 		// above a binary: AppArmor binaries are checked on a host where they are root's.
 		mem := host.NewMemory()
 		for _, r := range reqs {
-			if r.Intent.Kind == intent.AppArmor {
+			if r.Intent.Kind == finding.AppArmor {
 				for d := filepath.Dir(r.Intent.Path); d != "/"; d = filepath.Dir(d) {
 					mem.Dir(d).Meta(d, host.FileMeta{Type: "dir", Mode: "0755", UID: host.Int(0)})
 				}
@@ -109,7 +110,7 @@ func TestCheckSudoAcceptsWhatProbesAsk(t *testing.T) {
 			t.Errorf("%s: %v", filepath.Base(dir), err)
 		}
 	}
-	for _, k := range []intent.Kind{intent.Package, intent.Sysctl, intent.SubIDs, intent.Device, intent.Module, intent.AppArmor} {
+	for _, k := range []finding.Kind{finding.Package, finding.Sysctl, finding.SubIDs, finding.Device, finding.Module, finding.AppArmor} {
 		if !seen[string(k)] {
 			t.Errorf("no fixture asks for a %s change: the test covers less than it claims", k)
 		}

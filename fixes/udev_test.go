@@ -5,17 +5,18 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rootless-doctor/rootless-doctor/checks/host"
-	"github.com/rootless-doctor/rootless-doctor/fixes/intent"
+	"github.com/rootless-doctor/rootless-doctor/checks/facts"
+	"github.com/rootless-doctor/rootless-doctor/finding"
+	"github.com/rootless-doctor/rootless-doctor/host"
 )
 
 // TestDeviceStepSaysWhenNoUdevRuns: on the live machine, a device step notes when udev does not
 // run (the rule would never apply); a recorded host gets no such guess.
 func TestDeviceStepSaysWhenNoUdevRuns(t *testing.T) {
-	tun := []Request{req("net.tun", intent.DeviceMode("/dev/net/tun", "0666", "mode 0600"))}
+	tun := []Request{req("net.tun", finding.DeviceMode("/dev/net/tun", "0666", "mode 0600"))}
 	_, err := os.Stat("/run/udev")
 	udev := err == nil
-	p, err := Build(Input{Distro: debian(t), Host: host.NewLive(), Requests: tun})
+	p, err := Build(Input{Env: &facts.Env{Distro: debian(t), Host: host.NewLive()}, Requests: tun})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -23,7 +24,7 @@ func TestDeviceStepSaysWhenNoUdevRuns(t *testing.T) {
 	if noted == udev {
 		t.Errorf("/run/udev present=%v, but the no-udev note present=%v", udev, noted)
 	}
-	p, err = Build(Input{Distro: debian(t), Host: host.NewMemory().Host(), Requests: tun})
+	p, err = Build(Input{Env: &facts.Env{Distro: debian(t), Host: host.NewMemory().Host()}, Requests: tun})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -6,6 +6,8 @@ import (
 	"path"
 	"strconv"
 	"strings"
+
+	"github.com/rootless-doctor/rootless-doctor/finding"
 )
 
 // CgroupEntry is one line of /proc/PID/cgroup: "hierarchy-ID:controller-list:cgroup-path"
@@ -33,14 +35,14 @@ func ParseProcCgroup(data []byte) ([]CgroupEntry, error) {
 		// The path is everything after the second colon: a cgroup name may hold colons.
 		parts := strings.SplitN(string(line), ":", 3)
 		if len(parts) != 3 {
-			return nil, fmt.Errorf("line %d: %q is not ID:CONTROLLERS:PATH", n+1, clip(string(line)))
+			return nil, fmt.Errorf("line %d: %q is not ID:CONTROLLERS:PATH", n+1, finding.Clip(string(line), maxText))
 		}
 		id, err := strconv.Atoi(parts[0])
 		if err != nil || id < 0 {
-			return nil, fmt.Errorf("line %d: hierarchy id %q is not a non-negative number", n+1, clip(parts[0]))
+			return nil, fmt.Errorf("line %d: hierarchy id %q is not a non-negative number", n+1, finding.Clip(parts[0], maxText))
 		}
 		if !strings.HasPrefix(parts[2], "/") {
-			return nil, fmt.Errorf("line %d: cgroup path %q is not absolute", n+1, clip(parts[2]))
+			return nil, fmt.Errorf("line %d: cgroup path %q is not absolute", n+1, finding.Clip(parts[2], maxText))
 		}
 		e := CgroupEntry{ID: id, Path: parts[2]}
 		if parts[1] != "" {
@@ -86,7 +88,7 @@ func ParseControllers(data []byte) ([]string, error) {
 	seen := map[string]bool{}
 	for _, f := range strings.Fields(string(data)) {
 		if !validController(f) {
-			return nil, fmt.Errorf("%q is not a cgroup controller name", clip(f))
+			return nil, fmt.Errorf("%q is not a cgroup controller name", finding.Clip(f, maxText))
 		}
 		if !seen[f] {
 			seen[f] = true

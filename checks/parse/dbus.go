@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+
+	"github.com/rootless-doctor/rootless-doctor/finding"
 )
 
 // DBusAddress is one server address of a D-Bus address list
@@ -26,21 +28,21 @@ func ParseDBusAddresses(s string) ([]DBusAddress, error) {
 		}
 		transport, rest, ok := strings.Cut(a, ":")
 		if !ok || transport == "" {
-			return nil, fmt.Errorf("D-Bus address %q has no transport (TRANSPORT:KEY=VALUE,…)", clip(a))
+			return nil, fmt.Errorf("D-Bus address %q has no transport (TRANSPORT:KEY=VALUE,…)", finding.Clip(a, maxText))
 		}
 		addr := DBusAddress{Transport: transport, Params: map[string]string{}}
 		if rest != "" {
 			for _, kv := range strings.Split(rest, ",") {
 				k, v, ok := strings.Cut(kv, "=")
 				if !ok || k == "" {
-					return nil, fmt.Errorf("D-Bus address %q: %q is not KEY=VALUE", clip(a), clip(kv))
+					return nil, fmt.Errorf("D-Bus address %q: %q is not KEY=VALUE", finding.Clip(a, maxText), finding.Clip(kv, maxText))
 				}
 				if _, dup := addr.Params[k]; dup {
-					return nil, fmt.Errorf("D-Bus address %q: key %q appears twice", clip(a), clip(k))
+					return nil, fmt.Errorf("D-Bus address %q: key %q appears twice", finding.Clip(a, maxText), finding.Clip(k, maxText))
 				}
 				uv, err := dbusUnescape(v)
 				if err != nil {
-					return nil, fmt.Errorf("D-Bus address %q: %w", clip(a), err)
+					return nil, fmt.Errorf("D-Bus address %q: %w", finding.Clip(a, maxText), err)
 				}
 				addr.Params[k] = uv
 			}
@@ -61,7 +63,7 @@ func dbusUnescape(v string) (string, error) {
 			continue
 		}
 		if i+2 >= len(v) || !isHex(v[i+1]) || !isHex(v[i+2]) {
-			return "", fmt.Errorf("bad %%-escape in %q", clip(v))
+			return "", fmt.Errorf("bad %%-escape in %q", finding.Clip(v, maxText))
 		}
 		b.WriteByte(unhex(v[i+1])<<4 | unhex(v[i+2]))
 		i += 2

@@ -3,5 +3,5 @@
 // Every parser here has a table test and a fuzz target (`make fuzz`): the files they read come
 // from machines we do not control (a hand-edited /etc/subuid, a vendor's os-release, a
 // snapshot from a bug report) and must never panic the doctor. The Host reads, these parse,
-// probes decide — the procfs pattern (shared/STYLE.md).
+// probes decide — the pattern of prometheus/procfs (https://github.com/prometheus/procfs).
 package parse

@@ -3,6 +3,8 @@ package parse
 import (
 	"fmt"
 	"regexp"
+
+	"github.com/rootless-doctor/rootless-doctor/finding"
 )
 
 // The iptables backends.
@@ -39,7 +41,7 @@ func ParseIptablesVersion(out []byte) (IptablesVersion, error) {
 		// No parenthesis: iptables ≤ 1.6 (the nft backend arrived in 1.8.0), always legacy.
 		v.Backend = IptablesLegacy
 	default:
-		return IptablesVersion{}, fmt.Errorf("iptables --version: unknown backend %q", truncate(string(m[2]), 32))
+		return IptablesVersion{}, fmt.Errorf("iptables --version: unknown backend %q", finding.Clip(string(m[2]), 32))
 	}
 	return v, nil
 }

@@ -8,7 +8,7 @@ import (
 
 // KernelVersion is the numeric part of a kernel release ("6.8.0-31-generic" → 6.8.0).
 // Semver libraries mis-order the distro suffixes (-generic, -fc, -arch1), so releases are
-// compared as three integers (shared/LIBRARIES.md §6).
+// compared as three integers.
 type KernelVersion struct {
 	Major, Minor, Patch int
 	// Release is the full string it came from.

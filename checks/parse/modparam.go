@@ -3,6 +3,8 @@ package parse
 import (
 	"fmt"
 	"strings"
+
+	"github.com/rootless-doctor/rootless-doctor/finding"
 )
 
 // ParseModuleBool parses a boolean kernel module parameter as read from
@@ -16,9 +18,7 @@ func ParseModuleBool(data []byte) (bool, error) {
 	case "N", "n", "0":
 		return false, nil
 	default:
-		if len(v) > 32 {
-			v = v[:32] + "…"
-		}
+		v = finding.Clip(v, 32)
 		return false, fmt.Errorf("module parameter %q is not a boolean (Y or N)", v)
 	}
 }

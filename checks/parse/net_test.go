@@ -22,7 +22,7 @@ func TestParseSlirp4netnsVersion(t *testing.T) {
 		{"debian 12", "slirp4netns version 1.2.0\ncommit: 656041d45cfca7a4176f6b7eed9e4fe6c11e8383\nlibslirp: 4.7.0\nSLIRP_CONFIG_VERSION_MAX: 4\nlibseccomp: 2.5.4\n", "1.2.0", true, "4.7.0"},
 		{"old, first line only", "slirp4netns version 0.3.0\n", "0.3.0", false, ""},
 		{"0.4.0 exactly", "slirp4netns version 0.4.0\ncommit: x\n", "0.4.0", true, ""},
-		// The LIBRARIES.md pitfall: a constraint ">= 0.4.0" rejects every pre-release; Compare does not.
+		// The semver pitfall: a constraint ">= 0.4.0" rejects every pre-release; Compare does not.
 		{"pre-release of a new version", "slirp4netns version 1.3.0-beta.1\n", "1.3.0-beta.1", true, ""},
 		{"pre-release of 0.4.0 is below it", "slirp4netns version 0.4.0-beta.3\n", "0.4.0-beta.3", false, ""},
 		{"git build metadata", "slirp4netns version 1.2.1+dev\n", "1.2.1+dev", true, ""},

@@ -5,12 +5,14 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/rootless-doctor/rootless-doctor/finding"
 )
 
 // PastaDate is a passt/pasta release. passt has no semantic versions: releases are named after
 // their date ("2023_12_04.b86afe3"), and distributions re-spell that date in their own
 // package-version syntax. Releases compare as dates; no semver library parses them
-// (shared/LIBRARIES.md §6).
+// (the semver libraries reject "2023_12_04").
 type PastaDate struct {
 	Year, Month, Day int
 }
@@ -63,7 +65,7 @@ func ParsePastaVersion(out []byte) (PastaVersion, error) {
 	line = strings.TrimSpace(line)
 	name, rest, _ := strings.Cut(line, " ")
 	if name != "pasta" && name != "passt" {
-		return PastaVersion{}, fmt.Errorf("pasta --version: %w (first line %q)", ErrNoVersion, truncate(line, 64))
+		return PastaVersion{}, fmt.Errorf("pasta --version: %w (first line %q)", ErrNoVersion, finding.Clip(line, 64))
 	}
 	pv := PastaVersion{Raw: strings.TrimSpace(rest)}
 	for _, re := range []*regexp.Regexp{pastaUpstreamRE, pastaPackedRE} {
@@ -81,5 +83,5 @@ func ParsePastaVersion(out []byte) (PastaVersion, error) {
 		pv.Date = PastaDate{y, mo, d}
 		return pv, nil
 	}
-	return pv, fmt.Errorf("pasta --version %q: %w", truncate(pv.Raw, 64), ErrNoVersion)
+	return pv, fmt.Errorf("pasta --version %q: %w", finding.Clip(pv.Raw, 64), ErrNoVersion)
 }

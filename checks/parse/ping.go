@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/rootless-doctor/rootless-doctor/finding"
 )
 
 // PingGroupRange is net.ipv4.ping_group_range: the group ids allowed to open unprivileged ICMP
@@ -20,13 +22,13 @@ const maxGID = 1<<31 - 1
 func ParsePingGroupRange(s string) (PingGroupRange, error) {
 	f := strings.Fields(s)
 	if len(f) != 2 {
-		return PingGroupRange{}, fmt.Errorf("ping_group_range %q: want two group ids", truncate(s, 64))
+		return PingGroupRange{}, fmt.Errorf("ping_group_range %q: want two group ids", finding.Clip(s, 64))
 	}
 	var r PingGroupRange
 	for i, p := range []*int64{&r.Lo, &r.Hi} {
 		v, err := strconv.ParseInt(f[i], 10, 64)
 		if err != nil || v < 0 || v > maxGID {
-			return PingGroupRange{}, fmt.Errorf("ping_group_range %q: %q is not a group id", truncate(s, 64), truncate(f[i], 32))
+			return PingGroupRange{}, fmt.Errorf("ping_group_range %q: %q is not a group id", finding.Clip(s, 64), finding.Clip(f[i], 32))
 		}
 		*p = v
 	}

@@ -8,6 +8,8 @@ import (
 	"strings"
 
 	"github.com/Masterminds/semver/v3"
+
+	"github.com/rootless-doctor/rootless-doctor/finding"
 )
 
 // Slirp4netnsMin is the oldest slirp4netns RootlessKit accepts: v0.4.0 added --netns-type,
@@ -49,7 +51,7 @@ func ParseSlirp4netnsVersion(out []byte) (Slirp4netnsVersion, error) {
 	// A git build prints "1.2.0+dev"; semver keeps "+dev" as build metadata, which Compare ignores.
 	v, err := semver.NewVersion(raw)
 	if err != nil {
-		return Slirp4netnsVersion{}, fmt.Errorf("slirp4netns version %q: %w", truncate(raw, 64), err)
+		return Slirp4netnsVersion{}, fmt.Errorf("slirp4netns version %q: %w", finding.Clip(raw, 64), err)
 	}
 	sv := Slirp4netnsVersion{Version: v, Raw: raw}
 	for line := range strings.Lines(string(out)) {
@@ -70,7 +72,7 @@ func ParseSlirp4netnsVersion(out []byte) (Slirp4netnsVersion, error) {
 // AtLeast reports whether v ≥ min by semver precedence. It compares versions directly rather
 // than through semver.NewConstraint: a constraint such as ">= 0.4.0" never matches a
 // pre-release ("1.3.0-beta.1" fails it), which would call a new slirp4netns too old
-// (shared/LIBRARIES.md §6). A pre-release of min itself ("0.4.0-beta.1") is below min; callers
+// (https://github.com/Masterminds/semver#checking-version-constraints). A pre-release of min itself ("0.4.0-beta.1") is below min; callers
 // settle that case with --help, as RootlessKit does.
 func (v Slirp4netnsVersion) AtLeast(min *semver.Version) bool {
 	return v.Version != nil && min != nil && v.Version.Compare(min) >= 0
@@ -89,12 +91,4 @@ func Slirp4netnsHasNetnsType(help []byte) bool {
 		}
 	}
 	return false
-}
-
-// truncate shortens s for an error message.
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n] + "…"
 }

@@ -8,12 +8,21 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/rootless-doctor/rootless-doctor/finding"
 )
 
 // MaxID is the largest subordinate id a range may reach: ids are 32-bit and (uid_t)-1 is not
 // an id. shadow rejects ranges whose start+count passes 2^32 since 4.20
 // (lib/subordinateio.c, a2ul(..., maxof(id_t))); the kernel never maps (uid_t)-1.
 const MaxID = 1<<32 - 2
+
+// MinSubIDs is the number of subordinate ids Docker's rootless docs require: images own
+// files up to 65534 (nobody) or 65532 (distroless nonroot), and unpacking a layer whose owner
+// is not mapped fails with "lchown …: invalid argument"
+// (https://docs.docker.com/engine/security/rootless/troubleshoot/,
+// GoogleContainerTools/distroless#1248).
+const MinSubIDs = 65536
 
 // How shadow reads /etc/subuid and /etc/subgid, which this file mirrors (every tool that
 // decides which ids an account may map — newuidmap, newgidmap, getsubids, useradd, usermod —
@@ -124,9 +133,6 @@ type ShadowEntry struct {
 	Line         int
 }
 
-// IDSpan is an inclusive range of ids inside 0..MaxID.
-type IDSpan struct{ First, Last int64 }
-
 // SubIDRange is one valid entry of /etc/subuid, /etc/subgid or of `getsubids` output: Owner
 // (a name or a numeric uid, see subuid(5)) may map Count ids starting at Start.
 type SubIDRange struct {
@@ -152,13 +158,14 @@ func (r SubIDRange) End() int64 { return r.Start + r.Count - 1 }
 // String is "START-END", the form usermod --del-subuids and fix intents take.
 func (r SubIDRange) String() string { return fmt.Sprintf("%d-%d", r.Start, r.End()) }
 
+// Span is the ids of the range.
+func (r SubIDRange) Span() IDSpan { return IDSpan{First: r.Start, Last: r.End()} }
+
 // Overlaps reports whether two ranges share an id.
-func (r SubIDRange) Overlaps(o SubIDRange) bool {
-	return r.Start <= o.End() && o.Start <= r.End()
-}
+func (r SubIDRange) Overlaps(o SubIDRange) bool { return r.Span().Overlaps(o.Span()) }
 
 // Contains reports whether id is in the range.
-func (r SubIDRange) Contains(id int64) bool { return id >= r.Start && id <= r.End() }
+func (r SubIDRange) Contains(id int64) bool { return r.Span().Contains(id) }
 
 // Misread is the range a decimal reader (moby/sys/user.ParseSubID, RootlessKit reading the
 // file itself when getsubids is missing) takes a line written with leading zeros to hold,
@@ -173,7 +180,7 @@ func (r SubIDRange) Misread() (IDSpan, bool) {
 // Claims are the ids some tool may take the line to hold: the range, and what a decimal
 // reader makes of it when that differs. An allocator must keep clear of all of them.
 func (r SubIDRange) Claims() []IDSpan {
-	out := []IDSpan{{r.Start, r.End()}}
+	out := []IDSpan{r.Span()}
 	if r.misread != nil {
 		out = append(out, *r.misread)
 	}
@@ -286,7 +293,7 @@ func ParseSubIDs(data []byte) SubIDs {
 		line := string(raw)
 		if strings.IndexByte(line, 0) >= 0 {
 			out.NUL = true
-			out.Bad = append(out.Bad, BadLine{Line: lineNo, Fields: strings.Count(line, ":") + 1, Owner: ownerOf(line), Text: clip(line),
+			out.Bad = append(out.Bad, BadLine{Line: lineNo, Fields: strings.Count(line, ":") + 1, Owner: ownerOf(line), Text: finding.Clip(line, maxText),
 				Reason: "holds a NUL byte: shadow 4.13 joins such a line with the next one and shadow 4.19 and later reject the whole file"})
 			continue
 		}
@@ -322,7 +329,7 @@ func ParseSubIDs(data []byte) SubIDs {
 
 func ownerOf(line string) string {
 	owner, _, _ := strings.Cut(line, ":")
-	return clip(owner)
+	return finding.Clip(owner, maxText)
 }
 
 // shadowParse is what shadow 4.13 makes of one line (without its '\n'): commonio_open's NIS
@@ -346,7 +353,7 @@ func shadowParse(line string) (ShadowEntry, bool) {
 // judge decides whether a (non-blank, non-comment) line is a usable range.
 func judge(line string) (SubIDRange, BadLine, bool) {
 	fields := strings.Split(line, ":")
-	bad := BadLine{Fields: len(fields), Owner: clip(fields[0]), Text: clip(line), claims: claimsOf(fields)}
+	bad := BadLine{Fields: len(fields), Owner: finding.Clip(fields[0], maxText), Text: finding.Clip(line, maxText), claims: claimsOf(fields)}
 	cr := strings.HasSuffix(line, "\r")
 	bad.CR = cr
 	reason := func(format string, args ...any) (SubIDRange, BadLine, bool) {
@@ -363,7 +370,7 @@ func judge(line string) (SubIDRange, BadLine, bool) {
 		if !ok {
 			return reason("%s", b.Reason)
 		}
-		r.Text = clip(line)
+		r.Text = finding.Clip(line, maxText)
 		bad.Repaired = &r
 		return reason("ends in a carriage return (a CRLF line end): shadow reads the count %q as a number followed by garbage and skips the line, so getsubids and newuidmap do not see %s, while Go readers that trim it do", fields[len(fields)-1], r)
 	}
@@ -386,7 +393,7 @@ func judge(line string) (SubIDRange, BadLine, bool) {
 	if why != "" {
 		return reason("%s", why)
 	}
-	r := SubIDRange{Owner: owner, Text: clip(line)}
+	r := SubIDRange{Owner: owner, Text: finding.Clip(line, maxText)}
 	switch {
 	case len(fields) > 3:
 		return reason("has %d colon-separated fields, want 3 (NAME:START:COUNT): shadow 4.13 reads it as %d-%d and ignores the rest, but shadow 4.18 and later and RootlessKit's own reader reject it", len(fields), start, start+count-1)
@@ -414,7 +421,7 @@ func judge(line string) (SubIDRange, BadLine, bool) {
 	r.Note = strings.Join(notes, ", ")
 	if ds, ok := decimalMisread(fields[1]); ok {
 		if dc, ok := decimalMisread(fields[2]); ok {
-			if s, ok := spanOf(ds, dc); ok && s != (IDSpan{r.Start, r.End()}) {
+			if s, ok := claimSpan(ds, dc); ok && s != r.Span() {
 				r.misread = &s
 			}
 		}
@@ -430,19 +437,19 @@ func number(what, s string) (v uint64, note, why string) {
 	case s == "":
 		return 0, "", fmt.Sprintf("has an empty %s", what)
 	case end == 0:
-		return 0, "", fmt.Sprintf("%s %q is not a number", what, clip(s))
+		return 0, "", fmt.Sprintf("%s %q is not a number", what, finding.Clip(s, maxText))
 	case overflow:
-		return 0, "", fmt.Sprintf("%s %q is larger than shadow reads (2^64-1)", what, clip(s))
+		return 0, "", fmt.Sprintf("%s %q is larger than shadow reads (2^64-1)", what, finding.Clip(s, maxText))
 	case end != len(s):
-		return 0, "", fmt.Sprintf("%s %q has %q after the number, so shadow skips the line", what, clip(s), clip(s[end:]))
+		return 0, "", fmt.Sprintf("%s %q has %q after the number, so shadow skips the line", what, finding.Clip(s, maxText), finding.Clip(s[end:], maxText))
 	case neg:
-		return 0, "", fmt.Sprintf("%s %q is negative: shadow 4.13 wraps it to %d, shadow 4.15 and later reject it", what, clip(s), n)
+		return 0, "", fmt.Sprintf("%s %q is negative: shadow 4.13 wraps it to %d, shadow 4.15 and later reject it", what, finding.Clip(s, maxText), n)
 	}
 	if s == strconv.FormatUint(n, 10) {
 		return n, "", ""
 	}
 	form := map[int]string{8: "octal", 10: "decimal", 16: "hex"}[base]
-	return n, fmt.Sprintf("%s %q is %s for %d", what, clip(s), form, n), ""
+	return n, fmt.Sprintf("%s %q is %s for %d", what, finding.Clip(s, maxText), form, n), ""
 }
 
 // decimalMisread is what a base-10 reader (moby/sys/user.ParseSubID: bytes.TrimSpace, then
@@ -452,9 +459,9 @@ func decimalMisread(s string) (uint64, bool) {
 	return n, err == nil
 }
 
-// spanOf is START..START+COUNT-1 clipped to MaxID; a count of 0 still claims START. ok is
+// claimSpan is START..START+COUNT-1 clipped to MaxID; a count of 0 still claims START. ok is
 // false when START is past MaxID.
-func spanOf(start, count uint64) (IDSpan, bool) {
+func claimSpan(start, count uint64) (IDSpan, bool) {
 	if start > MaxID {
 		return IDSpan{}, false
 	}
@@ -462,7 +469,7 @@ func spanOf(start, count uint64) (IDSpan, bool) {
 	if count > 0 {
 		last += min(count-1, MaxID-start)
 	}
-	return IDSpan{int64(start), int64(last)}, true
+	return IDSpan{First: int64(start), Last: int64(last)}, true
 }
 
 // claimsOf reads the numbers of a line's fields as leniently as any tool might: blanks and a
@@ -491,7 +498,7 @@ func claimsOf(fields []string) []IDSpan {
 		case countNeg:
 			count = math.MaxUint64
 		}
-		s, ok := spanOf(start, count)
+		s, ok := claimSpan(start, count)
 		if ok && !slices.ContainsFunc(out, func(o IDSpan) bool { return o.First <= s.First && s.Last <= o.Last }) {
 			out = append(out, s)
 		}
@@ -554,11 +561,11 @@ func ParseGetsubids(out []byte) SubIDs {
 		if len(line) == 0 {
 			continue
 		}
-		bad := BadLine{Line: i + 1, Text: clip(string(line))}
+		bad := BadLine{Line: i + 1, Text: finding.Clip(string(line), maxText)}
 		idx, rest, ok := bytes.Cut(line, []byte(":"))
 		fields := strings.Fields(string(rest))
 		if len(fields) > 0 {
-			bad.Owner = clip(fields[0])
+			bad.Owner = finding.Clip(fields[0], maxText)
 		}
 		switch {
 		case !ok || !isDecimal(bytes.TrimSpace(idx)):
@@ -575,7 +582,7 @@ func ParseGetsubids(out []byte) SubIDs {
 				break
 			}
 			if bad.Reason = checkRange(start, count); bad.Reason == "" {
-				res.Ranges = append(res.Ranges, SubIDRange{Owner: fields[0], Start: int64(start), Count: int64(count), Line: i + 1, Text: clip(string(line))})
+				res.Ranges = append(res.Ranges, SubIDRange{Owner: fields[0], Start: int64(start), Count: int64(count), Line: i + 1, Text: finding.Clip(string(line), maxText)})
 				continue
 			}
 		}

@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/coreos/go-systemd/v22/unit"
+
+	"github.com/rootless-doctor/rootless-doctor/finding"
 )
 
 // ConfOption is one assignment of a systemd-style configuration file (a unit, a drop-in,
@@ -53,7 +55,7 @@ func ParseSystemdBool(s string) (bool, error) {
 	case "0", "no", "n", "false", "f", "off":
 		return false, nil
 	}
-	return false, fmt.Errorf("%q is not a boolean", clip(s))
+	return false, fmt.Errorf("%q is not a boolean", finding.Clip(s, maxText))
 }
 
 // LogindKill is what logind.conf says about killing a user's processes at logout
@@ -90,7 +92,7 @@ func (s *LogindKill) Apply(source string, data []byte) {
 		case "KillUserProcesses":
 			b, err := ParseSystemdBool(o.Value)
 			if err != nil {
-				s.Problems = append(s.Problems, fmt.Sprintf("%s: KillUserProcesses=%s is ignored: %v", source, clip(o.Value), err))
+				s.Problems = append(s.Problems, fmt.Sprintf("%s: KillUserProcesses=%s is ignored: %v", source, finding.Clip(o.Value, maxText), err))
 				continue
 			}
 			s.KillUserProcesses, s.Source = &b, source

@@ -5,6 +5,8 @@ import (
 	"regexp"
 
 	"github.com/Masterminds/semver/v3"
+
+	"github.com/rootless-doctor/rootless-doctor/finding"
 )
 
 var toolVersionRE = regexp.MustCompile(`(?m)^(\S+) version v?([0-9][0-9A-Za-z.+~-]*)`)
@@ -20,7 +22,7 @@ func ParseToolVersion(out []byte, name string) (*semver.Version, error) {
 		}
 		v, err := semver.NewVersion(string(m[2]))
 		if err != nil {
-			return nil, fmt.Errorf("%s version %q: %w", name, truncate(string(m[2]), 64), err)
+			return nil, fmt.Errorf("%s version %q: %w", name, finding.Clip(string(m[2]), 64), err)
 		}
 		return v, nil
 	}

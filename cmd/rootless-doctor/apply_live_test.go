@@ -14,8 +14,8 @@ import (
 	"syscall"
 	"testing"
 
-	fixhost "github.com/rootless-doctor/rootless-doctor/fixes/host"
-	"github.com/rootless-doctor/rootless-doctor/fixes/intent"
+	"github.com/rootless-doctor/rootless-doctor/finding"
+	"github.com/rootless-doctor/rootless-doctor/fixes/apply"
 )
 
 // Live tests of `fix --apply`: as root, for a throwaway account, in a private mount namespace
@@ -422,28 +422,28 @@ func TestLiveApplyHelper(t *testing.T) {
 	victim := filepath.Join(t.TempDir(), "victim")
 	shadow, _ := os.ReadFile("/etc/shadow")
 	firstShadow, _, _ := strings.Cut(string(shadow), "\n")
-	order := func(u string, digest string, in ...intent.Intent) string {
-		var reqs []fixhost.Request
+	order := func(u string, digest string, in ...finding.Intent) string {
+		var reqs []apply.Request
 		for _, i := range in {
-			reqs = append(reqs, fixhost.Request{Probe: "test", Intent: i})
+			reqs = append(reqs, apply.Request{Probe: "test", Intent: i})
 		}
-		b, _ := json.Marshal(fixhost.Order{User: u, Requests: reqs, Digest: digest})
+		b, _ := json.Marshal(apply.Order{User: u, Requests: reqs, Digest: digest})
 		return string(b)
 	}
 	for name, raw := range map[string]string{
 		"run":             `{"op":"run","command":"echo pwned >` + victim + `; touch ` + victim + `.new"}`,
 		"write":           `{"op":"write","path":"` + victim + `","content":"cHduZWQK","mode":420}`,
 		"read":            `{"op":"read","path":"/etc/shadow"}`,
-		"sysctl":          order(user, "sha256:0", intent.SetSysctl("kernel.core_pattern", "|"+victim, "")),
-		"another account": order("root", "sha256:0", intent.EnableLinger("root", "")),
-		"digest":          order(user, "sha256:0", intent.EnableLinger(user, "")),
-		"device with ..":  order(user, "sha256:0", intent.DeviceMode("/dev/net/../../etc/shadow", "0666", "")),
+		"sysctl":          order(user, "sha256:0", finding.SetSysctl("kernel.core_pattern", "|"+victim, "")),
+		"another account": order("root", "sha256:0", finding.EnableLinger("root", "")),
+		"digest":          order(user, "sha256:0", finding.EnableLinger(user, "")),
+		"device with ..":  order(user, "sha256:0", finding.DeviceMode("/dev/net/../../etc/shadow", "0666", "")),
 	} {
 		t.Run(name, func(t *testing.T) {
 			if err := os.WriteFile(victim, []byte("keep\n"), 0o600); err != nil {
 				t.Fatal(err)
 			}
-			cmd := exec.Command(bin, fixhost.HelperCommand)
+			cmd := exec.Command(bin, apply.HelperCommand)
 			cmd.Env = append(os.Environ(), fmt.Sprintf("SUDO_UID=%d", uidOf(t, user)))
 			cmd.Stdin = strings.NewReader(raw + "\n")
 			var stdout, stderr bytes.Buffer
@@ -468,7 +468,7 @@ func TestLiveApplyHelper(t *testing.T) {
 		})
 	}
 	// Not root: refused at once.
-	cmd := exec.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", bin, fixhost.HelperCommand)
+	cmd := exec.Command("setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", bin, apply.HelperCommand)
 	cmd.Stdin = strings.NewReader("")
 	if out, err := cmd.CombinedOutput(); err == nil || !strings.Contains(string(out), "must run as root") {
 		t.Errorf("as nobody: %v %s", err, out)
@@ -488,7 +488,7 @@ func TestLiveApplyThroughSudo(t *testing.T) {
 	dir := t.TempDir()
 	stage := fmt.Sprintf(`mkdir -p "$T/devnet"; mknod "$T/devnet/tun" c 10 200; chmod 0600 "$T/devnet/tun"; mount --bind "$T/devnet" /dev/net
 printf '%%s ALL=(root) NOPASSWD: %%s %s\n' %s "$BIN" >/etc/sudoers.d/rootless-doctor-test
-chmod 0440 /etc/sudoers.d/rootless-doctor-test`, fixhost.HelperCommand, user)
+chmod 0440 /etc/sudoers.d/rootless-doctor-test`, apply.HelperCommand, user)
 	// TERM: a terminal that huh drives (without it, its accessible prompt waits for a line).
 	asUser := fmt.Sprintf("runuser -u %s -- env -i TERM=xterm-256color PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin HOME=/home/%s", user, user)
 	privateHost(t, dir, bin, stage, fmt.Sprintf(`
@@ -498,7 +498,7 @@ stat -c %%a /dev/net/tun >"$T/yes.mode"
 echo '{"op":"run","command":"id >/etc/pwned"}' | %[1]s sudo -n -- %[2]s %[3]s >"$T/attack.out" 2>&1; echo $? >"$T/attack.rc"
 [ -e /etc/pwned ] && echo yes >"$T/pwned"
 set -e
-`, asUser, bin, fixhost.HelperCommand))
+`, asUser, bin, apply.HelperCommand))
 	out := readT(t, dir, "yes.out")
 	if rc, mode := rcOf(t, dir, "yes"), strings.TrimSpace(readT(t, dir, "yes.mode")); rc != 0 || mode != "666" {
 		t.Errorf(`"y" through sudo: exit %d, mode %s; want 0 and 666%s`, rc, mode, out)

@@ -12,8 +12,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/rootless-doctor/rootless-doctor/checks/host"
 	"github.com/rootless-doctor/rootless-doctor/cmd/rootless-doctor/cli"
+	"github.com/rootless-doctor/rootless-doctor/host"
 )
 
 // TestCIDocCommands runs every rootless-doctor command line of docs/ci.md, so the CI and

@@ -4,12 +4,13 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"github.com/rootless-doctor/rootless-doctor/runtime/livetest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/rootless-doctor/rootless-doctor/runtime/livetest"
 )
 
 // Live integration tests: run the real binary as root on this machine for a throwaway account

@@ -8,10 +8,10 @@ import (
 	"github.com/rootless-doctor/rootless-doctor/cmd/rootless-doctor/cli"
 	"github.com/rootless-doctor/rootless-doctor/runtime/daemon"
 	"github.com/rootless-doctor/rootless-doctor/runtime/proof"
+	"github.com/rootless-doctor/rootless-doctor/runtime/rootlesskit"
 )
 
 func main() {
-	proof.Dispatch()
-	daemon.Dispatch()
+	rootlesskit.Dispatch(append(proof.Roles(), daemon.Roles()...)...)
 	os.Exit(cli.Main())
 }

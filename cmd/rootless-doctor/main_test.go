@@ -11,13 +11,13 @@ import (
 	"github.com/rootless-doctor/rootless-doctor/runtime/daemon"
 	"github.com/rootless-doctor/rootless-doctor/runtime/livetest"
 	"github.com/rootless-doctor/rootless-doctor/runtime/proof"
+	"github.com/rootless-doctor/rootless-doctor/runtime/rootlesskit"
 )
 
 // TestMain lets testscript run the real command in-process as `rootless-doctor`, and fails
 // the run when the live tests left the host changed (livetest.HostGuard).
 func TestMain(m *testing.M) {
-	proof.Dispatch()
-	daemon.Dispatch()
+	rootlesskit.Dispatch(append(proof.Roles(), daemon.Roles()...)...)
 	testscript.Main(livetest.HostGuard(m), map[string]func(){
 		"rootless-doctor": func() { os.Exit(cli.Main()) },
 	})

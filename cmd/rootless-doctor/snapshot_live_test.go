@@ -12,7 +12,8 @@ import (
 	"testing"
 
 	"github.com/rootless-doctor/rootless-doctor/checks"
-	"github.com/rootless-doctor/rootless-doctor/checks/host"
+	"github.com/rootless-doctor/rootless-doctor/checks/facts"
+	"github.com/rootless-doctor/rootless-doctor/host"
 )
 
 // TestLiveSnapshotRoundTrip snapshots this machine for a throwaway account, replays the
@@ -57,7 +58,7 @@ func TestLiveSnapshotRoundTrip(t *testing.T) {
 		}
 		ctx := context.Background()
 		var inproc liveReport
-		for _, r := range checks.Run(ctx, checks.All(), checks.NewEnv(ctx, h, user), checks.Options{}) {
+		for _, r := range checks.Run(ctx, checks.All(), facts.NewEnv(ctx, h, user), checks.Options{}) {
 			inproc.Results = append(inproc.Results, liveResult{ID: r.ID, Status: string(r.Status), Summary: r.Summary})
 		}
 		live.Results = slices.DeleteFunc(live.Results, func(r liveResult) bool { return strings.HasPrefix(r.ID, "runtime.") })

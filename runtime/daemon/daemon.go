@@ -1,9 +1,10 @@
 // Package daemon runs a container engine (dockerd, containerd, buildkitd, or any command)
 // inside rootlesskit's namespaces, embedded: the job dockerd-rootless.sh and
 // containerd-rootless.sh do with the rootlesskit binary, done with the drivers the live proof
-// (runtime/proof) has just tested.
+// (runtime/proof) has just tested: both use the one embedding in runtime/rootlesskit.
 //
-// The binary plays three roles here, decided by Dispatch before the CLI parses anything:
+// The binary plays three roles here, decided by rootlesskit.Dispatch (with Roles) before the
+// CLI parses anything:
 //
 //	parent  argv[1] == argParent: the CLI exec()s into this after the preflight. It calls
 //	        rootlesskit's parent.Parent, which takes over every signal (forwarding them to the
@@ -13,7 +14,8 @@
 //	engine  argv[1] == argEngine: inside the namespaces, removes what the copy-up of /run
 //	        leaks from the host and exec()s the engine, which thus receives the signals.
 //
-// The engine role is marked by argv, never by environment (LIBRARIES §1.11, gotcha 1).
+// The engine role is marked by argv, never by environment: an environment marker would leak
+// into rootlesskit's re-execution of its child (see runtime/proof/roles.go).
 package daemon
 
 import (
@@ -34,7 +36,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/rootless-doctor/rootless-doctor/internal/safefs"
-	"github.com/rootless-doctor/rootless-doctor/runtime/proof"
+	"github.com/rootless-doctor/rootless-doctor/runtime/rootlesskit"
 )
 
 // The environment keys. The documented ones are the names engines read to detect rootless mode
@@ -59,25 +61,19 @@ const StateDirName = "rootless-doctor"
 // Engines are the engines tried, in order, when no command is given.
 var Engines = []string{"dockerd", "containerd", "buildkitd"}
 
-// Dispatch runs the daemon's roles and exits when this process is one of them; otherwise it
-// returns at once. main() calls it first (after proof.Dispatch), before cobra.
-func Dispatch() {
-	if os.Getenv(envPipe) != "" {
-		os.Exit(childMain())
-	}
-	if len(os.Args) > 1 {
-		switch os.Args[1] {
-		case argParent:
-			os.Exit(parentMain(os.Args[2:]))
-		case argEngine:
-			os.Exit(engineMain(os.Args[2:]))
-		}
+// Roles are the daemon's roles, for rootlesskit.Dispatch: main() passes them (with the
+// proof's) before cobra parses anything.
+func Roles() []rootlesskit.Role {
+	return []rootlesskit.Role{
+		{Env: envPipe, Main: func([]string) int { return childMain() }},
+		{Arg: argParent, Main: parentMain},
+		{Arg: argEngine, Main: engineMain},
 	}
 }
 
 // Options say what Exec runs.
 type Options struct {
-	// Net is the network driver (proof.NetAuto, NetSlirp4netns, NetPasta, NetGvisor).
+	// Net is the network driver (rootlesskit.NetAuto, NetSlirp4netns, NetPasta, NetGvisor).
 	Net string
 	// Engine is the engine's argv; empty means the first of Engines on PATH.
 	Engine []string
@@ -171,10 +167,10 @@ func Exec(opts Options) error {
 	}
 	net := opts.Net
 	if net == "" {
-		net = proof.NetAuto
+		net = rootlesskit.NetAuto
 	}
 	switch net {
-	case proof.NetAuto, proof.NetSlirp4netns, proof.NetPasta, proof.NetGvisor:
+	case rootlesskit.NetAuto, rootlesskit.NetSlirp4netns, rootlesskit.NetPasta, rootlesskit.NetGvisor:
 	default:
 		return fmt.Errorf("--net %q: want auto, slirp4netns, pasta or gvisor", net)
 	}
@@ -216,13 +212,13 @@ func parentMain(args []string) int {
 		return 1
 	}
 	// InitStateDir takes the state dir's lock (failing when another daemon holds it) and
-	// removes what a killed daemon left behind (LIBRARIES §1.11, gotcha 3). parent.Parent takes
+	// removes what a killed daemon left behind. parent.Parent takes
 	// the same lock again for its lifetime: two daemons cannot share the dir.
 	if err := parent.InitStateDir(stateDir); err != nil {
 		say("%v (is another rootless-doctor daemon running for this account?)", err)
 		return 1
 	}
-	chosen, nd, notes, err := proof.NewNetDriver(netName)
+	chosen, nd, notes, err := rootlesskit.NewNetDriver(netName)
 	for _, n := range notes {
 		say("network: %s", n)
 	}
@@ -231,13 +227,13 @@ func parentMain(args []string) int {
 		os.RemoveAll(stateDir)
 		return 1
 	}
-	pd, err := builtin.NewParentDriver(proof.LogWriter("port/builtin"), stateDir, false, "auto")
+	pd, err := builtin.NewParentDriver(rootlesskit.LogWriter("port/builtin"), stateDir, false, "auto")
 	if err != nil {
 		say("port driver: %v", err)
 		os.RemoveAll(stateDir)
 		return 1
 	}
-	// rootlesskit re-executes /proc/self/exe with this process's argv (LIBRARIES §1.2): the rk
+	// rootlesskit re-executes /proc/self/exe with this process's argv (not configurable): the rk
 	// child reads the driver chosen and the engine from it.
 	os.Args = append([]string{os.Args[0], argParent, chosen}, engine...)
 	say("starting %s (network %s, port driver builtin, state dir %s)", strings.Join(engine, " "), chosen, stateDir)
@@ -254,7 +250,7 @@ func parentMain(args []string) int {
 		// reach the engine, nothing the engine mounts reaches the host. What
 		// dockerd-rootless.sh passes (--propagation=rslave).
 		Propagation: "rslave",
-		SubidSource: proof.SubidSource(),
+		SubidSource: rootlesskit.SubidSource(),
 	}
 	err = parent.Parent(opt) // removes stateDir on return
 	if err == nil {
@@ -289,8 +285,8 @@ func childMain() int {
 		ChildUseActivationEnvKey:  envAct,
 		StateDirEnvKey:            EnvStateDir,
 		TargetCmd:                 append([]string{self, argEngine}, engine...),
-		NetworkDriver:             proof.ChildNetDriver(netName),
-		PortDriver:                builtin.NewChildDriver(proof.LogWriter("port/builtin")),
+		NetworkDriver:             rootlesskit.ChildNetDriver(netName),
+		PortDriver:                builtin.NewChildDriver(rootlesskit.LogWriter("port/builtin")),
 		// Copy-up lets the engine replace /etc/resolv.conf, /etc/hosts and create /run/docker
 		// etc. without touching the host's (dockerd-rootless.sh: --copy-up=/etc --copy-up=/run).
 		CopyUpDriver: tmpfssymlink.NewChildDriver(),
@@ -301,11 +297,9 @@ func childMain() int {
 	if err == nil {
 		return 0
 	}
-	if strings.HasPrefix(err.Error(), "command ") {
+	if code, ok := rootlesskit.ExitStatus(err); ok {
 		// The engine itself exited badly: its status is the child's, and the parent's.
-		if code, ok := common.GetExecExitStatus(err); ok {
-			return code
-		}
+		return code
 	}
 	say("rootlesskit child: %v", err)
 	return 1

@@ -14,8 +14,7 @@ import (
 	"github.com/containerd/cgroups/v3"
 	"golang.org/x/sys/unix"
 
-	"github.com/rootless-doctor/rootless-doctor/checks"
-	"github.com/rootless-doctor/rootless-doctor/fixes/intent"
+	"github.com/rootless-doctor/rootless-doctor/finding"
 )
 
 const cgroupRoot = "/sys/fs/cgroup"
@@ -56,42 +55,42 @@ type cgroupHost struct {
 func cgroupProve(h cgroupHost) stepReport {
 	switch h.mode {
 	case cgroups.Hybrid:
-		return stepReport{Status: checks.Skip,
+		return stepReport{Status: finding.Skip,
 			Summary: "cgroup v1 with a v2 hierarchy beside it (hybrid): rootless engines cannot set resource limits here, so there is no limit to prove"}.
 			with(cgroupRoot, "tmpfs with v1 controllers; cgroup2 at "+cgroupRoot+"/unified").
 			detail("Limits (--memory, --pids-limit, --cpus) need cgroup v2 with delegation: boot with systemd.unified_cgroup_hierarchy=1 (see cgroup.version).")
 	case cgroups.Legacy:
-		return stepReport{Status: checks.Skip,
+		return stepReport{Status: finding.Skip,
 			Summary: "cgroup v1: rootless engines cannot set resource limits here, so there is no limit to prove"}.
 			with(cgroupRoot, "tmpfs with v1 controllers").
 			detail("Limits need cgroup v2 with delegation (see cgroup.version).")
 	case cgroups.Unavailable:
-		return stepReport{Status: checks.Skip, Summary: "no cgroup filesystem is mounted at " + cgroupRoot}
+		return stepReport{Status: finding.Skip, Summary: "no cgroup filesystem is mounted at " + cgroupRoot}
 	}
 	own, err := h.own()
 	if err != nil || own == "" {
-		return stepReport{Status: checks.Skip, Summary: fmt.Sprintf("cannot find the own cgroup v2 group: %v", err)}
+		return stepReport{Status: finding.Skip, Summary: fmt.Sprintf("cannot find the own cgroup v2 group: %v", err)}
 	}
 	group := filepath.Join(h.root, own)
 	parentDir := filepath.Dir(group)
 	s := stepReport{}.with("/proc/self/cgroup", "0::"+own)
 	if own == "/" || !h.writable(filepath.Join(parentDir, "cgroup.procs")) || !h.writable(parentDir) {
-		s.Status = checks.Skip
+		s.Status = finding.Skip
 		s.Summary = fmt.Sprintf("the proof runs in %s, whose parent is not delegated to this account: no group to set a limit in", own)
 		return s.detail("Rootless engines ask the systemd user manager for a scope with Delegate=yes; the static probe cgroup.delegation checks that user@.service delegates the controllers. To prove limits here, run the proof inside such a scope: systemd-run --user --scope -p Delegate=yes rootless-doctor prove.")
 	}
 	sub, _ := os.ReadFile(filepath.Join(parentDir, "cgroup.subtree_control"))
 	s = s.with(filepath.Join(parentDir, "cgroup.subtree_control"), strings.TrimSpace(string(sub)))
 	if !strings.Contains(" "+strings.TrimSpace(string(sub))+" ", " pids ") {
-		s.Status = checks.Warn
+		s.Status = finding.Warn
 		s.Summary = "the pids controller is not enabled for the delegated group: --pids-limit will not work"
 		return s.detail("See cgroup.delegation.").
-			fixWith(intent.DelegateControllers([]string{"cpu", "cpuset", "io", "memory", "pids"}, "rootless engines set limits through delegated controllers"))
+			fixWith(finding.DelegateControllers([]string{"cpu", "cpuset", "io", "memory", "pids"}, "rootless engines set limits through delegated controllers"))
 	}
 	return enforcePids(s, parentDir)
 }
 
-func (s stepReport) fixWith(in ...intent.Intent) stepReport {
+func (s stepReport) fixWith(in ...finding.Intent) stepReport {
 	s.Intents = append(s.Intents, in...)
 	return s
 }
@@ -101,12 +100,12 @@ func (s stepReport) fixWith(in ...intent.Intent) stepReport {
 func enforcePids(s stepReport, parentDir string) stepReport {
 	dir := filepath.Join(parentDir, fmt.Sprintf("rootless-doctor-proof-%d", os.Getpid()))
 	if err := os.Mkdir(dir, 0o755); err != nil {
-		s.Status, s.Summary = checks.Fail, fmt.Sprintf("cannot create a child group in the delegated %s: %v", parentDir, err)
+		s.Status, s.Summary = finding.Fail, fmt.Sprintf("cannot create a child group in the delegated %s: %v", parentDir, err)
 		return s
 	}
 	defer os.Remove(dir)
 	if err := os.WriteFile(filepath.Join(dir, "pids.max"), []byte("1"), 0); err != nil {
-		s.Status, s.Summary = checks.Fail, fmt.Sprintf("cannot set pids.max in %s: %v", dir, err)
+		s.Status, s.Summary = finding.Fail, fmt.Sprintf("cannot set pids.max in %s: %v", dir, err)
 		return s
 	}
 	// The shell waits for a line, then forks once: with pids.max=1 the fork must fail.
@@ -114,12 +113,12 @@ func enforcePids(s stepReport, parentDir string) stepReport {
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()
 	if err := cmd.Start(); err != nil {
-		s.Status, s.Summary = checks.Fail, fmt.Sprintf("cannot start a shell: %v", err)
+		s.Status, s.Summary = finding.Fail, fmt.Sprintf("cannot start a shell: %v", err)
 		return s
 	}
 	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
 	if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(cmd.Process.Pid)), 0); err != nil {
-		s.Status, s.Summary = checks.Fail, fmt.Sprintf("cannot move a process into the child group: %v", err)
+		s.Status, s.Summary = finding.Fail, fmt.Sprintf("cannot move a process into the child group: %v", err)
 		return s
 	}
 	_, _ = io.WriteString(stdin, "go\n")
@@ -128,9 +127,9 @@ func enforcePids(s stepReport, parentDir string) stepReport {
 	s = s.with(filepath.Join(dir, "pids.max"), "1").with(filepath.Join(dir, "pids.events"), strings.TrimSpace(string(events))).
 		with("fork in the group", strings.TrimSpace(line))
 	if strings.TrimSpace(line) != "refused" {
-		s.Status, s.Summary = checks.Fail, "pids.max=1 in a delegated child group did not stop a fork: limits are not enforced"
+		s.Status, s.Summary = finding.Fail, "pids.max=1 in a delegated child group did not stop a fork: limits are not enforced"
 		return s
 	}
-	s.Status, s.Summary = checks.Pass, "cgroup v2 delegation: a child group with pids.max=1 refused a fork"
+	s.Status, s.Summary = finding.Pass, "cgroup v2 delegation: a child group with pids.max=1 refused a fork"
 	return s
 }

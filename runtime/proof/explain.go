@@ -5,7 +5,8 @@ import (
 	"strings"
 
 	"github.com/rootless-doctor/rootless-doctor/distro"
-	"github.com/rootless-doctor/rootless-doctor/fixes/intent"
+	"github.com/rootless-doctor/rootless-doctor/finding"
+	"github.com/rootless-doctor/rootless-doctor/runtime/rootlesskit"
 )
 
 // facts are what the parent role read on the host, as the account, before starting rootlesskit.
@@ -39,7 +40,7 @@ type explanation struct {
 	Probe   string
 	Summary string
 	Details []string
-	Intents []intent.Intent
+	Intents []finding.Intent
 }
 
 const (
@@ -47,15 +48,15 @@ const (
 	keyAppArmor    = "kernel.apparmor_restrict_unprivileged_userns"
 	keyMaxUserNS   = "user.max_user_namespaces"
 	// maxUserNSFix is the value Docker's rootless docs give
-	// (shared/reference/docker-rootless-mode.txt, "max_user_namespaces").
+	// (https://docs.docker.com/engine/security/rootless/, "max_user_namespaces").
 	maxUserNSFix = "28633"
 	tunPath      = "/dev/net/tun"
 )
 
 // explain maps an error of one phase of the proof to its explanation. logs are the captured
 // lines of output (nsenter and ip print the real reason, e.g. "open: Permission denied", while
-// the error chain only says "exit status 1"). The rules follow shared/LIBRARIES.md §1.10 and the
-// failure catalogue entries named in each branch.
+// the error chain only says "exit status 1"). Each branch names the failure-catalogue entry it
+// explains (docs/failures/catalogue.json#ID).
 func explain(w wireError, f facts, logs []string) explanation {
 	msg := strings.ToLower(w.Message)
 	switch w.Phase {
@@ -69,16 +70,16 @@ func explain(w wireError, f facts, logs []string) explanation {
 		return explainChild(w, f, msg, logs)
 	case phasePort:
 		return explanation{
-			Summary: "publishing a port with the builtin port driver failed: " + short(w.Message),
+			Summary: "publishing a port with the builtin port driver failed: " + clipMessage(w.Message),
 			Details: []string{"The builtin port driver listens on the host and forwards each connection over a unix socket into the namespace; nothing else is needed, so this is unusual (a full state dir, or a port taken between choosing and publishing it)."},
 		}
 	case phaseTimeout:
 		return explanation{
-			Summary: "the proof did not finish in time: " + short(w.Message),
+			Summary: "the proof did not finish in time: " + clipMessage(w.Message),
 			Details: []string{"rootlesskit waits on its child without a timeout; a helper that hangs (newuidmap waiting on SSSD, slirp4netns stuck) stops it. The captured log below shows the last thing it did."},
 		}
 	}
-	return explanation{Summary: short(w.Message)}
+	return explanation{Summary: clipMessage(w.Message)}
 }
 
 // explainClone explains a failed clone(CLONE_NEWUSER) ("failed to start the child:
@@ -86,21 +87,21 @@ func explain(w wireError, f facts, logs []string) explanation {
 func explainClone(w wireError, f facts) explanation {
 	switch w.Errno {
 	case "ENOSPC", "EUSERS":
-		// catalogue: max-user-namespaces-zero
+		// docs/failures/catalogue.json#max-user-namespaces-zero
 		return explanation{
 			Probe:   "userns.max",
 			Summary: fmt.Sprintf("creating a user namespace failed: %s (%s=%s)", errText(w.Errno), keyMaxUserNS, intOr(f.MaxUserNS, "?")),
 			Details: []string{"The kernel refuses new user namespaces once user.max_user_namespaces is reached; 0 (RHEL 7, CIS/STIG hardening, Debian's hardening-runtime) forbids them."},
-			Intents: []intent.Intent{intent.SetSysctl(keyMaxUserNS, maxUserNSFix, "rootless containers need user namespaces")},
+			Intents: []finding.Intent{finding.SetSysctl(keyMaxUserNS, maxUserNSFix, "rootless containers need user namespaces")},
 		}
 	case "EACCES":
-		// catalogue: apparmor-userns-rootlesskit-path
+		// docs/failures/catalogue.json#apparmor-userns-rootlesskit-path
 		return appArmorExplanation(w, f)
 	case "EPERM":
 		if f.AppArmorRestrict != nil && *f.AppArmorRestrict == 1 {
 			return appArmorExplanation(w, f)
 		}
-		// catalogue: userns-clone-disabled, container-security-blocks-userns
+		// docs/failures/catalogue.json#userns-clone-disabled, docs/failures/catalogue.json#container-security-blocks-userns
 		x := explanation{
 			Probe:   "userns.clone",
 			Summary: "creating a user namespace was refused: operation not permitted",
@@ -109,38 +110,38 @@ func explainClone(w wireError, f facts) explanation {
 		case f.UsernsClone != nil && *f.UsernsClone != 1:
 			x.Summary += fmt.Sprintf(" (%s=%d)", keyUsernsClone, *f.UsernsClone)
 			x.Details = append(x.Details, "Debian and Arch kernels forbid unprivileged user namespaces while kernel.unprivileged_userns_clone is 0.")
-			x.Intents = append(x.Intents, intent.SetSysctl(keyUsernsClone, "1", "let unprivileged users create user namespaces"))
+			x.Intents = append(x.Intents, finding.SetSysctl(keyUsernsClone, "1", "let unprivileged users create user namespaces"))
 		case f.unread(keyUsernsClone):
 			// Cannot tell: ask for the sysctl, the usual cause.
-			x.Intents = append(x.Intents, intent.SetSysctl(keyUsernsClone, "1", "let unprivileged users create user namespaces"))
+			x.Intents = append(x.Intents, finding.SetSysctl(keyUsernsClone, "1", "let unprivileged users create user namespaces"))
 		default:
 			// No such sysctl on this kernel, or it is already 1: the refusal comes from
 			// elsewhere.
 			x.Details = append(x.Details, "kernel.unprivileged_userns_clone does not forbid it here, so the refusal comes from a seccomp filter or a security module: typically the container this runs in (Docker's default seccomp profile forbids unshare(CLONE_NEWUSER)).")
-			x.Intents = append(x.Intents, intent.ManualStep("userns-blocked", "allow user namespaces where this runs: run the outer container with --security-opt seccomp=unconfined --security-opt apparmor=unconfined (or --privileged), or Kubernetes seccompProfile Unconfined"))
+			x.Intents = append(x.Intents, finding.ManualStep("userns-blocked", "allow user namespaces where this runs: run the outer container with --security-opt seccomp=unconfined --security-opt apparmor=unconfined (or --privileged), or Kubernetes seccompProfile Unconfined"))
 		}
 		return x
 	case "EINVAL":
 		if f.MaxUserNS != nil && *f.MaxUserNS == 0 {
-			// RHEL 7 kernels answer EINVAL instead of ENOSPC (catalogue: max-user-namespaces-zero).
+			// RHEL 7 kernels answer EINVAL instead of ENOSPC (docs/failures/catalogue.json#max-user-namespaces-zero).
 			return explanation{
 				Probe:   "userns.max",
 				Summary: fmt.Sprintf("creating a user namespace failed: invalid argument (%s=0)", keyMaxUserNS),
-				Intents: []intent.Intent{intent.SetSysctl(keyMaxUserNS, maxUserNSFix, "rootless containers need user namespaces")},
+				Intents: []finding.Intent{finding.SetSysctl(keyMaxUserNS, maxUserNSFix, "rootless containers need user namespaces")},
 			}
 		}
-		// catalogue: kernel-userns-unavailable
+		// docs/failures/catalogue.json#kernel-userns-unavailable
 		return explanation{
 			Probe:   "kernel.version",
 			Summary: "creating a user namespace failed: invalid argument (the kernel lacks usable user namespaces)",
 			Details: []string{"Kernels built without CONFIG_USER_NS, and RHEL 7 kernels without user_namespace.enable=1 namespace.unpriv_enable=1 on the command line, answer EINVAL."},
-			Intents: []intent.Intent{intent.ManualStep("kernel-userns", "boot a kernel with user namespaces enabled (CONFIG_USER_NS=y; on RHEL 7 add user_namespace.enable=1 namespace.unpriv_enable=1 to the kernel command line)")},
+			Intents: []finding.Intent{finding.ManualStep("kernel-userns", "boot a kernel with user namespaces enabled (CONFIG_USER_NS=y; on RHEL 7 add user_namespace.enable=1 namespace.unpriv_enable=1 to the kernel command line)")},
 		}
 	}
 	if w.NotFound {
-		return explanation{Summary: "starting the namespaced child failed: the binary is gone: " + short(w.Message)}
+		return explanation{Summary: "starting the namespaced child failed: the binary is gone: " + clipMessage(w.Message)}
 	}
-	return explanation{Probe: "userns.clone", Summary: "creating a user namespace failed: " + short(w.Message)}
+	return explanation{Probe: "userns.clone", Summary: "creating a user namespace failed: " + clipMessage(w.Message)}
 }
 
 func appArmorExplanation(w wireError, f facts) explanation {
@@ -153,7 +154,7 @@ func appArmorExplanation(w wireError, f facts) explanation {
 		},
 	}
 	if f.Exe != "" {
-		x.Intents = append(x.Intents, intent.AppArmorProfile(f.Exe, "allow user namespaces for the binary that creates them"))
+		x.Intents = append(x.Intents, finding.AppArmorProfile(f.Exe, "allow user namespaces for the binary that creates them"))
 	}
 	return x
 }
@@ -161,30 +162,30 @@ func appArmorExplanation(w wireError, f facts) explanation {
 // explainIDMap explains "failed to setup UID/GID map: …".
 func explainIDMap(w wireError, f facts, msg string) explanation {
 	switch {
-	case strings.Contains(msg, "no subuid ranges found"), strings.Contains(msg, "no subgid ranges found"):
-		// catalogue: subuid-missing
+	case rootlesskit.NoSubuidRanges.In(msg), rootlesskit.NoSubgidRanges.In(msg):
+		// docs/failures/catalogue.json#subuid-missing
 		file, which, probe := "/etc/subuid", "uid", "idmap.subuid"
-		if strings.Contains(msg, "no subgid ranges found") {
+		if rootlesskit.NoSubgidRanges.In(msg) {
 			file, which, probe = "/etc/subgid", "gid", "idmap.subgid"
 		}
 		return explanation{
 			Probe:   probe,
 			Summary: fmt.Sprintf("%s has no subordinate %s range: only one id could be mapped", f.User, which),
 			Details: []string{fmt.Sprintf("rootlesskit found no line for the account (by name or uid) in %s, and getsubids returned none either.", file)},
-			Intents: []intent.Intent{intent.AddSubIDs(f.User, "both", 65536, nil, "rootless containers map 65,536 subordinate ids")},
+			Intents: []finding.Intent{finding.AddSubIDs(f.User, "both", 65536, nil, "rootless containers map 65,536 subordinate ids")},
 		}
 	case strings.Contains(msg, "newuidmap") || strings.Contains(msg, "newgidmap"):
 		tool := "newuidmap"
 		if !strings.Contains(msg, "newuidmap") {
 			tool = "newgidmap"
 		}
-		install := intent.InstallTool(string(distro.ToolNewuidmap), "rootless engines map subordinate ids through newuidmap and newgidmap")
+		install := finding.InstallTool(string(distro.ToolNewuidmap), "rootless engines map subordinate ids through newuidmap and newgidmap")
 		if w.NotFound || strings.Contains(msg, "executable file not found") {
-			// catalogue: uidmap-missing
+			// docs/failures/catalogue.json#uidmap-missing
 			return explanation{
 				Probe:   "idmap.newuidmap",
 				Summary: tool + " is not installed (or not on the PATH the proof used)",
-				Intents: []intent.Intent{install},
+				Intents: []finding.Intent{install},
 			}
 		}
 		if strings.Contains(msg, "not allowed") {
@@ -196,7 +197,7 @@ func explainIDMap(w wireError, f facts, msg string) explanation {
 				Details: []string{"newuidmap only maps ranges /etc/subuid (or the nsswitch subid source) gives to the calling account."},
 			}
 		}
-		// catalogue: newuidmap-not-privileged ("write to uid_map failed: Operation not
+		// docs/failures/catalogue.json#newuidmap-not-privileged ("write to uid_map failed: Operation not
 		// permitted", "Could not set caps")
 		return explanation{
 			Probe:   "idmap.newuidmap",
@@ -204,11 +205,11 @@ func explainIDMap(w wireError, f facts, msg string) explanation {
 			Details: []string{"newuidmap and newgidmap must be setuid root or carry cap_setuid/cap_setgid file capabilities; image builds, rsync without -X and rpm-ostree lose them. Reinstalling the package restores them."},
 			// The same step idmap.newuidmap asks for: the package is installed, so an install
 			// step would change nothing.
-			Intents: []intent.Intent{intent.ManualStep("newuidmap-privilege",
+			Intents: []finding.Intent{finding.ManualStep("newuidmap-privilege",
 				"restore the privilege of newuidmap and newgidmap: reinstall the package that provides them, or run chmod u+s on both")},
 		}
 	}
-	return explanation{Probe: "idmap.subuid", Summary: "mapping the subordinate ids failed: " + short(w.Message)}
+	return explanation{Probe: "idmap.subuid", Summary: "mapping the subordinate ids failed: " + clipMessage(w.Message)}
 }
 
 // explainNetwork explains a failed ConfigureNetwork of the network driver (or its constructor).
@@ -219,8 +220,8 @@ func explainNetwork(w wireError, f facts, msg string, logs []string) explanation
 		strings.Contains(msg, "permission denied") || strings.Contains(msg, "operation not permitted")
 	missing := strings.Contains(joined, "no such device") || strings.Contains(msg, "no such device")
 	switch {
-	case strings.Contains(msg, "is not installed"):
-		// catalogue: slirp4netns-missing-or-old, pasta-missing
+	case rootlesskit.DriverNotInstalled.In(msg):
+		// docs/failures/catalogue.json#slirp4netns-missing-or-old, docs/failures/catalogue.json#pasta-missing
 		tool := distro.ToolSlirp4netns
 		if strings.Contains(msg, "pasta") {
 			tool = distro.ToolPasta
@@ -228,40 +229,40 @@ func explainNetwork(w wireError, f facts, msg string, logs []string) explanation
 		return explanation{
 			Probe:   "net.driver",
 			Summary: string(tool) + " is not installed",
-			Intents: []intent.Intent{intent.InstallTool(string(tool), "rootless networking needs a user-mode network driver")},
+			Intents: []finding.Intent{finding.InstallTool(string(tool), "rootless networking needs a user-mode network driver")},
 		}
 	case strings.Contains(msg, `exec: "nsenter"`):
 		return explanation{Probe: "net.driver", Summary: "nsenter is not installed: rootlesskit needs it to create the tap device",
-			Intents: []intent.Intent{intent.InstallTool(string(distro.ToolNsenter), "rootlesskit enters the namespace with nsenter")}}
+			Intents: []finding.Intent{finding.InstallTool(string(distro.ToolNsenter), "rootlesskit enters the namespace with nsenter")}}
 	case strings.Contains(msg, `exec: "ip"`):
 		return explanation{Probe: "net.driver", Summary: "ip (iproute2) is not installed or not on PATH: rootlesskit needs it to create the tap device",
-			Intents: []intent.Intent{intent.InstallTool(string(distro.ToolIproute), "rootlesskit configures the interface with ip")}}
+			Intents: []finding.Intent{finding.InstallTool(string(distro.ToolIproute), "rootlesskit configures the interface with ip")}}
 	case aboutTun && (f.TunErrno == "EACCES" || f.TunErrno == "EPERM" || denied):
-		// catalogue: tun-device-denied. `ip tuntap add` prints "open: Permission denied" on
+		// docs/failures/catalogue.json#tun-device-denied. `ip tuntap add` prints "open: Permission denied" on
 		// stderr while the error chain only says "exit status 1"; the parent role also opened
 		// /dev/net/tun itself as the account (facts.TunErrno).
 		return explanation{
 			Probe:   "net.tun",
 			Summary: "creating the tap device failed: " + tunPath + " is not readable and writable by " + f.User,
 			Details: []string{"Every rootless network driver (slirp4netns, pasta, gvisor-tap-vsock) opens /dev/net/tun inside the user namespace as the account; the device must be mode 0666."},
-			Intents: []intent.Intent{intent.DeviceMode(tunPath, "0666", "rootless network drivers open /dev/net/tun as the account to create the tap device")},
+			Intents: []finding.Intent{finding.DeviceMode(tunPath, "0666", "rootless network drivers open /dev/net/tun as the account to create the tap device")},
 		}
 	case aboutTun && (f.TunErrno == "ENOENT" || f.TunErrno == "ENODEV" || f.TunErrno == "ENXIO" || missing):
-		// catalogue: tun-device-missing
+		// docs/failures/catalogue.json#tun-device-missing
 		return explanation{
 			Probe:   "net.tun",
 			Summary: "creating the tap device failed: " + tunPath + " is missing or the tun module is not loaded",
-			Intents: []intent.Intent{intent.LoadModule("tun", "rootless network drivers create a tap device")},
+			Intents: []finding.Intent{finding.LoadModule("tun", "rootless network drivers create a tap device")},
 		}
-	case strings.Contains(msg, "older than"):
+	case rootlesskit.Slirp4netnsOlderThan.In(msg):
 		return explanation{Probe: "net.driver", Summary: "slirp4netns is older than v0.4.0",
-			Intents: []intent.Intent{intent.InstallTool(string(distro.ToolSlirp4netns), "rootlesskit needs slirp4netns v0.4.0 or later")}}
+			Intents: []finding.Intent{finding.InstallTool(string(distro.ToolSlirp4netns), "rootlesskit needs slirp4netns v0.4.0 or later")}}
 	case strings.Contains(msg, "pasta"):
-		// catalogue: pasta-version-incompatible
-		return explanation{Probe: "net.driver", Summary: "pasta failed to configure the namespace: " + short(firstLine(w.Message)),
+		// docs/failures/catalogue.json#pasta-version-incompatible
+		return explanation{Probe: "net.driver", Summary: "pasta failed to configure the namespace: " + clipMessage(firstLine(w.Message)),
 			Details: []string{"rootlesskit's pasta driver is experimental and needs passt 2023_12_04 or later; slirp4netns or the in-process gvisor driver (--net gvisor) are the alternatives."}}
 	}
-	return explanation{Probe: "net.driver", Summary: "setting up the network failed: " + short(firstLine(w.Message))}
+	return explanation{Probe: "net.driver", Summary: "setting up the network failed: " + clipMessage(firstLine(w.Message))}
 }
 
 func firstLine(s string) string {
@@ -275,25 +276,25 @@ func firstLine(s string) string {
 // explainChild explains a failure of the rootlesskit child after the maps were written.
 func explainChild(w wireError, f facts, msg string, logs []string) explanation {
 	switch {
-	case strings.Contains(msg, "failed to gain the caps"):
+	case rootlesskit.ChildGainCaps.In(msg):
 		if f.AppArmorRestrict != nil && *f.AppArmorRestrict == 1 {
 			return appArmorExplanation(w, f)
 		}
 		return explanation{Probe: "idmap.newuidmap", Summary: "the child gained no capabilities in its user namespace: the id maps were not applied"}
-	case strings.Contains(msg, "failed to share mount point"), strings.Contains(msg, "failed to mount"):
-		// catalogue: container-security-blocks-userns, apparmor-unprivileged-userns-transition
+	case rootlesskit.ChildShareMount.In(msg), rootlesskit.ChildMount.In(msg):
+		// docs/failures/catalogue.json#container-security-blocks-userns, docs/failures/catalogue.json#apparmor-unprivileged-userns-transition
 		if w.Errno == "EACCES" || (f.AppArmorRestrict != nil && *f.AppArmorRestrict == 1) {
 			return appArmorExplanation(w, f)
 		}
-		return explanation{Probe: "mount.propagation", Summary: "changing mounts inside the user namespace failed: " + short(w.Message),
+		return explanation{Probe: "mount.propagation", Summary: "changing mounts inside the user namespace failed: " + clipMessage(w.Message),
 			Details: []string{"A seccomp filter or security profile of an outer container, or a masked /proc or /sys, stops mounts inside user namespaces."}}
 	case w.NotFound && strings.Contains(msg, `"ip"`), strings.Contains(msg, `exec: "ip"`):
 		return explanation{Probe: "net.driver", Summary: "ip (iproute2) is not installed or not on PATH: rootlesskit needs it inside the namespace",
-			Intents: []intent.Intent{intent.InstallTool(string(distro.ToolIproute), "rootlesskit configures the interface with ip")}}
-	case strings.Contains(msg, "executing") && strings.Contains(msg, "ip"):
-		return explanation{Probe: "net.driver", Summary: "configuring the interface inside the namespace failed: " + short(w.Message)}
+			Intents: []finding.Intent{finding.InstallTool(string(distro.ToolIproute), "rootlesskit configures the interface with ip")}}
+	case rootlesskit.ChildExecuting.In(msg) && strings.Contains(msg, "ip"):
+		return explanation{Probe: "net.driver", Summary: "configuring the interface inside the namespace failed: " + clipMessage(w.Message)}
 	}
-	return explanation{Summary: "the rootlesskit child failed: " + short(w.Message)}
+	return explanation{Summary: "the rootlesskit child failed: " + clipMessage(w.Message)}
 }
 
 func errText(errno string) string {
@@ -321,12 +322,6 @@ func intOr(p *int, dflt string) string {
 	return fmt.Sprint(*p)
 }
 
-// short keeps the end of a long rootlesskit message (they embed whole structs with %+v).
-func short(s string) string {
-	s = strings.TrimSpace(s)
-	const max = 240
-	if len(s) <= max {
-		return s
-	}
-	return "…" + s[len(s)-max:]
-}
+// clipMessage keeps the end of a long rootlesskit message: they embed whole structs with %+v
+// and end with the reason.
+func clipMessage(s string) string { return finding.ClipTail(strings.TrimSpace(s), 240) }

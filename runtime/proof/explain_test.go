@@ -10,8 +10,9 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/rootless-doctor/rootless-doctor/checks/host"
+	"github.com/rootless-doctor/rootless-doctor/fixes"
 	fixplan "github.com/rootless-doctor/rootless-doctor/fixes"
+	"github.com/rootless-doctor/rootless-doctor/host"
 )
 
 func intp(v int) *int { return &v }
@@ -182,12 +183,12 @@ func TestExplain(t *testing.T) {
 			if x.Probe != tt.wantProbe {
 				t.Errorf("probe = %q, want %q (summary %q, wire %+v)", x.Probe, tt.wantProbe, x.Summary, *w)
 			}
-			var fixes []string
+			var ids []string
 			for _, in := range x.Intents {
-				fixes = append(fixes, in.ID())
+				ids = append(ids, fixes.IntentID(in))
 			}
-			if !slices.Equal(fixes, tt.wantFixes) {
-				t.Errorf("fixes = %v, want %v", fixes, tt.wantFixes)
+			if !slices.Equal(ids, tt.wantFixes) {
+				t.Errorf("fixes = %v, want %v", ids, tt.wantFixes)
 			}
 			// What the proof asks for, the sudo helper must accept from alice (fixes/sudo.go
 			// keeps its own list of the values probes use).

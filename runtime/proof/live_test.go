@@ -13,9 +13,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rootless-doctor/rootless-doctor/checks"
+	"github.com/rootless-doctor/rootless-doctor/finding"
+	"github.com/rootless-doctor/rootless-doctor/fixes"
 	"github.com/rootless-doctor/rootless-doctor/runtime/livetest"
 	"github.com/rootless-doctor/rootless-doctor/runtime/proof"
+	"github.com/rootless-doctor/rootless-doctor/runtime/rootlesskit"
 )
 
 // The test binary is the proof's payload (rootlesskit re-executes it), so Dispatch comes first.
@@ -23,7 +25,7 @@ import (
 const helperArg = "__proof_test_helper"
 
 func TestMain(m *testing.M) {
-	proof.Dispatch()
+	rootlesskit.Dispatch(proof.Roles()...)
 	if len(os.Args) > 2 && os.Args[1] == helperArg {
 		os.Exit(helperMain(os.Args[2:]))
 	}
@@ -40,11 +42,11 @@ func TestMain(m *testing.M) {
 
 var tools = []string{"useradd", "userdel", "usermod", "newuidmap", "newgidmap", "nsenter", "ip"}
 
-type want map[string]checks.Status
+type want map[string]finding.Status
 
-func run(t *testing.T, opts proof.Options, binds map[string]string) []checks.Result {
+func run(t *testing.T, opts proof.Options, binds map[string]string) []finding.Result {
 	t.Helper()
-	var res []checks.Result
+	var res []finding.Result
 	var err error
 	livetest.InMountNamespace(t, binds, func() {
 		res, err = proof.Run(context.Background(), opts)
@@ -55,16 +57,16 @@ func run(t *testing.T, opts proof.Options, binds map[string]string) []checks.Res
 	return res
 }
 
-func check(t *testing.T, res []checks.Result, w want) map[string]checks.Result {
+func check(t *testing.T, res []finding.Result, w want) map[string]finding.Result {
 	t.Helper()
 	if ids := idsOf(res); !slices.Equal(ids, proof.StepIDs()) {
 		t.Fatalf("results %v, want %v", ids, proof.StepIDs())
 	}
-	by := map[string]checks.Result{}
+	by := map[string]finding.Result{}
 	for _, r := range res {
 		by[r.ID] = r
 		t.Logf("%-16s %-4s %6.1f ms  %s", r.ID, r.Status, float64(r.Duration.Microseconds())/1000, r.Summary)
-		if testing.Verbose() && r.Status == checks.Fail {
+		if testing.Verbose() && r.Status == finding.Fail {
 			t.Logf("%s", dump(r))
 		}
 		if st, ok := w[r.ID]; ok && r.Status != st {
@@ -77,7 +79,7 @@ func check(t *testing.T, res []checks.Result, w want) map[string]checks.Result {
 	return by
 }
 
-func idsOf(res []checks.Result) []string {
+func idsOf(res []finding.Result) []string {
 	var ids []string
 	for _, r := range res {
 		ids = append(ids, r.ID)
@@ -85,7 +87,7 @@ func idsOf(res []checks.Result) []string {
 	return ids
 }
 
-func dump(r checks.Result) string {
+func dump(r finding.Result) string {
 	var b strings.Builder
 	for _, d := range r.Details {
 		fmt.Fprintf(&b, "    detail: %s\n", d)
@@ -96,7 +98,7 @@ func dump(r checks.Result) string {
 	return b.String()
 }
 
-func evidence(r checks.Result, source string) string {
+func evidence(r finding.Result, source string) string {
 	for _, e := range r.Evidence {
 		if e.Source == source {
 			return e.Value
@@ -109,7 +111,7 @@ func evidence(r checks.Result, source string) string {
 // (the dev machine and Debian 12 CI), anything valid on v2 (depends on delegation).
 func cgroupWant(w want) want {
 	if _, err := os.Stat("/sys/fs/cgroup/cgroup.controllers"); err != nil {
-		w[proof.StepCgroup] = checks.Skip
+		w[proof.StepCgroup] = finding.Skip
 	}
 	return w
 }
@@ -121,22 +123,22 @@ func TestProvePasses(t *testing.T) {
 	livetest.NoLeftovers(t, user)
 	tun := map[string]string{"/dev/net/tun": livetest.TunNode(t, 0o666)}
 
-	nets := []string{proof.NetAuto, proof.NetSlirp4netns, proof.NetGvisor, proof.NetNone}
+	nets := []string{rootlesskit.NetAuto, rootlesskit.NetSlirp4netns, rootlesskit.NetGvisor, rootlesskit.NetNone}
 	if _, err := exec.LookPath("pasta"); err == nil {
-		nets = append(nets, proof.NetPasta)
+		nets = append(nets, rootlesskit.NetPasta)
 	}
 	for _, net := range nets {
 		t.Run(net, func(t *testing.T) {
 			res := run(t, proof.Options{User: user, Net: net, Timeout: 30 * time.Second}, tun)
 			w := cgroupWant(want{
-				proof.StepUserNS: checks.Pass, proof.StepIDMap: checks.Pass, proof.StepMount: checks.Pass,
-				proof.StepOverlay: checks.Pass, proof.StepNetwork: checks.Pass, proof.StepPort: checks.Pass,
+				proof.StepUserNS: finding.Pass, proof.StepIDMap: finding.Pass, proof.StepMount: finding.Pass,
+				proof.StepOverlay: finding.Pass, proof.StepNetwork: finding.Pass, proof.StepPort: finding.Pass,
 			})
-			if net == proof.NetNone {
-				w[proof.StepNetwork] = checks.Skip
+			if net == rootlesskit.NetNone {
+				w[proof.StepNetwork] = finding.Skip
 			}
 			by := check(t, res, w)
-			if net == proof.NetAuto {
+			if net == rootlesskit.NetAuto {
 				if got := evidence(by[proof.StepNetwork], "network driver"); got != "slirp4netns (auto)" {
 					t.Errorf("auto chose %q, want slirp4netns (auto)", got)
 				}
@@ -145,11 +147,11 @@ func TestProvePasses(t *testing.T) {
 			if got := evidence(by[proof.StepIDMap], "host view of the chowned file"); !strings.HasSuffix(got, "(1000:1000 inside)") || strings.HasPrefix(got, "1000:") {
 				t.Errorf("host view of the chowned file = %q", got)
 			}
-			if r := by[proof.StepPort]; r.Status == checks.Pass && !strings.HasPrefix(evidence(r, "reply"), "PONG ") {
+			if r := by[proof.StepPort]; r.Status == finding.Pass && !strings.HasPrefix(evidence(r, "reply"), "PONG ") {
 				t.Errorf("port reply = %q", evidence(r, "reply"))
 			}
 			for _, r := range res {
-				if r.Status == checks.Pass && r.Duration <= 0 {
+				if r.Status == finding.Pass && r.Duration <= 0 {
 					t.Errorf("%s has no duration", r.ID)
 				}
 			}
@@ -164,12 +166,12 @@ func TestProveNoSubordinateRange(t *testing.T) {
 	livetest.NoLeftovers(t, user)
 	res := run(t, proof.Options{User: user}, map[string]string{"/dev/net/tun": livetest.TunNode(t, 0o666)})
 	by := check(t, res, cgroupWant(want{
-		proof.StepUserNS: checks.Pass, proof.StepIDMap: checks.Fail, proof.StepMount: checks.Skip,
-		proof.StepOverlay: checks.Skip, proof.StepNetwork: checks.Skip, proof.StepPort: checks.Skip,
+		proof.StepUserNS: finding.Pass, proof.StepIDMap: finding.Fail, proof.StepMount: finding.Skip,
+		proof.StepOverlay: finding.Skip, proof.StepNetwork: finding.Skip, proof.StepPort: finding.Skip,
 	}))
 	r := by[proof.StepIDMap]
-	if !strings.Contains(r.Summary, "idmap.subuid") || !slices.Contains(r.FixIDs(), "subid.add") {
-		t.Errorf("idmap: %s fixes %v, want idmap.subuid and subid.add\n%s", r.Summary, r.FixIDs(), dump(r))
+	if !strings.Contains(r.Summary, "idmap.subuid") || !slices.Contains(fixes.FixIDs(r), "subid.add") {
+		t.Errorf("idmap: %s fixes %v, want idmap.subuid and subid.add\n%s", r.Summary, fixes.FixIDs(r), dump(r))
 	}
 	if !slices.ContainsFunc(r.Details, func(d string) bool { return strings.Contains(d, "no subuid ranges found") }) {
 		t.Errorf("the original error is not in the details:\n%s", dump(r))
@@ -184,12 +186,12 @@ func TestProveTunDenied(t *testing.T) {
 	res := run(t, proof.Options{User: user}, map[string]string{"/dev/net/tun": livetest.TunNode(t, 0o600)})
 	// The network fails; the other steps are proven by a second start without a network.
 	by := check(t, res, cgroupWant(want{
-		proof.StepUserNS: checks.Pass, proof.StepIDMap: checks.Pass, proof.StepMount: checks.Pass,
-		proof.StepOverlay: checks.Pass, proof.StepNetwork: checks.Fail, proof.StepPort: checks.Skip,
+		proof.StepUserNS: finding.Pass, proof.StepIDMap: finding.Pass, proof.StepMount: finding.Pass,
+		proof.StepOverlay: finding.Pass, proof.StepNetwork: finding.Fail, proof.StepPort: finding.Skip,
 	}))
 	r := by[proof.StepNetwork]
-	if !strings.Contains(r.Summary, "net.tun") || !slices.Contains(r.FixIDs(), "device.tun") {
-		t.Errorf("network: %s fixes %v, want net.tun and device.tun\n%s", r.Summary, r.FixIDs(), dump(r))
+	if !strings.Contains(r.Summary, "net.tun") || !slices.Contains(fixes.FixIDs(r), "device.tun") {
+		t.Errorf("network: %s fixes %v, want net.tun and device.tun\n%s", r.Summary, fixes.FixIDs(r), dump(r))
 	}
 }
 
@@ -208,12 +210,12 @@ func TestProveNewuidmapWithoutSetuid(t *testing.T) {
 		real:           livetest.CopyWithoutSetuid(t, real),
 	})
 	by := check(t, res, cgroupWant(want{
-		proof.StepUserNS: checks.Pass, proof.StepIDMap: checks.Fail, proof.StepMount: checks.Skip,
-		proof.StepNetwork: checks.Skip, proof.StepPort: checks.Skip,
+		proof.StepUserNS: finding.Pass, proof.StepIDMap: finding.Fail, proof.StepMount: finding.Skip,
+		proof.StepNetwork: finding.Skip, proof.StepPort: finding.Skip,
 	}))
 	r := by[proof.StepIDMap]
-	if !strings.Contains(r.Summary, "idmap.newuidmap") || !slices.Contains(r.FixIDs(), "manual.newuidmap-privilege") {
-		t.Errorf("idmap: %s fixes %v, want idmap.newuidmap and manual.newuidmap-privilege\n%s", r.Summary, r.FixIDs(), dump(r))
+	if !strings.Contains(r.Summary, "idmap.newuidmap") || !slices.Contains(fixes.FixIDs(r), "manual.newuidmap-privilege") {
+		t.Errorf("idmap: %s fixes %v, want idmap.newuidmap and manual.newuidmap-privilege\n%s", r.Summary, fixes.FixIDs(r), dump(r))
 	}
 	if fi, err := os.Stat(real); err != nil || fi.Mode()&os.ModeSetuid == 0 {
 		t.Fatalf("the host's %s lost its setuid bit: %v", real, err)
@@ -228,10 +230,10 @@ func TestProveAutoFallsBackToGvisor(t *testing.T) {
 	user := livetest.User(t, true)
 	livetest.NoLeftovers(t, user)
 	t.Setenv("PATH", livetest.ToolDir(t, "newuidmap", "newgidmap", "nsenter", "ip", "getsubids"))
-	res := run(t, proof.Options{User: user, Net: proof.NetAuto}, map[string]string{"/dev/net/tun": livetest.TunNode(t, 0o666)})
+	res := run(t, proof.Options{User: user, Net: rootlesskit.NetAuto}, map[string]string{"/dev/net/tun": livetest.TunNode(t, 0o666)})
 	by := check(t, res, cgroupWant(want{
-		proof.StepUserNS: checks.Pass, proof.StepIDMap: checks.Pass, proof.StepMount: checks.Pass,
-		proof.StepOverlay: checks.Pass, proof.StepNetwork: checks.Pass, proof.StepPort: checks.Pass,
+		proof.StepUserNS: finding.Pass, proof.StepIDMap: finding.Pass, proof.StepMount: finding.Pass,
+		proof.StepOverlay: finding.Pass, proof.StepNetwork: finding.Pass, proof.StepPort: finding.Pass,
 	}))
 	r := by[proof.StepNetwork]
 	if got := evidence(r, "network driver"); got != "gvisor (auto)" {
@@ -250,14 +252,14 @@ func TestProveSlirp4netnsMissing(t *testing.T) {
 	user := livetest.User(t, true)
 	livetest.NoLeftovers(t, user)
 	t.Setenv("PATH", livetest.ToolDir(t, "newuidmap", "newgidmap", "nsenter", "ip", "getsubids"))
-	res := run(t, proof.Options{User: user, Net: proof.NetSlirp4netns}, map[string]string{"/dev/net/tun": livetest.TunNode(t, 0o666)})
+	res := run(t, proof.Options{User: user, Net: rootlesskit.NetSlirp4netns}, map[string]string{"/dev/net/tun": livetest.TunNode(t, 0o666)})
 	by := check(t, res, cgroupWant(want{
-		proof.StepUserNS: checks.Pass, proof.StepIDMap: checks.Pass, proof.StepMount: checks.Pass,
-		proof.StepOverlay: checks.Pass, proof.StepNetwork: checks.Fail, proof.StepPort: checks.Skip,
+		proof.StepUserNS: finding.Pass, proof.StepIDMap: finding.Pass, proof.StepMount: finding.Pass,
+		proof.StepOverlay: finding.Pass, proof.StepNetwork: finding.Fail, proof.StepPort: finding.Skip,
 	}))
 	r := by[proof.StepNetwork]
-	if !strings.Contains(r.Summary, "net.driver") || !slices.Contains(r.FixIDs(), "package.slirp4netns") {
-		t.Errorf("network: %s fixes %v, want net.driver and package.slirp4netns\n%s", r.Summary, r.FixIDs(), dump(r))
+	if !strings.Contains(r.Summary, "net.driver") || !slices.Contains(fixes.FixIDs(r), "package.slirp4netns") {
+		t.Errorf("network: %s fixes %v, want net.driver and package.slirp4netns\n%s", r.Summary, fixes.FixIDs(r), dump(r))
 	}
 }
 
@@ -286,17 +288,17 @@ func TestProveMaxUserNamespacesZero(t *testing.T) {
 	if err != nil {
 		t.Fatalf("helper: %v\n%s", err, stderr.String())
 	}
-	var res []checks.Result
+	var res []finding.Result
 	if err := json.Unmarshal(out, &res); err != nil {
 		t.Fatalf("helper output: %v\n%s\n%s", err, out, stderr.String())
 	}
 	by := check(t, res, cgroupWant(want{
-		proof.StepUserNS: checks.Fail, proof.StepIDMap: checks.Skip, proof.StepMount: checks.Skip,
-		proof.StepOverlay: checks.Skip, proof.StepNetwork: checks.Skip, proof.StepPort: checks.Skip,
+		proof.StepUserNS: finding.Fail, proof.StepIDMap: finding.Skip, proof.StepMount: finding.Skip,
+		proof.StepOverlay: finding.Skip, proof.StepNetwork: finding.Skip, proof.StepPort: finding.Skip,
 	}))
 	r := by[proof.StepUserNS]
-	if !strings.Contains(r.Summary, "userns.max") || !slices.Contains(r.FixIDs(), "sysctl.user.max_user_namespaces") {
-		t.Errorf("userns: %s fixes %v, want userns.max and sysctl.user.max_user_namespaces\n%s", r.Summary, r.FixIDs(), dump(r))
+	if !strings.Contains(r.Summary, "userns.max") || !slices.Contains(fixes.FixIDs(r), "sysctl.user.max_user_namespaces") {
+		t.Errorf("userns: %s fixes %v, want userns.max and sysctl.user.max_user_namespaces\n%s", r.Summary, fixes.FixIDs(r), dump(r))
 	}
 	if !slices.ContainsFunc(r.Details, func(d string) bool { return strings.Contains(d, "no space left on device") }) {
 		t.Errorf("the original ENOSPC is not in the details:\n%s", dump(r))
@@ -336,7 +338,7 @@ func TestProveTimeout(t *testing.T) {
 			failed := 0
 			for _, r := range res {
 				t.Logf("%-16s %-4s %s", r.ID, r.Status, r.Summary)
-				if r.Status == checks.Fail {
+				if r.Status == finding.Fail {
 					failed++
 					if !strings.Contains(r.Summary, "did not finish") {
 						t.Errorf("%s: %s, want the timeout named", r.ID, r.Summary)
@@ -362,7 +364,7 @@ func TestProveAsRootWithoutUser(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, r := range res {
-		if r.Status != checks.Skip || !strings.Contains(r.Summary, "--user") {
+		if r.Status != finding.Skip || !strings.Contains(r.Summary, "--user") {
 			t.Errorf("%s = %s (%s), want skip naming --user", r.ID, r.Status, r.Summary)
 		}
 	}
@@ -383,7 +385,7 @@ func BenchmarkProve(b *testing.B) {
 	livetest.Lock(b)
 	user := livetest.User(b, true)
 	tun := map[string]string{"/dev/net/tun": livetest.TunNode(b, 0o666)}
-	for _, net := range []string{proof.NetAuto, proof.NetGvisor, proof.NetNone} {
+	for _, net := range []string{rootlesskit.NetAuto, rootlesskit.NetGvisor, rootlesskit.NetNone} {
 		b.Run(net, func(b *testing.B) {
 			livetest.InMountNamespace(b, tun, func() {
 				for b.Loop() {
@@ -393,7 +395,7 @@ func BenchmarkProve(b *testing.B) {
 						return
 					}
 					for _, r := range res {
-						if r.Status == checks.Fail {
+						if r.Status == finding.Fail {
 							b.Errorf("%s failed: %s", r.ID, r.Summary)
 							return
 						}

@@ -17,7 +17,7 @@ import (
 	"github.com/moby/sys/mountinfo"
 	"golang.org/x/sys/unix"
 
-	"github.com/rootless-doctor/rootless-doctor/checks"
+	"github.com/rootless-doctor/rootless-doctor/finding"
 )
 
 const payloadInRoot = "/rootless-doctor"
@@ -61,12 +61,12 @@ func mountErr(what string, err error) stepReport {
 	x := explanation{Summary: fmt.Sprintf("%s inside the user namespace failed: %v", what, err)}
 	switch {
 	case strings.Contains(what, "/proc") && (errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES) || strings.Contains(err.Error(), "not permitted")):
-		// catalogue: buildkit-proc-masked
+		// docs/failures/catalogue.json#buildkit-proc-masked
 		x.Details = append(x.Details, "The kernel refuses a fresh procfs when the visible /proc has masked or read-only sub-paths (the default in Docker and Kubernetes containers); engines that need a pid namespace fail the same way. Run the outer container with --security-opt systempaths=unconfined (Kubernetes: procMount: Unmasked).")
 	case errors.Is(err, unix.EPERM) || errors.Is(err, unix.EACCES):
 		x.Details = append(x.Details, "A seccomp filter or security profile (an outer container's, or AppArmor's unprivileged_userns profile) stops mounts inside user namespaces.")
 	}
-	return stepReport{}.explained(checks.Fail, x, err.Error())
+	return stepReport{}.explained(finding.Fail, x, err.Error())
 }
 
 // pivotAndRun runs on its locked thread.
@@ -123,13 +123,13 @@ func pivotAndRun(self, root string) stepReport {
 	if err := cmd.Run(); err != nil && stdout.Len() == 0 {
 		s := fail("the payload does not run from the private root: %v", err)
 		if msg := strings.TrimSpace(stderr.String()); msg != "" {
-			s = s.detail("Its output: %s", short(msg))
+			s = s.detail("Its output: %s", clipMessage(msg))
 		}
 		return s
 	}
 	var r rootedReport
 	if err := json.Unmarshal(bytes.TrimSpace(stdout.Bytes()), &r); err != nil {
-		return fail("the payload in the private root answered %q", short(stdout.String()))
+		return fail("the payload in the private root answered %q", clipMessage(stdout.String()))
 	}
 	if r.Err != "" {
 		return mountErr(r.Stage, errors.New(r.Err))
@@ -143,13 +143,13 @@ func pivotAndRun(self, root string) stepReport {
 		with("payload in the new root", fmt.Sprintf("pid %d of a new pid namespace", r.PID))
 	switch {
 	case len(r.Mounts) == 0 || r.Mounts[0] != "/ tmpfs":
-		s.Status, s.Summary = checks.Fail, "after pivot_root the root is not the private tmpfs"
+		s.Status, s.Summary = finding.Fail, "after pivot_root the root is not the private tmpfs"
 	case !strings.Contains(strings.Join(r.Mounts, ","), "/proc proc"):
-		s.Status, s.Summary = checks.Fail, "/proc is not mounted in the private root"
+		s.Status, s.Summary = finding.Fail, "/proc is not mounted in the private root"
 	case r.PID != 1:
-		s.Status, s.Summary = checks.Fail, fmt.Sprintf("the payload in the private root is pid %d, not 1 of its own pid namespace", r.PID)
+		s.Status, s.Summary = finding.Fail, fmt.Sprintf("the payload in the private root is pid %d, not 1 of its own pid namespace", r.PID)
 	default:
-		s.Status = checks.Pass
+		s.Status = finding.Pass
 		s.Summary = "mount and pid namespaces: pivot_root into a private tmpfs root holding the payload, /proc mounted, the payload runs from it"
 	}
 	return s

@@ -10,10 +10,8 @@ import (
 	"fmt"
 	"net"
 	"os"
-	"os/exec"
 	"os/user"
 	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,15 +20,13 @@ import (
 
 	"github.com/rootless-containers/rootlesskit/v3/pkg/messages"
 	"github.com/rootless-containers/rootlesskit/v3/pkg/network"
-	"github.com/rootless-containers/rootlesskit/v3/pkg/network/gvisortapvsock"
-	"github.com/rootless-containers/rootlesskit/v3/pkg/network/none"
-	"github.com/rootless-containers/rootlesskit/v3/pkg/network/pasta"
-	"github.com/rootless-containers/rootlesskit/v3/pkg/network/slirp4netns"
 	"github.com/rootless-containers/rootlesskit/v3/pkg/parent"
 	"github.com/rootless-containers/rootlesskit/v3/pkg/port"
 	"github.com/rootless-containers/rootlesskit/v3/pkg/port/builtin"
 	"github.com/sirupsen/logrus"
 	"golang.org/x/sys/unix"
+
+	"github.com/rootless-doctor/rootless-doctor/runtime/rootlesskit"
 )
 
 // request is what the CLI tells the parent role (request.json in the state dir).
@@ -125,7 +121,7 @@ func parentMain(args []string) int {
 		_ = unix.Dup2(int(lf.Fd()), 2)
 		lf.Close()
 	}
-	setupLogrus("parent")
+	rootlesskit.SetupLogrus("parent")
 	timing := &phaseHook{}
 	logrus.AddHook(timing)
 
@@ -149,18 +145,18 @@ func parentMain(args []string) int {
 		rep.Cgroup = &s
 	}()
 
-	driver, nd, notes, nerr := newNetDriver(req.Net)
+	driver, nd, notes, nerr := rootlesskit.NewNetDriver(req.Net)
 	rep.Driver, rep.DriverNotes = driver, notes
 	if nerr != nil {
 		// The driver could not even be built (binary missing, too old): that is the network
 		// step's failure; prove the rest without a network namespace.
 		rep.Runs = append(rep.Runs, runReport{Net: driver, Err: describe(phaseNetwork, nerr)})
-		rep.Runs = append(rep.Runs, runOnce(outer, 1, netHost, nil, rep, timing))
+		rep.Runs = append(rep.Runs, runOnce(outer, 1, rootlesskit.NetHost, nil, rep, timing))
 	} else {
 		r := runOnce(outer, 0, driver, nd, rep, timing)
 		rep.Runs = append(rep.Runs, r)
-		if r.Err != nil && driver != netHost && networkish(r.Err) {
-			rep.Runs = append(rep.Runs, runOnce(outer, 1, netHost, nil, rep, timing))
+		if r.Err != nil && driver != rootlesskit.NetHost && networkish(r.Err) {
+			rep.Runs = append(rep.Runs, runOnce(outer, 1, rootlesskit.NetHost, nil, rep, timing))
 		}
 	}
 	cgWG.Wait()
@@ -196,80 +192,6 @@ func makeConfig() payloadConfig {
 	return c
 }
 
-// newNetDriver builds the parent side of the network driver. auto tries slirp4netns, then
-// pasta, then the in-process gvisor-tap-vsock driver (compiled in, needs no binary).
-func newNetDriver(name string) (string, network.ParentDriver, []string, error) {
-	lw := logWriter("network/" + name)
-	switch name {
-	case NetNone:
-		d, err := none.NewParentDriver()
-		return NetNone, d, nil, err
-	case NetSlirp4netns:
-		d, err := newSlirp4netns()
-		return NetSlirp4netns, d, nil, err
-	case NetPasta:
-		d, err := pasta.NewParentDriver(lw, "pasta", 0, nil, "", "", true, false, false)
-		return NetPasta, d, nil, err
-	case NetGvisor:
-		d, err := newGvisor()
-		return NetGvisor, d, nil, err
-	case netHost:
-		return netHost, nil, nil, nil
-	}
-	// auto
-	var notes []string
-	if _, err := exec.LookPath("slirp4netns"); err != nil {
-		notes = append(notes, "slirp4netns: not installed")
-	} else if d, err := newSlirp4netns(); err != nil {
-		notes = append(notes, "slirp4netns: "+err.Error())
-	} else {
-		return NetSlirp4netns, d, notes, nil
-	}
-	if ok, why := pastaUsable(); !ok {
-		notes = append(notes, "pasta: "+why)
-	} else if d, err := pasta.NewParentDriver(logWriter("network/pasta"), "pasta", 0, nil, "", "", true, false, false); err != nil {
-		notes = append(notes, "pasta: "+err.Error())
-	} else {
-		return NetPasta, d, notes, nil
-	}
-	d, err := newGvisor()
-	return NetGvisor, d, notes, err
-}
-
-func newSlirp4netns() (network.ParentDriver, error) {
-	// disableHostLoopback: the namespace must not reach the host's 127.0.0.1 (what
-	// dockerd-rootless.sh passes). No sandbox: it needs pivot_root, which fails on
-	// initramfs roots (catalogue: slirp4netns-sandbox-pivot-root) and is not what we prove.
-	return slirp4netns.NewParentDriver(logWriter("network/slirp4netns"), "slirp4netns", 0, nil, "", true, "", false, false, false)
-}
-
-func newGvisor() (network.ParentDriver, error) {
-	// The driver dereferences ipnet: pass rootlesskit's default 10.0.2.0/24 (LIBRARIES §1.5).
-	_, n, _ := net.ParseCIDR("10.0.2.0/24")
-	return gvisortapvsock.NewParentDriver(logWriter("network/gvisor-tap-vsock"), 0, n, "", true, false)
-}
-
-var pastaDate = regexp.MustCompile(`(20\d\d)_(\d\d)_(\d\d)`)
-
-// pastaUsable says whether auto may pick pasta: rootlesskit's pasta driver is experimental and
-// needs passt 2023_12_04 or later (catalogue: pasta-version-incompatible); Debian 12's build
-// says "pasta unknown version", so auto passes over it and the gvisor driver is used instead.
-func pastaUsable() (bool, string) {
-	bin, err := exec.LookPath("pasta")
-	if err != nil {
-		return false, "not installed"
-	}
-	out, _ := exec.Command(bin, "--version").CombinedOutput()
-	m := pastaDate.FindStringSubmatch(string(out))
-	if m == nil {
-		return false, fmt.Sprintf("version not known (%q); rootlesskit needs 2023_12_04 or later", firstLine(string(out)))
-	}
-	if m[1]+m[2]+m[3] < "20231204" {
-		return false, fmt.Sprintf("%s_%s_%s is older than 2023_12_04", m[1], m[2], m[3])
-	}
-	return true, ""
-}
-
 // timedNet wraps the network driver to time it and keep its own error (parent.Parent wraps it
 // in a message that dumps the whole driver struct).
 type timedNet struct {
@@ -302,13 +224,13 @@ func (h *phaseHook) Levels() []logrus.Level { return logrus.AllLevels }
 func (h *phaseHook) Fire(e *logrus.Entry) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.seen.IsZero() && (strings.HasPrefix(e.Message, "subid-source:") || strings.HasPrefix(e.Message, "subuid ranges=")) {
+	if h.seen.IsZero() && (rootlesskit.SubidSourceLine.Prefix(e.Message) || rootlesskit.SubuidRanges.Prefix(e.Message)) {
 		h.seen = e.Time
 	}
-	if v, ok := strings.CutPrefix(e.Message, "subuid ranges="); ok {
+	if v, ok := strings.CutPrefix(e.Message, rootlesskit.SubuidRanges.Match); ok {
 		h.subUIDs = v
 	}
-	if v, ok := strings.CutPrefix(e.Message, "subgid ranges="); ok {
+	if v, ok := strings.CutPrefix(e.Message, rootlesskit.SubgidRanges.Match); ok {
 		h.subGIDs = v
 	}
 	return nil
@@ -340,7 +262,7 @@ func runOnce(outer string, run int, netName string, nd network.ParentDriver, rep
 		StateDir:                 stateDir,
 		StateDirEnvKey:           envState,
 		Propagation:              "rprivate",
-		SubidSource:              subidSource(),
+		SubidSource:              rootlesskit.SubidSource(),
 	}
 	var tn *timedNet
 	ctx, cancel := context.WithCancel(context.Background())
@@ -348,7 +270,7 @@ func runOnce(outer string, run int, netName string, nd network.ParentDriver, rep
 	if nd != nil {
 		tn = &timedNet{ParentDriver: nd}
 		opt.NetworkDriver = tn
-		pd, err := builtin.NewParentDriver(logWriter("port/builtin"), stateDir, false, "auto")
+		pd, err := builtin.NewParentDriver(rootlesskit.LogWriter("port/builtin"), stateDir, false, "auto")
 		if err != nil {
 			cancel()
 			rr.Err = describe(phasePort, err)
@@ -365,7 +287,7 @@ func runOnce(outer string, run int, netName string, nd network.ParentDriver, rep
 			roundTrip(ctx, pr, fmt.Sprintf("127.0.0.1:%d", spec.ParentPort), rep.Config.Nonce)
 		}()
 	}
-	// rootlesskit re-executes /proc/self/exe with os.Args[1:] (LIBRARIES §1.2): the rk child
+	// rootlesskit re-executes /proc/self/exe with os.Args[1:] (not configurable): the rk child
 	// reads the state dir, driver and run number from there.
 	os.Args = append([]string{os.Args[0]}, parentArgs(outer, netName, run)...)
 	timing.reset()
@@ -392,7 +314,7 @@ func runOnce(outer string, run int, netName string, nd network.ParentDriver, rep
 	if err != nil {
 		rr.Err = classifyParentErr(err, tn, filepath.Join(outer, childFile(run)))
 	}
-	if rr.ChildPID != 0 && netName == NetPasta {
+	if rr.ChildPID != 0 && netName == rootlesskit.NetPasta {
 		rr.Stopped = stopNetDaemons(rr.ChildPID, os.Geteuid())
 	}
 	if fi, err := os.Lstat(filepath.Join(outer, chownFile(run))); err == nil {
@@ -453,21 +375,22 @@ func waitDead(pid int, limit time.Duration) {
 }
 
 // classifyParentErr finds the phase of parent.Parent's error. rootlesskit has no typed errors
-// (LIBRARIES §1.10): the phase comes from its fixed message prefixes, the errno from the chain.
+// (runtime/rootlesskit/rktext.go): the phase comes from its fixed message prefixes, the errno
+// from the chain.
 func classifyParentErr(err error, tn *timedNet, childJSON string) *wireError {
 	msg := err.Error()
 	switch {
 	case tn != nil && tn.err != nil:
 		return describe(phaseNetwork, tn.err)
-	case strings.HasPrefix(msg, "failed to start the child"):
+	case rootlesskit.ParentStartChild.Prefix(msg):
 		return describe(phaseUserNS, err)
-	case strings.HasPrefix(msg, "failed to setup UID/GID map"):
+	case rootlesskit.ParentIDMap.Prefix(msg):
 		return describe(phaseIDMap, err)
-	case strings.HasPrefix(msg, "failed to setup network"):
+	case rootlesskit.ParentNetwork.Prefix(msg):
 		return describe(phaseNetwork, err)
-	case strings.HasPrefix(msg, "failed to expose port"):
+	case rootlesskit.ParentExposePort.Prefix(msg):
 		return describe(phasePort, err)
-	case strings.HasPrefix(msg, "child exited"):
+	case rootlesskit.ParentChildExit.Prefix(msg):
 		// The child wrote its own error when it failed before running the payload.
 		if b, rerr := os.ReadFile(childJSON); rerr == nil {
 			var w wireError
@@ -478,7 +401,7 @@ func classifyParentErr(err error, tn *timedNet, childJSON string) *wireError {
 		return describe(phasePayload, err)
 	}
 	var errno syscall.Errno
-	if errors.As(err, &errno) && strings.Contains(msg, "ParentHello") {
+	if errors.As(err, &errno) && rootlesskit.ParentHello.In(msg) {
 		return describe(phaseUserNS, err)
 	}
 	return describe(phaseStart, err)
@@ -525,23 +448,6 @@ func pingOnce(ctx context.Context, addr, nonce string) (string, error) {
 		return "", fmt.Errorf("unexpected reply %q", line)
 	}
 	return line, nil
-}
-
-// subidSource picks rootlesskit's subordinate id source. Its default, auto, first runs
-// getsubids (twice per map: by name, then by uid) and falls back to /etc/subuid; getsubids only
-// knows more than the files when nsswitch.conf names a subid source (SSSD, FreeIPA). Without one
-// the static source gives the same ranges without four execs (LIBRARIES §1.9).
-func subidSource() parent.SubidSource {
-	b, err := os.ReadFile("/etc/nsswitch.conf")
-	if err != nil {
-		return parent.SubidSourceAuto
-	}
-	for _, l := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(strings.TrimSpace(l), "subid:") {
-			return parent.SubidSourceAuto
-		}
-	}
-	return parent.SubidSourceStatic
 }
 
 // readFacts reads, as the account, what decides between explanations (see facts).

@@ -18,12 +18,12 @@ import (
 	"github.com/moby/sys/user"
 	"golang.org/x/sys/unix"
 
-	"github.com/rootless-doctor/rootless-doctor/checks"
 	"github.com/rootless-doctor/rootless-doctor/distro"
-	"github.com/rootless-doctor/rootless-doctor/fixes/intent"
+	"github.com/rootless-doctor/rootless-doctor/finding"
+	"github.com/rootless-doctor/rootless-doctor/runtime/rootlesskit"
 )
 
-// The step ids, in report order (shared/SPEC.md §5).
+// The step ids, in report order (README.md, "The live proof"; docs/cli.md).
 const (
 	StepUserNS  = "runtime.userns"
 	StepIDMap   = "runtime.idmap"
@@ -93,7 +93,7 @@ func payloadSteps(outer, netName string, run int) int {
 
 	// Listen first, so that the host side's round trip can happen while the other steps run.
 	var echo *echoServer
-	if netName != netHost {
+	if netName != rootlesskit.NetHost {
 		echo = startEcho(cfg)
 	}
 	out.emit(stepReport{ID: markStarted, Summary: started.Format(time.RFC3339Nano)})
@@ -108,11 +108,11 @@ func payloadSteps(outer, netName string, run int) int {
 	}()
 	out.emit(timed(StepUserNS, func() stepReport { return usernsStep(cfg) }))
 	out.emit(timed(StepIDMap, func() stepReport { return idmapStep(filepath.Join(outer, chownFile(run))) }))
-	if netName != netHost {
+	if netName != rootlesskit.NetHost {
 		out.emit(timed(StepNetwork, func() stepReport { return networkStep(netName, cfg) }))
 	}
 	out.emit(timed(StepOverlay, func() stepReport { return overlayStep(outer, run) }))
-	if netName != netHost {
+	if netName != rootlesskit.NetHost {
 		out.emit(timed(StepPort, func() stepReport { return echo.wait(5 * time.Second) }))
 	}
 	wg.Wait()
@@ -128,11 +128,11 @@ func timed(id string, fn func() stepReport) stepReport {
 }
 
 func pass(format string, args ...any) stepReport {
-	return stepReport{Status: checks.Pass, Summary: fmt.Sprintf(format, args...)}
+	return stepReport{Status: finding.Pass, Summary: fmt.Sprintf(format, args...)}
 }
 
 func fail(format string, args ...any) stepReport {
-	return stepReport{Status: checks.Fail, Summary: fmt.Sprintf(format, args...)}
+	return stepReport{Status: finding.Fail, Summary: fmt.Sprintf(format, args...)}
 }
 
 // usernsStep: the payload runs as uid 0 with full capabilities in a user namespace that is not
@@ -147,19 +147,19 @@ func usernsStep(cfg payloadConfig) stepReport {
 		with("/proc/self/status", "CapEff: "+capEff).
 		with("euid inside", strconv.Itoa(os.Geteuid()))
 	if cfg.HostUserNS != "" && ns == cfg.HostUserNS {
-		s.Status, s.Summary = checks.Fail, "the payload runs in the host's user namespace"
+		s.Status, s.Summary = finding.Fail, "the payload runs in the host's user namespace"
 		return s
 	}
 	if os.Geteuid() != 0 {
-		s.Status, s.Summary = checks.Fail, fmt.Sprintf("the payload runs as uid %d inside, not 0", os.Geteuid())
+		s.Status, s.Summary = finding.Fail, fmt.Sprintf("the payload runs as uid %d inside, not 0", os.Geteuid())
 		return s
 	}
 	caps, _ := strconv.ParseUint(capEff, 16, 64)
 	if caps&(1<<unix.CAP_SYS_ADMIN) == 0 {
-		s.Status, s.Summary = checks.Fail, "uid 0 inside the user namespace has no CAP_SYS_ADMIN"
+		s.Status, s.Summary = finding.Fail, "uid 0 inside the user namespace has no CAP_SYS_ADMIN"
 		return s
 	}
-	s.Status, s.Summary = checks.Pass, "user namespace created: the payload is uid 0 with full capabilities inside"
+	s.Status, s.Summary = finding.Pass, "user namespace created: the payload is uid 0 with full capabilities inside"
 	return s
 }
 
@@ -202,7 +202,7 @@ func idmapStep(probeFile string) stepReport {
 		if f != nil {
 			f.Close()
 		}
-		return s.explained(checks.Fail, explanation{Summary: "cannot create a file inside: " + err.Error()}, "")
+		return s.explained(finding.Fail, explanation{Summary: "cannot create a file inside: " + err.Error()}, "")
 	}
 	err = f.Chown(1000, 1000)
 	f.Close()
@@ -212,26 +212,26 @@ func idmapStep(probeFile string) stepReport {
 			x.Summary = fmt.Sprintf("uid 1000 is not mapped: only %d uids and %d gids exist inside", nu, ng)
 			x.Details = []string{"Images own files by ids up to 65534 (nobody) or 65532 (distroless nonroot); the account needs 65,536 subordinate ids (catalogue: subuid-range-too-small)."}
 		}
-		return s.explained(checks.Fail, x, err.Error())
+		return s.explained(finding.Fail, x, err.Error())
 	}
 	fi, err := os.Lstat(probeFile)
 	if err != nil {
-		return s.explained(checks.Fail, explanation{Summary: "cannot stat the chowned file: " + err.Error()}, "")
+		return s.explained(finding.Fail, explanation{Summary: "cannot stat the chowned file: " + err.Error()}, "")
 	}
 	st := fi.Sys().(*syscall.Stat_t)
 	s = s.with(probeFile+" inside", fmt.Sprintf("%d:%d", st.Uid, st.Gid))
 	if st.Uid != 1000 || st.Gid != 1000 {
-		s.Status, s.Summary = checks.Fail, fmt.Sprintf("a file chowned to 1000:1000 inside shows %d:%d", st.Uid, st.Gid)
+		s.Status, s.Summary = finding.Fail, fmt.Sprintf("a file chowned to 1000:1000 inside shows %d:%d", st.Uid, st.Gid)
 		return s
 	}
 	if nu < 65537 || ng < 65537 {
 		// 65,536 subordinate ids plus the account's own.
-		s.Status = checks.Warn
+		s.Status = finding.Warn
 		s.Summary = fmt.Sprintf("only %d uids and %d gids are mapped: images that own files by ids above them will not unpack", nu, ng)
-		s.Intents = append(s.Intents, intent.AddSubIDs(statusUser(), "both", 65536, nil, "images need 65,536 subordinate ids"))
+		s.Intents = append(s.Intents, finding.AddSubIDs(statusUser(), "both", 65536, nil, "images need 65,536 subordinate ids"))
 		return s.detail("Images own files by ids up to 65534 (nobody); give the account 65,536 subordinate ids (see idmap.subuid).")
 	}
-	s.Status, s.Summary = checks.Pass, fmt.Sprintf("%d uids and %d gids mapped; a file chowned to 1000:1000 inside keeps that owner", nu, ng)
+	s.Status, s.Summary = finding.Pass, fmt.Sprintf("%d uids and %d gids mapped; a file chowned to 1000:1000 inside keeps that owner", nu, ng)
 	return s
 }
 
@@ -292,15 +292,15 @@ func networkStep(netName string, cfg payloadConfig) stepReport {
 		s = s.with("interfaces inside", describeIf(lo))
 	}
 	if lo == nil || lo.Flags&net.FlagUp == 0 {
-		s.Status, s.Summary = checks.Fail, "loopback is not up inside the network namespace"
+		s.Status, s.Summary = finding.Fail, "loopback is not up inside the network namespace"
 		return s
 	}
-	if netName == NetNone {
-		s.Status, s.Summary = checks.Skip, "--net none: own network namespace with loopback only, no driver asked for"
+	if netName == rootlesskit.NetNone {
+		s.Status, s.Summary = finding.Skip, "--net none: own network namespace with loopback only, no driver asked for"
 		return s
 	}
 	if dev == nil {
-		s.Status, s.Summary = checks.Fail, fmt.Sprintf("no %s interface inside the network namespace", cfg.IfName)
+		s.Status, s.Summary = finding.Fail, fmt.Sprintf("no %s interface inside the network namespace", cfg.IfName)
 		return s
 	}
 	s = s.with("interfaces inside", describeIf(dev))
@@ -318,13 +318,13 @@ func networkStep(netName string, cfg payloadConfig) stepReport {
 	}
 	switch {
 	case dev.Flags&net.FlagUp == 0:
-		s.Status, s.Summary = checks.Fail, cfg.IfName+" is down inside the network namespace"
+		s.Status, s.Summary = finding.Fail, cfg.IfName+" is down inside the network namespace"
 	case v4 == "":
-		s.Status, s.Summary = checks.Fail, cfg.IfName+" has no IPv4 address inside the network namespace"
+		s.Status, s.Summary = finding.Fail, cfg.IfName+" has no IPv4 address inside the network namespace"
 	case gw == "":
-		s.Status, s.Summary = checks.Fail, "no default route inside the network namespace"
+		s.Status, s.Summary = finding.Fail, "no default route inside the network namespace"
 	default:
-		s.Status, s.Summary = checks.Pass, fmt.Sprintf("%s: %s is up with %s, default via %s", netName, cfg.IfName, v4, gw)
+		s.Status, s.Summary = finding.Pass, fmt.Sprintf("%s: %s is up with %s, default via %s", netName, cfg.IfName, v4, gw)
 	}
 	return s
 }
@@ -445,7 +445,7 @@ func overlayStep(outer string, run int) stepReport {
 		err := exerciseOverlay(dirs)
 		_ = unix.Unmount(dirs["merged"], unix.MNT_DETACH)
 		if err == nil {
-			s.Status = checks.Pass
+			s.Status = finding.Pass
 			s.Summary = "overlayfs mounts inside the user namespace, with copy-up and whiteouts: storage driver overlay2 (Docker) / overlay (Podman) will work"
 			return s.with("mount", "overlay "+opts)
 		}
@@ -457,15 +457,15 @@ func overlayStep(outer string, run int) stepReport {
 
 	fuseErr := tryFuseOverlayfs(dirs, opts)
 	if fuseErr == nil {
-		s.Status = checks.Pass
+		s.Status = finding.Pass
 		s.Summary = "native overlayfs failed inside the user namespace but fuse-overlayfs works: storage driver fuse-overlayfs will work"
 		return s.with("native overlay", nativeErr.Error())
 	}
 	s = s.detail("fuse-overlayfs: %v", fuseErr)
-	s.Status = checks.Warn
+	s.Status = finding.Warn
 	s.Summary = "neither overlayfs nor fuse-overlayfs works inside the user namespace: only the vfs storage driver (a full copy per layer) will work"
 	if errors.Is(fuseErr, errNoFuseOverlayfs) {
-		s.Intents = append(s.Intents, intent.InstallTool(string(distro.ToolFuseOverlayfs), "fuse-overlayfs gives a copy-on-write storage driver where native overlayfs is not allowed"))
+		s.Intents = append(s.Intents, finding.InstallTool(string(distro.ToolFuseOverlayfs), "fuse-overlayfs gives a copy-on-write storage driver where native overlayfs is not allowed"))
 	}
 	s.Details = append(s.Details, "See the static probe storage.driver.")
 	return s

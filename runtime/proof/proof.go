@@ -1,4 +1,4 @@
-// Package proof is the live proof of rootless-doctor (shared/SPEC.md §5): it starts the same
+// Package proof is the live proof of rootless-doctor (README.md, "The live proof"): it starts the same
 // namespaces a rootless engine starts, with rootlesskit v3 embedded as a library, and reports
 // each step as a runtime.* result.
 //
@@ -28,8 +28,9 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/rootless-doctor/rootless-doctor/checks"
+	"github.com/rootless-doctor/rootless-doctor/finding"
 	"github.com/rootless-doctor/rootless-doctor/internal/safefs"
+	"github.com/rootless-doctor/rootless-doctor/runtime/rootlesskit"
 )
 
 // Options are the knobs of Run.
@@ -51,7 +52,9 @@ type Options struct {
 const DefaultTimeout = 30 * time.Second
 
 // Nets lists the values Options.Net accepts.
-func Nets() []string { return []string{NetAuto, NetSlirp4netns, NetPasta, NetGvisor, NetNone} }
+func Nets() []string {
+	return []string{rootlesskit.NetAuto, rootlesskit.NetSlirp4netns, rootlesskit.NetPasta, rootlesskit.NetGvisor, rootlesskit.NetNone}
+}
 
 var steps = []struct{ ID, Title string }{
 	{StepUserNS, "User namespace (live)"},
@@ -85,10 +88,10 @@ func Title(id string) string {
 
 // Skipped returns every step as a skip with the given reason (for --static, --root, root
 // without --user).
-func Skipped(reason string) []checks.Result {
-	out := make([]checks.Result, 0, len(steps))
+func Skipped(reason string) []finding.Result {
+	out := make([]finding.Result, 0, len(steps))
 	for _, s := range steps {
-		r := checks.Skipf("%s", reason)
+		r := finding.Skipf("%s", reason)
 		r.ID, r.Title = s.ID, s.Title
 		out = append(out, r)
 	}
@@ -98,10 +101,10 @@ func Skipped(reason string) []checks.Result {
 // Run runs the live proof and returns one result per step, in StepIDs order. The error is only
 // for a proof that could not even start (bad options, unknown account, no state dir, the
 // helper process did not start); a step that fails is a result.
-func Run(ctx context.Context, opts Options) ([]checks.Result, error) {
+func Run(ctx context.Context, opts Options) ([]finding.Result, error) {
 	netName := opts.Net
 	if netName == "" {
-		netName = NetAuto
+		netName = rootlesskit.NetAuto
 	}
 	valid := false
 	for _, n := range Nets() {
@@ -181,7 +184,7 @@ func Run(ctx context.Context, opts Options) ([]checks.Result, error) {
 			msg += ": " + waitErr.Error()
 		}
 		if s := strings.TrimSpace(stderr.String() + stdout.String()); s != "" {
-			msg += ": " + short(s)
+			msg += ": " + clipMessage(s)
 		}
 		terminal = &wireError{Phase: phasePayload, Message: msg, Exit: -1}
 	}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/rootless-doctor/rootless-doctor/runtime/livetest"
 	"github.com/rootless-doctor/rootless-doctor/runtime/proof"
+	"github.com/rootless-doctor/rootless-doctor/runtime/rootlesskit"
 )
 
 // attackArg runs the attacker of TestProveStateDirRace (see attackMain).
@@ -61,7 +62,7 @@ func TestProveStateDirRace(t *testing.T) {
 			attacker := startAttacker(t, u, canary)
 			for i := 1; i <= raceRuns; i++ {
 				livetest.InMountNamespace(t, nil, func() {
-					_, _ = proof.Run(context.Background(), proof.Options{User: name, Net: proof.NetNone, Timeout: 20 * time.Second})
+					_, _ = proof.Run(context.Background(), proof.Options{User: name, Net: rootlesskit.NetNone, Timeout: 20 * time.Second})
 				})
 				if why := takenOver(canary, content); why != "" {
 					t.Fatalf("run %d: the account took over the root-owned canary through the proof's state dir: %s", i, why)

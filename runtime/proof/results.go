@@ -10,7 +10,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/rootless-doctor/rootless-doctor/checks"
+	"github.com/rootless-doctor/rootless-doctor/finding"
+	"github.com/rootless-doctor/rootless-doctor/runtime/rootlesskit"
 )
 
 // logLine is one line of the captured fd 2: a logrus JSON entry from rootlesskit (parent or
@@ -52,11 +53,9 @@ func parseLogs(b []byte) []logLine {
 				continue
 			}
 			l := logLine{Run: run, Level: fmt.Sprint(e["level"]), Text: fmt.Sprint(e["msg"])}
-			l.Chatter = l.Level == "debug" && (strings.HasPrefix(l.Text, "Sending ") || strings.HasPrefix(l.Text, "Received ") ||
-				strings.HasPrefix(l.Text, "Capabilities:") || strings.HasPrefix(l.Text, "pipeFD=") || strings.HasPrefix(l.Text, "_ROOTLESSKIT_REEXEC_COUNT") ||
-				// getsubids answers "Error fetching ranges" for every account served by
-				// /etc/subuid alone (rootlesskit then falls back to the file): noise.
-				strings.Contains(l.Text, "getsubids") || strings.HasPrefix(l.Text, "subid-source:"))
+			l.Chatter = l.Level == "debug" && slices.ContainsFunc(rootlesskit.Chatter, func(t rootlesskit.Text) bool {
+				return t.Prefix(l.Text) || t.Match == "getsubids" && t.In(l.Text)
+			})
 			if d, ok := e["driver"]; ok {
 				l.Text = fmt.Sprintf("%v: %s", d, l.Text)
 			}
@@ -71,19 +70,10 @@ func parseLogs(b []byte) []logLine {
 	return out
 }
 
-// benign are rootlesskit warnings that say nothing about the host for the proof.
-var benign = []string{
-	// The payload needs no DNS, so /etc is deliberately not copied up.
-	"Mounting /etc/resolv.conf without copying-up /etc",
-}
-
+// isBenign reports a rootlesskit warning that says nothing about the host for the proof
+// (rootlesskit.Benign).
 func isBenign(l logLine) bool {
-	for _, b := range benign {
-		if strings.Contains(l.Text, b) {
-			return true
-		}
-	}
-	return false
+	return slices.ContainsFunc(rootlesskit.Benign, func(t rootlesskit.Text) bool { return t.In(l.Text) })
 }
 
 // warnings are the warning and error lines worth showing even when the proof passes.
@@ -139,15 +129,15 @@ func stepOf(w *wireError) string {
 }
 
 // childStep places an error of rootlesskit's child (after the maps): its messages are fixed
-// strings in pkg/child.
+// strings in pkg/child and the network drivers (rootlesskit.Child*).
 func childStep(msg string) string {
 	switch {
-	case strings.Contains(msg, "gain the caps"):
+	case rootlesskit.ChildGainCaps.In(msg):
 		return StepIDMap
-	case strings.Contains(msg, "share mount point"), strings.Contains(msg, "copy-up"):
+	case rootlesskit.ChildShareMount.In(msg), rootlesskit.ChildCopyUp.In(msg):
 		return StepMount
-	case strings.Contains(msg, "sysfs"), strings.Contains(msg, "/etc/resolv.conf"), strings.Contains(msg, "/etc/hosts"),
-		strings.Contains(msg, "executing"), strings.Contains(msg, "tap"), strings.Contains(msg, "socket"):
+	case rootlesskit.ChildSysfs.In(msg), rootlesskit.ChildResolvConf.In(msg), rootlesskit.ChildHosts.In(msg),
+		rootlesskit.ChildExecuting.In(msg), rootlesskit.ChildTap.In(msg), rootlesskit.ChildSocket.In(msg):
 		return StepNetwork
 	}
 	return StepUserNS
@@ -158,7 +148,7 @@ func index(id string) int {
 }
 
 // assemble turns what the processes left into one result per step, in order.
-func assemble(c collected) []checks.Result {
+func assemble(c collected) []finding.Result {
 	var f facts
 	var run0 runReport
 	if c.parent != nil {
@@ -184,7 +174,7 @@ func assemble(c collected) []checks.Result {
 	}
 	explainedFail := func(id string) stepReport {
 		x := explain(*failure, f, logs)
-		s := stepReport{ID: id}.explained(checks.Fail, x, failure.Message)
+		s := stepReport{ID: id}.explained(finding.Fail, x, failure.Message)
 		if tail := logTail(c.logs, 0, 15); len(tail) > 0 {
 			s = s.detail("Last log lines: %s", strings.Join(tail, " | "))
 		}
@@ -192,9 +182,9 @@ func assemble(c collected) []checks.Result {
 	}
 	notReached := func(id string) stepReport {
 		if failStep == "" {
-			return stepReport{ID: id, Status: checks.Fail, Summary: "the payload did not report this step"}
+			return stepReport{ID: id, Status: finding.Fail, Summary: "the payload did not report this step"}
 		}
-		return stepReport{ID: id, Status: checks.Skip, Summary: fmt.Sprintf("not reached: %s failed", failStep)}
+		return stepReport{ID: id, Status: finding.Skip, Summary: fmt.Sprintf("not reached: %s failed", failStep)}
 	}
 
 	var out []stepReport
@@ -312,7 +302,7 @@ func assemble(c collected) []checks.Result {
 	case c.parent != nil && c.parent.Cgroup != nil:
 		cg = *c.parent.Cgroup
 	case c.terminal != nil:
-		cg = stepReport{Status: checks.Skip, Summary: "not reached: " + short(c.terminal.Message)}
+		cg = stepReport{Status: finding.Skip, Summary: "not reached: " + clipMessage(c.terminal.Message)}
 	default:
 		cg = notReached(StepCgroup)
 	}
@@ -325,9 +315,9 @@ func assemble(c collected) []checks.Result {
 		out[0].Details = append(out[0].Details, ws...)
 	}
 
-	results := make([]checks.Result, 0, len(out))
+	results := make([]finding.Result, 0, len(out))
 	for _, s := range out {
-		results = append(results, checks.Result{
+		results = append(results, finding.Result{
 			ID: s.ID, Title: Title(s.ID), Status: s.Status, Summary: s.Summary,
 			Details: s.Details, Evidence: s.Evidence, Intents: s.Intents, Duration: s.Duration,
 		})
@@ -341,7 +331,7 @@ var rangeRE = regexp.MustCompile(`\{(\d+) (\d+)\}`)
 // subordinate range rootlesskit computed (all but the account's own id, which is mapped to 0).
 func checkRanges(s stepReport) func(ranges, kind string) stepReport {
 	return func(ranges, kind string) stepReport {
-		if ranges == "" || (s.Status != checks.Pass && s.Status != checks.Warn) {
+		if ranges == "" || (s.Status != finding.Pass && s.Status != finding.Warn) {
 			return s
 		}
 		s = s.with("rootlesskit sub"+kind+" ranges", ranges)
@@ -378,7 +368,7 @@ func checkRanges(s stepReport) func(ranges, kind string) stepReport {
 				}
 			}
 			if got < want {
-				s.Status = checks.Fail
+				s.Status = finding.Fail
 				s.Summary = fmt.Sprintf("the %s map inside covers %d of the %d ids of the subordinate range %d-%d", kind, got, want, start, start+n-1)
 				return s.detail("newuidmap/newgidmap mapped less than rootlesskit asked for: /etc/sub%s and the nsswitch subid source may disagree (see idmap.sub%s).", kind, kind)
 			}
@@ -414,7 +404,7 @@ func firstMissing(m map[string]stepReport) string {
 }
 
 func driverWhy(p *parentReport) string {
-	if p.Net == NetAuto || p.Net == "" {
+	if p.Net == rootlesskit.NetAuto || p.Net == "" {
 		return p.Driver + " (auto)"
 	}
 	return p.Driver

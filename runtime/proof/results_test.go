@@ -11,11 +11,13 @@ import (
 
 	"github.com/containerd/cgroups/v3"
 
-	"github.com/rootless-doctor/rootless-doctor/checks"
+	"github.com/rootless-doctor/rootless-doctor/finding"
+	"github.com/rootless-doctor/rootless-doctor/fixes"
+	"github.com/rootless-doctor/rootless-doctor/runtime/rootlesskit"
 )
 
-func statuses(res []checks.Result) []checks.Status {
-	var out []checks.Status
+func statuses(res []finding.Result) []finding.Status {
+	var out []finding.Status
 	for _, r := range res {
 		out = append(out, r.Status)
 	}
@@ -25,35 +27,35 @@ func statuses(res []checks.Result) []checks.Status {
 func okPayload() map[string]stepReport {
 	m := map[string]stepReport{}
 	for _, id := range StepIDs()[:6] {
-		m[id] = stepReport{ID: id, Status: checks.Pass, Summary: id + " ok", Duration: time.Millisecond}
+		m[id] = stepReport{ID: id, Status: finding.Pass, Summary: id + " ok", Duration: time.Millisecond}
 	}
 	m[StepIDMap] = m[StepIDMap].with("/proc/self/uid_map", "0 1000 1; 1 100000 65536").with("/proc/self/gid_map", "0 1000 1; 1 100000 65536")
 	return m
 }
 
 func TestAssemble(t *testing.T) {
-	P, F, S := checks.Pass, checks.Fail, checks.Skip
+	P, F, S := finding.Pass, finding.Fail, finding.Skip
 	okParent := func() *parentReport {
-		return &parentReport{Net: NetAuto, Driver: NetSlirp4netns,
-			Runs:   []runReport{{Net: NetSlirp4netns, UsernsDur: 5 * time.Millisecond, IDMapDur: 9 * time.Millisecond, SubUIDs: "[{100000 65536}]", SubGIDs: "[{100000 65536}]"}},
+		return &parentReport{Net: rootlesskit.NetAuto, Driver: rootlesskit.NetSlirp4netns,
+			Runs:   []runReport{{Net: rootlesskit.NetSlirp4netns, UsernsDur: 5 * time.Millisecond, IDMapDur: 9 * time.Millisecond, SubUIDs: "[{100000 65536}]", SubGIDs: "[{100000 65536}]"}},
 			Port:   &portReport{OK: true, Reply: "PONG x", RTT: time.Millisecond},
-			Cgroup: &stepReport{ID: StepCgroup, Status: checks.Skip, Summary: "hybrid"},
+			Cgroup: &stepReport{ID: StepCgroup, Status: finding.Skip, Summary: "hybrid"},
 			Config: payloadConfig{ParentPort: 40000}}
 	}
 	tests := []struct {
 		name string
 		c    func() collected
-		want []checks.Status
+		want []finding.Status
 		// check looks at one result further.
-		check func(t *testing.T, by map[string]checks.Result)
+		check func(t *testing.T, by map[string]finding.Result)
 	}{
 		{
 			name: "everything passes",
 			c: func() collected {
 				return collected{parent: okParent(), payload: map[int]map[string]stepReport{0: okPayload()}}
 			},
-			want: []checks.Status{P, P, P, P, P, P, S},
-			check: func(t *testing.T, by map[string]checks.Result) {
+			want: []finding.Status{P, P, P, P, P, P, S},
+			check: func(t *testing.T, by map[string]finding.Result) {
 				if d := by[StepUserNS].Duration; d != 6*time.Millisecond {
 					t.Errorf("userns duration %v: want rootlesskit's 5ms plus the payload's 1ms", d)
 				}
@@ -66,16 +68,16 @@ func TestAssemble(t *testing.T) {
 				p.Port = nil
 				p.Runs[0].Err = &wireError{Phase: phaseNetwork, Message: "setting up tap tap0: exit status 1"}
 				p.Facts = facts{User: "alice", TunErrno: "EACCES"}
-				p.Runs = append(p.Runs, runReport{Net: netHost})
+				p.Runs = append(p.Runs, runReport{Net: rootlesskit.NetHost})
 				second := okPayload()
 				delete(second, StepNetwork)
 				delete(second, StepPort)
 				return collected{parent: p, payload: map[int]map[string]stepReport{1: second}}
 			},
-			want: []checks.Status{P, P, P, P, F, S, S},
-			check: func(t *testing.T, by map[string]checks.Result) {
-				if r := by[StepNetwork]; !strings.Contains(r.Summary, "net.tun") || !slices.Contains(r.FixIDs(), "device.tun") {
-					t.Errorf("network: %s %v", r.Summary, r.FixIDs())
+			want: []finding.Status{P, P, P, P, F, S, S},
+			check: func(t *testing.T, by map[string]finding.Result) {
+				if r := by[StepNetwork]; !strings.Contains(r.Summary, "net.tun") || !slices.Contains(fixes.FixIDs(r), "device.tun") {
+					t.Errorf("network: %s %v", r.Summary, fixes.FixIDs(r))
 				}
 				if !slices.ContainsFunc(by[StepMount].Details, func(d string) bool { return strings.Contains(d, "second start") }) {
 					t.Error("mount does not say it was proven in the second start")
@@ -90,7 +92,7 @@ func TestAssemble(t *testing.T) {
 				p.Runs[0].Err = &wireError{Phase: phaseIDMap, Message: `failed to setup UID/GID map: failed to compute uid/gid map: no subuid ranges found for user 1000 ("alice")`}
 				return collected{parent: p, payload: map[int]map[string]stepReport{}}
 			},
-			want: []checks.Status{P, F, S, S, S, S, S},
+			want: []finding.Status{P, F, S, S, S, S, S},
 		},
 		{
 			name: "the clone failed",
@@ -99,7 +101,7 @@ func TestAssemble(t *testing.T) {
 				p.Runs[0] = runReport{Err: &wireError{Phase: phaseUserNS, Errno: "ENOSPC", Message: "failed to start the child: fork/exec /proc/self/exe: no space left on device"}}
 				return collected{parent: p, payload: map[int]map[string]stepReport{}}
 			},
-			want: []checks.Status{F, S, S, S, S, S, S},
+			want: []finding.Status{F, S, S, S, S, S, S},
 		},
 		{
 			name: "timeout after two steps",
@@ -110,8 +112,8 @@ func TestAssemble(t *testing.T) {
 				}
 				return collected{payload: map[int]map[string]stepReport{0: m}, terminal: &wireError{Phase: phaseTimeout, Message: "no result after 1s"}}
 			},
-			want: []checks.Status{P, P, F, S, S, S, S},
-			check: func(t *testing.T, by map[string]checks.Result) {
+			want: []finding.Status{P, P, F, S, S, S, S},
+			check: func(t *testing.T, by map[string]finding.Result) {
 				if !strings.Contains(by[StepMount].Summary, "did not finish") {
 					t.Errorf("mount: %s", by[StepMount].Summary)
 				}
@@ -124,25 +126,25 @@ func TestAssemble(t *testing.T) {
 				p.Port = &portReport{OK: false, Err: "connection reset", Attempts: 9}
 				return collected{parent: p, payload: map[int]map[string]stepReport{0: okPayload()}}
 			},
-			want: []checks.Status{P, P, P, P, P, F, S},
+			want: []finding.Status{P, P, P, P, P, F, S},
 		},
 		{
 			name: "the maps inside do not cover the subordinate range",
 			c: func() collected {
 				m := okPayload()
-				m[StepIDMap] = stepReport{ID: StepIDMap, Status: checks.Pass, Summary: "ok"}.with("/proc/self/uid_map", "0 1000 1; 1 100000 1000").with("/proc/self/gid_map", "0 1000 1; 1 100000 65536")
+				m[StepIDMap] = stepReport{ID: StepIDMap, Status: finding.Pass, Summary: "ok"}.with("/proc/self/uid_map", "0 1000 1; 1 100000 1000").with("/proc/self/gid_map", "0 1000 1; 1 100000 65536")
 				return collected{parent: okParent(), payload: map[int]map[string]stepReport{0: m}}
 			},
-			want: []checks.Status{P, F, P, P, P, P, S},
+			want: []finding.Status{P, F, P, P, P, P, S},
 		},
 		{
 			name: "the own id inside the range is not counted",
 			c: func() collected {
 				m := okPayload()
-				m[StepIDMap] = stepReport{ID: StepIDMap, Status: checks.Pass, Summary: "ok"}.with("/proc/self/uid_map", "0 100005 1; 1 100000 5; 6 100006 65530").with("/proc/self/gid_map", "0 1000 1; 1 100000 65536")
+				m[StepIDMap] = stepReport{ID: StepIDMap, Status: finding.Pass, Summary: "ok"}.with("/proc/self/uid_map", "0 100005 1; 1 100000 5; 6 100006 65530").with("/proc/self/gid_map", "0 1000 1; 1 100000 65536")
 				return collected{parent: okParent(), payload: map[int]map[string]stepReport{0: m}}
 			},
-			want: []checks.Status{P, P, P, P, P, P, S},
+			want: []finding.Status{P, P, P, P, P, P, S},
 		},
 	}
 	for _, tt := range tests {
@@ -157,13 +159,13 @@ func TestAssemble(t *testing.T) {
 			if ids := idsOf(res); !slices.Equal(ids, StepIDs()) {
 				t.Fatalf("ids %v", ids)
 			}
-			by := map[string]checks.Result{}
+			by := map[string]finding.Result{}
 			for _, r := range res {
 				by[r.ID] = r
 				if r.Summary == "" || r.Title == "" {
 					t.Errorf("%s: empty summary or title", r.ID)
 				}
-				if r.Status == checks.Fail && !slices.ContainsFunc(r.Details, func(string) bool { return true }) && r.ID != StepPort {
+				if r.Status == finding.Fail && !slices.ContainsFunc(r.Details, func(string) bool { return true }) && r.ID != StepPort {
 					t.Errorf("%s fails without details", r.ID)
 				}
 			}
@@ -174,7 +176,7 @@ func TestAssemble(t *testing.T) {
 	}
 }
 
-func idsOf(res []checks.Result) []string {
+func idsOf(res []finding.Result) []string {
 	var ids []string
 	for _, r := range res {
 		ids = append(ids, r.ID)
@@ -245,17 +247,17 @@ func TestCgroupProve(t *testing.T) {
 	tests := []struct {
 		name   string
 		h      cgroupHost
-		want   checks.Status
+		want   finding.Status
 		substr string
 		fixes  []string
 	}{
-		{"hybrid", cgroupHost{mode: cgroups.Hybrid}, checks.Skip, "hybrid", nil},
-		{"legacy", cgroupHost{mode: cgroups.Legacy}, checks.Skip, "cgroup v1", nil},
-		{"unavailable", cgroupHost{mode: cgroups.Unavailable}, checks.Skip, "no cgroup filesystem", nil},
-		{"own group unknown", cgroupHost{mode: cgroups.Unified, own: func() (string, error) { return "", errors.New("garbage") }}, checks.Skip, "cannot find", nil},
-		{"session scope, not delegated", cgroupHost{mode: cgroups.Unified, root: dir, own: own("/user.slice/user-1000.slice/session-3.scope"), writable: delegated}, checks.Skip, "not delegated", nil},
-		{"root of a cgroup namespace", cgroupHost{mode: cgroups.Unified, root: dir, own: own("/"), writable: func(string) bool { return true }}, checks.Skip, "not delegated", nil},
-		{"delegated without pids", cgroupHost{mode: cgroups.Unified, root: dir, own: own("/user.slice/user-1000.slice/user@1000.service/app.slice/x.scope"), writable: delegated}, checks.Warn, "pids controller", []string{"systemd.delegate"}},
+		{"hybrid", cgroupHost{mode: cgroups.Hybrid}, finding.Skip, "hybrid", nil},
+		{"legacy", cgroupHost{mode: cgroups.Legacy}, finding.Skip, "cgroup v1", nil},
+		{"unavailable", cgroupHost{mode: cgroups.Unavailable}, finding.Skip, "no cgroup filesystem", nil},
+		{"own group unknown", cgroupHost{mode: cgroups.Unified, own: func() (string, error) { return "", errors.New("garbage") }}, finding.Skip, "cannot find", nil},
+		{"session scope, not delegated", cgroupHost{mode: cgroups.Unified, root: dir, own: own("/user.slice/user-1000.slice/session-3.scope"), writable: delegated}, finding.Skip, "not delegated", nil},
+		{"root of a cgroup namespace", cgroupHost{mode: cgroups.Unified, root: dir, own: own("/"), writable: func(string) bool { return true }}, finding.Skip, "not delegated", nil},
+		{"delegated without pids", cgroupHost{mode: cgroups.Unified, root: dir, own: own("/user.slice/user-1000.slice/user@1000.service/app.slice/x.scope"), writable: delegated}, finding.Warn, "pids controller", []string{"systemd.delegate"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -263,12 +265,12 @@ func TestCgroupProve(t *testing.T) {
 			if s.Status != tt.want || !strings.Contains(s.Summary, tt.substr) {
 				t.Errorf("got %s %q, want %s containing %q", s.Status, s.Summary, tt.want, tt.substr)
 			}
-			var fixes []string
+			var ids []string
 			for _, in := range s.Intents {
-				fixes = append(fixes, in.ID())
+				ids = append(ids, fixes.IntentID(in))
 			}
-			if !slices.Equal(fixes, tt.fixes) {
-				t.Errorf("fixes %v, want %v", fixes, tt.fixes)
+			if !slices.Equal(ids, tt.fixes) {
+				t.Errorf("fixes %v, want %v", ids, tt.fixes)
 			}
 		})
 	}
@@ -282,7 +284,7 @@ func TestEnforcePidsWithoutAKernelLimit(t *testing.T) {
 	}
 	parent := t.TempDir()
 	s := enforcePids(stepReport{}, parent)
-	if s.Status != checks.Fail || !strings.Contains(s.Summary, "not enforced") {
+	if s.Status != finding.Fail || !strings.Contains(s.Summary, "not enforced") {
 		t.Errorf("got %s %q", s.Status, s.Summary)
 	}
 	if got := evidenceOf(s, "fork in the group"); got != "forked" {

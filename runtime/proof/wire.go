@@ -12,8 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
-	"github.com/rootless-doctor/rootless-doctor/checks"
-	"github.com/rootless-doctor/rootless-doctor/fixes/intent"
+	"github.com/rootless-doctor/rootless-doctor/finding"
 )
 
 // The proof runs in several processes (see dispatch.go), so what they learn crosses process
@@ -36,15 +35,15 @@ const (
 func payloadFile(run int) string { return fmt.Sprintf("payload-%d.jsonl", run) }
 func childFile(run int) string   { return fmt.Sprintf("child-%d.json", run) }
 
-// stepReport is one step's result on the wire. It is checks.Result without the runner's fields.
+// stepReport is one step's result on the wire. It is finding.Result without the runner's fields.
 type stepReport struct {
-	ID       string            `json:"id"`
-	Status   checks.Status     `json:"status"`
-	Summary  string            `json:"summary"`
-	Details  []string          `json:"details,omitempty"`
-	Evidence []checks.Evidence `json:"evidence,omitempty"`
-	Intents  []intent.Intent   `json:"intents,omitempty"`
-	Duration time.Duration     `json:"duration_ns"`
+	ID       string             `json:"id"`
+	Status   finding.Status     `json:"status"`
+	Summary  string             `json:"summary"`
+	Details  []string           `json:"details,omitempty"`
+	Evidence []finding.Evidence `json:"evidence,omitempty"`
+	Intents  []finding.Intent   `json:"intents,omitempty"`
+	Duration time.Duration      `json:"duration_ns"`
 }
 
 func (s stepReport) detail(format string, args ...any) stepReport {
@@ -53,13 +52,13 @@ func (s stepReport) detail(format string, args ...any) stepReport {
 }
 
 func (s stepReport) with(source, value string) stepReport {
-	s.Evidence = append(s.Evidence, checks.Evidence{Source: source, Value: value})
+	s.Evidence = append(s.Evidence, finding.Evidence{Source: source, Value: value})
 	return s
 }
 
 // explained sets the status and summary of a failed step from an explanation, keeping the
 // original error in Details (shown under -v).
-func (s stepReport) explained(st checks.Status, x explanation, original string) stepReport {
+func (s stepReport) explained(st finding.Status, x explanation, original string) stepReport {
 	s.Status = st
 	s.Summary = x.Summary
 	if x.Probe != "" {
@@ -100,7 +99,8 @@ const (
 	phaseTimeout = "timeout"
 )
 
-// errnoNames are the errnos the explanations branch on (LIBRARIES §1.10).
+// errnoNames are the errnos the explanations branch on (explain.go): rootlesskit wraps them
+// without types of its own (runtime/rootlesskit/rktext.go).
 var errnoNames = map[syscall.Errno]string{
 	unix.EPERM: "EPERM", unix.EACCES: "EACCES", unix.ENOSPC: "ENOSPC", unix.EINVAL: "EINVAL",
 	unix.EUSERS: "EUSERS", unix.ENOENT: "ENOENT", unix.ENODEV: "ENODEV", unix.ENXIO: "ENXIO",

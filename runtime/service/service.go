@@ -1,7 +1,7 @@
 // Package service installs `rootless-doctor daemon` as a systemd user service: it writes the
 // unit file with go-systemd's unit package and drives the user manager over D-Bus with
-// go-systemd, on a bus address given explicitly (LIBRARIES §3: the library's own session-bus
-// lookup can autolaunch dbus-launch).
+// go-systemd, on a bus address given explicitly: the library's own session-bus lookup can
+// autolaunch dbus-launch (github.com/coreos/go-systemd dbus.NewUserConnectionContext).
 package service
 
 import (

@@ -17,9 +17,10 @@ import (
 	"github.com/charmbracelet/colorprofile"
 	"github.com/spf13/cobra"
 
-	"github.com/rootless-doctor/rootless-doctor/checks"
+	"github.com/rootless-doctor/rootless-doctor/finding"
 	"github.com/rootless-doctor/rootless-doctor/fixes"
-	fixhost "github.com/rootless-doctor/rootless-doctor/fixes/host"
+	"github.com/rootless-doctor/rootless-doctor/fixes/apply"
+	"github.com/rootless-doctor/rootless-doctor/report"
 )
 
 // killAtEnv is a test hook: with ROOTLESS_DOCTOR_TEST_KILL_AT=N, `fix --apply` kills itself
@@ -44,37 +45,52 @@ func killHook(errOut io.Writer) func(string) {
 	}
 }
 
+// ApplyHelperOptions are what the sudo helper needs.
+type ApplyHelperOptions struct {
+	IO      *IOStreams
+	Factory *Factory
+}
+
 // NewCmdApplyHelper is the hidden command that `fix --apply` starts through sudo for an
 // ordinary account: it reads one order (the plan's requests and digest) on stdin, checks it
-// and builds the plan again as root, applies it and reports on stdout (fixhost.Helper,
-// docs/security.md "The sudo helper"). A refusal is exit 2 with nothing changed.
-func NewCmdApplyHelper(f *Factory) *cobra.Command {
+// and builds the plan again as root, applies it and reports on stdout (apply.Helper,
+// docs/security.md "The sudo helper"). A refusal is exit 2 with nothing changed. runF
+// replaces the logic in tests.
+func NewCmdApplyHelper(f *Factory, runF func(context.Context, *ApplyHelperOptions) error) *cobra.Command {
+	opts := &ApplyHelperOptions{IO: f.IO, Factory: f}
 	return &cobra.Command{
-		Use:    fixhost.HelperCommand,
+		Use:    apply.HelperCommand,
 		Hidden: true,
 		Args:   cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if os.Geteuid() != 0 {
-				return usageErr("%s must run as root (it is started through sudo by fix --apply)", fixhost.HelperCommand)
+			if runF != nil {
+				return runF(cmd.Context(), opts)
 			}
-			caller, err := fixhost.Caller()
-			if err != nil {
-				return usageErr("%s: %v", fixhost.HelperCommand, err)
-			}
-			h, err := f.Host("")
-			if err != nil {
-				return usageErr("%v", err)
-			}
-			helper := &fixhost.Helper{Root: &fixhost.Root{Hook: killHook(f.IO.ErrOut)}, Host: h, Caller: caller}
-			if err := helper.Serve(cmd.Context(), f.IO.In, f.IO.Out); errors.Is(err, fixes.ErrRefused) {
-				// The refusal went to stdout, where fix --apply reads it and says it.
-				return &exitError{Code: ExitError}
-			} else if err != nil {
-				return usageErr("%s: %v", fixhost.HelperCommand, err)
-			}
-			return nil
+			return applyHelperRun(cmd.Context(), opts)
 		},
 	}
+}
+
+func applyHelperRun(ctx context.Context, opts *ApplyHelperOptions) error {
+	if os.Geteuid() != 0 {
+		return usageErr("%s must run as root (it is started through sudo by fix --apply)", apply.HelperCommand)
+	}
+	caller, err := apply.Caller()
+	if err != nil {
+		return usageErr("%s: %v", apply.HelperCommand, err)
+	}
+	h, err := opts.Factory.Host("")
+	if err != nil {
+		return usageErr("%v", err)
+	}
+	helper := &apply.Helper{Root: &apply.Root{Hook: killHook(opts.IO.ErrOut)}, Host: h, Caller: caller}
+	if err := helper.Serve(ctx, opts.IO.In, opts.IO.Out); errors.Is(err, fixes.ErrRefused) {
+		// The refusal went to stdout, where fix --apply reads it and says it.
+		return &exitError{Code: ExitError}
+	} else if err != nil {
+		return usageErr("%s: %v", apply.HelperCommand, err)
+	}
+	return nil
 }
 
 // targeted are the probes the required steps of p fix, sorted.
@@ -87,8 +103,8 @@ func targeted(p fixes.Plan) []string {
 	return slices.Compact(ids)
 }
 
-func resultByID(results []checks.Result) map[string]checks.Result {
-	m := map[string]checks.Result{}
+func resultByID(results []finding.Result) map[string]finding.Result {
+	m := map[string]finding.Result{}
 	for _, r := range results {
 		m[r.ID] = r
 	}
@@ -96,10 +112,10 @@ func resultByID(results []checks.Result) map[string]checks.Result {
 }
 
 // stillFailing reports whether a targeted probe fails in results.
-func stillFailing(ids []string, results []checks.Result) bool {
+func stillFailing(ids []string, results []finding.Result) bool {
 	by := resultByID(results)
 	for _, id := range ids {
-		if r, ok := by[id]; ok && r.Status == checks.Fail {
+		if r, ok := by[id]; ok && r.Status == finding.Fail {
 			return true
 		}
 	}
@@ -149,12 +165,12 @@ func fixApply(ctx context.Context, opts *FixOptions) error {
 		fmt.Fprintln(out, "Nothing to fix: no finding asks for a change. Nothing was changed.")
 		return nil
 	}
-	if err := fixes.WriteText(out, plan); err != nil {
+	if err := report.WritePlanText(out, plan); err != nil {
 		return fmt.Errorf("writing the plan: %w", err)
 	}
-	if !fixes.Runnable(plan) {
+	if !apply.Runnable(plan) {
 		fmt.Fprintln(out, "\nNothing in this plan can be applied by rootless-doctor: every step is for you to do by hand. Nothing was changed.")
-		fixes.WriteOutcome(out, plan, (&fixes.Applier{}).Apply(ctx, plan))
+		apply.WriteOutcome(out, plan, (&apply.Applier{}).Apply(ctx, plan))
 		if stillFailing(ids, before.Results) {
 			return findings()
 		}
@@ -172,7 +188,7 @@ func fixApply(ctx context.Context, opts *FixOptions) error {
 	} else {
 		fmt.Fprintln(out, "You are not root: the steps will run through sudo, which may ask for your password. Every file is backed up")
 	}
-	fmt.Fprintln(out, "under "+fixhost.DefaultBackupRoot+"/<time>/ before it changes. Optional steps are not applied.")
+	fmt.Fprintln(out, "under "+apply.DefaultBackupRoot+"/<time>/ before it changes. Optional steps are not applied.")
 	ok, err := confirmApply(opts, "Apply these steps now?")
 	if err != nil {
 		return err
@@ -184,14 +200,14 @@ func fixApply(ctx context.Context, opts *FixOptions) error {
 		}
 		return nil
 	}
-	outcome, err := apply(ctx, opts, asRoot, before, out)
+	outcome, err := applyPlan(ctx, opts, asRoot, before, out)
 	if errors.Is(err, fixes.ErrRefused) {
 		return usageErr("fix --apply: %v; nothing was changed", err)
 	}
 	if err != nil {
 		return fmt.Errorf("fix --apply: %w", err)
 	}
-	if err := fixes.WriteOutcome(out, plan, outcome); err != nil {
+	if err := apply.WriteOutcome(out, plan, outcome); err != nil {
 		return err
 	}
 	after, err := runProbes(ctx, opts.Factory, spec)
@@ -205,29 +221,29 @@ func fixApply(ctx context.Context, opts *FixOptions) error {
 	return nil
 }
 
-// apply applies the plan of run: as root directly, else through the sudo helper, which is sent
+// applyPlan applies the plan of run: as root directly, else through the sudo helper, which is sent
 // the plan's requests and digest and builds the plan again itself. Factory.System, when set
 // (tests), is the machine either way.
-func apply(ctx context.Context, opts *FixOptions, asRoot bool, run *probeRun, log io.Writer) (fixes.Outcome, error) {
+func applyPlan(ctx context.Context, opts *FixOptions, asRoot bool, run *probeRun, log io.Writer) (apply.Outcome, error) {
 	hook := killHook(opts.IO.ErrOut)
 	newSys := opts.Factory.System
 	if newSys == nil && asRoot {
-		newSys = func(bool, func(string)) (fixes.System, func() error, error) {
-			return &fixhost.Root{Hook: hook}, func() error { return nil }, nil
+		newSys = func(bool, func(string)) (apply.System, func() error, error) {
+			return &apply.Root{Hook: hook}, func() error { return nil }, nil
 		}
 	}
 	if newSys == nil {
-		s, err := fixhost.NewSudo(opts.IO.ErrOut)
+		s, err := apply.NewSudo(opts.IO.ErrOut)
 		if err != nil {
-			return fixes.Outcome{}, err
+			return apply.Outcome{}, err
 		}
-		return s.Apply(ctx, fixhost.NewOrder(run.Env.User.Name, run.Requests, run.Plan), run.Plan, log)
+		return s.Apply(ctx, apply.NewOrder(run.Env.User.Name, run.Requests, run.Plan), run.Plan, log)
 	}
 	sys, closeSys, err := newSys(asRoot, hook)
 	if err != nil {
-		return fixes.Outcome{}, err
+		return apply.Outcome{}, err
 	}
-	outcome := (&fixes.Applier{Sys: sys, Log: log, Hook: hook}).Apply(ctx, run.Plan)
+	outcome := (&apply.Applier{Sys: sys, Log: log, Hook: hook}).Apply(ctx, run.Plan)
 	if err := closeSys(); err != nil {
 		fmt.Fprintf(opts.IO.ErrOut, "rootless-doctor: %v\n", err)
 	}
@@ -235,7 +251,7 @@ func apply(ctx context.Context, opts *FixOptions, asRoot bool, run *probeRun, lo
 }
 
 // writeBeforeAfter prints each targeted probe: status before → after, and the summary now.
-func writeBeforeAfter(w io.Writer, ids []string, before, after []checks.Result) {
+func writeBeforeAfter(w io.Writer, ids []string, before, after []finding.Result) {
 	b, a := resultByID(before), resultByID(after)
 	width := 0
 	for _, id := range ids {
@@ -251,7 +267,7 @@ func writeBeforeAfter(w io.Writer, ids []string, before, after []checks.Result) 
 	}
 }
 
-func status(r checks.Result) string {
+func status(r finding.Result) string {
 	if r.ID == "" {
 		return "-"
 	}

@@ -10,11 +10,11 @@ import (
 	"time"
 
 	"github.com/rootless-doctor/rootless-doctor/checks"
-	"github.com/rootless-doctor/rootless-doctor/checks/host"
-	"github.com/rootless-doctor/rootless-doctor/fixes"
+	"github.com/rootless-doctor/rootless-doctor/fixes/apply"
+	"github.com/rootless-doctor/rootless-doctor/host"
 )
 
-// recordSys is a fixes.System that records what it is asked and changes nothing: files are
+// recordSys is a apply.System that records what it is asked and changes nothing: files are
 // missing, commands succeed.
 type recordSys struct{ calls []string }
 
@@ -44,7 +44,7 @@ func applyFactory(t *testing.T, fixture string) (*Factory, *IOStreams, *bytes.Bu
 		Host:   func(string) (host.Host, error) { return host.OpenTree(dir) },
 		Probes: checks.All,
 		Now:    func() time.Time { return time.Unix(0, 0) },
-		System: func(asRoot bool, _ func(string)) (fixes.System, func() error, error) {
+		System: func(asRoot bool, _ func(string)) (apply.System, func() error, error) {
 			created, asRootSeen = true, asRoot
 			return sys, func() error { return nil }, nil
 		},

@@ -10,7 +10,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rootless-doctor/rootless-doctor/checks"
-	"github.com/rootless-doctor/rootless-doctor/checks/report"
+	"github.com/rootless-doctor/rootless-doctor/finding"
+	"github.com/rootless-doctor/rootless-doctor/report"
 )
 
 // CheckOptions are the flags of check.
@@ -159,7 +160,7 @@ func checkOne(ctx context.Context, opts *CheckOptions, root string) (*report.Rep
 	if run.PlanErr != nil {
 		notes = append(notes, "no fix plan: "+run.PlanErr.Error())
 	}
-	rep := report.New(run.Env, run.Results, checks.Status(opts.FailOn), notes...)
+	rep := report.New(run.Env, run.Results, finding.Status(opts.FailOn), notes...)
 	if run.PlanErr == nil {
 		// A copy, not &run.Plan: a pointer into run kept the run alive, and with it its Env
 		// and the whole Host tree, for as long as a fleet keeps the report (issue 10).

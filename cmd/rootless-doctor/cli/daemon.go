@@ -8,11 +8,10 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/rootless-doctor/rootless-doctor/checks"
-	"github.com/rootless-doctor/rootless-doctor/checks/report"
-	"github.com/rootless-doctor/rootless-doctor/fixes"
+	"github.com/rootless-doctor/rootless-doctor/finding"
+	"github.com/rootless-doctor/rootless-doctor/report"
 	"github.com/rootless-doctor/rootless-doctor/runtime/daemon"
-	"github.com/rootless-doctor/rootless-doctor/runtime/proof"
+	"github.com/rootless-doctor/rootless-doctor/runtime/rootlesskit"
 )
 
 // DaemonOptions are the flags of daemon.
@@ -27,7 +26,8 @@ type DaemonOptions struct {
 }
 
 // NewCmdDaemon builds `daemon`: the preflight, then the engine inside embedded rootlesskit.
-func NewCmdDaemon(f *Factory) *cobra.Command {
+// runF replaces the logic in tests.
+func NewCmdDaemon(f *Factory, runF func(context.Context, *DaemonOptions) error) *cobra.Command {
 	opts := &DaemonOptions{IO: f.IO, Factory: f}
 	cmd := &cobra.Command{
 		Use:   "daemon [--force] [--net auto|slirp4netns|pasta|gvisor] [--static] [-- ENGINE ARGS...]",
@@ -50,7 +50,7 @@ the engine; the daemon exits with its status. Messages of the daemon go to stder
   rootless-doctor daemon --static -- dockerd --experimental
   rootless-doctor daemon --net gvisor -- containerd`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			nets := []string{proof.NetAuto, proof.NetSlirp4netns, proof.NetPasta, proof.NetGvisor}
+			nets := []string{rootlesskit.NetAuto, rootlesskit.NetSlirp4netns, rootlesskit.NetPasta, rootlesskit.NetGvisor}
 			if !slices.Contains(nets, opts.Net) {
 				return usageErr("--net %q: want one of auto, slirp4netns, pasta, gvisor", opts.Net)
 			}
@@ -62,12 +62,15 @@ the engine; the daemon exits with its status. Messages of the daemon go to stder
 				return usageErr("unexpected arguments %q before --", args[:dash])
 			}
 			opts.Engine = args
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
 			return daemonRun(cmd.Context(), opts)
 		},
 	}
 	fl := cmd.Flags()
 	fl.BoolVar(&opts.Force, "force", false, "start even when a probe fails")
-	fl.StringVar(&opts.Net, "net", proof.NetAuto, "network driver: auto|slirp4netns|pasta|gvisor")
+	fl.StringVar(&opts.Net, "net", rootlesskit.NetAuto, "network driver: auto|slirp4netns|pasta|gvisor")
 	fl.BoolVar(&opts.Static, "static", false, "run only the static probes before starting (no live proof)")
 	return cmd
 }
@@ -82,14 +85,14 @@ func daemonRun(ctx context.Context, opts *DaemonOptions) error {
 	if err != nil {
 		return err
 	}
-	var failed []checks.Result
+	var failed []finding.Result
 	for _, r := range run.Results {
-		if r.Status == checks.Fail {
+		if r.Status == finding.Fail {
 			failed = append(failed, r)
 		}
 	}
 	if len(failed) > 0 {
-		rep := report.New(run.Env, failed, checks.Fail)
+		rep := report.New(run.Env, failed, finding.Fail)
 		if run.PlanErr == nil {
 			rep.Plan = &run.Plan
 		}
@@ -99,7 +102,7 @@ func daemonRun(ctx context.Context, opts *DaemonOptions) error {
 		}
 		if run.PlanErr == nil && !run.Plan.Empty() {
 			fmt.Fprintln(opts.IO.ErrOut)
-			if err := fixes.WriteText(opts.IO.ErrOut, run.Plan); err != nil {
+			if err := report.WritePlanText(opts.IO.ErrOut, run.Plan); err != nil {
 				return fmt.Errorf("writing the plan: %w", err)
 			}
 		}

@@ -5,7 +5,7 @@ import (
 	"fmt"
 )
 
-// Exit codes of check, prove and fix --apply (shared/SPEC.md §1).
+// Exit codes of check, prove and fix --apply (docs/cli.md).
 const (
 	ExitOK       = 0 // nothing failed (with --fail-on warn: nothing warned either)
 	ExitFindings = 1 // at least one probe failed (or warned, with --fail-on warn)

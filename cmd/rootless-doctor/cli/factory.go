@@ -5,10 +5,12 @@ import (
 	"time"
 
 	"github.com/rootless-doctor/rootless-doctor/checks"
-	"github.com/rootless-doctor/rootless-doctor/checks/host"
-	"github.com/rootless-doctor/rootless-doctor/fixes"
+	"github.com/rootless-doctor/rootless-doctor/finding"
+	"github.com/rootless-doctor/rootless-doctor/fixes/apply"
+	"github.com/rootless-doctor/rootless-doctor/host"
 	"github.com/rootless-doctor/rootless-doctor/runtime/daemon"
 	"github.com/rootless-doctor/rootless-doctor/runtime/proof"
+	"github.com/rootless-doctor/rootless-doctor/snapshot"
 )
 
 // Factory provides what commands need, so tests can swap each part.
@@ -21,12 +23,12 @@ type Factory struct {
 	// Now is the clock for probe durations.
 	Now func() time.Time
 	// Prove runs the live proof (nil: not available, every runtime.* step is skipped).
-	Prove func(context.Context, proof.Options) ([]checks.Result, error)
+	Prove func(context.Context, proof.Options) ([]finding.Result, error)
 	// Daemon replaces the process with the daemon (daemon.Exec); tests swap it.
 	Daemon func(daemon.Options) error
 	// System returns the machine fix --apply changes and a function that releases it; nil
 	// means the real one: as root this process, else the sudo helper (see apply.go).
-	System func(asRoot bool, hook func(string)) (fixes.System, func() error, error)
+	System func(asRoot bool, hook func(string)) (apply.System, func() error, error)
 }
 
 // NewFactory returns the Factory of the real program.
@@ -45,8 +47,5 @@ func openHost(root string) (host.Host, error) {
 	if root == "" {
 		return host.NewLive(), nil
 	}
-	if isArchive(root) {
-		return openArchive(root)
-	}
-	return host.LoadTree(root)
+	return snapshot.Open(root)
 }

@@ -8,7 +8,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rootless-doctor/rootless-doctor/checks"
-	"github.com/rootless-doctor/rootless-doctor/fixes"
+	"github.com/rootless-doctor/rootless-doctor/report"
 )
 
 // fixFormats are the outputs of fix.
@@ -134,13 +134,13 @@ func fixRun(ctx context.Context, opts *FixOptions) error {
 	}
 	switch opts.Output {
 	case "json":
-		err = fixes.WriteJSON(out, run.Plan)
+		err = report.WritePlanJSON(out, run.Plan)
 	case "text":
-		err = fixes.WriteText(out, run.Plan)
+		err = report.WritePlanText(out, run.Plan)
 	case "ansible":
-		err = fixes.WriteAnsible(out, run.Plan)
+		err = report.WritePlanAnsible(out, run.Plan)
 	default:
-		err = fixes.WriteScript(out, run.Plan, run.Env.Host.Self().UID == 0)
+		err = report.WritePlanScript(out, run.Plan, run.Env.Host.Self().UID == 0)
 	}
 	if err != nil {
 		return fmt.Errorf("writing the plan: %w", err)

@@ -14,7 +14,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rootless-doctor/rootless-doctor/runtime/daemon"
-	"github.com/rootless-doctor/rootless-doctor/runtime/proof"
+	"github.com/rootless-doctor/rootless-doctor/runtime/rootlesskit"
 	"github.com/rootless-doctor/rootless-doctor/runtime/service"
 )
 
@@ -48,9 +48,19 @@ func currentServiceEnv() (serviceEnv, error) {
 	return serviceEnv{Home: home, Name: u.Username, Exe: exe, Path: os.Getenv("PATH"), Bus: service.BusAddress()}, nil
 }
 
-// NewCmdInstall builds `install`: the daemon as a systemd user service.
-func NewCmdInstall(f *Factory) *cobra.Command {
-	var netName string
+// InstallOptions are the flags and arguments of install.
+type InstallOptions struct {
+	IO      *IOStreams
+	Factory *Factory
+
+	Net    string
+	Engine []string
+}
+
+// NewCmdInstall builds `install`: the daemon as a systemd user service. runF replaces the
+// logic in tests.
+func NewCmdInstall(f *Factory, runF func(context.Context, *InstallOptions) error) *cobra.Command {
+	opts := &InstallOptions{IO: f.IO, Factory: f}
 	cmd := &cobra.Command{
 		Use:   "install [--net auto|slirp4netns|pasta|gvisor] [-- ENGINE ARGS...]",
 		Short: "Install and start `rootless-doctor daemon` as a systemd user service",
@@ -60,27 +70,41 @@ limits), then, over the user manager's D-Bus connection ($DBUS_SESSION_BUS_ADDRE
 $XDG_RUNTIME_DIR/bus): reload, enable and start it. Says whether linger is on (without it the
 service stops at logout). Without a user manager it says so and how to run the daemon directly.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if !slices.Contains([]string{proof.NetAuto, proof.NetSlirp4netns, proof.NetPasta, proof.NetGvisor}, netName) {
-				return usageErr("--net %q: want one of auto, slirp4netns, pasta, gvisor", netName)
+			if !slices.Contains([]string{rootlesskit.NetAuto, rootlesskit.NetSlirp4netns, rootlesskit.NetPasta, rootlesskit.NetGvisor}, opts.Net) {
+				return usageErr("--net %q: want one of auto, slirp4netns, pasta, gvisor", opts.Net)
 			}
 			if cmd.ArgsLenAtDash() != 0 && len(args) > 0 {
 				return usageErr("unexpected arguments %q: put the engine's command after --", args)
 			}
-			return installRun(cmd.Context(), f, netName, args)
+			opts.Engine = args
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return installRun(cmd.Context(), opts)
 		},
 	}
-	cmd.Flags().StringVar(&netName, "net", proof.NetAuto, "network driver: auto|slirp4netns|pasta|gvisor")
+	cmd.Flags().StringVar(&opts.Net, "net", rootlesskit.NetAuto, "network driver: auto|slirp4netns|pasta|gvisor")
 	return cmd
 }
 
-// NewCmdUninstall builds `uninstall`.
-func NewCmdUninstall(f *Factory) *cobra.Command {
+// UninstallOptions are what uninstall needs.
+type UninstallOptions struct {
+	IO      *IOStreams
+	Factory *Factory
+}
+
+// NewCmdUninstall builds `uninstall`. runF replaces the logic in tests.
+func NewCmdUninstall(f *Factory, runF func(context.Context, *UninstallOptions) error) *cobra.Command {
+	opts := &UninstallOptions{IO: f.IO, Factory: f}
 	return &cobra.Command{
 		Use:   "uninstall",
 		Short: "Stop, disable and remove the rootless-doctor user service (engine data is kept)",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return uninstallRun(cmd.Context(), f)
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return uninstallRun(cmd.Context(), opts)
 		},
 	}
 }
@@ -91,7 +115,8 @@ func noManager(f *Factory, err error, engine []string) error {
 	return findings()
 }
 
-func installRun(ctx context.Context, f *Factory, netName string, engineArgs []string) error {
+func installRun(ctx context.Context, opts *InstallOptions) error {
+	f, netName, engineArgs := opts.Factory, opts.Net, opts.Engine
 	env, err := currentServiceEnv()
 	if err != nil {
 		return err
@@ -128,7 +153,8 @@ func installRun(ctx context.Context, f *Factory, netName string, engineArgs []st
 	return nil
 }
 
-func uninstallRun(ctx context.Context, f *Factory) error {
+func uninstallRun(ctx context.Context, opts *UninstallOptions) error {
+	f := opts.Factory
 	env, err := currentServiceEnv()
 	if err != nil {
 		return err

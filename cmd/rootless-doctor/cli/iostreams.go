@@ -26,7 +26,7 @@ type IOStreams struct {
 
 // SystemIO returns the real streams. NO_COLOR with any non-empty value turns colour off
 // (https://no-color.org); colorprofile alone only honours values strconv.ParseBool accepts
-// (shared/LIBRARIES.md §5), so it is checked here first.
+// (github.com/charmbracelet/colorprofile, env.go), so it is checked here first.
 func SystemIO() *IOStreams {
 	io := &IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}
 	io.OutProfile = colorprofile.Detect(os.Stdout, os.Environ())

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"strings"
@@ -11,37 +12,68 @@ import (
 	"github.com/rootless-doctor/rootless-doctor/checks"
 )
 
-// NewCmdProbes builds `probes`: the list of probe ids.
-func NewCmdProbes(f *Factory) *cobra.Command {
+// ProbesOptions are what probes needs.
+type ProbesOptions struct {
+	IO      *IOStreams
+	Factory *Factory
+}
+
+// NewCmdProbes builds `probes`: the list of probe ids. runF replaces the logic in tests.
+func NewCmdProbes(f *Factory, runF func(context.Context, *ProbesOptions) error) *cobra.Command {
+	opts := &ProbesOptions{IO: f.IO, Factory: f}
 	return &cobra.Command{
 		Use:   "probes",
 		Short: "List the probes, in report order",
 		Args:  cobra.NoArgs,
-		RunE: func(*cobra.Command, []string) error {
-			tw := tabwriter.NewWriter(f.IO.Out, 0, 4, 2, ' ', 0)
-			for _, p := range f.Probes() {
-				fmt.Fprintf(tw, "%s\t%s\n", p.ID, p.Title)
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if runF != nil {
+				return runF(cmd.Context(), opts)
 			}
-			return tw.Flush()
+			return probesRun(opts)
 		},
 	}
 }
 
-// NewCmdExplain builds `explain ID`.
-func NewCmdExplain(f *Factory) *cobra.Command {
+func probesRun(opts *ProbesOptions) error {
+	tw := tabwriter.NewWriter(opts.IO.Out, 0, 4, 2, ' ', 0)
+	for _, p := range opts.Factory.Probes() {
+		fmt.Fprintf(tw, "%s\t%s\n", p.ID, p.Title)
+	}
+	return tw.Flush()
+}
+
+// ExplainOptions are the argument of explain.
+type ExplainOptions struct {
+	IO      *IOStreams
+	Factory *Factory
+
+	ID string
+}
+
+// NewCmdExplain builds `explain ID`. runF replaces the logic in tests.
+func NewCmdExplain(f *Factory, runF func(context.Context, *ExplainOptions) error) *cobra.Command {
+	opts := &ExplainOptions{IO: f.IO, Factory: f}
 	return &cobra.Command{
 		Use:   "explain ID",
 		Short: "Explain one probe: what it reads, why it matters, how it is fixed",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(_ *cobra.Command, args []string) error {
-			for _, p := range f.Probes() {
-				if p.ID == args[0] {
-					return explain(f.IO.Out, p)
-				}
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.ID = args[0]
+			if runF != nil {
+				return runF(cmd.Context(), opts)
 			}
-			return usageErr("no probe %q (see `rootless-doctor probes`)", args[0])
+			return explainRun(opts)
 		},
 	}
+}
+
+func explainRun(opts *ExplainOptions) error {
+	for _, p := range opts.Factory.Probes() {
+		if p.ID == opts.ID {
+			return explain(opts.IO.Out, p)
+		}
+	}
+	return usageErr("no probe %q (see `rootless-doctor probes`)", opts.ID)
 }
 
 func explain(w io.Writer, p checks.Probe) error {

@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -9,9 +10,11 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/rootless-doctor/rootless-doctor/checks"
-	"github.com/rootless-doctor/rootless-doctor/checks/report"
+	"github.com/rootless-doctor/rootless-doctor/checks/facts"
+	"github.com/rootless-doctor/rootless-doctor/finding"
+	"github.com/rootless-doctor/rootless-doctor/report"
 	"github.com/rootless-doctor/rootless-doctor/runtime/proof"
+	"github.com/rootless-doctor/rootless-doctor/runtime/rootlesskit"
 )
 
 // ProveOptions are the flags of prove.
@@ -27,8 +30,9 @@ type ProveOptions struct {
 	Timeout time.Duration
 }
 
-// NewCmdProve builds `prove`: only the live proof, step by step, with timings.
-func NewCmdProve(f *Factory) *cobra.Command {
+// NewCmdProve builds `prove`: only the live proof, step by step, with timings. runF replaces
+// the logic in tests.
+func NewCmdProve(f *Factory, runF func(context.Context, *ProveOptions) error) *cobra.Command {
 	opts := &ProveOptions{IO: f.IO, Factory: f}
 	cmd := &cobra.Command{
 		Use:   "prove",
@@ -55,12 +59,15 @@ As root, --user NAME runs the proof as that account (image builds run as root).`
 			if !report.HasFormat(opts.Output) {
 				return usageErr("--output %q: want one of %s", opts.Output, strings.Join(report.Formats(), ", "))
 			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
 			return proveRun(cmd.Context(), opts)
 		},
 	}
 	fl := cmd.Flags()
 	fl.StringVarP(&opts.User, "user", "u", "", "prove the host for this account (root only; name or uid)")
-	fl.StringVar(&opts.Net, "net", proof.NetAuto, "network driver: "+strings.Join(proof.Nets(), "|"))
+	fl.StringVar(&opts.Net, "net", rootlesskit.NetAuto, "network driver: "+strings.Join(proof.Nets(), "|"))
 	fl.StringVarP(&opts.Output, "output", "o", "text", "output format: "+strings.Join(report.Formats(), "|"))
 	fl.StringVar(&opts.FailOn, "fail-on", "fail", "exit 1 when a step reaches this status: fail|warn")
 	fl.BoolVarP(&opts.Verbose, "verbose", "v", false, "show details, evidence and fixes under each step")
@@ -69,7 +76,11 @@ As root, --user NAME runs the proof as that account (image builds run as root).`
 }
 
 func proveRun(ctx context.Context, opts *ProveOptions) error {
-	results, err := proof.Run(ctx, proof.Options{User: opts.User, Net: opts.Net, Timeout: opts.Timeout})
+	prove := opts.Factory.Prove
+	if prove == nil {
+		return &exitError{Code: ExitError, Err: errors.New("the live proof is not available in this build")}
+	}
+	results, err := prove(ctx, proof.Options{User: opts.User, Net: opts.Net, Timeout: opts.Timeout})
 	if err != nil {
 		return &exitError{Code: ExitError, Err: fmt.Errorf("the live proof could not start: %w", err)}
 	}
@@ -77,8 +88,8 @@ func proveRun(ctx context.Context, opts *ProveOptions) error {
 	if err != nil {
 		return usageErr("%v", err)
 	}
-	env := checks.NewEnv(ctx, h, opts.User)
-	rep := report.New(env, results, checks.Status(opts.FailOn))
+	env := facts.NewEnv(ctx, h, opts.User)
+	rep := report.New(env, results, finding.Status(opts.FailOn))
 	if err := report.Render(opts.Output, opts.IO.Out, rep, report.Options{Verbose: opts.Verbose, Profile: opts.IO.OutProfile}); err != nil {
 		return fmt.Errorf("writing the report: %w", err)
 	}

@@ -6,15 +6,17 @@ import (
 	"fmt"
 
 	"github.com/rootless-doctor/rootless-doctor/checks"
-	"github.com/rootless-doctor/rootless-doctor/checks/host"
+	"github.com/rootless-doctor/rootless-doctor/checks/facts"
+	"github.com/rootless-doctor/rootless-doctor/finding"
 	"github.com/rootless-doctor/rootless-doctor/fixes"
+	"github.com/rootless-doctor/rootless-doctor/host"
 	"github.com/rootless-doctor/rootless-doctor/runtime/proof"
 )
 
 // probeRun is one run of the static probes and the plan their intents make.
 type probeRun struct {
-	Env     *checks.Env
-	Results []checks.Result
+	Env     *facts.Env
+	Results []finding.Result
 	// Requests are what the plan was built from (the sudo helper builds it again from them).
 	Requests []fixes.Request
 	Plan     fixes.Plan
@@ -44,7 +46,7 @@ func runProbes(ctx context.Context, f *Factory, spec runSpec) (*probeRun, error)
 		// A snapshot taken with --user checks that account on replay too.
 		user = rec.Manifest().User
 	}
-	env := checks.NewEnv(ctx, h, user)
+	env := facts.NewEnv(ctx, h, user)
 	// A recorded host waits on no machine: run its probes in line, still under the per-probe
 	// timeout (checks.Options.Sequential).
 	results := checks.Run(ctx, f.Probes(), env, checks.Options{Only: spec.Only, Skip: spec.Skip, Now: f.Now, Sequential: !h.Live()})
@@ -56,14 +58,14 @@ func runProbes(ctx context.Context, f *Factory, spec runSpec) (*probeRun, error)
 		return nil, err
 	}
 	run := &probeRun{Env: env, Results: results, Requests: fixes.RequestsFrom(results)}
-	run.Plan, run.PlanErr = fixes.Build(fixes.Input{Requests: run.Requests, Distro: env.Distro, Host: h})
+	run.Plan, run.PlanErr = fixes.Build(fixes.Input{Requests: run.Requests, Env: env})
 	return run, nil
 }
 
 // liveProof runs the proof, or reports each of its steps skipped with the reason, and applies
 // --only/--skip to the runtime.* ids.
-func liveProof(ctx context.Context, f *Factory, spec runSpec) []checks.Result {
-	var res []checks.Result
+func liveProof(ctx context.Context, f *Factory, spec runSpec) []finding.Result {
+	var res []finding.Result
 	switch {
 	case spec.Root != "":
 		res = proof.Skipped("recorded host: the live proof runs only on the machine itself")
@@ -83,7 +85,7 @@ func liveProof(ctx context.Context, f *Factory, spec runSpec) []checks.Result {
 	for i := range res {
 		if ok, why := checks.Selected(res[i].ID, spec.Only, spec.Skip); !ok {
 			id := res[i].ID
-			res[i] = checks.Skipf("%s", why)
+			res[i] = finding.Skipf("%s", why)
 			res[i].ID, res[i].Title, res[i].Unselected = id, proof.Title(id), true
 		}
 	}

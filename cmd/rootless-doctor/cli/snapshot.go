@@ -9,8 +9,10 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rootless-doctor/rootless-doctor/checks"
-	"github.com/rootless-doctor/rootless-doctor/checks/host"
+	"github.com/rootless-doctor/rootless-doctor/checks/facts"
 	"github.com/rootless-doctor/rootless-doctor/fixes"
+	"github.com/rootless-doctor/rootless-doctor/host"
+	"github.com/rootless-doctor/rootless-doctor/snapshot"
 )
 
 // SnapshotOptions are the flags of snapshot.
@@ -23,7 +25,8 @@ type SnapshotOptions struct {
 }
 
 // NewCmdSnapshot builds `snapshot`: record what the static probes read into a recorded host.
-func NewCmdSnapshot(f *Factory) *cobra.Command {
+// runF replaces the logic in tests.
+func NewCmdSnapshot(f *Factory, runF func(context.Context, *SnapshotOptions) error) *cobra.Command {
 	opts := &SnapshotOptions{IO: f.IO, Factory: f}
 	cmd := &cobra.Command{
 		Use:   "snapshot -o DIR|FILE.tar.gz",
@@ -46,6 +49,9 @@ new directory of a random name beside it (.DIR.tmp-…) and renamed when complet
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if opts.Out == "" {
 				return usageErr("snapshot needs -o DIR or -o FILE.tar.gz")
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
 			}
 			return snapshotRun(cmd.Context(), opts)
 		},
@@ -70,7 +76,7 @@ func snapshotRun(ctx context.Context, opts *SnapshotOptions) error {
 		return err
 	}
 	n := rec.files
-	if isArchive(opts.Out) {
+	if snapshot.IsArchive(opts.Out) {
 		// The tree is only a step towards the archive: it goes to a private directory of
 		// ours in the temp dir, not next to the archive, where another account may write.
 		tmp, err := os.MkdirTemp("", "rootless-doctor-snapshot-")
@@ -81,7 +87,7 @@ func snapshotRun(ctx context.Context, opts *SnapshotOptions) error {
 		if err := rec.WriteTree(filepath.Join(tmp, "host"), rec.opt); err != nil {
 			return err
 		}
-		if err := writeArchive(filepath.Join(tmp, "host"), opts.Out); err != nil {
+		if err := snapshot.WriteArchive(filepath.Join(tmp, "host"), opts.Out); err != nil {
 			return fmt.Errorf("writing %s: %w", opts.Out, err)
 		}
 	} else if err := rec.WriteTree(opts.Out, rec.opt); err != nil {
@@ -94,23 +100,23 @@ func snapshotRun(ctx context.Context, opts *SnapshotOptions) error {
 
 // recorded is a finished recording and how to write it.
 type recorded struct {
-	*host.Recording
-	opt      host.RecordOptions
+	*snapshot.Recording
+	opt      snapshot.RecordOptions
 	files    int
 	commands int
 }
 
 // record runs the static probes and the fix planner over a recording of h, for user.
 func record(ctx context.Context, f *Factory, h host.Host, user string) (*recorded, error) {
-	rec := host.NewRecording(h)
-	env := checks.NewEnv(ctx, rec, user)
+	rec := snapshot.NewRecording(h)
+	env := facts.NewEnv(ctx, rec, user)
 	results := checks.Run(ctx, f.Probes(), env, checks.Options{Now: f.Now})
 	// The planner reads the host too (login.defs, free subordinate ranges): record that, so a
 	// replay plans the same fixes.
-	_, _ = fixes.Build(fixes.Input{Requests: fixes.RequestsFrom(results), Distro: env.Distro, Host: rec})
+	_, _ = fixes.Build(fixes.Input{Requests: fixes.RequestsFrom(results), Env: env})
 	subuid, _ := h.ReadFile("/etc/subuid")
 	subgid, _ := h.ReadFile("/etc/subgid")
-	opt := host.RecordOptions{Filter: checks.SnapshotFilter(env, subuid, subgid), User: user}
+	opt := snapshot.RecordOptions{Filter: snapshot.KeepFilter(env, subuid, subgid), User: user}
 	m := rec.Manifest(opt)
 	return &recorded{Recording: rec, opt: opt, files: len(rec.Paths()), commands: len(m.Commands)}, nil
 }

@@ -1,5 +1,5 @@
 // Package fakesystemd is a fake org.freedesktop.systemd1 user manager on a real dbus-daemon
-// started for a test (LIBRARIES §4): it records the Manager calls go-systemd makes. Only tests
+// started for a test (go-systemd talks D-Bus; a real daemon keeps the test honest): it records the Manager calls go-systemd makes. Only tests
 // import it.
 package fakesystemd
 
@@ -18,7 +18,7 @@ import (
 
 const unitName = "rootless-doctor.service"
 
-// Manager is a fake org.freedesktop.systemd1.Manager on a real dbus-daemon (LIBRARIES §4):
+// Manager is a fake org.freedesktop.systemd1.Manager on a real dbus-daemon:
 // it records the calls go-systemd makes.
 type Manager struct {
 	mu    sync.Mutex

@@ -1,0 +1,292 @@
+package facts
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"strings"
+
+	"github.com/rootless-doctor/rootless-doctor/checks/parse"
+	"github.com/rootless-doctor/rootless-doctor/finding"
+)
+
+// Kernel modules, shared by the probes that need one (net.tun, net.iptables).
+//
+// A rootless engine cannot load modules: module autoload does not happen for requests made from
+// inside an unprivileged user namespace, so a module the engine needs must be loaded (or built
+// in) before it starts (docker/for-linux#1242, moby/moby#49727). Whether it is, is harder to
+// tell than it looks: built-in modules are not in /proc/modules, a kernel built without module
+// support has no /proc/modules and no /lib/modules at all (this is what makes Docker's own
+// setuptool ask to modprobe ip_tables on kernels that have it built in), and after a kernel
+// upgrade /lib/modules no longer has the running kernel's directory. So the evidence is
+// weighed in order — proof of presence first, then proof of absence — and a module nothing
+// proves absent is reported as unknown, never as missing.
+
+// ModuleState is what the evidence says about a kernel module.
+type ModuleState int
+
+// The states, from "usable" to "no evidence".
+const (
+	// ModuleUnknown: nothing proves the module present or absent.
+	ModuleUnknown ModuleState = iota
+	// ModuleLoaded: listed in /proc/modules (or present in /sys/module when /proc/modules
+	// cannot be read).
+	ModuleLoaded
+	// ModuleBuiltin: compiled into the kernel.
+	ModuleBuiltin
+	// ModuleNotLoaded: built as a module that is not loaded; modprobe would load it.
+	ModuleNotLoaded
+	// ModuleMissing: the running kernel has no such driver, built in or as a module.
+	ModuleMissing
+)
+
+// Usable reports whether the module's code is in the running kernel.
+func (s ModuleState) Usable() bool { return s == ModuleLoaded || s == ModuleBuiltin }
+
+func (s ModuleState) String() string {
+	switch s {
+	case ModuleLoaded:
+		return "loaded"
+	case ModuleBuiltin:
+		return "built in"
+	case ModuleNotLoaded:
+		return "not loaded"
+	case ModuleMissing:
+		return "missing from this kernel"
+	}
+	return "unknown"
+}
+
+// ModuleSpec names a module and the evidence that can prove it present.
+type ModuleSpec struct {
+	// Names are the module's names, current first; later ones are older spellings
+	// (nft_chain_nat was nft_chain_nat_ipv4 before Linux 5.1).
+	Names []string
+	// Config are the kernel config symbols that build it (CONFIG_TUN). When there are as many
+	// as Names, Config[i] builds Names[i]: the symbol a kernel has tells which name the module
+	// has there (CONFIG_NFT_CHAIN_NAT_IPV4 exists only before 5.1, with nft_chain_nat_ipv4).
+	Config []string
+	// Proc are paths that exist only while the module's code is in the kernel
+	// (/proc/net/ip_tables_names for ip_tables).
+	Proc []string
+}
+
+// ModuleFact is the verdict on one module and the evidence behind it.
+type ModuleFact struct {
+	Name  string
+	State ModuleState
+	// Evidence is what decided it.
+	Evidence finding.Evidence
+	// Note says what could not be read or what it means, for details ("" when nothing to add).
+	Note string
+}
+
+// moduleTables are the module facts of the running kernel, read once per run.
+type moduleTables struct {
+	release string
+	// proc is /proc/modules; procErr why it could not be read (fs.ErrNotExist: the kernel
+	// has no loadable-module support).
+	proc    map[string]bool
+	procErr error
+	// dir is /lib/modules/RELEASE; dirExists whether it does.
+	dir       string
+	dirExists bool
+	// builtin is modules.builtin (nil when unreadable), dep the module names in modules.dep.
+	builtin map[string]bool
+	dep     map[string]bool
+	// config is the running kernel's build config (nil when neither /proc/config.gz nor
+	// /boot/config-RELEASE is readable) and configPath where it came from.
+	config     parse.KernelConfig
+	configPath string
+}
+
+func (e *Env) moduleTables() *moduleTables {
+	return e.modTables.get(func() *moduleTables {
+		t := &moduleTables{release: e.Host.KernelRelease()}
+		if data, err := e.Host.ReadFile("/proc/modules"); err == nil {
+			t.proc = parse.ParseProcModules(data)
+		} else {
+			t.procErr = err
+		}
+		if t.release != "" && !strings.ContainsAny(t.release, "/\x00") {
+			t.dir = "/lib/modules/" + t.release
+			if fi, err := e.Host.Stat(t.dir); err == nil && fi.IsDir() {
+				t.dirExists = true
+				if data, err := e.Host.ReadFile(t.dir + "/modules.builtin"); err == nil {
+					t.builtin = parse.ParseModulesBuiltin(data)
+				}
+				if data, err := e.Host.ReadFile(t.dir + "/modules.dep"); err == nil {
+					t.dep = parseModulesDep(data)
+				}
+			}
+		}
+		cands := []string{"/proc/config.gz"}
+		if t.release != "" && !strings.ContainsAny(t.release, "/\x00") {
+			cands = append(cands, "/boot/config-"+t.release)
+		}
+		for _, p := range cands {
+			data, err := e.Host.ReadFile(p)
+			if err != nil {
+				continue
+			}
+			if cfg, err := parse.ParseKernelConfig(data); err == nil {
+				t.config, t.configPath = cfg, p
+				break
+			}
+		}
+		return t
+	})
+}
+
+// parseModulesDep takes the module names from modules.dep ("kernel/net/netfilter/nf_tables.ko.zst: …").
+func parseModulesDep(data []byte) map[string]bool {
+	mods := map[string]bool{}
+	for line := range strings.Lines(string(data)) {
+		p, _, ok := strings.Cut(line, ":")
+		if n := parse.ModuleName(p); ok && n != "" {
+			mods[n] = true
+		}
+	}
+	return mods
+}
+
+// ModulesLoadable reports whether the running kernel can load modules at all (it has
+// /proc/modules; kernels built without CONFIG_MODULES do not).
+func (e *Env) ModulesLoadable() bool {
+	return !errors.Is(e.moduleTables().procErr, fs.ErrNotExist)
+}
+
+// ModuleDir is /lib/modules/RELEASE and whether it exists. A loadable-module kernel whose
+// directory is gone was usually upgraded without a reboot: modprobe cannot load anything.
+func (e *Env) ModuleDir() (string, bool) {
+	t := e.moduleTables()
+	return t.dir, t.dirExists
+}
+
+// Module weighs the evidence about one kernel module.
+func (e *Env) Module(spec ModuleSpec) ModuleFact {
+	if len(spec.Names) == 0 {
+		return ModuleFact{State: ModuleUnknown, Note: "no module name"}
+	}
+	key := strings.Join(spec.Names, ",")
+	e.modMu.Lock()
+	if e.modFacts == nil {
+		e.modFacts = map[string]*once[ModuleFact]{}
+	}
+	o, ok := e.modFacts[key]
+	if !ok {
+		o = &once[ModuleFact]{}
+		e.modFacts[key] = o
+	}
+	e.modMu.Unlock()
+	return o.get(func() ModuleFact { return e.module(spec) })
+}
+
+func (e *Env) module(spec ModuleSpec) ModuleFact {
+	t := e.moduleTables()
+	name := spec.Names[0]
+	f := func(s ModuleState, src, val, note string) ModuleFact {
+		return ModuleFact{Name: name, State: s, Evidence: finding.Evidence{Source: src, Value: val}, Note: note}
+	}
+	// named is f for a fact proved under one of the module's names: the fact carries the name
+	// the kernel uses (nft_chain_nat_ipv4 on kernels before 5.1), not the current spelling.
+	named := func(n string, s ModuleState, src, val string) ModuleFact {
+		m := f(s, src, val, "")
+		m.Name = n
+		return m
+	}
+	// Proof of presence.
+	for _, n := range spec.Names {
+		if t.proc[n] {
+			return named(n, ModuleLoaded, "/proc/modules", n+" is loaded")
+		}
+	}
+	for _, p := range spec.Proc {
+		if _, err := e.Host.Stat(p); err == nil {
+			if t.proc != nil {
+				return f(ModuleBuiltin, p, "exists, and "+name+" is not in /proc/modules: built in", "")
+			}
+			return f(ModuleLoaded, p, "exists: "+name+" is active", "")
+		}
+	}
+	for _, n := range spec.Names {
+		// Built-in modules with parameters or a version appear in /sys/module too; absence
+		// there proves nothing.
+		if fi, err := e.Host.Stat("/sys/module/" + n); err == nil && fi.IsDir() {
+			if t.proc != nil {
+				return named(n, ModuleBuiltin, "/sys/module/"+n, "exists, not in /proc/modules: built in")
+			}
+			return named(n, ModuleLoaded, "/sys/module/"+n, "exists: "+n+" is active")
+		}
+	}
+	for _, n := range spec.Names {
+		if t.builtin[n] {
+			return named(n, ModuleBuiltin, t.dir+"/modules.builtin", n+" is built in")
+		}
+	}
+	mentioned := false
+	// Older spellings come last and their symbols exist only on the kernels that use them, so
+	// they are looked at first: on 4.19 CONFIG_NFT_NAT is set too, but builds nft_nat, and
+	// `modprobe nft_chain_nat` would fail there.
+	for i := len(spec.Config) - 1; i >= 0; i-- {
+		sym := spec.Config[i]
+		if t.config == nil {
+			break
+		}
+		n := name
+		if len(spec.Config) == len(spec.Names) {
+			n = spec.Names[i]
+		}
+		switch t.config.Tristate(sym) {
+		case "y":
+			return named(n, ModuleBuiltin, t.configPath, sym+"=y")
+		case "m":
+			if t.proc != nil {
+				m := named(n, ModuleNotLoaded, t.configPath, sym+"=m, and "+n+" is not in /proc/modules")
+				if !t.dirExists {
+					m.Note = fmt.Sprintf("%s does not exist: the kernel was probably upgraded and the machine not rebooted since, so modprobe cannot load %s until it is.", t.dir, n)
+				}
+				return m
+			}
+		}
+		if t.config.Has(sym) {
+			mentioned = true
+		}
+	}
+	// Proof of absence.
+	if t.config != nil && mentioned {
+		set := false
+		for _, sym := range spec.Config {
+			if v := t.config.Tristate(sym); v == "y" || v == "m" {
+				set = true
+			}
+		}
+		if !set {
+			return f(ModuleMissing, t.configPath, strings.Join(spec.Config, ", ")+" not set", "")
+		}
+	}
+	if t.proc != nil && t.dirExists && t.builtin != nil {
+		if t.dep != nil {
+			found := false
+			for _, n := range spec.Names {
+				found = found || t.dep[n]
+			}
+			if !found {
+				return f(ModuleMissing, t.dir+"/modules.dep", name+" is neither built in nor in modules.dep", "")
+			}
+		}
+		return f(ModuleNotLoaded, "/proc/modules", name+" is not loaded (and not in modules.builtin)", "")
+	}
+	// No evidence either way.
+	switch {
+	case errors.Is(t.procErr, fs.ErrNotExist):
+		return f(ModuleUnknown, "/proc/modules", "does not exist",
+			fmt.Sprintf("The kernel has no loadable-module support (no /proc/modules), so %s is built in or absent; nothing readable here says which (no kernel config, no %s).", name, t.dir))
+	case t.procErr != nil:
+		return f(ModuleUnknown, "/proc/modules", "unreadable", fmt.Sprintf("Cannot read /proc/modules (%v), so whether %s is loaded cannot be told.", t.procErr, name))
+	case !t.dirExists:
+		return f(ModuleUnknown, "/proc/modules", name+" is not loaded",
+			fmt.Sprintf("%s is not loaded, but %s does not exist, so whether it is built in cannot be told.", name, t.dir))
+	}
+	return f(ModuleUnknown, t.dir, "no modules.builtin", fmt.Sprintf("%s is not loaded and %s/modules.builtin is unreadable, so whether it is built in cannot be told.", name, t.dir))
+}

@@ -1,0 +1,177 @@
+package checks
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"slices"
+	"strings"
+
+	"github.com/moby/sys/mountinfo"
+
+	"github.com/rootless-doctor/rootless-doctor/checks/facts"
+	"github.com/rootless-doctor/rootless-doctor/checks/parse"
+	"github.com/rootless-doctor/rootless-doctor/distro"
+	"github.com/rootless-doctor/rootless-doctor/finding"
+)
+
+// Helpers several probes share: wording, the boot configuration of sysctls, the login session,
+// files and paths of the account. A helper used by one probe stays in that probe's file.
+
+// orNone is s, or "none" when s is empty.
+func orNone(s string) string {
+	if s == "" {
+		return "none"
+	}
+	return s
+}
+
+// isAre agrees a verb with a count.
+func isAre(n int) string {
+	if n == 1 {
+		return "is"
+	}
+	return "are"
+}
+
+// ---- sysctls: now and at boot
+
+// bootEvidence adds a setting of the boot configuration as evidence: the file, and the line
+// in it.
+func bootEvidence(r finding.Result, s facts.SysctlSetting) finding.Result {
+	return r.With(s.File, fmt.Sprintf("line %d: %s = %s", s.Line, s.Key, s.Value))
+}
+
+// withBootProblems notes the boot configuration files that could not be read: the value a
+// key gets at boot may then differ from what the probe saw.
+func withBootProblems(e *facts.Env, r finding.Result) finding.Result {
+	for _, p := range e.SysctlBoot().Problems {
+		r = r.Detail("Could not read %s, so the value set at boot may differ from what was checked.", p)
+	}
+	return r
+}
+
+// readSysctlInt reads the integer sysctl key for a probe: r starts its result (evidence of
+// the value) and n is the number. absent says the key does not exist on a kernel whose /proc/sys
+// is readable; each probe says what that means. When stop is set, r is the result to return as
+// it is: the value is unreadable, /proc/sys is hidden, or the value is not a number.
+func readSysctlInt(e *facts.Env, key string) (r finding.Result, n int64, absent, stop bool) {
+	p := facts.SysctlPath(key)
+	val, err := e.Sysctl(key)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if !e.ProcSysVisible() {
+			return finding.Undecided(err, "/proc/sys is not readable, so %s cannot be checked", key), 0, false, true
+		}
+		return finding.Result{}, 0, true, false
+	case err != nil:
+		return finding.Undecided(err, "cannot read %s", p), 0, false, true
+	}
+	r = finding.Result{}.With(p, val)
+	n, err = parse.ParseSysctlInt([]byte(val))
+	if err != nil {
+		r.Err = err
+		r.Summary = fmt.Sprintf("%s holds %q, not a number", p, finding.Clip(val, 40))
+		return r, 0, false, true
+	}
+	return r, n, false, false
+}
+
+// ---- the login session
+
+// loginSessionStep is the one way to get a real login session of the account (with
+// XDG_RUNTIME_DIR, the user manager and its bus) from a shell reached through su or sudo,
+// which opens none (docs/failures/catalogue.json#no-pam-systemd-session; docker/docs#14491,
+// containerd/nerdctl#686). session.xdg-runtime-dir and session.systemd ask for the same step.
+func loginSessionStep(e *facts.Env) finding.Intent {
+	return finding.ManualStep("login-session", fmt.Sprintf(
+		"log in as %s through a real login session: `machinectl shell %s@` (package systemd-container) or `ssh %s@localhost`, not su or sudo",
+		e.User.Name, e.User.Name, e.User.Name))
+}
+
+// systemdContainerTool asks for machinectl, which the login-session step names.
+func systemdContainerTool() finding.Intent {
+	return finding.InstallTool(string(distro.ToolSystemdCont), "machinectl shell USER@ opens a real login session")
+}
+
+// lingerFile is logind's marker for a lingering account (loginctl enable-linger writes it).
+func lingerFile(name string) string { return "/var/lib/systemd/linger/" + name }
+
+// lingering reports whether the account lingers; err is set when that cannot be told.
+func lingering(e *facts.Env) (bool, error) {
+	if e.User.Name == "" {
+		return false, errors.New("the account has no name")
+	}
+	_, err := e.Host.Stat(lingerFile(e.User.Name))
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, fs.ErrNotExist):
+		return false, nil
+	}
+	return false, err
+}
+
+// systemdConfFiles lists the files of a systemd configuration in the order systemd applies
+// them: the main file (the first of mains that exists; mains are highest priority first),
+// then the *.conf drop-ins of dropinDirs sorted by file name, where a name in a
+// higher-priority directory hides the same name in a lower one (systemd.unit(5),
+// systemd-logind.conf(5) "Configuration Directories and Precedence"). dropinDirs are highest
+// priority first. found is false when no main file exists.
+func systemdConfFiles(e *facts.Env, mains, dropinDirs []string) (files []string, found bool) {
+	for _, m := range mains {
+		if fi, err := e.Host.Stat(m); err == nil && !fi.IsDir() {
+			files, found = append(files, m), true
+			break
+		}
+	}
+	byName := map[string]string{}
+	for i := len(dropinDirs) - 1; i >= 0; i-- {
+		ents, err := e.Host.ReadDir(dropinDirs[i])
+		if err != nil {
+			continue
+		}
+		for _, ent := range ents {
+			if strings.HasSuffix(ent.Name(), ".conf") && !ent.IsDir() {
+				byName[ent.Name()] = dropinDirs[i] + "/" + ent.Name()
+			}
+		}
+	}
+	names := make([]string, 0, len(byName))
+	for n := range byName {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		files = append(files, byName[n])
+	}
+	return files, found
+}
+
+// isSocket reports whether p exists and is a socket; a missing path is (false, nil).
+func isSocket(e *facts.Env, p string) (bool, error) {
+	fi, err := e.Host.Stat(p)
+	switch {
+	case err == nil:
+		return fi.Mode&fs.ModeSocket != 0, nil
+	case errors.Is(err, fs.ErrNotExist):
+		return false, nil
+	}
+	return false, err
+}
+
+// ---- paths of the account
+
+// homeRel shortens a path under the account's home to ~/… for summaries.
+func homeRel(e *facts.Env, p string) string {
+	h := e.User.Home
+	if h != "" && h != "/" && strings.HasPrefix(p, h+"/") {
+		return "~/" + strings.TrimPrefix(p, h+"/")
+	}
+	return p
+}
+
+// subvolRmAllowed reports whether a btrfs mount lets unprivileged accounts delete subvolumes.
+func subvolRmAllowed(m *mountinfo.Info) bool {
+	return m != nil && (parse.HasMountOption(m.VFSOptions, "user_subvol_rm_allowed") || parse.HasMountOption(m.Options, "user_subvol_rm_allowed"))
+}

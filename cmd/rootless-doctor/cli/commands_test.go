@@ -1,0 +1,63 @@
+package cli
+
+import (
+	"context"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/spf13/cobra"
+)
+
+// TestCommandsTakeRunF: every command is built as NewCmdX(f, runF) with an options struct;
+// runF receives the parsed options instead of running the command (the pattern of cli/cli).
+func TestCommandsTakeRunF(t *testing.T) {
+	ios, _, _, _ := TestIO()
+	f := NewFactory()
+	f.IO = ios
+	var got any
+	capture := func(o any) error { got = o; return nil }
+	for _, tt := range []struct {
+		cmd   *cobra.Command
+		args  []string
+		check func() bool
+	}{
+		{NewCmdCheck(f, func(_ context.Context, o *CheckOptions) error { return capture(o) }), []string{"--static", "-o", "json"},
+			func() bool { o := got.(*CheckOptions); return o.Static && o.Output == "json" }},
+		{NewCmdFix(f, func(_ context.Context, o *FixOptions) error { return capture(o) }), []string{"--static", "-o", "text"},
+			func() bool { o := got.(*FixOptions); return o.Static && o.Output == "text" }},
+		{NewCmdProve(f, func(_ context.Context, o *ProveOptions) error { return capture(o) }), []string{"--net", "gvisor", "--timeout", "5s"},
+			func() bool { o := got.(*ProveOptions); return o.Net == "gvisor" && o.Timeout == 5*time.Second }},
+		{NewCmdSnapshot(f, func(_ context.Context, o *SnapshotOptions) error { return capture(o) }), []string{"-o", "x.tar.gz", "--user", "ci"},
+			func() bool { o := got.(*SnapshotOptions); return o.Out == "x.tar.gz" && o.User == "ci" }},
+		{NewCmdProbes(f, func(_ context.Context, o *ProbesOptions) error { return capture(o) }), nil,
+			func() bool { return got.(*ProbesOptions).Factory == f }},
+		{NewCmdExplain(f, func(_ context.Context, o *ExplainOptions) error { return capture(o) }), []string{"net.tun"},
+			func() bool { return got.(*ExplainOptions).ID == "net.tun" }},
+		{NewCmdApplyHelper(f, func(_ context.Context, o *ApplyHelperOptions) error { return capture(o) }), nil,
+			func() bool { return got.(*ApplyHelperOptions).IO == ios }},
+		{NewCmdDaemon(f, func(_ context.Context, o *DaemonOptions) error { return capture(o) }), []string{"--net", "pasta", "--", "dockerd", "-D"},
+			func() bool {
+				o := got.(*DaemonOptions)
+				return o.Net == "pasta" && slices.Equal(o.Engine, []string{"dockerd", "-D"})
+			}},
+		{NewCmdInstall(f, func(_ context.Context, o *InstallOptions) error { return capture(o) }), []string{"--net", "gvisor", "--", "containerd"},
+			func() bool {
+				o := got.(*InstallOptions)
+				return o.Net == "gvisor" && slices.Equal(o.Engine, []string{"containerd"})
+			}},
+		{NewCmdUninstall(f, func(_ context.Context, o *UninstallOptions) error { return capture(o) }), nil,
+			func() bool { return got.(*UninstallOptions).Factory == f }},
+	} {
+		got = nil
+		tt.cmd.SetArgs(tt.args)
+		tt.cmd.SetContext(context.Background())
+		if err := tt.cmd.Execute(); err != nil {
+			t.Errorf("%s %q: %v", tt.cmd.Name(), tt.args, err)
+			continue
+		}
+		if got == nil || !tt.check() {
+			t.Errorf("%s %q: runF got %+v", tt.cmd.Name(), tt.args, got)
+		}
+	}
+}

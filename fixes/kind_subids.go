@@ -1,0 +1,296 @@
+package fixes
+
+import (
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/rootless-doctor/rootless-doctor/checks/parse"
+	"github.com/rootless-doctor/rootless-doctor/distro"
+	"github.com/rootless-doctor/rootless-doctor/finding"
+	"github.com/rootless-doctor/rootless-doctor/host"
+)
+
+// SubIDs: give an account a free range of subordinate ids (the allocator is subid.go).
+var kindSubIDs = kind{
+	kind: finding.SubIDs,
+	id:   func(finding.Intent) string { return "subid.add" },
+	describe: func(in finding.Intent) string {
+		s := fmt.Sprintf("give %s a free range of %d subordinate %s ids", in.User, in.Count, mapWord(in.Map))
+		if len(in.Remove) > 0 {
+			s += fmt.Sprintf(" (removing %s first)", strings.Join(in.Remove, ", "))
+		}
+		return s
+	},
+	validate: func(in finding.Intent) error {
+		if err := checkUser(in.User); err != nil {
+			return err
+		}
+		switch in.Map {
+		case "uid", "gid", "both", "":
+		default:
+			return fmt.Errorf("%w: map %q is not uid, gid or both", ErrInvalid, in.Map)
+		}
+		if in.Count < 0 {
+			return fmt.Errorf("%w: negative count %d", ErrInvalid, in.Count)
+		}
+		for _, rm := range in.Remove {
+			if _, ok := parseRange(rm); !ok {
+				return fmt.Errorf("%w: remove range %q is not START-END inside 0-%d", ErrInvalid, rm, maxID)
+			}
+		}
+		return nil
+	},
+	sudo: func(in finding.Intent, account string, _ host.Host) error {
+		if in.User != account {
+			return fmt.Errorf("subordinate ids for %q: an account may ask only for its own (%s)", in.User, account)
+		}
+		if in.Count < 0 || in.Count > parse.MinSubIDs {
+			return fmt.Errorf("%d subordinate ids: probes ask for at most %d", in.Count, parse.MinSubIDs)
+		}
+		return nil
+	},
+	build: (*builder).subIDs,
+}
+
+func mapWord(m string) string {
+	switch m {
+	case "uid":
+		return "user"
+	case "gid":
+		return "group"
+	}
+	return "user and group"
+}
+
+func (b *builder) subIDs(reqs []Request, optional bool) []Step {
+	if len(reqs) == 0 {
+		return nil
+	}
+	if b.alloc == nil {
+		b.alloc = newAllocator(readIDFacts(b.host))
+	}
+	facts := b.alloc.facts
+	users, byUser := byField(reqs, func(r Request) string { return r.Intent.User })
+	slices.Sort(users)
+	var steps []Step
+	for _, user := range users {
+		rs := byUser[user]
+		id := "subid.add" + suffix(optional)
+		if len(users) > 1 {
+			id += "." + user
+		}
+		w := subIDWant{user: user}
+		for _, r := range rs {
+			in := r.Intent
+			uids, gids := in.Map != "gid", in.Map != "uid"
+			w.uids, w.gids = w.uids || uids, w.gids || gids
+			w.count = max(w.count, in.Count)
+			for _, rm := range in.Remove {
+				sp, _ := parseRange(rm)
+				if uids {
+					w.removeUID = append(w.removeUID, sp)
+				}
+				if gids {
+					w.removeGID = append(w.removeGID, sp)
+				}
+			}
+		}
+		if w.count == 0 {
+			w.count = facts.uidLim.count
+			if !w.uids {
+				w.count = facts.gidLim.count
+			}
+			if w.count <= 0 {
+				w.count = parse.DefaultSubIDCount
+			}
+		}
+		which := map[[2]bool]string{{true, true}: "uids and gids", {true, false}: "uids", {false, true}: "gids"}[[2]bool{w.uids, w.gids}]
+		if facts.problem != "" {
+			s := newStep(id, fmt.Sprintf("Give %s %d subordinate %s by hand", user, w.count, which), rs)
+			s.Manual = true
+			s.Why = append(s.Why, facts.problem+": without it a free range cannot be chosen safely")
+			s.tasks = []Task{debugTask("Subordinate ids", s.Title)}
+			steps = append(steps, s)
+			continue
+		}
+		uid, inPasswd := facts.uidOf[user]
+		if !inPasswd {
+			uid = -1
+			if self := b.host.Self(); self.Name == user {
+				uid = int64(self.UID)
+			}
+		}
+		a := b.alloc.allocate(w, uid)
+		if a.failure != "" {
+			s := newStep(id, fmt.Sprintf("Give %s %d subordinate %s by hand", user, w.count, which), rs)
+			s.Manual = true
+			s.Why = append(s.Why, a.failure+": raise the limit in /etc/login.defs or free a range")
+			s.tasks = []Task{debugTask("Subordinate ids", s.Title+": "+a.failure)}
+			steps = append(steps, s)
+			continue
+		}
+		// usermod --add-subuids needs shadow-utils ≥ 4.2 and a local account; Alpine's
+		// default tools are busybox, and a directory user (LDAP, SSSD) is not in
+		// /etc/passwd, so there the line is appended, guarded by grep.
+		useUsermod := inPasswd && b.distro.PackageManager != "" && b.distro.Family != distro.FamilyAlpine
+		steps = append(steps, subIDStep(id, a, rs, useUsermod, facts.notes))
+	}
+	return steps
+}
+
+// subIDStep renders one user's allocation as commands and Ansible tasks.
+func subIDStep(id string, a subIDAlloc, rs []Request, useUsermod bool, notes []string) Step {
+	w := a.want
+	user := w.user
+	uidSpan, _ := parse.SpanOf(a.uidStart, w.count)
+	gidSpan, _ := parse.SpanOf(a.gidStart, w.count)
+	var title string
+	switch {
+	case w.uids && w.gids && a.uidStart == a.gidStart:
+		title = fmt.Sprintf("Give %s %d subordinate uids and gids (%d-%d)", user, w.count, uidSpan.First, uidSpan.Last)
+	case w.uids && w.gids:
+		title = fmt.Sprintf("Give %s %d subordinate uids (%d-%d) and gids (%d-%d)", user, w.count, uidSpan.First, uidSpan.Last, gidSpan.First, gidSpan.Last)
+	case w.uids:
+		title = fmt.Sprintf("Give %s %d subordinate uids (%d-%d)", user, w.count, uidSpan.First, uidSpan.Last)
+	default:
+		title = fmt.Sprintf("Give %s %d subordinate gids (%d-%d)", user, w.count, gidSpan.First, gidSpan.Last)
+	}
+	s := newStep(id, title, rs)
+	s.Why = append(s.Why, notes...)
+	s.Why = append(s.Why, "the range is free in /etc/subuid and /etc/subgid (every line, malformed ones too), holds no real uid or gid, and lies inside SUB_UID_MIN..SUB_UID_MAX of /etc/login.defs")
+	if !useUsermod {
+		s.Why = append(s.Why, "the lines are appended (guarded by grep): usermod --add-subuids is not available here or the account is not in /etc/passwd")
+	}
+	s.Why = append(s.Why, "afterwards restart rootless engines so they map the new range (podman system migrate; systemctl --user restart docker)")
+
+	type part struct {
+		file, flag, ids string
+		span            parse.IDSpan
+		edits           []lineEdit
+	}
+	var parts []part
+	if w.uids {
+		parts = append(parts, part{"/etc/subuid", "subuids", "/etc/passwd", uidSpan, a.editsUID})
+	}
+	if w.gids {
+		parts = append(parts, part{"/etc/subgid", "subgids", "/etc/group", gidSpan, a.editsGID})
+	}
+	uidText := ""
+	if a.uid >= 0 {
+		uidText = strconv.FormatInt(a.uid, 10)
+	}
+	line := func(sp parse.IDSpan) string { return fmt.Sprintf("%s:%d:%d", user, sp.First, sp.Count()) }
+	for _, p := range parts {
+		// usermod refuses to add ranges when the file does not exist; newuidmap and the
+		// engines read it as the user, so it must be world-readable whatever the umask.
+		s.Commands = append(s.Commands, fmt.Sprintf("[ -e %[1]s ] || { : >%[1]s; chmod 0644 %[1]s; }", p.file))
+	}
+	for _, p := range parts {
+		argv := freeCheck(p.file, p.ids, p.span, user, uidText)
+		s.Commands = append(s.Commands, shjoin(argv))
+		s.tasks = append(s.tasks, Task{Name: fmt.Sprintf("Check that %d-%d is still free in %s", p.span.First, p.span.Last, p.file),
+			Module: "ansible.builtin.command", Args: []Arg{{"argv", argv}}, ChangedWhenFalse: true})
+	}
+	for _, p := range parts {
+		if len(p.edits) == 0 {
+			continue
+		}
+		if useUsermod {
+			var guards, ranges []string
+			var seen = map[parse.IDSpan]bool{}
+			for _, e := range p.edits {
+				guards = append(guards, "grep -qxF "+ShellQuote(e.line)+" "+p.file)
+				for _, rm := range e.removed {
+					if !seen[rm] {
+						seen[rm] = true
+						ranges = append(ranges, fmt.Sprintf("--del-%s %d-%d", p.flag, rm.First, rm.Last))
+					}
+				}
+			}
+			s.Commands = append(s.Commands, fmt.Sprintf("if %s; then usermod %s %s; fi", strings.Join(guards, " || "), strings.Join(ranges, " "), ShellQuote(user)))
+		} else {
+			s.Commands = append(s.Commands, fmt.Sprintf(`[ -z "$(tail -c 1 %[1]s)" ] || echo >>%[1]s`, p.file))
+			for _, e := range p.edits {
+				s.Commands = append(s.Commands, fmt.Sprintf("if grep -qxF %s %s; then sed -i %s %s; fi", ShellQuote(e.line), p.file, ShellQuote("/^"+strings.ReplaceAll(e.line, "$", `\$`)+"$/d"), p.file))
+				for _, k := range e.keep {
+					s.Commands = append(s.Commands, fmt.Sprintf("grep -qxF %[1]s %[2]s || printf '%%s\\n' %[1]s >>%[2]s", ShellQuote(k), p.file))
+				}
+			}
+		}
+	}
+	if useUsermod {
+		var guards, args []string
+		for _, p := range parts {
+			guards = append(guards, "! grep -qxF "+ShellQuote(line(p.span))+" "+p.file)
+			args = append(args, fmt.Sprintf("--add-%s %d-%d", p.flag, p.span.First, p.span.Last))
+		}
+		// usermod skips a range the user already has (shadow-utils lib/subordinateio.c,
+		// add_range), so asking for both when only one is missing is safe.
+		s.Commands = append(s.Commands, fmt.Sprintf("if %s; then usermod %s %s; fi", strings.Join(guards, " || "), strings.Join(args, " "), ShellQuote(user)))
+	} else {
+		for _, p := range parts {
+			if len(p.edits) == 0 {
+				s.Commands = append(s.Commands, fmt.Sprintf(`[ -z "$(tail -c 1 %[1]s)" ] || echo >>%[1]s`, p.file))
+			}
+			s.Commands = append(s.Commands, fmt.Sprintf("grep -qxF %[1]s %[2]s || printf '%%s\\n' %[1]s >>%[2]s", ShellQuote(line(p.span)), p.file))
+		}
+	}
+	// Ansible: lineinfile is idempotent by itself and in ansible-core.
+	for _, p := range parts {
+		for _, e := range p.edits {
+			s.tasks = append(s.tasks, Task{Name: "Remove " + e.line + " from " + p.file, Module: "ansible.builtin.lineinfile", Args: []Arg{
+				{"path", p.file}, {"regexp", "^" + regexpQuote(e.line) + "$"}, {"state", "absent"},
+			}})
+			for _, k := range e.keep {
+				s.tasks = append(s.tasks, lineTask(p.file, k))
+			}
+		}
+		s.tasks = append(s.tasks, lineTask(p.file, line(p.span)))
+	}
+	return s
+}
+
+// freeAwk fails, naming the owners, when a range chosen at plan time is taken on the
+// machine the script runs on: a script pasted into a Dockerfile, or a playbook run across a
+// fleet, may meet files other than the ones the plan was computed from.
+//
+// It reads the subid file the way shadow does (checks/parse/subid.go has the upstream
+// references): num is shadow 4.13's getulong, strtoul(s, &end, 0) that must read the whole
+// field — leading blanks and '+' allowed, "0x…" hex, "0…" octal, anything after the number
+// rejects the entry — so "rdX:0503240:0200000" holds 165536-231071, not 503240-703239. A line
+// starting with '+' or '-' (NIS), of 1024 bytes or more, with an empty field or with a count
+// of 0 is no entry to shadow and is skipped; a fourth field is ignored, as 4.13 does. Two
+// deliberate differences, both on the safe side: a CR at the end of the line is dropped
+// (shadow skips such a line, but the CRLF step that runs before this one removes it), and a
+// negative count is taken to reach the last id (shadow 4.13 wraps it to 2^64-N). Numbers are
+// awk doubles, exact below 2^53, which covers every id; past that only "huge" matters.
+const freeAwk = `function num(s,  n, i, b, neg) { sub(/^[ \t\n\v\f\r]+/, "", s); neg = 0; ` +
+	`if (s ~ /^[-+]/) { neg = substr(s, 1, 1) == "-"; s = substr(s, 2) } ` +
+	`if (s ~ /^0[xX][0-9a-fA-F]+$/) { b = 16; s = substr(s, 3) } else if (s ~ /^0[0-7]*$/) b = 8; else if (s ~ /^[1-9][0-9]*$/) b = 10; else return -1; ` +
+	`n = 0; for (i = 1; i <= length(s); i++) { n = n * b + index("0123456789abcdef", tolower(substr(s, i, 1))) - 1; if (n > 18446744073709551615) return -1 } ` +
+	`if (neg && n > 0) return -2; return n } ` +
+	`FILENAME == ids { if ($3 + 0 >= lo && $3 + 0 <= hi) bad = bad " " $1; next } ` +
+	`{ sub(/\r$/, "") } ` +
+	`$1 != u && $1 != id && $1 !~ /^[-+]/ && NF >= 3 && $1 != "" && $2 != "" && $3 != "" && length($0) < 1024 { ` +
+	`s = num($2); c = num($3); if (s >= 0 && s <= hi && (c == -2 || c > 0 && s + c - 1 >= lo)) bad = bad " " $1 } ` +
+	`END { if (bad != "") { print "rootless-doctor: " lo "-" hi " is not free on this machine (used by" bad "): run rootless-doctor fix here"; exit 1 } }`
+
+// freeCheck is the argv of the check that the parse.IDSpan is still free in file (other owners'
+// ranges) and ids (/etc/passwd or /etc/group: real ids).
+func freeCheck(file, ids string, sp parse.IDSpan, user, uid string) []string {
+	return []string{"awk", "-F:", "-v", fmt.Sprintf("lo=%d", sp.First), "-v", fmt.Sprintf("hi=%d", sp.Last),
+		"-v", "u=" + user, "-v", "id=" + uid, "-v", "ids=" + ids, freeAwk, file, ids}
+}
+
+func lineTask(file, line string) Task {
+	return Task{Name: "Add " + line + " to " + file, Module: "ansible.builtin.lineinfile", Args: []Arg{
+		{"path", file}, {"line", line}, {"create", true}, {"owner", "root"}, {"group", "root"}, {"mode", "0644"},
+	}}
+}
+
+// regexpQuote escapes the characters a subid line may hold that are special in Python's re.
+func regexpQuote(s string) string {
+	return strings.NewReplacer("$", `\$`, ".", `\.`).Replace(s)
+}

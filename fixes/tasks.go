@@ -1,0 +1,64 @@
+package fixes
+
+import "path"
+
+// The Ansible form of a step, built with the step (the step builders know which ansible-core
+// builtin module does the same job idempotently) and printed by report.WritePlanAnsible.
+
+// Task is one Ansible task. Args are written in the order given, for byte-stable output.
+type Task struct {
+	Name   string
+	Module string
+	Args   []Arg
+	// Unless is a shell condition; when it succeeds the task is skipped (a check task is
+	// written before it).
+	Unless           string
+	ChangedWhenFalse bool
+}
+
+// Arg is one argument of a task's module: the value is a string, a bool or a []string.
+type Arg struct {
+	Key   string
+	Value any
+}
+
+// filesTasks makes the parent directory and copies each file.
+func filesTasks(files []File) []Task {
+	var out []Task
+	for _, f := range files {
+		out = append(out,
+			Task{Name: "Directory " + path.Dir(f.Path), Module: "ansible.builtin.file",
+				Args: []Arg{{"path", path.Dir(f.Path)}, {"state", "directory"}}},
+			Task{Name: "Write " + f.Path, Module: "ansible.builtin.copy",
+				Args: []Arg{{"dest", f.Path}, {"content", f.Content}, {"owner", "root"}, {"group", "root"}, {"mode", f.Mode}}})
+	}
+	return out
+}
+
+// debugTask shows a message: what only a person can do.
+func debugTask(name, msg string) Task {
+	return Task{Name: name, Module: "ansible.builtin.debug", Args: []Arg{{"msg", msg}}}
+}
+
+// guardedCommands runs the step's commands through sh, skipped when Unless succeeds.
+func guardedCommands(s Step) []Task {
+	var out []Task
+	for _, c := range s.Commands {
+		out = append(out, Task{Name: c, Module: "ansible.builtin.command",
+			Args: []Arg{{"argv", []string{"sh", "-c", c}}}, Unless: s.Unless})
+	}
+	return out
+}
+
+// AnsibleTasks are the tasks of the step: those its builder chose, or for a step that carries
+// none (a plan decoded from JSON) its files and guarded commands, or a message for a step
+// only a person can do.
+func (s Step) AnsibleTasks() []Task {
+	if s.tasks != nil {
+		return s.tasks
+	}
+	if s.Manual {
+		return []Task{debugTask("Do by hand", s.Title)}
+	}
+	return append(filesTasks(s.Files), guardedCommands(s)...)
+}

@@ -1,0 +1,64 @@
+package report
+
+import (
+	"encoding/json"
+	"io"
+	"math"
+
+	"github.com/rootless-doctor/rootless-doctor/finding"
+	"github.com/rootless-doctor/rootless-doctor/fixes"
+)
+
+// jsonReport is the stable JSON form (schema rootless-doctor/v1). Field order here is the
+// order in the output; slices are never null so consumers need no nil checks.
+type jsonReport struct {
+	Schema  string          `json:"schema"`
+	Host    HostInfo        `json:"host"`
+	Results []jsonResult    `json:"results"`
+	Plan    *fixes.Plan     `json:"plan"`
+	Summary finding.Summary `json:"summary"`
+	OK      bool            `json:"ok"`
+	Notes   []string        `json:"notes,omitempty"`
+}
+
+type jsonResult struct {
+	ID         string             `json:"id"`
+	Title      string             `json:"title"`
+	Status     finding.Status     `json:"status"`
+	Summary    string             `json:"summary"`
+	Details    []string           `json:"details"`
+	Evidence   []finding.Evidence `json:"evidence"`
+	Fixes      []string           `json:"fixes"`
+	DurationMS float64            `json:"duration_ms"`
+}
+
+func toJSON(r *Report) jsonReport {
+	out := jsonReport{Schema: Schema, Host: r.Host, Summary: r.Summary, OK: r.OK(), Notes: r.Notes, Plan: r.Plan}
+	if out.Plan != nil && out.Plan.Steps == nil {
+		out.Plan = &fixes.Plan{Steps: []fixes.Step{}}
+	}
+	out.Results = make([]jsonResult, 0, len(r.Results))
+	for _, res := range r.Results {
+		jr := jsonResult{
+			ID: res.ID, Title: res.Title, Status: res.Status, Summary: res.Summary,
+			Details: res.Details, Evidence: res.Evidence, Fixes: fixes.FixIDs(res),
+			// Microsecond precision: enough for a probe, and keeps the number short.
+			DurationMS: math.Round(float64(res.Duration.Microseconds())) / 1000,
+		}
+		if jr.Details == nil {
+			jr.Details = []string{}
+		}
+		if jr.Evidence == nil {
+			jr.Evidence = []finding.Evidence{}
+		}
+		out.Results = append(out.Results, jr)
+	}
+	return out
+}
+
+func renderJSON(w io.Writer, r *Report, _ Options) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	enc.SetEscapeHTML(false)
+	return enc.Encode(toJSON(r))
+}

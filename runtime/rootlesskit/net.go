@@ -1,0 +1,150 @@
+package rootlesskit
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"strings"
+
+	"github.com/rootless-containers/rootlesskit/v3/pkg/network"
+	"github.com/rootless-containers/rootlesskit/v3/pkg/network/gvisortapvsock"
+	"github.com/rootless-containers/rootlesskit/v3/pkg/network/none"
+	"github.com/rootless-containers/rootlesskit/v3/pkg/network/pasta"
+	"github.com/rootless-containers/rootlesskit/v3/pkg/network/slirp4netns"
+	"github.com/rootless-containers/rootlesskit/v3/pkg/parent"
+
+	"github.com/rootless-doctor/rootless-doctor/checks/parse"
+)
+
+// Network drivers, as --net names them. NetHost is internal to the proof: its second start
+// after a network failure runs without a network namespace so the other steps still get
+// proven.
+const (
+	NetAuto        = "auto"
+	NetSlirp4netns = "slirp4netns"
+	NetPasta       = "pasta"
+	NetGvisor      = "gvisor"
+	NetNone        = "none"
+	NetHost        = "host"
+)
+
+// NewNetDriver builds the parent side of the network driver named as --net names it. auto
+// tries slirp4netns, then pasta, then the in-process gvisor-tap-vsock driver (compiled in,
+// needs no binary), and returns the driver chosen and why the others were passed over.
+// NetHost gives a nil driver (no network namespace).
+func NewNetDriver(name string) (chosen string, d network.ParentDriver, notes []string, err error) {
+	switch name {
+	case NetNone:
+		d, err := none.NewParentDriver()
+		return NetNone, d, nil, err
+	case NetSlirp4netns:
+		d, err := newSlirp4netns()
+		return NetSlirp4netns, d, nil, err
+	case NetPasta:
+		d, err := newPasta()
+		return NetPasta, d, nil, err
+	case NetGvisor:
+		d, err := newGvisor()
+		return NetGvisor, d, nil, err
+	case NetHost:
+		return NetHost, nil, nil, nil
+	}
+	// auto
+	if _, err := exec.LookPath("slirp4netns"); err != nil {
+		notes = append(notes, "slirp4netns: not installed")
+	} else if d, err := newSlirp4netns(); err != nil {
+		notes = append(notes, "slirp4netns: "+err.Error())
+	} else {
+		return NetSlirp4netns, d, notes, nil
+	}
+	if ok, why := pastaUsable(); !ok {
+		notes = append(notes, "pasta: "+why)
+	} else if d, err := newPasta(); err != nil {
+		notes = append(notes, "pasta: "+err.Error())
+	} else {
+		return NetPasta, d, notes, nil
+	}
+	d, err = newGvisor()
+	return NetGvisor, d, notes, err
+}
+
+// ChildNetDriver is the child side of the driver NewNetDriver chose: nil for none (the
+// parent's none driver configures loopback through nsenter) and for host (no netns).
+func ChildNetDriver(chosen string) network.ChildDriver {
+	switch chosen {
+	case NetSlirp4netns:
+		return slirp4netns.NewChildDriver()
+	case NetPasta:
+		return pasta.NewChildDriver()
+	case NetGvisor:
+		return gvisortapvsock.NewChildDriver()
+	}
+	return nil
+}
+
+func newSlirp4netns() (network.ParentDriver, error) {
+	// disableHostLoopback: the namespace must not reach the host's 127.0.0.1 (what
+	// dockerd-rootless.sh passes). No sandbox: it needs pivot_root, which fails on initramfs
+	// roots (docs/failures/catalogue.json#slirp4netns-sandbox-pivot-root) and is not what we
+	// prove.
+	return slirp4netns.NewParentDriver(LogWriter("network/slirp4netns"), "slirp4netns", 0, nil, "", true, "", false, false, false)
+}
+
+func newPasta() (network.ParentDriver, error) {
+	return pasta.NewParentDriver(LogWriter("network/pasta"), "pasta", 0, nil, "", "", true, false, false)
+}
+
+func newGvisor() (network.ParentDriver, error) {
+	// The driver dereferences ipnet: pass rootlesskit's default 10.0.2.0/24 (its
+	// --cidr flag's default, cmd/rootlesskit/main.go).
+	_, n, _ := net.ParseCIDR("10.0.2.0/24")
+	return gvisortapvsock.NewParentDriver(LogWriter("network/gvisor-tap-vsock"), 0, n, "", true, false)
+}
+
+// pastaUsable says whether auto may pick the pasta on PATH (see PastaUsable).
+func pastaUsable() (bool, string) {
+	bin, err := exec.LookPath("pasta")
+	if err != nil {
+		return false, "not installed"
+	}
+	out, _ := exec.Command(bin, "--version").CombinedOutput()
+	return PastaUsable(out)
+}
+
+// PastaUsable says whether auto may pick a pasta whose `pasta --version` printed out:
+// rootlesskit's pasta driver is experimental and needs passt 2023_12_04 or later
+// (docs/failures/catalogue.json#pasta-version-incompatible). The version is read by the parser
+// net.driver uses (parse.ParsePastaVersion), so the proof and the probe agree: the upstream
+// spelling and the Fedora (0^20231204.…) and Debian (0.0~git20231204.…) package versions are
+// all dates; a build that prints "pasta unknown version" (Debian 12) is passed over, and the
+// gvisor driver used instead. Before issue 11 the proof had a regexp of its own that read only
+// the upstream spelling, so `prove --net auto` skipped pastas net.driver called usable.
+func PastaUsable(out []byte) (bool, string) {
+	v, err := parse.ParsePastaVersion(out)
+	if err != nil {
+		first, _, _ := strings.Cut(strings.TrimSpace(string(out)), "\n")
+		return false, fmt.Sprintf("version not known (%q); rootlesskit needs %s or later", first, parse.PastaMinRootlesskit)
+	}
+	if v.Date.Before(parse.PastaMinRootlesskit) {
+		return false, fmt.Sprintf("%s is older than %s", v.Date, parse.PastaMinRootlesskit)
+	}
+	return true, ""
+}
+
+// SubidSource picks rootlesskit's subordinate id source. Its default, auto, first runs
+// getsubids (twice per map: by name, then by uid) and falls back to /etc/subuid; getsubids
+// only knows more than the files when the subid: line of nsswitch.conf names a module (SSSD,
+// FreeIPA). Without one the static source gives the same ranges without four execs. The line
+// is read as shadow reads it (parse.SubIDModule, the reading idmap.subuid uses): before issue
+// 11 any line starting "subid:" chose auto, "subid: files" included.
+func SubidSource() parent.SubidSource {
+	b, err := os.ReadFile("/etc/nsswitch.conf")
+	if err != nil {
+		return parent.SubidSourceAuto
+	}
+	if m, _ := parse.SubIDModule(b); m != "" {
+		return parent.SubidSourceAuto
+	}
+	return parent.SubidSourceStatic
+}
