@@ -59,18 +59,33 @@ func (l *live) ReadFile(path string) (data []byte, err error) {
 }
 
 func readFile(path string) ([]byte, error) {
+	data, _, err := ReadRegular(path)
+	return data, err
+}
+
+// ReadRegular reads the regular file at path with the rules of every read
+// (docs/bounded-inputs.md): a FIFO, device or socket is refused before it is opened for
+// reading (ErrNotRegular), and at most MaxRead bytes are read (ErrTooLarge). It also returns
+// what fstat says of the file read (mode, owner, times). It reads as the calling process,
+// with no regard to who controls the path: root's `fix --apply` reads /etc with it.
+func ReadRegular(path string) ([]byte, fs.FileInfo, error) {
 	pf, err := os.OpenFile(path, unix.O_PATH, 0)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	f, err := openRegular(pf, path, func() (*os.File, error) {
 		return os.OpenFile(path, os.O_RDONLY|unix.O_NONBLOCK|unix.O_NOCTTY, 0)
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer f.Close()
-	return readCapped(f, path)
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, nil, err
+	}
+	data, err := readCapped(f, path)
+	return data, fi, err
 }
 
 // readCapped reads at most MaxRead bytes and reports ErrTooLarge past that. It does not trust
