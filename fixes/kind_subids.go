@@ -102,29 +102,13 @@ func (b *builder) subIDs(reqs []Request, optional bool) []Step {
 		for _, r := range rs {
 			in := r.Intent
 			uids, gids := in.Map != "gid", in.Map != "uid"
-			for _, k := range in.Keep {
-				sp, _ := parseRange(k)
-				if uids {
-					w.keepUID = append(w.keepUID, sp)
-				}
-				if gids {
-					w.keepGID = append(w.keepGID, sp)
-				}
-			}
+			addRanges(in.Keep, uids, gids, &w.keepUID, &w.keepGID)
 			if subIDsID(in) == "subid.dedupe" {
 				continue
 			}
 			w.uids, w.gids = w.uids || uids, w.gids || gids
 			w.count = max(w.count, in.Count)
-			for _, rm := range in.Remove {
-				sp, _ := parseRange(rm)
-				if uids {
-					w.removeUID = append(w.removeUID, sp)
-				}
-				if gids {
-					w.removeGID = append(w.removeGID, sp)
-				}
-			}
+			addRanges(in.Remove, uids, gids, &w.removeUID, &w.removeGID)
 		}
 		// A range that goes anyway needs no deduplication.
 		w.keepUID = slices.DeleteFunc(w.keepUID, func(k parse.IDSpan) bool { return overlapsAny(k, w.removeUID) })
@@ -193,6 +177,19 @@ func (b *builder) subIDs(reqs []Request, optional bool) []Step {
 		steps = append(steps, subIDStep(id, a, rs, useUsermod, facts.notes, dd))
 	}
 	return steps
+}
+
+// addRanges appends the "START-END" ranges (validated already) to the uid and/or gid lists.
+func addRanges(ranges []string, uids, gids bool, toUID, toGID *[]parse.IDSpan) {
+	for _, r := range ranges {
+		sp, _ := parseRange(r)
+		if uids {
+			*toUID = append(*toUID, sp)
+		}
+		if gids {
+			*toGID = append(*toGID, sp)
+		}
+	}
 }
 
 func overlapsAny(sp parse.IDSpan, in []parse.IDSpan) bool {
