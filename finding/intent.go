@@ -22,7 +22,8 @@ const (
 	// /etc/subgid), which shadow reads as garbage after the count.
 	CRLF Kind = "crlf"
 	// SubIDs gives User a free range of Count subordinate ids (Map: "uid", "gid" or "both"),
-	// removing the ranges in Remove first.
+	// removing the ranges in Remove first, and leaves each range in Keep on one line only.
+	// With Keep and no Count it only removes the duplicate lines (DedupeSubIDs).
 	SubIDs Kind = "subids"
 	// AppArmor writes and loads a profile that grants `userns` to the binary at Path.
 	AppArmor Kind = "apparmor"
@@ -57,6 +58,10 @@ type Intent struct {
 	Count int64 `json:"count,omitempty"`
 	// Remove lists "START-END" ranges to delete first (SubIDs, for overlapping ranges).
 	Remove []string `json:"remove,omitempty"`
+	// Keep lists "START-END" ranges the account has on more than one line (SubIDs): the
+	// first line stays, the later copies go. Its existing container storage is mapped with
+	// that range, so it must stay, exactly once.
+	Keep []string `json:"keep,omitempty"`
 	// Path is a binary (AppArmor), a device node (Device) or a subid file (CRLF).
 	Path string `json:"path,omitempty"`
 	// Mode is an octal mode (Device).
@@ -89,6 +94,13 @@ func SetSysctl(key, value, reason string) Intent {
 // remove lists ranges ("START-END") that must go first.
 func AddSubIDs(user, which string, count int64, remove []string, reason string) Intent {
 	return Intent{Kind: SubIDs, User: user, Map: which, Count: count, Remove: remove, Reason: reason}
+}
+
+// DedupeSubIDs asks for the duplicate lines of user's ranges keep ("START-END") to be
+// removed, the first line of each staying; which is "uid", "gid" or "both". No new range is
+// given.
+func DedupeSubIDs(user, which string, keep []string, reason string) Intent {
+	return Intent{Kind: SubIDs, User: user, Map: which, Keep: keep, Reason: reason}
 }
 
 // StripCR asks for the carriage returns of CRLF line ends to be removed from path.

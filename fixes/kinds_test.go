@@ -43,6 +43,10 @@ func TestKinds(t *testing.T) {
 	if len(tests) != len(kinds) || len(Kinds()) != len(kinds) {
 		t.Errorf("%d kinds in the table, %d tested", len(kinds), len(tests))
 	}
+	// A kind may have more than one id: SubIDs that only deduplicate (issue 10).
+	if got := IntentID(finding.DedupeSubIDs("alice", "uid", []string{"100000-165535"}, "r")); got != "subid.dedupe" {
+		t.Errorf("DedupeSubIDs: ID = %q, want subid.dedupe", got)
+	}
 	if o := finding.SetSysctl("net.ipv4.ping_group_range", "0 2147483647", "r").Optionally(); !o.Optional {
 		t.Error("Optionally must mark the intent optional")
 	}
