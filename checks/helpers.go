@@ -180,9 +180,11 @@ func subvolRmAllowed(m *mountinfo.Info) bool {
 // ---- engines
 
 // EngineNeeds are, per engine, the generic probes whose failure stops that engine, and the
-// live proof's steps that stand for it (docs/cli.md, "--engine"). Podman runs no RootlessKit:
-// it needs the user namespace and the id maps, and /dev/net/tun for its default network,
-// but not XDG_RUNTIME_DIR (its run root falls back to /tmp, docs/engines.md §1.6), not
+// live proof's steps that stand for it (docs/cli.md, "--engine"). "Ready" means the engine
+// runs a container for the account. Podman runs no RootlessKit: it needs the user namespace
+// and the id maps; /dev/net/tun only for its default network, per container (`--network
+// none` works without it), so net.tun is a warning of engine.podman, not a need; nor
+// XDG_RUNTIME_DIR (its run root falls back to /tmp, docs/engines.md §1.6), not
 // net.driver (RootlessKit's choice of driver) and not iptables (its default rootless
 // network is slirp4netns or pasta, no bridge). Docker, nerdctl and BuildKit start under
 // RootlessKit: they need everything the live proof proves, XDG_RUNTIME_DIR for its state
@@ -190,7 +192,7 @@ func subvolRmAllowed(m *mountinfo.Info) bool {
 // Docker its storage driver and data root.
 var EngineNeeds = map[string][]string{
 	facts.EnginePodman: {"identity.user", "idmap.newuidmap", "idmap.subuid", "idmap.subgid", "kernel.version",
-		"userns.clone", "userns.max", "net.tun",
+		"userns.clone", "userns.max",
 		"runtime.userns", "runtime.idmap"},
 	facts.EngineDocker: {"identity.user", "idmap.newuidmap", "idmap.subuid", "idmap.subgid", "kernel.version",
 		"userns.clone", "userns.max", "userns.apparmor", "session.xdg-runtime-dir", "net.driver", "net.tun",
@@ -279,12 +281,14 @@ func probeByID(id string) (Probe, bool) {
 
 // result is the probe's result: fail (not ready) with the first reason as the summary,
 // else warn or pass.
-func (v *verdict) result(version string) finding.Result {
+func (v *verdict) result(version string) (r finding.Result) {
 	name := engineNames[v.eng.Name]
 	v.eng.Version = version
 	title := strings.TrimSpace(name + " " + version)
-	r := v.r
-	r.Engine = &v.eng
+	r = v.r
+	// The result must not point into the verdict, which holds the Env (and with it the
+	// whole host) for as long as a fleet keeps the report.
+	defer func() { eng := v.eng; r.Engine = &eng }()
 	switch {
 	case len(v.fails) > 0:
 		v.eng.Ready = false

@@ -67,7 +67,8 @@ func (e *Env) Docker(ctx context.Context) *Docker {
 		}
 		d.Rootlesskit = e.Versioned(ctx, "rootlesskit", rk, "rootlesskit", "rootlesskit", "docker-ce-rootless-extras")
 		d.Proxy = e.FindIn(d.Dirs, "rootlesskit-docker-proxy")
-		d.Runc = e.Versioned(ctx, "runc", e.FindIn(d.Dirs, "runc"), "runc", "runc", "containerd.io")
+		// containerd.io ships runc but carries containerd's version: ask runc itself.
+		d.Runc = e.Versioned(ctx, "runc", e.FindIn(d.Dirs, "runc"), "runc", "runc")
 		d.Containerd = e.Versioned(ctx, "containerd", e.FindIn(d.Dirs, "containerd"), "containerd", "containerd", "containerd.io")
 		d.CLI = e.FindIn(d.Dirs, "docker")
 		root := e.DockerDataRoot()
@@ -155,7 +156,7 @@ func (e *Env) Nerdctl(ctx context.Context) *Nerdctl {
 		n.RootlessSh = e.FindIn(dirs, "containerd-rootless.sh")
 		n.Containerd = e.Versioned(ctx, "containerd", e.FindIn(dirs, "containerd"), "containerd", "containerd", "containerd.io")
 		n.Rootlesskit = e.Versioned(ctx, "rootlesskit", e.FindIn(dirs, "rootlesskit"), "rootlesskit", "rootlesskit")
-		n.Runc = e.Versioned(ctx, "runc", e.FindIn(dirs, "runc"), "runc", "runc", "containerd.io")
+		n.Runc = e.Versioned(ctx, "runc", e.FindIn(dirs, "runc"), "runc", "runc")
 		n.Buildkitd = e.FindIn(dirs, "buildkitd")
 		cfg := path.Join(xdgDir(e, "XDG_CONFIG_HOME", ".config"), "nerdctl/nerdctl.toml")
 		if v, ok := e.Getenv("NERDCTL_TOML"); ok && v != "" {
