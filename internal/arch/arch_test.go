@@ -45,7 +45,8 @@ var allowed = map[string][]string{
 	// The command line may import anything.
 	"cmd/rootless-doctor/cli": {"*"},
 	"cmd/rootless-doctor":     {"*"},
-	"fixtures":                {"*"},
+	"fixtures":                {"host"},
+	"internal/fixturetree":    {"fixtures"},
 }
 
 // goPackage is what `go list -json` says of one package.
