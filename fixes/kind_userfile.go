@@ -215,4 +215,3 @@ func RootRequests(reqs []Request) []Request {
 	}
 	return out
 }
-
