@@ -33,6 +33,10 @@ const (
 	Linger Kind = "linger"
 	// Device sets the mode of the device node at Path (now and, through udev, at boot).
 	Device Kind = "device"
+	// UserFile sets Key to Value in the file at Path in the account's home (Format "toml"
+	// or "json"): a containers.conf drop-in, a daemon.json key. It is applied as the account,
+	// never as root (docs/security.md, "User-scope steps").
+	UserFile Kind = "userfile"
 	// Relogin asks the user to log out and in again (a new session picks up the change).
 	Relogin Kind = "relogin"
 	// Manual is a change no script can make safely (move a data root off NFS, upgrade a
@@ -47,10 +51,11 @@ type Intent struct {
 	Tool string `json:"tool,omitempty"`
 	// Name is the module name (Module) or a short name for Manual.
 	Name string `json:"name,omitempty"`
-	// Key and Value are a sysctl (Sysctl).
+	// Key and Value are a sysctl (Sysctl), or a dotted key of a user file and its value
+	// (UserFile: a TOML string, or for JSON a JSON literal).
 	Key   string `json:"key,omitempty"`
 	Value string `json:"value,omitempty"`
-	// User is the account (SubIDs, Linger).
+	// User is the account (SubIDs, Linger, UserFile).
 	User string `json:"user,omitempty"`
 	// Map is "uid", "gid" or "both" (SubIDs).
 	Map string `json:"map,omitempty"`
@@ -62,12 +67,15 @@ type Intent struct {
 	// first line stays, the later copies go. Its existing container storage is mapped with
 	// that range, so it must stay, exactly once.
 	Keep []string `json:"keep,omitempty"`
-	// Path is a binary (AppArmor), a device node (Device) or a subid file (CRLF).
+	// Path is a binary (AppArmor), a device node (Device), a subid file (CRLF) or a file in
+	// the account's home (UserFile).
 	Path string `json:"path,omitempty"`
 	// Mode is an octal mode (Device).
 	Mode string `json:"mode,omitempty"`
 	// Controllers are cgroup controllers (Delegate).
 	Controllers []string `json:"controllers,omitempty"`
+	// Format is "toml" or "json" (UserFile): how Key and Value are written into Path.
+	Format string `json:"format,omitempty"`
 	// Optional marks a step that is shown apart and not applied by default (ping group
 	// range, unprivileged port start).
 	Optional bool `json:"optional,omitempty"`
@@ -126,6 +134,18 @@ func EnableLinger(user, reason string) Intent {
 // DeviceMode asks for a device node mode.
 func DeviceMode(path, mode, reason string) Intent {
 	return Intent{Kind: Device, Path: path, Mode: mode, Reason: reason}
+}
+
+// SetUserTOML asks for key (dotted: "engine.runtime") = value (a string) in the TOML file at
+// path in user's home, written as user.
+func SetUserTOML(user, path, key, value, reason string) Intent {
+	return Intent{Kind: UserFile, User: user, Path: path, Format: "toml", Key: key, Value: value, Reason: reason}
+}
+
+// SetUserJSON asks for key (dotted: "features.containerd-snapshotter") = value (a JSON
+// literal: false, "fuse-overlayfs") in the JSON file at path in user's home, written as user.
+func SetUserJSON(user, path, key, value, reason string) Intent {
+	return Intent{Kind: UserFile, User: user, Path: path, Format: "json", Key: key, Value: value, Reason: reason}
 }
 
 // AskRelogin asks the user to log out and in.

@@ -22,6 +22,7 @@ func TestKinds(t *testing.T) {
 		{finding.DelegateControllers([]string{"cpu"}, "r"), "systemd.delegate"},
 		{finding.DeviceMode("/dev/net/tun", "0666", "r"), "device.tun"},
 		{finding.EnableLinger("alice", "r"), "linger.enable"},
+		{finding.SetUserTOML("alice", "/home/alice/.config/containers/containers.conf.d/60-rootless-doctor.conf", "engine.runtime", "runc", "r"), "userfile.engine.runtime"},
 		{finding.ManualStep("upgrade-kernel", "r"), "manual.upgrade-kernel"},
 		{finding.AskRelogin("r"), "session.relogin"},
 	}

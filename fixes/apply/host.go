@@ -157,7 +157,8 @@ func writeAtomic(path string, content []byte, mode fs.FileMode, owner *[2]int, h
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	uid, gid := 0, 0
+	// A new file is the writer's: root's for root, the account's own for user-scope steps.
+	uid, gid := os.Geteuid(), os.Getegid()
 	if owner != nil {
 		uid, gid = owner[0], owner[1]
 	} else if fi, err := os.Stat(path); err == nil {
