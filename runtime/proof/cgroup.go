@@ -96,7 +96,11 @@ func (s stepReport) fixWith(in ...finding.Intent) stepReport {
 }
 
 // enforcePids creates parentDir/rootless-doctor-proof-PID with pids.max=1, moves a shell in and
-// asks it to fork.
+// asks it to fork. The verdict is the kernel's: pids.events counts in "max N" the forks the
+// pids controller refused. The shell's own answer cannot decide it: dash (Debian's /bin/sh)
+// does not take the else branch when fork fails, it prints "Cannot fork" and exits 2, so
+// until issue 12 an empty answer was read as a fork that went through and the step failed on
+// every systemd host while its own evidence said "pids.events: max 1".
 func enforcePids(s stepReport, parentDir string) stepReport {
 	dir := filepath.Join(parentDir, fmt.Sprintf("rootless-doctor-proof-%d", os.Getpid()))
 	if err := os.Mkdir(dir, 0o755); err != nil {
@@ -112,24 +116,75 @@ func enforcePids(s stepReport, parentDir string) stepReport {
 	cmd := exec.Command("/bin/sh", "-c", `read _; if /bin/true; then echo forked; else echo refused; fi`)
 	stdin, _ := cmd.StdinPipe()
 	stdout, _ := cmd.StdoutPipe()
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
 		s.Status, s.Summary = finding.Fail, fmt.Sprintf("cannot start a shell: %v", err)
 		return s
 	}
-	defer func() { _ = cmd.Process.Kill(); _ = cmd.Wait() }()
+	waited := false
+	defer func() {
+		if !waited {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+	}()
 	if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(cmd.Process.Pid)), 0); err != nil {
 		s.Status, s.Summary = finding.Fail, fmt.Sprintf("cannot move a process into the child group: %v", err)
 		return s
 	}
 	_, _ = io.WriteString(stdin, "go\n")
-	line, _ := bufio.NewReader(stdout).ReadString('\n')
+	_ = stdin.Close()
+	line, _ := bufio.NewReader(io.LimitReader(stdout, 4096)).ReadString('\n')
+	// The shell exits by itself (forked, refused or "Cannot fork"); its status and stderr are
+	// evidence. stderr is read after Wait, which the Builder needs.
+	werr := cmd.Wait()
+	waited = true
 	events, _ := os.ReadFile(filepath.Join(dir, "pids.events"))
 	s = s.with(filepath.Join(dir, "pids.max"), "1").with(filepath.Join(dir, "pids.events"), strings.TrimSpace(string(events))).
-		with("fork in the group", strings.TrimSpace(line))
-	if strings.TrimSpace(line) != "refused" {
-		s.Status, s.Summary = finding.Fail, "pids.max=1 in a delegated child group did not stop a fork: limits are not enforced"
-		return s
-	}
-	s.Status, s.Summary = finding.Pass, "cgroup v2 delegation: a child group with pids.max=1 refused a fork"
+		with("fork in the group", forkEvidence(line, werr, stderr.String()))
+	s.Status, s.Summary = pidsVerdict(strings.TrimSpace(line), string(events))
 	return s
+}
+
+// forkEvidence is what the shell said and how it ended: "forked", or "sh: 1: Cannot fork
+// (exit status 2)".
+func forkEvidence(line string, werr error, stderr string) string {
+	parts := []string{}
+	if l := strings.TrimSpace(line); l != "" {
+		parts = append(parts, l)
+	}
+	if e := strings.TrimSpace(stderr); e != "" {
+		parts = append(parts, finding.Clip(e, 200))
+	}
+	if werr != nil {
+		parts = append(parts, "("+werr.Error()+")")
+	}
+	return strings.Join(parts, " ")
+}
+
+// pidsVerdict reads the kernel's verdict: "max N" in pids.events with N > 0 is a fork the pids
+// controller refused (Documentation/admin-guide/cgroup-v2.rst, "PID"). A shell that says
+// "forked" ran a child in a group with pids.max=1: the limit is not enforced.
+func pidsVerdict(line, events string) (finding.Status, string) {
+	refused := pidsMaxEvents(events)
+	switch {
+	case line == "forked":
+		return finding.Fail, "pids.max=1 in a delegated child group did not stop a fork: limits are not enforced"
+	case refused > 0:
+		return finding.Pass, fmt.Sprintf("cgroup v2 delegation: the kernel refused a fork in a child group with pids.max=1 (pids.events max %d)", refused)
+	}
+	return finding.Warn, "a fork in a child group with pids.max=1 did not go through, but pids.events counted no refusal: the limit could not be confirmed"
+}
+
+// pidsMaxEvents is N of the "max N" line of pids.events, 0 when absent or unreadable.
+func pidsMaxEvents(events string) int {
+	for _, l := range strings.Split(events, "\n") {
+		if k, v, ok := strings.Cut(strings.TrimSpace(l), " "); ok && k == "max" {
+			if n, err := strconv.Atoi(strings.TrimSpace(v)); err == nil && n > 0 {
+				return n
+			}
+		}
+	}
+	return 0
 }
