@@ -7,9 +7,11 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/containerd/cgroups/v3"
 	"golang.org/x/sys/unix"
 
 	"github.com/rootless-doctor/rootless-doctor/finding"
+	"github.com/rootless-doctor/rootless-doctor/runtime/service"
 )
 
 // pidsHierarchy is a directory where the pids controller runs: the cgroup v2 root when pids is
@@ -91,5 +93,74 @@ func TestPidsVerdict(t *testing.T) {
 		if got, sum := pidsVerdict(tt.line, tt.events); got != tt.want {
 			t.Errorf("pidsVerdict(%q, %q) = %s %q, want %s", tt.line, tt.events, got, sum, tt.want)
 		}
+	}
+}
+
+// From a login shell (session-N.scope, parent not delegated) the step asks the user manager
+// for a delegated scope (issue 12, problem 1); here the manager is a function and the cgroup
+// tree plain files, so the decisions are checked without systemd (the live test is
+// TestLiveCgroupScopeFromSession).
+func TestCgroupScope(t *testing.T) {
+	if _, err := os.Stat("/bin/sh"); err != nil {
+		t.Skip("no /bin/sh")
+	}
+	const session = "/user.slice/user-1000.slice/session-3.scope"
+	const scope = "/user.slice/user-1000.slice/user@1000.service/app.slice/rootless-doctor-proof-1.scope"
+	tests := []struct {
+		name        string
+		controllers string
+		scopeErr    error
+		want        finding.Status
+		substr      string
+		stopped     bool
+	}{
+		{"no user manager", "", fmt.Errorf("%w: no user bus", service.ErrNoManager), finding.Skip, "gave no delegated scope: no systemd user manager: no user bus", false},
+		{"scope without pids", "cpu memory", nil, finding.Warn, "no pids controller", true},
+		// Plain files enforce nothing: the shell forks, and the step says so.
+		{"scope with pids", "cpu memory pids", nil, finding.Fail, "not enforced", true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			root := t.TempDir()
+			dir := filepath.Join(root, scope)
+			if err := os.MkdirAll(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(filepath.Join(dir, "cgroup.controllers"), []byte(tt.controllers+"\n"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			var askedPid int
+			stopped := false
+			h := cgroupHost{mode: cgroups.Unified, root: root,
+				own:      func() (string, error) { return session, nil },
+				writable: func(string) bool { return false },
+				scope: func(name string, pid int) (func(), error) {
+					askedPid = pid
+					if !strings.HasSuffix(name, ".scope") {
+						t.Errorf("scope name %q", name)
+					}
+					if tt.scopeErr != nil {
+						return nil, tt.scopeErr
+					}
+					return func() { stopped = true }, nil
+				},
+				groupOf: func(pid int) (string, error) {
+					if pid != askedPid {
+						t.Errorf("groupOf(%d), the scope was asked for %d", pid, askedPid)
+					}
+					return scope, nil
+				},
+			}
+			s := cgroupProve(h)
+			if s.Status != tt.want || !strings.Contains(s.Summary, tt.substr) {
+				t.Errorf("got %s %q, want %s containing %q", s.Status, s.Summary, tt.want, tt.substr)
+			}
+			if stopped != tt.stopped {
+				t.Errorf("scope stopped = %v, want %v", stopped, tt.stopped)
+			}
+			if askedPid == 0 || unix.Kill(askedPid, 0) == nil {
+				t.Errorf("the shell %d moved into the scope is still running", askedPid)
+			}
+		})
 	}
 }

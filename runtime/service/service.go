@@ -196,11 +196,8 @@ func Install(ctx context.Context, c *sd.Conn, path string, s Spec) error {
 
 // Uninstall stops and disables the unit and removes its file. Engine data is left alone.
 func Uninstall(ctx context.Context, c *sd.Conn, path string) error {
-	if _, err := c.StopUnitContext(ctx, Name, "replace", nil); err != nil {
-		var de dbus.Error
-		if !errors.As(err, &de) || !strings.HasSuffix(de.Name, "NoSuchUnit") {
-			return fmt.Errorf("stopping %s: %w", Name, err)
-		}
+	if err := StopUnit(ctx, c, Name); err != nil {
+		return err
 	}
 	if _, err := c.DisableUnitFilesContext(ctx, []string{Name}, false); err != nil {
 		return fmt.Errorf("disabling %s: %w", Name, err)
