@@ -79,22 +79,45 @@ type Options struct {
 	Engine []string
 }
 
-// FindEngine returns the engine's argv with its binary resolved on PATH: cmd as given, or the
-// first of Engines installed.
+// SbinDirs are searched for an engine after PATH: Debian and Ubuntu install dockerd in
+// /usr/sbin, which an ordinary account's PATH does not hold (issue 12: the unit ran the
+// containerd that docker.io only depends on). Tests replace it.
+var SbinDirs = []string{"/usr/local/sbin", "/usr/sbin", "/sbin"}
+
+// LookEngine is name's executable: name itself when it has a slash, else the first on PATH,
+// else in SbinDirs.
+func LookEngine(name string) (string, error) {
+	if strings.Contains(name, "/") {
+		return exec.LookPath(name)
+	}
+	if p, err := exec.LookPath(name); err == nil {
+		return p, nil
+	}
+	for _, d := range SbinDirs {
+		if p, err := exec.LookPath(filepath.Join(d, name)); err == nil {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%q: %w on PATH nor in %s", name, exec.ErrNotFound, strings.Join(SbinDirs, ", "))
+}
+
+// FindEngine returns the engine's argv with its binary resolved (LookEngine): cmd as given, or
+// the first of Engines installed, in that order, so a dockerd in /usr/sbin is preferred to a
+// containerd on PATH.
 func FindEngine(cmd []string) ([]string, error) {
 	if len(cmd) > 0 {
-		p, err := exec.LookPath(cmd[0])
+		p, err := LookEngine(cmd[0])
 		if err != nil {
-			return nil, fmt.Errorf("engine %q: %w", cmd[0], err)
+			return nil, fmt.Errorf("engine %w", err)
 		}
 		return append([]string{p}, cmd[1:]...), nil
 	}
 	for _, e := range Engines {
-		if p, err := exec.LookPath(e); err == nil {
+		if p, err := LookEngine(e); err == nil {
 			return []string{p}, nil
 		}
 	}
-	return nil, fmt.Errorf("no engine found on PATH (tried %s); name one after --", strings.Join(Engines, ", "))
+	return nil, fmt.Errorf("no engine found on PATH nor in %s (tried %s); name one after --", strings.Join(SbinDirs, ", "), strings.Join(Engines, ", "))
 }
 
 // StateDir returns $XDG_RUNTIME_DIR/rootless-doctor, or an error when XDG_RUNTIME_DIR is not

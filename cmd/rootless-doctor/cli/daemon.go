@@ -43,8 +43,10 @@ of /etc and /run, rslave propagation, host loopback not reachable from inside, t
 port driver (docker run -p publishes on the host), ROOTLESSKIT_STATE_DIR,
 ROOTLESSKIT_PARENT_EUID and ROOTLESSKIT_PARENT_EGID exported to the engine.
 
-The engine is the command after --, else the first of dockerd, containerd, buildkitd on
-PATH. dockerd then uses its rootless defaults: socket unix://$XDG_RUNTIME_DIR/docker.sock,
+The engine is the command after -- (looked up on PATH, then in /usr/local/sbin, /usr/sbin,
+/sbin), else the engine installed for the account, as the engine checks found it: dockerd
+(Docker's, also in /usr/sbin where Debian puts it), else nerdctl's containerd, else
+buildkitd, else the first of dockerd, containerd, buildkitd found. dockerd then uses its rootless defaults: socket unix://$XDG_RUNTIME_DIR/docker.sock,
 data in ~/.local/share/docker, exec root $XDG_RUNTIME_DIR/docker. SIGTERM and SIGINT go to
 the engine; the daemon exits with its status. Messages of the daemon go to stderr.`,
 		Example: `  rootless-doctor daemon
@@ -78,13 +80,21 @@ the engine; the daemon exits with its status. Messages of the daemon go to stder
 
 func daemonRun(ctx context.Context, opts *DaemonOptions) error {
 	f := opts.Factory
-	engine, err := daemon.FindEngine(opts.Engine)
-	if err != nil {
-		return usageErr("%v", err)
+	var engine []string
+	if len(opts.Engine) > 0 {
+		var err error
+		if engine, err = daemon.FindEngine(opts.Engine); err != nil {
+			return usageErr("%v", err)
+		}
 	}
 	run, err := runProbes(ctx, f, runSpec{Static: opts.Static})
 	if err != nil {
 		return err
+	}
+	if engine == nil {
+		if engine, err = defaultEngine(ctx, run.Env); err != nil {
+			return usageErr("%v", err)
+		}
 	}
 	// The verdict is the engine's it starts (check --engine): a generic probe that engine
 	// does not need does not stop it.

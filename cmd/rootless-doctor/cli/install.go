@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rootless-doctor/rootless-doctor/checks/facts"
 	"github.com/rootless-doctor/rootless-doctor/runtime/daemon"
 	"github.com/rootless-doctor/rootless-doctor/runtime/rootlesskit"
 	"github.com/rootless-doctor/rootless-doctor/runtime/service"
@@ -115,13 +116,31 @@ func noManager(f *Factory, err error, engine []string) error {
 	return findings()
 }
 
+// installEngine is defaultEngine on the live host (install runs no probes).
+func installEngine(ctx context.Context, f *Factory) ([]string, error) {
+	open := f.Host
+	if open == nil {
+		open = openHost
+	}
+	h, err := open("")
+	if err != nil {
+		return nil, err
+	}
+	return defaultEngine(ctx, facts.NewEnv(ctx, h, ""))
+}
+
 func installRun(ctx context.Context, opts *InstallOptions) error {
 	f, netName, engineArgs := opts.Factory, opts.Net, opts.Engine
 	env, err := currentServiceEnv()
 	if err != nil {
 		return err
 	}
-	engine, err := daemon.FindEngine(engineArgs)
+	var engine []string
+	if len(engineArgs) > 0 {
+		engine, err = daemon.FindEngine(engineArgs)
+	} else {
+		engine, err = installEngine(ctx, f)
+	}
 	if err != nil {
 		return usageErr("%v", err)
 	}
