@@ -19,6 +19,7 @@
 package daemon
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
@@ -275,7 +276,16 @@ func parentMain(args []string) int {
 		Propagation: "rslave",
 		SubidSource: rootlesskit.SubidSource(),
 	}
+	// The service manager (Type=notify) hears READY=1 from this process, the unit's main one,
+	// once the engine answers; the engine itself must not see the socket (dockerd would send
+	// its own READY=1, from a process that is not the unit's main one).
+	notifySocket := os.Getenv("NOTIFY_SOCKET")
+	os.Unsetenv("NOTIFY_SOCKET")
+	ready, stopWaiting := context.WithCancel(context.Background())
+	defer stopWaiting()
+	go announceReady(ready, stateDir, ReadyOf(engine, os.Getenv("XDG_RUNTIME_DIR")), notifySocket)
 	err = parent.Parent(opt) // removes stateDir on return
+	stopWaiting()
 	if err == nil {
 		return 0
 	}
@@ -287,6 +297,19 @@ func parentMain(args []string) int {
 	}
 	say("%v", err)
 	return 1
+}
+
+// announceReady prints the ready line and tells the service manager once the engine answers;
+// it gives up silently when ctx ends (the engine exited first).
+func announceReady(ctx context.Context, stateDir string, r Ready, notifySocket string) {
+	pid, err := WaitReady(ctx, stateDir, r)
+	if err != nil {
+		return
+	}
+	say("%s", r.Line(pid))
+	if err := Notify(notifySocket, "READY=1\nSTATUS="+r.Line(pid)); err != nil {
+		say("%v", err)
+	}
 }
 
 // childMain is rootlesskit's child: argv is the parent role's [exe, argParent, NET, ENGINE...].
