@@ -25,6 +25,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -100,6 +101,21 @@ func LookEngine(name string) (string, error) {
 		}
 	}
 	return "", fmt.Errorf("%q: %w on PATH nor in %s", name, exec.ErrNotFound, strings.Join(SbinDirs, ", "))
+}
+
+// PathWithSbin is path with the SbinDirs it lacks appended: the PATH the engine runs with,
+// whose helpers (iptables, ip) are in the sbin directories too, as in the unit
+// dockerd-rootless-setuptool.sh writes (PATH=$BIN:/sbin:/usr/sbin:$PATH).
+func PathWithSbin(path string) string {
+	if path == "" {
+		path = "/usr/local/bin:/usr/bin:/bin"
+	}
+	for _, d := range SbinDirs {
+		if !slices.Contains(filepath.SplitList(path), d) {
+			path += ":" + d
+		}
+	}
+	return path
 }
 
 // FindEngine returns the engine's argv with its binary resolved (LookEngine): cmd as given, or
