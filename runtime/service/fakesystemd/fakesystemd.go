@@ -50,6 +50,7 @@ func (m *Manager) DisableUnitFiles(files []string, runtime bool) ([]change, *dbu
 	m.record("DisableUnitFiles " + strings.Join(files, ","))
 	return nil, nil
 }
+
 // StartUnit records the call and ends the job "done" at once (JobRemoved, the signal a
 // client waiting for the job hears; go-systemd matches it to the job under a lock it holds
 // until the reply is read, so the order does not matter).
