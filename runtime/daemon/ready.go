@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rootless-containers/rootlesskit/v3/pkg/parent"
+	"golang.org/x/sys/unix"
 )
 
 // Ready says where an engine answers once it is up, and what its clients are told.
@@ -18,7 +19,7 @@ type Ready struct {
 	// Engine is the engine's name (dockerd, containerd, …).
 	Engine string
 	// Socket is the API socket, "" when the engine's is not known (then the engine is taken to
-	// be up once rootlesskit has started it). InChild: the path is in the engine's own mount
+	// be up once it has run for settleTime). InChild: the path is in the engine's own mount
 	// namespace (containerd's /run/containerd, under the copied-up /run).
 	Socket  string
 	InChild bool
@@ -125,7 +126,10 @@ func WaitReady(ctx context.Context, stateDir string, r Ready) (int, error) {
 			if r.InChild {
 				sock = fmt.Sprintf("/proc/%d/root%s", pid, r.Socket)
 			}
-			if sock == "" || answers(sock) {
+			if sock == "" {
+				return settled(ctx, pid)
+			}
+			if answers(sock) {
 				return pid, nil
 			}
 		}
@@ -135,6 +139,25 @@ func WaitReady(ctx context.Context, stateDir string, r Ready) (int, error) {
 		case <-t.C:
 		}
 	}
+}
+
+// settleTime is how long an engine whose socket is not known must keep running after
+// rootlesskit started it to be taken as up: the child is configured before the engine runs,
+// and an engine that fails at once (a bad flag, a missing library) exits well within it.
+var settleTime = 2 * time.Second
+
+// settled waits settleTime and reports pid if rootlesskit's child still runs; the daemon
+// cancels ctx when the engine has exited.
+func settled(ctx context.Context, pid int) (int, error) {
+	select {
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	case <-time.After(settleTime):
+	}
+	if err := unix.Kill(pid, 0); err != nil {
+		return 0, fmt.Errorf("rootlesskit's child %d: %w", pid, err)
+	}
+	return pid, nil
 }
 
 func childPID(stateDir string) (int, bool) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -70,6 +71,22 @@ func TestWaitReady(t *testing.T) {
 		if time.Since(start) < 400*time.Millisecond {
 			t.Errorf("inChild %v: ready before the socket listened", inChild)
 		}
+	}
+	// No socket known: up once rootlesskit's child has run for settleTime; not when it is gone.
+	settleTime = 100 * time.Millisecond
+	t.Cleanup(func() { settleTime = 2 * time.Second })
+	state := t.TempDir()
+	_ = os.WriteFile(filepath.Join(state, "child_pid"), []byte(strconv.Itoa(os.Getpid())), 0o644)
+	if pid, err := WaitReady(context.Background(), state, Ready{Engine: "sleep"}); err != nil || pid != os.Getpid() {
+		t.Errorf("a running engine without a socket: %d, %v", pid, err)
+	}
+	gone := exec.Command("true")
+	if err := gone.Run(); err != nil {
+		t.Fatal(err)
+	}
+	_ = os.WriteFile(filepath.Join(state, "child_pid"), []byte(strconv.Itoa(gone.Process.Pid)), 0o644)
+	if _, err := WaitReady(context.Background(), state, Ready{Engine: "true"}); err == nil {
+		t.Error("an engine that exited was taken as up")
 	}
 	// An engine that never answers: WaitReady ends with its context.
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)

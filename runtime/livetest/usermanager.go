@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"os/exec"
 	"os/user"
@@ -78,8 +79,9 @@ func cgroup2Root() string {
 // starts; and "session", root's, where the account's commands run, whose common ancestor
 // with the manager's lets the account move its own processes (on a systemd host PID 1 does
 // that move for the user manager: AttachProcessesToUnit). The manager serves its bus at
-// /run/user/UID/bus. Skips, saying why, where it cannot run.
-func UserManager(t testing.TB, account string, fn func(m *Manager)) {
+// /run/user/UID/bus. binds (target → source) are bound in the namespace too (a 0666 tun node
+// over /dev/net/tun). Skips, saying why, where it cannot run.
+func UserManager(t testing.TB, account string, binds map[string]string, fn func(m *Manager)) {
 	t.Helper()
 	var sysd string
 	for _, p := range systemdBinary {
@@ -156,7 +158,11 @@ func UserManager(t testing.TB, account string, fn func(m *Manager)) {
 	if err := os.Chmod(rd, 0o700); err != nil {
 		t.Fatal(err)
 	}
-	binds := map[string]string{"/run": run}
+	binds = maps.Clone(binds)
+	if binds == nil {
+		binds = map[string]string{}
+	}
+	binds["/run"] = run
 	if root != "/sys/fs/cgroup" {
 		binds["/sys/fs/cgroup"] = root
 	}

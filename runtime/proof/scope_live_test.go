@@ -29,7 +29,7 @@ func TestLiveCgroupScopeFromSession(t *testing.T) {
 	account := livetest.User(t, false)
 	livetest.NoLeftovers(t, account)
 	exe := livetest.ExecutableCopy(t)
-	livetest.UserManager(t, account, func(m *livetest.Manager) {
+	livetest.UserManager(t, account, nil, func(m *livetest.Manager) {
 		step := func(env ...string) stepJSON {
 			t.Helper()
 			cmd := m.Command(exe, cgroupStepArg)

@@ -221,8 +221,11 @@ func notReady(ctx context.Context, f *Factory, c *sd.Conn, path string, err erro
 	jerr := host.RunCommand(ctx, 10*time.Second, true, argv, func(cmd *exec.Cmd) { cmd.Stdout, cmd.Stderr = &buf, &buf })
 	fmt.Fprintf(w, "Last lines of its journal (%s):\n", strings.Join(argv, " "))
 	text := strings.TrimRight(finding.ClipTail(buf.String(), 8192), "\n")
-	if text == "" && jerr != nil {
+	switch {
+	case text == "" && jerr != nil:
 		text = jerr.Error()
+	case text == "":
+		text = "(no entries: is systemd-journald running?)"
 	}
 	for _, l := range strings.Split(text, "\n") {
 		fmt.Fprintf(w, "  %s\n", l)
