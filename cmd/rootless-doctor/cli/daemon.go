@@ -47,8 +47,11 @@ The engine is the command after -- (looked up on PATH, then in /usr/local/sbin, 
 /sbin), else the engine installed for the account, as the engine checks found it: dockerd
 (Docker's, also in /usr/sbin where Debian puts it), else nerdctl's containerd, else
 buildkitd, else the first of dockerd, containerd, buildkitd found. dockerd then uses its rootless defaults: socket unix://$XDG_RUNTIME_DIR/docker.sock,
-data in ~/.local/share/docker, exec root $XDG_RUNTIME_DIR/docker. SIGTERM and SIGINT go to
-the engine; the daemon exits with its status. Messages of the daemon go to stderr.`,
+data in ~/.local/share/docker, exec root $XDG_RUNTIME_DIR/docker. Once the engine answers on
+its API socket the daemon prints a ready line with the address to use (export
+DOCKER_HOST=unix://…; BUILDKIT_HOST for buildkitd, CONTAINER_HOST for podman system service)
+and, under systemd, sends READY=1 to $NOTIFY_SOCKET. SIGTERM and SIGINT go to the engine; the
+daemon exits with its status. Messages of the daemon go to stderr.`,
 		Example: `  rootless-doctor daemon
   rootless-doctor daemon --static -- dockerd --experimental
   rootless-doctor daemon --net gvisor -- containerd`,
