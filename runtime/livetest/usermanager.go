@@ -3,7 +3,6 @@ package livetest
 import (
 	"bytes"
 	"fmt"
-	"io"
 	"maps"
 	"os"
 	"os/exec"
@@ -253,29 +252,7 @@ func ExecutableCopy(t testing.TB) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir, err := os.MkdirTemp("", "rdoctor-exe-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	in, err := os.Open(self)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer in.Close()
-	p := filepath.Join(dir, filepath.Base(self))
-	out, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_EXCL, 0o755)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := io.Copy(out, in); err != nil {
-		t.Fatal(err)
-	}
-	if err := out.Close(); err != nil {
-		t.Fatal(err)
-	}
+	p := filepath.Join(sharedTempDir(t, "rdoctor-exe-"), filepath.Base(self))
+	copyExecutable(t, self, p)
 	return p
 }

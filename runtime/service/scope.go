@@ -35,15 +35,7 @@ func StartDelegatedScope(ctx context.Context, c *sd.Conn, name string, pid int) 
 	if _, err := c.StartTransientUnitContext(ctx, name, "fail", props, done); err != nil {
 		return fmt.Errorf("%w: %s: %w", ErrScope, name, err)
 	}
-	select {
-	case r := <-done:
-		if r != "done" {
-			return fmt.Errorf("%w: %s: start job %s", ErrScope, name, r)
-		}
-		return nil
-	case <-ctx.Done():
-		return fmt.Errorf("%w: %s: %w", ErrScope, name, ctx.Err())
-	}
+	return waitJob(ctx, done, ErrScope, name)
 }
 
 // StopUnit stops the unit name; a unit already gone is not an error.

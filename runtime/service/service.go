@@ -212,14 +212,20 @@ func Install(ctx context.Context, c *sd.Conn, path string, s Spec) error {
 	if _, err := c.StartUnitContext(ctx, Name, "replace", done); err != nil {
 		return fmt.Errorf("starting %s: %w", Name, err)
 	}
+	return waitJob(ctx, done, ErrNotReady, Name)
+}
+
+// waitJob waits for the end of name's start job on done: nil when it is "done", else
+// errKind wrapped with the job's result, or with ctx's error when ctx ends first.
+func waitJob(ctx context.Context, done <-chan string, errKind error, name string) error {
 	select {
 	case r := <-done:
 		if r != "done" {
-			return fmt.Errorf("%w: the start job of %s ended %q", ErrNotReady, Name, r)
+			return fmt.Errorf("%w: the start job of %s ended %q", errKind, name, r)
 		}
 		return nil
 	case <-ctx.Done():
-		return fmt.Errorf("%w: %s was still starting: %w", ErrNotReady, Name, ctx.Err())
+		return fmt.Errorf("%w: %s was still starting: %w", errKind, name, ctx.Err())
 	}
 }
 
