@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/rootless-doctor/rootless-doctor/checks"
 	"github.com/rootless-doctor/rootless-doctor/finding"
 	"github.com/rootless-doctor/rootless-doctor/report"
 	"github.com/rootless-doctor/rootless-doctor/runtime/daemon"
@@ -86,15 +87,7 @@ func daemonRun(ctx context.Context, opts *DaemonOptions) error {
 	if err != nil {
 		return err
 	}
-	// The verdict is the engine's it starts (check --engine): a generic probe that engine
-	// does not need does not stop it.
-	gate := EngineGate(daemonEngine(engine[0]))
-	var failed []finding.Result
-	for _, r := range run.Results {
-		if r.Status == finding.Fail && (gate == nil || slices.Contains(gate, r.ID)) {
-			failed = append(failed, r)
-		}
-	}
+	failed := daemonGate(run.Results, engine[0])
 	if len(failed) > 0 {
 		rep := report.New(run.Env, failed, finding.Fail)
 		if run.PlanErr == nil {
@@ -127,6 +120,26 @@ func daemonRun(ctx context.Context, opts *DaemonOptions) error {
 		return findings()
 	}
 	return nil
+}
+
+// daemonGate is the failures that stop the daemon from starting bin. The verdict is the
+// engine's it starts (check --engine): a generic probe that engine does not need does not stop
+// it. An engine the doctor does not know (a wrapper script, a daemon of another name) is held
+// to every generic probe, but not to the engine.* verdicts of the engines it is not: Podman's
+// OCI runtime does not stop a dockerd wrapper.
+func daemonGate(results []finding.Result, bin string) []finding.Result {
+	gate := EngineGate(daemonEngine(bin))
+	var failed []finding.Result
+	for _, r := range results {
+		if r.Status != finding.Fail {
+			continue
+		}
+		if gate != nil && !slices.Contains(gate, r.ID) || gate == nil && checks.IsEngineProbe(r.ID) {
+			continue
+		}
+		failed = append(failed, r)
+	}
+	return failed
 }
 
 // daemonEngine is the engine (check --engine's names) a daemon binary is: dockerd is Docker,
