@@ -2,6 +2,7 @@ package cli
 
 import (
 	"bytes"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -52,9 +53,13 @@ func completeUsers(f *Factory) cobra.CompletionFunc {
 	return func(cmd *cobra.Command, _ []string, toComplete string) ([]cobra.Completion, cobra.ShellCompDirective) {
 		root := ""
 		if fl := cmd.Flags().Lookup("root"); fl != nil {
-			if roots, err := cmd.Flags().GetStringSlice("root"); err == nil && len(roots) == 1 {
-				root = roots[0]
-			} else if err != nil {
+			// cobra parses the line twice before completing, and a slice flag appends: the
+			// one --root given reads as two equal values.
+			if roots, err := cmd.Flags().GetStringSlice("root"); err == nil {
+				if roots = slices.Compact(roots); len(roots) == 1 {
+					root = roots[0]
+				}
+			} else {
 				root = fl.Value.String()
 			}
 		}

@@ -30,10 +30,11 @@ type BuildInfo struct {
 
 // ReadBuildInfo reads the binary's build information. It is called when a command needs it,
 // never at start-up (`--help` pays nothing for it).
-func ReadBuildInfo() BuildInfo {
+func ReadBuildInfo() BuildInfo { return buildInfoFrom(debug.ReadBuildInfo()) }
+
+func buildInfoFrom(bi *debug.BuildInfo, ok bool) BuildInfo {
 	b := BuildInfo{Version: "(unknown)", Go: runtime.Version(), Platform: runtime.GOOS + "/" + runtime.GOARCH}
-	bi, ok := debug.ReadBuildInfo()
-	if !ok {
+	if !ok || bi == nil {
 		return b
 	}
 	if bi.Main.Version != "" {
