@@ -72,6 +72,9 @@ func lines(s string) []string {
 	return ls
 }
 
+// Symbol is the status mark of the reports, for the CLI's live progress.
+func Symbol(s finding.Status) string { return symbol(s) }
+
 // symbol is the one-character status mark of text and markdown. Anything that is not pass,
 // warn or fail counts as skip, as finding.Summarize does.
 func symbol(s finding.Status) string {

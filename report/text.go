@@ -60,7 +60,7 @@ func renderText(w io.Writer, r *Report, opt Options) error {
 		if !opt.Timings || statusName(res.Status) == finding.Skip {
 			return ""
 		}
-		return fmt.Sprintf("%9s  ", durationText(res.Duration))
+		return fmt.Sprintf("%9s  ", DurationText(res.Duration))
 	}
 	for _, g := range r.Grouped() {
 		title := oneLine(g.Title)
@@ -137,8 +137,9 @@ func writeTextBody(line func(...string), res finding.Result) {
 	}
 }
 
-// durationText is "12.3 ms" below a second, "1.2 s" above.
-func durationText(d time.Duration) string {
+// DurationText is "12.3 ms" below a second, "1.2 s" above: prove's text report and the
+// CLI's live progress.
+func DurationText(d time.Duration) string {
 	if d < time.Second {
 		return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000)
 	}

@@ -29,14 +29,7 @@ func fakeHangingSlirp(t *testing.T) string {
 	if err != nil {
 		t.Skip("live test: slirp4netns is not installed")
 	}
-	dir, err := os.MkdirTemp("", "rdoctor-hang-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	dir := livetest.ToolDir(t)
 	script := fmt.Sprintf("#!/bin/sh\ncase \"$1\" in --version|--help|-h) exec %s \"$@\";; esac\nexec sleep 600\n", real)
 	if err := os.WriteFile(filepath.Join(dir, "slirp4netns"), []byte(script), 0o755); err != nil {
 		t.Fatal(err)

@@ -60,11 +60,7 @@ the engine; the daemon exits with its status. Messages of the daemon go to stder
 			if opts.Net, err = oneOf("--net", opts.Net, daemonNets); err != nil {
 				return err
 			}
-			if opts.Timeout <= 0 {
-				return usageErr("--timeout %s: want a duration above 0 (default %s)", opts.Timeout, proof.DefaultTimeout)
-			}
-			opts.Ignore = splitList(opts.Ignore)
-			if err := checkIDs(f, "--ignore", opts.Ignore); err != nil {
+			if opts.Ignore, err = checkWaivers(f, opts.Timeout, opts.Ignore); err != nil {
 				return err
 			}
 			dash := cmd.ArgsLenAtDash()

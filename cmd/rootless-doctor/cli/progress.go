@@ -10,6 +10,7 @@ import (
 	"github.com/charmbracelet/x/ansi"
 
 	"github.com/rootless-doctor/rootless-doctor/finding"
+	"github.com/rootless-doctor/rootless-doctor/report"
 	"github.com/rootless-doctor/rootless-doctor/runtime/proof"
 )
 
@@ -173,7 +174,7 @@ func (p *liveProgress) lines() []string {
 			case s.warned > 0:
 				mark = "!"
 			}
-			out = append(out, row(mark, "static probes", duration(s.took), fmt.Sprintf("%d probes: %d failed, %d warned", s.total, s.failed, s.warned)))
+			out = append(out, row(mark, "static probes", report.DurationText(s.took), fmt.Sprintf("%d probes: %d failed, %d warned", s.total, s.failed, s.warned)))
 		}
 	}
 	if p.proofAt.IsZero() {
@@ -184,10 +185,10 @@ func (p *liveProgress) lines() []string {
 		e, ok := p.steps[id]
 		switch {
 		case ok:
-			out = append(out, row(symbolOf(e.Status), id, duration(e.Duration), oneLineText(e.Summary)))
+			out = append(out, row(report.Symbol(e.Status), id, report.DurationText(e.Duration), oneLineText(e.Summary)))
 		case !running:
 			running = true
-			out = append(out, row(spin, id, duration(p.now().Sub(p.lastDone)), ""))
+			out = append(out, row(spin, id, report.DurationText(p.now().Sub(p.lastDone)), ""))
 		}
 	}
 	return out
@@ -212,26 +213,6 @@ func (p *liveProgress) draw() {
 	p.erase()
 	_, _ = io.WriteString(p.w, strings.Join(ls, "\n"))
 	p.drawn = len(ls)
-}
-
-func symbolOf(s finding.Status) string {
-	switch s {
-	case finding.Pass:
-		return "✓"
-	case finding.Warn:
-		return "!"
-	case finding.Fail:
-		return "✗"
-	}
-	return "–"
-}
-
-// duration is "12.3 ms" below a second, "1.2 s" above.
-func duration(d time.Duration) string {
-	if d < time.Second {
-		return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000)
-	}
-	return fmt.Sprintf("%.1f s", d.Seconds())
 }
 
 // oneLineText keeps the first line of text from a process, without control characters.

@@ -57,12 +57,7 @@ func (r *ReportFlags) validate(f *Factory) error {
 	if r.FailOn, err = oneOf("--fail-on", r.FailOn, []string{"fail", "warn"}); err != nil {
 		return err
 	}
-	if r.Timeout <= 0 {
-		// 0 used to mean "the default" in the proof, silently: say it.
-		return usageErr("--timeout %s: want a duration above 0 (default %s)", r.Timeout, proof.DefaultTimeout)
-	}
-	r.Ignore = splitList(r.Ignore)
-	if err := checkIDs(f, "--ignore", r.Ignore); err != nil {
+	if r.Ignore, err = checkWaivers(f, r.Timeout, r.Ignore); err != nil {
 		return err
 	}
 	r.reports = nil
@@ -80,6 +75,16 @@ func (r *ReportFlags) validate(f *Factory) error {
 		r.reports = append(r.reports, reportFile{Format: format, Path: path})
 	}
 	return nil
+}
+
+// checkWaivers checks --timeout (above 0: 0 used to mean "the default" in the proof, silently)
+// and --ignore (known ids or groups), and returns the --ignore list split.
+func checkWaivers(f *Factory, timeout time.Duration, ignore []string) ([]string, error) {
+	if timeout <= 0 {
+		return nil, usageErr("--timeout %s: want a duration above 0 (default %s)", timeout, proof.DefaultTimeout)
+	}
+	ignore = splitList(ignore)
+	return ignore, checkIDs(f, "--ignore", ignore)
 }
 
 // newReport is report.New with the tool's build information.
