@@ -19,7 +19,7 @@ ZSHCOMPDIR  ?= $(PREFIX)/share/zsh/site-functions
 FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
 MANOUT      ?= bin/man
 
-.PHONY: all build man install test unit lint docs golden bench fuzz stress clean
+.PHONY: failure-tree all build man install test unit lint docs golden bench fuzz stress clean
 
 all: lint build test
 
@@ -59,6 +59,11 @@ lint:
 
 # Regenerates the package graph of docs/architecture.md and the probe tables of README.md and
 # docs/probes.md from the code (internal/arch checks them in every test run).
+# The recorded host of one failure-mode fixture (fixtures/failures/ID), for `check --root OUT`.
+failure-tree:
+	@test -n "$(ID)" -a -n "$(OUT)" || { echo 'usage: make failure-tree ID=<catalogue id> OUT=<empty dir>'; exit 2; }
+	$(GO) run ./internal/fixturetree $(ID) $(OUT)
+
 docs:
 	$(GO) test -count=1 ./internal/arch -update
 

@@ -46,7 +46,8 @@ var allowed = map[string][]string{
 	"cmd/rootless-doctor/cli":    {"*"},
 	"cmd/rootless-doctor":        {"*"},
 	"cmd/rootless-doctor/mangen": {"*"},
-	"fixtures":                   {"*"},
+	"fixtures":                   {"host"},
+	"internal/fixturetree":       {"fixtures"},
 }
 
 // goPackage is what `go list -json` says of one package.
