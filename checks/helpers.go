@@ -175,3 +175,56 @@ func homeRel(e *facts.Env, p string) string {
 func subvolRmAllowed(m *mountinfo.Info) bool {
 	return m != nil && (parse.HasMountOption(m.VFSOptions, "user_subvol_rm_allowed") || parse.HasMountOption(m.Options, "user_subvol_rm_allowed"))
 }
+
+// ---- results
+
+// mergeResults combines per-engine verdicts: the worst one leads, the others' summaries
+// become details; evidence and fixes are kept from all. Undecided beats pass, not warn/fail.
+func mergeResults(rs []finding.Result) finding.Result {
+	if len(rs) == 1 {
+		return rs[0]
+	}
+	rank := func(r finding.Result) int {
+		if r.Err != nil {
+			return 2 // as the runner will: a warning
+		}
+		return r.Status.Severity()
+	}
+	lead := 0
+	for i, r := range rs {
+		if rank(r) > rank(rs[lead]) {
+			lead = i
+		}
+	}
+	out := rs[lead]
+	out.Details = append([]string(nil), out.Details...)
+	out.Evidence = append([]finding.Evidence(nil), out.Evidence...)
+	out.Intents = append([]finding.Intent(nil), out.Intents...)
+	var passes []string
+	for i, r := range rs {
+		if i == lead {
+			continue
+		}
+		if rank(r) == rank(out) && r.Status == finding.Pass && out.Status == finding.Pass {
+			passes = append(passes, r.Summary)
+		} else {
+			out.Details = append(out.Details, "also: "+r.Summary)
+		}
+		for _, d := range r.Details {
+			// Both engines' data roots often sit on the same mount and get the same note.
+			if !slices.Contains(out.Details, d) {
+				out.Details = append(out.Details, d)
+			}
+		}
+		for _, ev := range r.Evidence {
+			if !slices.Contains(out.Evidence, ev) {
+				out.Evidence = append(out.Evidence, ev)
+			}
+		}
+		out.Intents = append(out.Intents, r.Intents...)
+	}
+	if len(passes) > 0 {
+		out.Summary = strings.Join(append([]string{out.Summary}, passes...), "; ")
+	}
+	return out
+}

@@ -3,7 +3,6 @@ package checks
 import (
 	"context"
 	"fmt"
-	"slices"
 	"strings"
 
 	"github.com/rootless-doctor/rootless-doctor/checks/facts"
@@ -56,57 +55,6 @@ func runStorageDataRoot(_ context.Context, e *facts.Env) finding.Result {
 		results = append(results, checkDataRoot(e, d))
 	}
 	return mergeResults(results)
-}
-
-// mergeResults combines per-engine verdicts: the worst one leads, the others' summaries
-// become details; evidence and fixes are kept from all. Undecided beats pass, not warn/fail.
-func mergeResults(rs []finding.Result) finding.Result {
-	if len(rs) == 1 {
-		return rs[0]
-	}
-	rank := func(r finding.Result) int {
-		if r.Err != nil {
-			return 2 // as the runner will: a warning
-		}
-		return r.Status.Severity()
-	}
-	lead := 0
-	for i, r := range rs {
-		if rank(r) > rank(rs[lead]) {
-			lead = i
-		}
-	}
-	out := rs[lead]
-	out.Details = append([]string(nil), out.Details...)
-	out.Evidence = append([]finding.Evidence(nil), out.Evidence...)
-	out.Intents = append([]finding.Intent(nil), out.Intents...)
-	var passes []string
-	for i, r := range rs {
-		if i == lead {
-			continue
-		}
-		if rank(r) == rank(out) && r.Status == finding.Pass && out.Status == finding.Pass {
-			passes = append(passes, r.Summary)
-		} else {
-			out.Details = append(out.Details, "also: "+r.Summary)
-		}
-		for _, d := range r.Details {
-			// Both engines' data roots often sit on the same mount and get the same note.
-			if !slices.Contains(out.Details, d) {
-				out.Details = append(out.Details, d)
-			}
-		}
-		for _, ev := range r.Evidence {
-			if !slices.Contains(out.Evidence, ev) {
-				out.Evidence = append(out.Evidence, ev)
-			}
-		}
-		out.Intents = append(out.Intents, r.Intents...)
-	}
-	if len(passes) > 0 {
-		out.Summary = strings.Join(append([]string{out.Summary}, passes...), "; ")
-	}
-	return out
 }
 
 // checkDataRoot judges one engine's data root.

@@ -10,8 +10,6 @@ import (
 
 func TestStorageDataRoot(t *testing.T) {
 	root := host.Identity{UID: 0, GID: 0, Name: "root"}
-	userConf := "/home/alice/.config/containers/storage.conf"
-	withPodman := func(m *host.Memory) *host.Memory { return m.Exec("/usr/bin/podman") }
 	dockerDir := func(m *host.Memory, meta host.FileMeta) *host.Memory {
 		return m.Dir(aliceDocker).Meta(aliceDocker, meta)
 	}

@@ -67,6 +67,7 @@ type Env struct {
 	mounts      once[MountTable]
 	dockerRoot  once[DataRoot]
 	podmanRoot  once[podmanRoot]
+	podmanConf  once[PodmanStorageConf]
 	dpkg        once[fileRead]
 	subIDSource once[SubIDSource]
 	appArmor    once[*apparmor.Policy]

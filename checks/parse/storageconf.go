@@ -22,27 +22,86 @@ type ContainersStorageConf struct {
 	// MountProgram is [storage.options.overlay] mount_program (or the older
 	// [storage.options] mount_program): fuse-overlayfs when set.
 	MountProgram string
+	// MountOpt is [storage.options.overlay] mountopt (or the older [storage.options]
+	// mountopt): extra options of every overlay mount ("nodev,metacopy=on").
+	MountOpt string
 }
 
-// storageConfKeys maps the dotted keys the doctor reads to their fields.
-var storageConfKeys = map[string]func(*ContainersStorageConf) *string{
-	"storage.driver":                        func(c *ContainersStorageConf) *string { return &c.Driver },
-	"storage.graphroot":                     func(c *ContainersStorageConf) *string { return &c.GraphRoot },
-	"storage.rootless_storage_path":         func(c *ContainersStorageConf) *string { return &c.RootlessStoragePath },
-	"storage.options.overlay.mount_program": func(c *ContainersStorageConf) *string { return &c.MountProgram },
-	"storage.options.mount_program":         func(c *ContainersStorageConf) *string { return &c.MountProgram },
+// storageConfKeys maps the dotted keys the doctor reads to their fields. Where two keys set
+// the same field, the [storage.options.overlay] one is listed last: containers/storage reads
+// the older [storage.options] key first and the overlay table's over it.
+var storageConfKeys = []struct {
+	key   string
+	field func(*ContainersStorageConf) *string
+}{
+	{"storage.driver", func(c *ContainersStorageConf) *string { return &c.Driver }},
+	{"storage.graphroot", func(c *ContainersStorageConf) *string { return &c.GraphRoot }},
+	{"storage.rootless_storage_path", func(c *ContainersStorageConf) *string { return &c.RootlessStoragePath }},
+	{"storage.options.mount_program", func(c *ContainersStorageConf) *string { return &c.MountProgram }},
+	{"storage.options.overlay.mount_program", func(c *ContainersStorageConf) *string { return &c.MountProgram }},
+	{"storage.options.mountopt", func(c *ContainersStorageConf) *string { return &c.MountOpt }},
+	{"storage.options.overlay.mountopt", func(c *ContainersStorageConf) *string { return &c.MountOpt }},
 }
 
-// ParseContainersStorageConf reads the few storage.conf keys the doctor needs. It is a small
-// TOML scanner, not a full decoder: it understands tables, dotted and quoted keys, the four
-// string forms, arrays and inline tables (so that a value spanning lines does not confuse it),
-// comments and bare scalars, and returns the first syntax error with its line. Keys are
-// matched case-insensitively, as BurntSushi/toml (which containers/storage decodes with)
-// matches struct fields. Input that is not UTF-8, and a key the doctor reads that is not a
-// string, are errors: the engines reject them too. What was read before an error is returned
-// with it.
-func ParseContainersStorageConf(data []byte) (ContainersStorageConf, error) {
+// StorageConfKeys are the dotted keys ParseContainersStorageConf reads, for ParseTOMLStrings.
+func StorageConfKeys() []string {
+	out := make([]string, len(storageConfKeys))
+	for i, k := range storageConfKeys {
+		out[i] = k.key
+	}
+	return out
+}
+
+// StorageConfFrom builds the configuration from the values ParseTOMLStrings found for
+// StorageConfKeys (one file's, or the merge of several: a key a later file sets replaces the
+// earlier value, containers-config(5)).
+func StorageConfFrom(vals map[string]string) ContainersStorageConf {
 	var c ContainersStorageConf
+	for _, k := range storageConfKeys {
+		if v, ok := vals[k.key]; ok {
+			*k.field(&c) = v
+		}
+	}
+	return c
+}
+
+// ParseContainersStorageConf reads the few storage.conf keys the doctor needs with
+// ParseTOMLStrings. What was read before an error is returned with it.
+func ParseContainersStorageConf(data []byte) (ContainersStorageConf, error) {
+	vals, err := ParseTOMLStrings(data, StorageConfKeys())
+	return StorageConfFrom(vals), err
+}
+
+// ContainersConfEngine is what the doctor needs from containers.conf(5): the [engine] table.
+type ContainersConfEngine struct {
+	// ImageCopyTmpDir is [engine] image_copy_tmp_dir: where pulls stage blobs ("storage"
+	// for below the graphroot, a path, or unset for $TMPDIR, then /var/tmp).
+	ImageCopyTmpDir string
+}
+
+// ContainersConfKeys are the containers.conf keys the doctor reads.
+var ContainersConfKeys = []string{"engine.image_copy_tmp_dir"}
+
+// ParseContainersConfEngine reads [engine] image_copy_tmp_dir from one containers.conf file.
+func ParseContainersConfEngine(data []byte) (ContainersConfEngine, error) {
+	vals, err := ParseTOMLStrings(data, ContainersConfKeys)
+	return ContainersConfEngine{ImageCopyTmpDir: vals["engine.image_copy_tmp_dir"]}, err
+}
+
+// ParseTOMLStrings returns the string values of the dotted keys (lower case, "storage.driver")
+// that data sets. It is a small TOML scanner, not a full decoder: it understands tables,
+// dotted and quoted keys, the four string forms, arrays and inline tables (so that a value
+// spanning lines does not confuse it), comments and bare scalars, and returns the first syntax
+// error with its line. Keys are matched case-insensitively, as BurntSushi/toml (which
+// containers/storage and containers/common decode with) matches struct fields. Input that is
+// not UTF-8, and a key asked for that is not a string, are errors: the engines reject them
+// too. What was read before an error is returned with it.
+func ParseTOMLStrings(data []byte, keys []string) (map[string]string, error) {
+	vals := map[string]string{}
+	want := make(map[string]bool, len(keys))
+	for _, k := range keys {
+		want[k] = true
+	}
 	s := &tomlScanner{s: string(data)}
 	if !utf8.Valid(data) {
 		// TOML is UTF-8; BurntSushi/toml rejects anything else, and so do the engines.
@@ -53,41 +112,41 @@ func ParseContainersStorageConf(data []byte) (ContainersStorageConf, error) {
 			}
 			s.pos += size
 		}
-		return c, s.errorf("invalid UTF-8")
+		return vals, s.errorf("invalid UTF-8")
 	}
 	var table []string
 	for {
 		s.skipBlankLines()
 		if s.eof() {
-			return c, nil
+			return vals, nil
 		}
 		if s.peek() == '[' {
 			t, err := s.header()
 			if err != nil {
-				return c, s.errorf("%v", err)
+				return vals, s.errorf("%v", err)
 			}
 			table = t
 			continue
 		}
 		key, err := s.keyPath('=')
 		if err != nil {
-			return c, s.errorf("%v", err)
+			return vals, s.errorf("%v", err)
 		}
 		s.pos++ // '='
 		s.skipSpaces()
 		v, isString, err := s.value(0)
 		if err != nil {
-			return c, s.errorf("%v", err)
+			return vals, s.errorf("%v", err)
 		}
 		if err := s.endOfLine(); err != nil {
-			return c, s.errorf("%v", err)
+			return vals, s.errorf("%v", err)
 		}
 		full := strings.ToLower(strings.Join(append(append([]string{}, table...), key...), "."))
-		if field, ok := storageConfKeys[full]; ok {
+		if want[full] {
 			if !isString {
-				return c, s.errorf("%s must be a string", full)
+				return vals, s.errorf("%s must be a string", full)
 			}
-			*field(&c) = v
+			vals[full] = v
 		}
 	}
 }

@@ -42,7 +42,9 @@ func TestParseContainersStorageConf(t *testing.T) {
 		want    ContainersStorageConf
 		wantErr string
 	}{
-		{"fedora system file", fedoraStorageConf, ContainersStorageConf{Driver: "overlay", GraphRoot: "/var/lib/containers/storage"}, ""},
+		{"fedora system file", fedoraStorageConf, ContainersStorageConf{Driver: "overlay", GraphRoot: "/var/lib/containers/storage", MountOpt: "nodev,metacopy=on"}, ""},
+		{"old mountopt, overlay table wins", "[storage.options.overlay]\nmountopt = \"nodev\"\n[storage.options]\nmountopt = \"nodev,metacopy=on\"\n", ContainersStorageConf{MountOpt: "nodev"}, ""},
+		{"old mountopt alone", "[storage.options]\nmountopt = \"nodev,metacopy=on\"\n", ContainersStorageConf{MountOpt: "nodev,metacopy=on"}, ""},
 		{"empty", "", ContainersStorageConf{}, ""},
 		{"comments only", "# nothing\n\n   # here\n", ContainersStorageConf{}, ""},
 		{"user file", "[storage]\ndriver = \"overlay\"\ngraphroot = \"/srv/alice/containers\"\n", ContainersStorageConf{Driver: "overlay", GraphRoot: "/srv/alice/containers"}, ""},
@@ -107,6 +109,7 @@ func FuzzParseContainersStorageConf(f *testing.F) {
 			b.WriteString(kv[0] + " = " + tomlQuote(kv[1]) + "\n")
 		}
 		b.WriteString("[storage.options.overlay]\nmount_program = " + tomlQuote(c.MountProgram) + "\n")
+		b.WriteString("mountopt = " + tomlQuote(c.MountOpt) + "\n")
 		again, err := ParseContainersStorageConf([]byte(b.String()))
 		if err != nil {
 			t.Fatalf("reparse of %q: %v", b.String(), err)
@@ -135,4 +138,60 @@ func tomlQuote(s string) string {
 	}
 	b.WriteByte('"')
 	return b.String()
+}
+
+func TestParseTOMLStrings(t *testing.T) {
+	keys := []string{"engine.image_copy_tmp_dir", "storage.driver"}
+	got, err := ParseTOMLStrings([]byte("[engine]\nimage_copy_tmp_dir = \"\"\n[storage]\n# driver = \"vfs\"\n"), keys)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A key set to "" is set (it overrides an earlier file's value); a commented one is not.
+	if v, ok := got["engine.image_copy_tmp_dir"]; !ok || v != "" {
+		t.Errorf("image_copy_tmp_dir = %q, %v; want set to \"\"", v, ok)
+	}
+	if _, ok := got["storage.driver"]; ok {
+		t.Errorf("a commented key counts as set: %q", got)
+	}
+}
+
+func TestParseContainersConfEngine(t *testing.T) {
+	tests := []struct {
+		in, want, wantErr string
+	}{
+		{"[engine]\nimage_copy_tmp_dir = \"storage\"\n", "storage", ""},
+		{"[engine]\nimage_copy_tmp_dir=\"/srv/tmp\" # big disk\n[network]\nx = 1\n", "/srv/tmp", ""},
+		{"[containers]\nimage_copy_tmp_dir = \"/nope\"\n", "", ""},
+		{"engine.image_copy_tmp_dir = '/dotted'\n", "/dotted", ""},
+		{"[engine]\nimage_copy_tmp_dir = 3\n", "", "must be a string"},
+		{"[engine\n", "", "line 1"},
+	}
+	for _, tt := range tests {
+		got, err := ParseContainersConfEngine([]byte(tt.in))
+		if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+			t.Errorf("%q: err = %v, want %q", tt.in, err, tt.wantErr)
+		}
+		if got.ImageCopyTmpDir != tt.want {
+			t.Errorf("%q: got %q, want %q", tt.in, got.ImageCopyTmpDir, tt.want)
+		}
+	}
+}
+
+func FuzzParseContainersConfEngine(f *testing.F) {
+	for _, s := range []string{"[engine]\nimage_copy_tmp_dir = \"storage\"\n", "", "[engine\n", "a = {b = [1, {c = 2}]}\n"} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, err := ParseContainersConfEngine(data)
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), "parsing TOML: line ") {
+				t.Fatalf("error without a line: %v", err)
+			}
+			return
+		}
+		again, err := ParseContainersConfEngine([]byte("[engine]\nimage_copy_tmp_dir = " + tomlQuote(c.ImageCopyTmpDir) + "\n"))
+		if err != nil || again != c {
+			t.Fatalf("round trip: %+v (%v), want %+v", again, err, c)
+		}
+	})
 }
