@@ -286,7 +286,7 @@ func TestStorageDriverBtrfsQuotas(t *testing.T) {
 		{name: "quotas on", host: base().Dir(uuid + "/qgroups"), status: finding.Warn, summary: "btrfs quotas are on, so rootless dockerd cannot remove images",
 			fixes: []string{"manual.btrfs-subvolume-delete"}},
 		{name: "quotas off", host: base(), status: finding.Pass, summary: "btrfs (from"},
-		{name: "quotas on, user_subvol_rm_allowed", host: base().Dir(uuid + "/qgroups").
+		{name: "quotas on, user_subvol_rm_allowed", host: base().Dir(uuid+"/qgroups").
 			File(facts.MountinfoPath, strings.Replace(mounts, "rw,ssd", "rw,ssd,user_subvol_rm_allowed", 1)), status: finding.Pass},
 		{name: "no sysfs", host: withDockerd(storageHost("6.8.0")).FSType("/home", "btrfs").File(facts.MountinfoPath, mounts).File(daemonJSONPath, `{"storage-driver":"btrfs"}`), status: finding.Pass},
 	})
