@@ -38,5 +38,6 @@ func All() []Probe {
 		conflictRootful,
 
 		mountPropagation,
+		mountProc,
 	}
 }
