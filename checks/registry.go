@@ -34,6 +34,7 @@ func All() []Probe {
 
 		storageDriver,
 		storageDataRoot,
+		storageTmpdir,
 
 		conflictRootful,
 
