@@ -40,5 +40,8 @@ func All() []Probe {
 
 		mountPropagation,
 		mountProc,
+
+		lsmAppArmor,
+		lsmSELinux,
 	}
 }

@@ -49,4 +49,3 @@ func TestStorageTmpdir(t *testing.T) {
 		{name: "checking root", host: varTmp(alice()).Self(root), status: finding.Skip},
 	})
 }
-
