@@ -176,3 +176,14 @@ func FuzzParseHidePID(f *testing.F) {
 		}
 	})
 }
+
+func FuzzSELinuxType(f *testing.F) {
+	f.Add("unconfined_u:object_r:default_t:s0")
+	f.Add("?")
+	f.Fuzz(func(t *testing.T, s string) {
+		typ, ok := SELinuxType(s)
+		if ok && (typ == "" || strings.ContainsAny(typ, " \t\n/:")) {
+			t.Fatalf("%q from %q", typ, s)
+		}
+	})
+}
