@@ -58,7 +58,7 @@ func runLsmAppArmor(ctx context.Context, e *facts.Env) finding.Result {
 	if err != nil {
 		return r.WithStatus(finding.Skip, "pasta is not installed (see net.driver)")
 	}
-	if cmd, from := podmanNetworkCmd(e); cmd != "" && cmd != "pasta" {
+	if cmd, from := podmanNetworkCmd(ctx, e); cmd != "" && cmd != "pasta" {
 		return r.With(from, "default_rootless_network_cmd = "+cmd).WithStatus(finding.Skip, "podman uses %s (%s), not pasta", cmd, from)
 	} else if cmd == "" {
 		if h, major := probeVersioned(ctx, e, "podman"); major > 0 && major < 5 {

@@ -56,6 +56,7 @@ var GroupTitles = []struct{ Group, Title string }{
 	{"mount", "Mounts"},
 	{"lsm", "Security modules"},
 	{"runtime", "Live proof"},
+	{"engine", "Engines"},
 }
 
 // GroupTitle returns the report title of a group, or the group itself.

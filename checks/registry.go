@@ -43,5 +43,10 @@ func All() []Probe {
 
 		lsmAppArmor,
 		lsmSELinux,
+
+		engineDocker,
+		enginePodman,
+		engineNerdctl,
+		engineBuildkit,
 	}
 }

@@ -51,6 +51,16 @@ var networkFS = map[string]bool{"nfs": true, "cifs": true, "smb2": true, "lustre
 var sharedFolderFS = map[string]bool{"9p": true, "vboxsf": true, "fuse": true}
 
 func runStorageDataRoot(_ context.Context, e *facts.Env) finding.Result {
+	return judgeDataRoots(e, true)
+}
+
+// storageDataRootDocker is storage.data-root's verdict on rootless dockerd's data root alone:
+// engine.docker folds in this part (EngineParts).
+func storageDataRootDocker(_ context.Context, e *facts.Env) finding.Result {
+	return judgeDataRoots(e, false)
+}
+
+func judgeDataRoots(e *facts.Env, withPodman bool) finding.Result {
 	if r, ok := e.NeedUser(); !ok {
 		return r
 	}
@@ -58,7 +68,7 @@ func runStorageDataRoot(_ context.Context, e *facts.Env) finding.Result {
 		return finding.Skipf("%s has no home directory (see identity.user)", e.User.Name)
 	}
 	roots := []facts.DataRoot{e.DockerDataRoot()}
-	if p, ok := e.PodmanDataRoot(); ok {
+	if p, ok := e.PodmanDataRoot(); ok && withPodman {
 		roots = append(roots, p)
 	}
 	var results []finding.Result
@@ -77,7 +87,7 @@ func checkDataRoot(e *facts.Env, d facts.DataRoot) finding.Result {
 	}
 	r := judgeDataRoot(e, d)
 	if d.ConfigErr != nil {
-		// An unreadable file, or a storage.conf the small TOML reader does not follow: the
+		// An unreadable file, or a storage.conf BurntSushi/toml refuses (as the engine does): the
 		// default location was judged, which may not be the one the engine uses.
 		r = r.Detail("error: %v", d.ConfigErr)
 		if d.Engine == facts.EnginePodman {

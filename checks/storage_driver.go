@@ -93,6 +93,16 @@ type storageDriverFacts struct {
 }
 
 func runStorageDriver(ctx context.Context, e *facts.Env) finding.Result {
+	return judgeStorageDrivers(ctx, e, true)
+}
+
+// storageDriverDocker is storage.driver's verdict on rootless dockerd's driver alone:
+// engine.docker folds in this part (EngineParts), podman's is engine.podman's.
+func storageDriverDocker(ctx context.Context, e *facts.Env) finding.Result {
+	return judgeStorageDrivers(ctx, e, false)
+}
+
+func judgeStorageDrivers(ctx context.Context, e *facts.Env, withPodman bool) finding.Result {
 	if r, ok := e.NeedUser(); !ok {
 		return r
 	}
@@ -106,7 +116,7 @@ func runStorageDriver(ctx context.Context, e *facts.Env) finding.Result {
 	r = f.readFuse(e, r)
 	r = f.readDocker(e, r)
 	res := f.decide(e, r)
-	if d, ok := e.PodmanDataRoot(); ok {
+	if d, ok := e.PodmanDataRoot(); ok && withPodman {
 		res = mergeResults([]finding.Result{res, f.decidePodman(e, d)})
 	}
 	return res

@@ -299,3 +299,31 @@ func TestStorageDriverBtrfsQuotas(t *testing.T) {
 }
 
 func withDockerd(m *host.Memory) *host.Memory { return m.Exec("/usr/bin/dockerd") }
+
+// TestEngineDockerFoldsInItsOwnStorage: storage.driver and storage.data-root judge podman's
+// storage too, but engine.docker must not be "not ready" because podman's graphroot is on
+// NFS or on ZFS 2.1 (engine.podman's concern): it folds in Docker's part only (engineParts).
+func TestEngineDockerFoldsInItsOwnStorage(t *testing.T) {
+	for _, tt := range []struct{ name, fs, zfs string }{{"podman graphroot on NFS", "nfs", ""}, {"podman graphroot on ZFS 2.1", "zfs", "2.1.5\n"}} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := withDockerd(withPodman(storageHost("6.8.0"))).FSType("/srv", tt.fs).
+				Dir("/srv/alice").Meta("/srv/alice", host.FileMeta{Type: "dir", Mode: "0700", UID: host.Int(1000), GID: host.Int(1000)}).
+				File(userConf, "[storage]\ndriver = \"overlay\"\ngraphroot = \"/srv/alice/containers\"\n")
+			if tt.zfs != "" {
+				h = h.File(zfsVersionPath, tt.zfs)
+			}
+			env := facts.NewEnv(context.Background(), h.Host(), "")
+			whole := Run(context.Background(), []Probe{storageDriver, storageDataRoot}, env, Options{Sequential: true})
+			if whole[0].Status != finding.Fail && whole[1].Status != finding.Fail {
+				t.Fatalf("podman's storage does not fail here: %s %q, %s %q", whole[0].Status, whole[0].Summary, whole[1].Status, whole[1].Summary)
+			}
+			v := newVerdict(env, facts.EngineDocker)
+			v.needs(context.Background(), facts.EngineDocker)
+			for _, f := range v.fails {
+				if strings.HasPrefix(f, "storage.") {
+					t.Errorf("engine.docker fails on podman's storage: %s", f)
+				}
+			}
+		})
+	}
+}

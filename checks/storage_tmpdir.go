@@ -27,7 +27,7 @@ var storageTmpdir = Probe{
 		"podman#5960, podman#16227, containers.conf(5)).",
 	Reads: []string{
 		"$TMPDIR (when checking the running account)",
-		"containers.conf: /usr/share/containers/containers.conf, /etc/containers/containers.conf, ~/.config/containers/containers.conf and their containers.conf.d/ drop-ins, or $CONTAINERS_CONF ([engine] image_copy_tmp_dir)",
+		"`podman --version`; the containers.conf chain of that release: /usr/share/containers/containers.conf, /etc/containers/containers.conf{,.d/*.conf}, ~/.config/containers/containers.conf{,.d/*.conf}, $CONTAINERS_CONF, $CONTAINERS_CONF_OVERRIDE ([engine] image_copy_tmp_dir)",
 		"the staging directory (owner, mode); `df -Pk DIR`",
 	},
 	Fixes: []finding.Kind{finding.Manual},
@@ -51,10 +51,13 @@ func runStorageTmpdir(ctx context.Context, e *facts.Env) finding.Result {
 	}
 	r := finding.Result{}
 	dir, from := defaultStaging, "the default"
-	cc := e.ContainersConf()
-	val, valFrom := cc.ImageCopyTmpDir, cc.From
-	if cc.Err != nil {
-		r = r.Detail("Could not read containers.conf: %v.", cc.Err)
+	var val, valFrom string
+	if pm := e.Podman(ctx); pm != nil {
+		// The containers.conf chain of the installed podman (facts.Env.Podman).
+		val, valFrom = pm.Conf.ImageCopyTmpDir, pm.ConfSetBy(func(c parse.ContainersConf) string { return c.ImageCopyTmpDir })
+		if pm.ConfErr != nil {
+			r = r.Detail("Could not read containers.conf: %v.", pm.ConfErr)
+		}
 	}
 	switch {
 	case valFrom != "":

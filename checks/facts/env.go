@@ -56,22 +56,23 @@ type Env struct {
 	// to ask computes it; the others wait for it). Typed, one sync.Once each: before issue
 	// 11 a map of string keys memoised them outside its lock, and /etc/sysctl.d was scanned
 	// three times in one run.
-	kernel         once[kernelFact]
-	cgroup         once[CgroupMode]
-	systemd        once[bool]
-	procSys        once[bool]
-	sysctlBoot     once[SysctlBoot]
-	modTables      once[*moduleTables]
-	modMu          sync.Mutex
-	modFacts       map[string]*once[ModuleFact]
-	mounts         once[MountTable]
-	dockerRoot     once[DataRoot]
-	podmanRoot     once[podmanRoot]
-	podmanConf     once[PodmanStorageConf]
-	containersConf once[ContainersConf]
-	dpkg           once[fileRead]
-	subIDSource    once[SubIDSource]
-	appArmor       once[*apparmor.Policy]
+	kernel      once[kernelFact]
+	cgroup      once[CgroupMode]
+	systemd     once[bool]
+	procSys     once[bool]
+	sysctlBoot  once[SysctlBoot]
+	modTables   once[*moduleTables]
+	modMu       sync.Mutex
+	modFacts    map[string]*once[ModuleFact]
+	mounts      once[MountTable]
+	dockerRoot  once[DataRoot]
+	podmanRoot  once[podmanRoot]
+	storageConf once[PodmanStorageConf]
+	dpkg        once[fileRead]
+	subIDSource once[SubIDSource]
+	appArmor    once[*apparmor.Policy]
+	// engines: the engine probes' facts (engines.go).
+	binaryState
 }
 
 // ErrUnknownUser is wrapped by UserErr when the account does not exist.

@@ -214,7 +214,7 @@ var rootlessDrivers = map[string]bool{"btrfs": true, "overlay": true, "overlay2"
 //
 // $STORAGE_DRIVER, when checking the running account, overrides the driver.
 func (e *Env) PodmanStorage() PodmanStorageConf {
-	return e.podmanConf.get(func() PodmanStorageConf {
+	return e.storageConf.get(func() PodmanStorageConf {
 		c := PodmanStorageConf{From: map[string]string{}}
 		userDir := path.Join(xdgDir(e, "XDG_CONFIG_HOME", ".config"), "containers")
 		c.UserFile = path.Join(userDir, "storage.conf")
@@ -236,7 +236,7 @@ func (e *Env) PodmanStorage() PodmanStorageConf {
 				c.Err = err
 				return true
 			}
-			got, err := parse.ParseTOMLStrings(data, parse.StorageConfKeys())
+			got, err := parse.StorageConfValues(data)
 			if err != nil {
 				c.Err = fmt.Errorf("%s: %w", f, err)
 			}
@@ -384,76 +384,3 @@ func (e *Env) ConfigHome() string { return xdgDir(e, "XDG_CONFIG_HOME", ".config
 
 // AbsUnderHome makes p absolute the way the engines do, relative to the home directory.
 func (e *Env) AbsUnderHome(p string) string { return absUnder(e, p) }
-
-// ContainersConf is what the doctor reads of containers.conf(5) for the account's podman.
-type ContainersConf struct {
-	// ImageCopyTmpDir is [engine] image_copy_tmp_dir; From is the file that set it ("" when
-	// no file does).
-	ImageCopyTmpDir, From string
-	// Files are the files read, in the order they apply.
-	Files []string
-	// Err is why a file could not be read or parsed.
-	Err error
-}
-
-// ContainersConf reads containers.conf once per run, in containers/common's order, a later
-// file overriding an earlier one key by key (containers.conf(5), "FILES"):
-// /usr/share/containers/containers.conf and containers.conf.d/, /etc/containers/containers.conf
-// and containers.conf.d/, the rootless drop-ins (containers.rootless.conf.d/ and
-// containers.rootless.conf.d/UID/ in both), then the account's containers.conf and
-// containers.conf.d/. $CONTAINERS_CONF, when set, is the only file.
-func (e *Env) ContainersConf() ContainersConf {
-	return e.containersConf.get(func() ContainersConf {
-		var c ContainersConf
-		var files []string
-		userDir := path.Join(e.ConfigHome(), "containers")
-		if v, ok := e.Getenv("CONTAINERS_CONF"); ok && v != "" {
-			files = []string{absUnder(e, v)}
-		} else {
-			for _, base := range storageConfDirs {
-				files = append(files, base+"/containers.conf")
-				files = append(files, e.dropins(base+"/containers.conf.d")...)
-			}
-			for _, base := range storageConfDirs {
-				files = append(files, e.dropins(base+"/containers.rootless.conf.d")...)
-				files = append(files, e.dropins(fmt.Sprintf("%s/containers.rootless.conf.d/%d", base, e.User.UID))...)
-			}
-			files = append(files, userDir+"/containers.conf")
-			files = append(files, e.dropins(userDir+"/containers.conf.d")...)
-		}
-		for _, f := range files {
-			data, err := e.Host.ReadFile(f)
-			if errors.Is(err, fs.ErrNotExist) {
-				continue
-			}
-			c.Files = append(c.Files, f)
-			if err != nil {
-				c.Err = err
-				continue
-			}
-			vals, err := parse.ParseTOMLStrings(data, parse.ContainersConfKeys)
-			if err != nil {
-				c.Err = fmt.Errorf("%s: %w", f, err)
-			}
-			if v, ok := vals["engine.image_copy_tmp_dir"]; ok {
-				c.ImageCopyTmpDir, c.From = v, f
-			}
-		}
-		return c
-	})
-}
-
-// dropins lists the *.conf files of a drop-in directory in name order.
-func (e *Env) dropins(dir string) []string {
-	ents, err := e.Host.ReadDir(dir)
-	if err != nil {
-		return nil
-	}
-	var out []string
-	for _, ent := range ents {
-		if n := ent.Name(); strings.HasSuffix(n, ".conf") && !ent.IsDir() {
-			out = append(out, dir+"/"+n)
-		}
-	}
-	return out
-}
