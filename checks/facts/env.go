@@ -69,6 +69,8 @@ type Env struct {
 	podmanRoot  once[podmanRoot]
 	storageConf once[PodmanStorageConf]
 	dpkg        once[fileRead]
+	dpkgMu      sync.Mutex
+	dpkgAsked   []string
 	subIDSource once[SubIDSource]
 	appArmor    once[*apparmor.Policy]
 	// engines: the engine probes' facts (engines.go).
