@@ -223,6 +223,18 @@ func (r *resolver) grants(ref ProfileRef) (allow, deny bool, via string) {
 	if allow {
 		via = ref.File
 	}
+	r.included(ref, func(f *File, t string) {
+		deny = deny || f.DenyUserns
+		if f.Userns && !allow {
+			allow, via = true, t
+		}
+	})
+	return allow, deny, via
+}
+
+// included calls visit for each file a profile's body includes, transitively (each once,
+// bounded by maxIncDepth), with its path; files that cannot be read are passed over.
+func (r *resolver) included(ref ProfileRef, visit func(f *File, path string)) {
 	seen := map[string]bool{}
 	var walk func(incs []Include, from string, depth int)
 	walk = func(incs []Include, from string, depth int) {
@@ -239,16 +251,12 @@ func (r *resolver) grants(ref ProfileRef) (allow, deny bool, via string) {
 				if err != nil {
 					continue
 				}
-				deny = deny || f.DenyUserns
-				if f.Userns && !allow {
-					allow, via = true, t
-				}
+				visit(f, t)
 				walk(f.Includes, t, depth+1)
 			}
 		}
 	}
 	walk(ref.Prof.Includes, ref.File, 0)
-	return allow, deny, via
 }
 
 // Verdict is what a binary's profile situation is.
@@ -368,28 +376,7 @@ func (pol *Policy) Access(ref ProfileRef, path, perm string, owner bool) Access 
 		}
 	}
 	check(ref.Prof.Files, ref.File)
-	seen := map[string]bool{}
-	var walk func(incs []Include, from string, depth int)
-	walk = func(incs []Include, from string, depth int) {
-		if depth >= maxIncDepth {
-			return
-		}
-		for _, inc := range incs {
-			for _, t := range pol.res.targets(inc, from) {
-				if seen[t] {
-					continue
-				}
-				seen[t] = true
-				f, err := pol.res.file(t)
-				if err != nil {
-					continue
-				}
-				check(f.Files, t)
-				walk(f.Includes, t, depth+1)
-			}
-		}
-	}
-	walk(ref.Prof.Includes, ref.File, 0)
+	pol.res.included(ref, func(f *File, t string) { check(f.Files, t) })
 	if a.Denied {
 		a.Allowed = false
 	}
