@@ -177,6 +177,59 @@ func subvolRmAllowed(m *mountinfo.Info) bool {
 	return m != nil && (parse.HasMountOption(m.VFSOptions, "user_subvol_rm_allowed") || parse.HasMountOption(m.Options, "user_subvol_rm_allowed"))
 }
 
+// ---- results
+
+// mergeResults combines per-engine verdicts: the worst one leads, the others' summaries
+// become details; evidence and fixes are kept from all. Undecided beats pass, not warn/fail.
+func mergeResults(rs []finding.Result) finding.Result {
+	if len(rs) == 1 {
+		return rs[0]
+	}
+	rank := func(r finding.Result) int {
+		if r.Err != nil {
+			return 2 // as the runner will: a warning
+		}
+		return r.Status.Severity()
+	}
+	lead := 0
+	for i, r := range rs {
+		if rank(r) > rank(rs[lead]) {
+			lead = i
+		}
+	}
+	out := rs[lead]
+	out.Details = append([]string(nil), out.Details...)
+	out.Evidence = append([]finding.Evidence(nil), out.Evidence...)
+	out.Intents = append([]finding.Intent(nil), out.Intents...)
+	var passes []string
+	for i, r := range rs {
+		if i == lead {
+			continue
+		}
+		if rank(r) == rank(out) && r.Status == finding.Pass && out.Status == finding.Pass {
+			passes = append(passes, r.Summary)
+		} else {
+			out.Details = append(out.Details, "also: "+r.Summary)
+		}
+		for _, d := range r.Details {
+			// Both engines' data roots often sit on the same mount and get the same note.
+			if !slices.Contains(out.Details, d) {
+				out.Details = append(out.Details, d)
+			}
+		}
+		for _, ev := range r.Evidence {
+			if !slices.Contains(out.Evidence, ev) {
+				out.Evidence = append(out.Evidence, ev)
+			}
+		}
+		out.Intents = append(out.Intents, r.Intents...)
+	}
+	if len(passes) > 0 {
+		out.Summary = strings.Join(append([]string{out.Summary}, passes...), "; ")
+	}
+	return out
+}
+
 // ---- engines
 
 // EngineNeeds are, per engine, the generic probes whose failure stops that engine, and the
@@ -259,11 +312,23 @@ func (v *verdict) needs(ctx context.Context, engine string) {
 		if !ok || v.covered[id] {
 			continue // a runtime.* step: the CLI folds those in
 		}
-		r := v.e.ProbeResult(id, func() finding.Result { return p.Run(ctx, v.e) })
+		run, key := p.Run, id
+		if part, ok := engineParts[engine][id]; ok {
+			run, key = part, id+"@"+engine
+		}
+		r := v.e.ProbeResult(key, func() finding.Result { return run(ctx, v.e) })
 		if r.Status == finding.Fail {
 			v.fails = append(v.fails, fmt.Sprintf("%s fails: %s", id, strings.Join(strings.Fields(r.Summary), " ")))
 		}
 	}
+}
+
+// engineParts are the generic probes that judge several engines at once, by engine: the
+// part an engine folds in instead of the whole verdict. storage.driver and storage.data-root
+// judge rootless dockerd's and podman's storage in one line since issue 14; engine.docker must
+// not fail because podman's graphroot cannot hold overlay layers (engine.podman judges that).
+var engineParts = map[string]map[string]func(context.Context, *facts.Env) finding.Result{
+	facts.EngineDocker: {"storage.driver": storageDriverDocker, "storage.data-root": storageDataRootDocker},
 }
 
 // probeIndex holds the registered probes by id. It is filled in init: the engine probes look

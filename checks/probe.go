@@ -54,6 +54,7 @@ var GroupTitles = []struct{ Group, Title string }{
 	{"storage", "Storage"},
 	{"conflict", "Conflicts"},
 	{"mount", "Mounts"},
+	{"lsm", "Security modules"},
 	{"runtime", "Live proof"},
 	{"engine", "Engines"},
 }

@@ -34,10 +34,15 @@ func All() []Probe {
 
 		storageDriver,
 		storageDataRoot,
+		storageTmpdir,
 
 		conflictRootful,
 
 		mountPropagation,
+		mountProc,
+
+		lsmAppArmor,
+		lsmSELinux,
 
 		engineDocker,
 		enginePodman,

@@ -67,6 +67,7 @@ type Env struct {
 	mounts      once[MountTable]
 	dockerRoot  once[DataRoot]
 	podmanRoot  once[podmanRoot]
+	storageConf once[PodmanStorageConf]
 	dpkg        once[fileRead]
 	dpkgMu      sync.Mutex
 	dpkgAsked   []string
