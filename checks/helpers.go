@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"slices"
 	"strings"
 
 	"github.com/moby/sys/mountinfo"
@@ -113,39 +112,9 @@ func lingering(e *facts.Env) (bool, error) {
 }
 
 // systemdConfFiles lists the files of a systemd configuration in the order systemd applies
-// them: the main file (the first of mains that exists; mains are highest priority first),
-// then the *.conf drop-ins of dropinDirs sorted by file name, where a name in a
-// higher-priority directory hides the same name in a lower one (systemd.unit(5),
-// systemd-logind.conf(5) "Configuration Directories and Precedence"). dropinDirs are highest
-// priority first. found is false when no main file exists.
+// them (facts.Env.SystemdConfFiles).
 func systemdConfFiles(e *facts.Env, mains, dropinDirs []string) (files []string, found bool) {
-	for _, m := range mains {
-		if fi, err := e.Host.Stat(m); err == nil && !fi.IsDir() {
-			files, found = append(files, m), true
-			break
-		}
-	}
-	byName := map[string]string{}
-	for i := len(dropinDirs) - 1; i >= 0; i-- {
-		ents, err := e.Host.ReadDir(dropinDirs[i])
-		if err != nil {
-			continue
-		}
-		for _, ent := range ents {
-			if strings.HasSuffix(ent.Name(), ".conf") && !ent.IsDir() {
-				byName[ent.Name()] = dropinDirs[i] + "/" + ent.Name()
-			}
-		}
-	}
-	names := make([]string, 0, len(byName))
-	for n := range byName {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	for _, n := range names {
-		files = append(files, byName[n])
-	}
-	return files, found
+	return e.SystemdConfFiles(mains, dropinDirs)
 }
 
 // isSocket reports whether p exists and is a socket; a missing path is (false, nil).

@@ -151,6 +151,8 @@ func (l *live) ReadDir(path string) ([]fs.DirEntry, error) {
 
 func (l *live) EvalSymlinks(path string) (string, error) { return filepath.EvalSymlinks(path) }
 
+func (l *live) Readlink(path string) (string, error) { return os.Readlink(path) }
+
 func (l *live) FSType(path string) (string, error) {
 	var st unix.Statfs_t
 	if err := unix.Statfs(path, &st); err != nil {

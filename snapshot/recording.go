@@ -247,6 +247,24 @@ func (r *Recording) EvalSymlinks(p string) (string, error) {
 	return res, nil
 }
 
+// Readlink records the link (and the links on the way to it) as the tree's symlinks, so the
+// replay reads the same target.
+func (r *Recording) Readlink(p string) (string, error) {
+	target, err := r.inner.Readlink(p)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	real := r.resolve(p, false)
+	if err != nil {
+		if fi, serr := r.inner.Lstat(real); serr == nil && r.node(real).meta == nil {
+			r.stat(real, fi)
+		}
+		return target, err
+	}
+	n := r.node(real)
+	n.kind, n.target = "symlink", target
+	return target, nil
+}
+
 // FSType records the type by the path asked (resolved), not by mount point: a replay asks
 // the same paths, and the longest-prefix rule of the format answers them exactly.
 func (r *Recording) FSType(p string) (string, error) {
