@@ -47,8 +47,9 @@ func ParseUnitExecStart(data []byte) (lines [][]string, reset bool) {
 // machine, not a version number, is what runs.
 type DockerRootlessScript struct {
 	// DetachNetnsDefault: RootlessKit is started with --detach-netns unless
-	// DOCKERD_ROOTLESS_ROOTLESSKIT_DETACH_NETNS=false (moby/moby#47103, Docker 26). RootlessKit
-	// then leaves slirp4netns's sandbox off in its default "auto" mode.
+	// DOCKERD_ROOTLESS_ROOTLESSKIT_DETACH_NETNS=false (moby/moby#47103, Docker 29.5 with
+	// RootlessKit v3). RootlessKit then leaves slirp4netns's sandbox off in its default "auto"
+	// mode; with older scripts "auto" turns it on wherever slirp4netns supports it.
 	DetachNetnsDefault bool
 	// MTUForSetNet: the MTU defaults to 65520 for slirp4netns also when
 	// DOCKERD_ROOTLESS_ROOTLESSKIT_NET names it (Docker 29, moby/moby#51149); older scripts
@@ -56,7 +57,7 @@ type DockerRootlessScript struct {
 	// otherwise (moby/moby#47765).
 	MTUForSetNet bool
 	// RefusesContainerdRootless: it stops when $XDG_RUNTIME_DIR/containerd-rootless exists
-	// (moby/moby#52171, Docker 29.4).
+	// (moby/moby#52171, Docker 29.4); older scripts start and fail later.
 	RefusesContainerdRootless bool
 }
 
