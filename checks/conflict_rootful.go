@@ -41,10 +41,6 @@ var rootfulDockerSockets = []string{"/var/run/docker.sock", "/run/docker.sock"}
 
 const rootfulContainerdSocket = "/run/containerd/containerd.sock"
 
-// debianRootlessScript is where Debian's and Ubuntu's docker.io package keeps the rootless
-// scripts, off PATH.
-const debianRootlessScript = "/usr/share/docker.io/contrib/dockerd-rootless.sh"
-
 func runConflictRootful(_ context.Context, e *facts.Env) finding.Result {
 	if r, ok := e.NeedUser(); !ok {
 		return r
@@ -213,7 +209,7 @@ func rootlessToolingDetail(e *facts.Env, r finding.Result) finding.Result {
 	if _, err := e.Host.LookPath("dockerd-rootless.sh"); err == nil {
 		return r
 	}
-	for _, p := range []string{path.Join(e.User.Home, "bin", "dockerd-rootless.sh"), debianRootlessScript} {
+	for _, p := range []string{path.Join(e.User.Home, "bin", "dockerd-rootless.sh"), facts.DebianRootlessScript} {
 		if _, err := e.Host.Stat(p); err == nil {
 			return r.Detail("dockerd-rootless.sh is at %s, which is not on this PATH: run it (and dockerd-rootless-setuptool.sh) from there.", p)
 		}

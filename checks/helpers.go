@@ -144,3 +144,21 @@ func homeRel(e *facts.Env, p string) string {
 func subvolRmAllowed(m *mountinfo.Info) bool {
 	return m != nil && (parse.HasMountOption(m.VFSOptions, "user_subvol_rm_allowed") || parse.HasMountOption(m.Options, "user_subvol_rm_allowed"))
 }
+
+// wslVersion is 1 or 2 on WSL (WSL 1 kernels say "Microsoft", WSL 2 kernels
+// "microsoft-standard"), 0 elsewhere.
+func wslVersion(e *facts.Env) int {
+	rel := strings.ToLower(e.Host.KernelRelease())
+	if rel == "" {
+		if data, err := e.Host.ReadFile("/proc/version"); err == nil {
+			rel = strings.ToLower(string(data))
+		}
+	}
+	switch {
+	case strings.Contains(rel, "microsoft-standard") || strings.Contains(rel, "wsl2"):
+		return 2
+	case strings.Contains(rel, "microsoft"):
+		return 1
+	}
+	return 0
+}

@@ -31,6 +31,7 @@ func All() []Probe {
 		netIptables,
 		netPing,
 		netPrivilegedPorts,
+		netDNS,
 
 		storageDriver,
 		storageDataRoot,

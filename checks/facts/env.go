@@ -71,7 +71,8 @@ type Env struct {
 	subIDSource once[SubIDSource]
 	appArmor    once[*apparmor.Policy]
 	unitsOnce
-	netDrivers once[NetDrivers]
+	netDrivers     once[NetDrivers]
+	dockerRootless once[DockerRootless]
 }
 
 // ErrUnknownUser is wrapped by UserErr when the account does not exist.
