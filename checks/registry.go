@@ -32,6 +32,7 @@ func All() []Probe {
 		netPing,
 		netPrivilegedPorts,
 		netDNS,
+		netRoutes,
 
 		storageDriver,
 		storageDataRoot,
