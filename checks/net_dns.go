@@ -205,15 +205,13 @@ func judgeSandboxChain(ctx context.Context, e *facts.Env, r finding.Result, c li
 		// Podman runs slirp4netns without the sandbox unless enable_sandbox=true.
 		return r.Detail("%s; no engine here runs slirp4netns sandboxed (%s), so this does not matter now. With the sandbox on, containers could not resolve names (slirp4netns#329).", problem, why), false
 	}
-	fix := finding.ManualStep("docker-slirp-sandbox", fmt.Sprintf(
-		"turn slirp4netns's sandbox off for rootless Docker: add Environment=DOCKERD_ROOTLESS_ROOTLESSKIT_SLIRP4NETNS_SANDBOX=false under [Service] in %s, then systemctl --user daemon-reload && systemctl --user restart docker (or, as root, point %s straight at a file under /run, e.g. ln -sf %s %s)",
-		dockerOverride, resolvConf, suggestRunTarget(c), resolvConf))
 	res := r.WithStatus(finding.Fail, "rootless Docker's containers will not resolve names: %s", problem).
 		Detail("%s. Its DNS forwarder (10.0.2.3) then finds no nameserver and every lookup times out: `dial tcp: lookup registry-1.docker.io on 10.0.2.3:53: … i/o timeout` (slirp4netns#329, NixOS/nixpkgs#231191, moby/moby#52426).", why)
 	if escaped && !binds {
 		res = res.Detail("slirp4netns %s predates 1.2.1, the first whose sandbox binds a resolv.conf that lies outside /etc and /run.", n.Slirp.Version)
 	}
-	return res.Fix(fix), true
+	return res.Detail("Or, as root, point %s straight at a file under /run: ln -sf %s %s.", resolvConf, suggestRunTarget(c), resolvConf).
+		Fix(dockerSlirpSandboxOff()), true
 }
 
 // suggestRunTarget is the file under /run the chain ends in, when it does (openSUSE's

@@ -55,7 +55,8 @@ func runNetDriver(ctx context.Context, e *facts.Env) finding.Result {
 	} else {
 		r = judgeDefault(d, r)
 	}
-	return judgePodman(d, r)
+	r = judgeDockerSlirp(ctx, e, d, r)
+	return judgePodman(d, r, podmanOnly(e, d))
 }
 
 // judgeDefault follows dockerd-rootless.sh's own order: slirp4netns ≥ 0.4.0, vpnkit, pasta,
@@ -174,7 +175,9 @@ func judgePastaUsed(d facts.NetDrivers, r finding.Result, why string) finding.Re
 			Detail("Running it failed: %v", d.Pasta.Err).
 			Fix(upgrade)
 	case facts.ToolOld:
-		return r.WithStatus(finding.Warn, "pasta %s will be used (%s), but RootlessKit needs %s or later", d.Pasta.Version, why, parse.PastaMinRootlesskit).
+		// docs/failures/catalogue.json#pasta-version-incompatible: RootlessKit passes options
+		// older pastas do not know, and the daemon does not start.
+		return r.WithStatus(finding.Fail, "pasta %s will be used (%s), but RootlessKit needs %s or later", d.Pasta.Version, why, parse.PastaMinRootlesskit).
 			Detail("Older pasta releases fail under RootlessKit, e.g. `pasta failed with exit code 1` on forwarding options they do not know (rootlesskit#591, moby/moby#47076, docker/docs#19107).").
 			Detail("Alternatively install slirp4netns: dockerd-rootless.sh prefers it.").
 			Fix(upgrade)
@@ -207,7 +210,7 @@ func pastaAside(d facts.NetDrivers, r finding.Result) finding.Result {
 // judgePodman adds what podman needs: pasta for podman 5 (unless containers.conf picks
 // slirp4netns), slirp4netns before. A podman-only problem never fails the probe: the report
 // is about the engine as a whole, and Docker may be the one in use.
-func judgePodman(d facts.NetDrivers, r finding.Result) finding.Result {
+func judgePodman(d facts.NetDrivers, r finding.Result, only bool) finding.Result {
 	if !d.Podman.Present() {
 		return r
 	}
@@ -231,9 +234,14 @@ func judgePodman(d facts.NetDrivers, r finding.Result) finding.Result {
 	}
 	switch d.Pasta.State {
 	case facts.ToolAbsent:
-		if r.Status == finding.Pass {
+		switch {
+		case only:
+			// docs/failures/catalogue.json#pasta-missing: Podman is the only engine here, and
+			// every rootless container it starts fails.
+			r = r.WithStatus(finding.Fail, "%s needs pasta (%s), which is not installed: Podman is the only rootless engine here", name, why)
+		case r.Status == finding.Pass:
 			r = r.WithStatus(finding.Warn, "%s; but %s needs pasta (%s), which is not installed", r.Summary, name, why)
-		} else {
+		default:
 			r = r.Detail("%s also needs pasta (%s), which is not installed.", name, why)
 		}
 		return r.Detail("podman fails with `could not find pasta, the network namespace can't be configured` (podman#25516); or set default_rootless_network_cmd = \"slirp4netns\" in ~/.config/containers/containers.conf.").
@@ -264,4 +272,56 @@ func versionOr(h facts.NetTool, unknown string) string {
 		return h.Version
 	}
 	return unknown
+}
+
+// podmanOnly reports whether Podman is the only rootless engine installed: no dockerd (or its
+// rootless script) and no RootlessKit for nerdctl or BuildKit. A network driver Podman lacks
+// then breaks every rootless container on the host.
+func podmanOnly(e *facts.Env, d facts.NetDrivers) bool {
+	if !d.Podman.Present() || d.RootlessKit.Present() || e.DockerRootless().Script != "" {
+		return false
+	}
+	_, err := e.Host.LookPath("dockerd")
+	return err != nil
+}
+
+// dockerSlirpSandboxOff is the step that turns slirp4netns's sandbox off for rootless
+// Docker; net.dns asks for it too.
+func dockerSlirpSandboxOff() finding.Intent {
+	return finding.ManualStep("docker-slirp-sandbox", fmt.Sprintf(
+		"turn slirp4netns's sandbox off for rootless Docker: add Environment=DOCKERD_ROOTLESS_ROOTLESSKIT_SLIRP4NETNS_SANDBOX=false under [Service] in %s, then systemctl --user daemon-reload && systemctl --user restart docker", dockerOverride))
+}
+
+// judgeDockerSlirp adds what rootless Docker's way of starting slirp4netns breaks: the
+// sandbox on an initramfs root, and the MTU of a driver named explicitly.
+func judgeDockerSlirp(ctx context.Context, e *facts.Env, d facts.NetDrivers, r finding.Result) finding.Result {
+	if d.Driver() != drvSlirp4netns || !d.Slirp.Usable() || r.Status == finding.Fail {
+		return r
+	}
+	dr := e.DockerRootless()
+	if dr.Script == "" {
+		return r
+	}
+	// docs/failures/catalogue.json#slirp4netns-sandbox-pivot-root: the sandbox pivot_roots
+	// into a tmpfs, which the kernel refuses while / is the initial ramfs (rootfs has no
+	// parent mount: pivot_root(2) EINVAL), as on diskless and RAM-booted nodes.
+	if on, why := e.SlirpSandbox(ctx); on {
+		if root := parse.MountAt(e.Mounts().Mounts, "/"); root != nil && root.FSType == "rootfs" {
+			return r.With(facts.MountinfoPath, mountinfoLine(root.Mountpoint, root.Options, root.Optional, root.FSType, root.Source)).
+				WithStatus(finding.Fail, "slirp4netns's sandbox cannot pivot_root here: / is the initial ramfs (rootfs), and %s", why).
+				Detail("rootless Docker then fails to start: `cannot pivot_root to /tmp` / `create_sandbox failed`, `[rootlesskit:parent] error: failed to setup network … slirp4netns failed` (moby/moby#47803, rootlesskit#197, slirp4netns#348). Podman does not sandbox slirp4netns unless enable_sandbox=true.").
+				Fix(dockerSlirpSandboxOff())
+		}
+	}
+	// docs/failures/catalogue.json#slirp4netns-mtu-override-1500: before Docker 29 the script
+	// picks MTU 65520 only when it chooses slirp4netns itself (moby/moby#47765, #51149).
+	if d.Requested == drvSlirp4netns && !dr.Defaults.MTUForSetNet {
+		if mtu, _ := dr.Setting(e, "MTU"); mtu == "" {
+			return r.WithStatus(finding.Warn, "%s=slirp4netns without DOCKERD_ROOTLESS_ROOTLESSKIT_MTU: %s leaves RootlessKit at MTU 1500, and containers' network throughput collapses", netEnvKey, dr.Script).
+				Detail("The script sets MTU 65520 only when it picks slirp4netns itself; naming the driver, as Docker's docs showed, drops that (moby/moby#47765, slirp4netns#284). Docker 29 sets it either way (moby/moby#51149).").
+				Fix(finding.ManualStep("docker-slirp-mtu", fmt.Sprintf(
+					"add Environment=DOCKERD_ROOTLESS_ROOTLESSKIT_MTU=65520 under [Service] in %s, next to %s=slirp4netns, then systemctl --user daemon-reload && systemctl --user restart docker", dockerOverride, netEnvKey)))
+		}
+	}
+	return r
 }
