@@ -2,6 +2,8 @@ package facts
 
 import (
 	"context"
+	"errors"
+	"io/fs"
 	"path"
 	"strings"
 
@@ -23,7 +25,17 @@ type DockerRootless struct {
 	Defaults parse.DockerRootlessScript
 	// Unit is docker.service of the account (Unit.Main is "" when there is none).
 	Unit UserUnit
+	// Dockerd is the dockerd on PATH, "" when there is none.
+	Dockerd string
+	// DaemonFile is the account's daemon.json, Daemon its network settings; DaemonErr is set
+	// when it exists but cannot be read or parsed.
+	DaemonFile string
+	Daemon     parse.DockerDaemonNet
+	DaemonErr  error
 }
+
+// Installed reports whether rootless Docker can be started here: its script, or dockerd.
+func (d DockerRootless) Installed() bool { return d.Script != "" || d.Dockerd != "" }
 
 // DockerRootless finds and reads the account's rootless Docker setup once per run.
 func (e *Env) DockerRootless() DockerRootless {
@@ -43,6 +55,17 @@ func (e *Env) DockerRootless() DockerRootless {
 			candidates = append(candidates, path.Join(e.User.Home, "bin", "dockerd-rootless.sh"))
 		}
 		candidates = append(candidates, DebianRootlessScript)
+		if p, err := e.Host.LookPath("dockerd"); err == nil {
+			d.Dockerd = p
+		}
+		if e.UserErr == nil && path.IsAbs(e.User.Home) {
+			d.DaemonFile = e.DockerDataRoot().ConfigFile
+			if data, err := e.Host.ReadFile(d.DaemonFile); err == nil {
+				d.Daemon, d.DaemonErr = parse.ParseDockerDaemonNet(data)
+			} else if !errors.Is(err, fs.ErrNotExist) {
+				d.DaemonErr = err
+			}
+		}
 		for _, c := range candidates {
 			if !path.IsAbs(c) {
 				continue
