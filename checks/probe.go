@@ -47,6 +47,7 @@ var GroupTitles = []struct{ Group, Title string }{
 	{"identity", "Identity"},
 	{"idmap", "Subordinate ids"},
 	{"kernel", "Kernel"},
+	{"virt", "Virtualisation"},
 	{"userns", "User namespaces"},
 	{"cgroup", "Cgroups"},
 	{"session", "Login session"},

@@ -14,6 +14,8 @@ func All() []Probe {
 
 		kernelVersion,
 
+		virtWSL,
+
 		usernsClone,
 		usernsMax,
 		usernsAppArmor,
