@@ -54,6 +54,7 @@ var GroupTitles = []struct{ Group, Title string }{
 	{"net", "Network"},
 	{"storage", "Storage"},
 	{"conflict", "Conflicts"},
+	{"leftover", "Leftovers"},
 	{"mount", "Mounts"},
 	{"runtime", "Live proof"},
 }

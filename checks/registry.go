@@ -41,6 +41,10 @@ func All() []Probe {
 
 		conflictRootful,
 
+		leftoverPauseProcess,
+		leftoverRuntimeState,
+		leftoverUserUnits,
+
 		mountPropagation,
 	}
 }
