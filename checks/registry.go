@@ -15,6 +15,7 @@ func All() []Probe {
 		kernelVersion,
 
 		virtWSL,
+		virtContainer,
 
 		usernsClone,
 		usernsMax,
