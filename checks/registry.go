@@ -36,6 +36,7 @@ func All() []Probe {
 		netPrivilegedPorts,
 		netDNS,
 		netRoutes,
+		netProxy,
 
 		storageDriver,
 		storageDataRoot,

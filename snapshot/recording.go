@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/rootless-doctor/rootless-doctor/checks/parse"
 	"github.com/rootless-doctor/rootless-doctor/host"
 	"github.com/rootless-doctor/rootless-doctor/internal/safefs"
 )
@@ -123,7 +124,8 @@ func (r *Recording) LookupEnv(key string) (string, bool) {
 	v, ok := r.inner.LookupEnv(key)
 	if ok {
 		r.mu.Lock()
-		r.env[key] = v
+		// A proxy URL may carry a password; net.proxy needs only the host and port.
+		r.env[key] = parse.RedactUserinfo(v)
 		r.mu.Unlock()
 	}
 	return v, ok
