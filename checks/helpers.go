@@ -114,39 +114,9 @@ func lingering(e *facts.Env) (bool, error) {
 }
 
 // systemdConfFiles lists the files of a systemd configuration in the order systemd applies
-// them: the main file (the first of mains that exists; mains are highest priority first),
-// then the *.conf drop-ins of dropinDirs sorted by file name, where a name in a
-// higher-priority directory hides the same name in a lower one (systemd.unit(5),
-// systemd-logind.conf(5) "Configuration Directories and Precedence"). dropinDirs are highest
-// priority first. found is false when no main file exists.
+// them (facts.Env.SystemdConfFiles).
 func systemdConfFiles(e *facts.Env, mains, dropinDirs []string) (files []string, found bool) {
-	for _, m := range mains {
-		if fi, err := e.Host.Stat(m); err == nil && !fi.IsDir() {
-			files, found = append(files, m), true
-			break
-		}
-	}
-	byName := map[string]string{}
-	for i := len(dropinDirs) - 1; i >= 0; i-- {
-		ents, err := e.Host.ReadDir(dropinDirs[i])
-		if err != nil {
-			continue
-		}
-		for _, ent := range ents {
-			if strings.HasSuffix(ent.Name(), ".conf") && !ent.IsDir() {
-				byName[ent.Name()] = dropinDirs[i] + "/" + ent.Name()
-			}
-		}
-	}
-	names := make([]string, 0, len(byName))
-	for n := range byName {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	for _, n := range names {
-		files = append(files, byName[n])
-	}
-	return files, found
+	return e.SystemdConfFiles(mains, dropinDirs)
 }
 
 // isSocket reports whether p exists and is a socket; a missing path is (false, nil).
@@ -403,4 +373,22 @@ func notInstalled(e *facts.Env, engine string, tools ...distro.Tool) finding.Res
 	}
 	r.Engine = &finding.Engine{Name: engine, Reasons: []string{"not installed"}}
 	return r
+}
+
+// wslVersion is 1 or 2 on WSL (WSL 1 kernels say "Microsoft", WSL 2 kernels
+// "microsoft-standard"), 0 elsewhere.
+func wslVersion(e *facts.Env) int {
+	rel := strings.ToLower(e.Host.KernelRelease())
+	if rel == "" {
+		if data, err := e.Host.ReadFile("/proc/version"); err == nil {
+			rel = strings.ToLower(string(data))
+		}
+	}
+	switch {
+	case strings.Contains(rel, "microsoft-standard") || strings.Contains(rel, "wsl2"):
+		return 2
+	case strings.Contains(rel, "microsoft"):
+		return 1
+	}
+	return 0
 }

@@ -58,11 +58,12 @@ func runLsmAppArmor(ctx context.Context, e *facts.Env) finding.Result {
 	if err != nil {
 		return r.WithStatus(finding.Skip, "pasta is not installed (see net.driver)")
 	}
-	if cmd, from := podmanNetworkCmd(ctx, e); cmd != "" && cmd != "pasta" {
+	d := e.NetDrivers(ctx)
+	if cmd, from := d.PodmanNetCmd, d.PodmanNetCmdFrom; cmd != "" && cmd != "pasta" {
 		return r.With(from, "default_rootless_network_cmd = "+cmd).WithStatus(finding.Skip, "podman uses %s (%s), not pasta", cmd, from)
 	} else if cmd == "" {
-		if h, major := probeVersioned(ctx, e, "podman"); major > 0 && major < 5 {
-			return r.With(h.source, h.value).WithStatus(finding.Skip, "podman %s uses slirp4netns by default, not pasta", h.version)
+		if h, major := d.Podman, d.PodmanMajor; major > 0 && major < 5 {
+			return r.With(h.Source, h.Value).WithStatus(finding.Skip, "podman %s uses slirp4netns by default, not pasta", h.Version)
 		}
 	}
 	real, err := e.Host.EvalSymlinks(pasta)

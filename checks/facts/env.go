@@ -75,6 +75,9 @@ type Env struct {
 	appArmor    once[*apparmor.Policy]
 	// engines: the engine probes' facts (engines.go).
 	binaryState
+	unitsOnce
+	netDrivers     once[NetDrivers]
+	dockerRootless once[DockerRootless]
 }
 
 // ErrUnknownUser is wrapped by UserErr when the account does not exist.

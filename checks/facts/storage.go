@@ -354,7 +354,8 @@ func locate(e *Env, d *DataRoot) {
 			d.Existing, d.StatErr = p, err
 			return
 		}
-		if p == "/" {
+		// A relative path (an account whose home is not absolute) ends at ".", not "/".
+		if p == "/" || !path.IsAbs(p) {
 			d.Existing, d.StatErr = p, err
 			return
 		}
