@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/rootless-doctor/rootless-doctor/checks"
+	"github.com/rootless-doctor/rootless-doctor/finding"
 	"github.com/rootless-doctor/rootless-doctor/host"
 	"github.com/rootless-doctor/rootless-doctor/runtime/daemon"
 )
@@ -140,5 +141,32 @@ func TestDaemonPrefersTheInstalledEngine(t *testing.T) {
 	}
 	if len(started) != 1 || !slices.Equal(started[0].Engine, []string{"/usr/sbin/dockerd"}) {
 		t.Errorf("started %+v, want [/usr/sbin/dockerd]", started)
+	}
+}
+
+// The daemon's preflight is the verdict of the engine it starts: dockerd is stopped by
+// engine.docker and the runtime steps Docker needs, not by engine.podman; a command the doctor
+// does not know is stopped by any failing generic probe and by no engine's verdict.
+func TestDaemonGate(t *testing.T) {
+	results := []finding.Result{
+		{ID: "engine.podman", Status: finding.Fail},
+		{ID: "engine.docker", Status: finding.Fail},
+		{ID: "idmap.subuid", Status: finding.Fail},
+		{ID: "session.linger", Status: finding.Warn},
+	}
+	ids := func(rs []finding.Result) string {
+		var out []string
+		for _, r := range rs {
+			out = append(out, r.ID)
+		}
+		return strings.Join(out, ",")
+	}
+	for bin, want := range map[string]string{
+		"/usr/sbin/dockerd": "engine.docker",
+		"/bin/sh":           "idmap.subuid",
+	} {
+		if got := ids(daemonGate(results, bin)); got != want {
+			t.Errorf("daemonGate(%s) = %q, want %q", bin, got, want)
+		}
 	}
 }
