@@ -180,11 +180,9 @@ func (e *Env) packageDB() string {
 func (e *Env) PackageVersion(pkg string) (string, bool) {
 	switch e.Distro.Family {
 	case distro.FamilyDebian:
-		data, err := e.DpkgStatus()
-		if err != nil {
-			return "", false
-		}
-		return parse.DpkgInstalledVersion(data, pkg)
+		// Through DpkgInstalledVersion, which records the name: `snapshot` keeps only the
+		// stanzas asked for (DpkgAsked), and a version read around it was lost on replay.
+		return e.DpkgInstalledVersion(pkg)
 	case distro.FamilyArch:
 		for _, ent := range e.pacmanLocal() {
 			if n, v, ok := parse.PacmanEntry(ent); ok && n == pkg {
