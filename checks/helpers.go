@@ -260,9 +260,18 @@ func (v *verdict) needs(ctx context.Context, engine string) {
 			continue // a runtime.* step: the CLI folds those in
 		}
 		r := v.e.ProbeResult(id, func() finding.Result { return p.Run(ctx, v.e) })
-		if r.Status == finding.Fail {
-			v.fails = append(v.fails, fmt.Sprintf("%s fails: %s", id, strings.Join(strings.Fields(r.Summary), " ")))
+		if r.Status != finding.Fail {
+			continue
 		}
+		reason := fmt.Sprintf("%s fails: %s", id, strings.Join(strings.Fields(r.Summary), " "))
+		if v.e.Waived != nil && v.e.Waived(id) {
+			// --ignore waived it: shown as a limitation of the engine, but it does not make
+			// the engine "not ready" (before, `--ignore userns.apparmor` still failed the run
+			// through engine.docker).
+			v.warn(reason + " (waived with --ignore)")
+			continue
+		}
+		v.fails = append(v.fails, reason)
 	}
 }
 

@@ -51,6 +51,10 @@ type Env struct {
 	// --user): the running process's environment and session say nothing about the account's
 	// own login session then.
 	OnBehalf bool
+	// Waived reports whether --ignore waives a probe id (nil: nothing is waived). An engine
+	// probe that folds in a generic probe's failure reads it: a waived failure is a warning of
+	// the engine, not a reason it is not ready (issue 15).
+	Waived func(id string) bool
 
 	// The facts several probes share, each computed at most once per run (the first probe
 	// to ask computes it; the others wait for it). Typed, one sync.Once each: before issue

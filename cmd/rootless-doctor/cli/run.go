@@ -55,6 +55,9 @@ func runProbes(ctx context.Context, f *Factory, spec runSpec) (*probeRun, error)
 		user = rec.Manifest().User
 	}
 	env := facts.NewEnv(ctx, h, user)
+	if len(spec.Ignore) > 0 {
+		env.Waived = func(id string) bool { ok, _ := checks.Selected(id, spec.Ignore, nil); return ok }
+	}
 	if spec.User != "" && errors.Is(env.UserErr, facts.ErrUnknownUser) {
 		// A report about an account that does not exist says nothing: a usage error (issue
 		// 15: it was a 30-line report and exit 1).
