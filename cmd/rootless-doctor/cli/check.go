@@ -105,9 +105,9 @@ still shown, marked ignored (JSON "ignored": true), but do not fail the run.
 				return err
 			}
 			opts.Engines = splitList(opts.Engines)
-			for _, e := range opts.Engines {
-				if !slices.Contains(facts.Engines, e) {
-					return usageErr("--engine %q: want one of %s", e, strings.Join(facts.Engines, ", "))
+			for i, e := range opts.Engines {
+				if opts.Engines[i], err = oneOf("--engine", e, facts.Engines); err != nil {
+					return err
 				}
 			}
 			if runF != nil {
@@ -126,6 +126,7 @@ still shown, marked ignored (JSON "ignored": true), but do not fail the run.
 	fl.StringSliceVar(&opts.Only, "only", nil, "run only these probes, by id or group (comma-separated)")
 	fl.StringSliceVar(&opts.Engines, "engine", nil, "make the verdict and exit code about these engines only: "+strings.Join(facts.Engines, ",")+"\n(their engine.* probes, which fold in the generic probes they need, and the live steps they need)")
 	registerValues(cmd, "output", report.Formats()...)
+	registerValues(cmd, "engine", facts.Engines...)
 	return cmd
 }
 
