@@ -63,8 +63,9 @@ that runs; it is erased before the report. Piped or redirected, nothing but the 
 --report FORMAT=FILE (repeatable) writes the same run in more formats beside the printed
 one: one run, several reports (a CI job's text log plus junit for its test view).
 --ignore ID,... waives probes or steps (kubeadm's --ignore-preflight-errors): they are
-still shown, marked ignored (JSON "ignored": true), but do not fail the run.
---output, --fail-on and --report formats are case-insensitive.`,
+still shown, marked ignored (JSON "ignored": true), but do not fail the run, nor the
+engine.* verdicts that fold them in. --engine NAME,... makes the verdict about those
+engines only. --output, --fail-on, --engine and --report formats are case-insensitive.`,
 		Example: `  rootless-doctor check
   rootless-doctor check -v
   sudo rootless-doctor check --user ci --output junit --fail-on warn > rootless.xml
