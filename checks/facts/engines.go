@@ -180,8 +180,8 @@ func (e *Env) packageDB() string {
 func (e *Env) PackageVersion(pkg string) (string, bool) {
 	switch e.Distro.Family {
 	case distro.FamilyDebian:
-		// Through DpkgInstalledVersion, which records the name: `snapshot` keeps only the
-		// stanzas asked for (DpkgAsked), and a version read around it was lost on replay.
+		// Through DpkgInstalledVersion, which records the lookup: a snapshot keeps only the
+		// stanzas the probes asked for (DpkgAsked).
 		return e.DpkgInstalledVersion(pkg)
 	case distro.FamilyArch:
 		for _, ent := range e.pacmanLocal() {
