@@ -43,13 +43,16 @@ func NewCmdDaemon(f *Factory, runF func(context.Context, *DaemonOptions) error) 
 --static) and refuse to start when a probe fails: the failing probes and the fix plan are
 printed and the exit status is 1 (--force starts anyway; --ignore ID,... waives only the
 probes or steps named, as kubeadm's --ignore-preflight-errors; --timeout bounds the live
-proof, default 30s). Then run the engine inside the
-user, mount and network namespaces of an embedded rootlesskit, as dockerd-rootless.sh does:
-state dir and API socket in $XDG_RUNTIME_DIR/rootless-doctor (one daemon per account; a
-0700 directory of the account, else refused with exit 2), copy-up
-of /etc and /run, rslave propagation, host loopback not reachable from inside, the builtin
-port driver (docker run -p publishes on the host), ROOTLESSKIT_STATE_DIR,
-ROOTLESSKIT_PARENT_EUID and ROOTLESSKIT_PARENT_EGID exported to the engine.
+proof, default 30s). For dockerd, containerd and buildkitd only the probes and steps that
+engine needs count (check --engine docker, nerdctl, buildkit).
+
+Then run the engine inside the user, mount and network namespaces of an embedded
+rootlesskit, as dockerd-rootless.sh does: state dir and API socket in
+$XDG_RUNTIME_DIR/rootless-doctor (one daemon per account; a 0700 directory of the account,
+else refused with exit 2), copy-up of /etc and /run, rslave propagation, host loopback not
+reachable from inside, the builtin port driver (docker run -p publishes on the host),
+ROOTLESSKIT_STATE_DIR, ROOTLESSKIT_PARENT_EUID and ROOTLESSKIT_PARENT_EGID exported to the
+engine.
 
 The engine is the command after -- (looked up on PATH, then in /usr/local/sbin, /usr/sbin,
 /sbin), else the engine installed for the account, as the engine checks found it: dockerd
