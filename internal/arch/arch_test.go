@@ -37,7 +37,7 @@ var allowed = map[string][]string{
 	"snapshot":    {"host", "finding", "checks/parse", "checks/facts", "internal/safefs"},
 	// The runtime imports no CLI, no probes, no planner.
 	"runtime/rootlesskit":         {"finding", "checks/parse"},
-	"runtime/proof":               {"distro", "finding", "checks/parse", "runtime/rootlesskit", "internal/safefs"},
+	"runtime/proof":               {"distro", "finding", "checks/parse", "runtime/rootlesskit", "runtime/service", "internal/safefs"},
 	"runtime/daemon":              {"finding", "runtime/rootlesskit", "internal/safefs"},
 	"runtime/service":             {"internal/safefs"},
 	"runtime/service/fakesystemd": nil,
