@@ -2,11 +2,14 @@ package cli
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/rootless-doctor/rootless-doctor/runtime/proof"
 )
 
 // TestCommandsTakeRunF: every command is built as NewCmdX(f, runF) with an options struct;
@@ -28,6 +31,12 @@ func TestCommandsTakeRunF(t *testing.T) {
 			func() bool { o := got.(*FixOptions); return o.Static && o.Output == "text" }},
 		{NewCmdProve(f, func(_ context.Context, o *ProveOptions) error { return capture(o) }), []string{"--net", "gvisor", "--timeout", "5s"},
 			func() bool { o := got.(*ProveOptions); return o.Net == "gvisor" && o.Timeout == 5*time.Second }},
+		// --engine without --timeout gets the engines' longer default.
+		{NewCmdProve(f, func(_ context.Context, o *ProveOptions) error { return capture(o) }), []string{"--engine", "podman,docker"},
+			func() bool {
+				o := got.(*ProveOptions)
+				return slices.Equal(o.Engine, []string{"podman", "docker"}) && o.Timeout == proof.DefaultEngineTimeout
+			}},
 		{NewCmdSnapshot(f, func(_ context.Context, o *SnapshotOptions) error { return capture(o) }), []string{"-o", "x.tar.gz", "--user", "ci"},
 			func() bool { o := got.(*SnapshotOptions); return o.Out == "x.tar.gz" && o.User == "ci" }},
 		{NewCmdProbes(f, func(_ context.Context, o *ProbesOptions) error { return capture(o) }), nil,
@@ -59,5 +68,20 @@ func TestCommandsTakeRunF(t *testing.T) {
 		if got == nil || !tt.check() {
 			t.Errorf("%s %q: runF got %+v", tt.cmd.Name(), tt.args, got)
 		}
+	}
+}
+
+// TestProveEngineUsage: an engine the proof cannot run is a usage error (exit 2), not a skip.
+func TestProveEngineUsage(t *testing.T) {
+	ios, _, _, _ := TestIO()
+	f := NewFactory()
+	f.IO = ios
+	cmd := NewCmdProve(f, func(context.Context, *ProveOptions) error { t.Error("ran with a bad --engine"); return nil })
+	cmd.SetArgs([]string{"--engine", "podman,rkt"})
+	cmd.SetContext(context.Background())
+	err := cmd.Execute()
+	var ee *exitError
+	if !errors.As(err, &ee) || ee.Code != ExitError {
+		t.Errorf("--engine rkt: %v, want a usage error", err)
 	}
 }
