@@ -35,27 +35,6 @@ func (c engineCell) agrees() bool {
 	return c.Ready == (c.EngineStatus == finding.Pass)
 }
 
-// buildStaticBinary builds rootless-doctor without cgo, as `make build` does: the engine runs
-// it in an empty root, where no shared library is.
-func buildStaticBinary(t *testing.T) string {
-	t.Helper()
-	dir, err := os.MkdirTemp("", "rdoctor-static-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	bin := filepath.Join(dir, "rootless-doctor")
-	cmd := exec.Command("go", "build", "-trimpath", "-o", bin, ".")
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
-	return bin
-}
-
 // matrixResult is what the matrix reads of one JSON result (docs/cli.md).
 type matrixResult struct {
 	ID      string          `json:"id"`
@@ -117,7 +96,8 @@ func stopPodmanPause(t *testing.T, user, runDir string) {
 
 func TestLiveEngineMatrix(t *testing.T) {
 	needRoot(t, "useradd", "userdel", "unshare", "setpriv", "newuidmap", "newgidmap", "mount", "go")
-	bin := buildStaticBinary(t)
+	// Static, as `make build` makes it: the engine runs it in an empty root.
+	bin := buildBinaryEnv(t, "CGO_ENABLED=0")
 	user := livetest.User(t, true)
 	runDir := runDirFor(t, user)
 	livetest.NoLeftovers(t, user)

@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/rootless-doctor/rootless-doctor/finding"
 	"github.com/rootless-doctor/rootless-doctor/runtime/proof"
 )
 
@@ -83,5 +85,39 @@ func TestProveEngineUsage(t *testing.T) {
 	var ee *exitError
 	if !errors.As(err, &ee) || ee.Code != ExitError {
 		t.Errorf("--engine rkt: %v, want a usage error", err)
+	}
+}
+
+// TestProveEngineRuns: prove --engine runs each engine in turn with the account and timeout,
+// not the sandbox, and the exit status follows the engines' results.
+func TestProveEngineRuns(t *testing.T) {
+	ios, _, out, _ := TestIO()
+	f := NewFactory()
+	f.IO = ios
+	f.Prove = func(context.Context, proof.Options) ([]finding.Result, error) {
+		t.Error("prove --engine ran the sandbox")
+		return nil, nil
+	}
+	var asked []proof.EngineOptions
+	f.ProveEngine = func(_ context.Context, o proof.EngineOptions) (finding.Result, error) {
+		asked = append(asked, o)
+		r := finding.Passf("Docker 20.10.24 ran a container")
+		if o.Engine == "podman" {
+			r = finding.Failf("Podman 4.3.1 could not run a container: crun refuses a hybrid cgroup hierarchy (see engine.podman)")
+		}
+		r.ID, r.Title = proof.EngineStepID(o.Engine), o.Engine
+		return r, nil
+	}
+	code := Execute(context.Background(), f, []string{"prove", "--engine", "docker,podman", "--user", "ci"})
+	if code != ExitFindings {
+		t.Errorf("exit %d, want %d (podman failed)", code, ExitFindings)
+	}
+	if len(asked) != 2 || asked[0].Engine != "docker" || asked[1].Engine != "podman" || asked[0].User != "ci" || asked[0].Timeout != proof.DefaultEngineTimeout {
+		t.Errorf("engines run: %+v", asked)
+	}
+	for _, want := range []string{"runtime.engine.docker", "runtime.engine.podman", "crun refuses a hybrid cgroup hierarchy"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("the report lacks %q:\n%s", want, out.String())
+		}
 	}
 }
