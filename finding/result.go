@@ -67,6 +67,9 @@ type Result struct {
 	// Unselected marks a skip that --only/--skip asked for (not a probe that did not apply):
 	// machine formats keep it so every id is present; the text report leaves it out.
 	Unselected bool
+	// Ignored marks a result waived with --ignore: shown with its status, but it fails no run
+	// (the exit code, JSON "ok", JUnit, the ok gauges) and asks for no fix.
+	Ignored bool
 }
 
 // Passf is a passing result.
@@ -125,6 +128,8 @@ type Summary struct {
 	Warn int `json:"warn"`
 	Fail int `json:"fail"`
 	Skip int `json:"skip"`
+	// Ignored counts the results waived with --ignore (each also counted by its status).
+	Ignored int `json:"ignored,omitempty"`
 }
 
 // Summarize counts the results.
@@ -140,6 +145,9 @@ func Summarize(results []Result) Summary {
 			s.Fail++
 		default:
 			s.Skip++
+		}
+		if r.Ignored {
+			s.Ignored++
 		}
 	}
 	return s
@@ -163,4 +171,23 @@ type Engine struct {
 	Ready bool `json:"ready"`
 	// Reasons say why it is not ready, the first first (empty when ready).
 	Reasons []string `json:"reasons"`
+	// FoldedFails are the generic probes whose failures are reasons (the verdict folds them
+	// in), OwnFails the number of reasons of the engine's own rules. A run that waives every
+	// probe of FoldedFails and has no OwnFails waives the engine's failure too (--ignore).
+	FoldedFails []string `json:"-"`
+	OwnFails    int      `json:"-"`
+}
+
+// OnlyFolded reports whether the engine is not ready only because of generic probes that
+// waived says are waived.
+func (e *Engine) OnlyFolded(waived func(id string) bool) bool {
+	if e == nil || e.Ready || e.OwnFails > 0 || len(e.FoldedFails) == 0 {
+		return false
+	}
+	for _, id := range e.FoldedFails {
+		if !waived(id) {
+			return false
+		}
+	}
+	return true
 }

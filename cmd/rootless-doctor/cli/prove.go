@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -21,14 +20,11 @@ import (
 type ProveOptions struct {
 	IO      *IOStreams
 	Factory *Factory
+	ReportFlags
 
-	User    string
-	Engine  []string
-	Net     string
-	Output  string
-	FailOn  string
-	Verbose bool
-	Timeout time.Duration
+	User   string
+	Engine []string
+	Net    string
 }
 
 // NewCmdProve builds `prove`: only the live proof, step by step, with timings. runF replaces
@@ -39,13 +35,20 @@ func NewCmdProve(f *Factory, runF func(context.Context, *ProveOptions) error) *c
 		Use:   "prove",
 		Short: "Prove the host for real: start the namespaces a rootless engine starts",
 		Long: `Start the namespaces a rootless engine starts, with rootlesskit embedded, and report
-each step: the user namespace, the subordinate id maps, a private root with pivot_root,
-an overlay mount, the network driver, a published port round trip and a cgroup v2 limit.
+each step with its time: the user namespace, the subordinate id maps, a private root with
+pivot_root, an overlay mount, the network driver, a published port round trip and a
+cgroup v2 limit.
 
 The payload is this binary itself: no image, no network and no container runtime are
-needed. A failed step names the static probe and the fix that explain it.
+needed. A failed step names the static probe that explains it, and the fix when there is
+one. On a terminal each step shows as it ends, with a spinner on the one that runs.
 
-As root, --user NAME runs the proof as that account (image builds run as root).
+--timeout (default 30s, must be above 0) bounds the proof; a network driver that hangs is
+stopped after a third of it and blamed (runtime.network), and the other steps are still
+proven without a network namespace.
+
+As root, --user NAME runs the proof as that account (image builds run as root); as root
+without --user it refuses with exit 2: rootless mode is for an ordinary account.
 
 With --engine NAME (docker, podman; comma-separated for both) the real engine runs a
 container instead, as the account, with no registry and no network: Podman runs
@@ -60,17 +63,12 @@ linked (make build). The default --timeout is then 3m.`,
   rootless-doctor prove --engine podman -v
   sudo rootless-doctor prove --user ci --engine docker,podman --output json
   rootless-doctor prove --net gvisor -v
-  sudo rootless-doctor prove --user ci --output json`,
+  sudo rootless-doctor prove --user ci --output junit --report json=prove.json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if !slices.Contains(proof.Nets(), opts.Net) {
-				return usageErr("--net %q: want one of %s", opts.Net, strings.Join(proof.Nets(), ", "))
-			}
-			if opts.FailOn != "fail" && opts.FailOn != "warn" {
-				return usageErr("--fail-on %q: want fail or warn", opts.FailOn)
-			}
-			if !report.HasFormat(opts.Output) {
-				return usageErr("--output %q: want one of %s", opts.Output, strings.Join(report.Formats(), ", "))
+			var err error
+			if opts.Net, err = oneOf("--net", opts.Net, proof.Nets()); err != nil {
+				return err
 			}
 			for _, e := range opts.Engine {
 				if !slices.Contains(proof.EngineNames(), e) {
@@ -79,6 +77,9 @@ linked (make build). The default --timeout is then 3m.`,
 			}
 			if len(opts.Engine) > 0 && !cmd.Flags().Changed("timeout") {
 				opts.Timeout = proof.DefaultEngineTimeout
+			}
+			if err := opts.validate(f); err != nil {
+				return err
 			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
@@ -90,34 +91,60 @@ linked (make build). The default --timeout is then 3m.`,
 	fl.StringVarP(&opts.User, "user", "u", "", "prove the host for this account (root only; name or uid)")
 	fl.StringSliceVar(&opts.Engine, "engine", nil, "run these engines end to end instead of the sandbox: "+strings.Join(proof.EngineNames(), ","))
 	fl.StringVar(&opts.Net, "net", rootlesskit.NetAuto, "network driver: "+strings.Join(proof.Nets(), "|"))
-	fl.StringVarP(&opts.Output, "output", "o", "text", "output format: "+strings.Join(report.Formats(), "|"))
-	fl.StringVar(&opts.FailOn, "fail-on", "fail", "exit 1 when a step reaches this status: fail|warn")
-	fl.BoolVarP(&opts.Verbose, "verbose", "v", false, "show details, evidence and fixes under each step")
-	fl.DurationVar(&opts.Timeout, "timeout", proof.DefaultTimeout, "give up on the proof after this long")
+	opts.addReportFlags(fl, "step")
+	registerValues(cmd, "output", report.Formats()...)
+	registerValues(cmd, "net", proof.Nets()...)
+	registerValues(cmd, "engine", proof.EngineNames()...)
 	return cmd
 }
 
 func proveRun(ctx context.Context, opts *ProveOptions) error {
-	var results []finding.Result
-	var err error
+	prove := opts.Factory.Prove
 	if len(opts.Engine) > 0 {
-		results, err = proveEngines(ctx, opts)
-	} else if opts.Factory.Prove == nil {
-		err = errors.New("not available in this build")
-	} else {
-		results, err = opts.Factory.Prove(ctx, proof.Options{User: opts.User, Net: opts.Net, Timeout: opts.Timeout})
+		prove = opts.proveEngines
 	}
-	if err != nil {
-		return &exitError{Code: ExitError, Err: fmt.Errorf("the live proof could not start: %w", err)}
+	if prove == nil {
+		return &exitError{Code: ExitError, Err: errors.New("the live proof is not available in this build")}
 	}
 	h, err := opts.Factory.Host("")
 	if err != nil {
 		return usageErr("%v", err)
 	}
+	if h.Self().UID == 0 && opts.User == "" {
+		// Issue 15: every step used to be skipped with exit 0, so a CI gate passed having
+		// proven nothing.
+		hint := "pass --user NAME"
+		if su, ok := h.LookupEnv("SUDO_USER"); ok && su != "" && su != "root" {
+			hint = fmt.Sprintf("pass --user NAME (you ran sudo as %s: --user %s)", su, su)
+		}
+		return usageErr("running as root: the live proof runs as the ordinary account that will run containers; %s", hint)
+	}
 	env := facts.NewEnv(ctx, h, opts.User)
-	rep := report.New(env, results, finding.Status(opts.FailOn))
-	if err := report.Render(opts.Output, opts.IO.Out, rep, report.Options{Verbose: opts.Verbose, Profile: opts.IO.OutProfile}); err != nil {
+	if opts.User != "" && errors.Is(env.UserErr, facts.ErrUnknownUser) {
+		return usageErr("--user %s: unknown account: %v", opts.User, env.UserErr)
+	}
+	var results []finding.Result
+	if len(opts.Engine) > 0 {
+		results, err = prove(ctx, proof.Options{User: opts.User, Timeout: opts.Timeout})
+	} else {
+		live := newProgress(opts.IO, nil)
+		live.proofStart()
+		results, err = prove(ctx, proof.Options{User: opts.User, Net: opts.Net, Timeout: opts.Timeout, Progress: live.proofOption()})
+		live.close()
+	}
+	if err := interrupted(ctx); err != nil {
+		return err
+	}
+	if err != nil {
+		return &exitError{Code: ExitError, Err: fmt.Errorf("the live proof could not start: %w", err)}
+	}
+	markIgnored(results, opts.Ignore)
+	rep := newReport(opts.Factory, env, results, opts.FailOn)
+	if err := report.Render(opts.Output, opts.IO.Out, rep, report.Options{Verbose: opts.Verbose, Timings: true, Profile: opts.IO.OutProfile}); err != nil {
 		return fmt.Errorf("writing the report: %w", err)
+	}
+	if err := opts.writeReports(rep); err != nil {
+		return err
 	}
 	if rep.ExitCode() != ExitOK {
 		return findings()
@@ -126,15 +153,15 @@ func proveRun(ctx context.Context, opts *ProveOptions) error {
 }
 
 // proveEngines runs each engine of --engine in turn (two daemons' starts at once would race
-// for the account's XDG_RUNTIME_DIR).
-func proveEngines(ctx context.Context, opts *ProveOptions) ([]finding.Result, error) {
+// for the account's XDG_RUNTIME_DIR), with proof.Options' account and time limit.
+func (opts *ProveOptions) proveEngines(ctx context.Context, po proof.Options) ([]finding.Result, error) {
 	run := opts.Factory.ProveEngine
 	if run == nil {
 		return nil, errors.New("the engine proof is not available in this build")
 	}
 	var out []finding.Result
 	for _, e := range opts.Engine {
-		r, err := run(ctx, proof.EngineOptions{User: opts.User, Engine: e, Timeout: opts.Timeout})
+		r, err := run(ctx, proof.EngineOptions{User: po.User, Engine: e, Timeout: po.Timeout})
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", e, err)
 		}
