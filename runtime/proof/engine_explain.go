@@ -26,6 +26,7 @@ var engineTexts = []engineText{
 		Summary: "Podman finds no working conmon",
 	},
 	{
+		// findConmonPath again: a conmon older than 2.0.1.
 		Match: []string{"outdated conmon version"}, Probe: "engine.podman",
 		Summary: "conmon is older than Podman needs (2.0.1)",
 	},
@@ -40,6 +41,7 @@ var engineTexts = []engineText{
 		Summary: "a containers.conf of the chain does not parse",
 	},
 	{
+		// containers/common config.go systemConfigs (docs/engines.md §1.1, measured).
 		Match: []string{"containers_conf", "no such file"}, Probe: "engine.podman",
 		Summary: "CONTAINERS_CONF names a file that does not exist",
 	},
@@ -50,44 +52,58 @@ var engineTexts = []engineText{
 		Summary: "the network driver cannot open /dev/net/tun",
 	},
 	{
+		// rootlesskit's slirp4netns/vpnkit drivers run `ip tuntap add` through nsenter; the
+		// error names the command (runtime/rootlesskit/rktext.go).
 		Match: []string{"tuntap"}, Probe: "net.tun",
 		Summary: "the network driver cannot create its tap device",
 	},
 	{
-		// Podman's pkg/rootless and rootlesskit: newuidmap refused the maps.
+		// shadow's newuidmap: "newuidmap: uid range [A-B) -> [C-D) not allowed" when the range
+		// is not the account's in /etc/subuid (shadow src/newuidmap.c, verify_range).
 		Match: []string{"newuidmap", "not allowed"}, Probe: "idmap.subuid",
 		Summary: "newuidmap refused the subordinate ids",
 	},
 	{
+		// newuidmap without setuid or file capabilities: "write to uid_map failed: Operation
+		// not permitted" (containers/podman#7106).
 		Match: []string{"newuidmap", "operation not permitted"}, Probe: "idmap.newuidmap",
 		Summary: "newuidmap could not write the id map (is it setuid root, or has the file capability?)",
 	},
 	{
+		// Go's exec.ErrNotFound text, from Podman's and rootlesskit's lookups of newuidmap.
 		Match: []string{"newuidmap", "not found"}, Probe: "idmap.newuidmap",
 		Summary: "newuidmap is not installed (package uidmap)",
 	},
 	{
-		// containers/storage: a range shorter than an image's ids.
+		// containers/storage, extracting a layer whose owners the range does not cover
+		// (https://github.com/containers/podman/blob/main/troubleshooting.md, "Error:
+		// there might not be enough IDs available in the namespace").
 		Match: []string{"there might not be enough ids available in the namespace"}, Probe: "idmap.subuid",
 		Summary: "the subordinate id range is too small",
 	},
 	{
+		// containers/storage pkg/idtools: "no subuid ranges found for user %q in /etc/subuid".
 		Match: []string{"no subuid ranges found"}, Probe: "idmap.subuid",
 		Summary: "the account has no subordinate uids",
 	},
 	{
+		// runtime/daemon.StateDir's refusal, and Podman's own about its runtime directory.
 		Match: []string{"xdg_runtime_dir"}, Probe: "session.xdg-runtime-dir",
 		Summary: "XDG_RUNTIME_DIR is not usable",
 	},
 	{
+		// Podman's pkg/rootless/rootless_linux.c: "user namespaces are not enabled in
+		// /proc/sys/kernel/unprivileged_userns_clone" after a failed clone.
 		Match: []string{"user namespaces are not enabled"}, Probe: "userns.clone",
 		Summary: "unprivileged user namespaces are disabled",
 	},
 	{
+		// The same file: "cannot clone: Operation not permitted".
 		Match: []string{"cannot clone", "operation not permitted"}, Probe: "userns.clone",
 		Summary: "creating a user namespace was refused",
 	},
 	{
+		// Go's exec.ErrNotFound text, from Podman's lookup of its network helper.
 		Match: []string{"slirp4netns", "executable file not found"}, Probe: "net.driver",
 		Summary: "slirp4netns is not installed",
 	},
