@@ -38,5 +38,10 @@ func All() []Probe {
 		conflictRootful,
 
 		mountPropagation,
+
+		engineDocker,
+		enginePodman,
+		engineNerdctl,
+		engineBuildkit,
 	}
 }

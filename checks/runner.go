@@ -184,7 +184,7 @@ func runOne(ctx context.Context, p Probe, env *facts.Env, opt Options) finding.R
 			done <- finding.Undecided(errors.New("probe has no Run function"), "the probe is not runnable")
 			return
 		}
-		done <- p.Run(ctx, env)
+		done <- env.ProbeResult(p.ID, func() finding.Result { return p.Run(ctx, env) })
 	}()
 	var r finding.Result
 	select {
@@ -208,7 +208,7 @@ func runDirect(ctx context.Context, p Probe, env *facts.Env, opt Options) (r fin
 	if p.Run == nil {
 		return finding.Undecided(errors.New("probe has no Run function"), "the probe is not runnable")
 	}
-	return p.Run(ctx, env)
+	return env.ProbeResult(p.ID, func() finding.Result { return p.Run(ctx, env) })
 }
 
 // finish applies the policies and fills what the runner owns.

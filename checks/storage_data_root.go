@@ -118,7 +118,7 @@ func checkDataRoot(e *facts.Env, d facts.DataRoot) finding.Result {
 	}
 	r := judgeDataRoot(e, d)
 	if d.ConfigErr != nil {
-		// An unreadable file, or a storage.conf the small TOML reader does not follow: the
+		// An unreadable file, or a storage.conf BurntSushi/toml refuses (as the engine does): the
 		// default location was judged, which may not be the one the engine uses.
 		r = r.Detail("error: %v", d.ConfigErr)
 		if d.Engine == facts.EnginePodman {

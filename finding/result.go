@@ -62,6 +62,8 @@ type Result struct {
 	// runner turns it into a result through one policy (see undecided) and keeps it here so
 	// -v can show it.
 	Err error
+	// Engine is set by the engine.* probes: the engine's verdict as data.
+	Engine *Engine
 	// Unselected marks a skip that --only/--skip asked for (not a probe that did not apply):
 	// machine formats keep it so every id is present; the text report leaves it out.
 	Unselected bool
@@ -141,4 +143,24 @@ func Summarize(results []Result) Summary {
 		}
 	}
 	return s
+}
+
+// Engine is what an engine.* probe found about one engine: the machine-readable part of
+// its result (docs/cli.md, "engine").
+type Engine struct {
+	// Name is "docker", "podman", "nerdctl" or "buildkit".
+	Name string `json:"name"`
+	// Installed is false when the engine is not installed (the probe skips).
+	Installed bool `json:"installed"`
+	// Version is the engine's version as printed or packaged, "" when unknown.
+	Version string `json:"version"`
+	// Runtime is the OCI runtime it will use ("crun 1.8.1"), Network its rootless network
+	// ("slirp4netns", "pasta"), Storage its storage driver ("vfs", "overlay").
+	Runtime string `json:"runtime"`
+	Network string `json:"network"`
+	Storage string `json:"storage"`
+	// Ready is whether it will run containers for the account on this host.
+	Ready bool `json:"ready"`
+	// Reasons say why it is not ready, the first first (empty when ready).
+	Reasons []string `json:"reasons"`
 }

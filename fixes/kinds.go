@@ -30,6 +30,7 @@ func init() {
 		kindDelegate,
 		kindDevice,
 		kindLinger,
+		kindUserFile,
 		kindManual,
 		kindRelogin,
 	}

@@ -78,6 +78,10 @@ type Step struct {
 	Intents []string `json:"intents,omitempty"`
 	// Why says why, one line each: the reasons the probes gave, and notes of the planner.
 	Why []string `json:"why,omitempty"`
+	// As is the account a user-scope step runs as (its files are in that account's home);
+	// "" for a step that runs as root. The sudo helper never applies such a step, and root
+	// never writes its files itself (docs/security.md, "User-scope steps").
+	As string `json:"as,omitempty"`
 	// Unless is a shell condition that succeeds when the step is already done; Commands are
 	// skipped then. Empty: the commands always run (they are idempotent by themselves).
 	Unless string `json:"unless,omitempty"`

@@ -14,6 +14,8 @@ type Task struct {
 	// written before it).
 	Unless           string
 	ChangedWhenFalse bool
+	// BecomeUser runs the task as that account (user-scope steps).
+	BecomeUser string
 }
 
 // Arg is one argument of a task's module: the value is a string, a bool or a []string.

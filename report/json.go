@@ -30,6 +30,8 @@ type jsonResult struct {
 	Evidence   []finding.Evidence `json:"evidence"`
 	Fixes      []string           `json:"fixes"`
 	DurationMS float64            `json:"duration_ms"`
+	// Engine is set on the engine.* results (docs/cli.md).
+	Engine *finding.Engine `json:"engine,omitempty"`
 }
 
 func toJSON(r *Report) jsonReport {
@@ -44,6 +46,7 @@ func toJSON(r *Report) jsonReport {
 			Details: res.Details, Evidence: res.Evidence, Fixes: fixes.FixIDs(res),
 			// Microsecond precision: enough for a probe, and keeps the number short.
 			DurationMS: math.Round(float64(res.Duration.Microseconds())) / 1000,
+			Engine:     res.Engine,
 		}
 		if jr.Details == nil {
 			jr.Details = []string{}

@@ -81,6 +81,9 @@ func writeTask(b *bytes.Buffer, t fixes.Task, optional bool, register string) {
 	if t.ChangedWhenFalse {
 		b.WriteString("      changed_when: false\n")
 	}
+	if t.BecomeUser != "" {
+		fmt.Fprintf(b, "      become_user: %s\n", yamlString(t.BecomeUser))
+	}
 	if optional {
 		b.WriteString("      tags: [never, optional]\n")
 	}

@@ -33,6 +33,9 @@ type Report struct {
 	Notes []string
 	// Plan is the fix plan of the findings (nil when the planner refused them).
 	Plan *fixes.Plan
+	// Gate, when set, are the only result ids that decide OK and the exit code
+	// (check --engine: the engines' probes and the live steps they need).
+	Gate []string
 }
 
 // HostInfo identifies the host and account.
@@ -82,6 +85,12 @@ func New(env *facts.Env, results []finding.Result, failOn finding.Status, notes 
 // OK reports whether nothing failed (or, with FailOn warn, nothing warned either).
 func (r *Report) OK() bool {
 	for _, res := range r.Results {
+		if r.Gate != nil && !slices.Contains(r.Gate, res.ID) {
+			continue
+		}
+		if r.Gate != nil && res.Engine != nil && !res.Engine.Installed {
+			return false // asked about an engine that is not installed: it is not ready
+		}
 		if r.failsRun(res.Status) {
 			return false
 		}

@@ -70,6 +70,8 @@ type Env struct {
 	dpkg        once[fileRead]
 	subIDSource once[SubIDSource]
 	appArmor    once[*apparmor.Policy]
+	// engines: the engine probes' facts (engines.go).
+	binaryState
 }
 
 // ErrUnknownUser is wrapped by UserErr when the account does not exist.

@@ -10,6 +10,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rootless-doctor/rootless-doctor/checks"
+	"github.com/rootless-doctor/rootless-doctor/checks/facts"
 	"github.com/rootless-doctor/rootless-doctor/finding"
 	"github.com/rootless-doctor/rootless-doctor/report"
 )
@@ -29,6 +30,8 @@ type CheckOptions struct {
 	Skip     []string
 	Only     []string
 	Verbose  bool
+	// Engines are the engines of --engine: the verdict and exit code are about them only.
+	Engines []string
 }
 
 // NewCmdCheck builds `check`. runF replaces the logic in tests.
@@ -57,6 +60,7 @@ appear as skipped, with the reason.`,
 		Example: `  rootless-doctor check
   rootless-doctor check -v
   sudo rootless-doctor check --user ci --output junit --fail-on warn > rootless.xml
+  rootless-doctor check --engine podman
   rootless-doctor check --root fixtures/ubuntu-24.04-apparmor-restricted --output json
   rootless-doctor check --only idmap,userns.max --skip idmap.newuidmap
   rootless-doctor check --root 'snapshots/*.tar.gz' --output jsonl
@@ -89,6 +93,12 @@ appear as skipped, with the reason.`,
 			if err := checks.Select(selectable(f), opts.Only, opts.Skip); err != nil {
 				return usageErr("%v", err)
 			}
+			opts.Engines = splitList(opts.Engines)
+			for _, e := range opts.Engines {
+				if !slices.Contains(facts.Engines, e) {
+					return usageErr("--engine %q: want one of %s", e, strings.Join(facts.Engines, ", "))
+				}
+			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -105,7 +115,28 @@ appear as skipped, with the reason.`,
 	fl.StringSliceVar(&opts.Skip, "skip", nil, "skip probes by id or group (comma-separated)")
 	fl.StringSliceVar(&opts.Only, "only", nil, "run only these probes, by id or group (comma-separated)")
 	fl.BoolVarP(&opts.Verbose, "verbose", "v", false, "show details, evidence and fixes under each probe")
+	fl.StringSliceVar(&opts.Engines, "engine", nil, "make the verdict and exit code about these engines only: "+strings.Join(facts.Engines, ",")+"\n(their engine.* probes, which fold in the generic probes they need, and the live steps they need)")
 	return cmd
+}
+
+// EngineGate are the result ids that decide the verdict of --engine: each engine's probe
+// (which folds in the static probes it needs, checks.EngineNeeds) and the live proof's steps
+// it needs. Nil for no engine: every result counts.
+func EngineGate(engines []string) []string {
+	if len(engines) == 0 {
+		return nil
+	}
+	var ids []string
+	for _, e := range engines {
+		ids = append(ids, checks.EngineProbe(e))
+		for _, id := range checks.EngineNeeds[e] {
+			if strings.HasPrefix(id, "runtime.") {
+				ids = append(ids, id)
+			}
+		}
+	}
+	slices.Sort(ids)
+	return slices.Compact(ids)
 }
 
 // splitList trims and drops empty entries of a comma list.
@@ -160,7 +191,12 @@ func checkOne(ctx context.Context, opts *CheckOptions, root string) (*report.Rep
 	if run.PlanErr != nil {
 		notes = append(notes, "no fix plan: "+run.PlanErr.Error())
 	}
+	gate := EngineGate(opts.Engines)
+	if gate != nil {
+		notes = append(notes, fmt.Sprintf("--engine %s: only %s decide the verdict", strings.Join(opts.Engines, ","), strings.Join(gate, ", ")))
+	}
 	rep := report.New(run.Env, run.Results, finding.Status(opts.FailOn), notes...)
+	rep.Gate = gate
 	if run.PlanErr == nil {
 		// A copy, not &run.Plan: a pointer into run kept the run alive, and with it its Env
 		// and the whole Host tree, for as long as a fleet keeps the report (issue 10).

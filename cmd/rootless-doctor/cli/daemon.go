@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path"
 	"slices"
 
 	"github.com/spf13/cobra"
@@ -85,9 +86,12 @@ func daemonRun(ctx context.Context, opts *DaemonOptions) error {
 	if err != nil {
 		return err
 	}
+	// The verdict is the engine's it starts (check --engine): a generic probe that engine
+	// does not need does not stop it.
+	gate := EngineGate(daemonEngine(engine[0]))
 	var failed []finding.Result
 	for _, r := range run.Results {
-		if r.Status == finding.Fail {
+		if r.Status == finding.Fail && (gate == nil || slices.Contains(gate, r.ID)) {
 			failed = append(failed, r)
 		}
 	}
@@ -121,6 +125,20 @@ func daemonRun(ctx context.Context, opts *DaemonOptions) error {
 		}
 		fmt.Fprintf(opts.IO.ErrOut, "rootless-doctor daemon: %v\n", err)
 		return findings()
+	}
+	return nil
+}
+
+// daemonEngine is the engine (check --engine's names) a daemon binary is: dockerd is Docker,
+// containerd nerdctl's daemon, buildkitd BuildKit; none for anything else (every probe counts).
+func daemonEngine(bin string) []string {
+	switch path.Base(bin) {
+	case "dockerd":
+		return []string{"docker"}
+	case "containerd":
+		return []string{"nerdctl"}
+	case "buildkitd":
+		return []string{"buildkit"}
 	}
 	return nil
 }

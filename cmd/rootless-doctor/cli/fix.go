@@ -37,9 +37,11 @@ func NewCmdFix(f *Factory, runF func(context.Context, *FixOptions) error) *cobra
 		Short: "Print the exact, ordered fix plan for this host's findings (or apply it)",
 		Long: `Run the probes (and, on this machine, the live proof), then print what must change as one reviewable plan for this
 distribution: packages first (that distro's names, non-interactive), then kernel modules,
-sysctls (one file, /etc/sysctl.d/60-rootless-doctor.conf), subordinate ids (a free range
-computed from /etc/subuid, /etc/subgid, login.defs and the real uids — never a fixed
-100000), AppArmor profiles for the real binary paths, the cgroup delegation drop-in,
+sysctls (one file, /etc/sysctl.d/60-rootless-doctor.conf), the carriage returns of CRLF
+line ends in /etc/subuid and /etc/subgid (shadow skips such lines), subordinate ids (a free
+range computed from /etc/subuid, /etc/subgid, login.defs and the real uids — never a fixed
+100000; a range listed twice keeps its first line and loses the later copies, so the
+account's container storage stays mapped), AppArmor profiles for the real binary paths, the cgroup delegation drop-in,
 /dev/net/tun, linger, manual steps, and last "log out and in" where needed. Every step is
 idempotent: running the script twice changes nothing the second time. Optional steps
 (ping group range, unprivileged port start) are shown apart, commented out. Turning the

@@ -112,7 +112,7 @@ SIGINT or SIGTERM (a second one kills it at once).`,
 	// The root command accepts check's flags so that `rootless-doctor -o json` works.
 	root.Flags().AddFlagSet(checkCmd.Flags())
 	root.AddCommand(checkCmd, NewCmdFix(f, nil), NewCmdProve(f, nil), NewCmdSnapshot(f, nil), NewCmdProbes(f, nil),
-		NewCmdExplain(f, nil), NewCmdApplyHelper(f, nil), NewCmdDaemon(f, nil), NewCmdInstall(f, nil), NewCmdUninstall(f, nil))
+		NewCmdExplain(f, nil), NewCmdApplyHelper(f, nil), NewCmdUserApply(f, nil), NewCmdDaemon(f, nil), NewCmdInstall(f, nil), NewCmdUninstall(f, nil))
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return usageErr("%v", err)
 	})
