@@ -86,12 +86,15 @@ func LimitsClaim(step string, d Doctor, es ...Engine) (Row, bool) {
 		Doctor: fmt.Sprintf("%s (%s)", claim, d.Describe("runtime.cgroup"))}
 	var did []string
 	for _, e := range es {
-		if !e.Started || e.KV["memory"] == "" {
+		if !e.Started || (e.KV["memory"] == "" && !e.LimitsRefused) {
 			continue
 		}
-		if e.Limits {
+		switch {
+		case e.Limits:
 			did = append(did, e.Name+": applied")
-		} else {
+		case e.LimitsRefused:
+			did = append(did, fmt.Sprintf("%s: container with limits REFUSED (exit %s), without limits it runs", e.Name, e.KV["limits_run"]))
+		default:
 			did = append(did, fmt.Sprintf("%s: NOT applied (memory.max %s, pids.max %s, %d/%d forks)", e.Name, e.KV["memory"], e.KV["pids"], e.Forks, forkTries))
 		}
 		switch claim {

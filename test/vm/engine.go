@@ -35,6 +35,10 @@ type Engine struct {
 	Works bool
 	// Limits: the container's cgroup held --memory and --pids-limit and the kernel stopped forks.
 	Limits bool
+	// LimitsRefused: the engine refused the container with limits (want "plain": the engine
+	// then ran one without, which Started and Works describe), as rootless Podman does on
+	// cgroup v1.
+	LimitsRefused bool
 	// Forks is how many sleepers the container could start (forkTries when nothing stopped it).
 	Forks int
 	// Cpuset: --cpuset-cpus 1 was applied (cpuset.cpus.effective read "1").
@@ -59,6 +63,7 @@ func ParseEngine(name, out string) Engine {
 	e.Works = e.Started && e.KV["chown"] == "ok"
 	e.Forks, _ = strconv.Atoi(e.KV["forks"])
 	e.Limits = e.Started && e.KV["memory"] == limitMemory && e.KV["pids"] == limitPids && e.Forks > 0 && e.Forks < forkTries
+	e.LimitsRefused = e.KV["limits_run"] != "" && e.KV["limits_run"] != "0"
 	e.Cpuset = e.KV["cpuset_run"] == "0" && e.KV["cpuset"] == "1"
 	e.Port = e.KV["port"] == "yes"
 	return e
@@ -81,7 +86,9 @@ func (e Engine) String() string {
 		return fmt.Sprintf("%s FAILED (%s)", e.Name, why)
 	}
 	var parts []string
-	if _, ok := e.KV["memory"]; ok {
+	if e.LimitsRefused {
+		parts = append(parts, "limits REFUSED (exit "+e.KV["limits_run"]+")")
+	} else if _, ok := e.KV["memory"]; ok {
 		if e.Limits {
 			parts = append(parts, "limits applied")
 		} else {

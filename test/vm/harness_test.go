@@ -149,6 +149,18 @@ func TestLimitsClaimRow(t *testing.T) {
 	if r, _ := LimitsClaim("s", v1, ignored); !r.Agree {
 		t.Errorf("v1, limits not applied: %+v", r)
 	}
+	// Rootless Podman on v1 refuses the container with limits and runs one without: ready,
+	// and the limits are not applied, as the doctor says.
+	refused := ParseEngine("podman", "podman.limits_run=126\npodman.run=0\npodman.chown=ok\n")
+	if !refused.Works || !refused.LimitsRefused || refused.Limits || !strings.Contains(refused.String(), "REFUSED") {
+		t.Errorf("refused limits: %+v %q", refused, refused.String())
+	}
+	if r, ok := LimitsClaim("s", v1, refused); !ok || !r.Agree {
+		t.Errorf("v1, limits refused: %+v, %v", r, ok)
+	}
+	if r, ok := LimitsClaim("s", skipped, refused); !ok || r.Agree {
+		t.Errorf("v2 unproven, limits refused, agreed: %+v", r)
+	}
 	if _, ok := LimitsClaim("s", v1, ParseEngine("docker", "docker.up=no\n")); ok {
 		t.Error("a claim with no working engine was recorded")
 	}

@@ -70,10 +70,13 @@ type Guest struct {
 var Guests = []Guest{
 	{Name: "debian11", Suite: "bullseye", Scenarios: AllScenarios},
 	// Debian 11's systemd 247 still boots the legacy hierarchy when asked: a real cgroup v1
-	// host, where rootless engines ignore --memory and --pids-limit.
+	// host, where rootless engines ignore --memory and --pids-limit. Only the stock guest runs
+	// there: what v1 changes is the limits and cgroup verdicts, which stock compares; the other
+	// states (linger, session bus, ids, install) are the same on both hierarchies and run on
+	// debian11 already, and a boot plus a scenario cost minutes under TCG.
 	{Name: "debian11-cgv1", Suite: "bullseye", CgroupV1: true,
 		Cmdline:   []string{"systemd.unified_cgroup_hierarchy=0"},
-		Scenarios: []string{"stock", "install"}},
+		Scenarios: []string{"stock"}},
 	{Name: "debian12", Suite: "bookworm", Scenarios: AllScenarios},
 	{Name: "debian13", Suite: "trixie", Scenarios: AllScenarios},
 }
