@@ -1,6 +1,7 @@
 package vm
 
 import (
+	"context"
 	"errors"
 	"strings"
 	"testing"
@@ -243,5 +244,42 @@ func TestCheckHostToolsNamesPackages(t *testing.T) {
 	err := CheckHostTools()
 	if !errors.Is(err, ErrMissingTool) || !strings.Contains(err.Error(), "qemu-system-x86_64 (package qemu-system-x86)") {
 		t.Errorf("CheckHostTools with an empty PATH: %v", err)
+	}
+}
+
+func TestBuildsInGuestOrderOnceEach(t *testing.T) {
+	var order []string
+	release := make(chan struct{})
+	ensure := func(_ context.Context, s Suite) (Image, bool, error) {
+		order = append(order, s.Name)
+		if s.Name == "bookworm" {
+			<-release // the second build waits: the first image must be usable before it ends
+		}
+		if s.Name == "trixie" {
+			return Image{}, false, errors.New("mirror down")
+		}
+		return Image{Suite: s, Dir: "/c/" + s.Name}, s.Name == "bullseye", nil
+	}
+	guests := []Guest{{Name: "a", Suite: "bullseye"}, {Name: "b", Suite: "bullseye"}, {Name: "c", Suite: "bookworm"}, {Name: "d", Suite: "trixie"}}
+	b, err := StartBuilds(context.Background(), guests, ensure)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := b.Wait(context.Background(), "bullseye"); r.Err != nil || !r.Cached || r.Image.Dir != "/c/bullseye" {
+		t.Errorf("bullseye: %+v", r)
+	}
+	close(release)
+	if r := b.Wait(context.Background(), "trixie"); r.Err == nil {
+		t.Error("a failed build reported no error")
+	}
+	b.WaitAll(context.Background())
+	if strings.Join(order, ",") != "bullseye,bookworm,trixie" {
+		t.Errorf("build order %v", order)
+	}
+	if r := b.Wait(context.Background(), "sid"); r.Err == nil {
+		t.Error("waiting for a suite never started did not fail")
+	}
+	if _, err := StartBuilds(context.Background(), []Guest{{Name: "x", Suite: "buster"}}, ensure); err == nil {
+		t.Error("an unknown suite was accepted")
 	}
 }
