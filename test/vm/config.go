@@ -27,6 +27,10 @@ type Config struct {
 	BootTimeout time.Duration
 	// Doctor is a prebuilt rootless-doctor binary (VMLAB_DOCTOR); empty builds the repo's.
 	Doctor string
+	// Budget, when set, is the run's time budget (VMLAB_BUDGET, a Go duration): once it is
+	// spent no guest boots and no scenario starts; they are reported NOT RUN and fail the
+	// run, which then still ends with its matrix (go test -timeout would end it without one).
+	Budget time.Duration
 }
 
 // DefaultCache is the image cache when VMLAB_CACHE is unset.
@@ -55,6 +59,13 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 			return Config{}, fmt.Errorf("VMLAB_BOOT_TIMEOUT=%q: want a positive duration such as 5m", v)
 		}
 		c.BootTimeout = d
+	}
+	if v := getenv("VMLAB_BUDGET"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			return Config{}, fmt.Errorf("VMLAB_BUDGET=%q: want a positive duration such as 70m", v)
+		}
+		c.Budget = d
 	}
 	if v := getenv("VMLAB_GUESTS"); v != "" {
 		c.Guests = nil

@@ -39,13 +39,12 @@ func TestLab(t *testing.T) {
 	matrix := &Matrix{}
 	t.Cleanup(func() {
 		matrix.Time("total", time.Since(start))
-		var b strings.Builder
-		matrix.Write(&b)
-		t.Logf("\n%s", b.String())
-		if err := os.WriteFile(filepath.Join(cfg.Out, "matrix.txt"), []byte(b.String()), 0o644); err != nil {
-			t.Error(err)
-		}
+		t.Logf("\n%s", writeMatrix(t, cfg, matrix))
 	})
+	var deadline time.Time
+	if cfg.Budget > 0 {
+		deadline = start.Add(cfg.Budget)
+	}
 
 	doctor := cfg.Doctor
 	if doctor == "" {
@@ -68,15 +67,43 @@ func TestLab(t *testing.T) {
 	}
 	t.Cleanup(func() { builds.WaitAll(ctx) })
 	for _, g := range cfg.Guests {
-		t.Run(g.Name, func(t *testing.T) { runGuest(ctx, t, cfg, g, accel, doctor, matrix, builds) })
+		t.Run(g.Name, func(t *testing.T) { runGuest(ctx, t, cfg, g, accel, doctor, matrix, builds, deadline) })
 	}
+}
+
+// writeMatrix writes the matrix so far to $VMLAB_OUT/matrix.txt (after every scenario too, so a
+// run stopped from outside leaves what it compared) and returns it.
+func writeMatrix(t *testing.T, cfg Config, matrix *Matrix) string {
+	var b strings.Builder
+	matrix.Write(&b)
+	if err := os.WriteFile(filepath.Join(cfg.Out, "matrix.txt"), []byte(b.String()), 0o644); err != nil {
+		t.Error(err)
+	}
+	return b.String()
+}
+
+// spent reports whether the run's time budget is spent; then the guest's scenarios from
+// index on are recorded NOT RUN and the test fails.
+func spent(t *testing.T, deadline time.Time, matrix *Matrix, g Guest, scenarios []string) bool {
+	if deadline.IsZero() || time.Now().Before(deadline) {
+		return false
+	}
+	for _, s := range scenarios {
+		matrix.Skip(g.Name, s)
+	}
+	t.Errorf("NOT RUN, the time budget (VMLAB_BUDGET) is spent: %s on %s", strings.Join(scenarios, ", "), g.Name)
+	return true
 }
 
 func buildLogPath(cfg Config, s Suite) string {
 	return filepath.Join(cfg.Out, "build-"+s.Name+".log")
 }
 
-func runGuest(ctx context.Context, t *testing.T, cfg Config, g Guest, accel []string, doctor string, matrix *Matrix, builds *Builds) {
+func runGuest(ctx context.Context, t *testing.T, cfg Config, g Guest, accel []string, doctor string, matrix *Matrix, builds *Builds, deadline time.Time) {
+	scenarios := cfg.ScenariosFor(g)
+	if spent(t, deadline, matrix, g, scenarios) {
+		return
+	}
 	out := filepath.Join(cfg.Out, g.Name)
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		t.Fatal(err)
@@ -120,7 +147,6 @@ func runGuest(ctx context.Context, t *testing.T, cfg Config, g Guest, accel []st
 	if err := lab.Setup(ctx); err != nil {
 		t.Fatalf("setting up %s: %v\nserial console:\n%s", g.Name, err, m.SerialTail(30))
 	}
-	scenarios := cfg.ScenariosFor(g)
 	if len(scenarios) == 0 || scenarios[0] != "modules" {
 		if err := lab.LoadBaselineModules(ctx); err != nil {
 			t.Fatal(err)
@@ -128,12 +154,16 @@ func runGuest(ctx context.Context, t *testing.T, cfg Config, g Guest, accel []st
 	}
 	matrix.Time(g.Name+": setup (copy, session check)", time.Since(t0))
 
-	for _, name := range scenarios {
+	for i, name := range scenarios {
+		if spent(t, deadline, matrix, g, scenarios[i:]) {
+			break
+		}
 		sc, err := ScenarioByName(name)
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Run(sc.Name, func(t *testing.T) { runScenario(ctx, t, lab, sc, matrix) })
+		writeMatrix(t, cfg, matrix)
 	}
 }
 

@@ -38,6 +38,16 @@ type Matrix struct {
 	Rows    []Row
 	Timings []Timing
 	Notes   []string
+	// NotRun are the guest/scenario cells a run left out (its time budget was spent): they
+	// count against the lab, as a disagreement does.
+	NotRun [][2]string
+}
+
+// Skip records a guest/scenario cell that was not run.
+func (m *Matrix) Skip(guest, scenario string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.NotRun = append(m.NotRun, [2]string{guest, scenario})
 }
 
 // Add records a row.
@@ -110,6 +120,16 @@ func (m *Matrix) Write(w io.Writer) {
 		}
 		cell[k] = c
 	}
+	notRun := map[[2]string]bool{}
+	for _, k := range m.NotRun {
+		notRun[k] = true
+		if !slices.Contains(guests, k[0]) {
+			guests = append(guests, k[0])
+		}
+		if !slices.Contains(scenarios, k[1]) {
+			scenarios = append(scenarios, k[1])
+		}
+	}
 
 	fmt.Fprintln(w, "VM lab matrix: does rootless-doctor's verdict agree with the real engines?")
 	fmt.Fprintln(w)
@@ -124,6 +144,8 @@ func (m *Matrix) Write(w io.Writer) {
 		for _, g := range guests {
 			c, ok := cell[[2]string{g, s}]
 			switch {
+			case notRun[[2]string{g, s}]:
+				fmt.Fprint(tw, "\tNOT RUN")
 			case !ok:
 				fmt.Fprint(tw, "\t-")
 			case c[1] == 0:
@@ -169,5 +191,9 @@ func (m *Matrix) Write(w io.Writer) {
 			dis++
 		}
 	}
-	fmt.Fprintf(w, "\n%d comparisons, %d disagree\n", len(m.Rows), dis)
+	fmt.Fprintf(w, "\n%d comparisons, %d disagree", len(m.Rows), dis)
+	if len(m.NotRun) > 0 {
+		fmt.Fprintf(w, "; %d guest/scenario cells NOT RUN (time budget spent)", len(m.NotRun))
+	}
+	fmt.Fprintln(w)
 }
