@@ -81,7 +81,7 @@ func runEngineDocker(ctx context.Context, e *facts.Env) finding.Result {
 			fix = finding.InstallTool(string(distro.ToolRootlesskit), "Debian's rootlesskit package ships rootlesskit-docker-proxy, which dockerd 20.10 to 27 needs")
 		}
 		v.fail(fmt.Sprintf("%s does not start without rootlesskit-docker-proxy, which is not on its PATH: `running with RootlessKit, but rootlesskit-docker-proxy not installed`", d.Dockerd.Describe()), fix)
-		v.detail("Docker 28 does the proxy's work inside dockerd and its rootless extras stop shipping the binary; a daemon of 27 or older with the extras of 28 cannot start (catalogue rootlesskit-docker-proxy-version-skew).")
+		v.detail("Docker 28 does the proxy's work inside dockerd and its rootless extras stop shipping the binary; a daemon of 27 or older with the extras of 28 cannot start (docs/failures/catalogue.json#rootlesskit-docker-proxy-version-skew).")
 	}
 	if d.ConfigErr != nil {
 		v.fail(fmt.Sprintf("%s is not valid (%s): dockerd refuses to start", daemonJSON, finding.ClipLine(d.ConfigErr.Error(), 200)),
@@ -94,7 +94,7 @@ func runEngineDocker(ctx context.Context, e *facts.Env) finding.Result {
 			finding.InstallTool(string(distro.ToolRunc), "Docker runs containers with runc"))
 	} else if e.Cgroup() == facts.CgroupUnified && facts.VersionBefore(d.Runc.Version, "1.0.0-rc91") {
 		v.fail(fmt.Sprintf("%s is too old for rootless containers on cgroup v2 (1.0.0-rc91 or later)", d.Runc.Describe()),
-			finding.InstallTool(string(distro.ToolRunc), "runc 1.0 or later manages cgroups of rootless containers on cgroup v2 (catalogue runc-too-old-for-cgroup-v2)"))
+			finding.InstallTool(string(distro.ToolRunc), "runc 1.0 or later manages cgroups of rootless containers on cgroup v2 (docs/failures/catalogue.json#runc-too-old-for-cgroup-v2)"))
 	}
 	dockerNvidia(e, d, v, daemonJSON)
 	v.needs(ctx, facts.EngineDocker)
@@ -151,13 +151,13 @@ func dockerSnapshotter(e *facts.Env, d *facts.Docker, v *verdict, daemonJSON str
 	}
 	v.fail(fmt.Sprintf("%s uses containerd's image store, whose overlayfs snapshotter needs kernel 5.11 or later (this is %d.%d) and has no fuse-overlayfs fallback", d.Dockerd.Describe(), k.Major, k.Minor),
 		finding.SetUserJSON(e.User.Name, d.ConfigFile, "features.containerd-snapshotter", "false",
-			"Docker 29's containerd store cannot stack layers rootless before kernel 5.11 (catalogue docker29-containerd-snapshotter-old-kernel)"))
+			"Docker 29's containerd store cannot stack layers rootless before kernel 5.11 (docs/failures/catalogue.json#docker29-containerd-snapshotter-old-kernel)"))
 	v.detail("Setting \"features\": {\"containerd-snapshotter\": false} in %s brings back the classic storage drivers (fuse-overlayfs).", daemonJSON)
 }
 
 // dockerNvidia: the NVIDIA toolkit's prestart hook programs the device cgroup, which a
 // rootless engine cannot do; rootless setups need no-cgroups = true
-// (catalogue nvidia-toolkit-cgroups-rootless).
+// (docs/failures/catalogue.json#nvidia-toolkit-cgroups-rootless).
 func dockerNvidia(e *facts.Env, d *facts.Docker, v *verdict, daemonJSON string) {
 	if !slices.Contains(d.Config.Runtimes, "nvidia") && d.Config.DefaultRuntime != "nvidia" {
 		return

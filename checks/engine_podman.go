@@ -61,7 +61,7 @@ func runEnginePodman(ctx context.Context, e *facts.Env) finding.Result {
 	if pm.Policy == "" {
 		v.fail("neither ~/.config/containers/policy.json nor /etc/containers/policy.json exists: `podman pull` and `podman load` stop with `open /etc/containers/policy.json: no such file or directory`",
 			finding.SetUserJSON(e.User.Name, path.Join(xdgConfig(e), "containers/policy.json"), "default", `[{"type":"insecureAcceptAnything"}]`,
-				"containers/image needs a signature policy (catalogue containers-policy-json-missing)"))
+				"containers/image needs a signature policy (docs/failures/catalogue.json#containers-policy-json-missing)"))
 	}
 	if pm.CgroupManager == "systemd" && !pm.Bus {
 		// CheckCgroupsAndAdjustConfig, podman@v4.3.1 …/config.go#L772: a warning and cgroupfs.
@@ -70,7 +70,7 @@ func runEnginePodman(ctx context.Context, e *facts.Env) finding.Result {
 	}
 	if pm.Catatonit == "" {
 		v.warn("catatonit is not installed: `podman run --init` and pods stop with `container-init binary not found on the host`",
-			finding.InstallTool(string(distro.ToolCatatonit), "Podman runs catatonit for --init and as the pause process of pods (catalogue catatonit-missing)"))
+			finding.InstallTool(string(distro.ToolCatatonit), "Podman runs catatonit for --init and as the pause process of pods (docs/failures/catalogue.json#catatonit-missing)"))
 		v.detail("Podman looked for it at %s.", strings.Join(pm.CatatonitTried, ", "))
 	}
 	v.needs(ctx, facts.EnginePodman)
@@ -131,7 +131,7 @@ func podmanRuntime(e *facts.Env, pm *facts.Podman, v *verdict) {
 				"runc before 1.0.0-rc91 cannot manage cgroups of rootless containers on cgroup v2"))
 		}
 		v.fail(fmt.Sprintf("%s is too old for rootless containers on cgroup v2 (1.0.0-rc91 or later)", rt.Describe()), in...)
-		v.detail("Containers fail with `mkdir /sys/fs/cgroup/…: permission denied` or `systemd cgroup flag passed, but systemd support for managing cgroups is not available` (catalogue runc-too-old-for-cgroup-v2).")
+		v.detail("Containers fail with `mkdir /sys/fs/cgroup/…: permission denied` or `systemd cgroup flag passed, but systemd support for managing cgroups is not available` (docs/failures/catalogue.json#runc-too-old-for-cgroup-v2).")
 	}
 }
 
@@ -154,7 +154,7 @@ func podmanConmon(e *facts.Env, pm *facts.Podman, v *verdict) {
 		why = pm.Conmon.Err.Error()
 	}
 	v.fail(fmt.Sprintf("%s: every podman command stops with `could not find a working conmon binary`", why),
-		finding.InstallTool(string(distro.ToolConmon), "Podman runs every container under conmon (catalogue conmon-missing)"))
+		finding.InstallTool(string(distro.ToolConmon), "Podman runs every container under conmon (docs/failures/catalogue.json#conmon-missing)"))
 	v.detail("Podman tried %s.", strings.Join(pm.ConmonTried, ", "))
 }
 
@@ -250,7 +250,7 @@ func podmanStorage(e *facts.Env, pm *facts.Podman, v *verdict) {
 	v.detail("Storage: %s (%s), graph root %s.", s.Driver, s.DriverFrom, s.GraphRoot)
 	if s.MountProgram != "" && !e.Executable(s.MountProgram) {
 		v.fail(fmt.Sprintf("mount_program %s in %s does not exist: every container fails", s.MountProgram, homeRel(e, s.File)),
-			finding.InstallTool(string(distro.ToolFuseOverlayfs), "storage.conf names fuse-overlayfs as the overlay mount program (catalogue storage-conf-mount-program-missing)"))
+			finding.InstallTool(string(distro.ToolFuseOverlayfs), "storage.conf names fuse-overlayfs as the overlay mount program (docs/failures/catalogue.json#storage-conf-mount-program-missing)"))
 	}
 	if s.Driver == "vfs" {
 		v.warn("its storage driver is vfs: every layer is a full copy, slow and disk-hungry")

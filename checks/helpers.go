@@ -210,6 +210,10 @@ var EngineNeeds = map[string][]string{
 // EngineProbe is the probe id of an engine ("engine.podman").
 func EngineProbe(engine string) string { return "engine." + engine }
 
+// IsEngineProbe reports whether id is one engine's verdict (engine.docker, …) rather than a
+// generic probe.
+func IsEngineProbe(id string) bool { return strings.HasPrefix(id, EngineProbe("")) }
+
 // engineNames are the engines' names in reports.
 var engineNames = map[string]string{
 	facts.EngineDocker: "Docker", facts.EnginePodman: "Podman", facts.EngineNerdctl: "nerdctl", facts.EngineBuildkit: "BuildKit",

@@ -250,8 +250,7 @@ func dpkgVersioned(e *facts.Env, name, path string) (helper, uint64, bool) {
 	if e.Distro.Family != distro.FamilyDebian || path != "/usr/bin/"+name {
 		return helper{}, 0, false
 	}
-	data, _ := e.DpkgStatus()
-	full, ok := parse.DpkgInstalledVersion(data, name)
+	full, ok := e.DpkgInstalledVersion(name)
 	if !ok {
 		return helper{}, 0, false
 	}

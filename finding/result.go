@@ -67,6 +67,9 @@ type Result struct {
 	// Unselected marks a skip that --only/--skip asked for (not a probe that did not apply):
 	// machine formats keep it so every id is present; the text report leaves it out.
 	Unselected bool
+	// Ignored marks a result waived with --ignore: shown with its status, but it fails no run
+	// (the exit code, JSON "ok", JUnit, the ok gauges) and asks for no fix.
+	Ignored bool
 }
 
 // Passf is a passing result.
@@ -125,6 +128,8 @@ type Summary struct {
 	Warn int `json:"warn"`
 	Fail int `json:"fail"`
 	Skip int `json:"skip"`
+	// Ignored counts the results waived with --ignore (each also counted by its status).
+	Ignored int `json:"ignored,omitempty"`
 }
 
 // Summarize counts the results.
@@ -140,6 +145,9 @@ func Summarize(results []Result) Summary {
 			s.Fail++
 		default:
 			s.Skip++
+		}
+		if r.Ignored {
+			s.Ignored++
 		}
 	}
 	return s

@@ -174,7 +174,7 @@ func (b *builder) subIDs(reqs []Request, optional bool) []Step {
 		// default tools are busybox, and a directory user (LDAP, SSSD) is not in
 		// /etc/passwd, so there the line is appended, guarded by grep.
 		useUsermod := inPasswd && b.distro.PackageManager != "" && b.distro.Family != distro.FamilyAlpine
-		steps = append(steps, subIDStep(id, a, rs, useUsermod, facts.notes, dd))
+		steps = append(steps, subIDStep(id, a, rs, useUsermod, facts.notes, dd, b.userRef(user)))
 	}
 	return steps
 }
@@ -259,8 +259,10 @@ func dedupeCommands(s *Step, dd subIDDedupes) {
 	}
 }
 
-// subIDStep renders one user's allocation as commands and Ansible tasks.
-func subIDStep(id string, a subIDAlloc, rs []Request, useUsermod bool, notes []string, dd subIDDedupes) Step {
+// subIDStep renders one user's allocation as commands and Ansible tasks; dd are the account's
+// repeated lines to remove with it; ref is how tasks name the user (the playbook's account
+// variable for the plan's own account).
+func subIDStep(id string, a subIDAlloc, rs []Request, useUsermod bool, notes []string, dd subIDDedupes, ref string) Step {
 	w := a.want
 	user := w.user
 	uidSpan, _ := parse.SpanOf(a.uidStart, w.count)
@@ -309,8 +311,10 @@ func subIDStep(id string, a subIDAlloc, rs []Request, useUsermod bool, notes []s
 	for _, p := range parts {
 		argv := freeCheck(p.file, p.ids, p.span, user, uidText)
 		s.Commands = append(s.Commands, shjoin(argv))
-		s.tasks = append(s.tasks, Task{Name: fmt.Sprintf("Check that %d-%d is still free in %s", p.span.First, p.span.Last, p.file),
-			Module: "ansible.builtin.command", Args: []Arg{{"argv", argv}}, ChangedWhenFalse: true})
+		if len(p.edits) > 0 {
+			s.tasks = append(s.tasks, Task{Name: fmt.Sprintf("Check that %d-%d is still free in %s", p.span.First, p.span.Last, p.file),
+				Module: "ansible.builtin.command", Args: []Arg{{"argv", argv}}, ChangedWhenFalse: true})
+		}
 	}
 	dedupeCommands(&s, dd)
 	for _, p := range parts {
@@ -357,8 +361,23 @@ func subIDStep(id string, a subIDAlloc, rs []Request, useUsermod bool, notes []s
 			s.Commands = append(s.Commands, fmt.Sprintf("grep -qxF %[1]s %[2]s || printf '%%s\\n' %[1]s >>%[2]s", ShellQuote(line(p.span)), p.file))
 		}
 	}
-	// Ansible: lineinfile is idempotent by itself and in ansible-core.
+	// Ansible: lineinfile is idempotent by itself and in ansible-core. A range is computed
+	// on each host the playbook runs on (freeRangeAwk), for the account of that host, unless
+	// the plan cuts an overlapping range first: those edits name this host's lines, and the
+	// range computed here is then checked free on the host (freeCheck) and written as is.
 	for _, p := range parts {
+		if len(p.edits) == 0 {
+			reg := "rootless_doctor_" + varName(id) + "_" + p.flag
+			s.tasks = append(s.tasks,
+				Task{Name: fmt.Sprintf("Find where %d subordinate %s for %s can start in %s", w.count, p.flag[3:], ref, p.file),
+					Module: "ansible.builtin.command", Args: []Arg{{"argv", freeRangeArgv(p.file, p.ids, p.flag, ref, w.count)}},
+					Register: reg, Query: true, ChangedWhenFalse: true},
+				Task{Name: fmt.Sprintf("Give %s %d subordinate %s in %s", ref, w.count, p.flag[3:], p.file), Module: "ansible.builtin.lineinfile",
+					Args: []Arg{{"path", p.file}, {"line", fmt.Sprintf("%s:{{ %s.stdout }}:%d", ref, reg, w.count)}, {"create", true},
+						{"owner", "root"}, {"group", "root"}, {"mode", "0644"}},
+					When: reg + `.stdout != "have"`})
+			continue
+		}
 		for _, e := range p.edits {
 			s.tasks = append(s.tasks, Task{Name: "Remove " + e.line + " from " + p.file, Module: "ansible.builtin.lineinfile", Args: []Arg{
 				{"path", p.file}, {"regexp", "^" + regexpQuote(e.line) + "$"}, {"state", "absent"},
@@ -370,6 +389,27 @@ func subIDStep(id string, a subIDAlloc, rs []Request, useUsermod bool, notes []s
 		s.tasks = append(s.tasks, lineTask(p.file, line(p.span)))
 	}
 	return s
+}
+
+// varName makes a step id a playbook variable name.
+func varName(id string) string {
+	return strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			return r
+		}
+		return '_'
+	}, strings.ToLower(id))
+}
+
+// freeRangeArgv is the argv of the query that finds, on the host the playbook runs on, where
+// count ids for user can start in file (freeRangeAwk).
+func freeRangeArgv(file, ids, flag, user string, count int64) []string {
+	kind := "UID"
+	if flag == "subgids" {
+		kind = "GID"
+	}
+	return []string{"awk", "-v", "user=" + user, "-v", fmt.Sprintf("count=%d", count), "-v", "kind=" + kind,
+		"-v", "defs=/etc/login.defs", "-v", "file=" + file, "-v", "ids=" + ids, freeRangeAwk}
 }
 
 // freeAwk fails, naming the owners, when a range chosen at plan time is taken on the
@@ -386,16 +426,39 @@ func subIDStep(id string, a subIDAlloc, rs []Request, useUsermod bool, notes []s
 // (shadow skips such a line, but the CRLF step that runs before this one removes it), and a
 // negative count is taken to reach the last id (shadow 4.13 wraps it to 2^64-N). Numbers are
 // awk doubles, exact below 2^53, which covers every id; past that only "huge" matters.
-const freeAwk = `function num(s,  n, i, b, neg) { sub(/^[ \t\n\v\f\r]+/, "", s); neg = 0; ` +
-	`if (s ~ /^[-+]/) { neg = substr(s, 1, 1) == "-"; s = substr(s, 2) } ` +
-	`if (s ~ /^0[xX][0-9a-fA-F]+$/) { b = 16; s = substr(s, 3) } else if (s ~ /^0[0-7]*$/) b = 8; else if (s ~ /^[1-9][0-9]*$/) b = 10; else return -1; ` +
-	`n = 0; for (i = 1; i <= length(s); i++) { n = n * b + index("0123456789abcdef", tolower(substr(s, i, 1))) - 1; if (n > 18446744073709551615) return -1 } ` +
-	`if (neg && n > 0) return -2; return n } ` +
-	`FILENAME == ids { if ($3 + 0 >= lo && $3 + 0 <= hi) bad = bad " " $1; next } ` +
+const freeAwk = numAwk + `FILENAME == ids { if ($3 + 0 >= lo && $3 + 0 <= hi) bad = bad " " $1; next } ` +
 	`{ sub(/\r$/, "") } ` +
 	`$1 != u && $1 != id && $1 !~ /^[-+]/ && NF >= 3 && $1 != "" && $2 != "" && $3 != "" && length($0) < 1024 { ` +
 	`s = num($2); c = num($3); if (s >= 0 && s <= hi && (c == -2 || c > 0 && s + c - 1 >= lo)) bad = bad " " $1 } ` +
 	`END { if (bad != "") { print "rootless-doctor: " lo "-" hi " is not free on this machine (used by" bad "): run rootless-doctor fix here"; exit 1 } }`
+
+// numAwk is num(s): a field of a subid file read as shadow reads it (see freeAwk), -1 when it
+// is no number, -2 for a negative one.
+const numAwk = `function num(s,  n, i, b, neg) { sub(/^[ \t\n\v\f\r]+/, "", s); neg = 0; ` +
+	`if (s ~ /^[-+]/) { neg = substr(s, 1, 1) == "-"; s = substr(s, 2) } ` +
+	`if (s ~ /^0[xX][0-9a-fA-F]+$/) { b = 16; s = substr(s, 3) } else if (s ~ /^0[0-7]*$/) b = 8; else if (s ~ /^[1-9][0-9]*$/) b = 10; else return -1; ` +
+	`n = 0; for (i = 1; i <= length(s); i++) { n = n * b + index("0123456789abcdef", tolower(substr(s, i, 1))) - 1; if (n > 18446744073709551615) return -1 } ` +
+	`if (neg && n > 0) return -2; return n } `
+
+// freeRangeAwk prints where a new range of count ids for user can start in file, on the host
+// it runs on — the Ansible form computes the range there, not where the plan was made, so one
+// playbook is right on every host of a group (issue 15). It prints "have" when user already
+// has a line of count ids or more (the task after it then changes nothing); else the lowest
+// start at or above SUB_<kind>_MIN of login.defs (default 100000) whose range overlaps no
+// line of the file (every owner's, read as shadow reads them: num, and the skipping rules of
+// freeAwk) and holds no real id of ids (/etc/passwd or /etc/group), ending at or below
+// SUB_<kind>_MAX (default 600100000), shadow's own defaults (lib/subordinateio.c). None: exit
+// 1, saying so. Everything is read with getline in BEGIN, so a missing login.defs or subid
+// file reads as empty.
+const freeRangeAwk = numAwk + `BEGIN { min = 100000; max = 600100000; n = 0; ` +
+	`while ((getline l < defs) > 0) { split(l, w, /[ \t]+/); if (w[1] == "SUB_" kind "_MIN" && w[2] ~ /^[0-9]+$/) min = w[2] + 0; if (w[1] == "SUB_" kind "_MAX" && w[2] ~ /^[0-9]+$/) max = w[2] + 0 } ` +
+	`while ((getline l < file) > 0) { sub(/\r$/, "", l); k = split(l, f, ":"); if (k < 3 || f[1] == "" || f[1] ~ /^[-+]/ || length(l) >= 1024) continue; ` +
+	`s = num(f[2]); c = num(f[3]); if (s < 0 || c == -1 || c == 0) continue; if (f[1] == user && c >= count) { print "have"; exit 0 } ` +
+	`n++; lo[n] = s; hi[n] = (c == -2) ? 18446744073709551615 : s + c - 1 } ` +
+	`while ((getline l < ids) > 0) { k = split(l, f, ":"); if (k >= 3 && f[3] ~ /^[0-9]+$/) { n++; lo[n] = f[3] + 0; hi[n] = lo[n] } } ` +
+	`start = min; do { moved = 0; for (i = 1; i <= n; i++) if (lo[i] <= start + count - 1 && hi[i] >= start) { start = hi[i] + 1; moved = 1 } } while (moved); ` +
+	`if (start + count - 1 > max) { print "rootless-doctor: no free range of " count " ids in " file " between " min " and " max > "/dev/stderr"; exit 1 } ` +
+	`print start; exit 0 }`
 
 // freeCheck is the argv of the check that the parse.IDSpan is still free in file (other owners'
 // ranges) and ids (/etc/passwd or /etc/group: real ids).

@@ -96,7 +96,7 @@ func (b *builder) userFiles(reqs []Request, optional bool) []Step {
 			continue
 		}
 		s.Files = []File{{Path: p, Mode: "0644", Content: content}}
-		s.tasks = userFilesTasks(s.Files, in.User)
+		s.tasks = userFilesTasks(s.Files, b.userRef(in.User), home)
 		steps = append(steps, s)
 	}
 	return steps
@@ -178,15 +178,19 @@ func setDotted(doc map[string]any, key string, v any) {
 	cur[parts[len(parts)-1]] = v
 }
 
-// userFilesTasks write the files as the account: no owner, group or root.
-func userFilesTasks(files []File, user string) []Task {
+// userFilesTasks write the files as the account: no owner, group or root. The paths are
+// relative to the account's home ("~/…", which the modules expand as the become user), and
+// the account is ref (the playbook's variable for the plan's own account), so one playbook
+// serves a group of hosts where the account's home differs.
+func userFilesTasks(files []File, ref, home string) []Task {
 	var out []Task
 	for _, f := range files {
+		dest := "~/" + strings.TrimPrefix(f.Path, strings.TrimSuffix(home, "/")+"/")
 		out = append(out,
-			Task{Name: "Directory " + path.Dir(f.Path), Module: "ansible.builtin.file", BecomeUser: user,
-				Args: []Arg{{"path", path.Dir(f.Path)}, {"state", "directory"}}},
-			Task{Name: "Write " + f.Path, Module: "ansible.builtin.copy", BecomeUser: user,
-				Args: []Arg{{"dest", f.Path}, {"content", f.Content}, {"mode", f.Mode}}})
+			Task{Name: "Directory " + path.Dir(dest), Module: "ansible.builtin.file", BecomeUser: ref,
+				Args: []Arg{{"path", path.Dir(dest)}, {"state", "directory"}}},
+			Task{Name: "Write " + dest, Module: "ansible.builtin.copy", BecomeUser: ref,
+				Args: []Arg{{"dest", dest}, {"content", f.Content}, {"mode", f.Mode}}})
 	}
 	return out
 }

@@ -257,11 +257,39 @@ func WritePlanJSON(w io.Writer, p fixes.Plan) error {
 	if p.Steps == nil {
 		p.Steps = []fixes.Step{}
 	}
+	return writeIndented(w, p)
+}
+
+// planEnvelope is `fix -o json`: the plan's steps in the envelope of check's JSON report
+// (schema, tool, host), so one consumer reads both (issue 15: it was {"steps": …} alone;
+// "steps" stays where it was).
+type planEnvelope struct {
+	Schema string       `json:"schema"`
+	Tool   Tool         `json:"tool"`
+	Host   HostInfo     `json:"host"`
+	Steps  []fixes.Step `json:"steps"`
+	Notes  []string     `json:"notes,omitempty"`
+}
+
+// WritePlanReport writes r's plan (an empty one when nil) with r's schema, tool and host, as
+// indented JSON, byte-stable.
+func WritePlanReport(w io.Writer, r *Report) error {
+	env := planEnvelope{Schema: Schema, Tool: r.Tool, Host: r.Host, Steps: []fixes.Step{}, Notes: r.Notes}
+	if env.Tool.Name == "" {
+		env.Tool.Name = "rootless-doctor"
+	}
+	if r.Plan != nil && r.Plan.Steps != nil {
+		env.Steps = r.Plan.Steps
+	}
+	return writeIndented(w, env)
+}
+
+func writeIndented(w io.Writer, v any) error {
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")
-	if err := enc.Encode(p); err != nil {
+	if err := enc.Encode(v); err != nil {
 		return err
 	}
 	_, err := w.Write(b.Bytes())

@@ -2,6 +2,7 @@ package snapshot
 
 import (
 	"bytes"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -75,9 +76,33 @@ func KeepFilter(e *facts.Env, subuid, subgid []byte) Filter {
 				}
 				return f, keep
 			})
+		case facts.DpkgStatusPath:
+			return keepStanzas(data, e.DpkgAsked())
 		}
 		return data
 	}
+}
+
+// keepStanzas keeps the stanzas of dpkg's database (deb822 paragraphs, separated by blank
+// lines) whose Package is one of pkgs: what the probes looked up (facts.Env.DpkgAsked), not
+// every installed package (issue 15). A stanza is kept whole, in its order.
+func keepStanzas(data []byte, pkgs []string) []byte {
+	var out bytes.Buffer
+	for _, st := range bytes.Split(bytes.ReplaceAll(data, []byte("\r\n"), []byte("\n")), []byte("\n\n")) {
+		st = bytes.Trim(st, "\n")
+		if len(st) == 0 {
+			continue
+		}
+		for _, line := range bytes.Split(st, []byte("\n")) {
+			name, ok := bytes.CutPrefix(line, []byte("Package:"))
+			if ok && slices.Contains(pkgs, string(bytes.TrimSpace(name))) {
+				out.Write(st)
+				out.WriteString("\n\n")
+				break
+			}
+		}
+	}
+	return out.Bytes()
 }
 
 // keepLines keeps the colon-separated lines fn accepts, as fn rewrote them; comments, blank

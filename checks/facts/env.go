@@ -68,6 +68,8 @@ type Env struct {
 	dockerRoot  once[DataRoot]
 	podmanRoot  once[podmanRoot]
 	dpkg        once[fileRead]
+	dpkgMu      sync.Mutex
+	dpkgAsked   []string
 	subIDSource once[SubIDSource]
 	appArmor    once[*apparmor.Policy]
 	// engines: the engine probes' facts (engines.go).

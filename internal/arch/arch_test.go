@@ -43,10 +43,11 @@ var allowed = map[string][]string{
 	"runtime/service/fakesystemd": nil,
 	"runtime/livetest":            {"internal/safefs"},
 	// The command line may import anything.
-	"cmd/rootless-doctor/cli": {"*"},
-	"cmd/rootless-doctor":     {"*"},
-	"fixtures":                {"host"},
-	"internal/fixturetree":    {"fixtures"},
+	"cmd/rootless-doctor/cli":    {"*"},
+	"cmd/rootless-doctor":        {"*"},
+	"cmd/rootless-doctor/mangen": {"*"},
+	"fixtures":                   {"host"},
+	"internal/fixturetree":       {"fixtures"},
 	// The VM lab drives the built binary inside guests; it imports nothing of ours.
 	"test/vm": nil,
 }
