@@ -139,7 +139,8 @@ func runStock(ctx context.Context, l *Lab, rec *Recorder) error {
 	if err := l.Relogin(ctx); err != nil {
 		return err
 	}
-	o, err = l.Observe(ctx, ViaLogin, Run("cpuset"), Run("cpuset"))
+	// The state the delegate scenario stages by hand (Docker's guide): limits and cpuset.
+	o, err = l.Observe(ctx, ViaLogin, Run("limits", "cpuset"), Run("cpuset"))
 	if err != nil {
 		return err
 	}

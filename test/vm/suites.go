@@ -68,7 +68,7 @@ type Guest struct {
 
 // Guests are the guests `make vmtest` boots, in order.
 var Guests = []Guest{
-	{Name: "debian11", Suite: "bullseye", Scenarios: AllScenarios},
+	{Name: "debian11", Suite: "bullseye", Scenarios: DefaultScenarios},
 	// Debian 11's systemd 247 still boots the legacy hierarchy when asked: a real cgroup v1
 	// host, where rootless engines ignore --memory and --pids-limit. Only the stock guest runs
 	// there: what v1 changes is the limits and cgroup verdicts, which stock compares; the other
@@ -77,8 +77,8 @@ var Guests = []Guest{
 	{Name: "debian11-cgv1", Suite: "bullseye", CgroupV1: true,
 		Cmdline:   []string{"systemd.unified_cgroup_hierarchy=0"},
 		Scenarios: []string{"stock"}},
-	{Name: "debian12", Suite: "bookworm", Scenarios: AllScenarios},
-	{Name: "debian13", Suite: "trixie", Scenarios: AllScenarios},
+	{Name: "debian12", Suite: "bookworm", Scenarios: DefaultScenarios},
+	{Name: "debian13", Suite: "trixie", Scenarios: DefaultScenarios},
 }
 
 // GuestByName returns the guest called name.
