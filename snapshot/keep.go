@@ -21,6 +21,7 @@ import (
 //     of /etc/subgid (idmap.subgid's overlap check). Passwords are "x".
 //   - /etc/subuid and /etc/subgid are kept whole: whether the account's ranges overlap
 //     another account's is the point of idmap.subuid/subgid, and that needs every range.
+//   - systemd user units and drop-ins lose the user:password@ of URLs (proxy credentials).
 //
 // Other files are written as read. The replayed fix plan may differ from the live one where
 // the planner would have stepped around a dropped account's uid; the probe results do not.
@@ -78,6 +79,11 @@ func KeepFilter(e *facts.Env, subuid, subgid []byte) Filter {
 			})
 		case facts.DpkgStatusPath:
 			return keepStanzas(data, e.DpkgAsked())
+		}
+		if strings.Contains(path, "/systemd/user/") {
+			// Users put HTTP(S)_PROXY with credentials into docker.service drop-ins; net.proxy
+			// needs only the host and port.
+			return []byte(parse.RedactUserinfo(string(data)))
 		}
 		return data
 	}

@@ -22,6 +22,8 @@ func TestKeepFilter(t *testing.T) {
 		{"/etc/passwd", "", "root:x:0:0::/root:/bin/bash\nalice:x:1000:1000::/home/alice:/bin/bash\nsquatter:x:100500:100500::/:/bin/false\n"},
 		{"/etc/group", "", "root:x:0:\nalice:x:1000:\nkvm:x:104:alice\nhigh:x:100600:\n"},
 		{"/etc/subuid", "kept:1:2\n", "kept:1:2\n"},
+		{"/home/alice/.config/systemd/user/docker.service.d/proxy.conf", "[Service]\nEnvironment=HTTP_PROXY=http://alice:s3cret@127.0.0.1:3128\n",
+			"[Service]\nEnvironment=HTTP_PROXY=http://REDACTED@127.0.0.1:3128\n"},
 	}
 	for _, tt := range tests {
 		in := []byte(tt.in)
@@ -70,5 +72,17 @@ func TestKeepDpkgStanzas(t *testing.T) {
 	}
 	if installed, _, _ := e2.DpkgPackageStatus("dbus-user-session"); !installed {
 		t.Error("replayed dbus-user-session not installed")
+	}
+}
+
+// TestRecordingRedactsProxyPassword: a proxy variable the probes read is recorded without its
+// credentials, and the probe still sees the real value.
+func TestRecordingRedactsProxyPassword(t *testing.T) {
+	rec := NewRecording(host.NewMemory().Env("HTTPS_PROXY", "http://alice:s3cret@proxy:3128").Host())
+	if v, _ := rec.LookupEnv("HTTPS_PROXY"); v != "http://alice:s3cret@proxy:3128" {
+		t.Errorf("the probe sees %q", v)
+	}
+	if got := rec.Manifest(RecordOptions{}).Env["HTTPS_PROXY"]; got != "http://REDACTED@proxy:3128" {
+		t.Errorf("recorded %q", got)
 	}
 }

@@ -31,6 +31,9 @@ type ContainersConf struct {
 	DefaultRootlessNetworkCmd, NetworkBackend string
 	// PastaOptions is [network] pasta_options (Podman 5).
 	PastaOptions []string
+	// ImageCopyTmpDir is [engine] image_copy_tmp_dir: where pulls stage blobs ("storage" for
+	// below the graphroot, an absolute path, or unset for $TMPDIR, then /var/tmp).
+	ImageCopyTmpDir string
 }
 
 // containersConfFile mirrors the part of containers/common's Config the doctor reads, with the
@@ -51,6 +54,7 @@ type containersConfFile[S any] struct {
 		NetworkCmdPath    string              `toml:"network_cmd_path"`
 		ConmonPath        S                   `toml:"conmon_path"`
 		HelperBinariesDir S                   `toml:"helper_binaries_dir"`
+		ImageCopyTmpDir   string              `toml:"image_copy_tmp_dir"`
 	} `toml:"engine"`
 	Network struct {
 		DefaultRootlessNetworkCmd string `toml:"default_rootless_network_cmd"`
@@ -181,6 +185,7 @@ func (f *containersConfFile[S]) conf(list func(S) []string) ContainersConf {
 		DefaultRootlessNetworkCmd: f.Network.DefaultRootlessNetworkCmd,
 		NetworkBackend:            f.Network.NetworkBackend,
 		PastaOptions:              slices.Clone(list(f.Network.PastaOptions)),
+		ImageCopyTmpDir:           f.Engine.ImageCopyTmpDir,
 	}
 }
 
