@@ -109,8 +109,10 @@ run_docker() {
 	if want api; then
 		unit=rootless-doctor.service
 	fi
+	# Up to 150 s: under TCG on a busy machine dockerd took over 45 s to answer (debian12,
+	# no-dbus-user-session, after the fix); a unit that failed ends the wait at once.
 	up=no
-	end=$(($(date +%s) + 45))
+	end=$(($(date +%s) + 150))
 	while [ "$(date +%s)" -lt $end ]; do
 		if timeout 10 docker version --format '{{.Server.Version}}' >/dev/null 2>&1; then
 			up=yes
