@@ -74,11 +74,24 @@ func (l *Lab) installOnce(ctx context.Context, rec *Recorder, step, args, known 
 
 	if args == "" {
 		// On Debian dockerd is in /usr/sbin, off an ordinary account's PATH; containerd, in
-		// /usr/bin, is only there as docker.io's dependency.
+		// /usr/bin, is only there as docker.io's dependency. The unit may name it by another
+		// path to the same file (/sbin/dockerd on a merged /usr), so the guest resolves it.
 		execStart := strings.TrimSpace(exec.Stdout)
+		picked := ""
+		if _, after, ok := strings.Cut(execStart, " -- "); ok && len(strings.Fields(after)) > 0 {
+			picked = strings.Fields(after)[0]
+		}
+		same := false
+		if picked != "" {
+			r, err := l.User(ctx, ViaLogin, fmt.Sprintf("test %q -ef /usr/sbin/dockerd", picked))
+			if err != nil {
+				return err
+			}
+			same = r.OK()
+		}
 		rec.Add(Row{Step: step, Claim: "engine picked", Doctor: clip(execStart, 120),
 			Engine: "the engine installed: docker.io (dockerd in /usr/sbin)",
-			Agree:  strings.Contains(execStart, "/usr/sbin/dockerd")}, "#3")
+			Agree:  same}, "#3")
 	}
 	if strings.Contains(state.Stdout, "✗ runtime.cgroup") {
 		rec.Add(Row{Step: step, Claim: "preflight in the unit", Doctor: "refuses: " + clip(lineWith(state.Stdout, "✗ runtime.cgroup"), 120),
