@@ -9,6 +9,10 @@ FUZZMINIMIZETIME ?= 1s
 # Packages whose tests keep golden files (gotest.tools/v3/golden registers -update there only).
 GOLDEN_PKGS := $(shell grep -rl --include='*_test.go' 'gotest.tools/v3/golden' . | xargs -r -n1 dirname | sort -u)
 
+# The VM lab (test/vm/README.md): Debian 11, 12 and 13 guests under qemu, rootless-doctor's
+# verdict against the real engines. Needs root, mmdebstrap and qemu; never part of `make test`.
+VMTEST_TIMEOUT ?= 80m
+
 # Where `make install` puts things (DESTDIR for packagers' staging roots).
 PREFIX      ?= /usr/local
 DESTDIR     ?=
@@ -19,7 +23,7 @@ ZSHCOMPDIR  ?= $(PREFIX)/share/zsh/site-functions
 FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
 MANOUT      ?= bin/man
 
-.PHONY: failure-tree all build man install test unit lint docs golden bench fuzz stress clean
+.PHONY: failure-tree all build man install test unit lint docs golden bench fuzz stress clean vmtest
 
 all: lint build test
 
@@ -55,10 +59,14 @@ test: lint
 unit:
 	$(GO) test -short -count=1 ./...
 
+vmtest:
+	$(GO) test -tags vmtest -count=1 -timeout $(VMTEST_TIMEOUT) -run TestLab -v ./test/vm/
+
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
 	if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 	$(GO) vet ./...
+	$(GO) vet -tags vmtest ./test/vm/
 	$(GO) mod tidy -diff
 
 # Regenerates the package graph of docs/architecture.md and the probe tables of README.md and
