@@ -35,30 +35,7 @@ func pidsHierarchy() string {
 // v1 pids hierarchy of a hybrid host, whose pids.max/pids.events/cgroup.procs are the same
 // files), and the step must pass.
 func TestEnforcePidsKernelRefusal(t *testing.T) {
-	if testing.Short() {
-		t.Skip("live cgroup test: skipped with -short")
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("live cgroup test: needs root to create a group with a pids limit")
-	}
-	root := pidsHierarchy()
-	if root == "" {
-		t.Skip("live cgroup test: no pids controller mounted (cgroup v2 root without pids, no v1 pids hierarchy)")
-	}
-	parent := filepath.Join(root, fmt.Sprintf("rootless-doctor-test-%d", os.Getpid()))
-	if err := os.Mkdir(parent, 0o755); err != nil {
-		t.Skipf("live cgroup test: cannot create a group in %s: %v", root, err)
-	}
-	t.Cleanup(func() {
-		if err := os.Remove(parent); err != nil {
-			t.Errorf("removing %s: %v", parent, err)
-		}
-	})
-	if root == cgroupRoot {
-		if err := os.WriteFile(filepath.Join(parent, "cgroup.subtree_control"), []byte("+pids"), 0); err != nil {
-			t.Skipf("live cgroup test: cannot enable pids in %s: %v", parent, err)
-		}
-	}
+	parent := livePidsGroup(t, "rootless-doctor-test")
 	s := enforcePids(stepReport{}, parent, nil)
 	if s.Status != finding.Pass {
 		t.Errorf("got %s %q, want pass; evidence %v", s.Status, s.Summary, s.Evidence)
@@ -72,6 +49,37 @@ func TestEnforcePidsKernelRefusal(t *testing.T) {
 	if !strings.Contains(events, "max 1") {
 		t.Errorf("pids.events evidence = %q, want max 1", events)
 	}
+}
+
+// livePidsGroup creates root/NAME-PID in the pids hierarchy (pids enabled for its children on
+// cgroup v2), removed at the end of the test; it skips the test where that cannot be done.
+func livePidsGroup(t *testing.T, name string) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("live cgroup test: skipped with -short")
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("live cgroup test: needs root to create a group with a pids limit")
+	}
+	root := pidsHierarchy()
+	if root == "" {
+		t.Skip("live cgroup test: no pids controller mounted (cgroup v2 root without pids, no v1 pids hierarchy)")
+	}
+	parent := filepath.Join(root, fmt.Sprintf("%s-%d", name, os.Getpid()))
+	if err := os.Mkdir(parent, 0o755); err != nil {
+		t.Skipf("live cgroup test: cannot create a group in %s: %v", root, err)
+	}
+	t.Cleanup(func() {
+		if err := os.Remove(parent); err != nil {
+			t.Errorf("removing %s: %v", parent, err)
+		}
+	})
+	if root == cgroupRoot {
+		if err := os.WriteFile(filepath.Join(parent, "cgroup.subtree_control"), []byte("+pids"), 0); err != nil {
+			t.Skipf("live cgroup test: cannot enable pids in %s: %v", parent, err)
+		}
+	}
+	return parent
 }
 
 // The verdict is the kernel's counter, whatever the shell printed (dash prints nothing and
@@ -174,33 +182,10 @@ func TestCgroupScope(t *testing.T) {
 // systemd answers the read of pids.events only while a process the scope was given still runs,
 // as the real group would still exist only then: the step must pass every time.
 func TestCgroupScopeReadsBeforeTheScopeEmpties(t *testing.T) {
-	if testing.Short() {
-		t.Skip("live cgroup test: skipped with -short")
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("live cgroup test: needs root to create a group with a pids limit")
-	}
 	if _, err := os.Stat("/bin/sh"); err != nil {
 		t.Skip("no /bin/sh")
 	}
-	root := pidsHierarchy()
-	if root == "" {
-		t.Skip("live cgroup test: no pids controller mounted (cgroup v2 root without pids, no v1 pids hierarchy)")
-	}
-	parent := filepath.Join(root, fmt.Sprintf("rootless-doctor-test-scope-%d", os.Getpid()))
-	if err := os.Mkdir(parent, 0o755); err != nil {
-		t.Skipf("live cgroup test: cannot create a group in %s: %v", root, err)
-	}
-	t.Cleanup(func() {
-		if err := os.Remove(parent); err != nil {
-			t.Errorf("removing %s: %v", parent, err)
-		}
-	})
-	if root == cgroupRoot {
-		if err := os.WriteFile(filepath.Join(parent, "cgroup.subtree_control"), []byte("+pids"), 0); err != nil {
-			t.Skipf("live cgroup test: cannot enable pids in %s: %v", parent, err)
-		}
-	}
+	parent := livePidsGroup(t, "rootless-doctor-test-scope")
 	limited := filepath.Join(parent, "limited")
 	if err := os.Mkdir(limited, 0o755); err != nil {
 		t.Fatal(err)
