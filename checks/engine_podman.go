@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/rootless-doctor/rootless-doctor/checks/facts"
+	"github.com/rootless-doctor/rootless-doctor/checks/parse"
 	"github.com/rootless-doctor/rootless-doctor/distro"
 	"github.com/rootless-doctor/rootless-doctor/finding"
 )
@@ -15,7 +16,7 @@ import (
 var enginePodman = Probe{
 	ID:    "engine.podman",
 	Title: "Podman",
-	Fails: "Podman will not run containers: crun on a hybrid hierarchy, runc too old for cgroup v2, no OCI runtime, conmon or policy.json, a containers.conf that does not decode, a network helper that cannot work, a generic probe Podman needs fails; warns without catatonit, a session bus for cgroup_manager=systemd, or on vfs",
+	Fails: "Podman will not run containers: crun on a hybrid hierarchy, runc too old for cgroup v2, no OCI runtime, conmon or policy.json, a containers.conf that does not decode, a network helper that cannot work, a generic probe Podman needs fails; warns without catatonit, a session bus for cgroup_manager=systemd, on vfs, or with the CNI network backend",
 	Why: "Podman resolves its own configuration (the containers.conf chain of its release, " +
 		"storage.conf) and runs its own helpers (an OCI runtime, conmon, slirp4netns or pasta, " +
 		"catatonit). A host that passes every generic check can still stop it: crun refuses a " +
@@ -57,6 +58,7 @@ func runEnginePodman(ctx context.Context, e *facts.Env) finding.Result {
 	podmanRuntime(e, pm, v)
 	podmanConmon(e, pm, v)
 	podmanNetwork(ctx, e, pm, v)
+	podmanNetworkBackend(e, pm, v)
 	podmanStorage(e, pm, v)
 	if pm.Policy == "" {
 		v.fail("neither ~/.config/containers/policy.json nor /etc/containers/policy.json exists: `podman pull` and `podman load` stop with `open /etc/containers/policy.json: no such file or directory`",
@@ -259,4 +261,29 @@ func podmanStorage(e *facts.Env, pm *facts.Podman, v *verdict) {
 	if slices.Contains([]string{"btrfs", "zfs"}, s.Driver) {
 		v.detail("The %s driver needs the graph root on %s.", s.Driver, s.Driver)
 	}
+}
+
+// podmanNetworkBackend warns when Podman's networks use CNI: network_backend = "cni" in
+// containers.conf, else the backend Podman recorded in the graph root at its first start
+// (defaultNetworkBackend, containers/common libnetwork/network/interface.go), which stays
+// "cni" on machines upgraded from Podman 3 with CNI plugins or networks. Podman 5 has no CNI
+// backend, and netavark and aardvark-dns features are missing until the networks move
+// (podman-container-tools/podman#11719; docs/failures/catalogue.json#podman-cni-backend-after-upgrade).
+func podmanNetworkBackend(e *facts.Env, pm *facts.Podman, v *verdict) {
+	backend, from := pm.Conf.NetworkBackend, ""
+	if backend != "" {
+		from = "network_backend in " + pm.ConfSetBy(func(c parse.ContainersConf) string { return c.NetworkBackend })
+	} else if pm.Storage.GraphRoot != "" {
+		f := path.Join(pm.Storage.GraphRoot, "defaultNetworkBackend")
+		if data, err := e.Host.ReadFile(f); err == nil {
+			backend, from = strings.TrimSpace(finding.ClipLine(string(data), 40)), homeRel(e, f)+", recorded at Podman's first start"
+		}
+	}
+	if backend != "cni" {
+		return
+	}
+	v.with(finding.Evidence{Source: from, Value: "cni"})
+	v.warn(fmt.Sprintf("Podman's networks use the CNI backend (%s): Podman 5 has no CNI backend, and netavark's features (DNS between containers with aardvark-dns, IPv6) are missing", from),
+		finding.SetUserTOML(e.User.Name, path.Join(xdgConfig(e), "containers", podmanDropIn), "network.network_backend", "netavark",
+			"netavark replaces CNI; install netavark and aardvark-dns, then `podman system reset` (networks must be recreated; it deletes containers and images)"))
 }
