@@ -16,7 +16,7 @@ import (
 var enginePodman = Probe{
 	ID:    "engine.podman",
 	Title: "Podman",
-	Fails: "Podman will not run containers: crun on a hybrid hierarchy, runc too old for cgroup v2, no OCI runtime, conmon or policy.json, a containers.conf that does not decode, a network helper that cannot work, a generic probe Podman needs fails; warns without catatonit, a session bus for cgroup_manager=systemd, on vfs, or with the CNI network backend",
+	Fails: "Podman will not run containers: crun on a hybrid hierarchy, runc too old for cgroup v2, no OCI runtime, conmon or policy.json, a containers.conf that does not decode, a network helper that cannot work, a generic probe Podman needs fails; warns without catatonit, a session bus for cgroup_manager=systemd, on vfs, a storage driver the database did not record, or with the CNI network backend",
 	Why: "Podman resolves its own configuration (the containers.conf chain of its release, " +
 		"storage.conf) and runs its own helpers (an OCI runtime, conmon, slirp4netns or pasta, " +
 		"catatonit). A host that passes every generic check can still stop it: crun refuses a " +
@@ -254,6 +254,7 @@ func podmanStorage(e *facts.Env, pm *facts.Podman, v *verdict) {
 		v.fail(fmt.Sprintf("mount_program %s in %s does not exist: every container fails", s.MountProgram, homeRel(e, s.File)),
 			finding.InstallTool(string(distro.ToolFuseOverlayfs), "storage.conf names fuse-overlayfs as the overlay mount program (docs/failures/catalogue.json#storage-conf-mount-program-missing)"))
 	}
+	podmanDriverRecorded(e, pm, v)
 	if s.Driver == "vfs" {
 		v.warn("its storage driver is vfs: every layer is a full copy, slow and disk-hungry")
 		v.detail("To move to overlay, set driver = \"overlay\" in ~/.config/containers/storage.conf before the first container (later, `podman system reset` first: the driver is recorded in the database).")
@@ -286,4 +287,43 @@ func podmanNetworkBackend(e *facts.Env, pm *facts.Podman, v *verdict) {
 	v.warn(fmt.Sprintf("Podman's networks use the CNI backend (%s): Podman 5 has no CNI backend, and netavark's features (DNS between containers with aardvark-dns, IPv6) are missing", from),
 		finding.SetUserTOML(e.User.Name, path.Join(xdgConfig(e), "containers", podmanDropIn), "network.network_backend", "netavark",
 			"netavark replaces CNI; install netavark and aardvark-dns, then `podman system reset` (networks must be recreated; it deletes containers and images)"))
+}
+
+// graphDrivers are the storage drivers whose <driver>-images directories a graph root may hold.
+var graphDrivers = []string{"overlay", "vfs", "btrfs", "zfs", "devicemapper", "aufs"}
+
+// podmanDriverRecorded warns when storage.conf (or $STORAGE_DRIVER) names a driver while the
+// graph root holds another driver's images and a libpod database: the database records the
+// driver of the first start, and Podman keeps that one (`User-selected graph driver "overlay"
+// overwritten by graph driver "vfs" from database`) or, where the recorded driver is empty,
+// stops (`database configuration mismatch`) (podman-container-tools/podman#24738,
+// podman-container-tools/podman#7396; docs/failures/catalogue.json#podman-graph-driver-mismatch).
+func podmanDriverRecorded(e *facts.Env, pm *facts.Podman, v *verdict) {
+	s := pm.Storage
+	if s.GraphRoot == "" || s.Driver == "" || !strings.HasPrefix(s.DriverFrom, "driver in ") && s.DriverFrom != "$STORAGE_DRIVER" {
+		return
+	}
+	exists := func(p string) bool { _, err := e.Host.Stat(path.Join(s.GraphRoot, p)); return err == nil }
+	if exists(s.Driver + "-images") {
+		return
+	}
+	db := ""
+	for _, f := range []string{"libpod/bolt_state.db", "db.sql"} {
+		if exists(f) {
+			db = path.Join(s.GraphRoot, f)
+			break
+		}
+	}
+	if db == "" {
+		return
+	}
+	for _, other := range graphDrivers {
+		if other == s.Driver || !exists(other+"-images") {
+			continue
+		}
+		v.with(finding.Evidence{Source: path.Join(s.GraphRoot, other+"-images"), Value: "exists"}, finding.Evidence{Source: db, Value: "exists"})
+		v.warn(fmt.Sprintf("%s asks for the %s driver, but Podman's database in %s was made with %s: Podman keeps %s (`User-selected graph driver %q overwritten by graph driver %q from database`) or stops with `database configuration mismatch`", s.DriverFrom, s.Driver, homeRel(e, s.GraphRoot), other, other, s.Driver, other),
+			finding.ManualStep("podman-reset", fmt.Sprintf("as %s: podman system reset (deletes every container, image and volume of %s) so Podman starts over with %s, or set driver = %q again in %s", e.User.Name, e.User.Name, s.Driver, other, homeRel(e, s.File))))
+		return
+	}
 }
