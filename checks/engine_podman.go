@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/rootless-doctor/rootless-doctor/checks/facts"
@@ -16,7 +17,7 @@ import (
 var enginePodman = Probe{
 	ID:    "engine.podman",
 	Title: "Podman",
-	Fails: "Podman will not run containers: crun on a hybrid hierarchy, runc too old for cgroup v2, no OCI runtime, conmon or policy.json, a containers.conf that does not decode, a network helper that cannot work, a generic probe Podman needs fails; warns without catatonit, a session bus for cgroup_manager=systemd, on vfs, a storage driver the database did not record, or with the CNI network backend",
+	Fails: "Podman will not run containers: crun on a hybrid hierarchy, runc too old for cgroup v2, no OCI runtime, conmon or policy.json, a containers.conf that does not decode, a network helper that cannot work, a generic probe Podman needs fails; warns without catatonit, a session bus for cgroup_manager=systemd, on vfs, a storage driver the database did not record, the CNI network backend, or netavark on nftables without nf_tables",
 	Why: "Podman resolves its own configuration (the containers.conf chain of its release, " +
 		"storage.conf) and runs its own helpers (an OCI runtime, conmon, slirp4netns or pasta, " +
 		"catatonit). A host that passes every generic check can still stop it: crun refuses a " +
@@ -281,6 +282,7 @@ func podmanNetworkBackend(e *facts.Env, pm *facts.Podman, v *verdict) {
 		}
 	}
 	if backend != "cni" {
+		podmanFirewall(e, pm, v)
 		return
 	}
 	v.with(finding.Evidence{Source: from, Value: "cni"})
@@ -326,4 +328,48 @@ func podmanDriverRecorded(e *facts.Env, pm *facts.Podman, v *verdict) {
 			finding.ManualStep("podman-reset", fmt.Sprintf("as %s: podman system reset (deletes every container, image and volume of %s) so Podman starts over with %s, or set driver = %q again in %s", e.User.Name, e.User.Name, s.Driver, other, homeRel(e, s.File))))
 		return
 	}
+}
+
+// podmanFirewall warns when netavark will write its rules with nftables and this kernel has no
+// nf_tables or nft is missing: firewall_driver = "nftables" in containers.conf, or unset on
+// Fedora 41 and later, whose netavark is built with nftables as its default. Every network
+// made with `podman network create` (compose) then fails to start its containers with
+// `netavark: nftables error: nft did not return successfully`; an account cannot load the
+// module (containers/netavark#1054, podman-container-tools/podman#25201;
+// docs/failures/catalogue.json#netavark-nftables-unsupported). Podman's default rootless
+// network (pasta or slirp4netns) does not use netavark's firewall.
+func podmanFirewall(e *facts.Env, pm *facts.Podman, v *verdict) {
+	fw, from := pm.Conf.FirewallDriver, ""
+	switch {
+	case fw != "":
+		from = "firewall_driver in " + pm.ConfSetBy(func(c parse.ContainersConf) string { return c.FirewallDriver })
+	case e.Distro.ID == "fedora" && fedoraAtLeast(e.Distro.VersionID, 41):
+		fw, from = "nftables", "netavark's default on Fedora 41 and later"
+	}
+	if fw != "nftables" {
+		return
+	}
+	var missing []string
+	m := e.Module(modNFTables)
+	if m.State == facts.ModuleMissing {
+		missing = append(missing, "the kernel has no nf_tables")
+		v.with(m.Evidence)
+	}
+	// Fedora's netavark package requires nftables: only a configured driver can lack nft.
+	if _, err := e.Host.LookPath("nft"); err != nil && pm.Conf.FirewallDriver != "" {
+		missing = append(missing, "nft is not installed")
+		v.with(finding.Evidence{Source: "PATH", Value: "no nft"})
+	}
+	if len(missing) == 0 {
+		return
+	}
+	v.warn(fmt.Sprintf("netavark writes its firewall rules with nftables (%s), and %s: containers on Podman's own networks (podman network create, compose) fail with `netavark: nftables error`", from, strings.Join(missing, " and ")),
+		finding.SetUserTOML(e.User.Name, path.Join(xdgConfig(e), "containers", podmanDropIn), "network.firewall_driver", "iptables",
+			"netavark's iptables driver works where nf_tables does not (an account cannot load kernel modules)"))
+}
+
+// fedoraAtLeast reports whether a Fedora VERSION_ID ("41") is n or later; rawhide is.
+func fedoraAtLeast(id string, n int) bool {
+	v, err := strconv.Atoi(id)
+	return id == "rawhide" || err == nil && v >= n
 }
