@@ -3,10 +3,10 @@ package cli
 import (
 	"context"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
 	"github.com/rootless-doctor/rootless-doctor/checks"
@@ -134,11 +134,9 @@ func checkRun(ctx context.Context, opts *CheckOptions) error {
 		return err
 	}
 	if opts.Textfile != "" {
-		reg, err := report.Registry(rep)
-		if err != nil {
-			return err
-		}
-		if err := prometheus.WriteToTextfile(opts.Textfile, reg); err != nil {
+		if err := report.WriteTextfile(opts.Textfile, func(f *os.File) error {
+			return report.Render("prometheus", f, rep, report.Options{})
+		}); err != nil {
 			return fmt.Errorf("writing %s: %w", opts.Textfile, err)
 		}
 	} else if err := report.Render(opts.Output, opts.IO.Out, rep, report.Options{Verbose: opts.Verbose, Profile: opts.IO.OutProfile}); err != nil {
