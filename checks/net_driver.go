@@ -8,8 +8,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/Masterminds/semver/v3"
-
 	"github.com/rootless-doctor/rootless-doctor/checks/facts"
 	"github.com/rootless-doctor/rootless-doctor/checks/parse"
 	"github.com/rootless-doctor/rootless-doctor/distro"
@@ -255,7 +253,7 @@ func dpkgVersioned(e *facts.Env, name, path string) (helper, uint64, bool) {
 	if !ok {
 		return helper{}, 0, false
 	}
-	v, err := semver.NewVersion(parse.DebianUpstreamVersion(full))
+	v, err := parse.NewVersion(parse.DebianUpstreamVersion(full))
 	if err != nil {
 		return helper{}, 0, false
 	}
