@@ -9,12 +9,22 @@ FUZZMINIMIZETIME ?= 1s
 # Packages whose tests keep golden files (gotest.tools/v3/golden registers -update there only).
 GOLDEN_PKGS := $(shell grep -rl --include='*_test.go' 'gotest.tools/v3/golden' . | xargs -r -n1 dirname | sort -u)
 
-.PHONY: all build test unit lint docs golden bench fuzz stress clean
+.PHONY: all build install test unit lint docs golden bench fuzz stress clean
 
 all: lint build test
 
+# rootless-doctor and, beside it, rootless-doctor-gvisor: the helper that runs the
+# gvisor-tap-vsock network (--net gvisor), kept out of the main binary so that no command pays
+# for its package initialisation (docs/architecture.md, "Processes").
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/rootless-doctor
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(dir $(BIN)) ./cmd/rootless-doctor ./cmd/rootless-doctor-gvisor
+
+PREFIX  ?= /usr/local
+# Both binaries into $(DESTDIR)$(PREFIX)/bin: rootless-doctor finds the helper in its own
+# directory, never through PATH.
+install: build
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(BIN) $(dir $(BIN))rootless-doctor-gvisor $(DESTDIR)$(PREFIX)/bin/
 
 # Lint first (cheap), then every test. Tests that need root or the real kernel skip with a
 # printed reason where they cannot run; in CI (root, Debian 12) they run for real.

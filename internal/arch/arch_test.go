@@ -39,6 +39,7 @@ var allowed = map[string][]string{
 	"snapshot":    {"host", "finding", "checks/parse", "checks/facts", "internal/safefs"},
 	// The runtime imports no CLI, no probes, no planner.
 	"runtime/rootlesskit":         {"finding", "checks/parse"},
+	"runtime/rootlesskit/gvisor":  {"runtime/rootlesskit"},
 	"runtime/proof":               {"distro", "finding", "checks/parse", "runtime/rootlesskit", "internal/safefs"},
 	"runtime/daemon":              {"finding", "runtime/rootlesskit", "internal/safefs"},
 	"runtime/service":             {"internal/safefs"},
@@ -47,7 +48,9 @@ var allowed = map[string][]string{
 	// The command line may import anything.
 	"cmd/rootless-doctor/cli": {"*"},
 	"cmd/rootless-doctor":     {"*"},
-	"fixtures":                {"*"},
+	// The helper that links the gvisor-tap-vsock network: the roles only.
+	"cmd/rootless-doctor-gvisor": {"runtime/proof", "runtime/daemon", "runtime/rootlesskit", "runtime/rootlesskit/gvisor"},
+	"fixtures":                   {"*"},
 }
 
 // goPackage is what `go list -json` says of one package.

@@ -185,6 +185,16 @@ func Exec(opts Options) error {
 	if err != nil {
 		return fmt.Errorf("cannot find this binary: %w", err)
 	}
+	if net == rootlesskit.NetGvisor {
+		// The driver runs in the helper binary (issue 16): exec it directly.
+		helper, err := rootlesskit.GvisorHelper()
+		if err != nil {
+			return fmt.Errorf("--net gvisor: %w", err)
+		}
+		if helper != "" {
+			self = helper
+		}
+	}
 	argv := append([]string{self, argParent, net}, engine...)
 	return syscall.Exec(self, argv, os.Environ())
 }
@@ -201,6 +211,23 @@ func parentMain(args []string) int {
 	}
 	netName, engine := args[0], args[1:]
 	logrus.SetOutput(os.Stderr)
+	// The driver first: when it is gvisor-tap-vsock and this binary does not link it, the
+	// helper binary takes this process over and starts this role again.
+	chosen, nd, notes, err := rootlesskit.NewNetDriver(netName)
+	if errors.Is(err, rootlesskit.ErrGvisorNotLinked) {
+		helper, herr := rootlesskit.GvisorHelper()
+		if herr == nil {
+			herr = fmt.Errorf("starting %s: %w", helper, rootlesskit.ExecHelper(helper))
+		}
+		err = herr
+	}
+	for _, n := range notes {
+		say("network: %s", n)
+	}
+	if err != nil {
+		say("network driver %s: %v", chosen, err)
+		return 1
+	}
 	// Checked again here: the CLI's check (Exec) ran before the exec.
 	stateDir, err := PrepareStateDir()
 	if errors.Is(err, ErrStateDir) {
@@ -216,15 +243,6 @@ func parentMain(args []string) int {
 	// the same lock again for its lifetime: two daemons cannot share the dir.
 	if err := parent.InitStateDir(stateDir); err != nil {
 		say("%v (is another rootless-doctor daemon running for this account?)", err)
-		return 1
-	}
-	chosen, nd, notes, err := rootlesskit.NewNetDriver(netName)
-	for _, n := range notes {
-		say("network: %s", n)
-	}
-	if err != nil {
-		say("network driver %s: %v", chosen, err)
-		os.RemoveAll(stateDir)
 		return 1
 	}
 	pd, err := builtin.NewParentDriver(rootlesskit.LogWriter("port/builtin"), stateDir, false, "auto")
