@@ -9,7 +9,7 @@ FUZZMINIMIZETIME ?= 1s
 # Packages whose tests keep golden files (gotest.tools/v3/golden registers -update there only).
 GOLDEN_PKGS := $(shell grep -rl --include='*_test.go' 'gotest.tools/v3/golden' . | xargs -r -n1 dirname | sort -u)
 
-.PHONY: all build install test unit lint docs golden bench fuzz stress clean
+.PHONY: failure-tree all build install test unit lint docs golden bench fuzz stress clean
 
 all: lint build test
 
@@ -42,6 +42,11 @@ lint:
 
 # Regenerates the package graph of docs/architecture.md and the probe tables of README.md and
 # docs/probes.md from the code (internal/arch checks them in every test run).
+# The recorded host of one failure-mode fixture (fixtures/failures/ID), for `check --root OUT`.
+failure-tree:
+	@test -n "$(ID)" -a -n "$(OUT)" || { echo 'usage: make failure-tree ID=<catalogue id> OUT=<empty dir>'; exit 2; }
+	$(GO) run ./internal/fixturetree $(ID) $(OUT)
+
 docs:
 	$(GO) test -count=1 ./internal/arch -update
 

@@ -50,7 +50,8 @@ var allowed = map[string][]string{
 	"cmd/rootless-doctor":     {"*"},
 	// The helper that links the gvisor-tap-vsock network: the roles only.
 	"cmd/rootless-doctor-gvisor": {"runtime/proof", "runtime/daemon", "runtime/rootlesskit", "runtime/rootlesskit/gvisor"},
-	"fixtures":                   {"*"},
+	"fixtures":                   {"host"},
+	"internal/fixturetree":       {"fixtures"},
 }
 
 // goPackage is what `go list -json` says of one package.
