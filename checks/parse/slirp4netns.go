@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/rootless-doctor/rootless-doctor/finding"
 )
@@ -36,12 +37,12 @@ type Slirp4netnsVersion struct {
 // ErrNoVersion is returned when a tool's output holds no version a parser recognises.
 var ErrNoVersion = errors.New("no version in the output")
 
-var slirpVersionRE = regexp.MustCompile(`(?m)^slirp4netns version v?(\S+)`)
+var slirpVersionRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?m)^slirp4netns version v?(\S+)`) })
 
 // ParseSlirp4netnsVersion parses the output of `slirp4netns --version`.
 func ParseSlirp4netnsVersion(out []byte) (Slirp4netnsVersion, error) {
 	out = versionHead(out)
-	m := slirpVersionRE.FindSubmatch(out)
+	m := slirpVersionRE().FindSubmatch(out)
 	if m == nil {
 		return Slirp4netnsVersion{}, fmt.Errorf("slirp4netns --version: %w", ErrNoVersion)
 	}
