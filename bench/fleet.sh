@@ -22,7 +22,7 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 if [ $# -gt 0 ]; then cp "$1" "$work/rootless-doctor"; else need go; build_rd "$work/rootless-doctor"; fi
 rd=$work/rootless-doctor
-mapfile -t trees < <(find fixtures -mindepth 1 -maxdepth 1 -type d | sort)
+mapfile -t trees < <(find fixtures -mindepth 2 -maxdepth 2 -name manifest.json -printf "%h\n" | sort)
 
 echo "bench/fleet.sh: $(uname -r), $(nproc) CPUs, ${#trees[@]} fixture trees, --output $FORMAT, $RUNS runs each"
 printf '%8s %10s %10s %8s %12s %14s\n' hosts "mean s" "median s" "σ s" "hosts/s" "peak RSS MB"
