@@ -1,6 +1,7 @@
 package checks
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -113,39 +114,9 @@ func lingering(e *facts.Env) (bool, error) {
 }
 
 // systemdConfFiles lists the files of a systemd configuration in the order systemd applies
-// them: the main file (the first of mains that exists; mains are highest priority first),
-// then the *.conf drop-ins of dropinDirs sorted by file name, where a name in a
-// higher-priority directory hides the same name in a lower one (systemd.unit(5),
-// systemd-logind.conf(5) "Configuration Directories and Precedence"). dropinDirs are highest
-// priority first. found is false when no main file exists.
+// them (facts.Env.SystemdConfFiles).
 func systemdConfFiles(e *facts.Env, mains, dropinDirs []string) (files []string, found bool) {
-	for _, m := range mains {
-		if fi, err := e.Host.Stat(m); err == nil && !fi.IsDir() {
-			files, found = append(files, m), true
-			break
-		}
-	}
-	byName := map[string]string{}
-	for i := len(dropinDirs) - 1; i >= 0; i-- {
-		ents, err := e.Host.ReadDir(dropinDirs[i])
-		if err != nil {
-			continue
-		}
-		for _, ent := range ents {
-			if strings.HasSuffix(ent.Name(), ".conf") && !ent.IsDir() {
-				byName[ent.Name()] = dropinDirs[i] + "/" + ent.Name()
-			}
-		}
-	}
-	names := make([]string, 0, len(byName))
-	for n := range byName {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	for _, n := range names {
-		files = append(files, byName[n])
-	}
-	return files, found
+	return e.SystemdConfFiles(mains, dropinDirs)
 }
 
 // isSocket reports whether p exists and is a socket; a missing path is (false, nil).
@@ -174,4 +145,250 @@ func homeRel(e *facts.Env, p string) string {
 // subvolRmAllowed reports whether a btrfs mount lets unprivileged accounts delete subvolumes.
 func subvolRmAllowed(m *mountinfo.Info) bool {
 	return m != nil && (parse.HasMountOption(m.VFSOptions, "user_subvol_rm_allowed") || parse.HasMountOption(m.Options, "user_subvol_rm_allowed"))
+}
+
+// ---- results
+
+// mergeResults combines per-engine verdicts: the worst one leads, the others' summaries
+// become details; evidence and fixes are kept from all. Undecided beats pass, not warn/fail.
+func mergeResults(rs []finding.Result) finding.Result {
+	if len(rs) == 1 {
+		return rs[0]
+	}
+	rank := func(r finding.Result) int {
+		if r.Err != nil {
+			return 2 // as the runner will: a warning
+		}
+		return r.Status.Severity()
+	}
+	lead := 0
+	for i, r := range rs {
+		if rank(r) > rank(rs[lead]) {
+			lead = i
+		}
+	}
+	out := rs[lead]
+	out.Details = append([]string(nil), out.Details...)
+	out.Evidence = append([]finding.Evidence(nil), out.Evidence...)
+	out.Intents = append([]finding.Intent(nil), out.Intents...)
+	var passes []string
+	for i, r := range rs {
+		if i == lead {
+			continue
+		}
+		if rank(r) == rank(out) && r.Status == finding.Pass && out.Status == finding.Pass {
+			passes = append(passes, r.Summary)
+		} else {
+			out.Details = append(out.Details, "also: "+r.Summary)
+		}
+		for _, d := range r.Details {
+			// Both engines' data roots often sit on the same mount and get the same note.
+			if !slices.Contains(out.Details, d) {
+				out.Details = append(out.Details, d)
+			}
+		}
+		for _, ev := range r.Evidence {
+			if !slices.Contains(out.Evidence, ev) {
+				out.Evidence = append(out.Evidence, ev)
+			}
+		}
+		out.Intents = append(out.Intents, r.Intents...)
+	}
+	if len(passes) > 0 {
+		out.Summary = strings.Join(append([]string{out.Summary}, passes...), "; ")
+	}
+	return out
+}
+
+// ---- engines
+
+// EngineNeeds are, per engine, the generic probes whose failure stops that engine, and the
+// live proof's steps that stand for it (docs/cli.md, "--engine"). "Ready" means the engine
+// runs a container for the account. Podman runs no RootlessKit: it needs the user namespace
+// and the id maps; /dev/net/tun only for its default network, per container (`--network
+// none` works without it), so net.tun is a warning of engine.podman, not a need; nor
+// XDG_RUNTIME_DIR (its run root falls back to /tmp, docs/engines.md §1.6), not
+// net.driver (RootlessKit's choice of driver) and not iptables (its default rootless
+// network is slirp4netns or pasta, no bridge). Docker, nerdctl and BuildKit start under
+// RootlessKit: they need everything the live proof proves, XDG_RUNTIME_DIR for its state
+// dir; Docker and nerdctl also the network driver and iptables inside the namespace, and
+// Docker its storage driver and data root.
+var EngineNeeds = map[string][]string{
+	facts.EnginePodman: {"identity.user", "idmap.newuidmap", "idmap.subuid", "idmap.subgid", "kernel.version",
+		"userns.clone", "userns.max",
+		"runtime.userns", "runtime.idmap"},
+	facts.EngineDocker: {"identity.user", "idmap.newuidmap", "idmap.subuid", "idmap.subgid", "kernel.version",
+		"userns.clone", "userns.max", "userns.apparmor", "session.xdg-runtime-dir", "net.driver", "net.tun",
+		"net.iptables", "storage.driver", "storage.data-root",
+		"runtime.userns", "runtime.idmap", "runtime.mount", "runtime.overlay", "runtime.network", "runtime.port"},
+	facts.EngineNerdctl: {"identity.user", "idmap.newuidmap", "idmap.subuid", "idmap.subgid", "kernel.version",
+		"userns.clone", "userns.max", "userns.apparmor", "session.xdg-runtime-dir", "net.driver", "net.tun",
+		"net.iptables",
+		"runtime.userns", "runtime.idmap", "runtime.mount", "runtime.overlay", "runtime.network", "runtime.port"},
+	facts.EngineBuildkit: {"identity.user", "idmap.newuidmap", "idmap.subuid", "idmap.subgid", "kernel.version",
+		"userns.clone", "userns.max", "userns.apparmor", "session.xdg-runtime-dir",
+		"runtime.userns", "runtime.idmap", "runtime.mount", "runtime.overlay"},
+}
+
+// EngineProbe is the probe id of an engine ("engine.podman").
+func EngineProbe(engine string) string { return "engine." + engine }
+
+// IsEngineProbe reports whether id is one engine's verdict (engine.docker, …) rather than a
+// generic probe.
+func IsEngineProbe(id string) bool { return strings.HasPrefix(id, EngineProbe("")) }
+
+// engineNames are the engines' names in reports.
+var engineNames = map[string]string{
+	facts.EngineDocker: "Docker", facts.EnginePodman: "Podman", facts.EngineNerdctl: "nerdctl", facts.EngineBuildkit: "BuildKit",
+}
+
+// verdict gathers what an engine probe finds: the reasons the engine will not run
+// containers (fails), its limitations (warns), the details, evidence and fixes.
+type verdict struct {
+	// covered are generic probes a rule of the engine already judged (needs skips them).
+	covered map[string]bool
+	e       *facts.Env
+	eng     finding.Engine
+	r       finding.Result
+	fails   []string
+	warns   []string
+}
+
+func newVerdict(e *facts.Env, engine string) *verdict {
+	return &verdict{covered: map[string]bool{}, e: e, eng: finding.Engine{Name: engine, Installed: true, Reasons: []string{}}}
+}
+
+// fail adds a reason the engine will not run containers, with its fixes.
+func (v *verdict) fail(reason string, fix ...finding.Intent) {
+	v.fails = append(v.fails, reason)
+	v.r = v.r.Fix(fix...)
+}
+
+// warn adds a limitation, with its fixes.
+func (v *verdict) warn(reason string, fix ...finding.Intent) {
+	v.warns = append(v.warns, reason)
+	v.r = v.r.Fix(fix...)
+}
+
+func (v *verdict) detail(format string, args ...any) { v.r = v.r.Detail(format, args...) }
+func (v *verdict) with(ev ...finding.Evidence)       { v.r.Evidence = append(v.r.Evidence, ev...) }
+
+// needs folds in the verdicts of the generic probes the engine needs (EngineNeeds; the
+// static ones, through the run's shared results): each that fails is a reason. Their fixes
+// stay with their own results.
+func (v *verdict) needs(ctx context.Context, engine string) {
+	for _, id := range EngineNeeds[engine] {
+		p, ok := probeByID(id)
+		if !ok || v.covered[id] {
+			continue // a runtime.* step: the CLI folds those in
+		}
+		run, key := p.Run, id
+		if part, ok := engineParts[engine][id]; ok {
+			run, key = part, id+"@"+engine
+		}
+		r := v.e.ProbeResult(key, func() finding.Result { return run(ctx, v.e) })
+		if r.Status == finding.Fail {
+			v.fails = append(v.fails, fmt.Sprintf("%s fails: %s", id, strings.Join(strings.Fields(r.Summary), " ")))
+		}
+	}
+}
+
+// engineParts are the generic probes that judge several engines at once, by engine: the
+// part an engine folds in instead of the whole verdict. storage.driver and storage.data-root
+// judge rootless dockerd's and podman's storage in one line since issue 14; engine.docker must
+// not fail because podman's graphroot cannot hold overlay layers (engine.podman judges that).
+var engineParts = map[string]map[string]func(context.Context, *facts.Env) finding.Result{
+	facts.EngineDocker: {"storage.driver": storageDriverDocker, "storage.data-root": storageDataRootDocker},
+}
+
+// probeIndex holds the registered probes by id. It is filled in init: the engine probes look
+// probes up through it, and All lists the engine probes, a cycle Go refuses in an initializer.
+var probeIndex map[string]Probe
+
+func init() {
+	probeIndex = map[string]Probe{}
+	for _, p := range All() {
+		probeIndex[p.ID] = p
+	}
+}
+
+// probeByID finds a registered probe.
+func probeByID(id string) (Probe, bool) {
+	p, ok := probeIndex[id]
+	return p, ok
+}
+
+// result is the probe's result: fail (not ready) with the first reason as the summary,
+// else warn or pass.
+func (v *verdict) result(version string) (r finding.Result) {
+	name := engineNames[v.eng.Name]
+	v.eng.Version = version
+	title := strings.TrimSpace(name + " " + version)
+	r = v.r
+	// The result must not point into the verdict, which holds the Env (and with it the
+	// whole host) for as long as a fleet keeps the report.
+	defer func() { eng := v.eng; r.Engine = &eng }()
+	switch {
+	case len(v.fails) > 0:
+		v.eng.Ready = false
+		v.eng.Reasons = v.fails
+		r = r.WithStatus(finding.Fail, "%s: not ready — %s", title, v.fails[0])
+		for _, f := range v.fails[1:] {
+			r.Details = append([]string{"Also: " + f + "."}, r.Details...)
+		}
+	case len(v.warns) > 0:
+		v.eng.Ready = true
+		r = r.WithStatus(finding.Warn, "%s: ready, but %s", title, v.warns[0])
+		for _, w := range v.warns[1:] {
+			r.Details = append([]string{"Also: " + w + "."}, r.Details...)
+		}
+	default:
+		v.eng.Ready = true
+		r = r.WithStatus(finding.Pass, "%s: ready (%s)", title, strings.Join(nonEmpty(v.eng.Runtime, v.eng.Network, v.eng.Storage), ", "))
+	}
+	return r
+}
+
+func nonEmpty(ss ...string) []string {
+	var out []string
+	for _, s := range ss {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// notInstalled is the skip of an engine that is not installed, with what would install it.
+func notInstalled(e *facts.Env, engine string, tools ...distro.Tool) finding.Result {
+	var pkgs []string
+	for _, t := range tools {
+		if p, ok := e.Distro.Package(t); ok {
+			pkgs = append(pkgs, p)
+		}
+	}
+	r := finding.Skipf("%s is not installed", engineNames[engine])
+	if len(pkgs) > 0 {
+		r = finding.Skipf("%s is not installed (on %s: install %s)", engineNames[engine], orNone(e.Distro.PrettyName), strings.Join(pkgs, " and "))
+	}
+	r.Engine = &finding.Engine{Name: engine, Reasons: []string{"not installed"}}
+	return r
+}
+
+// wslVersion is 1 or 2 on WSL (WSL 1 kernels say "Microsoft", WSL 2 kernels
+// "microsoft-standard"), 0 elsewhere.
+func wslVersion(e *facts.Env) int {
+	rel := strings.ToLower(e.Host.KernelRelease())
+	if rel == "" {
+		if data, err := e.Host.ReadFile("/proc/version"); err == nil {
+			rel = strings.ToLower(string(data))
+		}
+	}
+	switch {
+	case strings.Contains(rel, "microsoft-standard") || strings.Contains(rel, "wsl2"):
+		return 2
+	case strings.Contains(rel, "microsoft"):
+		return 1
+	}
+	return 0
 }

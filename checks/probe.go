@@ -47,14 +47,18 @@ var GroupTitles = []struct{ Group, Title string }{
 	{"identity", "Identity"},
 	{"idmap", "Subordinate ids"},
 	{"kernel", "Kernel"},
+	{"virt", "Virtualisation"},
 	{"userns", "User namespaces"},
 	{"cgroup", "Cgroups"},
 	{"session", "Login session"},
 	{"net", "Network"},
 	{"storage", "Storage"},
 	{"conflict", "Conflicts"},
+	{"leftover", "Leftovers"},
 	{"mount", "Mounts"},
+	{"lsm", "Security modules"},
 	{"runtime", "Live proof"},
+	{"engine", "Engines"},
 }
 
 // GroupTitle returns the report title of a group, or the group itself.

@@ -14,6 +14,9 @@ func All() []Probe {
 
 		kernelVersion,
 
+		virtWSL,
+		virtContainer,
+
 		usernsClone,
 		usernsMax,
 		usernsAppArmor,
@@ -31,12 +34,29 @@ func All() []Probe {
 		netIptables,
 		netPing,
 		netPrivilegedPorts,
+		netDNS,
+		netRoutes,
+		netProxy,
 
 		storageDriver,
 		storageDataRoot,
+		storageTmpdir,
 
 		conflictRootful,
 
+		leftoverPauseProcess,
+		leftoverRuntimeState,
+		leftoverUserUnits,
+
 		mountPropagation,
+		mountProc,
+
+		lsmAppArmor,
+		lsmSELinux,
+
+		engineDocker,
+		enginePodman,
+		engineNerdctl,
+		engineBuildkit,
 	}
 }

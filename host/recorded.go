@@ -66,6 +66,10 @@ type FileMeta struct {
 	Caps string `json:"caps,omitempty"`
 	// Target is the link target of a symlink that is only in the manifest.
 	Target string `json:"target,omitempty"`
+	// Denied: the recording could not read this file (root reads what an account controls
+	// with the account's permissions, docs/security.md), so every replay answers "permission
+	// denied", whoever runs it.
+	Denied bool `json:"denied,omitempty"`
 }
 
 // Command is one recorded command run.
@@ -246,6 +250,29 @@ func (r *Recorded) ReadLink(p string) (string, bool, error) {
 	return target, true, nil
 }
 
+// Readlink is the Host's one-hop read of a symlink: the symlinks on the way to p are
+// followed inside the tree, p itself is not.
+func (r *Recorded) Readlink(p string) (string, error) {
+	real, err := r.resolve(p, false)
+	if err != nil {
+		return "", err
+	}
+	target, ok, err := r.ReadLink(real)
+	switch {
+	case err != nil:
+		return "", err
+	case !ok:
+		if _, err := r.info(real, true); err != nil {
+			return "", &fs.PathError{Op: "readlink", Path: p, Err: fs.ErrNotExist}
+		}
+		return "", &fs.PathError{Op: "readlink", Path: p, Err: errNotSymlink}
+	}
+	return target, nil
+}
+
+// errNotSymlink is readlink's EINVAL: the path exists and is not a symlink.
+var errNotSymlink = errors.New("not a symbolic link")
+
 func (r *Recorded) ReadFile(p string) ([]byte, error) {
 	real, err := r.resolve(p, true)
 	if err != nil {
@@ -264,6 +291,9 @@ func (r *Recorded) ReadFile(p string) ([]byte, error) {
 	}
 	if !st.Mode().IsRegular() {
 		return nil, notRegular(p, st.Mode())
+	}
+	if inManifest && fm.Denied {
+		return nil, &fs.PathError{Op: "open", Path: p, Err: fs.ErrPermission}
 	}
 	if inManifest && fm.Mode != "" {
 		// A file recorded with mode 0 or 0200 could not be read by the recording process;

@@ -37,6 +37,37 @@ func TestRecordedSymlinksStayInsideTheTree(t *testing.T) {
 	}
 }
 
+// TestRecordedReadlink: one hop, as written, through links on the way; a path that is not a
+// link is an error that is not "does not exist", a missing one is.
+func TestRecordedReadlink(t *testing.T) {
+	h := NewMemory().
+		File("/run/netconfig/resolv.conf", "nameserver 192.0.2.53\n").
+		Symlink("/var/run", "../run").
+		Symlink("/etc/resolv.conf", "/var/run/netconfig/resolv.conf").
+		Symlink("/etc/via-dir", "/var/run/netconfig").
+		Meta("/etc/manifest-link", FileMeta{Type: "symlink", Target: "/nowhere"}).
+		Host()
+	for p, want := range map[string]string{
+		"/etc/resolv.conf":   "/var/run/netconfig/resolv.conf",
+		"/var/run":           "../run",
+		"/etc/manifest-link": "/nowhere",
+	} {
+		got, err := h.Readlink(p)
+		if err != nil || got != want {
+			t.Errorf("Readlink(%s) = %q, %v; want %q", p, got, err, want)
+		}
+	}
+	if _, err := h.Readlink("/run/netconfig/resolv.conf"); err == nil || errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Readlink of a regular file = %v, want a not-a-link error", err)
+	}
+	if _, err := h.Readlink("/etc/nothing"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Readlink of a missing path = %v, want fs.ErrNotExist", err)
+	}
+	if _, err := h.Readlink("/var/run/netconfig/resolv.conf"); err == nil {
+		t.Error("a file reached through a directory link is still not a link")
+	}
+}
+
 func TestRecordedManifestMetadata(t *testing.T) {
 	h := NewMemory().
 		Exec("/usr/bin/newuidmap").
@@ -173,5 +204,21 @@ func TestLiveHost(t *testing.T) {
 	}
 	if _, err := h.Run(context.Background(), "/nonexistent/tool"); err == nil {
 		t.Fatal("running a missing tool must be an error")
+	}
+}
+
+// TestRecordedDenied: a file the recording could not read replays as "permission denied" for
+// everyone, root included: root records such files now that it reads what an account
+// controls with the account's permissions (owner.go).
+func TestRecordedDenied(t *testing.T) {
+	h := NewMemory().Self(Identity{UID: 0, GID: 0, Name: "root"}).
+		File("/home/alice/.config/containers/storage.conf", "").
+		Meta("/home/alice/.config/containers/storage.conf", FileMeta{Mode: "0200", Denied: true}).
+		File("/root/secret", "x").Meta("/root/secret", FileMeta{Mode: "0000"}).Host()
+	if _, err := h.ReadFile("/home/alice/.config/containers/storage.conf"); !errors.Is(err, fs.ErrPermission) {
+		t.Errorf("denied file: %v, want a permission error", err)
+	}
+	if data, err := h.ReadFile("/root/secret"); err != nil || string(data) != "x" {
+		t.Errorf("mode 0000 read by a root recording: %q, %v", data, err)
 	}
 }

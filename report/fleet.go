@@ -132,7 +132,7 @@ type FleetWriter struct {
 	// junit: the totals of the suites written so far.
 	suites junit.Testsuites
 	// spools hold what Close copies out (junit: the suites; prometheus: one file per family
-	// after the first); started tells whether the first family's header is out.
+	// after the first); started tells whether the first family (build_info) is out.
 	spools  []*spool
 	started bool
 }
@@ -188,7 +188,8 @@ var promFleetFamilies = []struct {
 	name, help string
 	labels     []string
 }{
-	{metricInfo, helpInfo, []string{"root", "distro", "version", "kernel", "user"}},
+	{metricBuildInfo, helpBuildInfo, buildInfoLabels}, // once, from the first host with a report
+	{metricInfo, helpInfo, append([]string{"root"}, infoLabels...)},
 	{metricOK, helpOK, []string{"root"}},
 	{metricProbeOK, helpProbeOK, []string{"root", "id", "group"}},
 	{metricProbeStatus, helpProbeStatus, []string{"root", "id", "group", "status"}},
@@ -279,19 +280,19 @@ func (fw *FleetWriter) Write(c *FleetChunk) error {
 		fw.suites.Disabled += c.suite.Disabled
 		return fw.spools[0].write(c.parts[0])
 	case "prometheus":
-		if len(c.parts[0]) > 0 {
-			if !fw.started {
-				var h bytes.Buffer
-				f := promFleetFamilies[0]
-				newGaugeVec(f.name, f.help).writeHeader(&h)
-				if _, err := fw.out.Write(h.Bytes()); err != nil {
-					return err
-				}
-				fw.started = true
+		// The first family is rootless_doctor_build_info: one series, the same for every
+		// host of this run, written from the first host that has it.
+		if len(c.parts[0]) > 0 && !fw.started {
+			var h bytes.Buffer
+			f := promFleetFamilies[0]
+			newGaugeVec(f.name, f.help).writeHeader(&h)
+			if _, err := fw.out.Write(h.Bytes()); err != nil {
+				return err
 			}
 			if _, err := fw.out.Write(c.parts[0]); err != nil {
 				return err
 			}
+			fw.started = true
 		}
 		for i, p := range c.parts[1:] {
 			if err := fw.spools[i].write(p); err != nil {
@@ -529,6 +530,7 @@ func junitSuiteOf(r *Report) junit.Testsuite {
 	suite.AddProperty("distro", r.Host.distroID())
 	suite.AddProperty("kernel", oneLine(r.Host.Kernel))
 	suite.AddProperty("user", oneLine(r.Host.User.Name))
+	addToolProperties(&suite, r.Tool)
 	var total time.Duration
 	for _, g := range r.Grouped() {
 		for _, res := range g.Results {
@@ -550,7 +552,7 @@ func encodeFleetProm(h FleetHost) ([][]byte, error) {
 	for i, f := range promFleetFamilies {
 		fams[i] = newGaugeVec(f.name, f.help, f.labels...)
 	}
-	info, ok, probeOK, status, up := fams[0], fams[1], fams[2], fams[3], fams[4]
+	build, info, ok, probeOK, status, up := fams[0], fams[1], fams[2], fams[3], fams[4], fams[5]
 	root := oneLine(h.Root)
 	var err error
 	set := func(g *gaugeVec, v float64, labels ...string) {
@@ -563,12 +565,15 @@ func encodeFleetProm(h FleetHost) ([][]byte, error) {
 		set(ok, 0, root)
 	} else {
 		r := h.Report
+		if e := buildInfo(build, r.Tool); e != nil {
+			return nil, e
+		}
 		set(up, 1, root)
 		set(ok, boolGauge(r.OK()), root)
 		set(info, 1, root, oneLine(r.Host.Distro.ID), oneLine(r.Host.Distro.VersionID), oneLine(r.Host.Kernel), oneLine(r.Host.User.Name))
 		for _, res := range r.Results {
 			id, group := oneLine(res.ID), oneLine(groupOf(res.ID))
-			set(probeOK, boolGauge(!r.failsRun(res.Status)), root, id, group)
+			set(probeOK, boolGauge(!r.failsRun(res)), root, id, group)
 			for _, st := range promStatuses {
 				set(status, boolGauge(statusName(res.Status) == st), root, id, group, string(st))
 			}

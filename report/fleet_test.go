@@ -94,15 +94,22 @@ func TestFleetJSONIsAnArray(t *testing.T) {
 	}
 }
 
-// refFleetRegistry is the fleet registry of before issue 16, with client_golang.
+// refFleetRegistry is the fleet registry of before issue 16 (with issue 15's build_info and
+// distro_version), with client_golang.
 func refFleetRegistry(f *Fleet) *prometheus.Registry {
 	reg := prometheus.NewRegistry()
 	probeOK := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: metricProbeOK, Help: helpProbeOK}, []string{"root", "id", "group"})
 	status := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: metricProbeStatus, Help: helpProbeStatus}, []string{"root", "id", "group", "status"})
 	ok := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: metricOK, Help: helpOK}, []string{"root"})
-	info := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: metricInfo, Help: helpInfo}, []string{"root", "distro", "version", "kernel", "user"})
+	info := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: metricInfo, Help: helpInfo}, append([]string{"root"}, infoLabels...))
 	up := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: metricUp, Help: helpUp}, []string{"root"})
 	reg.MustRegister(probeOK, status, ok, info, up)
+	for _, h := range f.Hosts {
+		if h.Report != nil {
+			refBuildInfo(reg, h.Report.Tool)
+			break
+		}
+	}
 	for _, h := range f.Hosts {
 		root := oneLine(h.Root)
 		if h.Err != nil {
@@ -116,7 +123,7 @@ func refFleetRegistry(f *Fleet) *prometheus.Registry {
 		info.WithLabelValues(root, oneLine(r.Host.Distro.ID), oneLine(r.Host.Distro.VersionID), oneLine(r.Host.Kernel), oneLine(r.Host.User.Name)).Set(1)
 		for _, res := range r.Results {
 			id, group := oneLine(res.ID), oneLine(groupOf(res.ID))
-			probeOK.WithLabelValues(root, id, group).Set(boolGauge(!r.failsRun(res.Status)))
+			probeOK.WithLabelValues(root, id, group).Set(boolGauge(!r.failsRun(res)))
 			for _, st := range promStatuses {
 				status.WithLabelValues(root, id, group, string(st)).Set(boolGauge(statusName(res.Status) == st))
 			}

@@ -2,9 +2,12 @@ package report
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -18,8 +21,9 @@ import (
 	"github.com/rootless-doctor/rootless-doctor/finding"
 )
 
-// refRegistry is the registry --output prometheus was written from before issue 16, built
-// with client_golang: the reference the direct writer (promtext.go) must match byte for byte.
+// refRegistry is the registry --output prometheus was written from before issue 16 (with
+// issue 15's build_info and distro_version), built with client_golang: the reference the
+// direct writer (promtext.go) must match byte for byte.
 func refRegistry(t testing.TB, r *Report) *prometheus.Registry {
 	t.Helper()
 	reg := prometheus.NewRegistry()
@@ -27,11 +31,12 @@ func refRegistry(t testing.TB, r *Report) *prometheus.Registry {
 	status := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: metricProbeStatus, Help: helpProbeStatus}, []string{"id", "group", "status"})
 	duration := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: metricProbeDuration, Help: helpProbeDuration}, []string{"id", "group"})
 	ok := prometheus.NewGauge(prometheus.GaugeOpts{Name: metricOK, Help: helpOK})
-	info := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: metricInfo, Help: helpInfo}, []string{"distro", "version", "kernel", "user"})
+	info := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: metricInfo, Help: helpInfo}, infoLabels)
 	reg.MustRegister(probeOK, status, duration, ok, info)
+	refBuildInfo(reg, r.Tool)
 	for _, res := range r.Results {
 		id, group := oneLine(res.ID), oneLine(groupOf(res.ID))
-		probeOK.WithLabelValues(id, group).Set(boolGauge(!r.failsRun(res.Status)))
+		probeOK.WithLabelValues(id, group).Set(boolGauge(!r.failsRun(res)))
 		for _, st := range promStatuses {
 			status.WithLabelValues(id, group, string(st)).Set(boolGauge(statusName(res.Status) == st))
 		}
@@ -40,6 +45,16 @@ func refRegistry(t testing.TB, r *Report) *prometheus.Registry {
 	ok.Set(boolGauge(r.OK()))
 	info.WithLabelValues(oneLine(r.Host.Distro.ID), oneLine(r.Host.Distro.VersionID), oneLine(r.Host.Kernel), oneLine(r.Host.User.Name)).Set(1)
 	return reg
+}
+
+// refBuildInfo registers rootless_doctor_build_info as client_golang did (issue 15).
+func refBuildInfo(reg *prometheus.Registry, t Tool) {
+	if t.Version == "" {
+		return
+	}
+	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: metricBuildInfo, Help: helpBuildInfo}, buildInfoLabels)
+	reg.MustRegister(g)
+	g.WithLabelValues(oneLine(t.Version), oneLine(t.Revision), oneLine(t.Go)).Set(1)
 }
 
 // gatherText is what client_golang wrote for a registry.
@@ -119,7 +134,10 @@ func TestPrometheusGauges(t *testing.T) {
 rootless_doctor_ok 0
 # HELP rootless_doctor_info The host and account the report is about; always 1.
 # TYPE rootless_doctor_info gauge
-rootless_doctor_info{distro="debian",kernel="6.18.0-test",user="alice",version="12"} 1
+rootless_doctor_info{distro="debian",distro_version="12",kernel="6.18.0-test",user="alice"} 1
+# HELP rootless_doctor_build_info The rootless-doctor build that made the report; always 1.
+# TYPE rootless_doctor_build_info gauge
+rootless_doctor_build_info{goversion="go1.26.0",revision="0123456789abcdef0123456789abcdef01234567",version="v1.2.3"} 1
 `},
 		{"fail-on-warn", finding.Warn, `
 # HELP rootless_doctor_ok Whether the run passed: 1 when nothing failed (with --fail-on warn, nothing warned either).
@@ -127,13 +145,16 @@ rootless_doctor_info{distro="debian",kernel="6.18.0-test",user="alice",version="
 rootless_doctor_ok 0
 # HELP rootless_doctor_info The host and account the report is about; always 1.
 # TYPE rootless_doctor_info gauge
-rootless_doctor_info{distro="debian",kernel="6.18.0-test",user="alice",version="12"} 1
+rootless_doctor_info{distro="debian",distro_version="12",kernel="6.18.0-test",user="alice"} 1
+# HELP rootless_doctor_build_info The rootless-doctor build that made the report; always 1.
+# TYPE rootless_doctor_build_info gauge
+rootless_doctor_build_info{goversion="go1.26.0",revision="0123456789abcdef0123456789abcdef01234567",version="v1.2.3"} 1
 `},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			g := renderedGatherer(t, sampleReport(tc.failOn))
-			if err := testutil.GatherAndCompare(g, strings.NewReader(tc.want), metricOK, metricInfo); err != nil {
+			if err := testutil.GatherAndCompare(g, strings.NewReader(tc.want), metricOK, metricInfo, metricBuildInfo); err != nil {
 				t.Error(err)
 			}
 			// One series per probe for ok and duration, four for status.
@@ -204,8 +225,8 @@ func TestPrometheusParsesBack(t *testing.T) {
 	if err != nil {
 		t.Fatalf("output does not parse: %v", err)
 	}
-	if len(mfs) != 5 {
-		t.Errorf("%d families, want 5", len(mfs))
+	if len(mfs) != 6 {
+		t.Errorf("%d families, want 6", len(mfs))
 	}
 	status := mfs[metricProbeStatus]
 	if status == nil {
@@ -233,6 +254,34 @@ func TestPrometheusParsesBack(t *testing.T) {
 	for _, l := range info.GetLabel() {
 		if l.GetName() == "kernel" && l.GetValue() != "6.1 \"quoted\" \\ back slash \uFFFD" {
 			t.Errorf("kernel label %q", l.GetValue())
+		}
+	}
+}
+
+// TestPromtool runs Prometheus's own linter on the exposition, one host and a fleet: promtool
+// from $PROMTOOL or PATH (.ci/run extracts it from Debian's prometheus package without
+// installing the server). The parse with expfmt above runs everywhere.
+func TestPromtool(t *testing.T) {
+	tool := os.Getenv("PROMTOOL")
+	if tool == "" {
+		var err error
+		if tool, err = exec.LookPath("promtool"); err != nil {
+			t.Skip("skipping: promtool is not installed (.ci/run extracts it from Debian's prometheus package into $PROMTOOL)")
+		}
+	}
+	var one, fleet bytes.Buffer
+	if err := renderPrometheus(&one, sampleReport(finding.Fail), Options{}); err != nil {
+		t.Fatal(err)
+	}
+	f := &Fleet{Hosts: []FleetHost{{Root: "a", Report: sampleReport(finding.Fail)}, {Root: "b", Err: errors.New("broken")}}}
+	if err := RenderFleet("prometheus", &fleet, f, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	for name, text := range map[string][]byte{"one host": one.Bytes(), "fleet": fleet.Bytes()} {
+		cmd := exec.Command(tool, "check", "metrics")
+		cmd.Stdin = bytes.NewReader(text)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("%s: promtool check metrics: %v\n%s\n%s", name, err, out, text)
 		}
 	}
 }

@@ -2,6 +2,7 @@ package snapshot
 
 import (
 	"bytes"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -20,6 +21,7 @@ import (
 //     of /etc/subgid (idmap.subgid's overlap check). Passwords are "x".
 //   - /etc/subuid and /etc/subgid are kept whole: whether the account's ranges overlap
 //     another account's is the point of idmap.subuid/subgid, and that needs every range.
+//   - systemd user units and drop-ins lose the user:password@ of URLs (proxy credentials).
 //
 // Other files are written as read. The replayed fix plan may differ from the live one where
 // the planner would have stepped around a dropped account's uid; the probe results do not.
@@ -75,9 +77,38 @@ func KeepFilter(e *facts.Env, subuid, subgid []byte) Filter {
 				}
 				return f, keep
 			})
+		case facts.DpkgStatusPath:
+			return keepStanzas(data, e.DpkgAsked())
+		}
+		if strings.Contains(path, "/systemd/user/") {
+			// Users put HTTP(S)_PROXY with credentials into docker.service drop-ins; net.proxy
+			// needs only the host and port.
+			return []byte(parse.RedactUserinfo(string(data)))
 		}
 		return data
 	}
+}
+
+// keepStanzas keeps the stanzas of dpkg's database (deb822 paragraphs, separated by blank
+// lines) whose Package is one of pkgs: what the probes looked up (facts.Env.DpkgAsked), not
+// every installed package (issue 15). A stanza is kept whole, in its order.
+func keepStanzas(data []byte, pkgs []string) []byte {
+	var out bytes.Buffer
+	for _, st := range bytes.Split(bytes.ReplaceAll(data, []byte("\r\n"), []byte("\n")), []byte("\n\n")) {
+		st = bytes.Trim(st, "\n")
+		if len(st) == 0 {
+			continue
+		}
+		for _, line := range bytes.Split(st, []byte("\n")) {
+			name, ok := bytes.CutPrefix(line, []byte("Package:"))
+			if ok && slices.Contains(pkgs, string(bytes.TrimSpace(name))) {
+				out.Write(st)
+				out.WriteString("\n\n")
+				break
+			}
+		}
+	}
+	return out.Bytes()
 }
 
 // keepLines keeps the colon-separated lines fn accepts, as fn rewrote them; comments, blank

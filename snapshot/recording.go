@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/rootless-doctor/rootless-doctor/checks/parse"
 	"github.com/rootless-doctor/rootless-doctor/host"
 	"github.com/rootless-doctor/rootless-doctor/internal/safefs"
 )
@@ -123,7 +124,8 @@ func (r *Recording) LookupEnv(key string) (string, bool) {
 	v, ok := r.inner.LookupEnv(key)
 	if ok {
 		r.mu.Lock()
-		r.env[key] = v
+		// A proxy URL may carry a password; net.proxy needs only the host and port.
+		r.env[key] = parse.RedactUserinfo(v)
 		r.mu.Unlock()
 	}
 	return v, ok
@@ -247,6 +249,24 @@ func (r *Recording) EvalSymlinks(p string) (string, error) {
 	return res, nil
 }
 
+// Readlink records the link (and the links on the way to it) as the tree's symlinks, so the
+// replay reads the same target.
+func (r *Recording) Readlink(p string) (string, error) {
+	target, err := r.inner.Readlink(p)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	real := r.resolve(p, false)
+	if err != nil {
+		if fi, serr := r.inner.Lstat(real); serr == nil && r.node(real).meta == nil {
+			r.stat(real, fi)
+		}
+		return target, err
+	}
+	n := r.node(real)
+	n.kind, n.target = "symlink", target
+	return target, nil
+}
+
 // FSType records the type by the path asked (resolved), not by mount point: a replay asks
 // the same paths, and the longest-prefix rule of the format answers them exactly.
 func (r *Recording) FSType(p string) (string, error) {
@@ -355,7 +375,7 @@ func (n *recNode) fileMeta() (host.FileMeta, bool) {
 			return host.FileMeta{}, false // the tree holds it
 		}
 		if n.denied {
-			return host.FileMeta{Mode: "0000"}, true
+			return host.FileMeta{Mode: "0000", Denied: true}, true
 		}
 		return host.FileMeta{}, false
 	}
@@ -375,7 +395,7 @@ func (n *recNode) fileMeta() (host.FileMeta, bool) {
 		// bits (readable by the owner, not by us) cannot say that.
 		mode &^= 0o444
 	}
-	fm := host.FileMeta{Type: host.ModeKind(fi.Mode), Mode: fmt.Sprintf("%04o", mode), UID: host.Int(fi.UID), GID: host.Int(fi.GID), Caps: fi.Caps}
+	fm := host.FileMeta{Type: host.ModeKind(fi.Mode), Mode: fmt.Sprintf("%04o", mode), UID: host.Int(fi.UID), GID: host.Int(fi.GID), Caps: fi.Caps, Denied: n.denied}
 	if fm.Type == "char" || fm.Type == "block" {
 		fm.Major, fm.Minor = fi.Major, fi.Minor
 	}

@@ -67,9 +67,17 @@ type Env struct {
 	mounts      once[MountTable]
 	dockerRoot  once[DataRoot]
 	podmanRoot  once[podmanRoot]
+	storageConf once[PodmanStorageConf]
 	dpkg        once[fileRead]
+	dpkgMu      sync.Mutex
+	dpkgAsked   []string
 	subIDSource once[SubIDSource]
 	appArmor    once[*apparmor.Policy]
+	// engines: the engine probes' facts (engines.go).
+	binaryState
+	unitsOnce
+	netDrivers     once[NetDrivers]
+	dockerRootless once[DockerRootless]
 }
 
 // ErrUnknownUser is wrapped by UserErr when the account does not exist.

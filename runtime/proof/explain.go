@@ -59,6 +59,9 @@ const (
 // explains (docs/failures/catalogue.json#ID).
 func explain(w wireError, f facts, logs []string) explanation {
 	msg := strings.ToLower(w.Message)
+	if w.Hung {
+		return explainHung(w)
+	}
 	switch w.Phase {
 	case phaseUserNS:
 		return explainClone(w, f)
@@ -80,6 +83,35 @@ func explain(w wireError, f facts, logs []string) explanation {
 		}
 	}
 	return explanation{Summary: clipMessage(w.Message)}
+}
+
+// explainHung explains a phase that did not finish: rootlesskit waits on its helpers without
+// a timeout, so a hung helper stops the start where it is. The step of that phase is blamed;
+// there is no fix step to ask for (a hung helper is not a setting), so the explanation names
+// the static probe to look at and what to try, and asks for nothing (issue 15: it used to
+// blame runtime.userns and send people to `rootless-doctor fix`, which had nothing for it).
+func explainHung(w wireError) explanation {
+	switch w.Phase {
+	case phaseNetwork:
+		return explanation{
+			Probe:   "net.driver",
+			Summary: "the network driver hung: " + clipMessage(firstLine(w.Message)),
+			Details: []string{
+				"The user namespace was created and the id maps were written (rootlesskit called the network driver only after that), but the driver never said the interface was up; rootless-doctor stopped it.",
+				"Run the driver by hand to see why (slirp4netns --version, pasta --version), or prove another driver: rootless-doctor prove --net pasta, --net gvisor (in-process, no helper).",
+			},
+		}
+	case phaseIDMap:
+		return explanation{
+			Probe:   "idmap.subuid",
+			Summary: "mapping the subordinate ids did not finish: " + clipMessage(firstLine(w.Message)),
+			Details: []string{"newuidmap and newgidmap hang when the subid source does (SSSD or LDAP named on the subid: line of /etc/nsswitch.conf); the child had started in its new namespaces."},
+		}
+	}
+	return explanation{
+		Summary: "the proof did not finish in time: " + clipMessage(w.Message),
+		Details: []string{"rootlesskit waits on its child without a timeout; a helper that hangs stops it. The captured log below shows the last thing it did."},
+	}
 }
 
 // explainClone explains a failed clone(CLONE_NEWUSER) ("failed to start the child:
@@ -231,6 +263,14 @@ func explainNetwork(w wireError, f facts, msg string, logs []string) explanation
 			Summary: string(tool) + " is not installed",
 			Intents: []finding.Intent{finding.InstallTool(string(tool), "rootless networking needs a user-mode network driver")},
 		}
+	case strings.Contains(joined, slirpSeccompFailed) || strings.Contains(joined, slirpSeccompLoad):
+		// docs/failures/catalogue.json#slirp4netns-seccomp-fails: the filter slirp4netns
+		// installs uses actions the running kernel rejects (distribution builds against a
+		// newer libseccomp, old kernels); the engines enable it whenever slirp4netns offers it.
+		return explanation{Probe: "net.driver", Summary: "slirp4netns could not install its seccomp filter (`enable_seccomp failed`)",
+			Details: []string{"dockerd-rootless.sh's RootlessKit (--slirp4netns-seccomp=auto) and Podman turn slirp4netns's seccomp filter on whenever it is offered, so they fail the same way (slirp4netns#196, #221, #232)."},
+			Intents: []finding.Intent{finding.ManualStep("docker-slirp-seccomp",
+				"upgrade slirp4netns to an upstream release built against this kernel's libseccomp, or turn its filter off for rootless Docker: add Environment=DOCKERD_ROOTLESS_ROOTLESSKIT_SLIRP4NETNS_SECCOMP=false under [Service] in ~/.config/systemd/user/docker.service.d/override.conf, then systemctl --user daemon-reload && systemctl --user restart docker")}}
 	case strings.Contains(msg, `exec: "nsenter"`):
 		return explanation{Probe: "net.driver", Summary: "nsenter is not installed: rootlesskit needs it to create the tap device",
 			Intents: []finding.Intent{finding.InstallTool(string(distro.ToolNsenter), "rootlesskit enters the namespace with nsenter")}}
@@ -264,6 +304,14 @@ func explainNetwork(w wireError, f facts, msg string, logs []string) explanation
 	}
 	return explanation{Probe: "net.driver", Summary: "setting up the network failed: " + clipMessage(firstLine(w.Message))}
 }
+
+// What slirp4netns prints when its seccomp filter cannot be installed (slirp4netns.c
+// "enable_seccomp failed", seccompfilter.c "seccomp: seccomp_load(): …"), lower-cased as the
+// logs are matched.
+const (
+	slirpSeccompFailed = "enable_seccomp failed"
+	slirpSeccompLoad   = "seccomp: seccomp_load()"
+)
 
 func firstLine(s string) string {
 	s = strings.TrimSpace(s)

@@ -129,7 +129,7 @@ func streamFleet(ctx context.Context, opts *CheckOptions, w io.Writer) (report.F
 			defer wg.Done()
 			for i := range jobs {
 				root := opts.Roots[i]
-				rep, err := checkOne(ctx, opts, root)
+				rep, err := checkOne(ctx, opts, root, nil)
 				var ee *exitError
 				if errors.As(err, &ee) && ee.Err != nil {
 					err = ee.Err
