@@ -8,6 +8,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -184,6 +185,8 @@ func renderedGatherer(t *testing.T, r *Report) prometheus.Gatherer {
 		for _, mf := range mfs {
 			out = append(out, mf)
 		}
+		// Sorted by name, as a registry gathers: the parser returns a map.
+		slices.SortFunc(out, func(a, b *dto.MetricFamily) int { return strings.Compare(a.GetName(), b.GetName()) })
 		return out, nil
 	})
 }
