@@ -211,8 +211,20 @@ func parentMain(args []string) int {
 	}
 	netName, engine := args[0], args[1:]
 	logrus.SetOutput(os.Stderr)
-	// The driver first: when it is gvisor-tap-vsock and this binary does not link it, the
-	// helper binary takes this process over and starts this role again.
+	// Checked again here: the CLI's check (Exec) ran before the exec. A refused
+	// state dir is the clearer answer, so it comes before the network driver.
+	stateDir, err := PrepareStateDir()
+	if errors.Is(err, ErrStateDir) {
+		say("%v", err)
+		return 2
+	}
+	if err != nil {
+		say("%v", err)
+		return 1
+	}
+	// Then the driver, before anything is started: when it is gvisor-tap-vsock and this
+	// binary does not link it, the helper binary takes this process over and starts this role
+	// again (it checks the state dir again, which it now finds made).
 	chosen, nd, notes, err := rootlesskit.NewNetDriver(netName)
 	if errors.Is(err, rootlesskit.ErrGvisorNotLinked) {
 		helper, herr := rootlesskit.GvisorHelper()
@@ -226,16 +238,6 @@ func parentMain(args []string) int {
 	}
 	if err != nil {
 		say("network driver %s: %v", chosen, err)
-		return 1
-	}
-	// Checked again here: the CLI's check (Exec) ran before the exec.
-	stateDir, err := PrepareStateDir()
-	if errors.Is(err, ErrStateDir) {
-		say("%v", err)
-		return 2
-	}
-	if err != nil {
-		say("%v", err)
 		return 1
 	}
 	// InitStateDir takes the state dir's lock (failing when another daemon holds it) and
