@@ -50,8 +50,12 @@ install: build man
 
 # Lint first (cheap), then every test. Tests that need root or the real kernel skip with a
 # printed reason where they cannot run; in CI (root, Debian 12) they run for real.
+# The live tests of every package take one machine-wide lock (runtime/livetest), so a
+# package's tests may wait for another's: go test's default 10-minute limit per package is
+# not enough when several run at once.
+TESTTIMEOUT ?= 30m
 test: lint
-	$(GO) test -count=1 ./...
+	$(GO) test -count=1 -timeout $(TESTTIMEOUT) ./...
 
 unit:
 	$(GO) test -short -count=1 ./...

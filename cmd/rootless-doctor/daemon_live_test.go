@@ -159,6 +159,14 @@ func TestLiveDaemonDockerd(t *testing.T) {
 			t.Fatal("dockerd did not answer on " + sock + " within 60s")
 		}
 	}
+	// The ready line (issue 12), printed once dockerd answers, names the DOCKER_HOST to use.
+	readyLine := "ready: dockerd answers on " + sock + "; use it with: export DOCKER_HOST=" + host
+	for end := time.Now().Add(5 * time.Second); !strings.Contains(out.String(), readyLine); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(end) {
+			t.Errorf("no ready line %q in the daemon's output", readyLine)
+			break
+		}
+	}
 	stateDir := filepath.Join(runDir, "rootless-doctor")
 	if _, err := os.Stat(filepath.Join(stateDir, "api.sock")); err != nil {
 		t.Errorf("no rootlesskit API socket in the state dir: %v", err)

@@ -40,7 +40,7 @@ var allowed = map[string][]string{
 	// The runtime imports no CLI, no probes, no planner.
 	"runtime/rootlesskit":         {"finding", "checks/parse"},
 	"runtime/rootlesskit/gvisor":  {"runtime/rootlesskit"},
-	"runtime/proof":               {"distro", "finding", "checks/parse", "runtime/rootlesskit", "internal/safefs"},
+	"runtime/proof":               {"distro", "finding", "checks/parse", "runtime/rootlesskit", "runtime/service", "internal/safefs"},
 	"runtime/daemon":              {"finding", "runtime/rootlesskit", "internal/safefs"},
 	"runtime/service":             {"internal/safefs"},
 	"runtime/service/fakesystemd": nil,

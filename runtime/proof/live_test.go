@@ -32,6 +32,10 @@ func TestMain(m *testing.M) {
 	if len(os.Args) > 2 && os.Args[1] == helperArg {
 		os.Exit(helperMain(os.Args[2:]))
 	}
+	if len(os.Args) > 1 && os.Args[1] == cgroupStepArg {
+		os.Stdout.Write(proof.CgroupStepJSON())
+		os.Exit(0)
+	}
 	if len(os.Args) > 2 && os.Args[1] == attackArg {
 		os.Exit(attackMain(os.Args[2:]))
 	}

@@ -91,7 +91,7 @@ var steps = []StepInfo{
 		[]string{"net.driver", "net.tun"}},
 	{StepPort, "Published port round trip (live)", "a TCP listener inside, published on 127.0.0.1 by rootlesskit's builtin port driver, answers a round trip from the host.",
 		[]string{"net.driver"}},
-	{StepCgroup, "cgroup v2 limit (live)", "with cgroup v2 delegation, a child cgroup's pids limit is enforced (skipped on cgroup v1 and hybrid hosts, with the reason).",
+	{StepCgroup, "cgroup v2 limit (live)", "with cgroup v2 delegation, a child cgroup's pids limit is enforced: the kernel refuses a fork and counts it in pids.events; from a login shell, in a transient scope with Delegate=yes the systemd user manager starts over D-Bus (skipped on cgroup v1 and hybrid hosts, or without a user manager, with the reason).",
 		[]string{"cgroup.version", "cgroup.delegation"}},
 }
 
