@@ -56,7 +56,10 @@ func runCgroupVersion(_ context.Context, e *facts.Env) finding.Result {
 		}
 	}
 	r = r.WithStatus(finding.Warn, "%s (%s hierarchy)", cgroupV1Summary, word)
-	r = r.Detail("An ordinary account cannot be given cgroup v1 controllers, so rootless engines run containers without resource limits. Containers still run; only the limits are lost.")
+	// Not "only the limits are lost": rootless Podman (crun and runc alike) refuses a container
+	// that asks for a limit instead of dropping it, as the VM lab (test/vm) saw on Debian 11
+	// booted with systemd.unified_cgroup_hierarchy=0 (containers/podman#6368).
+	r = r.Detail("An ordinary account cannot be given cgroup v1 controllers, so rootless engines cannot apply resource limits. Containers without limits run; Docker runs one that asks for limits without them (\"Running in rootless-mode without cgroups\"), while rootless Podman refuses it (`cannot set memory limit: container could not join or create cgroup`, exit 126).")
 	if mode == facts.CgroupHybrid {
 		r = r.Detail("In hybrid mode cgroup v2 is mounted at /sys/fs/cgroup/unified but holds no controllers: the controllers are all bound to the v1 hierarchies.")
 	}

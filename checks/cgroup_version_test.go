@@ -52,6 +52,16 @@ func TestCgroupVersion(t *testing.T) {
 	})
 }
 
+// On cgroup v1 rootless Podman refuses a container with --memory (exit 126) rather than
+// dropping the limit as Docker does; the detail must not promise that containers with limits
+// still run (the VM lab's debian11-cgv1 guest found it).
+func TestCgroupVersionV1PodmanRefusesLimits(t *testing.T) {
+	r := result(t, cgroupVersion, withSystemd(legacy(alice())), "")
+	if !hasDetail(r, "rootless Podman refuses it") || hasDetail(r, "only the limits are lost") {
+		t.Errorf("details = %q", r.Details)
+	}
+}
+
 func TestCgroupVersionCmdlineForcesV1(t *testing.T) {
 	m := withSystemd(hybrid(alice())).File("/proc/cmdline", "BOOT_IMAGE=/vmlinuz root=/dev/sda1 ro systemd.unified_cgroup_hierarchy=0 quiet\n")
 	r := result(t, cgroupVersion, m, "")

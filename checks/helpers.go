@@ -289,6 +289,7 @@ func (v *verdict) needs(ctx context.Context, engine string) {
 		r := v.e.ProbeResult(key, func() finding.Result { return run(ctx, v.e) })
 		if r.Status == finding.Fail {
 			v.fails = append(v.fails, fmt.Sprintf("%s fails: %s", id, strings.Join(strings.Fields(r.Summary), " ")))
+			v.eng.BlockedBy = append(v.eng.BlockedBy, id)
 		}
 	}
 }

@@ -171,4 +171,8 @@ type Engine struct {
 	Ready bool `json:"ready"`
 	// Reasons say why it is not ready, the first first (empty when ready).
 	Reasons []string `json:"reasons"`
+	// BlockedBy are the generic probes among the reasons: the probes the engine needs that
+	// fail (checks.EngineNeeds). When --ignore waives all of them and the engine has no
+	// reason of its own, the engine's verdict is waived with them.
+	BlockedBy []string `json:"blocked_by,omitempty"`
 }

@@ -52,6 +52,12 @@ func needRoot(t *testing.T, tools ...string) {
 // buildBinary builds rootless-doctor into a directory every account can read.
 func buildBinary(t *testing.T) string {
 	t.Helper()
+	return buildBinaryEnv(t)
+}
+
+// buildBinaryEnv is buildBinary with more environment for go build (CGO_ENABLED=0).
+func buildBinaryEnv(t *testing.T, env ...string) string {
+	t.Helper()
 	dir, err := os.MkdirTemp("", "rdoctor-bin-")
 	if err != nil {
 		t.Fatal(err)
@@ -60,12 +66,15 @@ func buildBinary(t *testing.T) string {
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	bin := filepath.Join(dir, "rootless-doctor")
-	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	// Both binaries, as `make install` installs them: the gvisor-tap-vsock network runs in
+	// the helper beside rootless-doctor.
+	cmd := exec.Command("go", "build", "-o", dir+"/", ".", "../rootless-doctor-gvisor")
+	cmd.Env = append(os.Environ(), env...)
+	out, err := cmd.CombinedOutput()
 	if err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	return bin
+	return filepath.Join(dir, "rootless-doctor")
 }
 
 // throwawayUser creates an account with a home and one 65,536-id subordinate range, and

@@ -19,11 +19,13 @@
 package daemon
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -79,22 +81,60 @@ type Options struct {
 	Engine []string
 }
 
-// FindEngine returns the engine's argv with its binary resolved on PATH: cmd as given, or the
-// first of Engines installed.
+// SbinDirs are searched for an engine after PATH: Debian and Ubuntu install dockerd in
+// /usr/sbin, which an ordinary account's PATH does not hold (issue 12: the unit ran the
+// containerd that docker.io only depends on). Tests replace it.
+var SbinDirs = []string{"/usr/local/sbin", "/usr/sbin", "/sbin"}
+
+// LookEngine is name's executable: name itself when it has a slash, else the first on PATH,
+// else in SbinDirs.
+func LookEngine(name string) (string, error) {
+	if strings.Contains(name, "/") {
+		return exec.LookPath(name)
+	}
+	if p, err := exec.LookPath(name); err == nil {
+		return p, nil
+	}
+	for _, d := range SbinDirs {
+		if p, err := exec.LookPath(filepath.Join(d, name)); err == nil {
+			return p, nil
+		}
+	}
+	return "", fmt.Errorf("%q: %w on PATH nor in %s", name, exec.ErrNotFound, strings.Join(SbinDirs, ", "))
+}
+
+// PathWithSbin is path with the SbinDirs it lacks appended: the PATH the engine runs with,
+// whose helpers (iptables, ip) are in the sbin directories too, as in the unit
+// dockerd-rootless-setuptool.sh writes (PATH=$BIN:/sbin:/usr/sbin:$PATH).
+func PathWithSbin(path string) string {
+	if path == "" {
+		path = "/usr/local/bin:/usr/bin:/bin"
+	}
+	for _, d := range SbinDirs {
+		if !slices.Contains(filepath.SplitList(path), d) {
+			path += ":" + d
+		}
+	}
+	return path
+}
+
+// FindEngine returns the engine's argv with its binary resolved (LookEngine): cmd as given, or
+// the first of Engines installed, in that order, so a dockerd in /usr/sbin is preferred to a
+// containerd on PATH.
 func FindEngine(cmd []string) ([]string, error) {
 	if len(cmd) > 0 {
-		p, err := exec.LookPath(cmd[0])
+		p, err := LookEngine(cmd[0])
 		if err != nil {
-			return nil, fmt.Errorf("engine %q: %w", cmd[0], err)
+			return nil, fmt.Errorf("engine %w", err)
 		}
 		return append([]string{p}, cmd[1:]...), nil
 	}
 	for _, e := range Engines {
-		if p, err := exec.LookPath(e); err == nil {
+		if p, err := LookEngine(e); err == nil {
 			return []string{p}, nil
 		}
 	}
-	return nil, fmt.Errorf("no engine found on PATH (tried %s); name one after --", strings.Join(Engines, ", "))
+	return nil, fmt.Errorf("no engine found on PATH nor in %s (tried %s); name one after --", strings.Join(SbinDirs, ", "), strings.Join(Engines, ", "))
 }
 
 // StateDir returns $XDG_RUNTIME_DIR/rootless-doctor, or an error when XDG_RUNTIME_DIR is not
@@ -185,6 +225,16 @@ func Exec(opts Options) error {
 	if err != nil {
 		return fmt.Errorf("cannot find this binary: %w", err)
 	}
+	if net == rootlesskit.NetGvisor {
+		// The driver runs in the helper binary (issue 16): exec it directly.
+		helper, err := rootlesskit.GvisorHelper()
+		if err != nil {
+			return fmt.Errorf("--net gvisor: %w", err)
+		}
+		if helper != "" {
+			self = helper
+		}
+	}
 	argv := append([]string{self, argParent, net}, engine...)
 	return syscall.Exec(self, argv, os.Environ())
 }
@@ -201,7 +251,8 @@ func parentMain(args []string) int {
 	}
 	netName, engine := args[0], args[1:]
 	logrus.SetOutput(os.Stderr)
-	// Checked again here: the CLI's check (Exec) ran before the exec.
+	// Checked again here: the CLI's check (Exec) ran before the exec. A refused
+	// state dir is the clearer answer, so it comes before the network driver.
 	stateDir, err := PrepareStateDir()
 	if errors.Is(err, ErrStateDir) {
 		say("%v", err)
@@ -211,20 +262,29 @@ func parentMain(args []string) int {
 		say("%v", err)
 		return 1
 	}
-	// InitStateDir takes the state dir's lock (failing when another daemon holds it) and
-	// removes what a killed daemon left behind. parent.Parent takes
-	// the same lock again for its lifetime: two daemons cannot share the dir.
-	if err := parent.InitStateDir(stateDir); err != nil {
-		say("%v (is another rootless-doctor daemon running for this account?)", err)
-		return 1
-	}
+	// Then the driver, before anything is started: when it is gvisor-tap-vsock and this
+	// binary does not link it, the helper binary takes this process over and starts this role
+	// again (it checks the state dir again, which it now finds made).
 	chosen, nd, notes, err := rootlesskit.NewNetDriver(netName)
+	if errors.Is(err, rootlesskit.ErrGvisorNotLinked) {
+		helper, herr := rootlesskit.GvisorHelper()
+		if herr == nil {
+			herr = fmt.Errorf("starting %s: %w", helper, rootlesskit.ExecHelper(helper))
+		}
+		err = herr
+	}
 	for _, n := range notes {
 		say("network: %s", n)
 	}
 	if err != nil {
 		say("network driver %s: %v", chosen, err)
-		os.RemoveAll(stateDir)
+		return 1
+	}
+	// InitStateDir takes the state dir's lock (failing when another daemon holds it) and
+	// removes what a killed daemon left behind. parent.Parent takes
+	// the same lock again for its lifetime: two daemons cannot share the dir.
+	if err := parent.InitStateDir(stateDir); err != nil {
+		say("%v (is another rootless-doctor daemon running for this account?)", err)
 		return 1
 	}
 	pd, err := builtin.NewParentDriver(rootlesskit.LogWriter("port/builtin"), stateDir, false, "auto")
@@ -252,7 +312,16 @@ func parentMain(args []string) int {
 		Propagation: "rslave",
 		SubidSource: rootlesskit.SubidSource(),
 	}
+	// The service manager (Type=notify) hears READY=1 from this process, the unit's main one,
+	// once the engine answers; the engine itself must not see the socket (dockerd would send
+	// its own READY=1, from a process that is not the unit's main one).
+	notifySocket := os.Getenv("NOTIFY_SOCKET")
+	os.Unsetenv("NOTIFY_SOCKET")
+	ready, stopWaiting := context.WithCancel(context.Background())
+	defer stopWaiting()
+	go announceReady(ready, stateDir, ReadyOf(engine, os.Getenv("XDG_RUNTIME_DIR")), notifySocket)
 	err = parent.Parent(opt) // removes stateDir on return
+	stopWaiting()
 	if err == nil {
 		return 0
 	}
@@ -264,6 +333,19 @@ func parentMain(args []string) int {
 	}
 	say("%v", err)
 	return 1
+}
+
+// announceReady prints the ready line and tells the service manager once the engine answers;
+// it gives up silently when ctx ends (the engine exited first).
+func announceReady(ctx context.Context, stateDir string, r Ready, notifySocket string) {
+	pid, err := WaitReady(ctx, stateDir, r)
+	if err != nil {
+		return
+	}
+	say("%s", r.Line(pid))
+	if err := Notify(notifySocket, "READY=1\nSTATUS="+r.Line(pid)); err != nil {
+		say("%v", err)
+	}
 }
 
 // childMain is rootlesskit's child: argv is the parent role's [exe, argParent, NET, ENGINE...].

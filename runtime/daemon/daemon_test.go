@@ -10,6 +10,8 @@ import (
 )
 
 func TestFindEngine(t *testing.T) {
+	SbinDirs = []string{t.TempDir()}
+	t.Cleanup(func() { SbinDirs = []string{"/usr/local/sbin", "/usr/sbin", "/sbin"} })
 	dir := t.TempDir()
 	for _, name := range []string{"containerd", "buildkitd"} {
 		if err := os.WriteFile(filepath.Join(dir, name), []byte("#!/bin/sh\n"), 0o755); err != nil {
@@ -31,6 +33,29 @@ func TestFindEngine(t *testing.T) {
 	t.Setenv("PATH", t.TempDir())
 	if _, err := FindEngine(nil); err == nil || !strings.Contains(err.Error(), "dockerd, containerd, buildkitd") {
 		t.Errorf("no engine on PATH: %v", err)
+	}
+}
+
+// Issue 12, problem 3: docker.io installs dockerd in /usr/sbin, off an account's PATH, and
+// containerd (its dependency) in /usr/bin: the engine the user installed is dockerd.
+func TestFindEngineSbin(t *testing.T) {
+	bin, sbin := t.TempDir(), t.TempDir()
+	for _, p := range []string{filepath.Join(bin, "containerd"), filepath.Join(sbin, "dockerd")} {
+		if err := os.WriteFile(p, []byte("#!/bin/sh\n"), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	SbinDirs = []string{filepath.Join(sbin, "missing"), sbin}
+	t.Cleanup(func() { SbinDirs = []string{"/usr/local/sbin", "/usr/sbin", "/sbin"} })
+	t.Setenv("PATH", bin)
+	if got, err := FindEngine(nil); err != nil || len(got) != 1 || got[0] != filepath.Join(sbin, "dockerd") {
+		t.Errorf("FindEngine(nil) = %v, %v; want the dockerd of the sbin directory", got, err)
+	}
+	if got, err := FindEngine([]string{"dockerd", "--debug"}); err != nil || len(got) != 2 || got[0] != filepath.Join(sbin, "dockerd") {
+		t.Errorf("FindEngine(dockerd --debug) = %v, %v", got, err)
+	}
+	if _, err := FindEngine([]string{"buildkitd"}); !errors.Is(err, exec.ErrNotFound) {
+		t.Errorf("a missing engine: %v, want exec.ErrNotFound", err)
 	}
 }
 

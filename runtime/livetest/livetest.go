@@ -292,20 +292,27 @@ func stateDirs(uid int) map[string]bool {
 // (those installed), for a PATH that hides everything else; it is removed when the test ends.
 func ToolDir(t testing.TB, tools ...string) string {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "rdoctor-path-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { os.RemoveAll(dir) })
-	if err := os.Chmod(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
+	dir := sharedTempDir(t, "rdoctor-path-")
 	for _, tool := range tools {
 		if p, err := exec.LookPath(tool); err == nil {
 			if err := os.Symlink(p, filepath.Join(dir, tool)); err != nil {
 				t.Fatal(err)
 			}
 		}
+	}
+	return dir
+}
+
+// sharedTempDir is a new directory every account can search, removed when the test ends.
+func sharedTempDir(t testing.TB, prefix string) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
 	}
 	return dir
 }
@@ -330,13 +337,22 @@ func TunNode(t testing.TB, mode uint32) string {
 // the real one in a private mount namespace.
 func CopyWithoutSetuid(t testing.TB, src string) string {
 	t.Helper()
+	p := filepath.Join(t.TempDir(), filepath.Base(src))
+	copyExecutable(t, src, p)
+	// The test's temp dir is 0700 under root's; the account must reach the copy through the
+	// bind mount only, which needs no search permission on the source.
+	return p
+}
+
+// copyExecutable copies src to the new file dst, mode 0755.
+func copyExecutable(t testing.TB, src, dst string) {
+	t.Helper()
 	in, err := os.Open(src)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer in.Close()
-	p := filepath.Join(t.TempDir(), filepath.Base(src))
-	out, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY, 0o755)
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o755)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -346,9 +362,6 @@ func CopyWithoutSetuid(t testing.TB, src string) string {
 	if err := out.Close(); err != nil {
 		t.Fatal(err)
 	}
-	// The test's temp dir is 0700 under root's; the account must reach the copy through the
-	// bind mount only, which needs no search permission on the source.
-	return p
 }
 
 // InMountNamespace runs fn on an OS thread of its own that has a private mount namespace with

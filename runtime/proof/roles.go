@@ -47,6 +47,7 @@ func Roles() []rootlesskit.Role {
 		{Env: envPipe, Main: func([]string) int { return rkChildMain() }},
 		{Arg: argParent, Main: parentMain},
 		{Arg: argPayload, Main: payloadMain},
+		{Arg: argEnginePayload, Main: enginePayloadMain},
 	}
 }
 

@@ -79,7 +79,13 @@ func Options(s Spec) []*unit.UnitOption {
 		unit.NewUnitOption("Unit", "Documentation", "https://github.com/rootless-doctor/rootless-doctor"),
 		unit.NewUnitOption("Unit", "StartLimitBurst", "3"),
 		unit.NewUnitOption("Unit", "StartLimitIntervalSec", "60s"),
-		unit.NewUnitOption("Service", "Type", "simple"),
+		// notify: the daemon sends READY=1 once the engine answers on its API socket, so the
+		// start job (and install, which waits for it) ends when the engine is up, or fails
+		// when it dies first (issue 12: with Type=simple install reported success for a
+		// service that died 2 s later). NotifyAccess=main: the daemon is the main process;
+		// the engine does not get the socket.
+		unit.NewUnitOption("Service", "Type", "notify"),
+		unit.NewUnitOption("Service", "NotifyAccess", "main"),
 		unit.NewUnitOption("Service", "ExecStart", strings.Join(words, " ")),
 	}
 	if s.Path != "" {
@@ -87,7 +93,10 @@ func Options(s Spec) []*unit.UnitOption {
 	}
 	opts = append(opts,
 		unit.NewUnitOption("Service", "Restart", "on-failure"),
-		unit.NewUnitOption("Service", "TimeoutSec", "0"),
+		// The start covers the checks, the live proof and the engine's own start; the stop
+		// waits for the engine as long as it takes (dockerd-rootless-setuptool.sh: TimeoutSec=0).
+		unit.NewUnitOption("Service", "TimeoutStartSec", "5min"),
+		unit.NewUnitOption("Service", "TimeoutStopSec", "infinity"),
 		unit.NewUnitOption("Service", "LimitNOFILE", "infinity"),
 		unit.NewUnitOption("Service", "LimitNPROC", "infinity"),
 		unit.NewUnitOption("Service", "LimitCORE", "infinity"),
@@ -162,12 +171,23 @@ func Connect(ctx context.Context, addr string) (*sd.Conn, error) {
 	return c, nil
 }
 
-// Install writes the unit to path and has the manager reload, enable and start it.
+// Text is the unit file Install writes for s.
+func Text(s Spec) ([]byte, error) {
+	return io.ReadAll(unit.Serialize(Options(s)))
+}
+
+// ErrNotReady says the unit's start job did not end with the engine answering.
+var ErrNotReady = errors.New("the service did not become ready")
+
+// Install writes the unit to path and has the manager reload, enable and start it, then
+// waits for the start job: with Type=notify it ends "done" when the daemon says the engine
+// answers, "failed" when the service dies first, "timeout" after TimeoutStartSec. Anything
+// but "done", or ctx ending first, is ErrNotReady (wrapped, with the job's result).
 func Install(ctx context.Context, c *sd.Conn, path string, s Spec) error {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return err
 	}
-	b, err := io.ReadAll(unit.Serialize(Options(s)))
+	b, err := Text(s)
 	if err != nil {
 		return err
 	}
@@ -188,19 +208,63 @@ func Install(ctx context.Context, c *sd.Conn, path string, s Spec) error {
 	if _, _, err := c.EnableUnitFilesContext(ctx, []string{Name}, false, true); err != nil {
 		return fmt.Errorf("enabling %s: %w", Name, err)
 	}
-	if _, err := c.StartUnitContext(ctx, Name, "replace", nil); err != nil {
+	done := make(chan string, 1)
+	if _, err := c.StartUnitContext(ctx, Name, "replace", done); err != nil {
 		return fmt.Errorf("starting %s: %w", Name, err)
 	}
-	return nil
+	return waitJob(ctx, done, ErrNotReady, Name)
+}
+
+// waitJob waits for the end of name's start job on done: nil when it is "done", else
+// errKind wrapped with the job's result, or with ctx's error when ctx ends first.
+func waitJob(ctx context.Context, done <-chan string, errKind error, name string) error {
+	select {
+	case r := <-done:
+		if r != "done" {
+			return fmt.Errorf("%w: the start job of %s ended %q", errKind, name, r)
+		}
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("%w: %s was still starting: %w", errKind, name, ctx.Err())
+	}
+}
+
+// State is the unit's state as `systemctl --user status` shows it: "activating
+// (auto-restart), result exit-code, main process exited with status 1, restarted 2 times".
+func State(ctx context.Context, c *sd.Conn, name string) string {
+	props, err := c.GetUnitPropertiesContext(ctx, name)
+	if err != nil {
+		return fmt.Sprintf("unknown: %v", err)
+	}
+	st := fmt.Sprintf("%v (%v)", props["ActiveState"], props["SubState"])
+	get := func(p string) any {
+		v, err := c.GetServicePropertyContext(ctx, name, p)
+		if err != nil {
+			return nil
+		}
+		return v.Value.Value()
+	}
+	if r := get("Result"); r != nil {
+		st += fmt.Sprintf(", result %v", r)
+	}
+	if code, ok := get("ExecMainCode").(int32); ok && code != 0 {
+		// CLD_EXITED is 1: ExecMainStatus is an exit status; otherwise a signal number.
+		if code == 1 {
+			st += fmt.Sprintf(", main process exited with status %v", get("ExecMainStatus"))
+		} else {
+			st += fmt.Sprintf(", main process killed by signal %v", get("ExecMainStatus"))
+		}
+	}
+	if n, ok := get("NRestarts").(uint32); ok && n > 0 {
+		st += fmt.Sprintf(", restarted %d times", n)
+	}
+	return st
 }
 
 // Uninstall stops and disables the unit and removes its file. Engine data is left alone.
 func Uninstall(ctx context.Context, c *sd.Conn, path string) error {
-	if _, err := c.StopUnitContext(ctx, Name, "replace", nil); err != nil {
-		var de dbus.Error
-		if !errors.As(err, &de) || !strings.HasSuffix(de.Name, "NoSuchUnit") {
-			return fmt.Errorf("stopping %s: %w", Name, err)
-		}
+	if err := StopUnit(ctx, c, Name); err != nil {
+		return err
 	}
 	if _, err := c.DisableUnitFilesContext(ctx, []string{Name}, false); err != nil {
 		return fmt.Errorf("disabling %s: %w", Name, err)

@@ -63,8 +63,9 @@ that runs; it is erased before the report. Piped or redirected, nothing but the 
 --report FORMAT=FILE (repeatable) writes the same run in more formats beside the printed
 one: one run, several reports (a CI job's text log plus junit for its test view).
 --ignore ID,... waives probes or steps (kubeadm's --ignore-preflight-errors): they are
-still shown, marked ignored (JSON "ignored": true), but do not fail the run.
---output, --fail-on and --report formats are case-insensitive.`,
+still shown, marked ignored (JSON "ignored": true), but do not fail the run; an engine.*
+result whose every reason is a waived probe (JSON blocked_by) is waived with them. --engine NAME,... makes the verdict about those
+engines only. --output, --fail-on, --engine and --report formats are case-insensitive.`,
 		Example: `  rootless-doctor check
   rootless-doctor check -v
   sudo rootless-doctor check --user ci --output junit --fail-on warn > rootless.xml
@@ -105,9 +106,9 @@ still shown, marked ignored (JSON "ignored": true), but do not fail the run.
 				return err
 			}
 			opts.Engines = splitList(opts.Engines)
-			for _, e := range opts.Engines {
-				if !slices.Contains(facts.Engines, e) {
-					return usageErr("--engine %q: want one of %s", e, strings.Join(facts.Engines, ", "))
+			for i, e := range opts.Engines {
+				if opts.Engines[i], err = oneOf("--engine", e, facts.Engines); err != nil {
+					return err
 				}
 			}
 			if runF != nil {
@@ -126,6 +127,7 @@ still shown, marked ignored (JSON "ignored": true), but do not fail the run.
 	fl.StringSliceVar(&opts.Only, "only", nil, "run only these probes, by id or group (comma-separated)")
 	fl.StringSliceVar(&opts.Engines, "engine", nil, "make the verdict and exit code about these engines only: "+strings.Join(facts.Engines, ",")+"\n(their engine.* probes, which fold in the generic probes they need, and the live steps they need)")
 	registerValues(cmd, "output", report.Formats()...)
+	registerValues(cmd, "engine", facts.Engines...)
 	return cmd
 }
 

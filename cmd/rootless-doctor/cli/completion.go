@@ -85,14 +85,11 @@ func completeUsers(f *Factory) cobra.CompletionFunc {
 	}
 }
 
-// engineNames are the values of --engine: the engines rootless-doctor knows
-// (docs/engines.md), with dockerd's client name as an alias.
-var engineNames = []string{"dockerd", "docker", "podman", "nerdctl", "buildkit"}
-
 // registerCompletions gives every command of the tree the completions of the flags it has:
-// ids for --only, --skip and --ignore, accounts for --user, the fixed values of --output,
-// --net, --fail-on and --engine. It goes by flag name, so a flag another change adds (e.g.
-// --engine) is completed as soon as it exists; a flag that registered its own is left alone.
+// ids for --only, --skip and --ignore, accounts for --user, --fail-on's values and --report's
+// formats. It goes by flag name, so a command that adds one of these flags has it completed;
+// a flag that registered its own (--output, --net, --engine: registerValues, with the very
+// list the command checks the value against) is left alone.
 func registerCompletions(root *cobra.Command, f *Factory) {
 	var walk func(*cobra.Command)
 	walk = func(c *cobra.Command) {
@@ -101,7 +98,6 @@ func registerCompletions(root *cobra.Command, f *Factory) {
 			"skip":   completeIDs(f, true),
 			"ignore": completeIDs(f, true),
 			"user":   completeUsers(f),
-			"engine": cobra.FixedCompletions(engineNames, cobra.ShellCompDirectiveNoFileComp),
 			"fail-on": cobra.FixedCompletions([]string{"fail", "warn"},
 				cobra.ShellCompDirectiveNoFileComp),
 			"report": completeReport,

@@ -43,18 +43,26 @@ func NewCmdDaemon(f *Factory, runF func(context.Context, *DaemonOptions) error) 
 --static) and refuse to start when a probe fails: the failing probes and the fix plan are
 printed and the exit status is 1 (--force starts anyway; --ignore ID,... waives only the
 probes or steps named, as kubeadm's --ignore-preflight-errors; --timeout bounds the live
-proof, default 30s). Then run the engine inside the
-user, mount and network namespaces of an embedded rootlesskit, as dockerd-rootless.sh does:
-state dir and API socket in $XDG_RUNTIME_DIR/rootless-doctor (one daemon per account; a
-0700 directory of the account, else refused with exit 2), copy-up
-of /etc and /run, rslave propagation, host loopback not reachable from inside, the builtin
-port driver (docker run -p publishes on the host), ROOTLESSKIT_STATE_DIR,
-ROOTLESSKIT_PARENT_EUID and ROOTLESSKIT_PARENT_EGID exported to the engine.
+proof, default 30s). For dockerd, containerd and buildkitd only the probes and steps that
+engine needs count (check --engine docker, nerdctl, buildkit).
 
-The engine is the command after --, else the first of dockerd, containerd, buildkitd on
-PATH. dockerd then uses its rootless defaults: socket unix://$XDG_RUNTIME_DIR/docker.sock,
-data in ~/.local/share/docker, exec root $XDG_RUNTIME_DIR/docker. SIGTERM and SIGINT go to
-the engine; the daemon exits with its status. Messages of the daemon go to stderr.`,
+Then run the engine inside the user, mount and network namespaces of an embedded
+rootlesskit, as dockerd-rootless.sh does: state dir and API socket in
+$XDG_RUNTIME_DIR/rootless-doctor (one daemon per account; a 0700 directory of the account,
+else refused with exit 2), copy-up of /etc and /run, rslave propagation, host loopback not
+reachable from inside, the builtin port driver (docker run -p publishes on the host),
+ROOTLESSKIT_STATE_DIR, ROOTLESSKIT_PARENT_EUID and ROOTLESSKIT_PARENT_EGID exported to the
+engine.
+
+The engine is the command after -- (looked up on PATH, then in /usr/local/sbin, /usr/sbin,
+/sbin), else the engine installed for the account, as the engine checks found it: dockerd
+(Docker's, also in /usr/sbin where Debian puts it), else nerdctl's containerd, else
+buildkitd, else the first of dockerd, containerd, buildkitd found. dockerd then uses its rootless defaults: socket unix://$XDG_RUNTIME_DIR/docker.sock,
+data in ~/.local/share/docker, exec root $XDG_RUNTIME_DIR/docker. Once the engine answers on
+its API socket the daemon prints a ready line with the address to use (export
+DOCKER_HOST=unix://…; BUILDKIT_HOST for buildkitd, CONTAINER_HOST for podman system service)
+and, under systemd, sends READY=1 to $NOTIFY_SOCKET. SIGTERM and SIGINT go to the engine; the
+daemon exits with its status. Messages of the daemon go to stderr.`,
 		Example: `  rootless-doctor daemon
   rootless-doctor daemon --static -- dockerd --experimental
   rootless-doctor daemon --net gvisor -- containerd`,
@@ -95,13 +103,21 @@ var daemonNets = []string{rootlesskit.NetAuto, rootlesskit.NetSlirp4netns, rootl
 
 func daemonRun(ctx context.Context, opts *DaemonOptions) error {
 	f := opts.Factory
-	engine, err := daemon.FindEngine(opts.Engine)
-	if err != nil {
-		return usageErr("%v", err)
+	var engine []string
+	if len(opts.Engine) > 0 {
+		var err error
+		if engine, err = daemon.FindEngine(opts.Engine); err != nil {
+			return usageErr("%v", err)
+		}
 	}
 	run, err := runProbes(ctx, f, runSpec{Static: opts.Static, Ignore: opts.Ignore, Net: opts.Net, Timeout: opts.Timeout})
 	if err != nil {
 		return err
+	}
+	if engine == nil {
+		if engine, err = defaultEngine(ctx, run.Env); err != nil {
+			return usageErr("%v", err)
+		}
 	}
 	failed := daemonGate(run.Results, engine[0])
 	for _, r := range run.Results {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -111,6 +112,35 @@ func TestDaemonUsage(t *testing.T) {
 		if code := Execute(context.Background(), f, args); code != ExitError || len(*started) != 0 {
 			t.Errorf("%v: exit %d, started %d, want 2 and 0\n%s", args, code, len(*started), bufs.Err())
 		}
+	}
+}
+
+// Issue 12, problem 3: with docker.io installed, dockerd is in /usr/sbin (off the account's
+// PATH) and containerd, its dependency, in /usr/bin; the engine the daemon starts is the
+// dockerd the engine facts found, not the containerd a PATH lookup finds first.
+func TestDaemonPrefersTheInstalledEngine(t *testing.T) {
+	// The process's own PATH holds only a containerd: a lookup there is the bug.
+	bin := t.TempDir()
+	if err := os.WriteFile(filepath.Join(bin, "containerd"), []byte("#!/bin/sh\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("PATH", bin)
+	ios, _, _, errOut := TestIO()
+	var started []daemon.Options
+	h := host.NewMemory().Env("PATH", "/usr/local/bin:/usr/bin:/bin").
+		Exec("/usr/sbin/dockerd").Exec("/usr/bin/containerd").Exec("/usr/bin/docker")
+	f := &Factory{
+		IO:     ios,
+		Host:   func(string) (host.Host, error) { return h.Host(), nil },
+		Probes: func() []checks.Probe { return nil },
+		Now:    func() time.Time { return time.Unix(0, 0) },
+		Daemon: func(o daemon.Options) error { started = append(started, o); return nil },
+	}
+	if code := Execute(context.Background(), f, []string{"daemon", "--static"}); code != ExitOK {
+		t.Fatalf("exit %d\n%s", code, errOut.String())
+	}
+	if len(started) != 1 || !slices.Equal(started[0].Engine, []string{"/usr/sbin/dockerd"}) {
+		t.Errorf("started %+v, want [/usr/sbin/dockerd]", started)
 	}
 }
 

@@ -24,6 +24,8 @@ type Factory struct {
 	Now func() time.Time
 	// Prove runs the live proof (nil: not available, every runtime.* step is skipped).
 	Prove func(context.Context, proof.Options) ([]finding.Result, error)
+	// ProveEngine runs one engine end to end (prove --engine; nil: not available).
+	ProveEngine func(context.Context, proof.EngineOptions) (finding.Result, error)
 	// Daemon replaces the process with the daemon (daemon.Exec); tests swap it.
 	Daemon func(daemon.Options) error
 	// System returns the machine fix --apply changes and a function that releases it; nil
@@ -43,12 +45,15 @@ func NewFactory() *Factory {
 		Prove:  proof.Run,
 		Daemon: daemon.Exec,
 		Build:  ReadBuildInfo,
+
+		ProveEngine: proof.RunEngine,
 	}
 }
 
 func openHost(root string) (host.Host, error) {
 	if root == "" {
-		return host.NewLive(), nil
+		// --version answers of the helpers are cached per account (docs/performance.md).
+		return host.NewLiveCached(), nil
 	}
 	return snapshot.Open(root)
 }

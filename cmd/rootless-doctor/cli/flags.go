@@ -7,14 +7,19 @@ import (
 )
 
 // oneOf returns the entry of want that v names, compared without regard to case (`-o JSON`
-// is `-o json`), or a usage error that lists want.
+// is `-o json`), or a usage error that lists want and the closest entries (`--engine dockr`:
+// did you mean docker?), as for ids.
 func oneOf(flag, v string, want []string) (string, error) {
 	for _, w := range want {
 		if strings.EqualFold(strings.TrimSpace(v), w) {
 			return w, nil
 		}
 	}
-	return "", usageErr("%s %q: want one of %s", flag, v, strings.Join(want, ", "))
+	hint := ""
+	if s := suggest(v, want); len(s) > 0 {
+		hint = "; did you mean " + strings.Join(s, " or ") + "?"
+	}
+	return "", usageErr("%s %q: want one of %s%s", flag, v, strings.Join(want, ", "), hint)
 }
 
 // registerValues completes the values of a flag that takes one of a fixed list.

@@ -79,7 +79,8 @@ func idsOf(f *Factory) []string {
 }
 
 // suggest returns up to three candidates close to sel: those whose last part is sel
-// ("subuid" for idmap.subuid), then those within a small edit distance, closest first.
+// ("subuid" for idmap.subuid), then those it begins (three letters at least) or within a
+// small edit distance, closest first.
 func suggest(sel string, candidates []string) []string {
 	sel = strings.ToLower(strings.TrimSuffix(strings.TrimSpace(sel), ".*"))
 	if sel == "" {
@@ -98,6 +99,8 @@ func suggest(sel string, candidates []string) []string {
 			found = append(found, scored{c, 0})
 		case last != "" && editDistance(sel, last) <= 1:
 			found = append(found, scored{c, 1})
+		case len(sel) >= 3 && strings.HasPrefix(c, sel):
+			found = append(found, scored{c, 1}) // cut short: --net slirp, idmap.sub
 		case d <= limit:
 			found = append(found, scored{c, d})
 		}

@@ -5,14 +5,20 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"os/exec"
 	"os/user"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
+	sd "github.com/coreos/go-systemd/v22/dbus"
 	"github.com/spf13/cobra"
 
+	"github.com/rootless-doctor/rootless-doctor/checks/facts"
+	"github.com/rootless-doctor/rootless-doctor/finding"
+	"github.com/rootless-doctor/rootless-doctor/host"
 	"github.com/rootless-doctor/rootless-doctor/runtime/daemon"
 	"github.com/rootless-doctor/rootless-doctor/runtime/rootlesskit"
 	"github.com/rootless-doctor/rootless-doctor/runtime/service"
@@ -45,7 +51,7 @@ func currentServiceEnv() (serviceEnv, error) {
 	if err != nil {
 		return serviceEnv{}, fmt.Errorf("cannot find this binary: %w", err)
 	}
-	return serviceEnv{Home: home, Name: u.Username, Exe: exe, Path: os.Getenv("PATH"), Bus: service.BusAddress()}, nil
+	return serviceEnv{Home: home, Name: u.Username, Exe: exe, Path: daemon.PathWithSbin(os.Getenv("PATH")), Bus: service.BusAddress()}, nil
 }
 
 // InstallOptions are the flags and arguments of install.
@@ -55,6 +61,9 @@ type InstallOptions struct {
 
 	Net    string
 	Engine []string
+	// DryRun prints the unit instead of installing it; Wait bounds the wait for the engine.
+	DryRun bool
+	Wait   time.Duration
 }
 
 // NewCmdInstall builds `install`: the daemon as a systemd user service. runF replaces the
@@ -62,13 +71,22 @@ type InstallOptions struct {
 func NewCmdInstall(f *Factory, runF func(context.Context, *InstallOptions) error) *cobra.Command {
 	opts := &InstallOptions{IO: f.IO, Factory: f}
 	cmd := &cobra.Command{
-		Use:   "install [--net auto|slirp4netns|pasta|gvisor] [-- ENGINE ARGS...]",
+		Use:   "install [--net auto|slirp4netns|pasta|gvisor] [--dry-run] [--wait DURATION] [-- ENGINE ARGS...]",
 		Short: "Install and start `rootless-doctor daemon` as a systemd user service",
 		Long: `Write ~/.config/systemd/user/rootless-doctor.service (ExecStart: this binary's daemon
-command with the engine; Delegate=yes, Restart=on-failure, KillMode=mixed, no task or file
-limits), then, over the user manager's D-Bus connection ($DBUS_SESSION_BUS_ADDRESS, else
-$XDG_RUNTIME_DIR/bus): reload, enable and start it. Says whether linger is on (without it the
-service stops at logout). Without a user manager it says so and how to run the daemon directly.`,
+command with the engine; Type=notify, Delegate=yes, Restart=on-failure, KillMode=mixed, no
+task or file limits), then, over the user manager's D-Bus connection
+($DBUS_SESSION_BUS_ADDRESS, else $XDG_RUNTIME_DIR/bus): reload, enable and start it, and wait
+(--wait, 3m) until the daemon says the engine answers on its API socket. When the service
+fails or is not ready in time, print its state and its last journal lines (journalctl --user
+-u rootless-doctor.service) and exit 1. Says whether linger is on (without it the service
+stops at logout). Without a user manager it says so and how to run the daemon directly.
+--dry-run prints the unit it would write and changes nothing.
+
+The engine is the command after --, else the one daemon would pick (dockerd first, also in
+/usr/sbin).`,
+		Example: `  rootless-doctor install
+  rootless-doctor install --dry-run -- dockerd --experimental`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if !slices.Contains([]string{rootlesskit.NetAuto, rootlesskit.NetSlirp4netns, rootlesskit.NetPasta, rootlesskit.NetGvisor}, opts.Net) {
 				return usageErr("--net %q: want one of auto, slirp4netns, pasta, gvisor", opts.Net)
@@ -84,6 +102,8 @@ service stops at logout). Without a user manager it says so and how to run the d
 		},
 	}
 	cmd.Flags().StringVar(&opts.Net, "net", rootlesskit.NetAuto, "network driver: auto|slirp4netns|pasta|gvisor")
+	cmd.Flags().BoolVar(&opts.DryRun, "dry-run", false, "print the unit that would be written; install nothing")
+	cmd.Flags().DurationVar(&opts.Wait, "wait", 3*time.Minute, "how long to wait for the engine to answer")
 	return cmd
 }
 
@@ -115,42 +135,102 @@ func noManager(f *Factory, err error, engine []string) error {
 	return findings()
 }
 
+// installEngine is defaultEngine on the live host (install runs no probes).
+func installEngine(ctx context.Context, f *Factory) ([]string, error) {
+	open := f.Host
+	if open == nil {
+		open = openHost
+	}
+	h, err := open("")
+	if err != nil {
+		return nil, err
+	}
+	return defaultEngine(ctx, facts.NewEnv(ctx, h, ""))
+}
+
 func installRun(ctx context.Context, opts *InstallOptions) error {
 	f, netName, engineArgs := opts.Factory, opts.Net, opts.Engine
 	env, err := currentServiceEnv()
 	if err != nil {
 		return err
 	}
-	engine, err := daemon.FindEngine(engineArgs)
+	var engine []string
+	if len(engineArgs) > 0 {
+		engine, err = daemon.FindEngine(engineArgs)
+	} else {
+		engine, err = installEngine(ctx, f)
+	}
 	if err != nil {
 		return usageErr("%v", err)
 	}
-	ctx, cancel := context.WithTimeout(ctx, time.Minute)
+	path := service.UnitPath(env.Home)
+	spec := service.Spec{Exe: env.Exe, Net: netName, Engine: engine, Path: env.Path}
+	out := f.IO.Out
+	if opts.DryRun {
+		b, err := service.Text(spec)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(out, "# %s (not written: --dry-run)\n%s", path, b)
+		return nil
+	}
+	if opts.Wait <= 0 {
+		return usageErr("--wait %s: want a positive duration", opts.Wait)
+	}
+	// The connection outlives the wait, to read the unit's state when it was not ready.
+	connCtx, cancel := context.WithTimeout(ctx, opts.Wait+time.Minute)
 	defer cancel()
-	c, err := service.Connect(ctx, env.Bus)
+	c, err := service.Connect(connCtx, env.Bus)
 	if err != nil {
 		return noManager(f, err, engine)
 	}
 	defer c.Close()
-	path := service.UnitPath(env.Home)
-	spec := service.Spec{Exe: env.Exe, Net: netName, Engine: engine, Path: env.Path}
-	if err := service.Install(ctx, c, path, spec); err != nil {
-		return &exitError{Code: ExitError, Err: err}
-	}
-	out := f.IO.Out
-	fmt.Fprintf(out, "Installed %s and started %s.\n", path, service.Name)
-	fmt.Fprintf(out, "Follow it with: journalctl --user -u %s -f\n", service.Name)
-	if filepath.Base(engine[0]) == "dockerd" {
-		if rd := os.Getenv("XDG_RUNTIME_DIR"); rd != "" {
-			fmt.Fprintf(out, "Use it with: export DOCKER_HOST=unix://%s/docker.sock\n", rd)
+	waitCtx, cancelWait := context.WithTimeout(connCtx, opts.Wait)
+	defer cancelWait()
+	if err := service.Install(waitCtx, c, path, spec); err != nil {
+		if !errors.Is(err, service.ErrNotReady) || connCtx.Err() != nil {
+			return &exitError{Code: ExitError, Err: err}
 		}
+		notReady(connCtx, f, c, path, err)
+		return findings()
 	}
+	fmt.Fprintf(out, "Installed %s; %s is up.\n", path, service.Name)
+	if r := daemon.ReadyOf(engine, os.Getenv("XDG_RUNTIME_DIR")); r.Env != "" {
+		fmt.Fprintf(out, "Use it with: export %s=unix://%s\n", r.Env, r.Socket)
+	}
+	fmt.Fprintf(out, "Follow it with: journalctl --user -u %s -f\n", service.Name)
 	if service.Linger(env.Name) {
 		fmt.Fprintf(out, "Linger is on for %s: the service keeps running after logout and starts at boot.\n", env.Name)
 	} else {
 		fmt.Fprintf(out, "Linger is off for %s: the service stops at logout. To keep it running: sudo loginctl enable-linger %s\n", env.Name, env.Name)
 	}
 	return nil
+}
+
+// journalLines is how much of the unit's journal a failed install shows.
+const journalLines = 20
+
+// notReady reports a service that did not come up: the start job's end, the unit's state and
+// the last lines of its journal.
+func notReady(ctx context.Context, f *Factory, c *sd.Conn, path string, err error) {
+	w := f.IO.ErrOut
+	fmt.Fprintf(w, "rootless-doctor: installed %s, but the engine did not come up: %v\n", path, err)
+	fmt.Fprintf(w, "%s: %s\n", service.Name, service.State(ctx, c, service.Name))
+	argv := []string{"journalctl", "--user", "-u", service.Name, "-n", strconv.Itoa(journalLines), "--no-pager", "-o", "cat"}
+	var buf strings.Builder
+	jerr := host.RunCommand(ctx, 10*time.Second, true, argv, func(cmd *exec.Cmd) { cmd.Stdout, cmd.Stderr = &buf, &buf })
+	fmt.Fprintf(w, "Last lines of its journal (%s):\n", strings.Join(argv, " "))
+	text := strings.TrimRight(finding.ClipTail(buf.String(), 8192), "\n")
+	switch {
+	case text == "" && jerr != nil:
+		text = jerr.Error()
+	case text == "":
+		text = "(no entries: is systemd-journald running?)"
+	}
+	for _, l := range strings.Split(text, "\n") {
+		fmt.Fprintf(w, "  %s\n", l)
+	}
+	fmt.Fprintf(w, "The unit stays installed and retries (Restart=on-failure): fix the cause (rootless-doctor check) and run install again, or uninstall.\n")
 }
 
 func uninstallRun(ctx context.Context, opts *UninstallOptions) error {

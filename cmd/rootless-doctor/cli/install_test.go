@@ -44,7 +44,7 @@ func TestInstallAndUninstallOverTheUserBus(t *testing.T) {
 			t.Errorf("unit lacks %q:\n%s", want, unit)
 		}
 	}
-	for _, want := range []string{"started rootless-doctor.service", "Linger is"} {
+	for _, want := range []string{"rootless-doctor.service is up", "Linger is"} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("install output lacks %q:\n%s", want, out.String())
 		}
@@ -59,6 +59,28 @@ func TestInstallAndUninstallOverTheUserBus(t *testing.T) {
 		"StopUnit rootless-doctor.service replace", "DisableUnitFiles rootless-doctor.service", "Reload"}
 	if calls := m.Calls(); !slices.Equal(calls, want) {
 		t.Errorf("calls %q, want %q", calls, want)
+	}
+}
+
+// --dry-run prints the unit install would write (Type=notify: install waits for the engine)
+// and changes nothing: no unit file, no bus.
+func TestInstallDryRun(t *testing.T) {
+	home := asAccount(t)
+	t.Setenv("DBUS_SESSION_BUS_ADDRESS", "unix:path="+filepath.Join(home, "no-bus"))
+	t.Setenv("PATH", "/usr/bin:/bin")
+	ios, _, out, errOut := TestIO()
+	if code := Execute(context.Background(), &Factory{IO: ios}, []string{"install", "--dry-run", "--", "true", "-x"}); code != ExitOK {
+		t.Fatalf("exit %d\n%s", code, errOut.String())
+	}
+	for _, want := range []string{"# " + filepath.Join(home, ".config/systemd/user/rootless-doctor.service") + " (not written: --dry-run)\n",
+		"[Service]\n", "Type=notify\n", "NotifyAccess=main\n", " daemon --net auto -- ", "/true -x\n",
+		"Environment=PATH=/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin\n"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("dry run lacks %q:\n%s", want, out.String())
+		}
+	}
+	if _, err := os.Stat(filepath.Join(home, ".config")); err == nil {
+		t.Error("--dry-run wrote a unit")
 	}
 }
 

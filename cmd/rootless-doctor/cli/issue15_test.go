@@ -218,3 +218,41 @@ func TestEveryFlagDocumented(t *testing.T) {
 	}
 	walk(root)
 }
+
+// TestCompletedValuesAreAccepted: every value the completion offers for a flag of fixed
+// values (--output, --fail-on, --engine, --net) is one its command takes. Before, --engine
+// completed "dockerd", which check --engine rejects with exit 2.
+func TestCompletedValuesAreAccepted(t *testing.T) {
+	ios, _, _, _ := TestIO()
+	root := NewCmdRoot(&Factory{IO: ios})
+	tried := 0
+	for _, c := range root.Commands() {
+		extra := map[string][]string{"check": {"--static"}, "fix": {"--static"}, "prove": {"--user", "alice"}, "daemon": {"--static", "--", "true"}}[c.Name()]
+		if extra == nil {
+			continue
+		}
+		for _, name := range []string{"output", "fail-on", "engine", "net"} {
+			fn, ok := c.GetFlagCompletionFunc(name)
+			if !ok {
+				continue
+			}
+			values, _ := fn(c, nil, "")
+			for _, v := range values {
+				v, _, _ = strings.Cut(v, "\t")
+				f, bufs, _ := daemonFactory(t, "debian-12-ok", nil)
+				f.Prove = func(context.Context, proof.Options) ([]finding.Result, error) { return nil, nil }
+				f.ProveEngine = func(_ context.Context, o proof.EngineOptions) (finding.Result, error) {
+					return finding.Result{ID: "runtime.engine." + o.Engine, Status: finding.Pass}, nil
+				}
+				args := append([]string{c.Name(), "--" + name, v}, extra...)
+				if code := Execute(context.Background(), f, args); code == ExitError {
+					t.Errorf("%q: exit 2 for a value the completion offers: %s", args, bufs.Err())
+				}
+				tried++
+			}
+		}
+	}
+	if tried < 15 {
+		t.Errorf("tried %d completed values; the commands' completions are not registered", tried)
+	}
+}

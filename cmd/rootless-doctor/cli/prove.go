@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/rootless-doctor/rootless-doctor/checks/facts"
+	"github.com/rootless-doctor/rootless-doctor/finding"
 	"github.com/rootless-doctor/rootless-doctor/report"
 	"github.com/rootless-doctor/rootless-doctor/runtime/proof"
 	"github.com/rootless-doctor/rootless-doctor/runtime/rootlesskit"
@@ -20,8 +22,9 @@ type ProveOptions struct {
 	Factory *Factory
 	ReportFlags
 
-	User string
-	Net  string
+	User   string
+	Engine []string
+	Net    string
 }
 
 // NewCmdProve builds `prove`: only the live proof, step by step, with timings. runF replaces
@@ -45,8 +48,20 @@ stopped after a third of it and blamed (runtime.network), and the other steps ar
 proven without a network namespace.
 
 As root, --user NAME runs the proof as that account (image builds run as root); as root
-without --user it refuses with exit 2: rootless mode is for an ordinary account.`,
+without --user it refuses with exit 2: rootless mode is for an ordinary account.
+
+With --engine NAME (docker, podman; comma-separated for both) the real engine runs a
+container instead, as the account, with no registry and no network: Podman runs
+"podman run --rm --network none --rootfs DIR" with this binary as the container's process,
+Docker loads an image FROM scratch that this binary writes ("docker load") and runs it on
+the account's rootless daemon, or on "rootless-doctor daemon -- dockerd" started for the
+run. Inside, the payload checks uid 0 in a user namespace, /proc, its mounts, the network
+interfaces and a write to its root. The result is runtime.engine.NAME; a failure carries
+the engine's own error and names the probe that explains it. The binary must be statically
+linked (make build). The default --timeout is then 3m.`,
 		Example: `  rootless-doctor prove
+  rootless-doctor prove --engine podman -v
+  sudo rootless-doctor prove --user ci --engine docker,podman --output json
   rootless-doctor prove --net gvisor -v
   sudo rootless-doctor prove --user ci --output junit --report json=prove.json`,
 		Args: cobra.NoArgs,
@@ -54,6 +69,14 @@ without --user it refuses with exit 2: rootless mode is for an ordinary account.
 			var err error
 			if opts.Net, err = oneOf("--net", opts.Net, proof.Nets()); err != nil {
 				return err
+			}
+			for _, e := range opts.Engine {
+				if !slices.Contains(proof.EngineNames(), e) {
+					return usageErr("--engine %q: want one of %s", e, strings.Join(proof.EngineNames(), ", "))
+				}
+			}
+			if len(opts.Engine) > 0 && !cmd.Flags().Changed("timeout") {
+				opts.Timeout = proof.DefaultEngineTimeout
 			}
 			if err := opts.validate(f); err != nil {
 				return err
@@ -66,15 +89,20 @@ without --user it refuses with exit 2: rootless mode is for an ordinary account.
 	}
 	fl := cmd.Flags()
 	fl.StringVarP(&opts.User, "user", "u", "", "prove the host for this account (root only; name or uid)")
+	fl.StringSliceVar(&opts.Engine, "engine", nil, "run these engines end to end instead of the sandbox: "+strings.Join(proof.EngineNames(), ","))
 	fl.StringVar(&opts.Net, "net", rootlesskit.NetAuto, "network driver: "+strings.Join(proof.Nets(), "|"))
 	opts.addReportFlags(fl, "step")
 	registerValues(cmd, "output", report.Formats()...)
 	registerValues(cmd, "net", proof.Nets()...)
+	registerValues(cmd, "engine", proof.EngineNames()...)
 	return cmd
 }
 
 func proveRun(ctx context.Context, opts *ProveOptions) error {
 	prove := opts.Factory.Prove
+	if len(opts.Engine) > 0 {
+		prove = opts.proveEngines
+	}
 	if prove == nil {
 		return &exitError{Code: ExitError, Err: errors.New("the live proof is not available in this build")}
 	}
@@ -95,10 +123,15 @@ func proveRun(ctx context.Context, opts *ProveOptions) error {
 	if opts.User != "" && errors.Is(env.UserErr, facts.ErrUnknownUser) {
 		return usageErr("--user %s: unknown account: %v", opts.User, env.UserErr)
 	}
-	live := newProgress(opts.IO, nil)
-	live.proofStart()
-	results, err := prove(ctx, proof.Options{User: opts.User, Net: opts.Net, Timeout: opts.Timeout, Progress: live.proofOption()})
-	live.close()
+	var results []finding.Result
+	if len(opts.Engine) > 0 {
+		results, err = prove(ctx, proof.Options{User: opts.User, Timeout: opts.Timeout})
+	} else {
+		live := newProgress(opts.IO, nil)
+		live.proofStart()
+		results, err = prove(ctx, proof.Options{User: opts.User, Net: opts.Net, Timeout: opts.Timeout, Progress: live.proofOption()})
+		live.close()
+	}
 	if err := interrupted(ctx); err != nil {
 		return err
 	}
@@ -117,4 +150,22 @@ func proveRun(ctx context.Context, opts *ProveOptions) error {
 		return findings()
 	}
 	return nil
+}
+
+// proveEngines runs each engine of --engine in turn (two daemons' starts at once would race
+// for the account's XDG_RUNTIME_DIR), with proof.Options' account and time limit.
+func (opts *ProveOptions) proveEngines(ctx context.Context, po proof.Options) ([]finding.Result, error) {
+	run := opts.Factory.ProveEngine
+	if run == nil {
+		return nil, errors.New("the engine proof is not available in this build")
+	}
+	var out []finding.Result
+	for _, e := range opts.Engine {
+		r, err := run(ctx, proof.EngineOptions{User: po.User, Engine: e, Timeout: po.Timeout})
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", e, err)
+		}
+		out = append(out, r)
+	}
+	return out, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/rootless-doctor/rootless-doctor/checks"
@@ -130,6 +131,23 @@ func markIgnored(results []finding.Result, ignore []string) {
 	for i := range results {
 		if ok, _ := checks.Selected(results[i].ID, ignore, nil); ok {
 			results[i].Ignored = true
+		}
+	}
+	// An engine that fails only because generic probes it needs fail is waived when they
+	// all are: --ignore userns.apparmor must not leave engine.docker failing on it alone.
+	for i, r := range results {
+		eng := r.Engine
+		if r.Ignored || r.Status != finding.Fail || eng == nil || len(eng.BlockedBy) == 0 || len(eng.BlockedBy) != len(eng.Reasons) {
+			continue
+		}
+		waived := true
+		for _, id := range eng.BlockedBy {
+			ok, _ := checks.Selected(id, ignore, nil)
+			waived = waived && ok
+		}
+		if waived {
+			results[i].Ignored = true
+			results[i].Details = append(append([]string(nil), r.Details...), "Waived: every reason is a probe --ignore waives ("+strings.Join(eng.BlockedBy, ", ")+").")
 		}
 	}
 }

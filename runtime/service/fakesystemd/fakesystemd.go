@@ -23,6 +23,7 @@ const unitName = "rootless-doctor.service"
 type Manager struct {
 	mu    sync.Mutex
 	calls []string
+	srv   *dbus.Conn
 }
 
 // Calls returns the calls so far ("Reload", "StartUnit NAME MODE", …).
@@ -49,9 +50,15 @@ func (m *Manager) DisableUnitFiles(files []string, runtime bool) ([]change, *dbu
 	m.record("DisableUnitFiles " + strings.Join(files, ","))
 	return nil, nil
 }
+
+// StartUnit records the call and ends the job "done" at once (JobRemoved, the signal a
+// client waiting for the job hears; go-systemd matches it to the job under a lock it holds
+// until the reply is read, so the order does not matter).
 func (m *Manager) StartUnit(name, mode string) (dbus.ObjectPath, *dbus.Error) {
 	m.record("StartUnit " + name + " " + mode)
-	return "/org/freedesktop/systemd1/job/7", nil
+	const job = dbus.ObjectPath("/org/freedesktop/systemd1/job/7")
+	_ = m.srv.Emit("/org/freedesktop/systemd1", "org.freedesktop.systemd1.Manager.JobRemoved", uint32(7), job, name, "done")
+	return job, nil
 }
 func (m *Manager) StopUnit(name, mode string) (dbus.ObjectPath, *dbus.Error) {
 	m.record("StopUnit " + name + " " + mode)
@@ -115,7 +122,7 @@ func Start(t testing.TB, addr string) *Manager {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { srv.Close() })
-	m := &Manager{}
+	m := &Manager{srv: srv}
 	const path = "/org/freedesktop/systemd1"
 	if err := srv.Export(m, path, "org.freedesktop.systemd1.Manager"); err != nil {
 		t.Fatal(err)
