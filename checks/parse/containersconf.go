@@ -29,6 +29,9 @@ type ContainersConf struct {
 	// DefaultRootlessNetworkCmd and NetworkBackend: [network] default_rootless_network_cmd,
 	// network_backend.
 	DefaultRootlessNetworkCmd, NetworkBackend string
+	// FirewallDriver is [network] firewall_driver (netavark 1.12): "nftables", "iptables", or
+	// "" for netavark's build-time default.
+	FirewallDriver string
 	// PastaOptions is [network] pasta_options (Podman 5).
 	PastaOptions []string
 	// ImageCopyTmpDir is [engine] image_copy_tmp_dir: where pulls stage blobs ("storage" for
@@ -59,6 +62,7 @@ type containersConfFile[S any] struct {
 	Network struct {
 		DefaultRootlessNetworkCmd string `toml:"default_rootless_network_cmd"`
 		NetworkBackend            string `toml:"network_backend"`
+		FirewallDriver            string `toml:"firewall_driver"`
 		PastaOptions              S      `toml:"pasta_options"`
 	} `toml:"network"`
 }
@@ -184,6 +188,7 @@ func (f *containersConfFile[S]) conf(list func(S) []string) ContainersConf {
 		HelperBinariesDir:         slices.Clone(list(f.Engine.HelperBinariesDir)),
 		DefaultRootlessNetworkCmd: f.Network.DefaultRootlessNetworkCmd,
 		NetworkBackend:            f.Network.NetworkBackend,
+		FirewallDriver:            f.Network.FirewallDriver,
 		PastaOptions:              slices.Clone(list(f.Network.PastaOptions)),
 		ImageCopyTmpDir:           f.Engine.ImageCopyTmpDir,
 	}

@@ -274,6 +274,7 @@ func FuzzContainersConfDifferential(f *testing.F) {
 		str(ours.NetworkCmdPath, "engine", "network_cmd_path")
 		str(ours.DefaultRootlessNetworkCmd, "network", "default_rootless_network_cmd")
 		str(ours.NetworkBackend, "network", "network_backend")
+		str(ours.FirewallDriver, "network", "firewall_driver")
 		list := func(got []string, keys ...string) {
 			v, ok := engineValue(doc, keys...)
 			if !ok {
