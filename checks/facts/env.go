@@ -70,6 +70,7 @@ type Env struct {
 	dpkg        once[fileRead]
 	subIDSource once[SubIDSource]
 	appArmor    once[*apparmor.Policy]
+	procStatus  once[procStatus]
 }
 
 // ErrUnknownUser is wrapped by UserErr when the account does not exist.
