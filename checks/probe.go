@@ -45,6 +45,7 @@ func (p Probe) Group() string {
 // GroupTitles names the areas in reports, in report order.
 var GroupTitles = []struct{ Group, Title string }{
 	{"identity", "Identity"},
+	{"process", "Process context"},
 	{"idmap", "Subordinate ids"},
 	{"kernel", "Kernel"},
 	{"userns", "User namespaces"},

@@ -8,6 +8,8 @@ func All() []Probe {
 	return []Probe{
 		identityUser,
 
+		processNoNewPrivs,
+
 		idmapNewuidmap,
 		idmapSubuid,
 		idmapSubgid,

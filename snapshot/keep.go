@@ -2,6 +2,7 @@ package snapshot
 
 import (
 	"bytes"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -20,6 +21,8 @@ import (
 //     of /etc/subgid (idmap.subgid's overlap check). Passwords are "x".
 //   - /etc/subuid and /etc/subgid are kept whole: whether the account's ranges overlap
 //     another account's is the point of idmap.subuid/subgid, and that needs every range.
+//   - Podman quadlets (a ".../containers/systemd/" path, read by process.no-new-privs) lose
+//     their Environment= and Secret= lines: they carry credentials, and no probe reads them.
 //
 // Other files are written as read. The replayed fix plan may differ from the live one where
 // the planner would have stepped around a dropped account's uid; the probe results do not.
@@ -76,8 +79,31 @@ func KeepFilter(e *facts.Env, subuid, subgid []byte) Filter {
 				return f, keep
 			})
 		}
+		if strings.Contains(path, "/containers/systemd/") {
+			return dropAssignments(data, "Environment", "Secret")
+		}
 		return data
 	}
+}
+
+// dropAssignments removes the unit-file lines that assign one of names ("Environment=…",
+// with or without blanks around the "="), and the continuation lines of such an assignment.
+func dropAssignments(data []byte, names ...string) []byte {
+	var out bytes.Buffer
+	dropping := false
+	for _, line := range strings.SplitAfter(string(data), "\n") {
+		t := strings.TrimSpace(line)
+		if !dropping {
+			key, _, ok := strings.Cut(t, "=")
+			dropping = ok && slices.Contains(names, strings.TrimSpace(key))
+		}
+		if !dropping {
+			out.WriteString(line)
+		}
+		// A line ending in a backslash continues the assignment (systemd.syntax(7)).
+		dropping = dropping && strings.HasSuffix(t, "\\")
+	}
+	return out.Bytes()
 }
 
 // keepLines keeps the colon-separated lines fn accepts, as fn rewrote them; comments, blank
