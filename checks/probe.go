@@ -51,6 +51,7 @@ var GroupTitles = []struct{ Group, Title string }{
 	{"userns", "User namespaces"},
 	{"cgroup", "Cgroups"},
 	{"session", "Login session"},
+	{"limits", "Limits"},
 	{"net", "Network"},
 	{"storage", "Storage"},
 	{"conflict", "Conflicts"},

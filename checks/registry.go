@@ -28,6 +28,11 @@ func All() []Probe {
 		sessionSystemd,
 		sessionLinger,
 
+		limitsRlimits,
+		limitsTasks,
+		limitsKeys,
+		limitsInotify,
+
 		netDriver,
 		netTun,
 		netIptables,
