@@ -9,12 +9,39 @@ FUZZMINIMIZETIME ?= 1s
 # Packages whose tests keep golden files (gotest.tools/v3/golden registers -update there only).
 GOLDEN_PKGS := $(shell grep -rl --include='*_test.go' 'gotest.tools/v3/golden' . | xargs -r -n1 dirname | sort -u)
 
-.PHONY: failure-tree all build test unit lint docs golden bench fuzz stress clean
+# Where `make install` puts things (DESTDIR for packagers' staging roots).
+PREFIX      ?= /usr/local
+DESTDIR     ?=
+BINDIR      ?= $(PREFIX)/bin
+MANDIR      ?= $(PREFIX)/share/man
+BASHCOMPDIR ?= $(PREFIX)/share/bash-completion/completions
+ZSHCOMPDIR  ?= $(PREFIX)/share/zsh/site-functions
+FISHCOMPDIR ?= $(PREFIX)/share/fish/vendor_completions.d
+MANOUT      ?= bin/man
+
+.PHONY: failure-tree all build man install test unit lint docs golden bench fuzz stress clean
 
 all: lint build test
 
+# -buildvcs=auto: stamp the VCS revision (rootless-doctor version) even where GOFLAGS says
+# -buildvcs=false; a source tree without .git builds as before.
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN) ./cmd/rootless-doctor
+	CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=auto -o $(BIN) ./cmd/rootless-doctor
+
+# One man page per command, from the cobra tree (cmd/rootless-doctor/mangen, cobra/doc).
+man:
+	rm -rf $(MANOUT)
+	$(GO) run ./cmd/rootless-doctor/mangen $(MANOUT)
+
+# The binary, its man pages and the completion scripts where bash-completion, zsh
+# (site-functions) and fish (vendor_completions.d) look for them.
+install: build man
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(FISHCOMPDIR)
+	install -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/rootless-doctor
+	install -m 0644 $(MANOUT)/*.1 $(DESTDIR)$(MANDIR)/man1/
+	$(BIN) completion bash >$(DESTDIR)$(BASHCOMPDIR)/rootless-doctor
+	$(BIN) completion zsh >$(DESTDIR)$(ZSHCOMPDIR)/_rootless-doctor
+	$(BIN) completion fish >$(DESTDIR)$(FISHCOMPDIR)/rootless-doctor.fish
 
 # Lint first (cheap), then every test. Tests that need root or the real kernel skip with a
 # printed reason where they cannot run; in CI (root, Debian 12) they run for real.

@@ -1,6 +1,7 @@
 package checks
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -217,4 +218,167 @@ func cmdlineStep(e *facts.Env, name string, add, remove []string) finding.Intent
 		update = "grub-mkconfig -o /boot/grub/grub.cfg"
 	}
 	return finding.ManualStep(name, fmt.Sprintf("on the kernel command line, %s: edit GRUB_CMDLINE_LINUX in /etc/default/grub, run %s, then reboot (another boot loader: its own configuration)", change, update))
+}
+
+// ---- engines
+
+// EngineNeeds are, per engine, the generic probes whose failure stops that engine, and the
+// live proof's steps that stand for it (docs/cli.md, "--engine"). "Ready" means the engine
+// runs a container for the account. Podman runs no RootlessKit: it needs the user namespace
+// and the id maps; /dev/net/tun only for its default network, per container (`--network
+// none` works without it), so net.tun is a warning of engine.podman, not a need; nor
+// XDG_RUNTIME_DIR (its run root falls back to /tmp, docs/engines.md §1.6), not
+// net.driver (RootlessKit's choice of driver) and not iptables (its default rootless
+// network is slirp4netns or pasta, no bridge). Docker, nerdctl and BuildKit start under
+// RootlessKit: they need everything the live proof proves, XDG_RUNTIME_DIR for its state
+// dir; Docker and nerdctl also the network driver and iptables inside the namespace, and
+// Docker its storage driver and data root.
+var EngineNeeds = map[string][]string{
+	facts.EnginePodman: {"identity.user", "idmap.newuidmap", "idmap.subuid", "idmap.subgid", "kernel.version",
+		"userns.clone", "userns.max",
+		"runtime.userns", "runtime.idmap"},
+	facts.EngineDocker: {"identity.user", "idmap.newuidmap", "idmap.subuid", "idmap.subgid", "kernel.version",
+		"userns.clone", "userns.max", "userns.apparmor", "session.xdg-runtime-dir", "net.driver", "net.tun",
+		"net.iptables", "storage.driver", "storage.data-root",
+		"runtime.userns", "runtime.idmap", "runtime.mount", "runtime.overlay", "runtime.network", "runtime.port"},
+	facts.EngineNerdctl: {"identity.user", "idmap.newuidmap", "idmap.subuid", "idmap.subgid", "kernel.version",
+		"userns.clone", "userns.max", "userns.apparmor", "session.xdg-runtime-dir", "net.driver", "net.tun",
+		"net.iptables",
+		"runtime.userns", "runtime.idmap", "runtime.mount", "runtime.overlay", "runtime.network", "runtime.port"},
+	facts.EngineBuildkit: {"identity.user", "idmap.newuidmap", "idmap.subuid", "idmap.subgid", "kernel.version",
+		"userns.clone", "userns.max", "userns.apparmor", "session.xdg-runtime-dir",
+		"runtime.userns", "runtime.idmap", "runtime.mount", "runtime.overlay"},
+}
+
+// EngineProbe is the probe id of an engine ("engine.podman").
+func EngineProbe(engine string) string { return "engine." + engine }
+
+// IsEngineProbe reports whether id is one engine's verdict (engine.docker, …) rather than a
+// generic probe.
+func IsEngineProbe(id string) bool { return strings.HasPrefix(id, EngineProbe("")) }
+
+// engineNames are the engines' names in reports.
+var engineNames = map[string]string{
+	facts.EngineDocker: "Docker", facts.EnginePodman: "Podman", facts.EngineNerdctl: "nerdctl", facts.EngineBuildkit: "BuildKit",
+}
+
+// verdict gathers what an engine probe finds: the reasons the engine will not run
+// containers (fails), its limitations (warns), the details, evidence and fixes.
+type verdict struct {
+	// covered are generic probes a rule of the engine already judged (needs skips them).
+	covered map[string]bool
+	e       *facts.Env
+	eng     finding.Engine
+	r       finding.Result
+	fails   []string
+	warns   []string
+}
+
+func newVerdict(e *facts.Env, engine string) *verdict {
+	return &verdict{covered: map[string]bool{}, e: e, eng: finding.Engine{Name: engine, Installed: true, Reasons: []string{}}}
+}
+
+// fail adds a reason the engine will not run containers, with its fixes.
+func (v *verdict) fail(reason string, fix ...finding.Intent) {
+	v.fails = append(v.fails, reason)
+	v.r = v.r.Fix(fix...)
+}
+
+// warn adds a limitation, with its fixes.
+func (v *verdict) warn(reason string, fix ...finding.Intent) {
+	v.warns = append(v.warns, reason)
+	v.r = v.r.Fix(fix...)
+}
+
+func (v *verdict) detail(format string, args ...any) { v.r = v.r.Detail(format, args...) }
+func (v *verdict) with(ev ...finding.Evidence)       { v.r.Evidence = append(v.r.Evidence, ev...) }
+
+// needs folds in the verdicts of the generic probes the engine needs (EngineNeeds; the
+// static ones, through the run's shared results): each that fails is a reason. Their fixes
+// stay with their own results.
+func (v *verdict) needs(ctx context.Context, engine string) {
+	for _, id := range EngineNeeds[engine] {
+		p, ok := probeByID(id)
+		if !ok || v.covered[id] {
+			continue // a runtime.* step: the CLI folds those in
+		}
+		r := v.e.ProbeResult(id, func() finding.Result { return p.Run(ctx, v.e) })
+		if r.Status == finding.Fail {
+			v.fails = append(v.fails, fmt.Sprintf("%s fails: %s", id, strings.Join(strings.Fields(r.Summary), " ")))
+		}
+	}
+}
+
+// probeIndex holds the registered probes by id. It is filled in init: the engine probes look
+// probes up through it, and All lists the engine probes, a cycle Go refuses in an initializer.
+var probeIndex map[string]Probe
+
+func init() {
+	probeIndex = map[string]Probe{}
+	for _, p := range All() {
+		probeIndex[p.ID] = p
+	}
+}
+
+// probeByID finds a registered probe.
+func probeByID(id string) (Probe, bool) {
+	p, ok := probeIndex[id]
+	return p, ok
+}
+
+// result is the probe's result: fail (not ready) with the first reason as the summary,
+// else warn or pass.
+func (v *verdict) result(version string) (r finding.Result) {
+	name := engineNames[v.eng.Name]
+	v.eng.Version = version
+	title := strings.TrimSpace(name + " " + version)
+	r = v.r
+	// The result must not point into the verdict, which holds the Env (and with it the
+	// whole host) for as long as a fleet keeps the report.
+	defer func() { eng := v.eng; r.Engine = &eng }()
+	switch {
+	case len(v.fails) > 0:
+		v.eng.Ready = false
+		v.eng.Reasons = v.fails
+		r = r.WithStatus(finding.Fail, "%s: not ready — %s", title, v.fails[0])
+		for _, f := range v.fails[1:] {
+			r.Details = append([]string{"Also: " + f + "."}, r.Details...)
+		}
+	case len(v.warns) > 0:
+		v.eng.Ready = true
+		r = r.WithStatus(finding.Warn, "%s: ready, but %s", title, v.warns[0])
+		for _, w := range v.warns[1:] {
+			r.Details = append([]string{"Also: " + w + "."}, r.Details...)
+		}
+	default:
+		v.eng.Ready = true
+		r = r.WithStatus(finding.Pass, "%s: ready (%s)", title, strings.Join(nonEmpty(v.eng.Runtime, v.eng.Network, v.eng.Storage), ", "))
+	}
+	return r
+}
+
+func nonEmpty(ss ...string) []string {
+	var out []string
+	for _, s := range ss {
+		if s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// notInstalled is the skip of an engine that is not installed, with what would install it.
+func notInstalled(e *facts.Env, engine string, tools ...distro.Tool) finding.Result {
+	var pkgs []string
+	for _, t := range tools {
+		if p, ok := e.Distro.Package(t); ok {
+			pkgs = append(pkgs, p)
+		}
+	}
+	r := finding.Skipf("%s is not installed", engineNames[engine])
+	if len(pkgs) > 0 {
+		r = finding.Skipf("%s is not installed (on %s: install %s)", engineNames[engine], orNone(e.Distro.PrettyName), strings.Join(pkgs, " and "))
+	}
+	r.Engine = &finding.Engine{Name: engine, Reasons: []string{"not installed"}}
+	return r
 }

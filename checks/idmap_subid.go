@@ -406,6 +406,8 @@ type subIDJudge struct {
 	details  []string // explanations, after the problems
 	remove   []string // the account's ranges a fix must delete first ("START-END")
 	removing map[string]bool
+	once     []string // the account's ranges listed more than once, to leave on one line
+	onceSet  map[string]bool
 	fresh    bool   // the account needs a fresh range of parse.MinSubIDs
 	badLines []int  // lines of the file a person must correct
 	module   string // the libsubid module serving the ranges, "" for the files
@@ -455,6 +457,17 @@ func (j *subIDJudge) replace(rs ...parse.SubIDRange) {
 	}
 }
 
+// keepOnce asks for the later copies of r to go, the first line staying.
+func (j *subIDJudge) keepOnce(r parse.SubIDRange) {
+	if j.onceSet == nil {
+		j.onceSet = map[string]bool{}
+	}
+	if s := r.String(); !j.onceSet[s] {
+		j.onceSet[s] = true
+		j.once = append(j.once, s)
+	}
+}
+
 // judgeOwn checks what holds wherever the ranges come from: the kernel accepts the map
 // (no overlap with each other or with the account's own id, not too many extents), no real
 // account's id is inside, and there are enough ids.
@@ -481,7 +494,16 @@ func (j *subIDJudge) judgeOwn(own []parse.SubIDRange) {
 	spans := []parse.IDSpan{sorted[0].Span()}
 	reach := sorted[0] // the range reaching furthest so far
 	for _, r := range sorted[1:] {
-		if r.Start <= reach.End() {
+		switch {
+		case r.Start == reach.Start && r.Count == reach.Count:
+			// The same range on two lines (appended twice by a script or a playbook): newuidmap
+			// accepts either copy, but RootlessKit and Podman pass every line, and the two
+			// extents overlap. The account's container storage is mapped with this range, so
+			// the fix removes the later copies only (issue 10: it removed the range, and a
+			// fresh one unmapped every file the account's containers own).
+			j.problem(finding.Fail, "%s's subordinate %s range %s is listed twice (lines %d and %d): engines pass every line, and the kernel rejects the overlapping id map", u.Name, k.word, r, reach.Line, r.Line)
+			j.keepOnce(r)
+		case r.Start <= reach.End():
 			j.problem(finding.Fail, "%s's subordinate %s ranges %s (line %d) and %s (line %d) overlap: the kernel rejects the id map", u.Name, k.word, reach, reach.Line, r, r.Line)
 			j.replace(reach, r)
 		}
@@ -837,8 +859,13 @@ func (j *subIDJudge) result(own []parse.SubIDRange, from string) finding.Result 
 			"have the %q subordinate id provider give %s at least %d subordinate uids and gids (FreeIPA: ipa subid-generate --owner %s; then restart sssd)",
 			j.module, u.Name, parse.MinSubIDs, u.Name)))
 	case j.fresh:
-		r = r.Fix(finding.AddSubIDs(u.Name, k.word, parse.MinSubIDs, j.remove,
-			fmt.Sprintf("rootless containers need %d subordinate %ss of %s's own, overlapping nobody", parse.MinSubIDs, k.word, u.Name)))
+		in := finding.AddSubIDs(u.Name, k.word, parse.MinSubIDs, j.remove,
+			fmt.Sprintf("rootless containers need %d subordinate %ss of %s's own, overlapping nobody", parse.MinSubIDs, k.word, u.Name))
+		in.Keep = j.kept()
+		r = r.Fix(in)
+	case len(j.kept()) > 0 && j.module == "":
+		r = r.Fix(finding.DedupeSubIDs(u.Name, k.word, j.kept(),
+			fmt.Sprintf("each of %s's subordinate %s ranges must be listed once; its container storage is mapped with the first line", u.Name, k.word)))
 	}
 	if len(j.badLines) > 0 {
 		var lines []string
@@ -855,6 +882,17 @@ func (j *subIDJudge) result(own []parse.SubIDRange, from string) finding.Result 
 		r = r.Fix(finding.ManualStep("fix-sub"+k.word, fmt.Sprintf("correct or delete the malformed %s of %s (format NAME:START:COUNT)", which, k.file)))
 	}
 	return r.Fix(j.intents...)
+}
+
+// kept are the ranges to leave on one line that no other problem removes.
+func (j *subIDJudge) kept() []string {
+	var out []string
+	for _, s := range j.once {
+		if !j.removing[s] {
+			out = append(out, s)
+		}
+	}
+	return out
 }
 
 func rangeList(rs []parse.SubIDRange) string {

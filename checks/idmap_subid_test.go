@@ -64,7 +64,10 @@ func TestIdmapSubuid(t *testing.T) {
 		{name: "one id", host: subids("alice:21204:1\n", ok), status: finding.Fail, summary: "1 subordinate uids", fixes: add},
 		{name: "overlaps bob", host: subids("alice:100000:65536\nbob:150000:65536\n", ok), status: finding.Warn, summary: "overlaps bob's range 150000-215535 (line 2", fixes: add},
 		{name: "overlaps a numeric owner", host: subids("1001:100000:10\n"+aliceRange, ok), status: finding.Warn, summary: "overlaps 1001's range", fixes: add},
-		{name: "own ranges overlap", host: subids("alice:100000:65536\nalice:100000:65536\n", ok), status: finding.Fail, summary: "overlap: the kernel rejects the id map", fixes: add},
+		{name: "own ranges overlap", host: subids("alice:100000:65536\nalice:150000:65536\n", ok), status: finding.Fail, summary: "overlap: the kernel rejects the id map", fixes: add},
+		// Issue 10: a duplicated line asked for a fresh range, unmapping the account's storage.
+		{name: "own range listed twice", host: subids("alice:100000:65536\n"+bobRange+"alice:100000:65536\n", ok), status: finding.Fail,
+			summary: "alice's subordinate uid range 100000-165535 is listed twice (lines 1 and 3)", fixes: []string{"subid.dedupe"}},
 		{name: "contains own uid", host: subids("alice:1000:65536\n", ok), status: finding.Fail, summary: "contains its own uid 1000", fixes: add},
 		{name: "contains real uids", host: subids("alice:1001:65536\n", ok), status: finding.Warn, summary: "contains uids of /etc/passwd: bob (1001)", fixes: add},
 		{name: "contains root", host: subids("alice:0:1000\nalice:100000:65536\n", ok), status: finding.Warn, summary: "root (0)", fixes: add},
@@ -199,6 +202,12 @@ func TestIdmapSubidIntents(t *testing.T) {
 			want: finding.AddSubIDs("alice", "gid", 65536, []string{"100000-165535"}, "")},
 		{name: "duplicate own ranges both removed", host: subids(aliceRange+"alice:165000:1000\n", aliceRange), probe: idmapSubuid,
 			want: finding.AddSubIDs("alice", "uid", 65536, []string{"100000-165535", "165000-165999"}, "")},
+		{name: "own range listed twice kept once", host: subids(aliceRange+aliceRange+aliceRange, aliceRange), probe: idmapSubuid,
+			want: finding.DedupeSubIDs("alice", "uid", []string{"100000-165535"}, "")},
+		{name: "own range listed twice, and too small", host: subids("alice:100000:1000\nalice:100000:1000\n", aliceRange), probe: idmapSubuid,
+			want: finding.AddSubIDs("alice", "uid", 65536, []string{"100000-100999"}, "")},
+		{name: "own range listed twice, another one overlapping bob", host: subids(aliceRange+"bob:300000:65536\nalice:300000:10\n"+aliceRange, aliceRange), probe: idmapSubuid,
+			want: finding.Intent{Kind: finding.SubIDs, User: "alice", Map: "uid", Count: 65536, Remove: []string{"300000-300009"}, Keep: []string{"100000-165535"}}},
 		{name: "outside login.defs noted", host: subids("alice:50000:1000\n", aliceRange), probe: idmapSubuid,
 			want: finding.AddSubIDs("alice", "uid", 65536, []string{"50000-50999"}, ""), detail: "outside SUB_UID_MIN..SUB_UID_MAX (100000-600100000"},
 	}
@@ -210,7 +219,7 @@ func TestIdmapSubidIntents(t *testing.T) {
 			}
 			got := r.Intents[0]
 			if got.Kind != tt.want.Kind || got.User != tt.want.User || got.Map != tt.want.Map || got.Count != tt.want.Count ||
-				!slices.Equal(got.Remove, tt.want.Remove) || got.Reason == "" {
+				!slices.Equal(got.Remove, tt.want.Remove) || !slices.Equal(got.Keep, tt.want.Keep) || got.Reason == "" {
 				t.Errorf("intent = %+v, want %+v", got, tt.want)
 			}
 			if tt.detail != "" && !idmapHasDetail(r.Details, tt.detail) {

@@ -125,7 +125,7 @@ func gatherDrivers(ctx context.Context, e *facts.Env) driverFacts {
 	}
 	wg.Wait()
 	if d.podman.present() {
-		d.podmanCmd, d.podmanCmdFrom = podmanNetworkCmd(e)
+		d.podmanCmd, d.podmanCmdFrom = podmanNetworkCmd(ctx, e)
 	}
 	d.requested, d.requestedFrom = requestedDriver(e)
 	return d
@@ -250,8 +250,7 @@ func dpkgVersioned(e *facts.Env, name, path string) (helper, uint64, bool) {
 	if e.Distro.Family != distro.FamilyDebian || path != "/usr/bin/"+name {
 		return helper{}, 0, false
 	}
-	data, _ := e.DpkgStatus()
-	full, ok := parse.DpkgInstalledVersion(data, name)
+	full, ok := e.DpkgInstalledVersion(name)
 	if !ok {
 		return helper{}, 0, false
 	}
@@ -296,23 +295,15 @@ func requestedDriver(e *facts.Env) (value, from string) {
 	return "", ""
 }
 
-// podmanNetworkCmd is default_rootless_network_cmd from containers.conf, lowest precedence
-// first (containers.conf(5)); containers.conf.d directories are not read.
-func podmanNetworkCmd(e *facts.Env) (value, from string) {
-	files := []string{"/usr/share/containers/containers.conf", "/etc/containers/containers.conf"}
-	if e.UserErr == nil && e.User.Home != "" {
-		files = append(files, path.Join(e.User.Home, ".config/containers/containers.conf"))
+// podmanNetworkCmd is default_rootless_network_cmd of the containers.conf chain Podman reads
+// (facts.Env.Podman, docs/engines.md §1.1), "" when no file sets it (or Podman is older than
+// the key).
+func podmanNetworkCmd(ctx context.Context, e *facts.Env) (value, from string) {
+	pm := e.Podman(ctx)
+	if pm == nil || pm.NetworkCmdFile == "" {
+		return "", ""
 	}
-	for _, f := range files {
-		data, err := e.Host.ReadFile(f)
-		if err != nil {
-			continue
-		}
-		if v, ok := parse.ParseContainersConfNetworkCmd(data); ok {
-			value, from = v, f
-		}
-	}
-	return value, from
+	return pm.NetworkCmd, pm.NetworkCmdFile
 }
 
 // judgeDefault follows dockerd-rootless.sh's own order: slirp4netns ≥ 0.4.0, vpnkit, pasta,

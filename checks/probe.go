@@ -57,6 +57,7 @@ var GroupTitles = []struct{ Group, Title string }{
 	{"conflict", "Conflicts"},
 	{"mount", "Mounts"},
 	{"runtime", "Live proof"},
+	{"engine", "Engines"},
 }
 
 // GroupTitle returns the report title of a group, or the group itself.

@@ -45,5 +45,10 @@ func All() []Probe {
 		conflictRootful,
 
 		mountPropagation,
+
+		engineDocker,
+		enginePodman,
+		engineNerdctl,
+		engineBuildkit,
 	}
 }

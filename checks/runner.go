@@ -32,6 +32,9 @@ type Options struct {
 	// probes wait on no machine: starting two goroutines per probe (and growing their stacks)
 	// was a fifth of a replay's time (BenchmarkReplay).
 	Sequential bool
+	// Done, when set, is called with each selected probe's result as it ends (from the
+	// runner's goroutines, so it must be safe for concurrent use): live progress.
+	Done func(finding.Result)
 }
 
 // Selected applies --only/--skip to an id that is not a registered probe (the live proof's
@@ -112,6 +115,9 @@ func Run(ctx context.Context, probes []Probe, env *facts.Env, opt Options) []fin
 		go func() {
 			defer wg.Done()
 			results[i] = runOne(ctx, p, env, opt)
+			if opt.Done != nil {
+				opt.Done(results[i])
+			}
 		}()
 	}
 	wg.Wait()
@@ -151,6 +157,9 @@ func runInLine(ctx context.Context, probes []Probe, idx []int, env *facts.Env, o
 			select {
 			case d := <-ch:
 				results[idx[d.k]] = d.r
+				if opt.Done != nil {
+					opt.Done(d.r)
+				}
 				k++
 			case <-timer.C:
 				abandoned.Store(true)
@@ -184,7 +193,7 @@ func runOne(ctx context.Context, p Probe, env *facts.Env, opt Options) finding.R
 			done <- finding.Undecided(errors.New("probe has no Run function"), "the probe is not runnable")
 			return
 		}
-		done <- p.Run(ctx, env)
+		done <- env.ProbeResult(p.ID, func() finding.Result { return p.Run(ctx, env) })
 	}()
 	var r finding.Result
 	select {
@@ -208,7 +217,7 @@ func runDirect(ctx context.Context, p Probe, env *facts.Env, opt Options) (r fin
 	if p.Run == nil {
 		return finding.Undecided(errors.New("probe has no Run function"), "the probe is not runnable")
 	}
-	return p.Run(ctx, env)
+	return env.ProbeResult(p.ID, func() finding.Result { return p.Run(ctx, env) })
 }
 
 // finish applies the policies and fills what the runner owns.

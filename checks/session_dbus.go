@@ -211,15 +211,15 @@ func dbusUserSessionState(e *facts.Env) (pkgState, finding.Result) {
 	if e.Distro.Family != distro.FamilyDebian {
 		return pkgUnknown, r
 	}
-	data, err := e.DpkgStatus()
-	if err != nil {
-		if !errors.Is(err, fs.ErrNotExist) {
-			r = r.Detail("Could not read %s: %v.", facts.DpkgStatusPath, err)
-		}
-		return pkgUnknown, r
-	}
 	for _, pkg := range []string{"dbus-user-session", "dbus-broker"} {
-		if installed, _ := parse.DpkgPackageStatus(data, pkg); installed {
+		installed, _, err := e.DpkgPackageStatus(pkg)
+		if err != nil {
+			if !errors.Is(err, fs.ErrNotExist) {
+				r = r.Detail("Could not read %s: %v.", facts.DpkgStatusPath, err)
+			}
+			return pkgUnknown, r
+		}
+		if installed {
 			return pkgInstalled, r.With(facts.DpkgStatusPath, pkg+": installed")
 		}
 	}

@@ -118,7 +118,7 @@ func checkDataRoot(e *facts.Env, d facts.DataRoot) finding.Result {
 	}
 	r := judgeDataRoot(e, d)
 	if d.ConfigErr != nil {
-		// An unreadable file, or a storage.conf the small TOML reader does not follow: the
+		// An unreadable file, or a storage.conf BurntSushi/toml refuses (as the engine does): the
 		// default location was judged, which may not be the one the engine uses.
 		r = r.Detail("error: %v", d.ConfigErr)
 		if d.Engine == facts.EnginePodman {
@@ -204,7 +204,7 @@ func judgeDataRoot(e *facts.Env, d facts.DataRoot) finding.Result {
 	return fsVerdict
 }
 
-// btrfsDetail explains the btrfs case (catalogue btrfs-subvolume-delete): Docker and podman
+// btrfsDetail explains the btrfs case (docs/failures/catalogue.json#btrfs-subvolume-delete): Docker and podman
 // may use their btrfs driver there, which makes a subvolume per layer; an unprivileged
 // account may delete a subvolume only on kernel ≥ 4.18 with quotas off, or when the
 // filesystem is mounted with user_subvol_rm_allowed (moby/moby#41762, moby/moby#42201).

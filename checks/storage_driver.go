@@ -141,7 +141,7 @@ func (f *storageDriverFacts) readNative(e *facts.Env, r finding.Result) finding.
 
 // readFuse decides whether fuse-overlayfs can work: kernel 4.18 or later (FUSE mounts in
 // user namespaces), the binary, and /dev/fuse readable and writable by the account
-// (catalogue fuse-device-missing).
+// (docs/failures/catalogue.json#fuse-device-missing).
 func (f *storageDriverFacts) readFuse(e *facts.Env, r finding.Result) finding.Result {
 	if !f.kernel.AtLeast(4, 18) {
 		f.fuseNo = append(f.fuseNo, fmt.Sprintf("kernel %d.%d cannot mount FUSE in a user namespace (4.18 or later can)", f.kernel.Major, f.kernel.Minor))

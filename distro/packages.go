@@ -20,12 +20,25 @@ const (
 	ToolSystemdCont   Tool = "systemd-container" // machinectl shell user@ gives a real session
 	ToolApparmor      Tool = "apparmor_parser"
 	ToolRootlesskit   Tool = "rootlesskit"
+	// The engines and their parts (the engine.* probes, docs/engines.md).
+	ToolPodman        Tool = "podman"
+	ToolDocker        Tool = "dockerd" // the rootless Docker daemon and its scripts
+	ToolNerdctl       Tool = "nerdctl"
+	ToolBuildkit      Tool = "buildkitd"
+	ToolCrun          Tool = "crun"
+	ToolRunc          Tool = "runc"
+	ToolConmon        Tool = "conmon"
+	ToolCatatonit     Tool = "catatonit"
+	ToolCNIPlugins    Tool = "cni-plugins"
+	ToolContainersPol Tool = "containers-policy" // /etc/containers/policy.json
 )
 
 // Tools lists every tool, for tests and documentation.
 var Tools = []Tool{
 	ToolNewuidmap, ToolGetsubids, ToolSlirp4netns, ToolPasta, ToolFuseOverlayfs, ToolFuse,
 	ToolDBusUser, ToolIptables, ToolIproute, ToolNsenter, ToolSystemdCont, ToolApparmor, ToolRootlesskit,
+	ToolPodman, ToolDocker, ToolNerdctl, ToolBuildkit, ToolCrun, ToolRunc, ToolConmon, ToolCatatonit,
+	ToolCNIPlugins, ToolContainersPol,
 }
 
 // packages holds the package name of each tool per family. A missing entry means the family
@@ -41,12 +54,14 @@ var packages = map[Family]map[Tool]string{
 		ToolDBusUser: "dbus-user-session", ToolIptables: "iptables", ToolIproute: "iproute2",
 		ToolNsenter: "util-linux", ToolSystemdCont: "systemd-container", ToolApparmor: "apparmor",
 		ToolRootlesskit: "rootlesskit",
+		ToolPodman:      "podman", ToolDocker: "docker.io", ToolCrun: "crun", ToolRunc: "runc", ToolConmon: "conmon", ToolCatatonit: "catatonit", ToolCNIPlugins: "containernetworking-plugins", ToolContainersPol: "golang-github-containers-common",
 	},
 	FamilyFedora: {
 		ToolNewuidmap: "shadow-utils", ToolGetsubids: "shadow-utils-subid", ToolSlirp4netns: "slirp4netns",
 		ToolPasta: "passt", ToolFuseOverlayfs: "fuse-overlayfs", ToolFuse: "fuse3",
 		ToolDBusUser: "dbus-daemon", ToolIptables: "iptables", ToolIproute: "iproute",
 		ToolNsenter: "util-linux", ToolSystemdCont: "systemd-container", ToolRootlesskit: "rootlesskit",
+		ToolPodman: "podman", ToolDocker: "moby-engine", ToolCrun: "crun", ToolRunc: "runc", ToolConmon: "conmon", ToolCatatonit: "catatonit", ToolCNIPlugins: "containernetworking-plugins", ToolContainersPol: "containers-common", ToolBuildkit: "buildkit",
 	},
 	FamilySUSE: {
 		ToolNewuidmap: "shadow", ToolGetsubids: "shadow", ToolSlirp4netns: "slirp4netns",
@@ -54,6 +69,7 @@ var packages = map[Family]map[Tool]string{
 		ToolDBusUser: "dbus-1", ToolIptables: "iptables", ToolIproute: "iproute2",
 		ToolNsenter: "util-linux", ToolSystemdCont: "systemd-container", ToolApparmor: "apparmor-parser",
 		ToolRootlesskit: "rootlesskit",
+		ToolPodman:      "podman", ToolDocker: "docker-rootless-extras", ToolCrun: "crun", ToolRunc: "runc", ToolConmon: "conmon", ToolCatatonit: "catatonit", ToolCNIPlugins: "cni-plugins", ToolContainersPol: "libcontainers-common", ToolNerdctl: "nerdctl", ToolBuildkit: "buildkit",
 	},
 	FamilyArch: {
 		ToolNewuidmap: "shadow", ToolGetsubids: "shadow", ToolSlirp4netns: "slirp4netns",
@@ -61,12 +77,14 @@ var packages = map[Family]map[Tool]string{
 		ToolDBusUser: "dbus", ToolIptables: "iptables", ToolIproute: "iproute2",
 		ToolNsenter: "util-linux", ToolSystemdCont: "systemd", ToolApparmor: "apparmor",
 		ToolRootlesskit: "rootlesskit",
+		ToolPodman:      "podman", ToolDocker: "docker", ToolCrun: "crun", ToolRunc: "runc", ToolConmon: "conmon", ToolCatatonit: "catatonit", ToolCNIPlugins: "cni-plugins", ToolContainersPol: "containers-common", ToolNerdctl: "nerdctl", ToolBuildkit: "buildkit",
 	},
 	FamilyAlpine: {
 		ToolNewuidmap: "shadow-uidmap", ToolGetsubids: "shadow-subids", ToolSlirp4netns: "slirp4netns",
 		ToolPasta: "passt", ToolFuseOverlayfs: "fuse-overlayfs", ToolFuse: "fuse3",
 		ToolDBusUser: "dbus", ToolIptables: "iptables", ToolIproute: "iproute2",
 		ToolNsenter: "util-linux-misc", ToolRootlesskit: "rootlesskit",
+		ToolPodman: "podman", ToolDocker: "docker-rootless-extras", ToolCrun: "crun", ToolRunc: "runc", ToolConmon: "conmon", ToolCatatonit: "catatonit", ToolCNIPlugins: "cni-plugins", ToolContainersPol: "containers-common", ToolNerdctl: "nerdctl", ToolBuildkit: "buildkit",
 	},
 }
 

@@ -22,7 +22,8 @@ const (
 	// /etc/subgid), which shadow reads as garbage after the count.
 	CRLF Kind = "crlf"
 	// SubIDs gives User a free range of Count subordinate ids (Map: "uid", "gid" or "both"),
-	// removing the ranges in Remove first.
+	// removing the ranges in Remove first, and leaves each range in Keep on one line only.
+	// With Keep and no Count it only removes the duplicate lines (DedupeSubIDs).
 	SubIDs Kind = "subids"
 	// AppArmor writes and loads a profile that grants `userns` to the binary at Path.
 	AppArmor Kind = "apparmor"
@@ -32,6 +33,10 @@ const (
 	Linger Kind = "linger"
 	// Device sets the mode of the device node at Path (now and, through udev, at boot).
 	Device Kind = "device"
+	// UserFile sets Key to Value in the file at Path in the account's home (Format "toml"
+	// or "json"): a containers.conf drop-in, a daemon.json key. It is applied as the account,
+	// never as root (docs/security.md, "User-scope steps").
+	UserFile Kind = "userfile"
 	// Relogin asks the user to log out and in again (a new session picks up the change).
 	Relogin Kind = "relogin"
 	// Manual is a change no script can make safely (move a data root off NFS, upgrade a
@@ -46,10 +51,11 @@ type Intent struct {
 	Tool string `json:"tool,omitempty"`
 	// Name is the module name (Module) or a short name for Manual.
 	Name string `json:"name,omitempty"`
-	// Key and Value are a sysctl (Sysctl).
+	// Key and Value are a sysctl (Sysctl), or a dotted key of a user file and its value
+	// (UserFile: a TOML string, or for JSON a JSON literal).
 	Key   string `json:"key,omitempty"`
 	Value string `json:"value,omitempty"`
-	// User is the account (SubIDs, Linger).
+	// User is the account (SubIDs, Linger, UserFile).
 	User string `json:"user,omitempty"`
 	// Map is "uid", "gid" or "both" (SubIDs).
 	Map string `json:"map,omitempty"`
@@ -57,12 +63,19 @@ type Intent struct {
 	Count int64 `json:"count,omitempty"`
 	// Remove lists "START-END" ranges to delete first (SubIDs, for overlapping ranges).
 	Remove []string `json:"remove,omitempty"`
-	// Path is a binary (AppArmor), a device node (Device) or a subid file (CRLF).
+	// Keep lists "START-END" ranges the account has on more than one line (SubIDs): the
+	// first line stays, the later copies go. Its existing container storage is mapped with
+	// that range, so it must stay, exactly once.
+	Keep []string `json:"keep,omitempty"`
+	// Path is a binary (AppArmor), a device node (Device), a subid file (CRLF) or a file in
+	// the account's home (UserFile).
 	Path string `json:"path,omitempty"`
 	// Mode is an octal mode (Device).
 	Mode string `json:"mode,omitempty"`
 	// Controllers are cgroup controllers (Delegate).
 	Controllers []string `json:"controllers,omitempty"`
+	// Format is "toml" or "json" (UserFile): how Key and Value are written into Path.
+	Format string `json:"format,omitempty"`
 	// Optional marks a step that is shown apart and not applied by default (ping group
 	// range, unprivileged port start).
 	Optional bool `json:"optional,omitempty"`
@@ -91,6 +104,13 @@ func AddSubIDs(user, which string, count int64, remove []string, reason string) 
 	return Intent{Kind: SubIDs, User: user, Map: which, Count: count, Remove: remove, Reason: reason}
 }
 
+// DedupeSubIDs asks for the duplicate lines of user's ranges keep ("START-END") to be
+// removed, the first line of each staying; which is "uid", "gid" or "both". No new range is
+// given.
+func DedupeSubIDs(user, which string, keep []string, reason string) Intent {
+	return Intent{Kind: SubIDs, User: user, Map: which, Keep: keep, Reason: reason}
+}
+
 // StripCR asks for the carriage returns of CRLF line ends to be removed from path.
 func StripCR(path, reason string) Intent {
 	return Intent{Kind: CRLF, Path: path, Reason: reason}
@@ -114,6 +134,18 @@ func EnableLinger(user, reason string) Intent {
 // DeviceMode asks for a device node mode.
 func DeviceMode(path, mode, reason string) Intent {
 	return Intent{Kind: Device, Path: path, Mode: mode, Reason: reason}
+}
+
+// SetUserTOML asks for key (dotted: "engine.runtime") = value (a string) in the TOML file at
+// path in user's home, written as user.
+func SetUserTOML(user, path, key, value, reason string) Intent {
+	return Intent{Kind: UserFile, User: user, Path: path, Format: "toml", Key: key, Value: value, Reason: reason}
+}
+
+// SetUserJSON asks for key (dotted: "features.containerd-snapshotter") = value (a JSON
+// literal: false, "fuse-overlayfs") in the JSON file at path in user's home, written as user.
+func SetUserJSON(user, path, key, value, reason string) Intent {
+	return Intent{Kind: UserFile, User: user, Path: path, Format: "json", Key: key, Value: value, Reason: reason}
 }
 
 // AskRelogin asks the user to log out and in.

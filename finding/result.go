@@ -62,9 +62,14 @@ type Result struct {
 	// runner turns it into a result through one policy (see undecided) and keeps it here so
 	// -v can show it.
 	Err error
+	// Engine is set by the engine.* probes: the engine's verdict as data.
+	Engine *Engine
 	// Unselected marks a skip that --only/--skip asked for (not a probe that did not apply):
 	// machine formats keep it so every id is present; the text report leaves it out.
 	Unselected bool
+	// Ignored marks a result waived with --ignore: shown with its status, but it fails no run
+	// (the exit code, JSON "ok", JUnit, the ok gauges) and asks for no fix.
+	Ignored bool
 }
 
 // Passf is a passing result.
@@ -123,6 +128,8 @@ type Summary struct {
 	Warn int `json:"warn"`
 	Fail int `json:"fail"`
 	Skip int `json:"skip"`
+	// Ignored counts the results waived with --ignore (each also counted by its status).
+	Ignored int `json:"ignored,omitempty"`
 }
 
 // Summarize counts the results.
@@ -139,6 +146,29 @@ func Summarize(results []Result) Summary {
 		default:
 			s.Skip++
 		}
+		if r.Ignored {
+			s.Ignored++
+		}
 	}
 	return s
+}
+
+// Engine is what an engine.* probe found about one engine: the machine-readable part of
+// its result (docs/cli.md, "engine").
+type Engine struct {
+	// Name is "docker", "podman", "nerdctl" or "buildkit".
+	Name string `json:"name"`
+	// Installed is false when the engine is not installed (the probe skips).
+	Installed bool `json:"installed"`
+	// Version is the engine's version as printed or packaged, "" when unknown.
+	Version string `json:"version"`
+	// Runtime is the OCI runtime it will use ("crun 1.8.1"), Network its rootless network
+	// ("slirp4netns", "pasta"), Storage its storage driver ("vfs", "overlay").
+	Runtime string `json:"runtime"`
+	Network string `json:"network"`
+	Storage string `json:"storage"`
+	// Ready is whether it will run containers for the account on this host.
+	Ready bool `json:"ready"`
+	// Reasons say why it is not ready, the first first (empty when ready).
+	Reasons []string `json:"reasons"`
 }

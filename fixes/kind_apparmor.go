@@ -102,8 +102,9 @@ func (b *builder) appArmor(reqs []Request) []Step {
 		s.Why = append(s.Why, "alternative, not used: sysctl kernel.apparmor_restrict_unprivileged_userns=0 lifts the restriction for every program on the host, which weakens its security")
 		s.Files = []File{{Path: file, Mode: "0644", Content: content}}
 		s.Commands = []string{"apparmor_parser -r " + ShellQuote(file)}
-		s.tasks = append(filesTasks(s.Files), Task{Name: "Load " + prof, Module: "ansible.builtin.command",
-			Args: []Arg{{"argv", []string{"apparmor_parser", "-r", file}}}, ChangedWhenFalse: true})
+		load := "Load the AppArmor profile " + prof
+		s.tasks = filesTasks(s.Files, load)
+		s.handlers = []Task{{Name: load, Module: "ansible.builtin.command", Args: []Arg{{"argv", []string{"apparmor_parser", "-r", file}}}}}
 		steps = append(steps, s)
 	}
 	return steps

@@ -77,7 +77,9 @@ func (b *builder) delegate(reqs []Request, optional bool) []Step {
 	s.Commands = []string{"if [ -d /run/systemd/system ]; then systemctl daemon-reload; fi"}
 	s.Relogin = true
 	s.reloginFixes = s.Fixes
-	s.tasks = append(filesTasks(s.Files), Task{Name: "Reload systemd", Module: "ansible.builtin.command",
-		Args: []Arg{{"argv", []string{"systemctl", "daemon-reload"}}, {"removes", "/run/systemd/system"}}, ChangedWhenFalse: true})
+	reload := "Reload systemd"
+	s.tasks = filesTasks(s.Files, reload)
+	s.handlers = []Task{{Name: reload, Module: "ansible.builtin.command",
+		Args: []Arg{{"argv", []string{"systemctl", "daemon-reload"}}, {"removes", "/run/systemd/system"}}}}
 	return []Step{s}
 }

@@ -35,8 +35,9 @@ func (b *builder) linger(reqs []Request, optional bool) []Step {
 	for _, u := range users {
 		flag := "/var/lib/systemd/linger/" + u
 		s.Commands = append(s.Commands, fmt.Sprintf("[ -e %s ] || loginctl enable-linger %s", ShellQuote(flag), ShellQuote(u)))
-		s.tasks = append(s.tasks, Task{Name: "Enable linger for " + u, Module: "ansible.builtin.command",
-			Args: []Arg{{"argv", []string{"loginctl", "enable-linger", u}}, {"creates", flag}}})
+		ref := b.userRef(u)
+		s.tasks = append(s.tasks, Task{Name: "Enable linger for " + ref, Module: "ansible.builtin.command",
+			Args: []Arg{{"argv", []string{"loginctl", "enable-linger", ref}}, {"creates", "/var/lib/systemd/linger/" + ref}}})
 	}
 	return []Step{s}
 }

@@ -96,8 +96,10 @@ func (b *builder) sysctls(reqs []Request, optional bool) []Step {
 	s.Why = append(s.Why, notes...)
 	s.Files = []File{{Path: file, Mode: "0644", Content: content.String()}}
 	s.Commands = []string{"sysctl -p " + ShellQuote(file)}
-	s.tasks = append(filesTasks(s.Files), Task{Name: "Apply " + file, Module: "ansible.builtin.command",
-		Args: []Arg{{"argv", []string{"sysctl", "-p", file}}}, ChangedWhenFalse: true})
+	// The file task notifies the reload: a second run changes nothing and reloads nothing.
+	reload := "Apply " + file
+	s.tasks = filesTasks(s.Files, reload)
+	s.handlers = []Task{{Name: reload, Module: "ansible.builtin.command", Args: []Arg{{"argv", []string{"sysctl", "-p", file}}}}}
 	steps := []Step{s}
 	if o := b.sysctlOverrides(file, values, reqs, optional); o != nil {
 		steps = append(steps, *o)

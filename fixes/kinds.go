@@ -30,6 +30,7 @@ func init() {
 		kindDelegate,
 		kindDevice,
 		kindLinger,
+		kindUserFile,
 		kindManual,
 		kindRelogin,
 	}
@@ -90,6 +91,13 @@ func IntentID(in finding.Intent) string {
 		return k.id(in)
 	}
 	return string(in.Kind)
+}
+
+// IDPattern is the form of the step ids the intents of kind k get (what results list in their
+// "fixes" field), the part that varies in capitals: "sysctl.KEY", "subid.add". `explain`
+// lists these, so it speaks the ids JSON uses, not the kinds.
+func IDPattern(k finding.Kind) string {
+	return IntentID(finding.Intent{Kind: k, Path: "/FILE", Key: "KEY", Name: "NAME", Tool: "TOOL"})
 }
 
 // Describe is a one-line human description of an intent.

@@ -22,6 +22,7 @@ func TestKinds(t *testing.T) {
 		{finding.DelegateControllers([]string{"cpu"}, "r"), "systemd.delegate"},
 		{finding.DeviceMode("/dev/net/tun", "0666", "r"), "device.tun"},
 		{finding.EnableLinger("alice", "r"), "linger.enable"},
+		{finding.SetUserTOML("alice", "/home/alice/.config/containers/containers.conf.d/60-rootless-doctor.conf", "engine.runtime", "runc", "r"), "userfile.engine.runtime"},
 		{finding.ManualStep("upgrade-kernel", "r"), "manual.upgrade-kernel"},
 		{finding.AskRelogin("r"), "session.relogin"},
 	}
@@ -42,6 +43,10 @@ func TestKinds(t *testing.T) {
 	}
 	if len(tests) != len(kinds) || len(Kinds()) != len(kinds) {
 		t.Errorf("%d kinds in the table, %d tested", len(kinds), len(tests))
+	}
+	// A kind may have more than one id: SubIDs that only deduplicate (issue 10).
+	if got := IntentID(finding.DedupeSubIDs("alice", "uid", []string{"100000-165535"}, "r")); got != "subid.dedupe" {
+		t.Errorf("DedupeSubIDs: ID = %q, want subid.dedupe", got)
 	}
 	if o := finding.SetSysctl("net.ipv4.ping_group_range", "0 2147483647", "r").Optionally(); !o.Optional {
 		t.Error("Optionally must mark the intent optional")

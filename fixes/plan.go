@@ -57,7 +57,14 @@ type Input struct {
 // after every required step; renderers show them apart and never run them by default.
 type Plan struct {
 	Steps []Step `json:"steps"`
+
+	// account is the account the plan was built for ("" when unknown): the Ansible form
+	// makes it the variable rootless_doctor_user.
+	account string
 }
+
+// Account is the account the plan was built for, "" when unknown.
+func (p Plan) Account() string { return p.account }
 
 // Step is one change. Files are written first (only when their content differs), then
 // Commands run in order, unless Unless succeeds. Manual steps have no commands: only a
@@ -78,6 +85,10 @@ type Step struct {
 	Intents []string `json:"intents,omitempty"`
 	// Why says why, one line each: the reasons the probes gave, and notes of the planner.
 	Why []string `json:"why,omitempty"`
+	// As is the account a user-scope step runs as (its files are in that account's home);
+	// "" for a step that runs as root. The sudo helper never applies such a step, and root
+	// never writes its files itself (docs/security.md, "User-scope steps").
+	As string `json:"as,omitempty"`
 	// Unless is a shell condition that succeeds when the step is already done; Commands are
 	// skipped then. Empty: the commands always run (they are idempotent by themselves).
 	Unless string `json:"unless,omitempty"`
@@ -87,6 +98,8 @@ type Step struct {
 	// tasks are the Ansible tasks of the step (see ansible.go); a plan decoded from JSON
 	// has none, and WritePlanAnsible falls back to files and commands.
 	tasks []Task
+	// handlers are the Ansible handlers its tasks notify (reloads after a file changed).
+	handlers []Task
 }
 
 // File is a file a step writes, with its full content.
@@ -213,7 +226,28 @@ func Build(in Input) (Plan, error) {
 	if steps == nil {
 		steps = []Step{}
 	}
-	return Plan{Steps: steps}, nil
+	return Plan{Steps: steps, account: b.account()}, nil
+}
+
+// account is the checked account's name, "" when unknown.
+func (b *builder) account() string {
+	if b.env == nil || b.env.UserErr != nil || checkUser(b.env.User.Name) != nil {
+		return ""
+	}
+	return b.env.User.Name
+}
+
+// AccountVar is the playbook variable that holds the account a fix is for: the plan's own
+// account is written as it, so one playbook serves every host of a group, each with its
+// account (inventory host_vars, or -e rootless_doctor_user=NAME).
+const AccountVar = "rootless_doctor_account"
+
+// userRef is how a task names user u: the variable for the plan's account, else the name.
+func (b *builder) userRef(u string) string {
+	if u != "" && u == b.account() {
+		return "{{ " + AccountVar + " }}"
+	}
+	return u
 }
 
 // builder holds what the step builders share.

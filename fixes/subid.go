@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"regexp"
 	"slices"
 	"strings"
 
@@ -51,6 +52,9 @@ type subIDLine struct {
 	// from valid, and a line written with leading zeros is read in octal by shadow and in
 	// decimal by Go readers.
 	claims []parse.IDSpan
+	// repaired is the range of a line whose only fault is a CRLF line end, as it will be once
+	// the crlf step (which runs first) removes the CR; nil otherwise.
+	repaired *parse.IDSpan
 }
 
 // subIDLines reads subuid(5) text with parse.ParseSubIDs, the parser the idmap probes use,
@@ -79,7 +83,11 @@ func subIDLines(data []byte) (lines []subIDLine, nul bool) {
 		})
 	}
 	for _, b := range parsed.Bad {
-		out = append(out, subIDLine{line: b.Line, raw: raws[b.Line-1], owner: b.Owner, claims: spans(b.Claims())})
+		l := subIDLine{line: b.Line, raw: raws[b.Line-1], owner: b.Owner, claims: spans(b.Claims())}
+		if b.Repaired != nil {
+			l.repaired = &parse.IDSpan{First: b.Repaired.Start, Last: b.Repaired.End()}
+		}
+		out = append(out, l)
 	}
 	slices.SortFunc(out, func(x, y subIDLine) int { return cmp.Compare(x.line, y.line) })
 	if len(parsed.Commented) > 0 {
@@ -187,6 +195,9 @@ type subIDWant struct {
 	count      int64
 	removeUID  []parse.IDSpan
 	removeGID  []parse.IDSpan
+	// keepUID / keepGID are ranges listed twice, to leave on one line (subIDDedupe); they
+	// need no fresh range, and uids / gids say only which maps get one.
+	keepUID, keepGID []parse.IDSpan
 }
 
 // subIDAlloc is the allocator's answer for one user.
@@ -354,4 +365,65 @@ func parseRange(s string) (parse.IDSpan, bool) {
 		return parse.IDSpan{}, false
 	}
 	return parse.IDSpan{First: lo, Last: hi}, true
+}
+
+// subIDDedupe is how a range the account lists on more than one line is left on one: the
+// first line stays (the account's container storage was mapped with the range when it was
+// listed once, and engines map ranges in file order), the later copies go. Removing the range
+// and giving a fresh one would leave every file the account's containers own unmapped (issue
+// 10).
+type subIDDedupe struct {
+	span      parse.IDSpan
+	first     string // the text of the line that stays, as it is once the crlf step ran
+	firstLine int
+	// again: the first line's text is repeated; all but its first occurrence go.
+	again bool
+	// others are the distinct texts of later copies written otherwise (the uid as owner,
+	// octal numbers); they go as long as the first line is there.
+	others []string
+	// stuck are later copies a script cannot edit safely (blanks in a number): by hand.
+	stuck []int
+}
+
+// dedupeLine is the text a script may match a subid line with exactly (grep -x, sed):
+// the owner (the account's name or uid) and two numbers as shadow reads them.
+var dedupeLine = regexp.MustCompile(`^[A-Za-z0-9._-]+[$]?:[0-9A-Za-z+]+:[0-9A-Za-z+]+$`)
+
+// dedupes finds, for each span of keep, the account's lines that hold exactly it (valid
+// lines, and lines whose only fault is a CR, as the crlf step leaves them), when there is
+// more than one.
+func (a *allocator) dedupes(lines []subIDLine, user string, uid int64, keep []parse.IDSpan) []subIDDedupe {
+	var out []subIDDedupe
+	for _, sp := range keep {
+		var d subIDDedupe
+		n := 0
+		for _, l := range lines {
+			text, span := l.raw, l.span()
+			switch {
+			case l.valid:
+			case l.repaired != nil:
+				text, span = strings.TrimRight(l.raw, "\r"), *l.repaired
+			default:
+				continue
+			}
+			if span != sp || !a.owns(l, user, uid) {
+				continue
+			}
+			n++
+			switch {
+			case n == 1:
+				d.span, d.first, d.firstLine = sp, text, l.line
+			case !dedupeLine.MatchString(text) || !dedupeLine.MatchString(d.first):
+				d.stuck = append(d.stuck, l.line)
+			case text == d.first:
+				d.again = true
+			case !slices.Contains(d.others, text):
+				d.others = append(d.others, text)
+			}
+		}
+		if n > 1 {
+			out = append(out, d)
+		}
+	}
+	return out
 }

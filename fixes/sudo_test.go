@@ -106,8 +106,16 @@ func TestCheckSudoAcceptsWhatProbesAsk(t *testing.T) {
 				mem.Exec(r.Intent.Path).Meta(r.Intent.Path, host.FileMeta{Mode: "0755", UID: host.Int(0)})
 			}
 		}
-		if err := CheckSudo(reqs, env.User.Name, mem.Host()); err != nil {
+		if err := CheckSudo(RootRequests(reqs), env.User.Name, mem.Host()); err != nil {
 			t.Errorf("%s: %v", filepath.Base(dir), err)
+		}
+		// User-scope steps never go through sudo: the helper refuses every one.
+		for _, r := range reqs {
+			if r.Intent.Kind == finding.UserFile {
+				if err := CheckSudo([]Request{r}, env.User.Name, mem.Host()); !errors.Is(err, ErrRefused) {
+					t.Errorf("%s: the sudo helper accepted the user-scope %s: %v", filepath.Base(dir), IntentID(r.Intent), err)
+				}
+			}
 		}
 	}
 	for _, k := range []finding.Kind{finding.Package, finding.Sysctl, finding.SubIDs, finding.Device, finding.Module, finding.AppArmor} {

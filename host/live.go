@@ -48,20 +48,44 @@ func (l *live) Executable() string    { return l.exe }
 func (l *live) LookupEnv(key string) (string, bool) { return os.LookupEnv(key) }
 
 // ReadFile opens only regular files (openRegular): an account can leave a FIFO or a symlink
-// to a device where root's `check --user` reads its configuration.
-func (l *live) ReadFile(path string) ([]byte, error) {
+// to a device where root's `check --user` reads its configuration. As root, what an account
+// controls is read with its permissions (asController, owner.go).
+func (l *live) ReadFile(path string) (data []byte, err error) {
+	err = l.asController(path, true, func() error {
+		data, err = readFile(path)
+		return err
+	})
+	return data, err
+}
+
+func readFile(path string) ([]byte, error) {
+	data, _, err := ReadRegular(path)
+	return data, err
+}
+
+// ReadRegular reads the regular file at path with the rules of every read
+// (docs/bounded-inputs.md): a FIFO, device or socket is refused before it is opened for
+// reading (ErrNotRegular), and at most MaxRead bytes are read (ErrTooLarge). It also returns
+// what fstat says of the file read (mode, owner, times). It reads as the calling process,
+// with no regard to who controls the path: root's `fix --apply` reads /etc with it.
+func ReadRegular(path string) ([]byte, fs.FileInfo, error) {
 	pf, err := os.OpenFile(path, unix.O_PATH, 0)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	f, err := openRegular(pf, path, func() (*os.File, error) {
 		return os.OpenFile(path, os.O_RDONLY|unix.O_NONBLOCK|unix.O_NOCTTY, 0)
 	})
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	defer f.Close()
-	return readCapped(f, path)
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, nil, err
+	}
+	data, err := readCapped(f, path)
+	return data, fi, err
 }
 
 // readCapped reads at most MaxRead bytes and reports ErrTooLarge past that. It does not trust
@@ -77,10 +101,23 @@ func readCapped(r io.Reader, path string) ([]byte, error) {
 	return data, nil
 }
 
-func (l *live) Stat(path string) (FileInfo, error)  { return l.stat(path, unix.Stat) }
-func (l *live) Lstat(path string) (FileInfo, error) { return l.stat(path, unix.Lstat) }
+func (l *live) Stat(path string) (fi FileInfo, err error) {
+	err = l.asController(path, true, func() error {
+		fi, err = stat(path, unix.Stat)
+		return err
+	})
+	return fi, err
+}
 
-func (l *live) stat(path string, fn func(string, *unix.Stat_t) error) (FileInfo, error) {
+func (l *live) Lstat(path string) (fi FileInfo, err error) {
+	err = l.asController(path, false, func() error {
+		fi, err = stat(path, unix.Lstat)
+		return err
+	})
+	return fi, err
+}
+
+func stat(path string, fn func(string, *unix.Stat_t) error) (FileInfo, error) {
 	var st unix.Stat_t
 	if err := fn(path, &st); err != nil {
 		return FileInfo{}, &fs.PathError{Op: "stat", Path: path, Err: err}
@@ -140,21 +177,37 @@ func unixMode(m uint32) fs.FileMode {
 
 // ReadDir opens with O_DIRECTORY, which fails on anything else before it is opened (a FIFO
 // does not block), and lists at most MaxDirEntries entries.
-func (l *live) ReadDir(path string) ([]fs.DirEntry, error) {
-	f, err := os.OpenFile(path, os.O_RDONLY|unix.O_DIRECTORY|unix.O_NONBLOCK, 0)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return readDirCapped(f, path)
+func (l *live) ReadDir(path string) (ents []fs.DirEntry, err error) {
+	err = l.asController(path, true, func() error {
+		f, err := os.OpenFile(path, os.O_RDONLY|unix.O_DIRECTORY|unix.O_NONBLOCK, 0)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		ents, err = readDirCapped(f, path)
+		return err
+	})
+	return ents, err
 }
 
-func (l *live) EvalSymlinks(path string) (string, error) { return filepath.EvalSymlinks(path) }
+func (l *live) EvalSymlinks(path string) (res string, err error) {
+	err = l.asController(path, true, func() error {
+		res, err = filepath.EvalSymlinks(path)
+		return err
+	})
+	return res, err
+}
 
 func (l *live) FSType(path string) (string, error) {
 	var st unix.Statfs_t
-	if err := unix.Statfs(path, &st); err != nil {
-		return "", &fs.PathError{Op: "statfs", Path: path, Err: err}
+	err := l.asController(path, true, func() error {
+		if err := unix.Statfs(path, &st); err != nil {
+			return &fs.PathError{Op: "statfs", Path: path, Err: err}
+		}
+		return nil
+	})
+	if err != nil {
+		return "", err
 	}
 	return FSTypeName(int64(st.Type)), nil
 }

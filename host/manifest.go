@@ -176,6 +176,9 @@ func (fm FileMeta) validate(p string) error {
 	if fm.Target != "" && fm.Type != "symlink" {
 		return manifestErr("file %s: a target, but type %q is not symlink", p, fm.Type)
 	}
+	if fm.Denied && fm.Type != "" && fm.Type != "file" {
+		return manifestErr("file %s: denied, but type %q is not file", p, fm.Type)
+	}
 	return nil
 }
 

@@ -29,6 +29,7 @@ func TestParseManifestRefuses(t *testing.T) {
 		"unknown field in files": `{"version": 1, "files": {"/x": {"owner": 0}}}`,
 		"unknown command field":  `{"version": 1, "commands": [{"argv": ["x"], "pid": 1}]}`,
 		"kernel too long":        `{"version": 1, "kernel": "` + strings.Repeat("6", 100) + `"}`,
+		"denied directory":       `{"version": 1, "files": {"/x": {"type": "dir", "denied": true}}}`,
 	} {
 		if _, err := ParseManifest([]byte(data)); !errors.Is(err, ErrManifest) {
 			t.Errorf("%s: %v, want ErrManifest", name, err)

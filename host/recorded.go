@@ -66,6 +66,10 @@ type FileMeta struct {
 	Caps string `json:"caps,omitempty"`
 	// Target is the link target of a symlink that is only in the manifest.
 	Target string `json:"target,omitempty"`
+	// Denied: the recording could not read this file (root reads what an account controls
+	// with the account's permissions, docs/security.md), so every replay answers "permission
+	// denied", whoever runs it.
+	Denied bool `json:"denied,omitempty"`
 }
 
 // Command is one recorded command run.
@@ -264,6 +268,9 @@ func (r *Recorded) ReadFile(p string) ([]byte, error) {
 	}
 	if !st.Mode().IsRegular() {
 		return nil, notRegular(p, st.Mode())
+	}
+	if inManifest && fm.Denied {
+		return nil, &fs.PathError{Op: "open", Path: p, Err: fs.ErrPermission}
 	}
 	if inManifest && fm.Mode != "" {
 		// A file recorded with mode 0 or 0200 could not be read by the recording process;

@@ -175,3 +175,19 @@ func TestLiveHost(t *testing.T) {
 		t.Fatal("running a missing tool must be an error")
 	}
 }
+
+// TestRecordedDenied: a file the recording could not read replays as "permission denied" for
+// everyone, root included: root records such files now that it reads what an account
+// controls with the account's permissions (owner.go).
+func TestRecordedDenied(t *testing.T) {
+	h := NewMemory().Self(Identity{UID: 0, GID: 0, Name: "root"}).
+		File("/home/alice/.config/containers/storage.conf", "").
+		Meta("/home/alice/.config/containers/storage.conf", FileMeta{Mode: "0200", Denied: true}).
+		File("/root/secret", "x").Meta("/root/secret", FileMeta{Mode: "0000"}).Host()
+	if _, err := h.ReadFile("/home/alice/.config/containers/storage.conf"); !errors.Is(err, fs.ErrPermission) {
+		t.Errorf("denied file: %v, want a permission error", err)
+	}
+	if data, err := h.ReadFile("/root/secret"); err != nil || string(data) != "x" {
+		t.Errorf("mode 0000 read by a root recording: %q, %v", data, err)
+	}
+}

@@ -72,6 +72,9 @@ func lines(s string) []string {
 	return ls
 }
 
+// Symbol is the status mark of the reports, for the CLI's live progress.
+func Symbol(s finding.Status) string { return symbol(s) }
+
 // symbol is the one-character status mark of text and markdown. Anything that is not pass,
 // warn or fail counts as skip, as finding.Summarize does.
 func symbol(s finding.Status) string {
@@ -94,15 +97,20 @@ func statusName(s finding.Status) finding.Status {
 	return finding.Skip
 }
 
-// failsRun reports whether a result with status s fails the run: its severity reaches FailOn
-// (fail when unset). Skips and unknown statuses never fail a run. Report.OK, the JUnit
-// failures and the Prometheus ok gauges all use this one rule.
-func (r *Report) failsRun(s finding.Status) bool {
-	failOn := r.FailOn
-	if !failOn.Valid() || failOn == finding.Skip || failOn == finding.Pass {
-		failOn = finding.Fail
+// failsRun reports whether a result fails the run: its severity reaches FailOn (fail when
+// unset) and it was not waived with --ignore. Skips and unknown statuses never fail a run.
+// Report.OK, the JUnit failures and the Prometheus ok gauges all use this one rule.
+func (r *Report) failsRun(res finding.Result) bool {
+	s := res.Status
+	return !res.Ignored && s.Severity() > finding.Pass.Severity() && s.Severity() >= r.failOn().Severity()
+}
+
+// failOn is FailOn as the run applies it: warn or fail.
+func (r *Report) failOn() finding.Status {
+	if r.FailOn == finding.Warn {
+		return finding.Warn
 	}
-	return s.Severity() > finding.Pass.Severity() && s.Severity() >= failOn.Severity()
+	return finding.Fail
 }
 
 // groupOf is the area of a probe id: "idmap" for "idmap.subuid".
@@ -161,12 +169,16 @@ func countParts(s finding.Summary) []string {
 	if s.Warn == 1 {
 		warnings = "warning"
 	}
-	return []string{
+	parts := []string{
 		fmt.Sprintf("%d passed", s.Pass),
 		fmt.Sprintf("%d %s", s.Warn, warnings),
 		fmt.Sprintf("%d failed", s.Fail),
 		fmt.Sprintf("%d skipped", s.Skip),
 	}
+	if s.Ignored > 0 {
+		parts = append(parts, fmt.Sprintf("%d ignored", s.Ignored))
+	}
+	return parts
 }
 
 // fixLines are the fix hints of a result: one "fix: …" line per distinct intent, in order.
@@ -220,10 +232,31 @@ func body(res finding.Result) []string {
 	return append(out, fixLines(res)...)
 }
 
-// nextStep is the closing advice of text and markdown, or "" when there is none.
+// nextStep is the closing advice of text and markdown, or "" when there is none. It sends
+// people to `fix` only when a failure asks for a fix (issue 15: a proof step that hung, with
+// nothing to fix, and root without --user, for which fix prints only manual steps, ended with
+// "run rootless-doctor fix").
 func (r *Report) nextStep() string {
 	if !r.OK() {
-		return "run `rootless-doctor fix` for the exact commands"
+		var failed []finding.Result
+		for _, res := range r.Results {
+			if r.failsRun(res) {
+				failed = append(failed, res)
+			}
+		}
+		for _, res := range failed {
+			if res.ID == "identity.user" && r.Host.User.UID == 0 {
+				return "run rootless-doctor as the account that will run containers, or as root with --user NAME"
+			}
+		}
+		for _, res := range failed {
+			if len(res.Intents) > 0 {
+				return "run `rootless-doctor fix` for the exact commands"
+			}
+		}
+		if len(failed) > 0 {
+			return fmt.Sprintf("no fix step applies: `rootless-doctor explain %s` says what it checks", oneLine(failed[0].ID))
+		}
 	}
 	for _, res := range r.Results {
 		if res.Status == finding.Warn && len(res.Intents) > 0 {

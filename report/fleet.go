@@ -195,6 +195,7 @@ func junitSuiteOf(r *Report) junit.Testsuite {
 	suite.AddProperty("distro", r.Host.distroID())
 	suite.AddProperty("kernel", oneLine(r.Host.Kernel))
 	suite.AddProperty("user", oneLine(r.Host.User.Name))
+	addToolProperties(&suite, r.Tool)
 	var total time.Duration
 	for _, g := range r.Grouped() {
 		for _, res := range g.Results {
@@ -220,10 +221,18 @@ func FleetRegistry(f *Fleet) (*prometheus.Registry, error) {
 	ok := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: metricOK,
 		Help: "Whether the run passed: 1 when nothing failed (with --fail-on warn, nothing warned either)."}, []string{"root"})
 	info := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: metricInfo,
-		Help: "The host and account the report is about; always 1."}, []string{"root", "distro", "version", "kernel", "user"})
+		Help: "The host and account the report is about; always 1."}, append([]string{"root"}, infoLabels...))
 	up := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "rootless_doctor_up",
 		Help: "Whether the recorded host could be read: 0 when its directory or archive is broken."}, []string{"root"})
 	reg.MustRegister(probeOK, status, ok, info, up)
+	for _, h := range f.Hosts {
+		if h.Report != nil {
+			if err := buildInfo(reg, h.Report.Tool); err != nil {
+				return nil, err
+			}
+			break
+		}
+	}
 	for _, h := range f.Hosts {
 		root := oneLine(h.Root)
 		if h.Err != nil {
@@ -238,7 +247,7 @@ func FleetRegistry(f *Fleet) (*prometheus.Registry, error) {
 			oneLine(r.Host.Kernel), oneLine(r.Host.User.Name)).Set(1)
 		for _, res := range r.Results {
 			id, group := oneLine(res.ID), oneLine(groupOf(res.ID))
-			probeOK.WithLabelValues(root, id, group).Set(boolGauge(!r.failsRun(res.Status)))
+			probeOK.WithLabelValues(root, id, group).Set(boolGauge(!r.failsRun(res)))
 			for _, st := range promStatuses {
 				status.WithLabelValues(root, id, group, string(st)).Set(boolGauge(statusName(res.Status) == st))
 			}

@@ -13,12 +13,15 @@ import (
 // order in the output; slices are never null so consumers need no nil checks.
 type jsonReport struct {
 	Schema  string          `json:"schema"`
+	Tool    Tool            `json:"tool"`
 	Host    HostInfo        `json:"host"`
 	Results []jsonResult    `json:"results"`
 	Plan    *fixes.Plan     `json:"plan"`
 	Summary finding.Summary `json:"summary"`
 	OK      bool            `json:"ok"`
-	Notes   []string        `json:"notes,omitempty"`
+	// FailOn is the --fail-on OK was computed with ("fail" or "warn").
+	FailOn finding.Status `json:"fail_on"`
+	Notes  []string       `json:"notes,omitempty"`
 }
 
 type jsonResult struct {
@@ -30,10 +33,17 @@ type jsonResult struct {
 	Evidence   []finding.Evidence `json:"evidence"`
 	Fixes      []string           `json:"fixes"`
 	DurationMS float64            `json:"duration_ms"`
+	// Engine is set on the engine.* results (docs/cli.md).
+	Engine *finding.Engine `json:"engine,omitempty"`
+	// Ignored: waived with --ignore; it fails no run.
+	Ignored bool `json:"ignored,omitempty"`
 }
 
 func toJSON(r *Report) jsonReport {
-	out := jsonReport{Schema: Schema, Host: r.Host, Summary: r.Summary, OK: r.OK(), Notes: r.Notes, Plan: r.Plan}
+	out := jsonReport{Schema: Schema, Tool: r.Tool, Host: r.Host, Summary: r.Summary, OK: r.OK(), FailOn: r.failOn(), Notes: r.Notes, Plan: r.Plan}
+	if out.Tool.Name == "" {
+		out.Tool.Name = "rootless-doctor"
+	}
 	if out.Plan != nil && out.Plan.Steps == nil {
 		out.Plan = &fixes.Plan{Steps: []fixes.Step{}}
 	}
@@ -44,6 +54,8 @@ func toJSON(r *Report) jsonReport {
 			Details: res.Details, Evidence: res.Evidence, Fixes: fixes.FixIDs(res),
 			// Microsecond precision: enough for a probe, and keeps the number short.
 			DurationMS: math.Round(float64(res.Duration.Microseconds())) / 1000,
+			Engine:     res.Engine,
+			Ignored:    res.Ignored,
 		}
 		if jr.Details == nil {
 			jr.Details = []string{}

@@ -61,12 +61,15 @@ func junitCase(r *Report, group string, res finding.Result) junit.Testcase {
 	switch {
 	case st == finding.Skip:
 		tc.Skipped = &junit.Result{Message: summary}
-	case r.failsRun(st):
+	case r.failsRun(res):
 		tc.Failure = &junit.Result{Message: summary, Type: string(st), Data: text}
 	default:
 		out := summary
 		if st == finding.Warn {
 			out = "warning: " + summary
+		}
+		if res.Ignored && st != finding.Pass {
+			out = "ignored with --ignore (" + string(st) + "): " + summary
 		}
 		if text != "" {
 			out += "\n" + text
@@ -74,6 +77,22 @@ func junitCase(r *Report, group string, res finding.Result) junit.Testcase {
 		tc.SystemOut = &junit.Output{Data: out}
 	}
 	return tc
+}
+
+// addToolProperties names the program that made the suite: tool.name, tool.version,
+// tool.revision and tool.go, beside the host's properties (docs/cli.md).
+func addToolProperties(s *junit.Testsuite, t Tool) {
+	if t.Version == "" {
+		return
+	}
+	s.AddProperty("tool.name", oneLine(t.Name))
+	s.AddProperty("tool.version", oneLine(t.Version))
+	if t.Revision != "" {
+		s.AddProperty("tool.revision", oneLine(t.Revision))
+	}
+	if t.Go != "" {
+		s.AddProperty("tool.go", oneLine(t.Go))
+	}
 }
 
 // seconds is the JUnit time format (go-junit-report's own: seconds, three decimals).

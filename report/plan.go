@@ -35,12 +35,15 @@ var putFunc = []string{
 
 // scriptBody writes the shell lines of steps (no shebang, no set): put() when needed, then
 // each step with a comment header.
-func scriptBody(p fixes.Plan, optional bool) []string {
+func scriptBody(p fixes.Plan, optional bool) []string { return scriptPart(p, optional, false) }
+
+// scriptPart is scriptBody for the root steps (user false) or the user-scope steps (true).
+func scriptPart(p fixes.Plan, optional, user bool) []string {
 	num := p.Numbers()
 	var lines []string
 	needPut := false
 	for _, s := range p.Steps {
-		if s.Optional == optional && len(s.Files) > 0 && !s.Manual {
+		if s.Optional == optional && len(s.Files) > 0 && !s.Manual && (s.As != "") == user {
 			needPut = true
 		}
 	}
@@ -48,7 +51,7 @@ func scriptBody(p fixes.Plan, optional bool) []string {
 		lines = append(lines, putFunc...)
 	}
 	for i, s := range p.Steps {
-		if s.Optional != optional {
+		if s.Optional != optional || (s.As != "" && !s.Manual) != user {
 			continue
 		}
 		if len(lines) > 0 {
@@ -99,15 +102,19 @@ func WritePlanScript(w io.Writer, p fixes.Plan, asRoot bool) error {
 	body := scriptBody(p, false)
 	num := p.Numbers()
 	var manual []string
-	runnable := false
+	runnable, rootRunnable := false, false
+	as := ""
 	for i, s := range p.Steps {
 		if s.Optional {
 			continue
 		}
-		if s.Manual {
+		switch {
+		case s.Manual:
 			manual = append(manual, fmt.Sprintf("#   %s. %s", num[i], s.Title))
-		} else {
-			runnable = true
+		case s.As != "":
+			runnable, as = true, s.As
+		default:
+			runnable, rootRunnable = true, true
 		}
 	}
 	switch {
@@ -121,15 +128,31 @@ func WritePlanScript(w io.Writer, p fixes.Plan, asRoot bool) error {
 	default:
 		b.WriteString("# Fix plan from rootless-doctor. Review it, then run it: every step is idempotent,\n")
 		b.WriteString("# so running it again changes nothing. Steps marked \"By hand\" are comments only.\n")
-		if asRoot {
-			b.WriteString("set -eux\n\n")
-		} else {
-			b.WriteString("sudo sh -eux <<'" + fixes.ScriptEOF + "'\n")
+		if rootRunnable || len(body) > 0 {
+			if asRoot {
+				b.WriteString("set -eux\n\n")
+			} else {
+				b.WriteString("sudo sh -eux <<'" + fixes.ScriptEOF + "'\n")
+			}
+			for _, l := range body {
+				b.WriteString(l + "\n")
+			}
+			if !asRoot {
+				b.WriteString(fixes.ScriptEOF + "\n")
+			}
 		}
-		for _, l := range body {
-			b.WriteString(l + "\n")
-		}
-		if !asRoot {
+		if user := scriptPart(p, false, true); len(user) > 0 {
+			// User-scope steps write the account's own files: run as the account, never by
+			// root (docs/security.md, "User-scope steps").
+			fmt.Fprintf(&b, "\n# As %s, not root (no sudo): these steps write %s's own files.\n", as, as)
+			if asRoot {
+				b.WriteString("runuser -u " + fixes.ShellQuote(as) + " -- sh -eux <<'" + fixes.ScriptEOF + "'\n")
+			} else {
+				b.WriteString("sh -eux <<'" + fixes.ScriptEOF + "'\n")
+			}
+			for _, l := range user {
+				b.WriteString(l + "\n")
+			}
 			b.WriteString(fixes.ScriptEOF + "\n")
 		}
 		if len(manual) > 0 {
@@ -181,7 +204,7 @@ func WritePlanText(w io.Writer, p fixes.Plan) error {
 	case 1:
 		b.WriteString("Fix plan: 1 step.\n")
 	default:
-		fmt.Fprintf(&b, "Fix plan: %d steps, in this order. Commands run as root.\n", len(req))
+		fmt.Fprintf(&b, "Fix plan: %d steps, in this order. Commands run as root, except in steps that say otherwise.\n", len(req))
 	}
 	header := false
 	for i, s := range p.Steps {
@@ -196,6 +219,9 @@ func WritePlanText(w io.Writer, p fixes.Plan) error {
 			fmt.Fprintf(&b, "%s. %s\n", num[i], s.Title)
 		}
 		ind := strings.Repeat(" ", len(num[i])+2)
+		if s.As != "" && !s.Manual {
+			fmt.Fprintf(&b, "%sRuns as %s, not root: it writes %s's own files.\n", ind, s.As, s.As)
+		}
 		if len(s.Fixes) > 0 {
 			fmt.Fprintf(&b, "%sFixes: %s\n", ind, strings.Join(s.Fixes, ", "))
 		}
@@ -231,11 +257,39 @@ func WritePlanJSON(w io.Writer, p fixes.Plan) error {
 	if p.Steps == nil {
 		p.Steps = []fixes.Step{}
 	}
+	return writeIndented(w, p)
+}
+
+// planEnvelope is `fix -o json`: the plan's steps in the envelope of check's JSON report
+// (schema, tool, host), so one consumer reads both (issue 15: it was {"steps": …} alone;
+// "steps" stays where it was).
+type planEnvelope struct {
+	Schema string       `json:"schema"`
+	Tool   Tool         `json:"tool"`
+	Host   HostInfo     `json:"host"`
+	Steps  []fixes.Step `json:"steps"`
+	Notes  []string     `json:"notes,omitempty"`
+}
+
+// WritePlanReport writes r's plan (an empty one when nil) with r's schema, tool and host, as
+// indented JSON, byte-stable.
+func WritePlanReport(w io.Writer, r *Report) error {
+	env := planEnvelope{Schema: Schema, Tool: r.Tool, Host: r.Host, Steps: []fixes.Step{}, Notes: r.Notes}
+	if env.Tool.Name == "" {
+		env.Tool.Name = "rootless-doctor"
+	}
+	if r.Plan != nil && r.Plan.Steps != nil {
+		env.Steps = r.Plan.Steps
+	}
+	return writeIndented(w, env)
+}
+
+func writeIndented(w io.Writer, v any) error {
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
 	enc.SetIndent("", "  ")
-	if err := enc.Encode(p); err != nil {
+	if err := enc.Encode(v); err != nil {
 		return err
 	}
 	_, err := w.Write(b.Bytes())

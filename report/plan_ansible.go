@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
 	"github.com/rootless-doctor/rootless-doctor/fixes"
@@ -17,6 +18,13 @@ import (
 //
 // Optional steps carry the tags "never" and "optional": they run only with
 // `--tags all,optional`.
+//
+// One playbook serves a group of hosts (issue 15): the plan's account is the variable
+// rootless_doctor_user (host_vars, group_vars or -e; the account the plan was made for by
+// default), a subordinate range is computed on each host by a task, and the reloads after a
+// file changed (sysctl -p, apparmor_parser -r, systemctl daemon-reload) are handlers the file
+// tasks notify, so a second run — and `ansible-playbook --check --diff` after the first —
+// reports no change.
 
 // WritePlanAnsible writes the plan as an Ansible playbook for `ansible-playbook -i HOSTS`.
 func WritePlanAnsible(w io.Writer, p fixes.Plan) error {
@@ -29,13 +37,31 @@ func WritePlanAnsible(w io.Writer, p fixes.Plan) error {
 	b.WriteString("# Every task is idempotent. Optional steps are tagged \"optional\" and \"never\":\n")
 	b.WriteString("# run them too with --tags all,optional.\n")
 	b.WriteString("- name: Fix rootless containers (rootless-doctor)\n")
-	b.WriteString("  hosts: all\n  become: true\n  gather_facts: false\n  tasks:\n")
+	b.WriteString("  hosts: all\n  become: true\n  gather_facts: false\n")
+	if acct := p.Account(); acct != "" {
+		if err := fixes.CheckText("account", acct); err != nil {
+			return err
+		}
+		// Play vars outrank inventory vars: the account goes through a second name, so
+		// rootless_doctor_user set per host (or with -e) wins over the default.
+		b.WriteString("  vars:\n")
+		b.WriteString("    # The account to fix on each host: set rootless_doctor_user in host_vars or group_vars,\n")
+		fmt.Fprintf(&b, "    # or with -e rootless_doctor_user=NAME; the plan was made for %s.\n", acct)
+		fmt.Fprintf(&b, "    %s: %s\n", fixes.AccountVar, yamlString("{{ rootless_doctor_user | default('"+acct+"') }}"))
+	}
+	b.WriteString("  tasks:\n")
 	if p.Empty() {
 		writeTask(&b, fixes.Task{Name: "Nothing to fix", Module: "ansible.builtin.debug", Args: []fixes.Arg{{Key: "msg", Value: "rootless-doctor found nothing to fix"}}}, false, "")
 	}
 	check := 0
 	num := p.Numbers()
+	var handlers []fixes.Task
 	for i, s := range p.Steps {
+		for _, h := range s.AnsibleHandlers() {
+			if !slices.ContainsFunc(handlers, func(o fixes.Task) bool { return o.Name == h.Name }) {
+				handlers = append(handlers, h)
+			}
+		}
 		fmt.Fprintf(&b, "\n    # %s. %s\n", num[i], s.Title)
 		if len(s.Fixes) > 0 {
 			fmt.Fprintf(&b, "    # fixes: %s\n", strings.Join(s.Fixes, ", "))
@@ -62,6 +88,15 @@ func WritePlanAnsible(w io.Writer, p fixes.Plan) error {
 			}
 		}
 	}
+	if len(handlers) > 0 {
+		b.WriteString("\n  handlers:\n")
+		for _, h := range handlers {
+			if err := fixes.CheckText("task", h.Name); err != nil {
+				return err
+			}
+			writeTask(&b, h, false, "")
+		}
+	}
 	_, err := w.Write(b.Bytes())
 	return err
 }
@@ -78,8 +113,27 @@ func writeTask(b *bytes.Buffer, t fixes.Task, optional bool, register string) {
 		fmt.Fprintf(b, "      register: %s\n", register)
 		b.WriteString("      failed_when: false\n")
 	}
+	if t.Register != "" {
+		fmt.Fprintf(b, "      register: %s\n", t.Register)
+	}
 	if t.ChangedWhenFalse {
 		b.WriteString("      changed_when: false\n")
+	}
+	if t.BecomeUser != "" {
+		fmt.Fprintf(b, "      become_user: %s\n", yamlString(t.BecomeUser))
+	}
+	if t.Query {
+		// It only reads, and what it reads decides the tasks after it: run it in check mode.
+		b.WriteString("      check_mode: false\n")
+	}
+	if t.When != "" {
+		fmt.Fprintf(b, "      when: %s\n", yamlString(t.When))
+	}
+	if len(t.Notify) > 0 {
+		b.WriteString("      notify:\n")
+		for _, n := range t.Notify {
+			fmt.Fprintf(b, "        - %s\n", yamlString(n))
+		}
 	}
 	if optional {
 		b.WriteString("      tags: [never, optional]\n")

@@ -192,6 +192,19 @@ func scenarios() []scenario {
 			formats: []string{"text", "json", "ansible", "root"},
 		},
 		{
+			// Debian 12: a playbook appended alice's range to /etc/subuid a second time. The
+			// later copy goes, the first stays: her container storage is mapped with it.
+			name: "debian-12-duplicate-range", release: "debian-12",
+			host: host.NewMemory().
+				File("/etc/passwd", passwdBase).File("/etc/group", groupBase).
+				File("/etc/subuid", "alice:100000:65536\nbob:165536:65536\nalice:100000:65536\n").
+				File("/etc/subgid", "alice:100000:65536\nbob:165536:65536\n"),
+			reqs: []fixes.Request{
+				req("idmap.subuid", finding.DedupeSubIDs("alice", "uid", []string{"100000-165535"}, "each of alice's subordinate uid ranges must be listed once")),
+			},
+			formats: []string{"text", "ansible"},
+		},
+		{
 			// A distribution rootless-doctor does not know, and a directory user.
 			name: "unknown-distro", release: "unknown-distro",
 			host: host.NewMemory().File("/etc/passwd", passwdBase),

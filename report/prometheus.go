@@ -18,7 +18,34 @@ const (
 	metricProbeDuration = "rootless_doctor_probe_duration_seconds"
 	metricOK            = "rootless_doctor_ok"
 	metricInfo          = "rootless_doctor_info"
+	metricBuildInfo     = "rootless_doctor_build_info"
 )
+
+// infoLabels are the labels of rootless_doctor_info. The distribution's version is
+// distro_version: until issue 15 it was "version", which read as the tool's version (now in
+// rootless_doctor_build_info) — the one renamed label of the contract (docs/cli.md).
+var infoLabels = []string{"distro", "distro_version", "kernel", "user"}
+
+// buildInfo registers rootless_doctor_build_info{version,revision,goversion} 1, the labels of
+// the *_build_info convention (prometheus/common's version collector), unless t has no version.
+func buildInfo(reg *prometheus.Registry, t Tool) error {
+	if t.Version == "" {
+		return nil
+	}
+	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: metricBuildInfo,
+		Help: "The rootless-doctor build that made the report; always 1.",
+	}, []string{"version", "revision", "goversion"})
+	if err := reg.Register(g); err != nil {
+		return err
+	}
+	m, err := g.GetMetricWithLabelValues(oneLine(t.Version), oneLine(t.Revision), oneLine(t.Go))
+	if err != nil {
+		return fmt.Errorf("building %s: %w", metricBuildInfo, err)
+	}
+	m.Set(1)
+	return nil
+}
 
 // promStatuses are the values of the status label, one series each per probe.
 var promStatuses = []finding.Status{finding.Pass, finding.Warn, finding.Fail, finding.Skip}
@@ -30,7 +57,8 @@ var promStatuses = []finding.Status{finding.Pass, finding.Warn, finding.Fail, fi
 //	rootless_doctor_probe_status{id,group,status}    1 for the probe's status, 0 for the other three
 //	rootless_doctor_probe_duration_seconds{id,group} how long the probe took
 //	rootless_doctor_ok                               1 when the run passed (exit code 0)
-//	rootless_doctor_info{distro,version,kernel,user} 1, the host the report is about
+//	rootless_doctor_info{distro,distro_version,kernel,user} 1, the host the report is about
+//	rootless_doctor_build_info{version,revision,goversion} 1, the build that made it
 //
 // probe_status is the enum-as-labels pattern (kube-state-metrics' kube_pod_status_phase): all
 // four series always exist, so `rootless_doctor_probe_status{status="fail"} == 1` alerts and
@@ -56,8 +84,11 @@ func promRegistry(r *Report) (*prometheus.Registry, error) {
 	info := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: metricInfo,
 		Help: "The host and account the report is about; always 1.",
-	}, []string{"distro", "version", "kernel", "user"})
+	}, infoLabels)
 	reg.MustRegister(probeOK, status, duration, ok, info)
+	if err := buildInfo(reg, r.Tool); err != nil {
+		return nil, err
+	}
 
 	for _, res := range r.Results {
 		// Label values must be valid UTF-8 (client_golang refuses others); oneLine ensures it
@@ -67,7 +98,7 @@ func promRegistry(r *Report) (*prometheus.Registry, error) {
 		if err != nil {
 			return nil, fmt.Errorf("building %s for %q: %w", metricProbeOK, id, err)
 		}
-		g.Set(boolGauge(!r.failsRun(res.Status)))
+		g.Set(boolGauge(!r.failsRun(res)))
 		for _, st := range promStatuses {
 			g, err := status.GetMetricWithLabelValues(id, group, string(st))
 			if err != nil {

@@ -2,6 +2,9 @@ package report
 
 import (
 	"bytes"
+	"errors"
+	"os"
+	"os/exec"
 	"strings"
 	"testing"
 
@@ -24,7 +27,10 @@ func TestPrometheusGauges(t *testing.T) {
 rootless_doctor_ok 0
 # HELP rootless_doctor_info The host and account the report is about; always 1.
 # TYPE rootless_doctor_info gauge
-rootless_doctor_info{distro="debian",kernel="6.18.0-test",user="alice",version="12"} 1
+rootless_doctor_info{distro="debian",distro_version="12",kernel="6.18.0-test",user="alice"} 1
+# HELP rootless_doctor_build_info The rootless-doctor build that made the report; always 1.
+# TYPE rootless_doctor_build_info gauge
+rootless_doctor_build_info{goversion="go1.26.0",revision="0123456789abcdef0123456789abcdef01234567",version="v1.2.3"} 1
 `},
 		{"fail-on-warn", finding.Warn, `
 # HELP rootless_doctor_ok Whether the run passed: 1 when nothing failed (with --fail-on warn, nothing warned either).
@@ -32,7 +38,10 @@ rootless_doctor_info{distro="debian",kernel="6.18.0-test",user="alice",version="
 rootless_doctor_ok 0
 # HELP rootless_doctor_info The host and account the report is about; always 1.
 # TYPE rootless_doctor_info gauge
-rootless_doctor_info{distro="debian",kernel="6.18.0-test",user="alice",version="12"} 1
+rootless_doctor_info{distro="debian",distro_version="12",kernel="6.18.0-test",user="alice"} 1
+# HELP rootless_doctor_build_info The rootless-doctor build that made the report; always 1.
+# TYPE rootless_doctor_build_info gauge
+rootless_doctor_build_info{goversion="go1.26.0",revision="0123456789abcdef0123456789abcdef01234567",version="v1.2.3"} 1
 `},
 	}
 	for _, tc := range tests {
@@ -41,7 +50,7 @@ rootless_doctor_info{distro="debian",kernel="6.18.0-test",user="alice",version="
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := testutil.GatherAndCompare(reg, strings.NewReader(tc.want), metricOK, metricInfo); err != nil {
+			if err := testutil.GatherAndCompare(reg, strings.NewReader(tc.want), metricOK, metricInfo, metricBuildInfo); err != nil {
 				t.Error(err)
 			}
 			// One series per probe for ok and duration, four for status.
@@ -94,8 +103,8 @@ func TestPrometheusParsesBack(t *testing.T) {
 	if err != nil {
 		t.Fatalf("output does not parse: %v", err)
 	}
-	if len(mfs) != 5 {
-		t.Errorf("%d families, want 5", len(mfs))
+	if len(mfs) != 6 {
+		t.Errorf("%d families, want 6", len(mfs))
 	}
 	status := mfs[metricProbeStatus]
 	if status == nil {
@@ -123,6 +132,34 @@ func TestPrometheusParsesBack(t *testing.T) {
 	for _, l := range info.GetLabel() {
 		if l.GetName() == "kernel" && l.GetValue() != "6.1 \"quoted\" \\ back slash \uFFFD" {
 			t.Errorf("kernel label %q", l.GetValue())
+		}
+	}
+}
+
+// TestPromtool runs Prometheus's own linter on the exposition, one host and a fleet: promtool
+// from $PROMTOOL or PATH (.ci/run extracts it from Debian's prometheus package without
+// installing the server). The parse with expfmt above runs everywhere.
+func TestPromtool(t *testing.T) {
+	tool := os.Getenv("PROMTOOL")
+	if tool == "" {
+		var err error
+		if tool, err = exec.LookPath("promtool"); err != nil {
+			t.Skip("skipping: promtool is not installed (.ci/run extracts it from Debian's prometheus package into $PROMTOOL)")
+		}
+	}
+	var one, fleet bytes.Buffer
+	if err := renderPrometheus(&one, sampleReport(finding.Fail), Options{}); err != nil {
+		t.Fatal(err)
+	}
+	f := &Fleet{Hosts: []FleetHost{{Root: "a", Report: sampleReport(finding.Fail)}, {Root: "b", Err: errors.New("broken")}}}
+	if err := RenderFleet("prometheus", &fleet, f, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	for name, text := range map[string][]byte{"one host": one.Bytes(), "fleet": fleet.Bytes()} {
+		cmd := exec.Command(tool, "check", "metrics")
+		cmd.Stdin = bytes.NewReader(text)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Errorf("%s: promtool check metrics: %v\n%s\n%s", name, err, out, text)
 		}
 	}
 }

@@ -60,6 +60,7 @@ func sampleResults() []finding.Result {
 func sampleReport(failOn finding.Status) *Report {
 	results := sampleResults()
 	return &Report{
+		Tool: Tool{Name: "rootless-doctor", Version: "v1.2.3", Revision: "0123456789abcdef0123456789abcdef01234567", Go: "go1.26.0"},
 		Host: HostInfo{
 			Distro: DistroInfo{ID: "debian", VersionID: "12", PrettyName: "Debian GNU/Linux 12 (bookworm)"},
 			Kernel: "6.18.0-test",

@@ -24,6 +24,8 @@ const Schema = "rootless-doctor/v1"
 
 // Report is one run.
 type Report struct {
+	// Tool is the program that made the report (the CLI fills it from the build information).
+	Tool    Tool
 	Host    HostInfo
 	Results []finding.Result
 	Summary finding.Summary
@@ -33,6 +35,19 @@ type Report struct {
 	Notes []string
 	// Plan is the fix plan of the findings (nil when the planner refused them).
 	Plan *fixes.Plan
+	// Gate, when set, are the only result ids that decide OK and the exit code
+	// (check --engine: the engines' probes and the live steps they need).
+	Gate []string
+}
+
+// Tool names the program and build that made a report: JSON "tool", the JUnit properties
+// tool.*, the rootless_doctor_build_info metric (docs/cli.md). An empty Version leaves it out
+// of JUnit and Prometheus.
+type Tool struct {
+	Name     string `json:"name"`
+	Version  string `json:"version"`
+	Revision string `json:"revision,omitempty"`
+	Go       string `json:"go,omitempty"`
 }
 
 // HostInfo identifies the host and account.
@@ -82,7 +97,13 @@ func New(env *facts.Env, results []finding.Result, failOn finding.Status, notes 
 // OK reports whether nothing failed (or, with FailOn warn, nothing warned either).
 func (r *Report) OK() bool {
 	for _, res := range r.Results {
-		if r.failsRun(res.Status) {
+		if r.Gate != nil && !slices.Contains(r.Gate, res.ID) {
+			continue
+		}
+		if r.Gate != nil && res.Engine != nil && !res.Engine.Installed {
+			return false // asked about an engine that is not installed: it is not ready
+		}
+		if r.failsRun(res) {
 			return false
 		}
 	}
@@ -102,6 +123,9 @@ func (r *Report) ExitCode() int {
 type Options struct {
 	// Verbose shows details, evidence and fix hints under each result (text, markdown).
 	Verbose bool
+	// Timings shows each result's duration in text (prove always; check with -v): the
+	// README promises the live proof "step by step, with timings".
+	Timings bool
 	// Profile is the colour profile of the output: colorprofile.NoTTY strips all styling
 	// (pipes, golden files), ASCII keeps bold but no colour (NO_COLOR), ANSI… colour.
 	Profile colorprofile.Profile

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"charm.land/lipgloss/v2"
 	"github.com/charmbracelet/colorprofile"
@@ -55,6 +56,12 @@ func renderText(w io.Writer, r *Report, opt Options) error {
 	for _, res := range r.Results {
 		width = max(width, ansi.StringWidth(oneLine(res.ID)))
 	}
+	timing := func(res finding.Result) string {
+		if !opt.Timings || statusName(res.Status) == finding.Skip {
+			return ""
+		}
+		return fmt.Sprintf("%9s  ", DurationText(res.Duration))
+	}
 	for _, g := range r.Grouped() {
 		title := oneLine(g.Title)
 		if title == "" {
@@ -68,10 +75,20 @@ func renderText(w io.Writer, r *Report, opt Options) error {
 			if summary != "" {
 				pad = strings.Repeat(" ", width-ansi.StringWidth(id)+2)
 			}
+			if res.Ignored {
+				summary += " [ignored]"
+			}
+			took := timing(res)
+			if opt.Timings && took == "" && summary != "" {
+				took = strings.Repeat(" ", 11)
+			}
 			if st == finding.Skip {
 				id, summary = styleFaint.Render(id), styleFaint.Render(summary)
 			}
-			line(textIndent, styleStatus[st].Render(symbol(st)), " ", id, pad, summary)
+			if took != "" {
+				took = styleFaint.Render(took)
+			}
+			line(textIndent, styleStatus[st].Render(symbol(st)), " ", id, pad, took, summary)
 			if opt.Verbose {
 				writeTextBody(line, res)
 			}
@@ -118,6 +135,15 @@ func writeTextBody(line func(...string), res finding.Result) {
 		label, rest, _ := strings.Cut(l, ": ")
 		line(detailIndent, styleFix.Render(label+":"), " ", rest)
 	}
+}
+
+// DurationText is "12.3 ms" below a second, "1.2 s" above: prove's text report and the
+// CLI's live progress.
+func DurationText(d time.Duration) string {
+	if d < time.Second {
+		return fmt.Sprintf("%.1f ms", float64(d.Microseconds())/1000)
+	}
+	return fmt.Sprintf("%.1f s", d.Seconds())
 }
 
 // countsText is the closing count line, each count in its status colour when it is not zero.

@@ -78,6 +78,8 @@ func KeepFilter(e *facts.Env, subuid, subgid []byte) Filter {
 				}
 				return f, keep
 			})
+		case facts.DpkgStatusPath:
+			return keepStanzas(data, e.DpkgAsked())
 		}
 		if strings.Contains(path, "/containers/systemd/") {
 			return dropAssignments(data, "Environment", "Secret")
@@ -102,6 +104,28 @@ func dropAssignments(data []byte, names ...string) []byte {
 		}
 		// A line ending in a backslash continues the assignment (systemd.syntax(7)).
 		dropping = dropping && strings.HasSuffix(t, "\\")
+	}
+	return out.Bytes()
+}
+
+// keepStanzas keeps the stanzas of dpkg's database (deb822 paragraphs, separated by blank
+// lines) whose Package is one of pkgs: what the probes looked up (facts.Env.DpkgAsked), not
+// every installed package (issue 15). A stanza is kept whole, in its order.
+func keepStanzas(data []byte, pkgs []string) []byte {
+	var out bytes.Buffer
+	for _, st := range bytes.Split(bytes.ReplaceAll(data, []byte("\r\n"), []byte("\n")), []byte("\n\n")) {
+		st = bytes.Trim(st, "\n")
+		if len(st) == 0 {
+			continue
+		}
+		for _, line := range bytes.Split(st, []byte("\n")) {
+			name, ok := bytes.CutPrefix(line, []byte("Package:"))
+			if ok && slices.Contains(pkgs, string(bytes.TrimSpace(name))) {
+				out.Write(st)
+				out.WriteString("\n\n")
+				break
+			}
+		}
 	}
 	return out.Bytes()
 }

@@ -43,3 +43,36 @@ func TestKeepFilter(t *testing.T) {
 		t.Errorf("unknown user: %q", got)
 	}
 }
+
+// TestKeepDpkgStanzas: of dpkg's database a snapshot keeps the stanzas the probes looked up,
+// whole, and no other (issue 15: the whole database, 706 KB on a desktop, went into bug
+// reports). A multi-arch package keeps every architecture's stanza.
+func TestKeepDpkgStanzas(t *testing.T) {
+	status := "Package: bash\nStatus: install ok installed\nVersion: 5.2\nDescription: shell\n more text\n\n" +
+		"Package: dbus-user-session\r\nStatus: install ok installed\r\nArchitecture: amd64\r\n\r\n" +
+		"Package: podman\nStatus: install ok installed\nVersion: 4.3.1+ds1-8+b1\n\n" +
+		"Package: dbus-user-session\nStatus: deinstall ok config-files\nArchitecture: i386\n"
+	h := host.NewMemory().File("/var/lib/dpkg/status", status).Host()
+	e := facts.NewEnv(context.Background(), h, "")
+	if v, ok := e.DpkgInstalledVersion("podman"); !ok || v != "4.3.1+ds1-8+b1" {
+		t.Fatalf("podman: %q %v", v, ok)
+	}
+	if installed, found, err := e.DpkgPackageStatus("dbus-user-session"); err != nil || !installed || !found {
+		t.Fatalf("dbus-user-session: %v %v %v", installed, found, err)
+	}
+	got := string(KeepFilter(e, nil, nil)(facts.DpkgStatusPath, []byte(status)))
+	want := "Package: dbus-user-session\nStatus: install ok installed\nArchitecture: amd64\n\n" +
+		"Package: podman\nStatus: install ok installed\nVersion: 4.3.1+ds1-8+b1\n\n" +
+		"Package: dbus-user-session\nStatus: deinstall ok config-files\nArchitecture: i386\n\n"
+	if got != want {
+		t.Errorf("kept:\n%q\nwant\n%q", got, want)
+	}
+	// The replay reads the same answers from what was kept.
+	e2 := facts.NewEnv(context.Background(), host.NewMemory().File("/var/lib/dpkg/status", got).Host(), "")
+	if v, _ := e2.DpkgInstalledVersion("podman"); v != "4.3.1+ds1-8+b1" {
+		t.Errorf("replayed podman version %q", v)
+	}
+	if installed, _, _ := e2.DpkgPackageStatus("dbus-user-session"); !installed {
+		t.Error("replayed dbus-user-session not installed")
+	}
+}

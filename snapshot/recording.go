@@ -355,7 +355,7 @@ func (n *recNode) fileMeta() (host.FileMeta, bool) {
 			return host.FileMeta{}, false // the tree holds it
 		}
 		if n.denied {
-			return host.FileMeta{Mode: "0000"}, true
+			return host.FileMeta{Mode: "0000", Denied: true}, true
 		}
 		return host.FileMeta{}, false
 	}
@@ -375,7 +375,7 @@ func (n *recNode) fileMeta() (host.FileMeta, bool) {
 		// bits (readable by the owner, not by us) cannot say that.
 		mode &^= 0o444
 	}
-	fm := host.FileMeta{Type: host.ModeKind(fi.Mode), Mode: fmt.Sprintf("%04o", mode), UID: host.Int(fi.UID), GID: host.Int(fi.GID), Caps: fi.Caps}
+	fm := host.FileMeta{Type: host.ModeKind(fi.Mode), Mode: fmt.Sprintf("%04o", mode), UID: host.Int(fi.UID), GID: host.Int(fi.GID), Caps: fi.Caps, Denied: n.denied}
 	if fm.Type == "char" || fm.Type == "block" {
 		fm.Major, fm.Minor = fi.Major, fi.Minor
 	}

@@ -68,9 +68,13 @@ type Env struct {
 	dockerRoot  once[DataRoot]
 	podmanRoot  once[podmanRoot]
 	dpkg        once[fileRead]
+	dpkgMu      sync.Mutex
+	dpkgAsked   []string
 	subIDSource once[SubIDSource]
 	appArmor    once[*apparmor.Policy]
 	procStatus  once[procStatus]
+	// engines: the engine probes' facts (engines.go).
+	binaryState
 }
 
 // ErrUnknownUser is wrapped by UserErr when the account does not exist.

@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 	"unicode/utf16"
 	"unicode/utf8"
 )
@@ -16,6 +19,17 @@ type DockerDaemonConfig struct {
 	DataRoot string
 	// StorageDriver is "storage-driver", empty when not set.
 	StorageDriver string
+	// ExecOpts is "exec-opts" ("native.cgroupdriver=systemd", …).
+	ExecOpts []string
+	// ContainerdSnapshotter is "features": {"containerd-snapshotter": …}, nil when not set
+	// (Docker 29 defaults to the containerd image store, moby/moby#53029).
+	ContainerdSnapshotter *bool
+	// Runtimes are the names of "runtimes" ("nvidia", …), DefaultRuntime "default-runtime".
+	Runtimes       []string
+	DefaultRuntime string
+	// UserlandProxyPath is "userland-proxy-path": with it, dockerd ≤ 27 does not look
+	// rootlesskit-docker-proxy up (moby@v20.10.24 cmd/dockerd/config_unix.go#L44).
+	UserlandProxyPath string
 }
 
 // ParseDockerDaemonJSON reads daemon.json the way dockerd does, tolerantly: a UTF-8 or UTF-16
@@ -36,7 +50,49 @@ func ParseDockerDaemonJSON(data []byte) (DockerDaemonConfig, error) {
 	if c.StorageDriver, err = stringField(obj, "storage-driver"); err != nil {
 		return c, err
 	}
+	if c.DefaultRuntime, err = stringField(obj, "default-runtime"); err != nil {
+		return c, err
+	}
+	if c.UserlandProxyPath, err = stringField(obj, "userland-proxy-path"); err != nil {
+		return c, err
+	}
+	if raw, ok := obj["exec-opts"]; ok {
+		if err := json.Unmarshal(raw, &c.ExecOpts); err != nil {
+			return c, fmt.Errorf("parsing JSON: \"exec-opts\" must be an array of strings, not %s", kindOf(raw))
+		}
+	}
+	if raw, ok := obj["runtimes"]; ok {
+		var rt map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &rt); err != nil {
+			return c, fmt.Errorf("parsing JSON: \"runtimes\" must be an object, not %s", kindOf(raw))
+		}
+		c.Runtimes = slices.Sorted(maps.Keys(rt))
+	}
+	if raw, ok := obj["features"]; ok {
+		var feat map[string]json.RawMessage
+		if err := json.Unmarshal(raw, &feat); err != nil {
+			return c, fmt.Errorf("parsing JSON: \"features\" must be an object, not %s", kindOf(raw))
+		}
+		if v, ok := feat["containerd-snapshotter"]; ok {
+			var b bool
+			if err := json.Unmarshal(v, &b); err != nil {
+				return c, fmt.Errorf("parsing JSON: \"features\".\"containerd-snapshotter\" must be a boolean, not %s", kindOf(v))
+			}
+			c.ContainerdSnapshotter = &b
+		}
+	}
 	return c, nil
+}
+
+// CgroupDriver is the value of the native.cgroupdriver exec-opt ("systemd", "cgroupfs"), ""
+// when not set.
+func (c DockerDaemonConfig) CgroupDriver() string {
+	for _, o := range c.ExecOpts {
+		if k, v, ok := strings.Cut(o, "="); ok && strings.TrimSpace(k) == "native.cgroupdriver" {
+			return strings.TrimSpace(v)
+		}
+	}
+	return ""
 }
 
 // DockerCLIConfig is what the doctor needs from the docker CLI's config.json

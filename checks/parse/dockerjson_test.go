@@ -2,6 +2,7 @@ package parse
 
 import (
 	"encoding/json"
+	"reflect"
 	"strings"
 	"testing"
 	"unicode/utf16"
@@ -48,6 +49,11 @@ func TestParseDockerDaemonJSON(t *testing.T) {
 		{"number data-root", `{"data-root": 5}`, DockerDaemonConfig{}, `"data-root" must be a string, not a number`},
 		{"object storage-driver", `{"storage-driver": {}}`, DockerDaemonConfig{}, "not an object"},
 		{"garbage", "\x00\x01\x02", DockerDaemonConfig{}, "parsing JSON"},
+		{"exec-opts", `{"exec-opts":["native.cgroupdriver=systemd"]}`, DockerDaemonConfig{ExecOpts: []string{"native.cgroupdriver=systemd"}}, ""},
+		{"exec-opts not an array", `{"exec-opts":"x"}`, DockerDaemonConfig{}, "exec-opts"},
+		{"snapshotter off", `{"features":{"containerd-snapshotter":false}}`, DockerDaemonConfig{ContainerdSnapshotter: new(false)}, ""},
+		{"snapshotter not a bool", `{"features":{"containerd-snapshotter":"no"}}`, DockerDaemonConfig{}, "boolean"},
+		{"runtimes", `{"runtimes":{"nvidia":{"path":"nvidia-container-runtime"}},"default-runtime":"nvidia"}`, DockerDaemonConfig{Runtimes: []string{"nvidia"}, DefaultRuntime: "nvidia"}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -55,7 +61,7 @@ func TestParseDockerDaemonJSON(t *testing.T) {
 			if tt.wantErr == "" && err != nil || tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
 				t.Fatalf("err = %v, want %q", err, tt.wantErr)
 			}
-			if err == nil && got != tt.want {
+			if err == nil && !reflect.DeepEqual(got, tt.want) {
 				t.Errorf("got %+v, want %+v", got, tt.want)
 			}
 		})
@@ -124,7 +130,7 @@ func FuzzParseDockerDaemonJSON(f *testing.F) {
 		}
 		// encoding/json replaces invalid UTF-8 with U+FFFD, so compare through the same lens.
 		want := DockerDaemonConfig{DataRoot: strings.ToValidUTF8(c.DataRoot, "\uFFFD"), StorageDriver: strings.ToValidUTF8(c.StorageDriver, "\uFFFD")}
-		if again != want {
+		if again.DataRoot != want.DataRoot || again.StorageDriver != want.StorageDriver {
 			t.Fatalf("round trip: %+v, want %+v", again, want)
 		}
 		_, _ = ParseDockerCLIConfig(data)

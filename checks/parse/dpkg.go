@@ -74,3 +74,18 @@ func DebianUpstreamVersion(v string) string {
 	}
 	return v
 }
+
+// PacmanEntry splits a directory name of pacman's local database ("crun-1.19.1-1",
+// "passt-2025_01_21.4f2c8e7-1") into the package name and its version ("1.19.1-1"): the
+// last two dash-separated fields are the version and the release.
+func PacmanEntry(dir string) (name, version string, ok bool) {
+	i := strings.LastIndexByte(dir, '-')
+	if i <= 0 {
+		return "", "", false
+	}
+	j := strings.LastIndexByte(dir[:i], '-')
+	if j <= 0 {
+		return "", "", false
+	}
+	return dir[:j], dir[j+1:], true
+}

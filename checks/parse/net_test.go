@@ -6,7 +6,6 @@ import (
 	"errors"
 	"strings"
 	"testing"
-	"unicode/utf8"
 
 	"github.com/Masterminds/semver/v3"
 )
@@ -489,41 +488,4 @@ func FuzzParseUnitEnvironment(f *testing.F) {
 			}
 		}
 	})
-}
-
-func FuzzParseContainersConfNetworkCmd(f *testing.F) {
-	f.Add([]byte("[network]\ndefault_rootless_network_cmd = \"slirp4netns\"\n"))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		v, found := ParseContainersConfNetworkCmd(data)
-		if !found && v != "" {
-			t.Fatalf("value %q without the key", v)
-		}
-		if !bytes.Contains(data, []byte(v)) {
-			t.Fatalf("value %q not from the input", v)
-		}
-		if utf8.Valid(data) && !utf8.ValidString(v) {
-			t.Fatalf("value %q is not valid UTF-8", v)
-		}
-	})
-}
-
-func TestParseContainersConfNetworkCmd(t *testing.T) {
-	tests := []struct {
-		in    string
-		want  string
-		found bool
-	}{
-		{"[network]\ndefault_rootless_network_cmd = \"slirp4netns\"\n", "slirp4netns", true},
-		{"[network]\ndefault_rootless_network_cmd='pasta' # comment\n", "pasta", true},
-		{"[network]\n# default_rootless_network_cmd = \"slirp4netns\"\n", "", false},
-		{"[engine]\ndefault_rootless_network_cmd = \"slirp4netns\"\n", "", false},
-		{"[containers]\n[network]\ncni_plugin_dirs = []\ndefault_rootless_network_cmd = \"pasta\"\n[engine]\n", "pasta", true},
-		{"", "", false},
-	}
-	for _, tt := range tests {
-		got, found := ParseContainersConfNetworkCmd([]byte(tt.in))
-		if got != tt.want || found != tt.found {
-			t.Errorf("%q: got %q, %v; want %q, %v", tt.in, got, found, tt.want, tt.found)
-		}
-	}
 }

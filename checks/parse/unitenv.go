@@ -79,39 +79,3 @@ func splitUnitWords(s string) []string {
 	}
 	return words
 }
-
-// ParseContainersConfNetworkCmd returns default_rootless_network_cmd from the [network] table
-// of a containers.conf(5) ("slirp4netns" or "pasta"), and whether the file sets it. Podman 5
-// defaults to pasta when it is not set.
-func ParseContainersConfNetworkCmd(data []byte) (string, bool) {
-	table := ""
-	val, found := "", false
-	for line := range bytes.Lines(data) {
-		s := strings.TrimSpace(string(line))
-		if s == "" || s[0] == '#' {
-			continue
-		}
-		if s[0] == '[' {
-			table = strings.TrimSpace(strings.Trim(s, "[]"))
-			continue
-		}
-		if table != "network" {
-			continue
-		}
-		k, v, ok := strings.Cut(s, "=")
-		if !ok || strings.TrimSpace(k) != "default_rootless_network_cmd" {
-			continue
-		}
-		v = strings.TrimSpace(v)
-		if i := strings.Index(v, "#"); i >= 0 && !strings.HasPrefix(v, `"`) && !strings.HasPrefix(v, "'") {
-			v = strings.TrimSpace(v[:i])
-		}
-		if len(v) >= 2 && (v[0] == '"' || v[0] == '\'') {
-			if j := strings.IndexByte(v[1:], v[0]); j >= 0 {
-				v = v[1 : 1+j]
-			}
-		}
-		val, found = v, true
-	}
-	return val, found
-}

@@ -542,3 +542,88 @@ set -e
 		t.Errorf(`answering "y": exit %d, mode %s; want 0 and 666%s`, rc, mode, readT(t, dir, "yes.out"))
 	}
 }
+
+// TestLiveApplyDuplicateRange: an account whose range is listed twice in /etc/subuid (a
+// playbook that appended it again) fails idmap.subuid — RootlessKit and Podman pass every
+// line, and the kernel rejects the overlapping extents — and `fix --apply` removes the later
+// copy only: the range its container storage is mapped with stays, once, on its first line,
+// getsubids lists it once, and the live proof passes (issue 10: the fix removed every line of
+// the range and gave a fresh one, unmapping the account's existing files).
+func TestLiveApplyDuplicateRange(t *testing.T) {
+	needRoot(t, "useradd", "userdel", "usermod", "unshare", "getsubids", "newuidmap", "md5sum", "go")
+	bin := buildBinary(t)
+	user := throwawayUser(t)
+	hostBefore := snapshotHost(t, user)
+	dir := t.TempDir()
+	line := fmt.Sprintf("%s:3100000000:65536", user)
+	stage := fmt.Sprintf(`sed -i '/^%[1]s:/d' /etc/subuid /etc/subgid
+echo %[2]s >>/etc/subuid; echo rdtother:3200000000:65536 >>/etc/subuid; echo %[2]s >>/etc/subuid
+echo %[2]s >>/etc/subgid
+grep -n '^%[1]s:' /etc/subuid | head -n 1 | cut -d: -f1 >"$T/first"`, user, line)
+	args := fmt.Sprintf("--static --user %s --only %s", user, subidProbes)
+	privateHost(t, dir, bin, stage, fmt.Sprintf(`
+run check1 check -o json %[1]s
+run apply1 fix --apply --yes %[1]s
+grep -n '^%[2]s:' /etc/subuid >"$T/subuid.lines" || :
+grep -c '^%[2]s:' /etc/subgid >"$T/subgid.count" || :
+grep -c '^rdtother:' /etc/subuid >"$T/other.count" || :
+getsubids %[2]s >"$T/getsubids.out" 2>&1 || :
+run check2 check -o json %[1]s
+run prove prove -o json --net none --user %[2]s
+snap snap1
+run apply2 fix --apply --yes %[1]s
+snap snap2
+`, args, user))
+	ctx := func() string {
+		return fmt.Sprintf("\napply1 (exit %s):\n%s%s", readT(t, dir, "apply1.rc"), readT(t, dir, "apply1.out"), readT(t, dir, "apply1.err"))
+	}
+	r := statusOf(t, reportOf(t, dir, "check1"), "idmap.subuid")
+	if r.Status != "fail" {
+		t.Fatalf("staged: idmap.subuid = %s (%s), want fail", r.Status, r.Summary)
+	}
+	if !strings.Contains(r.Summary, "listed twice") {
+		t.Errorf("staged: idmap.subuid says %q, want it to say the range is listed twice", r.Summary)
+	}
+	if rc := rcOf(t, dir, "apply1"); rc != 0 {
+		t.Errorf("apply exit %d, want 0%s", rc, ctx())
+	}
+	// The host's file holds other accounts' lines before the staged ones.
+	if got, want := strings.TrimSpace(readT(t, dir, "subuid.lines")), strings.TrimSpace(readT(t, dir, "first"))+":"+line; got != want {
+		t.Errorf("the account's lines in /etc/subuid after the apply: %q, want %q (its range once, on its first line)%s", got, want, ctx())
+	}
+	if got := strings.TrimSpace(readT(t, dir, "subgid.count")); got != "1" {
+		t.Errorf("/etc/subgid holds %s lines of the account, want its 1 untouched", got)
+	}
+	if got := strings.TrimSpace(readT(t, dir, "other.count")); got != "1" {
+		t.Errorf("another account's line: %s left, want 1", got)
+	}
+	if got, want := strings.TrimSpace(readT(t, dir, "getsubids.out")), fmt.Sprintf("0: %s 3100000000 65536", user); got != want {
+		t.Errorf("getsubids after the apply: %q, want %q", got, want)
+	}
+	if r := statusOf(t, reportOf(t, dir, "check2"), "idmap.subuid"); r.Status != "pass" {
+		t.Errorf("after apply: idmap.subuid = %s (%s), want pass%s", r.Status, r.Summary, ctx())
+	}
+	var prove proveReport
+	if err := json.Unmarshal([]byte(readT(t, dir, "prove.out")), &prove); err != nil {
+		t.Fatalf("prove: %v\n%s%s", err, readT(t, dir, "prove.out"), readT(t, dir, "prove.err"))
+	}
+	for _, r := range prove.Results {
+		if r.ID == "runtime.idmap" && r.Status != "pass" || r.Status == "fail" {
+			t.Errorf("the live proof after the apply: %s = %s (%s)", r.ID, r.Status, r.Summary)
+		}
+	}
+	if rc := rcOf(t, dir, "prove"); rc != 0 {
+		t.Errorf("prove exit %d, want 0\n%s", rc, readT(t, dir, "prove.err"))
+	}
+	if rc := rcOf(t, dir, "apply2"); rc != 0 {
+		t.Errorf("second apply exit %d, want 0", rc)
+	}
+	if s1, s2 := readT(t, dir, "snap1.snap"), readT(t, dir, "snap2.snap"); s1 != s2 {
+		t.Errorf("the second apply changed files:\n%s", diffLines(s1, s2))
+	}
+	for p, now := range snapshotHost(t, user) {
+		if now != hostBefore[p] {
+			t.Errorf("%s changed on the host:\n%s", p, diffLines(hostBefore[p], now))
+		}
+	}
+}

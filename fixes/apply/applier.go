@@ -44,6 +44,7 @@ const (
 	StateNotRun   = "not run"  // an earlier step failed
 	StateManual   = "manual"   // only a person can do it (including logging out and in)
 	StateOptional = "optional" // optional steps are never applied by --apply
+	StateAccount  = "account"  // a user-scope step, left to the account (Applier.User is nil)
 )
 
 // StepOutcome is what happened to one step.
@@ -80,6 +81,10 @@ func Runnable(p fixes.Plan) bool {
 // Applier applies a plan on a System and says what it does on Log.
 type Applier struct {
 	Sys System
+	// User is the machine as the account, for user-scope steps (Step.As): their files are
+	// the account's and are written by the account, never by root (docs/security.md). Nil:
+	// those steps are left (StateAccount) for the account to apply.
+	User System
 	// Log receives one line per file and command, with outcomes (nil: io.Discard).
 	Log io.Writer
 	// Hook, when set, is called at every point where the apply could be interrupted
@@ -152,9 +157,15 @@ func (a *Applier) Apply(ctx context.Context, p fixes.Plan) Outcome {
 			so.State = StateManual
 		case failed:
 			so.State = StateNotRun
+		case s.As != "" && a.User == nil:
+			so.State = StateAccount
+		case s.As != "":
+			fmt.Fprintf(log, "\n%s. %s\n", num[i], s.Title)
+			a.step(ctx, log, &so, a.User)
+			failed = so.State == StateFailed
 		default:
 			fmt.Fprintf(log, "\n%s. %s\n", num[i], s.Title)
-			a.step(ctx, log, &so)
+			a.step(ctx, log, &so, a.Sys)
 			failed = so.State == StateFailed
 		}
 		out.Steps = append(out.Steps, so)
@@ -169,14 +180,14 @@ func (a *Applier) hook(point string) {
 }
 
 // step applies one step, filling so.
-func (a *Applier) step(ctx context.Context, log io.Writer, so *StepOutcome) {
+func (a *Applier) step(ctx context.Context, log io.Writer, so *StepOutcome, sys System) {
 	s := so.Step
 	fail := func(err error) {
 		so.State, so.Err = StateFailed, err
 		fmt.Fprintf(log, "   failed: %v\n", err)
 	}
 	for _, f := range s.Files {
-		changed, backup, err := a.writeFile(f)
+		changed, backup, err := a.writeFile(sys, f)
 		if backup != "" {
 			so.Backups = append(so.Backups, backup)
 		}
@@ -198,7 +209,7 @@ func (a *Applier) step(ctx context.Context, log io.Writer, so *StepOutcome) {
 	if len(s.Commands) > 0 && s.Unless != "" {
 		a.hook("unless " + s.ID)
 		fmt.Fprintf(log, "   $ %s\n", s.Unless)
-		if _, err := a.Sys.Run(ctx, s.Unless); err == nil {
+		if _, err := sys.Run(ctx, s.Unless); err == nil {
 			fmt.Fprintf(log, "   already done: the condition holds, the commands are skipped\n")
 			a.finish(so, false)
 			return
@@ -216,7 +227,7 @@ func (a *Applier) step(ctx context.Context, log io.Writer, so *StepOutcome) {
 		var befores []before
 		for _, p := range touched(s) {
 			b := before{path: p}
-			content, mode, err := a.Sys.ReadFile(p)
+			content, mode, err := sys.ReadFile(p)
 			switch {
 			case err == nil:
 				b.content, b.mode, b.exists = content, mode, true
@@ -226,7 +237,7 @@ func (a *Applier) step(ctx context.Context, log io.Writer, so *StepOutcome) {
 			}
 			if b.exists {
 				a.hook("backup " + p)
-				bk, err := a.Sys.Backup(p)
+				bk, err := sys.Backup(p)
 				if err != nil {
 					fail(fmt.Errorf("backing up %s: %w", p, err))
 					return
@@ -239,7 +250,7 @@ func (a *Applier) step(ctx context.Context, log io.Writer, so *StepOutcome) {
 		for n, c := range s.Commands {
 			a.hook("command " + s.ID + " " + strconv.Itoa(n+1))
 			fmt.Fprintf(log, "   $ %s\n", c)
-			output, err := a.Sys.Run(ctx, c)
+			output, err := sys.Run(ctx, c)
 			for _, l := range strings.Split(strings.TrimRight(output, "\n"), "\n") {
 				if l != "" {
 					fmt.Fprintf(log, "     %s\n", l)
@@ -253,12 +264,12 @@ func (a *Applier) step(ctx context.Context, log io.Writer, so *StepOutcome) {
 		a.hook("after " + s.ID)
 		// Which files did the commands change? Keep their backups; drop the others.
 		for _, b := range befores {
-			content, mode, err := a.Sys.ReadFile(b.path)
+			content, mode, err := sys.ReadFile(b.path)
 			exists := err == nil
 			same := exists == b.exists && bytes.Equal(content, b.content) && mode == b.mode
 			if same {
 				if b.backup != "" {
-					if err := a.Sys.Discard(b.backup); err != nil {
+					if err := sys.Discard(b.backup); err != nil {
 						fmt.Fprintf(log, "   note: could not remove the unneeded backup %s: %v\n", b.backup, err)
 					}
 				}
@@ -292,13 +303,13 @@ func (a *Applier) finish(so *StepOutcome, ran bool) {
 }
 
 // writeFile writes one plan file when its content or mode differ, after backing it up.
-func (a *Applier) writeFile(f fixes.File) (changed bool, backup string, err error) {
+func (a *Applier) writeFile(sys System, f fixes.File) (changed bool, backup string, err error) {
 	mode64, err := strconv.ParseUint(f.Mode, 8, 32)
 	if err != nil {
 		return false, "", fmt.Errorf("mode %q: %w", f.Mode, err)
 	}
 	mode := fs.FileMode(mode64) & fs.ModePerm
-	content, cur, err := a.Sys.ReadFile(f.Path)
+	content, cur, err := sys.ReadFile(f.Path)
 	exists := err == nil
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return false, "", err
@@ -308,12 +319,12 @@ func (a *Applier) writeFile(f fixes.File) (changed bool, backup string, err erro
 	}
 	if exists {
 		a.hook("backup " + f.Path)
-		if backup, err = a.Sys.Backup(f.Path); err != nil {
+		if backup, err = sys.Backup(f.Path); err != nil {
 			return false, "", fmt.Errorf("backing up: %w", err)
 		}
 	}
 	a.hook("file " + f.Path)
-	if err := a.Sys.WriteFile(f.Path, []byte(f.Content), mode); err != nil {
+	if err := sys.WriteFile(f.Path, []byte(f.Content), mode); err != nil {
 		return false, backup, err
 	}
 	a.hook("wrote " + f.Path)
@@ -346,6 +357,8 @@ func WriteOutcome(w io.Writer, p fixes.Plan, o Outcome) error {
 			}
 		case StateOptional:
 			what = "not done: optional (apply it yourself from `rootless-doctor fix`)"
+		case StateAccount:
+			what = "not done: it runs as " + so.Step.As + " (run rootless-doctor fix --apply as " + so.Step.As + ")"
 		}
 		fmt.Fprintf(&b, "  %s. %s: %s\n", num[i], strings.TrimSuffix(so.Step.Title, "."), what)
 	}

@@ -14,7 +14,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -23,6 +22,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/rootless-doctor/rootless-doctor/host"
 )
@@ -119,17 +120,18 @@ func (r *Root) Run(ctx context.Context, command string) (string, error) {
 	return out.String(), err
 }
 
-// ReadFile returns the content and permission bits of path.
+// ReadFile returns the content and permission bits of path: a regular file of at most
+// host.MaxRead bytes, refused before it is opened for reading when it is anything else
+// (host.ReadRegular, docs/bounded-inputs.md; before, a file was read whole, whatever its size).
 func (r *Root) ReadFile(path string) ([]byte, fs.FileMode, error) {
-	fi, err := os.Stat(path)
+	data, fi, err := host.ReadRegular(path)
 	if err != nil {
+		if errors.Is(err, host.ErrNotRegular) {
+			return nil, 0, fmt.Errorf("%s is not a regular file: %w", path, err)
+		}
 		return nil, 0, err
 	}
-	if !fi.Mode().IsRegular() {
-		return nil, fi.Mode().Perm(), fmt.Errorf("%s is not a regular file", path)
-	}
-	data, err := os.ReadFile(path)
-	return data, fi.Mode().Perm(), err
+	return data, fi.Mode().Perm(), nil
 }
 
 // WriteFile replaces path atomically: a temporary file in the same directory with the new
@@ -155,7 +157,8 @@ func writeAtomic(path string, content []byte, mode fs.FileMode, owner *[2]int, h
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	uid, gid := 0, 0
+	// A new file is the writer's: root's for root, the account's own for user-scope steps.
+	uid, gid := os.Geteuid(), os.Getegid()
 	if owner != nil {
 		uid, gid = owner[0], owner[1]
 	} else if fi, err := os.Stat(path); err == nil {
@@ -265,14 +268,10 @@ func (r *Root) Backup(path string) (string, error) {
 	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
 		return "", err
 	}
-	src, err := os.Open(path)
+	// The file read is the one described: mode, owner and time come from its descriptor.
+	data, fi, err := host.ReadRegular(path)
 	if err != nil {
-		return "", err
-	}
-	defer src.Close()
-	data, err := io.ReadAll(src)
-	if err != nil {
-		return "", err
+		return "", fmt.Errorf("backing up %s: %w", path, err)
 	}
 	var owner *[2]int
 	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
@@ -281,7 +280,9 @@ func (r *Root) Backup(path string) (string, error) {
 	if err := writeAtomic(dst, data, fi.Mode().Perm(), owner, nil); err != nil {
 		return "", err
 	}
-	_ = os.Chtimes(dst, fi.ModTime(), fi.ModTime())
+	// By name, but without following a link: dst is in root's own backup directory.
+	mt := unix.NsecToTimespec(fi.ModTime().UnixNano())
+	_ = unix.UtimesNanoAt(unix.AT_FDCWD, dst, []unix.Timespec{mt, mt}, unix.AT_SYMLINK_NOFOLLOW)
 	r.refs[dst]++
 	return dst, nil
 }

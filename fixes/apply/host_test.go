@@ -13,6 +13,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/rootless-doctor/rootless-doctor/host"
 )
 
 func TestWriteAtomic(t *testing.T) {
@@ -247,5 +249,54 @@ func TestDiscardRefusesOtherPaths(t *testing.T) {
 	}
 	if err := r.Discard(bk); err != nil {
 		t.Errorf("Discard of the run's own backup: %v", err)
+	}
+}
+
+// TestReadAndBackupAreBounded: the applier's reads of the files it changes follow the rules
+// of every read (docs/bounded-inputs.md): a file over host.MaxRead is refused, not read whole
+// (before, ReadFile and Backup read any size into memory), and a FIFO is refused without
+// blocking; Backup keeps the modification time of the file it read.
+func TestReadAndBackupAreBounded(t *testing.T) {
+	dir := t.TempDir()
+	big := filepath.Join(dir, "big")
+	f, err := os.Create(big)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Truncate(host.MaxRead + 1); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	r := &Root{BackupRoot: filepath.Join(dir, "backups")}
+	if _, _, err := r.ReadFile(big); !errors.Is(err, host.ErrTooLarge) {
+		t.Errorf("ReadFile of %d bytes: %v, want ErrTooLarge", host.MaxRead+1, err)
+	}
+	if _, err := r.Backup(big); !errors.Is(err, host.ErrTooLarge) {
+		t.Errorf("Backup of %d bytes: %v, want ErrTooLarge", host.MaxRead+1, err)
+	}
+	fifo := filepath.Join(dir, "fifo")
+	if err := syscall.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { _, _, err := r.ReadFile(fifo); done <- err }()
+	select {
+	case err := <-done:
+		if !errors.Is(err, host.ErrNotRegular) {
+			t.Errorf("ReadFile of a FIFO: %v, want ErrNotRegular", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("ReadFile of a FIFO blocked")
+	}
+	small := filepath.Join(dir, "small")
+	os.WriteFile(small, []byte("s\n"), 0o644)
+	old := time.Date(2020, 1, 2, 3, 4, 5, 0, time.UTC)
+	os.Chtimes(small, old, old)
+	b, err := r.Backup(small)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi, err := os.Stat(b); err != nil || !fi.ModTime().Equal(old) {
+		t.Errorf("backup's time: %v %v, want %v", fi.ModTime(), err, old)
 	}
 }

@@ -236,6 +236,11 @@ func exchange(in io.WriteCloser, out io.Reader, o Order, p fixes.Plan, log io.Wr
 	}
 	_, werr := in.Write(append(b, '\n'))
 	in.Close()
+	return readReplies(out, werr, p, log)
+}
+
+// readReplies reads a helper's replies (log lines, then the refusal or the outcome) from out.
+func readReplies(out io.Reader, werr error, p fixes.Plan, log io.Writer) (Outcome, error) {
 	dec := json.NewDecoder(bufio.NewReader(out))
 	for {
 		var r reply

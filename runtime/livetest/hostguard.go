@@ -134,11 +134,27 @@ func diffState(a, b map[string]string) string {
 	return out.String()
 }
 
-// lockFile takes the live-test lock (see Lock) for the caller.
+// lockPath is the live-test lock, shared by every worktree's tests on the machine.
+var lockPath = filepath.Join(os.TempDir(), "rootless-doctor-live-test.lock")
+
+// lockFile takes the live-test lock (see Lock) for the caller. The lock is a fixed name in a
+// directory every account can write (/tmp): it is opened without following a symlink and
+// must be a regular file of our own, or root's open with O_CREAT would create (or open) the
+// file a link planted there points to (docs/security.md; /tmp here has fs.protected_symlinks
+// 0).
 func lockFile() (release func(), err error) {
-	f, err := os.OpenFile(filepath.Join(os.TempDir(), "rootless-doctor-live-test.lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	f, err := os.OpenFile(lockPath, os.O_CREATE|os.O_RDWR|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0o600)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("the live-test lock: %w", err)
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f.Fd()), &st); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("the live-test lock: %w", err)
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFREG || int(st.Uid) != os.Geteuid() {
+		f.Close()
+		return nil, fmt.Errorf("refusing the live-test lock %s: not a regular file of uid %d (uid %d, mode %o); remove it", lockPath, os.Geteuid(), st.Uid, st.Mode)
 	}
 	if err := unix.Flock(int(f.Fd()), unix.LOCK_EX); err != nil {
 		f.Close()

@@ -19,6 +19,8 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/rootless-doctor/rootless-doctor/internal/safefs"
 )
 
 // NeedRoot skips the test, saying why, unless it runs as root with the tools it names.
@@ -230,7 +232,9 @@ func NoLeftovers(t testing.TB, account string) {
 		for d := range stateDirs(uid) {
 			if !before[d] {
 				t.Errorf("the proof left its state dir behind: %s", d)
-				_ = os.RemoveAll(d)
+				if err := removeLeftover(d, uid); err != nil {
+					t.Errorf("removing %s: %v", d, err)
+				}
 			}
 		}
 		mi, _ := os.ReadFile("/proc/self/mountinfo")
@@ -240,6 +244,33 @@ func NoLeftovers(t testing.TB, account string) {
 			}
 		}
 	})
+}
+
+// removeLeftover removes a state dir the account owns, as root, without following anything
+// the account could have swapped in since it was found (docs/security.md, "Root and the
+// account's directories"): its parent is opened without following a link as its last
+// component (the parents above are root's: /tmp, /run/user), the directory below it with
+// O_NOFOLLOW and checked to be still the account's, and removed through descriptors.
+func removeLeftover(d string, uid int) error {
+	parent, err := safefs.OpenDir(filepath.Dir(d))
+	if err != nil {
+		return err
+	}
+	defer parent.Close()
+	name := filepath.Base(d)
+	dir, err := safefs.Open(parent, name, unix.O_RDONLY|unix.O_DIRECTORY, 0)
+	if err != nil {
+		return err
+	}
+	defer dir.Close()
+	var st unix.Stat_t
+	if err := unix.Fstat(int(dir.Fd()), &st); err != nil {
+		return err
+	}
+	if int(st.Uid) != uid {
+		return fmt.Errorf("%s is owned by uid %d now, not %d: left alone", d, st.Uid, uid)
+	}
+	return safefs.RemoveDir(parent, name, dir)
 }
 
 func stateDirs(uid int) map[string]bool {

@@ -59,6 +59,9 @@ const (
 // explains (docs/failures/catalogue.json#ID).
 func explain(w wireError, f facts, logs []string) explanation {
 	msg := strings.ToLower(w.Message)
+	if w.Hung {
+		return explainHung(w)
+	}
 	switch w.Phase {
 	case phaseUserNS:
 		return explainClone(w, f)
@@ -80,6 +83,35 @@ func explain(w wireError, f facts, logs []string) explanation {
 		}
 	}
 	return explanation{Summary: clipMessage(w.Message)}
+}
+
+// explainHung explains a phase that did not finish: rootlesskit waits on its helpers without
+// a timeout, so a hung helper stops the start where it is. The step of that phase is blamed;
+// there is no fix step to ask for (a hung helper is not a setting), so the explanation names
+// the static probe to look at and what to try, and asks for nothing (issue 15: it used to
+// blame runtime.userns and send people to `rootless-doctor fix`, which had nothing for it).
+func explainHung(w wireError) explanation {
+	switch w.Phase {
+	case phaseNetwork:
+		return explanation{
+			Probe:   "net.driver",
+			Summary: "the network driver hung: " + clipMessage(firstLine(w.Message)),
+			Details: []string{
+				"The user namespace was created and the id maps were written (rootlesskit called the network driver only after that), but the driver never said the interface was up; rootless-doctor stopped it.",
+				"Run the driver by hand to see why (slirp4netns --version, pasta --version), or prove another driver: rootless-doctor prove --net pasta, --net gvisor (in-process, no helper).",
+			},
+		}
+	case phaseIDMap:
+		return explanation{
+			Probe:   "idmap.subuid",
+			Summary: "mapping the subordinate ids did not finish: " + clipMessage(firstLine(w.Message)),
+			Details: []string{"newuidmap and newgidmap hang when the subid source does (SSSD or LDAP named on the subid: line of /etc/nsswitch.conf); the child had started in its new namespaces."},
+		}
+	}
+	return explanation{
+		Summary: "the proof did not finish in time: " + clipMessage(w.Message),
+		Details: []string{"rootlesskit waits on its child without a timeout; a helper that hangs stops it. The captured log below shows the last thing it did."},
+	}
 }
 
 // explainClone explains a failed clone(CLONE_NEWUSER) ("failed to start the child:

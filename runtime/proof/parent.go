@@ -34,6 +34,9 @@ type request struct {
 	Net string `json:"net"`
 	// Exe is the binary the user runs (for an AppArmor profile); the payload may be a copy.
 	Exe string `json:"exe"`
+	// NetTimeout bounds the network driver's ConfigureNetwork (zero: no bound). rootlesskit
+	// waits for slirp4netns's ready signal, and for pasta, without a timeout of its own.
+	NetTimeout time.Duration `json:"net_timeout_ns,omitempty"`
 }
 
 const fileRequest = "request.json"
@@ -122,13 +125,13 @@ func parentMain(args []string) int {
 		lf.Close()
 	}
 	rootlesskit.SetupLogrus("parent")
-	timing := &phaseHook{}
-	logrus.AddHook(timing)
-
 	var req request
 	if b, err := os.ReadFile(filepath.Join(outer, fileRequest)); err == nil {
 		_ = json.Unmarshal(b, &req)
 	}
+	timing := &phaseHook{progress: openProgress(outer)}
+	logrus.AddHook(timing)
+
 	rep := &parentReport{Net: req.Net, Facts: readFacts(req.Exe)}
 	rep.Config = makeConfig()
 	if err := writeJSON(filepath.Join(outer, fileConfig), rep.Config); err != nil {
@@ -153,7 +156,11 @@ func parentMain(args []string) int {
 		rep.Runs = append(rep.Runs, runReport{Net: driver, Err: describe(phaseNetwork, nerr)})
 		rep.Runs = append(rep.Runs, runOnce(outer, 1, rootlesskit.NetHost, nil, rep, timing))
 	} else {
-		r := runOnce(outer, 0, driver, nd, rep, timing)
+		var tn *timedNet
+		if nd != nil {
+			tn = &timedNet{ParentDriver: nd, name: driver, limit: req.NetTimeout, hook: timing}
+		}
+		r := runOnce(outer, 0, driver, tn, rep, timing)
 		rep.Runs = append(rep.Runs, r)
 		if r.Err != nil && driver != rootlesskit.NetHost && networkish(r.Err) {
 			rep.Runs = append(rep.Runs, runOnce(outer, 1, rootlesskit.NetHost, nil, rep, timing))
@@ -192,21 +199,105 @@ func makeConfig() payloadConfig {
 	return c
 }
 
-// timedNet wraps the network driver to time it and keep its own error (parent.Parent wraps it
-// in a message that dumps the whole driver struct).
+// timedNet wraps the network driver to time it, bound it and keep its own error
+// (parent.Parent wraps it in a message that dumps the whole driver struct).
 type timedNet struct {
 	network.ParentDriver
+	// name is the driver's name; limit bounds ConfigureNetwork (zero: no bound).
+	name  string
+	limit time.Duration
+	hook  *phaseHook
+
 	start, end time.Time
 	childPID   int
 	msg        *messages.ParentInitNetworkDriverCompleted
 	err        error
 }
 
+// errNetHung is wrapped by the error of a network driver stopped at its limit.
+var errNetHung = errors.New("the network driver hung")
+
+// ConfigureNetwork runs the driver's, at most for limit. rootlesskit calls it once the child
+// has gained its capabilities in the mapped user namespace, so the call itself says the id
+// maps were written (a progress event). A driver that hangs (slirp4netns that never signals
+// ready, issue 15) has its helper processes killed — rootlesskit's slirp4netns driver then
+// returns "killed by signal" and runs its cleanups — and fails with errNetHung: the network
+// step is blamed, and the second start without a network namespace still proves the rest.
 func (t *timedNet) ConfigureNetwork(childPID int, stateDir, netns string) (*messages.ParentInitNetworkDriverCompleted, func() error, error) {
 	t.start, t.childPID = time.Now(), childPID
-	m, cleanup, err := t.ParentDriver.ConfigureNetwork(childPID, stateDir, netns)
-	t.end, t.msg, t.err = time.Now(), m, err
-	return m, cleanup, err
+	t.hook.emit(progressEvent{Event: evNetStart, Driver: t.name})
+	type result struct {
+		m       *messages.ParentInitNetworkDriverCompleted
+		cleanup func() error
+		err     error
+	}
+	ch := make(chan result, 1)
+	go func() {
+		m, cleanup, err := t.ParentDriver.ConfigureNetwork(childPID, stateDir, netns)
+		ch <- result{m, cleanup, err}
+	}()
+	var r result
+	if t.limit <= 0 {
+		r = <-ch
+	} else {
+		timer := time.NewTimer(t.limit)
+		select {
+		case r = <-ch:
+			timer.Stop()
+		case <-timer.C:
+			killed := killChildren(childPID)
+			hung := fmt.Errorf("%s did not bring the network up within %s (stopped: %s): %w", t.name, t.limit, strings.Join(killed, ", "), errNetHung)
+			select {
+			case r = <-ch:
+				// It returned once its helper died: run its cleanups, keep our error.
+				if r.cleanup != nil {
+					_ = r.cleanup()
+				}
+			case <-time.After(2 * time.Second):
+				// An in-process driver (gvisor) cannot be killed: leave its goroutine.
+			}
+			r = result{err: hung}
+		}
+	}
+	t.end, t.msg, t.err = time.Now(), r.m, r.err
+	ev := progressEvent{Event: evNetEnd, Driver: t.name}
+	if r.err != nil {
+		ev.Err = r.err.Error()
+	}
+	t.hook.emit(ev)
+	return r.m, r.cleanup, r.err
+}
+
+// killChildren kills this process's children but the one with pid except (rootlesskit's
+// child): while the network driver is configured, they are its helpers. It returns their
+// names and pids.
+func killChildren(except int) []string {
+	me := strconv.Itoa(os.Getpid())
+	var killed []string
+	entries, _ := os.ReadDir("/proc")
+	for _, e := range entries {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || pid == except {
+			continue
+		}
+		b, err := os.ReadFile(filepath.Join("/proc", e.Name(), "stat"))
+		if err != nil {
+			continue
+		}
+		s := string(b)
+		lp, rp := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+		if lp < 0 || rp < lp {
+			continue
+		}
+		f := strings.Fields(s[rp+1:])
+		if len(f) < 2 || f[1] != me {
+			continue
+		}
+		if syscall.Kill(pid, syscall.SIGKILL) == nil {
+			killed = append(killed, fmt.Sprintf("%s (pid %d)", s[lp+1:rp], pid))
+		}
+	}
+	return killed
 }
 
 // phaseHook reads two things from rootlesskit's debug log. When parent.Parent starts
@@ -218,27 +309,54 @@ type phaseHook struct {
 	mu               sync.Mutex
 	seen             time.Time
 	subUIDs, subGIDs string
+	// progress streams what the parent role learns to the CLI (progress.jsonl), with the run
+	// and the time since parent.Parent started.
+	progress *os.File
+	run      int
+	t0       time.Time
+}
+
+// emit appends one progress event.
+func (h *phaseHook) emit(ev progressEvent) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.emitLocked(ev)
+}
+
+func (h *phaseHook) emitLocked(ev progressEvent) {
+	if h.progress == nil {
+		return
+	}
+	ev.Run, ev.At = h.run, time.Since(h.t0)
+	ev.SubUIDs, ev.SubGIDs = h.subUIDs, h.subGIDs
+	b, err := json.Marshal(ev)
+	if err == nil {
+		_, _ = h.progress.Write(append(b, '\n'))
+	}
 }
 
 func (h *phaseHook) Levels() []logrus.Level { return logrus.AllLevels }
 func (h *phaseHook) Fire(e *logrus.Entry) error {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.seen.IsZero() && (rootlesskit.SubidSourceLine.Prefix(e.Message) || rootlesskit.SubuidRanges.Prefix(e.Message)) {
-		h.seen = e.Time
-	}
 	if v, ok := strings.CutPrefix(e.Message, rootlesskit.SubuidRanges.Match); ok {
 		h.subUIDs = v
 	}
 	if v, ok := strings.CutPrefix(e.Message, rootlesskit.SubgidRanges.Match); ok {
 		h.subGIDs = v
 	}
+	if h.seen.IsZero() && (rootlesskit.SubidSourceLine.Prefix(e.Message) || rootlesskit.SubuidRanges.Prefix(e.Message)) {
+		h.seen = e.Time
+		h.emitLocked(progressEvent{Event: evUserNS})
+	}
 	return nil
 }
 
-func (h *phaseHook) reset() {
+// reset starts a new run: its events carry run and times from now.
+func (h *phaseHook) reset(run int) {
 	h.mu.Lock()
 	h.seen, h.subUIDs, h.subGIDs = time.Time{}, "", ""
+	h.run, h.t0 = run, time.Now()
 	h.mu.Unlock()
 }
 
@@ -249,7 +367,7 @@ func (h *phaseHook) at() (time.Time, string, string) {
 }
 
 // runOnce starts rootlesskit once with the given network driver and waits for the payload.
-func runOnce(outer string, run int, netName string, nd network.ParentDriver, rep *parentReport, timing *phaseHook) runReport {
+func runOnce(outer string, run int, netName string, tn *timedNet, rep *parentReport, timing *phaseHook) runReport {
 	rr := runReport{Net: netName}
 	stateDir := filepath.Join(outer, fmt.Sprintf("rk-%d", run))
 	if err := os.Mkdir(stateDir, 0o700); err != nil {
@@ -264,11 +382,9 @@ func runOnce(outer string, run int, netName string, nd network.ParentDriver, rep
 		Propagation:              "rprivate",
 		SubidSource:              rootlesskit.SubidSource(),
 	}
-	var tn *timedNet
 	ctx, cancel := context.WithCancel(context.Background())
 	var dialWG sync.WaitGroup
-	if nd != nil {
-		tn = &timedNet{ParentDriver: nd}
+	if tn != nil {
 		opt.NetworkDriver = tn
 		pd, err := builtin.NewParentDriver(rootlesskit.LogWriter("port/builtin"), stateDir, false, "auto")
 		if err != nil {
@@ -290,7 +406,7 @@ func runOnce(outer string, run int, netName string, nd network.ParentDriver, rep
 	// rootlesskit re-executes /proc/self/exe with os.Args[1:] (not configurable): the rk child
 	// reads the state dir, driver and run number from there.
 	os.Args = append([]string{os.Args[0]}, parentArgs(outer, netName, run)...)
-	timing.reset()
+	timing.reset(run)
 	logrus.WithField("run", run).Info(runMarker)
 	t0 := time.Now()
 	err := parent.Parent(opt)

@@ -210,7 +210,7 @@ func idmapStep(probeFile string) stepReport {
 		x := explanation{Probe: "idmap.subuid", Summary: fmt.Sprintf("chown to 1000:1000 inside failed: %v", err)}
 		if errors.Is(err, unix.EINVAL) {
 			x.Summary = fmt.Sprintf("uid 1000 is not mapped: only %d uids and %d gids exist inside", nu, ng)
-			x.Details = []string{"Images own files by ids up to 65534 (nobody) or 65532 (distroless nonroot); the account needs 65,536 subordinate ids (catalogue: subuid-range-too-small)."}
+			x.Details = []string{"Images own files by ids up to 65534 (nobody) or 65532 (distroless nonroot); the account needs 65,536 subordinate ids (https://docs.docker.com/engine/security/rootless/troubleshoot/, docker-library/busybox#107)."}
 		}
 		return s.explained(finding.Fail, x, err.Error())
 	}

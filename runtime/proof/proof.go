@@ -44,7 +44,21 @@ type Options struct {
 	Net string
 	// Timeout bounds the whole proof; zero means DefaultTimeout. rootlesskit waits on its
 	// helpers without one, so a hung newuidmap or slirp4netns would otherwise hang the doctor.
+	// The network driver gets a third of it (a hung driver is then blamed and the other
+	// steps are still proven without a network namespace).
 	Timeout time.Duration
+	// Progress, when set, is called (from Run's goroutine) each time a step is seen to end, as
+	// the proof's processes report it: live progress on a terminal. The results Run returns
+	// are the final word (they add what only the end knows: the parent's timings, the ranges).
+	Progress func(Event)
+}
+
+// Event is a step of a running proof seen to end.
+type Event struct {
+	ID       string
+	Status   finding.Status
+	Summary  string
+	Duration time.Duration
 }
 
 // DefaultTimeout is the proof's time limit when Options.Timeout is zero. The proof takes a
@@ -56,15 +70,33 @@ func Nets() []string {
 	return []string{rootlesskit.NetAuto, rootlesskit.NetSlirp4netns, rootlesskit.NetPasta, rootlesskit.NetGvisor, rootlesskit.NetNone}
 }
 
-var steps = []struct{ ID, Title string }{
-	{StepUserNS, "User namespace (live)"},
-	{StepIDMap, "Subordinate id mapping (live)"},
-	{StepMount, "Mount namespace and pivot_root (live)"},
-	{StepOverlay, "Overlay mount in the user namespace (live)"},
-	{StepNetwork, "Network namespace and driver (live)"},
-	{StepPort, "Published port round trip (live)"},
-	{StepCgroup, "cgroup v2 limit (live)"},
+// StepInfo describes a step for `explain`: what it proves and the static probes whose findings
+// explain its failures (explain.go names one of them in a failed step's summary).
+type StepInfo struct {
+	ID, Title string
+	Proves    string
+	Probes    []string
 }
+
+var steps = []StepInfo{
+	{StepUserNS, "User namespace (live)", "rootlesskit's child starts in new user and mount namespaces and the payload runs inside as uid 0 with full capabilities, in a user namespace that is not the host's.",
+		[]string{"userns.clone", "userns.max", "userns.apparmor", "kernel.version"}},
+	{StepIDMap, "Subordinate id mapping (live)", "newuidmap and newgidmap map the account's id and its full subordinate ranges (the maps inside cover every range rootlesskit computed), and a file chowned to 1000:1000 inside keeps that owner, as image layers need.",
+		[]string{"idmap.newuidmap", "idmap.subuid", "idmap.subgid"}},
+	{StepMount, "Mount namespace and pivot_root (live)", "a new mount and pid namespace: pivot_root into a private tmpfs root holding the payload, /proc mounted there, the payload runs from it.",
+		[]string{"mount.propagation", "userns.apparmor"}},
+	{StepOverlay, "Overlay mount in the user namespace (live)", "an overlay mount with copy-up and whiteouts inside the user namespace (else fuse-overlayfs), which names the storage driver that will work.",
+		[]string{"storage.driver"}},
+	{StepNetwork, "Network namespace and driver (live)", "the network driver (auto: slirp4netns, then pasta, then the in-process gvisor-tap-vsock) brings the interface up in a new network namespace; a driver that hangs is stopped after a third of --timeout and blamed here.",
+		[]string{"net.driver", "net.tun"}},
+	{StepPort, "Published port round trip (live)", "a TCP listener inside, published on 127.0.0.1 by rootlesskit's builtin port driver, answers a round trip from the host.",
+		[]string{"net.driver"}},
+	{StepCgroup, "cgroup v2 limit (live)", "with cgroup v2 delegation, a child cgroup's pids limit is enforced (skipped on cgroup v1 and hybrid hosts, with the reason).",
+		[]string{"cgroup.version", "cgroup.delegation"}},
+}
+
+// Steps lists the steps in report order, for `explain` and `probes`.
+func Steps() []StepInfo { return append([]StepInfo(nil), steps...) }
 
 // StepIDs lists the runtime.* ids in report order, so that `check --static` and `check --root`
 // can list them as skipped.
@@ -125,7 +157,7 @@ func Run(ctx context.Context, opts Options) ([]finding.Result, error) {
 		return Skipped("running as root: rootless mode is for an ordinary account; pass --user NAME to prove the host for it"), nil
 	}
 
-	sd, exe, err := makeStateDir(acct, netName)
+	sd, exe, err := makeStateDir(acct, request{Net: netName, NetTimeout: timeout / 3})
 	if err != nil {
 		return nil, err
 	}
@@ -150,18 +182,32 @@ func Run(ctx context.Context, opts Options) ([]finding.Result, error) {
 
 	tctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
+	var tick <-chan time.Time
+	st := &streamer{dir: sd.dir, emit: opts.Progress, off: map[string]int{}, done: map[string]bool{}}
+	if opts.Progress != nil {
+		t := time.NewTicker(25 * time.Millisecond)
+		defer t.Stop()
+		tick = t.C
+	}
 	var waitErr error
 	var terminal *wireError
-	select {
-	case waitErr = <-done:
-	case <-tctx.Done():
-		_ = syscall.Kill(-pgid, syscall.SIGKILL)
-		waitErr = <-done
-		reason := fmt.Sprintf("no result after %s", timeout)
-		if ctx.Err() != nil {
-			reason = "interrupted: " + ctx.Err().Error()
+wait:
+	for {
+		select {
+		case waitErr = <-done:
+			break wait
+		case <-tick:
+			st.poll()
+		case <-tctx.Done():
+			_ = syscall.Kill(-pgid, syscall.SIGKILL)
+			waitErr = <-done
+			reason := fmt.Sprintf("no result after %s", timeout)
+			if ctx.Err() != nil {
+				reason = "interrupted: " + ctx.Err().Error()
+			}
+			terminal = &wireError{Phase: phaseTimeout, Message: reason, Exit: -1}
+			break wait
 		}
-		terminal = &wireError{Phase: phaseTimeout, Message: reason, Exit: -1}
 	}
 	// Nothing the proof started may outlive it: the rk child and its helpers die with the
 	// parent role (Pdeathsig) and share its process group.
@@ -190,6 +236,68 @@ func Run(ctx context.Context, opts Options) ([]finding.Result, error) {
 	}
 	c.terminal = terminal
 	return assemble(c), nil
+}
+
+// streamer reads the progress files while the proof runs and reports each step seen to end,
+// once per step and source file. Lines are consumed only when complete.
+type streamer struct {
+	dir  *os.File
+	emit func(Event)
+	off  map[string]int
+	done map[string]bool
+	// usernsAt is when run 0's child said hello (the id maps are timed from it).
+	usernsAt time.Duration
+}
+
+func (s *streamer) poll() {
+	for _, name := range []string{fileProgress, payloadFile(0), payloadFile(1)} {
+		b, err := safefs.ReadFile(s.dir, name, maxStateFile)
+		if err != nil || len(b) <= s.off[name] {
+			continue
+		}
+		rest := b[s.off[name]:]
+		end := bytes.LastIndexByte(rest, '\n')
+		if end < 0 {
+			continue
+		}
+		s.off[name] += end + 1
+		for _, l := range bytes.Split(rest[:end], []byte("\n")) {
+			if name == fileProgress {
+				var ev progressEvent
+				if json.Unmarshal(l, &ev) == nil && ev.Run == 0 {
+					s.parentEvent(ev)
+				}
+				continue
+			}
+			var st stepReport
+			if json.Unmarshal(l, &st) == nil && st.ID != "" && st.ID != markStarted {
+				s.send(name, Event{ID: st.ID, Status: st.Status, Summary: st.Summary, Duration: st.Duration})
+			}
+		}
+	}
+}
+
+func (s *streamer) parentEvent(ev progressEvent) {
+	switch ev.Event {
+	case evUserNS:
+		s.usernsAt = ev.At
+		s.send(fileProgress, Event{ID: StepUserNS, Status: finding.Pass, Summary: "rootlesskit's child started in new user and mount namespaces", Duration: ev.At})
+	case evNetStart:
+		s.send(fileProgress, Event{ID: StepIDMap, Status: finding.Pass, Summary: "newuidmap/newgidmap mapped the ids; starting " + ev.Driver, Duration: ev.At - s.usernsAt})
+	case evNetEnd:
+		if ev.Err != "" {
+			s.send(fileProgress, Event{ID: StepNetwork, Status: finding.Fail, Summary: clipMessage(ev.Err)})
+		}
+	}
+}
+
+func (s *streamer) send(source string, e Event) {
+	key := source + "\x00" + e.ID
+	if s.done[key] {
+		return
+	}
+	s.done[key] = true
+	s.emit(e)
 }
 
 // reapGroup kills what is left of the proof's process group and waits until no live process
@@ -365,7 +473,7 @@ type stateDir struct {
 // Since issue 10: root used to chown the directory first and then write request.json and
 // chown it and the copy by name, which let the account swap in a symlink and have root
 // overwrite or chown any file (/etc/shadow).
-func makeStateDir(a account, netName string) (sd *stateDir, exe string, err error) {
+func makeStateDir(a account, req request) (sd *stateDir, exe string, err error) {
 	orig, err := os.Executable()
 	if err != nil {
 		return nil, "", fmt.Errorf("finding the rootless-doctor binary: %w", err)
@@ -388,7 +496,8 @@ func makeStateDir(a account, netName string) (sd *stateDir, exe string, err erro
 		}
 		exe = filepath.Join(sd.path, fileExe)
 	}
-	b, err := json.Marshal(request{Net: netName, Exe: orig})
+	req.Exe = orig
+	b, err := json.Marshal(req)
 	if err != nil {
 		return nil, "", err
 	}
@@ -520,6 +629,7 @@ func canExec(path string, a account) bool {
 type collected struct {
 	parent   *parentReport
 	payload  map[int]map[string]stepReport
+	progress []progressEvent
 	logs     []logLine
 	terminal *wireError
 }
@@ -551,6 +661,14 @@ func collect(dir *os.File) collected {
 			}
 		}
 		c.payload[run] = m
+	}
+	if b, err := safefs.ReadFile(dir, fileProgress, maxStateFile); err == nil {
+		for _, l := range bytes.Split(b, []byte("\n")) {
+			var ev progressEvent
+			if json.Unmarshal(l, &ev) == nil && ev.Event != "" {
+				c.progress = append(c.progress, ev)
+			}
+		}
 	}
 	// A log over the cap keeps its beginning.
 	if b, err := safefs.ReadFile(dir, fileLog, maxStateFile); err == nil || errors.Is(err, safefs.ErrTooLarge) {

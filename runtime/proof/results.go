@@ -159,6 +159,12 @@ func assemble(c collected) []finding.Result {
 	}
 	p0, p1 := c.payload[0], c.payload[1]
 	logs := logTexts(c.logs, 0)
+	// Killed at the time limit before the parent role could write parent.json: its progress
+	// events say how far rootlesskit got.
+	var hung *wireError
+	if c.parent == nil && c.terminal != nil && c.terminal.Phase == phaseTimeout {
+		run0, hung = fromProgress(c.progress, c.terminal)
+	}
 
 	// The first failure decides which steps were not reached.
 	var failure *wireError
@@ -168,6 +174,9 @@ func assemble(c collected) []finding.Result {
 	}
 	if failure != nil && failure.Phase == phasePayload {
 		failStep = firstMissing(p0)
+	}
+	if failure == nil && hung != nil {
+		failure, failStep = hung, stepOf(hung)
 	}
 	if failure == nil && c.terminal != nil {
 		failure, failStep = c.terminal, firstMissing(p0)
@@ -205,6 +214,11 @@ func assemble(c collected) []finding.Result {
 			// rootlesskit's child said hello from its new namespaces before a later phase
 			// failed: the namespace exists, though the payload never looked from inside.
 			s = pass("user namespace created: rootlesskit's child started in new user and mount namespaces (not checked from inside: %s failed before the payload ran)", failStep)
+			rr = &run0
+		case id == StepIDMap && failStep != "" && index(failStep) > index(id) && run0.IDMapDur > 0:
+			// rootlesskit calls the network driver only once the maps are written and the
+			// child has gained its capabilities in them.
+			s = pass("ids mapped: newuidmap and newgidmap wrote the maps and rootlesskit went on to the network (not checked from inside: %s failed before the payload ran)", failStep)
 			rr = &run0
 		default:
 			s = notReached(id)
@@ -323,6 +337,42 @@ func assemble(c collected) []finding.Result {
 		})
 	}
 	return results
+}
+
+// fromProgress rebuilds what parent.json would have said of run 0 from its progress events,
+// and the phase that was still running when the proof was killed (nil: none that the events
+// can tell, e.g. the payload itself hung).
+func fromProgress(events []progressEvent, terminal *wireError) (runReport, *wireError) {
+	var rr runReport
+	var sawUserNS, sawNet, sawNetEnd bool
+	for _, ev := range events {
+		if ev.Run != 0 {
+			continue
+		}
+		switch ev.Event {
+		case evUserNS:
+			sawUserNS, rr.UsernsDur = true, ev.At
+		case evNetStart:
+			sawNet, rr.Net = true, ev.Driver
+			rr.IDMapDur = ev.At - rr.UsernsDur
+			rr.SubUIDs, rr.SubGIDs = ev.SubUIDs, ev.SubGIDs
+		case evNetEnd:
+			sawNetEnd = true
+		}
+	}
+	hung := &wireError{Message: terminal.Message, Exit: -1, Hung: true}
+	switch {
+	case sawNet && !sawNetEnd:
+		hung.Phase = phaseNetwork
+		if rr.Net != "" {
+			hung.Message = rr.Net + ": " + terminal.Message
+		}
+	case sawUserNS && !sawNet:
+		hung.Phase = phaseIDMap
+	default:
+		return rr, nil
+	}
+	return rr, hung
 }
 
 var rangeRE = regexp.MustCompile(`\{(\d+) (\d+)\}`)

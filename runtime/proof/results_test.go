@@ -299,3 +299,51 @@ func TestEnforcePidsWithoutAKernelLimit(t *testing.T) {
 		}
 	}
 }
+
+// TestAssembleKilledMidway: a proof killed at its time limit before the parent role wrote
+// parent.json is judged from its progress events — the phase still running is blamed, the
+// ones before it kept — instead of "runtime.userns: the proof did not finish in time" and
+// every later step not reached (issue 15).
+func TestAssembleKilledMidway(t *testing.T) {
+	terminal := &wireError{Phase: phaseTimeout, Message: "no result after 30s", Exit: -1}
+	status := func(rs []finding.Result) map[string]finding.Status {
+		m := map[string]finding.Status{}
+		for _, r := range rs {
+			m[r.ID] = r.Status
+		}
+		return m
+	}
+	for _, tt := range []struct {
+		name   string
+		events []progressEvent
+		want   map[string]finding.Status
+		blame  string
+	}{
+		{"network driver hung", []progressEvent{{Event: evUserNS, At: 3e6}, {Event: evNetStart, At: 9e6, Driver: "slirp4netns"}},
+			map[string]finding.Status{StepUserNS: finding.Pass, StepIDMap: finding.Pass, StepNetwork: finding.Fail, StepPort: finding.Skip}, "net.driver"},
+		{"newuidmap hung", []progressEvent{{Event: evUserNS, At: 3e6}},
+			map[string]finding.Status{StepUserNS: finding.Pass, StepIDMap: finding.Fail, StepMount: finding.Skip}, "idmap.subuid"},
+		{"nothing reported", nil,
+			map[string]finding.Status{StepUserNS: finding.Fail, StepIDMap: finding.Skip}, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			rs := assemble(collected{payload: map[int]map[string]stepReport{}, progress: tt.events, terminal: terminal})
+			got := status(rs)
+			for id, want := range tt.want {
+				if got[id] != want {
+					t.Errorf("%s = %s, want %s", id, got[id], want)
+				}
+			}
+			for _, r := range rs {
+				if r.Status == finding.Fail {
+					if tt.blame != "" && !strings.Contains(r.Summary, "(see "+tt.blame+")") {
+						t.Errorf("%s: %q does not name %s", r.ID, r.Summary, tt.blame)
+					}
+					if len(r.Intents) != 0 {
+						t.Errorf("%s asks for a fix for a hang: %v", r.ID, r.Intents)
+					}
+				}
+			}
+		})
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"io/fs"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -22,15 +23,53 @@ import (
 //	config.json           the parent role, for the payload: ports, nonce, the host's userns
 //	parent.json           the parent role: chosen driver, rootlesskit's error, host-side facts,
 //	                      the port round trip, the cgroup step
+//	progress.jsonl        the parent role: one progressEvent per line, as rootlesskit goes
+//	                      (the child said hello, the network driver was called, it returned)
 //	payload-<run>.jsonl   the payload: one stepReport per line, written as each step ends
 //	child-<run>.json      the rootlesskit child: its error, when it failed before the payload
 //	stderr.log            everything written to fd 2 by the parent role and its children
 //	                      (logrus JSON lines, nsenter/ip/slirp4netns text); parsed, never shown raw
+//
+// The CLI reads progress.jsonl and payload-0.jsonl while the proof runs (Options.Progress:
+// live progress on a terminal, issue 15) and again after it ends: when the proof was killed
+// at its time limit, progress.jsonl still says how far rootlesskit got, so the step that hung
+// is blamed and the steps before it are kept.
 
 const (
-	fileParent = "parent.json"
-	fileLog    = "stderr.log"
+	fileParent   = "parent.json"
+	fileLog      = "stderr.log"
+	fileProgress = "progress.jsonl"
 )
+
+// The events of progress.jsonl.
+const (
+	evUserNS   = "userns"    // rootlesskit's child said hello from its new namespaces
+	evNetStart = "net-start" // the ids are mapped and the child has its capabilities: the network driver is called
+	evNetEnd   = "net-end"   // the network driver returned (Err: its error)
+)
+
+// progressEvent is one line of progress.jsonl.
+type progressEvent struct {
+	Run   int    `json:"run"`
+	Event string `json:"event"`
+	// At is the time since parent.Parent started, for this run.
+	At     time.Duration `json:"at_ns"`
+	Driver string        `json:"driver,omitempty"`
+	Err    string        `json:"err,omitempty"`
+	// SubUIDs and SubGIDs are the ranges rootlesskit computed so far (runReport).
+	SubUIDs string `json:"subuids,omitempty"`
+	SubGIDs string `json:"subgids,omitempty"`
+}
+
+// openProgress opens progress.jsonl for the parent role's events (nil when it cannot: the
+// events are a help, not the report).
+func openProgress(outer string) *os.File {
+	f, err := createNew(filepath.Join(outer, fileProgress), os.O_APPEND)
+	if err != nil {
+		return nil
+	}
+	return f
+}
 
 func payloadFile(run int) string { return fmt.Sprintf("payload-%d.jsonl", run) }
 func childFile(run int) string   { return fmt.Sprintf("child-%d.json", run) }
@@ -85,6 +124,9 @@ type wireError struct {
 	NotFound bool `json:"not_found,omitempty"`
 	// Exit is the exit status of a command in the chain, or -1.
 	Exit int `json:"exit"`
+	// Hung: the phase did not finish in time (a network driver stopped at its limit, or a
+	// phase the proof's time limit cut short).
+	Hung bool `json:"hung,omitempty"`
 }
 
 // The phases of a rootlesskit start, in order.
@@ -128,6 +170,7 @@ func describe(phase string, err error) *wireError {
 	if errors.As(err, &ee) {
 		w.Exit = ee.ExitCode()
 	}
+	w.Hung = errors.Is(err, errNetHung)
 	return w
 }
 

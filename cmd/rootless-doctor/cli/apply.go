@@ -93,6 +93,36 @@ func applyHelperRun(ctx context.Context, opts *ApplyHelperOptions) error {
 	return nil
 }
 
+// NewCmdUserApply is the hidden command root starts with an account's credentials to apply
+// that account's user-scope steps (apply.ServeUser): it reads the steps on stdin, checks they
+// are its own and write only in its home, applies them and reports on stdout.
+func NewCmdUserApply(f *Factory, runF func(context.Context, *ApplyHelperOptions) error) *cobra.Command {
+	opts := &ApplyHelperOptions{IO: f.IO, Factory: f}
+	return &cobra.Command{
+		Use:    apply.UserCommand,
+		Hidden: true,
+		Args:   cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			if os.Geteuid() == 0 {
+				return usageErr("%s runs as the account, not as root", apply.UserCommand)
+			}
+			name, home, err := apply.Self()
+			if err != nil {
+				return usageErr("%s: %v", apply.UserCommand, err)
+			}
+			if err := apply.ServeUser(cmd.Context(), opts.IO.In, opts.IO.Out, name, home, killHook(opts.IO.ErrOut)); errors.Is(err, fixes.ErrRefused) {
+				return &exitError{Code: ExitError}
+			} else if err != nil {
+				return usageErr("%s: %v", apply.UserCommand, err)
+			}
+			return nil
+		},
+	}
+}
+
 // targeted are the probes the required steps of p fix, sorted.
 func targeted(p fixes.Plan) []string {
 	var ids []string
@@ -177,18 +207,25 @@ func fixApply(ctx context.Context, opts *FixOptions) error {
 		return nil
 	}
 	asRoot := before.Env.Host.Self().UID == 0
-	if !asRoot && opts.Factory.System == nil {
+	needSudo := !asRoot && apply.Runnable(fixes.Plan{Steps: rootOnly(plan)})
+	if needSudo && opts.Factory.System == nil {
 		if _, err := exec.LookPath("sudo"); err != nil {
 			return usageErr("fix --apply: you are not root and sudo is not installed: nothing was changed. Run it as root (with --user %s), or run the script of `rootless-doctor fix` as root", before.Env.User.Name)
 		}
 	}
 	fmt.Fprintln(out)
-	if asRoot {
+	switch {
+	case asRoot:
 		fmt.Fprintln(out, "The numbered steps that are not marked \"By hand\" will run now, as root. Every file is backed up")
-	} else {
+		fmt.Fprintln(out, "under "+apply.DefaultBackupRoot+"/<time>/ before it changes. Optional steps are not applied.")
+	case needSudo:
 		fmt.Fprintln(out, "You are not root: the steps will run through sudo, which may ask for your password. Every file is backed up")
+		fmt.Fprintln(out, "under "+apply.DefaultBackupRoot+"/<time>/ before it changes. Optional steps are not applied.")
 	}
-	fmt.Fprintln(out, "under "+apply.DefaultBackupRoot+"/<time>/ before it changes. Optional steps are not applied.")
+	if _, user := fixes.UserSteps(plan); len(user.Steps) > 0 {
+		who := before.Env.User.Name
+		fmt.Fprintf(out, "Steps that write %s's own files run as %s, never as root; their backups go under %s.\n", who, who, apply.BackupDirIn(before.Env.User.Home))
+	}
 	ok, err := confirmApply(opts, "Apply these steps now?")
 	if err != nil {
 		return err
@@ -221,33 +258,114 @@ func fixApply(ctx context.Context, opts *FixOptions) error {
 	return nil
 }
 
-// applyPlan applies the plan of run: as root directly, else through the sudo helper, which is sent
-// the plan's requests and digest and builds the plan again itself. Factory.System, when set
-// (tests), is the machine either way.
+// applyPlan applies the plan of run: as root directly, else through the sudo helper, which is
+// sent the requests of the root steps and their plan's digest and builds that plan again
+// itself. User-scope steps (Step.As) are applied by the account: by this process when it is
+// the account, else by a child with the account's credentials (apply.AsAccount), never by root.
+// Factory.System, when set (tests), is the machine either way.
 func applyPlan(ctx context.Context, opts *FixOptions, asRoot bool, run *probeRun, log io.Writer) (apply.Outcome, error) {
 	hook := killHook(opts.IO.ErrOut)
+	_, userPart := fixes.UserSteps(run.Plan)
 	newSys := opts.Factory.System
-	if newSys == nil && asRoot {
-		newSys = func(bool, func(string)) (apply.System, func() error, error) {
-			return &apply.Root{Hook: hook}, func() error { return nil }, nil
+	if newSys != nil {
+		sys, closeSys, err := newSys(asRoot, hook)
+		if err != nil {
+			return apply.Outcome{}, err
 		}
+		outcome := (&apply.Applier{Sys: sys, User: sys, Log: log, Hook: hook}).Apply(ctx, run.Plan)
+		if err := closeSys(); err != nil {
+			fmt.Fprintf(opts.IO.ErrOut, "rootless-doctor: %v\n", err)
+		}
+		return outcome, nil
 	}
-	if newSys == nil {
+	var outcome apply.Outcome
+	switch {
+	case asRoot:
+		outcome = (&apply.Applier{Sys: &apply.Root{Hook: hook}, Log: log, Hook: hook}).Apply(ctx, run.Plan)
+	case apply.Runnable(fixes.Plan{Steps: rootOnly(run.Plan)}):
+		rootReqs := fixes.RootRequests(run.Requests)
+		rootPlan, err := fixes.Build(fixes.Input{Requests: rootReqs, Env: run.Env})
+		if err != nil {
+			return apply.Outcome{}, err
+		}
 		s, err := apply.NewSudo(opts.IO.ErrOut)
 		if err != nil {
 			return apply.Outcome{}, err
 		}
-		return s.Apply(ctx, apply.NewOrder(run.Env.User.Name, run.Requests, run.Plan), run.Plan, log)
+		ro, err := s.Apply(ctx, apply.NewOrder(run.Env.User.Name, rootReqs, rootPlan), rootPlan, log)
+		if err != nil {
+			return apply.Outcome{}, err
+		}
+		outcome = mergeByID(run.Plan, ro)
+	default:
+		outcome = (&apply.Applier{Log: log}).Apply(ctx, fixes.Plan{Steps: rootOnly(run.Plan)})
+		outcome = mergeByID(run.Plan, outcome)
 	}
-	sys, closeSys, err := newSys(asRoot, hook)
+	if len(userPart.Steps) == 0 || outcome.Failed() {
+		return outcome, nil
+	}
+	var uo apply.Outcome
+	if asRoot {
+		acct, err := accountOf(run)
+		if err != nil {
+			return apply.Outcome{}, err
+		}
+		if uo, err = acct.Apply(ctx, userPart, log); err != nil {
+			return apply.Outcome{}, err
+		}
+	} else {
+		uo = (&apply.Applier{User: apply.AccountSystem(run.Env.User.Home, hook), Log: log, Hook: hook}).Apply(ctx, userPart)
+	}
+	return apply.Merge(outcome, uo), nil
+}
+
+// rootOnly are the steps of p that are not user-scope.
+func rootOnly(p fixes.Plan) []fixes.Step {
+	root, _ := fixes.UserSteps(p)
+	return root.Steps
+}
+
+// mergeByID lays the outcome of part of a plan over the whole plan: the steps it does not
+// name are left to the account (user-scope) or were not run.
+func mergeByID(p fixes.Plan, part apply.Outcome) apply.Outcome {
+	by := map[string]apply.StepOutcome{}
+	for _, so := range part.Steps {
+		by[so.Step.ID] = so
+	}
+	var out apply.Outcome
+	for _, s := range p.Steps {
+		so, ok := by[s.ID]
+		switch {
+		case ok:
+		case s.As != "" && !s.Manual:
+			so = apply.StepOutcome{Step: s, State: apply.StateAccount}
+		case s.Optional:
+			so = apply.StepOutcome{Step: s, State: apply.StateOptional}
+		case s.Manual:
+			so = apply.StepOutcome{Step: s, State: apply.StateManual}
+		default:
+			so = apply.StepOutcome{Step: s, State: apply.StateNotRun}
+		}
+		so.Step = s
+		out.Steps = append(out.Steps, so)
+	}
+	return out
+}
+
+// accountOf is how root starts the account's user-scope apply: this binary (copied where the
+// account can run it when it cannot, as the proof does), the account's ids and groups.
+func accountOf(run *probeRun) (*apply.AsAccount, error) {
+	exe, err := os.Executable()
 	if err != nil {
-		return apply.Outcome{}, err
+		return nil, err
 	}
-	outcome := (&apply.Applier{Sys: sys, Log: log, Hook: hook}).Apply(ctx, run.Plan)
-	if err := closeSys(); err != nil {
-		fmt.Fprintf(opts.IO.ErrOut, "rootless-doctor: %v\n", err)
+	u := run.Env.User
+	var groups []uint32
+	for _, g := range u.Groups {
+		groups = append(groups, uint32(g))
 	}
-	return outcome, nil
+	return &apply.AsAccount{Exe: exe, UID: u.UID, GID: u.GID, Groups: groups, Stderr: os.Stderr,
+		Env: []string{"HOME=" + u.Home, "USER=" + u.Name, "LOGNAME=" + u.Name, "PATH=/usr/local/bin:/usr/bin:/bin"}}, nil
 }
 
 // writeBeforeAfter prints each targeted probe: status before → after, and the summary now.

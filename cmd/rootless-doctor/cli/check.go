@@ -1,16 +1,16 @@
 package cli
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"slices"
 	"strings"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/spf13/cobra"
 
 	"github.com/rootless-doctor/rootless-doctor/checks"
-	"github.com/rootless-doctor/rootless-doctor/finding"
+	"github.com/rootless-doctor/rootless-doctor/checks/facts"
 	"github.com/rootless-doctor/rootless-doctor/report"
 )
 
@@ -19,16 +19,17 @@ type CheckOptions struct {
 	IO      *IOStreams
 	Factory *Factory
 
+	ReportFlags
+
 	Static bool
 	User   string
 	// Roots are the recorded hosts of --root (none: this machine).
 	Roots    []string
-	Output   string
 	Textfile string
-	FailOn   string
 	Skip     []string
 	Only     []string
-	Verbose  bool
+	// Engines are the engines of --engine: the verdict and exit code are about them only.
+	Engines []string
 }
 
 // NewCmdCheck builds `check`. runF replaces the logic in tests.
@@ -53,21 +54,29 @@ root). Running as root without --user is itself a finding.
 After the static probes, check runs the live proof (the runtime.* steps, as in
 "rootless-doctor prove"): it starts an embedded rootlesskit sandbox as the account and
 reports each step. --static leaves it out; with --root it cannot run. Either way its steps
-appear as skipped, with the reason.`,
+appear as skipped, with the reason. --timeout bounds it (default 30s).
+
+On a terminal (stdout and stderr both), the run shows as it goes on stderr: the static
+probes' count, each step of the live proof as it ends with its time, a spinner on the one
+that runs; it is erased before the report. Piped or redirected, nothing but the report.
+
+--report FORMAT=FILE (repeatable) writes the same run in more formats beside the printed
+one: one run, several reports (a CI job's text log plus junit for its test view).
+--ignore ID,... waives probes or steps (kubeadm's --ignore-preflight-errors): they are
+still shown, marked ignored (JSON "ignored": true), but do not fail the run.
+--output, --fail-on and --report formats are case-insensitive.`,
 		Example: `  rootless-doctor check
   rootless-doctor check -v
   sudo rootless-doctor check --user ci --output junit --fail-on warn > rootless.xml
+  rootless-doctor check --engine podman
   rootless-doctor check --root fixtures/ubuntu-24.04-apparmor-restricted --output json
   rootless-doctor check --only idmap,userns.max --skip idmap.newuidmap
   rootless-doctor check --root 'snapshots/*.tar.gz' --output jsonl
   rootless-doctor check --static --output prometheus --textfile /var/lib/node_exporter/textfile_collector/rootless_doctor.prom`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if !report.HasFormat(opts.Output) {
-				return usageErr("--output %q: want one of %s", opts.Output, strings.Join(report.Formats(), ", "))
-			}
-			if opts.FailOn != "fail" && opts.FailOn != "warn" {
-				return usageErr("--fail-on %q: want fail or warn", opts.FailOn)
+			if err := opts.validate(f); err != nil {
+				return err
 			}
 			opts.Skip, opts.Only = splitList(opts.Skip), splitList(opts.Only)
 			roots, err := expandRoots(splitList(opts.Roots))
@@ -86,8 +95,20 @@ appear as skipped, with the reason.`,
 			if len(opts.Roots) > 1 && !slices.Contains(report.FleetFormats(), opts.Output) {
 				return usageErr("--output %s takes one host; with several --root use one of %s", opts.Output, strings.Join(report.FleetFormats(), ", "))
 			}
-			if err := checks.Select(selectable(f), opts.Only, opts.Skip); err != nil {
-				return usageErr("%v", err)
+			if len(opts.Roots) > 1 && len(opts.reports) > 0 {
+				return usageErr("--report takes one host; with several --root print one format")
+			}
+			if err := checkIDs(f, "--only", opts.Only); err != nil {
+				return err
+			}
+			if err := checkIDs(f, "--skip", opts.Skip); err != nil {
+				return err
+			}
+			opts.Engines = splitList(opts.Engines)
+			for _, e := range opts.Engines {
+				if !slices.Contains(facts.Engines, e) {
+					return usageErr("--engine %q: want one of %s", e, strings.Join(facts.Engines, ", "))
+				}
 			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
@@ -99,13 +120,33 @@ appear as skipped, with the reason.`,
 	fl.BoolVar(&opts.Static, "static", false, "run only the static probes, not the live proof")
 	fl.StringVarP(&opts.User, "user", "u", "", "check on behalf of this account (name or uid; for root, e.g. in image builds)")
 	fl.StringSliceVar(&opts.Roots, "root", nil, "read a recorded host (snapshot directory, fixture tree or .tar.gz) instead of this machine;\nrepeat or comma-separate for several hosts, one line each (see docs/snapshot-format.md)")
-	fl.StringVarP(&opts.Output, "output", "o", "text", "output format: "+strings.Join(report.Formats(), "|"))
+	opts.addReportFlags(fl, "probe")
 	fl.StringVar(&opts.Textfile, "textfile", "", "with --output prometheus: write the metrics atomically to this file (ends in .prom),\nfor node_exporter's textfile collector")
-	fl.StringVar(&opts.FailOn, "fail-on", "fail", "exit 1 when a probe reaches this status: fail|warn")
 	fl.StringSliceVar(&opts.Skip, "skip", nil, "skip probes by id or group (comma-separated)")
 	fl.StringSliceVar(&opts.Only, "only", nil, "run only these probes, by id or group (comma-separated)")
-	fl.BoolVarP(&opts.Verbose, "verbose", "v", false, "show details, evidence and fixes under each probe")
+	fl.StringSliceVar(&opts.Engines, "engine", nil, "make the verdict and exit code about these engines only: "+strings.Join(facts.Engines, ",")+"\n(their engine.* probes, which fold in the generic probes they need, and the live steps they need)")
+	registerValues(cmd, "output", report.Formats()...)
 	return cmd
+}
+
+// EngineGate are the result ids that decide the verdict of --engine: each engine's probe
+// (which folds in the static probes it needs, checks.EngineNeeds) and the live proof's steps
+// it needs. Nil for no engine: every result counts.
+func EngineGate(engines []string) []string {
+	if len(engines) == 0 {
+		return nil
+	}
+	var ids []string
+	for _, e := range engines {
+		ids = append(ids, checks.EngineProbe(e))
+		for _, id := range checks.EngineNeeds[e] {
+			if strings.HasPrefix(id, "runtime.") {
+				ids = append(ids, id)
+			}
+		}
+	}
+	slices.Sort(ids)
+	return slices.Compact(ids)
 }
 
 // splitList trims and drops empty entries of a comma list.
@@ -129,20 +170,28 @@ func checkRun(ctx context.Context, opts *CheckOptions) error {
 	if len(opts.Roots) == 1 {
 		root = opts.Roots[0]
 	}
-	rep, err := checkOne(ctx, opts, root)
+	var live *liveProgress
+	if root == "" {
+		live = newProgress(opts.IO, nil)
+	}
+	rep, err := checkOne(ctx, opts, root, live)
+	live.close()
 	if err != nil {
 		return err
 	}
 	if opts.Textfile != "" {
-		reg, err := report.Registry(rep)
-		if err != nil {
+		var b bytes.Buffer
+		if err := report.Render("prometheus", &b, rep, report.Options{}); err != nil {
 			return err
 		}
-		if err := prometheus.WriteToTextfile(opts.Textfile, reg); err != nil {
-			return fmt.Errorf("writing %s: %w", opts.Textfile, err)
+		if err := writeFileAtomic(opts.Textfile, b.Bytes()); err != nil {
+			return err
 		}
 	} else if err := report.Render(opts.Output, opts.IO.Out, rep, report.Options{Verbose: opts.Verbose, Profile: opts.IO.OutProfile}); err != nil {
 		return fmt.Errorf("writing the report: %w", err)
+	}
+	if err := opts.writeReports(rep); err != nil {
+		return err
 	}
 	if rep.ExitCode() != ExitOK {
 		return findings()
@@ -151,8 +200,9 @@ func checkRun(ctx context.Context, opts *CheckOptions) error {
 }
 
 // checkOne runs the probes on one host (this machine for root "") and builds its report.
-func checkOne(ctx context.Context, opts *CheckOptions, root string) (*report.Report, error) {
-	run, err := runProbes(ctx, opts.Factory, runSpec{User: opts.User, Root: root, Only: opts.Only, Skip: opts.Skip, Static: opts.Static})
+func checkOne(ctx context.Context, opts *CheckOptions, root string, live *liveProgress) (*report.Report, error) {
+	run, err := runProbes(ctx, opts.Factory, runSpec{User: opts.User, Root: root, Only: opts.Only, Skip: opts.Skip, Ignore: opts.Ignore,
+		Static: opts.Static, Timeout: opts.Timeout, Progress: live})
 	if err != nil {
 		return nil, err
 	}
@@ -160,7 +210,12 @@ func checkOne(ctx context.Context, opts *CheckOptions, root string) (*report.Rep
 	if run.PlanErr != nil {
 		notes = append(notes, "no fix plan: "+run.PlanErr.Error())
 	}
-	rep := report.New(run.Env, run.Results, finding.Status(opts.FailOn), notes...)
+	gate := EngineGate(opts.Engines)
+	if gate != nil {
+		notes = append(notes, fmt.Sprintf("--engine %s: only %s decide the verdict", strings.Join(opts.Engines, ","), strings.Join(gate, ", ")))
+	}
+	rep := newReport(opts.Factory, run.Env, run.Results, opts.FailOn, notes...)
+	rep.Gate = gate
 	if run.PlanErr == nil {
 		// A copy, not &run.Plan: a pointer into run kept the run alive, and with it its Env
 		// and the whole Host tree, for as long as a fleet keeps the report (issue 10).

@@ -4,13 +4,17 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path"
 	"slices"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/rootless-doctor/rootless-doctor/checks"
 	"github.com/rootless-doctor/rootless-doctor/finding"
 	"github.com/rootless-doctor/rootless-doctor/report"
 	"github.com/rootless-doctor/rootless-doctor/runtime/daemon"
+	"github.com/rootless-doctor/rootless-doctor/runtime/proof"
 	"github.com/rootless-doctor/rootless-doctor/runtime/rootlesskit"
 )
 
@@ -23,6 +27,9 @@ type DaemonOptions struct {
 	Net    string
 	Static bool
 	Engine []string
+	// Ignore waives probes or steps (--ignore): they do not stop the start.
+	Ignore  []string
+	Timeout time.Duration
 }
 
 // NewCmdDaemon builds `daemon`: the preflight, then the engine inside embedded rootlesskit.
@@ -30,11 +37,13 @@ type DaemonOptions struct {
 func NewCmdDaemon(f *Factory, runF func(context.Context, *DaemonOptions) error) *cobra.Command {
 	opts := &DaemonOptions{IO: f.IO, Factory: f}
 	cmd := &cobra.Command{
-		Use:   "daemon [--force] [--net auto|slirp4netns|pasta|gvisor] [--static] [-- ENGINE ARGS...]",
+		Use:   "daemon [--force] [--ignore ID,...] [--net auto|slirp4netns|pasta|gvisor] [--static] [--timeout D] [-- ENGINE ARGS...]",
 		Short: "Run a rootless engine (dockerd, containerd, buildkitd) once the host checks pass",
 		Long: `Check the host (the static probes and the live proof, or only the static probes with
 --static) and refuse to start when a probe fails: the failing probes and the fix plan are
-printed and the exit status is 1 (--force starts anyway). Then run the engine inside the
+printed and the exit status is 1 (--force starts anyway; --ignore ID,... waives only the
+probes or steps named, as kubeadm's --ignore-preflight-errors; --timeout bounds the live
+proof, default 30s). Then run the engine inside the
 user, mount and network namespaces of an embedded rootlesskit, as dockerd-rootless.sh does:
 state dir and API socket in $XDG_RUNTIME_DIR/rootless-doctor (one daemon per account; a
 0700 directory of the account, else refused with exit 2), copy-up
@@ -50,9 +59,12 @@ the engine; the daemon exits with its status. Messages of the daemon go to stder
   rootless-doctor daemon --static -- dockerd --experimental
   rootless-doctor daemon --net gvisor -- containerd`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			nets := []string{rootlesskit.NetAuto, rootlesskit.NetSlirp4netns, rootlesskit.NetPasta, rootlesskit.NetGvisor}
-			if !slices.Contains(nets, opts.Net) {
-				return usageErr("--net %q: want one of auto, slirp4netns, pasta, gvisor", opts.Net)
+			var err error
+			if opts.Net, err = oneOf("--net", opts.Net, daemonNets); err != nil {
+				return err
+			}
+			if opts.Ignore, err = checkWaivers(f, opts.Timeout, opts.Ignore); err != nil {
+				return err
 			}
 			dash := cmd.ArgsLenAtDash()
 			if dash < 0 && len(args) > 0 {
@@ -72,8 +84,14 @@ the engine; the daemon exits with its status. Messages of the daemon go to stder
 	fl.BoolVar(&opts.Force, "force", false, "start even when a probe fails")
 	fl.StringVar(&opts.Net, "net", rootlesskit.NetAuto, "network driver: auto|slirp4netns|pasta|gvisor")
 	fl.BoolVar(&opts.Static, "static", false, "run only the static probes before starting (no live proof)")
+	fl.StringSliceVar(&opts.Ignore, "ignore", nil, "start even when these probes or steps fail (ids or groups, comma-separated)")
+	fl.DurationVar(&opts.Timeout, "timeout", proof.DefaultTimeout, "give up on the live proof after this long (more than 0)")
+	registerValues(cmd, "net", daemonNets...)
 	return cmd
 }
+
+// daemonNets are the network drivers the daemon runs an engine with (none has no use there).
+var daemonNets = []string{rootlesskit.NetAuto, rootlesskit.NetSlirp4netns, rootlesskit.NetPasta, rootlesskit.NetGvisor}
 
 func daemonRun(ctx context.Context, opts *DaemonOptions) error {
 	f := opts.Factory
@@ -81,18 +99,18 @@ func daemonRun(ctx context.Context, opts *DaemonOptions) error {
 	if err != nil {
 		return usageErr("%v", err)
 	}
-	run, err := runProbes(ctx, f, runSpec{Static: opts.Static})
+	run, err := runProbes(ctx, f, runSpec{Static: opts.Static, Ignore: opts.Ignore, Net: opts.Net, Timeout: opts.Timeout})
 	if err != nil {
 		return err
 	}
-	var failed []finding.Result
+	failed := daemonGate(run.Results, engine[0])
 	for _, r := range run.Results {
-		if r.Status == finding.Fail {
-			failed = append(failed, r)
+		if r.Status == finding.Fail && r.Ignored {
+			fmt.Fprintf(opts.IO.ErrOut, "rootless-doctor daemon: %s failed, ignored with --ignore: %s\n", r.ID, r.Summary)
 		}
 	}
 	if len(failed) > 0 {
-		rep := report.New(run.Env, failed, finding.Fail)
+		rep := newReport(f, run.Env, failed, "fail")
 		if run.PlanErr == nil {
 			rep.Plan = &run.Plan
 		}
@@ -121,6 +139,40 @@ func daemonRun(ctx context.Context, opts *DaemonOptions) error {
 		}
 		fmt.Fprintf(opts.IO.ErrOut, "rootless-doctor daemon: %v\n", err)
 		return findings()
+	}
+	return nil
+}
+
+// daemonGate is the failures that stop the daemon from starting bin. The verdict is the
+// engine's it starts (check --engine): a generic probe that engine does not need does not stop
+// it. An engine the doctor does not know (a wrapper script, a daemon of another name) is held
+// to every generic probe, but not to the engine.* verdicts of the engines it is not: Podman's
+// OCI runtime does not stop a dockerd wrapper.
+func daemonGate(results []finding.Result, bin string) []finding.Result {
+	gate := EngineGate(daemonEngine(bin))
+	var failed []finding.Result
+	for _, r := range results {
+		if r.Status != finding.Fail || r.Ignored {
+			continue
+		}
+		if gate != nil && !slices.Contains(gate, r.ID) || gate == nil && checks.IsEngineProbe(r.ID) {
+			continue
+		}
+		failed = append(failed, r)
+	}
+	return failed
+}
+
+// daemonEngine is the engine (check --engine's names) a daemon binary is: dockerd is Docker,
+// containerd nerdctl's daemon, buildkitd BuildKit; none for anything else (every probe counts).
+func daemonEngine(bin string) []string {
+	switch path.Base(bin) {
+	case "dockerd":
+		return []string{"docker"}
+	case "containerd":
+		return []string{"nerdctl"}
+	case "buildkitd":
+		return []string{"buildkit"}
 	}
 	return nil
 }

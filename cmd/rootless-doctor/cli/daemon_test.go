@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rootless-doctor/rootless-doctor/checks"
+	"github.com/rootless-doctor/rootless-doctor/finding"
 	"github.com/rootless-doctor/rootless-doctor/host"
 	"github.com/rootless-doctor/rootless-doctor/runtime/daemon"
 )
@@ -109,6 +110,33 @@ func TestDaemonUsage(t *testing.T) {
 		f, bufs, started := daemonFactory(t, "debian-12-ok", nil)
 		if code := Execute(context.Background(), f, args); code != ExitError || len(*started) != 0 {
 			t.Errorf("%v: exit %d, started %d, want 2 and 0\n%s", args, code, len(*started), bufs.Err())
+		}
+	}
+}
+
+// The daemon's preflight is the verdict of the engine it starts: dockerd is stopped by
+// engine.docker and the runtime steps Docker needs, not by engine.podman; a command the doctor
+// does not know is stopped by any failing generic probe and by no engine's verdict.
+func TestDaemonGate(t *testing.T) {
+	results := []finding.Result{
+		{ID: "engine.podman", Status: finding.Fail},
+		{ID: "engine.docker", Status: finding.Fail},
+		{ID: "idmap.subuid", Status: finding.Fail},
+		{ID: "session.linger", Status: finding.Warn},
+	}
+	ids := func(rs []finding.Result) string {
+		var out []string
+		for _, r := range rs {
+			out = append(out, r.ID)
+		}
+		return strings.Join(out, ",")
+	}
+	for bin, want := range map[string]string{
+		"/usr/sbin/dockerd": "engine.docker",
+		"/bin/sh":           "idmap.subuid",
+	} {
+		if got := ids(daemonGate(results, bin)); got != want {
+			t.Errorf("daemonGate(%s) = %q, want %q", bin, got, want)
 		}
 	}
 }

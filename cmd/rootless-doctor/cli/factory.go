@@ -29,6 +29,8 @@ type Factory struct {
 	// System returns the machine fix --apply changes and a function that releases it; nil
 	// means the real one: as root this process, else the sudo helper (see apply.go).
 	System func(asRoot bool, hook func(string)) (apply.System, func() error, error)
+	// Build returns the binary's build information (ReadBuildInfo); nil (tests): none.
+	Build func() BuildInfo
 }
 
 // NewFactory returns the Factory of the real program.
@@ -40,6 +42,7 @@ func NewFactory() *Factory {
 		Now:    time.Now,
 		Prove:  proof.Run,
 		Daemon: daemon.Exec,
+		Build:  ReadBuildInfo,
 	}
 }
 

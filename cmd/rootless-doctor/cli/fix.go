@@ -7,7 +7,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/rootless-doctor/rootless-doctor/checks"
 	"github.com/rootless-doctor/rootless-doctor/report"
 )
 
@@ -37,17 +36,22 @@ func NewCmdFix(f *Factory, runF func(context.Context, *FixOptions) error) *cobra
 		Short: "Print the exact, ordered fix plan for this host's findings (or apply it)",
 		Long: `Run the probes (and, on this machine, the live proof), then print what must change as one reviewable plan for this
 distribution: packages first (that distro's names, non-interactive), then kernel modules,
-sysctls (one file, /etc/sysctl.d/60-rootless-doctor.conf), subordinate ids (a free range
-computed from /etc/subuid, /etc/subgid, login.defs and the real uids — never a fixed
-100000), AppArmor profiles for the real binary paths, the cgroup delegation drop-in,
+sysctls (one file, /etc/sysctl.d/60-rootless-doctor.conf), the carriage returns of CRLF
+line ends in /etc/subuid and /etc/subgid (shadow skips such lines), subordinate ids (a free
+range computed from /etc/subuid, /etc/subgid, login.defs and the real uids — never a fixed
+100000; a range listed twice keeps its first line and loses the later copies, so the
+account's container storage stays mapped), AppArmor profiles for the real binary paths, the cgroup delegation drop-in,
 /dev/net/tun, linger, manual steps, and last "log out and in" where needed. Every step is
 idempotent: running the script twice changes nothing the second time. Optional steps
 (ping group range, unprivileged port start) are shown apart, commented out. Turning the
 AppArmor restriction off globally is never a step.
 
 --output script (default) prints one "sudo sh -eux <<'EOF' … EOF" block (the bare script
-when run as root); json the plan with every file's full content; text numbered steps;
-ansible a playbook of builtin modules for fleets. fix exits 0 after printing.
+when run as root); json the plan's steps, with every file's full content, in the envelope
+of check's JSON (schema, tool, host); text numbered steps; ansible a playbook of builtin
+modules for a group of hosts: the account is a variable, the free subordinate range is
+computed on each host, sysctl, AppArmor and systemd reloads are handlers. fix exits 0
+after printing.
 
 --apply applies the plan on this machine and checks again. It prints the plan, asks for
 confirmation (--yes skips the question; with no terminal and no --yes nothing is changed
@@ -72,12 +76,16 @@ nothing and exits 1 while a targeted probe fails; 2 the apply could not start.`,
   sudo rootless-doctor fix --apply --yes --user ci --static`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if !contains(fixFormats, opts.Output) {
-				return usageErr("--output %q: want one of %s", opts.Output, strings.Join(fixFormats, ", "))
+			var err error
+			if opts.Output, err = oneOf("--output", opts.Output, fixFormats); err != nil {
+				return err
 			}
 			opts.Skip, opts.Only = splitList(opts.Skip), splitList(opts.Only)
-			if err := checks.Select(selectable(f), opts.Only, opts.Skip); err != nil {
-				return usageErr("%v", err)
+			if err := checkIDs(f, "--only", opts.Only); err != nil {
+				return err
+			}
+			if err := checkIDs(f, "--skip", opts.Skip); err != nil {
+				return err
 			}
 			if opts.Yes && !opts.Apply {
 				return usageErr("--yes only makes sense with --apply")
@@ -103,6 +111,7 @@ nothing and exits 1 while a targeted probe fails; 2 the apply could not start.`,
 	fl.StringSliceVar(&opts.Only, "only", nil, "plan only for these probes, by id or group")
 	fl.BoolVar(&opts.Apply, "apply", false, "apply the plan on this machine (after confirmation), then check again")
 	fl.BoolVarP(&opts.Yes, "yes", "y", false, "with --apply: do not ask for confirmation")
+	registerValues(cmd, "output", fixFormats...)
 	return cmd
 }
 
@@ -134,7 +143,9 @@ func fixRun(ctx context.Context, opts *FixOptions) error {
 	}
 	switch opts.Output {
 	case "json":
-		err = report.WritePlanJSON(out, run.Plan)
+		rep := newReport(opts.Factory, run.Env, nil, "fail")
+		rep.Plan = &run.Plan
+		err = report.WritePlanReport(out, rep)
 	case "text":
 		err = report.WritePlanText(out, run.Plan)
 	case "ansible":

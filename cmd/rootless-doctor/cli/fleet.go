@@ -62,7 +62,7 @@ func fleetRun(ctx context.Context, opts *CheckOptions) error {
 		if err := interrupted(ctx); err != nil {
 			return err
 		}
-		rep, err := checkOne(ctx, opts, root)
+		rep, err := checkOne(ctx, opts, root, nil)
 		var ee *exitError
 		if errors.As(err, &ee) && ee.Err != nil {
 			err = ee.Err

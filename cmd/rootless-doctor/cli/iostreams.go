@@ -22,6 +22,12 @@ type IOStreams struct {
 	OutProfile colorprofile.Profile
 	// InIsTTY tells whether a person could answer a prompt.
 	InIsTTY bool
+	// Progress is where live progress goes (progress.go): stderr when both stdout and stderr
+	// are terminals and TERM is not "dumb"; nil otherwise (piped, redirected, CI logs), so
+	// nothing extra is ever written there.
+	Progress io.Writer
+	// Size returns the terminal's columns and rows of Progress (0, 0: unknown).
+	Size func() (cols, rows int)
 }
 
 // SystemIO returns the real streams. NO_COLOR with any non-empty value turns colour off
@@ -34,7 +40,19 @@ func SystemIO() *IOStreams {
 		io.OutProfile = colorprofile.NoTTY
 	}
 	io.InIsTTY = isTerminal(os.Stdin)
+	if isTerminal(os.Stdout) && isTerminal(os.Stderr) && os.Getenv("TERM") != "dumb" {
+		io.Progress = os.Stderr
+		io.Size = func() (int, int) { return termSize(os.Stderr) }
+	}
 	return io
+}
+
+func termSize(f *os.File) (cols, rows int) {
+	ws, err := unix.IoctlGetWinsize(int(f.Fd()), unix.TIOCGWINSZ)
+	if err != nil {
+		return 0, 0
+	}
+	return int(ws.Col), int(ws.Row)
 }
 
 func isTerminal(f *os.File) bool {

@@ -10,6 +10,8 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/rootless-doctor/rootless-doctor/checks"
+	"github.com/rootless-doctor/rootless-doctor/fixes"
+	"github.com/rootless-doctor/rootless-doctor/runtime/proof"
 )
 
 // ProbesOptions are what probes needs.
@@ -23,8 +25,11 @@ func NewCmdProbes(f *Factory, runF func(context.Context, *ProbesOptions) error) 
 	opts := &ProbesOptions{IO: f.IO, Factory: f}
 	return &cobra.Command{
 		Use:   "probes",
-		Short: "List the probes, in report order",
-		Args:  cobra.NoArgs,
+		Short: "List every probe and live-proof step id, in report order",
+		Long: `List every id a report holds, in report order: the static probes, then the steps of the
+live proof (runtime.*). The same ids, and their groups (the part before the dot: "idmap",
+"runtime"), are what explain, --only, --skip and --ignore take.`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if runF != nil {
 				return runF(cmd.Context(), opts)
@@ -36,8 +41,8 @@ func NewCmdProbes(f *Factory, runF func(context.Context, *ProbesOptions) error) 
 
 func probesRun(opts *ProbesOptions) error {
 	tw := tabwriter.NewWriter(opts.IO.Out, 0, 4, 2, ' ', 0)
-	for _, p := range opts.Factory.Probes() {
-		fmt.Fprintf(tw, "%s\t%s\n", p.ID, p.Title)
+	for _, e := range vocabulary(opts.Factory) {
+		fmt.Fprintf(tw, "%s\t%s\n", e.ID, e.Title)
 	}
 	return tw.Flush()
 }
@@ -54,9 +59,23 @@ type ExplainOptions struct {
 func NewCmdExplain(f *Factory, runF func(context.Context, *ExplainOptions) error) *cobra.Command {
 	opts := &ExplainOptions{IO: f.IO, Factory: f}
 	return &cobra.Command{
-		Use:   "explain ID",
-		Short: "Explain one probe: what it reads, why it matters, how it is fixed",
-		Args:  cobra.ExactArgs(1),
+		Use:   "explain ID|GROUP",
+		Short: "Explain a probe, a live-proof step or a group: what it reads, why it matters, how it is fixed",
+		Long: `Explain one id of "rootless-doctor probes": for a static probe, why it matters, what it
+reads, when it fails or warns and the ids of the fix steps it may ask for (the ids of the
+"fixes" field of JSON and of "fix -o json"); for a step of the live proof (runtime.*), what
+it proves and the static probes that explain its failures. A group (idmap, runtime, …)
+lists its ids with their titles.`,
+		Example: `  rootless-doctor explain idmap.subuid
+  rootless-doctor explain runtime.port
+  rootless-doctor explain idmap`,
+		Args: func(_ *cobra.Command, args []string) error {
+			if len(args) != 1 {
+				return usageErr("explain takes one id: rootless-doctor explain ID|GROUP — %s; `rootless-doctor probes` lists them", describeIDs(f))
+			}
+			return nil
+		},
+		ValidArgsFunction: completeIDs(f, false),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.ID = args[0]
 			if runF != nil {
@@ -68,12 +87,32 @@ func NewCmdExplain(f *Factory, runF func(context.Context, *ExplainOptions) error
 }
 
 func explainRun(opts *ExplainOptions) error {
-	for _, p := range opts.Factory.Probes() {
-		if p.ID == opts.ID {
-			return explain(opts.IO.Out, p)
+	f := opts.Factory
+	id := strings.TrimSuffix(strings.TrimSpace(opts.ID), ".*")
+	var members []idEntry
+	for _, e := range vocabulary(f) {
+		if e.ID == id {
+			if e.Probe != nil {
+				return explain(opts.IO.Out, *e.Probe)
+			}
+			return explainStep(opts.IO.Out, *e.Step)
+		}
+		if g, _, _ := strings.Cut(e.ID, "."); g == id {
+			members = append(members, e)
 		}
 	}
-	return usageErr("no probe %q (see `rootless-doctor probes`)", opts.ID)
+	if len(members) == 0 {
+		return unknownID(f, opts.ID)
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s — %s: %d ids (rootless-doctor explain ID for one)\n\n", id, checks.GroupTitle(id), len(members))
+	tw := tabwriter.NewWriter(&b, 0, 4, 2, ' ', 0)
+	for _, e := range members {
+		fmt.Fprintf(tw, "  %s\t%s\n", e.ID, e.Title)
+	}
+	_ = tw.Flush()
+	_, err := io.WriteString(opts.IO.Out, b.String())
+	return err
 }
 
 func explain(w io.Writer, p checks.Probe) error {
@@ -84,12 +123,33 @@ func explain(w io.Writer, p checks.Probe) error {
 	for _, r := range p.Reads {
 		fmt.Fprintf(&b, "  - %s\n", r)
 	}
+	if p.Fails != "" {
+		fmt.Fprintf(&b, "\nFails or warns when:\n  %s\n", wrap(p.Fails, 76, "  "))
+	}
 	if len(p.Fixes) > 0 {
-		b.WriteString("\nFixes it may ask for (see `rootless-doctor fix`):\n")
+		b.WriteString("\nFix steps it may ask for (ids as in JSON \"fixes\"; see `rootless-doctor fix`):\n")
+		var seen []string
 		for _, k := range p.Fixes {
-			fmt.Fprintf(&b, "  - %s\n", k)
+			if id := fixes.IDPattern(k); !contains(seen, id) {
+				seen = append(seen, id)
+				fmt.Fprintf(&b, "  - %s\n", id)
+			}
 		}
 	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+// explainStep explains a step of the live proof.
+func explainStep(w io.Writer, s proof.StepInfo) error {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s — %s\n\n", s.ID, s.Title)
+	fmt.Fprintf(&b, "What it proves (run by `rootless-doctor prove`, and by `check` unless --static):\n  %s\n\n", wrap(s.Proves, 76, "  "))
+	b.WriteString("A failure names the static probe that explains it, one of:\n")
+	for _, p := range s.Probes {
+		fmt.Fprintf(&b, "  - %s\n", p)
+	}
+	b.WriteString("\nThe fix steps are those of that probe (rootless-doctor explain PROBE).\n")
 	_, err := io.WriteString(w, b.String())
 	return err
 }

@@ -93,6 +93,7 @@ func Execute(ctx context.Context, f *Factory, args []string) int {
 // NewCmdRoot builds the command tree. With no subcommand it runs check.
 func NewCmdRoot(f *Factory) *cobra.Command {
 	checkCmd := NewCmdCheck(f, nil)
+	var showVersion bool
 	root := &cobra.Command{
 		Use:   "rootless-doctor",
 		Short: "Tell whether this account can run rootless containers, and what to fix",
@@ -107,15 +108,26 @@ SIGINT or SIGTERM (a second one kills it at once).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		Args:          cobra.NoArgs,
-		RunE:          checkCmd.RunE,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if showVersion {
+				return writeVersion(f.IO.Out, f.build())
+			}
+			return checkCmd.RunE(cmd, args)
+		},
 	}
-	// The root command accepts check's flags so that `rootless-doctor -o json` works.
+	// The root command accepts check's flags so that `rootless-doctor -o json` works (their
+	// completions too: cobra keys them by the flag, which both commands share).
 	root.Flags().AddFlagSet(checkCmd.Flags())
+	root.Flags().BoolVar(&showVersion, "version", false, "print the version, VCS revision and Go release (as the version command)")
 	root.AddCommand(checkCmd, NewCmdFix(f, nil), NewCmdProve(f, nil), NewCmdSnapshot(f, nil), NewCmdProbes(f, nil),
-		NewCmdExplain(f, nil), NewCmdApplyHelper(f, nil), NewCmdDaemon(f, nil), NewCmdInstall(f, nil), NewCmdUninstall(f, nil))
+		NewCmdExplain(f, nil), NewCmdApplyHelper(f, nil), NewCmdUserApply(f, nil), NewCmdDaemon(f, nil), NewCmdInstall(f, nil), NewCmdUninstall(f, nil),
+		NewCmdVersion(f, nil))
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error {
 		return usageErr("%v", err)
 	})
-	root.CompletionOptions.DisableDefaultCmd = true
+	// cobra's own `completion bash|zsh|fish|powershell`; the scripts call the hidden
+	// __complete command, which asks the flags' completion functions (completion.go).
+	root.CompletionOptions.HiddenDefaultCmd = false
+	registerCompletions(root, f)
 	return root
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/rootless-doctor/rootless-doctor/checks"
 	"github.com/rootless-doctor/rootless-doctor/checks/facts"
@@ -28,8 +29,15 @@ type probeRun struct {
 type runSpec struct {
 	User, Root string
 	Only, Skip []string
+	// Ignore waives these ids or groups (--ignore): their results are marked, not counted.
+	Ignore []string
 	// Static leaves the live proof out (its steps are reported as skipped, with the reason).
 	Static bool
+	// Net and Timeout are the live proof's (zero: its defaults).
+	Net     string
+	Timeout time.Duration
+	// Progress shows the run as it goes (nil: not on a terminal).
+	Progress *liveProgress
 }
 
 // runProbes opens the host (live, or the recorded tree at Root), runs the selected static
@@ -47,9 +55,17 @@ func runProbes(ctx context.Context, f *Factory, spec runSpec) (*probeRun, error)
 		user = rec.Manifest().User
 	}
 	env := facts.NewEnv(ctx, h, user)
+	if spec.User != "" && errors.Is(env.UserErr, facts.ErrUnknownUser) {
+		// A report about an account that does not exist says nothing: a usage error (issue
+		// 15: it was a 30-line report and exit 1).
+		return nil, usageErr("--user %s: unknown account: %v", spec.User, env.UserErr)
+	}
 	// A recorded host waits on no machine: run its probes in line, still under the per-probe
 	// timeout (checks.Options.Sequential).
-	results := checks.Run(ctx, f.Probes(), env, checks.Options{Only: spec.Only, Skip: spec.Skip, Now: f.Now, Sequential: !h.Live()})
+	probes := f.Probes()
+	spec.Progress.staticStart(selectedCount(probes, spec))
+	results := checks.Run(ctx, probes, env, checks.Options{Only: spec.Only, Skip: spec.Skip, Now: f.Now, Sequential: !h.Live(),
+		Done: spec.Progress.staticDone})
 	if err := interrupted(ctx); err != nil {
 		return nil, err
 	}
@@ -57,6 +73,7 @@ func runProbes(ctx context.Context, f *Factory, spec runSpec) (*probeRun, error)
 	if err := interrupted(ctx); err != nil {
 		return nil, err
 	}
+	markIgnored(results, spec.Ignore)
 	run := &probeRun{Env: env, Results: results, Requests: fixes.RequestsFrom(results)}
 	run.Plan, run.PlanErr = fixes.Build(fixes.Input{Requests: run.Requests, Env: env})
 	return run, nil
@@ -77,7 +94,8 @@ func liveProof(ctx context.Context, f *Factory, spec runSpec) []finding.Result {
 		res = proof.Skipped("not selected by --only")
 	default:
 		var err error
-		res, err = f.Prove(ctx, proof.Options{User: spec.User})
+		spec.Progress.proofStart()
+		res, err = f.Prove(ctx, proof.Options{User: spec.User, Net: spec.Net, Timeout: spec.Timeout, Progress: spec.Progress.proofOption()})
 		if err != nil {
 			res = proof.Skipped("the live proof could not start: " + err.Error())
 		}
@@ -90,6 +108,30 @@ func liveProof(ctx context.Context, f *Factory, spec runSpec) []finding.Result {
 		}
 	}
 	return res
+}
+
+// selectedCount is how many static probes --only/--skip leave to run.
+func selectedCount(probes []checks.Probe, spec runSpec) int {
+	n := 0
+	for _, p := range probes {
+		if ok, _ := checks.Selected(p.ID, spec.Only, spec.Skip); ok {
+			n++
+		}
+	}
+	return n
+}
+
+// markIgnored marks the results --ignore waives (kubeadm's --ignore-preflight-errors): still
+// reported with their status, but they fail no run.
+func markIgnored(results []finding.Result, ignore []string) {
+	if len(ignore) == 0 {
+		return
+	}
+	for i := range results {
+		if ok, _ := checks.Selected(results[i].ID, ignore, nil); ok {
+			results[i].Ignored = true
+		}
+	}
 }
 
 // anySelected reports whether --only/--skip leave any runtime.* step to run.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -39,9 +40,11 @@ then gives the same static results on any machine. The live proof is not part of
 
 Only what the probes need is kept: of /etc/passwd and /etc/group, root, the checked account
 and the ids that fall inside subordinate ranges (passwords and GECOS dropped); /etc/subuid
-and /etc/subgid whole, since overlap checks need every range. With -o FILE.tar.gz the
-snapshot is one gzipped tar, for a bug report. DIR must not exist; it is written into a
-new directory of a random name beside it (.DIR.tmp-…) and renamed when complete.`,
+and /etc/subgid whole, since overlap checks need every range; of dpkg's database only the
+stanzas of the packages the probes looked up. With -o FILE.tar.gz (or .tgz) the snapshot
+is one gzipped tar, for a bug report; any other archive extension (.zip, .tar, .tar.xz, …)
+is refused. DIR must not exist; it is written into a new directory of a random name beside
+it (.DIR.tmp-…) and renamed when complete.`,
 		Example: `  rootless-doctor snapshot -o /tmp/myhost
   sudo rootless-doctor snapshot --user ci -o ci-image.tar.gz
   rootless-doctor check --root ci-image.tar.gz`,
@@ -49,6 +52,10 @@ new directory of a random name beside it (.DIR.tmp-…) and renamed when complet
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if opts.Out == "" {
 				return usageErr("snapshot needs -o DIR or -o FILE.tar.gz")
+			}
+			if ext := archiveLike(opts.Out); ext != "" {
+				// Issue 15: -o x.zip wrote a directory named x.zip.
+				return usageErr("-o %s: a snapshot is a directory or a .tar.gz (or .tgz), not %s", opts.Out, ext)
 			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
@@ -119,4 +126,20 @@ func record(ctx context.Context, f *Factory, h host.Host, user string) (*recorde
 	opt := snapshot.RecordOptions{Filter: snapshot.KeepFilter(env, subuid, subgid), User: user}
 	m := rec.Manifest(opt)
 	return &recorded{Recording: rec, opt: opt, files: len(rec.Paths()), commands: len(m.Commands)}, nil
+}
+
+// archiveLike returns the extension of out when it names an archive format snapshot does not
+// write (.zip, .tar, .tar.xz, …), else "": .tar.gz and .tgz are archives, anything else a
+// directory.
+func archiveLike(out string) string {
+	if snapshot.IsArchive(out) {
+		return ""
+	}
+	lower := strings.ToLower(filepath.Base(out))
+	for _, ext := range []string{".tar.gz", ".tgz", ".zip", ".tar", ".tar.xz", ".txz", ".tar.bz2", ".tbz2", ".tar.zst", ".tzst", ".gz", ".xz", ".bz2", ".zst", ".7z", ".rar"} {
+		if strings.HasSuffix(lower, ext) {
+			return ext
+		}
+	}
+	return ""
 }
