@@ -9,6 +9,7 @@ func All() []Probe {
 		identityUser,
 
 		processNoNewPrivs,
+		processProcSys,
 
 		idmapNewuidmap,
 		idmapSubuid,

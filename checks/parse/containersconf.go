@@ -31,6 +31,9 @@ type ContainersConf struct {
 	DefaultRootlessNetworkCmd, NetworkBackend string
 	// PastaOptions is [network] pasta_options (Podman 5).
 	PastaOptions []string
+	// DefaultSysctls is [containers] default_sysctls: nil when no file set it (the
+	// compiled-in default applies), empty when a file emptied it.
+	DefaultSysctls []string
 }
 
 // containersConfFile mirrors the part of containers/common's Config the doctor reads, with the
@@ -40,7 +43,8 @@ type ContainersConf struct {
 // v0.57 (Podman 4.8), attrSlice since (internal/attributedstring).
 type containersConfFile[S any] struct {
 	Containers struct {
-		InitPath string `toml:"init_path"`
+		InitPath       string `toml:"init_path"`
+		DefaultSysctls S      `toml:"default_sysctls"`
 	} `toml:"containers"`
 	Engine struct {
 		Runtime           string              `toml:"runtime"`
@@ -181,6 +185,7 @@ func (f *containersConfFile[S]) conf(list func(S) []string) ContainersConf {
 		DefaultRootlessNetworkCmd: f.Network.DefaultRootlessNetworkCmd,
 		NetworkBackend:            f.Network.NetworkBackend,
 		PastaOptions:              slices.Clone(list(f.Network.PastaOptions)),
+		DefaultSysctls:            slices.Clone(list(f.Containers.DefaultSysctls)),
 	}
 }
 
