@@ -16,6 +16,7 @@ func All() []Probe {
 		idmapSubgid,
 
 		kernelVersion,
+		kernelConfig,
 
 		usernsClone,
 		usernsMax,
