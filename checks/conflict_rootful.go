@@ -29,7 +29,7 @@ var conflictRootful = Probe{
 		"/var/run/docker.sock, /run/docker.sock, /run/containerd/containerd.sock",
 		"$DOCKER_HOST, $DOCKER_CONTEXT, $DOCKER_CONFIG",
 		"~/.docker/config.json (currentContext) and the context's meta.json",
-		"dockerd, dockerd-rootless.sh on PATH",
+		"dockerd, dockerd-rootless.sh on PATH", "the docker.service user unit",
 	},
 	Fixes: []finding.Kind{finding.Manual},
 	Run:   runConflictRootful,
@@ -40,10 +40,6 @@ var conflictRootful = Probe{
 var rootfulDockerSockets = []string{"/var/run/docker.sock", "/run/docker.sock"}
 
 const rootfulContainerdSocket = "/run/containerd/containerd.sock"
-
-// debianRootlessScript is where Debian's and Ubuntu's docker.io package keeps the rootless
-// scripts, off PATH.
-const debianRootlessScript = "/usr/share/docker.io/contrib/dockerd-rootless.sh"
 
 func runConflictRootful(_ context.Context, e *facts.Env) finding.Result {
 	if r, ok := e.NeedUser(); !ok {
@@ -113,6 +109,14 @@ func runConflictRootful(_ context.Context, e *facts.Env) finding.Result {
 	switch {
 	case !known:
 		return r.WithStatus(finding.Pass, "no rootful Docker daemon is reachable by %s", e.User.Name)
+	case from == "default" && e.DockerRootless().Unit.Main != "":
+		// docs/failures/catalogue.json#docker-host-endpoint-mismatch: rootless Docker is set up
+		// for the account, and its CLI still looks for the rootful socket.
+		u := e.DockerRootless().Unit
+		return r.With(u.Main, "rootless Docker's user unit").
+			WithStatus(finding.Warn, "docker commands go to /var/run/docker.sock, where no daemon listens: the rootless daemon %s set up listens at %s", e.User.Name, rootless).
+			Detail("DOCKER_HOST is unset and no docker context is selected, so `docker` fails with `Cannot connect to the Docker daemon at unix:///var/run/docker.sock` (docker/docker-install#260, docker/cli#2860).").
+			Fix(finding.ManualStep("docker-context", fmt.Sprintf("select the rootless daemon: docker context create rootless --docker host=%s && docker context use rootless (or set DOCKER_HOST=%s in %s's shell profile)", rootless, rootless, e.User.Name)))
 	case from == "default":
 		return r.WithStatus(finding.Pass, "no rootful Docker daemon is reachable by %s", e.User.Name).
 			Detail("DOCKER_HOST is unset and no docker context is selected: the docker CLI will look for /var/run/docker.sock. Run `docker context use rootless` or set DOCKER_HOST=%s.", rootless)
@@ -213,7 +217,7 @@ func rootlessToolingDetail(e *facts.Env, r finding.Result) finding.Result {
 	if _, err := e.Host.LookPath("dockerd-rootless.sh"); err == nil {
 		return r
 	}
-	for _, p := range []string{path.Join(e.User.Home, "bin", "dockerd-rootless.sh"), debianRootlessScript} {
+	for _, p := range []string{path.Join(e.User.Home, "bin", "dockerd-rootless.sh"), facts.DebianRootlessScript} {
 		if _, err := e.Host.Stat(p); err == nil {
 			return r.Detail("dockerd-rootless.sh is at %s, which is not on this PATH: run it (and dockerd-rootless-setuptool.sh) from there.", p)
 		}

@@ -35,6 +35,13 @@ func TestConflictRootful(t *testing.T) {
 	rootless := "unix:///run/user/1000/docker.sock"
 	runProbeTests(t, conflictRootful, []probeTest{
 		{name: "nothing rootful", host: dockerGroupHost(), status: finding.Pass, summary: "no rootful Docker daemon is reachable by alice"},
+		// docs/failures/catalogue.json#docker-host-endpoint-mismatch
+		{name: "rootless Docker set up, CLI left on the default", host: dockerGroupHost().File("/home/alice/.config/systemd/user/docker.service", "[Service]\nExecStart=/usr/bin/dockerd-rootless.sh\n"),
+			status: finding.Warn, summary: "docker commands go to /var/run/docker.sock, where no daemon listens", fixes: []string{"manual.docker-context"}},
+		{name: "rootless Docker set up, DOCKER_HOST right", host: dockerGroupHost().File("/home/alice/.config/systemd/user/docker.service", "[Service]\nExecStart=/usr/bin/dockerd-rootless.sh\n").
+			Env("DOCKER_HOST", rootless), status: finding.Pass},
+		{name: "stale DOCKER_HOST of another account", host: dockerGroupHost().Env("DOCKER_HOST", "unix:///run/user/0/docker.sock"), status: finding.Warn,
+			summary: "DOCKER_HOST=unix:///run/user/0/docker.sock", fixes: []string{"manual.docker-host"}},
 		{name: "rootful socket, alice in docker group, no DOCKER_HOST", host: rootfulSocket(dockerGroupHost(), "/var/run/docker.sock"), status: finding.Warn,
 			summary: "docker commands go to the rootful daemon at /var/run/docker.sock", fixes: []string{"manual.disable-rootful-docker"}},
 		{name: "rootful socket at /run only", host: rootfulSocket(dockerGroupHost(), "/run/docker.sock"), status: finding.Warn, summary: "rootful daemon at /run/docker.sock"},

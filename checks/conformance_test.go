@@ -137,6 +137,7 @@ func (deniedHost) Stat(p string) (host.FileInfo, error)    { return host.FileInf
 func (deniedHost) Lstat(p string) (host.FileInfo, error)   { return host.FileInfo{}, denied(p) }
 func (deniedHost) ReadDir(p string) ([]fs.DirEntry, error) { return nil, denied(p) }
 func (deniedHost) EvalSymlinks(p string) (string, error)   { return "", denied(p) }
+func (deniedHost) Readlink(p string) (string, error)       { return "", denied(p) }
 func (deniedHost) FSType(p string) (string, error)         { return "", denied(p) }
 func (deniedHost) LookupEnv(string) (string, bool)         { return "", false }
 func (deniedHost) LookPath(p string) (string, error)       { return "", denied(p) }
@@ -216,6 +217,10 @@ func (g garbageHost) ReadDir(p string) ([]fs.DirEntry, error) {
 	return out, nil
 }
 func (g garbageHost) EvalSymlinks(p string) (string, error) { return p, nil }
+func (g garbageHost) Readlink(p string) (string, error) {
+	targets := []string{"", "/", "..", "../../../../etc/shadow", p, "/proc/self/root" + p, strings.Repeat("a/", 3000)}
+	return targets[g.rng("link"+p).IntN(len(targets))], nil
+}
 func (g garbageHost) FSType(p string) (string, error) {
 	types := []string{"ext4", "nfs", "tmpfs", "cgroup2", "btrfs", "unknown(0x1)", ""}
 	return types[g.rng("fs"+p).IntN(len(types))], nil

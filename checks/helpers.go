@@ -114,39 +114,9 @@ func lingering(e *facts.Env) (bool, error) {
 }
 
 // systemdConfFiles lists the files of a systemd configuration in the order systemd applies
-// them: the main file (the first of mains that exists; mains are highest priority first),
-// then the *.conf drop-ins of dropinDirs sorted by file name, where a name in a
-// higher-priority directory hides the same name in a lower one (systemd.unit(5),
-// systemd-logind.conf(5) "Configuration Directories and Precedence"). dropinDirs are highest
-// priority first. found is false when no main file exists.
+// them (facts.Env.SystemdConfFiles).
 func systemdConfFiles(e *facts.Env, mains, dropinDirs []string) (files []string, found bool) {
-	for _, m := range mains {
-		if fi, err := e.Host.Stat(m); err == nil && !fi.IsDir() {
-			files, found = append(files, m), true
-			break
-		}
-	}
-	byName := map[string]string{}
-	for i := len(dropinDirs) - 1; i >= 0; i-- {
-		ents, err := e.Host.ReadDir(dropinDirs[i])
-		if err != nil {
-			continue
-		}
-		for _, ent := range ents {
-			if strings.HasSuffix(ent.Name(), ".conf") && !ent.IsDir() {
-				byName[ent.Name()] = dropinDirs[i] + "/" + ent.Name()
-			}
-		}
-	}
-	names := make([]string, 0, len(byName))
-	for n := range byName {
-		names = append(names, n)
-	}
-	slices.Sort(names)
-	for _, n := range names {
-		files = append(files, byName[n])
-	}
-	return files, found
+	return e.SystemdConfFiles(mains, dropinDirs)
 }
 
 // isSocket reports whether p exists and is a socket; a missing path is (false, nil).
@@ -218,6 +188,59 @@ func cmdlineStep(e *facts.Env, name string, add, remove []string) finding.Intent
 		update = "grub-mkconfig -o /boot/grub/grub.cfg"
 	}
 	return finding.ManualStep(name, fmt.Sprintf("on the kernel command line, %s: edit GRUB_CMDLINE_LINUX in /etc/default/grub, run %s, then reboot (another boot loader: its own configuration)", change, update))
+}
+
+// ---- results
+
+// mergeResults combines per-engine verdicts: the worst one leads, the others' summaries
+// become details; evidence and fixes are kept from all. Undecided beats pass, not warn/fail.
+func mergeResults(rs []finding.Result) finding.Result {
+	if len(rs) == 1 {
+		return rs[0]
+	}
+	rank := func(r finding.Result) int {
+		if r.Err != nil {
+			return 2 // as the runner will: a warning
+		}
+		return r.Status.Severity()
+	}
+	lead := 0
+	for i, r := range rs {
+		if rank(r) > rank(rs[lead]) {
+			lead = i
+		}
+	}
+	out := rs[lead]
+	out.Details = append([]string(nil), out.Details...)
+	out.Evidence = append([]finding.Evidence(nil), out.Evidence...)
+	out.Intents = append([]finding.Intent(nil), out.Intents...)
+	var passes []string
+	for i, r := range rs {
+		if i == lead {
+			continue
+		}
+		if rank(r) == rank(out) && r.Status == finding.Pass && out.Status == finding.Pass {
+			passes = append(passes, r.Summary)
+		} else {
+			out.Details = append(out.Details, "also: "+r.Summary)
+		}
+		for _, d := range r.Details {
+			// Both engines' data roots often sit on the same mount and get the same note.
+			if !slices.Contains(out.Details, d) {
+				out.Details = append(out.Details, d)
+			}
+		}
+		for _, ev := range r.Evidence {
+			if !slices.Contains(out.Evidence, ev) {
+				out.Evidence = append(out.Evidence, ev)
+			}
+		}
+		out.Intents = append(out.Intents, r.Intents...)
+	}
+	if len(passes) > 0 {
+		out.Summary = strings.Join(append([]string{out.Summary}, passes...), "; ")
+	}
+	return out
 }
 
 // ---- engines
@@ -302,11 +325,23 @@ func (v *verdict) needs(ctx context.Context, engine string) {
 		if !ok || v.covered[id] {
 			continue // a runtime.* step: the CLI folds those in
 		}
-		r := v.e.ProbeResult(id, func() finding.Result { return p.Run(ctx, v.e) })
+		run, key := p.Run, id
+		if part, ok := engineParts[engine][id]; ok {
+			run, key = part, id+"@"+engine
+		}
+		r := v.e.ProbeResult(key, func() finding.Result { return run(ctx, v.e) })
 		if r.Status == finding.Fail {
 			v.fails = append(v.fails, fmt.Sprintf("%s fails: %s", id, strings.Join(strings.Fields(r.Summary), " ")))
 		}
 	}
+}
+
+// engineParts are the generic probes that judge several engines at once, by engine: the
+// part an engine folds in instead of the whole verdict. storage.driver and storage.data-root
+// judge rootless dockerd's and podman's storage in one line since issue 14; engine.docker must
+// not fail because podman's graphroot cannot hold overlay layers (engine.podman judges that).
+var engineParts = map[string]map[string]func(context.Context, *facts.Env) finding.Result{
+	facts.EngineDocker: {"storage.driver": storageDriverDocker, "storage.data-root": storageDataRootDocker},
 }
 
 // probeIndex holds the registered probes by id. It is filled in init: the engine probes look
@@ -381,4 +416,22 @@ func notInstalled(e *facts.Env, engine string, tools ...distro.Tool) finding.Res
 	}
 	r.Engine = &finding.Engine{Name: engine, Reasons: []string{"not installed"}}
 	return r
+}
+
+// wslVersion is 1 or 2 on WSL (WSL 1 kernels say "Microsoft", WSL 2 kernels
+// "microsoft-standard"), 0 elsewhere.
+func wslVersion(e *facts.Env) int {
+	rel := strings.ToLower(e.Host.KernelRelease())
+	if rel == "" {
+		if data, err := e.Host.ReadFile("/proc/version"); err == nil {
+			rel = strings.ToLower(string(data))
+		}
+	}
+	switch {
+	case strings.Contains(rel, "microsoft-standard") || strings.Contains(rel, "wsl2"):
+		return 2
+	case strings.Contains(rel, "microsoft"):
+		return 1
+	}
+	return 0
 }

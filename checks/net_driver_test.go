@@ -76,7 +76,7 @@ func TestNetDriver(t *testing.T) {
 		{name: "vpnkit only", host: alice().Exec("/usr/bin/vpnkit"), status: finding.Pass, summary: "vpnkit will be used"},
 		{name: "new pasta only", host: withPasta(alice(), "2024_06_07.8a83b53"), status: finding.Pass, summary: "pasta 2024_06_07 will be used"},
 		{name: "old pasta only, RootlessKit 3", host: withVersionedTool(withPasta(alice(), "0^20230309.gee7d0b6-1.fc38.x86_64"), "rootlesskit", "3.0.1"),
-			status: finding.Warn, summary: "pasta 2023_03_09 will be used", fixes: []string{"package.pasta"}},
+			status: finding.Fail, summary: "pasta 2023_03_09 will be used", fixes: []string{"package.pasta"}},
 		{name: "pasta without a version only", host: withPasta(alice(), "unknown version"), status: finding.Warn, summary: "does not say its version", fixes: []string{"package.pasta"}},
 		{name: "pasta only, RootlessKit 1", host: withVersionedTool(withPasta(alice(), "2024_06_07.8a83b53"), "rootlesskit", "1.1.0"),
 			status: finding.Warn, summary: "only pasta is usable", fixes: []string{"package.slirp4netns"}},
@@ -90,7 +90,7 @@ func TestNetDriver(t *testing.T) {
 
 		{name: "drop-in asks for pasta, pasta old", host: withVersionedTool(withPasta(withSlirp(alice(), "1.2.0"), "2023_03_09.ee7d0b6"), "rootlesskit", "2.3.6").
 			File(override, "[Service]\nEnvironment=\"DOCKERD_ROOTLESS_ROOTLESSKIT_NET=pasta\"\n"),
-			status: finding.Warn, summary: "pasta 2023_03_09 will be used", fixes: []string{"package.pasta"}},
+			status: finding.Fail, summary: "pasta 2023_03_09 will be used", fixes: []string{"package.pasta"}},
 		{name: "drop-in overrides the unit", host: withVersionedTool(withPasta(withSlirp(alice(), "1.2.0"), "2024_06_07.8a83b53"), "rootlesskit", "2.3.6").
 			File("/home/alice/.config/systemd/user/docker.service", "[Service]\nEnvironment=PATH=/usr/bin DOCKERD_ROOTLESS_ROOTLESSKIT_NET=slirp4netns\n").
 			File(override, "[Service]\nEnvironment=\"DOCKERD_ROOTLESS_ROOTLESSKIT_NET=pasta\"\n"),
@@ -112,7 +112,10 @@ func TestNetDriver(t *testing.T) {
 		{name: "asks for host", host: debian12().Env(netEnvKey, "host"), status: finding.Warn, summary: "host networking", fixes: []string{"manual.net-driver"}},
 		{name: "asks for nonsense", host: debian12().Env(netEnvKey, "carrier-pigeon"), status: finding.Warn, summary: "unknown network driver", fixes: []string{"manual.net-driver"}},
 
+		// docs/failures/catalogue.json#pasta-missing
 		{name: "podman 5 without pasta", host: withVersionedTool(withSlirp(alice(), "1.2.0"), "podman", "5.0.2"),
+			status: finding.Fail, summary: "podman 5.0.2 needs pasta (its default network since podman 5), which is not installed: Podman is the only rootless engine here", fixes: []string{"package.pasta"}},
+		{name: "podman 5 without pasta, Docker beside it", host: withVersionedTool(withSlirp(alice(), "1.2.0"), "podman", "5.0.2").Exec("/usr/bin/dockerd"),
 			status: finding.Warn, summary: "podman 5.0.2 needs pasta", fixes: []string{"package.pasta"}},
 		{name: "podman 5 told to use slirp4netns", host: withVersionedTool(withSlirp(alice(), "1.2.0"), "podman", "5.0.2").
 			File("/home/alice/.config/containers/containers.conf", "[network]\ndefault_rootless_network_cmd = \"slirp4netns\"\n"),
@@ -125,10 +128,28 @@ func TestNetDriver(t *testing.T) {
 		{name: "podman 5 from dpkg status, without pasta", host: withSlirp(alice(), "1.2.0").Exec("/usr/bin/podman").
 			File("/etc/os-release", "ID=debian\nVERSION_ID=13\n").
 			File("/var/lib/dpkg/status", "Package: podman\nStatus: install ok installed\nVersion: 5.4.2+ds1-1\n"),
-			status: finding.Warn, summary: "podman 5.4.2 needs pasta", fixes: []string{"package.pasta"}},
+			status: finding.Fail, summary: "podman 5.4.2 needs pasta", fixes: []string{"package.pasta"}},
 		{name: "podman 4 with slirp4netns", host: withVersionedTool(debian12(), "podman", "4.3.1"), status: finding.Pass, summary: "slirp4netns 1.2.0"},
-		{name: "podman 5, no driver at all", host: withVersionedTool(alice(), "podman", "5.0.2"), status: finding.Fail, summary: "no rootless network driver",
+		{name: "podman 5, no driver at all", host: withVersionedTool(alice(), "podman", "5.0.2"), status: finding.Fail, summary: "needs pasta",
 			fixes: []string{"package.slirp4netns", "package.pasta"}},
+
+		// docs/failures/catalogue.json#slirp4netns-sandbox-pivot-root
+		{name: "initramfs root, Docker sandboxes slirp4netns", host: dockerSlirp(alice(), "1.2.0").File("/proc/self/mountinfo", "1 1 0:2 / / rw - rootfs rootfs rw,size=8126464k\n"),
+			status: finding.Fail, summary: "cannot pivot_root here", fixes: []string{"manual.docker-slirp-sandbox"}},
+		{name: "initramfs root, sandbox off", host: dockerSlirp(alice(), "1.2.0").File("/proc/self/mountinfo", "1 1 0:2 / / rw - rootfs rootfs rw\n").
+			File(override, "[Service]\nEnvironment=DOCKERD_ROOTLESS_ROOTLESSKIT_SLIRP4NETNS_SANDBOX=false\n"), status: finding.Pass},
+		{name: "initramfs root, Docker 29.5 detaches", host: newScript(dockerSlirp(alice(), "1.2.0")).File("/proc/self/mountinfo", "1 1 0:2 / / rw - rootfs rootfs rw\n"), status: finding.Pass},
+		{name: "disk root", host: dockerSlirp(alice(), "1.2.0").File("/proc/self/mountinfo", "27 1 254:0 / / rw shared:1 - ext4 /dev/vda rw\n"), status: finding.Pass},
+
+		// docs/failures/catalogue.json#slirp4netns-mtu-override-1500
+		{name: "slirp4netns named, no MTU, old script", host: dockerSlirp(alice(), "1.2.0").File(override, "[Service]\nEnvironment=DOCKERD_ROOTLESS_ROOTLESSKIT_NET=slirp4netns\n"),
+			status: finding.Warn, summary: "without DOCKERD_ROOTLESS_ROOTLESSKIT_MTU", fixes: []string{"manual.docker-slirp-mtu"}},
+		{name: "slirp4netns named with MTU", host: dockerSlirp(alice(), "1.2.0").File(override, "[Service]\nEnvironment=DOCKERD_ROOTLESS_ROOTLESSKIT_NET=slirp4netns DOCKERD_ROOTLESS_ROOTLESSKIT_MTU=65520\n"),
+			status: finding.Pass},
+		{name: "slirp4netns named, Docker 29 script", host: dockerSlirp(alice(), "1.2.0").File(override, "[Service]\nEnvironment=DOCKERD_ROOTLESS_ROOTLESSKIT_NET=slirp4netns\n").
+			File("/usr/bin/dockerd-rootless.sh", "if [ -z \"$mtu\" ]; then\n\tcase \"$net\" in\n\t\tslirp4netns | pasta | gvisor-tap-vsock)\n\t\t\tmtu=65520\n\t\t\t;;\n\tesac\nfi\n").
+			Meta("/usr/bin/dockerd-rootless.sh", host.FileMeta{Mode: "0755"}), status: finding.Pass},
+		{name: "slirp4netns chosen by the script", host: dockerSlirp(alice(), "1.2.0"), status: finding.Pass},
 	})
 }
 

@@ -37,15 +37,18 @@ var iptablesFallbacks = []string{"/usr/sbin/iptables", "/sbin/iptables"}
 var netIptables = Probe{
 	ID:    "net.iptables",
 	Title: "iptables for dockerd",
-	Fails: "dockerd could not set up NAT (warn) — no false alarm when the modules are built in",
+	Fails: "the backend's modules not loaded or missing: fail where rootless Docker is installed and not run with \"iptables\": false, warn elsewhere (no false alarm when the modules are built in); \"icc\" or \"userland-proxy\" false without br_netfilter (fail)",
 	Why: "Rootless dockerd sets up NAT and filtering for bridge networks with iptables, inside " +
 		"RootlessKit's network namespace. It needs the iptables binary, and the kernel modules of " +
 		"its backend loaded or built in beforehand: from inside a user namespace the kernel will not " +
 		"load them on demand, and dockerd fails with `can't initialize iptables table `nat'` or " +
-		"`Could not fetch rule set generation id: Permission denied`.",
+		"`Could not fetch rule set generation id: Permission denied`. With \"icc\": false or " +
+		"\"userland-proxy\": false it also needs br_netfilter (moby/moby#41913; " +
+		"docs/failures/catalogue.json#iptables-modules-not-loaded, #br-netfilter-missing).",
 	Reads: []string{"iptables on PATH, /usr/sbin/iptables, /sbin/iptables", "`iptables --version`",
 		"/proc/modules", "/lib/modules/RELEASE/modules.builtin, modules.dep", "/proc/config.gz or /boot/config-RELEASE",
-		"/sys/module/NAME", "/proc/net/ip_tables_names"},
+		"/sys/module/NAME", "/proc/net/ip_tables_names", "dockerd and dockerd-rootless.sh on PATH",
+		"~/.config/docker/daemon.json (iptables, icc, userland-proxy)", "the docker.service user unit (DOCKER_IGNORE_BR_NETFILTER_ERROR)"},
 	Fixes: []finding.Kind{finding.Package, finding.Module},
 	Run:   runNetIptables,
 }
@@ -104,16 +107,22 @@ func runNetIptables(ctx context.Context, e *facts.Env) finding.Result {
 	if verErr == nil {
 		backend = fmt.Sprintf("iptables %s (%s)", ver.Version, ver.Backend)
 	}
+	// docs/failures/catalogue.json#iptables-modules-not-loaded: rootless dockerd, installed and
+	// not told --iptables=false, does not start without them; anyone else only may need them.
+	miss := finding.Warn
+	if dockerNeedsIptables(e) {
+		miss = finding.Fail
+	}
 	switch {
 	case len(notLoaded) > 0:
-		r = r.WithStatus(finding.Warn, "%s needs %s, which %s not loaded: rootless dockerd cannot load %s", backend, moduleNames(notLoaded), isAre(len(notLoaded)), itThem(notLoaded)).
+		r = r.WithStatus(miss, "%s needs %s, which %s not loaded: rootless dockerd cannot load %s", backend, moduleNames(notLoaded), isAre(len(notLoaded)), itThem(notLoaded)).
 			Detail("dockerd fails with `can't initialize iptables table `nat'` or `Could not fetch rule set generation id: Permission denied (you must be root)` (docker/for-linux#1242, moby/moby#49727).").
 			Detail("The alternative is --iptables=false for dockerd (no NAT from iptables).")
 		for _, m := range notLoaded {
 			r = r.Fix(finding.LoadModule(m.Name, fmt.Sprintf("rootless dockerd needs %s for %s and cannot load it from its user namespace", m.Name, backend)))
 		}
 	case len(missing) > 0:
-		r = r.WithStatus(finding.Warn, "the kernel has no %s, which %s needs: rootless dockerd cannot set up NAT", moduleNames(missing), backend).
+		r = r.WithStatus(miss, "the kernel has no %s, which %s needs: rootless dockerd cannot set up NAT", moduleNames(missing), backend).
 			Detail("No module can be loaded for it; run dockerd with --iptables=false, or boot a kernel that has it.")
 		if ver.Backend == parse.IptablesNFTables {
 			r = r.Detail("If the legacy backend is available (ip_tables), switching iptables to it (update-alternatives --set iptables /usr/sbin/iptables-legacy) is another way.")
@@ -168,9 +177,40 @@ func withEvidence(r finding.Result, ev finding.Evidence) finding.Result {
 	return r.With(ev.Source, ev.Value)
 }
 
+// brNetfilterDetail says whether br_netfilter is there, and fails when daemon.json turns on
+// what needs it (docs/failures/catalogue.json#br-netfilter-missing): with "icc": false or
+// "userland-proxy": false the bridge driver enables bridge-nf-call-iptables, which exists
+// only with br_netfilter loaded; from the user namespace dockerd cannot load it and stops
+// with `cannot restrict inter-container communication or run without the userland proxy`
+// (moby daemon/libnetwork/drivers/bridge/setup_bridgenetfiltering.go; moby/moby#41913).
 func brNetfilterDetail(e *facts.Env, r finding.Result) finding.Result {
 	m := e.Module(modBrNetfilter)
-	return r.Detail("br_netfilter is %s; it is needed only with --icc=false or \"userland-proxy\": false (moby/moby#41913).", m.State)
+	d := e.DockerRootless()
+	var needs []string
+	if d.Daemon.ICC != nil && !*d.Daemon.ICC {
+		needs = append(needs, `"icc": false`)
+	}
+	if d.Daemon.UserlandProxy != nil && !*d.Daemon.UserlandProxy {
+		needs = append(needs, `"userland-proxy": false`)
+	}
+	_, ignored := d.Unit.Env["DOCKER_IGNORE_BR_NETFILTER_ERROR"]
+	if len(needs) == 0 || !d.Installed() || m.State.Usable() || m.State == facts.ModuleUnknown || ignored {
+		return r.Detail("br_netfilter is %s; it is needed only with --icc=false or \"userland-proxy\": false (moby/moby#41913).", m.State)
+	}
+	r = withEvidence(r, m.Evidence).With(d.DaemonFile, strings.Join(needs, ", ")).
+		WithStatus(finding.Fail, "%s sets %s, which needs br_netfilter, and br_netfilter is %s: rootless dockerd will not start", homeRel(e, d.DaemonFile), netJoinAnd(needs), m.State).
+		Detail("dockerd stops with `Error initializing network controller: … cannot restrict inter-container communication or run without the userland proxy: ensure that the br_netfilter kernel module is loaded`: from its user namespace it cannot load the module (moby/moby#41913, usernetes#287). Since Linux 5.3 the module's sysctls are per network namespace.")
+	if m.State == facts.ModuleMissing || !e.ModulesLoadable() {
+		return r.Fix(finding.ManualStep("br-netfilter", fmt.Sprintf("boot a kernel with CONFIG_BRIDGE_NETFILTER, or remove %s from %s", netJoinAnd(needs), homeRel(e, d.DaemonFile))))
+	}
+	return r.Fix(finding.LoadModule("br_netfilter", fmt.Sprintf("rootless dockerd needs br_netfilter for %s and cannot load it from its user namespace", netJoinAnd(needs))))
+}
+
+// dockerNeedsIptables reports whether rootless dockerd is installed and will set up iptables
+// rules at start (daemon.json does not say "iptables": false).
+func dockerNeedsIptables(e *facts.Env) bool {
+	d := e.DockerRootless()
+	return d.Installed() && (d.Daemon.Iptables == nil || *d.Daemon.Iptables)
 }
 
 func moduleNames(ms []facts.ModuleFact) string {

@@ -25,6 +25,9 @@ const (
 	legacyVersion = "iptables v1.8.7 (legacy)\n"
 )
 
+// daemonJSON is rootless dockerd's configuration file of alice.
+const daemonJSON = "/home/alice/.config/docker/daemon.json"
+
 func TestNetIptables(t *testing.T) {
 	nftLoaded := "nf_tables 348160 12 nft_chain_nat, Live 0x0\nnft_chain_nat 16384 0 - Live 0x0\n"
 	legacyLoaded := "ip_tables 32768 0 - Live 0x0\niptable_nat 16384 0 - Live 0x0\niptable_filter 16384 0 - Live 0x0\n"
@@ -57,6 +60,28 @@ func TestNetIptables(t *testing.T) {
 			GzipFile("/proc/config.gz", "# CONFIG_MODULES is not set\n# CONFIG_NF_TABLES is not set\n# CONFIG_NFT_NAT is not set\n"),
 			status: finding.Warn, summary: "the kernel has no nf_tables and nft_chain_nat", fixes: []string{}},
 		{name: "not installed", host: alice(), status: finding.Warn, summary: "iptables is not installed", fixes: []string{"package.iptables"}},
+
+		// docs/failures/catalogue.json#iptables-modules-not-loaded: with rootless Docker installed
+		// dockerd will not start.
+		{name: "nf_tables not loaded, Docker installed", host: modularKernel(withIptables(alice(), "/usr/sbin/iptables", nftVersion), "overlay 1 0 - Live 0x0\n").Exec("/usr/bin/dockerd"),
+			status: finding.Fail, summary: "which are not loaded", fixes: []string{"module.nf_tables", "module.nft_chain_nat"}},
+		{name: "nf_tables not loaded, Docker told --iptables=false", host: modularKernel(withIptables(alice(), "/usr/sbin/iptables", nftVersion), "overlay 1 0 - Live 0x0\n").Exec("/usr/bin/dockerd").
+			File(daemonJSON, `{"iptables": false}`), status: finding.Warn},
+		{name: "kernel without nf_tables, Docker installed", host: withIptables(alice(), "/usr/sbin/iptables", nftVersion).Exec("/usr/bin/dockerd-rootless.sh").
+			GzipFile("/proc/config.gz", "# CONFIG_MODULES is not set\n# CONFIG_NF_TABLES is not set\n# CONFIG_NFT_NAT is not set\n"),
+			status: finding.Fail, summary: "the kernel has no nf_tables"},
+
+		// docs/failures/catalogue.json#br-netfilter-missing
+		{name: "icc false, br_netfilter not loaded", host: modularKernel(withIptables(alice(), "/usr/sbin/iptables", nftVersion), nftLoaded).Exec("/usr/bin/dockerd").
+			File(daemonJSON, `{"icc": false}`), status: finding.Fail, summary: `sets "icc": false, which needs br_netfilter`, fixes: []string{"module.br_netfilter"}},
+		{name: "userland-proxy false, br_netfilter built in", host: modularKernel(withIptables(alice(), "/usr/sbin/iptables", nftVersion), nftLoaded).Exec("/usr/bin/dockerd").
+			File(daemonJSON, `{"userland-proxy": false}`).Dir("/sys/module/br_netfilter"), status: finding.Pass},
+		{name: "userland-proxy false, errors ignored", host: modularKernel(withIptables(alice(), "/usr/sbin/iptables", nftVersion), nftLoaded).Exec("/usr/bin/dockerd").
+			File(daemonJSON, `{"userland-proxy": false}`).File("/home/alice/.config/systemd/user/docker.service.d/br.conf", "[Service]\nEnvironment=DOCKER_IGNORE_BR_NETFILTER_ERROR=1\n"), status: finding.Pass},
+		{name: "icc false, no Docker", host: modularKernel(withIptables(alice(), "/usr/sbin/iptables", nftVersion), nftLoaded).File(daemonJSON, `{"icc": false}`), status: finding.Pass},
+		{name: "icc false, kernel without br_netfilter", host: withIptables(alice(), "/usr/sbin/iptables", nftVersion).Exec("/usr/bin/dockerd").File(daemonJSON, `{"icc": false}`).
+			GzipFile("/proc/config.gz", "# CONFIG_MODULES is not set\nCONFIG_NF_TABLES=y\nCONFIG_NFT_NAT=y\n# CONFIG_BRIDGE_NETFILTER is not set\n"),
+			status: finding.Fail, fixes: []string{"manual.br-netfilter"}},
 		{name: "only in /usr/sbin, PATH without it", host: withIptables(alice().Env("PATH", "/usr/local/bin:/usr/bin:/bin"), "/usr/sbin/iptables", nftVersion).
 			GzipFile("/proc/config.gz", "CONFIG_NF_TABLES=y\nCONFIG_NFT_NAT=y\n"),
 			status: finding.Pass, summary: "at /usr/sbin/iptables"},

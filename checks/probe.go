@@ -48,6 +48,7 @@ var GroupTitles = []struct{ Group, Title string }{
 	{"process", "Process context"},
 	{"idmap", "Subordinate ids"},
 	{"kernel", "Kernel"},
+	{"virt", "Virtualisation"},
 	{"userns", "User namespaces"},
 	{"cgroup", "Cgroups"},
 	{"session", "Login session"},
@@ -55,7 +56,9 @@ var GroupTitles = []struct{ Group, Title string }{
 	{"net", "Network"},
 	{"storage", "Storage"},
 	{"conflict", "Conflicts"},
+	{"leftover", "Leftovers"},
 	{"mount", "Mounts"},
+	{"lsm", "Security modules"},
 	{"runtime", "Live proof"},
 	{"engine", "Engines"},
 }

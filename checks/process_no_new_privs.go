@@ -38,9 +38,9 @@ var processNoNewPrivs = Probe{
 	Run:   runProcessNoNewPrivs,
 }
 
-// engineUnits are the user units the engines' setup tools write or ship
+// nnpEngineUnits are the user units the engines' setup tools write or ship
 // (dockerd-rootless-setuptool.sh, containerd-rootless-setuptool.sh, Podman's podman.service).
-var engineUnits = []string{"docker.service", "containerd.service", "buildkit.service", "podman.service"}
+var nnpEngineUnits = []string{"docker.service", "containerd.service", "buildkit.service", "podman.service"}
 
 // engineCommands are the programs whose start in ExecStart= makes a unit an engine's.
 var engineCommands = []string{"dockerd-rootless.sh", "dockerd", "containerd-rootless.sh", "containerd",
@@ -151,7 +151,7 @@ func nnpUnits(e *facts.Env) ([]nnpUnit, []string) {
 
 	// Candidate user units: the engines' own names, and every unit or drop-in directory in
 	// the directories an account or its administrator writes.
-	cands := slices.Clone(engineUnits)
+	cands := slices.Clone(nnpEngineUnits)
 	for _, dir := range userDirs[:len(userDirs)-1] {
 		ents, err := e.Host.ReadDir(dir)
 		if err != nil {
@@ -170,7 +170,7 @@ func nnpUnits(e *facts.Env) ([]nnpUnit, []string) {
 			mains = append(mains, d+"/"+name)
 			dropins = append(dropins, d+"/"+name+".d")
 		}
-		if !slices.Contains(engineUnits, name) && !startsEngine(e, mains) {
+		if !slices.Contains(nnpEngineUnits, name) && !startsEngine(e, mains) {
 			continue
 		}
 		if u, ok := nnpOf(e, name, mains, dropins, &problems); ok {

@@ -18,6 +18,9 @@ func All() []Probe {
 		kernelVersion,
 		kernelConfig,
 
+		virtWSL,
+		virtContainer,
+
 		usernsClone,
 		usernsMax,
 		usernsAppArmor,
@@ -40,13 +43,25 @@ func All() []Probe {
 		netIptables,
 		netPing,
 		netPrivilegedPorts,
+		netDNS,
+		netRoutes,
+		netProxy,
 
 		storageDriver,
 		storageDataRoot,
+		storageTmpdir,
 
 		conflictRootful,
 
+		leftoverPauseProcess,
+		leftoverRuntimeState,
+		leftoverUserUnits,
+
 		mountPropagation,
+		mountProc,
+
+		lsmAppArmor,
+		lsmSELinux,
 
 		engineDocker,
 		enginePodman,

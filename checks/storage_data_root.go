@@ -3,28 +3,38 @@ package checks
 import (
 	"context"
 	"fmt"
-	"slices"
+	"io/fs"
+	"path"
 	"strings"
 
 	"github.com/rootless-doctor/rootless-doctor/checks/facts"
+	"github.com/rootless-doctor/rootless-doctor/checks/parse"
 	"github.com/rootless-doctor/rootless-doctor/finding"
 )
 
 var storageDataRoot = Probe{
 	ID:    "storage.data-root",
 	Title: "Image storage location",
-	Fails: "on NFS/CIFS/Lustre/GPFS or not writable (fail); tmpfs (warn)",
+	Fails: "on NFS/CIFS/Lustre/GPFS, not writable, mounted noexec, or in a systemd-homed home that does not map the subordinate ids (fail); tmpfs, or a graphroot reached through a symlink into another filesystem (warn)",
 	Why: "A rootless engine keeps images and layers under the account's home " +
 		"(~/.local/share/docker, ~/.local/share/containers/storage). The files there belong to " +
 		"subordinate uids and carry extended attributes, which NFS, CIFS, Lustre and GPFS refuse: " +
 		"pulls fail with `lchown … operation not permitted` or `lsetxattr … operation not supported`. " +
-		"Docker: \"The data dir should not be on NFS\".",
+		"Docker: \"The data dir should not be on NFS\". A data root on a noexec mount cannot run what the " +
+		"images hold (docs/failures/catalogue.json#home-mounted-noexec, podman#2137); one under a home " +
+		"systemd-homed mounts with an id mapping cannot hold files of subordinate ids outside the mapped " +
+		"container range (#home-on-systemd-homed, systemd/systemd#29297); tmpfs before Linux 6.6 has no " +
+		"user.* xattrs (#storage-on-tmpfs-without-xattrs, podman#14655); a graphroot reached through a " +
+		"symlink into another filesystem made podman 2.2 fail to remount it (#graphroot-symlink-crosses-filesystems, " +
+		"podman#10187).",
 	Reads: []string{
 		"~/.config/docker/daemon.json (data-root)",
 		"~/.config/containers/storage.conf, /etc/containers/storage.conf (graphroot, rootless_storage_path)",
 		"$XDG_CONFIG_HOME, $XDG_DATA_HOME, $CONTAINERS_STORAGE_CONF",
 		"the filesystem type of the data root (statfs)",
-		"/proc/self/mountinfo (btrfs mount options)",
+		"/proc/self/mountinfo (mount options of the data root's mount: noexec, idmapped, btrfs options)",
+		"lstat of each component of the podman graphroot",
+		"/etc/subuid, /etc/subgid (the account's ranges, for a systemd-homed home)",
 	},
 	Fixes: []finding.Kind{finding.Manual},
 	Run:   runStorageDataRoot,
@@ -41,6 +51,16 @@ var networkFS = map[string]bool{"nfs": true, "cifs": true, "smb2": true, "lustre
 var sharedFolderFS = map[string]bool{"9p": true, "vboxsf": true, "fuse": true}
 
 func runStorageDataRoot(_ context.Context, e *facts.Env) finding.Result {
+	return judgeDataRoots(e, true)
+}
+
+// storageDataRootDocker is storage.data-root's verdict on rootless dockerd's data root alone:
+// engine.docker folds in this part (EngineParts).
+func storageDataRootDocker(_ context.Context, e *facts.Env) finding.Result {
+	return judgeDataRoots(e, false)
+}
+
+func judgeDataRoots(e *facts.Env, withPodman bool) finding.Result {
 	if r, ok := e.NeedUser(); !ok {
 		return r
 	}
@@ -48,7 +68,7 @@ func runStorageDataRoot(_ context.Context, e *facts.Env) finding.Result {
 		return finding.Skipf("%s has no home directory (see identity.user)", e.User.Name)
 	}
 	roots := []facts.DataRoot{e.DockerDataRoot()}
-	if p, ok := e.PodmanDataRoot(); ok {
+	if p, ok := e.PodmanDataRoot(); ok && withPodman {
 		roots = append(roots, p)
 	}
 	var results []finding.Result
@@ -56,57 +76,6 @@ func runStorageDataRoot(_ context.Context, e *facts.Env) finding.Result {
 		results = append(results, checkDataRoot(e, d))
 	}
 	return mergeResults(results)
-}
-
-// mergeResults combines per-engine verdicts: the worst one leads, the others' summaries
-// become details; evidence and fixes are kept from all. Undecided beats pass, not warn/fail.
-func mergeResults(rs []finding.Result) finding.Result {
-	if len(rs) == 1 {
-		return rs[0]
-	}
-	rank := func(r finding.Result) int {
-		if r.Err != nil {
-			return 2 // as the runner will: a warning
-		}
-		return r.Status.Severity()
-	}
-	lead := 0
-	for i, r := range rs {
-		if rank(r) > rank(rs[lead]) {
-			lead = i
-		}
-	}
-	out := rs[lead]
-	out.Details = append([]string(nil), out.Details...)
-	out.Evidence = append([]finding.Evidence(nil), out.Evidence...)
-	out.Intents = append([]finding.Intent(nil), out.Intents...)
-	var passes []string
-	for i, r := range rs {
-		if i == lead {
-			continue
-		}
-		if rank(r) == rank(out) && r.Status == finding.Pass && out.Status == finding.Pass {
-			passes = append(passes, r.Summary)
-		} else {
-			out.Details = append(out.Details, "also: "+r.Summary)
-		}
-		for _, d := range r.Details {
-			// Both engines' data roots often sit on the same mount and get the same note.
-			if !slices.Contains(out.Details, d) {
-				out.Details = append(out.Details, d)
-			}
-		}
-		for _, ev := range r.Evidence {
-			if !slices.Contains(out.Evidence, ev) {
-				out.Evidence = append(out.Evidence, ev)
-			}
-		}
-		out.Intents = append(out.Intents, r.Intents...)
-	}
-	if len(passes) > 0 {
-		out.Summary = strings.Join(append([]string{out.Summary}, passes...), "; ")
-	}
-	return out
 }
 
 // checkDataRoot judges one engine's data root.
@@ -175,6 +144,12 @@ func judgeDataRoot(e *facts.Env, d facts.DataRoot) finding.Result {
 		fsVerdict = r.WithStatus(finding.Warn, "the %s data root %s is on %s: images are lost at reboot and fill memory", d.Engine, where, fsType).
 			Detail("Every pulled layer takes RAM; point %s in %s at a disk if images should persist.", d.ConfigKey, d.ConfigFile).
 			Fix(moveFix.Optionally())
+		if k, err := e.Kernel(); fsType == "ramfs" || err == nil && !k.AtLeast(6, 6) {
+			// catalogue storage-on-tmpfs-without-xattrs: user.* xattrs on tmpfs since 6.6
+			// (commit 2daf18a7884d, "tmpfs: add support for user extended attributes").
+			fsVerdict = fsVerdict.WithStatus(finding.Warn, "the %s data root %s is on %s, which keeps no user extended attributes before Linux 6.6: images that carry them fail to unpack", d.Engine, where, fsType).
+				Detail("Layers with extended attributes, and overlay's user.overlay.* attributes in a user namespace, cannot be written there: pulls fail with `Error processing tar file … operation not supported` for some images while others work (podman#14655).")
+		}
 	case fsType == "btrfs":
 		fsVerdict = r.WithStatus(finding.Pass, "%s on btrfs", where)
 		fsVerdict = btrfsDetail(e, d, fsVerdict)
@@ -186,6 +161,12 @@ func judgeDataRoot(e *facts.Env, d facts.DataRoot) finding.Result {
 		if strings.HasPrefix(fsType, "unknown") {
 			fsVerdict = fsVerdict.Detail("The filesystem type is not one the doctor knows; if pulls fail with `operation not permitted`, try a data root on ext4 or xfs.")
 		}
+	}
+
+	// Then the mount that holds it.
+	fsVerdict = dataRootMount(e, d, where, fsVerdict)
+	if d.Engine == facts.EnginePodman {
+		fsVerdict = graphrootSymlink(e, d, fsVerdict)
 	}
 
 	// Then whether the account can create and change what it needs there.
@@ -218,4 +199,111 @@ func btrfsDetail(e *facts.Env, d facts.DataRoot, r finding.Result) finding.Resul
 		return r.Detail("%s is mounted with user_subvol_rm_allowed: the btrfs driver can delete its subvolumes.", m.Mountpoint)
 	}
 	return r.Detail("%s is not mounted with user_subvol_rm_allowed: if the btrfs driver is used, removing images needs kernel 4.18 or later with quotas off, else `Failed to destroy btrfs snapshot … operation not permitted` (moby/moby#41762). The overlay drivers do not have this problem.", m.Mountpoint)
+}
+
+// worsen reports one more problem on r: as its status and summary when that is worse than
+// what r says, as a detail otherwise.
+func worsen(r finding.Result, s finding.Status, summary string) finding.Result {
+	if s.Severity() > r.Status.Severity() {
+		return r.WithStatus(s, "%s", summary)
+	}
+	return r.Detail("Also: %s.", summary)
+}
+
+// homedFirst and homedLast bound the "container" uid range systemd's userdb reserves
+// (524288–1878982656, https://systemd.io/UIDS-GIDS/): systemd-homed's id-mapped home
+// mounts map it through, and nothing else beyond the account's own uid.
+const homedFirst, homedLast = 524288, 1878982656
+
+// dataRootMount judges the options of the mount that holds a data root: noexec (catalogue
+// home-mounted-noexec), and a systemd-homed id-mapped home that does not map the account's
+// subordinate ids (catalogue home-on-systemd-homed).
+func dataRootMount(e *facts.Env, d facts.DataRoot, where string, r finding.Result) finding.Result {
+	m := e.MountOf(d.Existing)
+	if m == nil {
+		return r
+	}
+	line := mountinfoLine(m.Mountpoint, m.Options, m.Optional, m.FSType, m.Source)
+	if parse.HasMountOption(m.Options, "noexec") {
+		r = worsen(r.With(facts.MountinfoPath, line), finding.Fail,
+			fmt.Sprintf("the %s data root %s is on %s, mounted noexec: containers cannot run the programs of their images", d.Engine, where, m.Mountpoint)).
+			Detail("Layers are mounted from the data root, and the kernel refuses to execute anything below a noexec mount: every container's first process fails with `permission denied` (podman#2137, podman's troubleshooting guide).").
+			Fix(finding.ManualStep("data-root-noexec-"+d.Engine, fmt.Sprintf(
+				"as root remove noexec from the options of %s in /etc/fstab and mount -o remount,exec %s; or set %s in %s to a directory on a filesystem mounted without noexec, created for %s by an administrator",
+				m.Mountpoint, m.Mountpoint, d.ConfigKey, d.ConfigFile, e.User.Name)))
+	}
+	if parse.HasMountOption(m.Options, "idmapped") && e.User.Home != "" && (m.Mountpoint == e.User.Home || strings.HasPrefix(e.User.Home, m.Mountpoint+"/")) {
+		r = homedMapping(e, d, where, r.With(facts.MountinfoPath, line), m.Mountpoint)
+	}
+	return r
+}
+
+// homedMapping judges a data root on the id-mapped mount systemd-homed makes of a home:
+// files there can be owned only by the account's uid and the ids of the container range,
+// so subordinate ids outside it fail every chown with EOVERFLOW (`lchown …: value too large
+// for defined data type`, systemd/systemd#29297, podman#20040).
+func homedMapping(e *facts.Env, d facts.DataRoot, where string, r finding.Result, mnt string) finding.Result {
+	var outside []string
+	for _, f := range []string{"/etc/subuid", "/etc/subgid"} {
+		data, err := e.Host.ReadFile(f)
+		if err != nil {
+			continue
+		}
+		owned, _ := parse.ParseSubIDs(data).Owned(e.User.Name, e.User.UID)
+		for _, rg := range owned {
+			if rg.Start < homedFirst || rg.End() > homedLast {
+				outside = append(outside, fmt.Sprintf("%s %s", path.Base(f), rg))
+			}
+		}
+	}
+	if len(outside) == 0 {
+		return r.Detail("%s is an id-mapped mount (systemd-homed): it maps the account's uid and the container range %d-%d, which holds all of %s's subordinate ids.", mnt, homedFirst, homedLast, e.User.Name)
+	}
+	return worsen(r, finding.Fail, fmt.Sprintf("the %s data root %s is in %s, an id-mapped systemd-homed home that does not map %s's subordinate ids (%s): image layers cannot be written there",
+		d.Engine, where, mnt, e.User.Name, strings.Join(outside, ", "))).
+		Detail("systemd-homed mounts the home with an id mapping that covers the account's own uid and the container range %d-%d only; a file owned by any other subordinate id fails with `value too large for defined data type` (systemd/systemd#29297).", homedFirst, homedLast).
+		Fix(finding.ManualStep("homed-subids", fmt.Sprintf(
+			"give %s subordinate ids inside %d-%d (as root: usermod --del-subuids … --del-subgids … and --add-subuids/--add-subgids with a free range of 65536 ids there, then podman system migrate); or set %s in %s to a directory outside the home, created for %s by an administrator",
+			e.User.Name, homedFirst, homedLast, d.ConfigKey, d.ConfigFile, e.User.Name)))
+}
+
+// graphrootSymlink warns when podman's graphroot is reached through a symlink into another
+// filesystem: containers/storage bind-mounts graphroot/overlay onto itself and remounts it
+// private, and podman 2.2 (RHEL 8) looked the mount up by the unresolved path and failed with
+// `remount …/overlay, flags: 0x40000: invalid argument` (catalogue
+// graphroot-symlink-crosses-filesystems, podman#10187). Later containers/storage resolves
+// the path (moby/sys/mountinfo Mounted), so this only warns.
+func graphrootSymlink(e *facts.Env, d facts.DataRoot, r finding.Result) finding.Result {
+	p := "/"
+	for _, c := range strings.Split(strings.TrimPrefix(path.Clean(d.Path), "/"), "/") {
+		if c == "" {
+			break
+		}
+		p = path.Join(p, c)
+		fi, err := e.Host.Lstat(p)
+		if err != nil {
+			return r
+		}
+		if fi.Mode&fs.ModeSymlink == 0 {
+			continue
+		}
+		from, to := e.MountOf(path.Dir(p)), e.MountOf(p)
+		if from == nil || to == nil || from.Mountpoint == to.Mountpoint && from.Root == to.Root {
+			continue
+		}
+		real, err := e.Host.EvalSymlinks(d.Existing)
+		if err != nil {
+			real = d.Existing
+		}
+		if d.Exists() {
+			real = path.Clean(real)
+		} else {
+			real = path.Join(real, strings.TrimPrefix(d.Path, d.Existing))
+		}
+		return worsen(r.With("lstat "+p, "symlink into "+to.Mountpoint), finding.Warn,
+			fmt.Sprintf("podman's graphroot %s is reached through the symlink %s into another filesystem (%s): some podman versions fail to remount it", homeRel(e, d.Path), homeRel(e, p), to.Mountpoint)).
+			Detail("podman 2.2 (RHEL 8) stops with `remount …/storage/overlay, flags: 0x40000: invalid argument` when the graphroot path crosses filesystems through a symlink (podman#10187); naming the real directory avoids it.").
+			Fix(finding.ManualStep("podman-graphroot-real-path", fmt.Sprintf("set graphroot = %q under [storage] in %s (the real directory, not the symlink)", real, d.ConfigFile)))
+	}
+	return r
 }

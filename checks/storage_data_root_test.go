@@ -1,6 +1,7 @@
 package checks
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/rootless-doctor/rootless-doctor/checks/facts"
@@ -10,8 +11,6 @@ import (
 
 func TestStorageDataRoot(t *testing.T) {
 	root := host.Identity{UID: 0, GID: 0, Name: "root"}
-	userConf := "/home/alice/.config/containers/storage.conf"
-	withPodman := func(m *host.Memory) *host.Memory { return m.Exec("/usr/bin/podman") }
 	dockerDir := func(m *host.Memory, meta host.FileMeta) *host.Memory {
 		return m.Dir(aliceDocker).Meta(aliceDocker, meta)
 	}
@@ -100,4 +99,53 @@ func TestStorageDataRootBtrfsDetail(t *testing.T) {
 
 	r = runForResult(t, storageDataRoot, storageHost("6.8.0").File(daemonJSONPath, `{"data-root":"/home/alice/d"}`), "")
 	wantDetailsContain(t, r, `The docker data root comes from /home/alice/.config/docker/daemon.json "data-root"`)
+}
+
+func TestStorageDataRootMounts(t *testing.T) {
+	mi := func(homeOpts string) string {
+		return "1 0 8:1 / / rw shared:1 - ext4 /dev/sda1 rw\n2 1 8:2 / /home " + homeOpts + " shared:2 - ext4 /dev/sda2 rw\n"
+	}
+	homed := "1 0 8:1 / / rw shared:1 - btrfs /dev/sda1 rw\n3 1 0:40 / /home/alice rw,nosuid,nodev,relatime,idmapped shared:3 - btrfs /dev/sda1 rw,subvol=/home/alice.homedir\n"
+	base := func() *host.Memory { return storageHost("6.8.0").FSType("/home", "ext4") }
+	runProbeTests(t, storageDataRoot, []probeTest{
+		// catalogue home-mounted-noexec
+		{name: "home noexec", host: base().File(facts.MountinfoPath, mi("rw,nosuid,nodev,noexec,relatime")), status: finding.Fail,
+			summary: "is on /home, mounted noexec: containers cannot run the programs of their images", fixes: []string{"manual.data-root-noexec-docker"}},
+		{name: "home exec", host: base().File(facts.MountinfoPath, mi("rw,nosuid,nodev,relatime")), status: finding.Pass},
+		{name: "noexec and not writable", host: base().File(facts.MountinfoPath, mi("rw,noexec")).Meta("/home/alice", host.FileMeta{Mode: "0755", UID: host.Int(0)}), status: finding.Fail,
+			summary: "mounted noexec", fixes: []string{"manual.data-root-noexec-docker"}},
+
+		// catalogue home-on-systemd-homed
+		{name: "homed, subids outside the container range", host: storageHost("6.8.0").FSType("/", "btrfs").File(facts.MountinfoPath, homed).
+			File("/etc/subuid", "alice:100000:65536\n").File("/etc/subgid", "alice:100000:65536\n"), status: finding.Fail,
+			summary: "an id-mapped systemd-homed home that does not map alice's subordinate ids (subuid 100000-165535, subgid 100000-165535)", fixes: []string{"manual.homed-subids"}},
+		{name: "homed, subids in the container range", host: storageHost("6.8.0").FSType("/", "btrfs").File(facts.MountinfoPath, homed).
+			File("/etc/subuid", "alice:524288:65536\n").File("/etc/subgid", "alice:524288:65536\n"), status: finding.Pass},
+		{name: "homed, no subids (idmap.subuid says so)", host: storageHost("6.8.0").FSType("/", "btrfs").File(facts.MountinfoPath, homed), status: finding.Pass},
+		{name: "idmapped mount elsewhere", host: storageHost("6.8.0").File(facts.MountinfoPath, "1 0 8:1 / / rw shared:1 - ext4 /dev/sda1 rw\n3 1 0:40 / /srv rw,idmapped shared:3 - ext4 /dev/sdb1 rw\n").
+			File("/etc/subuid", "alice:100000:65536\n"), status: finding.Pass},
+
+		// catalogue storage-on-tmpfs-without-xattrs
+		{name: "tmpfs before 6.6", host: storageHost("6.1.0").FSType("/home", "tmpfs"), status: finding.Warn, summary: "keeps no user extended attributes before Linux 6.6"},
+		{name: "tmpfs on 6.6", host: storageHost("6.6.0").FSType("/home", "tmpfs"), status: finding.Warn, summary: "images are lost at reboot"},
+		{name: "ramfs", host: storageHost("6.8.0").FSType("/home", "ramfs"), status: finding.Warn, summary: "keeps no user extended attributes"},
+
+		// catalogue graphroot-symlink-crosses-filesystems
+		{name: "graphroot symlink into another filesystem", host: withPodman(storageHost("6.8.0")).
+			File(facts.MountinfoPath, "1 0 8:1 / / rw shared:1 - ext4 /dev/sda1 rw\n2 1 8:2 / /home rw shared:2 - ext4 /dev/sda2 rw\n3 1 8:3 / /data rw shared:3 - xfs /dev/sdb1 rw\n").
+			FSType("/data", "xfs").Dir("/home/alice/.local/share").Meta("/home/alice/.local/share", host.FileMeta{Mode: "0755", UID: host.Int(1000)}).Symlink("/home/alice/.local/share/containers", "/data/alice/containers").
+			Dir("/data/alice/containers/storage").Meta("/data/alice/containers/storage", host.FileMeta{Mode: "0700", UID: host.Int(1000)}),
+			status: finding.Warn, summary: "podman's graphroot ~/.local/share/containers/storage is reached through the symlink ~/.local/share/containers into another filesystem (/data)",
+			fixes: []string{"manual.podman-graphroot-real-path"}},
+		{name: "graphroot symlink on the same filesystem", host: withPodman(storageHost("6.8.0")).
+			File(facts.MountinfoPath, "1 0 8:1 / / rw shared:1 - ext4 /dev/sda1 rw\n").
+			Dir("/home/alice/.local/share").Meta("/home/alice/.local/share", host.FileMeta{Mode: "0755", UID: host.Int(1000)}).Symlink("/home/alice/.local/share/containers", "/home/alice/c").
+			Dir("/home/alice/c/storage").Meta("/home/alice/c/storage", host.FileMeta{Mode: "0700", UID: host.Int(1000)}), status: finding.Pass},
+	})
+	r := runForResult(t, storageDataRoot, withPodman(storageHost("6.8.0")).
+		File(facts.MountinfoPath, "1 0 8:1 / / rw shared:1 - ext4 /dev/sda1 rw\n3 1 8:3 / /data rw shared:3 - xfs /dev/sdb1 rw\n").
+		FSType("/data", "xfs").Dir("/home/alice/.local/share").Meta("/home/alice/.local/share", host.FileMeta{Mode: "0755", UID: host.Int(1000)}).Symlink("/home/alice/.local/share/containers", "/data/alice/containers").Dir("/data/alice/containers").Meta("/data/alice/containers", host.FileMeta{Mode: "0700", UID: host.Int(1000)}), "")
+	if len(r.Intents) != 1 || !strings.Contains(r.Intents[0].Reason, `graphroot = "/data/alice/containers/storage"`) {
+		t.Errorf("intents = %+v, want the real path of a graphroot to be created", r.Intents)
+	}
 }

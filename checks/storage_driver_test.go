@@ -56,7 +56,7 @@ func TestStorageDriver(t *testing.T) {
 	ubuntu := "ID=ubuntu\nVERSION_ID=\"20.04\"\n"
 	debian := "ID=debian\nVERSION_ID=\"10\"\n"
 	enforcing := selinuxEnforcing
-	withDockerd := func(m *host.Memory) *host.Memory { return m.Exec("/usr/bin/dockerd") }
+
 	priorState := func(m *host.Memory, drivers ...string) *host.Memory {
 		m = m.Dir(aliceDocker).Meta(aliceDocker, host.FileMeta{Mode: "0710", UID: host.Int(1000)})
 		for _, d := range drivers {
@@ -102,7 +102,7 @@ func TestStorageDriver(t *testing.T) {
 			File(facts.MountinfoPath, "1 0 8:1 / / rw shared:1 - ext4 /dev/sda1 rw\n2 1 8:2 / /home rw shared:2 - btrfs /dev/sda2 rw,user_subvol_rm_allowed\n"), status: finding.Pass, summary: "btrfs"},
 
 		// Data root on overlayfs (an engine inside a container).
-		{name: "data root on overlayfs, fuse usable", host: withFuse(storageHost("6.8.0").FSType("/", "overlay"), "0666"), status: finding.Pass, summary: "fuse-overlayfs (the data root is on overlayfs"},
+		{name: "data root on overlayfs, fuse usable", host: withFuse(storageHost("6.8.0").FSType("/", "overlay"), "0666"), status: finding.Pass, summary: "fuse-overlayfs (the data root ~/.local/share/docker is on overlay, which cannot hold an overlay upper layer"},
 		{name: "data root on overlayfs, no fuse", host: storageHost("6.8.0").FSType("/", "overlay"), status: finding.Warn, summary: "only vfs"},
 
 		// SELinux.
@@ -170,3 +170,160 @@ func TestStorageDriverDetails(t *testing.T) {
 
 // selinuxEnforcing adds an enforcing SELinux.
 func selinuxEnforcing(m *host.Memory) *host.Memory { return m.File("/sys/fs/selinux/enforce", "1\n") }
+
+const (
+	userConf      = "/home/alice/.config/containers/storage.conf"
+	alicePodman   = "/home/alice/.local/share/containers/storage"
+	etcStorage    = "/etc/containers/storage.conf"
+	xfsHomeMounts = "1 0 8:1 / / rw shared:1 - ext4 /dev/sda1 rw\n2 1 8:2 / /home rw,relatime shared:2 - xfs /dev/sda2 rw\n"
+)
+
+// withPodman adds podman to PATH.
+func withPodman(m *host.Memory) *host.Memory { return m.Exec("/usr/bin/podman") }
+
+func TestStorageDriverPodman(t *testing.T) {
+	ubuntu := "ID=ubuntu\nVERSION_ID=\"20.04\"\n"
+	ftype0 := "naming   =version 2              bsize=4096   ascii-ci=0 ftype=0\n"
+	ftype1 := "naming   =version 2              bsize=4096   ascii-ci=0, ftype=1\n"
+	xfs := func(m *host.Memory, out string) *host.Memory {
+		return m.FSType("/home", "xfs").File(facts.MountinfoPath, xfsHomeMounts).Command([]string{"xfs_info", "/home"}, out, 0)
+	}
+	prior := func(m *host.Memory, d string) *host.Memory {
+		return m.Dir(alicePodman).Meta(alicePodman, host.FileMeta{Mode: "0700", UID: host.Int(1000)}).Dir(alicePodman + "/" + d + "-images")
+	}
+	fedoraDropin := "/usr/share/containers/storage.conf.d/00-vendor.conf"
+
+	runProbeTests(t, storageDriver, []probeTest{
+		{name: "native overlay", host: withPodman(storageHost("6.8.0")), status: finding.Pass, summary: "podman: overlay (native overlay in user namespaces, kernel 6.8)"},
+		{name: "podman not in use", host: storageHost("6.8.0"), status: finding.Pass, summary: "overlay2 (native"},
+
+		// A kernel without overlay in user namespaces (catalogue overlay-unsupported-kernel).
+		{name: "4.18, driver overlay, no fuse-overlayfs", host: withPodman(storageHost("4.18.0-553.el8_10.x86_64")).File(etcStorage, "[storage]\ndriver = \"overlay\"\n"),
+			status: finding.Fail, summary: "podman's overlay driver (from /etc/containers/storage.conf) cannot work: kernel 4.18 is older than 5.11",
+			fixes: []string{"package.fuse-overlayfs", "module.fuse"}},
+		{name: "4.18, driver overlay, fuse usable", host: withFuse(withPodman(storageHost("4.18.0")), "0666").File(etcStorage, "[storage]\ndriver = \"overlay\"\n"),
+			status: finding.Pass, summary: "podman: overlay through fuse-overlayfs (from /etc/containers/storage.conf), chosen by containers/storage because kernel 4.18"},
+		{name: "4.15, driver overlay", host: withPodman(storageHost("4.15.0")).File(etcStorage, "[storage]\ndriver = \"overlay\"\n"),
+			status: finding.Fail, fixes: []string{"manual.upgrade-kernel"}},
+
+		// No driver configured (catalogue silent-vfs-fallback).
+		{name: "no driver, 5.4 vanilla, no fuse: silent vfs", host: withPodman(storageHost("5.4.0")), status: finding.Warn, summary: "only vfs"},
+		{name: "no driver, 5.11: canUseRootlessOverlay says no, native works", host: withPodman(storageHost("5.11.0")), status: finding.Warn, summary: "podman: vfs, chosen silently",
+			fixes: []string{"manual.podman-storage-driver"}},
+		{name: "no driver, fuse-overlayfs installed", host: withFuse(withPodman(storageHost("5.4.0")), "0666"), status: finding.Pass, summary: "podman: overlay through fuse-overlayfs"},
+		{name: "existing vfs store on a new kernel", host: prior(withPodman(storageHost("6.8.0")), "vfs"), status: finding.Warn,
+			summary: "podman: vfs (from existing state in ~/.local/share/containers/storage/vfs-images)", fixes: []string{"manual.podman-storage-driver"}},
+		{name: "existing overlay store", host: prior(withPodman(storageHost("6.8.0")), "overlay"), status: finding.Pass, summary: "podman: overlay (native"},
+		{name: "configured vfs", host: withPodman(storageHost("6.8.0")).File(userConf, "[storage]\ndriver = \"vfs\"\n"), status: finding.Warn,
+			summary: "podman: vfs (from ~/.config/containers/storage.conf)"},
+		{name: "STORAGE_DRIVER", host: withPodman(storageHost("6.8.0")).Env("STORAGE_DRIVER", "vfs"), status: finding.Warn, summary: "vfs (from STORAGE_DRIVER)"},
+		{name: "system driver zfs is ignored for rootless", host: withPodman(storageHost("6.8.0")).File(etcStorage, "[storage]\ndriver = \"zfs\"\n"), status: finding.Pass, summary: "podman: overlay (native"},
+		{name: "own driver zfs", host: withPodman(storageHost("6.8.0")).File(userConf, "[storage]\ndriver = \"zfs\"\n"), status: finding.Fail, summary: "not one rootless podman can use"},
+		{name: "overlay2 is overlay", host: withPodman(storageHost("6.8.0")).File(userConf, "[storage]\ndriver = \"overlay2\"\n"), status: finding.Pass, summary: "podman: overlay (native"},
+
+		// Backing filesystems (catalogue storage-on-zfs, -ecryptfs, -overlayfs, xfs-without-ftype).
+		{name: "zfs 2.1 without fuse", host: withPodman(storageHost("6.8.0")).FSType("/home", "zfs").File(zfsVersionPath, "2.1.5-1ubuntu6~22.04.1\n"), status: finding.Fail,
+			summary: "is on ZFS 2.1, which cannot hold an overlay upper layer", fixes: []string{"package.fuse-overlayfs", "module.fuse", "manual.move-podman-data-root"}},
+		{name: "zfs 2.1 with fuse", host: withFuse(withPodman(storageHost("6.8.0")), "0666").FSType("/home", "zfs").File(zfsVersionPath, "2.1.5\n"), status: finding.Pass,
+			summary: "overlay through fuse-overlayfs, chosen by containers/storage because the data root ~/.local/share/containers/storage is on ZFS 2.1"},
+		{name: "zfs 2.2", host: withPodman(storageHost("6.8.0")).FSType("/home", "zfs").File(zfsVersionPath, "2.2.2-0ubuntu9\n"), status: finding.Pass, summary: "podman: overlay (native"},
+		{name: "zfs, version unreadable", host: withPodman(storageHost("6.8.0")).FSType("/home", "zfs"), status: finding.Warn},
+		{name: "ecryptfs home", host: withPodman(storageHost("6.8.0")).FSType("/home/alice", "ecryptfs"), status: finding.Fail, summary: "~/.local/share/containers/storage is on ecryptfs, which cannot hold an overlay upper layer"},
+		{name: "overlay root in a container", host: withPodman(storageHost("6.8.0")).FSType("/", "overlay"), status: finding.Fail, summary: "is on overlay"},
+		{name: "xfs ftype=0", host: xfs(withPodman(storageHost("5.14.0")), ftype0), status: finding.Fail, summary: "XFS made with ftype=0 (/home)"},
+		{name: "xfs ftype=1", host: xfs(withPodman(storageHost("5.14.0")), ftype1), status: finding.Pass, summary: "podman: overlay (native"},
+		{name: "xfs, no xfs_info", host: withPodman(storageHost("5.14.0")).FSType("/home", "xfs").File(facts.MountinfoPath, xfsHomeMounts), status: finding.Pass},
+
+		// mount_program (catalogue storage-conf-mount-program-missing, fuse-device-missing).
+		{name: "mount_program missing", host: withPodman(storageHost("6.8.0")).File(userConf, "[storage]\ndriver = \"overlay\"\n[storage.options.overlay]\nmount_program = \"/usr/bin/fuse-overlayfs\"\n"),
+			status: finding.Fail, summary: "podman's mount_program /usr/bin/fuse-overlayfs (from ~/.config/containers/storage.conf) is not installed", fixes: []string{"package.fuse-overlayfs"}},
+		{name: "system mount_program is not for rootless", host: withPodman(storageHost("6.8.0")).File(etcStorage, "[storage.options.overlay]\nmount_program = \"/usr/bin/fuse-overlayfs\"\n"),
+			status: finding.Pass, summary: "podman: overlay (native"},
+		{name: "mount_program without /dev/fuse", host: withPodman(storageHost("6.8.0")).Exec("/usr/bin/fuse-overlayfs").File(userConf, "[storage.options.overlay]\nmount_program = \"/usr/bin/fuse-overlayfs\"\n"),
+			status: finding.Fail, summary: "there is no /dev/fuse", fixes: []string{"module.fuse"}},
+		{name: "mount_program works", host: withFuse(withPodman(storageHost("6.8.0")), "0666").File(userConf, "[storage.options.overlay]\nmount_program = \"/usr/bin/fuse-overlayfs\"\n"),
+			status: finding.Pass, summary: "podman: overlay through /usr/bin/fuse-overlayfs (mount_program from ~/.config/containers/storage.conf)"},
+		{name: "store made by fuse-overlayfs, binary gone", host: withPodman(storageHost("6.8.0")).Dir(alicePodman).Meta(alicePodman, host.FileMeta{Mode: "0700", UID: host.Int(1000)}).
+			File(alicePodman+"/overlay/.has-mount-program", "true"), status: finding.Warn, summary: "made through fuse-overlayfs", fixes: []string{"package.fuse-overlayfs"}},
+
+		// Ubuntu's pre-5.11 patch (catalogue ubuntu-kernel-native-overlay-pre-5-11).
+		{name: "ubuntu 5.4 native overlay", host: withPodman(storageHost("5.4.0-42-generic")).File("/etc/os-release", ubuntu).File(etcStorage, "[storage]\ndriver = \"overlay\"\n"),
+			status: finding.Warn, summary: "native overlay through Ubuntu's kernel patch", fixes: []string{"package.fuse-overlayfs", "manual.podman-mount-program"}},
+		{name: "ubuntu 5.4 with mount_program", host: withFuse(withPodman(storageHost("5.4.0-42-generic")), "0666").File("/etc/os-release", ubuntu).
+			File(userConf, "[storage]\ndriver = \"overlay\"\n[storage.options.overlay]\nmount_program = \"/usr/bin/fuse-overlayfs\"\n"), status: finding.Pass, summary: "through /usr/bin/fuse-overlayfs"},
+
+		// metacopy=on (catalogue storage-conf-metacopy-rootless).
+		{name: "system metacopy is not for rootless (Podman 5)", host: withPodman(storageHost("6.8.0")).File(etcStorage, fedoraStorageConfHead), status: finding.Pass, summary: "podman: overlay (native"},
+		{name: "own file copied from the system one", host: withPodman(storageHost("6.8.0")).File(userConf, fedoraStorageConfHead), status: finding.Warn,
+			summary: "hold metacopy=on", fixes: []string{"manual.podman-mountopt"}},
+		{name: "Podman 6 vendor drop-in", host: withPodman(storageHost("6.8.0")).File("/usr/share/containers/storage.conf", "[storage]\n").File(fedoraDropin, "[storage]\ndriver = \"overlay\"\n[storage.options.overlay]\nmountopt = \"nodev,metacopy=on\"\n"),
+			status: finding.Warn, summary: "from /usr/share/containers/storage.conf.d/00-vendor.conf", fixes: []string{"manual.podman-mountopt"}},
+		{name: "Podman 6 vendor drop-in overridden by the account", host: withPodman(storageHost("6.8.0")).File(fedoraDropin, "[storage.options.overlay]\nmountopt = \"nodev,metacopy=on\"\n").
+			File("/home/alice/.config/containers/storage.conf.d/99-mine.conf", "[storage.options.overlay]\nmountopt = \"nodev\"\n"), status: finding.Pass},
+		{name: "Podman 6 same-named drop-in replaces the vendor's", host: withPodman(storageHost("6.8.0")).File(fedoraDropin, "[storage.options.overlay]\nmountopt = \"nodev,metacopy=on\"\n").
+			File("/etc/containers/storage.conf.d/00-vendor.conf", "# nothing\n"), status: finding.Pass},
+		{name: "metacopy=off", host: withPodman(storageHost("6.8.0")).File(userConf, "[storage.options.overlay]\nmountopt = \"metacopy=on,metacopy=off\"\n"), status: finding.Pass},
+
+		// btrfs.
+		{name: "btrfs driver off btrfs", host: withPodman(storageHost("6.8.0")).File(userConf, "[storage]\ndriver = \"btrfs\"\n"), status: finding.Fail, summary: "needs the graphroot on btrfs"},
+
+		// Cannot tell.
+		{name: "garbage storage.conf is storage.data-root's", host: withPodman(storageHost("6.8.0")).File(userConf, "[storage\n"), status: finding.Pass, summary: "podman: cannot tell"},
+	})
+}
+
+// fedoraStorageConfHead is the part of Fedora's storage.conf that matters here.
+const fedoraStorageConfHead = "[storage]\ndriver = \"overlay\"\nrunroot = \"/run/containers/storage\"\ngraphroot = \"/var/lib/containers/storage\"\n[storage.options.overlay]\nmountopt = \"nodev,metacopy=on\"\n"
+
+func TestStorageDriverBtrfsQuotas(t *testing.T) {
+	mounts := "1 0 8:1 / / rw shared:1 - ext4 /dev/sda1 rw\n2 1 8:2 /@home /home rw,relatime shared:2 - btrfs /dev/sda2 rw,ssd,subvol=/@home\n"
+	uuid := "/sys/fs/btrfs/2b1c0d2e-5d7e-4e0a-9a51-6c4b2f1e9c11"
+	base := func() *host.Memory {
+		return withDockerd(storageHost("6.8.0")).FSType("/home", "btrfs").File(facts.MountinfoPath, mounts).
+			File(daemonJSONPath, `{"storage-driver":"btrfs"}`).File(uuid+"/devices/sda2", "")
+	}
+	runProbeTests(t, storageDriver, []probeTest{
+		{name: "quotas on", host: base().Dir(uuid + "/qgroups"), status: finding.Warn, summary: "btrfs quotas are on, so rootless dockerd cannot remove images",
+			fixes: []string{"manual.btrfs-subvolume-delete"}},
+		{name: "quotas off", host: base(), status: finding.Pass, summary: "btrfs (from"},
+		{name: "quotas on, user_subvol_rm_allowed", host: base().Dir(uuid+"/qgroups").
+			File(facts.MountinfoPath, strings.Replace(mounts, "rw,ssd", "rw,ssd,user_subvol_rm_allowed", 1)), status: finding.Pass},
+		{name: "no sysfs", host: withDockerd(storageHost("6.8.0")).FSType("/home", "btrfs").File(facts.MountinfoPath, mounts).File(daemonJSONPath, `{"storage-driver":"btrfs"}`), status: finding.Pass},
+	})
+	r := runForResult(t, storageDriver, base(), "")
+	wantDetailsContain(t, r, "btrfs quotas are off")
+	r = runForResult(t, storageDriver, withPodman(storageHost("5.4.0")), "")
+	wantDetailsContain(t, r, "also: podman: vfs, chosen silently")
+	r = runForResult(t, storageDriver, withPodman(storageHost("6.8.0")).FSType("/home", "zfs"), "")
+	wantDetailsContain(t, r, "also: podman's overlay driver cannot work", "/sys/module/zfs/version cannot be read")
+}
+
+func withDockerd(m *host.Memory) *host.Memory { return m.Exec("/usr/bin/dockerd") }
+
+// TestEngineDockerFoldsInItsOwnStorage: storage.driver and storage.data-root judge podman's
+// storage too, but engine.docker must not be "not ready" because podman's graphroot is on
+// NFS or on ZFS 2.1 (engine.podman's concern): it folds in Docker's part only (engineParts).
+func TestEngineDockerFoldsInItsOwnStorage(t *testing.T) {
+	for _, tt := range []struct{ name, fs, zfs string }{{"podman graphroot on NFS", "nfs", ""}, {"podman graphroot on ZFS 2.1", "zfs", "2.1.5\n"}} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := withDockerd(withPodman(storageHost("6.8.0"))).FSType("/srv", tt.fs).
+				Dir("/srv/alice").Meta("/srv/alice", host.FileMeta{Type: "dir", Mode: "0700", UID: host.Int(1000), GID: host.Int(1000)}).
+				File(userConf, "[storage]\ndriver = \"overlay\"\ngraphroot = \"/srv/alice/containers\"\n")
+			if tt.zfs != "" {
+				h = h.File(zfsVersionPath, tt.zfs)
+			}
+			env := facts.NewEnv(context.Background(), h.Host(), "")
+			whole := Run(context.Background(), []Probe{storageDriver, storageDataRoot}, env, Options{Sequential: true})
+			if whole[0].Status != finding.Fail && whole[1].Status != finding.Fail {
+				t.Fatalf("podman's storage does not fail here: %s %q, %s %q", whole[0].Status, whole[0].Summary, whole[1].Status, whole[1].Summary)
+			}
+			v := newVerdict(env, facts.EngineDocker)
+			v.needs(context.Background(), facts.EngineDocker)
+			for _, f := range v.fails {
+				if strings.HasPrefix(f, "storage.") {
+					t.Errorf("engine.docker fails on podman's storage: %s", f)
+				}
+			}
+		})
+	}
+}

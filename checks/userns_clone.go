@@ -99,22 +99,28 @@ const (
 	capSetuid = 7
 )
 
+// outerContainer names the container the doctor runs in, from the markers the runtimes leave
+// (/.dockerenv, /run/.containerenv, $container, $KUBERNETES_SERVICE_HOST); "" when none.
+func outerContainer(e *facts.Env) string {
+	switch {
+	case containerMarker(e, "/.dockerenv"):
+		return "a Docker container (/.dockerenv)"
+	case containerMarker(e, "/run/.containerenv"):
+		return "a Podman container (/run/.containerenv)"
+	}
+	if v, ok := e.Host.LookupEnv("container"); ok && v != "" {
+		return fmt.Sprintf("a container (container=%s)", v)
+	}
+	if v, ok := e.Host.LookupEnv("KUBERNETES_SERVICE_HOST"); ok && v != "" {
+		return "a Kubernetes pod (KUBERNETES_SERVICE_HOST is set)"
+	}
+	return ""
+}
+
 // containerHints adds what suggests that the doctor runs in a container whose security
 // settings may block user namespaces. It changes neither status nor summary.
 func containerHints(e *facts.Env, r finding.Result) finding.Result {
-	kind := ""
-	switch {
-	case containerMarker(e, "/.dockerenv"):
-		kind = "a Docker container (/.dockerenv)"
-	case containerMarker(e, "/run/.containerenv"):
-		kind = "a Podman container (/run/.containerenv)"
-	default:
-		if v, ok := e.Host.LookupEnv("container"); ok && v != "" {
-			kind = fmt.Sprintf("a container (container=%s)", v)
-		} else if v, ok := e.Host.LookupEnv("KUBERNETES_SERVICE_HOST"); ok && v != "" {
-			kind = "a Kubernetes pod (KUBERNETES_SERVICE_HOST is set)"
-		}
-	}
+	kind := outerContainer(e)
 	if kind == "" {
 		return r
 	}

@@ -88,6 +88,10 @@ type Host interface {
 	ReadDir(path string) ([]fs.DirEntry, error)
 	// EvalSymlinks resolves every symlink in path, like filepath.EvalSymlinks.
 	EvalSymlinks(path string) (string, error)
+	// Readlink reads the target of the symlink at path as written, like os.Readlink: one hop,
+	// not resolved. A probe that must know every hop of a chain (net.dns follows
+	// /etc/resolv.conf link by link) needs it; EvalSymlinks only gives the end.
+	Readlink(path string) (string, error)
 	// FSType is the type of the filesystem that holds path, by statfs magic
 	// ("ext4", "xfs", "btrfs", "nfs", "tmpfs", "cgroup2", "overlay", …; "unknown(0x…)").
 	FSType(path string) (string, error)

@@ -198,6 +198,8 @@ func (l *live) EvalSymlinks(path string) (res string, err error) {
 	return res, err
 }
 
+func (l *live) Readlink(path string) (string, error) { return os.Readlink(path) }
+
 func (l *live) FSType(path string) (string, error) {
 	var st unix.Statfs_t
 	err := l.asController(path, true, func() error {

@@ -250,6 +250,29 @@ func (r *Recorded) ReadLink(p string) (string, bool, error) {
 	return target, true, nil
 }
 
+// Readlink is the Host's one-hop read of a symlink: the symlinks on the way to p are
+// followed inside the tree, p itself is not.
+func (r *Recorded) Readlink(p string) (string, error) {
+	real, err := r.resolve(p, false)
+	if err != nil {
+		return "", err
+	}
+	target, ok, err := r.ReadLink(real)
+	switch {
+	case err != nil:
+		return "", err
+	case !ok:
+		if _, err := r.info(real, true); err != nil {
+			return "", &fs.PathError{Op: "readlink", Path: p, Err: fs.ErrNotExist}
+		}
+		return "", &fs.PathError{Op: "readlink", Path: p, Err: errNotSymlink}
+	}
+	return target, nil
+}
+
+// errNotSymlink is readlink's EINVAL: the path exists and is not a symlink.
+var errNotSymlink = errors.New("not a symbolic link")
+
 func (r *Recorded) ReadFile(p string) ([]byte, error) {
 	real, err := r.resolve(p, true)
 	if err != nil {

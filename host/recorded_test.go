@@ -37,6 +37,37 @@ func TestRecordedSymlinksStayInsideTheTree(t *testing.T) {
 	}
 }
 
+// TestRecordedReadlink: one hop, as written, through links on the way; a path that is not a
+// link is an error that is not "does not exist", a missing one is.
+func TestRecordedReadlink(t *testing.T) {
+	h := NewMemory().
+		File("/run/netconfig/resolv.conf", "nameserver 192.0.2.53\n").
+		Symlink("/var/run", "../run").
+		Symlink("/etc/resolv.conf", "/var/run/netconfig/resolv.conf").
+		Symlink("/etc/via-dir", "/var/run/netconfig").
+		Meta("/etc/manifest-link", FileMeta{Type: "symlink", Target: "/nowhere"}).
+		Host()
+	for p, want := range map[string]string{
+		"/etc/resolv.conf":   "/var/run/netconfig/resolv.conf",
+		"/var/run":           "../run",
+		"/etc/manifest-link": "/nowhere",
+	} {
+		got, err := h.Readlink(p)
+		if err != nil || got != want {
+			t.Errorf("Readlink(%s) = %q, %v; want %q", p, got, err, want)
+		}
+	}
+	if _, err := h.Readlink("/run/netconfig/resolv.conf"); err == nil || errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Readlink of a regular file = %v, want a not-a-link error", err)
+	}
+	if _, err := h.Readlink("/etc/nothing"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Readlink of a missing path = %v, want fs.ErrNotExist", err)
+	}
+	if _, err := h.Readlink("/var/run/netconfig/resolv.conf"); err == nil {
+		t.Error("a file reached through a directory link is still not a link")
+	}
+}
+
 func TestRecordedManifestMetadata(t *testing.T) {
 	h := NewMemory().
 		Exec("/usr/bin/newuidmap").

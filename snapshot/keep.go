@@ -23,6 +23,7 @@ import (
 //     another account's is the point of idmap.subuid/subgid, and that needs every range.
 //   - Podman quadlets (a ".../containers/systemd/" path, read by process.no-new-privs) lose
 //     their Environment= and Secret= lines: they carry credentials, and no probe reads them.
+//   - systemd user units and drop-ins lose the user:password@ of URLs (proxy credentials).
 //
 // Other files are written as read. The replayed fix plan may differ from the live one where
 // the planner would have stepped around a dropped account's uid; the probe results do not.
@@ -83,6 +84,11 @@ func KeepFilter(e *facts.Env, subuid, subgid []byte) Filter {
 		}
 		if strings.Contains(path, "/containers/systemd/") {
 			return dropAssignments(data, "Environment", "Secret")
+		}
+		if strings.Contains(path, "/systemd/user/") {
+			// Users put HTTP(S)_PROXY with credentials into docker.service drop-ins; net.proxy
+			// needs only the host and port.
+			return []byte(parse.RedactUserinfo(string(data)))
 		}
 		return data
 	}

@@ -26,6 +26,8 @@ func TestKeepFilter(t *testing.T) {
 			"[Container]\nImage=nginx\nEnvironment=DB_PASSWORD=hunter2 \\\n  API_KEY=x\nSecret=tok,type=env\n Environment = A=b\n[Service]\nNoNewPrivileges=yes\n",
 			"[Container]\nImage=nginx\n[Service]\nNoNewPrivileges=yes\n"},
 		{"/etc/systemd/user/docker.service", "[Service]\nEnvironment=DOCKERD_ROOTLESS_ROOTLESSKIT_NET=pasta\n", "[Service]\nEnvironment=DOCKERD_ROOTLESS_ROOTLESSKIT_NET=pasta\n"},
+		{"/home/alice/.config/systemd/user/docker.service.d/proxy.conf", "[Service]\nEnvironment=HTTP_PROXY=http://alice:s3cret@127.0.0.1:3128\n",
+			"[Service]\nEnvironment=HTTP_PROXY=http://REDACTED@127.0.0.1:3128\n"},
 	}
 	for _, tt := range tests {
 		in := []byte(tt.in)
@@ -74,5 +76,17 @@ func TestKeepDpkgStanzas(t *testing.T) {
 	}
 	if installed, _, _ := e2.DpkgPackageStatus("dbus-user-session"); !installed {
 		t.Error("replayed dbus-user-session not installed")
+	}
+}
+
+// TestRecordingRedactsProxyPassword: a proxy variable the probes read is recorded without its
+// credentials, and the probe still sees the real value.
+func TestRecordingRedactsProxyPassword(t *testing.T) {
+	rec := NewRecording(host.NewMemory().Env("HTTPS_PROXY", "http://alice:s3cret@proxy:3128").Host())
+	if v, _ := rec.LookupEnv("HTTPS_PROXY"); v != "http://alice:s3cret@proxy:3128" {
+		t.Errorf("the probe sees %q", v)
+	}
+	if got := rec.Manifest(RecordOptions{}).Env["HTTPS_PROXY"]; got != "http://REDACTED@proxy:3128" {
+		t.Errorf("recorded %q", got)
 	}
 }

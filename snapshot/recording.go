@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/rootless-doctor/rootless-doctor/checks/parse"
 	"github.com/rootless-doctor/rootless-doctor/host"
 	"github.com/rootless-doctor/rootless-doctor/internal/safefs"
 )
@@ -123,7 +124,8 @@ func (r *Recording) LookupEnv(key string) (string, bool) {
 	v, ok := r.inner.LookupEnv(key)
 	if ok {
 		r.mu.Lock()
-		r.env[key] = v
+		// A proxy URL may carry a password; net.proxy needs only the host and port.
+		r.env[key] = parse.RedactUserinfo(v)
 		r.mu.Unlock()
 	}
 	return v, ok
@@ -245,6 +247,24 @@ func (r *Recording) EvalSymlinks(p string) (string, error) {
 		}
 	}
 	return res, nil
+}
+
+// Readlink records the link (and the links on the way to it) as the tree's symlinks, so the
+// replay reads the same target.
+func (r *Recording) Readlink(p string) (string, error) {
+	target, err := r.inner.Readlink(p)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	real := r.resolve(p, false)
+	if err != nil {
+		if fi, serr := r.inner.Lstat(real); serr == nil && r.node(real).meta == nil {
+			r.stat(real, fi)
+		}
+		return target, err
+	}
+	n := r.node(real)
+	n.kind, n.target = "symlink", target
+	return target, nil
 }
 
 // FSType records the type by the path asked (resolved), not by mount point: a replay asks

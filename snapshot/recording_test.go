@@ -75,6 +75,11 @@ func probe(t *testing.T, h host.Host) map[string]string {
 	}
 	got["readdir"] = str(names, err)
 	got["eval"] = str(h.EvalSymlinks("/usr/sbin/iptables"))
+	// One hop at a time, the way net.dns follows /etc/resolv.conf; the recording keeps each
+	// hop's target as written, and a path that is not a link as what it is.
+	for _, p := range []string{"/usr/sbin/iptables", "/etc/alternatives/iptables", "/usr/sbin/iptables-nft", "/etc/missing-link"} {
+		got["readlink "+p] = str(h.Readlink(p))
+	}
 	got["fstype"] = str(h.FSType("/home/alice"))
 	got["fstype /"] = str(h.FSType("/etc"))
 	for _, n := range []string{"newuidmap", "iptables", "pasta"} {

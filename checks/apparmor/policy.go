@@ -223,6 +223,18 @@ func (r *resolver) grants(ref ProfileRef) (allow, deny bool, via string) {
 	if allow {
 		via = ref.File
 	}
+	r.included(ref, func(f *File, t string) {
+		deny = deny || f.DenyUserns
+		if f.Userns && !allow {
+			allow, via = true, t
+		}
+	})
+	return allow, deny, via
+}
+
+// included calls visit for each file a profile's body includes, transitively (each once,
+// bounded by maxIncDepth), with its path; files that cannot be read are passed over.
+func (r *resolver) included(ref ProfileRef, visit func(f *File, path string)) {
 	seen := map[string]bool{}
 	var walk func(incs []Include, from string, depth int)
 	walk = func(incs []Include, from string, depth int) {
@@ -239,16 +251,12 @@ func (r *resolver) grants(ref ProfileRef) (allow, deny bool, via string) {
 				if err != nil {
 					continue
 				}
-				deny = deny || f.DenyUserns
-				if f.Userns && !allow {
-					allow, via = true, t
-				}
+				visit(f, t)
 				walk(f.Includes, t, depth+1)
 			}
 		}
 	}
 	walk(ref.Prof.Includes, ref.File, 0)
-	return allow, deny, via
 }
 
 // Verdict is what a binary's profile situation is.
@@ -272,17 +280,14 @@ type Check struct {
 	EvalErr []string   // attachments that could not be evaluated
 }
 
-// Grants tells what the policy does for the executable at path (symlinks already resolved:
-// AppArmor attaches to the path the kernel executes): which profile attaches, and whether it
-// lets the program create user namespaces.
-func (pol *Policy) Grants(path string) Check {
-	c := Check{Verdict: NoProfile}
+// attached finds the profile that attaches to path: the most specific enabled one (an exact
+// path beats a pattern), else a disabled one.
+func (pol *Policy) attached(path string) (cands []ProfileRef, disabled *ProfileRef, evalErr []string) {
 	var literal, glob []ProfileRef
-	var disabled *ProfileRef
 	for i, ref := range pol.profiles {
 		ok, err := pol.match(ref, path)
 		if err != nil {
-			c.EvalErr = append(c.EvalErr, fmt.Sprintf("%s:%d %q: %v", ref.File, ref.Prof.Line, ref.Prof.Attach, err))
+			evalErr = append(evalErr, fmt.Sprintf("%s:%d %q: %v", ref.File, ref.Prof.Line, ref.Prof.Attach, err))
 			continue
 		}
 		if !ok {
@@ -300,10 +305,91 @@ func (pol *Policy) Grants(path string) Check {
 		}
 	}
 	// AppArmor attaches the most specific match: an exact path beats a pattern.
-	cands := literal
-	if len(cands) == 0 {
-		cands = glob
+	if len(literal) > 0 {
+		return literal, disabled, evalErr
 	}
+	return glob, disabled, evalErr
+}
+
+// Attached returns the enabled profile AppArmor attaches to the executable at path (symlinks
+// resolved), and whether it is loaded: loaded is false only when the list of loaded profiles
+// was readable and does not name it. ok is false when no enabled profile attaches.
+func (pol *Policy) Attached(path string) (ref ProfileRef, loaded, ok bool) {
+	cands, _, _ := pol.attached(path)
+	if len(cands) == 0 {
+		return ProfileRef{}, false, false
+	}
+	ref = cands[0]
+	loaded = true
+	if pol.LoadedKnown {
+		_, loaded = pol.Loaded[ref.Prof.Name]
+	}
+	return ref, loaded, true
+}
+
+// Access is what a profile's file rules say about one access to one path.
+type Access struct {
+	// Allowed: an allow rule grants every permission asked; Denied: a deny rule matches
+	// (deny wins in AppArmor).
+	Allowed, Denied bool
+	// Rule is the deciding rule ("FILE:LINE: PATH PERMS").
+	Rule string
+	// EvalErr lists rules that could not be evaluated (an undefined variable): when it is not
+	// empty and nothing allowed the access, the answer is not known.
+	EvalErr []string
+}
+
+// Access evaluates the file rules of ref's profile, with the files its body includes
+// (abstractions, local/ overrides), for reading or writing path: perm holds the access
+// letters asked ("r"). owner says whether the process owns the file; `owner` rules apply only
+// then.
+func (pol *Policy) Access(ref ProfileRef, path, perm string, owner bool) Access {
+	var a Access
+	vars := pol.res.vars(ref.Scan, ref.File)
+	check := func(rules []FileRule, file string) {
+		for _, fr := range rules {
+			if fr.Owner && !owner {
+				continue
+			}
+			covers := true
+			for _, c := range perm {
+				covers = covers && strings.ContainsRune(fr.Perms, c)
+			}
+			if !covers && !fr.Deny {
+				continue
+			}
+			ok, err := MatchAttachment(fr.Path, vars, path)
+			if err != nil {
+				a.EvalErr = append(a.EvalErr, fmt.Sprintf("%s:%d %s: %v", file, fr.Line, fr.Path, err))
+				continue
+			}
+			if !ok {
+				continue
+			}
+			where := fmt.Sprintf("%s:%d: %s %s", file, fr.Line, fr.Path, fr.Perms)
+			switch {
+			case fr.Deny && !a.Denied:
+				a.Denied, a.Rule = true, "deny "+where
+			case !fr.Deny && !a.Allowed && !a.Denied:
+				a.Allowed, a.Rule = true, where
+			}
+		}
+	}
+	check(ref.Prof.Files, ref.File)
+	pol.res.included(ref, func(f *File, t string) { check(f.Files, t) })
+	if a.Denied {
+		a.Allowed = false
+	}
+	return a
+}
+
+// Grants tells what the policy does for the executable at path (symlinks already resolved:
+// AppArmor attaches to the path the kernel executes): which profile attaches, and whether it
+// lets the program create user namespaces.
+func (pol *Policy) Grants(path string) Check {
+	c := Check{Verdict: NoProfile}
+	cands, disabled, evalErr := pol.attached(path)
+	c.EvalErr = evalErr
 	if len(cands) == 0 {
 		if disabled != nil {
 			c.Verdict, c.Ref = Disabled, *disabled

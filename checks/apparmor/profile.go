@@ -45,8 +45,22 @@ type Profile struct {
 	Userns, DenyUserns bool
 	// Includes are the include directives of the body (not of child profiles).
 	Includes []Include
+	// Files are the file rules of the body (not of child profiles).
+	Files []FileRule
 	// Line is where the header starts (1-based).
 	Line int
+}
+
+// FileRule is one file rule (apparmor.d(5) "File rules"): `[owner] [deny] PATH PERMS,` or
+// `PERMS PATH,`, optionally after the `file` keyword and audit/allow qualifiers.
+type FileRule struct {
+	// Path is the AARE pattern as written ("@{run}/user/@{uid}/netns/*").
+	Path string
+	// Perms are the access letters ("r", "rw", "ix").
+	Perms string
+	// Deny marks a deny rule; Owner a rule that applies only to files the process owns.
+	Deny, Owner bool
+	Line        int
 }
 
 // HasFlag reports whether the profile has flag f.
@@ -71,6 +85,8 @@ type File struct {
 	// Userns and DenyUserns are userns rules outside any profile: an abstraction file
 	// (abstractions/pasta) holds bare rules that apply to the profile including it.
 	Userns, DenyUserns bool
+	// Files are file rules outside any profile (an abstraction's).
+	Files []FileRule
 }
 
 // Variable is one `@{NAME} = VALUES` or `@{NAME} += VALUES` line.
@@ -101,6 +117,7 @@ const (
 	maxAppArmorProfiles = 1000
 	maxAppArmorIncludes = 1000
 	maxAppArmorVarVals  = 1000
+	maxAppArmorFiles    = 5000
 )
 
 // aaStmt is one statement: the words up to a terminator.
@@ -261,7 +278,7 @@ func Scan(data []byte) File {
 	var f File
 	type frame struct{ profile int } // index into f.Profiles, or -1 for other blocks
 	var stack []frame
-	vals := 0
+	vals, files := 0, 0
 	emit := func(s aaStmt) {
 		depth := len(stack)
 		cur := -1
@@ -302,12 +319,31 @@ func Scan(data []byte) File {
 			}
 		case strings.HasPrefix(w[0], "@{") && depth == 0:
 			name, add, values, ok := parseVariable(w)
-			if !ok || vals+len(values) > maxAppArmorVarVals {
+			if !ok {
+				// Not an assignment: an abstraction's bare rule on a variable path
+				// (`@{run}/user/@{uid}/netns/* r,`).
+				if fr, ok := fileRule(w, s.line); ok && files < maxAppArmorFiles {
+					files++
+					f.Files = append(f.Files, fr)
+				}
+				return
+			}
+			if vals+len(values) > maxAppArmorVarVals {
 				return
 			}
 			vals += len(values)
 			f.Variables = append(f.Variables, Variable{Name: name, Values: values, Append: add, Line: s.line})
 		default:
+			if fr, ok := fileRule(w, s.line); ok && files < maxAppArmorFiles {
+				files++
+				switch {
+				case depth == 0:
+					f.Files = append(f.Files, fr)
+				case cur >= 0:
+					f.Profiles[cur].Files = append(f.Profiles[cur].Files, fr)
+				}
+				return
+			}
 			allow, deny := usernsRule(w)
 			switch {
 			case depth == 0:
@@ -459,6 +495,54 @@ func usernsRule(w []string) (allow, deny bool) {
 		w = w[1:]
 	}
 	return false, false
+}
+
+// fileRule reads `[qualifiers] [owner] [file] PATH PERMS [-> TARGET]` or the same with PERMS
+// before PATH. Anything else (capability, network, mount, signal, … rules) is not one.
+func fileRule(w []string, line int) (FileRule, bool) {
+	r := FileRule{Line: line}
+	for len(w) > 0 {
+		switch q := w[0]; {
+		case q == "audit" || q == "allow" || q == "quiet" || q == "kill" || q == "prompt" || q == "complain" || q == "file":
+		case q == "deny":
+			r.Deny = true
+		case q == "owner":
+			r.Owner = true
+		case strings.HasPrefix(q, "priority="):
+		default:
+			if len(w) < 2 || len(w) > 4 || len(w) > 2 && w[2] != "->" {
+				return r, false
+			}
+			switch {
+			case isFilePath(w[0]) && isFilePerms(w[1]):
+				r.Path, r.Perms = w[0], w[1]
+			case isFilePerms(w[0]) && isFilePath(w[1]):
+				r.Path, r.Perms = w[1], w[0]
+			default:
+				return r, false
+			}
+			return r, true
+		}
+		w = w[1:]
+	}
+	return r, false
+}
+
+// isFilePath reports whether a word is a file rule's path: absolute, or starting with a
+// variable.
+func isFilePath(w string) bool { return strings.HasPrefix(w, "/") || strings.HasPrefix(w, "@{") }
+
+// isFilePerms reports whether a word is a file rule's access mode.
+func isFilePerms(w string) bool {
+	if w == "" || len(w) > 16 {
+		return false
+	}
+	for _, c := range w {
+		if !strings.ContainsRune("rwalkmxiuUpPcCbBD", c) {
+			return false
+		}
+	}
+	return true
 }
 
 // ErrUnknownVariable is returned (wrapped) by MatchAttachment when a pattern uses a

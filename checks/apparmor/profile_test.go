@@ -102,6 +102,10 @@ func TestScanAppArmor(t *testing.T) {
 					{Path: "abstractions/passt", Angle: true, Line: 7},
 					{Path: "abstractions/pasta", Angle: true, Line: 16},
 				},
+				Files: []FileRule{
+					{Path: "/tmp/**", Perms: "w", Owner: true, Line: 10},
+					{Path: "@{HOME}/**", Perms: "w", Owner: true, Line: 14},
+				},
 			}},
 		}},
 		{"old style", oldStyle, File{
@@ -113,6 +117,7 @@ func TestScanAppArmor(t *testing.T) {
 			Profiles: []Profile{{
 				Name: "@{exec_path}", Attach: "@{exec_path}", Flags: []string{"complain", "attach_disconnected"}, DenyUserns: true, Line: 6,
 				Includes: []Include{{Path: "abstractions/base", Angle: true, Line: 7}},
+				Files:    []FileRule{{Path: "/{,usr/}bin/bzip2", Perms: "rmCx", Line: 8}},
 			}},
 		}},
 		{"abstraction with bare userns rule", "  # pasta\n  userns,\n  capability sys_admin,\n", File{Userns: true}},
@@ -132,7 +137,17 @@ func TestScanAppArmor(t *testing.T) {
 			Profiles: []Profile{{Name: "/usr/bin/buildah", Attach: "/usr/bin/buildah", Flags: []string{"complain"}, Userns: true, Line: 1}},
 		}},
 		{"userns as part of another rule is not a grant", "profile a /a {\n  userns foo bar,\n  /usr/bin/userns rix,\n  capability userns,\n}\n", File{
-			Profiles: []Profile{{Name: "a", Attach: "/a", Line: 1}},
+			Profiles: []Profile{{Name: "a", Attach: "/a", Line: 1, Files: []FileRule{{Path: "/usr/bin/userns", Perms: "rix", Line: 3}}}},
+		}},
+		{"file rules", "profile a /a {\n  file,\n  deny /etc/shadow r,\n  owner @{HOME}/** rw,\n  r /b,\n  audit allow \"/c d\" wk,\n  /e ix -> x,\n  mount -> /x/,\n  network inet stream,\n}\n  @{run}/user/@{uid}/netns/* r,\n", File{
+			Profiles: []Profile{{Name: "a", Attach: "/a", Line: 1, Files: []FileRule{
+				{Path: "/etc/shadow", Perms: "r", Deny: true, Line: 3},
+				{Path: "@{HOME}/**", Perms: "rw", Owner: true, Line: 4},
+				{Path: "/b", Perms: "r", Line: 5},
+				{Path: "/c d", Perms: "wk", Line: 6},
+				{Path: "/e", Perms: "ix", Line: 7},
+			}}},
+			Files: []FileRule{{Path: "@{run}/user/@{uid}/netns/*", Perms: "r", Line: 11}},
 		}},
 		{"comment and commented userns", "# profile fake /usr/bin/rootlesskit { userns, }\n", File{}},
 		{"empty", "", File{}},

@@ -180,11 +180,9 @@ func (e *Env) packageDB() string {
 func (e *Env) PackageVersion(pkg string) (string, bool) {
 	switch e.Distro.Family {
 	case distro.FamilyDebian:
-		data, err := e.DpkgStatus()
-		if err != nil {
-			return "", false
-		}
-		return parse.DpkgInstalledVersion(data, pkg)
+		// Through DpkgInstalledVersion, which records the lookup: a snapshot keeps only the
+		// stanzas the probes asked for (DpkgAsked).
+		return e.DpkgInstalledVersion(pkg)
 	case distro.FamilyArch:
 		for _, ent := range e.pacmanLocal() {
 			if n, v, ok := parse.PacmanEntry(ent); ok && n == pkg {

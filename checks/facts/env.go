@@ -67,6 +67,7 @@ type Env struct {
 	mounts      once[MountTable]
 	dockerRoot  once[DataRoot]
 	podmanRoot  once[podmanRoot]
+	storageConf once[PodmanStorageConf]
 	dpkg        once[fileRead]
 	dpkgMu      sync.Mutex
 	dpkgAsked   []string
@@ -75,6 +76,9 @@ type Env struct {
 	procStatus  once[procStatus]
 	// engines: the engine probes' facts (engines.go).
 	binaryState
+	unitsOnce
+	netDrivers     once[NetDrivers]
+	dockerRootless once[DockerRootless]
 }
 
 // ErrUnknownUser is wrapped by UserErr when the account does not exist.

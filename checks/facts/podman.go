@@ -373,6 +373,12 @@ func (pm *Podman) setBy(get func(parse.ContainersConf) string) string {
 	return orDefault(pm.lastSetter(get), "containers.conf")
 }
 
+// ConfSetBy is the last file of the chain that changed the value get reads, "" when none
+// did (storage.tmpdir names the file that set image_copy_tmp_dir).
+func (pm *Podman) ConfSetBy(get func(parse.ContainersConf) string) string {
+	return pm.lastSetter(get)
+}
+
 // lastSetter is the last file that changed the value get reads, "" when none did.
 func (pm *Podman) lastSetter(get func(parse.ContainersConf) string) string {
 	prev, who := "", ""

@@ -6,7 +6,9 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/moby/sys/mountinfo"
 
@@ -134,61 +136,184 @@ func (e *Env) DockerDataRoot() DataRoot {
 }
 
 // PodmanDataRoot is the rootless graphroot of containers/storage (podman, buildah), and
-// whether podman is in use at all (on PATH, or configured or used by the account).
-//
-// containers-storage.conf(5): $CONTAINERS_STORAGE_CONF names the only file read when set.
-// Otherwise the account's $XDG_CONFIG_HOME/containers/storage.conf replaces the system file
-// when it exists; its graphroot is the rootless data root. Without it, rootless users get
-// rootless_storage_path from /etc/containers/storage.conf (or /usr/share/containers/…),
-// else $XDG_DATA_HOME/containers/storage. rootless_storage_path and graphroot may use
-// $HOME, $UID and $USER.
+// whether podman is in use at all (on PATH, or configured or used by the account). Where the
+// graphroot comes from is PodmanStorage's: the account's own graphroot, else
+// rootless_storage_path (which may use $HOME, $UID and $USER), else
+// $XDG_DATA_HOME/containers/storage.
 func (e *Env) PodmanDataRoot() (DataRoot, bool) {
 	r := e.podmanRoot.get(func() podmanRoot {
-		d := DataRoot{Engine: EnginePodman, From: "default", ConfigKey: "graphroot"}
-		userConf := path.Join(xdgDir(e, "XDG_CONFIG_HOME", ".config"), "containers", "storage.conf")
-		d.ConfigFile = userConf
+		conf := e.PodmanStorage()
+		d := DataRoot{Engine: EnginePodman, From: "default", ConfigKey: "graphroot", ConfigFile: conf.UserFile}
 		d.Path = path.Join(xdgDir(e, "XDG_DATA_HOME", ".local/share"), "containers", "storage")
-		candidates := []string{userConf, "/etc/containers/storage.conf", "/usr/share/containers/storage.conf"}
-		if v, ok := e.Getenv("CONTAINERS_STORAGE_CONF"); ok && v != "" {
-			candidates = []string{absUnder(e, v)}
-			d.ConfigFile = candidates[0]
+		d.ConfigErr = conf.Err
+		switch {
+		case conf.GraphRoot != "":
+			d.Path = absUnder(e, expandStorageVars(e, conf.GraphRoot))
+			d.From = conf.From["graphroot"] + " graphroot"
+			d.Evidence = append(d.Evidence, finding.Evidence{Source: conf.From["graphroot"], Value: "graphroot = " + strconv.Quote(conf.GraphRoot)})
+		case conf.RootlessStoragePath != "":
+			d.Path = absUnder(e, expandStorageVars(e, conf.RootlessStoragePath))
+			d.From = conf.From["rootless_storage_path"] + " rootless_storage_path"
+			d.Evidence = append(d.Evidence, finding.Evidence{Source: conf.From["rootless_storage_path"], Value: "rootless_storage_path = " + strconv.Quote(conf.RootlessStoragePath)})
 		}
-		configured := false
-		for i, f := range candidates {
-			data, err := e.Host.ReadFile(f)
-			if errors.Is(err, fs.ErrNotExist) {
-				continue
-			}
-			if err != nil {
-				d.ConfigErr = err
-				break
-			}
-			conf, err := parse.ParseContainersStorageConf(data)
-			if err != nil {
-				d.ConfigErr = fmt.Errorf("%s: %w", f, err)
-				break
-			}
-			own := i == 0 // the account's own file (or CONTAINERS_STORAGE_CONF)
-			configured = configured || own
-			if own && conf.GraphRoot != "" {
-				d.Path = absUnder(e, expandStorageVars(e, conf.GraphRoot))
-				d.From = f + " graphroot"
-				d.Evidence = append(d.Evidence, finding.Evidence{Source: f, Value: "graphroot = " + strconv.Quote(conf.GraphRoot)})
-			} else if conf.RootlessStoragePath != "" {
-				d.Path = absUnder(e, expandStorageVars(e, conf.RootlessStoragePath))
-				d.From = f + " rootless_storage_path"
-				d.Evidence = append(d.Evidence, finding.Evidence{Source: f, Value: "rootless_storage_path = " + strconv.Quote(conf.RootlessStoragePath)})
-			}
-			if conf.Driver != "" {
-				d.Driver = conf.Driver
-			}
-			break
-		}
+		d.Driver = conf.Driver
 		_, lookErr := e.Host.LookPath("podman")
 		locate(e, &d)
-		return podmanRoot{d, lookErr == nil || configured || d.Exists()}
+		return podmanRoot{d, lookErr == nil || conf.Own || d.Exists()}
 	})
 	return r.d, r.ok
+}
+
+// PodmanStorageConf is the storage configuration containers/storage gives the account's
+// rootless podman and buildah, and where each value came from.
+type PodmanStorageConf struct {
+	// The effective values: Driver ("" for automatic, overlay2 already read as overlay),
+	// GraphRoot (only the account's own, or any file's with drop-ins), RootlessStoragePath,
+	// MountProgram and MountOpt.
+	parse.ContainersStorageConf
+	// From names the file that set each value, by key: "driver", "graphroot",
+	// "rootless_storage_path", "mount_program", "mountopt"; "STORAGE_DRIVER" for the variable.
+	From map[string]string
+	// Files are the files read, in the order they apply.
+	Files []string
+	// UserFile is the account's own storage.conf (where a fix writes), or
+	// $CONTAINERS_STORAGE_CONF when set.
+	UserFile string
+	// Own is true when the account's own file (or $CONTAINERS_STORAGE_CONF) is the main file.
+	Own bool
+	// Layered is true when drop-in directories exist (containers-config(5), Podman 6): every
+	// file then applies key by key, rootless too.
+	Layered bool
+	// Err is why a file could not be read or parsed; the values read before it are kept.
+	Err error
+}
+
+// storageConfDirs are the system locations of storage.conf, lowest precedence first
+// (containers-config(5)).
+var storageConfDirs = []string{"/usr/share/containers", "/etc/containers"}
+
+// rootlessDrivers are the drivers containers/storage takes for rootless users from a system
+// storage.conf (types/options.go isRootlessDriver); another is ignored there.
+var rootlessDrivers = map[string]bool{"btrfs": true, "overlay": true, "overlay2": true, "vfs": true}
+
+// PodmanStorage reads the account's rootless storage configuration once per run, the way
+// containers/storage loads it:
+//
+//   - $CONTAINERS_STORAGE_CONF, when set, is the only file.
+//   - Otherwise the main file is the first that exists of the account's
+//     $XDG_CONFIG_HOME/containers/storage.conf, /etc/containers/storage.conf and
+//     /usr/share/containers/storage.conf.
+//   - Up to Podman 5 (containers/storage types/options.go getRootlessStorageOpts), the
+//     account's own file applies whole; of a system file a rootless user gets only driver
+//     (when it is a rootless driver) and rootless_storage_path, never its graphroot, mountopt
+//     or mount_program.
+//   - With Podman 6's drop-in directories (storage.conf.d, storage.rootless.conf.d,
+//     storage.rootless.conf.d/UID under /usr/share/containers and /etc/containers, and the
+//     account's storage.conf.d; containers-config(5)) every file applies, key by key, in name
+//     order; a drop-in of the same name in a later directory replaces the earlier one.
+//
+// $STORAGE_DRIVER, when checking the running account, overrides the driver.
+func (e *Env) PodmanStorage() PodmanStorageConf {
+	return e.storageConf.get(func() PodmanStorageConf {
+		c := PodmanStorageConf{From: map[string]string{}}
+		userDir := path.Join(xdgDir(e, "XDG_CONFIG_HOME", ".config"), "containers")
+		c.UserFile = path.Join(userDir, "storage.conf")
+		var main []string
+		if v, ok := e.Getenv("CONTAINERS_STORAGE_CONF"); ok && v != "" {
+			c.UserFile = absUnder(e, v)
+			main = []string{c.UserFile}
+		} else {
+			main = []string{c.UserFile, "/etc/containers/storage.conf", "/usr/share/containers/storage.conf"}
+		}
+		vals := map[string]string{}
+		apply := func(f string, own bool) bool {
+			data, err := e.Host.ReadFile(f)
+			if errors.Is(err, fs.ErrNotExist) {
+				return false
+			}
+			c.Files = append(c.Files, f)
+			if err != nil {
+				c.Err = err
+				return true
+			}
+			got, err := parse.StorageConfValues(data)
+			if err != nil {
+				c.Err = fmt.Errorf("%s: %w", f, err)
+			}
+			for k, v := range got {
+				short := k[strings.LastIndex(k, ".")+1:]
+				if !own && !c.Layered {
+					// Up to Podman 5 a system file gives a rootless user only these.
+					if short != "driver" && short != "rootless_storage_path" || short == "driver" && !rootlessDrivers[v] {
+						continue
+					}
+				}
+				vals[k], c.From[short] = v, f
+			}
+			return true
+		}
+		dropins := e.storageDropins(userDir)
+		c.Layered = len(dropins.dirs) > 0
+		for i, f := range main {
+			if apply(f, i == 0) {
+				c.Own = i == 0
+				break
+			}
+		}
+		if main[0] == c.UserFile && c.Err == nil {
+			for _, f := range dropins.files {
+				apply(f, true)
+			}
+		}
+		c.ContainersStorageConf = parse.StorageConfFrom(vals)
+		if v, ok := e.Getenv("STORAGE_DRIVER"); ok && v != "" {
+			c.Driver, c.From["driver"] = v, "STORAGE_DRIVER"
+		}
+		if c.Driver == "overlay2" {
+			// containers/storage: "Switching default driver from overlay2 to the equivalent
+			// overlay driver".
+			c.Driver = "overlay"
+		}
+		return c
+	})
+}
+
+type storageDropins struct {
+	dirs  []string // drop-in directories that exist
+	files []string // the drop-in files that apply, in order
+}
+
+// storageDropins lists the storage.conf drop-ins of containers-config(5) for the account.
+func (e *Env) storageDropins(userDir string) storageDropins {
+	var dirs []string
+	for _, base := range storageConfDirs {
+		dirs = append(dirs, base+"/storage.conf.d", base+"/storage.rootless.conf.d",
+			fmt.Sprintf("%s/storage.rootless.conf.d/%d", base, e.User.UID))
+	}
+	dirs = append(dirs, userDir+"/storage.conf.d")
+	var out storageDropins
+	byName := map[string]string{}
+	for _, d := range dirs {
+		ents, err := e.Host.ReadDir(d)
+		if err != nil {
+			continue
+		}
+		out.dirs = append(out.dirs, d)
+		for _, ent := range ents {
+			if n := ent.Name(); strings.HasSuffix(n, ".conf") && !ent.IsDir() {
+				byName[n] = d + "/" + n
+			}
+		}
+	}
+	names := make([]string, 0, len(byName))
+	for n := range byName {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		out.files = append(out.files, byName[n])
+	}
+	return out
 }
 
 type podmanRoot struct {
@@ -229,7 +354,8 @@ func locate(e *Env, d *DataRoot) {
 			d.Existing, d.StatErr = p, err
 			return
 		}
-		if p == "/" {
+		// A relative path (an account whose home is not absolute) ends at ".", not "/".
+		if p == "/" || !path.IsAbs(p) {
 			d.Existing, d.StatErr = p, err
 			return
 		}
@@ -252,3 +378,10 @@ func (e *Env) MountOf(p string) *mountinfo.Info {
 	}
 	return parse.MountFor(mt.Mounts, p)
 }
+
+// ConfigHome is the account's $XDG_CONFIG_HOME: the variable when checking the running
+// account and it is absolute, else ~/.config.
+func (e *Env) ConfigHome() string { return xdgDir(e, "XDG_CONFIG_HOME", ".config") }
+
+// AbsUnderHome makes p absolute the way the engines do, relative to the home directory.
+func (e *Env) AbsUnderHome(p string) string { return absUnder(e, p) }

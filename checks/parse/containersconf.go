@@ -34,6 +34,9 @@ type ContainersConf struct {
 	// DefaultSysctls is [containers] default_sysctls: nil when no file set it (the
 	// compiled-in default applies), empty when a file emptied it.
 	DefaultSysctls []string
+	// ImageCopyTmpDir is [engine] image_copy_tmp_dir: where pulls stage blobs ("storage" for
+	// below the graphroot, an absolute path, or unset for $TMPDIR, then /var/tmp).
+	ImageCopyTmpDir string
 }
 
 // containersConfFile mirrors the part of containers/common's Config the doctor reads, with the
@@ -55,6 +58,7 @@ type containersConfFile[S any] struct {
 		NetworkCmdPath    string              `toml:"network_cmd_path"`
 		ConmonPath        S                   `toml:"conmon_path"`
 		HelperBinariesDir S                   `toml:"helper_binaries_dir"`
+		ImageCopyTmpDir   string              `toml:"image_copy_tmp_dir"`
 	} `toml:"engine"`
 	Network struct {
 		DefaultRootlessNetworkCmd string `toml:"default_rootless_network_cmd"`
@@ -186,6 +190,7 @@ func (f *containersConfFile[S]) conf(list func(S) []string) ContainersConf {
 		NetworkBackend:            f.Network.NetworkBackend,
 		PastaOptions:              slices.Clone(list(f.Network.PastaOptions)),
 		DefaultSysctls:            slices.Clone(list(f.Containers.DefaultSysctls)),
+		ImageCopyTmpDir:           f.Engine.ImageCopyTmpDir,
 	}
 }
 

@@ -148,3 +148,46 @@ func ProcOvermounts(mounts []*mountinfo.Info) []string {
 	}
 	return out
 }
+
+// HidePID is how a procfs mount hides the processes of other users (proc(5), "Mount
+// options"): hidepid= and gid= of its super options.
+type HidePID struct {
+	// Level is 0 (off: every /proc/PID is visible), 1 (noaccess: visible, but their files
+	// are closed to other users), 2 (invisible: other users' /proc/PID are not listed) or 4
+	// (ptraceable: only processes one may ptrace are visible).
+	Level int
+	// Value is hidepid= as written ("2", "invisible"); "" when the option is absent.
+	Value string
+	// GID is gid=, the group exempt from the hiding; HasGID tells whether it is set.
+	GID    int
+	HasGID bool
+}
+
+// ParseHidePID reads hidepid= and gid= from the super options of a procfs mount
+// ("rw,nosuid,nodev,noexec,relatime,hidepid=invisible,gid=27"). An unknown hidepid value is
+// treated as 2, the strictest listing rule the kernel had before 5.8 named them.
+func ParseHidePID(superOptions string) HidePID {
+	var h HidePID
+	for _, o := range strings.Split(superOptions, ",") {
+		k, v, _ := strings.Cut(o, "=")
+		switch k {
+		case "hidepid":
+			h.Value = v
+			switch v {
+			case "0", "off":
+				h.Level = 0
+			case "1", "noaccess":
+				h.Level = 1
+			case "4", "ptraceable":
+				h.Level = 4
+			default:
+				h.Level = 2
+			}
+		case "gid":
+			if n, err := strconv.Atoi(v); err == nil && n >= 0 {
+				h.GID, h.HasGID = n, true
+			}
+		}
+	}
+	return h
+}

@@ -3,6 +3,7 @@ package parse
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -122,7 +123,9 @@ func TestParseContainersStorageConf(t *testing.T) {
 		want    ContainersStorageConf
 		wantErr string
 	}{
-		{"fedora system file", fedoraStorageConf, ContainersStorageConf{Driver: "overlay", GraphRoot: "/var/lib/containers/storage"}, ""},
+		{"fedora system file", fedoraStorageConf, ContainersStorageConf{Driver: "overlay", GraphRoot: "/var/lib/containers/storage", MountOpt: "nodev,metacopy=on"}, ""},
+		{"old mountopt, overlay table wins", "[storage.options.overlay]\nmountopt = \"nodev\"\n[storage.options]\nmountopt = \"nodev,metacopy=on\"\n", ContainersStorageConf{MountOpt: "nodev"}, ""},
+		{"old mountopt alone", "[storage.options]\nmountopt = \"nodev,metacopy=on\"\n", ContainersStorageConf{MountOpt: "nodev,metacopy=on"}, ""},
 		{"empty", "", ContainersStorageConf{}, ""},
 		{"user file", "[storage]\ndriver = \"overlay\"\ngraphroot = \"/srv/alice/containers\"\n", ContainersStorageConf{Driver: "overlay", GraphRoot: "/srv/alice/containers"}, ""},
 		{"rootless_storage_path", "[storage]\nrootless_storage_path = \"/scratch/$USER/containers\" # local disk\n", ContainersStorageConf{RootlessStoragePath: "/scratch/$USER/containers"}, ""},
@@ -146,6 +149,25 @@ func TestParseContainersStorageConf(t *testing.T) {
 				t.Errorf("got %+v, want %+v", got, tt.want)
 			}
 		})
+	}
+}
+
+func TestStorageConfValues(t *testing.T) {
+	got, err := StorageConfValues([]byte("[storage]\nDriver = \"\"\n# graphroot = \"/x\"\n[storage.options.overlay]\nmountopt = \"nodev\"\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A key set to "" is set (it resets an earlier file's value, matched whatever its case);
+	// a commented one is not.
+	want := map[string]string{"storage.driver": "", "storage.options.overlay.mountopt": "nodev"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("StorageConfValues = %q, want %q", got, want)
+	}
+	// Merged over two files, a later file's key replaces the earlier one's.
+	first, _ := StorageConfValues([]byte("[storage]\ndriver = \"vfs\"\ngraphroot = \"/a\"\n"))
+	maps.Copy(first, got)
+	if c := StorageConfFrom(first); c != (ContainersStorageConf{GraphRoot: "/a", MountOpt: "nodev"}) {
+		t.Errorf("merged: %+v", c)
 	}
 }
 

@@ -263,6 +263,14 @@ func explainNetwork(w wireError, f facts, msg string, logs []string) explanation
 			Summary: string(tool) + " is not installed",
 			Intents: []finding.Intent{finding.InstallTool(string(tool), "rootless networking needs a user-mode network driver")},
 		}
+	case strings.Contains(joined, slirpSeccompFailed) || strings.Contains(joined, slirpSeccompLoad):
+		// docs/failures/catalogue.json#slirp4netns-seccomp-fails: the filter slirp4netns
+		// installs uses actions the running kernel rejects (distribution builds against a
+		// newer libseccomp, old kernels); the engines enable it whenever slirp4netns offers it.
+		return explanation{Probe: "net.driver", Summary: "slirp4netns could not install its seccomp filter (`enable_seccomp failed`)",
+			Details: []string{"dockerd-rootless.sh's RootlessKit (--slirp4netns-seccomp=auto) and Podman turn slirp4netns's seccomp filter on whenever it is offered, so they fail the same way (slirp4netns#196, #221, #232)."},
+			Intents: []finding.Intent{finding.ManualStep("docker-slirp-seccomp",
+				"upgrade slirp4netns to an upstream release built against this kernel's libseccomp, or turn its filter off for rootless Docker: add Environment=DOCKERD_ROOTLESS_ROOTLESSKIT_SLIRP4NETNS_SECCOMP=false under [Service] in ~/.config/systemd/user/docker.service.d/override.conf, then systemctl --user daemon-reload && systemctl --user restart docker")}}
 	case strings.Contains(msg, `exec: "nsenter"`):
 		return explanation{Probe: "net.driver", Summary: "nsenter is not installed: rootlesskit needs it to create the tap device",
 			Intents: []finding.Intent{finding.InstallTool(string(distro.ToolNsenter), "rootlesskit enters the namespace with nsenter")}}
@@ -296,6 +304,14 @@ func explainNetwork(w wireError, f facts, msg string, logs []string) explanation
 	}
 	return explanation{Probe: "net.driver", Summary: "setting up the network failed: " + clipMessage(firstLine(w.Message))}
 }
+
+// What slirp4netns prints when its seccomp filter cannot be installed (slirp4netns.c
+// "enable_seccomp failed", seccompfilter.c "seccomp: seccomp_load(): …"), lower-cased as the
+// logs are matched.
+const (
+	slirpSeccompFailed = "enable_seccomp failed"
+	slirpSeccompLoad   = "seccomp: seccomp_load()"
+)
 
 func firstLine(s string) string {
 	s = strings.TrimSpace(s)

@@ -119,6 +119,13 @@ func TestExplain(t *testing.T) {
 			wantProbe: "idmap.subuid", wantFixes: nil,
 		},
 		{
+			// docs/failures/catalogue.json#slirp4netns-seccomp-fails: slirp4netns's own lines reach the log.
+			name: "slirp4netns seccomp filter rejected", phase: phaseNetwork,
+			err:       errors.New("waiting for ready fd (/usr/bin/slirp4netns --mtu 65520 -r 3 --disable-host-loopback --enable-seccomp 1234 tap0): slirp4netns failed"),
+			logs:      []string{"WARNING: Support for seccomp is experimental", "seccomp: seccomp_load(): Invalid argument", "enable_seccomp failed", "do_slirp is exiting"},
+			wantProbe: "net.driver", wantFixes: []string{"manual.docker-slirp-seccomp"}, wantInSumm: "seccomp filter",
+		},
+		{
 			name: "tun denied (ip prints the reason on stderr)", phase: phaseNetwork,
 			err:       errors.New("setting up tap tap0: executing [[nsenter -t 9 -n -m -U --preserve-credentials ip tuntap add name tap0 mode tap] [nsenter ip link set tap0 up]]: exit status 1"),
 			logs:      []string{"open: Permission denied"},

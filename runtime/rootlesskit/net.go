@@ -86,9 +86,20 @@ func ChildNetDriver(chosen string) network.ChildDriver {
 func newSlirp4netns() (network.ParentDriver, error) {
 	// disableHostLoopback: the namespace must not reach the host's 127.0.0.1 (what
 	// dockerd-rootless.sh passes). No sandbox: it needs pivot_root, which fails on initramfs
-	// roots (docs/failures/catalogue.json#slirp4netns-sandbox-pivot-root) and is not what we
-	// prove.
-	return slirp4netns.NewParentDriver(LogWriter("network/slirp4netns"), "slirp4netns", 0, nil, "", true, "", false, false, false)
+	// roots (docs/failures/catalogue.json#slirp4netns-sandbox-pivot-root, which net.driver
+	// reads statically), and Podman and Docker 29.5 and later run without it. Seccomp as the
+	// engines run it: RootlessKit's --slirp4netns-seccomp=auto (dockerd-rootless.sh's default)
+	// and Podman both enable it whenever slirp4netns and the kernel support it, and a
+	// slirp4netns whose filter the kernel rejects exits with `enable_seccomp failed`
+	// (docs/failures/catalogue.json#slirp4netns-seccomp-fails).
+	return slirp4netns.NewParentDriver(LogWriter("network/slirp4netns"), "slirp4netns", 0, nil, "", true, "", false, slirpSeccomp(), false)
+}
+
+// slirpSeccomp is RootlessKit's "auto" for --slirp4netns-seccomp (cmd/rootlesskit/main.go):
+// on when slirp4netns has --enable-seccomp and the kernel has seccomp filters.
+func slirpSeccomp() bool {
+	f, err := slirp4netns.DetectFeatures("slirp4netns")
+	return err == nil && f.SupportsEnableSeccomp && f.KernelSupportsEnableSeccomp
 }
 
 func newPasta() (network.ParentDriver, error) {
