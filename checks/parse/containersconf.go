@@ -34,6 +34,9 @@ type ContainersConf struct {
 	FirewallDriver string
 	// PastaOptions is [network] pasta_options (Podman 5).
 	PastaOptions []string
+	// DefaultSysctls is [containers] default_sysctls: nil when no file set it (the
+	// compiled-in default applies), empty when a file emptied it.
+	DefaultSysctls []string
 	// ImageCopyTmpDir is [engine] image_copy_tmp_dir: where pulls stage blobs ("storage" for
 	// below the graphroot, an absolute path, or unset for $TMPDIR, then /var/tmp).
 	ImageCopyTmpDir string
@@ -46,7 +49,8 @@ type ContainersConf struct {
 // v0.57 (Podman 4.8), attrSlice since (internal/attributedstring).
 type containersConfFile[S any] struct {
 	Containers struct {
-		InitPath string `toml:"init_path"`
+		InitPath       string `toml:"init_path"`
+		DefaultSysctls S      `toml:"default_sysctls"`
 	} `toml:"containers"`
 	Engine struct {
 		Runtime           string              `toml:"runtime"`
@@ -190,6 +194,7 @@ func (f *containersConfFile[S]) conf(list func(S) []string) ContainersConf {
 		NetworkBackend:            f.Network.NetworkBackend,
 		FirewallDriver:            f.Network.FirewallDriver,
 		PastaOptions:              slices.Clone(list(f.Network.PastaOptions)),
+		DefaultSysctls:            slices.Clone(list(f.Containers.DefaultSysctls)),
 		ImageCopyTmpDir:           f.Engine.ImageCopyTmpDir,
 	}
 }
