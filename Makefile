@@ -27,10 +27,13 @@ MANOUT      ?= bin/man
 
 all: lint build test
 
+# rootless-doctor and, beside it, rootless-doctor-gvisor: the helper that runs the
+# gvisor-tap-vsock network (--net gvisor), kept out of the main binary so that no command pays
+# for its package initialisation (docs/architecture.md, "Processes").
 # -buildvcs=auto: stamp the VCS revision (rootless-doctor version) even where GOFLAGS says
 # -buildvcs=false; a source tree without .git builds as before.
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=auto -o $(BIN) ./cmd/rootless-doctor
+	CGO_ENABLED=0 $(GO) build -trimpath -buildvcs=auto -o $(dir $(BIN)) ./cmd/rootless-doctor ./cmd/rootless-doctor-gvisor
 
 # One man page per command, from the cobra tree (cmd/rootless-doctor/mangen, cobra/doc).
 man:
@@ -42,6 +45,8 @@ man:
 install: build man
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(BASHCOMPDIR) $(DESTDIR)$(ZSHCOMPDIR) $(DESTDIR)$(FISHCOMPDIR)
 	install -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/rootless-doctor
+	# rootless-doctor finds the helper in its own directory, never through PATH.
+	install -m 0755 $(dir $(BIN))rootless-doctor-gvisor $(DESTDIR)$(BINDIR)/rootless-doctor-gvisor
 	install -m 0644 $(MANOUT)/*.1 $(DESTDIR)$(MANDIR)/man1/
 	$(BIN) completion bash >$(DESTDIR)$(BASHCOMPDIR)/rootless-doctor
 	$(BIN) completion zsh >$(DESTDIR)$(ZSHCOMPDIR)/_rootless-doctor

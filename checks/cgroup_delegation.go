@@ -27,6 +27,8 @@ var cgroupDelegation = Probe{
 		"/sys/fs/cgroup/<own cgroup>/cgroup.controllers",
 		"/sys/fs/cgroup/user.slice/user-UID.slice/user@UID.service/cgroup.controllers",
 		"user@.service and its drop-ins (Delegate=) when the user manager is not running",
+		"/sys/fs/cgroup/cgroup.controllers and /proc/cmdline (cgroup_disable=)",
+		"/boot/firmware/cmdline.txt, /boot/cmdline.txt (where the kernel command line is set)",
 	},
 	Fixes: []finding.Kind{finding.Delegate, finding.Relogin, finding.Manual},
 	Run:   runCgroupDelegation,
@@ -115,9 +117,16 @@ func runCgroupDelegation(_ context.Context, e *facts.Env) finding.Result {
 	if !e.SystemdRunning() {
 		switch {
 		case !unitFound:
+			// docs/failures/catalogue.json#cgroup-v2-without-user-owned-cgroup: a warning, as
+			// runc and crun go without a cgroup they may not create unless limits are asked
+			// for ("rootless needs no limits + no cgrouppath when no permission is granted for
+			// cgroups"; containers/podman#11563, OpenRC/openrc#452).
 			return r.WithStatus(finding.Warn, "systemd is not running: no user manager delegates cgroup controllers to %s, so resource limits will not apply", e.User.Name).
-				Detail("Without a systemd user manager nothing delegates a cgroup v2 subtree to the account: containers run, but docker run --memory, --cpus and --pids-limit are not applied.").
-				Detail("Another init system would have to create a cgroup owned by %s with the controllers %s enabled in its parent's cgroup.subtree_control.", e.User.Name, strings.Join(delegatedControllers, " "))
+				Detail("Without a systemd user manager nothing delegates a cgroup v2 subtree to the account: containers run, but limits are ignored (Docker: \"Running in rootless-mode without cgroups\") or refused (Podman: \"mkdir /sys/fs/cgroup/…: permission denied\" for docker run --memory, --cpus and --pids-limit).").
+				Detail("Another init system would have to create a cgroup owned by %s with the controllers %s enabled in its parent's cgroup.subtree_control.", e.User.Name, strings.Join(delegatedControllers, " ")).
+				Fix(finding.ManualStep("cgroup-owned", fmt.Sprintf(
+					"for resource limits without systemd, have root create a cgroup for %[1]s and hand it over: mkdir /sys/fs/cgroup/%[1]s; enable %[2]s in /sys/fs/cgroup/cgroup.subtree_control; chown %[1]s the directory and its cgroup.procs, cgroup.subtree_control and cgroup.threads; then move the session that starts the engine into it (echo PID > /sys/fs/cgroup/%[1]s/cgroup.procs, as root). Without it, run containers without --memory, --cpus and --pids-limit",
+					e.User.Name, strings.Join(delegatedControllers, " "))))
 		case len(missing) == 0:
 			return r.WithStatus(finding.Skip, "systemd is not running; user@.service is configured to delegate %s for when it does", strings.Join(delegatedControllers, " "))
 		}
@@ -138,6 +147,39 @@ func runCgroupDelegation(_ context.Context, e *facts.Env) finding.Result {
 		Fix(fix)
 }
 
+// cmdlineDisabled lists the controllers of want that /proc/cmdline turns off with
+// cgroup_disable= (kernel-parameters.txt: a comma-separated list; the last cgroup_enable= of a
+// controller after it turns it back on, which the kernel's parser honours in order).
+func cmdlineDisabled(e *facts.Env, want []string) []string {
+	data, err := e.Host.ReadFile("/proc/cmdline")
+	if err != nil {
+		return nil
+	}
+	off := map[string]bool{}
+	for _, p := range parse.ParseCmdline(data) {
+		if p.Key == "--" && !p.HasValue {
+			break // the rest is init's
+		}
+		switch p.Key {
+		case "cgroup_disable":
+			for _, c := range strings.Split(p.Value, ",") {
+				off[c] = true
+			}
+		case "cgroup_enable":
+			for _, c := range strings.Split(p.Value, ",") {
+				delete(off, c)
+			}
+		}
+	}
+	var out []string
+	for _, c := range want {
+		if off[c] {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 // judgeDelegation decides from the controllers read in src.
 func judgeDelegation(e *facts.Env, r finding.Result, src cgroupSource, have []string) finding.Result {
 	missing := parse.Missing(have, delegatedControllers)
@@ -151,25 +193,46 @@ func judgeDelegation(e *facts.Env, r finding.Result, src cgroupSource, have []st
 		return r.WithStatus(finding.Pass, "%s delegated to %s", strings.Join(delegatedControllers, " "), src.label)
 	}
 
-	// A controller the kernel does not offer at all cannot be delegated.
+	// A controller the kernel does not offer at all cannot be delegated: the kernel command
+	// line turned it off (cgroup_disable=memory, Raspberry Pi kernels' default;
+	// docs/failures/catalogue.json#memory-cgroup-disabled-by-cmdline), the kernel was built
+	// without it, or a container's cgroup namespace hides it.
+	var absent []string
+	var fixes []finding.Intent
 	if data, err := e.Host.ReadFile(cgroupRoot + "/cgroup.controllers"); err == nil && src.dir != cgroupRoot {
 		if root, err := parse.ParseControllers(data); err == nil {
-			if absent := parse.Missing(root, missing); len(absent) > 0 {
-				r = r.With(cgroupRoot+"/cgroup.controllers", orNone(strings.Join(root, " "))).
-					Detail("The kernel offers no %s controller at the cgroup root: delegation cannot add it (kernel configuration, or the cgroup namespace of a container).", strings.Join(absent, " "))
+			if absent = parse.Missing(root, missing); len(absent) > 0 {
+				r = r.With(cgroupRoot+"/cgroup.controllers", orNone(strings.Join(root, " ")))
+				off := cmdlineDisabled(e, absent)
+				if len(off) > 0 {
+					r = r.With("/proc/cmdline", "cgroup_disable="+strings.Join(off, ",")).
+						Detail("The kernel command line turns off the %s controller (cgroup_disable=%s): no delegation can give it back. Raspberry Pi kernels do this by default (raspberrypi/linux#1198, containers/podman#10814).", strings.Join(off, " "), strings.Join(off, ","))
+					var add []string
+					for _, c := range off {
+						add = append(add, "cgroup_enable="+c)
+					}
+					if slices.Contains(off, "memory") {
+						add = append(add, "cgroup_memory=1") // kernels before 6.1 on the Raspberry Pi also read this one
+					}
+					fixes = append(fixes, cmdlineStep(e, "cgroup-enable", add, nil))
+				} else {
+					r = r.Detail("The kernel offers no %s controller at the cgroup root: delegation cannot add it (kernel configuration, or the cgroup namespace of a container).", strings.Join(absent, " "))
+				}
 			}
 		}
 	}
+	delegatable := parse.Missing(absent, missing)
 
-	var fixes []finding.Intent
-	if src.userManager {
-		fixes = []finding.Intent{
+	switch {
+	case len(delegatable) == 0:
+		// Nothing a drop-in or a subtree_control write could change.
+	case src.userManager:
+		fixes = append(fixes,
 			finding.DelegateControllers(delegatedControllers, "resource limits of rootless containers need these controllers in user@.service"),
-			finding.AskRelogin("the user manager reads Delegate= when it starts"),
-		}
+			finding.AskRelogin("the user manager reads Delegate= when it starts"))
 		r = r.Detail("systemd delegates only memory and pids to user@.service by default (cpu too since systemd 252), never cpuset or io (containers/podman#22147, rootless-containers/rootlesscontaine.rs#78).")
-	} else {
-		fixes = []finding.Intent{finding.ManualStep("cgroup-delegation", fmt.Sprintf("enable the controllers %s for %s (the cgroup %s runs in) in its parent's cgroup.subtree_control", strings.Join(missing, " "), src.dir, e.User.Name))}
+	default:
+		fixes = append(fixes, finding.ManualStep("cgroup-delegation", fmt.Sprintf("enable the controllers %s for %s (the cgroup %s runs in) in its parent's cgroup.subtree_control", strings.Join(delegatable, " "), src.dir, e.User.Name)))
 	}
 
 	if len(got) == 0 {

@@ -1,6 +1,7 @@
 package checks
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/rootless-doctor/rootless-doctor/finding"
@@ -43,7 +44,20 @@ func TestCgroupDelegation(t *testing.T) {
 		{name: "no /proc/self/cgroup: standard path used", host: v2sd().File(svcCgroup+"/cgroup.controllers", "memory pids"),
 			status: finding.Warn, summary: "only memory pids", fixes: delegateFixes},
 		{name: "kernel lacks cpuset", host: v2sd().File("/proc/self/cgroup", ownInSvc).File("/sys/fs/cgroup/cgroup.controllers", "cpu io memory pids\n").
-			File(svcCgroup+"/cgroup.controllers", "cpu io memory pids\n"), status: finding.Warn, summary: "cpuset missing", fixes: delegateFixes},
+			File(svcCgroup+"/cgroup.controllers", "cpu io memory pids\n"), status: finding.Warn, summary: "cpuset missing", fixes: []string{}},
+		// docs/failures/catalogue.json#memory-cgroup-disabled-by-cmdline
+		{name: "memory off on the command line, Raspberry Pi", host: v2sd().File("/proc/self/cgroup", ownInSvc).File("/sys/fs/cgroup/cgroup.controllers", "cpuset cpu io pids\n").
+			File(svcCgroup+"/cgroup.controllers", "cpuset cpu io pids\n").File("/proc/cmdline", "console=tty1 root=PARTUUID=1-02 cgroup_disable=memory rootwait\n").
+			File("/boot/firmware/cmdline.txt", "console=tty1 root=PARTUUID=1-02 rootwait\n"), status: finding.Warn, summary: "memory missing", fixes: []string{"manual.cgroup-enable"}},
+		{name: "memory off, another controller not delegated", host: v2sd().File("/proc/self/cgroup", ownInSvc).File("/sys/fs/cgroup/cgroup.controllers", "cpuset cpu io pids\n").
+			File(svcCgroup+"/cgroup.controllers", "cpu pids\n").File("/proc/cmdline", "cgroup_disable=memory\n"),
+			status: finding.Warn, summary: "cpuset io memory missing", fixes: []string{"manual.cgroup-enable", "systemd.delegate", "session.relogin"}},
+		{name: "memory off then on again", host: v2sd().File("/proc/self/cgroup", ownInSvc).File("/sys/fs/cgroup/cgroup.controllers", "cpuset cpu io pids\n").
+			File(svcCgroup+"/cgroup.controllers", "cpuset cpu io pids\n").File("/proc/cmdline", "cgroup_disable=memory cgroup_enable=memory\n"),
+			status: finding.Warn, summary: "memory missing", fixes: []string{}},
+		{name: "cgroup_disable after -- is init's", host: v2sd().File("/proc/self/cgroup", ownInSvc).File("/sys/fs/cgroup/cgroup.controllers", "cpuset cpu io pids\n").
+			File(svcCgroup+"/cgroup.controllers", "cpuset cpu io pids\n").File("/proc/cmdline", "quiet -- cgroup_disable=memory\n"),
+			status: finding.Warn, fixes: []string{}},
 
 		// A cgroup owned by the account outside user@ (a container's delegated cgroup namespace).
 		{name: "own delegated cgroup without systemd, all", host: unified(alice()).File("/proc/self/cgroup", "0::/\n").
@@ -75,7 +89,7 @@ func TestCgroupDelegation(t *testing.T) {
 		{name: "not running, no unit", host: v2sd(), status: finding.Warn, summary: "user@1000.service is not running", fixes: []string{}},
 
 		// No systemd: nothing delegates; warn, never fail.
-		{name: "no systemd, no unit", host: unified(alice()).Self(rootSelf), user: "alice", status: finding.Warn, summary: "systemd is not running: no user manager delegates cgroup controllers to alice", fixes: []string{}},
+		{name: "no systemd, no unit", host: unified(alice()).Self(rootSelf), user: "alice", status: finding.Warn, summary: "systemd is not running: no user manager delegates cgroup controllers to alice", fixes: []string{"manual.cgroup-owned"}},
 		{name: "no systemd, unit delegates all", host: unified(alice()).Self(rootSelf).File("/usr/lib/systemd/system/user@.service", "[Service]\nDelegate=pids memory\n").
 			File("/etc/systemd/system/user@.service.d/delegate.conf", delegateAll), user: "alice", status: finding.Skip, summary: "for when it does"},
 		{name: "no systemd, default unit", host: unified(alice()).File("/usr/lib/systemd/system/user@.service", "[Service]\nDelegate=pids memory cpu\n"),
@@ -104,5 +118,38 @@ func TestCgroupDelegationDetails(t *testing.T) {
 	}
 	if got := r.Intents[0].Controllers; len(got) != 5 {
 		t.Errorf("delegate intent controllers = %q", got)
+	}
+}
+
+// The kernel command line fix names the boot setup the host has.
+func TestCmdlineStep(t *testing.T) {
+	memOff := func(m *host.Memory) *host.Memory {
+		return withSystemd(unified(m)).File("/proc/self/cgroup", ownInSvc).File("/sys/fs/cgroup/cgroup.controllers", "cpuset cpu io pids\n").
+			File(svcCgroup+"/cgroup.controllers", "cpuset cpu io pids\n").File("/proc/cmdline", "cgroup_disable=memory\n")
+	}
+	for _, tt := range []struct {
+		name string
+		host *host.Memory
+		want string
+	}{
+		{"raspberry pi", memOff(alice()).File("/boot/firmware/cmdline.txt", "x\n"), "edit the single line of /boot/firmware/cmdline.txt"},
+		{"old raspberry pi", memOff(alice()).File("/boot/cmdline.txt", "x\n"), "/boot/cmdline.txt"},
+		{"fedora", memOff(alice()).File("/etc/os-release", "ID=fedora\nVERSION_ID=41\n"), `grubby --update-kernel=ALL --args="cgroup_enable=memory cgroup_memory=1"`},
+		{"debian", memOff(alice()).File("/etc/os-release", "ID=debian\nVERSION_ID=12\n"), "GRUB_CMDLINE_LINUX in /etc/default/grub, run update-grub"},
+		{"opensuse", memOff(alice()).File("/etc/os-release", "ID=opensuse-leap\nID_LIKE=\"suse opensuse\"\nVERSION_ID=15.6\n"), "grub2-mkconfig -o /boot/grub2/grub.cfg"},
+		{"unknown", memOff(alice()), "update-grub (Debian, Ubuntu), grub2-mkconfig"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := result(t, cgroupDelegation, tt.host, "")
+			for _, in := range r.Intents {
+				if in.Name == "cgroup-enable" {
+					if !strings.Contains(in.Reason, tt.want) {
+						t.Errorf("step = %q, want %q", in.Reason, tt.want)
+					}
+					return
+				}
+			}
+			t.Errorf("no cgroup-enable step: %+v", r.Intents)
+		})
 	}
 }

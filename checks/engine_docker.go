@@ -16,7 +16,7 @@ import (
 var engineDocker = Probe{
 	ID:    "engine.docker",
 	Title: "Docker",
-	Fails: "rootless Docker will not start or run containers: no dockerd-rootless.sh or rootlesskit, dockerd ≤ 27 without rootlesskit-docker-proxy, the systemd cgroup driver without v2 or a bus, Docker 29's containerd store on a kernel before 5.11, runc missing or too old, the nvidia runtime without no-cgroups, a generic probe Docker needs fails; warns on Debian's setup tool",
+	Fails: "rootless Docker will not start or run containers: no dockerd-rootless.sh or rootlesskit, dockerd ≤ 27 without rootlesskit-docker-proxy, the systemd cgroup driver without v2 or a bus, Docker 29's containerd store on a kernel before 5.11, runc missing or too old, the nvidia runtime without no-cgroups, userns-remap in daemon.json, a generic probe Docker needs fails; warns on Debian's setup tool",
 	Why: "Rootless Docker is dockerd started by dockerd-rootless.sh inside RootlessKit, usually " +
 		"from the user unit the setup tool writes, with that unit's PATH. dockerd 20.10 to 27 refuses " +
 		"to start without rootlesskit-docker-proxy (`running with RootlessKit, but " +
@@ -86,6 +86,13 @@ func runEngineDocker(ctx context.Context, e *facts.Env) finding.Result {
 	if d.ConfigErr != nil {
 		v.fail(fmt.Sprintf("%s is not valid (%s): dockerd refuses to start", daemonJSON, finding.ClipLine(d.ConfigErr.Error(), 200)),
 			finding.ManualStep("fix-docker-daemon-json", fmt.Sprintf("fix the JSON in %s (or remove the file)", d.ConfigFile)))
+	}
+	if d.Config.UsernsRemap != "" {
+		// userns-remap maps root's containers onto dockremap's subordinate ids; rootless dockerd
+		// already runs in the account's user namespace and exits at start with it
+		// (moby/moby#43129, moby/moby#48521; docs/failures/catalogue.json#rootless-daemon-json-userns-remap).
+		v.fail(fmt.Sprintf("%s sets \"userns-remap\": %q, a rootful feature: rootless dockerd exits at start", daemonJSON, finding.ClipLine(d.Config.UsernsRemap, 60)),
+			finding.ManualStep("docker-userns-remap", fmt.Sprintf("remove the \"userns-remap\" key from %s (rootless mode already maps container ids onto the account's subordinate ids), then systemctl --user restart docker", d.ConfigFile)))
 	}
 	dockerCgroups(e, d, v, daemonJSON)
 	dockerSnapshotter(e, d, v, daemonJSON)

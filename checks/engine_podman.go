@@ -5,9 +5,11 @@ import (
 	"fmt"
 	"path"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/rootless-doctor/rootless-doctor/checks/facts"
+	"github.com/rootless-doctor/rootless-doctor/checks/parse"
 	"github.com/rootless-doctor/rootless-doctor/distro"
 	"github.com/rootless-doctor/rootless-doctor/finding"
 )
@@ -15,7 +17,7 @@ import (
 var enginePodman = Probe{
 	ID:    "engine.podman",
 	Title: "Podman",
-	Fails: "Podman will not run containers: crun on a hybrid hierarchy, runc too old for cgroup v2, no OCI runtime, conmon or policy.json, a containers.conf that does not decode, a network helper that cannot work, a generic probe Podman needs fails; warns without catatonit, a session bus for cgroup_manager=systemd, or on vfs",
+	Fails: "Podman will not run containers: crun on a hybrid hierarchy, runc too old for cgroup v2, no OCI runtime, conmon or policy.json, a containers.conf that does not decode, a network helper that cannot work, a generic probe Podman needs fails; warns without catatonit, a session bus for cgroup_manager=systemd, on vfs, a storage driver the database did not record, the CNI network backend, or netavark on nftables without nf_tables",
 	Why: "Podman resolves its own configuration (the containers.conf chain of its release, " +
 		"storage.conf) and runs its own helpers (an OCI runtime, conmon, slirp4netns or pasta, " +
 		"catatonit). A host that passes every generic check can still stop it: crun refuses a " +
@@ -57,6 +59,7 @@ func runEnginePodman(ctx context.Context, e *facts.Env) finding.Result {
 	podmanRuntime(e, pm, v)
 	podmanConmon(e, pm, v)
 	podmanNetwork(ctx, e, pm, v)
+	podmanNetworkBackend(e, pm, v)
 	podmanStorage(e, pm, v)
 	if pm.Policy == "" {
 		v.fail("neither ~/.config/containers/policy.json nor /etc/containers/policy.json exists: `podman pull` and `podman load` stop with `open /etc/containers/policy.json: no such file or directory`",
@@ -259,6 +262,7 @@ func podmanStorage(e *facts.Env, pm *facts.Podman, v *verdict) {
 		v.fail(fmt.Sprintf("mount_program %s in %s does not exist: every container fails", s.MountProgram, homeRel(e, s.File)),
 			finding.InstallTool(string(distro.ToolFuseOverlayfs), "storage.conf names fuse-overlayfs as the overlay mount program (docs/failures/catalogue.json#storage-conf-mount-program-missing)"))
 	}
+	podmanDriverRecorded(e, pm, v)
 	if s.Driver == "vfs" {
 		v.warn("its storage driver is vfs: every layer is a full copy, slow and disk-hungry")
 		v.detail("To move to overlay, set driver = \"overlay\" in ~/.config/containers/storage.conf before the first container (later, `podman system reset` first: the driver is recorded in the database).")
@@ -266,4 +270,113 @@ func podmanStorage(e *facts.Env, pm *facts.Podman, v *verdict) {
 	if slices.Contains([]string{"btrfs", "zfs"}, s.Driver) {
 		v.detail("The %s driver needs the graph root on %s.", s.Driver, s.Driver)
 	}
+}
+
+// podmanNetworkBackend warns when Podman's networks use CNI: network_backend = "cni" in
+// containers.conf, else the backend Podman recorded in the graph root at its first start
+// (defaultNetworkBackend, containers/common libnetwork/network/interface.go), which stays
+// "cni" on machines upgraded from Podman 3 with CNI plugins or networks. Podman 5 has no CNI
+// backend, and netavark and aardvark-dns features are missing until the networks move
+// (podman-container-tools/podman#11719; docs/failures/catalogue.json#podman-cni-backend-after-upgrade).
+func podmanNetworkBackend(e *facts.Env, pm *facts.Podman, v *verdict) {
+	backend, from := pm.Conf.NetworkBackend, ""
+	if backend != "" {
+		from = "network_backend in " + pm.ConfSetBy(func(c parse.ContainersConf) string { return c.NetworkBackend })
+	} else if pm.Storage.GraphRoot != "" {
+		f := path.Join(pm.Storage.GraphRoot, "defaultNetworkBackend")
+		if data, err := e.Host.ReadFile(f); err == nil {
+			backend, from = strings.TrimSpace(finding.ClipLine(string(data), 40)), homeRel(e, f)+", recorded at Podman's first start"
+		}
+	}
+	if backend != "cni" {
+		podmanFirewall(e, pm, v)
+		return
+	}
+	v.with(finding.Evidence{Source: from, Value: "cni"})
+	v.warn(fmt.Sprintf("Podman's networks use the CNI backend (%s): Podman 5 has no CNI backend, and netavark's features (DNS between containers with aardvark-dns, IPv6) are missing", from),
+		finding.SetUserTOML(e.User.Name, path.Join(xdgConfig(e), "containers", podmanDropIn), "network.network_backend", "netavark",
+			"netavark replaces CNI; install netavark and aardvark-dns, then `podman system reset` (networks must be recreated; it deletes containers and images)"))
+}
+
+// graphDrivers are the storage drivers whose <driver>-images directories a graph root may hold.
+var graphDrivers = []string{"overlay", "vfs", "btrfs", "zfs", "devicemapper", "aufs"}
+
+// podmanDriverRecorded warns when storage.conf (or $STORAGE_DRIVER) names a driver while the
+// graph root holds another driver's images and a libpod database: the database records the
+// driver of the first start, and Podman keeps that one (`User-selected graph driver "overlay"
+// overwritten by graph driver "vfs" from database`) or, where the recorded driver is empty,
+// stops (`database configuration mismatch`) (podman-container-tools/podman#24738,
+// podman-container-tools/podman#7396; docs/failures/catalogue.json#podman-graph-driver-mismatch).
+func podmanDriverRecorded(e *facts.Env, pm *facts.Podman, v *verdict) {
+	s := pm.Storage
+	if s.GraphRoot == "" || s.Driver == "" || !strings.HasPrefix(s.DriverFrom, "driver in ") && s.DriverFrom != "$STORAGE_DRIVER" {
+		return
+	}
+	exists := func(p string) bool { _, err := e.Host.Stat(path.Join(s.GraphRoot, p)); return err == nil }
+	if exists(s.Driver + "-images") {
+		return
+	}
+	db := ""
+	for _, f := range []string{"libpod/bolt_state.db", "db.sql"} {
+		if exists(f) {
+			db = path.Join(s.GraphRoot, f)
+			break
+		}
+	}
+	if db == "" {
+		return
+	}
+	for _, other := range graphDrivers {
+		if other == s.Driver || !exists(other+"-images") {
+			continue
+		}
+		v.with(finding.Evidence{Source: path.Join(s.GraphRoot, other+"-images"), Value: "exists"}, finding.Evidence{Source: db, Value: "exists"})
+		v.warn(fmt.Sprintf("%s asks for the %s driver, but Podman's database in %s was made with %s: Podman keeps %s (`User-selected graph driver %q overwritten by graph driver %q from database`) or stops with `database configuration mismatch`", s.DriverFrom, s.Driver, homeRel(e, s.GraphRoot), other, other, s.Driver, other),
+			finding.ManualStep("podman-reset", fmt.Sprintf("as %s: podman system reset (deletes every container, image and volume of %s) so Podman starts over with %s, or set driver = %q again in %s", e.User.Name, e.User.Name, s.Driver, other, homeRel(e, s.File))))
+		return
+	}
+}
+
+// podmanFirewall warns when netavark will write its rules with nftables and this kernel has no
+// nf_tables or nft is missing: firewall_driver = "nftables" in containers.conf, or unset on
+// Fedora 41 and later, whose netavark is built with nftables as its default. Every network
+// made with `podman network create` (compose) then fails to start its containers with
+// `netavark: nftables error: nft did not return successfully`; an account cannot load the
+// module (containers/netavark#1054, podman-container-tools/podman#25201;
+// docs/failures/catalogue.json#netavark-nftables-unsupported). Podman's default rootless
+// network (pasta or slirp4netns) does not use netavark's firewall.
+func podmanFirewall(e *facts.Env, pm *facts.Podman, v *verdict) {
+	fw, from := pm.Conf.FirewallDriver, ""
+	switch {
+	case fw != "":
+		from = "firewall_driver in " + pm.ConfSetBy(func(c parse.ContainersConf) string { return c.FirewallDriver })
+	case e.Distro.ID == "fedora" && fedoraAtLeast(e.Distro.VersionID, 41):
+		fw, from = "nftables", "netavark's default on Fedora 41 and later"
+	}
+	if fw != "nftables" {
+		return
+	}
+	var missing []string
+	m := e.Module(modNFTables)
+	if m.State == facts.ModuleMissing {
+		missing = append(missing, "the kernel has no nf_tables")
+		v.with(m.Evidence)
+	}
+	// Fedora's netavark package requires nftables: only a configured driver can lack nft.
+	if _, err := e.Host.LookPath("nft"); err != nil && pm.Conf.FirewallDriver != "" {
+		missing = append(missing, "nft is not installed")
+		v.with(finding.Evidence{Source: "PATH", Value: "no nft"})
+	}
+	if len(missing) == 0 {
+		return
+	}
+	v.warn(fmt.Sprintf("netavark writes its firewall rules with nftables (%s), and %s: containers on Podman's own networks (podman network create, compose) fail with `netavark: nftables error`", from, strings.Join(missing, " and ")),
+		finding.SetUserTOML(e.User.Name, path.Join(xdgConfig(e), "containers", podmanDropIn), "network.firewall_driver", "iptables",
+			"netavark's iptables driver works where nf_tables does not (an account cannot load kernel modules)"))
+}
+
+// fedoraAtLeast reports whether a Fedora VERSION_ID ("41") is n or later; rawhide is.
+func fedoraAtLeast(id string, n int) bool {
+	v, err := strconv.Atoi(id)
+	return id == "rawhide" || err == nil && v >= n
 }

@@ -147,6 +147,49 @@ func subvolRmAllowed(m *mountinfo.Info) bool {
 	return m != nil && (parse.HasMountOption(m.VFSOptions, "user_subvol_rm_allowed") || parse.HasMountOption(m.Options, "user_subvol_rm_allowed"))
 }
 
+// ---- the kernel command line
+
+// cmdlineStep is the manual step that changes the kernel command line: add parameters,
+// remove others, reboot. Changing the boot loader and rebooting is for a person to decide, so
+// it is a manual step, but written for the boot setup the host has: a Raspberry Pi's single
+// line in cmdline.txt, grubby on the Fedora family (it edits every installed kernel's entry),
+// GRUB_CMDLINE_LINUX in /etc/default/grub and the distribution's grub command elsewhere.
+func cmdlineStep(e *facts.Env, name string, add, remove []string) finding.Intent {
+	var what []string
+	if len(add) > 0 {
+		what = append(what, "add "+strings.Join(add, " "))
+	}
+	if len(remove) > 0 {
+		what = append(what, "remove "+strings.Join(remove, " "))
+	}
+	change := strings.Join(what, " and ")
+	for _, f := range []string{"/boot/firmware/cmdline.txt", "/boot/cmdline.txt"} {
+		if fi, err := e.Host.Stat(f); err == nil && fi.Mode.IsRegular() {
+			return finding.ManualStep(name, fmt.Sprintf("on the kernel command line, %s: edit the single line of %s, then reboot", change, f))
+		}
+	}
+	if e.Distro.Family == distro.FamilyFedora {
+		var args []string
+		if len(add) > 0 {
+			args = append(args, fmt.Sprintf("--args=%q", strings.Join(add, " ")))
+		}
+		if len(remove) > 0 {
+			args = append(args, fmt.Sprintf("--remove-args=%q", strings.Join(remove, " ")))
+		}
+		return finding.ManualStep(name, fmt.Sprintf("on the kernel command line, %s: grubby --update-kernel=ALL %s, then reboot", change, strings.Join(args, " ")))
+	}
+	update := "update-grub (Debian, Ubuntu), grub2-mkconfig -o /boot/grub2/grub.cfg (openSUSE) or grub-mkconfig -o /boot/grub/grub.cfg (Arch)"
+	switch e.Distro.Family {
+	case distro.FamilyDebian:
+		update = "update-grub"
+	case distro.FamilySUSE:
+		update = "grub2-mkconfig -o /boot/grub2/grub.cfg"
+	case distro.FamilyArch:
+		update = "grub-mkconfig -o /boot/grub/grub.cfg"
+	}
+	return finding.ManualStep(name, fmt.Sprintf("on the kernel command line, %s: edit GRUB_CMDLINE_LINUX in /etc/default/grub, run %s, then reboot (another boot loader: its own configuration)", change, update))
+}
+
 // ---- results
 
 // mergeResults combines per-engine verdicts: the worst one leads, the others' summaries

@@ -66,7 +66,7 @@ func subIDProbe(k subIDKind) Probe {
 	return Probe{
 		ID:    k.id,
 		Title: "Subordinate " + k.word + "s",
-		Fails: fmt.Sprintf("no range; fewer than 65,536 ids; malformed lines; overlap with another account or real %[1]ss; own %[1]s inside the range", k.word),
+		Fails: fmt.Sprintf("no range; fewer than 65,536 ids; malformed lines; own %[1]s inside the range; overlapping lines; a symlink; outside the parent namespace's map; overlap with another account or real %[1]ss (warn)", k.word),
 		Why: fmt.Sprintf("In a rootless user namespace the account's own %[1]s becomes root and the other "+
 			"%[1]ss an image uses (up to 65534 and beyond) come from the account's subordinate %[1]s "+
 			"ranges in %[2]s, mapped by new%[1]smap. No range means no mapping (\"No subuid ranges found\"); "+
@@ -180,6 +180,9 @@ func (k subIDKind) fromFile(e *facts.Env) finding.Result {
 	f := parse.ParseSubIDs(data)
 	own, ownBad := f.Owned(u.Name, u.UID)
 	j := newSubIDJudge(k, e)
+	if !missing {
+		j.judgeFile()
+	}
 	// A line whose only fault is a CRLF line end is judged as the range it holds once the CR
 	// is gone (the crlf step runs before subid.add): asking for a fresh range as well would
 	// leave the account two.
@@ -228,6 +231,38 @@ func (k subIDKind) fromFile(e *facts.Env) finding.Result {
 	j.noteLimits(checked)
 	j.checkStale(own)
 	return j.result(own, "")
+}
+
+// judgeFile checks the file itself. shadow opens /etc/subuid and /etc/subgid with O_NOFOLLOW
+// (lib/commonio.c, commonio_open, since 2010), so newuidmap, newgidmap and getsubids stop at a
+// symbolic link there ("cannot open /etc/subuid: Too many levels of symbolic links") while
+// engines that read the file themselves see the ranges behind it and call newuidmap anyway
+// (rootless-containers/rootlesskit#259, podman-container-tools/podman#13751;
+// docs/failures/catalogue.json#subid-file-is-symlink). A file another account may write lets
+// that account give itself any ids, a warning.
+func (j *subIDJudge) judgeFile() {
+	k := j.k
+	fi, err := j.e.Host.Lstat(k.file)
+	if err != nil {
+		return
+	}
+	if fi.Mode&fs.ModeSymlink != 0 {
+		target := "elsewhere"
+		if t, err := j.e.Host.EvalSymlinks(k.file); err == nil {
+			target = finding.Clip(t, 200)
+		}
+		j.r = j.r.With(k.file, "symbolic link to "+target)
+		j.problem(finding.Fail, "%s is a symbolic link (to %s): new%smap opens it with O_NOFOLLOW and refuses it", k.file, target, k.word)
+		j.detail("Engines that read %s themselves see the ranges behind the link, call new%smap, and fail with \"new%smap: cannot open %s: Too many levels of symbolic links\" (rootless-containers/rootlesskit#259). Distribute the file as a regular file, or serve the ranges through SSSD (subid: sss in /etc/nsswitch.conf).", k.file, k.word, k.word, k.file)
+		j.intents = append(j.intents, finding.ManualStep("subid-file-"+k.word, fmt.Sprintf(
+			"replace the symbolic link %[1]s with a regular file owned by root with mode 0644 holding the same lines: cp --remove-destination \"$(readlink -f %[1]s)\" %[1]s && chown root:root %[1]s && chmod 0644 %[1]s", k.file)))
+		return
+	}
+	if fi.Mode.IsRegular() && (fi.UID != 0 || fi.Mode.Perm()&0o022 != 0) {
+		j.r = j.r.With(k.file, fmt.Sprintf("owner=%d mode=%04o", fi.UID, fi.Mode.Perm()))
+		j.problem(finding.Warn, "%s (owner uid %d, mode %04o) can be written by an account other than root, which can then give itself any %ss through new%smap", k.file, fi.UID, fi.Mode.Perm(), k.word, k.word)
+		j.intents = append(j.intents, finding.ManualStep("subid-file-"+k.word, fmt.Sprintf("make %[1]s owned by root with mode 0644: chown root:root %[1]s && chmod 0644 %[1]s", k.file)))
+	}
 }
 
 // judgeCRLF reports lines that end in a carriage return (a file written on Windows or
@@ -485,7 +520,13 @@ func (j *subIDJudge) judgeOwn(own []parse.SubIDRange) {
 		}
 	}
 	j.judgeRealIDs(own, ownID)
-	if union < parse.MinSubIDs {
+	nested := j.judgeParentMap(own, ownID)
+	if union < parse.MinSubIDs && union >= nobodyIDs && nested > 0 && nested-2 < parse.MinSubIDs {
+		// A user namespace of 65,537 ids (a rootless container) leaves the account at most
+		// 65,535 besides its own and the outer root: enough for every id up to nobody, which
+		// is what podman's own image gives its account (podman:1:999, podman:1001:64535).
+		j.problem(finding.Warn, "%s has %d subordinate %ss, all the user namespace this runs in can give: ids above %d in images cannot be mapped", u.Name, union, k.word, union)
+	} else if union < parse.MinSubIDs {
 		// A failure, not a warning: Docker's prerequisites require 65,536, and pulls of
 		// everyday images (anything owning files as nobody) break below it.
 		j.problem(finding.Fail, "%s has %d subordinate %ss, fewer than the %d most images need", u.Name, union, k.word, parse.MinSubIDs)
@@ -493,6 +534,98 @@ func (j *subIDJudge) judgeOwn(own []parse.SubIDRange) {
 		j.detail("Pulling an image that owns files above %s's last mapped id fails with \"lchown …: invalid argument\" (docker-library/busybox#107).", u.Name)
 	}
 }
+
+// judgeParentMap checks the ranges against the user namespace the doctor itself runs in. Inside
+// a rootless container, an LXD/Incus guest or a pod with user namespaces, /proc/self/uid_map
+// is not the identity map: only the ids it maps exist here, and the kernel refuses a nested
+// map naming any other ("newuidmap: write to uid_map failed: Operation not permitted",
+// kernel/user_namespace.c, map_id_range_down). Images default the inner account to
+// user:100000:65536, which a rootless container of 65,537 ids does not map
+// (podman-container-tools/podman#15419, #27411; docs/failures/catalogue.json#nested-userns-map-too-small).
+// It returns how many ids the namespace maps, 0 when it maps them all (or cannot be read).
+func (j *subIDJudge) judgeParentMap(own []parse.SubIDRange, ownID int64) int64 {
+	k, u := j.k, j.e.User
+	p := "/proc/self/" + k.idMap
+	data, err := j.e.Host.ReadFile(p)
+	if err != nil {
+		return 0
+	}
+	maps, err := user.ParseIDMap(bytes.NewReader(data))
+	if err != nil || len(maps) == 0 || len(maps) > maxExtents {
+		return 0
+	}
+	var parent []parse.IDSpan
+	for _, m := range maps {
+		if s, ok := parse.SpanOf(m.ID, m.Count); ok {
+			parent = append(parent, s)
+		}
+	}
+	mapped := parse.UnionCount(parent)
+	if len(parent) == 0 || mapped >= parse.MaxID+1 {
+		return 0 // the initial namespace, or one that maps every id
+	}
+	var outside []string
+	for _, r := range own {
+		left := []parse.IDSpan{r.Span()}
+		for _, ps := range parent {
+			var next []parse.IDSpan
+			for _, l := range left {
+				next = append(next, l.Minus(ps)...)
+			}
+			left = next
+		}
+		if len(left) > 0 {
+			outside = append(outside, fmt.Sprintf("%s (first unmapped id %d)", r, left[0].First))
+		}
+	}
+	if len(outside) == 0 {
+		return mapped
+	}
+	j.r = j.r.With(p, finding.Clip(strings.Join(strings.Fields(string(data)), " "), 200))
+	j.problem(finding.Fail, "%s's subordinate %s range %s lies outside the %d %ss of the user namespace this runs in (%s): the kernel refuses the nested map",
+		u.Name, k.word, strings.Join(outside, ", "), mapped, k.word, p)
+	j.detail("This runs inside another user namespace (a rootless container, an LXD/Incus guest, a pod with user namespaces): only the %ss its %s maps exist here, and newuidmap fails with \"write to %s failed: Operation not permitted\" for any other.", k.word, k.idMap, k.idMap)
+	// A suggestion inside the parent map: every mapped id but 0 (the outer container's root)
+	// and the account's own, which the engine maps itself; what podman's own image does
+	// (podman:1:999, podman:1001:64535).
+	var free []parse.IDSpan
+	for _, ps := range parent {
+		left := []parse.IDSpan{ps}
+		for _, out := range []parse.IDSpan{{First: 0, Last: 0}, {First: ownID, Last: ownID}} {
+			var next []parse.IDSpan
+			for _, l := range left {
+				next = append(next, l.Minus(out)...)
+			}
+			left = next
+		}
+		free = append(free, left...)
+	}
+	slices.SortFunc(free, func(a, b parse.IDSpan) int { return cmp.Compare(a.First, b.First) })
+	var lines []string
+	var total int64
+	for _, f := range free {
+		if total >= parse.MinSubIDs || len(lines) == 4 {
+			break
+		}
+		n := min(f.Count(), parse.MinSubIDs-total)
+		lines = append(lines, fmt.Sprintf("%s:%d:%d", u.Name, f.First, n))
+		total += n
+	}
+	more := fmt.Sprintf("start the outer container or guest with at least %d ids (podman run --userns=auto:size=200000; Incus/LXD: security.idmap.size=200000)", parse.MinSubIDs+1)
+	if total < nobodyIDs {
+		j.intents = append(j.intents, finding.ManualStep("subid-parent-"+k.word, fmt.Sprintf(
+			"the user namespace this runs in maps only %d %ss, too few for subordinate ones up to %d (nobody): %s", mapped, k.word, nobodyIDs, more)))
+		return mapped
+	}
+	j.intents = append(j.intents, finding.ManualStep("subid-parent-"+k.word, fmt.Sprintf(
+		"give %s subordinate %ss that the user namespace it runs in maps: in %s, replace its lines with %s; or %s",
+		u.Name, k.word, k.file, strings.Join(lines, " and "), more)))
+	return mapped
+}
+
+// nobodyIDs is how many subordinate ids reach nobody (65534), the highest id everyday images
+// use.
+const nobodyIDs = 65534
 
 // judgeRealIDs reports ranges that take in the ids of real accounts (or groups): a container
 // process with such an id owns that account's files on the host.
@@ -515,7 +648,10 @@ func (j *subIDJudge) judgeRealIDs(own []parse.SubIDRange, ownID int64) {
 		if len(names) > 3 {
 			names = append(names[:3], fmt.Sprintf("%d more", len(names)-3))
 		}
-		j.problem(finding.Fail, "%s's subordinate %s range %s contains %ss of %s: %s", j.e.User.Name, j.k.word, r, j.k.word, j.k.idFile, strings.Join(names, ", "))
+		// A warning: the kernel and newuidmap accept the map, so the engine runs, but the
+		// account's containers own that account's files
+		// (docs/failures/catalogue.json#subuid-ranges-shared-between-users).
+		j.problem(finding.Warn, "%s's subordinate %s range %s contains %ss of %s: %s", j.e.User.Name, j.k.word, r, j.k.word, j.k.idFile, strings.Join(names, ", "))
 		j.replace(r)
 	}
 }
@@ -534,8 +670,13 @@ func (j *subIDJudge) judgeOthers(f parse.SubIDs, own []parse.SubIDRange) {
 		for _, r := range own {
 			// One overlap is enough to replace the range.
 			if o, ok := idx.find(r); ok {
+				// newuidmap checks only that a range is the caller's, and the kernel only
+				// that the ranges of one map do not overlap each other: the engines run,
+				// but the two accounts' containers share ids and each other's files, so
+				// a warning (docs/failures/catalogue.json#subuid-ranges-shared-between-users;
+				// podman-container-tools/podman#4047).
 				j.r = j.r.With(k.lineSource(o.Line), o.Text)
-				j.problem(finding.Fail, "%s's subordinate %s range %s overlaps %s's range %s (line %d of %s)", u.Name, k.word, r, o.Owner, o, o.Line, k.file)
+				j.problem(finding.Warn, "%s's subordinate %s range %s overlaps %s's range %s (line %d of %s): their containers share ids and each other's files", u.Name, k.word, r, o.Owner, o, o.Line, k.file)
 				j.replace(r)
 			}
 		}
@@ -654,9 +795,13 @@ func (j *subIDJudge) checkStale(own []parse.SubIDRange) {
 			continue
 		}
 		var live []string
+		var liveSpans []parse.IDSpan
 		for _, x := range maps {
 			if x.ParentID != ownID {
 				live = append(live, fmt.Sprintf("%d-%d", x.ParentID, x.ParentID+x.Count-1))
+				if s, ok := parse.SpanOf(x.ParentID, x.Count); ok {
+					liveSpans = append(liveSpans, s)
+				}
 			}
 		}
 		var want []string
@@ -673,7 +818,16 @@ func (j *subIDJudge) checkStale(own []parse.SubIDRange) {
 		if len(live) > 0 {
 			mapped = "subordinate " + j.k.word + "s " + strings.Join(live, ", ")
 		}
-		j.problem(finding.Warn, "%s (pid %d) still maps %s from when it started; the current ranges are %s",
+		// A namespace made before the account had its ranges maps only its own id: every
+		// image with more than one owner then fails to unpack ("there might not be enough IDs
+		// available in the namespace", podman-container-tools/podman#3356) until it is made
+		// again, a failure. A namespace of enough ids that only differs is a warning: files
+		// in the storage keep the old owners until it is recreated.
+		status := finding.Warn
+		if parse.UnionCount(liveSpans) < parse.MinSubIDs && len(own) > 0 {
+			status = finding.Fail
+		}
+		j.problem(status, "%s (pid %d) still maps %s from when it started; the current ranges are %s",
 			eng.name, pid, mapped, orNone(strings.Join(want, ", ")))
 		j.intents = append(j.intents, finding.ManualStep(eng.step,
 			fmt.Sprintf("run `%s` as %s so the engine recreates its user namespace with the current subordinate ids", eng.command, j.e.User.Name)))

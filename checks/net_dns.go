@@ -10,8 +10,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/Masterminds/semver/v3"
-
 	"github.com/rootless-doctor/rootless-doctor/checks/facts"
 	"github.com/rootless-doctor/rootless-doctor/checks/parse"
 	"github.com/rootless-doctor/rootless-doctor/finding"
@@ -34,12 +32,12 @@ const (
 // slirpBindsEscapedResolv is the first slirp4netns whose sandbox also binds the file
 // /etc/resolv.conf finally resolves to when that lies outside /etc and /run
 // (rootless-containers/slirp4netns@9103678, "Add support for escaping resolv.conf symlinks").
-var slirpBindsEscapedResolv = semver.MustParse("1.2.1")
+var slirpBindsEscapedResolv = parse.MustVersion("1.2.1")
 
 // podmanSplitDNSFixed is the first Podman whose pasta network forwards DNS to the host's own
 // resolver again, so that systemd-resolved's per-link (VPN) servers answer
 // (podman-container-tools/podman#22044, a regression of the 5.0 release candidates).
-var podmanSplitDNSFixed = semver.MustParse("5.0.1")
+var podmanSplitDNSFixed = parse.MustVersion("5.0.1")
 
 var netDNS = Probe{
 	ID:    "net.dns",
@@ -178,7 +176,7 @@ func judgeSandboxChain(ctx context.Context, e *facts.Env, r finding.Result, c li
 	escaped := !underDir(c.real, "/etc") && !underDir(c.real, "/run")
 	binds := true
 	n := e.NetDrivers(ctx)
-	if v, err := semver.NewVersion(n.Slirp.Version); err == nil && v.LessThan(slirpBindsEscapedResolv) {
+	if v, err := parse.NewVersion(n.Slirp.Version); err == nil && v.LessThan(slirpBindsEscapedResolv) {
 		binds = false
 	}
 	var lost string
@@ -310,7 +308,7 @@ func judgeSplitDNS(e *facts.Env, r finding.Result, rc parse.ResolvConf, n facts.
 		return r, false
 	}
 	r = r.With(resolvedLinkStates, strings.Join(split, "; "))
-	v, verr := semver.NewVersion(n.Podman.Version)
+	v, verr := parse.NewVersion(n.Podman.Version)
 	if !n.PodmanUsesPasta() || verr != nil || !v.LessThan(podmanSplitDNSFixed) {
 		return r.Detail("systemd-resolved sends some domains to a link's own servers (a VPN); the default networks of pasta and slirp4netns forward lookups to the host's stub, which keeps that routing."), false
 	}

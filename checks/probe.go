@@ -45,12 +45,14 @@ func (p Probe) Group() string {
 // GroupTitles names the areas in reports, in report order.
 var GroupTitles = []struct{ Group, Title string }{
 	{"identity", "Identity"},
+	{"process", "Process context"},
 	{"idmap", "Subordinate ids"},
 	{"kernel", "Kernel"},
 	{"virt", "Virtualisation"},
 	{"userns", "User namespaces"},
 	{"cgroup", "Cgroups"},
 	{"session", "Login session"},
+	{"limits", "Limits"},
 	{"net", "Network"},
 	{"storage", "Storage"},
 	{"conflict", "Conflicts"},

@@ -8,11 +8,15 @@ func All() []Probe {
 	return []Probe{
 		identityUser,
 
+		processNoNewPrivs,
+		processProcSys,
+
 		idmapNewuidmap,
 		idmapSubuid,
 		idmapSubgid,
 
 		kernelVersion,
+		kernelConfig,
 
 		virtWSL,
 		virtContainer,
@@ -28,6 +32,11 @@ func All() []Probe {
 		sessionDBus,
 		sessionSystemd,
 		sessionLinger,
+
+		limitsRlimits,
+		limitsTasks,
+		limitsKeys,
+		limitsInotify,
 
 		netDriver,
 		netTun,

@@ -14,7 +14,7 @@ import (
 var sessionSystemd = Probe{
 	ID:    "session.systemd",
 	Title: "systemd user manager",
-	Fails: "systemd runs but the account has no user manager (after `su`/`sudo`)",
+	Fails: "systemd runs but the account has no user manager (after `su`/`sudo`); WSL without systemd (warn)",
 	Why: "`systemctl --user`, the systemd cgroup driver and `rootless-doctor install` talk to the " +
 		"account's systemd user manager (user@UID.service). It runs while the account has a login " +
 		"session, or always with lingering; a shell reached with su or sudo has none, and setup " +
@@ -88,11 +88,23 @@ func systemdNotPID1(e *facts.Env, r finding.Result) finding.Result {
 		return r
 	}
 	r = r.With(ev.Source, ev.Value)
+	if !strings.Contains(strings.ToLower(e.Host.KernelRelease()), "microsoft-standard") {
+		// WSL 1 ("4.4.0-19041-Microsoft") has no systemd to turn on, and no containers.
+		return r.Detail("This looks like WSL 1, which cannot run systemd (nor rootless containers): convert the distribution to WSL 2 with `wsl --set-version <distribution> 2` from Windows.")
+	}
+	// On WSL 2 the missing user manager is one switch away, and without it the setup tools stop
+	// ("[ERROR] Needs systemd (systemctl --user)", containerd/nerdctl#366) or fall back to a
+	// daemon started by hand: a warning, where another init is a choice (a skip).
+	summary := "WSL runs without systemd: no user manager, so the setup tools and `install` cannot make the engine a service"
 	if wslSystemdConfigured(e) {
 		return r.With("/etc/wsl.conf", "[boot] systemd=true").
-			Detail("/etc/wsl.conf already asks for systemd: restart the distribution with `wsl --shutdown` from Windows.")
+			WithStatus(finding.Warn, "%s", summary).
+			Detail("/etc/wsl.conf already asks for systemd: restart the distribution with `wsl --shutdown` from Windows.").
+			Fix(finding.ManualStep("wsl-restart", "restart the WSL distribution so that /etc/wsl.conf takes effect: run `wsl --shutdown` in Windows, then open it again"))
 	}
-	return r.Detail("This is WSL: systemd becomes PID 1 with `[boot]` `systemd=true` in /etc/wsl.conf, then `wsl --shutdown` from Windows (WSL 0.67.6 or later).")
+	return r.WithStatus(finding.Warn, "%s", summary).
+		Detail("systemd becomes PID 1 with `[boot]` `systemd=true` in /etc/wsl.conf, then `wsl --shutdown` from Windows (WSL 0.67.6 or later).").
+		Fix(finding.ManualStep("wsl-systemd", "turn systemd on in WSL: add the lines `[boot]` and `systemd=true` to /etc/wsl.conf, then run `wsl --shutdown` in Windows and open the distribution again (WSL 0.67.6 or later)"))
 }
 
 // wsl reports whether the host is Windows Subsystem for Linux, with the evidence: its

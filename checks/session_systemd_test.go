@@ -11,7 +11,9 @@ func TestSessionSystemd(t *testing.T) {
 	runProbeTests(t, sessionSystemd, []probeTest{
 		{name: "no systemd (the dev machine)", host: alice().File("/proc/1/comm", "process_api\n"), status: finding.Skip,
 			summary: "systemd is not PID 1: engines run without a user manager; `install` is not available", fixes: []string{}},
-		{name: "no systemd, WSL", host: alice().Kernel("5.15.153.1-microsoft-standard-WSL2"), status: finding.Skip, summary: "systemd is not PID 1"},
+		{name: "no systemd, WSL 2", host: alice().Kernel("5.15.153.1-microsoft-standard-WSL2"), status: finding.Warn, summary: "WSL runs without systemd", fixes: []string{"manual.wsl-systemd"}},
+		{name: "no systemd, WSL 2 configured", host: alice().Kernel("5.15.153.1-microsoft-standard-WSL2").File("/etc/wsl.conf", "[boot]\nsystemd=true\n"), status: finding.Warn, fixes: []string{"manual.wsl-restart"}},
+		{name: "no systemd, WSL 1", host: alice().Kernel("4.4.0-19041-Microsoft"), status: finding.Skip, summary: "systemd is not PID 1"},
 		{name: "user manager running", host: socket(v2session(), private, 1000), status: finding.Pass, summary: "the systemd user manager of alice is running", fixes: []string{}},
 		{name: "running, XDG unset in this shell", host: socket(v2sd(), private, 1000), status: finding.Pass, summary: "is running"},
 		{name: "after sudo su", host: v2session(), status: finding.Fail, summary: "the systemd user manager of alice is not reachable: no /run/user/1000/systemd/private",
@@ -37,11 +39,15 @@ func TestSessionSystemdWSL(t *testing.T) {
 	if !hasDetail(r, "systemd=true") || !hasDetail(r, "wsl --shutdown") {
 		t.Errorf("WSL details = %q", r.Details)
 	}
-	m = alice().File("/proc/version", "Linux version 4.4.0-19041-Microsoft (Microsoft@Microsoft.com)\n").
+	m = alice().Kernel("6.6.87.2-microsoft-standard-WSL2").File("/proc/version", "Linux version 6.6.87.2-microsoft-standard-WSL2 (root@439a258ad544)\n").
 		File("/etc/wsl.conf", "[automount]\nenabled = true\n\n[boot]\nsystemd = true\n")
 	r = result(t, sessionSystemd, m, "")
-	if r.Status != finding.Skip || !hasDetail(r, "already asks for systemd") {
+	if r.Status != finding.Warn || !hasDetail(r, "already asks for systemd") {
 		t.Errorf("configured WSL: %s %q", r.Status, r.Details)
+	}
+	r = result(t, sessionSystemd, alice().File("/proc/version", "Linux version 4.4.0-19041-Microsoft (Microsoft@Microsoft.com)\n"), "")
+	if r.Status != finding.Skip || !hasDetail(r, "WSL 1") {
+		t.Errorf("WSL 1: %s %q", r.Status, r.Details)
 	}
 	r = result(t, sessionSystemd, alice(), "")
 	if hasDetail(r, "WSL") {

@@ -16,7 +16,7 @@ import (
 var sessionXDGRuntimeDir = Probe{
 	ID:    "session.xdg-runtime-dir",
 	Title: "XDG runtime directory",
-	Fails: "unset, missing, not the account's, not 0700, under /tmp",
+	Fails: "unset, missing, not the account's, not 0700; under /tmp or too long for socket paths (warn)",
 	Why: "Rootless engines keep their sockets, pid files and RootlessKit state in $XDG_RUNTIME_DIR " +
 		"(the API socket is $XDG_RUNTIME_DIR/docker.sock); dockerd-rootless.sh refuses to start " +
 		"without it. pam_systemd sets it to /run/user/UID, a tmpfs directory only the account can " +
@@ -121,7 +121,10 @@ func judgeRuntimeDir(e *facts.Env, r finding.Result, label, dir string, fi host.
 	if resolved != path.Clean(dir) {
 		r = r.With(dir, "resolves to "+resolved)
 	}
-	var problems []string
+	// Failures stop the engines (podman refuses a runtime directory it does not own,
+	// containers/common#422); warnings are what works until it does not: a directory
+	// systemd-tmpfiles ages out, a path too long for the sockets under it.
+	var problems, warnings []string
 	if !fi.IsDir() {
 		problems = append(problems, fmt.Sprintf("%s is not a directory", label))
 	} else {
@@ -132,24 +135,51 @@ func judgeRuntimeDir(e *facts.Env, r finding.Result, label, dir string, fi host.
 			problems = append(problems, fmt.Sprintf("%s has mode %04o, not 0700", label, fi.Mode.Perm()))
 		}
 	}
-	if underTmp(dir) || underTmp(resolved) {
-		problems = append(problems, fmt.Sprintf("%s is under /tmp or /var/tmp, which systemd-tmpfiles cleans", label))
+	tmp := underTmp(dir) || underTmp(resolved)
+	if tmp {
+		warnings = append(warnings, fmt.Sprintf("%s is under /tmp or /var/tmp, which systemd-tmpfiles cleans", label))
 	}
-	if len(problems) == 0 {
+	long := len(dir) > maxRuntimeDirLen
+	if long {
+		warnings = append(warnings, fmt.Sprintf("%s is %d bytes long: socket paths under it pass the 108-byte limit of a unix socket", label, len(dir)))
+	}
+	if len(problems)+len(warnings) == 0 {
 		return r.WithStatus(finding.Pass, "%s (owned by %s, mode 0700)", label, e.User.Name)
 	}
-	r = r.WithStatus(finding.Fail, "%s", problems[0])
-	for _, p := range problems[1:] {
+	status := finding.Warn
+	if len(problems) > 0 {
+		status = finding.Fail
+	}
+	all := append(problems, warnings...)
+	r = r.WithStatus(status, "%s", all[0])
+	for _, p := range all[1:] {
 		r = r.Detail("Also: %s.", p)
 	}
-	if underTmp(dir) || underTmp(resolved) {
-		r = r.Detail("Under /tmp, systemd-tmpfiles removes files older than 10 days (sockets and pause.pid of running engines vanish), the state survives reboots, and other users can create the predictable names first.")
+	if tmp {
+		// docs/failures/catalogue.json#runtime-dir-on-tmp-cleaned
+		r = r.Detail("Under /tmp, systemd-tmpfiles removes files older than 10 days: podman's pause.pid and the engines' sockets vanish (\"cannot join pause process\", containers/podman#7852, #11539), the state survives reboots, and other users can create the predictable names first (moby/moby#41098).").
+			Detail("If it must stay there, exclude it from cleaning with an `x` line in /etc/tmpfiles.d (tmpfiles.d(5)), for example `x /tmp/run-*`.")
+	}
+	if long {
+		// docs/failures/catalogue.json#runtime-path-too-long
+		r = r.Detail("Podman publishes ports through $XDG_RUNTIME_DIR/libpod/tmp/rootlessportNNNNNNNNN/.bp.sock, %d bytes more: past %d bytes of runtime directory the socket cannot be made (\"rootlessport dial unix …/.bp.sock: connect: invalid argument\", containers/podman#9486). Podman before 3.0 failed already past %d bytes, on its attach sockets (containers/podman#9264).", rootlessportSuffix, maxRuntimeDirLen, 107-attachSuffix)
 	}
 	if fi.IsDir() && fi.UID != e.User.UID {
 		r = r.Detail("A runtime directory owned by someone else is usually inherited from the account that ran su or sudo.")
 	}
 	return r.Fix(runtimeDirStep(e, std))
 }
+
+// The longest socket paths engines make under the runtime directory: Podman's rootlessport
+// socket ("/libpod/tmp/rootlessport" + 9 digits + "/.bp.sock") and, before Podman 3.0 opened
+// them through /proc/self/fd (containers/podman#8933), its attach sockets ("/libpod/tmp/socket/"
+// + a 64-character container id + "/attach"). A sockaddr_un holds 107 bytes of path and a NUL
+// (unix(7)).
+const (
+	rootlessportSuffix = len("/libpod/tmp/rootlessport") + 9 + len("/.bp.sock")
+	attachSuffix       = len("/libpod/tmp/socket/") + 64 + len("/attach")
+	maxRuntimeDirLen   = 107 - rootlessportSuffix
+)
 
 // runtimeDirStep is the manual fix for a bad runtime directory.
 func runtimeDirStep(e *facts.Env, std string) finding.Intent {

@@ -1,6 +1,7 @@
 package checks
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/rootless-doctor/rootless-doctor/finding"
@@ -27,11 +28,17 @@ func TestSessionXDGRuntimeDir(t *testing.T) {
 		{name: "mode 0755", host: runtimeDir(alice(), 1000, "0755").Env("XDG_RUNTIME_DIR", "/run/user/1000"), status: finding.Fail, summary: "mode 0755, not 0700"},
 		{name: "not a directory", host: alice().File("/run/user/1000", "x").Meta("/run/user/1000", host.FileMeta{UID: host.Int(1000), Mode: "0700"}).
 			Env("XDG_RUNTIME_DIR", "/run/user/1000"), status: finding.Fail, summary: "not a directory"},
-		{name: "under /tmp", host: tmpDir(alice(), "/tmp/docker-1000"), status: finding.Fail, summary: "under /tmp or /var/tmp", fixes: []string{"manual.xdg-runtime-dir"}},
-		{name: "under /var/tmp", host: tmpDir(alice(), "/var/tmp/run-1000"), status: finding.Fail, summary: "under /tmp"},
+		{name: "under /tmp", host: tmpDir(alice(), "/tmp/docker-1000"), status: finding.Warn, summary: "under /tmp or /var/tmp", fixes: []string{"manual.xdg-runtime-dir"}},
+		{name: "under /var/tmp", host: tmpDir(alice(), "/var/tmp/run-1000"), status: finding.Warn, summary: "under /tmp"},
 		{name: "/tmpfoo is not /tmp", host: tmpDir(alice(), "/tmpfoo/run"), status: finding.Pass},
 		{name: "symlink into /tmp", host: tmpDir(alice(), "/tmp/r").Symlink("/home/alice/run", "/tmp/r").Env("XDG_RUNTIME_DIR", "/home/alice/run"),
-			status: finding.Fail, summary: "under /tmp"},
+			status: finding.Warn, summary: "under /tmp"},
+		{name: "under /tmp and another account's", host: runtimeDir(alice(), 0, "0700").Dir("/tmp/run-0").Meta("/tmp/run-0", host.FileMeta{Type: "dir", Mode: "0700", UID: host.Int(0)}).
+			Env("XDG_RUNTIME_DIR", "/tmp/run-0"), status: finding.Fail, summary: "owned by uid 0"},
+		// docs/failures/catalogue.json#runtime-path-too-long
+		{name: "65 bytes is still short enough", host: tmpDir(alice(), "/home/alice/"+strings.Repeat("r", 65-len("/home/alice/"))), status: finding.Pass},
+		{name: "66 bytes is too long for rootlessport", host: tmpDir(alice(), "/home/alice/"+strings.Repeat("r", 66-len("/home/alice/"))), status: finding.Warn,
+			summary: "is 66 bytes long: socket paths under it pass the 108-byte limit", fixes: []string{"manual.xdg-runtime-dir"}},
 		{name: "symlink loop", host: alice().Symlink("/home/alice/run", "/home/alice/run").Env("XDG_RUNTIME_DIR", "/home/alice/run"), status: finding.Warn, summary: "could not check"},
 		{name: "root's env ignored on behalf", host: withSystemd(runtimeDir(alice(), 1000, "0700")).Self(rootSelf).Env("XDG_RUNTIME_DIR", "/run/user/0"),
 			user: "alice", status: finding.Pass, summary: "/run/user/1000 (owned by alice, mode 0700)"},

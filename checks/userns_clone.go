@@ -125,8 +125,7 @@ func containerHints(e *facts.Env, r finding.Result) finding.Result {
 		return r
 	}
 	var signs []string
-	if data, err := e.Host.ReadFile("/proc/self/status"); err == nil {
-		st := parse.ParseProcStatus(data)
+	if st, err := e.ProcStatus(); err == nil {
 		if st["Seccomp"] == "2" {
 			r = r.With("/proc/self/status", "Seccomp: 2")
 			signs = append(signs, "a seccomp filter is active (Docker's and containerd's default profiles refuse unshare(CLONE_NEWUSER) without CAP_SYS_ADMIN)")

@@ -32,7 +32,7 @@ func CheckPlan(p Plan) error {
 			if err := checkFilePath(f.Path); err != nil {
 				return err
 			}
-			if !modePattern.MatchString(f.Mode) {
+			if !modePattern().MatchString(f.Mode) {
 				return unsafef("file %s: mode %q", f.Path, f.Mode)
 			}
 			if !strings.HasSuffix(f.Content, "\n") {

@@ -26,7 +26,7 @@ var kindDevice = kind{
 		if !strings.HasPrefix(in.Path, "/dev/") || strings.Contains(in.Path, " ") {
 			return unsafef("device path %q is not under /dev", in.Path)
 		}
-		if !modePattern.MatchString(in.Mode) {
+		if !modePattern().MatchString(in.Mode) {
 			return unsafef("device mode %q is not an octal mode like 0666", in.Mode)
 		}
 		return nil

@@ -17,7 +17,7 @@ var kindPackage = kind{
 		return fmt.Sprintf("install the package that provides %s", in.Tool)
 	},
 	validate: func(in finding.Intent) error {
-		if !namePattern.MatchString(in.Tool) {
+		if !namePattern().MatchString(in.Tool) {
 			return unsafef("tool name %q", in.Tool)
 		}
 		return nil
@@ -50,7 +50,7 @@ func (b *builder) packages(reqs []Request, optional bool) []Step {
 	for _, tool := range tools {
 		rs := byTool[tool]
 		pkg, ok := b.distro.Package(distro.Tool(tool))
-		if !ok || !packagePattern.MatchString(pkg) {
+		if !ok || !packagePattern().MatchString(pkg) {
 			m := newStep("package."+tool, fmt.Sprintf("Install %s from upstream: %s has no package that provides it", tool, b.distroName()), rs)
 			m.Manual = true
 			m.tasks = []Task{debugTask("Install by hand", m.Title)}

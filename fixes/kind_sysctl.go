@@ -30,13 +30,18 @@ var kindSysctl = kind{
 }
 
 // sudoSysctls are the sysctls, and the only value of each, that probes ask for: the user
-// namespace switches (userns.clone, userns.max and the live proof's explanations) and the
-// optional ping and port ranges (net.ping, net.privileged-ports).
+// namespace switches (userns.clone, userns.max and the live proof's explanations), the
+// optional ping and port ranges (net.ping, net.privileged-ports), and the per-uid quotas of
+// keys (limits.keys) and inotify (limits.inotify), which only raise a limit.
 var sudoSysctls = map[string]string{
 	"kernel.unprivileged_userns_clone":    "1",
 	"user.max_user_namespaces":            "28633",
 	"net.ipv4.ping_group_range":           "0 2147483647",
 	"net.ipv4.ip_unprivileged_port_start": "0",
+	"kernel.keys.maxkeys":                 "20000",
+	"kernel.keys.maxbytes":                "2000000",
+	"fs.inotify.max_user_instances":       "8192",
+	"fs.inotify.max_user_watches":         "524288",
 }
 
 func (b *builder) sysctls(reqs []Request, optional bool) []Step {

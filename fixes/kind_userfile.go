@@ -7,6 +7,7 @@ import (
 	"path"
 	"regexp"
 	"strings"
+	"sync"
 
 	"github.com/BurntSushi/toml"
 
@@ -36,8 +37,8 @@ var kindUserFile = kind{
 }
 
 var (
-	userKeyPattern = regexp.MustCompile(`^[a-z0-9_-]+(\.[a-z0-9_-]+)*$`)
-	userValueOK    = regexp.MustCompile(`^[A-Za-z0-9_./:+-]*$`)
+	userKeyPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9_-]+(\.[a-z0-9_-]+)*$`) })
+	userValueOK    = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_./:+-]*$`) })
 )
 
 func validateUserFile(in finding.Intent) error {
@@ -47,12 +48,12 @@ func validateUserFile(in finding.Intent) error {
 	if err := checkFilePath(in.Path); err != nil {
 		return err
 	}
-	if !userKeyPattern.MatchString(in.Key) {
+	if !userKeyPattern().MatchString(in.Key) {
 		return unsafef("user file key %q", in.Key)
 	}
 	switch in.Format {
 	case "toml":
-		if !userValueOK.MatchString(in.Value) {
+		if !userValueOK().MatchString(in.Value) {
 			return unsafef("user file value %q", in.Value)
 		}
 	case "json":

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync"
 	"unicode"
 	"unicode/utf8"
 )
@@ -24,7 +25,7 @@ func unsafef(format string, args ...any) error {
 // by SSSD or LDAP carry (john.doe, JDoe) and that usermod accepts: such accounts are exactly
 // the ones a fleet fixes. The `$` is for Samba machine accounts. Anything else (spaces,
 // quotes, a leading dash) is refused rather than quoted.
-var userPattern = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9._-]*[$]?$`)
+var userPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9._-]*[$]?$`) })
 
 // maxUserLen is LOGIN_NAME_MAX on Linux (256, including the NUL).
 const maxUserLen = 255
@@ -33,7 +34,7 @@ func checkUser(name string) error {
 	if name == "" {
 		return unsafef("empty user name")
 	}
-	if len(name) > maxUserLen || !userPattern.MatchString(name) {
+	if len(name) > maxUserLen || !userPattern().MatchString(name) {
 		return unsafef("user name %q is not a portable account name ([A-Za-z_][A-Za-z0-9._-]*[$]?)", name)
 	}
 	return nil
@@ -99,22 +100,22 @@ func checkFilePath(p string) error {
 }
 
 var (
-	sysctlKeyPattern   = regexp.MustCompile(`^[a-z0-9_]+(\.[A-Za-z0-9_-]+)+$`)
-	sysctlValuePattern = regexp.MustCompile(`^[A-Za-z0-9_.:,/+-]+( [A-Za-z0-9_.:,/+-]+)*$`)
-	modulePattern      = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
-	namePattern        = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`)
-	controllerPattern  = regexp.MustCompile(`^[a-z_]{1,32}$`)
-	modePattern        = regexp.MustCompile(`^0?[0-7]{3}$`)
-	packagePattern     = regexp.MustCompile(`^[a-z0-9][a-z0-9.+_-]*$`)
+	sysctlKeyPattern   = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9_]+(\.[A-Za-z0-9_-]+)+$`) })
+	sysctlValuePattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_.:,/+-]+( [A-Za-z0-9_.:,/+-]+)*$`) })
+	modulePattern      = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`) })
+	namePattern        = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,63}$`) })
+	controllerPattern  = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z_]{1,32}$`) })
+	modePattern        = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^0?[0-7]{3}$`) })
+	packagePattern     = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[a-z0-9][a-z0-9.+_-]*$`) })
 )
 
 func checkSysctl(key, value string) error {
-	if !sysctlKeyPattern.MatchString(key) {
+	if !sysctlKeyPattern().MatchString(key) {
 		return unsafef("sysctl key %q is not of the form a.b.c", key)
 	}
 	// sysctl.d(5) reads the rest of the line as the value; `#` or `;` would start a
 	// comment and quotes are kept literally, so values are plain words and numbers.
-	if !sysctlValuePattern.MatchString(value) {
+	if !sysctlValuePattern().MatchString(value) {
 		return unsafef("sysctl value %q for %s is not plain words and numbers", value, key)
 	}
 	return nil

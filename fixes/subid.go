@@ -8,6 +8,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/rootless-doctor/rootless-doctor/checks/parse"
 	"github.com/rootless-doctor/rootless-doctor/host"
@@ -387,7 +388,7 @@ type subIDDedupe struct {
 
 // dedupeLine is the text a script may match a subid line with exactly (grep -x, sed):
 // the owner (the account's name or uid) and two numbers as shadow reads them.
-var dedupeLine = regexp.MustCompile(`^[A-Za-z0-9._-]+[$]?:[0-9A-Za-z+]+:[0-9A-Za-z+]+$`)
+var dedupeLine = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9._-]+[$]?:[0-9A-Za-z+]+:[0-9A-Za-z+]+$`) })
 
 // dedupes finds, for each span of keep, the account's lines that hold exactly it (valid
 // lines, and lines whose only fault is a CR, as the crlf step leaves them), when there is
@@ -413,7 +414,7 @@ func (a *allocator) dedupes(lines []subIDLine, user string, uid int64, keep []pa
 			switch {
 			case n == 1:
 				d.span, d.first, d.firstLine = sp, text, l.line
-			case !dedupeLine.MatchString(text) || !dedupeLine.MatchString(d.first):
+			case !dedupeLine().MatchString(text) || !dedupeLine().MatchString(d.first):
 				d.stuck = append(d.stuck, l.line)
 			case text == d.first:
 				d.again = true

@@ -3,17 +3,125 @@ package report
 import (
 	"bytes"
 	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
 	"github.com/rootless-doctor/rootless-doctor/finding"
 )
+
+// refRegistry is the registry --output prometheus was written from before issue 16 (with
+// issue 15's build_info and distro_version), built with client_golang: the reference the
+// direct writer (promtext.go) must match byte for byte.
+func refRegistry(t testing.TB, r *Report) *prometheus.Registry {
+	t.Helper()
+	reg := prometheus.NewRegistry()
+	probeOK := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: metricProbeOK, Help: helpProbeOK}, []string{"id", "group"})
+	status := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: metricProbeStatus, Help: helpProbeStatus}, []string{"id", "group", "status"})
+	duration := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: metricProbeDuration, Help: helpProbeDuration}, []string{"id", "group"})
+	ok := prometheus.NewGauge(prometheus.GaugeOpts{Name: metricOK, Help: helpOK})
+	info := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: metricInfo, Help: helpInfo}, infoLabels)
+	reg.MustRegister(probeOK, status, duration, ok, info)
+	refBuildInfo(reg, r.Tool)
+	for _, res := range r.Results {
+		id, group := oneLine(res.ID), oneLine(groupOf(res.ID))
+		probeOK.WithLabelValues(id, group).Set(boolGauge(!r.failsRun(res)))
+		for _, st := range promStatuses {
+			status.WithLabelValues(id, group, string(st)).Set(boolGauge(statusName(res.Status) == st))
+		}
+		duration.WithLabelValues(id, group).Set(res.Duration.Seconds())
+	}
+	ok.Set(boolGauge(r.OK()))
+	info.WithLabelValues(oneLine(r.Host.Distro.ID), oneLine(r.Host.Distro.VersionID), oneLine(r.Host.Kernel), oneLine(r.Host.User.Name)).Set(1)
+	return reg
+}
+
+// refBuildInfo registers rootless_doctor_build_info as client_golang did (issue 15).
+func refBuildInfo(reg *prometheus.Registry, t Tool) {
+	if t.Version == "" {
+		return
+	}
+	g := prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: metricBuildInfo, Help: helpBuildInfo}, buildInfoLabels)
+	reg.MustRegister(g)
+	g.WithLabelValues(oneLine(t.Version), oneLine(t.Revision), oneLine(t.Go)).Set(1)
+}
+
+// gatherText is what client_golang wrote for a registry.
+func gatherText(t testing.TB, g prometheus.Gatherer) string {
+	t.Helper()
+	mfs, err := g.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bytes.Buffer
+	for _, mf := range mfs {
+		if _, err := expfmt.MetricFamilyToText(&b, mf); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return b.String()
+}
+
+// TestPrometheusMatchesClientGolang: the direct writer gives client_golang's bytes for every
+// report the other tests use, for hostile label values, repeated probe ids, and durations of
+// every magnitude.
+func TestPrometheusMatchesClientGolang(t *testing.T) {
+	hostile := sampleReport(finding.Fail)
+	hostile.Host.Kernel = "6.1 \"quoted\" \\ back\nslash \x1b[31m\xff"
+	hostile.Host.User.Name = "\u00e9l\u00e8ve\t\\n"
+	dup := okReport()
+	dup.Results = append(dup.Results, dup.Results...)
+	dup.Results[4].Status = finding.Fail
+	reports := map[string]*Report{
+		"sample-fail": sampleReport(finding.Fail), "sample-warn": sampleReport(finding.Warn),
+		"ok": okReport(), "hostile": hostile, "duplicate-ids": dup, "empty": {FailOn: finding.Fail}, "zero": {},
+		"odd": {Results: []finding.Result{{ID: "", Status: "bogus"}, {ID: "nodot", Status: finding.Fail}, {ID: "a.b.c", Status: finding.Warn}}},
+	}
+	rng := rand.New(rand.NewPCG(16, 16))
+	for i := range 50 {
+		r := sampleReport(finding.Fail)
+		for j := range r.Results {
+			r.Results[j].Duration = time.Duration(rng.Int64N(int64(math.MaxInt64>>uint(rng.IntN(63)))) + 1)
+			r.Results[j].ID = randomLabel(rng)
+		}
+		r.Host.Distro.ID, r.Host.User.Name = randomLabel(rng), randomLabel(rng)
+		reports[fmt.Sprintf("random-%d", i)] = r
+	}
+	for name, r := range reports {
+		t.Run(name, func(t *testing.T) {
+			want := gatherText(t, refRegistry(t, r))
+			var got bytes.Buffer
+			if err := renderPrometheus(&got, r, Options{}); err != nil {
+				t.Fatal(err)
+			}
+			if got.String() != want {
+				t.Errorf("differs from client_golang:\n--- got\n%s--- want\n%s", got.String(), want)
+			}
+		})
+	}
+}
+
+// randomLabel is a label value with the characters that need escaping or cleaning.
+func randomLabel(rng *rand.Rand) string {
+	alphabet := []string{"a", "Z", "0", ".", "_", " ", "\"", "\\", "\n", "\t", "\x1b[1m", "\xff", "é", "✓", "{", "}", ","}
+	var b strings.Builder
+	for range rng.IntN(12) {
+		b.WriteString(alphabet[rng.IntN(len(alphabet))])
+	}
+	return b.String()
+}
 
 func TestPrometheusGauges(t *testing.T) {
 	tests := []struct {
@@ -46,16 +154,13 @@ rootless_doctor_build_info{goversion="go1.26.0",revision="0123456789abcdef012345
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			reg, err := promRegistry(sampleReport(tc.failOn))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := testutil.GatherAndCompare(reg, strings.NewReader(tc.want), metricOK, metricInfo, metricBuildInfo); err != nil {
+			g := renderedGatherer(t, sampleReport(tc.failOn))
+			if err := testutil.GatherAndCompare(g, strings.NewReader(tc.want), metricOK, metricInfo, metricBuildInfo); err != nil {
 				t.Error(err)
 			}
 			// One series per probe for ok and duration, four for status.
 			for name, want := range map[string]int{metricProbeOK: 10, metricProbeDuration: 10, metricProbeStatus: 40, metricOK: 1, metricInfo: 1} {
-				if n, err := testutil.GatherAndCount(reg, name); err != nil || n != want {
+				if n, err := testutil.GatherAndCount(g, name); err != nil || n != want {
 					t.Errorf("%s: %d series (%v), want %d", name, n, err, want)
 				}
 			}
@@ -63,13 +168,33 @@ rootless_doctor_build_info{goversion="go1.26.0",revision="0123456789abcdef012345
 	}
 }
 
+// renderedGatherer parses the rendered text back into a gatherer, for testutil.
+func renderedGatherer(t *testing.T, r *Report) prometheus.Gatherer {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := renderPrometheus(&buf, r, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	mfs, err := parser.TextToMetricFamilies(&buf)
+	if err != nil {
+		t.Fatalf("output does not parse: %v", err)
+	}
+	return prometheus.GathererFunc(func() ([]*dto.MetricFamily, error) {
+		var out []*dto.MetricFamily
+		for _, mf := range mfs {
+			out = append(out, mf)
+		}
+		// Sorted by name, as a registry gathers: the parser returns a map.
+		slices.SortFunc(out, func(a, b *dto.MetricFamily) int { return strings.Compare(a.GetName(), b.GetName()) })
+		return out, nil
+	})
+}
+
 func TestPrometheusProbeSeries(t *testing.T) {
 	// net.slirp4netns warns: ok under --fail-on fail, not ok under --fail-on warn.
 	for failOn, ok := range map[finding.Status]string{finding.Fail: "1", finding.Warn: "0"} {
-		reg, err := promRegistry(sampleReport(failOn))
-		if err != nil {
-			t.Fatal(err)
-		}
+		g := renderedGatherer(t, sampleReport(failOn))
 		want := `
 # HELP rootless_doctor_probe_ok Whether the probe passed: 1 unless its status fails the run (fail, or warn with --fail-on warn).
 # TYPE rootless_doctor_probe_ok gauge
@@ -84,7 +209,7 @@ rootless_doctor_probe_ok{group="net",id="net.tun"} 0
 rootless_doctor_probe_ok{group="session",id="session.dbus"} 1
 rootless_doctor_probe_ok{group="storage",id="storage.driver"} 1
 `
-		if err := testutil.GatherAndCompare(reg, strings.NewReader(want), metricProbeOK); err != nil {
+		if err := testutil.GatherAndCompare(g, strings.NewReader(want), metricProbeOK); err != nil {
 			t.Errorf("fail-on %s: %v", failOn, err)
 		}
 	}

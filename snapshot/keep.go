@@ -21,6 +21,8 @@ import (
 //     of /etc/subgid (idmap.subgid's overlap check). Passwords are "x".
 //   - /etc/subuid and /etc/subgid are kept whole: whether the account's ranges overlap
 //     another account's is the point of idmap.subuid/subgid, and that needs every range.
+//   - Podman quadlets (a ".../containers/systemd/" path, read by process.no-new-privs) lose
+//     their Environment= and Secret= lines: they carry credentials, and no probe reads them.
 //   - systemd user units and drop-ins lose the user:password@ of URLs (proxy credentials).
 //
 // Other files are written as read. The replayed fix plan may differ from the live one where
@@ -80,6 +82,9 @@ func KeepFilter(e *facts.Env, subuid, subgid []byte) Filter {
 		case facts.DpkgStatusPath:
 			return keepStanzas(data, e.DpkgAsked())
 		}
+		if strings.Contains(path, "/containers/systemd/") {
+			return dropAssignments(data, "Environment", "Secret")
+		}
 		if strings.Contains(path, "/systemd/user/") {
 			// Users put HTTP(S)_PROXY with credentials into docker.service drop-ins; net.proxy
 			// needs only the host and port.
@@ -87,6 +92,26 @@ func KeepFilter(e *facts.Env, subuid, subgid []byte) Filter {
 		}
 		return data
 	}
+}
+
+// dropAssignments removes the unit-file lines that assign one of names ("Environment=…",
+// with or without blanks around the "="), and the continuation lines of such an assignment.
+func dropAssignments(data []byte, names ...string) []byte {
+	var out bytes.Buffer
+	dropping := false
+	for _, line := range strings.SplitAfter(string(data), "\n") {
+		t := strings.TrimSpace(line)
+		if !dropping {
+			key, _, ok := strings.Cut(t, "=")
+			dropping = ok && slices.Contains(names, strings.TrimSpace(key))
+		}
+		if !dropping {
+			out.WriteString(line)
+		}
+		// A line ending in a backslash continues the assignment (systemd.syntax(7)).
+		dropping = dropping && strings.HasSuffix(t, "\\")
+	}
+	return out.Bytes()
 }
 
 // keepStanzas keeps the stanzas of dpkg's database (deb822 paragraphs, separated by blank

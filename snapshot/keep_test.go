@@ -22,6 +22,10 @@ func TestKeepFilter(t *testing.T) {
 		{"/etc/passwd", "", "root:x:0:0::/root:/bin/bash\nalice:x:1000:1000::/home/alice:/bin/bash\nsquatter:x:100500:100500::/:/bin/false\n"},
 		{"/etc/group", "", "root:x:0:\nalice:x:1000:\nkvm:x:104:alice\nhigh:x:100600:\n"},
 		{"/etc/subuid", "kept:1:2\n", "kept:1:2\n"},
+		{"/home/alice/.config/containers/systemd/web.container",
+			"[Container]\nImage=nginx\nEnvironment=DB_PASSWORD=hunter2 \\\n  API_KEY=x\nSecret=tok,type=env\n Environment = A=b\n[Service]\nNoNewPrivileges=yes\n",
+			"[Container]\nImage=nginx\n[Service]\nNoNewPrivileges=yes\n"},
+		{"/etc/systemd/user/docker.service", "[Service]\nEnvironment=DOCKERD_ROOTLESS_ROOTLESSKIT_NET=pasta\n", "[Service]\nEnvironment=DOCKERD_ROOTLESS_ROOTLESSKIT_NET=pasta\n"},
 		{"/home/alice/.config/systemd/user/docker.service.d/proxy.conf", "[Service]\nEnvironment=HTTP_PROXY=http://alice:s3cret@127.0.0.1:3128\n",
 			"[Service]\nEnvironment=HTTP_PROXY=http://REDACTED@127.0.0.1:3128\n"},
 	}

@@ -9,8 +9,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/Masterminds/semver/v3"
-
 	"github.com/rootless-doctor/rootless-doctor/checks/parse"
 	"github.com/rootless-doctor/rootless-doctor/distro"
 	"github.com/rootless-doctor/rootless-doctor/finding"
@@ -35,7 +33,7 @@ type Binary struct {
 	// Path is where it was found, "" when it was not.
 	Path string
 	// Version is nil when unknown; Raw is the version as printed or packaged.
-	Version *semver.Version
+	Version *parse.Version
 	Raw     string
 	// From says where the version came from ("dpkg: crun 1.8.1-1+deb12u1", "crun --version").
 	From string
@@ -59,7 +57,7 @@ func (b Binary) Describe() string {
 
 // AtLeast reports whether the version is known and at least v ("1.0.0-rc91").
 func (b Binary) AtLeast(v string) bool {
-	c, err := semver.NewVersion(v)
+	c, err := parse.NewVersion(v)
 	return err == nil && b.Version != nil && !b.Version.LessThan(c)
 }
 

@@ -73,6 +73,7 @@ type Env struct {
 	dpkgAsked   []string
 	subIDSource once[SubIDSource]
 	appArmor    once[*apparmor.Policy]
+	procStatus  once[procStatus]
 	// engines: the engine probes' facts (engines.go).
 	binaryState
 	unitsOnce

@@ -290,3 +290,10 @@ func (e *Env) module(spec ModuleSpec) ModuleFact {
 	}
 	return f(ModuleUnknown, t.dir, "no modules.builtin", fmt.Sprintf("%s is not loaded and %s/modules.builtin is unreadable, so whether it is built in cannot be told.", name, t.dir))
 }
+
+// KernelConfig is the running kernel's build configuration and the file it came from
+// (/proc/config.gz, else /boot/config-RELEASE); nil and "" when neither could be read.
+func (e *Env) KernelConfig() (parse.KernelConfig, string) {
+	t := e.moduleTables()
+	return t.config, t.configPath
+}

@@ -1,6 +1,8 @@
 package facts
 
 import (
+	"errors"
+
 	"github.com/rootless-doctor/rootless-doctor/checks/apparmor"
 	"github.com/rootless-doctor/rootless-doctor/checks/parse"
 )
@@ -75,4 +77,33 @@ func (e *Env) SubIDSource() SubIDSource {
 // AppArmor is the AppArmor policy of /etc/apparmor.d (apparmor.Load), read once per run.
 func (e *Env) AppArmor() *apparmor.Policy {
 	return e.appArmor.get(func() *apparmor.Policy { return apparmor.Load(e.Host) })
+}
+
+// ProcStatusPath is the status file of the doctor's own process: its credentials, its
+// no_new_privs bit, its seccomp mode and its capability sets (proc(5)).
+const ProcStatusPath = "/proc/self/status"
+
+type procStatus struct {
+	fields map[string]string
+	err    error
+}
+
+// ProcStatus is /proc/self/status as "Key" → value (parse.ParseProcStatus), read once per run:
+// the process context an engine started from this shell inherits. Checking on behalf of
+// another account it describes root's process, not the account's session: probes that judge
+// the session ask only when !OnBehalf. An empty file is an error: a recorded host that did not
+// keep it says nothing.
+func (e *Env) ProcStatus() (map[string]string, error) {
+	r := e.procStatus.get(func() procStatus {
+		data, err := e.Host.ReadFile(ProcStatusPath)
+		if err != nil {
+			return procStatus{err: err}
+		}
+		f := parse.ParseProcStatus(data)
+		if len(f) == 0 {
+			return procStatus{err: errors.New(ProcStatusPath + " holds no fields")}
+		}
+		return procStatus{fields: f}
+	})
+	return r.fields, r.err
 }

@@ -7,8 +7,6 @@ import (
 	"strings"
 	"sync"
 
-	"github.com/Masterminds/semver/v3"
-
 	"github.com/rootless-doctor/rootless-doctor/checks/parse"
 	"github.com/rootless-doctor/rootless-doctor/distro"
 	"github.com/rootless-doctor/rootless-doctor/finding"
@@ -222,7 +220,7 @@ func dpkgVersioned(e *Env, name, path string) (NetTool, uint64, bool) {
 	if !ok {
 		return NetTool{}, 0, false
 	}
-	v, err := semver.NewVersion(parse.DebianUpstreamVersion(full))
+	v, err := parse.NewVersion(parse.DebianUpstreamVersion(full))
 	if err != nil {
 		return NetTool{}, 0, false
 	}

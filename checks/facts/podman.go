@@ -11,8 +11,6 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/Masterminds/semver/v3"
-
 	"github.com/rootless-doctor/rootless-doctor/checks/parse"
 	"github.com/rootless-doctor/rootless-doctor/finding"
 )
@@ -559,8 +557,8 @@ func (e *Env) podmanStorage(pm *Podman) {
 }
 
 // VersionBefore is a helper for callers that compare a binary's version with a constraint.
-func VersionBefore(v *semver.Version, c string) bool {
-	cv, err := semver.NewVersion(c)
+func VersionBefore(v *parse.Version, c string) bool {
+	cv, err := parse.NewVersion(c)
 	return err == nil && v != nil && v.LessThan(cv)
 }
 

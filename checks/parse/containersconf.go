@@ -29,8 +29,14 @@ type ContainersConf struct {
 	// DefaultRootlessNetworkCmd and NetworkBackend: [network] default_rootless_network_cmd,
 	// network_backend.
 	DefaultRootlessNetworkCmd, NetworkBackend string
+	// FirewallDriver is [network] firewall_driver (netavark 1.12): "nftables", "iptables", or
+	// "" for netavark's build-time default.
+	FirewallDriver string
 	// PastaOptions is [network] pasta_options (Podman 5).
 	PastaOptions []string
+	// DefaultSysctls is [containers] default_sysctls: nil when no file set it (the
+	// compiled-in default applies), empty when a file emptied it.
+	DefaultSysctls []string
 	// ImageCopyTmpDir is [engine] image_copy_tmp_dir: where pulls stage blobs ("storage" for
 	// below the graphroot, an absolute path, or unset for $TMPDIR, then /var/tmp).
 	ImageCopyTmpDir string
@@ -43,7 +49,8 @@ type ContainersConf struct {
 // v0.57 (Podman 4.8), attrSlice since (internal/attributedstring).
 type containersConfFile[S any] struct {
 	Containers struct {
-		InitPath string `toml:"init_path"`
+		InitPath       string `toml:"init_path"`
+		DefaultSysctls S      `toml:"default_sysctls"`
 	} `toml:"containers"`
 	Engine struct {
 		Runtime           string              `toml:"runtime"`
@@ -59,6 +66,7 @@ type containersConfFile[S any] struct {
 	Network struct {
 		DefaultRootlessNetworkCmd string `toml:"default_rootless_network_cmd"`
 		NetworkBackend            string `toml:"network_backend"`
+		FirewallDriver            string `toml:"firewall_driver"`
 		PastaOptions              S      `toml:"pasta_options"`
 	} `toml:"network"`
 }
@@ -184,7 +192,9 @@ func (f *containersConfFile[S]) conf(list func(S) []string) ContainersConf {
 		HelperBinariesDir:         slices.Clone(list(f.Engine.HelperBinariesDir)),
 		DefaultRootlessNetworkCmd: f.Network.DefaultRootlessNetworkCmd,
 		NetworkBackend:            f.Network.NetworkBackend,
+		FirewallDriver:            f.Network.FirewallDriver,
 		PastaOptions:              slices.Clone(list(f.Network.PastaOptions)),
+		DefaultSysctls:            slices.Clone(list(f.Containers.DefaultSysctls)),
 		ImageCopyTmpDir:           f.Engine.ImageCopyTmpDir,
 	}
 }

@@ -30,6 +30,9 @@ type DockerDaemonConfig struct {
 	// UserlandProxyPath is "userland-proxy-path": with it, dockerd ≤ 27 does not look
 	// rootlesskit-docker-proxy up (moby@v20.10.24 cmd/dockerd/config_unix.go#L44).
 	UserlandProxyPath string
+	// UsernsRemap is "userns-remap", a rootful feature rootless dockerd cannot start with
+	// (moby/moby#48521).
+	UsernsRemap string
 }
 
 // ParseDockerDaemonJSON reads daemon.json the way dockerd does, tolerantly: a UTF-8 or UTF-16
@@ -54,6 +57,9 @@ func ParseDockerDaemonJSON(data []byte) (DockerDaemonConfig, error) {
 		return c, err
 	}
 	if c.UserlandProxyPath, err = stringField(obj, "userland-proxy-path"); err != nil {
+		return c, err
+	}
+	if c.UsernsRemap, err = stringField(obj, "userns-remap"); err != nil {
 		return c, err
 	}
 	if raw, ok := obj["exec-opts"]; ok {

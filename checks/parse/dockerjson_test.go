@@ -38,6 +38,8 @@ func TestParseDockerDaemonJSON(t *testing.T) {
 		{"both", `{"storage-driver":"fuse-overlayfs","data-root":"/d"}`, DockerDaemonConfig{DataRoot: "/d", StorageDriver: "fuse-overlayfs"}, ""},
 		{"other keys of any type", `{"features":{"buildkit":true},"dns":["1.1.1.1"],"mtu":1400,"data-root":"/d"}`, DockerDaemonConfig{DataRoot: "/d"}, ""},
 		{"null data-root", `{"data-root": null}`, DockerDaemonConfig{}, ""},
+		{"userns-remap", `{"userns-remap": "default"}`, DockerDaemonConfig{UsernsRemap: "default"}, ""},
+		{"userns-remap of the wrong type", `{"userns-remap": true}`, DockerDaemonConfig{}, "userns-remap"},
 		{"utf-8 bom", "\xEF\xBB\xBF{\"data-root\":\"/d\"}", DockerDaemonConfig{DataRoot: "/d"}, ""},
 		{"utf-16le bom", utf16LE(`{"data-root":"/dé"}`), DockerDaemonConfig{DataRoot: "/dé"}, ""},
 		{"utf-16be bom", utf16BE(`{"data-root":"/d"}`), DockerDaemonConfig{DataRoot: "/d"}, ""},

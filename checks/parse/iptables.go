@@ -3,6 +3,7 @@ package parse
 import (
 	"fmt"
 	"regexp"
+	"sync"
 
 	"github.com/rootless-doctor/rootless-doctor/finding"
 )
@@ -24,12 +25,14 @@ type IptablesVersion struct {
 	Backend string
 }
 
-var iptablesVersionRE = regexp.MustCompile(`(?m)^ip6?tables(?:-legacy|-nft)?\S* v(\d+(?:\.\d+){0,3})(?:\s*\(([A-Za-z_]+)\))?`)
+var iptablesVersionRE = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`(?m)^ip6?tables(?:-legacy|-nft)?\S* v(\d+(?:\.\d+){0,3})(?:\s*\(([A-Za-z_]+)\))?`)
+})
 
 // ParseIptablesVersion parses the output of `iptables --version`.
 func ParseIptablesVersion(out []byte) (IptablesVersion, error) {
 	out = versionHead(out)
-	m := iptablesVersionRE.FindSubmatch(out)
+	m := iptablesVersionRE().FindSubmatch(out)
 	if m == nil {
 		return IptablesVersion{}, fmt.Errorf("iptables --version: %w", ErrNoVersion)
 	}

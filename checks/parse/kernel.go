@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"regexp"
 	"strconv"
+	"sync"
 )
 
 // KernelVersion is the numeric part of a kernel release ("6.8.0-31-generic" → 6.8.0).
@@ -15,11 +16,11 @@ type KernelVersion struct {
 	Release string
 }
 
-var kernelRE = regexp.MustCompile(`^(\d{1,6})\.(\d{1,6})(?:\.(\d{1,9}))?`)
+var kernelRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(\d{1,6})\.(\d{1,6})(?:\.(\d{1,9}))?`) })
 
 // ParseKernelRelease parses uname -r.
 func ParseKernelRelease(release string) (KernelVersion, error) {
-	m := kernelRE.FindStringSubmatch(release)
+	m := kernelRE().FindStringSubmatch(release)
 	if m == nil {
 		return KernelVersion{}, fmt.Errorf("kernel release %q has no MAJOR.MINOR version", release)
 	}

@@ -6,8 +6,6 @@ import (
 	"errors"
 	"strings"
 	"testing"
-
-	"github.com/Masterminds/semver/v3"
 )
 
 func TestParseSlirp4netnsVersion(t *testing.T) {
@@ -87,7 +85,7 @@ func FuzzParseSlirp4netnsVersion(f *testing.F) {
 			t.Fatalf("no version without an error: %+v", v)
 		}
 		// A parsed version must parse again the same (round trip through its canonical form).
-		again, err := semver.NewVersion(v.Version.String())
+		again, err := NewVersion(v.Version.String())
 		if err != nil || !again.Equal(v.Version) {
 			t.Fatalf("version %q does not round-trip: %v", v.Version, err)
 		}

@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/rootless-doctor/rootless-doctor/finding"
 )
@@ -46,10 +47,12 @@ type PastaVersion struct {
 
 var (
 	// Upstream tags and Arch: 2023_03_09.ee7d0b6 (git describe may add -3-gabc1234).
-	pastaUpstreamRE = regexp.MustCompile(`(?:^|[^0-9])(\d{4})_(\d{2})_(\d{2})(?:[^0-9]|$)`)
+	pastaUpstreamRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?:^|[^0-9])(\d{4})_(\d{2})_(\d{2})(?:[^0-9]|$)`) })
 	// Fedora/RHEL RPM versions: 0^20230309.gee7d0b6-1.fc38.x86_64; Debian/Ubuntu package
 	// versions: 0.0~git20230309.7c7625d-1.
-	pastaPackedRE = regexp.MustCompile(`(?:\^|~git|\+git|git)(\d{4})(\d{2})(\d{2})(?:[^0-9]|$)`)
+	pastaPackedRE = sync.OnceValue(func() *regexp.Regexp {
+		return regexp.MustCompile(`(?:\^|~git|\+git|git)(\d{4})(\d{2})(\d{2})(?:[^0-9]|$)`)
+	})
 )
 
 // ParsePastaVersion parses the first line of `pasta --version` (the rest is the licence).
@@ -68,7 +71,7 @@ func ParsePastaVersion(out []byte) (PastaVersion, error) {
 		return PastaVersion{}, fmt.Errorf("pasta --version: %w (first line %q)", ErrNoVersion, finding.Clip(line, 64))
 	}
 	pv := PastaVersion{Raw: strings.TrimSpace(rest)}
-	for _, re := range []*regexp.Regexp{pastaUpstreamRE, pastaPackedRE} {
+	for _, re := range []*regexp.Regexp{pastaUpstreamRE(), pastaPackedRE()} {
 		m := re.FindStringSubmatch(pv.Raw)
 		if m == nil {
 			continue

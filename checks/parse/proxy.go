@@ -6,16 +6,17 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 )
 
 // urlUserinfo matches the user:password@ part of URLs written in text (a proxy URL in a unit's
 // Environment= line or in a variable).
-var urlUserinfo = regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]*://)[^/@\s"'=]+@`)
+var urlUserinfo = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`([A-Za-z][A-Za-z0-9+.-]*://)[^/@\s"'=]+@`) })
 
 // RedactUserinfo replaces the credentials of every URL in s ("http://user:pw@proxy:3128")
 // with "REDACTED", so that a snapshot or a report never carries a proxy password.
 func RedactUserinfo(s string) string {
-	return urlUserinfo.ReplaceAllString(s, "${1}REDACTED@")
+	return urlUserinfo().ReplaceAllString(s, "${1}REDACTED@")
 }
 
 // IsProxyVar reports whether an environment variable names a proxy for Go programs and curl

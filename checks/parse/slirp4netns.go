@@ -6,8 +6,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
-
-	"github.com/Masterminds/semver/v3"
+	"sync"
 
 	"github.com/rootless-doctor/rootless-doctor/finding"
 )
@@ -15,7 +14,7 @@ import (
 // Slirp4netnsMin is the oldest slirp4netns RootlessKit accepts: v0.4.0 added --netns-type,
 // which RootlessKit ≥ 0.7.1 passes (rootlesskit pkg/network/slirp4netns DetectFeatures,
 // dockerd-rootless.sh; moby/moby#40931, moby/moby#41781).
-var Slirp4netnsMin = semver.MustParse("0.4.0")
+var Slirp4netnsMin = MustVersion("0.4.0")
 
 // Slirp4netnsVersion is what `slirp4netns --version` prints:
 //
@@ -26,7 +25,7 @@ var Slirp4netnsMin = semver.MustParse("0.4.0")
 //	libseccomp: 2.5.4
 type Slirp4netnsVersion struct {
 	// Version is the slirp4netns version ("1.2.0", possibly with a pre-release "1.3.0-beta.1").
-	Version *semver.Version
+	Version *Version
 	// Raw is the version text as printed.
 	Raw string
 	// Commit and Libslirp are the other lines, empty when absent (versions before 0.4 print
@@ -38,18 +37,18 @@ type Slirp4netnsVersion struct {
 // ErrNoVersion is returned when a tool's output holds no version a parser recognises.
 var ErrNoVersion = errors.New("no version in the output")
 
-var slirpVersionRE = regexp.MustCompile(`(?m)^slirp4netns version v?(\S+)`)
+var slirpVersionRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`(?m)^slirp4netns version v?(\S+)`) })
 
 // ParseSlirp4netnsVersion parses the output of `slirp4netns --version`.
 func ParseSlirp4netnsVersion(out []byte) (Slirp4netnsVersion, error) {
 	out = versionHead(out)
-	m := slirpVersionRE.FindSubmatch(out)
+	m := slirpVersionRE().FindSubmatch(out)
 	if m == nil {
 		return Slirp4netnsVersion{}, fmt.Errorf("slirp4netns --version: %w", ErrNoVersion)
 	}
 	raw := string(m[1])
 	// A git build prints "1.2.0+dev"; semver keeps "+dev" as build metadata, which Compare ignores.
-	v, err := semver.NewVersion(raw)
+	v, err := NewVersion(raw)
 	if err != nil {
 		return Slirp4netnsVersion{}, fmt.Errorf("slirp4netns version %q: %w", finding.Clip(raw, 64), err)
 	}
@@ -69,12 +68,13 @@ func ParseSlirp4netnsVersion(out []byte) (Slirp4netnsVersion, error) {
 	return sv, nil
 }
 
-// AtLeast reports whether v ≥ min by semver precedence. It compares versions directly rather
-// than through semver.NewConstraint: a constraint such as ">= 0.4.0" never matches a
+// AtLeast reports whether v ≥ min by semver precedence. It compares versions directly, not
+// through a range constraint: in the usual constraint semantics ">= 0.4.0" never matches a
 // pre-release ("1.3.0-beta.1" fails it), which would call a new slirp4netns too old
-// (https://github.com/Masterminds/semver#checking-version-constraints). A pre-release of min itself ("0.4.0-beta.1") is below min; callers
-// settle that case with --help, as RootlessKit does.
-func (v Slirp4netnsVersion) AtLeast(min *semver.Version) bool {
+// (https://github.com/Masterminds/semver#checking-version-constraints). A pre-release of min
+// itself ("0.4.0-beta.1") is below min; callers settle that case with --help, as RootlessKit
+// does.
+func (v Slirp4netnsVersion) AtLeast(min *Version) bool {
 	return v.Version != nil && min != nil && v.Version.Compare(min) >= 0
 }
 

@@ -191,3 +191,91 @@ func (d Delegation) String() string {
 	}
 	return strings.Join(d.Controllers, " ")
 }
+
+// NoNewPrivs is what the [Service] settings of a unit (its file and drop-ins, applied in order)
+// say about the no_new_privs bit of the processes it starts. NoNewPrivileges=yes sets it; for a
+// process the manager starts without CAP_SYS_ADMIN — every unit of a user manager — systemd
+// also sets it for each setting that installs a seccomp filter (src/core/exec-invoke.c,
+// context_has_no_new_privileges; systemd.exec(5), NoNewPrivileges=).
+type NoNewPrivs struct {
+	// Explicit is the last NoNewPrivileges= value, nil when none (or it was not a boolean).
+	Explicit *bool
+	// implied holds the settings that imply it, by name, with their value.
+	implied map[string]string
+}
+
+// nnpBooleans are the boolean settings that imply no_new_privs in a user manager when true;
+// nnpLists those that imply it when they hold anything (an empty assignment resets them).
+var (
+	nnpBooleans = []string{"MemoryDenyWriteExecute", "RestrictRealtime", "RestrictSUIDSGID",
+		"ProtectKernelTunables", "ProtectKernelModules", "ProtectKernelLogs", "ProtectClock",
+		"PrivateDevices", "LockPersonality"}
+	nnpLists = []string{"RestrictAddressFamilies", "SystemCallFilter", "SystemCallArchitectures"}
+)
+
+// Apply takes the [Service] assignments of one file of the unit, in order.
+func (n *NoNewPrivs) Apply(opts []ConfOption) {
+	if n.implied == nil {
+		n.implied = map[string]string{}
+	}
+	for _, o := range opts {
+		if o.Section != "Service" {
+			continue
+		}
+		v := strings.TrimSpace(o.Value)
+		switch {
+		case o.Name == "NoNewPrivileges":
+			if b, err := ParseSystemdBool(v); err == nil {
+				n.Explicit = &b
+			} else if v == "" {
+				n.Explicit = nil
+			}
+		case slices.Contains(nnpBooleans, o.Name):
+			if b, err := ParseSystemdBool(v); err == nil && b {
+				n.implied[o.Name] = v
+			} else if err == nil || v == "" {
+				delete(n.implied, o.Name)
+			}
+		case slices.Contains(nnpLists, o.Name):
+			if v == "" {
+				delete(n.implied, o.Name)
+			} else {
+				n.implied[o.Name] = v
+			}
+		case o.Name == "RestrictNamespaces", o.Name == "ProtectHostname":
+			// A boolean, or (RestrictNamespaces) a list of namespace types, or (ProtectHostname,
+			// systemd 258) "private": anything but false installs a filter.
+			if b, err := ParseSystemdBool(v); (err == nil && !b) || v == "" {
+				delete(n.implied, o.Name)
+			} else {
+				n.implied[o.Name] = v
+			}
+		}
+	}
+}
+
+// Set reports whether the unit's processes run with no_new_privs.
+func (n NoNewPrivs) Set() bool {
+	if n.Explicit != nil && *n.Explicit {
+		return true
+	}
+	return len(n.implied) > 0
+}
+
+// Causes are the settings that set it, "Name=value", NoNewPrivileges= first, the others
+// sorted by name.
+func (n NoNewPrivs) Causes() []string {
+	var out []string
+	if n.Explicit != nil && *n.Explicit {
+		out = append(out, "NoNewPrivileges=yes")
+	}
+	var names []string
+	for k := range n.implied {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	for _, k := range names {
+		out = append(out, k+"="+finding.Clip(n.implied[k], 60))
+	}
+	return out
+}

@@ -174,3 +174,61 @@ func FuzzDelegation(f *testing.F) {
 		}
 	})
 }
+
+func TestNoNewPrivs(t *testing.T) {
+	for _, tt := range []struct {
+		name   string
+		files  []string
+		set    bool
+		causes []string
+	}{
+		{"none", []string{"[Service]\nExecStart=/usr/bin/podman run x\n"}, false, nil},
+		{"explicit", []string{"[Service]\nNoNewPrivileges=true\n"}, true, []string{"NoNewPrivileges=yes"}},
+		{"explicit off", []string{"[Service]\nNoNewPrivileges=no\n"}, false, nil},
+		{"drop-in turns it off", []string{"[Service]\nNoNewPrivileges=yes\n", "[Service]\nNoNewPrivileges=no\n"}, false, nil},
+		{"empty resets", []string{"[Service]\nNoNewPrivileges=yes\nNoNewPrivileges=\n"}, false, nil},
+		{"other section", []string{"[Unit]\nNoNewPrivileges=yes\n[Install]\nSystemCallFilter=@system-service\n"}, false, nil},
+		{"implied by a filter", []string{"[Service]\nSystemCallFilter=@system-service\n"}, true, []string{"SystemCallFilter=@system-service"}},
+		{"implied, NoNewPrivileges=no does not undo it", []string{"[Service]\nNoNewPrivileges=no\nProtectKernelTunables=yes\n"}, true, []string{"ProtectKernelTunables=yes"}},
+		{"list reset in a drop-in", []string{"[Service]\nRestrictAddressFamilies=AF_UNIX\n", "[Service]\nRestrictAddressFamilies=\n"}, false, nil},
+		{"boolean turned off", []string{"[Service]\nPrivateDevices=yes\nPrivateDevices=false\n"}, false, nil},
+		{"restrict namespaces list", []string{"[Service]\nRestrictNamespaces=user mnt\n"}, true, []string{"RestrictNamespaces=user mnt"}},
+		{"restrict namespaces no", []string{"[Service]\nRestrictNamespaces=no\n"}, false, nil},
+		{"protect hostname private", []string{"[Service]\nProtectHostname=private\n"}, true, []string{"ProtectHostname=private"}},
+		{"several, sorted", []string{"[Service]\nNoNewPrivileges=yes\nLockPersonality=yes\nMemoryDenyWriteExecute=yes\n"}, true,
+			[]string{"NoNewPrivileges=yes", "LockPersonality=yes", "MemoryDenyWriteExecute=yes"}},
+		{"garbage boolean is ignored", []string{"[Service]\nPrivateDevices=maybe\n"}, false, nil},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var n NoNewPrivs
+			for _, f := range tt.files {
+				opts, _ := ParseConf([]byte(f))
+				n.Apply(opts)
+			}
+			if n.Set() != tt.set || !slices.Equal(n.Causes(), tt.causes) {
+				t.Errorf("Set() = %v, Causes() = %q; want %v, %q", n.Set(), n.Causes(), tt.set, tt.causes)
+			}
+		})
+	}
+}
+
+func FuzzNoNewPrivs(f *testing.F) {
+	f.Add([]byte("[Service]\nNoNewPrivileges=yes\nSystemCallFilter=@system-service\n"), []byte("[Service]\nNoNewPrivileges=\n"))
+	f.Add([]byte("[Service]\nRestrictNamespaces=user\n"), []byte(""))
+	f.Fuzz(func(t *testing.T, a, b []byte) {
+		var n NoNewPrivs
+		for _, data := range [][]byte{a, b} {
+			opts, _ := ParseConf(data)
+			n.Apply(opts)
+		}
+		causes := n.Causes()
+		if n.Set() != (len(causes) > 0) {
+			t.Fatalf("Set() = %v with causes %q", n.Set(), causes)
+		}
+		for _, c := range causes {
+			if len(c) > 200 {
+				t.Fatalf("cause not clipped: %d bytes", len(c))
+			}
+		}
+	})
+}

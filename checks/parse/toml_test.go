@@ -77,6 +77,12 @@ func TestContainersConfChain(t *testing.T) {
 			"[engine]\nhelper_binaries_dir = [\"/b\", {prepend=true}]\n"}, wantErr: `unsupported key "prepend"`},
 		{name: "append not a bool", attributed: true, files: []string{
 			"[engine]\nhelper_binaries_dir = [{append=1}]\n"}, wantErr: "unable to cast append to bool"},
+		{name: "default_sysctls emptied", files: []string{"[containers]\ndefault_sysctls = [\"net.ipv4.ping_group_range=0 0\"]\n", "[containers]\ndefault_sysctls = []\n"},
+			want: ContainersConf{DefaultSysctls: []string{}}},
+		{name: "default_sysctls emptied (4.8+)", attributed: true, files: []string{"[containers]\ndefault_sysctls = []\n"},
+			want: ContainersConf{DefaultSysctls: []string{}}},
+		{name: "default_sysctls set", attributed: true, files: []string{"[containers]\ndefault_sysctls = [\"net.ipv4.ping_group_range=0 0\"]\n"},
+			want: ContainersConf{DefaultSysctls: []string{"net.ipv4.ping_group_range=0 0"}}},
 		{name: "unknown keys are ignored", files: []string{"[engine]\nruntyme = \"runc\"\n[nosuch]\nx = 1\n"}, want: ContainersConf{}},
 		{name: "keys match case-insensitively", files: []string{"[ENGINE]\nRunTime = \"runc\"\n"}, want: ContainersConf{Runtime: "runc"}},
 		// Measured with Podman 4.3.1 (docs/engines.md §8): `runtime = runc` is fatal.
@@ -274,6 +280,7 @@ func FuzzContainersConfDifferential(f *testing.F) {
 		str(ours.NetworkCmdPath, "engine", "network_cmd_path")
 		str(ours.DefaultRootlessNetworkCmd, "network", "default_rootless_network_cmd")
 		str(ours.NetworkBackend, "network", "network_backend")
+		str(ours.FirewallDriver, "network", "firewall_driver")
 		list := func(got []string, keys ...string) {
 			v, ok := engineValue(doc, keys...)
 			if !ok {

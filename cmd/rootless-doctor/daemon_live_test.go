@@ -321,3 +321,25 @@ func TestLiveDaemonEngineEnvironmentAndStatus(t *testing.T) {
 		t.Error("the state dir is left behind")
 	}
 }
+
+// TestLiveDaemonGvisorHelper: `daemon --net gvisor` runs its parent role in
+// rootless-doctor-gvisor, beside rootless-doctor (issue 16): the engine starts with the
+// gvisor-tap-vsock network's tap device up inside.
+func TestLiveDaemonGvisorHelper(t *testing.T) {
+	needRoot(t, "useradd", "userdel", "usermod", "unshare", "setpriv", "newuidmap", "nsenter", "ip", "go")
+	bin := buildBinary(t)
+	user := livetest.User(t, true)
+	livetest.NoLeftovers(t, user)
+	runDir := runDirFor(t, user)
+	cmd, out := daemonCmd(t, bin, user, runDir, "--static", "--net", "gvisor", "--", "sh", "-c", "ip -o addr show tap0 | grep -o 'inet [0-9./]*'; exit 4")
+	code := exitCode(t, cmd.Run())
+	o := out.String()
+	if code != 4 {
+		t.Fatalf("exit %d, want the engine's 4:\n%s", code, o)
+	}
+	for _, w := range []string{"(network gvisor,", "inet 10.0.2.100/24"} {
+		if !strings.Contains(o, w) {
+			t.Errorf("output lacks %q:\n%s", w, o)
+		}
+	}
+}

@@ -1,8 +1,11 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"os"
+	"os/exec"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -18,6 +21,7 @@ type proveResult struct {
 	ID       string   `json:"id"`
 	Status   string   `json:"status"`
 	Summary  string   `json:"summary"`
+	Details  []string `json:"details"`
 	Fixes    []string `json:"fixes"`
 	Evidence []struct {
 		Source string `json:"source"`
@@ -99,6 +103,61 @@ func TestLiveProve(t *testing.T) {
 	for _, r := range rep.Results {
 		if r.ID == "runtime.network" && (r.Status != "fail" || !slices.Contains(r.Fixes, "device.tun")) {
 			t.Errorf("tun 0600: runtime.network = %s %v (%s), want fail with device.tun", r.Status, r.Fixes, r.Summary)
+		}
+	}
+}
+
+// TestLiveProveGvisorHelper: rootless-doctor does not link the gvisor-tap-vsock network
+// (issue 16); its proof hands the parent role to rootless-doctor-gvisor beside it, for --net
+// gvisor and for auto's last resort, and says what is missing when the helper is not there.
+func TestLiveProveGvisorHelper(t *testing.T) {
+	needRoot(t, "useradd", "userdel", "usermod", "unshare", "newuidmap", "nsenter", "ip", "go")
+	bin := buildBinary(t)
+	user := livetest.User(t, true)
+	livetest.NoLeftovers(t, user)
+	tun := livetest.TunNode(t, 0o666)
+	driver := func(rep proveReport) string {
+		for _, r := range rep.Results {
+			for _, e := range r.Evidence {
+				if r.ID == "runtime.network" && e.Source == "network driver" {
+					return e.Value
+				}
+			}
+		}
+		return ""
+	}
+
+	rep, code, stderr := runProve(t, bin, tun, "--user", user, "--net", "gvisor")
+	if code != 0 || !rep.OK || driver(rep) != "gvisor" {
+		t.Errorf("--net gvisor: exit %d ok %v driver %q\n%+v\n%s", code, rep.OK, driver(rep), rep.Results, stderr)
+	}
+	// auto, with neither slirp4netns nor pasta on PATH.
+	path := livetest.ToolDir(t, "newuidmap", "newgidmap", "nsenter", "ip", "getsubids")
+	rep, code, stderr = runProveAs(t, []string{"env", "PATH=" + path}, bin, tun, "--user", user)
+	if code != 0 || !rep.OK || driver(rep) != "gvisor (auto)" {
+		t.Errorf("auto without slirp4netns and pasta: exit %d ok %v driver %q\n%+v\n%s", code, rep.OK, driver(rep), rep.Results, stderr)
+	}
+
+	// rootless-doctor alone: --net gvisor is refused, naming the helper; auto's network step
+	// fails saying why.
+	alone := filepath.Join(filepath.Dir(filepath.Dir(bin)), "alone")
+	if err := os.MkdirAll(alone, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(alone) })
+	if out, err := exec.Command("cp", bin, alone+"/").CombinedOutput(); err != nil {
+		t.Fatalf("cp: %v: %s", err, out)
+	}
+	cmd := exec.Command(filepath.Join(alone, "rootless-doctor"), "prove", "--user", user, "--net", "gvisor")
+	out, err := cmd.CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 2 || !strings.Contains(string(out), "rootless-doctor-gvisor, which is not installed beside this binary") {
+		t.Errorf("--net gvisor without the helper: %v\n%s", err, out)
+	}
+	rep, code, _ = runProveAs(t, []string{"env", "PATH=" + path}, filepath.Join(alone, "rootless-doctor"), tun, "--user", user)
+	for _, r := range rep.Results {
+		if r.ID == "runtime.network" && (r.Status != "fail" || !strings.Contains(strings.Join(r.Details, "\n"), "rootless-doctor-gvisor, which is not installed beside this binary")) {
+			t.Errorf("auto without any driver: exit %d, runtime.network %+v", code, r)
 		}
 	}
 }

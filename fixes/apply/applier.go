@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/rootless-doctor/rootless-doctor/fixes"
 )
@@ -96,16 +97,18 @@ type Applier struct {
 // and `sed -i … FILE`. usermod edits /etc/subuid and /etc/subgid (touched adds both). These
 // files are backed up before the commands run, and the backup is dropped when they did not
 // change. Files a command only reads (awk … /etc/passwd) are left alone.
-var writePatterns = []*regexp.Regexp{
-	regexp.MustCompile(`>>?\s*(/etc/[A-Za-z0-9._@/+-]*[A-Za-z0-9_])`),
-	regexp.MustCompile(`\bsed -i .* (/etc/[A-Za-z0-9._@/+-]*[A-Za-z0-9_])`),
-}
+var writePatterns = sync.OnceValue(func() []*regexp.Regexp {
+	return []*regexp.Regexp{
+		regexp.MustCompile(`>>?\s*(/etc/[A-Za-z0-9._@/+-]*[A-Za-z0-9_])`),
+		regexp.MustCompile(`\bsed -i .* (/etc/[A-Za-z0-9._@/+-]*[A-Za-z0-9_])`),
+	}
+})
 
 // touched are the files under /etc the commands of s write, except its own Files, sorted.
 func touched(s fixes.Step) []string {
 	var out []string
 	for _, c := range s.Commands {
-		for _, re := range writePatterns {
+		for _, re := range writePatterns() {
 			for _, m := range re.FindAllStringSubmatch(c, -1) {
 				out = append(out, m[1])
 			}

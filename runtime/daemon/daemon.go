@@ -225,6 +225,16 @@ func Exec(opts Options) error {
 	if err != nil {
 		return fmt.Errorf("cannot find this binary: %w", err)
 	}
+	if net == rootlesskit.NetGvisor {
+		// The driver runs in the helper binary (issue 16): exec it directly.
+		helper, err := rootlesskit.GvisorHelper()
+		if err != nil {
+			return fmt.Errorf("--net gvisor: %w", err)
+		}
+		if helper != "" {
+			self = helper
+		}
+	}
 	argv := append([]string{self, argParent, net}, engine...)
 	return syscall.Exec(self, argv, os.Environ())
 }
@@ -241,7 +251,8 @@ func parentMain(args []string) int {
 	}
 	netName, engine := args[0], args[1:]
 	logrus.SetOutput(os.Stderr)
-	// Checked again here: the CLI's check (Exec) ran before the exec.
+	// Checked again here: the CLI's check (Exec) ran before the exec. A refused
+	// state dir is the clearer answer, so it comes before the network driver.
 	stateDir, err := PrepareStateDir()
 	if errors.Is(err, ErrStateDir) {
 		say("%v", err)
@@ -251,20 +262,29 @@ func parentMain(args []string) int {
 		say("%v", err)
 		return 1
 	}
-	// InitStateDir takes the state dir's lock (failing when another daemon holds it) and
-	// removes what a killed daemon left behind. parent.Parent takes
-	// the same lock again for its lifetime: two daemons cannot share the dir.
-	if err := parent.InitStateDir(stateDir); err != nil {
-		say("%v (is another rootless-doctor daemon running for this account?)", err)
-		return 1
-	}
+	// Then the driver, before anything is started: when it is gvisor-tap-vsock and this
+	// binary does not link it, the helper binary takes this process over and starts this role
+	// again (it checks the state dir again, which it now finds made).
 	chosen, nd, notes, err := rootlesskit.NewNetDriver(netName)
+	if errors.Is(err, rootlesskit.ErrGvisorNotLinked) {
+		helper, herr := rootlesskit.GvisorHelper()
+		if herr == nil {
+			herr = fmt.Errorf("starting %s: %w", helper, rootlesskit.ExecHelper(helper))
+		}
+		err = herr
+	}
 	for _, n := range notes {
 		say("network: %s", n)
 	}
 	if err != nil {
 		say("network driver %s: %v", chosen, err)
-		os.RemoveAll(stateDir)
+		return 1
+	}
+	// InitStateDir takes the state dir's lock (failing when another daemon holds it) and
+	// removes what a killed daemon left behind. parent.Parent takes
+	// the same lock again for its lifetime: two daemons cannot share the dir.
+	if err := parent.InitStateDir(stateDir); err != nil {
+		say("%v (is another rootless-doctor daemon running for this account?)", err)
 		return 1
 	}
 	pd, err := builtin.NewParentDriver(rootlesskit.LogWriter("port/builtin"), stateDir, false, "auto")

@@ -18,6 +18,7 @@ import (
 	"github.com/rootless-doctor/rootless-doctor/runtime/livetest"
 	"github.com/rootless-doctor/rootless-doctor/runtime/proof"
 	"github.com/rootless-doctor/rootless-doctor/runtime/rootlesskit"
+	"github.com/rootless-doctor/rootless-doctor/runtime/rootlesskit/gvisor"
 )
 
 // The test binary is the proof's payload (rootlesskit re-executes it), so Dispatch comes first.
@@ -25,6 +26,8 @@ import (
 const helperArg = "__proof_test_helper"
 
 func TestMain(m *testing.M) {
+	// The test binary links the gvisor-tap-vsock driver, as the helper binary does.
+	gvisor.Link()
 	rootlesskit.Dispatch(proof.Roles()...)
 	if len(os.Args) > 2 && os.Args[1] == helperArg {
 		os.Exit(helperMain(os.Args[2:]))

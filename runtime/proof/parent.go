@@ -34,6 +34,10 @@ type request struct {
 	Net string `json:"net"`
 	// Exe is the binary the user runs (for an AppArmor profile); the payload may be a copy.
 	Exe string `json:"exe"`
+	// GvisorExe is the helper that runs the gvisor-tap-vsock network (empty when the parent
+	// role's binary links it, or when there is none: GvisorErr says why then).
+	GvisorExe string `json:"gvisor_exe,omitempty"`
+	GvisorErr string `json:"gvisor_err,omitempty"`
 	// NetTimeout bounds the network driver's ConfigureNetwork (zero: no bound). rootlesskit
 	// waits for slirp4netns's ready signal, and for pasta, without a timeout of its own.
 	NetTimeout time.Duration `json:"net_timeout_ns,omitempty"`
@@ -129,6 +133,17 @@ func parentMain(args []string) int {
 	if b, err := os.ReadFile(filepath.Join(outer, fileRequest)); err == nil {
 		_ = json.Unmarshal(b, &req)
 	}
+	// The driver is chosen before anything is written: when it is gvisor-tap-vsock and this
+	// binary does not link it, the helper binary takes over this very process and starts
+	// this role again (it finds the log already on fd 2).
+	driver, nd, notes, nerr := rootlesskit.NewNetDriver(req.Net)
+	if errors.Is(nerr, rootlesskit.ErrGvisorNotLinked) {
+		if req.GvisorExe != "" {
+			nerr = fmt.Errorf("starting %s: %w", req.GvisorExe, rootlesskit.ExecHelper(req.GvisorExe))
+		} else if req.GvisorErr != "" {
+			nerr = errors.New(req.GvisorErr)
+		}
+	}
 	timing := &phaseHook{progress: openProgress(outer)}
 	logrus.AddHook(timing)
 
@@ -148,7 +163,6 @@ func parentMain(args []string) int {
 		rep.Cgroup = &s
 	}()
 
-	driver, nd, notes, nerr := rootlesskit.NewNetDriver(req.Net)
 	rep.Driver, rep.DriverNotes = driver, notes
 	if nerr != nil {
 		// The driver could not even be built (binary missing, too old): that is the network

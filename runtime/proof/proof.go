@@ -156,6 +156,12 @@ func Run(ctx context.Context, opts Options) ([]finding.Result, error) {
 	if acct.uid == 0 {
 		return Skipped("running as root: rootless mode is for an ordinary account; pass --user NAME to prove the host for it"), nil
 	}
+	if netName == rootlesskit.NetGvisor {
+		// Asked for by name: say at once that it cannot run, as for an unknown driver.
+		if _, err := rootlesskit.GvisorHelper(); err != nil {
+			return nil, fmt.Errorf("--net gvisor: %w", err)
+		}
+	}
 
 	sd, exe, err := makeStateDir(acct, request{Net: netName, NetTimeout: timeout / 3})
 	if err != nil {
@@ -497,6 +503,23 @@ func makeStateDir(a account, req request) (sd *stateDir, exe string, err error) 
 		exe = filepath.Join(sd.path, fileExe)
 	}
 	req.Exe = orig
+	if req.Net == rootlesskit.NetGvisor || req.Net == rootlesskit.NetAuto {
+		// The parent role execs the helper only when it needs the driver (auto: when
+		// slirp4netns and pasta are unusable); it is copied like the binary when the account
+		// cannot run it where it is.
+		helper, herr := rootlesskit.GvisorHelper()
+		switch {
+		case herr != nil:
+			req.GvisorErr = herr.Error()
+		case helper != "" && a.onBehalf && !canExec(helper, a):
+			if err := copyBinary(sd.dir, fileGvisorExe, helper); err != nil {
+				return nil, "", fmt.Errorf("copying %s for %s: %w", helper, a.name, err)
+			}
+			req.GvisorExe = filepath.Join(sd.path, fileGvisorExe)
+		default:
+			req.GvisorExe = helper
+		}
+	}
 	b, err := json.Marshal(req)
 	if err != nil {
 		return nil, "", err
@@ -512,8 +535,12 @@ func makeStateDir(a account, req request) (sd *stateDir, exe string, err error) 
 	return sd, exe, nil
 }
 
-// fileExe is the payload's copy of the binary in the state dir.
-const fileExe = "rootless-doctor"
+// fileExe is the payload's copy of the binary in the state dir, fileGvisorExe the copy of
+// the gvisor-tap-vsock helper.
+const (
+	fileExe       = "rootless-doctor"
+	fileGvisorExe = rootlesskit.GvisorHelperName
+)
 
 // newStateDir makes a new private directory under base, or under the temp dir when base is
 // empty or fails.

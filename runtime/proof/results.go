@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/rootless-doctor/rootless-doctor/finding"
@@ -375,7 +376,7 @@ func fromProgress(events []progressEvent, terminal *wireError) (runReport, *wire
 	return rr, hung
 }
 
-var rangeRE = regexp.MustCompile(`\{(\d+) (\d+)\}`)
+var rangeRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`\{(\d+) (\d+)\}`) })
 
 // checkRanges verifies, for a passing idmap step, that the map seen inside covers every
 // subordinate range rootlesskit computed (all but the account's own id, which is mapped to 0).
@@ -403,7 +404,7 @@ func checkRanges(s stepReport) func(ranges, kind string) stepReport {
 			}
 			mapped = append(mapped, span{out, n})
 		}
-		for _, m := range rangeRE.FindAllStringSubmatch(ranges, -1) {
+		for _, m := range rangeRE().FindAllStringSubmatch(ranges, -1) {
 			start, _ := strconv.ParseInt(m[1], 10, 64)
 			n, _ := strconv.ParseInt(m[2], 10, 64)
 			want := n

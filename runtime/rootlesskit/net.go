@@ -1,14 +1,15 @@
 package rootlesskit
 
 import (
+	"errors"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
+	"syscall"
 
 	"github.com/rootless-containers/rootlesskit/v3/pkg/network"
-	"github.com/rootless-containers/rootlesskit/v3/pkg/network/gvisortapvsock"
 	"github.com/rootless-containers/rootlesskit/v3/pkg/network/none"
 	"github.com/rootless-containers/rootlesskit/v3/pkg/network/pasta"
 	"github.com/rootless-containers/rootlesskit/v3/pkg/network/slirp4netns"
@@ -30,9 +31,11 @@ const (
 )
 
 // NewNetDriver builds the parent side of the network driver named as --net names it. auto
-// tries slirp4netns, then pasta, then the in-process gvisor-tap-vsock driver (compiled in,
-// needs no binary), and returns the driver chosen and why the others were passed over.
-// NetHost gives a nil driver (no network namespace).
+// tries slirp4netns, then pasta, then the in-process gvisor-tap-vsock driver (needs no
+// network binary), and returns the driver chosen and why the others were passed over.
+// NetHost gives a nil driver (no network namespace). In a binary that does not link the
+// gvisor-tap-vsock driver (LinkGvisor), choosing it gives ErrGvisorNotLinked: the role then
+// hands itself to the helper binary (GvisorHelper, ExecHelper).
 func NewNetDriver(name string) (chosen string, d network.ParentDriver, notes []string, err error) {
 	switch name {
 	case NetNone:
@@ -78,7 +81,10 @@ func ChildNetDriver(chosen string) network.ChildDriver {
 	case NetPasta:
 		return pasta.NewChildDriver()
 	case NetGvisor:
-		return gvisortapvsock.NewChildDriver()
+		// The parent role that chose gvisor links it, and the rk child is that binary.
+		if gvisorChild != nil {
+			return gvisorChild()
+		}
 	}
 	return nil
 }
@@ -106,11 +112,63 @@ func newPasta() (network.ParentDriver, error) {
 	return pasta.NewParentDriver(LogWriter("network/pasta"), "pasta", 0, nil, "", "", true, false, false)
 }
 
+// The gvisor-tap-vsock driver, when this binary links it (LinkGvisor).
+var gvisorParent func() (network.ParentDriver, error)
+var gvisorChild func() network.ChildDriver
+
+// LinkGvisor makes the gvisor-tap-vsock driver available to NewNetDriver and ChildNetDriver.
+// Only runtime/rootlesskit/gvisor calls it, for the binaries that link it: the helper
+// cmd/rootless-doctor-gvisor and the tests of the runtime. rootless-doctor itself does not
+// (issue 16): the driver's packages (gvisor-tap-vsock, gopacket/layers, x/crypto/ssh,
+// miekg/dns, gVisor's stack) cost about 4.5 ms of package initialisation and 2,000 page faults
+// at every start of the binary, for a network only `--net gvisor` and auto's last resort use.
+func LinkGvisor(parent func() (network.ParentDriver, error), child func() network.ChildDriver) {
+	gvisorParent, gvisorChild = parent, child
+}
+
+// ErrGvisorNotLinked is NewNetDriver's error for the gvisor-tap-vsock driver in a binary that
+// does not link it.
+var ErrGvisorNotLinked = errors.New("the gvisor-tap-vsock network is not linked into this binary")
+
 func newGvisor() (network.ParentDriver, error) {
-	// The driver dereferences ipnet: pass rootlesskit's default 10.0.2.0/24 (its
-	// --cidr flag's default, cmd/rootlesskit/main.go).
-	_, n, _ := net.ParseCIDR("10.0.2.0/24")
-	return gvisortapvsock.NewParentDriver(LogWriter("network/gvisor-tap-vsock"), 0, n, "", true, false)
+	if gvisorParent == nil {
+		return nil, ErrGvisorNotLinked
+	}
+	return gvisorParent()
+}
+
+// GvisorHelperName is the binary, installed beside rootless-doctor, that links the
+// gvisor-tap-vsock driver and plays the proof's and the daemon's roles with it.
+const GvisorHelperName = "rootless-doctor-gvisor"
+
+// ErrNoGvisorHelper says that the gvisor-tap-vsock network is neither linked nor installed.
+var ErrNoGvisorHelper = errors.New("the gvisor-tap-vsock network runs in " + GvisorHelperName + ", which is not installed beside this binary")
+
+// GvisorHelper is the binary that runs the gvisor-tap-vsock network: "" when this binary links
+// it, else GvisorHelperName in the directory of this binary (where `make install` and
+// `go build -o DIR/ ./cmd/rootless-doctor ./cmd/rootless-doctor-gvisor` put it; never a lookup in PATH, whose entry could be another
+// build's). The error, ErrNoGvisorHelper, says where it was looked for and how to get it.
+func GvisorHelper() (string, error) {
+	if gvisorParent != nil {
+		return "", nil
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrNoGvisorHelper, err)
+	}
+	p := filepath.Join(filepath.Dir(self), GvisorHelperName)
+	if fi, err := os.Stat(p); err != nil || !fi.Mode().IsRegular() || fi.Mode().Perm()&0o111 == 0 {
+		return "", fmt.Errorf("%w: no executable %s (`make install` installs both; `go build -o DIR/ ./cmd/rootless-doctor ./cmd/rootless-doctor-gvisor` builds both into DIR)", ErrNoGvisorHelper, p)
+	}
+	return p, nil
+}
+
+// ExecHelper replaces this process, a role that found it needs the gvisor-tap-vsock driver,
+// with the same role in the helper binary: same arguments, environment, process id, process
+// group and descriptors (the proof's log on fd 2), so that whoever started the role sees
+// nothing but the helper's work. It returns only on failure.
+func ExecHelper(helper string) error {
+	return syscall.Exec(helper, append([]string{helper}, os.Args[1:]...), os.Environ())
 }
 
 // pastaUsable says whether auto may pick the pasta on PATH (see PastaUsable).

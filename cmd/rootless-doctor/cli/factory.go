@@ -52,7 +52,8 @@ func NewFactory() *Factory {
 
 func openHost(root string) (host.Host, error) {
 	if root == "" {
-		return host.NewLive(), nil
+		// --version answers of the helpers are cached per account (docs/performance.md).
+		return host.NewLiveCached(), nil
 	}
 	return snapshot.Open(root)
 }

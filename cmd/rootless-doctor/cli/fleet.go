@@ -1,16 +1,18 @@
 package cli
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
-
-	"github.com/prometheus/client_golang/prometheus"
+	"sync"
 
 	"github.com/rootless-doctor/rootless-doctor/report"
 )
@@ -41,7 +43,14 @@ func expandRoots(roots []string) ([]string, error) {
 		}
 		out = append(out, matches...)
 	}
-	return out, nil
+	// The same host twice would be checked twice and, in --output prometheus, give the same
+	// series twice, which the format forbids.
+	seen := make(map[string]bool, len(out))
+	return slices.DeleteFunc(out, func(r string) bool {
+		dup := seen[r]
+		seen[r] = true
+		return dup
+	}), nil
 }
 
 func hasMeta(p string) bool {
@@ -53,44 +62,129 @@ func hasMeta(p string) bool {
 	return false
 }
 
-// fleetRun checks several recorded hosts: one line (or JSON line, or JUnit suite, or set of
-// series) per host. A host that cannot be read is reported as such and the others still run;
-// the exit code is 2 then, else 1 when a host failed.
+// fleetRun checks several recorded hosts: one line (or JSON line, JSON array element, JUnit
+// suite, or set of series) per host. A host that cannot be read is reported as such and the
+// others still run; the exit code is 2 then, else 1 when a host failed.
+//
+// It streams (issue 16): GOMAXPROCS workers each read, check and render one host at a time,
+// and the hosts are written in --root order as soon as each is done; nothing of a written host
+// is kept but its verdict in the counts. At most fleetWindow hosts per worker are in flight,
+// so memory is flat in the number of hosts.
 func fleetRun(ctx context.Context, opts *CheckOptions) error {
-	fleet := &report.Fleet{}
-	for _, root := range opts.Roots {
-		if err := interrupted(ctx); err != nil {
-			return err
-		}
-		rep, err := checkOne(ctx, opts, root, nil)
-		var ee *exitError
-		if errors.As(err, &ee) && ee.Err != nil {
-			err = ee.Err
-		}
-		fleet.Hosts = append(fleet.Hosts, report.FleetHost{Root: root, Report: rep, Err: err})
-	}
+	var counts report.FleetCounts
+	var err error
 	if opts.Textfile != "" {
-		reg, err := report.FleetRegistry(fleet)
-		if err != nil {
-			return err
+		err = report.WriteTextfile(opts.Textfile, func(f *os.File) error {
+			var werr error
+			counts, werr = streamFleet(ctx, opts, f)
+			return werr
+		})
+		if err != nil && interrupted(ctx) == nil {
+			err = fmt.Errorf("writing %s: %w", opts.Textfile, err)
 		}
-		if err := prometheus.WriteToTextfile(opts.Textfile, reg); err != nil {
-			return fmt.Errorf("writing %s: %w", opts.Textfile, err)
-		}
-	} else if err := report.RenderFleet(opts.Output, opts.IO.Out, fleet, report.Options{Verbose: opts.Verbose, Profile: opts.IO.OutProfile}); err != nil {
-		return fmt.Errorf("writing the report: %w", err)
+	} else {
+		counts, err = streamFleet(ctx, opts, opts.IO.Out)
 	}
-	switch fleet.ExitCode() {
+	if err != nil {
+		return err
+	}
+	switch counts.ExitCode() {
 	case ExitError:
-		n := 0
-		for _, h := range fleet.Hosts {
-			if h.Err != nil {
-				n++
-			}
-		}
-		return &exitError{Code: ExitError, Err: fmt.Errorf("%d of %d hosts could not be read", n, len(fleet.Hosts))}
+		return &exitError{Code: ExitError, Err: fmt.Errorf("%d of %d hosts could not be read", counts.Unreadable, counts.Hosts)}
 	case ExitFindings:
 		return findings()
 	}
 	return nil
+}
+
+// fleetWindow is how many hosts per worker may be checked ahead of the one being written.
+const fleetWindow = 4
+
+// streamFleet checks opts.Roots on GOMAXPROCS workers and writes them, in order, to w.
+func streamFleet(ctx context.Context, opts *CheckOptions, w io.Writer) (report.FleetCounts, error) {
+	bw := bufio.NewWriterSize(w, 64<<10)
+	fw, err := report.NewFleetWriter(opts.Output, bw, opts.Roots, report.Options{Verbose: opts.Verbose, Profile: opts.IO.OutProfile})
+	if err != nil {
+		return report.FleetCounts{}, err
+	}
+	workers := min(runtime.GOMAXPROCS(0), len(opts.Roots))
+	window := max(1, workers*fleetWindow)
+	// ring[i%window] carries host i from its worker to the writer; a slot is reused only
+	// after the writer took its host, because at most window hosts are handed out ahead.
+	ring := make([]chan *report.FleetChunk, window)
+	for i := range ring {
+		ring[i] = make(chan *report.FleetChunk, 1)
+	}
+	free := make(chan struct{}, window)
+	for range window {
+		free <- struct{}{}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range jobs {
+				root := opts.Roots[i]
+				rep, err := checkOne(ctx, opts, root, nil)
+				var ee *exitError
+				if errors.As(err, &ee) && ee.Err != nil {
+					err = ee.Err
+				}
+				ring[i%window] <- fw.Encode(report.FleetHost{Root: root, Report: rep, Err: err})
+			}
+		}()
+	}
+	go func() {
+		defer close(jobs)
+		for i := range opts.Roots {
+			select {
+			case <-free:
+			case <-ctx.Done():
+				return
+			}
+			select {
+			case jobs <- i:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}()
+	werr := func() error {
+		for i := range opts.Roots {
+			var c *report.FleetChunk
+			select {
+			case c = <-ring[i%window]:
+			case <-ctx.Done():
+			}
+			if err := interrupted(ctx); err != nil {
+				return err
+			}
+			if c == nil {
+				return ctx.Err()
+			}
+			if err := fw.Write(c); err != nil {
+				return fmt.Errorf("writing the report: %w", err)
+			}
+			free <- struct{}{}
+		}
+		if err := fw.Close(); err != nil {
+			return fmt.Errorf("writing the report: %w", err)
+		}
+		if err := bw.Flush(); err != nil {
+			return fmt.Errorf("writing the report: %w", err)
+		}
+		return nil
+	}()
+	cancel()
+	wg.Wait()
+	if werr != nil {
+		fw.Abort()
+		_ = bw.Flush()
+		return fw.Counts(), werr
+	}
+	return fw.Counts(), nil
 }

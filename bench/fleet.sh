@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# bench/fleet.sh — fleet triage, `check --root 'DIR/*' --output jsonl`, over N copies of the
+# fixture trees on disk (hard links: distinct paths, the same bytes), for each N: wall time in
+# one hyperfine run, hosts/s, and peak RSS (/usr/bin/time). Issue 16, goal 3: at least 3,000
+# hosts/s on this 2-core machine, and peak RSS flat in N, at most 64 MB for 1,000 and for
+# 30,000 hosts. hosts/CPU-s (user + system time of one run) is the figure that holds on a loaded
+# machine, where wall time mostly measures the other jobs.
+#
+#   bench/fleet.sh [BINARY]       (default: built from this checkout, static and stripped)
+#
+# Needs: hyperfine, python3, /usr/bin/time (Debian package time). Environment: SIZES (default
+# "1000 30000"), RUNS (default 5), FORMAT (default jsonl).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. bench/lib.sh
+need hyperfine python3
+[ -x /usr/bin/time ] || { echo "${0##*/}: /usr/bin/time is not installed (apt-get install time)" >&2; exit 2; }
+SIZES=${SIZES:-1000 30000}
+RUNS=${RUNS:-5}
+FORMAT=${FORMAT:-jsonl}
+
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+if [ $# -gt 0 ]; then cp "$1" "$work/rootless-doctor"; else need go; build_rd "$work/rootless-doctor"; fi
+rd=$work/rootless-doctor
+mapfile -t trees < <(find fixtures -mindepth 2 -maxdepth 2 -name manifest.json -printf "%h\n" | sort)
+
+echo "bench/fleet.sh: $(uname -r), $(nproc) CPUs, ${#trees[@]} fixture trees, --output $FORMAT, $RUNS runs each"
+printf '%8s %10s %10s %8s %12s %14s %14s\n' hosts "mean s" "median s" "σ s" "hosts/s" "hosts/CPU-s" "peak RSS MB"
+for n in $SIZES; do
+  fleet=$work/fleet-$n
+  mkdir "$fleet"
+  for ((i = 0; i < n; i++)); do
+    cp -al "${trees[i % ${#trees[@]}]}" "$(printf '%s/h%06d' "$fleet" "$i")"
+  done
+  sync
+  quiet_wait >/dev/null
+  hyperfine -N --warmup 1 --runs "$RUNS" --ignore-failure --style basic --export-json "$work/hf-$n.json" \
+    --command-name "fleet $n" "$rd check --root $fleet/* --output $FORMAT" >/dev/null 2>&1
+  read -r m med sd < <(hf_stats "$work/hf-$n.json" "fleet $n")
+  /usr/bin/time -f '%M %U %S' -o "$work/rss" "$rd" check --root "$fleet/*" --output "$FORMAT" >/dev/null 2>&1 || true
+  read -r rss usr sys < <(tail -1 "$work/rss")
+  python3 - "$n" "$m" "$med" "$sd" "$rss" "$usr" "$sys" <<'PY'
+import sys
+n = int(sys.argv[1]); m, med, sd = (float(x) / 1e3 for x in sys.argv[2:5]); rss = int(sys.argv[5]) / 1024
+cpu = float(sys.argv[6]) + float(sys.argv[7])
+print("%8d %10.3f %10.3f %8.3f %12.0f %14.0f %14.1f" % (n, m, med, sd, n / m, n / cpu if cpu else 0, rss))
+PY
+  rm -rf "$fleet"
+done
+echo "goal: at least 3,000 hosts/s; peak RSS at most 64 MB and flat in the number of hosts"
