@@ -16,7 +16,7 @@ import (
 var engineDocker = Probe{
 	ID:    "engine.docker",
 	Title: "Docker",
-	Fails: "rootless Docker will not start or run containers: no dockerd-rootless.sh or rootlesskit, dockerd ≤ 27 without rootlesskit-docker-proxy, the systemd cgroup driver without v2 or a bus, Docker 29's containerd store on a kernel before 5.11, runc missing or too old, the nvidia runtime without no-cgroups, userns-remap in daemon.json, a generic probe Docker needs fails; warns on Debian's setup tool",
+	Fails: "rootless Docker will not start or run containers: no dockerd-rootless.sh or rootlesskit, dockerd ≤ 27 without rootlesskit-docker-proxy, the systemd cgroup driver without v2 or a bus, Docker 29's containerd store on a kernel before 5.11, runc missing or too old, userns-remap in daemon.json, a generic probe Docker needs fails; warns on Debian's setup tool and on the nvidia runtime without no-cgroups (GPU containers fail)",
 	Why: "Rootless Docker is dockerd started by dockerd-rootless.sh inside RootlessKit, usually " +
 		"from the user unit the setup tool writes, with that unit's PATH. dockerd 20.10 to 27 refuses " +
 		"to start without rootlesskit-docker-proxy (`running with RootlessKit, but " +
@@ -164,7 +164,9 @@ func dockerSnapshotter(e *facts.Env, d *facts.Docker, v *verdict, daemonJSON str
 
 // dockerNvidia: the NVIDIA toolkit's prestart hook programs the device cgroup, which a
 // rootless engine cannot do; rootless setups need no-cgroups = true
-// (docs/failures/catalogue.json#nvidia-toolkit-cgroups-rootless).
+// (docs/failures/catalogue.json#nvidia-toolkit-cgroups-rootless). A warning: dockerd starts
+// and containers that ask for no GPU run (the legacy hook acts only on --gpus or
+// NVIDIA_VISIBLE_DEVICES), so only GPU containers fail.
 func dockerNvidia(e *facts.Env, d *facts.Docker, v *verdict, daemonJSON string) {
 	if !slices.Contains(d.Config.Runtimes, "nvidia") && d.Config.DefaultRuntime != "nvidia" {
 		return
@@ -179,7 +181,7 @@ func dockerNvidia(e *facts.Env, d *facts.Docker, v *verdict, daemonJSON string) 
 	if err == nil && c.CLI.NoCgroups {
 		return
 	}
-	v.fail(fmt.Sprintf("%s configures the nvidia runtime, and %s does not set no-cgroups = true: GPU containers fail with `nvidia-container-cli: mount error: failed to add device rules`", daemonJSON, conf),
+	v.warn(fmt.Sprintf("%s configures the nvidia runtime, and %s does not set no-cgroups = true: GPU containers (--gpus) fail with `nvidia-container-cli: mount error: failed to add device rules`", daemonJSON, conf),
 		finding.ManualStep("nvidia-no-cgroups", fmt.Sprintf("set no-cgroups = true under [nvidia-container-cli] in %s (as root)", conf)))
 }
 

@@ -128,8 +128,13 @@ func podmanRuntime(e *facts.Env, pm *facts.Podman, v *verdict) {
 	case name == "runc" && e.Cgroup() == facts.CgroupUnified && rt.Version != nil && !rt.AtLeast("1.0.0-rc91"):
 		// runc gained rootless cgroup v2 (systemd) support in 1.0.0-rc91 (commit bf15cc9,
 		// opencontainers/runc#2163; containers/podman#3439).
-		in := []finding.Intent{finding.InstallTool(string(distro.ToolCrun), "crun runs rootless containers on cgroup v2")}
-		if _, set := e.Getenv("CONTAINERS_CONF"); !set {
+		in := []finding.Intent{}
+		if pm.Crun == "" {
+			in = append(in, finding.InstallTool(string(distro.ToolCrun), "crun runs rootless containers on cgroup v2"))
+		}
+		if _, set := e.Getenv("CONTAINERS_CONF"); set {
+			in = append(in, finding.ManualStep("podman-runtime", `set runtime = "crun" under [engine] in the file $CONTAINERS_CONF names (it is the only containers.conf Podman reads)`))
+		} else {
 			in = append(in, finding.SetUserTOML(e.User.Name, path.Join(xdgConfig(e), "containers", podmanDropIn), "engine.runtime", "crun",
 				"runc before 1.0.0-rc91 cannot manage cgroups of rootless containers on cgroup v2"))
 		}

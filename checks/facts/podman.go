@@ -29,8 +29,10 @@ type Podman struct {
 	// (Path "" when Podman will not find it).
 	RuntimeName, RuntimeFrom string
 	Runtime                  Binary
-	// Runc is runc wherever Podman would find it, for the crun-on-hybrid fix.
+	// Runc is runc wherever Podman would find it, for the crun-on-hybrid fix; Crun the path
+	// of crun where Podman would find it ("" when it would not), for the old-runc fix.
 	Runc Binary
+	Crun string
 	// CgroupManager and where it came from; Bus: a session bus Podman accepts.
 	CgroupManager, CgroupManagerFrom string
 	Bus                              bool
@@ -366,6 +368,7 @@ func (e *Env) podmanRuntime(ctx context.Context, pm *Podman) {
 	} else {
 		pm.Runc = e.Versioned(ctx, "runc", find("runc", table), "runc", "runc")
 	}
+	pm.Crun = find("crun", table)
 }
 
 // setBy names the last file of the chain that sets a key, by decoding the chain's prefix

@@ -163,7 +163,11 @@ func (h *Helper) Serve(ctx context.Context, r io.Reader, w io.Writer) error {
 		return err
 	}
 	a := &Applier{Sys: h.Root, Log: logLines{enc}, Hook: h.Root.Hook}
-	out := a.Apply(ctx, plan)
+	return enc.Encode(outcomeReply(a.Apply(ctx, plan)))
+}
+
+// outcomeReply is the last reply of a helper: each step's outcome.
+func outcomeReply(out Outcome) reply {
 	var rep reply
 	for _, so := range out.Steps {
 		s := stepOutcome{ID: so.Step.ID, State: so.State, Changed: so.Changed, Backups: so.Backups}
@@ -172,7 +176,7 @@ func (h *Helper) Serve(ctx context.Context, r io.Reader, w io.Writer) error {
 		}
 		rep.Outcome = append(rep.Outcome, s)
 	}
-	return enc.Encode(rep)
+	return rep
 }
 
 // logLines sends what the applier writes as log replies.

@@ -91,16 +91,7 @@ func ServeUser(ctx context.Context, r io.Reader, w io.Writer, account, home stri
 		return err
 	}
 	a := &Applier{User: AccountSystem(home, hook), Log: logLines{enc}, Hook: hook}
-	out := a.Apply(ctx, p)
-	var rep reply
-	for _, so := range out.Steps {
-		s := stepOutcome{ID: so.Step.ID, State: so.State, Changed: so.Changed, Backups: so.Backups}
-		if so.Err != nil {
-			s.Err = so.Err.Error()
-		}
-		rep.Outcome = append(rep.Outcome, s)
-	}
-	return enc.Encode(rep)
+	return enc.Encode(outcomeReply(a.Apply(ctx, p)))
 }
 
 // AsAccount starts `rootless-doctor __user-apply` as an account, from root.
