@@ -158,6 +158,20 @@ func TestNetDriverDetails(t *testing.T) {
 	if !netHasDetail(r, "pasta is also installed (pasta unknown version)") || !netHasDetail(r, "2023_12_04") {
 		t.Errorf("debian 12: the unused pasta is not explained: %q", r.Details)
 	}
+	// Debian 13's passt 2025_05_03 prints --version with stdio and leaves with _exit(): through
+	// a pipe stdout is empty (the VM lab: "pasta is also installed ()"); dpkg has the date.
+	trixie := func() *host.Memory {
+		return withSlirp(alice(), "1.2.0").Exec("/usr/bin/pasta").Command([]string{"pasta", "--version"}, "", 0).
+			File("/etc/os-release", "ID=debian\nVERSION_ID=13\n")
+	}
+	r = result(t, netDriver, trixie().File("/var/lib/dpkg/status", "Package: passt\nStatus: install ok installed\nVersion: 0.0~git20250503.587980c-2+deb13u1\n"), "")
+	if !netHasDetail(r, "pasta 2025_05_03 is also installed") {
+		t.Errorf("debian 13: pasta's version not read from dpkg: %q", r.Details)
+	}
+	r = result(t, netDriver, trixie(), "")
+	if !netHasDetail(r, "pasta is also installed (`pasta --version` printed nothing)") {
+		t.Errorf("debian 13 without dpkg status: %q", r.Details)
+	}
 	r = result(t, netDriver, withPasta(withSlirp(alice(), "1.2.0"), "2023_03_09.ee7d0b6"), "")
 	if r.Status != finding.Pass || !netHasDetail(r, "pasta 2023_03_09 is also installed but older than 2023_12_04") {
 		t.Errorf("old pasta beside slirp4netns: %s %q %q", r.Status, r.Summary, r.Details)

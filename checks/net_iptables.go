@@ -37,7 +37,7 @@ var iptablesFallbacks = []string{"/usr/sbin/iptables", "/sbin/iptables"}
 var netIptables = Probe{
 	ID:    "net.iptables",
 	Title: "iptables for dockerd",
-	Fails: "the backend's modules not loaded or missing: fail where rootless Docker is installed and not run with \"iptables\": false, warn elsewhere (no false alarm when the modules are built in); \"icc\" or \"userland-proxy\" false without br_netfilter (fail)",
+	Fails: "the backend's modules not loaded or missing: fail where rootless Docker is installed and not run with \"iptables\": false, warn elsewhere (no false alarm when the modules are built in); \"icc\" or \"userland-proxy\" false without br_netfilter (fail); dockerd-rootless-setuptool.sh not yet run and the module it greps for (ip_tables; nf_tables in newer ones) neither loaded nor in modules.builtin (fail: it refuses to install)",
 	Why: "Rootless dockerd sets up NAT and filtering for bridge networks with iptables, inside " +
 		"RootlessKit's network namespace. It needs the iptables binary, and the kernel modules of " +
 		"its backend loaded or built in beforehand: from inside a user namespace the kernel will not " +
@@ -48,7 +48,8 @@ var netIptables = Probe{
 	Reads: []string{"iptables on PATH, /usr/sbin/iptables, /sbin/iptables", "`iptables --version`",
 		"/proc/modules", "/lib/modules/RELEASE/modules.builtin, modules.dep", "/proc/config.gz or /boot/config-RELEASE",
 		"/sys/module/NAME", "/proc/net/ip_tables_names", "dockerd and dockerd-rootless.sh on PATH",
-		"~/.config/docker/daemon.json (iptables, icc, userland-proxy)", "the docker.service user unit (DOCKER_IGNORE_BR_NETFILTER_ERROR)"},
+		"~/.config/docker/daemon.json (iptables, icc, userland-proxy)", "the docker.service user unit (DOCKER_IGNORE_BR_NETFILTER_ERROR)",
+		"dockerd-rootless-setuptool.sh (which module it checks)"},
 	Fixes: []finding.Kind{finding.Package, finding.Module},
 	Run:   runNetIptables,
 }
@@ -82,7 +83,7 @@ func runNetIptables(ctx context.Context, e *facts.Env) finding.Result {
 	case parse.IptablesNFTables:
 		specs = []facts.ModuleSpec{modNFTables, modNFTChainNAT}
 	default:
-		return brNetfilterDetail(e, iptablesAnyBackend(e, r, bin))
+		return brNetfilterDetail(e, setupToolIptables(ctx, e, iptablesAnyBackend(e, r, bin), printed))
 	}
 
 	var usable, unknown, notLoaded, missing []facts.ModuleFact
@@ -136,7 +137,64 @@ func runNetIptables(ctx context.Context, e *facts.Env) finding.Result {
 	default:
 		r = r.WithStatus(finding.Pass, "%s at %s; %s", backend, bin, describeModules(usable))
 	}
-	return brNetfilterDetail(e, r)
+	return brNetfilterDetail(e, setupToolIptables(ctx, e, r, printed))
+}
+
+// setupToolIptables holds r to what dockerd-rootless-setuptool.sh checks before it installs:
+// a module named in /proc/modules or in /lib/modules/RELEASE/modules.builtin (grep -q). Up to
+// moby 28.0 that module is ip_tables whatever the iptables backend
+// (https://github.com/moby/moby/blob/v27.5.1/contrib/dockerd-rootless-setuptool.sh#L180-L191,
+// and docker.io 20.10 of Debian 12, 26.1 of Debian 13): the tool stops with "Missing system
+// requirements" and `modprobe ip_tables` even where the nf_tables backend has all it needs (the
+// VM lab, Debian 12 and 13: net.iptables passed, the install refused). Since moby commit
+// f80feba (2025-04-01, "Rootlesskit: check for module nf_tables") it is nf_tables unless
+// `iptables --version` says legacy. The installed tool is read to tell which. Only where the
+// tool is what sets Docker up: it is installed and the account has no docker.service user
+// unit yet; dockerd-rootless.sh started otherwise does not check this.
+func setupToolIptables(ctx context.Context, e *facts.Env, r finding.Result, printed string) finding.Result {
+	d := e.Docker(ctx)
+	if d == nil || d.SetupTool == "" || d.Unit != "" {
+		return r
+	}
+	tool, err := e.Host.ReadFile(d.SetupTool)
+	if err != nil {
+		return r
+	}
+	var mod facts.ModuleSpec
+	switch {
+	case strings.Contains(string(tool), "grep -q ip_tables /proc/modules"):
+		mod = modIPTables
+	case strings.Contains(string(tool), `iptables_module="nf_tables"`):
+		mod = modNFTables
+		if strings.Contains(printed, "legacy") {
+			mod = modIPTables
+		}
+	default:
+		return r
+	}
+	name := mod.Names[0]
+	builtin := "/lib/modules/" + e.Host.KernelRelease() + "/modules.builtin"
+	for _, f := range []string{"/proc/modules", builtin} {
+		if data, err := e.Host.ReadFile(f); err == nil && strings.Contains(string(data), name) {
+			return r
+		}
+	}
+	why := fmt.Sprintf("%s refuses to install rootless Docker until %s is loaded: it is in neither /proc/modules nor %s", d.SetupTool, name, builtin)
+	r = r.With(d.SetupTool, "checks for "+name+" in /proc/modules and modules.builtin").
+		Detail("The setup tool stops with `Missing system requirements` and `modprobe %s`; `dockerd-rootless-setuptool.sh install --skip-iptables` installs without it, with --iptables=false (no NAT from iptables).", name)
+	if r.Status != finding.Fail {
+		prior := r.Summary
+		r = r.WithStatus(finding.Fail, "%s", why)
+		if prior != "" {
+			r = r.Detail("%s.", prior)
+		}
+	} else {
+		r = r.Detail("%s.", why)
+	}
+	if m := e.Module(mod); m.State == facts.ModuleNotLoaded || m.State == facts.ModuleUnknown && e.ModulesLoadable() {
+		return r.Fix(finding.LoadModule(name, "dockerd-rootless-setuptool.sh installs rootless Docker only with "+name+" loaded"))
+	}
+	return r.Fix(finding.ManualStep("docker-setuptool-skip-iptables", "install rootless Docker with dockerd-rootless-setuptool.sh install --skip-iptables: this kernel cannot load "+name+", and the tool refuses without it"))
 }
 
 // findIptables looks on PATH, then in the sbin directories. onPath is false when only the

@@ -25,6 +25,18 @@ const (
 	legacyVersion = "iptables v1.8.7 (legacy)\n"
 )
 
+// The module checks of dockerd-rootless-setuptool.sh: up to moby 28.0 (moby@v27.5.1
+// contrib/dockerd-rootless-setuptool.sh#L181) and since commit f80feba (2025-04-01).
+const (
+	setupToolIPTables = "#!/bin/sh\n\tif ! grep -q ip_tables /proc/modules 2> /dev/null && ! grep -q ip_tables /lib/modules/$(uname -r)/modules.builtin 2> /dev/null; then\n"
+	setupToolNFTables = "#!/bin/sh\n\tiptables_module=\"nf_tables\"\n\t\t\t*legacy*) iptables_module=\"ip_tables\" ;;\n\tif ! grep -q $iptables_module /proc/modules 2> /dev/null; then\n"
+)
+
+// setupTool installs dockerd and Docker's setup tool with the text tool.
+func setupTool(m *host.Memory, tool string) *host.Memory {
+	return m.Exec("/usr/bin/dockerd").File("/usr/bin/dockerd-rootless-setuptool.sh", tool).Meta("/usr/bin/dockerd-rootless-setuptool.sh", host.FileMeta{Mode: "0755"})
+}
+
 // daemonJSON is rootless dockerd's configuration file of alice.
 const daemonJSON = "/home/alice/.config/docker/daemon.json"
 
@@ -70,6 +82,29 @@ func TestNetIptables(t *testing.T) {
 		{name: "kernel without nf_tables, Docker installed", host: withIptables(alice(), "/usr/sbin/iptables", nftVersion).Exec("/usr/bin/dockerd-rootless.sh").
 			GzipFile("/proc/config.gz", "# CONFIG_MODULES is not set\n# CONFIG_NF_TABLES is not set\n# CONFIG_NFT_NAT is not set\n"),
 			status: finding.Fail, summary: "the kernel has no nf_tables"},
+
+		// The VM lab (N1): Docker's setup tool up to moby 28.0 wants ip_tables in /proc/modules or
+		// modules.builtin whatever the backend, and refuses to install without it.
+		{name: "nf_tables ready, setup tool wants ip_tables", host: setupTool(modularKernel(withIptables(alice(), "/usr/sbin/iptables", nftVersion), nftLoaded), setupToolIPTables),
+			status: finding.Fail, summary: "/usr/bin/dockerd-rootless-setuptool.sh refuses to install rootless Docker until ip_tables is loaded", fixes: []string{"module.ip_tables"}},
+		{name: "nf_tables not loaded, setup tool wants ip_tables", host: setupTool(modularKernel(withIptables(alice(), "/usr/sbin/iptables", nftVersion), "overlay 1 0 - Live 0x0\n"), setupToolIPTables),
+			status: finding.Fail, summary: "which are not loaded", fixes: []string{"module.nf_tables", "module.nft_chain_nat", "module.ip_tables"}},
+		{name: "setup tool, ip_tables loaded", host: setupTool(modularKernel(withIptables(alice(), "/usr/sbin/iptables", nftVersion), nftLoaded+"ip_tables 32768 0 - Live 0x0\n"), setupToolIPTables),
+			status: finding.Pass, fixes: []string{}},
+		{name: "setup tool, ip_tables in modules.builtin", host: setupTool(modularKernel(withIptables(alice(), "/usr/sbin/iptables", nftVersion), nftLoaded), setupToolIPTables).
+			File("/lib/modules/6.8.0/modules.builtin", "kernel/net/ipv4/netfilter/ip_tables.ko\n"), status: finding.Pass, fixes: []string{}},
+		{name: "setup tool already ran (docker.service)", host: setupTool(modularKernel(withIptables(alice(), "/usr/sbin/iptables", nftVersion), nftLoaded), setupToolIPTables).
+			File("/home/alice/.config/systemd/user/docker.service", "[Service]\nExecStart=/usr/bin/dockerd-rootless.sh\n"), status: finding.Pass},
+		{name: "dockerd without the setup tool", host: modularKernel(withIptables(alice(), "/usr/sbin/iptables", nftVersion), nftLoaded).Exec("/usr/bin/dockerd").Exec("/usr/bin/dockerd-rootless.sh"),
+			status: finding.Pass},
+		{name: "newer setup tool checks nf_tables", host: setupTool(modularKernel(withIptables(alice(), "/usr/sbin/iptables", nftVersion), nftLoaded), setupToolNFTables),
+			status: finding.Pass, fixes: []string{}},
+		{name: "newer setup tool, legacy backend wants ip_tables", host: setupTool(withIptables(alice(), "/usr/sbin/iptables", legacyVersion).File("/proc/net/ip_tables_names", "").
+			GzipFile("/proc/config.gz", "# CONFIG_MODULES is not set\nCONFIG_IP_NF_IPTABLES=y\nCONFIG_IP_NF_FILTER=y\nCONFIG_IP_NF_NAT=y\n"), setupToolNFTables),
+			status: finding.Fail, summary: "until ip_tables is loaded", fixes: []string{"manual.docker-setuptool-skip-iptables"}},
+		{name: "setup tool, ip_tables built in without modules.builtin", host: setupTool(withIptables(alice(), "/usr/sbin/iptables", nftVersion).
+			GzipFile("/proc/config.gz", "# CONFIG_MODULES is not set\nCONFIG_NF_TABLES=y\nCONFIG_NFT_NAT=y\nCONFIG_IP_NF_IPTABLES=y\n"), setupToolIPTables),
+			status: finding.Fail, fixes: []string{"manual.docker-setuptool-skip-iptables"}},
 
 		// docs/failures/catalogue.json#br-netfilter-missing
 		{name: "icc false, br_netfilter not loaded", host: modularKernel(withIptables(alice(), "/usr/sbin/iptables", nftVersion), nftLoaded).Exec("/usr/bin/dockerd").

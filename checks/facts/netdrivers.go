@@ -170,6 +170,16 @@ func probePasta(ctx context.Context, e *Env) NetTool {
 		return h
 	}
 	h.Value = finding.ClipLine(strings.TrimSpace(string(out.Stdout)), 200)
+	if h.Value == "" {
+		// passt since 2025 prints --version with stdio and leaves with _exit(): through a pipe
+		// nothing arrives (pastaHelpCut). Debian's package version carries the release date
+		// (0.0~git20250503.587980c-2 in Debian 13).
+		h.Value = "`pasta --version` printed nothing"
+		if full, ok := e.DpkgInstalledVersion("passt"); ok && e.Distro.Family == distro.FamilyDebian && p == "/usr/bin/pasta" {
+			out.Stdout = []byte("pasta " + full)
+			h.Source, h.Value = DpkgStatusPath, "passt "+full+" installed"
+		}
+	}
 	v, err := parse.ParsePastaVersion(out.Stdout)
 	if err != nil {
 		h.State = ToolNoVersion

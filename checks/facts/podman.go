@@ -52,8 +52,11 @@ type Podman struct {
 	NetworkCmdFile string
 	NetworkBin     Binary
 	// PastaHelp is what `pasta --help` printed (pasta's options), PastaHelpErr why not.
+	// PastaHelpCut: its stdout stopped at a stdio buffer boundary, so the text is only a
+	// head of the help (pastaHelpCut).
 	PastaHelp    string
 	PastaHelpErr error
+	PastaHelpCut bool
 	// Storage is the containers/storage configuration.
 	Storage PodmanStorage
 	// Policy is the signature policy file containers/image reads, "" when none exists.
@@ -465,8 +468,21 @@ func (e *Env) podmanNetwork(ctx context.Context, pm *Podman) {
 			out, err := e.Host.Run(ctx, p, "--help")
 			// pasta --help exits 1 on Debian 12's passt and writes to stderr (§1.5).
 			pm.PastaHelp, pm.PastaHelpErr = string(out.Stdout)+string(out.Stderr), err
+			pm.PastaHelpCut = pastaHelpCut(out.Stdout)
 		}
 	}
+}
+
+// pastaHelpCut reports whether pasta's --help on stdout lost its tail. Since passt 2025
+// (2025_05_03 in Debian 13; 2025_01_10 still called exit()), usage() prints the help to stdout
+// with stdio and leaves with _exit(), which does not flush stdio
+// (https://passt.top/passt/tree/conf.c?h=2025_05_03.587980c, usage()). Stdout is a pipe here,
+// so glibc buffers it in blocks of the pipe's st_blksize (the page size, 4 KiB or 64 KiB) and
+// only whole blocks reach us: Debian 13's pasta gives the first 4096 bytes, which end before
+// --config-net (measured; the VM lab, docs/engines.md §1.5). A complete help of exactly a
+// whole number of blocks is taken as cut too: that only leaves options unconfirmed.
+func pastaHelpCut(stdout []byte) bool {
+	return len(stdout) > 0 && len(stdout)%4096 == 0
 }
 
 // podmanStorage resolves storage.conf and the driver (docs/engines.md §1.6).

@@ -45,6 +45,7 @@ func cgroupStep() stepReport {
 		root:     cgroupRoot,
 		writable: func(p string) bool { return unix.Access(p, unix.W_OK) == nil },
 		scope:    userManagerScope,
+		read:     os.ReadFile,
 		groupOf: func(pid int) (string, error) {
 			_, g, err := cgroups.ParseCgroupFileUnified(fmt.Sprintf("/proc/%d/cgroup", pid))
 			return g, err
@@ -60,11 +61,14 @@ type cgroupHost struct {
 	own      func() (string, error)
 	root     string
 	writable func(path string) bool
-	// scope asks the user manager for a transient scope with Delegate=yes holding pid; stop
+	// scope asks the user manager for a transient scope with Delegate=yes holding pids; stop
 	// stops it. nil: no user manager is asked.
-	scope func(name string, pid int) (stop func(), err error)
+	scope func(name string, pids []int) (stop func(), err error)
 	// groupOf is pid's cgroup v2 group.
 	groupOf func(pid int) (string, error)
+	// read reads pids.events (os.ReadFile; a test stands in for systemd removing the group of
+	// a scope whose processes have all exited).
+	read func(path string) ([]byte, error)
 }
 
 // scopeTimeout bounds the talk with the user manager: connecting (service.Connect's own 10 s),
@@ -73,14 +77,14 @@ const scopeTimeout = 20 * time.Second
 
 // userManagerScope is cgroupHost.scope on the live host: the user manager on the account's
 // bus ($DBUS_SESSION_BUS_ADDRESS, else $XDG_RUNTIME_DIR/bus).
-func userManagerScope(name string, pid int) (func(), error) {
+func userManagerScope(name string, pids []int) (func(), error) {
 	ctx, cancel := context.WithTimeout(context.Background(), scopeTimeout)
 	c, err := service.Connect(ctx, service.BusAddress())
 	if err != nil {
 		cancel()
 		return nil, err
 	}
-	if err := service.StartDelegatedScope(ctx, c, name, pid); err != nil {
+	if err := service.StartDelegatedScope(ctx, c, name, pids...); err != nil {
 		c.Close()
 		cancel()
 		return nil, err
@@ -122,7 +126,7 @@ func cgroupProve(h cgroupHost) stepReport {
 	if !hasController(string(sub), "pids") {
 		return noPids(s, "the pids controller is not enabled for the delegated group: --pids-limit will not work")
 	}
-	return enforcePids(s, parentDir)
+	return enforcePids(s, parentDir, h.read)
 }
 
 func hasController(list, c string) bool {
@@ -142,6 +146,14 @@ func noPids(s stepReport, summary string) stepReport {
 // into a child group of the scope (a group with processes cannot enable controllers for its
 // children, "no internal processes", Documentation/admin-guide/cgroup-v2.rst), where pids.max=1
 // is set.
+//
+// A second process, the keeper, goes into the scope and the child group with the shell and
+// stays until pids.events is read: systemd stops a transient scope once its last process has
+// exited and removes its cgroup with the child group in it (scope_notify_cgroup_empty_event,
+// https://github.com/systemd/systemd/blob/v257/src/core/scope.c),
+// and the shell exits right after the refused fork. Without the keeper the read raced systemd
+// and sometimes found no pids.events (the VM lab: debian12 without dbus-user-session after its
+// fix, debian13 stock: "pids.events counted no refusal" while the engines' limits held).
 func scopeProve(s stepReport, h cgroupHost, own string) stepReport {
 	notDelegated := fmt.Sprintf("the proof runs in %s, whose parent is not delegated to this account", own)
 	if h.scope == nil || h.groupOf == nil {
@@ -154,8 +166,14 @@ func scopeProve(s stepReport, h cgroupHost, own string) stepReport {
 		return s
 	}
 	defer sh.kill()
+	keep, err := startShell(`read _`)
+	if err != nil {
+		s.Status, s.Summary = finding.Fail, fmt.Sprintf("cannot start a shell: %v", err)
+		return s
+	}
+	defer keep.kill()
 	name := fmt.Sprintf("rootless-doctor-proof-%d.scope", os.Getpid())
-	stop, err := h.scope(name, sh.cmd.Process.Pid)
+	stop, err := h.scope(name, []int{sh.cmd.Process.Pid, keep.cmd.Process.Pid})
 	if err != nil {
 		s.Status, s.Summary = finding.Skip, fmt.Sprintf("%s, and the systemd user manager gave no delegated scope: %v", notDelegated, err)
 		return s.detail("Rootless engines ask the user manager for a scope with Delegate=yes (a logind session with user@.service: libpam-systemd, dbus-user-session); without one they cannot set limits. cgroup.delegation and session.* say what is missing.")
@@ -173,7 +191,7 @@ func scopeProve(s stepReport, h cgroupHost, own string) stepReport {
 	if !hasController(string(ctl), "pids") {
 		return noPids(s, "the user manager's delegated scope has no pids controller: --pids-limit will not work")
 	}
-	return enforceIn(s, scopeDir, sh, true)
+	return enforceIn(s, scopeDir, sh, keep, true, h.read)
 }
 
 func (s stepReport) fixWith(in ...finding.Intent) stepReport {
@@ -187,30 +205,41 @@ func (s stepReport) fixWith(in ...finding.Intent) stepReport {
 // does not take the else branch when fork fails, it prints "Cannot fork" and exits 2, so
 // until issue 12 an empty answer was read as a fork that went through and the step failed on
 // every systemd host while its own evidence said "pids.events: max 1".
-func enforcePids(s stepReport, parentDir string) stepReport {
+func enforcePids(s stepReport, parentDir string, read func(string) ([]byte, error)) stepReport {
 	sh, err := startForkShell()
 	if err != nil {
 		s.Status, s.Summary = finding.Fail, fmt.Sprintf("cannot start a shell: %v", err)
 		return s
 	}
 	defer sh.kill()
-	return enforceIn(s, parentDir, sh, false)
+	return enforceIn(s, parentDir, sh, nil, false, read)
 }
 
-// enforceIn creates parentDir/rootless-doctor-proof-PID, moves sh into it, sets pids.max=1
-// (after enabling pids in parentDir when enable) and lets sh fork.
-func enforceIn(s stepReport, parentDir string, sh *forkShell, enable bool) stepReport {
+// enforceIn creates parentDir/rootless-doctor-proof-PID, moves sh (and keep, when not nil)
+// into it, sets pids.max=1 (after enabling pids in parentDir when enable), lets sh fork and
+// reads pids.events with read (os.ReadFile when nil) while keep still holds the group.
+func enforceIn(s stepReport, parentDir string, sh, keep *forkShell, enable bool, read func(string) ([]byte, error)) stepReport {
+	if read == nil {
+		read = os.ReadFile
+	}
 	dir := filepath.Join(parentDir, fmt.Sprintf("rootless-doctor-proof-%d", os.Getpid()))
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		s.Status, s.Summary = finding.Fail, fmt.Sprintf("cannot create a child group in the delegated %s: %v", parentDir, err)
 		return s
 	}
-	// Removed after the shell has exited (sh.fork waits for it; the caller's kill otherwise).
+	// Removed after the shells have exited (sh.fork waits for sh; the kills otherwise).
 	defer os.Remove(dir)
 	defer sh.kill()
-	if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(sh.cmd.Process.Pid)), 0); err != nil {
-		s.Status, s.Summary = finding.Fail, fmt.Sprintf("cannot move a process into the child group: %v", err)
-		return s
+	procs := []*forkShell{sh}
+	if keep != nil {
+		defer keep.kill()
+		procs = append(procs, keep)
+	}
+	for _, p := range procs {
+		if err := os.WriteFile(filepath.Join(dir, "cgroup.procs"), []byte(strconv.Itoa(p.cmd.Process.Pid)), 0); err != nil {
+			s.Status, s.Summary = finding.Fail, fmt.Sprintf("cannot move a process into the child group: %v", err)
+			return s
+		}
 	}
 	if enable {
 		if err := os.WriteFile(filepath.Join(parentDir, "cgroup.subtree_control"), []byte("+pids"), 0); err != nil {
@@ -223,7 +252,7 @@ func enforceIn(s stepReport, parentDir string, sh *forkShell, enable bool) stepR
 		return s
 	}
 	line, werr, stderr := sh.fork()
-	events, _ := os.ReadFile(filepath.Join(dir, "pids.events"))
+	events, _ := read(filepath.Join(dir, "pids.events"))
 	s = s.with(filepath.Join(dir, "pids.max"), "1").with(filepath.Join(dir, "pids.events"), strings.TrimSpace(string(events))).
 		with("fork in the group", forkEvidence(line, werr, stderr))
 	s.Status, s.Summary = pidsVerdict(strings.TrimSpace(line), string(events))
@@ -241,7 +270,12 @@ type forkShell struct {
 }
 
 func startForkShell() (*forkShell, error) {
-	sh := &forkShell{cmd: exec.Command("/bin/sh", "-c", `read _; if /bin/true; then echo forked; else echo refused; fi`)}
+	return startShell(`read _; if /bin/true; then echo forked; else echo refused; fi`)
+}
+
+// startShell starts /bin/sh -c script with its stdin and stdout on pipes.
+func startShell(script string) (*forkShell, error) {
+	sh := &forkShell{cmd: exec.Command("/bin/sh", "-c", script)}
 	sh.stdin, _ = sh.cmd.StdinPipe()
 	sh.stdout, _ = sh.cmd.StdoutPipe()
 	sh.cmd.Stderr = &sh.stderr

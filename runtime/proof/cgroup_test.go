@@ -35,6 +35,26 @@ func pidsHierarchy() string {
 // v1 pids hierarchy of a hybrid host, whose pids.max/pids.events/cgroup.procs are the same
 // files), and the step must pass.
 func TestEnforcePidsKernelRefusal(t *testing.T) {
+	parent := livePidsGroup(t, "rootless-doctor-test")
+	s := enforcePids(stepReport{}, parent, nil)
+	if s.Status != finding.Pass {
+		t.Errorf("got %s %q, want pass; evidence %v", s.Status, s.Summary, s.Evidence)
+	}
+	var events string
+	for _, e := range s.Evidence {
+		if strings.HasSuffix(e.Source, "/pids.events") {
+			events = e.Value
+		}
+	}
+	if !strings.Contains(events, "max 1") {
+		t.Errorf("pids.events evidence = %q, want max 1", events)
+	}
+}
+
+// livePidsGroup creates root/NAME-PID in the pids hierarchy (pids enabled for its children on
+// cgroup v2), removed at the end of the test; it skips the test where that cannot be done.
+func livePidsGroup(t *testing.T, name string) string {
+	t.Helper()
 	if testing.Short() {
 		t.Skip("live cgroup test: skipped with -short")
 	}
@@ -45,7 +65,7 @@ func TestEnforcePidsKernelRefusal(t *testing.T) {
 	if root == "" {
 		t.Skip("live cgroup test: no pids controller mounted (cgroup v2 root without pids, no v1 pids hierarchy)")
 	}
-	parent := filepath.Join(root, fmt.Sprintf("rootless-doctor-test-%d", os.Getpid()))
+	parent := filepath.Join(root, fmt.Sprintf("%s-%d", name, os.Getpid()))
 	if err := os.Mkdir(parent, 0o755); err != nil {
 		t.Skipf("live cgroup test: cannot create a group in %s: %v", root, err)
 	}
@@ -59,19 +79,7 @@ func TestEnforcePidsKernelRefusal(t *testing.T) {
 			t.Skipf("live cgroup test: cannot enable pids in %s: %v", parent, err)
 		}
 	}
-	s := enforcePids(stepReport{}, parent)
-	if s.Status != finding.Pass {
-		t.Errorf("got %s %q, want pass; evidence %v", s.Status, s.Summary, s.Evidence)
-	}
-	var events string
-	for _, e := range s.Evidence {
-		if strings.HasSuffix(e.Source, "/pids.events") {
-			events = e.Value
-		}
-	}
-	if !strings.Contains(events, "max 1") {
-		t.Errorf("pids.events evidence = %q, want max 1", events)
-	}
+	return parent
 }
 
 // The verdict is the kernel's counter, whatever the shell printed (dash prints nothing and
@@ -134,8 +142,8 @@ func TestCgroupScope(t *testing.T) {
 			h := cgroupHost{mode: cgroups.Unified, root: root,
 				own:      func() (string, error) { return session, nil },
 				writable: func(string) bool { return false },
-				scope: func(name string, pid int) (func(), error) {
-					askedPid = pid
+				scope: func(name string, pids []int) (func(), error) {
+					askedPid = pids[0]
 					if !strings.HasSuffix(name, ".scope") {
 						t.Errorf("scope name %q", name)
 					}
@@ -162,5 +170,79 @@ func TestCgroupScope(t *testing.T) {
 				t.Errorf("the shell %d moved into the scope is still running", askedPid)
 			}
 		})
+	}
+}
+
+// The VM lab (debian12 without dbus-user-session after its fix, debian13 stock): in the user
+// manager's transient scope the proof sometimes said "pids.events counted no refusal" with
+// pids.events read as "": systemd stops a scope whose last process has exited and removes its
+// cgroup, child group and all, and the forking shell was the scope's only process, exiting
+// right after the refused fork. Here the kernel enforces a real pids.max=1 (the v2 root's pids
+// controller or the v1 pids hierarchy; the scope's tree is plain files), and the stand-in for
+// systemd answers the read of pids.events only while a process the scope was given still runs,
+// as the real group would still exist only then: the step must pass every time.
+func TestCgroupScopeReadsBeforeTheScopeEmpties(t *testing.T) {
+	if _, err := os.Stat("/bin/sh"); err != nil {
+		t.Skip("no /bin/sh")
+	}
+	parent := livePidsGroup(t, "rootless-doctor-test-scope")
+	limited := filepath.Join(parent, "limited")
+	if err := os.Mkdir(limited, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := os.Remove(limited); err != nil {
+			t.Errorf("removing %s: %v", limited, err)
+		}
+	})
+	if err := os.WriteFile(filepath.Join(limited, "pids.max"), []byte("1"), 0); err != nil {
+		t.Fatal(err)
+	}
+
+	const session = "/user.slice/user-1000.slice/session-3.scope"
+	const scope = "/user.slice/user-1000.slice/user@1000.service/app.slice/rootless-doctor-proof-1.scope"
+	tree := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(tree, scope), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(tree, scope, "cgroup.controllers"), []byte("cpu memory pids\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var held []int
+	h := cgroupHost{mode: cgroups.Unified, root: tree,
+		own:      func() (string, error) { return session, nil },
+		writable: func(string) bool { return false },
+		// The manager moves the processes into the scope: here into the kernel's limited group.
+		scope: func(name string, pids []int) (func(), error) {
+			held = pids
+			for _, pid := range pids {
+				if err := os.WriteFile(filepath.Join(limited, "cgroup.procs"), []byte(fmt.Sprint(pid)), 0); err != nil {
+					return nil, err
+				}
+			}
+			return func() {}, nil
+		},
+		groupOf: func(int) (string, error) { return scope, nil },
+		read: func(path string) ([]byte, error) {
+			if filepath.Base(path) != "pids.events" {
+				return os.ReadFile(path)
+			}
+			for _, pid := range held {
+				if unix.Kill(pid, 0) == nil {
+					return os.ReadFile(filepath.Join(limited, "pids.events"))
+				}
+			}
+			// Every process of the scope has exited: systemd has removed its cgroup.
+			return nil, &os.PathError{Op: "open", Path: path, Err: unix.ENOENT}
+		},
+	}
+	s := cgroupProve(h)
+	if s.Status != finding.Pass {
+		t.Errorf("got %s %q, want pass; evidence %v", s.Status, s.Summary, s.Evidence)
+	}
+	for _, pid := range held {
+		if unix.Kill(pid, 0) == nil {
+			t.Errorf("process %d given to the scope is still running", pid)
+		}
 	}
 }

@@ -283,7 +283,7 @@ func TestEnforcePidsWithoutAKernelLimit(t *testing.T) {
 		t.Skip("no /bin/sh")
 	}
 	parent := t.TempDir()
-	s := enforcePids(stepReport{}, parent)
+	s := enforcePids(stepReport{}, parent, nil)
 	if s.Status != finding.Fail || !strings.Contains(s.Summary, "not enforced") {
 		t.Errorf("got %s %q", s.Status, s.Summary)
 	}

@@ -78,10 +78,13 @@ func (d Doctor) with(status string) []string {
 var dockerOnly = []string{"net.iptables", "conflict.rootful"}
 
 // ReadyFor says whether the report lets engine run: no failed probe, ignoring the probes of
-// other engines.
+// other engines (dockerOnly, and every other engine's engine.NAME verdict).
 func (d Doctor) ReadyFor(engine string) bool {
 	for _, id := range d.Failed() {
 		if engine != "docker" && slices.Contains(dockerOnly, id) {
+			continue
+		}
+		if strings.HasPrefix(id, "engine.") && id != "engine."+engine {
 			continue
 		}
 		return false

@@ -137,6 +137,17 @@ func TestReadyClaimBothWays(t *testing.T) {
 	if !ReadyClaim("s", iptables, ParseEngine("podman", "podman.run=0\npodman.chown=ok\n")).Agree {
 		t.Error("a net.iptables failure disagreed with a working podman")
 	}
+	// engine.docker folds net.iptables in (the VM lab, debian13 modules: Docker's setup tool
+	// refuses without ip_tables): it is Docker's verdict, not Podman's, and the other way round.
+	docker := mustDoctor(t, report(false, result("net.iptables", "fail", ""), result("engine.docker", "fail", "")))
+	if !ReadyClaim("s", docker, ParseEngine("podman", "podman.run=0\npodman.chown=ok\n")).Agree {
+		t.Error("an engine.docker failure disagreed with a working podman")
+	}
+	podman := mustDoctor(t, report(false, result("engine.podman", "fail", "")))
+	if ReadyClaim("s", podman, ParseEngine("podman", "podman.run=0\npodman.chown=ok\n")).Agree ||
+		!ReadyClaim("s", podman, works).Agree {
+		t.Error("engine.podman's failure is not Podman's alone")
+	}
 }
 
 func TestLimitsClaimRow(t *testing.T) {
