@@ -30,8 +30,11 @@ var leftoverPauseProcess = Probe{
 }
 
 // pauseNames are the process names of Podman's pause process: catatonit -P where catatonit is
-// installed (Podman 4 and later), else podman itself re-executed as the pause process.
-var pauseNames = []string{"catatonit", "podman"}
+// installed (Podman 4 and later), else podman itself, which names its pause process "podman
+// pause" with PR_SET_NAME (pkg/rootless/rootless_linux.c, do_pause); plain "podman" for a
+// pause process that has not renamed itself yet. Before, "podman pause" was a false fail on
+// Debian 13 without catatonit while Podman ran containers (VM lab, issue 12).
+var pauseNames = []string{"catatonit", "podman pause", "podman"}
 
 func runLeftoverPauseProcess(_ context.Context, e *facts.Env) finding.Result {
 	if skip, ok := e.NeedUser(); !ok {

@@ -22,6 +22,7 @@ func TestLeftoverPauseProcess(t *testing.T) {
 		{name: "no pid file", host: alice(), status: finding.Pass, summary: "no pause.pid"},
 		{name: "catatonit", host: pause("catatonit", "1000", own), status: finding.Pass, summary: "Podman's pause process"},
 		{name: "podman as pause", host: pause("podman", "1000", own), status: finding.Pass},
+		{name: "podman renamed as pause", host: pause("podman pause", "1000", own), status: finding.Pass, summary: "Podman's pause process (podman pause)"},
 		{name: "pid reused by alice's shell", host: pause("bash", "1000", host0), status: finding.Fail, summary: "cannot set user namespace", fixes: []string{"manual.pause-pid"}},
 		{name: "podman outside a namespace", host: pause("podman", "1000", host0), status: finding.Fail, summary: "host's user namespace"},
 		{name: "pid reused by another account", host: pause("sshd", "0", host0), status: finding.Warn, summary: "uid 0"},
