@@ -37,7 +37,7 @@ var iptablesFallbacks = []string{"/usr/sbin/iptables", "/sbin/iptables"}
 var netIptables = Probe{
 	ID:    "net.iptables",
 	Title: "iptables for dockerd",
-	Fails: "the backend's modules not loaded or missing: fail where rootless Docker is installed and not run with \"iptables\": false, warn elsewhere (no false alarm when the modules are built in); \"icc\" or \"userland-proxy\" false without br_netfilter (fail); dockerd-rootless-setuptool.sh not yet run and the module it greps for (ip_tables; nf_tables in newer ones) neither loaded nor in modules.builtin (fail: it refuses to install)",
+	Fails: "the backend's modules not loaded or missing: fail where rootless Docker is installed and not run with \"iptables\": false, warn elsewhere (no false alarm when the modules are built in); \"icc\" or \"userland-proxy\" false without br_netfilter (fail); dockerd-rootless-setuptool.sh not yet run and the module it greps for (ip_tables; nf_tables in newer ones) neither loaded nor in modules.builtin (fail: it refuses to install; warn when the kernel has it built in where the tool does not look)",
 	Why: "Rootless dockerd sets up NAT and filtering for bridge networks with iptables, inside " +
 		"RootlessKit's network namespace. It needs the iptables binary, and the kernel modules of " +
 		"its backend loaded or built in beforehand: from inside a user namespace the kernel will not " +
@@ -182,6 +182,21 @@ func setupToolIptables(ctx context.Context, e *facts.Env, r finding.Result, prin
 	why := fmt.Sprintf("%s refuses to install rootless Docker until %s is loaded: it is in neither /proc/modules nor %s", d.SetupTool, name, builtin)
 	r = r.With(d.SetupTool, "checks for "+name+" in /proc/modules and modules.builtin").
 		Detail("The setup tool stops with `Missing system requirements` and `modprobe %s`; `dockerd-rootless-setuptool.sh install --skip-iptables` installs without it, with --iptables=false (no NAT from iptables).", name)
+	m := e.Module(mod)
+	if m.State.Usable() {
+		// Not in /proc/modules, yet the kernel has it (built in where the tool does not look: no
+		// modules.builtin, as on kernels installed without /lib/modules; /proc/net/ip_tables_names): dockerd has its module, only the installer's grep misses it.
+		// rootless-doctor daemon/install and dockerd-rootless.sh run as they are, so this is a
+		// warning, not "not ready" (this host: daemon and the engine matrix run dockerd).
+		if r.Status == finding.Pass {
+			prior := r.Summary
+			r = r.WithStatus(finding.Warn, "%s (the kernel has it built in)", why)
+			r = r.Detail("%s.", prior)
+		} else {
+			r = r.Detail("%s.", why)
+		}
+		return r.Fix(finding.ManualStep("docker-setuptool-skip-iptables", "install rootless Docker with dockerd-rootless-setuptool.sh install --skip-iptables, or start it with rootless-doctor install: the kernel has "+name+" built in where the tool does not look"))
+	}
 	if r.Status != finding.Fail {
 		prior := r.Summary
 		r = r.WithStatus(finding.Fail, "%s", why)
@@ -191,7 +206,7 @@ func setupToolIptables(ctx context.Context, e *facts.Env, r finding.Result, prin
 	} else {
 		r = r.Detail("%s.", why)
 	}
-	if m := e.Module(mod); m.State == facts.ModuleNotLoaded || m.State == facts.ModuleUnknown && e.ModulesLoadable() {
+	if m.State == facts.ModuleNotLoaded || m.State == facts.ModuleUnknown && e.ModulesLoadable() {
 		return r.Fix(finding.LoadModule(name, "dockerd-rootless-setuptool.sh installs rootless Docker only with "+name+" loaded"))
 	}
 	return r.Fix(finding.ManualStep("docker-setuptool-skip-iptables", "install rootless Docker with dockerd-rootless-setuptool.sh install --skip-iptables: this kernel cannot load "+name+", and the tool refuses without it"))

@@ -6,6 +6,7 @@ package livetest
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -390,10 +391,19 @@ func InMountNamespace(t testing.TB, binds map[string]string, fn func()) {
 			}
 		}
 		var panicked any
+		returned := false
+		// fn may end this goroutine with runtime.Goexit (t.Fatal/FailNow called inside it):
+		// the deferred send still reports, where before the test waited on errc forever.
+		defer func() {
+			if !returned {
+				errc <- errors.New("fn stopped its goroutine (t.Fatal or t.FailNow inside InMountNamespace): see the errors above")
+			}
+		}()
 		func() {
 			defer func() { panicked = recover() }()
 			fn()
 		}()
+		returned = true
 		if panicked != nil {
 			errc <- fmt.Errorf("panic: %v", panicked)
 			return
