@@ -213,15 +213,8 @@ func NewSudo(stderr io.Writer) (*Sudo, error) {
 func (s *Sudo) Apply(ctx context.Context, o Order, p fixes.Plan, log io.Writer) (Outcome, error) {
 	cmd := exec.CommandContext(ctx, s.Argv[0], s.Argv[1:]...)
 	cmd.Stderr = s.Stderr
-	in, err := cmd.StdinPipe()
+	in, out, err := startPiped(cmd)
 	if err != nil {
-		return Outcome{}, err
-	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return Outcome{}, err
-	}
-	if err := cmd.Start(); err != nil {
 		return Outcome{}, fmt.Errorf("starting %v: %w", s.Argv, err)
 	}
 	outcome, err := exchange(in, out, o, p, log)
@@ -229,6 +222,23 @@ func (s *Sudo) Apply(ctx context.Context, o Order, p fixes.Plan, log io.Writer) 
 		err = fmt.Errorf("the sudo helper: %w", werr)
 	}
 	return outcome, err
+}
+
+// startPiped starts a helper process (the sudo helper, the account's __user-apply) with pipes
+// to its stdin and from its stdout, over which the plan and the replies go.
+func startPiped(cmd *exec.Cmd) (io.WriteCloser, io.ReadCloser, error) {
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, nil, err
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, nil, err
+	}
+	return in, out, nil
 }
 
 // exchange sends o on in and reads the helper's replies from out.

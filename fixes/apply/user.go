@@ -110,15 +110,8 @@ func (a *AsAccount) Apply(ctx context.Context, p fixes.Plan, log io.Writer) (Out
 	cmd := exec.CommandContext(ctx, a.Exe, UserCommand)
 	cmd.Env, cmd.Dir, cmd.Stderr = a.Env, "/", a.Stderr
 	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(a.UID), Gid: uint32(a.GID), Groups: a.Groups}, Pdeathsig: syscall.SIGKILL}
-	in, err := cmd.StdinPipe()
+	in, out, err := startPiped(cmd)
 	if err != nil {
-		return Outcome{}, err
-	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return Outcome{}, err
-	}
-	if err := cmd.Start(); err != nil {
 		return Outcome{}, fmt.Errorf("starting %s as uid %d: %w", UserCommand, a.UID, err)
 	}
 	b, err := json.Marshal(p)
