@@ -152,9 +152,9 @@ func (d *ContainersConfDecoder) Decode(data []byte) error {
 	}
 	var err error
 	if d.attributed {
-		_, err = toml.Decode(string(data), &d.modern)
+		_, err = toml.Decode(tomlText(data), &d.modern)
 	} else {
-		_, err = toml.Decode(string(data), &d.legacy)
+		_, err = toml.Decode(tomlText(data), &d.legacy)
 	}
 	return tomlError(err)
 }

@@ -85,7 +85,7 @@ func StorageConfValues(data []byte) (map[string]string, error) {
 	if err := checkTOMLInput(data); err != nil {
 		return vals, err
 	}
-	md, err := toml.Decode(string(data), &f)
+	md, err := toml.Decode(tomlText(data), &f)
 	set := map[string]bool{}
 	for _, k := range md.Keys() {
 		set[strings.ToLower(k.String())] = true
