@@ -52,6 +52,24 @@ func ParseManifest(data []byte) (Manifest, error) {
 	if len(data) > MaxManifest {
 		return Manifest{}, manifestErr("%s is %d bytes, more than the limit of %d", ManifestName, len(data), MaxManifest)
 	}
+	m, err := decodeManifest(data)
+	if err != nil {
+		return Manifest{}, err
+	}
+	if err := m.validate(); err != nil {
+		return Manifest{}, err
+	}
+	return m, nil
+}
+
+// decodeManifest is ParseManifest's decoding: parseManifestFast when it can, else the bounded
+// decoder, which gives every decoding error.
+func decodeManifest(data []byte) (Manifest, error) {
+	if len(data) <= fastManifestMax {
+		if m, ok := parseManifestFast(data); ok {
+			return m, nil
+		}
+	}
 	var w manifestWire
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -68,10 +86,84 @@ func ParseManifest(data []byte) (Manifest, error) {
 	for _, c := range w.Commands {
 		m.Commands = append(m.Commands, Command{Argv: c.Argv, Stdout: c.Stdout, Stderr: c.Stderr, Exit: c.Exit, Error: c.Error})
 	}
-	if err := m.validate(); err != nil {
-		return Manifest{}, err
-	}
 	return m, nil
+}
+
+// fastManifestMax is the size of manifest that parseManifestFast decodes: that many bytes
+// cannot build more than a few megabytes whatever they hold, so its maps and lists may be
+// decoded whole and counted after. A variable for FuzzManifestFast.
+var fastManifestMax = 256 << 10
+
+// parseManifestFast decodes a manifest as ParseManifest's decoder does, member by member at
+// the top and each member whole: the member-by-member decoding of every map and list (a
+// Decoder per map, Token then Decode per entry, each value scanned four times) was most of
+// what opening a recorded host cost (issue 16). It takes only what it can decode exactly as
+// manifestWire would: the keys as they are spelled (not matched case-insensitively), no
+// error, every map and list within its limit. Anything else is false, and ParseManifest
+// decodes it the bounded way, which gives its error.
+func parseManifestFast(data []byte) (Manifest, bool) {
+	var m Manifest
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
+		return m, false
+	}
+	for dec.More() {
+		tok, err := dec.Token()
+		key, ok := tok.(string)
+		if err != nil || !ok {
+			return m, false
+		}
+		switch key {
+		case "version":
+			err = dec.Decode(&m.Version)
+		case "kernel":
+			err = dec.Decode(&m.Kernel)
+		case "self":
+			err = dec.Decode(&m.Self) // into the same struct, as a repeated key is
+		case "user":
+			err = dec.Decode(&m.User)
+		case "executable":
+			err = dec.Decode(&m.Executable)
+		case "env":
+			m.Env = nil // a repeated map replaces, as boundedMap does
+			err = dec.Decode(&m.Env)
+			ok = len(m.Env) <= maxManifestEnv
+		case "files":
+			m.Files = nil
+			err = dec.Decode(&m.Files)
+			ok = len(m.Files) <= maxManifestFiles
+		case "fstypes":
+			m.FSTypes = nil
+			err = dec.Decode(&m.FSTypes)
+			ok = len(m.FSTypes) <= maxManifestFSTypes
+		case "commands":
+			m.Commands = nil
+			err = dec.Decode(&m.Commands)
+			ok = len(m.Commands) <= maxManifestCommands
+			for i := range m.Commands {
+				ok = ok && len(m.Commands[i].Argv) <= maxArgv
+				if len(m.Commands[i].Argv) == 0 {
+					m.Commands[i].Argv = nil // boundedList keeps [] as nil
+				}
+			}
+			if len(m.Commands) == 0 {
+				m.Commands = nil
+			}
+		default:
+			return m, false
+		}
+		if err != nil || !ok {
+			return m, false
+		}
+	}
+	if tok, err := dec.Token(); err != nil || tok != json.Delim('}') {
+		return m, false
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return m, false
+	}
+	return m, true
 }
 
 // validate checks what decoding alone does not.

@@ -3,8 +3,10 @@ package host
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"strings"
 	"testing"
@@ -145,5 +147,52 @@ func TestOpenTreeCapsTheManifest(t *testing.T) {
 	runtime.ReadMemStats(&after)
 	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 4*MaxManifest {
 		t.Errorf("refusing a 2 GB manifest allocated %d MB", alloc>>20)
+	}
+}
+
+// FuzzManifestFast checks that parseManifestFast (what a manifest of a real host takes) decodes
+// as the bounded decoder does: the same manifest, the same error. (Before validation, whose
+// error, among several bad map entries, names the one Go's map order meets first.)
+func FuzzManifestFast(f *testing.F) {
+	for _, s := range []string{
+		`{"version":1}`,
+		`{"version":1,"env":{"A":"1","A":"2"},"files":{"/a":{"mode":"0755"},"/a":{"uid":1}},"fstypes":{"/":"ext4"}}`,
+		`{"version":1,"files":{"/a":{}},"files":{"/b":{}},"env":{"A":"1"},"env":null}`,
+		`{"version":1,"commands":[{"argv":["a","--version"],"stdout":"a 1\n"},{"argv":[]}]}`,
+		`{"version":1,"commands":[],"files":{},"env":{},"fstypes":null}`,
+		`{"version":1,"files":{"/a":{"typo":1}}}`, `{"version":1,"env":{"A":1}}`, `{"version":1,"env":[]}`,
+		`{"version":1,"commands":[{"argv":["a"],"extra":true}]}`, `{"Version":1,"ENV":{"a":"b"}}`,
+		`{"version":1,"self":{"uid":1},"self":{"name":"a"},"self":null,"version":null}`, `{"version":1} {}`,
+		`{"\u0076ersion":1,"kernel":"6.1"}`, `[]`, `null`, `{"version":1,"commands":null,"commands":[{"argv":["b"]}]}`,
+	} {
+		f.Add([]byte(s))
+	}
+	for _, p := range []string{"../fixtures/debian-12-ok/manifest.json", "../fixtures/fedora-41-podman5-pasta-old/manifest.json"} {
+		if data, err := os.ReadFile(p); err == nil {
+			f.Add(data)
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		whole, err1 := decodeManifest(data)
+		defer func(v int) { fastManifestMax = v }(fastManifestMax)
+		fastManifestMax = -1
+		bounded, err2 := decodeManifest(data)
+		if fmt.Sprint(err1) != fmt.Sprint(err2) || !reflect.DeepEqual(whole, bounded) {
+			t.Fatalf("%q:\nwhole:   %+v %v\nbounded: %+v %v", data, whole, err1, bounded, err2)
+		}
+	})
+}
+
+// BenchmarkParseManifest reads the largest fixture's manifest, as every replayed host does.
+func BenchmarkParseManifest(b *testing.B) {
+	data, err := os.ReadFile("../fixtures/fedora-41-podman5-pasta-old/manifest.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := ParseManifest(data); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
