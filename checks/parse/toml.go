@@ -35,6 +35,11 @@ func checkTOMLInput(data []byte) error {
 	if !utf8.Valid(data) {
 		return errors.New("toml: the file is not valid UTF-8")
 	}
+	if bytes.Count(data, []byte("["))+bytes.Count(data, []byte("{")) <= MaxTOMLNesting {
+		// Not that many openings in the whole file: no nesting can go deeper. Counting is
+		// vectorised; the loop below costs a branch per byte of a file mostly comments.
+		return nil
+	}
 	depth := 0
 	for _, c := range data {
 		switch c {

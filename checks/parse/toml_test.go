@@ -465,3 +465,17 @@ func TestTOMLTextStripsComments(t *testing.T) {
 		}
 	}
 }
+
+func TestCheckTOMLInputNesting(t *testing.T) {
+	deep := strings.Repeat("[", MaxTOMLNesting+1)
+	for in, want := range map[string]bool{
+		deep: true, "x = " + deep: true, strings.Repeat("[", MaxTOMLNesting): false,
+		strings.Repeat("[]", MaxTOMLNesting+1): false, strings.Repeat("{[", MaxTOMLNesting/2) + "[": true,
+		strings.Repeat("[", MaxTOMLNesting/2) + strings.Repeat("]", 10) + strings.Repeat("{", MaxTOMLNesting/2+5): false,
+		strings.Repeat("]", 5) + strings.Repeat("[", MaxTOMLNesting+1): true,
+	} {
+		if err := checkTOMLInput([]byte(in)); errors.Is(err, ErrTOMLNesting) != want {
+			t.Errorf("%.20q… (%d bytes): %v, want an error: %v", in, len(in), err, want)
+		}
+	}
+}
