@@ -2,6 +2,7 @@ package parse
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"strings"
@@ -78,57 +79,75 @@ func (e *DecodeError) Unwrap() error { return e.err }
 // lines: a line whose first character other than space and tab is '#' keeps only its line
 // ending. The distributions' containers.conf is 800 lines of which a dozen are not comments,
 // and the decoder lexes a comment rune by rune, item by item: 12% of the CPU time of replaying
-// the fixtures as a fleet went there (issue 16, docs/performance.md). The decoder sees the same keys, values,
-// errors and line numbers (FuzzTOMLText):
+// the fixtures as a fleet went there (issue 16, docs/performance.md). The decoder sees the
+// same keys, values, errors and line numbers (FuzzTOMLText):
 //   - outside a multi-line string such a line can only be a comment, so a file holding three
 //     quotes in a row, double or single (a multi-line string's delimiter), is left whole;
-//   - a comment's one possible error is a control character in it, so a comment holding one
-//     (other than tab, or the CR of a CRLF) is left whole;
+//   - a comment's one possible error is a control character in it, and the decoder refuses
+//     one wherever it is, so a file holding one (other than tab, or the CR of a CRLF) is
+//     left whole;
 //   - line endings stay, so every line keeps its number, and a last line without one stays
-//     whole.
+//     whole (the decoder's EOF errors name the line of the text before the end).
 func tomlText(data []byte) string {
-	if bytes.Contains(data, []byte(`"""`)) || bytes.Contains(data, []byte(`'''`)) {
+	if bytes.Contains(data, []byte(`"""`)) || bytes.Contains(data, []byte(`'''`)) || !controlFree(data) {
 		return string(data)
 	}
 	var b strings.Builder
 	b.Grow(len(data) / 8)
 	for len(data) > 0 {
-		line := data
-		if i := bytes.IndexByte(data, '\n'); i >= 0 {
-			line = data[:i+1]
+		i := 0
+		for i < len(data) && (data[i] == ' ' || data[i] == '\t') {
+			i++
 		}
-		data = data[len(line):]
-		body := bytes.TrimLeft(line, " \t")
-		if len(body) == 0 || body[0] != '#' {
-			b.Write(line)
-			continue
+		nl := bytes.IndexByte(data[i:], '\n')
+		if nl < 0 {
+			b.Write(data) // the last line, without an ending
+			break
 		}
-		end := len(body)
-		switch {
-		case bytes.HasSuffix(body, []byte("\r\n")):
-			end -= 2
-		case body[end-1] == '\n':
-			end--
-		default:
-			// The last line, without an ending: the decoder's EOF errors name the line of
-			// the text before the end, so it stays.
-			b.Write(line)
-			continue
+		end := i + nl + 1 // after the '\n'
+		if data[i] == '#' {
+			keep := end - 1
+			if keep > i && data[keep-1] == '\r' {
+				keep--
+			}
+			b.Write(data[keep:end])
+		} else {
+			b.Write(data[:end])
 		}
-		if !commentText(body[:end]) {
-			b.Write(line)
-			continue
-		}
-		b.Write(body[end:])
+		data = data[end:]
 	}
 	return b.String()
 }
 
-// commentText reports whether a comment (from its '#') holds no control character other than
-// tab: what the decoder accepts in a comment.
-func commentText(c []byte) bool {
-	for _, x := range c {
-		if x < 0x20 && x != '\t' || x == 0x7f {
+// controlFree reports whether data holds no control character but tab, LF, and CR before LF:
+// none the decoder refuses. Eight bytes at a time (the file is mostly comment text), each
+// word with a byte below 0x20 or a DEL looked at byte by byte.
+func controlFree(data []byte) bool {
+	const ones, highs, space, del = 0x0101010101010101, 0x8080808080808080, 0x2020202020202020, 0x7f7f7f7f7f7f7f7f
+	i := 0
+	for ; i+8 <= len(data); i += 8 {
+		x := binary.LittleEndian.Uint64(data[i:])
+		d := x ^ del
+		if (x-space)&^x&highs == 0 && (d-ones)&^d&highs == 0 {
+			continue
+		}
+		if !controlFreeBytes(data, i, i+8) {
+			return false
+		}
+	}
+	return controlFreeBytes(data, i, len(data))
+}
+
+// controlFreeBytes is controlFree for data[from:to] (a CR may end it, its LF after).
+func controlFreeBytes(data []byte, from, to int) bool {
+	for j := from; j < to; j++ {
+		switch c := data[j]; {
+		case c == '\t' || c == '\n':
+		case c == '\r':
+			if j+1 == len(data) || data[j+1] != '\n' {
+				return false
+			}
+		case c < 0x20 || c == 0x7f:
 			return false
 		}
 	}

@@ -458,6 +458,9 @@ func TestTOMLTextStripsComments(t *testing.T) {
 		"# top\n[engine]\n  # indented\n\truntime = \"crun\" # trailing\n#last": "\n[engine]\n\n\truntime = \"crun\" # trailing\n#last",
 		"# crlf\r\nk = 1\r\n":         "\r\nk = 1\r\n",
 		"# control \x01\nk = 1\n":     "# control \x01\nk = 1\n",
+		"# c\nk = 1 # \x7f\n":         "# c\nk = 1 # \x7f\n",
+		"# c\r\nk = \"a\rb\"\r\n":     "# c\r\nk = \"a\rb\"\r\n",
+		"# c\n\t# d\r\n":              "\n\r\n",
 		"s = '''\n# kept\n'''\n# c\n": "s = '''\n# kept\n'''\n# c\n",
 	} {
 		if got := tomlText([]byte(in)); got != want {
@@ -472,10 +475,27 @@ func TestCheckTOMLInputNesting(t *testing.T) {
 		deep: true, "x = " + deep: true, strings.Repeat("[", MaxTOMLNesting): false,
 		strings.Repeat("[]", MaxTOMLNesting+1): false, strings.Repeat("{[", MaxTOMLNesting/2) + "[": true,
 		strings.Repeat("[", MaxTOMLNesting/2) + strings.Repeat("]", 10) + strings.Repeat("{", MaxTOMLNesting/2+5): false,
-		strings.Repeat("]", 5) + strings.Repeat("[", MaxTOMLNesting+1): true,
+		strings.Repeat("]", 5) + strings.Repeat("[", MaxTOMLNesting+1):                                            true,
 	} {
 		if err := checkTOMLInput([]byte(in)); errors.Is(err, ErrTOMLNesting) != want {
 			t.Errorf("%.20q… (%d bytes): %v, want an error: %v", in, len(in), err, want)
 		}
 	}
+}
+
+func FuzzControlFree(f *testing.F) {
+	for _, s := range append(slices.Clone(tomlSeeds), commentedSeeds...) {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		want := true
+		for i, c := range data {
+			if c < 0x20 && c != '\t' && c != '\n' && (c != '\r' || i+1 == len(data) || data[i+1] != '\n') || c == 0x7f {
+				want = false
+			}
+		}
+		if got := controlFree(data); got != want {
+			t.Fatalf("controlFree(%q) = %v, want %v", data, got, want)
+		}
+	})
 }
