@@ -80,6 +80,11 @@ func (m *memFS) find(name string, follow bool) (f *memFile, last string, err err
 	if !fs.ValidPath(name) {
 		return nil, name, fs.ErrInvalid
 	}
+	return m.findValid(name, follow)
+}
+
+// findValid is find of a name known to be a valid fs path (Recorded's rel gives only such).
+func (m *memFS) findValid(name string, follow bool) (f *memFile, last string, err error) {
 	for range maxLinks {
 		f, ok := m.files[name]
 		if !ok {
@@ -134,6 +139,9 @@ func (m *memFS) ReadLink(name string) (string, error) {
 }
 
 func (m *memFS) ReadDir(name string) ([]fs.DirEntry, error) {
+	if !fs.ValidPath(name) {
+		return nil, &fs.PathError{Op: "readdir", Path: name, Err: fs.ErrInvalid}
+	}
 	ents, err := m.readDir(name)
 	if err != nil {
 		return nil, &fs.PathError{Op: "readdir", Path: name, Err: err}
@@ -141,10 +149,10 @@ func (m *memFS) ReadDir(name string) ([]fs.DirEntry, error) {
 	return ents, nil
 }
 
-// readDir is ReadDir with the bare error (fs.ErrNotExist, fs.ErrInvalid): no allocation but
+// readDir is ReadDir of a valid fs path (Recorded's relClean) with the bare error (fs.ErrNotExist, fs.ErrInvalid): no allocation but
 // the listing's.
 func (m *memFS) readDir(name string) ([]fs.DirEntry, error) {
-	f, _, err := m.find(name, true)
+	f, _, err := m.findValid(name, true)
 	if err != nil {
 		return nil, err
 	}

@@ -183,6 +183,14 @@ func rel(p string) string {
 	return p[1:]
 }
 
+// relClean is rel of a path resolve returned, which is clean already.
+func relClean(p string) string {
+	if p == "/" {
+		return "."
+	}
+	return p[1:]
+}
+
 // cleanAbs is path.Clean("/" + p) without its two allocations when p is already a clean
 // absolute path, as nearly every path a probe asks about is: Stat, ReadFile and ReadDir clean
 // each path twice (resolve, then rel), and replaying a fleet asks thousands of them per host
@@ -332,7 +340,7 @@ func (r *Recorded) ReadFile(p string) ([]byte, error) {
 		return nil, notRegular(p, typeMode(fm.Type))
 	}
 	// Look before opening (a tree on disk, rootFS, checks again on the inode it opens).
-	st, err := r.treeStat(rel(real), false)
+	st, err := r.treeStat(relClean(real), false)
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: p, Err: unwrapPathErr(err)}
 	}
@@ -477,12 +485,12 @@ func (r *Recorded) Lstat(p string) (FileInfo, error) {
 	return fi, err
 }
 
-// treeStat is fs.Stat (follow) or fs.Lstat of the tree's name. On LoadTree's trees it costs no
-// allocation, found or not, and its error is the bare fs.ErrNotExist or fs.ErrInvalid: every
-// caller reports its own *fs.PathError (unwrapPathErr).
+// treeStat is fs.Stat (follow) or fs.Lstat of the tree's name, a valid fs path (rel's). On
+// LoadTree's trees it costs no allocation, found or not, and its error is the bare
+// fs.ErrNotExist or fs.ErrInvalid: every caller reports its own *fs.PathError (unwrapPathErr).
 func (r *Recorded) treeStat(name string, follow bool) (fs.FileInfo, error) {
 	if m, ok := r.fsys.(*memFS); ok {
-		f, _, err := m.find(name, follow)
+		f, _, err := m.findValid(name, follow)
 		if err != nil {
 			return nil, err
 		}
@@ -507,7 +515,7 @@ func (r *Recorded) info(p string, noFollow bool) (FileInfo, error) {
 func (r *Recorded) infoOK(p string, noFollow bool) (FileInfo, bool) {
 	fm, inManifest := r.m.Files[p]
 	var fi FileInfo
-	st, err := r.treeStat(rel(p), !noFollow)
+	st, err := r.treeStat(relClean(p), !noFollow)
 	switch {
 	case err == nil:
 		fi.Mode = st.Mode() &^ (fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)
@@ -572,7 +580,7 @@ func (r *Recorded) ReadDir(p string) ([]fs.DirEntry, error) {
 	}
 	var ents []fs.DirEntry
 	if m, ok := r.fsys.(*memFS); ok {
-		ents, err = m.readDir(rel(real))
+		ents, err = m.readDir(relClean(real))
 	} else {
 		ents, err = fs.ReadDir(r.fsys, rel(real))
 	}
