@@ -62,11 +62,11 @@ func ParseManifest(data []byte) (Manifest, error) {
 	return m, nil
 }
 
-// decodeManifest is ParseManifest's decoding: parseManifestFast when it can, else the bounded
+// decodeManifest is ParseManifest's decoding: scanManifest when it can, else the bounded
 // decoder, which gives every decoding error.
 func decodeManifest(data []byte) (Manifest, error) {
 	if len(data) <= fastManifestMax {
-		if m, ok := parseManifestFast(data); ok {
+		if m, ok := scanManifest(data); ok {
 			return m, nil
 		}
 	}
@@ -89,82 +89,10 @@ func decodeManifest(data []byte) (Manifest, error) {
 	return m, nil
 }
 
-// fastManifestMax is the size of manifest that parseManifestFast decodes: that many bytes
-// cannot build more than a few megabytes whatever they hold, so its maps and lists may be
-// decoded whole and counted after. A variable for FuzzManifestFast.
+// fastManifestMax is the size of manifest that scanManifest reads: that many bytes cannot build
+// more than a few megabytes whatever they hold, so its maps and lists may be counted as they
+// are built rather than refused before. A variable for FuzzManifestFast.
 var fastManifestMax = 256 << 10
-
-// parseManifestFast decodes a manifest as ParseManifest's decoder does, member by member at
-// the top and each member whole: the member-by-member decoding of every map and list (a
-// Decoder per map, Token then Decode per entry, each value scanned four times) was most of
-// what opening a recorded host cost (issue 16). It takes only what it can decode exactly as
-// manifestWire would: the keys as they are spelled (not matched case-insensitively), no
-// error, every map and list within its limit. Anything else is false, and ParseManifest
-// decodes it the bounded way, which gives its error.
-func parseManifestFast(data []byte) (Manifest, bool) {
-	var m Manifest
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('{') {
-		return m, false
-	}
-	for dec.More() {
-		tok, err := dec.Token()
-		key, ok := tok.(string)
-		if err != nil || !ok {
-			return m, false
-		}
-		switch key {
-		case "version":
-			err = dec.Decode(&m.Version)
-		case "kernel":
-			err = dec.Decode(&m.Kernel)
-		case "self":
-			err = dec.Decode(&m.Self) // into the same struct, as a repeated key is
-		case "user":
-			err = dec.Decode(&m.User)
-		case "executable":
-			err = dec.Decode(&m.Executable)
-		case "env":
-			m.Env = nil // a repeated map replaces, as boundedMap does
-			err = dec.Decode(&m.Env)
-			ok = len(m.Env) <= maxManifestEnv
-		case "files":
-			m.Files = nil
-			err = dec.Decode(&m.Files)
-			ok = len(m.Files) <= maxManifestFiles
-		case "fstypes":
-			m.FSTypes = nil
-			err = dec.Decode(&m.FSTypes)
-			ok = len(m.FSTypes) <= maxManifestFSTypes
-		case "commands":
-			m.Commands = nil
-			err = dec.Decode(&m.Commands)
-			ok = len(m.Commands) <= maxManifestCommands
-			for i := range m.Commands {
-				ok = ok && len(m.Commands[i].Argv) <= maxArgv
-				if len(m.Commands[i].Argv) == 0 {
-					m.Commands[i].Argv = nil // boundedList keeps [] as nil
-				}
-			}
-			if len(m.Commands) == 0 {
-				m.Commands = nil
-			}
-		default:
-			return m, false
-		}
-		if err != nil || !ok {
-			return m, false
-		}
-	}
-	if tok, err := dec.Token(); err != nil || tok != json.Delim('}') {
-		return m, false
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return m, false
-	}
-	return m, true
-}
 
 // validate checks what decoding alone does not.
 func (m *Manifest) validate() error {
@@ -203,8 +131,8 @@ func (m *Manifest) validate() error {
 		if err := checkPath("fstypes", p); err != nil {
 			return err
 		}
-		if err := checkString("fstypes "+p, typ, maxName); err != nil {
-			return err
+		if len(typ) > maxName {
+			return checkString("fstypes "+p, typ, maxName)
 		}
 	}
 	for k, v := range m.Env {
@@ -249,18 +177,15 @@ func (fm FileMeta) validate(p string) error {
 	default:
 		return manifestErr("file %s: unknown type %q", p, fm.Type)
 	}
-	if fm.UID != nil {
-		if err := checkID("file "+p+": uid", *fm.UID); err != nil {
-			return err
-		}
+	// The names are built only for an error: a manifest holds dozens of files (issue 16).
+	if fm.UID != nil && !validID(*fm.UID) {
+		return checkID("file "+p+": uid", *fm.UID)
 	}
-	if fm.GID != nil {
-		if err := checkID("file "+p+": gid", *fm.GID); err != nil {
-			return err
-		}
+	if fm.GID != nil && !validID(*fm.GID) {
+		return checkID("file "+p+": gid", *fm.GID)
 	}
-	if err := checkString("file "+p+": caps", fm.Caps, MaxPathLen); err != nil {
-		return err
+	if len(fm.Caps) > MaxPathLen {
+		return checkString("file "+p+": caps", fm.Caps, MaxPathLen)
 	}
 	if len(fm.Target) > MaxPathLen {
 		return manifestErr("file %s: link target of %d bytes, more than %d", p, len(fm.Target), MaxPathLen)
@@ -274,8 +199,10 @@ func (fm FileMeta) validate(p string) error {
 	return nil
 }
 
+func validID(id int) bool { return id >= 0 && int64(id) <= MaxID }
+
 func checkID(what string, id int) error {
-	if id < 0 || int64(id) > MaxID {
+	if !validID(id) {
 		return manifestErr("%s %d is not an id (0 to %d)", what, id, MaxID)
 	}
 	return nil
