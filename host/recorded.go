@@ -357,6 +357,11 @@ func (r *Recorded) ReadFile(p string) ([]byte, error) {
 			return nil, &fs.PathError{Op: "open", Path: p, Err: fs.ErrPermission}
 		}
 	}
+	if mi, ok := st.(memInfo); ok {
+		// LoadTree's trees: the file treeStat found is the one Open would (real has no link
+		// left to follow); its bytes, without a handle and a reader per read.
+		return (&memHandle{f: mi.f}).content(p)
+	}
 	f, err := r.fsys.Open(rel(real))
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: p, Err: unwrapPathErr(err)}

@@ -190,7 +190,8 @@ func TestLoadedTreeAllocations(t *testing.T) {
 		{"LookPath found", 1, func() { _, _ = h.LookPath("tool") }},          // the path found
 		{"LookPath not found", 1, func() { _, _ = h.LookPath("nope") }},      // its error
 		{"ReadDir of a missing directory", 1, func() { _, _ = h.ReadDir("/etc/nope.d") }},
-		{"ReadDir", 1, func() { _, _ = h.ReadDir("/etc") }}, // the listing
+		{"ReadDir", 1, func() { _, _ = h.ReadDir("/etc") }},          // the listing
+		{"ReadFile", 1, func() { _, _ = h.ReadFile("/etc/subuid") }}, // the copy
 	} {
 		if n := testing.AllocsPerRun(100, c.f); n > c.max {
 			t.Errorf("%s: %v allocations, want at most %v", c.what, n, c.max)
