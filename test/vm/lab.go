@@ -162,8 +162,13 @@ func (l *Lab) Login(ctx context.Context) error {
 	return err
 }
 
-// noSessions is a shell condition: the account has no logind session left.
-var noSessions = fmt.Sprintf(`! loginctl list-sessions --no-legend | awk '$3 == "%s" { found = 1 } END { exit !found }'`, Account)
+// userSessions is a shell command printing the account's logind sessions other than its user
+// manager's own: since systemd 256 (Debian 13) user@.service registers a session of class
+// "manager" (or "manager-early"), which stays while lingering keeps the manager running.
+var userSessions = fmt.Sprintf(`loginctl list-sessions --no-legend | awk '$3 == "%s" { print $1 }' | while read -r s; do case $(loginctl show-session "$s" -p Class --value 2>/dev/null) in manager*) ;; *) echo "$s" ;; esac; done`, Account)
+
+// noSessions is a shell condition: the account has no logind session left (but its manager's).
+var noSessions = "[ -z \"$(" + userSessions + ")\" ]"
 
 // waitUntil polls a shell condition in the guest every second, up to timeout; it says whether
 // the condition came true.
@@ -183,7 +188,7 @@ func (l *Lab) endSessions(ctx context.Context) error {
 	if ok, err := l.waitUntil(ctx, noSessions, 20*time.Second); err != nil || ok {
 		return err
 	}
-	if _, err := l.Root(ctx, fmt.Sprintf(`loginctl list-sessions --no-legend | awk '$3 == "%s" { print $1 }' | while read -r s; do loginctl session-status "$s" --no-pager; loginctl kill-session "$s" --signal=SIGKILL; done`, Account)); err != nil {
+	if _, err := l.Root(ctx, userSessions+` | while read -r s; do loginctl session-status "$s" --no-pager; loginctl kill-session "$s" --signal=SIGKILL; done`); err != nil {
 		return err
 	}
 	if ok, err := l.waitUntil(ctx, noSessions, 20*time.Second); err != nil || ok {
