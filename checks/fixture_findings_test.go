@@ -50,6 +50,8 @@ func TestModuleNotLoadedOnOldKernelNamesTheOldModule(t *testing.T) {
 	cfg := "CONFIG_NF_TABLES=m\nCONFIG_NFT_CHAIN_NAT_IPV4=m\nCONFIG_NFT_NAT=m\n"
 	h := withIptables(alice().Kernel("4.19.0-27-amd64"), "/usr/sbin/iptables", "iptables v1.8.2 (nf_tables)\n").
 		File("/proc/modules", "overlay 131072 0 - Live 0x0\n").File("/boot/config-4.19.0-27-amd64", cfg).Dir("/lib/modules/4.19.0-27-amd64")
+	// Blacklisted, so that they must be loaded beforehand (not loaded on demand).
+	h = blacklisted(h, "nf_tables", "nft_chain_nat_ipv4", "nft_chain_nat")
 	e := facts.NewEnv(context.Background(), h.Host(), "")
 	if f := e.Module(modNFTChainNAT); f.State != facts.ModuleNotLoaded || f.Name != "nft_chain_nat_ipv4" ||
 		f.Evidence.Value != "CONFIG_NFT_CHAIN_NAT_IPV4=m, and nft_chain_nat_ipv4 is not in /proc/modules" {
@@ -62,6 +64,7 @@ func TestModuleNotLoadedOnOldKernelNamesTheOldModule(t *testing.T) {
 	// A current kernel has no CONFIG_NFT_CHAIN_NAT_IPV4: nft_chain_nat it is.
 	h = withIptables(alice(), "/usr/sbin/iptables", nftVersion).File("/proc/modules", "overlay 131072 0 - Live 0x0\n").
 		File("/boot/config-6.8.0", "CONFIG_NF_TABLES=m\nCONFIG_NFT_NAT=m\n").Dir("/lib/modules/6.8.0")
+	h = blacklisted(h, "nf_tables", "nft_chain_nat")
 	r = runForResult(t, netIptables, h, "")
 	if got := fixes.FixIDs(r); !slices.Equal(got, []string{"module.nf_tables", "module.nft_chain_nat"}) {
 		t.Errorf("fixes on 6.8 = %q", got)

@@ -11,20 +11,31 @@ import (
 	"github.com/rootless-doctor/rootless-doctor/finding"
 )
 
-// The modules each iptables backend needs for dockerd's NAT and filter rules. Inside
-// RootlessKit's namespaces dockerd cannot make the kernel load them (module autoload is not
-// done for unprivileged user namespaces), so they must be loaded or built in beforehand
-// (Docker's rootless troubleshooting docs; docker/for-linux#1242, moby/moby#49727,
-// moby/moby#50254).
+// The modules each iptables backend needs for dockerd's NAT and filter rules, and how the kernel
+// gets them when they are not loaded. From inside RootlessKit's namespaces dockerd cannot run
+// modprobe, but the kernel loads a module on demand for it when a request names the module or
+// one of its aliases (checks/facts/modules.go): the VM lab (test/vm) saw Debian 11, 12 and 13
+// start rootless dockerd with nothing of nf_tables loaded before. ip_tables is the exception:
+// iptables-legacy reaches it by socket options that load nothing, so it must be loaded or built
+// in beforehand (`can't initialize iptables table `nat'`: docker/for-linux#1242). Blacklisting
+// (modprobe.d, modprobe.blacklist=) stops the loads by alias (moby/moby#49727: `Could not
+// fetch rule set generation id`; the lab: `Extension MASQUERADE revision 0 not supported` with
+// nft_compat blacklisted).
 var (
 	modIPTables = facts.ModuleSpec{Names: []string{"ip_tables"}, Config: []string{"CONFIG_IP_NF_IPTABLES"},
 		// The file exists whenever ip_tables is loaded or built in, even with no table in use.
 		Proc: []string{"/proc/net/ip_tables_names"}}
-	modIPTableFilter = facts.ModuleSpec{Names: []string{"iptable_filter"}, Config: []string{"CONFIG_IP_NF_FILTER"}}
-	modIPTableNAT    = facts.ModuleSpec{Names: []string{"iptable_nat"}, Config: []string{"CONFIG_IP_NF_NAT"}}
-	modNFTables      = facts.ModuleSpec{Names: []string{"nf_tables"}, Config: []string{"CONFIG_NF_TABLES"}}
-	// nft_chain_nat replaced nft_chain_nat_ipv4 in Linux 5.1.
-	modNFTChainNAT = facts.ModuleSpec{Names: []string{"nft_chain_nat", "nft_chain_nat_ipv4"}, Config: []string{"CONFIG_NFT_NAT", "CONFIG_NFT_CHAIN_NAT_IPV4"}}
+	// xt_find_table_lock requests "iptable_%s" by name.
+	modIPTableFilter = facts.ModuleSpec{Names: []string{"iptable_filter"}, Config: []string{"CONFIG_IP_NF_FILTER"}, OnDemand: facts.OnDemandByName}
+	modIPTableNAT    = facts.ModuleSpec{Names: []string{"iptable_nat"}, Config: []string{"CONFIG_IP_NF_NAT"}, OnDemand: facts.OnDemandByName}
+	// nfnetlink requests "nfnetlink-subsys-10".
+	modNFTables = facts.ModuleSpec{Names: []string{"nf_tables"}, Config: []string{"CONFIG_NF_TABLES"}, OnDemand: facts.OnDemandByAlias}
+	// nft_chain_nat replaced nft_chain_nat_ipv4 in Linux 5.1; requested as "nft-chain-2-nat".
+	modNFTChainNAT = facts.ModuleSpec{Names: []string{"nft_chain_nat", "nft_chain_nat_ipv4"}, Config: []string{"CONFIG_NFT_NAT", "CONFIG_NFT_CHAIN_NAT_IPV4"}, OnDemand: facts.OnDemandByAlias}
+	// iptables-nft runs the xtables extensions dockerd's rules use (MASQUERADE, addrtype,
+	// conntrack) through nft_compat, requested as "nfnetlink-subsys-11"; without it dockerd
+	// fails with `Extension MASQUERADE revision 0 not supported, missing kernel module?`.
+	modNFTCompat = facts.ModuleSpec{Names: []string{"nft_compat"}, Config: []string{"CONFIG_NFT_COMPAT"}, OnDemand: facts.OnDemandByAlias}
 	// br_netfilter matters only with --icc=false or "userland-proxy": false (moby/moby#41913);
 	// it is reported, never warned about.
 	modBrNetfilter = facts.ModuleSpec{Names: []string{"br_netfilter"}, Config: []string{"CONFIG_BRIDGE_NETFILTER"}}
@@ -37,16 +48,19 @@ var iptablesFallbacks = []string{"/usr/sbin/iptables", "/sbin/iptables"}
 var netIptables = Probe{
 	ID:    "net.iptables",
 	Title: "iptables for dockerd",
-	Fails: "the backend's modules not loaded or missing: fail where rootless Docker is installed and not run with \"iptables\": false, warn elsewhere (no false alarm when the modules are built in); \"icc\" or \"userland-proxy\" false without br_netfilter (fail); dockerd-rootless-setuptool.sh not yet run and the module it greps for (ip_tables; nf_tables in newer ones) neither loaded nor in modules.builtin (fail: it refuses to install; warn when the kernel has it built in where the tool does not look)",
+	Fails: "the backend's modules not loaded and not loadable on demand (ip_tables; a blacklisted or disabled module), or missing: fail where rootless Docker is installed and not run with \"iptables\": false, warn elsewhere (no false alarm when the modules are built in); \"icc\" or \"userland-proxy\" false without br_netfilter (fail); dockerd-rootless-setuptool.sh not yet run and the module it greps for (ip_tables; nf_tables in newer ones) neither loaded nor in modules.builtin (fail: it refuses to install; warn when the kernel has it built in where the tool does not look)",
 	Why: "Rootless dockerd sets up NAT and filtering for bridge networks with iptables, inside " +
-		"RootlessKit's network namespace. It needs the iptables binary, and the kernel modules of " +
-		"its backend loaded or built in beforehand: from inside a user namespace the kernel will not " +
-		"load them on demand, and dockerd fails with `can't initialize iptables table `nat'` or " +
+		"RootlessKit's network namespace. It needs the iptables binary and the kernel modules of " +
+		"its backend. It cannot run modprobe there: the kernel loads nf_tables, nft_chain_nat and " +
+		"nft_compat for it on demand unless they are blacklisted or module loading is disabled, and " +
+		"never loads ip_tables (the legacy backend) on demand; otherwise dockerd fails with " +
+		"`can't initialize iptables table `nat'` or " +
 		"`Could not fetch rule set generation id: Permission denied`. With \"icc\": false or " +
 		"\"userland-proxy\": false it also needs br_netfilter (moby/moby#41913; " +
 		"docs/failures/catalogue.json#iptables-modules-not-loaded, #br-netfilter-missing).",
 	Reads: []string{"iptables on PATH, /usr/sbin/iptables, /sbin/iptables", "`iptables --version`",
 		"/proc/modules", "/lib/modules/RELEASE/modules.builtin, modules.dep", "/proc/config.gz or /boot/config-RELEASE",
+		"modprobe.d files (blacklist, install)", "/proc/cmdline (modprobe.blacklist=, module_blacklist=)", "/proc/sys/kernel/modules_disabled, modprobe",
 		"/sys/module/NAME", "/proc/net/ip_tables_names", "dockerd and dockerd-rootless.sh on PATH",
 		"~/.config/docker/daemon.json (iptables, icc, userland-proxy)", "the docker.service user unit (DOCKER_IGNORE_BR_NETFILTER_ERROR)",
 		"dockerd-rootless-setuptool.sh (which module it checks)"},
@@ -77,24 +91,45 @@ func runNetIptables(ctx context.Context, e *facts.Env) finding.Result {
 	}
 
 	var specs []facts.ModuleSpec
+	quiet := map[string]bool{}
 	switch ver.Backend {
 	case parse.IptablesLegacy:
 		specs = []facts.ModuleSpec{modIPTables, modIPTableFilter, modIPTableNAT}
 	case parse.IptablesNFTables:
-		specs = []facts.ModuleSpec{modNFTables, modNFTChainNAT}
+		specs = []facts.ModuleSpec{modNFTables, modNFTChainNAT, modNFTCompat}
+		// nft_compat is named only when something stops it: every distribution kernel with
+		// nf_tables builds it, and naming it on every healthy host whose /lib/modules cannot be
+		// read would only add noise.
+		quiet[modNFTCompat.Names[0]] = true
 	default:
 		return brNetfilterDetail(e, setupToolIptables(ctx, e, iptablesAnyBackend(e, r, bin), printed))
 	}
 
-	var usable, unknown, notLoaded, missing []facts.ModuleFact
+	var usable, onDemand, unknown, notLoaded, missing []facts.ModuleFact
+	var blocked []string
 	for _, s := range specs {
 		m := e.Module(s)
+		if quiet[s.Names[0]] {
+			if m.State.Usable() || m.State == facts.ModuleUnknown {
+				continue
+			}
+			if m.State == facts.ModuleNotLoaded && e.ModuleAutoload(s, m).OK {
+				continue
+			}
+		}
 		r = withEvidence(r, m.Evidence)
 		switch m.State {
 		case facts.ModuleLoaded, facts.ModuleBuiltin:
 			usable = append(usable, m)
 		case facts.ModuleNotLoaded:
+			a := e.ModuleAutoload(s, m)
+			r = withEvidence(r, a.Evidence)
+			if a.OK {
+				onDemand = append(onDemand, m)
+				break
+			}
 			notLoaded = append(notLoaded, m)
+			blocked = append(blocked, fmt.Sprintf("%s: %s", m.Name, a.Why))
 		case facts.ModuleMissing:
 			missing = append(missing, m)
 		default:
@@ -116,8 +151,9 @@ func runNetIptables(ctx context.Context, e *facts.Env) finding.Result {
 	}
 	switch {
 	case len(notLoaded) > 0:
-		r = r.WithStatus(miss, "%s needs %s, which %s not loaded: rootless dockerd cannot load %s", backend, moduleNames(notLoaded), isAre(len(notLoaded)), itThem(notLoaded)).
-			Detail("dockerd fails with `can't initialize iptables table `nat'` or `Could not fetch rule set generation id: Permission denied (you must be root)` (docker/for-linux#1242, moby/moby#49727).").
+		r = r.WithStatus(miss, "%s needs %s, which %s not loaded and cannot be loaded on demand: rootless dockerd cannot load %s", backend, moduleNames(notLoaded), isAre(len(notLoaded)), itThem(notLoaded)).
+			Detail("Not loaded on demand: %s.", strings.Join(blocked, "; ")).
+			Detail("dockerd fails with `can't initialize iptables table `nat'`, `Could not fetch rule set generation id: Permission denied (you must be root)` or `Extension MASQUERADE revision 0 not supported` (docker/for-linux#1242, moby/moby#49727).").
 			Detail("The alternative is --iptables=false for dockerd (no NAT from iptables).")
 		for _, m := range notLoaded {
 			r = r.Fix(finding.LoadModule(m.Name, fmt.Sprintf("rootless dockerd needs %s for %s and cannot load it from its user namespace", m.Name, backend)))
@@ -128,14 +164,24 @@ func runNetIptables(ctx context.Context, e *facts.Env) finding.Result {
 		if ver.Backend == parse.IptablesNFTables {
 			r = r.Detail("If the legacy backend is available (ip_tables), switching iptables to it (update-alternatives --set iptables /usr/sbin/iptables-legacy) is another way.")
 		}
-	case len(unknown) > 0:
-		r = r.WithStatus(finding.Pass, "%s at %s; %s could not be confirmed, nothing shows %s missing", backend, bin, moduleNames(unknown), itThem(unknown)).
-			Detail("A module missing from /proc/modules may be built into the kernel, and nothing here (modules.builtin, kernel config, /sys/module) says otherwise; this is not reported as a problem.")
-		if e.ModulesLoadable() {
-			r = r.Detail("If dockerd fails with `can't initialize iptables table`, load %s.", moduleNames(unknown))
-		}
 	default:
-		r = r.WithStatus(finding.Pass, "%s at %s; %s", backend, bin, describeModules(usable))
+		// Every module is usable, loads on demand, or is not proved missing.
+		var parts []string
+		if len(usable) > 0 {
+			parts = append(parts, describeModules(usable))
+		}
+		if len(onDemand) > 0 {
+			parts = append(parts, fmt.Sprintf("%s not loaded yet, loaded on demand when dockerd first uses %s", moduleNames(onDemand), itThem(onDemand)))
+			r = r.Detail("The kernel loads %s for rootless dockerd on demand (nothing blacklists %s, module loading is enabled): seen in the VM lab on Debian 11, 12 and 13 (test/vm/README.md).", moduleNames(onDemand), itThem(onDemand))
+		}
+		if len(unknown) > 0 {
+			parts = append(parts, fmt.Sprintf("%s could not be confirmed, nothing shows %s missing", moduleNames(unknown), itThem(unknown)))
+			r = r.Detail("A module missing from /proc/modules may be built into the kernel, and nothing here (modules.builtin, kernel config, /sys/module) says otherwise; this is not reported as a problem.")
+			if e.ModulesLoadable() {
+				r = r.Detail("If dockerd fails with `can't initialize iptables table`, load %s.", moduleNames(unknown))
+			}
+		}
+		r = r.WithStatus(finding.Pass, "%s at %s; %s", backend, bin, strings.Join(parts, "; "))
 	}
 	return brNetfilterDetail(e, setupToolIptables(ctx, e, r, printed))
 }
@@ -334,6 +380,9 @@ func iptablesAnyBackend(e *facts.Env, r finding.Result, bin string) finding.Resu
 		return r.WithStatus(finding.Pass, "iptables at %s; nf_tables %s, ip_tables %s", bin, nft.State, legacy.State)
 	case nft.State == facts.ModuleUnknown || legacy.State == facts.ModuleUnknown:
 		return r.WithStatus(finding.Pass, "iptables at %s; nf_tables and ip_tables could not be confirmed, nothing shows them missing", bin)
+	}
+	if a := e.ModuleAutoload(modNFTables, nft); a.OK {
+		return withEvidence(r, a.Evidence).WithStatus(finding.Pass, "iptables at %s; nf_tables not loaded yet, loaded on demand when dockerd first uses it (ip_tables %s)", bin, legacy.State)
 	}
 	r = r.WithStatus(finding.Warn, "neither nf_tables nor ip_tables is loaded: rootless dockerd cannot set up NAT").
 		Detail("The iptables backend is unknown, so either module would do; nf_tables is what iptables-nft, the default of current distributions, uses.")

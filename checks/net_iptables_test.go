@@ -17,7 +17,17 @@ func modularKernel(m *host.Memory, loaded string) *host.Memory {
 	return m.File("/proc/modules", loaded).
 		File("/lib/modules/6.8.0/modules.builtin", "kernel/fs/ext4/ext4.ko\n").
 		File("/lib/modules/6.8.0/modules.dep", "kernel/net/ipv4/netfilter/ip_tables.ko:\nkernel/net/ipv4/netfilter/iptable_nat.ko:\nkernel/net/ipv4/netfilter/iptable_filter.ko:\n"+
-			"kernel/net/netfilter/nf_tables.ko:\nkernel/net/netfilter/nft_chain_nat.ko:\nkernel/net/bridge/br_netfilter.ko:\n")
+			"kernel/net/netfilter/nf_tables.ko:\nkernel/net/netfilter/nft_chain_nat.ko:\nkernel/net/netfilter/nft_compat.ko:\nkernel/net/bridge/br_netfilter.ko:\n")
+}
+
+// blacklisted adds an admin's modprobe.d blacklist of names: the kernel's requests by alias
+// then load nothing, so the modules must be loaded beforehand.
+func blacklisted(m *host.Memory, names ...string) *host.Memory {
+	conf := ""
+	for _, n := range names {
+		conf += "blacklist " + n + "\n"
+	}
+	return m.File("/etc/modprobe.d/netfilter-blacklist.conf", conf)
 }
 
 const (
@@ -47,7 +57,7 @@ func TestNetIptables(t *testing.T) {
 		// This dev machine: iptables in /usr/sbin, nf_tables backend, everything built in,
 		// no /proc/modules, no /lib/modules, /proc/config.gz present.
 		{name: "dev machine with config.gz", host: withIptables(alice(), "/usr/sbin/iptables", nftVersion).
-			GzipFile("/proc/config.gz", "# CONFIG_MODULES is not set\nCONFIG_NF_TABLES=y\nCONFIG_NFT_NAT=y\nCONFIG_IP_NF_IPTABLES=y\n").
+			GzipFile("/proc/config.gz", "# CONFIG_MODULES is not set\nCONFIG_NF_TABLES=y\nCONFIG_NFT_NAT=y\nCONFIG_NFT_COMPAT=y\nCONFIG_IP_NF_IPTABLES=y\n").
 			File("/proc/net/ip_tables_names", ""),
 			status: finding.Pass, summary: "nf_tables built in, nft_chain_nat built in", fixes: []string{}},
 		// The crux: same machine without a kernel config. Nothing proves the modules absent.
@@ -59,12 +69,26 @@ func TestNetIptables(t *testing.T) {
 			status: finding.Pass, summary: "nf_tables loaded, nft_chain_nat loaded"},
 		{name: "legacy loaded", host: modularKernel(withIptables(alice(), "/usr/sbin/iptables", legacyVersion), legacyLoaded),
 			status: finding.Pass, summary: "ip_tables loaded"},
-		{name: "nf_tables not loaded", host: modularKernel(withIptables(alice(), "/usr/sbin/iptables", nftVersion), "overlay 1 0 - Live 0x0\n"),
-			status: finding.Warn, summary: "needs nf_tables and nft_chain_nat, which are not loaded", fixes: []string{"module.nf_tables", "module.nft_chain_nat"}},
-		{name: "legacy, only ip_tables loaded", host: modularKernel(withIptables(alice(), "/usr/sbin/iptables", legacyVersion), "ip_tables 32768 0 - Live 0x0\n"),
-			status: finding.Warn, summary: "iptable_filter and iptable_nat", fixes: []string{"module.iptable_filter", "module.iptable_nat"}},
+		// Debian 12 as installed (the VM lab): nothing of nf_tables loaded, and rootless dockerd
+		// runs, the kernel loading the modules on demand from its user namespace.
+		{name: "nf_tables not loaded, loaded on demand", host: modularKernel(withIptables(alice(), "/usr/sbin/iptables", nftVersion), "overlay 1 0 - Live 0x0\n"),
+			status: finding.Pass, summary: "nf_tables and nft_chain_nat not loaded yet, loaded on demand", fixes: []string{}},
+		{name: "nf_tables not loaded, blacklisted", host: blacklisted(modularKernel(withIptables(alice(), "/usr/sbin/iptables", nftVersion), "overlay 1 0 - Live 0x0\n"), "nf_tables", "nft_compat"),
+			status: finding.Warn, summary: "needs nf_tables and nft_compat, which are not loaded and cannot be loaded on demand", fixes: []string{"module.nf_tables", "module.nft_compat"}},
+		{name: "nft_compat blacklisted on the command line", host: modularKernel(withIptables(alice(), "/usr/sbin/iptables", nftVersion), nftLoaded).
+			File("/proc/cmdline", "root=/dev/vda modprobe.blacklist=ip_tables,nft_compat quiet"),
+			status: finding.Warn, summary: "needs nft_compat, which is not loaded", fixes: []string{"module.nft_compat"}},
+		{name: "modules_disabled", host: modularKernel(withIptables(alice(), "/usr/sbin/iptables", nftVersion), "overlay 1 0 - Live 0x0\n").File("/proc/sys/kernel/modules_disabled", "1\n"),
+			status: finding.Warn, summary: "cannot be loaded on demand", fixes: []string{"module.nf_tables", "module.nft_chain_nat", "module.nft_compat"}},
+		// Requested by name ("iptable_nat"): a blacklist does not stop it, an install line does.
+		{name: "legacy, only ip_tables loaded", host: blacklisted(modularKernel(withIptables(alice(), "/usr/sbin/iptables", legacyVersion), "ip_tables 32768 0 - Live 0x0\n"), "iptable_nat"),
+			status: finding.Pass, summary: "iptable_filter and iptable_nat not loaded yet, loaded on demand", fixes: []string{}},
+		{name: "legacy, iptable_nat disabled by an install line", host: modularKernel(withIptables(alice(), "/usr/sbin/iptables", legacyVersion), "ip_tables 32768 0 - Live 0x0\n").
+			File("/usr/lib/modprobe.d/hardening.conf", "install iptable_nat /bin/true\n"),
+			status: finding.Warn, summary: "needs iptable_nat, which is not loaded", fixes: []string{"module.iptable_nat"}},
+		// ip_tables is never loaded on demand: iptables-legacy fails with `Table does not exist`.
 		{name: "old iptables without backend", host: modularKernel(withIptables(alice(), "/usr/sbin/iptables", "iptables v1.6.1\n"), "overlay 1 0 - Live 0x0\n"),
-			status: finding.Warn, fixes: []string{"module.ip_tables", "module.iptable_filter", "module.iptable_nat"}},
+			status: finding.Warn, summary: "needs ip_tables, which is not loaded", fixes: []string{"module.ip_tables"}},
 		{name: "config =m, not loaded, kernel upgraded", host: withIptables(alice(), "/usr/sbin/iptables", nftVersion).File("/proc/modules", "").
 			File("/boot/config-6.8.0", "CONFIG_NF_TABLES=m\nCONFIG_NFT_NAT=m\n"),
 			status: finding.Warn, fixes: []string{"module.nf_tables", "module.nft_chain_nat"}},
@@ -75,9 +99,11 @@ func TestNetIptables(t *testing.T) {
 
 		// docs/failures/catalogue.json#iptables-modules-not-loaded: with rootless Docker installed
 		// dockerd will not start.
-		{name: "nf_tables not loaded, Docker installed", host: modularKernel(withIptables(alice(), "/usr/sbin/iptables", nftVersion), "overlay 1 0 - Live 0x0\n").Exec("/usr/bin/dockerd"),
-			status: finding.Fail, summary: "which are not loaded", fixes: []string{"module.nf_tables", "module.nft_chain_nat"}},
-		{name: "nf_tables not loaded, Docker told --iptables=false", host: modularKernel(withIptables(alice(), "/usr/sbin/iptables", nftVersion), "overlay 1 0 - Live 0x0\n").Exec("/usr/bin/dockerd").
+		{name: "nf_tables blacklisted, Docker installed", host: blacklisted(modularKernel(withIptables(alice(), "/usr/sbin/iptables", nftVersion), "overlay 1 0 - Live 0x0\n"), "nf_tables", "nft_chain_nat", "nft_compat").Exec("/usr/bin/dockerd"),
+			status: finding.Fail, summary: "which are not loaded", fixes: []string{"module.nf_tables", "module.nft_chain_nat", "module.nft_compat"}},
+		{name: "nf_tables not loaded, Docker installed, loaded on demand", host: modularKernel(withIptables(alice(), "/usr/sbin/iptables", nftVersion), "overlay 1 0 - Live 0x0\n").Exec("/usr/bin/dockerd"),
+			status: finding.Pass, summary: "loaded on demand", fixes: []string{}},
+		{name: "nf_tables blacklisted, Docker told --iptables=false", host: blacklisted(modularKernel(withIptables(alice(), "/usr/sbin/iptables", nftVersion), "overlay 1 0 - Live 0x0\n"), "nf_tables").Exec("/usr/bin/dockerd").
 			File(daemonJSON, `{"iptables": false}`), status: finding.Warn},
 		{name: "kernel without nf_tables, Docker installed", host: withIptables(alice(), "/usr/sbin/iptables", nftVersion).Exec("/usr/bin/dockerd-rootless.sh").
 			GzipFile("/proc/config.gz", "# CONFIG_MODULES is not set\n# CONFIG_NF_TABLES is not set\n# CONFIG_NFT_NAT is not set\n"),
@@ -87,8 +113,12 @@ func TestNetIptables(t *testing.T) {
 		// modules.builtin whatever the backend, and refuses to install without it.
 		{name: "nf_tables ready, setup tool wants ip_tables", host: setupTool(modularKernel(withIptables(alice(), "/usr/sbin/iptables", nftVersion), nftLoaded), setupToolIPTables),
 			status: finding.Fail, summary: "/usr/bin/dockerd-rootless-setuptool.sh refuses to install rootless Docker until ip_tables is loaded", fixes: []string{"module.ip_tables"}},
-		{name: "nf_tables not loaded, setup tool wants ip_tables", host: setupTool(modularKernel(withIptables(alice(), "/usr/sbin/iptables", nftVersion), "overlay 1 0 - Live 0x0\n"), setupToolIPTables),
-			status: finding.Fail, summary: "which are not loaded", fixes: []string{"module.nf_tables", "module.nft_chain_nat", "module.ip_tables"}},
+		{name: "nf_tables blacklisted, setup tool wants ip_tables", host: setupTool(blacklisted(modularKernel(withIptables(alice(), "/usr/sbin/iptables", nftVersion), "overlay 1 0 - Live 0x0\n"), "nf_tables", "nft_chain_nat", "nft_compat"), setupToolIPTables),
+			status: finding.Fail, summary: "which are not loaded", fixes: []string{"module.nf_tables", "module.nft_chain_nat", "module.nft_compat", "module.ip_tables"}},
+		// The VM lab's modules scenario before its staging: dockerd would run (on demand), the
+		// setup tool still refuses until ip_tables is loaded.
+		{name: "nf_tables on demand, setup tool wants ip_tables", host: setupTool(modularKernel(withIptables(alice(), "/usr/sbin/iptables", nftVersion), "overlay 1 0 - Live 0x0\n"), setupToolIPTables),
+			status: finding.Fail, summary: "refuses to install rootless Docker until ip_tables is loaded", fixes: []string{"module.ip_tables"}},
 		{name: "setup tool, ip_tables loaded", host: setupTool(modularKernel(withIptables(alice(), "/usr/sbin/iptables", nftVersion), nftLoaded+"ip_tables 32768 0 - Live 0x0\n"), setupToolIPTables),
 			status: finding.Pass, fixes: []string{}},
 		{name: "setup tool, ip_tables in modules.builtin", host: setupTool(modularKernel(withIptables(alice(), "/usr/sbin/iptables", nftVersion), nftLoaded), setupToolIPTables).
@@ -127,6 +157,9 @@ func TestNetIptables(t *testing.T) {
 		{name: "--version garbage, no evidence", host: withIptables(alice(), "/usr/sbin/iptables", "\x00\xff garbage\n"),
 			status: finding.Pass, summary: "could not be confirmed"},
 		{name: "--version exit 1, neither loaded", host: modularKernel(alice().Exec("/usr/sbin/iptables"), "").
+			Command([]string{"/usr/sbin/iptables", "--version"}, "", 1),
+			status: finding.Pass, summary: "nf_tables not loaded yet, loaded on demand", fixes: []string{}},
+		{name: "--version exit 1, neither loaded, nf_tables blacklisted", host: blacklisted(modularKernel(alice().Exec("/usr/sbin/iptables"), ""), "nf_tables").
 			Command([]string{"/usr/sbin/iptables", "--version"}, "", 1),
 			status: finding.Warn, summary: "neither nf_tables nor ip_tables", fixes: []string{"module.nf_tables"}},
 		{name: "--version garbage, kernel has neither", host: withIptables(alice(), "/usr/sbin/iptables", "garbage").

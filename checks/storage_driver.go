@@ -600,6 +600,12 @@ func (f *storageDriverFacts) decidePodman(e *facts.Env, d facts.DataRoot) findin
 			driver, from = prior, "existing state in "+homeRel(e, path.Join(d.Path, prior+"-images"))
 		case conf.Layered && (nativeOK || f.fuse):
 			driver = "overlay"
+		case podmanBefore46(f.ctx, e):
+			// containers/storage before 1.48 (Podman before 4.6) falls back to vfs when no
+			// file names a driver (podman@v4.3.1 vendor/github.com/containers/storage/types/
+			// options.go), as engine.podman says too. The VM lab saw it: on Debian 12 this
+			// probe said overlay, and Podman 4.3.1 made vfs-images.
+			driver, from = "vfs", "Podman's default before 4.6 without a storage.conf driver"
 		case !conf.Layered && (f.fuseBinary || f.kernel.AtLeast(5, 13)):
 			// containers/storage canUseRootlessOverlay: fuse-overlayfs on PATH, or a
 			// kernel of 5.13 or later (types/options_linux.go).
@@ -799,4 +805,16 @@ func (f *storageDriverFacts) fuseFixes(e *facts.Env) []finding.Intent {
 		in = append(in, finding.ManualStep("fuse-device", fmt.Sprintf("recreate /dev/fuse as the character device %d,%d (mknod /dev/fuse c 10 229, mode 0666)", fuseMajor, fuseMinor)))
 	}
 	return in
+}
+
+// podmanBefore46 reports whether the installed podman is known to be older than 4.6.
+func podmanBefore46(ctx context.Context, e *facts.Env) bool {
+	pm := e.Podman(ctx)
+	if pm == nil {
+		return false
+	}
+	if _, _, ok := pm.Version(); !ok {
+		return false
+	}
+	return !pm.AtLeast(4, 6)
 }

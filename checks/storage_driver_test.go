@@ -211,6 +211,11 @@ func TestStorageDriverPodman(t *testing.T) {
 		{name: "no driver, 5.11: canUseRootlessOverlay says no, native works", host: withPodman(storageHost("5.11.0")), status: finding.Warn, summary: "podman: vfs, chosen silently",
 			fixes: []string{"manual.podman-storage-driver"}},
 		{name: "no driver, fuse-overlayfs installed", host: withFuse(withPodman(storageHost("5.4.0")), "0666"), status: finding.Pass, summary: "podman: overlay through fuse-overlayfs"},
+		// The VM lab, Debian 12: Podman 4.3.1 without a driver in any storage.conf made
+		// vfs-images where this probe had said overlay (containers/storage before 1.48).
+		{name: "no driver, podman 4.3", host: withVersionedTool(withFuse(storageHost("6.1.0"), "0666"), "podman", "4.3.1"), status: finding.Warn,
+			summary: "podman: vfs (from Podman's default before 4.6 without a storage.conf driver)", fixes: []string{"manual.podman-storage-driver"}},
+		{name: "no driver, podman 4.6", host: withVersionedTool(storageHost("6.1.0"), "podman", "4.6.0"), status: finding.Pass, summary: "podman: overlay (native"},
 		{name: "existing vfs store on a new kernel", host: prior(withPodman(storageHost("6.8.0")), "vfs"), status: finding.Warn,
 			summary: "podman: vfs (from existing state in ~/.local/share/containers/storage/vfs-images)", fixes: []string{"manual.podman-storage-driver"}},
 		{name: "existing overlay store", host: prior(withPodman(storageHost("6.8.0")), "overlay"), status: finding.Pass, summary: "podman: overlay (native"},

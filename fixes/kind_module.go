@@ -35,7 +35,7 @@ var kindModule = kind{
 // and the iptables backends rootless dockerd needs (net.iptables).
 var sudoModules = []string{
 	"tun", "fuse", "ip_tables", "iptable_filter", "iptable_nat", "nf_tables", "nft_chain_nat",
-	"nft_chain_nat_ipv4", "br_netfilter",
+	"nft_chain_nat_ipv4", "nft_compat", "br_netfilter",
 }
 
 func (b *builder) modules(reqs []Request, optional bool) []Step {

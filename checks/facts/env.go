@@ -62,6 +62,7 @@ type Env struct {
 	procSys     once[bool]
 	sysctlBoot  once[SysctlBoot]
 	modTables   once[*moduleTables]
+	modprobe    once[modprobeInfo]
 	modMu       sync.Mutex
 	modFacts    map[string]*once[ModuleFact]
 	mounts      once[MountTable]

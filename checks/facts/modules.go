@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"path"
+	"slices"
 	"strings"
 
 	"github.com/rootless-doctor/rootless-doctor/checks/parse"
@@ -12,9 +14,16 @@ import (
 
 // Kernel modules, shared by the probes that need one (net.tun, net.iptables).
 //
-// A rootless engine cannot load modules: module autoload does not happen for requests made from
-// inside an unprivileged user namespace, so a module the engine needs must be loaded (or built
-// in) before it starts (docker/for-linux#1242, moby/moby#49727). Whether it is, is harder to
+// A rootless engine cannot run modprobe, but the kernel still loads some modules on demand for
+// it: a request from inside its user namespace that names an alias the kernel asks modprobe for
+// ("nfnetlink-subsys-10" for nf_tables, "nft-chain-2-nat", "ipt_MASQUERADE") loads the module
+// like any other. The VM lab (test/vm, Debian 11, 12 and 13 booted as installed) saw rootless
+// dockerd start with nf_tables, nft_chain_nat, nft_compat and xt_* loaded that way, none loaded
+// before. What cannot load on demand: ip_tables (iptables-legacy reaches it through a socket
+// option nothing autoloads, so it fails with `Table does not exist (do you need to insmod?)`:
+// docker/for-linux#1242), and any module blacklisted in modprobe.d or on the kernel command line
+// (blacklisting ignores aliases), disabled with "install NAME /bin/true", or on a kernel with
+// modules_disabled=1. ModuleAutoload tells which. Whether a module is loaded at all is harder to
 // tell than it looks: built-in modules are not in /proc/modules, a kernel built without module
 // support has no /proc/modules and no /lib/modules at all (this is what makes Docker's own
 // setuptool ask to modprobe ip_tables on kernels that have it built in), and after a kernel
@@ -69,7 +78,23 @@ type ModuleSpec struct {
 	// Proc are paths that exist only while the module's code is in the kernel
 	// (/proc/net/ip_tables_names for ip_tables).
 	Proc []string
+	// OnDemand is how the kernel requests the module when a process uses what it provides;
+	// OnDemandNever for a module that must be loaded beforehand.
+	OnDemand OnDemand
 }
+
+// OnDemand is how the kernel asks modprobe for a module it needs.
+type OnDemand int
+
+const (
+	// OnDemandNever: nothing requests it (ip_tables: iptables-legacy's socket options).
+	OnDemandNever OnDemand = iota
+	// OnDemandByAlias: requested by an alias (nf_tables as "nfnetlink-subsys-10"), which a
+	// modprobe.d blacklist makes modprobe ignore.
+	OnDemandByAlias
+	// OnDemandByName: requested by its own name (iptable_nat), which a blacklist does not stop.
+	OnDemandByName
+)
 
 // ModuleFact is the verdict on one module and the evidence behind it.
 type ModuleFact struct {
@@ -296,4 +321,123 @@ func (e *Env) module(spec ModuleSpec) ModuleFact {
 func (e *Env) KernelConfig() (parse.KernelConfig, string) {
 	t := e.moduleTables()
 	return t.config, t.configPath
+}
+
+// ModprobeDirs are the modprobe.d(5) directories, highest precedence first: a file in an
+// earlier directory masks a file of the same name in a later one.
+var ModprobeDirs = []string{"/etc/modprobe.d", "/run/modprobe.d", "/usr/local/lib/modprobe.d", "/usr/lib/modprobe.d", "/lib/modprobe.d"}
+
+// AutoloadFact says whether the kernel would load a module that is not loaded when a rootless
+// engine first uses it.
+type AutoloadFact struct {
+	OK bool
+	// Evidence is what decided it (the blocking line, or the settings that allow it).
+	Evidence finding.Evidence
+	// Why says, when !OK, what stops it, in words for a finding.
+	Why string
+}
+
+// ModuleAutoload tells whether m (a module fact of spec in state ModuleNotLoaded) would be
+// loaded on demand: the kernel requests it at all (spec.OnDemand), module loading is enabled
+// (/proc/sys/kernel/modules_disabled, /proc/sys/kernel/modprobe), the module's directory
+// exists, and neither modprobe.d nor the command line blocks it. Unreadable settings count as
+// their defaults (loading enabled, nothing blacklisted): the files are world-readable on every
+// distribution, and the module is then reported as loading on demand with the evidence shown.
+func (e *Env) ModuleAutoload(spec ModuleSpec, m ModuleFact) AutoloadFact {
+	no := func(src, val, why string) AutoloadFact {
+		return AutoloadFact{Evidence: finding.Evidence{Source: src, Value: val}, Why: why}
+	}
+	name := m.Name
+	if spec.OnDemand == OnDemandNever {
+		return no("kernel", name+" is never loaded on demand", "nothing in the kernel loads it on demand")
+	}
+	if m.State != ModuleNotLoaded {
+		return no("/proc/modules", name+" is "+m.State.String(), "it is "+m.State.String())
+	}
+	t := e.moduleTables()
+	if !t.dirExists {
+		return no(t.dir, "does not exist", t.dir+" does not exist (a kernel upgraded without a reboot)")
+	}
+	if v, err := e.Host.ReadFile("/proc/sys/kernel/modules_disabled"); err == nil && strings.TrimSpace(string(v)) == "1" {
+		return no("/proc/sys/kernel/modules_disabled", "1", "module loading is disabled until the next boot (kernel.modules_disabled=1)")
+	}
+	if v, err := e.Host.ReadFile("/proc/sys/kernel/modprobe"); err == nil && strings.TrimSpace(string(v)) == "" {
+		return no("/proc/sys/kernel/modprobe", "empty", "the kernel's modprobe helper is unset (kernel.modprobe is empty)")
+	}
+	if data, err := e.Host.ReadFile("/proc/cmdline"); err == nil {
+		params := parse.ParseCmdline(data)
+		for _, p := range params {
+			if !p.HasValue {
+				continue
+			}
+			for _, n := range strings.Split(p.Value, ",") {
+				if parse.ModuleName(n) != name {
+					continue
+				}
+				switch {
+				case p.Key == "module_blacklist":
+					return no("/proc/cmdline", "module_blacklist="+p.Value, "the kernel command line forbids it (module_blacklist=), even to modprobe")
+				case p.Key == "modprobe.blacklist" && spec.OnDemand == OnDemandByAlias:
+					return no("/proc/cmdline", "modprobe.blacklist="+p.Value, "it is blacklisted on the kernel command line (modprobe.blacklist=)")
+				}
+			}
+		}
+	}
+	conf, where := e.modprobeConf()
+	if cmd, ok := conf.Install[name]; ok && parse.InstallDisables(cmd) {
+		return no(where[name], "install "+name+" "+cmd, "modprobe.d replaces loading it with `"+cmd+"`")
+	}
+	if conf.Blacklist[name] && spec.OnDemand == OnDemandByAlias {
+		return no(where[name], "blacklist "+name, "it is blacklisted in "+where[name]+", and the kernel asks for it by an alias, which a blacklist makes modprobe ignore")
+	}
+	return AutoloadFact{OK: true, Evidence: finding.Evidence{Source: t.dir + "/modules.dep", Value: name + " is there, not blacklisted: loaded on demand"}}
+}
+
+// modprobeInfo is the merged modprobe.d configuration and, per module it names, the file.
+type modprobeInfo struct {
+	c     parse.ModprobeConf
+	where map[string]string
+}
+
+// modprobeConf reads the modprobe.d files once: the merged blacklist and install lines, and
+// for each module named there the file that named it.
+func (e *Env) modprobeConf() (parse.ModprobeConf, map[string]string) {
+	v := e.modprobe.get(func() modprobeInfo {
+		out := modprobeInfo{where: map[string]string{}}
+		seen := map[string]bool{}
+		var files []string
+		for _, d := range ModprobeDirs {
+			ents, err := e.Host.ReadDir(d)
+			if err != nil {
+				continue
+			}
+			for _, ent := range ents {
+				n := ent.Name()
+				if !strings.HasSuffix(n, ".conf") || seen[n] || ent.IsDir() {
+					continue
+				}
+				seen[n] = true
+				files = append(files, d+"/"+n)
+			}
+		}
+		// modprobe reads the surviving files sorted by name, whatever their directory.
+		slices.SortFunc(files, func(a, b string) int { return strings.Compare(path.Base(a), path.Base(b)) })
+		for _, f := range files {
+			data, err := e.Host.ReadFile(f)
+			if err != nil {
+				continue
+			}
+			var one parse.ModprobeConf
+			parse.ParseModprobeConf(data, &one)
+			parse.ParseModprobeConf(data, &out.c)
+			for n := range one.Blacklist {
+				out.where[n] = f
+			}
+			for n := range one.Install {
+				out.where[n] = f
+			}
+		}
+		return out
+	})
+	return v.c, v.where
 }

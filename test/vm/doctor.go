@@ -26,6 +26,7 @@ type DoctorResult struct {
 	ID       string     `json:"id"`
 	Status   string     `json:"status"`
 	Summary  string     `json:"summary"`
+	Details  []string   `json:"details"`
 	Evidence []Evidence `json:"evidence"`
 }
 
@@ -165,13 +166,26 @@ func (d Doctor) Delegated() (controllers []string, ok bool) {
 	return nil, false
 }
 
-// StorageDriver is the first word of storage.driver's summary ("overlay2", "fuse-overlayfs").
+// StorageDriver is Docker's storage driver as storage.driver names it: the first word of its
+// summary ("overlay2", "fuse-overlayfs"), or, when the summary is about Podman's driver (a
+// Podman warning comes first), the first word of the "also: " detail that carries Docker's.
 func (d Doctor) StorageDriver() string {
-	f := strings.Fields(d.Results["storage.driver"].Summary)
+	r := d.Results["storage.driver"]
+	f := strings.Fields(r.Summary)
 	if len(f) == 0 {
 		return ""
 	}
-	return f[0]
+	if f[0] != "podman:" {
+		return f[0]
+	}
+	for _, det := range r.Details {
+		if rest, ok := strings.CutPrefix(det, "also: "); ok {
+			if w := strings.Fields(rest); len(w) > 0 {
+				return w[0]
+			}
+		}
+	}
+	return ""
 }
 
 func clip(s string, n int) string {

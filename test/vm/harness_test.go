@@ -295,3 +295,21 @@ func TestBuildsInGuestOrderOnceEach(t *testing.T) {
 		t.Error("an unknown suite was accepted")
 	}
 }
+
+// The debian12 guest, after Podman had made vfs-images: storage.driver puts Podman's warning
+// first and Docker's driver in an "also: " detail; the storage claim compares Docker's.
+func TestStorageDriverIsDockers(t *testing.T) {
+	d := mustDoctor(t, report(true, result("storage.driver", "pass", "overlay2 (native overlay in user namespaces, kernel 6.1); podman: overlay (native)")))
+	if got := d.StorageDriver(); got != "overlay2" {
+		t.Errorf("docker first: %q", got)
+	}
+	warn := `{"id":"storage.driver","status":"warn","summary":"podman: vfs (from existing state): every layer is a full copy","details":["overlay would work here.","also: overlay2 (native overlay in user namespaces, kernel 6.1)"],"evidence":[]}`
+	d = mustDoctor(t, report(true, warn))
+	if got := d.StorageDriver(); got != "overlay2" {
+		t.Errorf("podman first: %q, want overlay2 from the also: detail", got)
+	}
+	d = mustDoctor(t, report(true, result("storage.driver", "warn", "podman: vfs (default)")))
+	if got := d.StorageDriver(); got != "" {
+		t.Errorf("no Docker driver named: %q", got)
+	}
+}

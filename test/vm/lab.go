@@ -71,30 +71,15 @@ func (l *Lab) User(ctx context.Context, v Via, cmd string) (Result, error) {
 
 // BootCmdline is on every guest's kernel command line: Debian's docker.io enables the rootful
 // daemon, and Docker's rootless guide has it disabled (`systemctl disable --now docker.service
-// docker.socket`); masking it at boot is that, after a reboot. Nothing then loads the netfilter
-// modules at boot — the state the modules scenario checks; the others start from
-// BaselineModules.
-var BootCmdline = []string{"systemd.mask=docker.service", "systemd.mask=docker.socket", "systemd.mask=containerd.service",
-	// systemd itself loads ip_tables early at boot (src/core/kmod-setup.c, through libkmod,
-	// which honours the blacklist); modprobe.blacklist keeps it, and alias autoloading of the
-	// others, out — a host whose admin blacklisted them. `modprobe NAME` (the fix, and
-	// LoadBaselineModules) still loads a blacklisted module: modprobe.d(5).
-	"modprobe.blacklist=" + strings.Join(blacklisted, ",")}
+// docker.socket`); masking it at boot is that, after a reboot. Nothing else is changed: systemd
+// loads ip_tables at boot (src/core/kmod-setup.c: it "cannot be autoloaded"), and the kernel
+// loads the rest of what rootless dockerd's iptables needs on demand, from its user namespace
+// (the modules scenario compares that, then stages a host whose admin blacklisted them).
+var BootCmdline = []string{"systemd.mask=docker.service", "systemd.mask=docker.socket", "systemd.mask=containerd.service"}
 
-// blacklisted are the netfilter modules dockerd's iptables needs, blacklisted at boot.
-var blacklisted = []string{"ip_tables", "iptable_filter", "iptable_nat", "nf_tables", "nft_chain_nat", "nft_compat"}
-
-// BaselineModules are the netfilter modules Debian's rootful dockerd loads when it starts
-// (lsmod after its start, Debian 12): the state of a host whose rootful daemon was only just
-// disabled, which is where the scenarios other than modules start.
-var BaselineModules = []string{"ip_tables", "iptable_nat", "iptable_filter", "nf_tables", "nft_chain_nat",
-	"nft_compat", "xt_conntrack", "xt_addrtype", "xt_MASQUERADE", "br_netfilter", "overlay"}
-
-// LoadBaselineModules loads BaselineModules.
-func (l *Lab) LoadBaselineModules(ctx context.Context) error {
-	_, err := l.MustRoot(ctx, "modprobe -a "+strings.Join(BaselineModules, " "))
-	return err
-}
+// netfilterModules are the modules dockerd's iptables rules need, either backend: the modules
+// scenario blacklists and unloads them.
+var netfilterModules = []string{"ip_tables", "iptable_filter", "iptable_nat", "nf_tables", "nft_chain_nat", "nft_compat"}
 
 // Setup copies the doctor and engine.sh in, opens the account's anchor session and verifies it
 // is a real logind session.
@@ -177,8 +162,13 @@ func (l *Lab) Login(ctx context.Context) error {
 	return err
 }
 
-// noSessions is a shell condition: the account has no logind session left.
-var noSessions = fmt.Sprintf(`! loginctl list-sessions --no-legend | awk '$3 == "%s" { found = 1 } END { exit !found }'`, Account)
+// userSessions is a shell command printing the account's logind sessions other than its user
+// manager's own: since systemd 256 (Debian 13) user@.service registers a session of class
+// "manager" (or "manager-early"), which stays while lingering keeps the manager running.
+var userSessions = fmt.Sprintf(`loginctl list-sessions --no-legend | awk '$3 == "%s" { print $1 }' | while read -r s; do case $(loginctl show-session "$s" -p Class --value 2>/dev/null) in manager*) ;; *) echo "$s" ;; esac; done`, Account)
+
+// noSessions is a shell condition: the account has no logind session left (but its manager's).
+var noSessions = "[ -z \"$(" + userSessions + ")\" ]"
 
 // waitUntil polls a shell condition in the guest every second, up to timeout; it says whether
 // the condition came true.
@@ -198,7 +188,7 @@ func (l *Lab) endSessions(ctx context.Context) error {
 	if ok, err := l.waitUntil(ctx, noSessions, 20*time.Second); err != nil || ok {
 		return err
 	}
-	if _, err := l.Root(ctx, fmt.Sprintf(`loginctl list-sessions --no-legend | awk '$3 == "%s" { print $1 }' | while read -r s; do loginctl session-status "$s" --no-pager; loginctl kill-session "$s" --signal=SIGKILL; done`, Account)); err != nil {
+	if _, err := l.Root(ctx, userSessions+` | while read -r s; do loginctl session-status "$s" --no-pager; loginctl kill-session "$s" --signal=SIGKILL; done`); err != nil {
 		return err
 	}
 	if ok, err := l.waitUntil(ctx, noSessions, 20*time.Second); err != nil || ok {

@@ -147,11 +147,6 @@ func runGuest(ctx context.Context, t *testing.T, cfg Config, g Guest, accel []st
 	if err := lab.Setup(ctx); err != nil {
 		t.Fatalf("setting up %s: %v\nserial console:\n%s", g.Name, err, m.SerialTail(30))
 	}
-	if len(scenarios) == 0 || scenarios[0] != "modules" {
-		if err := lab.LoadBaselineModules(ctx); err != nil {
-			t.Fatal(err)
-		}
-	}
 	matrix.Time(g.Name+": setup (copy, session check)", time.Since(t0))
 
 	for i, name := range scenarios {

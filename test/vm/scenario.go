@@ -44,7 +44,7 @@ func (rec *Recorder) AddIf(r Row, ok bool, known string) {
 }
 
 // AllScenarios are every scenario's name, in the order they run. modules comes first: it
-// needs the guest as booted, before anything loaded a netfilter module.
+// compares the guest as booted, before any engine made the kernel load a netfilter module.
 var AllScenarios = []string{"modules", "stock", "delegate", "linger", "no-dbus-user-session", "su-sudo",
 	"userns-clone", "no-subids", "install"}
 
@@ -79,7 +79,7 @@ func Order(names []string) []string {
 // Scenarios returns every scenario.
 func Scenarios() []Scenario {
 	return []Scenario{
-		{Name: "modules", About: "ip_tables and nf_tables not loaded (blacklisted; the rootful Docker that would load them is disabled)", Skip: needCgroupV2, Run: runModules},
+		{Name: "modules", About: "the netfilter modules as booted (loaded on demand), then blacklisted in modprobe.d and unloaded", Skip: needCgroupV2, Run: runModules},
 		{Name: "stock", About: "Debian as installed: no Delegate= drop-in (cpuset and io not delegated), linger off; then fix --apply of cgroup.delegation", Run: runStock},
 		{Name: "delegate", About: "the Delegate= drop-in of Docker's rootless guide in place", Skip: needCgroupV2, Run: runDelegate},
 		{Name: "linger", About: "linger off, then on: does the engine outlive the last logout?", Run: runLinger},

@@ -29,34 +29,65 @@ func needUsernsClone(ctx context.Context, l *Lab) string {
 	return ""
 }
 
-// knownIPTables marks a problem the lab found beside issue 12's four: with the nf_tables
-// backend, net.iptables asks for nf_tables and nft_chain_nat only, while Docker's installer
-// (dockerd-rootless-setuptool.sh) refuses to install until ip_tables is loaded or built in.
-const knownIPTables = "N1"
+// unloadNetfilter unloads every netfilter module nothing uses, in rounds (a module's users go
+// first), and fails when one of netfilterModules is still loaded.
+var unloadNetfilter = `for round in 1 2 3 4 5 6 7 8; do
+  for m in $(awk '$3 == 0 && $1 ~ /^(xt_|nft_|nf_|ipt_|iptable_|ip_tables$|x_tables$|nfnetlink)/ {print $1}' /proc/modules); do
+    rmmod "$m" 2>/dev/null
+  done
+done
+if grep -E '^(` + strings.Join(netfilterModules, "|") + `) ' /proc/modules; then echo "still loaded" >&2; exit 1; fi`
 
 func runModules(ctx context.Context, l *Lab, rec *Recorder) error {
-	// The guest booted with the rootful dockerd masked and the modules blacklisted, so nothing
-	// loaded them. An explicit modprobe — the fix — still loads a blacklisted module.
-	l.Cleanup(func(ctx context.Context) error {
-		if _, err := l.MustRoot(ctx, "rm -f /etc/modules-load.d/rootless-doctor.conf"); err != nil {
-			return err
-		}
-		return l.LoadBaselineModules(ctx)
-	})
-	if r, err := l.Root(ctx, "grep -E '^("+strings.Join(blacklisted, "|")+") ' /proc/modules"); err != nil {
-		return err
-	} else if r.OK() {
-		return fmt.Errorf("staging: netfilter modules are loaded already (modules must run first, on a fresh boot): %s", r.Stdout)
-	}
-	targets := []string{"net.iptables"}
-	known := map[string]string{"ready": knownIPTables}
-	const step = "modules not loaded"
-	o, err := l.Observe(ctx, ViaLogin, Run("port", "restart"), Run())
+	// As booted: systemd loaded ip_tables, nothing loaded nf_tables (the rootful dockerd is
+	// masked). The doctor's verdict is compared with rootless dockerd, which makes the kernel
+	// load what its iptables needs on demand.
+	r, err := l.MustRoot(ctx, "grep -E '^("+strings.Join(netfilterModules, "|")+") ' /proc/modules | cut -d' ' -f1 | tr '\\n' ' '")
 	if err != nil {
 		return err
 	}
-	rec.Add(FlagsClaim(step, o.D, targets, "no netfilter modules loaded"), "")
-	rec.AddClaims(step, o, nil, known)
+	if strings.Contains(r.Stdout, "nf_tables") {
+		return fmt.Errorf("staging: nf_tables is loaded already (modules must run first, on a fresh boot): %s", r.Stdout)
+	}
+	const booted = "as booted"
+	o, err := l.Observe(ctx, ViaLogin, Run("port"), Run())
+	if err != nil {
+		return err
+	}
+	rec.AddClaims(booted, o, nil, nil)
+	if err := l.setuptoolRow(ctx, rec, booted, o.D); err != nil {
+		return err
+	}
+
+	// Staged: an admin's blacklist of the netfilter modules, none loaded (dockerd stopped, its
+	// rules gone, the modules unloaded), and Docker's user unit uninstalled, so that the account
+	// installs rootless Docker anew on that host (the setup tool's own check applies again).
+	// The kernel's requests by alias then load nothing; `modprobe NAME` — the fix — still
+	// loads a blacklisted module (modprobe.d(5)).
+	l.Cleanup(func(ctx context.Context) error {
+		_, err := l.MustRoot(ctx, "rm -f /etc/modprobe.d/vmlab-blacklist.conf /etc/modules-load.d/rootless-doctor.conf")
+		return err
+	})
+	if r, err := l.User(ctx, ViaLogin, "systemctl --user stop docker.service 2>/dev/null; dockerd-rootless-setuptool.sh uninstall -f >/dev/null 2>&1; podman rm -af >/dev/null 2>&1; systemctl --user cat docker.service >/dev/null 2>&1 && exit 1; true"); err != nil {
+		return err
+	} else if !r.OK() {
+		return fmt.Errorf("staging: Docker's user unit is still installed after dockerd-rootless-setuptool.sh uninstall: %s", r.Combined())
+	}
+	var bl strings.Builder
+	for _, m := range netfilterModules {
+		fmt.Fprintf(&bl, "blacklist %s\n", m)
+	}
+	if _, err := l.MustRoot(ctx, "printf '"+bl.String()+"' >/etc/modprobe.d/vmlab-blacklist.conf && "+unloadNetfilter); err != nil {
+		return err
+	}
+	targets := []string{"net.iptables"}
+	const step = "blacklisted, not loaded"
+	o, err = l.Observe(ctx, ViaLogin, Run("port", "restart"), Run())
+	if err != nil {
+		return err
+	}
+	rec.Add(FlagsClaim(step, o.D, targets, "netfilter modules blacklisted in modprobe.d and unloaded"), "")
+	rec.AddClaims(step, o, nil, nil)
 	if err := l.setuptoolRow(ctx, rec, step, o.D); err != nil {
 		return err
 	}
@@ -69,7 +100,7 @@ func runModules(ctx context.Context, l *Lab, rec *Recorder) error {
 	if err != nil {
 		return err
 	}
-	rec.AddClaims(after, o, targets, known)
+	rec.AddClaims(after, o, targets, nil)
 	return l.setuptoolRow(ctx, rec, after, o.D)
 }
 
@@ -94,7 +125,7 @@ func (l *Lab) setuptoolRow(ctx context.Context, rec *Recorder, step string, d Do
 	}
 	ready := d.ReadyFor("docker")
 	rec.Add(Row{Step: step, Claim: "Docker's installer", Doctor: "docker " + map[bool]string{true: "ready", false: "NOT ready"}[ready],
-		Engine: "dockerd-rootless-setuptool.sh check: " + clip(what, 120), Agree: ready == r.OK()}, knownIPTables)
+		Engine: "dockerd-rootless-setuptool.sh check: " + clip(what, 120), Agree: ready == r.OK()}, "")
 	return nil
 }
 
