@@ -149,8 +149,8 @@ func (m *memFS) ReadDir(name string) ([]fs.DirEntry, error) {
 	return ents, nil
 }
 
-// readDir is ReadDir of a valid fs path (Recorded's relClean) with the bare error (fs.ErrNotExist, fs.ErrInvalid): no allocation but
-// the listing's.
+// readDir is ReadDir of a valid fs path (Recorded's relClean) with the bare error
+// (fs.ErrNotExist, fs.ErrInvalid): no allocation but the listing's.
 func (m *memFS) readDir(name string) ([]fs.DirEntry, error) {
 	f, _, err := m.findValid(name, true)
 	if err != nil {
