@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"runtime/metrics"
 	"strings"
 	"sync"
 	"testing"
@@ -135,5 +136,28 @@ func TestTimedOutToolIsReportedAsSuch(t *testing.T) {
 		if strings.Contains(run, "slirp4netns --help") {
 			t.Errorf("after --version timed out, --help was run too: %q", h.runs)
 		}
+	}
+}
+
+// TestInLineWorkersAreReused: replaying hosts one after another starts no goroutine per host
+// once a worker waits idle (a new one grew its stack again for every host, issue 16).
+func TestInLineWorkersAreReused(t *testing.T) {
+	env := facts.NewEnv(context.Background(), alice().Host(), "")
+	probes := []Probe{{ID: "a.fine", Run: func(context.Context, *facts.Env) finding.Result { return finding.Passf("fine") }}}
+	created := func() uint64 {
+		s := []metrics.Sample{{Name: "/sched/goroutines-created:goroutines"}}
+		metrics.Read(s)
+		return s[0].Value.Uint64()
+	}
+	Run(context.Background(), probes, env, Options{Sequential: true}) // leaves a worker idle
+	before := created()
+	for range 100 {
+		if r := Run(context.Background(), probes, env, Options{Sequential: true})[0]; r.Status != finding.Pass {
+			t.Fatalf("%+v", r)
+		}
+	}
+	// A few for the runtime's own (a GC's workers).
+	if n := created() - before; n > 10 {
+		t.Errorf("100 in-line runs started %d goroutines, want the idle worker reused", n)
 	}
 }

@@ -52,6 +52,24 @@ func ParseManifest(data []byte) (Manifest, error) {
 	if len(data) > MaxManifest {
 		return Manifest{}, manifestErr("%s is %d bytes, more than the limit of %d", ManifestName, len(data), MaxManifest)
 	}
+	m, err := decodeManifest(data)
+	if err != nil {
+		return Manifest{}, err
+	}
+	if err := m.validate(); err != nil {
+		return Manifest{}, err
+	}
+	return m, nil
+}
+
+// decodeManifest is ParseManifest's decoding: scanManifest when it can, else the bounded
+// decoder, which gives every decoding error.
+func decodeManifest(data []byte) (Manifest, error) {
+	if len(data) <= fastManifestMax {
+		if m, ok := scanManifest(data); ok {
+			return m, nil
+		}
+	}
 	var w manifestWire
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -68,11 +86,13 @@ func ParseManifest(data []byte) (Manifest, error) {
 	for _, c := range w.Commands {
 		m.Commands = append(m.Commands, Command{Argv: c.Argv, Stdout: c.Stdout, Stderr: c.Stderr, Exit: c.Exit, Error: c.Error})
 	}
-	if err := m.validate(); err != nil {
-		return Manifest{}, err
-	}
 	return m, nil
 }
+
+// fastManifestMax is the size of manifest that scanManifest reads: that many bytes cannot build
+// more than a few megabytes whatever they hold, so its maps and lists may be counted as they
+// are built rather than refused before. A variable for FuzzManifestFast.
+var fastManifestMax = 256 << 10
 
 // validate checks what decoding alone does not.
 func (m *Manifest) validate() error {
@@ -111,8 +131,8 @@ func (m *Manifest) validate() error {
 		if err := checkPath("fstypes", p); err != nil {
 			return err
 		}
-		if err := checkString("fstypes "+p, typ, maxName); err != nil {
-			return err
+		if len(typ) > maxName {
+			return checkString("fstypes "+p, typ, maxName)
 		}
 	}
 	for k, v := range m.Env {
@@ -157,18 +177,15 @@ func (fm FileMeta) validate(p string) error {
 	default:
 		return manifestErr("file %s: unknown type %q", p, fm.Type)
 	}
-	if fm.UID != nil {
-		if err := checkID("file "+p+": uid", *fm.UID); err != nil {
-			return err
-		}
+	// The names are built only for an error: a manifest holds dozens of files (issue 16).
+	if fm.UID != nil && !validID(*fm.UID) {
+		return checkID("file "+p+": uid", *fm.UID)
 	}
-	if fm.GID != nil {
-		if err := checkID("file "+p+": gid", *fm.GID); err != nil {
-			return err
-		}
+	if fm.GID != nil && !validID(*fm.GID) {
+		return checkID("file "+p+": gid", *fm.GID)
 	}
-	if err := checkString("file "+p+": caps", fm.Caps, MaxPathLen); err != nil {
-		return err
+	if len(fm.Caps) > MaxPathLen {
+		return checkString("file "+p+": caps", fm.Caps, MaxPathLen)
 	}
 	if len(fm.Target) > MaxPathLen {
 		return manifestErr("file %s: link target of %d bytes, more than %d", p, len(fm.Target), MaxPathLen)
@@ -182,8 +199,10 @@ func (fm FileMeta) validate(p string) error {
 	return nil
 }
 
+func validID(id int) bool { return id >= 0 && int64(id) <= MaxID }
+
 func checkID(what string, id int) error {
-	if id < 0 || int64(id) > MaxID {
+	if !validID(id) {
 		return manifestErr("%s %d is not an id (0 to %d)", what, id, MaxID)
 	}
 	return nil

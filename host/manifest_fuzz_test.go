@@ -12,7 +12,7 @@ import (
 // ErrManifest, never a panic; an accepted manifest survives a round trip through JSON. Seeds:
 // the fixtures' manifests and testdata/fuzz/FuzzParseManifest.
 func FuzzParseManifest(f *testing.F) {
-	fixtures, _ := filepath.Glob(filepath.Join("..", "..", "fixtures", "*", ManifestName))
+	fixtures, _ := filepath.Glob(filepath.Join("..", "fixtures", "*", ManifestName))
 	for _, p := range fixtures {
 		if data, err := os.ReadFile(p); err == nil {
 			f.Add(data)

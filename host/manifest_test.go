@@ -3,8 +3,10 @@ package host
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"strings"
 	"testing"
@@ -145,5 +147,77 @@ func TestOpenTreeCapsTheManifest(t *testing.T) {
 	runtime.ReadMemStats(&after)
 	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 4*MaxManifest {
 		t.Errorf("refusing a 2 GB manifest allocated %d MB", alloc>>20)
+	}
+}
+
+// FuzzManifestFast checks that scanManifest (what a manifest of a real host takes) decodes
+// as the bounded decoder does: the same manifest, the same error. (Before validation, whose
+// error, among several bad map entries, names the one Go's map order meets first.)
+func FuzzManifestFast(f *testing.F) {
+	for _, s := range []string{
+		`{"version":1}`,
+		`{"version":1,"env":{"A":"1","A":"2"},"files":{"/a":{"mode":"0755"},"/a":{"uid":1}},"fstypes":{"/":"ext4"}}`,
+		`{"version":1,"files":{"/a":{}},"files":{"/b":{}},"env":{"A":"1"},"env":null}`,
+		`{"version":1,"commands":[{"argv":["a","--version"],"stdout":"a 1\n"},{"argv":[]}]}`,
+		`{"version":1,"commands":[],"files":{},"env":{},"fstypes":null}`,
+		`{"version":1,"files":{"/a":{"typo":1}}}`, `{"version":1,"env":{"A":1}}`, `{"version":1,"env":[]}`,
+		`{"version":1,"commands":[{"argv":["a"],"extra":true}]}`, `{"Version":1,"ENV":{"a":"b"}}`,
+		`{"version":1,"self":{"uid":1},"self":{"name":"a"},"self":null,"version":null}`, `{"version":1} {}`,
+		`{"\u0076ersion":1,"kernel":"6.1"}`, `[]`, `null`, `{"version":1,"commands":null,"commands":[{"argv":["b"]}]}`,
+		`{"version":1,"files":{"/dev/x":{"type":"char","major":-0,"minor":4294967296,"uid":-1,"gid":01}}}`,
+		`{"version":1,"files":{"/a":{"major":1e2}},"env":{"A":"\u00e9\ud83d\ude00\n\t\"\\\/\b\f\r\u0000"}}`,
+		`{"version":1,"env":{"A":"\ud800"},"kernel":"\u12"}`, " {\"version\" : 1 , \"self\":{\"uid\":0,\"uid\":5}}\n ",
+		`{"version":1,"commands":[{"argv":["a"],"argv":[],"exit":-3,"stdout":"<&>"}],"fstypes":{"/":"ext4","/":"xfs"}}`,
+		`{"version":1,"files":{"/a":{"denied":true,"denied":false,"uid":1,"uid":2}},"user":"bob","executable":"/x"}`,
+		`{"version":1,"kernel":"\xff"}`, `{"version":1,"kernel":"a` + "\x01" + `"}`, `{"version":9223372036854775807}`,
+		`{"version":1,}`, `{"version":1 "kernel":""}`, `{"version":true}`, `{"version":"1"}`, `{"version":1.0}`,
+	} {
+		f.Add([]byte(s))
+	}
+	for _, p := range []string{"../fixtures/debian-12-ok/manifest.json", "../fixtures/fedora-41-podman5-pasta-old/manifest.json"} {
+		if data, err := os.ReadFile(p); err == nil {
+			f.Add(data)
+		}
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		whole, err1 := decodeManifest(data)
+		defer func(v int) { fastManifestMax = v }(fastManifestMax)
+		fastManifestMax = -1
+		bounded, err2 := decodeManifest(data)
+		if fmt.Sprint(err1) != fmt.Sprint(err2) || !reflect.DeepEqual(whole, bounded) {
+			t.Fatalf("%q:\nwhole:   %+v %v\nbounded: %+v %v", data, whole, err1, bounded, err2)
+		}
+	})
+}
+
+// BenchmarkParseManifest reads the largest fixture's manifest, as every replayed host does.
+func BenchmarkParseManifest(b *testing.B) {
+	data, err := os.ReadFile("../fixtures/fedora-41-podman5-pasta-old/manifest.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := ParseManifest(data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// TestFixtureManifestsTakeTheScan: every manifest the snapshot command writes, as the
+// fixtures hold them, is read by scanManifest, not by the slower bounded decoder.
+func TestFixtureManifestsTakeTheScan(t *testing.T) {
+	paths, err := filepath.Glob("../fixtures/*/manifest.json")
+	if err != nil || len(paths) == 0 {
+		t.Fatalf("no fixtures: %v", err)
+	}
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, ok := scanManifest(data); !ok {
+			t.Errorf("%s: scanManifest refused it", p)
+		}
 	}
 }

@@ -18,7 +18,7 @@ type memFS struct {
 	// links holds every symlink of the tree by absolute path, for linkFree.
 	links    map[string]bool
 	files    map[string]*memFile
-	children map[string][]string // directory → sorted child names
+	children map[string][]*memFile // directory → its entries, sorted by name
 }
 
 type memFile struct {
@@ -30,22 +30,23 @@ type memFile struct {
 }
 
 func newMemFS() *memFS {
-	return &memFS{links: map[string]bool{}, files: map[string]*memFile{".": {name: ".", mode: fs.ModeDir | 0o755}}, children: map[string][]string{}}
+	return &memFS{links: map[string]bool{}, files: map[string]*memFile{".": {name: ".", mode: fs.ModeDir | 0o755}}, children: map[string][]*memFile{}}
 }
 
 func (m *memFS) add(p string, mode fs.FileMode, data []byte) {
-	m.files[p] = &memFile{name: path.Base(p), mode: mode, data: data}
+	f := &memFile{name: path.Base(p), mode: mode, data: data}
+	m.files[p] = f
 	if mode&fs.ModeSymlink != 0 {
 		m.links["/"+p] = true
 	}
 	dir := path.Dir(p)
-	m.children[dir] = append(m.children[dir], path.Base(p))
+	m.children[dir] = append(m.children[dir], f)
 }
 
 // done sorts the listings; call after the last add.
 func (m *memFS) done() {
 	for _, c := range m.children {
-		slices.Sort(c)
+		slices.SortFunc(c, func(a, b *memFile) int { return strings.Compare(a.name, b.name) })
 	}
 }
 
@@ -66,16 +67,31 @@ func (m *memFS) linkFree(p string, followLast bool) bool {
 }
 
 func (m *memFS) lookup(op, name string, follow bool) (*memFile, error) {
-	if !fs.ValidPath(name) {
-		return nil, &fs.PathError{Op: op, Path: name, Err: fs.ErrInvalid}
+	f, last, err := m.find(name, follow)
+	if err != nil {
+		return nil, &fs.PathError{Op: op, Path: last, Err: err}
 	}
+	return f, nil
+}
+
+// find is lookup without the *fs.PathError: a miss costs no allocation (most paths a probe
+// asks about are misses). last is the name the error is about, after the links followed.
+func (m *memFS) find(name string, follow bool) (f *memFile, last string, err error) {
+	if !fs.ValidPath(name) {
+		return nil, name, fs.ErrInvalid
+	}
+	return m.findValid(name, follow)
+}
+
+// findValid is find of a name known to be a valid fs path (Recorded's rel gives only such).
+func (m *memFS) findValid(name string, follow bool) (f *memFile, last string, err error) {
 	for range maxLinks {
 		f, ok := m.files[name]
 		if !ok {
-			return nil, &fs.PathError{Op: op, Path: name, Err: fs.ErrNotExist}
+			return nil, name, fs.ErrNotExist
 		}
 		if !follow || f.mode&fs.ModeSymlink == 0 {
-			return f, nil
+			return f, name, nil
 		}
 		target := string(f.data)
 		if strings.HasPrefix(target, "/") {
@@ -84,7 +100,7 @@ func (m *memFS) lookup(op, name string, follow bool) (*memFile, error) {
 			name = rel("/" + path.Join(path.Dir(name), target))
 		}
 	}
-	return nil, &fs.PathError{Op: op, Path: name, Err: fs.ErrInvalid}
+	return nil, name, fs.ErrInvalid
 }
 
 func (m *memFS) Open(name string) (fs.File, error) {
@@ -123,27 +139,44 @@ func (m *memFS) ReadLink(name string) (string, error) {
 }
 
 func (m *memFS) ReadDir(name string) ([]fs.DirEntry, error) {
-	f, err := m.lookup("readdir", name, true)
+	if !fs.ValidPath(name) {
+		return nil, &fs.PathError{Op: "readdir", Path: name, Err: fs.ErrInvalid}
+	}
+	ents, err := m.readDir(name)
+	if err != nil {
+		return nil, &fs.PathError{Op: "readdir", Path: name, Err: err}
+	}
+	return ents, nil
+}
+
+// readDir is ReadDir of a valid fs path (Recorded's relClean) with the bare error
+// (fs.ErrNotExist, fs.ErrInvalid): no allocation but the listing's.
+func (m *memFS) readDir(name string) ([]fs.DirEntry, error) {
+	f, _, err := m.findValid(name, true)
 	if err != nil {
 		return nil, err
 	}
 	if !f.mode.IsDir() {
-		return nil, &fs.PathError{Op: "readdir", Path: name, Err: fs.ErrInvalid}
+		return nil, fs.ErrInvalid
 	}
-	dir := name
-	kids := m.children[dir]
-	out := make([]fs.DirEntry, 0, len(kids))
-	for _, k := range kids {
-		p := k
-		if dir != "." {
-			p = dir + "/" + k
-		}
-		out = append(out, fs.FileInfoToDirEntry(memInfo{m.files[p]}))
+	kids := m.children[name]
+	out := make([]fs.DirEntry, len(kids))
+	for i, k := range kids {
+		out[i] = memDirEntry{k}
 	}
 	return out, nil
 }
 
 type memInfo struct{ f *memFile }
+
+// memDirEntry is a listing's entry: fs.FileInfoToDirEntry(memInfo{f}) without its allocation.
+type memDirEntry struct{ f *memFile }
+
+func (d memDirEntry) Name() string               { return d.f.name }
+func (d memDirEntry) IsDir() bool                { return d.f.mode.IsDir() }
+func (d memDirEntry) Type() fs.FileMode          { return d.f.mode.Type() }
+func (d memDirEntry) Info() (fs.FileInfo, error) { return memInfo(d), nil }
+func (d memDirEntry) String() string             { return fs.FormatDirEntry(d) }
 
 func (i memInfo) Name() string { return i.f.name }
 func (i memInfo) Size() int64 {

@@ -87,6 +87,9 @@ type Command struct {
 type Recorded struct {
 	fsys fs.FS
 	m    Manifest
+	// path is the recorded PATH's absolute directories, cleaned, in order: LookPath's search,
+	// split once rather than at every call.
+	path []string
 }
 
 // OpenTree opens a recorded host directory (see docs/snapshot-format.md). The tree is read
@@ -145,7 +148,17 @@ func newChecked(fsys fs.FS, data []byte, name string) (*Recorded, error) {
 
 // NewRecorded builds a recorded host over any fs.FS whose root stands for "/".
 func NewRecorded(fsys fs.FS, m Manifest) *Recorded {
-	return &Recorded{fsys: fsys, m: m}
+	pathEnv, ok := m.Env["PATH"]
+	if !ok {
+		pathEnv = DefaultPath
+	}
+	var dirs []string
+	for dir := range strings.SplitSeq(pathEnv, ":") {
+		if dir != "" && path.IsAbs(dir) {
+			dirs = append(dirs, path.Clean(dir))
+		}
+	}
+	return &Recorded{fsys: fsys, m: m, path: dirs}
 }
 
 // Manifest returns the recorded manifest.
@@ -163,11 +176,52 @@ func (r *Recorded) LookupEnv(key string) (string, bool) {
 
 // rel turns an absolute host path into a path of the tree.
 func rel(p string) string {
-	p = path.Clean("/" + p)
+	p = cleanAbs(p)
 	if p == "/" {
 		return "."
 	}
 	return p[1:]
+}
+
+// relClean is rel of a path resolve returned, which is clean already.
+func relClean(p string) string {
+	if p == "/" {
+		return "."
+	}
+	return p[1:]
+}
+
+// cleanAbs is path.Clean("/" + p) without its two allocations when p is already a clean
+// absolute path, as nearly every path a probe asks about is: the probes ask a replayed host
+// ~265 paths, and each cost two allocations here (issue 16).
+func cleanAbs(p string) string {
+	if isCleanAbs(p) {
+		return p
+	}
+	return path.Clean("/" + p)
+}
+
+// isCleanAbs reports whether path.Clean(p) == p for an absolute p: "/", or "/"-separated
+// components none of which is empty, "." or "..".
+func isCleanAbs(p string) bool {
+	if p == "/" {
+		return true
+	}
+	if len(p) < 2 || p[0] != '/' || p[len(p)-1] == '/' {
+		return false
+	}
+	start := 1
+	for i := 1; i <= len(p); i++ {
+		if i < len(p) && p[i] != '/' {
+			continue
+		}
+		switch p[start:i] {
+		case "", ".", "..":
+			return false
+		}
+		start = i + 1
+	}
+	return true
 }
 
 // maxLinks bounds symlink resolution, as the kernel does (ELOOP after 40).
@@ -176,7 +230,7 @@ const maxLinks = 40
 // resolve resolves symlinks inside the tree. Absolute link targets are taken relative to the
 // tree's root, like chroot would. With followLast false the last component is left alone.
 func (r *Recorded) resolve(p string, followLast bool) (string, error) {
-	p = path.Clean("/" + p)
+	p = cleanAbs(p)
 	if m, ok := r.fsys.(*memFS); ok && m.linkFree(p, followLast) {
 		return p, nil // fast path of LoadTree's trees (recorded_load.go)
 	}
@@ -239,7 +293,7 @@ func (r *Recorded) ReadLink(p string) (string, bool, error) {
 	if fm, ok := r.m.Files[p]; ok && fm.Type == "symlink" {
 		return fm.Target, true, nil
 	}
-	fi, err := fs.Lstat(r.fsys, rel(p))
+	fi, err := r.treeStat(rel(p), false)
 	if err != nil || fi.Mode()&fs.ModeSymlink == 0 {
 		return "", false, nil
 	}
@@ -285,7 +339,7 @@ func (r *Recorded) ReadFile(p string) ([]byte, error) {
 		return nil, notRegular(p, typeMode(fm.Type))
 	}
 	// Look before opening (a tree on disk, rootFS, checks again on the inode it opens).
-	st, err := fs.Lstat(r.fsys, rel(real))
+	st, err := r.treeStat(relClean(real), false)
 	if err != nil {
 		return nil, &fs.PathError{Op: "open", Path: p, Err: unwrapPathErr(err)}
 	}
@@ -301,6 +355,11 @@ func (r *Recorded) ReadFile(p string) ([]byte, error) {
 		if mode, _ := strconv.ParseUint(fm.Mode, 8, 32); mode&0o444 == 0 && r.m.Self.UID != 0 {
 			return nil, &fs.PathError{Op: "open", Path: p, Err: fs.ErrPermission}
 		}
+	}
+	if mi, ok := st.(memInfo); ok {
+		// LoadTree's trees: the file treeStat found is the one Open would (real has no link
+		// left to follow); its bytes, without a handle and a reader per read.
+		return (&memHandle{f: mi.f}).content(p)
 	}
 	f, err := r.fsys.Open(rel(real))
 	if err != nil {
@@ -399,6 +458,10 @@ func (f rootFS) readDir(name, display string) ([]fs.DirEntry, error) {
 }
 
 func unwrapPathErr(err error) error {
+	switch err {
+	case fs.ErrNotExist, fs.ErrInvalid: // treeStat's and readDir's bare errors
+		return err
+	}
 	var pe *fs.PathError
 	if errors.As(err, &pe) {
 		return pe.Err
@@ -426,17 +489,37 @@ func (r *Recorded) Lstat(p string) (FileInfo, error) {
 	return fi, err
 }
 
+// treeStat is fs.Stat (follow) or fs.Lstat of the tree's name, a valid fs path (rel's). On
+// LoadTree's trees it costs no allocation, found or not, and its error is the bare
+// fs.ErrNotExist or fs.ErrInvalid: every caller reports its own *fs.PathError (unwrapPathErr).
+func (r *Recorded) treeStat(name string, follow bool) (fs.FileInfo, error) {
+	if m, ok := r.fsys.(*memFS); ok {
+		f, _, err := m.findValid(name, follow)
+		if err != nil {
+			return nil, err
+		}
+		return memInfo{f}, nil
+	}
+	if follow {
+		return fs.Stat(r.fsys, name)
+	}
+	return fs.Lstat(r.fsys, name)
+}
+
 // info combines the tree's view of p with the manifest's. p is resolved.
 func (r *Recorded) info(p string, noFollow bool) (FileInfo, error) {
+	fi, ok := r.infoOK(p, noFollow)
+	if !ok {
+		return FileInfo{}, &fs.PathError{Op: "stat", Path: p, Err: fs.ErrNotExist}
+	}
+	return fi, nil
+}
+
+// infoOK is info with a bool for "not there": a miss costs no allocation.
+func (r *Recorded) infoOK(p string, noFollow bool) (FileInfo, bool) {
 	fm, inManifest := r.m.Files[p]
 	var fi FileInfo
-	var st fs.FileInfo
-	var err error
-	if noFollow {
-		st, err = fs.Lstat(r.fsys, rel(p))
-	} else {
-		st, err = fs.Stat(r.fsys, rel(p))
-	}
+	st, err := r.treeStat(relClean(p), !noFollow)
 	switch {
 	case err == nil:
 		fi.Mode = st.Mode() &^ (fs.ModeSetuid | fs.ModeSetgid | fs.ModeSticky)
@@ -450,10 +533,10 @@ func (r *Recorded) info(p string, noFollow bool) (FileInfo, error) {
 			fi.Mode = fs.ModeDir | 0o755
 		}
 	default:
-		return FileInfo{}, &fs.PathError{Op: "stat", Path: p, Err: fs.ErrNotExist}
+		return FileInfo{}, false
 	}
 	if !inManifest {
-		return fi, nil
+		return fi, true
 	}
 	switch fm.Type {
 	case "dir":
@@ -491,7 +574,7 @@ func (r *Recorded) info(p string, noFollow bool) (FileInfo, error) {
 		fi.GID = *fm.GID
 	}
 	fi.Major, fi.Minor, fi.Caps = fm.Major, fm.Minor, fm.Caps
-	return fi, nil
+	return fi, true
 }
 
 func (r *Recorded) ReadDir(p string) ([]fs.DirEntry, error) {
@@ -499,7 +582,12 @@ func (r *Recorded) ReadDir(p string) ([]fs.DirEntry, error) {
 	if err != nil {
 		return nil, err
 	}
-	ents, err := fs.ReadDir(r.fsys, rel(real))
+	var ents []fs.DirEntry
+	if m, ok := r.fsys.(*memFS); ok {
+		ents, err = m.readDir(relClean(real))
+	} else {
+		ents, err = fs.ReadDir(r.fsys, rel(real))
+	}
 	if err != nil {
 		return nil, &fs.PathError{Op: "readdir", Path: p, Err: unwrapPathErr(err)}
 	}
@@ -549,12 +637,9 @@ func (r *Recorded) LookPath(name string) (string, error) {
 		}
 		return "", &fs.PathError{Op: "lookpath", Path: name, Err: fs.ErrNotExist}
 	}
-	pathEnv, ok := r.m.Env["PATH"]
-	if !ok {
-		pathEnv = DefaultPath
-	}
-	for _, dir := range strings.Split(pathEnv, ":") {
-		if dir == "" || !path.IsAbs(dir) {
+	var buf [256]byte
+	for _, dir := range r.path {
+		if r.absent(buf[:0], dir, name) {
 			continue
 		}
 		p := path.Join(dir, name)
@@ -565,9 +650,35 @@ func (r *Recorded) LookPath(name string) (string, error) {
 	return "", &fs.PathError{Op: "lookpath", Path: name, Err: fs.ErrNotExist}
 }
 
+// absent reports, without an allocation, that dir/name (dir clean and absolute, name one
+// component) is certainly not on a LoadTree tree: no link on its way, and neither the tree
+// nor the manifest has it. Most of LookPath's candidates are such misses. false means "look".
+func (r *Recorded) absent(buf []byte, dir, name string) bool {
+	m, ok := r.fsys.(*memFS)
+	if !ok || name == "." || name == ".." || !m.linkFree(dir, true) {
+		return false
+	}
+	if dir != "/" {
+		buf = append(buf, dir...)
+	}
+	buf = append(append(buf, '/'), name...)
+	if m.links[string(buf)] {
+		return false
+	}
+	if _, ok := r.m.Files[string(buf)]; ok {
+		return false
+	}
+	_, ok = m.files[string(buf[1:])]
+	return !ok
+}
+
 func (r *Recorded) isExecutable(p string) bool {
-	fi, err := r.Stat(p)
-	return err == nil && fi.Mode.IsRegular() && fi.Mode.Perm()&0o111 != 0
+	real, err := r.resolve(p, true)
+	if err != nil {
+		return false
+	}
+	fi, ok := r.infoOK(real, false)
+	return ok && fi.Mode.IsRegular() && fi.Mode.Perm()&0o111 != 0
 }
 
 func (r *Recorded) Run(ctx context.Context, argv ...string) (Output, error) {

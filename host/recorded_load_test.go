@@ -2,9 +2,12 @@ package host
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -68,5 +71,130 @@ func TestLoadTree(t *testing.T) {
 	}
 	if _, err := LoadTree(filepath.Join(dir, "nope")); err == nil {
 		t.Error("a missing tree must be an error")
+	}
+}
+
+// TestLoadTreeAnswersAsOpenTree asks a loaded tree and the same tree through os.Root the same
+// questions, hits and misses, through links of the tree and of the manifest: the in-memory
+// fast paths (no allocation on a miss, issue 16) must not change one answer or error text.
+func TestLoadTreeAnswersAsOpenTree(t *testing.T) {
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{
+		ManifestName: `{"version":1,"env":{"PATH":"/nope:/usr/local/bin::rel:/usr//bin/:/sbin:/opt/bin"},"files":{
+			"/usr/bin/newuidmap":{"mode":"4755"},
+			"/usr/bin/ghost":{"mode":"0755"},
+			"/usr/bin/noexec":{"mode":"0644"},
+			"/opt/bin":{"type":"symlink","target":"/usr/bin"},
+			"/opt/link":{"type":"symlink","target":"../etc"}}}`,
+		"etc/subuid":         "alice:100000:65536\n",
+		"usr/bin/newuidmap":  "",
+		"usr/bin/noexec":     "",
+		"usr/bin/tool":       "",
+		"usr/lib/os-release": "ID=debian\n",
+	})
+	if err := os.Chmod(filepath.Join(dir, "usr/bin/tool"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for link, target := range map[string]string{
+		"usr/local/bin":   "../bin",
+		"sbin":            "/usr/bin",
+		"etc/os-release":  "../usr/lib/os-release",
+		"etc/loop":        "loop",
+		"usr/bin/runtool": "tool",
+	} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, link)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Symlink(target, filepath.Join(dir, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	open, err := OpenTree(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	load, err := LoadTree(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := load.fsys.(*memFS); !ok {
+		t.Fatalf("LoadTree kept %T, not its in-memory tree", load.fsys)
+	}
+	answers := func(h *Recorded, p string) string {
+		st, err1 := h.Stat(p)
+		lst, err2 := h.Lstat(p)
+		// A directory's size is the filesystem's (4096 on disk), 0 in memory: no probe reads it.
+		for _, fi := range []*FileInfo{&st, &lst} {
+			if fi.Mode.IsDir() {
+				fi.Size = 0
+			}
+		}
+		data, err3 := h.ReadFile(p)
+		ents, err4 := h.ReadDir(p)
+		var names []string
+		for _, e := range ents {
+			i, _ := e.Info()
+			size := i.Size()
+			if i.IsDir() {
+				size = 0
+			}
+			names = append(names, fmt.Sprintf("%s %v %v %v %v", e.Name(), e.IsDir(), e.Type(), i.Mode(), size))
+		}
+		real, err5 := h.EvalSymlinks(p)
+		target, err6 := h.Readlink(p)
+		found, err7 := h.LookPath(path.Base(p))
+		found2, err8 := h.LookPath(p)
+		// os.Root says ENOENT's and ENOTDIR's text, the in-memory tree fs.ErrNotExist's and
+		// fs.ErrInvalid's: errors.Is is what the probes ask.
+		return strings.NewReplacer("no such file or directory", fs.ErrNotExist.Error(), "not a directory", fs.ErrInvalid.Error()).Replace(fmt.Sprintf("stat %+v %v\nlstat %+v %v\nread %q %v\nreaddir %q %v\neval %q %v\nreadlink %q %v\nlookpath %q %v\nlookpath %q %v",
+			st, err1, lst, err2, data, err3, names, err4, real, err5, target, err6, found, err7, found2, err8))
+	}
+	for _, p := range []string{
+		"/", "/etc", "/etc/subuid", "/etc/os-release", "/etc/loop", "/etc/nope", "/usr/bin", "/usr/bin/",
+		"/usr//bin/tool", "/usr/bin/./tool", "/usr/bin/../bin/tool", "/usr/bin/newuidmap", "/usr/bin/ghost",
+		"/usr/bin/noexec", "/usr/bin/runtool", "/usr/local/bin/tool", "/usr/local/bin/ghost", "/sbin/tool",
+		"/sbin/nope", "/opt/bin/tool", "/opt/bin/ghost", "/opt/link/subuid", "/opt/link", "/nope/tool",
+		"/manifest.json", "relative/tool", "/tool", "/.", "/..", "..",
+	} {
+		if a, b := answers(open, p), answers(load, p); a != b {
+			t.Errorf("%s:\nOpenTree:\n%s\nLoadTree:\n%s", p, a, b)
+		}
+	}
+}
+
+// TestLoadedTreeAllocations pins what the in-memory tree's answers cost in allocations:
+// replaying a fleet asks thousands of paths per host, most of them missing (issue 16,
+// docs/performance.md). Before, Stat of a missing path cost 8 allocations (path.Clean of
+// "/"+p twice, *fs.PathError values thrown away) and a LookPath that found nothing 56.
+func TestLoadedTreeAllocations(t *testing.T) {
+	dir := t.TempDir()
+	writeTree(t, dir, map[string]string{
+		ManifestName:   `{"version":1,"env":{"PATH":"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"}}`,
+		"usr/bin/tool": "",
+		"etc/subuid":   "alice:100000:65536\n",
+	})
+	if err := os.Chmod(filepath.Join(dir, "usr/bin/tool"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	h, err := LoadTree(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		what string
+		max  float64
+		f    func()
+	}{
+		{"Stat of a file", 0, func() { _, _ = h.Stat("/etc/subuid") }},
+		{"Stat of a missing file", 1, func() { _, _ = h.Stat("/etc/nope") }}, // its error
+		{"LookPath found", 1, func() { _, _ = h.LookPath("tool") }},          // the path found
+		{"LookPath not found", 1, func() { _, _ = h.LookPath("nope") }},      // its error
+		{"ReadDir of a missing directory", 1, func() { _, _ = h.ReadDir("/etc/nope.d") }},
+		{"ReadDir", 1, func() { _, _ = h.ReadDir("/etc") }},          // the listing
+		{"ReadFile", 1, func() { _, _ = h.ReadFile("/etc/subuid") }}, // the copy
+	} {
+		if n := testing.AllocsPerRun(100, c.f); n > c.max {
+			t.Errorf("%s: %v allocations, want at most %v", c.what, n, c.max)
+		}
 	}
 }

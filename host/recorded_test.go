@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"path"
 	"path/filepath"
 	"testing"
 )
@@ -221,4 +222,26 @@ func TestRecordedDenied(t *testing.T) {
 	if data, err := h.ReadFile("/root/secret"); err != nil || string(data) != "x" {
 		t.Errorf("mode 0000 read by a root recording: %q, %v", data, err)
 	}
+}
+
+func TestCleanAbs(t *testing.T) {
+	for _, p := range []string{
+		"", "/", "//", "/.", "/..", "a", "a/b", "/a", "/a/", "/a//b", "/a/./b", "/a/../b", "/a/b/..",
+		"/a/b/.", "/..a", "/a..", "/.a/b.", "/a/.../b", "./a", "../a", "/a/b/c", "///a", "/a/b//",
+	} {
+		if got, want := cleanAbs(p), path.Clean("/"+p); got != want {
+			t.Errorf("cleanAbs(%q) = %q, want %q", p, got, want)
+		}
+	}
+}
+
+func FuzzCleanAbs(f *testing.F) {
+	for _, p := range []string{"/", "/a/b", "//a", "/a/./b", "a/../b", "/a/"} {
+		f.Add(p)
+	}
+	f.Fuzz(func(t *testing.T, p string) {
+		if got, want := cleanAbs(p), path.Clean("/"+p); got != want {
+			t.Errorf("cleanAbs(%q) = %q, want %q", p, got, want)
+		}
+	})
 }

@@ -133,6 +133,8 @@ type ContainersConfDecoder struct {
 	attributed bool
 	legacy     containersConfFile[[]string]
 	modern     containersConfFile[attrSlice]
+	// started: a file was decoded, so the next one is decoded onto it (not from the memo).
+	started bool
 }
 
 // NewContainersConfDecoder starts a chain. attributed selects the string arrays of
@@ -147,14 +149,35 @@ func NewContainersConfDecoder(attributed bool) *ContainersConfDecoder {
 // command then (docs/engines.md §1.1). The value decoded before the error is kept, as
 // upstream's, but the chain is broken: the caller stops there.
 func (d *ContainersConfDecoder) Decode(data []byte) error {
+	first := !d.started
+	d.started = true
+	if first {
+		// The chain's first file decoded onto nothing: the distribution's, the same on
+		// every host of a fleet (decodeMemo).
+		if d.attributed {
+			if f, ok := containersConfAttrMemo.get(data); ok {
+				d.modern = f.clone(attrSlice.clone)
+				return nil
+			}
+		} else if f, ok := containersConfMemo.get(data); ok {
+			d.legacy = f.clone(cloneStrings)
+			return nil
+		}
+	}
 	if err := checkTOMLInput(data); err != nil {
 		return err
 	}
 	var err error
 	if d.attributed {
-		_, err = toml.Decode(string(data), &d.modern)
+		_, err = toml.Decode(tomlText(data), &d.modern)
+		if first && err == nil {
+			containersConfAttrMemo.put(data, d.modern.clone(attrSlice.clone))
+		}
 	} else {
-		_, err = toml.Decode(string(data), &d.legacy)
+		_, err = toml.Decode(tomlText(data), &d.legacy)
+		if first && err == nil {
+			containersConfMemo.put(data, d.legacy.clone(cloneStrings))
+		}
 	}
 	return tomlError(err)
 }

@@ -80,12 +80,15 @@ var storageConfKeys = []struct {
 // case-insensitively, as BurntSushi/toml matches them to the engine's fields. What was
 // decoded before an error is returned with it.
 func StorageConfValues(data []byte) (map[string]string, error) {
+	if vals, ok := storageConfMemo.get(data); ok {
+		return cloneValues(vals), nil
+	}
 	vals := map[string]string{}
 	var f storageConfFile
 	if err := checkTOMLInput(data); err != nil {
 		return vals, err
 	}
-	md, err := toml.Decode(string(data), &f)
+	md, err := toml.Decode(tomlText(data), &f)
 	set := map[string]bool{}
 	for _, k := range md.Keys() {
 		set[strings.ToLower(k.String())] = true
@@ -94,6 +97,9 @@ func StorageConfValues(data []byte) (map[string]string, error) {
 		if set[k.key] {
 			vals[k.key] = k.value(&f)
 		}
+	}
+	if err == nil {
+		storageConfMemo.put(data, cloneValues(vals))
 	}
 	return vals, tomlError(err)
 }

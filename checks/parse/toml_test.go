@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"os"
+	"path/filepath"
 	"reflect"
 	"slices"
 	"strings"
@@ -398,6 +400,102 @@ func FuzzNerdctlConfDifferential(f *testing.F) {
 		}
 		if v, ok := doc["cni_path"]; ok && v != ours.CNIPath {
 			t.Fatalf("cni_path: ours %q, document %#v", ours.CNIPath, v)
+		}
+	})
+}
+
+// commentedSeeds exercise tomlText: comment lines in every place a comment may stand, with
+// CRLF, tabs, control characters, and multi-line strings that hold a '#' line.
+var commentedSeeds = []string{
+	"# top\n[engine]\n  # indented\n\truntime = \"crun\" # trailing\n#last",
+	"a = [\n  \"x\",\n  # inside an array\n  \"y\",\n]\n",
+	"# crlf\r\n[storage]\r\n  # again\r\ndriver = \"overlay\"\r\n",
+	"# a lone \r in a comment\n", "# a control \x01 character\nk = 1\n", "# del \x7f\n",
+	"s = \"\"\"\n# not a comment\n\"\"\"\n", "s = '''\n# nor this\n'''\n",
+	"a = {b = 1\n# c\n}\n", "a = [\n# open at the end", "k =\n# value on the next line\n1\n",
+	"[a]\nx = 1\n# c\n[a]\n", "\ufeff# a byte order mark\nk = 1\n", "#\n#\n\n  #\t\n",
+}
+
+// FuzzTOMLText checks that decoding tomlText(data) is decoding data: the same document, the
+// same keys, the same error text (with its line number).
+func FuzzTOMLText(f *testing.F) {
+	for _, s := range append(slices.Clone(tomlSeeds), commentedSeeds...) {
+		f.Add([]byte(s))
+	}
+	// The distributions' files as the fixtures hold them: 800 lines, nearly all comments.
+	confs, _ := filepath.Glob("../../fixtures/*/*/*/containers/*.conf")
+	more, _ := filepath.Glob("../../fixtures/*/*/containers/*.conf")
+	for _, p := range append(confs, more...) {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(data)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if checkTOMLInput(data) != nil {
+			return // never reaches the decoder
+		}
+		decode := func(s string) string {
+			var doc map[string]any
+			md, err := toml.Decode(s, &doc)
+			return fmt.Sprintf("%#v\n%q\n%v", doc, md.Keys(), err)
+		}
+		if a, b := decode(string(data)), decode(tomlText(data)); a != b {
+			t.Fatalf("%q:\nwhole:    %s\nstripped: %s", data, a, b)
+		}
+		var c1, c2 containersConfFile[attrSlice]
+		_, e1 := toml.Decode(string(data), &c1)
+		_, e2 := toml.Decode(tomlText(data), &c2)
+		if fmt.Sprint(e1) != fmt.Sprint(e2) || !reflect.DeepEqual(c1, c2) {
+			t.Fatalf("%q: into containers.conf's struct: %v %+v, stripped %v %+v", data, e1, c1, e2, c2)
+		}
+	})
+}
+
+func TestTOMLTextStripsComments(t *testing.T) {
+	for in, want := range map[string]string{
+		"# top\n[engine]\n  # indented\n\truntime = \"crun\" # trailing\n#last": "\n[engine]\n\n\truntime = \"crun\" # trailing\n#last",
+		"# crlf\r\nk = 1\r\n":         "\r\nk = 1\r\n",
+		"# control \x01\nk = 1\n":     "# control \x01\nk = 1\n",
+		"# c\nk = 1 # \x7f\n":         "# c\nk = 1 # \x7f\n",
+		"# c\r\nk = \"a\rb\"\r\n":     "# c\r\nk = \"a\rb\"\r\n",
+		"# c\n\t# d\r\n":              "\n\r\n",
+		"s = '''\n# kept\n'''\n# c\n": "s = '''\n# kept\n'''\n# c\n",
+	} {
+		if got := tomlText([]byte(in)); got != want {
+			t.Errorf("tomlText(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestCheckTOMLInputNesting(t *testing.T) {
+	deep := strings.Repeat("[", MaxTOMLNesting+1)
+	for in, want := range map[string]bool{
+		deep: true, "x = " + deep: true, strings.Repeat("[", MaxTOMLNesting): false,
+		strings.Repeat("[]", MaxTOMLNesting+1): false, strings.Repeat("{[", MaxTOMLNesting/2) + "[": true,
+		strings.Repeat("[", MaxTOMLNesting/2) + strings.Repeat("]", 10) + strings.Repeat("{", MaxTOMLNesting/2+5): false,
+		strings.Repeat("]", 5) + strings.Repeat("[", MaxTOMLNesting+1):                                            true,
+	} {
+		if err := checkTOMLInput([]byte(in)); errors.Is(err, ErrTOMLNesting) != want {
+			t.Errorf("%.20q… (%d bytes): %v, want an error: %v", in, len(in), err, want)
+		}
+	}
+}
+
+func FuzzControlFree(f *testing.F) {
+	for _, s := range append(slices.Clone(tomlSeeds), commentedSeeds...) {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		want := true
+		for i, c := range data {
+			if c < 0x20 && c != '\t' && c != '\n' && (c != '\r' || i+1 == len(data) || data[i+1] != '\n') || c == 0x7f {
+				want = false
+			}
+		}
+		if got := controlFree(data); got != want {
+			t.Fatalf("controlFree(%q) = %v, want %v", data, got, want)
 		}
 	})
 }
