@@ -47,11 +47,15 @@ for f in /usr/bin/true $(ldd /usr/bin/true | grep -o '/[^ ]*'); do
   cp --parents -L "$f" "$rootfs/"
 done
 cp "$BIN" "$work/rootless-doctor"
+# --net gvisor runs the helper binary found beside rootless-doctor only (docs/performance.md).
+if [ -x "$(dirname "$BIN")/rootless-doctor-gvisor" ]; then
+  cp "$(dirname "$BIN")/rootless-doctor-gvisor" "$work/rootless-doctor-gvisor"
+fi
 
 cmds=(
   "$work/rootless-doctor prove --output json"
   "$work/rootless-doctor prove --net gvisor --output json"
-  "podman run --rm --network=none --rootfs $rootfs true"
+  "podman --runtime runc run --rm --network=none --rootfs $rootfs true"
   "rootlesskit --net=slirp4netns true"
 )
 hf=(hyperfine -N --warmup "$WARMUP" --runs "$RUNS" --style basic)
