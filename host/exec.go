@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os/exec"
 	"syscall"
 	"time"
@@ -63,6 +64,45 @@ func RunCommand(ctx context.Context, timeout time.Duration, reap bool, argv []st
 	}
 	return err
 }
+
+// Piped is a helper process started by StartPiped: the caller writes to Stdin, reads Stdout,
+// then calls Wait.
+type Piped struct {
+	cmd    *exec.Cmd
+	Stdin  io.WriteCloser
+	Stdout io.ReadCloser
+}
+
+// StartPiped starts argv with a pipe to its stdin and one from its stdout, for a helper that
+// talks with its caller for as long as it runs (`fix --apply`'s sudo helper, the account's
+// __user-apply). ctx's end kills it; configure sets its environment, directory, credentials
+// and stderr before it starts. Unlike RunCommand it has no deadline of its own and stays in the
+// caller's process group: sudo asks for a password on the terminal, which a process outside
+// the foreground group cannot read (it would be stopped with SIGTTIN).
+func StartPiped(ctx context.Context, argv []string, configure func(*exec.Cmd)) (*Piped, error) {
+	if len(argv) == 0 {
+		return nil, errors.New("start: empty command")
+	}
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
+	if configure != nil {
+		configure(cmd)
+	}
+	in, err := cmd.StdinPipe()
+	if err != nil {
+		return nil, err
+	}
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		return nil, err
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	return &Piped{cmd: cmd, Stdin: in, Stdout: out}, nil
+}
+
+// Wait waits for the process to exit (after its stdout was read to the end).
+func (p *Piped) Wait() error { return p.cmd.Wait() }
 
 // killGroup kills the command's process group. The group's id is the command's pid, which
 // the kernel does not reuse while the group has a member (ESRCH once it has none).

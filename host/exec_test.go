@@ -3,6 +3,7 @@ package host
 import (
 	"context"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"testing"
@@ -75,5 +76,31 @@ func TestCappedBuffer(t *testing.T) {
 	b := &CappedBuffer{Max: 4}
 	if n, err := b.Write([]byte("abcdef")); n != 6 || err != nil || b.String() != "abcd" {
 		t.Errorf("Write = %d, %v; kept %q", n, err, b.String())
+	}
+}
+
+// StartPiped: what the caller writes reaches the helper, what the helper prints comes back, and
+// an empty command is an error rather than a panic.
+func TestStartPiped(t *testing.T) {
+	if _, err := StartPiped(context.Background(), nil, nil); err == nil {
+		t.Error("empty argv: no error")
+	}
+	p, err := StartPiped(context.Background(), []string{"cat"}, nil)
+	if err != nil {
+		t.Skipf("skipped: cannot start cat: %v", err)
+	}
+	if _, err := io.WriteString(p.Stdin, "order\n"); err != nil {
+		t.Fatal(err)
+	}
+	p.Stdin.Close()
+	got, err := io.ReadAll(p.Stdout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if string(got) != "order\n" {
+		t.Errorf("read back %q", got)
 	}
 }

@@ -211,34 +211,15 @@ func NewSudo(stderr io.Writer) (*Sudo, error) {
 // Apply has the helper apply plan p, sent as order o (NewOrder), copying the applier's log to
 // log. A refusal wraps fixes.ErrRefused: nothing was changed then.
 func (s *Sudo) Apply(ctx context.Context, o Order, p fixes.Plan, log io.Writer) (Outcome, error) {
-	cmd := exec.CommandContext(ctx, s.Argv[0], s.Argv[1:]...)
-	cmd.Stderr = s.Stderr
-	in, out, err := startPiped(cmd)
+	proc, err := host.StartPiped(ctx, s.Argv, func(cmd *exec.Cmd) { cmd.Stderr = s.Stderr })
 	if err != nil {
 		return Outcome{}, fmt.Errorf("starting %v: %w", s.Argv, err)
 	}
-	outcome, err := exchange(in, out, o, p, log)
-	if werr := cmd.Wait(); err == nil && werr != nil {
+	outcome, err := exchange(proc.Stdin, proc.Stdout, o, p, log)
+	if werr := proc.Wait(); err == nil && werr != nil {
 		err = fmt.Errorf("the sudo helper: %w", werr)
 	}
 	return outcome, err
-}
-
-// startPiped starts a helper process (the sudo helper, the account's __user-apply) with pipes
-// to its stdin and from its stdout, over which the plan and the replies go.
-func startPiped(cmd *exec.Cmd) (io.WriteCloser, io.ReadCloser, error) {
-	in, err := cmd.StdinPipe()
-	if err != nil {
-		return nil, nil, err
-	}
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := cmd.Start(); err != nil {
-		return nil, nil, err
-	}
-	return in, out, nil
 }
 
 // exchange sends o on in and reads the helper's replies from out.

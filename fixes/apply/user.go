@@ -15,6 +15,7 @@ import (
 	"syscall"
 
 	"github.com/rootless-doctor/rootless-doctor/fixes"
+	"github.com/rootless-doctor/rootless-doctor/host"
 )
 
 // User-scope steps (Step.As) write files in the account's home. They are applied by the
@@ -107,23 +108,23 @@ type AsAccount struct {
 
 // Apply has the account apply the user-scope steps p, copying the log to log.
 func (a *AsAccount) Apply(ctx context.Context, p fixes.Plan, log io.Writer) (Outcome, error) {
-	cmd := exec.CommandContext(ctx, a.Exe, UserCommand)
-	cmd.Env, cmd.Dir, cmd.Stderr = a.Env, "/", a.Stderr
-	cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(a.UID), Gid: uint32(a.GID), Groups: a.Groups}, Pdeathsig: syscall.SIGKILL}
-	in, out, err := startPiped(cmd)
+	proc, err := host.StartPiped(ctx, []string{a.Exe, UserCommand}, func(cmd *exec.Cmd) {
+		cmd.Env, cmd.Dir, cmd.Stderr = a.Env, "/", a.Stderr
+		cmd.SysProcAttr = &syscall.SysProcAttr{Credential: &syscall.Credential{Uid: uint32(a.UID), Gid: uint32(a.GID), Groups: a.Groups}, Pdeathsig: syscall.SIGKILL}
+	})
 	if err != nil {
 		return Outcome{}, fmt.Errorf("starting %s as uid %d: %w", UserCommand, a.UID, err)
 	}
 	b, err := json.Marshal(p)
 	if err != nil {
-		in.Close()
-		_ = cmd.Wait()
+		proc.Stdin.Close()
+		_ = proc.Wait()
 		return Outcome{}, err
 	}
-	_, werr := in.Write(append(b, '\n'))
-	in.Close()
-	outcome, err := readReplies(out, werr, p, log)
-	if werr := cmd.Wait(); err == nil && werr != nil {
+	_, werr := proc.Stdin.Write(append(b, '\n'))
+	proc.Stdin.Close()
+	outcome, err := readReplies(proc.Stdout, werr, p, log)
+	if werr := proc.Wait(); err == nil && werr != nil {
 		err = fmt.Errorf("%s: %w", UserCommand, werr)
 	}
 	return outcome, err
