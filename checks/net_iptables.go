@@ -109,20 +109,18 @@ func runNetIptables(ctx context.Context, e *facts.Env) finding.Result {
 	var blocked []string
 	for _, s := range specs {
 		m := e.Module(s)
-		if quiet[s.Names[0]] {
-			if m.State.Usable() || m.State == facts.ModuleUnknown {
-				continue
-			}
-			if m.State == facts.ModuleNotLoaded && e.ModuleAutoload(s, m).OK {
-				continue
-			}
+		var a facts.AutoloadFact
+		if m.State == facts.ModuleNotLoaded {
+			a = e.ModuleAutoload(s, m)
+		}
+		if quiet[s.Names[0]] && (m.State.Usable() || m.State == facts.ModuleUnknown || a.OK) {
+			continue
 		}
 		r = withEvidence(r, m.Evidence)
 		switch m.State {
 		case facts.ModuleLoaded, facts.ModuleBuiltin:
 			usable = append(usable, m)
 		case facts.ModuleNotLoaded:
-			a := e.ModuleAutoload(s, m)
 			r = withEvidence(r, a.Evidence)
 			if a.OK {
 				onDemand = append(onDemand, m)

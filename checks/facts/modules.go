@@ -358,52 +358,60 @@ func (e *Env) ModuleAutoload(spec ModuleSpec, m ModuleFact) AutoloadFact {
 	if !t.dirExists {
 		return no(t.dir, "does not exist", t.dir+" does not exist (a kernel upgraded without a reboot)")
 	}
-	if v, err := e.Host.ReadFile("/proc/sys/kernel/modules_disabled"); err == nil && strings.TrimSpace(string(v)) == "1" {
-		return no("/proc/sys/kernel/modules_disabled", "1", "module loading is disabled until the next boot (kernel.modules_disabled=1)")
+	conf := e.modprobeConf()
+	if conf.off.Why != "" {
+		return conf.off
 	}
-	if v, err := e.Host.ReadFile("/proc/sys/kernel/modprobe"); err == nil && strings.TrimSpace(string(v)) == "" {
-		return no("/proc/sys/kernel/modprobe", "empty", "the kernel's modprobe helper is unset (kernel.modprobe is empty)")
-	}
-	if data, err := e.Host.ReadFile("/proc/cmdline"); err == nil {
-		params := parse.ParseCmdline(data)
-		for _, p := range params {
-			if !p.HasValue {
+	for _, p := range conf.cmdline {
+		if !p.HasValue {
+			continue
+		}
+		for _, n := range strings.Split(p.Value, ",") {
+			if parse.ModuleName(n) != name {
 				continue
 			}
-			for _, n := range strings.Split(p.Value, ",") {
-				if parse.ModuleName(n) != name {
-					continue
-				}
-				switch {
-				case p.Key == "module_blacklist":
-					return no("/proc/cmdline", "module_blacklist="+p.Value, "the kernel command line forbids it (module_blacklist=), even to modprobe")
-				case p.Key == "modprobe.blacklist" && spec.OnDemand == OnDemandByAlias:
-					return no("/proc/cmdline", "modprobe.blacklist="+p.Value, "it is blacklisted on the kernel command line (modprobe.blacklist=)")
-				}
+			switch {
+			case p.Key == "module_blacklist":
+				return no("/proc/cmdline", "module_blacklist="+p.Value, "the kernel command line forbids it (module_blacklist=), even to modprobe")
+			case p.Key == "modprobe.blacklist" && spec.OnDemand == OnDemandByAlias:
+				return no("/proc/cmdline", "modprobe.blacklist="+p.Value, "it is blacklisted on the kernel command line (modprobe.blacklist=)")
 			}
 		}
 	}
-	conf, where := e.modprobeConf()
-	if cmd, ok := conf.Install[name]; ok && parse.InstallDisables(cmd) {
-		return no(where[name], "install "+name+" "+cmd, "modprobe.d replaces loading it with `"+cmd+"`")
+	if cmd, ok := conf.c.Install[name]; ok && parse.InstallDisables(cmd) {
+		return no(conf.where[name], "install "+name+" "+cmd, "modprobe.d replaces loading it with `"+cmd+"`")
 	}
-	if conf.Blacklist[name] && spec.OnDemand == OnDemandByAlias {
-		return no(where[name], "blacklist "+name, "it is blacklisted in "+where[name]+", and the kernel asks for it by an alias, which a blacklist makes modprobe ignore")
+	if conf.c.Blacklist[name] && spec.OnDemand == OnDemandByAlias {
+		return no(conf.where[name], "blacklist "+name, "it is blacklisted in "+conf.where[name]+", and the kernel asks for it by an alias, which a blacklist makes modprobe ignore")
 	}
 	return AutoloadFact{OK: true, Evidence: finding.Evidence{Source: t.dir + "/modules.dep", Value: name + " is there, not blacklisted: loaded on demand"}}
 }
 
-// modprobeInfo is the merged modprobe.d configuration and, per module it names, the file.
+// modprobeInfo is what decides on-demand loading for every module alike, read once per run:
+// the merged modprobe.d configuration and, per module it names, the file; the kernel command
+// line; and, when module loading is off altogether, why (off.Why is "" otherwise).
 type modprobeInfo struct {
-	c     parse.ModprobeConf
-	where map[string]string
+	c       parse.ModprobeConf
+	where   map[string]string
+	cmdline []parse.CmdlineParam
+	off     AutoloadFact
 }
 
-// modprobeConf reads the modprobe.d files once: the merged blacklist and install lines, and
-// for each module named there the file that named it.
-func (e *Env) modprobeConf() (parse.ModprobeConf, map[string]string) {
-	v := e.modprobe.get(func() modprobeInfo {
+// modprobeConf reads the settings of on-demand module loading once.
+func (e *Env) modprobeConf() modprobeInfo {
+	return e.modprobe.get(func() modprobeInfo {
 		out := modprobeInfo{where: map[string]string{}}
+		off := func(src, val, why string) {
+			out.off = AutoloadFact{Evidence: finding.Evidence{Source: src, Value: val}, Why: why}
+		}
+		if v, err := e.Host.ReadFile("/proc/sys/kernel/modules_disabled"); err == nil && strings.TrimSpace(string(v)) == "1" {
+			off("/proc/sys/kernel/modules_disabled", "1", "module loading is disabled until the next boot (kernel.modules_disabled=1)")
+		} else if v, err := e.Host.ReadFile("/proc/sys/kernel/modprobe"); err == nil && strings.TrimSpace(string(v)) == "" {
+			off("/proc/sys/kernel/modprobe", "empty", "the kernel's modprobe helper is unset (kernel.modprobe is empty)")
+		}
+		if data, err := e.Host.ReadFile("/proc/cmdline"); err == nil {
+			out.cmdline = parse.ParseCmdline(data)
+		}
 		seen := map[string]bool{}
 		var files []string
 		for _, d := range ModprobeDirs {
@@ -439,5 +447,4 @@ func (e *Env) modprobeConf() (parse.ModprobeConf, map[string]string) {
 		}
 		return out
 	})
-	return v.c, v.where
 }
