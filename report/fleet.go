@@ -479,12 +479,21 @@ func newJSONL(root string, r *Report, err error) jsonlReport {
 // appendJSONLine appends one line of --output jsonl (newline included) to dst, or, indented by
 // prefix and indent, one element of a fleet's --output json.
 func appendJSONLine(dst []byte, root string, r *Report, err error, prefix, indent string) ([]byte, error) {
-	line := newJSONL(root, r, err)
-	if b, ok := appendJSONL(dst, &line, prefix, indent); ok {
+	line := jsonlReport{Root: root}
+	switch {
+	case err != nil:
+		line.Error = err.Error()
+	case r == nil:
+		line.Error = errNoReport.Error()
+	default:
+		head := jsonHead(r) // the results are converted as they are written
+		line.jsonReport = &head
+	}
+	if b, ok := appendJSONL(dst, &line, r, prefix, indent); ok {
 		return b, nil
 	}
 	b := bytes.NewBuffer(dst)
-	if err := encodeJSON(b, line, prefix, indent); err != nil {
+	if err := encodeJSON(b, newJSONL(root, r, err), prefix, indent); err != nil {
 		return dst, err
 	}
 	return b.Bytes(), nil

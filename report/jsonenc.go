@@ -29,8 +29,10 @@ type jsonWriter struct {
 }
 
 // appendJSONL appends v as json.Encoder.Encode writes it (with the trailing newline), or
-// returns ok false, dst unchanged in content, when encoding/json would fail.
-func appendJSONL(dst []byte, v *jsonlReport, prefix, indent string) (out []byte, ok bool) {
+// returns ok false, dst unchanged in content, when encoding/json would fail. With from set,
+// v's report is jsonHead(from) and its results are from's, each converted by toJSONResult
+// as it is written: the bytes of toJSON(from), without the slice of every result.
+func appendJSONL(dst []byte, v *jsonlReport, from *Report, prefix, indent string) (out []byte, ok bool) {
 	w := jsonWriter{prefix: prefix, indent: indent}
 	n := 0
 	b := w.open(dst, '{')
@@ -43,7 +45,7 @@ func appendJSONL(dst []byte, v *jsonlReport, prefix, indent string) (out []byte,
 		b = w.str(b, v.Error)
 	}
 	if v.jsonReport != nil {
-		b = w.reportFields(b, &n, v.jsonReport)
+		b = w.reportFields(b, &n, v.jsonReport, from)
 	}
 	b = w.close(b, '}', n)
 	b = append(b, '\n')
@@ -54,11 +56,11 @@ func appendJSONL(dst []byte, v *jsonlReport, prefix, indent string) (out []byte,
 }
 
 // appendJSONReport is appendJSONL of the report alone (--output json).
-func appendJSONReport(dst []byte, r *jsonReport, prefix, indent string) (out []byte, ok bool) {
+func appendJSONReport(dst []byte, r *jsonReport, from *Report, prefix, indent string) (out []byte, ok bool) {
 	w := jsonWriter{prefix: prefix, indent: indent}
 	n := 0
 	b := w.open(dst, '{')
-	b = w.reportFields(b, &n, r)
+	b = w.reportFields(b, &n, r, from)
 	b = w.close(b, '}', n)
 	b = append(b, '\n')
 	if w.bad {
@@ -179,8 +181,9 @@ func appendJSONString(b []byte, s string) []byte {
 		// Skip runs of plain ASCII eight bytes at a time (most of a report: file contents,
 		// commands, evidence).
 		for i+8 <= len(s) {
-			x := uint64(s[i]) | uint64(s[i+1])<<8 | uint64(s[i+2])<<16 | uint64(s[i+3])<<24 |
-				uint64(s[i+4])<<32 | uint64(s[i+5])<<40 | uint64(s[i+6])<<48 | uint64(s[i+7])<<56
+			w := s[i : i+8] // one bounds check, one load
+			x := uint64(w[0]) | uint64(w[1])<<8 | uint64(w[2])<<16 | uint64(w[3])<<24 |
+				uint64(w[4])<<32 | uint64(w[5])<<40 | uint64(w[6])<<48 | uint64(w[7])<<56
 			if swarSpecial(x) != 0 {
 				break
 			}
@@ -250,8 +253,9 @@ func (w *jsonWriter) strs(b []byte, v []string) []byte {
 	return b
 }
 
-// reportFields writes jsonReport's members into the object being written.
-func (w *jsonWriter) reportFields(b []byte, n *int, r *jsonReport) []byte {
+// reportFields writes jsonReport's members into the object being written; the results are
+// from's when from is set (see appendJSONL).
+func (w *jsonWriter) reportFields(b []byte, n *int, r *jsonReport, from *Report) []byte {
 	b = w.key(b, n, "schema")
 	b = w.str(b, r.Schema)
 	b = w.key(b, n, "tool")
@@ -259,7 +263,16 @@ func (w *jsonWriter) reportFields(b []byte, n *int, r *jsonReport) []byte {
 	b = w.key(b, n, "host")
 	b = w.host(b, &r.Host)
 	b = w.key(b, n, "results")
-	if r.Results == nil {
+	if from != nil {
+		b = w.open(b, '[')
+		m := 0
+		for i := range from.Results {
+			b = w.elem(b, &m)
+			jr := toJSONResult(&from.Results[i])
+			b = w.result(b, &jr)
+		}
+		b = w.close(b, ']', m)
+	} else if r.Results == nil {
 		b = append(b, "null"...)
 	} else {
 		b = w.open(b, '[')

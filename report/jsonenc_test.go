@@ -33,7 +33,7 @@ func checkJSONL(t *testing.T, line *jsonlReport) {
 	for _, l := range jsonLayouts {
 		var want bytes.Buffer
 		werr := encodeJSON(&want, line, l.prefix, l.indent)
-		got, ok := appendJSONL(bytes.Clone(head), line, l.prefix, l.indent)
+		got, ok := appendJSONL(bytes.Clone(head), line, nil, l.prefix, l.indent)
 		if werr != nil {
 			if ok {
 				t.Fatalf("layout %q: encoding/json fails (%v), the hand writer wrote\n%s", l, werr, got)
@@ -48,7 +48,7 @@ func checkJSONL(t *testing.T, line *jsonlReport) {
 		}
 		want.Reset()
 		werr = encodeJSON(&want, line.jsonReport, l.prefix, l.indent)
-		got, ok = appendJSONReport(nil, line.jsonReport, l.prefix, l.indent)
+		got, ok = appendJSONReport(nil, line.jsonReport, nil, l.prefix, l.indent)
 		if (werr == nil) != ok || ok && !bytes.Equal(got, want.Bytes()) {
 			t.Fatalf("layout %q, report alone: encoding/json (%v):\n%q\nhand writer (ok %v):\n%q", l, werr, want.String(), ok, got)
 		}
@@ -109,15 +109,7 @@ func TestJSONWriterMatchesEncodingJSON(t *testing.T) {
 				}
 			}
 		}
-		for format, indent := range map[string]string{"json": "  ", "jsonl": ""} {
-			var want bytes.Buffer
-			if err := encodeJSON(&want, toJSON(r), "", indent); err != nil {
-				t.Fatal(err)
-			}
-			if got := render(t, format, r, Options{}); got != want.String() {
-				t.Errorf("%s: --output %s:\n%s\nwant\n%s", name, format, got, want.String())
-			}
-		}
+		checkRenderers(t, r, "snaps/<&>\xff")
 	}
 	for _, err := range []error{errors.New("opening recorded host: unexpected EOF \xff\u2029"), errors.New("")} {
 		for _, root := range []string{"", "a"} {
@@ -386,6 +378,8 @@ func fillRandom(t *testing.T, d *fuzzBytes, v reflect.Value) {
 			}
 			fillRandom(t, d, fv)
 		}
+	case reflect.Interface: // finding.Result.Err: not in the JSON
+		v.SetZero()
 	default:
 		t.Fatalf("fillRandom: no %v (%v)", v.Kind(), v.Type())
 	}
@@ -407,7 +401,40 @@ func FuzzReportJSON(f *testing.F) {
 		var line jsonlReport
 		fillRandom(t, &d, reflect.ValueOf(&line).Elem())
 		checkJSONL(t, &line)
+		// The same bytes as a Report, through the renderers, which convert each result
+		// as they write it.
+		d = fuzzBytes(data)
+		var r Report
+		fillRandom(t, &d, reflect.ValueOf(&r).Elem())
+		checkRenderers(t, &r, "fuzz/root\u2028")
 	})
+}
+
+// checkRenderers compares --output json and jsonl, and a fleet's json and jsonl of one
+// host, with encoding/json's writing of toJSON(r) and newJSONL.
+func checkRenderers(t *testing.T, r *Report, root string) {
+	t.Helper()
+	for format, indent := range map[string]string{"json": "  ", "jsonl": ""} {
+		var want, got bytes.Buffer
+		werr := encodeJSON(&want, toJSON(r), "", indent)
+		gerr := Render(format, &got, r, Options{})
+		if fmt.Sprint(werr) != fmt.Sprint(gerr) || werr == nil && got.String() != want.String() {
+			t.Fatalf("--output %s: got (%v)\n%s\nwant (%v)\n%s", format, gerr, got.String(), werr, want.String())
+		}
+	}
+	for _, format := range []string{"json", "jsonl"} {
+		var want, got bytes.Buffer
+		var werr error
+		if format == "jsonl" {
+			werr = encodeJSON(&want, newJSONL(root, r, nil), "", "")
+		} else {
+			werr = encodeJSON(&want, []jsonlReport{newJSONL(root, r, nil)}, "", "  ")
+		}
+		gerr := RenderFleet(format, &got, &Fleet{Hosts: []FleetHost{{Root: root, Report: r}}}, Options{})
+		if fmt.Sprint(werr) != fmt.Sprint(gerr) || werr == nil && got.String() != want.String() {
+			t.Fatalf("fleet --output %s: got (%v)\n%s\nwant (%v)\n%s", format, gerr, got.String(), werr, want.String())
+		}
+	}
 }
 
 // TestFleetWriterReusesBuffers: a jsonl host rendered after another into the buffer the
