@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -84,21 +83,8 @@ func ReadRegular(path string) ([]byte, fs.FileInfo, error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	data, err := readCapped(f, path)
+	data, err := readCapped(f, path, fi.Size())
 	return data, fi, err
-}
-
-// readCapped reads at most MaxRead bytes and reports ErrTooLarge past that. It does not trust
-// Stat sizes: /proc and /sys files report 0 or 4096 whatever they hold.
-func readCapped(r io.Reader, path string) ([]byte, error) {
-	data, err := io.ReadAll(io.LimitReader(r, MaxRead+1))
-	if err != nil {
-		return nil, fmt.Errorf("reading %s: %w", path, err)
-	}
-	if len(data) > MaxRead {
-		return nil, fmt.Errorf("reading %s: %w (%d bytes)", path, ErrTooLarge, MaxRead)
-	}
-	return data, nil
 }
 
 func (l *live) Stat(path string) (fi FileInfo, err error) {

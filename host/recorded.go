@@ -375,7 +375,7 @@ func (r *Recorded) ReadFile(p string) ([]byte, error) {
 	if h, ok := f.(*memHandle); ok {
 		return h.content(p) // LoadTree's trees: one copy, no growing buffer
 	}
-	return readCapped(f.(io.Reader), p)
+	return readCapped(f.(io.Reader), p, st.Size())
 }
 
 // specialType reports whether a manifest type is one ReadFile refuses.

@@ -70,6 +70,7 @@ type Env struct {
 	podmanRoot  once[podmanRoot]
 	storageConf once[PodmanStorageConf]
 	dpkg        once[fileRead]
+	dpkgIndex   once[dpkgIndexed]
 	dpkgMu      sync.Mutex
 	dpkgAsked   []string
 	subIDSource once[SubIDSource]

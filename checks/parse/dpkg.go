@@ -12,31 +12,59 @@ import (
 // package that is not usable). A multi-arch package has one stanza per architecture; any
 // installed one counts.
 func DpkgPackageStatus(data []byte, pkg string) (installed, found bool) {
-	found, installed, _ = dpkgLookup(data, pkg)
-	return installed, found
+	return IndexDpkg(data).PackageStatus(pkg)
 }
 
 // DpkgInstalledVersion is the Version field of pkg when it is installed ("4.3.1+ds1-8+b1").
 // Reading it costs microseconds where running the tool to ask can cost tens of milliseconds.
 func DpkgInstalledVersion(data []byte, pkg string) (string, bool) {
-	_, installed, version := dpkgLookup(data, pkg)
-	return version, installed && version != ""
+	return IndexDpkg(data).InstalledVersion(pkg)
 }
 
-func dpkgLookup(data []byte, pkg string) (found, installed bool, version string) {
-	var name, status, ver string
+// DpkgIndex is dpkg's status database read once: what DpkgPackageStatus and
+// DpkgInstalledVersion say of every package it names. A desktop's database is ~700 KB and
+// 20,000 lines; a static check asks it for eight packages, and splitting it into lines for
+// each question was a third of that check's CPU time (issue 16). The zero value (or nil) is
+// an empty database.
+type DpkgIndex struct {
+	pkgs map[string]dpkgPackage
+}
+
+type dpkgPackage struct {
+	installed bool
+	version   string // of the last installed stanza
+}
+
+// IndexDpkg reads the stanzas of a dpkg status database in one pass. Lines end at "\n" (a
+// "\r" before it is dropped); a line of only spaces and tabs ends a stanza; a line that starts
+// with a space or tab continues a multi-line field (Description, Conffiles) and is skipped;
+// the Package, Status and Version fields are taken with their surrounding space trimmed, the
+// last of each in a stanza winning. Only those three fields' values are copied.
+func IndexDpkg(data []byte) *DpkgIndex {
+	x := &DpkgIndex{pkgs: map[string]dpkgPackage{}}
+	var name, status, ver []byte
+	inStanza := false
 	flush := func() {
-		if name == pkg {
-			found = true
-			if f := strings.Fields(status); len(f) == 3 && f[2] == "installed" {
-				installed, version = true, ver
+		if inStanza {
+			p, seen := x.pkgs[string(name)]
+			if statusInstalled(status) {
+				p.installed, p.version = true, string(ver)
+				x.pkgs[string(name)] = p
+			} else if !seen {
+				x.pkgs[string(name)] = p
 			}
 		}
-		name, status, ver = "", "", ""
+		name, status, ver, inStanza = nil, nil, nil, false
 	}
-	for _, line := range bytes.Split(data, []byte("\n")) {
+	for len(data) > 0 {
+		line := data
+		if i := bytes.IndexByte(data, '\n'); i >= 0 {
+			line, data = data[:i], data[i+1:]
+		} else {
+			data = nil
+		}
 		line = bytes.TrimRight(line, "\r")
-		if len(bytes.TrimSpace(line)) == 0 {
+		if blank(line) {
 			flush()
 			continue
 		}
@@ -49,15 +77,77 @@ func dpkgLookup(data []byte, pkg string) (found, installed bool, version string)
 		}
 		switch string(k) {
 		case "Package":
-			name = strings.TrimSpace(string(v))
+			name, inStanza = bytes.TrimSpace(v), true
 		case "Status":
-			status = strings.TrimSpace(string(v))
+			status = v
 		case "Version":
-			ver = strings.TrimSpace(string(v))
+			ver = bytes.TrimSpace(v)
 		}
 	}
 	flush()
-	return found, installed, version
+	return x
+}
+
+// statusInstalled says whether a Status field's value has three words, the third
+// "installed" ("install ok installed"), as strings.Fields splits them, without allocating.
+func statusInstalled(status []byte) bool {
+	for _, c := range status {
+		if c >= 0x80 {
+			f := strings.Fields(string(status)) // Unicode spaces: rare, done the long way
+			return len(f) == 3 && f[2] == "installed"
+		}
+	}
+	n, third := 0, []byte(nil)
+	for i := 0; i < len(status); {
+		if asciiSpace(status[i]) {
+			i++
+			continue
+		}
+		j := i
+		for j < len(status) && !asciiSpace(status[j]) {
+			j++
+		}
+		if n++; n == 3 {
+			third = status[i:j]
+		}
+		i = j
+	}
+	return n == 3 && string(third) == "installed"
+}
+
+func asciiSpace(c byte) bool {
+	return c == ' ' || c == '\t' || c == '\n' || c == '\v' || c == '\f' || c == '\r'
+}
+
+// blank says whether line holds only white space (what bytes.TrimSpace would empty).
+func blank(line []byte) bool {
+	for _, c := range line {
+		if c >= 0x80 {
+			return len(bytes.TrimSpace(line)) == 0 // U+0085, U+00A0 and other Unicode spaces
+		}
+		if !asciiSpace(c) {
+			return false
+		}
+	}
+	return true
+}
+
+// PackageStatus is DpkgPackageStatus on the indexed database.
+func (x *DpkgIndex) PackageStatus(pkg string) (installed, found bool) {
+	if x == nil {
+		return false, false
+	}
+	p, found := x.pkgs[pkg]
+	return p.installed, found
+}
+
+// InstalledVersion is DpkgInstalledVersion on the indexed database.
+func (x *DpkgIndex) InstalledVersion(pkg string) (string, bool) {
+	if x == nil {
+		return "", false
+	}
+	p := x.pkgs[pkg]
+	return p.version, p.installed && p.version != ""
 }
 
 // DebianUpstreamVersion strips a Debian version to its upstream part: no epoch ("1:"), no

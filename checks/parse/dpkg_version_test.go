@@ -1,6 +1,11 @@
 package parse
 
-import "testing"
+import (
+	"bytes"
+	"fmt"
+	"strings"
+	"testing"
+)
 
 func TestDpkgInstalledVersion(t *testing.T) {
 	status := "Package: podman\nStatus: install ok installed\nVersion: 4.3.1+ds1-8+b1\nDescription: x\n multi\n\n" +
@@ -26,7 +31,17 @@ func TestDpkgInstalledVersion(t *testing.T) {
 
 func FuzzDpkgInstalledVersion(f *testing.F) {
 	f.Add([]byte("Package: podman\nStatus: install ok installed\nVersion: 1:4.3.1+ds1-8\n"), "podman")
+	f.Add([]byte("Package: a\r\nStatus: install ok installed\r\nVersion:  1 \n \t\nPackage: a\nStatus: deinstall ok config-files\nVersion: 2\n\u00a0\nPackage:a\n"), "a")
+	f.Add([]byte("Version: 3\nPackage: b\nStatus: install  ok\tinstalled\nPackage: c\n\n Package: b\n"), "c")
 	f.Fuzz(func(t *testing.T, data []byte, pkg string) {
+		if pkg != "" { // the reference finds the empty name in every blank line
+			rf, ri, rv := dpkgLookupReference(data, pkg)
+			installed, found := DpkgPackageStatus(data, pkg)
+			v, ok := DpkgInstalledVersion(data, pkg)
+			if found != rf || installed != ri || v != rv && ok || ok != (ri && rv != "") {
+				t.Fatalf("%q in %q: index says found %v installed %v version %q %v, line by line %v %v %q", pkg, data, found, installed, v, ok, rf, ri, rv)
+			}
+		}
 		v, ok := DpkgInstalledVersion(data, pkg)
 		if ok && v == "" {
 			t.Fatal("ok with an empty version")
@@ -35,4 +50,58 @@ func FuzzDpkgInstalledVersion(f *testing.F) {
 			t.Fatalf("upstream %q longer than %q", u, v)
 		}
 	})
+}
+
+// dpkgLookupReference is the line-by-line lookup IndexDpkg replaced (issue 16), kept as the
+// reference of FuzzDpkgInstalledVersion: the index must answer every question as it did.
+func dpkgLookupReference(data []byte, pkg string) (found, installed bool, version string) {
+	var name, status, ver string
+	flush := func() {
+		if name == pkg {
+			found = true
+			if f := strings.Fields(status); len(f) == 3 && f[2] == "installed" {
+				installed, version = true, ver
+			}
+		}
+		name, status, ver = "", "", ""
+	}
+	for _, line := range bytes.Split(data, []byte("\n")) {
+		line = bytes.TrimRight(line, "\r")
+		if len(bytes.TrimSpace(line)) == 0 {
+			flush()
+			continue
+		}
+		if line[0] == ' ' || line[0] == '\t' {
+			continue
+		}
+		k, v, ok := bytes.Cut(line, []byte(":"))
+		if !ok {
+			continue
+		}
+		switch string(k) {
+		case "Package":
+			name = strings.TrimSpace(string(v))
+		case "Status":
+			status = strings.TrimSpace(string(v))
+		case "Version":
+			ver = strings.TrimSpace(string(v))
+		}
+	}
+	flush()
+	return found, installed, version
+}
+
+// BenchmarkIndexDpkg indexes a desktop-sized status database (800 stanzas, ~700 KB).
+func BenchmarkIndexDpkg(b *testing.B) {
+	var db bytes.Buffer
+	for i := 0; i < 800; i++ {
+		fmt.Fprintf(&db, "Package: pkg%d\nStatus: install ok installed\nPriority: optional\nVersion: 1.%d-1\nDepends: libc6 (>= 2.34), libfoo%d\nDescription: package %d\n%s\n", i, i, i, i, strings.Repeat(" a line of the long description that dpkg keeps\n", 16))
+	}
+	data := db.Bytes()
+	b.SetBytes(int64(len(data)))
+	for b.Loop() {
+		if _, ok := IndexDpkg(data).InstalledVersion("pkg799"); !ok {
+			b.Fatal("pkg799 not found")
+		}
+	}
 }

@@ -3,6 +3,7 @@ package parse
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -100,29 +101,47 @@ func ParseKernelConfig(data []byte) (KernelConfig, error) {
 		if err != nil {
 			return nil, fmt.Errorf("decompressing the kernel config: %w", err)
 		}
-		plain, err := io.ReadAll(io.LimitReader(zr, maxConfig+1))
-		if err != nil {
+		// gzip's trailer gives the uncompressed size (mod 2³²): a hint for one buffer instead
+		// of io.ReadAll's doubling from 512 bytes. The limit is what bounds the read.
+		hint := 0
+		if n := len(data); n >= 4 {
+			if isize := int(binary.LittleEndian.Uint32(data[n-4:])); isize <= maxConfig {
+				hint = isize
+			}
+		}
+		buf := bytes.NewBuffer(make([]byte, 0, hint+bytes.MinRead+1))
+		if _, err := buf.ReadFrom(io.LimitReader(zr, maxConfig+1)); err != nil {
 			return nil, fmt.Errorf("decompressing the kernel config: %w", err)
 		}
+		plain := buf.Bytes()
 		if len(plain) > maxConfig {
 			return nil, fmt.Errorf("decompressing the kernel config: larger than %d bytes", maxConfig)
 		}
 		data = plain
 	}
-	cfg := KernelConfig{}
+	// One string per symbol kept and none per line (a distribution's config has 10,000 lines,
+	// and a static check parses it: issue 16); "y", "m" and "n" are shared.
+	cfg := make(KernelConfig, bytes.Count(data, []byte("\n"))/2)
 	for line := range bytes.Lines(data) {
-		s := strings.TrimSpace(string(line))
-		if rest, ok := strings.CutPrefix(s, "# "); ok {
-			if sym, ok := strings.CutSuffix(rest, " is not set"); ok && strings.HasPrefix(sym, "CONFIG_") && !strings.ContainsAny(sym, " \t") {
-				cfg[sym] = "n"
+		s := bytes.TrimSpace(line)
+		if rest, ok := bytes.CutPrefix(s, []byte("# ")); ok {
+			if sym, ok := bytes.CutSuffix(rest, []byte(" is not set")); ok && bytes.HasPrefix(sym, []byte("CONFIG_")) && !bytes.ContainsAny(sym, " \t") {
+				cfg[string(sym)] = "n"
 			}
 			continue
 		}
-		sym, val, ok := strings.Cut(s, "=")
-		if !ok || !strings.HasPrefix(sym, "CONFIG_") || strings.ContainsAny(sym, " \t") {
+		sym, val, ok := bytes.Cut(s, []byte("="))
+		if !ok || !bytes.HasPrefix(sym, []byte("CONFIG_")) || bytes.ContainsAny(sym, " \t") {
 			continue
 		}
-		cfg[sym] = val
+		switch string(val) {
+		case "y":
+			cfg[string(sym)] = "y"
+		case "m":
+			cfg[string(sym)] = "m"
+		default:
+			cfg[string(sym)] = string(val)
+		}
 	}
 	if len(cfg) == 0 {
 		return nil, ErrNotKernelConfig

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"errors"
+	"maps"
 	"strings"
 	"testing"
 )
@@ -367,8 +368,14 @@ func TestParseKernelConfig(t *testing.T) {
 func FuzzParseKernelConfig(f *testing.F) {
 	f.Add([]byte("CONFIG_TUN=y\n# CONFIG_MODULES is not set\n"))
 	f.Add(gz(f, "CONFIG_NF_TABLES=m\n"))
+	f.Add([]byte(" CONFIG_A=m \r\n#  CONFIG_B is not set\n# CONFIG_C is not set \nCONFIG_D\t=y\nCONFIG_E=\"x y\"\nCONFIG_A=n\n\u00a0CONFIG_F=y\u00a0\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cfg, err := ParseKernelConfig(data)
+		if len(data) < 2 || data[0] != 0x1f || data[1] != 0x8b {
+			if ref := kernelConfigReference(data); err == nil && !maps.Equal(cfg, ref) || err != nil && len(ref) != 0 {
+				t.Fatalf("%q: %v, %v; line by line: %v", data, cfg, err, ref)
+			}
+		}
 		if err != nil {
 			if cfg != nil {
 				t.Fatal("config with an error")
@@ -486,4 +493,25 @@ func FuzzParseUnitEnvironment(f *testing.F) {
 			}
 		}
 	})
+}
+
+// kernelConfigReference is the line-by-line parse of plain text that ParseKernelConfig's
+// allocation-free loop replaced (issue 16), the reference of FuzzParseKernelConfig.
+func kernelConfigReference(data []byte) KernelConfig {
+	cfg := KernelConfig{}
+	for line := range bytes.Lines(data) {
+		s := strings.TrimSpace(string(line))
+		if rest, ok := strings.CutPrefix(s, "# "); ok {
+			if sym, ok := strings.CutSuffix(rest, " is not set"); ok && strings.HasPrefix(sym, "CONFIG_") && !strings.ContainsAny(sym, " \t") {
+				cfg[sym] = "n"
+			}
+			continue
+		}
+		sym, val, ok := strings.Cut(s, "=")
+		if !ok || !strings.HasPrefix(sym, "CONFIG_") || strings.ContainsAny(sym, " \t") {
+			continue
+		}
+		cfg[sym] = val
+	}
+	return cfg
 }
