@@ -10,9 +10,10 @@ import (
 )
 
 var engineBuildkit = Probe{
-	ID:    "engine.buildkit",
-	Title: "BuildKit",
-	Fails: "rootless buildkitd will not build: no runc for its OCI worker, no rootlesskit, a buildkitd.toml that does not decode, a generic probe it needs fails",
+	ID:     "engine.buildkit",
+	Starts: true,
+	Title:  "BuildKit",
+	Fails:  "rootless buildkitd will not build: no runc for its OCI worker, no rootlesskit, a buildkitd.toml that does not decode, a generic probe it needs fails",
 	Why: "Rootless buildkitd runs inside RootlessKit (`rootlesskit buildkitd`, or " +
 		"containerd-rootless-setuptool.sh install-buildkit) with its OCI worker, which runs runc " +
 		"(or buildkit-runc): without either it logs `skipping oci worker, as runc does not exist` " +

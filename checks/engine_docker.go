@@ -14,9 +14,10 @@ import (
 )
 
 var engineDocker = Probe{
-	ID:    "engine.docker",
-	Title: "Docker",
-	Fails: "rootless Docker will not start or run containers: no dockerd-rootless.sh or rootlesskit, dockerd ≤ 27 without rootlesskit-docker-proxy, the systemd cgroup driver without v2 or a bus, Docker 29's containerd store on a kernel before 5.11, runc missing or too old, userns-remap in daemon.json, a generic probe Docker needs fails; warns on Debian's setup tool and on the nvidia runtime without no-cgroups (GPU containers fail)",
+	ID:     "engine.docker",
+	Starts: true,
+	Title:  "Docker",
+	Fails:  "rootless Docker will not start or run containers: no dockerd-rootless.sh or rootlesskit, dockerd ≤ 27 without rootlesskit-docker-proxy, the systemd cgroup driver without v2 or a bus, Docker 29's containerd store on a kernel before 5.11, runc missing or too old, userns-remap in daemon.json, a generic probe Docker needs fails; warns on Debian's setup tool and on the nvidia runtime without no-cgroups (GPU containers fail)",
 	Why: "Rootless Docker is dockerd started by dockerd-rootless.sh inside RootlessKit, usually " +
 		"from the user unit the setup tool writes, with that unit's PATH. dockerd 20.10 to 27 refuses " +
 		"to start without rootlesskit-docker-proxy (`running with RootlessKit, but " +

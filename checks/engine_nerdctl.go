@@ -12,9 +12,10 @@ import (
 )
 
 var engineNerdctl = Probe{
-	ID:    "engine.nerdctl",
-	Title: "nerdctl (containerd)",
-	Fails: "rootless nerdctl will not run containers: no containerd-rootless.sh, containerd, rootlesskit or runc, a nerdctl.toml nerdctl refuses, CNI plugins missing, a generic probe it needs fails; warns when rootless containerd is not running",
+	ID:     "engine.nerdctl",
+	Starts: true,
+	Title:  "nerdctl (containerd)",
+	Fails:  "rootless nerdctl will not run containers: no containerd-rootless.sh, containerd, rootlesskit or runc, a nerdctl.toml nerdctl refuses, CNI plugins missing, a generic probe it needs fails; warns when rootless containerd is not running",
 	Why: "nerdctl talks to a containerd started by containerd-rootless.sh inside RootlessKit, and " +
 		"sets up its networks with CNI plugins. It refuses a nerdctl.toml with a key it does not " +
 		"know, and stops with `needs CNI plugin \"bridge\" to be installed in CNI_PATH` without the " +

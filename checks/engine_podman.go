@@ -15,9 +15,10 @@ import (
 )
 
 var enginePodman = Probe{
-	ID:    "engine.podman",
-	Title: "Podman",
-	Fails: "Podman will not run containers: crun on a hybrid hierarchy, runc too old for cgroup v2, no OCI runtime, conmon or policy.json, a containers.conf that does not decode, a network helper that cannot work, a generic probe Podman needs fails; warns without catatonit, a session bus for cgroup_manager=systemd, on vfs, a storage driver the database did not record, the CNI network backend, or netavark on nftables without nf_tables",
+	ID:     "engine.podman",
+	Starts: true,
+	Title:  "Podman",
+	Fails:  "Podman will not run containers: crun on a hybrid hierarchy, runc too old for cgroup v2, no OCI runtime, conmon or policy.json, a containers.conf that does not decode, a network helper that cannot work, a generic probe Podman needs fails; warns without catatonit, a session bus for cgroup_manager=systemd, on vfs, a storage driver the database did not record, the CNI network backend, or netavark on nftables without nf_tables",
 	Why: "Podman resolves its own configuration (the containers.conf chain of its release, " +
 		"storage.conf) and runs its own helpers (an OCI runtime, conmon, slirp4netns or pasta, " +
 		"catatonit). A host that passes every generic check can still stop it: crun refuses a " +

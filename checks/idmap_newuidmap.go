@@ -1,7 +1,6 @@
 package checks
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io/fs"
@@ -9,7 +8,6 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/moby/sys/mountinfo"
 	"kernel.org/pub/linux/libs/security/libcap/cap"
 
 	"github.com/rootless-doctor/rootless-doctor/checks/facts"
@@ -247,30 +245,9 @@ func systemDir(dir string) bool {
 // ignores both the setuid bit and file capabilities (mnt_may_suid in the exec path), so a
 // perfectly installed newuidmap is powerless there.
 func nosuidMount(e *facts.Env, p string) string {
-	if real, err := e.Host.EvalSymlinks(p); err == nil {
-		p = real
-	}
-	data, err := e.Host.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		return ""
-	}
-	mounts, err := mountinfo.GetMountsFromReader(bytes.NewReader(data), nil)
-	if err != nil {
-		return ""
-	}
-	var best *mountinfo.Info
-	for _, m := range mounts {
-		mp := m.Mountpoint
-		if p != mp && mp != "/" && !strings.HasPrefix(p, mp+"/") {
-			continue
-		}
-		// The longest mount point wins; on a tie the later line is the mount on top.
-		if best == nil || len(mp) >= len(best.Mountpoint) {
-			best = m
-		}
-	}
-	if best != nil && slices.Contains(strings.Split(best.Options, ","), "nosuid") {
-		return best.Mountpoint
+	// The run's mount table (read and parsed once, not once per binary: issue 16).
+	if m := e.MountOf(p); m != nil && slices.Contains(strings.Split(m.Options, ","), "nosuid") {
+		return m.Mountpoint
 	}
 	return ""
 }

@@ -40,9 +40,10 @@ var slirpBindsEscapedResolv = parse.MustVersion("1.2.1")
 var podmanSplitDNSFixed = parse.MustVersion("5.0.1")
 
 var netDNS = Probe{
-	ID:    "net.dns",
-	Title: "Name resolution in containers",
-	Fails: "/etc/resolv.conf reached through a path slirp4netns's sandbox does not keep (fail); only loopback resolvers, WSL's resolver with Podman networks, VPN split DNS under Podman 5.0.0 (warn)",
+	ID:     "net.dns",
+	Starts: true,
+	Title:  "Name resolution in containers",
+	Fails:  "/etc/resolv.conf reached through a path slirp4netns's sandbox does not keep (fail); only loopback resolvers, WSL's resolver with Podman networks, VPN split DNS under Podman 5.0.0 (warn)",
 	Why: "Containers resolve names through what the host's /etc/resolv.conf says, as the network " +
 		"driver sees it. slirp4netns's sandbox (on by default under dockerd-rootless.sh before " +
 		"Docker 29.5) keeps only /etc and /run: a resolv.conf symlink that passes through /var/run " +

@@ -25,9 +25,10 @@ const (
 const netEnvKey = facts.DockerNetEnv
 
 var netDriver = Probe{
-	ID:    "net.driver",
-	Title: "network driver",
-	Fails: "no network driver; slirp4netns < 0.4.0; pasta < 2023_12_04 where it is used",
+	ID:     "net.driver",
+	Starts: true,
+	Title:  "network driver",
+	Fails:  "no network driver; slirp4netns < 0.4.0; pasta < 2023_12_04 where it is used",
 	Why: "A rootless engine's containers reach the network through a user-mode helper. " +
 		"dockerd-rootless.sh takes slirp4netns (0.4.0 or later), else vpnkit, else pasta, else " +
 		"(RootlessKit v3, Docker 29.5 and later) the built-in gvisor-tap-vsock; podman 5 uses pasta. " +

@@ -46,9 +46,10 @@ var (
 var iptablesFallbacks = []string{"/usr/sbin/iptables", "/sbin/iptables"}
 
 var netIptables = Probe{
-	ID:    "net.iptables",
-	Title: "iptables for dockerd",
-	Fails: "the backend's modules not loaded and not loadable on demand (ip_tables; a blacklisted or disabled module), or missing: fail where rootless Docker is installed and not run with \"iptables\": false, warn elsewhere (no false alarm when the modules are built in); \"icc\" or \"userland-proxy\" false without br_netfilter (fail); dockerd-rootless-setuptool.sh not yet run and the module it greps for (ip_tables; nf_tables in newer ones) neither loaded nor in modules.builtin (fail: it refuses to install; warn when the kernel has it built in where the tool does not look)",
+	ID:     "net.iptables",
+	Starts: true,
+	Title:  "iptables for dockerd",
+	Fails:  "the backend's modules not loaded and not loadable on demand (ip_tables; a blacklisted or disabled module), or missing: fail where rootless Docker is installed and not run with \"iptables\": false, warn elsewhere (no false alarm when the modules are built in); \"icc\" or \"userland-proxy\" false without br_netfilter (fail); dockerd-rootless-setuptool.sh not yet run and the module it greps for (ip_tables; nf_tables in newer ones) neither loaded nor in modules.builtin (fail: it refuses to install; warn when the kernel has it built in where the tool does not look)",
 	Why: "Rootless dockerd sets up NAT and filtering for bridge networks with iptables, inside " +
 		"RootlessKit's network namespace. It needs the iptables binary and the kernel modules of " +
 		"its backend. It cannot run modprobe there: the kernel loads nf_tables, nft_chain_nat and " +

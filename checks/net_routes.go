@@ -26,9 +26,10 @@ const (
 var pastaLocalMode = parse.PastaDate{Year: 2024, Month: 11, Day: 27}
 
 var netRoutes = Probe{
-	ID:    "net.routes",
-	Title: "Routes the network driver copies",
-	Fails: "no default route where a pasta older than 2024_11_27 is used; a default gateway off every connected subnet where pasta is used; only IPv6 egress where rootless Docker uses slirp4netns (warn)",
+	ID:     "net.routes",
+	Starts: true,
+	Title:  "Routes the network driver copies",
+	Fails:  "no default route where a pasta older than 2024_11_27 is used; a default gateway off every connected subnet where pasta is used; only IPv6 egress where rootless Docker uses slirp4netns (warn)",
 	Why: "pasta copies the host's addresses and routes into the container's namespace, and " +
 		"slirp4netns gives it IPv4 only unless asked for IPv6. With no default route an older pasta " +
 		"refuses to start (`No routable interface for IPv4`, podman#21896, podman#24614; " +

@@ -101,6 +101,16 @@ func Run(ctx context.Context, probes []Probe, env *facts.Env, opt Options) []fin
 	results := make([]finding.Result, len(probes))
 	var wg sync.WaitGroup
 	var inLine []int
+	launch := func(i int, p Probe) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			results[i] = runOne(ctx, p, env, opt)
+			if opt.Done != nil {
+				opt.Done(results[i])
+			}
+		}()
+	}
 	for i, p := range probes {
 		if ok, why := selected(p, opt); !ok {
 			results[i] = finish(p, finding.Skipf("%s", why), 0)
@@ -111,14 +121,16 @@ func Run(ctx context.Context, probes []Probe, env *facts.Env, opt Options) []fin
 			inLine = append(inLine, i)
 			continue
 		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			results[i] = runOne(ctx, p, env, opt)
-			if opt.Done != nil {
-				opt.Done(results[i])
+		if p.Starts {
+			launch(i, p) // first: its processes overlap the other probes (Probe.Starts)
+		}
+	}
+	if !opt.Sequential {
+		for i, p := range probes {
+			if !p.Starts && !results[i].Unselected {
+				launch(i, p)
 			}
-		}()
+		}
 	}
 	wg.Wait()
 	if len(inLine) > 0 {

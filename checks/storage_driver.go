@@ -18,9 +18,10 @@ import (
 )
 
 var storageDriver = Probe{
-	ID:    "storage.driver",
-	Title: "Storage driver",
-	Fails: "the configured driver or mount program cannot work (fail); only vfs, or a driver with known breakage here (warn); names the driver rootless dockerd and podman will use",
+	ID:     "storage.driver",
+	Starts: true,
+	Title:  "Storage driver",
+	Fails:  "the configured driver or mount program cannot work (fail); only vfs, or a driver with known breakage here (warn); names the driver rootless dockerd and podman will use",
 	Why: "Images are stacks of layers. A rootless engine can stack them cheaply only with overlayfs " +
 		"mounted inside its user namespace (kernel 5.11 or later, or Ubuntu's patched kernels), with " +
 		"fuse-overlayfs (kernel 4.18 or later, the binary and a usable /dev/fuse), or with btrfs " +

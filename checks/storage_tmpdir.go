@@ -15,9 +15,10 @@ import (
 )
 
 var storageTmpdir = Probe{
-	ID:    "storage.tmpdir",
-	Title: "Image staging directory",
-	Fails: "podman's staging directory for pulls ($TMPDIR, image_copy_tmp_dir, /var/tmp) is not writable (fail) or has less than 2 GiB of room (warn)",
+	ID:     "storage.tmpdir",
+	Starts: true,
+	Title:  "Image staging directory",
+	Fails:  "podman's staging directory for pulls ($TMPDIR, image_copy_tmp_dir, /var/tmp) is not writable (fail) or has less than 2 GiB of room (warn)",
 	Why: "podman and buildah (containers/image) first write every blob of a pull or a commit to a " +
 		"temporary directory, then move it into the graphroot: $TMPDIR, else image_copy_tmp_dir of " +
 		"containers.conf, else /var/tmp. A small /var/tmp (a tmpfs, an OSTree or IoT image's root) " +
