@@ -463,6 +463,17 @@ type jsonlReport struct {
 }
 
 func newJSONL(root string, r *Report, err error) jsonlReport {
+	line := jsonlHead(root, r, err)
+	if line.jsonReport != nil {
+		jr := toJSON(r)
+		line.jsonReport = &jr
+	}
+	return line
+}
+
+// jsonlHead is newJSONL without the report's results (jsonHead), which the JSON writer
+// converts as it writes them.
+func jsonlHead(root string, r *Report, err error) jsonlReport {
 	line := jsonlReport{Root: root}
 	switch {
 	case err != nil:
@@ -470,8 +481,8 @@ func newJSONL(root string, r *Report, err error) jsonlReport {
 	case r == nil:
 		line.Error = errNoReport.Error()
 	default:
-		jr := toJSON(r)
-		line.jsonReport = &jr
+		head := jsonHead(r)
+		line.jsonReport = &head
 	}
 	return line
 }
@@ -479,16 +490,7 @@ func newJSONL(root string, r *Report, err error) jsonlReport {
 // appendJSONLine appends one line of --output jsonl (newline included) to dst, or, indented by
 // prefix and indent, one element of a fleet's --output json.
 func appendJSONLine(dst []byte, root string, r *Report, err error, prefix, indent string) ([]byte, error) {
-	line := jsonlReport{Root: root}
-	switch {
-	case err != nil:
-		line.Error = err.Error()
-	case r == nil:
-		line.Error = errNoReport.Error()
-	default:
-		head := jsonHead(r) // the results are converted as they are written
-		line.jsonReport = &head
-	}
+	line := jsonlHead(root, r, err)
 	if b, ok := appendJSONL(dst, &line, r, prefix, indent); ok {
 		return b, nil
 	}
