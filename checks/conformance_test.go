@@ -139,12 +139,15 @@ func (deniedHost) ReadDir(p string) ([]fs.DirEntry, error) { return nil, denied(
 func (deniedHost) EvalSymlinks(p string) (string, error)   { return "", denied(p) }
 func (deniedHost) Readlink(p string) (string, error)       { return "", denied(p) }
 func (deniedHost) FSType(p string) (string, error)         { return "", denied(p) }
-func (deniedHost) LookupEnv(string) (string, bool)         { return "", false }
-func (deniedHost) LookPath(p string) (string, error)       { return "", denied(p) }
-func (deniedHost) KernelRelease() string                   { return "" }
-func (deniedHost) Self() host.Identity                     { return host.Identity{UID: 1000, GID: 1000} }
-func (deniedHost) Executable() string                      { return "" }
-func (deniedHost) Live() bool                              { return false }
+func (deniedHost) DiskSpace(p string) (host.DiskSpace, error) {
+	return host.DiskSpace{}, denied(p)
+}
+func (deniedHost) LookupEnv(string) (string, bool)   { return "", false }
+func (deniedHost) LookPath(p string) (string, error) { return "", denied(p) }
+func (deniedHost) KernelRelease() string             { return "" }
+func (deniedHost) Self() host.Identity               { return host.Identity{UID: 1000, GID: 1000} }
+func (deniedHost) Executable() string                { return "" }
+func (deniedHost) Live() bool                        { return false }
 func (deniedHost) Run(context.Context, ...string) (host.Output, error) {
 	return host.Output{}, errors.New("permission denied")
 }
@@ -224,6 +227,11 @@ func (g garbageHost) Readlink(p string) (string, error) {
 func (g garbageHost) FSType(p string) (string, error) {
 	types := []string{"ext4", "nfs", "tmpfs", "cgroup2", "btrfs", "unknown(0x1)", ""}
 	return types[g.rng("fs"+p).IntN(len(types))], nil
+}
+func (g garbageHost) DiskSpace(p string) (host.DiskSpace, error) {
+	r := g.rng("space" + p)
+	sizes := []int64{0, 1, 1 << 20, 2 << 30, 1 << 62, -1}
+	return host.DiskSpace{Size: sizes[r.IntN(len(sizes))], Avail: sizes[r.IntN(len(sizes))]}, nil
 }
 func (g garbageHost) LookupEnv(k string) (string, bool) {
 	r := g.rng("env" + k)

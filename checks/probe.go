@@ -31,10 +31,11 @@ type Probe struct {
 	Reads []string
 	// Fixes lists the kinds of fix intents it may ask for.
 	Fixes []finding.Kind
-	// Starts says it may start a process (df, a helper's --version that no package database
-	// or cache answers). A live run launches these probes first, so that their processes run
-	// while the others read files: storage.tmpdir's df, near the end of the registry, was
-	// the end of a static check's critical path (issue 16). Results keep registry order.
+	// Starts says it may start a process (a helper's --version that no package database or
+	// cache answers; storage.tmpdir's df on a snapshot from before Dec 2026). A live run
+	// launches these probes first, so that their processes run while the others read files
+	// (issue 16: df, near the end of the registry, was the end of a static check's critical
+	// path before statfs replaced it). Results keep registry order.
 	Starts bool
 	// Run decides. It must honour ctx for commands it runs, must not print, and reads the
 	// machine only through env.Host.

@@ -29,7 +29,7 @@ var storageTmpdir = Probe{
 	Reads: []string{
 		"$TMPDIR (when checking the running account)",
 		"`podman --version`; the containers.conf chain of that release: /usr/share/containers/containers.conf, /etc/containers/containers.conf{,.d/*.conf}, ~/.config/containers/containers.conf{,.d/*.conf}, $CONTAINERS_CONF, $CONTAINERS_CONF_OVERRIDE ([engine] image_copy_tmp_dir)",
-		"the staging directory (owner, mode); `df -Pk DIR`",
+		"the staging directory (owner, mode); statfs of DIR (a snapshot from before Dec 2026: its `df -Pk DIR`)",
 	},
 	Fixes: []finding.Kind{finding.Manual},
 	Run:   runStorageTmpdir,
@@ -106,15 +106,14 @@ func judgeStaging(ctx context.Context, e *facts.Env, r finding.Result, dir, from
 			Detail("podman fails with `creating a temporary directory: mkdir %s/storage…: permission denied` (podman#20045).", dir).
 			Fix(toStorage)
 	}
-	out, err := e.Host.Run(ctx, "df", "-Pk", existing)
-	if err != nil || out.ExitCode != 0 {
+	space, source, err := stagingRoom(ctx, e, existing)
+	switch {
+	case errors.Is(err, errNoRoom):
 		return r.WithStatus(finding.Pass, "podman stages pulls in %s (from %s); its room could not be measured", where, from)
-	}
-	space, err := parse.ParseDF(out.Stdout)
-	if err != nil {
+	case err != nil:
 		return r.WithStatus(finding.Pass, "podman stages pulls in %s (from %s); its room could not be measured (%v)", where, from, err)
 	}
-	r = r.With("df -Pk "+existing, fmt.Sprintf("%s size %s, %s available", space.Mount, gib(space.Size), gib(space.Avail)))
+	r = r.With(source, strings.TrimSpace(fmt.Sprintf("%s size %s, %s available", space.Mount, gib(space.Size), gib(space.Avail))))
 	if space.Avail >= minStaging {
 		return r.WithStatus(finding.Pass, "podman stages pulls in %s (from %s): %s available", where, from, gib(space.Avail))
 	}
@@ -132,6 +131,33 @@ func judgeStaging(ctx context.Context, e *facts.Env, r finding.Result, dir, from
 			Fix(finding.ManualStep("runtime-directory-size", "as root give runtime directories more room: printf '[Login]\\nRuntimeDirectorySize=25%%\\n' > /etc/systemd/logind.conf.d/60-runtime-directory-size.conf (it applies at the next login)").Optionally())
 	}
 	return r.Fix(toStorage)
+}
+
+// errNoRoom: the room of the staging directory's filesystem could not be asked at all.
+var errNoRoom = errors.New("no answer")
+
+// stagingRoom measures the filesystem that holds dir with statfs (Host.DiskSpace), its mount
+// point from the run's mount table; the evidence's source is "statfs DIR". Until Dec 2026 it
+// ran `df -Pk DIR`, the static check's last child process (issue 16): a snapshot taken then
+// has that command's output and no statfs answer, and is measured from it as before.
+func stagingRoom(ctx context.Context, e *facts.Env, dir string) (parse.DiskSpace, string, error) {
+	ds, err := e.Host.DiskSpace(dir)
+	if err == nil {
+		space := parse.DiskSpace{Size: ds.Size, Avail: ds.Avail}
+		if m := e.MountOf(dir); m != nil {
+			space.Mount = m.Mountpoint
+		}
+		return space, "statfs " + dir, nil
+	}
+	if !errors.Is(err, host.ErrSpaceNotRecorded) {
+		return parse.DiskSpace{}, "", errNoRoom
+	}
+	out, err := e.Host.Run(ctx, "df", "-Pk", dir)
+	if err != nil || out.ExitCode != 0 {
+		return parse.DiskSpace{}, "", errNoRoom
+	}
+	space, err := parse.ParseDF(out.Stdout)
+	return space, "df -Pk " + dir, err
 }
 
 // nearestExisting is p or its nearest existing ancestor, and its metadata.

@@ -1,9 +1,11 @@
 package checks
 
 import (
+	"context"
 	"fmt"
 	"testing"
 
+	"github.com/rootless-doctor/rootless-doctor/checks/facts"
 	"github.com/rootless-doctor/rootless-doctor/finding"
 	"github.com/rootless-doctor/rootless-doctor/host"
 )
@@ -47,5 +49,48 @@ func TestStorageTmpdir(t *testing.T) {
 			summary: "is not an absolute path"},
 		{name: "garbage containers.conf", host: varTmp(alice()).File("/etc/containers/containers.conf", "[engine\n").Command([]string{"df", "-Pk", "/var/tmp"}, df("/", big, big), 0), status: finding.Pass},
 		{name: "checking root", host: varTmp(alice()).Self(root), status: finding.Skip},
+		// statfs (Host.DiskSpace) instead of df since Dec 2026 (issue 16); df stays for
+		// snapshots taken before.
+		{name: "statfs: room", host: varTmp(alice()).DiskSpace("/", int64(big)<<10, int64(big)<<10), status: finding.Pass, summary: "50.0 GiB available"},
+		{name: "statfs: nearly full", host: varTmp(alice()).DiskSpace("/var", int64(big)<<10, 300<<20), status: finding.Warn, summary: "only 300 MiB available"},
+		{name: "statfs answers before df", host: varTmp(alice()).DiskSpace("/", int64(big)<<10, int64(big)<<10).
+			Command([]string{"df", "-Pk", "/var/tmp"}, df("/", big, 300<<10), 0), status: finding.Pass, summary: "50.0 GiB available"},
+		{name: "statfs: the runtime dir a small tmpfs", host: withPodman(alice()).Env("TMPDIR", "/run/user/1000").Env("XDG_RUNTIME_DIR", "/run/user/1000").
+			Dir("/run/user/1000").Meta("/run/user/1000", host.FileMeta{Type: "dir", Mode: "0700", UID: host.Int(1000)}).
+			File("/proc/self/mountinfo", "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n2 1 0:40 / /run/user/1000 rw,nosuid,nodev - tmpfs tmpfs rw,size=819200k\n").
+			DiskSpace("/run/user/1000", 800<<20, 790<<20), status: finding.Warn,
+			summary: "a filesystem of 800 MiB", fixes: []string{"manual.runtime-directory-size", "manual.podman-image-copy-tmp-dir"}},
 	})
+}
+
+// The evidence names where the room came from: statfs and the mount point from the mount table,
+// or a recorded df's output on an older snapshot.
+func TestStorageTmpdirEvidence(t *testing.T) {
+	base := func() *host.Memory {
+		return withPodman(alice()).Dir("/var/tmp").Meta("/var/tmp", host.FileMeta{Type: "dir", Mode: "1777"}).
+			File("/proc/self/mountinfo", "1 0 8:1 / / rw - ext4 /dev/sda1 rw\n")
+	}
+	for name, tt := range map[string]struct {
+		h                 *host.Memory
+		source, wantValue string
+	}{
+		"statfs": {base().DiskSpace("/", 4<<30, 3<<30), "statfs /var/tmp", "/ size 4.0 GiB, 3.0 GiB available"},
+		"df": {base().Command([]string{"df", "-Pk", "/var/tmp"}, "Filesystem 1024-blocks Used Available Capacity Mounted on\n/dev/sda1 4194304 1 3145728 25% /\n", 0),
+			"df -Pk /var/tmp", "/ size 4.0 GiB, 3.0 GiB available"},
+	} {
+		env := facts.NewEnv(context.Background(), tt.h.Host(), "")
+		r := Run(context.Background(), []Probe{storageTmpdir}, env, Options{Sequential: true})[0]
+		found := false
+		for _, ev := range r.Evidence {
+			if ev.Source == tt.source {
+				found = true
+				if ev.Value != tt.wantValue {
+					t.Errorf("%s: %s = %q, want %q", name, ev.Source, ev.Value, tt.wantValue)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("%s: no evidence from %s: %+v", name, tt.source, r.Evidence)
+		}
+	}
 }

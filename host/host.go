@@ -34,6 +34,10 @@ var ErrTooLarge = errors.New("file is larger than the read limit")
 // command. Probes treat it like a command that is not installed.
 var ErrNotRecorded = errors.New("command output was not recorded")
 
+// ErrSpaceNotRecorded is returned by DiskSpace on a recorded host that has no answer for the
+// path: a snapshot from before Dec 2026 recorded `df -Pk PATH` instead (storage.tmpdir).
+var ErrSpaceNotRecorded = errors.New("disk space was not recorded")
+
 // FileInfo is what a probe may learn about a path beyond its bytes: owner, mode, device
 // numbers, file capabilities. fs.FileInfo alone cannot carry owner or capabilities, and a
 // recorded tree cannot hold setuid bits, devices or xattrs in git, so the manifest supplies them.
@@ -59,6 +63,13 @@ func (fi FileInfo) IsDir() bool { return fi.Mode.IsDir() }
 // IsCharDevice reports whether the path is a character device.
 func (fi FileInfo) IsCharDevice() bool {
 	return fi.Mode&fs.ModeDevice != 0 && fi.Mode&fs.ModeCharDevice != 0
+}
+
+// DiskSpace is the size of a filesystem and the room left in it for an unprivileged writer
+// (statfs f_blocks and f_bavail times f_frsize: df's "1024-blocks" and "Available"), in bytes.
+type DiskSpace struct {
+	Size  int64 `json:"size"`
+	Avail int64 `json:"avail"`
 }
 
 // Output is what a command printed and how it ended.
@@ -95,6 +106,11 @@ type Host interface {
 	// FSType is the type of the filesystem that holds path, by statfs magic
 	// ("ext4", "xfs", "btrfs", "nfs", "tmpfs", "cgroup2", "overlay", …; "unknown(0x…)").
 	FSType(path string) (string, error)
+	// DiskSpace is what statfs(2) says of the filesystem that holds path: its size and the
+	// room an unprivileged writer still has, as `df -Pk` prints them, without a process. A
+	// recorded host answers what was recorded for the path (the longest recorded prefix), else
+	// an error wrapping ErrSpaceNotRecorded.
+	DiskSpace(path string) (DiskSpace, error)
 	// LookupEnv reads the environment of the doctor's own process.
 	LookupEnv(key string) (string, bool)
 	// LookPath finds an executable on the host's PATH (from LookupEnv("PATH")) or, when the

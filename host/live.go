@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -185,6 +186,42 @@ func (l *live) EvalSymlinks(path string) (res string, err error) {
 }
 
 func (l *live) Readlink(path string) (string, error) { return os.Readlink(path) }
+
+// DiskSpace is statfs(2) of path, with the account's permissions where it controls the path
+// (asController), as FSType. It replaced `df -Pk DIR` in storage.tmpdir: the static check's
+// last child process (issue 16).
+func (l *live) DiskSpace(path string) (DiskSpace, error) {
+	var st unix.Statfs_t
+	err := l.asController(path, true, func() error {
+		if err := unix.Statfs(path, &st); err != nil {
+			return &fs.PathError{Op: "statfs", Path: path, Err: err}
+		}
+		return nil
+	})
+	if err != nil {
+		return DiskSpace{}, err
+	}
+	return statfsSpace(st.Blocks, st.Bavail, st.Frsize, st.Bsize), nil
+}
+
+// statfsSpace turns statfs block counts into bytes, in f_frsize units as df does (f_bsize
+// when a filesystem leaves f_frsize 0), saturating rather than overflowing.
+func statfsSpace(blocks, bavail uint64, frsize, bsize int64) DiskSpace {
+	unit := frsize
+	if unit <= 0 {
+		unit = bsize
+	}
+	if unit <= 0 {
+		unit = 1
+	}
+	bytes := func(n uint64) int64 {
+		if n > uint64(math.MaxInt64/unit) {
+			return math.MaxInt64
+		}
+		return int64(n) * unit
+	}
+	return DiskSpace{Size: bytes(blocks), Avail: bytes(bavail)}
+}
 
 func (l *live) FSType(path string) (string, error) {
 	var st unix.Statfs_t

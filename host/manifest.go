@@ -23,8 +23,11 @@ const (
 	// on Linux; no longer path can be opened on a live host either.
 	MaxPathLen = 4095
 
-	maxManifestFiles    = 65_536
-	maxManifestFSTypes  = 65_536
+	maxManifestFiles   = 65_536
+	maxManifestFSTypes = 65_536
+	maxManifestSpace   = 4_096
+	// maxSpace bounds a recorded size or room: 2⁶², far beyond any filesystem.
+	maxSpace            = 1 << 62
 	maxManifestEnv      = 4_096
 	maxManifestCommands = 4_096
 	maxArgv             = 256
@@ -81,7 +84,7 @@ func decodeManifest(data []byte) (Manifest, error) {
 	}
 	m := Manifest{
 		Version: w.Version, Kernel: w.Kernel, Self: w.Self, User: w.User, Executable: w.Executable,
-		Env: w.Env, Files: w.Files, FSTypes: w.FSTypes,
+		Env: w.Env, Files: w.Files, FSTypes: w.FSTypes, DiskSpace: w.DiskSpace,
 	}
 	for _, c := range w.Commands {
 		m.Commands = append(m.Commands, Command{Argv: c.Argv, Stdout: c.Stdout, Stderr: c.Stderr, Exit: c.Exit, Error: c.Error})
@@ -133,6 +136,14 @@ func (m *Manifest) validate() error {
 		}
 		if len(typ) > maxName {
 			return checkString("fstypes "+p, typ, maxName)
+		}
+	}
+	for p, ds := range m.DiskSpace {
+		if err := checkPath("diskspace", p); err != nil {
+			return err
+		}
+		if ds.Size < 0 || ds.Avail < 0 || ds.Size > maxSpace || ds.Avail > maxSpace {
+			return manifestErr("diskspace %s: size %d, avail %d: want 0 to %d bytes", p, ds.Size, ds.Avail, int64(maxSpace))
 		}
 	}
 	for k, v := range m.Env {
@@ -267,25 +278,28 @@ type manifestWire struct {
 	Env        boundedMap[string, envLimit]       `json:"env,omitempty"`
 	Files      boundedMap[FileMeta, fileLim]      `json:"files,omitempty"`
 	FSTypes    boundedMap[string, fsLimit]        `json:"fstypes,omitempty"`
+	DiskSpace  boundedMap[DiskSpace, spaceLimit]  `json:"diskspace,omitempty"`
 	Commands   boundedList[commandWire, cmdLimit] `json:"commands,omitempty"`
 }
 
 // The limits, as types so that boundedMap and boundedList carry them.
 type (
-	envLimit struct{}
-	fileLim  struct{}
-	fsLimit  struct{}
-	cmdLimit struct{}
-	argvLim  struct{}
+	envLimit   struct{}
+	fileLim    struct{}
+	fsLimit    struct{}
+	spaceLimit struct{}
+	cmdLimit   struct{}
+	argvLim    struct{}
 )
 
 type limit interface{ max() (int, string) }
 
-func (envLimit) max() (int, string) { return maxManifestEnv, "env" }
-func (fileLim) max() (int, string)  { return maxManifestFiles, "files" }
-func (fsLimit) max() (int, string)  { return maxManifestFSTypes, "fstypes" }
-func (cmdLimit) max() (int, string) { return maxManifestCommands, "commands" }
-func (argvLim) max() (int, string)  { return maxArgv, "argv" }
+func (envLimit) max() (int, string)   { return maxManifestEnv, "env" }
+func (fileLim) max() (int, string)    { return maxManifestFiles, "files" }
+func (fsLimit) max() (int, string)    { return maxManifestFSTypes, "fstypes" }
+func (spaceLimit) max() (int, string) { return maxManifestSpace, "diskspace" }
+func (cmdLimit) max() (int, string)   { return maxManifestCommands, "commands" }
+func (argvLim) max() (int, string)    { return maxArgv, "argv" }
 
 // decodeBounded decodes the JSON array (open '[') or object (open '{') in data one element
 // at a time: each calls elem with a decoder positioned at it (for an object, after its key,

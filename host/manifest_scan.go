@@ -49,6 +49,27 @@ func scanManifest(data []byte) (Manifest, bool) {
 		case "fstypes":
 			m.FSTypes = map[string]string{}
 			return s.stringMap(m.FSTypes, maxManifestFSTypes)
+		case "diskspace":
+			m.DiskSpace = map[string]DiskSpace{}
+			return s.object(func(p string) bool {
+				var ds DiskSpace
+				ok := s.object(func(k string) bool {
+					var v int
+					switch k {
+					case "size":
+						ok := s.int(&v)
+						ds.Size = int64(v)
+						return ok
+					case "avail":
+						ok := s.int(&v)
+						ds.Avail = int64(v)
+						return ok
+					}
+					return false
+				})
+				m.DiskSpace[p] = ds
+				return ok && len(m.DiskSpace) <= maxManifestSpace
+			})
 		case "files":
 			m.Files = map[string]FileMeta{}
 			return s.object(func(p string) bool {

@@ -14,24 +14,28 @@ import (
 
 func TestParseManifestRefuses(t *testing.T) {
 	for name, data := range map[string]string{
-		"trailing garbage":       `{"version": 1} garbage`,
-		"a second object":        `{"version": 1}{"version": 1}`,
-		"negative uid":           `{"version": 1, "files": {"/x": {"uid": -5}}}`,
-		"uid over 32 bits":       `{"version": 1, "files": {"/x": {"gid": 1099511627776}}}`,
-		"uid -1":                 `{"version": 1, "files": {"/x": {"uid": 4294967295}}}`,
-		"negative self uid":      `{"version": 1, "self": {"uid": -1, "gid": 0}}`,
-		"mode over 7777":         `{"version": 1, "files": {"/x": {"mode": "17777"}}}`,
-		"relative path":          `{"version": 1, "files": {"x": {}}}`,
-		"long path":              `{"version": 1, "files": {"/` + strings.Repeat("a", MaxPathLen) + `": {}}}`,
-		"long link target":       `{"version": 1, "files": {"/x": {"type": "symlink", "target": "/` + strings.Repeat("a", MaxPathLen) + `"}}}`,
-		"target on a file":       `{"version": 1, "files": {"/x": {"type": "file", "target": "/y"}}}`,
-		"empty argv":             `{"version": 1, "commands": [{"argv": []}]}`,
-		"argv too long":          `{"version": 1, "commands": [{"argv": [` + strings.Repeat(`"a",`, maxArgv) + `"a"]}]}`,
-		"env is not an object":   `{"version": 1, "env": ["PATH"]}`,
-		"unknown field in files": `{"version": 1, "files": {"/x": {"owner": 0}}}`,
-		"unknown command field":  `{"version": 1, "commands": [{"argv": ["x"], "pid": 1}]}`,
-		"kernel too long":        `{"version": 1, "kernel": "` + strings.Repeat("6", 100) + `"}`,
-		"denied directory":       `{"version": 1, "files": {"/x": {"type": "dir", "denied": true}}}`,
+		"trailing garbage":              `{"version": 1} garbage`,
+		"a second object":               `{"version": 1}{"version": 1}`,
+		"negative uid":                  `{"version": 1, "files": {"/x": {"uid": -5}}}`,
+		"uid over 32 bits":              `{"version": 1, "files": {"/x": {"gid": 1099511627776}}}`,
+		"uid -1":                        `{"version": 1, "files": {"/x": {"uid": 4294967295}}}`,
+		"negative self uid":             `{"version": 1, "self": {"uid": -1, "gid": 0}}`,
+		"mode over 7777":                `{"version": 1, "files": {"/x": {"mode": "17777"}}}`,
+		"relative path":                 `{"version": 1, "files": {"x": {}}}`,
+		"long path":                     `{"version": 1, "files": {"/` + strings.Repeat("a", MaxPathLen) + `": {}}}`,
+		"long link target":              `{"version": 1, "files": {"/x": {"type": "symlink", "target": "/` + strings.Repeat("a", MaxPathLen) + `"}}}`,
+		"target on a file":              `{"version": 1, "files": {"/x": {"type": "file", "target": "/y"}}}`,
+		"empty argv":                    `{"version": 1, "commands": [{"argv": []}]}`,
+		"argv too long":                 `{"version": 1, "commands": [{"argv": [` + strings.Repeat(`"a",`, maxArgv) + `"a"]}]}`,
+		"env is not an object":          `{"version": 1, "env": ["PATH"]}`,
+		"unknown field in files":        `{"version": 1, "files": {"/x": {"owner": 0}}}`,
+		"unknown command field":         `{"version": 1, "commands": [{"argv": ["x"], "pid": 1}]}`,
+		"kernel too long":               `{"version": 1, "kernel": "` + strings.Repeat("6", 100) + `"}`,
+		"denied directory":              `{"version": 1, "files": {"/x": {"type": "dir", "denied": true}}}`,
+		"negative disk space":           `{"version": 1, "diskspace": {"/": {"size": 10, "avail": -1}}}`,
+		"disk space over 2^62":          `{"version": 1, "diskspace": {"/": {"size": 4611686018427387905}}}`,
+		"disk space of a relative path": `{"version": 1, "diskspace": {"var": {"size": 1}}}`,
+		"unknown disk space field":      `{"version": 1, "diskspace": {"/": {"free": 1}}}`,
 	} {
 		if _, err := ParseManifest([]byte(data)); !errors.Is(err, ErrManifest) {
 			t.Errorf("%s: %v, want ErrManifest", name, err)
@@ -171,6 +175,9 @@ func FuzzManifestFast(f *testing.F) {
 		`{"version":1,"files":{"/a":{"denied":true,"denied":false,"uid":1,"uid":2}},"user":"bob","executable":"/x"}`,
 		`{"version":1,"kernel":"\xff"}`, `{"version":1,"kernel":"a` + "\x01" + `"}`, `{"version":9223372036854775807}`,
 		`{"version":1,}`, `{"version":1 "kernel":""}`, `{"version":true}`, `{"version":"1"}`, `{"version":1.0}`,
+		`{"version":1,"diskspace":{"/":{"size":1,"avail":2},"/":{"avail":3}},"diskspace":{"/var":{"SIZE":4}}}`,
+		`{"version":1,"diskspace":{"/":{"size":-1,"avail":1.5}}}`, `{"version":1,"diskspace":{"/":null,"/a":{"typo":1}}}`,
+		`{"version":1,"diskspace":{"/var/tmp":{"size":4611686018427387905,"avail":0}},"diskspace":null}`,
 	} {
 		f.Add([]byte(s))
 	}

@@ -101,6 +101,15 @@ func (m *Memory) FSType(mnt, typ string) *Memory {
 	return m
 }
 
+// DiskSpace records what statfs says of the filesystem that holds p (and the paths below it).
+func (m *Memory) DiskSpace(p string, size, avail int64) *Memory {
+	if m.m.DiskSpace == nil {
+		m.m.DiskSpace = map[string]DiskSpace{}
+	}
+	m.m.DiskSpace[p] = DiskSpace{Size: size, Avail: avail}
+	return m
+}
+
 // Kernel sets uname -r.
 func (m *Memory) Kernel(release string) *Memory {
 	m.m.Kernel = release
@@ -124,6 +133,9 @@ func (m *Memory) Host() *Recorded {
 	mf.Env = cloneMap(m.m.Env)
 	mf.Files = cloneMap(m.m.Files)
 	mf.FSTypes = cloneMap(m.m.FSTypes)
+	if m.m.DiskSpace != nil {
+		mf.DiskSpace = cloneMap(m.m.DiskSpace)
+	}
 	mf.Commands = append([]Command(nil), m.m.Commands...)
 	return NewRecorded(fsys, mf)
 }

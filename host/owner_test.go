@@ -94,6 +94,12 @@ func TestLiveReadsAccountPathsWithItsPermissions(t *testing.T) {
 	if res, err := h.EvalSymlinks(filepath.Join(toSecret, "canary")); !errors.Is(err, fs.ErrPermission) {
 		t.Errorf("EvalSymlinks into a root-only directory = %q, %v", res, err)
 	}
+	if ds, err := h.DiskSpace(filepath.Join(toSecret, "canary")); !errors.Is(err, fs.ErrPermission) {
+		t.Errorf("DiskSpace into a root-only directory through the account's link = %+v, %v", ds, err)
+	}
+	if _, err := h.DiskSpace(own); err != nil {
+		t.Errorf("DiskSpace of the account's own file: %v", err)
+	}
 	if fi, err := h.Lstat(toCanary); err != nil || fi.Mode&fs.ModeSymlink == 0 {
 		t.Errorf("Lstat of the account's link = %+v, %v", fi, err)
 	}

@@ -45,6 +45,9 @@ type Manifest struct {
 	// FSTypes maps mount points to filesystem types; a path takes the type of its longest
 	// matching prefix.
 	FSTypes map[string]string `json:"fstypes,omitempty"`
+	// DiskSpace holds statfs's size and room by the path asked; a path takes the answer of its
+	// longest recorded prefix, as with FSTypes.
+	DiskSpace map[string]DiskSpace `json:"diskspace,omitempty"`
 	// Commands holds the outputs of the commands the probes ran, keyed by argv.
 	Commands []Command `json:"commands,omitempty"`
 }
@@ -623,6 +626,25 @@ func (r *Recorded) FSType(p string) (string, error) {
 	}
 	if bestLen < 0 {
 		return "", &fs.PathError{Op: "statfs", Path: p, Err: errors.New("filesystem type not recorded")}
+	}
+	return best, nil
+}
+
+func (r *Recorded) DiskSpace(p string) (DiskSpace, error) {
+	real, err := r.resolve(p, true)
+	if err != nil {
+		return DiskSpace{}, err
+	}
+	var best DiskSpace
+	bestLen := -1
+	for mnt, ds := range r.m.DiskSpace {
+		mnt = path.Clean(mnt)
+		if (real == mnt || mnt == "/" || strings.HasPrefix(real, mnt+"/")) && len(mnt) > bestLen {
+			best, bestLen = ds, len(mnt)
+		}
+	}
+	if bestLen < 0 {
+		return DiskSpace{}, &fs.PathError{Op: "statfs", Path: p, Err: ErrSpaceNotRecorded}
 	}
 	return best, nil
 }

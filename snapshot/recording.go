@@ -37,6 +37,7 @@ type Recording struct {
 	nodes    map[string]*recNode
 	env      map[string]string
 	fstypes  map[string]string
+	space    map[string]host.DiskSpace
 	commands []host.Command
 }
 
@@ -56,7 +57,7 @@ type recNode struct {
 // from the tree on a recorded one (recording a recorded host is how the round trip is tested
 // without root).
 func NewRecording(inner host.Host) *Recording {
-	r := &Recording{inner: inner, nodes: map[string]*recNode{}, env: map[string]string{}, fstypes: map[string]string{}}
+	r := &Recording{inner: inner, nodes: map[string]*recNode{}, env: map[string]string{}, fstypes: map[string]string{}, space: map[string]host.DiskSpace{}}
 	switch h := inner.(type) {
 	case *host.Recorded:
 		r.readlink = func(p string) (string, error) {
@@ -280,6 +281,18 @@ func (r *Recording) FSType(p string) (string, error) {
 	return t, nil
 }
 
+// DiskSpace records statfs's answer by the path asked (resolved), as FSType.
+func (r *Recording) DiskSpace(p string) (host.DiskSpace, error) {
+	ds, err := r.inner.DiskSpace(p)
+	if err != nil {
+		return ds, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.space[r.resolve(p, true)] = ds
+	return ds, nil
+}
+
 // LookPath records PATH (the recorded host searches it) and the executable found, with its
 // mode, so that the replay finds the same path.
 func (r *Recording) LookPath(name string) (string, error) {
@@ -342,6 +355,7 @@ func (r *Recording) Manifest(opt RecordOptions) host.Manifest {
 		User:       opt.User,
 		Env:        maps(r.env),
 		FSTypes:    maps(r.fstypes),
+		DiskSpace:  maps(r.space),
 		Files:      map[string]host.FileMeta{},
 		Commands:   slices.Clone(r.commands),
 	}
@@ -360,8 +374,8 @@ func (r *Recording) Manifest(opt RecordOptions) host.Manifest {
 	return m
 }
 
-func maps(in map[string]string) map[string]string {
-	out := make(map[string]string, len(in))
+func maps[V any](in map[string]V) map[string]V {
+	out := make(map[string]V, len(in))
 	for k, v := range in {
 		out[k] = v
 	}

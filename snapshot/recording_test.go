@@ -30,7 +30,7 @@ func source() *host.Recorded {
 		Symlink("/etc/sysctl.d/c.conf", "/dev/null").
 		Dir("/home/alice").Meta("/home/alice", host.FileMeta{Type: "dir", Mode: "0750", UID: host.Int(1000), GID: host.Int(1000)}).
 		Env("PATH", "/usr/sbin:/usr/bin").Env("XDG_RUNTIME_DIR", "/run/user/1000").Env("SECRET", "hunter2").
-		FSType("/", "ext4").FSType("/home", "nfs").
+		FSType("/", "ext4").FSType("/home", "nfs").DiskSpace("/", 8<<30, 2<<30).
 		Command([]string{"slirp4netns", "--version"}, "slirp4netns version 1.2.0\n", 0).
 		CommandError([]string{"pasta", "--version"}, "executable file not found in $PATH").
 		Kernel("6.8.0-31-generic").
@@ -82,6 +82,7 @@ func probe(t *testing.T, h host.Host) map[string]string {
 	}
 	got["fstype"] = str(h.FSType("/home/alice"))
 	got["fstype /"] = str(h.FSType("/etc"))
+	got["diskspace"] = str(h.DiskSpace("/home/alice"))
 	for _, n := range []string{"newuidmap", "iptables", "pasta"} {
 		got["lookpath "+n] = str(h.LookPath(n))
 	}
