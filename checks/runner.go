@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math"
 	"runtime/debug"
 	"strings"
 	"sync"
@@ -157,10 +158,11 @@ func runInLine(ctx context.Context, probes []Probe, idx []int, env *facts.Env, o
 		var abandoned atomic.Bool
 		from := k
 		goInLine(func() {
+			dl := newInLineDeadlines(ctx, len(idx)-from)
+			defer dl.stop()
 			for j := from; j < len(idx) && !abandoned.Load(); j++ {
-				pctx, cancel := context.WithTimeout(ctx, opt.Timeout)
-				r := runDirect(pctx, probes[idx[j]], env, opt)
-				cancel()
+				r := runDirect(dl.next(opt.Timeout), probes[idx[j]], env, opt)
+				dl.done()
 				ch <- done{j, r}
 			}
 		})
@@ -189,6 +191,94 @@ func runInLine(ctx context.Context, probes []Probe, idx []int, env *facts.Env, o
 			}
 		}
 	}
+}
+
+// inLineDeadlines give the probes one runInLine worker runs, one after another, each its own
+// deadline, opt.Timeout after it starts, as context.WithTimeout did for each (issue 16: that
+// was ~3% of a replayed host's CPU time, four allocations and a timer per probe). The worker
+// has one context, cancelled with the run's, and one timer, reset for each probe, which
+// cancels that context when a probe passes its deadline: the probe's context (inLineCtx)
+// is then done, its Err context.DeadlineExceeded, as a timeout context's would be. The worker
+// is abandoned then (runInLine), and its context with it; the next probe gets a new one.
+// A context derived from a probe's (only live hosts' commands derive one, and these are not
+// run in line: cli/run.go) ends with context.Canceled at the deadline, not with
+// DeadlineExceeded.
+type inLineDeadlines struct {
+	parent context.Context // the run's
+	ctx    context.Context // the worker's
+	cancel context.CancelCauseFunc
+	base   time.Time
+	// cur is the running probe's deadline in nanoseconds after base, 0 between probes.
+	cur   atomic.Int64
+	timer *time.Timer
+	ctxs  []inLineCtx // one per probe, allocated at once
+}
+
+// errInLineDeadline is the cause of a worker's context that a probe's deadline cancelled.
+var errInLineDeadline = fmt.Errorf("the probe did not finish in time: %w", context.DeadlineExceeded)
+
+func newInLineDeadlines(parent context.Context, probes int) *inLineDeadlines {
+	d := &inLineDeadlines{parent: parent, base: time.Now(), ctxs: make([]inLineCtx, probes)}
+	d.ctx, d.cancel = context.WithCancelCause(parent)
+	d.timer = time.AfterFunc(time.Duration(math.MaxInt64), d.fire)
+	return d
+}
+
+// next is the context of the next probe, which runs for at most timeout.
+func (d *inLineDeadlines) next(timeout time.Duration) context.Context {
+	if context.Cause(d.ctx) == errInLineDeadline {
+		// The last probe returned after its deadline, before runInLine's own timer
+		// abandoned this worker: the next probe starts afresh, as with a context of its own.
+		d.ctx, d.cancel = context.WithCancelCause(d.parent)
+	}
+	at := time.Since(d.base) + timeout
+	d.cur.Store(int64(at))
+	c := &d.ctxs[0]
+	d.ctxs = d.ctxs[1:]
+	*c = inLineCtx{Context: d.ctx, deadline: d.base.Add(at)}
+	d.timer.Reset(timeout)
+	return c
+}
+
+// done: the probe returned; the timer may still fire for it, and then does nothing.
+func (d *inLineDeadlines) done() { d.cur.Store(0) }
+
+// fire cancels the worker's context when the running probe is past its deadline. A timer
+// that fired for a probe that has returned finds no probe (0) or the next one's later
+// deadline, which it waits for.
+func (d *inLineDeadlines) fire() {
+	at := d.cur.Load()
+	if at == 0 {
+		return
+	}
+	if left := time.Duration(at) - time.Since(d.base); left > 0 {
+		d.timer.Reset(left)
+		return
+	}
+	d.cancel(errInLineDeadline)
+}
+
+func (d *inLineDeadlines) stop() {
+	d.timer.Stop()
+	d.cancel(nil)
+}
+
+// inLineCtx is one in-line probe's context: the worker's, with the probe's deadline.
+type inLineCtx struct {
+	context.Context
+	deadline time.Time
+}
+
+func (c *inLineCtx) Deadline() (time.Time, bool) { return c.deadline, true }
+
+// Err is context.DeadlineExceeded once the probe's deadline cancelled the worker's context,
+// as a timeout context's Err; else the worker's (the run's error when the run was cancelled).
+func (c *inLineCtx) Err() error {
+	err := c.Context.Err()
+	if err != nil && context.Cause(c.Context) == errInLineDeadline {
+		return context.DeadlineExceeded
+	}
+	return err
 }
 
 // idleInLine holds the job channels of runInLine's workers that finished their host's probes

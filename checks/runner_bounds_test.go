@@ -161,3 +161,128 @@ func TestInLineWorkersAreReused(t *testing.T) {
 		t.Errorf("100 in-line runs started %d goroutines, want the idle worker reused", n)
 	}
 }
+
+// TestInLineProbeContexts: each in-line probe's context has the probe's own deadline,
+// opt.Timeout after it starts (not the worker's first probe's), is done at it with
+// context.DeadlineExceeded, and a probe after one that timed out starts with a live context.
+func TestInLineProbeContexts(t *testing.T) {
+	const timeout = 150 * time.Millisecond
+	type seen struct {
+		deadline   time.Duration // after the probe started
+		ok         bool
+		errAtStart error
+		waited     time.Duration
+		err        error
+	}
+	var mu sync.Mutex
+	got := map[string]seen{}
+	probe := func(id string, work func(ctx context.Context)) Probe {
+		return Probe{ID: id, Run: func(ctx context.Context, _ *facts.Env) finding.Result {
+			start := time.Now()
+			dl, ok := ctx.Deadline()
+			s := seen{deadline: dl.Sub(start), ok: ok, errAtStart: ctx.Err()}
+			work(ctx)
+			s.waited, s.err = time.Since(start), ctx.Err()
+			mu.Lock()
+			got[id] = s
+			mu.Unlock()
+			if s.err != nil {
+				return finding.Undecided(s.err, "own")
+			}
+			return finding.Passf("fine")
+		}}
+	}
+	waitDone := func(ctx context.Context) {
+		select {
+		case <-ctx.Done():
+		case <-time.After(10 * time.Second):
+		}
+	}
+	sleep := func(context.Context) { time.Sleep(timeout / 2) }
+	probes := []Probe{
+		probe("a.slow1", sleep), probe("a.slow2", sleep), probe("a.slow3", sleep), probe("a.slow4", sleep),
+		probe("b.late", waitDone), probe("b.after", sleep), probe("c.late", waitDone), probe("c.after", func(context.Context) {}),
+	}
+	env := facts.NewEnv(context.Background(), alice().Host(), "")
+	var res []finding.Result
+	hostile.Within(t, "Run", 20*time.Second, func() {
+		res = Run(context.Background(), probes, env, Options{Sequential: true, Timeout: timeout})
+	})
+	// Let the abandoned probes record what they saw.
+	hostile.Within(t, "the late probes", 10*time.Second, func() {
+		for {
+			mu.Lock()
+			n := len(got)
+			mu.Unlock()
+			if n == len(probes) {
+				return
+			}
+			time.Sleep(time.Millisecond)
+		}
+	})
+	for i, p := range probes {
+		s, r := got[p.ID], res[i]
+		if !s.ok || s.deadline > timeout || s.deadline < timeout-50*time.Millisecond || s.errAtStart != nil {
+			t.Errorf("%s: deadline %v after its start (%v), error at start %v; want %v", p.ID, s.deadline, s.ok, s.errAtStart, timeout)
+		}
+		if strings.HasSuffix(p.ID, ".late") {
+			if s.err != context.DeadlineExceeded || s.waited < timeout-10*time.Millisecond || r.Status != finding.Warn || !errors.Is(r.Err, context.DeadlineExceeded) {
+				t.Errorf("%s: done after %v with %v; result %s %q %v", p.ID, s.waited, s.err, r.Status, r.Summary, r.Err)
+			}
+			continue
+		}
+		if s.err != nil || r.Status != finding.Pass {
+			t.Errorf("%s: context ended (%v) after %v; result %s %q", p.ID, s.err, s.waited, r.Status, r.Summary)
+		}
+	}
+}
+
+// TestInLineDeadlines: after a probe that returned past its deadline (before runInLine's
+// timer abandoned its worker), the next probe's context is live; the run's cancellation
+// reaches the probe's context with the run's error; and a worker's probes cost no
+// allocation each beyond their own (a context.WithTimeout each cost four, issue 16).
+func TestInLineDeadlines(t *testing.T) {
+	d := newInLineDeadlines(context.Background(), 2)
+	c1 := d.next(time.Millisecond)
+	hostile.Within(t, "the first deadline", 10*time.Second, func() { <-c1.Done() })
+	if c1.Err() != context.DeadlineExceeded {
+		t.Errorf("past its deadline: %v", c1.Err())
+	}
+	d.done()
+	c2 := d.next(time.Hour)
+	if c2.Err() != nil || c1.Err() != context.DeadlineExceeded {
+		t.Errorf("the next probe's context: %v (the last's %v)", c2.Err(), c1.Err())
+	}
+	d.done()
+	d.stop()
+	if c2.Err() != context.Canceled {
+		t.Errorf("after the worker stopped: %v", c2.Err())
+	}
+
+	parent, cancel := context.WithCancel(context.Background())
+	d = newInLineDeadlines(parent, 1)
+	c := d.next(time.Hour)
+	cancel()
+	if <-c.Done(); c.Err() != context.Canceled {
+		t.Errorf("the run cancelled: %v", c.Err())
+	}
+	d.stop()
+
+	env := facts.NewEnv(context.Background(), alice().Host(), "")
+	probe := Probe{ID: "a.fine", Run: func(context.Context, *facts.Env) finding.Result {
+		return finding.Result{Status: finding.Pass, Summary: "fine"}
+	}}
+	one := []Probe{probe}
+	many := make([]Probe, 101)
+	for i := range many {
+		many[i] = probe
+	}
+	opt := Options{Sequential: true, Now: func() time.Time { return time.Time{} }}
+	base := testing.AllocsPerRun(20, func() { Run(context.Background(), one, env, opt) })
+	all := testing.AllocsPerRun(20, func() { Run(context.Background(), many, env, opt) })
+	// One is finish's: the summary made one line (strings.Fields). A context.WithTimeout per
+	// probe made it 5.1.
+	if per := (all - base) / 100; per > 2 {
+		t.Errorf("%.1f allocations per in-line probe beyond the first, want at most 2", per)
+	}
+}

@@ -3,7 +3,6 @@ package report
 import (
 	"bufio"
 	"bytes"
-	"encoding/json"
 	"encoding/xml"
 	"errors"
 	"fmt"
@@ -11,6 +10,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/jstemmer/go-junit-report/v2/junit"
@@ -135,6 +135,28 @@ type FleetWriter struct {
 	// after the first); started tells whether the first family (build_info) is out.
 	spools  []*spool
 	started bool
+	// bufs are the buffers hosts are rendered into (text, jsonl, json), reused from host to
+	// host: a worker renders into one the writer has given back.
+	bufs sync.Pool
+}
+
+// getBuf is an empty buffer for one host's output.
+func (fw *FleetWriter) getBuf() *[]byte {
+	if p, ok := fw.bufs.Get().(*[]byte); ok {
+		return p
+	}
+	return new([]byte)
+}
+
+// putBuf gives the chunk's buffer back for another host; the chunk must not be used again.
+// A buffer that grew past 1 MiB (a host with huge evidence) is left to the collector.
+func (fw *FleetWriter) putBuf(c *FleetChunk) {
+	if c.buf == nil || cap(c.parts[0]) > 1<<20 {
+		return
+	}
+	*c.buf = c.parts[0][:0]
+	fw.bufs.Put(c.buf)
+	c.buf, c.parts = nil, nil
 }
 
 // FleetChunk is one host, rendered: its parts (one for the output, or one per family) and
@@ -142,6 +164,9 @@ type FleetWriter struct {
 type FleetChunk struct {
 	host  FleetHost // verdict(host): no report, no results
 	parts [][]byte
+	// buf is the pooled buffer parts[0] was written into (text, jsonl, json): Write gives
+	// it back once the output has the bytes.
+	buf   *[]byte
 	suite junit.Testsuite // junit: the suite's totals (its cases are in parts)
 	err   error
 }
@@ -234,14 +259,20 @@ func (fw *FleetWriter) Encode(h FleetHost) *FleetChunk {
 	var b bytes.Buffer
 	switch fw.format {
 	case "text":
-		fw.encodeText(&b, h)
-		c.parts = [][]byte{b.Bytes()}
+		c.buf = fw.getBuf()
+		t := bytes.NewBuffer(*c.buf)
+		fw.encodeText(t, h)
+		c.parts = [][]byte{t.Bytes()}
 	case "jsonl":
-		c.err = writeJSONL(&b, h.Root, h.Report, h.Err)
-		c.parts = [][]byte{b.Bytes()}
+		c.buf = fw.getBuf()
+		var p []byte
+		p, c.err = appendJSONLine(*c.buf, h.Root, h.Report, h.Err, "", "")
+		c.parts = [][]byte{p}
 	case "json":
-		c.err = encodeFleetJSON(&b, h)
-		c.parts = [][]byte{b.Bytes()}
+		c.buf = fw.getBuf()
+		var p []byte
+		p, c.err = appendFleetJSON(*c.buf, h)
+		c.parts = [][]byte{p}
 	case "junit":
 		c.suite, c.err = encodeFleetSuite(&b, h)
 		c.parts = [][]byte{b.Bytes()}
@@ -261,6 +292,7 @@ func (fw *FleetWriter) Write(c *FleetChunk) error {
 	switch fw.format {
 	case "text", "jsonl":
 		_, err := fw.out.Write(c.parts[0])
+		fw.putBuf(c)
 		return err
 	case "json":
 		sep := ",\n  "
@@ -271,6 +303,7 @@ func (fw *FleetWriter) Write(c *FleetChunk) error {
 			return err
 		}
 		_, err := fw.out.Write(c.parts[0])
+		fw.putBuf(c)
 		return err
 	case "junit":
 		fw.suites.Tests += c.suite.Tests
@@ -430,6 +463,17 @@ type jsonlReport struct {
 }
 
 func newJSONL(root string, r *Report, err error) jsonlReport {
+	line := jsonlHead(root, r, err)
+	if line.jsonReport != nil {
+		jr := toJSON(r)
+		line.jsonReport = &jr
+	}
+	return line
+}
+
+// jsonlHead is newJSONL without the report's results (jsonHead), which the JSON writer
+// converts as it writes them.
+func jsonlHead(root string, r *Report, err error) jsonlReport {
 	line := jsonlReport{Root: root}
 	switch {
 	case err != nil:
@@ -437,33 +481,45 @@ func newJSONL(root string, r *Report, err error) jsonlReport {
 	case r == nil:
 		line.Error = errNoReport.Error()
 	default:
-		jr := toJSON(r)
-		line.jsonReport = &jr
+		head := jsonHead(r)
+		line.jsonReport = &head
 	}
 	return line
 }
 
-func writeJSONL(w io.Writer, root string, r *Report, err error) error {
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	return enc.Encode(newJSONL(root, r, err))
+// appendJSONLine appends one line of --output jsonl (newline included) to dst, or, indented by
+// prefix and indent, one element of a fleet's --output json.
+func appendJSONLine(dst []byte, root string, r *Report, err error, prefix, indent string) ([]byte, error) {
+	line := jsonlHead(root, r, err)
+	if b, ok := appendJSONL(dst, &line, r, prefix, indent); ok {
+		return b, nil
+	}
+	b := bytes.NewBuffer(dst)
+	if err := encodeJSON(b, newJSONL(root, r, err), prefix, indent); err != nil {
+		return dst, err
+	}
+	return b.Bytes(), nil
 }
 
 // renderJSONL is --output jsonl for one host: the JSON report on one line.
-func renderJSONL(w io.Writer, r *Report, _ Options) error { return writeJSONL(w, "", r, nil) }
-
-// encodeFleetJSON writes one element of a fleet's --output json, a JSON array of the jsonl
-// objects laid out as json.MarshalIndent lays out the whole array (two spaces), without the
-// separator before it (Write adds "[" or ",") and without a final newline.
-func encodeFleetJSON(b *bytes.Buffer, h FleetHost) error {
-	enc := json.NewEncoder(b)
-	enc.SetEscapeHTML(false)
-	enc.SetIndent("  ", "  ")
-	if err := enc.Encode(newJSONL(h.Root, h.Report, h.Err)); err != nil {
+func renderJSONL(w io.Writer, r *Report, _ Options) error {
+	b, err := appendJSONLine(nil, "", r, nil, "", "")
+	if err != nil {
 		return err
 	}
-	b.Truncate(b.Len() - 1) // Encode's newline
-	return nil
+	_, err = w.Write(b)
+	return err
+}
+
+// appendFleetJSON appends one element of a fleet's --output json, a JSON array of the jsonl
+// objects laid out as json.MarshalIndent lays out the whole array (two spaces), without the
+// separator before it (Write adds "[" or ",") and without a final newline.
+func appendFleetJSON(dst []byte, h FleetHost) ([]byte, error) {
+	b, err := appendJSONLine(dst, h.Root, h.Report, h.Err, "  ", "  ")
+	if err != nil {
+		return dst, err
+	}
+	return b[:len(b)-1], nil // the newline after the value
 }
 
 // encodeFleetSuite writes one host's testsuite (one per host, named by its root, so a CI job
