@@ -208,8 +208,12 @@ type inLineDeadlines struct {
 	ctx    context.Context // the worker's
 	cancel context.CancelCauseFunc
 	base   time.Time
+	// mu makes fire's check of the running probe and its cancel one step against done and
+	// next: without it, a timer that read the deadline of a probe returning just at it could
+	// cancel the worker's context after the next probe had started on it.
+	mu sync.Mutex
 	// cur is the running probe's deadline in nanoseconds after base, 0 between probes.
-	cur   atomic.Int64
+	cur   int64
 	timer *time.Timer
 	ctxs  []inLineCtx // one per probe, allocated at once
 }
@@ -226,13 +230,15 @@ func newInLineDeadlines(parent context.Context, probes int) *inLineDeadlines {
 
 // next is the context of the next probe, which runs for at most timeout.
 func (d *inLineDeadlines) next(timeout time.Duration) context.Context {
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	if context.Cause(d.ctx) == errInLineDeadline {
 		// The last probe returned after its deadline, before runInLine's own timer
 		// abandoned this worker: the next probe starts afresh, as with a context of its own.
 		d.ctx, d.cancel = context.WithCancelCause(d.parent)
 	}
 	at := time.Since(d.base) + timeout
-	d.cur.Store(int64(at))
+	d.cur = int64(at)
 	c := &d.ctxs[0]
 	d.ctxs = d.ctxs[1:]
 	*c = inLineCtx{Context: d.ctx, deadline: d.base.Add(at)}
@@ -241,13 +247,19 @@ func (d *inLineDeadlines) next(timeout time.Duration) context.Context {
 }
 
 // done: the probe returned; the timer may still fire for it, and then does nothing.
-func (d *inLineDeadlines) done() { d.cur.Store(0) }
+func (d *inLineDeadlines) done() {
+	d.mu.Lock()
+	d.cur = 0
+	d.mu.Unlock()
+}
 
 // fire cancels the worker's context when the running probe is past its deadline. A timer
 // that fired for a probe that has returned finds no probe (0) or the next one's later
 // deadline, which it waits for.
 func (d *inLineDeadlines) fire() {
-	at := d.cur.Load()
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	at := d.cur
 	if at == 0 {
 		return
 	}
