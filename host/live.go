@@ -191,6 +191,15 @@ func (l *live) Readlink(path string) (string, error) { return os.Readlink(path) 
 // (asController), as FSType. It replaced `df -Pk DIR` in storage.tmpdir: the static check's
 // last child process (issue 16).
 func (l *live) DiskSpace(path string) (DiskSpace, error) {
+	st, err := l.statfs(path)
+	if err != nil {
+		return DiskSpace{}, err
+	}
+	return statfsSpace(st.Blocks, st.Bavail, st.Frsize, st.Bsize), nil
+}
+
+// statfs is statfs(2) of path, with the account's permissions where it controls the path.
+func (l *live) statfs(path string) (unix.Statfs_t, error) {
 	var st unix.Statfs_t
 	err := l.asController(path, true, func() error {
 		if err := unix.Statfs(path, &st); err != nil {
@@ -198,10 +207,7 @@ func (l *live) DiskSpace(path string) (DiskSpace, error) {
 		}
 		return nil
 	})
-	if err != nil {
-		return DiskSpace{}, err
-	}
-	return statfsSpace(st.Blocks, st.Bavail, st.Frsize, st.Bsize), nil
+	return st, err
 }
 
 // statfsSpace turns statfs block counts into bytes, in f_frsize units as df does (f_bsize
@@ -224,13 +230,7 @@ func statfsSpace(blocks, bavail uint64, frsize, bsize int64) DiskSpace {
 }
 
 func (l *live) FSType(path string) (string, error) {
-	var st unix.Statfs_t
-	err := l.asController(path, true, func() error {
-		if err := unix.Statfs(path, &st); err != nil {
-			return &fs.PathError{Op: "statfs", Path: path, Err: err}
-		}
-		return nil
-	})
+	st, err := l.statfs(path)
 	if err != nil {
 		return "", err
 	}
