@@ -36,14 +36,8 @@ func appendJSONL(dst []byte, v *jsonlReport, from *Report, prefix, indent string
 	w := jsonWriter{prefix: prefix, indent: indent}
 	n := 0
 	b := w.open(dst, '{')
-	if v.Root != "" {
-		b = w.key(b, &n, "root")
-		b = w.str(b, v.Root)
-	}
-	if v.Error != "" {
-		b = w.key(b, &n, "error")
-		b = w.str(b, v.Error)
-	}
+	b = w.optStr(b, &n, "root", v.Root)
+	b = w.optStr(b, &n, "error", v.Error)
 	if v.jsonReport != nil {
 		b = w.reportFields(b, &n, v.jsonReport, from)
 	}
@@ -305,14 +299,8 @@ func (w *jsonWriter) tool(b []byte, t *Tool) []byte {
 	b = w.str(b, t.Name)
 	b = w.key(b, &n, "version")
 	b = w.str(b, t.Version)
-	if t.Revision != "" {
-		b = w.key(b, &n, "revision")
-		b = w.str(b, t.Revision)
-	}
-	if t.Go != "" {
-		b = w.key(b, &n, "go")
-		b = w.str(b, t.Go)
-	}
+	b = w.optStr(b, &n, "revision", t.Revision)
+	b = w.optStr(b, &n, "go", t.Go)
 	b = w.close(b, '}', n)
 	return b
 }
@@ -417,10 +405,7 @@ func (w *jsonWriter) engine(b []byte, e *finding.Engine) []byte {
 	b = w.boolean(b, e.Ready)
 	b = w.key(b, &n, "reasons")
 	b = w.strs(b, e.Reasons)
-	if len(e.BlockedBy) > 0 {
-		b = w.key(b, &n, "blocked_by")
-		b = w.strs(b, e.BlockedBy)
-	}
+	b = w.optStrs(b, &n, "blocked_by", e.BlockedBy)
 	b = w.close(b, '}', n)
 	return b
 }
@@ -487,22 +472,10 @@ func (w *jsonWriter) step(b []byte, s *fixes.Step) []byte {
 		b = w.key(b, &n, "manual")
 		b = w.boolean(b, true)
 	}
-	if len(s.Intents) > 0 {
-		b = w.key(b, &n, "intents")
-		b = w.strs(b, s.Intents)
-	}
-	if len(s.Why) > 0 {
-		b = w.key(b, &n, "why")
-		b = w.strs(b, s.Why)
-	}
-	if s.As != "" {
-		b = w.key(b, &n, "as")
-		b = w.str(b, s.As)
-	}
-	if s.Unless != "" {
-		b = w.key(b, &n, "unless")
-		b = w.str(b, s.Unless)
-	}
+	b = w.optStrs(b, &n, "intents", s.Intents)
+	b = w.optStrs(b, &n, "why", s.Why)
+	b = w.optStr(b, &n, "as", s.As)
+	b = w.optStr(b, &n, "unless", s.Unless)
 	b = w.close(b, '}', n)
 	return b
 }
@@ -524,4 +497,22 @@ func (w *jsonWriter) summary(b []byte, s *finding.Summary) []byte {
 	}
 	b = w.close(b, '}', n)
 	return b
+}
+
+// optStr writes the member key: v unless v is empty (omitempty on a string).
+func (w *jsonWriter) optStr(b []byte, n *int, key, v string) []byte {
+	if v == "" {
+		return b
+	}
+	b = w.key(b, n, key)
+	return w.str(b, v)
+}
+
+// optStrs writes the member key: v unless v is empty (omitempty on a []string).
+func (w *jsonWriter) optStrs(b []byte, n *int, key string, v []string) []byte {
+	if len(v) == 0 {
+		return b
+	}
+	b = w.key(b, n, key)
+	return w.strs(b, v)
 }
