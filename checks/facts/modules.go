@@ -400,7 +400,7 @@ type modprobeInfo struct {
 // modprobeConf reads the settings of on-demand module loading once.
 func (e *Env) modprobeConf() modprobeInfo {
 	return e.modprobe.get(func() modprobeInfo {
-		out := modprobeInfo{where: map[string]string{}}
+		out := modprobeInfo{where: map[string]string{}, c: parse.ModprobeConf{Blacklist: map[string]bool{}, Install: map[string]string{}}}
 		off := func(src, val, why string) {
 			out.off = AutoloadFact{Evidence: finding.Evidence{Source: src, Value: val}, Why: why}
 		}
@@ -435,14 +435,15 @@ func (e *Env) modprobeConf() modprobeInfo {
 			if err != nil {
 				continue
 			}
+			// One file's lines, added to the merged configuration as ParseModprobeConf would
+			// add them, remembering which file named each module.
 			var one parse.ModprobeConf
 			parse.ParseModprobeConf(data, &one)
-			parse.ParseModprobeConf(data, &out.c)
 			for n := range one.Blacklist {
-				out.where[n] = f
+				out.c.Blacklist[n], out.where[n] = true, f
 			}
-			for n := range one.Install {
-				out.where[n] = f
+			for n, cmd := range one.Install {
+				out.c.Install[n], out.where[n] = cmd, f
 			}
 		}
 		return out

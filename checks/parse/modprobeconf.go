@@ -55,7 +55,7 @@ func modprobeLine(s string, c *ModprobeConf) {
 		return
 	}
 	name := ModuleName(f[1])
-	if name == "" || f[1] != strings.TrimSpace(f[1]) {
+	if name == "" {
 		return
 	}
 	switch f[0] {
