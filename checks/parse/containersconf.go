@@ -160,7 +160,7 @@ func (d *ContainersConfDecoder) Decode(data []byte) error {
 				return nil
 			}
 		} else if f, ok := containersConfMemo.get(data); ok {
-			d.legacy = f.clone(cloneStrings)
+			d.legacy = f.clone(slices.Clone[[]string])
 			return nil
 		}
 	}
@@ -176,7 +176,7 @@ func (d *ContainersConfDecoder) Decode(data []byte) error {
 	} else {
 		_, err = toml.Decode(tomlText(data), &d.legacy)
 		if first && err == nil {
-			containersConfMemo.put(data, d.legacy.clone(cloneStrings))
+			containersConfMemo.put(data, d.legacy.clone(slices.Clone[[]string]))
 		}
 	}
 	return tomlError(err)

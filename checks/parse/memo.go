@@ -1,7 +1,6 @@
 package parse
 
 import (
-	"maps"
 	"slices"
 	"sync"
 )
@@ -84,7 +83,3 @@ func (a attrSlice) clone() attrSlice {
 	}
 	return c
 }
-
-func cloneStrings(s []string) []string { return slices.Clone(s) }
-
-func cloneValues(m map[string]string) map[string]string { return maps.Clone(m) }

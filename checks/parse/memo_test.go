@@ -3,6 +3,7 @@ package parse
 import (
 	"fmt"
 	"reflect"
+	"slices"
 	"testing"
 )
 
@@ -80,7 +81,7 @@ func shared(a, b reflect.Value, path string) string {
 func TestContainersConfFileClone(t *testing.T) {
 	var legacy containersConfFile[[]string]
 	fill(reflect.ValueOf(&legacy).Elem())
-	if c := legacy.clone(cloneStrings); !reflect.DeepEqual(c, legacy) {
+	if c := legacy.clone(slices.Clone[[]string]); !reflect.DeepEqual(c, legacy) {
 		t.Errorf("legacy clone differs: %+v", c)
 	} else if p := shared(reflect.ValueOf(legacy), reflect.ValueOf(c), "legacy"); p != "" {
 		t.Errorf("the clone shares %s", p)

@@ -1,6 +1,7 @@
 package parse
 
 import (
+	"maps"
 	"strings"
 
 	"github.com/BurntSushi/toml"
@@ -81,7 +82,7 @@ var storageConfKeys = []struct {
 // decoded before an error is returned with it.
 func StorageConfValues(data []byte) (map[string]string, error) {
 	if vals, ok := storageConfMemo.get(data); ok {
-		return cloneValues(vals), nil
+		return maps.Clone(vals), nil
 	}
 	vals := map[string]string{}
 	var f storageConfFile
@@ -99,7 +100,7 @@ func StorageConfValues(data []byte) (map[string]string, error) {
 		}
 	}
 	if err == nil {
-		storageConfMemo.put(data, cloneValues(vals))
+		storageConfMemo.put(data, maps.Clone(vals))
 	}
 	return vals, tomlError(err)
 }
