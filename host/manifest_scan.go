@@ -54,16 +54,11 @@ func scanManifest(data []byte) (Manifest, bool) {
 			return s.object(func(p string) bool {
 				var ds DiskSpace
 				ok := s.object(func(k string) bool {
-					var v int
 					switch k {
 					case "size":
-						ok := s.int(&v)
-						ds.Size = int64(v)
-						return ok
+						return s.int64(&ds.Size)
 					case "avail":
-						ok := s.int(&v)
-						ds.Avail = int64(v)
-						return ok
+						return s.int64(&ds.Avail)
 					}
 					return false
 				})
@@ -367,6 +362,12 @@ func (s *mscan) int(out *int) bool {
 	}
 	*out = int(v)
 	return true
+}
+
+func (s *mscan) int64(out *int64) bool {
+	v, _, ok := s.number()
+	*out = v
+	return ok
 }
 
 // uint32 is encoding/json's: no sign at all (it refuses "-0" too), at most MaxUint32.
