@@ -1,7 +1,10 @@
 package host
 
 import (
+	"bytes"
 	"context"
+	"errors"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -179,5 +182,144 @@ func TestVersionCacheDir(t *testing.T) {
 		if got := VersionCacheDir(c.euid, env(c.env)); got != c.want {
 			t.Errorf("VersionCacheDir(%d, %v) = %q, want %q", c.euid, c.env, got, c.want)
 		}
+	}
+}
+
+// derivedCounter derives the upper-cased file and counts its calls.
+func derivedCounter(keep bool) (func([]byte) ([]byte, bool), func() int) {
+	n := 0
+	return func(data []byte) ([]byte, bool) {
+			n++
+			return bytes.ToUpper(data), keep
+		}, func() int {
+			return n
+		}
+}
+
+func mustDerive(t *testing.T, h Host, path, kind string, derive func([]byte) ([]byte, bool), want string) {
+	t.Helper()
+	out, err := h.(Deriver).Derived(path, kind, derive)
+	if err != nil || string(out) != want {
+		t.Fatalf("Derived(%s, %s) = %q, %v; want %q", path, kind, out, err, want)
+	}
+}
+
+// TestDerivedKeepsWhatWasDerived: what was derived from a file is read back while the file is
+// the same one, derived again when it was rewritten in place or replaced, kept per kind, and
+// not kept when derive says so.
+func TestDerivedKeepsWhatWasDerived(t *testing.T) {
+	h, _ := cachedHost(t)
+	file := filepath.Join(t.TempDir(), "status")
+	if err := os.WriteFile(file, []byte("abc"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	derive, calls := derivedCounter(true)
+	mustDerive(t, h, file, "upper-1", derive, "ABC")
+	mustDerive(t, h, file, "upper-1", derive, "ABC")
+	if n := calls(); n != 1 {
+		t.Fatalf("derived %d times from an unchanged file, want 1", n)
+	}
+	mustDerive(t, h, file, "upper-2", derive, "ABC")
+	if n := calls(); n != 2 {
+		t.Fatalf("another kind was answered from the first one's entry (%d calls)", n)
+	}
+	// Rewritten in place with the same size: a new ctime, so a miss.
+	if err := os.WriteFile(file, []byte("xyz"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mustDerive(t, h, file, "upper-1", derive, "XYZ")
+	// Replaced by rename, as dpkg writes its database: a new inode.
+	if err := os.WriteFile(file+".new", []byte("def"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(file+".new", file); err != nil {
+		t.Fatal(err)
+	}
+	mustDerive(t, h, file, "upper-1", derive, "DEF")
+	mustDerive(t, h, file, "upper-1", derive, "DEF")
+	if n := calls(); n != 4 {
+		t.Fatalf("derived %d times, want 4 (two kinds, two changes of the file)", n)
+	}
+	other := filepath.Join(t.TempDir(), "other")
+	if err := os.WriteFile(other, []byte("q"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	nokeep, nokeepCalls := derivedCounter(false)
+	mustDerive(t, h, other, "upper-1", nokeep, "Q")
+	mustDerive(t, h, other, "upper-1", nokeep, "Q")
+	if n := nokeepCalls(); n != 2 {
+		t.Fatalf("an answer derive did not want kept was kept (%d calls, want 2)", n)
+	}
+}
+
+// TestDerivedErrors: a file that cannot be read is ReadFile's error and nothing is kept; a
+// relative path is derived every time.
+func TestDerivedErrors(t *testing.T) {
+	h, dir := cachedHost(t)
+	derive, calls := derivedCounter(true)
+	missing := filepath.Join(t.TempDir(), "missing")
+	for i := 0; i < 2; i++ {
+		if out, err := h.(Deriver).Derived(missing, "upper-1", derive); !errors.Is(err, fs.ErrNotExist) || out != nil {
+			t.Fatalf("missing file: %q, %v; want fs.ErrNotExist", out, err)
+		}
+	}
+	if n := calls(); n != 0 {
+		t.Errorf("derive ran %d times for a file that could not be read", n)
+	}
+	if ents, _ := filepath.Glob(filepath.Join(dir, "*.derived")); len(ents) != 0 {
+		t.Errorf("entries kept for a missing file: %v", ents)
+	}
+	if _, err := h.(Deriver).Derived("relative/status", "upper-1", derive); err == nil {
+		t.Error("a relative path was read")
+	}
+}
+
+// TestDerivedRefusesForeignAndCorruptEntries: an entry that is not uid's alone, or holds
+// another key, is a miss and is replaced; a cache directory that is not uid's is not used.
+func TestDerivedRefusesForeignAndCorruptEntries(t *testing.T) {
+	h, dir := cachedHost(t)
+	file := filepath.Join(t.TempDir(), "status")
+	if err := os.WriteFile(file, []byte("abc"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	derive, calls := derivedCounter(true)
+	mustDerive(t, h, file, "upper-1", derive, "ABC")
+	ents, _ := filepath.Glob(filepath.Join(dir, "*.derived"))
+	if len(ents) != 1 {
+		t.Fatalf("entries: %v, want one", ents)
+	}
+	entry := ents[0]
+	data, err := os.ReadFile(entry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, bad := range []struct {
+		name string
+		data []byte
+		mode os.FileMode
+	}{
+		{"another key", append([]byte("rd-derived-1\x00upper-1\x00/elsewhere\n"), "EVIL"...), 0o600},
+		{"no key line", []byte("EVIL"), 0o600},
+		{"writable by the group", append(bytes.Clone(data[:bytes.IndexByte(data, '\n')+1]), "EVIL"...), 0o620},
+	} {
+		if err := os.WriteFile(entry, bad.data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Chmod(entry, bad.mode); err != nil {
+			t.Fatal(err)
+		}
+		before := calls()
+		mustDerive(t, h, file, "upper-1", derive, "ABC")
+		if calls() != before+1 {
+			t.Errorf("%s: the entry was used", bad.name)
+		}
+	}
+	// A cache directory owned by someone else: never used, every answer derived.
+	foreign := WithVersionCache(NewLive(), dir, os.Geteuid()+1)
+	before := calls()
+	mustDerive(t, foreign, file, "upper-1", derive, "ABC")
+	mustDerive(t, foreign, file, "upper-1", derive, "ABC")
+	if calls() != before+2 {
+		t.Error("a cache directory of another uid was used")
 	}
 }

@@ -1,0 +1,88 @@
+package facts
+
+import (
+	"context"
+	"errors"
+	"io/fs"
+	"maps"
+	"testing"
+
+	"github.com/rootless-doctor/rootless-doctor/host"
+)
+
+// derivingHost is a Host with a Deriver that keeps derive's bytes per path and kind in memory,
+// as the account's cache keeps them on disk (host.versionCache); replace stands in for an
+// entry other than what was derived.
+type derivingHost struct {
+	host.Host
+	kept    map[string][]byte
+	derived int
+}
+
+func (d *derivingHost) Derived(path, kind string, derive func([]byte) ([]byte, bool)) ([]byte, error) {
+	if b, ok := d.kept[path+"\x00"+kind]; ok {
+		return b, nil
+	}
+	data, err := d.Host.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	d.derived++
+	out, keep := derive(data)
+	if keep {
+		d.kept[path+"\x00"+kind] = out
+	}
+	return out, nil
+}
+
+const testDpkgStatus = "Package: podman\nStatus: install ok installed\nVersion: 4.3.1+ds1-8+b1\n\n" +
+	"Package: rootlesskit\nStatus: deinstall ok config-files\nVersion: 1.1.0-1\n\n" +
+	"Package: uidmap\nStatus: install ok installed\nVersion: 1:4.13+dfsg1-1+b1\n"
+
+// TestDpkgThroughDeriver: with the account's cache, dpkg's database is indexed once and the
+// index read back on the next run gives the same answers as reading the database; bytes that
+// are not an index make the run index the database again.
+func TestDpkgThroughDeriver(t *testing.T) {
+	d := &derivingHost{Host: host.NewMemory().File(DpkgStatusPath, testDpkgStatus).Host(), kept: map[string][]byte{}}
+	ctx := context.Background()
+	type answer struct {
+		installed, found bool
+		version          string
+		ok               bool
+	}
+	ask := func(e *Env) map[string]answer {
+		out := map[string]answer{}
+		for _, pkg := range []string{"podman", "rootlesskit", "uidmap", "slirp4netns"} {
+			installed, found, err := e.DpkgPackageStatus(pkg)
+			if err != nil {
+				t.Fatal(err)
+			}
+			v, ok := e.DpkgInstalledVersion(pkg)
+			out[pkg] = answer{installed, found, v, ok}
+		}
+		return out
+	}
+	want := ask(NewEnv(ctx, host.NewMemory().File(DpkgStatusPath, testDpkgStatus).Host(), ""))
+	if !want["podman"].ok || want["rootlesskit"].installed || !want["rootlesskit"].found || want["slirp4netns"].found {
+		t.Fatalf("the database without a cache: %+v", want)
+	}
+	for run := 0; run < 3; run++ {
+		if got := ask(NewEnv(ctx, d, "")); !maps.Equal(got, want) {
+			t.Fatalf("run %d through the cache: %+v, want %+v", run, got, want)
+		}
+	}
+	if d.derived != 1 {
+		t.Errorf("the database was indexed %d times in three runs, want once", d.derived)
+	}
+	for k := range d.kept {
+		d.kept[k] = []byte("\x05podman\x02") // not an index: a flag of 2
+	}
+	if got := ask(NewEnv(ctx, d, "")); !maps.Equal(got, want) {
+		t.Fatalf("a corrupt entry: %+v, want %+v", got, want)
+	}
+	// No database: the error of reading it, as without a cache.
+	e := NewEnv(ctx, &derivingHost{Host: host.NewMemory().Host(), kept: map[string][]byte{}}, "")
+	if _, _, err := e.DpkgPackageStatus("podman"); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("no database: %v, want fs.ErrNotExist", err)
+	}
+}
