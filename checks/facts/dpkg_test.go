@@ -86,3 +86,58 @@ func TestDpkgThroughDeriver(t *testing.T) {
 		t.Errorf("no database: %v, want fs.ErrNotExist", err)
 	}
 }
+
+// TestKernelConfigThroughDeriver: with the account's cache, the kernel config is parsed once
+// for a kernel release and read back with the same answers; another release is parsed
+// again; a config that does not parse is not kept; bytes that do not decode are parsed anew.
+func TestKernelConfigThroughDeriver(t *testing.T) {
+	const config = "# CONFIG_MODULES is not set\nCONFIG_TUN=m\nCONFIG_EXT4_FS=y\n# CONFIG_EXT4_FS_SECURITY is not set\nCONFIG_HZ=250\n"
+	mem := func(release string) *host.Memory {
+		return host.NewMemory().Kernel(release).GzipFile("/proc/config.gz", config).File("/proc/modules", "")
+	}
+	ctx := context.Background()
+	type answer struct {
+		cfg  map[string]string
+		from string
+		tun  ModuleState
+	}
+	ask := func(h host.Host) answer {
+		e := NewEnv(ctx, h, "")
+		cfg, from := e.KernelConfig()
+		return answer{cfg, from, e.Module(ModuleSpec{Names: []string{"tun"}, Config: []string{"CONFIG_TUN"}}).State}
+	}
+	want := ask(mem("6.8.0").Host())
+	if want.from != "/proc/config.gz" || want.cfg["CONFIG_TUN"] != "m" || want.tun != ModuleNotLoaded {
+		t.Fatalf("without a cache: %+v", want)
+	}
+	d := &derivingHost{Host: mem("6.8.0").Host(), kept: map[string][]byte{}}
+	for run := 0; run < 3; run++ {
+		got := ask(d)
+		if !maps.Equal(got.cfg, want.cfg) || got.from != want.from || got.tun != want.tun {
+			t.Fatalf("run %d through the cache: %+v, want %+v", run, got, want)
+		}
+	}
+	if d.derived != 1 {
+		t.Errorf("the config was parsed %d times in three runs, want once", d.derived)
+	}
+	d.Host = mem("6.9.0").Host()
+	ask(d)
+	if d.derived != 2 {
+		t.Errorf("another kernel release's config was read back (%d parses, want 2)", d.derived)
+	}
+	for k := range d.kept {
+		d.kept[k] = []byte("\x03TUN\x01m") // not a config's form: no CONFIG_ prefix
+	}
+	if got := ask(d); !maps.Equal(got.cfg, want.cfg) || got.tun != want.tun {
+		t.Fatalf("a corrupt entry: %+v, want %+v", got, want)
+	}
+	bad := &derivingHost{Host: host.NewMemory().Kernel("6.8.0").File("/proc/config.gz", "not a config\n").Host(), kept: map[string][]byte{}}
+	for run := 0; run < 2; run++ {
+		if got := ask(bad); got.cfg != nil {
+			t.Fatalf("a file that is not a config: %+v", got)
+		}
+	}
+	if len(bad.kept) != 0 {
+		t.Errorf("kept for a file that does not parse: %q", bad.kept)
+	}
+}

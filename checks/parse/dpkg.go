@@ -162,15 +162,13 @@ func (x *DpkgIndex) AppendBinary(b []byte) ([]byte, error) {
 		return b, nil
 	}
 	for name, p := range x.pkgs {
-		b = binary.AppendUvarint(b, uint64(len(name)))
-		b = append(b, name...)
+		b = appendField(b, name)
 		if p.installed {
 			b = append(b, 1)
 		} else {
 			b = append(b, 0)
 		}
-		b = binary.AppendUvarint(b, uint64(len(p.version)))
-		b = append(b, p.version...)
+		b = appendField(b, p.version)
 	}
 	return b, nil
 }
@@ -182,31 +180,43 @@ var errDpkgIndex = errors.New("not an index of dpkg's database")
 // other than 0 or 1, a version of a package not installed, a name twice) is an error, and the
 // caller indexes the database again. The names and versions share one string of b's bytes.
 func DecodeDpkgIndex(b []byte) (*DpkgIndex, error) {
-	s := string(b)
-	x := &DpkgIndex{pkgs: make(map[string]dpkgPackage, len(s)/32)}
-	field := func() (string, bool) {
-		n, k := binary.Uvarint([]byte(s[:min(len(s), binary.MaxVarintLen64)]))
-		if k <= 0 || n > uint64(len(s)-k) {
-			return "", false
-		}
-		f := s[k : k+int(n)]
-		s = s[k+int(n):]
-		return f, true
-	}
-	for len(s) > 0 {
-		name, ok := field()
-		if !ok || len(s) == 0 || s[0] > 1 {
+	r := binReader{string(b)}
+	x := &DpkgIndex{pkgs: make(map[string]dpkgPackage, len(r.s)/32)}
+	for len(r.s) > 0 {
+		name, ok := r.field()
+		if !ok || len(r.s) == 0 || r.s[0] > 1 {
 			return nil, errDpkgIndex
 		}
-		installed := s[0] == 1
-		s = s[1:]
-		ver, ok := field()
+		installed := r.s[0] == 1
+		r.s = r.s[1:]
+		ver, ok := r.field()
 		if _, dup := x.pkgs[name]; !ok || dup || ver != "" && !installed {
 			return nil, errDpkgIndex
 		}
 		x.pkgs[name] = dpkgPackage{installed: installed, version: ver}
 	}
 	return x, nil
+}
+
+// binReader reads what binary.AppendUvarint and the bytes after it wrote: the forms that
+// DpkgIndex and KernelConfig keep in an account's cache. Every field is a substring of s.
+type binReader struct{ s string }
+
+// field is the next length-prefixed field; false when the length is malformed or runs past
+// the end.
+func (r *binReader) field() (string, bool) {
+	n, k := binary.Uvarint([]byte(r.s[:min(len(r.s), binary.MaxVarintLen64)]))
+	if k <= 0 || n > uint64(len(r.s)-k) {
+		return "", false
+	}
+	f := r.s[k : k+int(n)]
+	r.s = r.s[k+int(n):]
+	return f, true
+}
+
+// appendField appends f as binReader.field reads it.
+func appendField(b []byte, f string) []byte {
+	return append(binary.AppendUvarint(b, uint64(len(f))), f...)
 }
 
 // DebianUpstreamVersion strips a Debian version to its upstream part: no epoch ("1:"), no

@@ -515,3 +515,28 @@ func kernelConfigReference(data []byte) KernelConfig {
 	}
 	return cfg
 }
+
+// FuzzKernelConfigBinary: a config read back from AppendBinary's bytes is the config it was
+// written from, and bytes AppendBinary did not write are refused or read as a config that
+// writes itself back the same (never a panic).
+func FuzzKernelConfigBinary(f *testing.F) {
+	f.Add([]byte("# CONFIG_MODULES is not set\nCONFIG_TUN=m\nCONFIG_EXT4_FS=y\nCONFIG_HZ=250\nCONFIG_S=\"a b\"\n"), []byte{})
+	f.Add([]byte("CONFIG_=\n"), []byte{8, 'C', 'O', 'N', 'F', 'I', 'G', '_', 'X', 1, 'y'})
+	f.Add([]byte{}, []byte{8, 'C', 'O', 'N', 'F', 'I', 'G', '_', 'X', 0x80})
+	f.Fuzz(func(t *testing.T, config, raw []byte) {
+		if cfg, err := ParseKernelConfig(config); err == nil {
+			b, _ := cfg.AppendBinary(nil)
+			back, err := DecodeKernelConfig(b)
+			if err != nil || !maps.Equal(back, cfg) {
+				t.Fatalf("%q: read back %v (%v), written %v", config, back, err, cfg)
+			}
+		}
+		if c, err := DecodeKernelConfig(raw); err == nil {
+			b, _ := c.AppendBinary(nil)
+			again, err := DecodeKernelConfig(b)
+			if err != nil || !maps.Equal(again, c) {
+				t.Fatalf("%q decodes, but not once written back (%v)", raw, err)
+			}
+		}
+	})
+}
