@@ -499,11 +499,11 @@ func TestLiveApplyThroughSudo(t *testing.T) {
 	stage := fmt.Sprintf(`mkdir -p "$T/devnet"; mknod "$T/devnet/tun" c 10 200; chmod 0600 "$T/devnet/tun"; mount --bind "$T/devnet" /dev/net
 printf '%%s ALL=(root) NOPASSWD: %%s %s\n' %s "$BIN" >/etc/sudoers.d/rootless-doctor-test
 chmod 0440 /etc/sudoers.d/rootless-doctor-test`, apply.HelperCommand, user)
-	// TERM: a terminal that huh drives (without it, its accessible prompt waits for a line).
+	// The [y/N] prompt reads a line: the answer ends with Enter, as a person types it.
 	asUser := fmt.Sprintf("runuser -u %s -- env -i TERM=xterm-256color PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin HOME=/home/%s", user, user)
 	privateHost(t, dir, bin, stage, fmt.Sprintf(`
 set +e
-(sleep 2; printf y) | timeout 120 script -qec '%[1]s %[2]s fix --apply --static --only net.tun' /dev/null >"$T/yes.out" 2>&1; echo $? >"$T/yes.rc"
+(sleep 2; printf 'y\n') | timeout 120 script -qec '%[1]s %[2]s fix --apply --static --only net.tun' /dev/null >"$T/yes.out" 2>&1; echo $? >"$T/yes.rc"
 stat -c %%a /dev/net/tun >"$T/yes.mode"
 echo '{"op":"run","command":"id >/etc/pwned"}' | %[1]s sudo -n -- %[2]s %[3]s >"$T/attack.out" 2>&1; echo $? >"$T/attack.rc"
 [ -e /etc/pwned ] && echo yes >"$T/pwned"
@@ -526,7 +526,7 @@ set -e
 	}
 }
 
-// TestLiveApplyPromptTTY answers the huh confirm on a terminal (a pseudo-terminal made by
+// TestLiveApplyPromptTTY answers the [y/N] prompt on a terminal (a pseudo-terminal made by
 // script(1)): "n" changes nothing and exits 1 (the finding stands), "y" applies.
 func TestLiveApplyPromptTTY(t *testing.T) {
 	needRoot(t, "useradd", "userdel", "usermod", "unshare", "mknod", "script", "timeout", "go")
@@ -536,9 +536,9 @@ func TestLiveApplyPromptTTY(t *testing.T) {
 	cmd := fmt.Sprintf("%s fix --apply --static --user %s --only net.tun", bin, user)
 	privateHost(t, dir, bin, `mkdir -p "$T/devnet"; mknod "$T/devnet/tun" c 10 200; chmod 0600 "$T/devnet/tun"; mount --bind "$T/devnet" /dev/net`, fmt.Sprintf(`
 set +e
-(sleep 2; printf n) | timeout 60 script -qec '%[1]s' /dev/null >"$T/no.out" 2>&1; echo $? >"$T/no.rc"
+(sleep 2; printf 'n\n') | timeout 60 script -qec '%[1]s' /dev/null >"$T/no.out" 2>&1; echo $? >"$T/no.rc"
 stat -c %%a /dev/net/tun >"$T/no.mode"
-(sleep 2; printf y) | timeout 60 script -qec '%[1]s' /dev/null >"$T/yes.out" 2>&1; echo $? >"$T/yes.rc"
+(sleep 2; printf 'y\n') | timeout 60 script -qec '%[1]s' /dev/null >"$T/yes.out" 2>&1; echo $? >"$T/yes.rc"
 stat -c %%a /dev/net/tun >"$T/yes.mode"
 set -e
 `, cmd))

@@ -3,6 +3,7 @@ package cli
 import (
 	"bytes"
 	"context"
+	"io"
 	"io/fs"
 	"path/filepath"
 	"strings"
@@ -130,5 +131,74 @@ func TestApplyUsage(t *testing.T) {
 		if code := Execute(context.Background(), f, args); code != ExitError {
 			t.Errorf("%v: exit %d, want 2", args, code)
 		}
+	}
+}
+
+func TestApplyPromptYes(t *testing.T) {
+	f, ios, in, out, _, sys, _ := applyFactory(t, "missing-subuid")
+	ios.InIsTTY = true
+	in.WriteString("Yes\n")
+	Execute(context.Background(), f, []string{"fix", "--apply", "--static"})
+	if !strings.Contains(strings.Join(sys.calls, "\n"), "usermod --add-subuids 165536-231071 --add-subgids 165536-231071 alice") {
+		t.Errorf("answering yes applied nothing: %v\n%s", sys.calls, out.String())
+	}
+}
+
+// blockingReader never returns, as a terminal nobody answers.
+type blockingReader struct{}
+
+func (blockingReader) Read([]byte) (int, error) { select {} }
+
+// zeroReader returns nothing and no error, forever.
+type zeroReader struct{}
+
+func (zeroReader) Read([]byte) (int, error) { return 0, nil }
+
+// TestConfirmApplyAnswers: only y or yes, in any case and with blanks around, applies; an
+// empty or other line, end of input, a line too long to be a word, a reader that returns
+// nothing and an interrupt do not, and none of them hangs.
+func TestConfirmApplyAnswers(t *testing.T) {
+	for _, tt := range []struct {
+		in   io.Reader
+		want bool
+	}{
+		{strings.NewReader("y\n"), true},
+		{strings.NewReader("YES\n"), true},
+		{strings.NewReader("  yes \r\n"), true},
+		{strings.NewReader("yes"), true}, // end of input ends the line
+		{strings.NewReader("\n"), false},
+		{strings.NewReader(""), false},
+		{strings.NewReader("n\ny\n"), false},
+		{strings.NewReader("yess\n"), false},
+		{strings.NewReader("Oui\n"), false},
+		{strings.NewReader(strings.Repeat("y", 100) + "\n"), false},
+		{strings.NewReader("y" + strings.Repeat(" ", 1<<20) + "\n"), false},
+		{zeroReader{}, false},
+	} {
+		var out bytes.Buffer
+		opts := &FixOptions{IO: &IOStreams{In: tt.in, Out: &out, InIsTTY: true}}
+		got, err := confirmApply(context.Background(), opts, "Apply these steps now?")
+		if err != nil || got != tt.want {
+			t.Errorf("%T answer: %v, %v; want %v", tt.in, got, err, tt.want)
+		}
+		if out.String() != "Apply these steps now? [y/N] " {
+			t.Errorf("prompt %q", out.String())
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var out bytes.Buffer
+	done := make(chan bool, 1)
+	go func() {
+		ok, _ := confirmApply(ctx, &FixOptions{IO: &IOStreams{In: blockingReader{}, Out: &out, InIsTTY: true}}, "Apply?")
+		done <- ok
+	}()
+	cancel()
+	select {
+	case ok := <-done:
+		if ok {
+			t.Error("an interrupted prompt applied")
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("an interrupted prompt did not return")
 	}
 }
