@@ -18,7 +18,7 @@ var kindDelegate = kind{
 	},
 	validate: func(in finding.Intent) error {
 		for _, c := range in.Controllers {
-			if !controllerPattern().MatchString(c) {
+			if !validController(c) {
 				return unsafef("cgroup controller %q", c)
 			}
 		}
@@ -53,7 +53,7 @@ func (b *builder) delegate(reqs []Request, optional bool) []Step {
 	for _, line := range strings.Split(b.readText(DelegateFile), "\n") {
 		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "Delegate="); ok {
 			for _, c := range strings.Fields(v) {
-				if controllerPattern().MatchString(c) && c != "yes" && c != "no" && c != "true" && c != "false" {
+				if validController(c) && c != "yes" && c != "no" && c != "true" && c != "false" {
 					extra[c] = true
 				}
 			}

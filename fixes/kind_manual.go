@@ -14,7 +14,7 @@ var kindManual = kind{
 	id:       func(in finding.Intent) string { return "manual." + in.Name },
 	describe: func(in finding.Intent) string { return in.Reason },
 	validate: func(in finding.Intent) error {
-		if !namePattern().MatchString(in.Name) {
+		if !validName(in.Name) {
 			return unsafef("manual step name %q", in.Name)
 		}
 		if in.Reason == "" {

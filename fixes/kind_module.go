@@ -17,7 +17,7 @@ var kindModule = kind{
 		return fmt.Sprintf("load the kernel module %s now and at boot", in.Name)
 	},
 	validate: func(in finding.Intent) error {
-		if !modulePattern().MatchString(in.Name) {
+		if !validModule(in.Name) {
 			return unsafef("module name %q is not [A-Za-z0-9_-]", in.Name)
 		}
 		return nil
@@ -50,7 +50,7 @@ func (b *builder) modules(reqs []Request, optional bool) []Step {
 	all := slices.Clone(names)
 	for _, line := range strings.Split(b.readText(file), "\n") {
 		line = strings.TrimSpace(line)
-		if modulePattern().MatchString(line) {
+		if validModule(line) {
 			all = append(all, line)
 		}
 	}

@@ -17,7 +17,7 @@ var kindPackage = kind{
 		return fmt.Sprintf("install the package that provides %s", in.Tool)
 	},
 	validate: func(in finding.Intent) error {
-		if !namePattern().MatchString(in.Tool) {
+		if !validName(in.Tool) {
 			return unsafef("tool name %q", in.Tool)
 		}
 		return nil

@@ -2,9 +2,7 @@ package parse
 
 import (
 	"fmt"
-	"regexp"
 	"strconv"
-	"sync"
 )
 
 // KernelVersion is the numeric part of a kernel release ("6.8.0-31-generic" → 6.8.0).
@@ -16,21 +14,38 @@ type KernelVersion struct {
 	Release string
 }
 
-var kernelRE = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^(\d{1,6})\.(\d{1,6})(?:\.(\d{1,9}))?`) })
-
-// ParseKernelRelease parses uname -r.
+// ParseKernelRelease parses uname -r: MAJOR.MINOR[.PATCH] at its start, what
+// `^(\d{1,6})\.(\d{1,6})(?:\.(\d{1,9}))?` matches. It was that expression until issue 16:
+// its counted repetitions compiled to ~40 instructions, a cost paid by every check for one
+// match; FuzzParseKernelRelease compares the two.
 func ParseKernelRelease(release string) (KernelVersion, error) {
-	m := kernelRE().FindStringSubmatch(release)
-	if m == nil {
+	s := release
+	n := digitRun(s, 7)
+	if n == 0 || n > 6 || n == len(s) || s[n] != '.' {
 		return KernelVersion{}, fmt.Errorf("kernel release %q has no MAJOR.MINOR version", release)
 	}
 	v := KernelVersion{Release: release}
-	v.Major, _ = strconv.Atoi(m[1])
-	v.Minor, _ = strconv.Atoi(m[2])
-	if m[3] != "" {
-		v.Patch, _ = strconv.Atoi(m[3])
+	v.Major, _ = strconv.Atoi(s[:n])
+	s = s[n+1:]
+	if n = digitRun(s, 6); n == 0 {
+		return KernelVersion{}, fmt.Errorf("kernel release %q has no MAJOR.MINOR version", release)
+	}
+	v.Minor, _ = strconv.Atoi(s[:n])
+	if s = s[n:]; len(s) > 1 && s[0] == '.' {
+		if n = digitRun(s[1:], 9); n > 0 {
+			v.Patch, _ = strconv.Atoi(s[1 : 1+n])
+		}
 	}
 	return v, nil
+}
+
+// digitRun is how many ASCII digits s starts with, at most max.
+func digitRun(s string, max int) int {
+	n := 0
+	for n < len(s) && n < max && '0' <= s[n] && s[n] <= '9' {
+		n++
+	}
+	return n
 }
 
 // AtLeast reports whether v ≥ major.minor.
