@@ -9,8 +9,8 @@ import (
 	"strings"
 
 	"github.com/rootless-doctor/rootless-doctor/checks/parse"
-	"github.com/rootless-doctor/rootless-doctor/host"
 	"github.com/rootless-doctor/rootless-doctor/finding"
+	"github.com/rootless-doctor/rootless-doctor/host"
 )
 
 // Kernel modules, shared by the probes that need one (net.tun, net.iptables).
