@@ -21,8 +21,9 @@ import (
 // blockedRun is the child of TestSecondSignalKills: the real signal handling, and a run
 // blocked in a read that honours no context.
 func blockedRun() {
-	ctx, stop := notifyContext(context.Background())
+	ctx, stop, registered := notifyContextAsync(context.Background())
 	defer stop()
+	<-registered
 	go func() {
 		<-ctx.Done()
 		fmt.Println("cancelled:", context.Cause(ctx))
