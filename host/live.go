@@ -69,23 +69,20 @@ func readFile(path string) ([]byte, error) {
 // what fstat says of the file read (mode, owner, times). It reads as the calling process,
 // with no regard to who controls the path: root's `fix --apply` reads /etc with it.
 func ReadRegular(path string) ([]byte, fs.FileInfo, error) {
-	pf, err := os.OpenFile(path, unix.O_PATH, 0)
+	pfd, err := openRetry(path, unix.O_PATH|unix.O_CLOEXEC)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, &fs.PathError{Op: "open", Path: path, Err: err}
 	}
-	f, err := openRegular(pf, path, func() (*os.File, error) {
-		return os.OpenFile(path, os.O_RDONLY|unix.O_NONBLOCK|unix.O_NOCTTY, 0)
+	fd, st, err := reopenRegular(pfd, path, func() (int, error) {
+		return openRetry(path, unix.O_RDONLY|unix.O_NONBLOCK|unix.O_NOCTTY|unix.O_CLOEXEC)
 	})
+	unix.Close(pfd)
 	if err != nil {
 		return nil, nil, err
 	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil, nil, err
-	}
-	data, err := readCapped(f, path, fi.Size())
-	return data, fi, err
+	defer unix.Close(fd)
+	data, err := readCapped(fdReader(fd), path, st.Size)
+	return data, &statInfo{name: filepath.Base(path), st: *st}, err
 }
 
 func (l *live) Stat(path string) (fi FileInfo, err error) {

@@ -2,9 +2,12 @@ package host
 
 import (
 	"errors"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -150,5 +153,83 @@ func TestInMemoryTreesRefuseSpecialFiles(t *testing.T) {
 		if data, err := h.ReadFile(p); !errors.Is(err, ErrNotRegular) {
 			t.Errorf("ReadFile(%s) = %q, %v, want ErrNotRegular", p, data, err)
 		}
+	}
+}
+
+// TestReopenRegularWithoutProc: where /proc is not mounted, a regular file is opened again by
+// its path and read; a FIFO is still refused before it is opened for reading; and a path that
+// names another file by the time it is opened again is refused.
+func TestReopenRegularWithoutProc(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "file")
+	other := filepath.Join(dir, "other")
+	fifo := filepath.Join(dir, "fifo")
+	if err := os.WriteFile(file, []byte("data"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(other, []byte("else"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Mkfifo(fifo, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	saved := procSelfFd
+	procSelfFd = filepath.Join(dir, "no-proc") + "/"
+	t.Cleanup(func() { procSelfFd = saved })
+
+	data, fi, err := ReadRegular(file)
+	if err != nil || string(data) != "data" || fi.Size() != 4 || !fi.Mode().IsRegular() || fi.Name() != "file" {
+		t.Fatalf("ReadRegular without /proc: %q, %v, %v", data, fi, err)
+	}
+	hostile.Within(t, "ReadRegular of a FIFO without /proc", 5*time.Second, func() {
+		if _, _, err := ReadRegular(fifo); !errors.Is(err, ErrNotRegular) {
+			t.Errorf("FIFO: %v, want ErrNotRegular", err)
+		}
+	})
+	pfd, err := openRetry(file, unix.O_PATH|unix.O_CLOEXEC)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(pfd)
+	fd, _, err := reopenRegular(pfd, file, func() (int, error) { return openRetry(other, unix.O_RDONLY|unix.O_CLOEXEC) })
+	if !errors.Is(err, ErrNotRegular) || fd != -1 {
+		t.Errorf("a path swapped before it was opened again: fd %d, %v; want ErrNotRegular", fd, err)
+	}
+	f, err := os.OpenFile(file, unix.O_PATH, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := openRegular(f, file, func() (*os.File, error) { return os.Open(file) })
+	if err != nil {
+		t.Fatalf("openRegular without /proc: %v", err)
+	}
+	defer g.Close()
+	if b, err := io.ReadAll(g); err != nil || string(b) != "data" {
+		t.Errorf("openRegular without /proc read %q, %v", b, err)
+	}
+}
+
+// TestReadRegularFileInfo: ReadRegular describes the file it read as os.Stat does.
+func TestReadRegularFileInfo(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(file, []byte("12345"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	_, fi, err := ReadRegular(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, err := os.Stat(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fi.Name() != want.Name() || fi.Size() != want.Size() || fi.Mode() != want.Mode() || !fi.ModTime().Equal(want.ModTime()) || fi.IsDir() {
+		t.Errorf("ReadRegular: %s %d %v %v; os.Stat: %s %d %v %v", fi.Name(), fi.Size(), fi.Mode(), fi.ModTime(), want.Name(), want.Size(), want.Mode(), want.ModTime())
+	}
+	if st, ok := fi.Sys().(*syscall.Stat_t); !ok || st.Ino != want.Sys().(*syscall.Stat_t).Ino {
+		t.Errorf("Sys() = %T, want the *syscall.Stat_t of the file", fi.Sys())
+	}
+	if _, _, err := ReadRegular(file + ".missing"); !errors.Is(err, fs.ErrNotExist) || !strings.Contains(err.Error(), "open "+file+".missing") {
+		t.Errorf("missing file: %v", err)
 	}
 }
