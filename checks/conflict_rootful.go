@@ -211,10 +211,10 @@ func sameDockerHost(a, b string) bool {
 // rootless-tooling-not-installed): docker-ce-rootless-extras ships dockerd-rootless.sh and
 // dockerd-rootless-setuptool.sh; the get.docker.com/rootless script puts them in ~/bin.
 func rootlessToolingDetail(e *facts.Env, r finding.Result) finding.Result {
-	if _, err := e.Host.LookPath("dockerd"); err != nil {
+	if _, err := e.LookPath("dockerd"); err != nil {
 		return r
 	}
-	if _, err := e.Host.LookPath("dockerd-rootless.sh"); err == nil {
+	if _, err := e.LookPath("dockerd-rootless.sh"); err == nil {
 		return r
 	}
 	for _, p := range []string{path.Join(e.User.Home, "bin", "dockerd-rootless.sh"), facts.DebianRootlessScript} {

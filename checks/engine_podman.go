@@ -369,7 +369,7 @@ func podmanFirewall(e *facts.Env, pm *facts.Podman, v *verdict) {
 		v.with(m.Evidence)
 	}
 	// Fedora's netavark package requires nftables: only a configured driver can lack nft.
-	if _, err := e.Host.LookPath("nft"); err != nil && pm.Conf.FirewallDriver != "" {
+	if _, err := e.LookPath("nft"); err != nil && pm.Conf.FirewallDriver != "" {
 		missing = append(missing, "nft is not installed")
 		v.with(finding.Evidence{Source: "PATH", Value: "no nft"})
 	}

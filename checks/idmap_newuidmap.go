@@ -61,7 +61,7 @@ func runNewuidmap(_ context.Context, e *facts.Env) finding.Result {
 	var how, paths []string
 	foreign := ""
 	for _, h := range idmapHelpers {
-		p, err := e.Host.LookPath(h.name)
+		p, err := e.LookPath(h.name)
 		if err != nil {
 			if q := findOffPath(e, h.name); q != "" {
 				offPath = append(offPath, q)
@@ -150,7 +150,7 @@ func runNewuidmap(_ context.Context, e *facts.Env) finding.Result {
 // it is not on PATH.
 func findOffPath(e *facts.Env, name string) string {
 	for _, dir := range []string{"/usr/bin", "/usr/sbin", "/bin", "/sbin"} {
-		if p, err := e.Host.LookPath(dir + "/" + name); err == nil {
+		if p, err := e.LookPath(dir + "/" + name); err == nil {
 			return p
 		}
 	}

@@ -310,7 +310,7 @@ func (j *subIDJudge) judgeCRLF(f parse.SubIDs, crOwn []parse.SubIDRange) {
 // then refuses.
 func (j *subIDJudge) judgeNumbers(own []parse.SubIDRange) {
 	k := j.k
-	_, errGetsubids := j.e.Host.LookPath("getsubids")
+	_, errGetsubids := j.e.LookPath("getsubids")
 	for i, r := range own {
 		if r.Note == "" {
 			continue
@@ -333,7 +333,7 @@ func (k subIDKind) fromModule(ctx context.Context, e *facts.Env, src facts.SubID
 	j := newSubIDJudge(k, e)
 	j.module = src.Module
 	j.r = j.r.With(fmt.Sprintf("/etc/nsswitch.conf:%d", src.Line.Line), src.Line.Text)
-	exe, err := e.Host.LookPath("getsubids")
+	exe, err := e.LookPath("getsubids")
 	if err != nil {
 		return j.r.WithStatus(finding.Fail, "subordinate %ss come from the nsswitch module %q, but getsubids is not installed", k.word, src.Module).
 			Detail("newuidmap asks libsubid_%s.so for the ranges. RootlessKit 1.1.0 and later ask getsubids and, without it, read %s, which newuidmap then refuses (rootless-containers/rootlesskit#404, moby/moby#44473).", src.Module, k.file).
@@ -693,7 +693,7 @@ func (j *subIDJudge) judgeOthers(f parse.SubIDs, own []parse.SubIDRange) {
 		return
 	}
 	status := finding.Warn
-	if _, err := j.e.Host.LookPath("getsubids"); err != nil && fieldCount {
+	if _, err := j.e.LookPath("getsubids"); err != nil && fieldCount {
 		// Without getsubids RootlessKit reads the file itself and rejects all of it when any
 		// line lacks three fields ("Format not correct for /etc/subuid file",
 		// pkg/parent/idtools); Podman built without libsubid does the same.

@@ -54,7 +54,7 @@ func runLsmAppArmor(ctx context.Context, e *facts.Env) finding.Result {
 	if _, inUse := e.PodmanDataRoot(); !inUse {
 		return r.WithStatus(finding.Skip, "podman is not in use: the pasta profile matters for the namespaces podman hands pasta")
 	}
-	pasta, err := e.Host.LookPath("pasta")
+	pasta, err := e.LookPath("pasta")
 	if err != nil {
 		return r.WithStatus(finding.Skip, "pasta is not installed (see net.driver)")
 	}

@@ -91,7 +91,7 @@ func runLsmSELinux(ctx context.Context, e *facts.Env) finding.Result {
 		r = r.With(selinuxUsernsClass, "present").
 			Detail("The loaded policy mediates user namespace creation (the user_namespace class): a policy that denies it to the engine's domain (hardened images such as secureblue) shows only when a namespace is created — `cannot clone: Permission denied` and an AVC for tclass=user_namespace; the live proof (runtime.userns) meets it.")
 	}
-	if _, err := e.Host.LookPath("pasta"); err == nil {
+	if _, err := e.LookPath("pasta"); err == nil {
 		r = r.Detail("pasta runs confined as pasta_t where passt-selinux is installed; a policy older than pasta shows as `pasta failed … Permission denied` and AVCs for comm=pasta (podman#26157): `rootless-doctor prove --net pasta` meets it (runtime.network).")
 	}
 	switch {
@@ -108,7 +108,7 @@ func runLsmSELinux(ctx context.Context, e *facts.Env) finding.Result {
 
 // xtablesLabel judges one rootless setup script on PATH: ok is false when it is not installed.
 func xtablesLabel(e *facts.Env, name string) (finding.Result, bool) {
-	p, err := e.Host.LookPath(name)
+	p, err := e.LookPath(name)
 	if err != nil {
 		return finding.Result{}, false
 	}

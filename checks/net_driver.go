@@ -282,7 +282,7 @@ func podmanOnly(e *facts.Env, d facts.NetDrivers) bool {
 	if !d.Podman.Present() || d.RootlessKit.Present() || e.DockerRootless().Script != "" {
 		return false
 	}
-	_, err := e.Host.LookPath("dockerd")
+	_, err := e.LookPath("dockerd")
 	return err != nil
 }
 

@@ -260,11 +260,11 @@ func setupToolIptables(ctx context.Context, e *facts.Env, r finding.Result, prin
 // findIptables looks on PATH, then in the sbin directories. onPath is false when only the
 // fallback found it.
 func findIptables(e *facts.Env) (bin string, onPath bool) {
-	if p, err := e.Host.LookPath("iptables"); err == nil {
+	if p, err := e.LookPath("iptables"); err == nil {
 		return p, true
 	}
 	for _, p := range iptablesFallbacks {
-		if q, err := e.Host.LookPath(p); err == nil {
+		if q, err := e.LookPath(p); err == nil {
 			return q, false
 		}
 	}

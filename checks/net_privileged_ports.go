@@ -74,7 +74,7 @@ func runNetPrivilegedPorts(_ context.Context, e *facts.Env) finding.Result {
 
 // rootlesskitBindCap reports the rootlesskit binary when it carries cap_net_bind_service.
 func rootlesskitBindCap(e *facts.Env) (string, bool) {
-	p, err := e.Host.LookPath("rootlesskit")
+	p, err := e.LookPath("rootlesskit")
 	if err != nil {
 		return "", false
 	}

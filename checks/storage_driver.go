@@ -175,7 +175,7 @@ func (f *storageDriverFacts) readFuse(e *facts.Env, r finding.Result) finding.Re
 	if !f.kernel.AtLeast(4, 18) {
 		f.fuseNo = append(f.fuseNo, fmt.Sprintf("kernel %d.%d cannot mount FUSE in a user namespace (4.18 or later can)", f.kernel.Major, f.kernel.Minor))
 	}
-	if p, err := e.Host.LookPath("fuse-overlayfs"); err == nil {
+	if p, err := e.LookPath("fuse-overlayfs"); err == nil {
 		f.fuseBinary = true
 		r = r.With("fuse-overlayfs", p)
 	} else {
@@ -210,8 +210,8 @@ func (f *storageDriverFacts) readFuse(e *facts.Env, r finding.Result) finding.Re
 // filesystem limits the drivers), a configured storage-driver, and state left by a driver
 // used before (dockerd keeps using it: "[graphdriver] using prior storage driver").
 func (f *storageDriverFacts) readDocker(e *facts.Env, r finding.Result) finding.Result {
-	_, errD := e.Host.LookPath("dockerd")
-	_, errR := e.Host.LookPath("dockerd-rootless.sh")
+	_, errD := e.LookPath("dockerd")
+	_, errR := e.LookPath("dockerd-rootless.sh")
 	f.dockerInstalled = errD == nil || errR == nil
 	f.root = e.DockerDataRoot()
 	r.Evidence = append(r.Evidence, f.root.Evidence...)
@@ -663,7 +663,7 @@ func (f *storageDriverFacts) podmanOverlay(e *facts.Env, d facts.DataRoot, conf 
 			fi, err := e.Host.Stat(mp)
 			found = err == nil && fi.Mode.IsRegular()
 		} else {
-			_, err := e.Host.LookPath(mp)
+			_, err := e.LookPath(mp)
 			found = err == nil
 		}
 		if !found {

@@ -198,7 +198,7 @@ func aaAndMore(n int) string {
 
 func hasAppArmorParser(e *facts.Env) bool {
 	for _, p := range []string{"apparmor_parser", "/usr/sbin/apparmor_parser", "/sbin/apparmor_parser"} {
-		if _, err := e.Host.LookPath(p); err == nil {
+		if _, err := e.LookPath(p); err == nil {
 			return true
 		}
 	}
@@ -241,7 +241,7 @@ func usernsBinaries(e *facts.Env) (bins []usernsBinary, tempDoctor string) {
 		bins = append(bins, usernsBinary{name: name, path: p, real: real, required: required, src: src})
 	}
 	look := func(name string, required bool) {
-		if p, err := e.Host.LookPath(name); err == nil && path.IsAbs(p) {
+		if p, err := e.LookPath(name); err == nil && path.IsAbs(p) {
 			add(name, p, required, "command -v "+name)
 		}
 	}

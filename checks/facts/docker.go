@@ -147,7 +147,7 @@ var nerdctlCNIPlugins = []string{"bridge", "portmap", "firewall", "tuning", "hos
 // Nerdctl resolves rootless nerdctl once per run; nil when nerdctl is not installed.
 func (e *Env) Nerdctl(ctx context.Context) *Nerdctl {
 	return e.nerdctl.get(func() *Nerdctl {
-		p, err := e.Host.LookPath("nerdctl")
+		p, err := e.LookPath("nerdctl")
 		if err != nil {
 			return nil
 		}
@@ -218,12 +218,12 @@ type Buildkit struct {
 // Buildkit resolves rootless buildkitd once per run; nil when buildkitd is not installed.
 func (e *Env) Buildkit(ctx context.Context) *Buildkit {
 	return e.buildkit.get(func() *Buildkit {
-		p, err := e.Host.LookPath("buildkitd")
+		p, err := e.LookPath("buildkitd")
 		if err != nil {
 			return nil
 		}
 		b := &Buildkit{Buildkitd: e.Versioned(ctx, "buildkitd", p, "buildkitd", "buildkit")}
-		if rk, err := e.Host.LookPath("rootlesskit"); err == nil {
+		if rk, err := e.LookPath("rootlesskit"); err == nil {
 			b.Rootlesskit = e.Versioned(ctx, "rootlesskit", rk, "rootlesskit", "rootlesskit")
 		} else {
 			b.Rootlesskit = Binary{Name: "rootlesskit"}
@@ -240,7 +240,7 @@ func (e *Env) Buildkit(ctx context.Context) *Buildkit {
 			names = []string{bin}
 		}
 		for _, n := range names {
-			if rp, err := e.Host.LookPath(n); err == nil {
+			if rp, err := e.LookPath(n); err == nil {
 				b.OCIRuntime, b.OCIRuntimeFrom = rp, fmt.Sprintf("%s on PATH", n)
 				break
 			}

@@ -48,14 +48,14 @@ func (e *Env) DockerRootless() DockerRootless {
 		if len(d.Unit.ExecStart) > 0 && path.Base(d.Unit.ExecStart[0]) == "dockerd-rootless.sh" {
 			candidates = append(candidates, d.Unit.ExecStart[0])
 		}
-		if p, err := e.Host.LookPath("dockerd-rootless.sh"); err == nil {
+		if p, err := e.LookPath("dockerd-rootless.sh"); err == nil {
 			candidates = append(candidates, p)
 		}
 		if e.UserErr == nil && e.User.Home != "" {
 			candidates = append(candidates, path.Join(e.User.Home, "bin", "dockerd-rootless.sh"))
 		}
 		candidates = append(candidates, DebianRootlessScript)
-		if p, err := e.Host.LookPath("dockerd"); err == nil {
+		if p, err := e.LookPath("dockerd"); err == nil {
 			d.Dockerd = p
 		}
 		if e.UserErr == nil && path.IsAbs(e.User.Home) {

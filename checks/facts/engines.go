@@ -90,7 +90,7 @@ func (e *Env) FindIn(dirs []string, name string) string {
 		if d == "" || !path.IsAbs(d) {
 			continue
 		}
-		if p, err := e.Host.LookPath(path.Join(d, name)); err == nil {
+		if p, err := e.LookPath(path.Join(d, name)); err == nil {
 			return p
 		}
 	}
@@ -99,7 +99,7 @@ func (e *Env) FindIn(dirs []string, name string) string {
 
 // Executable reports whether p is an executable regular file (symlinks followed).
 func (e *Env) Executable(p string) bool {
-	_, err := e.Host.LookPath(p)
+	_, err := e.LookPath(p)
 	return err == nil
 }
 

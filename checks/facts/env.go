@@ -76,6 +76,8 @@ type Env struct {
 	subIDSource once[SubIDSource]
 	appArmor    once[*apparmor.Policy]
 	procStatus  once[procStatus]
+	lookMu      sync.Mutex
+	looked      map[string]lookedPath
 	// engines: the engine probes' facts (engines.go).
 	binaryState
 	unitsOnce
@@ -336,4 +338,31 @@ func (e *Env) InGroup(gid int) bool {
 		}
 	}
 	return false
+}
+
+// lookedPath is what Host.LookPath answered for a name.
+type lookedPath struct {
+	path string
+	err  error
+}
+
+// LookPath is Host.LookPath, asked once per name in a run: the probes look for dockerd five
+// times, slirp4netns and rootlesskit four, and on a live host each miss is a stat per PATH
+// directory (issue 16). A run is one moment: a tool installed while it runs is found by the
+// next, as before.
+func (e *Env) LookPath(name string) (string, error) {
+	e.lookMu.Lock()
+	l, ok := e.looked[name]
+	e.lookMu.Unlock()
+	if ok {
+		return l.path, l.err
+	}
+	p, err := e.Host.LookPath(name)
+	e.lookMu.Lock()
+	if e.looked == nil {
+		e.looked = map[string]lookedPath{}
+	}
+	e.looked[name] = lookedPath{p, err}
+	e.lookMu.Unlock()
+	return p, err
 }

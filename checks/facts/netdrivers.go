@@ -86,7 +86,7 @@ func gatherDrivers(ctx context.Context, e *Env) NetDrivers {
 	wg.Go(func() { d.Pasta = probePasta(ctx, e) })
 	wg.Go(func() { d.RootlessKit, d.RootlessKitMajor = probeVersioned(ctx, e, "rootlesskit") })
 	wg.Go(func() { d.Podman, d.PodmanMajor = probeVersioned(ctx, e, "podman") })
-	if p, err := e.Host.LookPath("vpnkit"); err == nil {
+	if p, err := e.LookPath("vpnkit"); err == nil {
 		d.VPNKit = NetTool{Path: p, State: ToolOK, Source: "PATH", Value: "vpnkit at " + p}
 	}
 	wg.Wait()
@@ -100,7 +100,7 @@ func gatherDrivers(ctx context.Context, e *Env) NetDrivers {
 // probeSlirp finds slirp4netns and decides whether it is at least 0.4.0 the way RootlessKit
 // does: the version when it prints one, else whether --help lists --netns-type.
 func probeSlirp(ctx context.Context, e *Env) NetTool {
-	p, err := e.Host.LookPath("slirp4netns")
+	p, err := e.LookPath("slirp4netns")
 	if err != nil {
 		return NetTool{Source: "PATH", Value: "no slirp4netns"}
 	}
@@ -152,7 +152,7 @@ func probeSlirp(ctx context.Context, e *Env) NetTool {
 
 // probePasta finds pasta and reads its release date.
 func probePasta(ctx context.Context, e *Env) NetTool {
-	p, err := e.Host.LookPath("pasta")
+	p, err := e.LookPath("pasta")
 	if err != nil {
 		return NetTool{Source: "PATH", Value: "no pasta"}
 	}
@@ -194,7 +194,7 @@ func probePasta(ctx context.Context, e *Env) NetTool {
 
 // probeVersioned finds a "NAME version X.Y.Z" tool and its major version (0 when unknown).
 func probeVersioned(ctx context.Context, e *Env, name string) (NetTool, uint64) {
-	p, err := e.Host.LookPath(name)
+	p, err := e.LookPath(name)
 	if err != nil {
 		return NetTool{}, 0
 	}

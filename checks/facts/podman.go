@@ -121,7 +121,7 @@ const podmanCatatonit = "/usr/libexec/podman/catatonit"
 // Podman resolves Podman's configuration once per run; nil when podman is not installed.
 func (e *Env) Podman(ctx context.Context) *Podman {
 	return e.podman.get(func() *Podman {
-		p, err := e.Host.LookPath("podman")
+		p, err := e.LookPath("podman")
 		if err != nil {
 			return nil
 		}
@@ -237,7 +237,7 @@ func (e *Env) podmanHelpers(ctx context.Context, pm *Podman) {
 		cands = podmanConmonPaths
 	}
 	cands = slices.Clone(cands)
-	if p, err := e.Host.LookPath("conmon"); err == nil {
+	if p, err := e.LookPath("conmon"); err == nil {
 		cands = append(cands, p)
 	}
 	pm.ConmonTried = cands
@@ -300,7 +300,7 @@ func (e *Env) helperBinary(pm *Podman, name string, searchPath bool) string {
 		return p
 	}
 	if searchPath {
-		if p, err := e.Host.LookPath(name); err == nil {
+		if p, err := e.LookPath(name); err == nil {
 			return p
 		}
 	}
@@ -332,7 +332,7 @@ func (e *Env) podmanRuntime(ctx context.Context, pm *Podman) {
 				return p
 			}
 		}
-		if p, err := e.Host.LookPath(name); err == nil {
+		if p, err := e.LookPath(name); err == nil {
 			return p
 		}
 		return ""
@@ -550,7 +550,7 @@ func (e *Env) podmanStorage(pm *Podman) {
 			}
 		}
 		k, kerr := e.Kernel()
-		_, ferr := e.Host.LookPath("fuse-overlayfs")
+		_, ferr := e.LookPath("fuse-overlayfs")
 		if ferr == nil || kerr == nil && k.AtLeast(5, 13) {
 			s.Driver, s.DriverFrom = "overlay", "Podman's default (kernel 5.13 or later, or fuse-overlayfs)"
 			return

@@ -157,7 +157,7 @@ func (e *Env) PodmanDataRoot() (DataRoot, bool) {
 			d.Evidence = append(d.Evidence, finding.Evidence{Source: conf.From["rootless_storage_path"], Value: "rootless_storage_path = " + strconv.Quote(conf.RootlessStoragePath)})
 		}
 		d.Driver = conf.Driver
-		_, lookErr := e.Host.LookPath("podman")
+		_, lookErr := e.LookPath("podman")
 		locate(e, &d)
 		return podmanRoot{d, lookErr == nil || conf.Own || d.Exists()}
 	})

@@ -141,3 +141,37 @@ func TestKernelConfigThroughDeriver(t *testing.T) {
 		t.Errorf("kept for a file that does not parse: %q", bad.kept)
 	}
 }
+
+// lookCounter counts the LookPath questions that reach the host.
+type lookCounter struct {
+	host.Host
+	asked map[string]int
+}
+
+func (l *lookCounter) LookPath(name string) (string, error) {
+	l.asked[name]++
+	return l.Host.LookPath(name)
+}
+
+// TestLookPathOncePerRun: a run asks the host once per name, found or not, and gives every
+// probe the same answer; the next run asks again.
+func TestLookPathOncePerRun(t *testing.T) {
+	mem := host.NewMemory().Exec("/usr/bin/dockerd").Env("PATH", "/usr/local/bin:/usr/bin").Host()
+	l := &lookCounter{Host: mem, asked: map[string]int{}}
+	e := NewEnv(context.Background(), l, "")
+	for i := 0; i < 3; i++ {
+		if p, err := e.LookPath("dockerd"); err != nil || p != "/usr/bin/dockerd" {
+			t.Fatalf("dockerd: %q, %v", p, err)
+		}
+		if _, err := e.LookPath("slirp4netns"); err == nil {
+			t.Fatal("slirp4netns found on a host without it")
+		}
+	}
+	if l.asked["dockerd"] != 1 || l.asked["slirp4netns"] != 1 {
+		t.Errorf("the host was asked %v, want once per name", l.asked)
+	}
+	NewEnv(context.Background(), l, "").LookPath("dockerd")
+	if l.asked["dockerd"] != 2 {
+		t.Errorf("the next run did not ask again: %v", l.asked)
+	}
+}
