@@ -164,12 +164,8 @@ func TestReopenRegularWithoutProc(t *testing.T) {
 	file := filepath.Join(dir, "file")
 	other := filepath.Join(dir, "other")
 	fifo := filepath.Join(dir, "fifo")
-	if err := os.WriteFile(file, []byte("data"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(other, []byte("else"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	mustWrite(t, file, "data")
+	mustWrite(t, other, "else")
 	if err := unix.Mkfifo(fifo, 0o644); err != nil {
 		t.Fatal(err)
 	}

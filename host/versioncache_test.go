@@ -185,6 +185,14 @@ func TestVersionCacheDir(t *testing.T) {
 	}
 }
 
+// mustWrite writes content to p (mode 0644).
+func mustWrite(t *testing.T, p, content string) {
+	t.Helper()
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // derivedCounter derives the upper-cased file and counts its calls.
 func derivedCounter(keep bool) (func([]byte) ([]byte, bool), func() int) {
 	n := 0
@@ -210,45 +218,35 @@ func mustDerive(t *testing.T, h Host, path, kind string, derive func([]byte) ([]
 func TestDerivedKeepsWhatWasDerived(t *testing.T) {
 	h, _ := cachedHost(t)
 	file := filepath.Join(t.TempDir(), "status")
-	if err := os.WriteFile(file, []byte("abc"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	mustWrite(t, file, "abc")
 	derive, calls := derivedCounter(true)
-	mustDerive(t, h, file, "upper-1", derive, "ABC")
-	mustDerive(t, h, file, "upper-1", derive, "ABC")
-	if n := calls(); n != 1 {
-		t.Fatalf("derived %d times from an unchanged file, want 1", n)
-	}
+	deriveTwice(t, h, file, "upper-1", derive, "ABC", calls, 1)
 	mustDerive(t, h, file, "upper-2", derive, "ABC")
 	if n := calls(); n != 2 {
 		t.Fatalf("another kind was answered from the first one's entry (%d calls)", n)
 	}
 	// Rewritten in place with the same size: a new ctime, so a miss.
-	if err := os.WriteFile(file, []byte("xyz"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	mustWrite(t, file, "xyz")
 	mustDerive(t, h, file, "upper-1", derive, "XYZ")
 	// Replaced by rename, as dpkg writes its database: a new inode.
-	if err := os.WriteFile(file+".new", []byte("def"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	mustWrite(t, file+".new", "def")
 	if err := os.Rename(file+".new", file); err != nil {
 		t.Fatal(err)
 	}
-	mustDerive(t, h, file, "upper-1", derive, "DEF")
-	mustDerive(t, h, file, "upper-1", derive, "DEF")
-	if n := calls(); n != 4 {
-		t.Fatalf("derived %d times, want 4 (two kinds, two changes of the file)", n)
-	}
+	deriveTwice(t, h, file, "upper-1", derive, "DEF", calls, 4) // two kinds, two changes
 	other := filepath.Join(t.TempDir(), "other")
-	if err := os.WriteFile(other, []byte("q"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	mustWrite(t, other, "q")
 	nokeep, nokeepCalls := derivedCounter(false)
-	mustDerive(t, h, other, "upper-1", nokeep, "Q")
-	mustDerive(t, h, other, "upper-1", nokeep, "Q")
-	if n := nokeepCalls(); n != 2 {
-		t.Fatalf("an answer derive did not want kept was kept (%d calls, want 2)", n)
+	deriveTwice(t, h, other, "upper-1", nokeep, "Q", nokeepCalls, 2) // nothing kept
+}
+
+// deriveTwice derives path twice and checks that derive has run wantCalls times in all.
+func deriveTwice(t *testing.T, h Host, path, kind string, derive func([]byte) ([]byte, bool), want string, calls func() int, wantCalls int) {
+	t.Helper()
+	mustDerive(t, h, path, kind, derive, want)
+	mustDerive(t, h, path, kind, derive, want)
+	if n := calls(); n != wantCalls {
+		t.Fatalf("%s: derived %d times, want %d", path, n, wantCalls)
 	}
 }
 
@@ -279,9 +277,7 @@ func TestDerivedErrors(t *testing.T) {
 func TestDerivedRefusesForeignAndCorruptEntries(t *testing.T) {
 	h, dir := cachedHost(t)
 	file := filepath.Join(t.TempDir(), "status")
-	if err := os.WriteFile(file, []byte("abc"), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	mustWrite(t, file, "abc")
 	derive, calls := derivedCounter(true)
 	mustDerive(t, h, file, "upper-1", derive, "ABC")
 	ents, _ := filepath.Glob(filepath.Join(dir, "*.derived"))
