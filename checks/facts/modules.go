@@ -122,7 +122,7 @@ type moduleTables struct {
 	dep     map[string]bool
 	// config is the running kernel's build config (nil when neither /proc/config.gz nor
 	// /boot/config-RELEASE is readable) and configPath where it came from.
-	config     parse.KernelConfig
+	config     *parse.KernelConfig
 	configPath string
 }
 
@@ -161,7 +161,7 @@ func (e *Env) moduleTables() *moduleTables {
 }
 
 // kernelConfigKind names what kernelConfigAt keeps: parse.KernelConfig.AppendBinary's form.
-const kernelConfigKind = "kernel-config-1"
+const kernelConfigKind = "kernel-config-2"
 
 // kernelConfigAt reads and parses the kernel config at p, through the account's cache when
 // the host keeps one (host.Deriver): decompressing and parsing /proc/config.gz was ~0.7 ms
@@ -169,9 +169,9 @@ const kernelConfigKind = "kernel-config-1"
 // ctime; /proc/config.gz's inode is made when the running kernel first shows it (its ctime
 // is then), and the kind carries the kernel release besides, so another kernel's config is
 // never read back. Bytes that do not decode make it parse the file as without a cache.
-func (e *Env) kernelConfigAt(p, release string) (parse.KernelConfig, error) {
+func (e *Env) kernelConfigAt(p, release string) (*parse.KernelConfig, error) {
 	if d, ok := e.Host.(host.Deriver); ok && !strings.ContainsAny(release, "\n\x00") {
-		var cfg parse.KernelConfig
+		var cfg *parse.KernelConfig
 		var perr error
 		b, err := d.Derived(p, kernelConfigKind+" "+release, func(data []byte) ([]byte, bool) {
 			if cfg, perr = parse.ParseKernelConfig(data); perr != nil {
@@ -352,7 +352,7 @@ func (e *Env) module(spec ModuleSpec) ModuleFact {
 
 // KernelConfig is the running kernel's build configuration and the file it came from
 // (/proc/config.gz, else /boot/config-RELEASE); nil and "" when neither could be read.
-func (e *Env) KernelConfig() (parse.KernelConfig, string) {
+func (e *Env) KernelConfig() (*parse.KernelConfig, string) {
 	t := e.moduleTables()
 	return t.config, t.configPath
 }

@@ -7,7 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"iter"
+	"maps"
 	"path"
+	"slices"
 	"strings"
 )
 
@@ -66,13 +69,39 @@ func ParseModulesBuiltin(data []byte) map[string]bool {
 }
 
 // KernelConfig is a kernel build configuration: symbol ("CONFIG_TUN") to value ("y", "m", a
-// number or a quoted string). Symbols written "# CONFIG_X is not set" have the value "n".
-type KernelConfig map[string]string
+// number or a quoted string). Symbols written "# CONFIG_X is not set" have the value "n". A
+// config parsed from its text is a map; one read back from an account's cache
+// (DecodeKernelConfig) is a table sorted by symbol, searched at each lookup: the probes ask
+// it for a dozen symbols, and building a map of a config's 2,600 (here) to 10,000 symbols
+// cost more than all the lookups (issue 16). A nil *KernelConfig is an empty config.
+type KernelConfig struct {
+	m    map[string]string // parsed
+	syms []KernelSymbol    // decoded: sorted by Name, each name once
+}
+
+// KernelSymbol is one symbol of a config and its value.
+type KernelSymbol struct{ Name, Value string }
+
+// Value is the value of symbol, and whether the config mentions it.
+func (c *KernelConfig) Value(symbol string) (string, bool) {
+	switch {
+	case c == nil:
+		return "", false
+	case c.m != nil:
+		v, ok := c.m[symbol]
+		return v, ok
+	}
+	i, ok := slices.BinarySearchFunc(c.syms, symbol, func(s KernelSymbol, name string) int { return strings.Compare(s.Name, name) })
+	if !ok {
+		return "", false
+	}
+	return c.syms[i].Value, true
+}
 
 // Tristate is the value of a tristate symbol: "y" (built in), "m" (a module), "n" (not set or
 // not mentioned).
-func (c KernelConfig) Tristate(symbol string) string {
-	switch v := c[symbol]; v {
+func (c *KernelConfig) Tristate(symbol string) string {
+	switch v, _ := c.Value(symbol); v {
 	case "y", "m":
 		return v
 	}
@@ -81,18 +110,40 @@ func (c KernelConfig) Tristate(symbol string) string {
 
 // Has reports whether the symbol appears at all (set or "is not set"). A symbol a config does
 // not mention may not exist in that kernel version.
-func (c KernelConfig) Has(symbol string) bool {
-	_, ok := c[symbol]
+func (c *KernelConfig) Has(symbol string) bool {
+	_, ok := c.Value(symbol)
 	return ok
 }
 
+// All yields every symbol and its value, in the order of the symbols.
+func (c *KernelConfig) All() iter.Seq2[string, string] {
+	return func(yield func(string, string) bool) {
+		switch {
+		case c == nil:
+		case c.m != nil:
+			for _, k := range slices.Sorted(maps.Keys(c.m)) {
+				if !yield(k, c.m[k]) {
+					return
+				}
+			}
+		default:
+			for _, s := range c.syms {
+				if !yield(s.Name, s.Value) {
+					return
+				}
+			}
+		}
+	}
+}
+
 // AppendBinary appends the config in the form DecodeKernelConfig reads back: each symbol and
-// its value, each as a uvarint length and its bytes. An account's cache keeps it between runs
-// (facts.Env's module tables, host.Deriver): decompressing and parsing /proc/config.gz was
-// ~0.7 ms of a static check here, 4,000 lines, and more on a distribution's 10,000 (issue
-// 16). It never fails; the error is encoding.BinaryAppender's.
-func (c KernelConfig) AppendBinary(b []byte) ([]byte, error) {
-	for sym, v := range c {
+// its value, in the order of the symbols, each as a uvarint length and its bytes. An
+// account's cache keeps it between runs (facts.Env's module tables, host.Deriver):
+// decompressing and parsing /proc/config.gz was ~0.7 ms of a static check here, 4,000 lines,
+// and more on a distribution's 10,000 (issue 16). It never fails; the error is
+// encoding.BinaryAppender's.
+func (c *KernelConfig) AppendBinary(b []byte) ([]byte, error) {
+	for sym, v := range c.All() {
 		b = appendField(appendField(b, sym), v)
 	}
 	return b, nil
@@ -102,24 +153,24 @@ func (c KernelConfig) AppendBinary(b []byte) ([]byte, error) {
 var errKernelConfigBinary = errors.New("not a kernel config's binary form")
 
 // DecodeKernelConfig reads what KernelConfig.AppendBinary wrote. Anything else (a length past
-// the end, a symbol twice or without the CONFIG_ prefix, no symbol at all) is an error, and
-// the caller parses the config again. The symbols and values are substrings of one string of
+// the end, a symbol without the CONFIG_ prefix, symbols out of order or twice, no symbol at
+// all) is an error, and the caller parses the config again. The symbols and values are substrings of one string of
 // b's bytes.
-func DecodeKernelConfig(b []byte) (KernelConfig, error) {
+func DecodeKernelConfig(b []byte) (*KernelConfig, error) {
 	r := binReader{string(b)}
-	cfg := make(KernelConfig, len(r.s)/24)
+	cfg := &KernelConfig{syms: make([]KernelSymbol, 0, len(r.s)/24)}
 	for len(r.s) > 0 {
 		sym, ok := r.field()
 		if !ok || !strings.HasPrefix(sym, "CONFIG_") {
 			return nil, errKernelConfigBinary
 		}
 		v, ok := r.field()
-		if _, dup := cfg[sym]; !ok || dup {
+		if n := len(cfg.syms); !ok || n > 0 && cfg.syms[n-1].Name >= sym {
 			return nil, errKernelConfigBinary
 		}
-		cfg[sym] = v
+		cfg.syms = append(cfg.syms, KernelSymbol{sym, v})
 	}
-	if len(cfg) == 0 {
+	if len(cfg.syms) == 0 {
 		return nil, errKernelConfigBinary
 	}
 	return cfg, nil
@@ -134,7 +185,7 @@ var ErrNotKernelConfig = errors.New("not a kernel config")
 
 // ParseKernelConfig parses a kernel config: /proc/config.gz (gzip, CONFIG_IKCONFIG_PROC) or
 // /boot/config-RELEASE (plain text).
-func ParseKernelConfig(data []byte) (KernelConfig, error) {
+func ParseKernelConfig(data []byte) (*KernelConfig, error) {
 	if len(data) >= 2 && data[0] == 0x1f && data[1] == 0x8b {
 		zr, err := gzip.NewReader(bytes.NewReader(data))
 		if err != nil {
@@ -159,8 +210,9 @@ func ParseKernelConfig(data []byte) (KernelConfig, error) {
 		data = plain
 	}
 	// One string per symbol kept and none per line (a distribution's config has 10,000 lines,
-	// and a static check parses it: issue 16); "y", "m" and "n" are shared.
-	cfg := make(KernelConfig, bytes.Count(data, []byte("\n"))/2)
+	// and a static check parses it: issue 16); "y", "m" and "n" are shared. A symbol set twice
+	// has its last value.
+	cfg := make(map[string]string, bytes.Count(data, []byte("\n"))/2)
 	for line := range bytes.Lines(data) {
 		s := bytes.TrimSpace(line)
 		if rest, ok := bytes.CutPrefix(s, []byte("# ")); ok {
@@ -185,5 +237,5 @@ func ParseKernelConfig(data []byte) (KernelConfig, error) {
 	if len(cfg) == 0 {
 		return nil, ErrNotKernelConfig
 	}
-	return cfg, nil
+	return &KernelConfig{m: cfg}, nil
 }

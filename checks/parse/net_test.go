@@ -344,8 +344,8 @@ func TestParseKernelConfig(t *testing.T) {
 			if !cfg.Has("CONFIG_MODULES") || cfg.Has("CONFIG_IP_NF_IPTABLES") {
 				t.Errorf("Has: CONFIG_MODULES %v (want true), CONFIG_IP_NF_IPTABLES %v (want false)", cfg.Has("CONFIG_MODULES"), cfg.Has("CONFIG_IP_NF_IPTABLES"))
 			}
-			if cfg["CONFIG_LOCALVERSION"] != `"-fc"` {
-				t.Errorf("CONFIG_LOCALVERSION = %q", cfg["CONFIG_LOCALVERSION"])
+			if v, _ := cfg.Value("CONFIG_LOCALVERSION"); v != `"-fc"` {
+				t.Errorf("CONFIG_LOCALVERSION = %q", v)
 			}
 		})
 	}
@@ -372,7 +372,7 @@ func FuzzParseKernelConfig(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		cfg, err := ParseKernelConfig(data)
 		if len(data) < 2 || data[0] != 0x1f || data[1] != 0x8b {
-			if ref := kernelConfigReference(data); err == nil && !maps.Equal(cfg, ref) || err != nil && len(ref) != 0 {
+			if ref := kernelConfigReference(data); err == nil && !maps.Equal(maps.Collect(cfg.All()), ref) || err != nil && len(ref) != 0 {
 				t.Fatalf("%q: %v, %v; line by line: %v", data, cfg, err, ref)
 			}
 		}
@@ -382,10 +382,14 @@ func FuzzParseKernelConfig(f *testing.F) {
 			}
 			return
 		}
-		if len(cfg) == 0 {
+		all := maps.Collect(cfg.All())
+		if len(all) == 0 {
 			t.Fatal("empty config without an error")
 		}
-		for sym := range cfg {
+		for sym, v := range all {
+			if got, ok := cfg.Value(sym); !ok || got != v {
+				t.Fatalf("Value(%s) = %q, %v; All says %q", sym, got, ok, v)
+			}
 			if !strings.HasPrefix(sym, "CONFIG_") {
 				t.Fatalf("symbol %q", sym)
 			}
@@ -497,8 +501,8 @@ func FuzzParseUnitEnvironment(f *testing.F) {
 
 // kernelConfigReference is the line-by-line parse of plain text that ParseKernelConfig's
 // allocation-free loop replaced (issue 16), the reference of FuzzParseKernelConfig.
-func kernelConfigReference(data []byte) KernelConfig {
-	cfg := KernelConfig{}
+func kernelConfigReference(data []byte) map[string]string {
+	cfg := map[string]string{}
 	for line := range bytes.Lines(data) {
 		s := strings.TrimSpace(string(line))
 		if rest, ok := strings.CutPrefix(s, "# "); ok {
@@ -523,20 +527,43 @@ func FuzzKernelConfigBinary(f *testing.F) {
 	f.Add([]byte("# CONFIG_MODULES is not set\nCONFIG_TUN=m\nCONFIG_EXT4_FS=y\nCONFIG_HZ=250\nCONFIG_S=\"a b\"\n"), []byte{})
 	f.Add([]byte("CONFIG_=\n"), []byte{8, 'C', 'O', 'N', 'F', 'I', 'G', '_', 'X', 1, 'y'})
 	f.Add([]byte{}, []byte{8, 'C', 'O', 'N', 'F', 'I', 'G', '_', 'X', 0x80})
+	f.Add([]byte{}, []byte("\x08CONFIG_B\x01y\x08CONFIG_A\x01y")) // out of order: refused
 	f.Fuzz(func(t *testing.T, config, raw []byte) {
 		if cfg, err := ParseKernelConfig(config); err == nil {
 			b, _ := cfg.AppendBinary(nil)
 			back, err := DecodeKernelConfig(b)
-			if err != nil || !maps.Equal(back, cfg) {
+			if err != nil || !maps.Equal(maps.Collect(back.All()), maps.Collect(cfg.All())) {
 				t.Fatalf("%q: read back %v (%v), written %v", config, back, err, cfg)
 			}
 		}
 		if c, err := DecodeKernelConfig(raw); err == nil {
 			b, _ := c.AppendBinary(nil)
 			again, err := DecodeKernelConfig(b)
-			if err != nil || !maps.Equal(again, c) {
+			if err != nil || !maps.Equal(maps.Collect(again.All()), maps.Collect(c.All())) {
 				t.Fatalf("%q decodes, but not once written back (%v)", raw, err)
 			}
 		}
 	})
+}
+
+// TestDecodeKernelConfigRefuses: bytes AppendBinary does not write are refused, so that the
+// sorted table's binary search never meets symbols out of order.
+func TestDecodeKernelConfigRefuses(t *testing.T) {
+	for name, raw := range map[string]string{
+		"out of order":  "\x08CONFIG_B\x01y\x08CONFIG_A\x01y",
+		"twice":         "\x08CONFIG_A\x01y\x08CONFIG_A\x01m",
+		"no prefix":     "\x03TUN\x01m",
+		"cut short":     "\x08CONFIG_A\x05y",
+		"empty":         "",
+		"bad length":    "\x80",
+		"value missing": "\x08CONFIG_A",
+	} {
+		if cfg, err := DecodeKernelConfig([]byte(raw)); err == nil {
+			t.Errorf("%s: decoded %v", name, maps.Collect(cfg.All()))
+		}
+	}
+	cfg, err := DecodeKernelConfig([]byte("\x08CONFIG_A\x01y\x08CONFIG_B\x01m"))
+	if err != nil || cfg.Tristate("CONFIG_A") != "y" || cfg.Tristate("CONFIG_B") != "m" || cfg.Has("CONFIG_C") {
+		t.Errorf("in order: %v, %v", cfg, err)
+	}
 }
