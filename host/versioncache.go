@@ -26,9 +26,11 @@ import (
 // can set back) misses the cache, so an answer is never stale. The file is stat'ed before and
 // after the run and the answer is kept only when both agree.
 
-// versionCacheFormat is part of every key: a change of what an entry holds orphans old entries
-// instead of misreading them.
-const versionCacheFormat = "rd-version-cache-1"
+// versionCacheFormat is part of every key and entry name: a change of what an entry holds
+// orphans old entries instead of misreading them. rd-version-cache-1 entries were named by
+// their whole key, one per version of a tool; since -2 a tool's path has one entry, replaced
+// when the tool changes.
+const versionCacheFormat = "rd-version-cache-2"
 
 // maxCachedOutput bounds what an entry holds and what is read back from one.
 const maxCachedOutput = 64 << 10
@@ -117,7 +119,7 @@ func (c *versionCache) Run(ctx context.Context, argv ...string) (Output, error) 
 		return c.Host.Run(ctx, argv...)
 	}
 	root := c.open()
-	name := entryName(key)
+	name := entryName(versionCacheFormat + "\x00" + argv[0])
 	if root != nil {
 		if out, ok := c.read(root, name, key); ok {
 			return out, nil
@@ -144,8 +146,9 @@ func fileKey(path string) (string, bool) {
 		st.Ctim.Sec, st.Ctim.Nsec, st.Mode, st.Uid, st.Gid), true
 }
 
-func entryName(key string) string {
-	sum := sha256.Sum256([]byte(key))
+// entryName is the file name of the entry of what (a tool's path, with the format).
+func entryName(what string) string {
+	sum := sha256.Sum256([]byte(what))
 	return hex.EncodeToString(sum[:]) + ".json"
 }
 
@@ -213,33 +216,41 @@ type Deriver interface {
 	// Derived is what derive makes of the file at path (an absolute path, read with
 	// ReadFile). It comes from the cache when the file is the one it was made from: the same
 	// key as a cached `--version` answer (device, inode, size, mtime, ctime, mode, owner),
-	// and the same kind, which names derive and the form of what it returns (change the kind
-	// when either changes). Else the file is read and derive called; its answer is kept when
-	// derive says ok, it is at most MaxRead bytes, and the file's key was the same after the
-	// read as before. A file ReadFile cannot read is ReadFile's error, and nothing is kept.
-	Derived(path, kind string, derive func(data []byte) (out []byte, ok bool)) ([]byte, error)
+	// the same kind, which names derive and the form of what it returns (change the kind
+	// when either changes), and the same variant, what else the answer depends on (the
+	// kernel release; "" for nothing). Else the file is read and derive called; its answer
+	// is kept when derive says ok, it is at most MaxRead bytes, and the file's key was the
+	// same after the read as before. A file ReadFile cannot read is ReadFile's error, and
+	// nothing is kept. The cache holds one entry per path and kind, replaced when the file
+	// or the variant changes: dpkg's database changes at every apt run, and an entry per
+	// version of it would fill the account's disk.
+	Derived(path, kind, variant string, derive func(data []byte) (out []byte, ok bool)) ([]byte, error)
 }
 
-// derivedFormat is part of every derived entry's key, as versionCacheFormat of a version's.
-const derivedFormat = "rd-derived-1"
+// derivedFormat is part of every derived entry's key and name, as versionCacheFormat of a
+// version's. rd-derived-1 entries were named by their whole key, one per version of a file.
+const derivedFormat = "rd-derived-2"
 
-// Derived implements Deriver. An entry is the key, a newline, then derive's bytes.
-func (c *versionCache) Derived(path, kind string, derive func([]byte) ([]byte, bool)) ([]byte, error) {
+// Derived implements Deriver. An entry is named by the path and the kind, and holds the key
+// (the file's identity and the variant), a newline, then derive's bytes.
+func (c *versionCache) Derived(path, kind, variant string, derive func([]byte) ([]byte, bool)) ([]byte, error) {
 	key, ok := "", false
-	if filepath.IsAbs(path) && !strings.ContainsAny(path+kind, "\n\x00") {
+	if filepath.IsAbs(path) && !strings.ContainsAny(path+kind+variant, "\n\x00") {
 		key, ok = fileKey(path)
 	}
 	var root *os.Root
 	if ok {
 		root = c.open()
 	}
+	head := func(fileKey string) string {
+		return derivedFormat + "\x00" + kind + "\x00" + variant + "\x00" + fileKey + "\n"
+	}
 	var name string
 	if root != nil {
-		key = derivedFormat + "\x00" + kind + "\x00" + key
-		sum := sha256.Sum256([]byte(key))
+		sum := sha256.Sum256([]byte(derivedFormat + "\x00" + kind + "\x00" + path))
 		name = hex.EncodeToString(sum[:]) + ".derived"
-		if data, ok := c.readEntry(root, name, int64(len(key))+1+MaxRead); ok {
-			if out, ok := bytes.CutPrefix(data, []byte(key+"\n")); ok {
+		if data, ok := c.readEntry(root, name, int64(len(head(key)))+MaxRead); ok {
+			if out, ok := bytes.CutPrefix(data, []byte(head(key))); ok {
 				return out, nil
 			}
 		}
@@ -250,8 +261,8 @@ func (c *versionCache) Derived(path, kind string, derive func([]byte) ([]byte, b
 	}
 	out, keep := derive(data)
 	if root != nil && keep && len(out) <= MaxRead {
-		if after, ok := fileKey(path); ok && derivedFormat+"\x00"+kind+"\x00"+after == key {
-			writeEntry(root, name, append([]byte(key+"\n"), out...))
+		if after, ok := fileKey(path); ok && after == key {
+			writeEntry(root, name, append([]byte(head(key)), out...))
 		}
 	}
 	return out, nil

@@ -206,7 +206,7 @@ func derivedCounter(keep bool) (func([]byte) ([]byte, bool), func() int) {
 
 func mustDerive(t *testing.T, h Host, path, kind string, derive func([]byte) ([]byte, bool), want string) {
 	t.Helper()
-	out, err := h.(Deriver).Derived(path, kind, derive)
+	out, err := h.(Deriver).Derived(path, kind, "", derive)
 	if err != nil || string(out) != want {
 		t.Fatalf("Derived(%s, %s) = %q, %v; want %q", path, kind, out, err, want)
 	}
@@ -257,7 +257,7 @@ func TestDerivedErrors(t *testing.T) {
 	derive, calls := derivedCounter(true)
 	missing := filepath.Join(t.TempDir(), "missing")
 	for i := 0; i < 2; i++ {
-		if out, err := h.(Deriver).Derived(missing, "upper-1", derive); !errors.Is(err, fs.ErrNotExist) || out != nil {
+		if out, err := h.(Deriver).Derived(missing, "upper-1", "", derive); !errors.Is(err, fs.ErrNotExist) || out != nil {
 			t.Fatalf("missing file: %q, %v; want fs.ErrNotExist", out, err)
 		}
 	}
@@ -267,7 +267,7 @@ func TestDerivedErrors(t *testing.T) {
 	if ents, _ := filepath.Glob(filepath.Join(dir, "*.derived")); len(ents) != 0 {
 		t.Errorf("entries kept for a missing file: %v", ents)
 	}
-	if _, err := h.(Deriver).Derived("relative/status", "upper-1", derive); err == nil {
+	if _, err := h.(Deriver).Derived("relative/status", "upper-1", "", derive); err == nil {
 		t.Error("a relative path was read")
 	}
 }
@@ -294,7 +294,7 @@ func TestDerivedRefusesForeignAndCorruptEntries(t *testing.T) {
 		data []byte
 		mode os.FileMode
 	}{
-		{"another key", append([]byte("rd-derived-1\x00upper-1\x00/elsewhere\n"), "EVIL"...), 0o600},
+		{"another key", append([]byte("rd-derived-2\x00upper-1\x00\x00dev=1 ino=2\n"), "EVIL"...), 0o600},
 		{"no key line", []byte("EVIL"), 0o600},
 		{"writable by the group", append(bytes.Clone(data[:bytes.IndexByte(data, '\n')+1]), "EVIL"...), 0o620},
 	} {
@@ -317,5 +317,51 @@ func TestDerivedRefusesForeignAndCorruptEntries(t *testing.T) {
 	mustDerive(t, foreign, file, "upper-1", derive, "ABC")
 	if calls() != before+2 {
 		t.Error("a cache directory of another uid was used")
+	}
+}
+
+// TestDerivedKeepsOneEntryPerFile: the cache holds one entry per path and kind, replaced
+// when the file or the variant changes, so that a file that changes often (dpkg's database,
+// at every apt run) does not fill the account's disk.
+func TestDerivedKeepsOneEntryPerFile(t *testing.T) {
+	h, dir := cachedHost(t)
+	file := filepath.Join(t.TempDir(), "status")
+	derive, calls := derivedCounter(true)
+	for i, content := range []string{"a", "b", "c", "d"} {
+		mustWrite(t, file+".new", content)
+		if err := os.Rename(file+".new", file); err != nil {
+			t.Fatal(err)
+		}
+		for _, variant := range []string{"6.1.0", "6.12.0"} {
+			out, err := h.(Deriver).Derived(file, "upper-1", variant, derive)
+			if err != nil || string(out) != strings.ToUpper(content) {
+				t.Fatalf("version %d, variant %s: %q, %v", i, variant, out, err)
+			}
+		}
+	}
+	if n := calls(); n != 8 {
+		t.Errorf("derived %d times, want 8: each version of the file and each variant is a miss", n)
+	}
+	if ents, _ := filepath.Glob(filepath.Join(dir, "*.derived")); len(ents) != 1 {
+		t.Errorf("%d entries for one file and kind, want 1: %v", len(ents), ents)
+	}
+	// The same variant again is a hit.
+	if _, err := h.(Deriver).Derived(file, "upper-1", "6.12.0", derive); err != nil || calls() != 8 {
+		t.Errorf("the last variant was not kept (%d calls, %v)", calls(), err)
+	}
+}
+
+// TestVersionCacheKeepsOneEntryPerTool: an upgraded tool's answer replaces the old one.
+func TestVersionCacheKeepsOneEntryPerTool(t *testing.T) {
+	h, dir := cachedHost(t)
+	tools := t.TempDir()
+	for i, v := range []string{"1.0", "1.1", "1.2"} {
+		tool, _ := versionTool(t, tools, "pasta", "pasta "+v, 0)
+		if out := mustRun(t, h, tool, "--version"); string(out.Stdout) != "pasta "+v+"\n" {
+			t.Fatalf("upgrade %d: %q", i, out.Stdout)
+		}
+	}
+	if ents, _ := filepath.Glob(filepath.Join(dir, "*.json")); len(ents) != 1 {
+		t.Errorf("%d entries for one tool upgraded twice, want 1: %v", len(ents), ents)
 	}
 }

@@ -11,17 +11,27 @@ import (
 )
 
 // derivingHost is a Host with a Deriver that keeps derive's bytes per path and kind in memory,
-// as the account's cache keeps them on disk (host.versionCache); replace stands in for an
-// entry other than what was derived.
+// with the variant they were made for, as the account's cache keeps them on disk
+// (host.versionCache); tests overwrite an entry's bytes to stand for an entry other than what
+// was derived.
 type derivingHost struct {
 	host.Host
-	kept    map[string][]byte
+	kept    map[string]*keptEntry
 	derived int
 }
 
-func (d *derivingHost) Derived(path, kind string, derive func([]byte) ([]byte, bool)) ([]byte, error) {
-	if b, ok := d.kept[path+"\x00"+kind]; ok {
-		return b, nil
+type keptEntry struct {
+	variant string
+	b       []byte
+}
+
+func newDerivingHost(h host.Host) *derivingHost {
+	return &derivingHost{Host: h, kept: map[string]*keptEntry{}}
+}
+
+func (d *derivingHost) Derived(path, kind, variant string, derive func([]byte) ([]byte, bool)) ([]byte, error) {
+	if k, ok := d.kept[path+"\x00"+kind]; ok && k.variant == variant {
+		return k.b, nil
 	}
 	data, err := d.Host.ReadFile(path)
 	if err != nil {
@@ -30,7 +40,7 @@ func (d *derivingHost) Derived(path, kind string, derive func([]byte) ([]byte, b
 	d.derived++
 	out, keep := derive(data)
 	if keep {
-		d.kept[path+"\x00"+kind] = out
+		d.kept[path+"\x00"+kind] = &keptEntry{variant, out}
 	}
 	return out, nil
 }
@@ -43,7 +53,7 @@ const testDpkgStatus = "Package: podman\nStatus: install ok installed\nVersion: 
 // index read back on the next run gives the same answers as reading the database; bytes that
 // are not an index make the run index the database again.
 func TestDpkgThroughDeriver(t *testing.T) {
-	d := &derivingHost{Host: host.NewMemory().File(DpkgStatusPath, testDpkgStatus).Host(), kept: map[string][]byte{}}
+	d := newDerivingHost(host.NewMemory().File(DpkgStatusPath, testDpkgStatus).Host())
 	ctx := context.Background()
 	type answer struct {
 		installed, found bool
@@ -74,14 +84,14 @@ func TestDpkgThroughDeriver(t *testing.T) {
 	if d.derived != 1 {
 		t.Errorf("the database was indexed %d times in three runs, want once", d.derived)
 	}
-	for k := range d.kept {
-		d.kept[k] = []byte("\x05podman\x02") // not an index: a flag of 2
+	for _, k := range d.kept {
+		k.b = []byte("\x05podman\x02") // not an index: a flag of 2
 	}
 	if got := ask(NewEnv(ctx, d, "")); !maps.Equal(got, want) {
 		t.Fatalf("a corrupt entry: %+v, want %+v", got, want)
 	}
 	// No database: the error of reading it, as without a cache.
-	e := NewEnv(ctx, &derivingHost{Host: host.NewMemory().Host(), kept: map[string][]byte{}}, "")
+	e := NewEnv(ctx, newDerivingHost(host.NewMemory().Host()), "")
 	if _, _, err := e.DpkgPackageStatus("podman"); !errors.Is(err, fs.ErrNotExist) {
 		t.Errorf("no database: %v, want fs.ErrNotExist", err)
 	}
@@ -110,7 +120,7 @@ func TestKernelConfigThroughDeriver(t *testing.T) {
 	if want.from != "/proc/config.gz" || want.cfg["CONFIG_TUN"] != "m" || want.tun != ModuleNotLoaded {
 		t.Fatalf("without a cache: %+v", want)
 	}
-	d := &derivingHost{Host: mem("6.8.0").Host(), kept: map[string][]byte{}}
+	d := newDerivingHost(mem("6.8.0").Host())
 	for run := 0; run < 3; run++ {
 		got := ask(d)
 		if !maps.Equal(got.cfg, want.cfg) || got.from != want.from || got.tun != want.tun {
@@ -125,20 +135,20 @@ func TestKernelConfigThroughDeriver(t *testing.T) {
 	if d.derived != 2 {
 		t.Errorf("another kernel release's config was read back (%d parses, want 2)", d.derived)
 	}
-	for k := range d.kept {
-		d.kept[k] = []byte("\x03TUN\x01m") // not a config's form: no CONFIG_ prefix
+	for _, k := range d.kept {
+		k.b = []byte("\x03TUN\x01m") // not a config's form: no CONFIG_ prefix
 	}
 	if got := ask(d); !maps.Equal(got.cfg, want.cfg) || got.tun != want.tun {
 		t.Fatalf("a corrupt entry: %+v, want %+v", got, want)
 	}
-	bad := &derivingHost{Host: host.NewMemory().Kernel("6.8.0").File("/proc/config.gz", "not a config\n").Host(), kept: map[string][]byte{}}
+	bad := newDerivingHost(host.NewMemory().Kernel("6.8.0").File("/proc/config.gz", "not a config\n").Host())
 	for run := 0; run < 2; run++ {
 		if got := ask(bad); len(got.cfg) != 0 || got.from != "" {
 			t.Fatalf("a file that is not a config: %+v", got)
 		}
 	}
 	if len(bad.kept) != 0 {
-		t.Errorf("kept for a file that does not parse: %q", bad.kept)
+		t.Errorf("kept for a file that does not parse: %v", bad.kept)
 	}
 }
 

@@ -167,13 +167,13 @@ const kernelConfigKind = "kernel-config-2"
 // the host keeps one (host.Deriver): decompressing and parsing /proc/config.gz was ~0.7 ms
 // of a static check (issue 16). The cache's key is the file's device, inode, size, mtime and
 // ctime; /proc/config.gz's inode is made when the running kernel first shows it (its ctime
-// is then), and the kind carries the kernel release besides, so another kernel's config is
-// never read back. Bytes that do not decode make it parse the file as without a cache.
+// is then), and the kernel release is the entry's variant besides, so another kernel's
+// config is never read back. Bytes that do not decode make it parse the file as without a cache.
 func (e *Env) kernelConfigAt(p, release string) (*parse.KernelConfig, error) {
-	if d, ok := e.Host.(host.Deriver); ok && !strings.ContainsAny(release, "\n\x00") {
+	if d, ok := e.Host.(host.Deriver); ok {
 		var cfg *parse.KernelConfig
 		var perr error
-		b, err := d.Derived(p, kernelConfigKind+" "+release, func(data []byte) ([]byte, bool) {
+		b, err := d.Derived(p, kernelConfigKind, release, func(data []byte) ([]byte, bool) {
 			if cfg, perr = parse.ParseKernelConfig(data); perr != nil {
 				return nil, false
 			}

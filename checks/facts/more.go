@@ -69,7 +69,7 @@ const dpkgIndexKind = "dpkg-index-1"
 // indexes the database as without a cache.
 func dpkgDerived(d host.Deriver) (dpkgIndexed, bool) {
 	var x *parse.DpkgIndex
-	b, err := d.Derived(DpkgStatusPath, dpkgIndexKind, func(data []byte) ([]byte, bool) {
+	b, err := d.Derived(DpkgStatusPath, dpkgIndexKind, "", func(data []byte) ([]byte, bool) {
 		x = parse.IndexDpkg(data)
 		out, _ := x.AppendBinary(nil)
 		return out, true
