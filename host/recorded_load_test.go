@@ -7,8 +7,11 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 func TestLoadTree(t *testing.T) {
@@ -196,5 +199,63 @@ func TestLoadedTreeAllocations(t *testing.T) {
 		if n := testing.AllocsPerRun(100, c.f); n > c.max {
 			t.Errorf("%s: %v allocations, want at most %v", c.what, n, c.max)
 		}
+	}
+}
+
+// TestLoadTreeEndOfDirectory loads a tree whose directories are small (one getdents) and one
+// too big for a getdents buffer, once trusting ext4's end-of-directory cookie and once
+// reading every directory to its empty getdents: the same entries, and on ext4 exactly one
+// getdents64 fewer per directory (issue 16). Elsewhere the cookie is not trusted at all.
+func TestLoadTreeEndOfDirectory(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]string{ManifestName: `{"version":1}`, "etc/subuid": "alice:100000:65536\n"}
+	const many = 900 // ~60 KB of getdents records: several 8 KB buffers
+	for i := range many {
+		files[fmt.Sprintf("many/entry-with-a-long-name-to-fill-the-buffer-%04d", i)] = ""
+	}
+	writeTree(t, dir, files)
+	const dirs = 3 // the top, etc, many
+
+	load := func(trust bool) (*loader, []string) {
+		t.Helper()
+		fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer unix.Close(fd)
+		l := &loader{b: NewTreeBuilder(loadLimits), buf: make([]byte, 8192)}
+		if trust {
+			l.endCookie(fd)
+		}
+		if err := l.dir(fd, ".", l.eofOK); err != nil {
+			t.Fatal(err)
+		}
+		var names []string
+		for p := range l.b.mem.files {
+			names = append(names, p)
+		}
+		slices.Sort(names)
+		return l, names
+	}
+	trusted, got := load(true)
+	plain, want := load(false)
+	if len(want) != len(files)+dirs { // the files, etc and many, and "."
+		t.Fatalf("read to the end: %d entries, want %d", len(want), len(files)+dirs)
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("with the end-of-directory cookie: %d entries, without: %d", len(got), len(want))
+	}
+	var sfs unix.Statfs_t
+	if err := unix.Statfs(dir, &sfs); err != nil {
+		t.Fatal(err)
+	}
+	if sfs.Type != ext4SuperMagic {
+		if trusted.eofOK || trusted.getdents != plain.getdents {
+			t.Errorf("not ext4 (f_type %#x): the cookie must not be trusted, %d getdents vs %d", sfs.Type, trusted.getdents, plain.getdents)
+		}
+		t.Skipf("%s is not on ext4 (f_type %#x): the shortcut is not taken there", dir, sfs.Type)
+	}
+	if !trusted.eofOK || trusted.getdents != plain.getdents-dirs {
+		t.Errorf("ext4: %d getdents64 calls with the cookie, %d without: want %d fewer", trusted.getdents, plain.getdents, dirs)
 	}
 }
