@@ -30,9 +30,27 @@ printf '%8s %10s %10s %8s %12s %14s %14s\n' hosts "mean s" "median s" "σ s" "ho
 for n in $SIZES; do
   fleet=$work/fleet-$n
   mkdir "$fleet"
-  for ((i = 0; i < n; i++)); do
-    cp -al "${trees[i % ${#trees[@]}]}" "$(printf '%s/h%06d' "$fleet" "$i")"
-  done
+  # What `cp -al TREE DIR/hNNNNNN` per host made, in one process: a process per host took
+  # ~12 minutes for 30,000 hosts on a 2-vCPU VM, this ~75 s.
+  python3 - "$fleet" "$n" "${trees[@]}" <<'PY'
+import os, sys
+fleet, n, trees = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+def clone(src, dst):
+    os.mkdir(dst)
+    os.chmod(dst, os.lstat(src).st_mode & 0o7777)
+    for top, dirs, files in os.walk(src):
+        out = os.path.join(dst, os.path.relpath(top, src))
+        for name in dirs + files:
+            s, d = os.path.join(top, name), os.path.join(out, name)
+            st = os.lstat(s)
+            if os.path.stat.S_ISDIR(st.st_mode):
+                os.mkdir(d)
+                os.chmod(d, st.st_mode & 0o7777)
+            else:  # a file, symlink or special file: hard-linked, as cp -al does
+                os.link(s, d, follow_symlinks=False)
+for i in range(n):
+    clone(trees[i % len(trees)], "%s/h%06d" % (fleet, i))
+PY
   sync
   quiet_wait >/dev/null
   hyperfine -N --warmup 1 --runs "$RUNS" --ignore-failure --style basic --export-json "$work/hf-$n.json" \
