@@ -41,7 +41,8 @@ import json, statistics, sys
 for r in json.load(open(sys.argv[1]))["results"]:
     if r["command"] == sys.argv[2]:
         t = r["times"]
-        print("%.2f %.2f %.2f" % (1e3 * statistics.mean(t), 1e3 * statistics.median(t), 1e3 * statistics.stdev(t)))
+        sd = statistics.stdev(t) if len(t) > 1 else 0.0  # RUNS=1: no spread to report
+        print("%.2f %.2f %.2f" % (1e3 * statistics.mean(t), 1e3 * statistics.median(t), 1e3 * sd))
 PY
 }
 
