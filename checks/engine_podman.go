@@ -18,7 +18,7 @@ var enginePodman = Probe{
 	ID:     "engine.podman",
 	Starts: true,
 	Title:  "Podman",
-	Fails:  "Podman will not run containers: crun on a hybrid hierarchy, runc too old for cgroup v2, no OCI runtime, conmon or policy.json, a containers.conf that does not decode, a network helper that cannot work, a generic probe Podman needs fails; warns without catatonit, a session bus for cgroup_manager=systemd, on vfs, a storage driver the database did not record, the CNI network backend, or netavark on nftables without nf_tables",
+	Fails:  "Podman will not run containers: crun on a hybrid hierarchy, runc too old for cgroup v2, no OCI runtime, conmon or policy.json, a containers.conf that does not decode, a network helper that cannot work, a netavark network backend without netavark, a generic probe Podman needs fails; warns without catatonit, a session bus for cgroup_manager=systemd, on vfs, a storage driver the database did not record, the CNI network backend, or netavark on nftables without nf_tables",
 	Why: "Podman resolves its own configuration (the containers.conf chain of its release, " +
 		"storage.conf) and runs its own helpers (an OCI runtime, conmon, slirp4netns or pasta, " +
 		"catatonit). A host that passes every generic check can still stop it: crun refuses a " +
@@ -278,12 +278,27 @@ func podmanStorage(e *facts.Env, pm *facts.Podman, v *verdict) {
 	}
 }
 
-// podmanNetworkBackend warns when Podman's networks use CNI: network_backend = "cni" in
-// containers.conf, else the backend Podman recorded in the graph root at its first start
-// (defaultNetworkBackend, containers/common libnetwork/network/interface.go), which stays
-// "cni" on machines upgraded from Podman 3 with CNI plugins or networks. Podman 5 has no CNI
-// backend, and netavark and aardvark-dns features are missing until the networks move
-// (podman-container-tools/podman#11719; docs/failures/catalogue.json#podman-cni-backend-after-upgrade).
+// podmanNetworkBackend judges Podman's network backend: network_backend in containers.conf,
+// else the backend Podman recorded in the graph root at its first start (defaultNetworkBackend,
+// containers/common libnetwork/network/interface.go), else the one it will pick and record.
+//
+// netavark without its binary fails every `podman run`, `--network none` too: Podman sets up
+// its network backend before the container and looks for netavark in the helper directories
+// only (`could not find "netavark" in one of [/usr/local/libexec/podman …]`; measured with
+// Debian 12's Podman 4.3.1, where netavark is a package of its own that podman does not
+// depend on). Podman 4 picks netavark at its first start only when it finds it (CNI
+// otherwise, containers/common v0.50.1 defaultNetworkBackend). Podman 5 has no other backend,
+// but before its first start nothing says so in the graph root, and every distribution's
+// Podman 5 package depends on netavark: a recorded host from before this probe looked for
+// netavark holds no helper binary at all, so the inference would turn those red. Only a
+// backend that is set or recorded is judged.
+//
+// CNI warns: it stays "cni" on machines upgraded from Podman 3 with CNI plugins or networks.
+// Podman 5 has no CNI backend, and netavark and aardvark-dns features are missing until the
+// networks move (podman-container-tools/podman#11719;
+// docs/failures/catalogue.json#podman-cni-backend-after-upgrade). Its fix sets netavark only
+// where netavark is installed: set without it, Podman stops (the fix broke Podman until this
+// was measured in the engine matrix, Dec 2026).
 func podmanNetworkBackend(e *facts.Env, pm *facts.Podman, v *verdict) {
 	backend, from := pm.Conf.NetworkBackend, ""
 	if backend != "" {
@@ -294,14 +309,30 @@ func podmanNetworkBackend(e *facts.Env, pm *facts.Podman, v *verdict) {
 			backend, from = strings.TrimSpace(finding.ClipLine(string(data), 40)), homeRel(e, f)+", recorded at Podman's first start"
 		}
 	}
-	if backend != "cni" {
+	major, _, known := pm.Version()
+	switch {
+	case backend == "netavark" && pm.Netavark == "" && (!known || major >= 4):
+		v.with(finding.Evidence{Source: from, Value: "netavark"}, finding.Evidence{Source: strings.Join(pm.HelperDirs, ":"), Value: "no netavark"})
+		v.fail(fmt.Sprintf("Podman's network backend is netavark (%s), but netavark is not installed in its helper directories: every podman run stops with `could not find \"netavark\"`", from),
+			finding.InstallTool(string(distro.ToolNetavark), "Podman sets up its network backend before every container, --network none too"))
+		v.detail("Podman looks for netavark in %s (helper_binaries_dir), not on $PATH.", strings.Join(pm.HelperDirs, ", "))
+		return
+	case backend != "cni":
 		podmanFirewall(e, pm, v)
 		return
 	}
 	v.with(finding.Evidence{Source: from, Value: "cni"})
-	v.warn(fmt.Sprintf("Podman's networks use the CNI backend (%s): Podman 5 has no CNI backend, and netavark's features (DNS between containers with aardvark-dns, IPv6) are missing", from),
-		finding.SetUserTOML(e.User.Name, path.Join(xdgConfig(e), "containers", podmanDropIn), "network.network_backend", "netavark",
-			"netavark replaces CNI; install netavark and aardvark-dns, then `podman system reset` (networks must be recreated; it deletes containers and images)"))
+	msg := fmt.Sprintf("Podman's networks use the CNI backend (%s): Podman 5 has no CNI backend, and netavark's features (DNS between containers with aardvark-dns, IPv6) are missing", from)
+	if pm.Netavark == "" {
+		pkg := "netavark"
+		if p, ok := e.Distro.Package(distro.ToolNetavark); ok {
+			pkg = p
+		}
+		v.warn(msg, finding.ManualStep("podman-netavark", fmt.Sprintf("install netavark and aardvark-dns (package %s) first: Podman stops on a netavark backend it cannot find; then set network_backend = \"netavark\" under [network] in ~/.config/containers/%s and run `podman system reset` (networks must be recreated; it deletes containers and images)", pkg, podmanDropIn)))
+		return
+	}
+	v.warn(msg, finding.SetUserTOML(e.User.Name, path.Join(xdgConfig(e), "containers", podmanDropIn), "network.network_backend", "netavark",
+		"netavark replaces CNI; then `podman system reset` (networks must be recreated; it deletes containers and images)"))
 }
 
 // graphDrivers are the storage drivers whose <driver>-images directories a graph root may hold.

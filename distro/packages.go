@@ -30,6 +30,7 @@ const (
 	ToolConmon        Tool = "conmon"
 	ToolCatatonit     Tool = "catatonit"
 	ToolCNIPlugins    Tool = "cni-plugins"
+	ToolNetavark      Tool = "netavark"          // Podman's network backend, with aardvark-dns
 	ToolContainersPol Tool = "containers-policy" // /etc/containers/policy.json
 )
 
@@ -38,7 +39,7 @@ var Tools = []Tool{
 	ToolNewuidmap, ToolGetsubids, ToolSlirp4netns, ToolPasta, ToolFuseOverlayfs, ToolFuse,
 	ToolDBusUser, ToolIptables, ToolIproute, ToolNsenter, ToolSystemdCont, ToolApparmor, ToolRootlesskit,
 	ToolPodman, ToolDocker, ToolNerdctl, ToolBuildkit, ToolCrun, ToolRunc, ToolConmon, ToolCatatonit,
-	ToolCNIPlugins, ToolContainersPol,
+	ToolCNIPlugins, ToolNetavark, ToolContainersPol,
 }
 
 // packages holds the package name of each tool per family. A missing entry means the family
@@ -54,14 +55,14 @@ var packages = map[Family]map[Tool]string{
 		ToolDBusUser: "dbus-user-session", ToolIptables: "iptables", ToolIproute: "iproute2",
 		ToolNsenter: "util-linux", ToolSystemdCont: "systemd-container", ToolApparmor: "apparmor",
 		ToolRootlesskit: "rootlesskit",
-		ToolPodman:      "podman", ToolDocker: "docker.io", ToolCrun: "crun", ToolRunc: "runc", ToolConmon: "conmon", ToolCatatonit: "catatonit", ToolCNIPlugins: "containernetworking-plugins", ToolContainersPol: "golang-github-containers-common",
+		ToolPodman:      "podman", ToolDocker: "docker.io", ToolCrun: "crun", ToolRunc: "runc", ToolConmon: "conmon", ToolCatatonit: "catatonit", ToolCNIPlugins: "containernetworking-plugins", ToolNetavark: "netavark", ToolContainersPol: "golang-github-containers-common",
 	},
 	FamilyFedora: {
 		ToolNewuidmap: "shadow-utils", ToolGetsubids: "shadow-utils-subid", ToolSlirp4netns: "slirp4netns",
 		ToolPasta: "passt", ToolFuseOverlayfs: "fuse-overlayfs", ToolFuse: "fuse3",
 		ToolDBusUser: "dbus-daemon", ToolIptables: "iptables", ToolIproute: "iproute",
 		ToolNsenter: "util-linux", ToolSystemdCont: "systemd-container", ToolRootlesskit: "rootlesskit",
-		ToolPodman: "podman", ToolDocker: "moby-engine", ToolCrun: "crun", ToolRunc: "runc", ToolConmon: "conmon", ToolCatatonit: "catatonit", ToolCNIPlugins: "containernetworking-plugins", ToolContainersPol: "containers-common", ToolBuildkit: "buildkit",
+		ToolPodman: "podman", ToolDocker: "moby-engine", ToolCrun: "crun", ToolRunc: "runc", ToolConmon: "conmon", ToolCatatonit: "catatonit", ToolCNIPlugins: "containernetworking-plugins", ToolNetavark: "netavark", ToolContainersPol: "containers-common", ToolBuildkit: "buildkit",
 	},
 	FamilySUSE: {
 		ToolNewuidmap: "shadow", ToolGetsubids: "shadow", ToolSlirp4netns: "slirp4netns",
@@ -69,7 +70,7 @@ var packages = map[Family]map[Tool]string{
 		ToolDBusUser: "dbus-1", ToolIptables: "iptables", ToolIproute: "iproute2",
 		ToolNsenter: "util-linux", ToolSystemdCont: "systemd-container", ToolApparmor: "apparmor-parser",
 		ToolRootlesskit: "rootlesskit",
-		ToolPodman:      "podman", ToolDocker: "docker-rootless-extras", ToolCrun: "crun", ToolRunc: "runc", ToolConmon: "conmon", ToolCatatonit: "catatonit", ToolCNIPlugins: "cni-plugins", ToolContainersPol: "libcontainers-common", ToolNerdctl: "nerdctl", ToolBuildkit: "buildkit",
+		ToolPodman:      "podman", ToolDocker: "docker-rootless-extras", ToolCrun: "crun", ToolRunc: "runc", ToolConmon: "conmon", ToolCatatonit: "catatonit", ToolCNIPlugins: "cni-plugins", ToolNetavark: "netavark", ToolContainersPol: "libcontainers-common", ToolNerdctl: "nerdctl", ToolBuildkit: "buildkit",
 	},
 	FamilyArch: {
 		ToolNewuidmap: "shadow", ToolGetsubids: "shadow", ToolSlirp4netns: "slirp4netns",
@@ -77,14 +78,14 @@ var packages = map[Family]map[Tool]string{
 		ToolDBusUser: "dbus", ToolIptables: "iptables", ToolIproute: "iproute2",
 		ToolNsenter: "util-linux", ToolSystemdCont: "systemd", ToolApparmor: "apparmor",
 		ToolRootlesskit: "rootlesskit",
-		ToolPodman:      "podman", ToolDocker: "docker", ToolCrun: "crun", ToolRunc: "runc", ToolConmon: "conmon", ToolCatatonit: "catatonit", ToolCNIPlugins: "cni-plugins", ToolContainersPol: "containers-common", ToolNerdctl: "nerdctl", ToolBuildkit: "buildkit",
+		ToolPodman:      "podman", ToolDocker: "docker", ToolCrun: "crun", ToolRunc: "runc", ToolConmon: "conmon", ToolCatatonit: "catatonit", ToolCNIPlugins: "cni-plugins", ToolNetavark: "netavark", ToolContainersPol: "containers-common", ToolNerdctl: "nerdctl", ToolBuildkit: "buildkit",
 	},
 	FamilyAlpine: {
 		ToolNewuidmap: "shadow-uidmap", ToolGetsubids: "shadow-subids", ToolSlirp4netns: "slirp4netns",
 		ToolPasta: "passt", ToolFuseOverlayfs: "fuse-overlayfs", ToolFuse: "fuse3",
 		ToolDBusUser: "dbus", ToolIptables: "iptables", ToolIproute: "iproute2",
 		ToolNsenter: "util-linux-misc", ToolRootlesskit: "rootlesskit",
-		ToolPodman: "podman", ToolDocker: "docker-rootless-extras", ToolCrun: "crun", ToolRunc: "runc", ToolConmon: "conmon", ToolCatatonit: "catatonit", ToolCNIPlugins: "cni-plugins", ToolContainersPol: "containers-common", ToolNerdctl: "nerdctl", ToolBuildkit: "buildkit",
+		ToolPodman: "podman", ToolDocker: "docker-rootless-extras", ToolCrun: "crun", ToolRunc: "runc", ToolConmon: "conmon", ToolCatatonit: "catatonit", ToolCNIPlugins: "cni-plugins", ToolNetavark: "netavark", ToolContainersPol: "containers-common", ToolNerdctl: "nerdctl", ToolBuildkit: "buildkit",
 	},
 }
 

@@ -45,6 +45,10 @@ type Podman struct {
 	Catatonit      string
 	CatatonitTried []string
 	HelperDirs     []string
+	// Netavark is netavark in the helper dirs ("" when it is not there): Podman looks for it
+	// there only (FindHelperBinary("netavark", false)), and a netavark network backend
+	// without it stops every podman run.
+	Netavark string
 	// NetworkCmd is the default rootless network ("slirp4netns" or "pasta") and where it
 	// came from; NetworkBin the program.
 	NetworkCmd, NetworkCmdFrom string
@@ -218,7 +222,7 @@ func (e *Env) dropIns(dir string) []string {
 }
 
 // podmanHelpers resolves helper_binaries_dir ($BINDIR is the directory of podman) and finds
-// conmon and catatonit (docs/engines.md §1.3).
+// netavark, conmon and catatonit (docs/engines.md §1.3).
 func (e *Env) podmanHelpers(ctx context.Context, pm *Podman) {
 	dirs := pm.Conf.HelperBinariesDir
 	if dirs == nil {
@@ -230,6 +234,7 @@ func (e *Env) podmanHelpers(ctx context.Context, pm *Podman) {
 	for _, d := range dirs {
 		pm.HelperDirs = append(pm.HelperDirs, strings.ReplaceAll(d, "$BINDIR", path.Dir(pm.Binary.Path)))
 	}
+	pm.Netavark = e.helperBinary(pm, "netavark", false)
 	// conmon: each conmon_path entry, then $PATH; each candidate must run and be 2.0.1 or
 	// later (findConmonPath, podman@v4.3.1 …/config.go#L950).
 	cands := pm.Conf.ConmonPath
