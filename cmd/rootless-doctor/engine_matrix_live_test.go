@@ -187,6 +187,27 @@ func TestLiveEngineMatrix(t *testing.T) {
 		if before.EngineStatus != finding.Pass && after.EngineStatus != finding.Pass {
 			t.Errorf("after fix --apply podman still fails: %s", after.EngineSaid)
 		}
+		// A netavark network backend where netavark is not installed (Debian's podman does not
+		// depend on it): every podman run stops, and the doctor must say so
+		// (docs/failures/catalogue.json#podman-netavark-missing). Measured where netavark is
+		// absent; a host that has it has no such cell.
+		if p := netavarkBinary(); p != "" {
+			t.Logf("netavark is installed (%s): no cell for a netavark backend without it", p)
+		} else {
+			nv := filepath.Join(filepath.Dir(dropIn), "61-netavark-backend.conf")
+			script := `printf '[network]\nnetwork_backend = "netavark"\n' > "$HOME/.config/containers/containers.conf.d/61-netavark-backend.conf"`
+			if out, err := exec.Command("setpriv", "--reuid", user, "--regid", user, "--init-groups", "env", "HOME=/home/"+user, "sh", "-c", script).CombinedOutput(); err != nil {
+				t.Fatalf("writing %s as %s: %v\n%s", nv, user, err, out)
+			}
+			c := measure("podman, netavark backend, no netavark", "podman", false)
+			check(c)
+			if c.Ready || !strings.Contains(c.EngineSaid, "helper_binaries_dir") { // the tail of `could not find "netavark" in one of […]. To resolve this error, set the helper_binaries_dir key …`
+				t.Errorf("a netavark backend without netavark: the doctor says ready=%t (%s), the engine %s (%s)", c.Ready, c.Verdict, c.EngineStatus, c.EngineSaid)
+			}
+			if err := os.Remove(nv); err != nil {
+				t.Fatal(err)
+			}
+		}
 		stopPodmanPause(t, user, runDir)
 	}
 
@@ -205,4 +226,15 @@ func TestLiveEngineMatrix(t *testing.T) {
 	if _, err := exec.LookPath("nerdctl"); err != nil {
 		t.Log("nerdctl: not packaged for Debian 12 (containerd is, nerdctl is not); no nerdctl cell")
 	}
+}
+
+// netavarkBinary is netavark where Podman looks for it by default (the helper dirs of
+// containers/common, not $PATH), "" when it is in none of them.
+func netavarkBinary() string {
+	for _, d := range []string{"/usr/local/libexec/podman", "/usr/local/lib/podman", "/usr/libexec/podman", "/usr/lib/podman"} {
+		if _, err := os.Stat(filepath.Join(d, "netavark")); err == nil {
+			return filepath.Join(d, "netavark")
+		}
+	}
+	return ""
 }
