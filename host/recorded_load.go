@@ -19,8 +19,8 @@ var errTooBigToLoad = errors.New("tree too big to load")
 // memory first when it is small (every snapshot and fixture is: a few dozen files). The
 // probes then resolve paths in a map instead of with an openat/fstatat per path component
 // through os.Root, which is what made replaying a fleet of snapshots cost milliseconds per
-// host (BenchmarkReplay). The walk opens one component at a time with O_NOFOLLOW (loader.dir), so
-// nothing outside the tree is read, and keeps FIFOs and devices as their type alone, never
+// host (BenchmarkReplay). The walk opens one component at a time with O_NOFOLLOW
+// (loader.dir), so nothing outside the tree is read, and keeps FIFOs and devices as their type alone, never
 // opened. A tree over loadLimits (every name, link target and byte counted), or that cannot
 // be read whole, is opened with OpenTree instead, with the same results.
 func LoadTree(dir string) (*Recorded, error) {
@@ -68,15 +68,12 @@ type loader struct {
 // trusts only ext4's, on the tree's own device, and reads any other directory to a 0.
 const eofCookie = 1<<63 - 1
 
-// ext4SuperMagic is statfs's f_type of ext2, ext3 and ext4 (one driver, EXT4_SUPER_MAGIC).
-const ext4SuperMagic = 0xEF53
-
 // endCookie learns whether the tree's top directory, open at fd, is on ext4 (one fstatfs and
 // one fstat a tree). On any error it is not, and every directory is read to the end.
 func (l *loader) endCookie(fd int) {
 	var sfs unix.Statfs_t
 	var st unix.Stat_t
-	if unix.Fstatfs(fd, &sfs) != nil || sfs.Type != ext4SuperMagic || unix.Fstat(fd, &st) != nil {
+	if unix.Fstatfs(fd, &sfs) != nil || sfs.Type != unix.EXT4_SUPER_MAGIC || unix.Fstat(fd, &st) != nil {
 		return
 	}
 	l.eofDev, l.eofOK = st.Dev, true

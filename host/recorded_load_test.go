@@ -249,7 +249,7 @@ func TestLoadTreeEndOfDirectory(t *testing.T) {
 	if err := unix.Statfs(dir, &sfs); err != nil {
 		t.Fatal(err)
 	}
-	if sfs.Type != ext4SuperMagic {
+	if sfs.Type != unix.EXT4_SUPER_MAGIC {
 		if trusted.eofOK || trusted.getdents != plain.getdents {
 			t.Errorf("not ext4 (f_type %#x): the cookie must not be trusted, %d getdents vs %d", sfs.Type, trusted.getdents, plain.getdents)
 		}
