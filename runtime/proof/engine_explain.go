@@ -21,6 +21,16 @@ var engineTexts = []engineText{
 		Detail:  `runc runs there: a drop-in ~/.config/containers/containers.conf.d/60-rootless-doctor.conf with runtime = "runc" under [engine] (rootless-doctor fix, a user-scope step).`,
 	},
 	{
+		// containers/common libnetwork/network/interface.go NetworkBackend: a netavark backend
+		// whose binary is in none of the helper dirs stops every podman run, --network none too
+		// (docs/engines.md §1.5, docs/failures/catalogue.json#podman-netavark-missing). The
+		// message is long: its tail, which is all "The engine said" keeps, no longer names
+		// netavark.
+		Match: []string{`could not find "netavark"`}, Probe: "engine.podman",
+		Summary: "netavark, Podman's network backend, is not installed in its helper directories",
+		Detail:  "Install netavark (and aardvark-dns), or remove network_backend = \"netavark\" where netavark cannot be installed (Podman 4 then keeps CNI).",
+	},
+	{
 		// containers/common pkg/config/config.go findConmonPath (docs/engines.md §1.3).
 		Match: []string{"could not find a working conmon binary"}, Probe: "engine.podman",
 		Summary: "Podman finds no working conmon",

@@ -44,6 +44,12 @@ rootless-doctor daemon: rootlesskit child: EOF`, "net.tun"},
 			t.Errorf("%q: no summary", tt.text)
 		}
 	}
+	// Podman's netavark message is longer than what "The engine said" keeps of it: the summary
+	// must name netavark (measured on Debian 12's Podman 4.3.1, the engine matrix).
+	netavark := `Error: could not find "netavark" in one of [/usr/local/libexec/podman /usr/local/lib/podman /usr/libexec/podman /usr/lib/podman].  To resolve this error, set the helper_binaries_dir key in the ` + "`[engine]`" + ` section of containers.conf to the directory containing your helper binaries.`
+	if x := explainEngine("podman", netavark); x.Probe != "engine.podman" || !strings.Contains(x.Summary, "netavark") {
+		t.Errorf("netavark missing: explained by %q: %s", x.Probe, x.Summary)
+	}
 	// The order of the parts matters: "not found" before "default OCI runtime" is another error.
 	if matchInOrder("not found: default oci runtime", []string{"default oci runtime", "not found"}) {
 		t.Error("matchInOrder ignores the order")
