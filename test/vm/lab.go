@@ -224,11 +224,25 @@ func (l *Lab) Relogin(ctx context.Context) error {
 		return err
 	}
 	gone := fmt.Sprintf("%s && ! loginctl show-user %s >/dev/null 2>&1 && ! test -e /run/user/%d", stoppedCond(l.UID), Account, l.UID)
-	if ok, err := l.waitUntil(ctx, gone, 90*time.Second); err != nil {
+	ok, err := l.waitUntil(ctx, gone, 90*time.Second)
+	if err != nil {
 		return err
-	} else if !ok {
+	}
+	if !ok {
+		// The engine's unit waits for the engine as long as it takes to stop (TimeoutStopSec=
+		// infinity, runtime/service), so a dockerd still closing under TCG holds the manager
+		// until user@.service's own TimeoutStopSec=120s kills it, beyond the wait above. What
+		// follows only needs a fresh login: end the manager as that timeout would, and wait again.
+		if _, err := l.Root(ctx, fmt.Sprintf("systemctl kill --signal=SIGKILL user@%d.service; true", l.UID)); err != nil {
+			return err
+		}
+		if ok, err = l.waitUntil(ctx, gone, 60*time.Second); err != nil {
+			return err
+		}
+	}
+	if !ok {
 		r, _ := l.Root(ctx, fmt.Sprintf("loginctl user-status %s --no-pager; ls -la /run/user/%d", Account, l.UID))
-		return fmt.Errorf("%s still logged in, or /run/user/%d left, 90 s after loginctl terminate-user: %s", Account, l.UID, r.Stdout)
+		return fmt.Errorf("%s still logged in, or /run/user/%d left, 150 s after loginctl terminate-user (SIGKILL to the user manager at 90 s): %s", Account, l.UID, r.Stdout)
 	}
 	return l.Login(ctx)
 }
