@@ -89,7 +89,9 @@ for line in open(sys.argv[2]):
     f = line.split()
     if len(f) == 4 and f[0] in runs:  # /usr/bin/time also notes a non-zero exit status
         runs[f[0]].append((float(f[1]), float(f[2]) + float(f[3])))
-(bw, bc), (w, c) = ((statistics.median(x[i] for x in runs[k]) for i in (0, 1)) for k in ("baseline", "binary"))
+def medians(k):  # (wall, CPU) medians of one binary's runs
+    return tuple(statistics.median(x[i] for x in runs[k]) for i in (0, 1))
+(bw, bc), (w, c) = medians("baseline"), medians("binary")
 print("%8s paired with the baseline, median of %d interleaved runs each: wall %.3f → %.3f s (%.0f → %.0f hosts/s), ratio %.3f; CPU %.2f → %.2f s, ratio %.3f"
       % ("", len(runs["binary"]), bw, w, n / bw, n / w, w / bw, bc, c, c / bc))
 PY
