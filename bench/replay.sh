@@ -60,9 +60,9 @@ for line in open(sys.argv[1]):
 who = sys.argv[2:]
 print("%-10s %s" % ("", " ".join("%22s" % ("%s hosts/s" % w) for w in who)) + ("%8s" % "ratio" if len(who) == 2 else ""))
 for sub in ("from-disk", "loaded"):
-    med = [statistics.median(runs.get((w, sub), [0])) for w in who]
-    rng = ["%.0f (%.0f-%.0f)" % (m, min(runs.get((w, sub), [0])), max(runs.get((w, sub), [0]))) for w, m in zip(who, med)]
-    line = "%-10s %s" % (sub, " ".join("%22s" % r for r in rng))
+    got = [runs.get((w, sub), [0]) for w in who]
+    med = [statistics.median(v) for v in got]
+    line = "%-10s %s" % (sub, " ".join("%22s" % ("%.0f (%.0f-%.0f)" % (m, min(v), max(v))) for m, v in zip(med, got)))
     if len(who) == 2 and med[0]:
         line += "%8.2f" % (med[1] / med[0])
     print(line)

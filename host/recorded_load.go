@@ -20,9 +20,10 @@ var errTooBigToLoad = errors.New("tree too big to load")
 // probes then resolve paths in a map instead of with an openat/fstatat per path component
 // through os.Root, which is what made replaying a fleet of snapshots cost milliseconds per
 // host (BenchmarkReplay). The walk opens one component at a time with O_NOFOLLOW
-// (loader.dir), so nothing outside the tree is read, and keeps FIFOs and devices as their type alone, never
-// opened. A tree over loadLimits (every name, link target and byte counted), or that cannot
-// be read whole, is opened with OpenTree instead, with the same results.
+// (loader.dir), so nothing outside the tree is read, and keeps FIFOs and devices as their
+// type alone, never opened. A tree over loadLimits (every name, link target and byte
+// counted), or that cannot be read whole, is opened with OpenTree instead, with the same
+// results.
 func LoadTree(dir string) (*Recorded, error) {
 	fd, err := unix.Open(dir, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
